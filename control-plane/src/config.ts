@@ -1,0 +1,60 @@
+// Control-plane settings: every value comes from an environment variable (and the CLI maps its flags onto them).
+import { ConfigError } from './common/config-error';
+import { SecretBox, parseSecretKeys } from './secrets/secret-box';
+
+export { ConfigError };
+
+export const DEFAULT_DATABASE_URL = 'postgres://postgres@127.0.0.1:5432/tokengate';
+export const DEFAULT_REDIS_URL = 'redis://127.0.0.1:6379';
+
+export interface ControlPlaneConfig {
+  databaseUrl: string;
+  redisUrl: string;
+  host: string;
+  port: number;
+  grpcHost: string;
+  grpcPort: number;
+  adminToken: string | undefined;
+  dataPlaneToken: string | undefined;
+  secretBox: SecretBox;
+  developmentMode: boolean;
+  maxRequestBytes: number;
+  maxQueryDepth: number;
+}
+
+type Env = Record<string, string | undefined>;
+
+export function isDevelopmentMode(env: Env): boolean {
+  return env.TOKENGATE_MODE === 'development' || env.NODE_ENV === 'development';
+}
+
+function intVar(env: Env, name: string, fallback: number): number {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return fallback;
+  const value = Number(raw);
+  if (!Number.isInteger(value) || value < 0) throw new ConfigError(`${name} must be a non-negative integer, got "${raw}"`);
+  return value;
+}
+
+/**
+ * Reads the configuration. Outside development mode a missing or malformed TOKENGATE_SECRET_KEY is
+ * refused: provider credentials would otherwise be stored under a key nobody can recover.
+ */
+export function loadControlPlaneConfig(env: Env = process.env): ControlPlaneConfig {
+  const developmentMode = isDevelopmentMode(env);
+  const secretBox = new SecretBox(parseSecretKeys(env.TOKENGATE_SECRET_KEY, env.TOKENGATE_PREVIOUS_SECRET_KEYS, developmentMode));
+  return {
+    databaseUrl: env.DATABASE_URL || DEFAULT_DATABASE_URL,
+    redisUrl: env.REDIS_URL || DEFAULT_REDIS_URL,
+    host: env.TOKENGATE_HOST || '127.0.0.1',
+    port: intVar(env, 'TOKENGATE_PORT', 4000),
+    grpcHost: env.TOKENGATE_GRPC_HOST || '127.0.0.1',
+    grpcPort: intVar(env, 'TOKENGATE_GRPC_PORT', 50051),
+    adminToken: env.TOKENGATE_ADMIN_TOKEN || undefined,
+    dataPlaneToken: env.TOKENGATE_DATAPLANE_TOKEN || undefined,
+    secretBox,
+    developmentMode,
+    maxRequestBytes: intVar(env, 'TOKENGATE_MAX_REQUEST_BYTES', 1024 * 1024),
+    maxQueryDepth: intVar(env, 'TOKENGATE_MAX_QUERY_DEPTH', 10),
+  };
+}

@@ -1,0 +1,62 @@
+import { Arg, Ctx, FieldResolver, ID, Mutation, Query, Resolver, Root } from 'type-graphql';
+import { toServiceType } from '../genai-service/genai-service.resolver';
+import { GenAIServiceType } from '../genai-service/genai-service.types';
+import { type RequestContext, requireActor } from '../graphql/context';
+import type { ConnectionEntity } from './connection.entity';
+import { ConnectionEnvironmentType, ConnectionType, CreateConnectionInput, CreateConnectionPayload, IssuedConnectionKeyType } from './connection.types';
+
+function toConnectionType(row: ConnectionEntity): ConnectionType {
+  return Object.assign(new ConnectionType(), {
+    id: row.id,
+    organizationId: row.organizationId,
+    projectId: row.projectId,
+    serviceId: row.serviceId,
+    name: row.name,
+    description: row.description,
+    createdAt: row.createdAt,
+  });
+}
+
+@Resolver(() => ConnectionType)
+export class ConnectionResolver {
+  @Query(() => [ConnectionType])
+  async connections(@Arg('projectId', () => ID) projectId: string, @Ctx() ctx: RequestContext): Promise<ConnectionType[]> {
+    return (await ctx.services.connections.list(requireActor(ctx), projectId)).map(toConnectionType);
+  }
+
+  @Query(() => ConnectionType)
+  async connection(@Arg('id', () => ID) id: string, @Ctx() ctx: RequestContext): Promise<ConnectionType> {
+    return toConnectionType(await ctx.services.connections.get(requireActor(ctx), id));
+  }
+
+  @FieldResolver(() => GenAIServiceType)
+  async service(@Root() connection: ConnectionType, @Ctx() ctx: RequestContext): Promise<GenAIServiceType> {
+    return toServiceType(await ctx.services.genAIServices.get(requireActor(ctx), connection.serviceId));
+  }
+
+  @FieldResolver(() => [ConnectionEnvironmentType])
+  async environments(@Root() connection: ConnectionType, @Ctx() ctx: RequestContext): Promise<ConnectionEnvironmentType[]> {
+    return ctx.services.connections.environments(await ctx.services.connections.get(requireActor(ctx), connection.id));
+  }
+
+  @Mutation(() => CreateConnectionPayload, { description: 'Issues one consumer key per environment; the keys are shown only in this response.' })
+  async createConnection(@Arg('input') input: CreateConnectionInput, @Ctx() ctx: RequestContext): Promise<CreateConnectionPayload> {
+    const { connection, keys } = await ctx.services.connections.create(requireActor(ctx), input);
+    return { connection: toConnectionType(connection), keys };
+  }
+
+  @Mutation(() => IssuedConnectionKeyType, { description: 'Replaces the key of one environment; the old key stops working with the next snapshot.' })
+  async rotateConnectionKey(
+    @Arg('connectionId', () => ID) connectionId: string,
+    @Arg('environment') environment: string,
+    @Ctx() ctx: RequestContext,
+  ): Promise<IssuedConnectionKeyType> {
+    return ctx.services.connections.rotateKey(requireActor(ctx), connectionId, environment);
+  }
+
+  @Mutation(() => Boolean, { description: 'Deletes the connection; its keys stop working with the next snapshot.' })
+  async deleteConnection(@Arg('id', () => ID) id: string, @Ctx() ctx: RequestContext): Promise<boolean> {
+    await ctx.services.connections.delete(requireActor(ctx), id);
+    return true;
+  }
+}

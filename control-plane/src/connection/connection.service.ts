@@ -1,0 +1,149 @@
+import type { DataSource, EntityManager } from 'typeorm';
+import type { Actor } from '../auth/actor';
+import { recordAudit } from '../audit/audit-log';
+import { badUserInput, conflict, isUniqueViolation, notFound } from '../common/errors';
+import { findByIdOrNotFound } from '../common/lookup';
+import { generateToken, hashToken } from '../common/secure-token';
+import { validateName, validateText } from '../common/validation';
+import type { ChangeFeed } from '../deployment/change-feed';
+import { bumpRevisions } from '../deployment/revision-ledger';
+import { EnvironmentEntity } from '../environment/environment.entity';
+import { GenAIServiceEntity } from '../genai-service/genai-service.entity';
+import { MarketplaceStatus, RegistrationScope } from '../genai-service/provider';
+import { OrganizationEntity } from '../organization/organization.entity';
+import { ProjectEntity } from '../project/project.entity';
+import { ConnectionKeyEntity } from './connection-key.entity';
+import { ConnectionEntity } from './connection.entity';
+import type { ConnectionEnvironmentType, CreateConnectionInput, IssuedConnectionKeyType } from './connection.types';
+import { usageSnippet } from './usage-snippet';
+
+export const CONSUMER_KEY_PREFIX = 'tgk_';
+
+export function endpointUrl(environment: EnvironmentEntity, organizationHandle: string, contextPath: string): string {
+  return `${environment.proxyUrl}${environment.proxyUrl.endsWith('/') ? '' : '/'}${organizationHandle}${contextPath}`;
+}
+
+export class ConnectionService {
+  constructor(
+    private readonly db: DataSource,
+    private readonly changes: ChangeFeed,
+  ) {}
+
+  async create(actor: Actor, input: CreateConnectionInput): Promise<{ connection: ConnectionEntity; keys: IssuedConnectionKeyType[] }> {
+    const name = validateName('input.name', input.name);
+    const description = validateText('input.description', input.description, 2000);
+    try {
+      const { connection, keys, bumped, serviceId } = await this.db.transaction(async (tx) => {
+        const project = await findByIdOrNotFound(tx, ProjectEntity, input.projectId, 'project', (p) => actor.canRead(p.organizationId));
+        const service = await findByIdOrNotFound(tx, GenAIServiceEntity, input.serviceId, 'GenAI service', (s) => actor.canRead(s.organizationId));
+        if (service.organizationId !== project.organizationId || (service.scope === RegistrationScope.PROJECT && service.projectId !== project.id)) {
+          throw badUserInput('input.serviceId', 'this service is not available to the project (it is registered in another project or organization)');
+        }
+        // Lock the service row: a concurrent removal from the marketplace cannot slip past this check.
+        await tx.query('SELECT 1 FROM genai_services WHERE id = $1 FOR SHARE', [service.id]);
+        const current = await tx.findOneByOrFail(GenAIServiceEntity, { id: service.id });
+        if (current.marketplaceStatus === MarketplaceStatus.REMOVED) {
+          throw badUserInput('input.serviceId', 'this service has been removed from the marketplace and accepts no new connections');
+        }
+        if (await tx.existsBy(ConnectionEntity, { projectId: project.id, name })) throw conflict(`the project already has a connection named "${name}"`, 'input.name');
+        const connection = await tx.save(tx.create(ConnectionEntity, { organizationId: project.organizationId, projectId: project.id, serviceId: service.id, name, description, createdBy: actor.userId }));
+        const organization = await tx.findOneByOrFail(OrganizationEntity, { id: project.organizationId });
+        const keys: IssuedConnectionKeyType[] = [];
+        const environments = await tx.find(EnvironmentEntity, { order: { createdAt: 'ASC' } });
+        for (const environment of environments) {
+          keys.push(await this.issueKey(tx, connection.id, environment, organization.handle, service.contextPath));
+        }
+        await recordAudit(tx, actor, {
+          action: 'connection.create',
+          targetType: 'Connection',
+          targetId: connection.id,
+          organizationId: connection.organizationId,
+          details: { name, projectId: project.id, serviceId: service.id, environments: keys.map((k) => k.environment) },
+        });
+        const bumped = await bumpRevisions(tx, service.id, environments.map((e) => e.id), `connection "${name}" created`);
+        return { connection, keys, bumped, serviceId: service.id };
+      });
+      await this.changes.environmentsChanged(bumped, serviceId);
+      return { connection, keys };
+    } catch (error) {
+      if (isUniqueViolation(error)) throw conflict(`the project already has a connection named "${name}"`, 'input.name');
+      throw error;
+    }
+  }
+
+  /** Replaces the connection's key in one environment (issuing one if it had none); the old key stops working. */
+  async rotateKey(actor: Actor, connectionId: string, environmentHandle: string): Promise<IssuedConnectionKeyType> {
+    const { key, bumped, serviceId } = await this.db.transaction(async (tx) => {
+      const connection = await this.lock(tx, actor, connectionId);
+      const environment = await tx.findOneBy(EnvironmentEntity, { handle: environmentHandle });
+      if (!environment) throw badUserInput('environment', `unknown environment "${environmentHandle}"`);
+      const service = await tx.findOneByOrFail(GenAIServiceEntity, { id: connection.serviceId });
+      const organization = await tx.findOneByOrFail(OrganizationEntity, { id: connection.organizationId });
+      await tx.delete(ConnectionKeyEntity, { connectionId, environmentId: environment.id });
+      const key = await this.issueKey(tx, connectionId, environment, organization.handle, service.contextPath);
+      await recordAudit(tx, actor, { action: 'connection.rotateKey', targetType: 'Connection', targetId: connectionId, organizationId: connection.organizationId, details: { environment: environmentHandle } });
+      const bumped = await bumpRevisions(tx, service.id, [environment.id], `key of connection "${connection.name}" rotated in ${environmentHandle}`);
+      return { key, bumped, serviceId: service.id };
+    });
+    await this.changes.environmentsChanged(bumped, serviceId);
+    return key;
+  }
+
+  async delete(actor: Actor, connectionId: string): Promise<void> {
+    const { bumped, serviceId } = await this.db.transaction(async (tx) => {
+      const connection = await this.lock(tx, actor, connectionId);
+      const environmentIds = (await tx.findBy(ConnectionKeyEntity, { connectionId })).map((k) => k.environmentId);
+      await tx.delete(ConnectionEntity, { id: connectionId }); // keys go with it (ON DELETE CASCADE)
+      await recordAudit(tx, actor, { action: 'connection.delete', targetType: 'Connection', targetId: connectionId, organizationId: connection.organizationId, details: { name: connection.name, serviceId: connection.serviceId } });
+      const bumped = await bumpRevisions(tx, connection.serviceId, environmentIds, `connection "${connection.name}" deleted`);
+      return { bumped, serviceId: connection.serviceId };
+    });
+    await this.changes.environmentsChanged(bumped, serviceId);
+  }
+
+  async get(actor: Actor, id: string): Promise<ConnectionEntity> {
+    return findByIdOrNotFound(this.db.manager, ConnectionEntity, id, 'connection', (c) => actor.canRead(c.organizationId));
+  }
+
+  async list(actor: Actor, projectId: string): Promise<ConnectionEntity[]> {
+    await findByIdOrNotFound(this.db.manager, ProjectEntity, projectId, 'project', (p) => actor.canRead(p.organizationId));
+    return this.db.getRepository(ConnectionEntity).find({ where: { projectId }, order: { createdAt: 'ASC', id: 'ASC' } });
+  }
+
+  /** Per environment: endpoint, key prefix and an SDK snippet (never the key). */
+  async environments(connection: ConnectionEntity): Promise<ConnectionEnvironmentType[]> {
+    const service = await this.db.getRepository(GenAIServiceEntity).findOneByOrFail({ id: connection.serviceId });
+    const organization = await this.db.getRepository(OrganizationEntity).findOneByOrFail({ id: connection.organizationId });
+    const environments = await this.db.getRepository(EnvironmentEntity).find({ order: { createdAt: 'ASC', handle: 'ASC' } });
+    const keys = await this.db.getRepository(ConnectionKeyEntity).findBy({ connectionId: connection.id });
+    const configs: Array<{ environment_id: string; api_version: string | null; service_url: string | null }> = await this.db.query(
+      'SELECT environment_id, api_version, service_url FROM service_environment_configs WHERE service_id = $1',
+      [service.id],
+    );
+    return environments.map((environment) => {
+      const key = keys.find((k) => k.environmentId === environment.id);
+      const config = configs.find((c) => c.environment_id === environment.id);
+      const url = endpointUrl(environment, organization.handle, service.contextPath);
+      return {
+        environment: environment.handle,
+        endpointUrl: url,
+        keyPrefix: key?.keyPrefix ?? null,
+        keyCreatedAt: key?.createdAt ?? null,
+        usageSnippet: usageSnippet(service.provider, url, config?.service_url ?? service.serviceUrl, config?.api_version ?? null),
+      };
+    });
+  }
+
+  private async lock(tx: EntityManager, actor: Actor, connectionId: string): Promise<ConnectionEntity> {
+    const connection = await findByIdOrNotFound(tx, ConnectionEntity, connectionId, 'connection', (c) => actor.canRead(c.organizationId));
+    const locked: unknown[] = await tx.query('SELECT 1 FROM connections WHERE id = $1 FOR UPDATE', [connectionId]);
+    if (locked.length === 0) throw notFound('connection', connectionId); // deleted concurrently
+    return connection;
+  }
+
+  private async issueKey(tx: EntityManager, connectionId: string, environment: EnvironmentEntity, organizationHandle: string, contextPath: string): Promise<IssuedConnectionKeyType> {
+    const apiKey = generateToken(CONSUMER_KEY_PREFIX);
+    await tx.insert(ConnectionKeyEntity, { connectionId, environmentId: environment.id, keyHash: hashToken(apiKey), keyPrefix: apiKey.slice(0, 12) });
+    return { environment: environment.handle, apiKey, endpointUrl: endpointUrl(environment, organizationHandle, contextPath) };
+  }
+}

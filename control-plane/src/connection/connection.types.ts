@@ -1,0 +1,46 @@
+import { Field, ID, InputType, ObjectType } from 'type-graphql';
+import { GenAIServiceType } from '../genai-service/genai-service.types';
+
+@ObjectType('ConnectionEnvironment', { description: 'How to call the service through the proxy of one environment.' })
+export class ConnectionEnvironmentType {
+  @Field({ description: 'Environment handle.' }) environment: string;
+  @Field({ description: 'Proxy URL of the service: {proxy}/{organization}{context path}.' }) endpointUrl: string;
+  @Field(() => String, { nullable: true, description: 'First characters of the consumer key, to tell keys apart.' }) keyPrefix: string | null;
+  @Field(() => Date, { nullable: true }) keyCreatedAt: Date | null;
+  @Field({ description: 'Code showing how to call the endpoint with the provider’s official SDK.' }) usageSnippet: string;
+}
+
+@ObjectType('Connection')
+export class ConnectionType {
+  @Field(() => ID) id: string;
+  @Field(() => ID) organizationId: string;
+  @Field(() => ID) projectId: string;
+  @Field(() => ID) serviceId: string;
+  @Field() name: string;
+  @Field() description: string;
+  @Field() createdAt: Date;
+  // Resolved by field resolvers.
+  service?: GenAIServiceType;
+  environments?: ConnectionEnvironmentType[];
+}
+
+@ObjectType('IssuedConnectionKey', { description: 'A consumer key, shown only in the response that issued it.' })
+export class IssuedConnectionKeyType {
+  @Field() environment: string;
+  @Field() apiKey: string;
+  @Field() endpointUrl: string;
+}
+
+@ObjectType('CreateConnectionPayload')
+export class CreateConnectionPayload {
+  @Field(() => ConnectionType) connection: ConnectionType;
+  @Field(() => [IssuedConnectionKeyType]) keys: IssuedConnectionKeyType[];
+}
+
+@InputType()
+export class CreateConnectionInput {
+  @Field(() => ID) projectId: string;
+  @Field(() => ID) serviceId: string;
+  @Field() name: string;
+  @Field(() => String, { nullable: true }) description?: string | null;
+}

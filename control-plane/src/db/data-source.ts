@@ -1,0 +1,48 @@
+import 'reflect-metadata';
+import { DataSource } from 'typeorm';
+import { ApiTokenEntity } from '../auth/api-token.entity';
+import { MembershipEntity } from '../auth/membership.entity';
+import { UserEntity } from '../auth/user.entity';
+import { AuditEventEntity } from '../audit/audit-event.entity';
+import { ConnectionKeyEntity } from '../connection/connection-key.entity';
+import { ConnectionEntity } from '../connection/connection.entity';
+import { DataPlaneEntity } from '../data-plane-registry/data-plane.entity';
+import { DeploymentEntity } from '../deployment/deployment.entity';
+import { EnvironmentEntity } from '../environment/environment.entity';
+import { GenAIServiceEntity } from '../genai-service/genai-service.entity';
+import { ServiceEnvironmentConfigEntity } from '../genai-service/service-environment-config.entity';
+import { OrganizationEntity } from '../organization/organization.entity';
+import { ProjectEntity } from '../project/project.entity';
+import { InitialSchema1764040000000 } from './migrations/1764040000000-initial-schema';
+
+export const ENTITIES = [
+  UserEntity,
+  MembershipEntity,
+  ApiTokenEntity,
+  OrganizationEntity,
+  ProjectEntity,
+  EnvironmentEntity,
+  GenAIServiceEntity,
+  ServiceEnvironmentConfigEntity,
+  ConnectionEntity,
+  ConnectionKeyEntity,
+  DeploymentEntity,
+  DataPlaneEntity,
+  AuditEventEntity,
+];
+
+export const MIGRATIONS = [InitialSchema1764040000000];
+
+/** Schema changes go through migrations only: `synchronize` stays off everywhere. */
+export function createDataSource(databaseUrl: string, poolSize = 10): DataSource {
+  return new DataSource({
+    type: 'postgres',
+    url: databaseUrl,
+    entities: ENTITIES,
+    migrations: MIGRATIONS,
+    migrationsTransactionMode: 'each',
+    synchronize: false,
+    logging: false,
+    extra: { max: poolSize, connectionTimeoutMillis: 5000 },
+  });
+}

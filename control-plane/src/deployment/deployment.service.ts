@@ -1,0 +1,53 @@
+import type { DataSource } from 'typeorm';
+import type { Actor } from '../auth/actor';
+import { findByIdOrNotFound } from '../common/lookup';
+import { DataPlaneEntity } from '../data-plane-registry/data-plane.entity';
+import { GenAIServiceEntity } from '../genai-service/genai-service.entity';
+import { DeploymentEntity } from './deployment.entity';
+import type { DeploymentDataPlaneType, DeploymentType } from './deployment.types';
+
+export class DeploymentService {
+  constructor(private readonly db: DataSource) {}
+
+  async forService(actor: Actor, serviceId: string): Promise<DeploymentType[]> {
+    await findByIdOrNotFound(this.db.manager, GenAIServiceEntity, serviceId, 'GenAI service', (s) => actor.canRead(s.organizationId));
+    return this.forServiceUnchecked(serviceId);
+  }
+
+  async forServiceUnchecked(serviceId: string): Promise<DeploymentType[]> {
+    const rows: Array<DeploymentEntity & { handle: string }> = await this.db
+      .getRepository(DeploymentEntity)
+      .createQueryBuilder('d')
+      .innerJoin('environments', 'e', 'e.id = d.environment_id')
+      .addSelect('e.handle', 'handle')
+      .where('d.service_id = :serviceId', { serviceId })
+      .orderBy('e.created_at')
+      .addOrderBy('e.handle')
+      .getRawAndEntities()
+      .then(({ raw, entities }) => entities.map((entity, i) => Object.assign(entity, { handle: (raw[i] as { handle: string }).handle })));
+    return rows.map((row) => ({
+      id: row.id,
+      serviceId: row.serviceId,
+      environmentId: row.environmentId,
+      environment: row.handle,
+      status: row.status,
+      revision: row.revision,
+      message: row.message,
+      createdAt: row.createdAt,
+      updatedAt: row.updatedAt,
+    }));
+  }
+
+  /** The proxies of the deployment's environment and whether each has applied its revision. */
+  async dataPlanesOf(deployment: DeploymentType): Promise<DeploymentDataPlaneType[]> {
+    const proxies = await this.db.getRepository(DataPlaneEntity).find({ where: { environmentId: deployment.environmentId }, order: { id: 'ASC' } });
+    return proxies.map((p) => ({
+      proxyId: p.id,
+      appliedRevision: p.appliedRevision,
+      applied: p.appliedRevision >= deployment.revision,
+      connected: p.connected,
+      lastSeenAt: p.lastSeenAt,
+      lastNackReason: p.lastNackReason,
+    }));
+  }
+}

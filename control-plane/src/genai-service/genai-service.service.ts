@@ -1,0 +1,267 @@
+import type { DataSource, EntityManager } from 'typeorm';
+import { type Actor, SERVICE_MANAGERS } from '../auth/actor';
+import { recordAudit } from '../audit/audit-log';
+import { badUserInput, conflict, isUniqueViolation } from '../common/errors';
+import { findByIdOrNotFound } from '../common/lookup';
+import {
+  contextPathsOverlap,
+  normalizeContextPath,
+  normalizeLabels,
+  normalizeServiceUrl,
+  validateName,
+  validatePositiveTokens,
+  validateText,
+} from '../common/validation';
+import { type ChangeFeed } from '../deployment/change-feed';
+import { type BumpedEnvironment, bumpRevisions } from '../deployment/revision-ledger';
+import { EnvironmentEntity } from '../environment/environment.entity';
+import { OrganizationEntity } from '../organization/organization.entity';
+import { ProjectEntity } from '../project/project.entity';
+import type { SecretBox } from '../secrets/secret-box';
+import { applyBackendSecurity, defaultBackendSecurity } from './backend-security';
+import { GenAIServiceEntity } from './genai-service.entity';
+import type {
+  ConfigureServiceEnvironmentInput,
+  RegisterGenAIServiceInput,
+  UpdateGenAIServiceInput,
+} from './genai-service.types';
+import { MarketplaceStatus, RegistrationScope } from './provider';
+import { ServiceEnvironmentConfigEntity } from './service-environment-config.entity';
+
+export class GenAIServiceService {
+  constructor(
+    private readonly db: DataSource,
+    private readonly box: SecretBox,
+    private readonly changes: ChangeFeed,
+  ) {}
+
+  async register(actor: Actor, input: RegisterGenAIServiceInput): Promise<GenAIServiceEntity> {
+    const name = validateName('input.name', input.name);
+    const contextPath = normalizeContextPath('input.contextPath', input.contextPath);
+    const serviceUrl = normalizeServiceUrl('input.serviceUrl', input.serviceUrl);
+    const summary = validateText('input.summary', input.summary, 300);
+    const description = validateText('input.description', input.description, 5000);
+    const labels = normalizeLabels('input.labels', input.labels);
+    if (input.scope === RegistrationScope.PROJECT && !input.projectId) throw badUserInput('input.projectId', 'PROJECT scope needs a projectId');
+    if (input.scope === RegistrationScope.ORGANIZATION && input.projectId) throw badUserInput('input.projectId', 'ORGANIZATION scope takes no projectId');
+    const envInputs = input.environments ?? [];
+
+    const { service, bumped } = await this.mutate(contextPath, async (tx) => {
+      await findByIdOrNotFound(tx, OrganizationEntity, input.organizationId, 'organization', (o) => actor.canRead(o.id));
+      actor.requireRole(input.organizationId, SERVICE_MANAGERS, 'registering GenAI services');
+      if (input.projectId) {
+        await findByIdOrNotFound(tx, ProjectEntity, input.projectId, 'project', (p) => p.organizationId === input.organizationId);
+      }
+      await this.assertContextPathFree(tx, input.organizationId, contextPath, null);
+      const service = await tx.save(
+        tx.create(GenAIServiceEntity, {
+          organizationId: input.organizationId,
+          projectId: input.projectId ?? null,
+          scope: input.scope,
+          provider: input.provider,
+          name,
+          contextPath,
+          serviceUrl,
+          summary,
+          description,
+          labels,
+          marketplaceStatus: MarketplaceStatus.PUBLISHED,
+          removedAt: null,
+          createdBy: actor.userId,
+        }),
+      );
+      // Every environment gets a configuration (unconfigured ones answer 503 at the proxy until set).
+      const environments = await tx.find(EnvironmentEntity);
+      const seen = new Set<string>();
+      for (const [index, envInput] of envInputs.entries()) {
+        if (seen.has(envInput.environment)) throw badUserInput(`input.environments[${index}].environment`, `environment "${envInput.environment}" is listed twice`);
+        seen.add(envInput.environment);
+        if (!environments.some((e) => e.handle === envInput.environment)) throw badUserInput(`input.environments[${index}].environment`, `unknown environment "${envInput.environment}"`);
+      }
+      for (const environment of environments) {
+        const index = envInputs.findIndex((e) => e.environment === environment.handle);
+        const config = this.buildConfig(service, environment.id, null, index >= 0 ? envInputs[index] : {}, `input.environments[${index}]`);
+        await tx.save(tx.create(ServiceEnvironmentConfigEntity, config));
+      }
+      await recordAudit(tx, actor, {
+        action: 'genAIService.register',
+        targetType: 'GenAIService',
+        targetId: service.id,
+        organizationId: service.organizationId,
+        details: { name, provider: service.provider, scope: service.scope, contextPath, serviceUrl, configuredEnvironments: [...seen] },
+      });
+      const bumped = await bumpRevisions(tx, service.id, environments.map((e) => e.id), 'service registered');
+      return { service, bumped };
+    });
+    await this.changes.environmentsChanged(bumped, service.id);
+    return service;
+  }
+
+  async update(actor: Actor, id: string, input: UpdateGenAIServiceInput): Promise<GenAIServiceEntity> {
+    const patch: Partial<GenAIServiceEntity> = {};
+    if (input.name != null) patch.name = validateName('input.name', input.name);
+    if (input.contextPath != null) patch.contextPath = normalizeContextPath('input.contextPath', input.contextPath);
+    if (input.serviceUrl != null) patch.serviceUrl = normalizeServiceUrl('input.serviceUrl', input.serviceUrl);
+    if (input.summary !== undefined) patch.summary = validateText('input.summary', input.summary, 300);
+    if (input.description !== undefined) patch.description = validateText('input.description', input.description, 5000);
+    if (input.labels !== undefined) patch.labels = normalizeLabels('input.labels', input.labels);
+
+    const { service, bumped } = await this.mutate(patch.contextPath ?? '', async (tx) => {
+      const service = await this.lockForChange(tx, actor, id, 'updating GenAI services');
+      if (patch.contextPath && patch.contextPath !== service.contextPath) await this.assertContextPathFree(tx, service.organizationId, patch.contextPath, service.id);
+      const changed = Object.keys(patch).filter((k) => JSON.stringify(patch[k as keyof typeof patch]) !== JSON.stringify(service[k as keyof GenAIServiceEntity]));
+      Object.assign(service, patch);
+      await tx.save(service);
+      await recordAudit(tx, actor, { action: 'genAIService.update', targetType: 'GenAIService', targetId: service.id, organizationId: service.organizationId, details: { changed } });
+      // Name, path and URL reach the proxies; summary, description and labels do not.
+      const servingChange = changed.some((k) => k === 'name' || k === 'contextPath' || k === 'serviceUrl');
+      const bumped = servingChange ? await bumpRevisions(tx, service.id, await this.environmentIds(tx), 'service updated') : [];
+      return { service, bumped };
+    });
+    await this.changes.environmentsChanged(bumped, service.id);
+    return service;
+  }
+
+  async configureEnvironment(actor: Actor, serviceId: string, environmentHandle: string, input: ConfigureServiceEnvironmentInput): Promise<GenAIServiceEntity> {
+    const { service, bumped } = await this.mutate('', async (tx) => {
+      const service = await this.lockForChange(tx, actor, serviceId, 'configuring GenAI services');
+      const environment = await tx.findOneBy(EnvironmentEntity, { handle: environmentHandle });
+      if (!environment) throw badUserInput('environment', `unknown environment "${environmentHandle}"`);
+      const existing = await tx.findOneBy(ServiceEnvironmentConfigEntity, { serviceId, environmentId: environment.id });
+      const config = this.buildConfig(service, environment.id, existing, input, 'input');
+      await tx.save(existing ? Object.assign(existing, config) : tx.create(ServiceEnvironmentConfigEntity, config));
+      await recordAudit(tx, actor, {
+        action: 'genAIService.configureEnvironment',
+        targetType: 'GenAIService',
+        targetId: service.id,
+        organizationId: service.organizationId,
+        details: {
+          environment: environmentHandle,
+          backendSecurityChanged: input.backendSecurity != null,
+          credentialsReplaced: input.backendSecurity != null && ['value', 'awsAccessKeyId', 'awsSecretAccessKey', 'awsSessionToken'].some((k) => input.backendSecurity?.[k as 'value'] !== undefined),
+          rateLimit: config.rateLimitTimeUnit ? { timeUnit: config.rateLimitTimeUnit, maxPromptTokens: config.maxPromptTokens, maxCompletionTokens: config.maxCompletionTokens, maxTotalTokens: config.maxTotalTokens } : null,
+          serviceUrl: config.serviceUrl,
+        },
+      });
+      const bumped = await bumpRevisions(tx, service.id, [environment.id], `environment ${environmentHandle} configured`);
+      return { service, bumped };
+    });
+    await this.changes.environmentsChanged(bumped, service.id);
+    return service;
+  }
+
+  async removeFromMarketplace(actor: Actor, serviceId: string): Promise<GenAIServiceEntity> {
+    const { service, bumped } = await this.mutate('', async (tx) => {
+      const service = await this.lockForChange(tx, actor, serviceId, 'removing GenAI services from the marketplace');
+      if (service.marketplaceStatus === MarketplaceStatus.REMOVED) throw conflict('this service has already been removed from the marketplace');
+      service.marketplaceStatus = MarketplaceStatus.REMOVED;
+      service.removedAt = new Date();
+      await tx.save(service);
+      await recordAudit(tx, actor, { action: 'genAIService.removeFromMarketplace', targetType: 'GenAIService', targetId: service.id, organizationId: service.organizationId });
+      const bumped = await bumpRevisions(tx, service.id, await this.environmentIds(tx), 'removed from the marketplace; existing connections keep working');
+      return { service, bumped };
+    });
+    await this.changes.environmentsChanged(bumped, service.id);
+    return service;
+  }
+
+  async get(actor: Actor, id: string): Promise<GenAIServiceEntity> {
+    return findByIdOrNotFound(this.db.manager, GenAIServiceEntity, id, 'GenAI service', (s) => actor.canRead(s.organizationId));
+  }
+
+  /** Management view: every service of the organization (or those registered in one project), removed ones too. */
+  async list(actor: Actor, organizationId: string, projectId?: string | null): Promise<GenAIServiceEntity[]> {
+    await findByIdOrNotFound(this.db.manager, OrganizationEntity, organizationId, 'organization', (o) => actor.canRead(o.id));
+    const query = this.db.getRepository(GenAIServiceEntity).createQueryBuilder('s').where('s.organization_id = :organizationId', { organizationId });
+    if (projectId) query.andWhere('s.project_id = :projectId', { projectId: await this.projectIn(projectId, organizationId) });
+    return query.orderBy('s.name').addOrderBy('s.id').getMany();
+  }
+
+  async configs(serviceId: string): Promise<Array<ServiceEnvironmentConfigEntity & { environmentHandle: string }>> {
+    const rows = await this.db
+      .getRepository(ServiceEnvironmentConfigEntity)
+      .createQueryBuilder('c')
+      .innerJoinAndMapOne('c.environment', EnvironmentEntity, 'e', 'e.id = c.environment_id')
+      .where('c.service_id = :serviceId', { serviceId })
+      .orderBy('e.created_at')
+      .addOrderBy('e.handle')
+      .getMany();
+    return rows.map((row) => Object.assign(row, { environmentHandle: (row as unknown as { environment: EnvironmentEntity }).environment.handle }));
+  }
+
+  private async projectIn(projectId: string, organizationId: string): Promise<string> {
+    const project = await findByIdOrNotFound(this.db.manager, ProjectEntity, projectId, 'project', (p) => p.organizationId === organizationId);
+    return project.id;
+  }
+
+  /** Loads the service for a change, locking its row so concurrent changes to it serialize. */
+  private async lockForChange(tx: EntityManager, actor: Actor, id: string, action: string): Promise<GenAIServiceEntity> {
+    const service = await findByIdOrNotFound(tx, GenAIServiceEntity, id, 'GenAI service', (s) => actor.canRead(s.organizationId));
+    actor.requireRole(service.organizationId, SERVICE_MANAGERS, action);
+    await tx.query('SELECT 1 FROM genai_services WHERE id = $1 FOR UPDATE', [id]);
+    return service;
+  }
+
+  private async environmentIds(tx: EntityManager): Promise<string[]> {
+    return (await tx.find(EnvironmentEntity, { select: { id: true } })).map((e) => e.id);
+  }
+
+  private async assertContextPathFree(tx: EntityManager, organizationId: string, contextPath: string, exceptId: string | null): Promise<void> {
+    // Serialize path claims within an organization so two registrations cannot both pass this check.
+    await tx.query('SELECT 1 FROM organizations WHERE id = $1 FOR UPDATE', [organizationId]);
+    const taken: Array<{ id: string; context_path: string }> = await tx.query('SELECT id, context_path FROM genai_services WHERE organization_id = $1', [organizationId]);
+    const clash = taken.find((row) => row.id !== exceptId && contextPathsOverlap(row.context_path, contextPath));
+    if (clash) {
+      const detail = clash.context_path === contextPath ? 'is already used' : `overlaps "${clash.context_path}"`;
+      throw conflict(`context path "${contextPath}" ${detail} in this organization`, 'input.contextPath');
+    }
+  }
+
+  private buildConfig(
+    service: GenAIServiceEntity,
+    environmentId: string,
+    existing: ServiceEnvironmentConfigEntity | null,
+    input: ConfigureServiceEnvironmentInput,
+    field: string,
+  ): Partial<ServiceEnvironmentConfigEntity> {
+    const base = existing ?? { ...defaultBackendSecurity(service.provider, service.serviceUrl), rateLimitTimeUnit: null, maxPromptTokens: null, maxCompletionTokens: null, maxTotalTokens: null, serviceUrl: null };
+    const config: Partial<ServiceEnvironmentConfigEntity> = {
+      serviceId: service.id,
+      environmentId,
+      authType: base.authType,
+      headerName: base.headerName,
+      credentialsSealed: base.credentialsSealed,
+      credentialsHint: base.credentialsHint,
+      apiVersion: base.apiVersion,
+      awsRegion: base.awsRegion,
+      rateLimitTimeUnit: base.rateLimitTimeUnit,
+      maxPromptTokens: base.maxPromptTokens,
+      maxCompletionTokens: base.maxCompletionTokens,
+      maxTotalTokens: base.maxTotalTokens,
+      serviceUrl: base.serviceUrl,
+    };
+    if (input.serviceUrl !== undefined) config.serviceUrl = input.serviceUrl === null ? null : normalizeServiceUrl(`${field}.serviceUrl`, input.serviceUrl);
+    if (input.backendSecurity) Object.assign(config, applyBackendSecurity(this.box, service.provider, config as ServiceEnvironmentConfigEntity, input.backendSecurity, `${field}.backendSecurity`));
+    if (input.rateLimit === null) {
+      Object.assign(config, { rateLimitTimeUnit: null, maxPromptTokens: null, maxCompletionTokens: null, maxTotalTokens: null });
+    } else if (input.rateLimit) {
+      config.rateLimitTimeUnit = input.rateLimit.timeUnit;
+      config.maxPromptTokens = validatePositiveTokens(`${field}.rateLimit.maxPromptTokens`, input.rateLimit.maxPromptTokens);
+      config.maxCompletionTokens = validatePositiveTokens(`${field}.rateLimit.maxCompletionTokens`, input.rateLimit.maxCompletionTokens);
+      config.maxTotalTokens = validatePositiveTokens(`${field}.rateLimit.maxTotalTokens`, input.rateLimit.maxTotalTokens);
+    }
+    return config;
+  }
+
+  /** Runs a write transaction, turning a lost race on the context-path unique index into CONFLICT. */
+  private async mutate<T>(contextPath: string, work: (tx: EntityManager) => Promise<T>): Promise<T> {
+    try {
+      return await this.db.transaction(work);
+    } catch (error) {
+      if (isUniqueViolation(error)) throw conflict(`context path "${contextPath}" is already used in this organization`, 'input.contextPath');
+      throw error;
+    }
+  }
+}
+
+export type { BumpedEnvironment };

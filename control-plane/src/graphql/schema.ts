@@ -1,0 +1,38 @@
+import 'reflect-metadata';
+import { type GraphQLSchema, lexicographicSortSchema, printSchema } from 'graphql';
+import { buildSchema } from 'type-graphql';
+import { AuditResolver } from '../audit/audit.resolver';
+import { AuthResolver } from '../auth/auth.resolver';
+import { ConnectionResolver } from '../connection/connection.resolver';
+import { DataPlaneResolver } from '../data-plane-registry/data-plane.resolver';
+import { DeploymentResolver } from '../deployment/deployment.resolver';
+import { EnvironmentResolver } from '../environment/environment.resolver';
+import { GenAIServiceResolver } from '../genai-service/genai-service.resolver';
+import { OrganizationResolver } from '../organization/organization.resolver';
+import { ProjectResolver } from '../project/project.resolver';
+
+export const RESOLVERS = [
+  OrganizationResolver,
+  AuthResolver,
+  ProjectResolver,
+  EnvironmentResolver,
+  GenAIServiceResolver,
+  DeploymentResolver,
+  ConnectionResolver,
+  DataPlaneResolver,
+  AuditResolver,
+] as const;
+
+let built: Promise<GraphQLSchema> | undefined;
+
+/** The schema, built once per process (type-graphql metadata is global). */
+export function buildGraphQLSchema(): Promise<GraphQLSchema> {
+  // Input checks live in the domain services (shared with the CLI), so class-validator is off.
+  built ??= buildSchema({ resolvers: RESOLVERS, validate: false });
+  return built;
+}
+
+/** The SDL committed as schema/schema.graphql: sorted, so the file only changes when the API does. */
+export async function printGraphQLSchema(): Promise<string> {
+  return `${printSchema(lexicographicSortSchema(await buildGraphQLSchema()))}\n`;
+}

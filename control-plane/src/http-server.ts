@@ -1,0 +1,110 @@
+// The control plane's HTTP side: GraphQL at /graphql, /healthz and /metrics.
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { ApolloServer, type BaseContext } from '@apollo/server';
+import { ApolloServerPluginDrainHttpServer } from '@apollo/server/plugin/drainHttpServer';
+import { expressMiddleware } from '@as-integrations/express5';
+import { ApolloArmor } from '@escape.tech/graphql-armor';
+import express, { type NextFunction, type Request, type Response } from 'express';
+import { GraphQLError } from 'graphql';
+import type { Logger } from 'pino';
+import { collectDefaultMetrics, Registry } from 'prom-client';
+import type { DataSource } from 'typeorm';
+import type { ControlPlaneConfig } from './config';
+import { createErrorFormatter } from './graphql/format-error';
+import type { RequestContext } from './graphql/context';
+import { buildGraphQLSchema } from './graphql/schema';
+import type { ControlPlaneServices } from './services';
+
+export interface ControlPlaneHttp {
+  server: Server;
+  url: string;
+  metrics: Registry;
+  stop(): Promise<void>;
+}
+
+function jsonError(res: Response, status: number, code: string, message: string): void {
+  res.status(status).json({ errors: [{ message, extensions: { code } }] });
+}
+
+export async function startControlPlaneHttp(deps: {
+  config: Pick<ControlPlaneConfig, 'host' | 'port' | 'maxRequestBytes' | 'maxQueryDepth'>;
+  db: DataSource;
+  services: ControlPlaneServices;
+  logger: Logger;
+}): Promise<ControlPlaneHttp> {
+  const { config, db, services, logger } = deps;
+  const app = express();
+  app.disable('x-powered-by');
+  const server = createServer(app);
+  const metrics = new Registry();
+  collectDefaultMetrics({ register: metrics, prefix: 'tokengate_control_plane_' });
+
+  const armor = new ApolloArmor({
+    maxDepth: { n: config.maxQueryDepth },
+    maxAliases: { n: 20 },
+    maxDirectives: { n: 20 },
+    maxTokens: { n: 5000 },
+    costLimit: { maxCost: 20000 },
+    blockFieldSuggestion: { enabled: false },
+  }).protect();
+  const apollo = new ApolloServer<BaseContext>({
+    schema: await buildGraphQLSchema(),
+    ...armor,
+    plugins: [...armor.plugins, ApolloServerPluginDrainHttpServer({ httpServer: server })],
+    formatError: createErrorFormatter(logger),
+    introspection: true,
+    csrfPrevention: true,
+  });
+  await apollo.start();
+
+  app.get('/healthz', async (_req, res) => {
+    try {
+      await db.query('SELECT 1');
+      res.json({ status: 'ok' });
+    } catch {
+      res.status(503).json({ status: 'unavailable', reason: 'database unreachable' });
+    }
+  });
+  app.get('/metrics', async (_req, res) => {
+    res.type(metrics.contentType).send(await metrics.metrics());
+  });
+  app.use(
+    '/graphql',
+    express.json({ limit: config.maxRequestBytes }),
+    expressMiddleware(apollo, {
+      context: async ({ req }): Promise<RequestContext> => {
+        const header = req.headers.authorization;
+        if (!header) return { actor: null, services };
+        const match = /^Bearer\s+(\S+)\s*$/i.exec(header);
+        const actor = match ? await services.auth.authenticate(match[1]) : null;
+        if (!actor) {
+          throw new GraphQLError('invalid API token: send `Authorization: Bearer <API token>`', { extensions: { code: 'UNAUTHENTICATED', http: { status: 401 } } });
+        }
+        return { actor, services };
+      },
+    }),
+  );
+  app.use((_req, res) => jsonError(res, 404, 'NOT_FOUND', 'no such route; GraphQL is served at /graphql'));
+  // Body-parser failures: a clear error instead of an HTML page, and nothing reaches a resolver.
+  app.use((error: { type?: string; status?: number }, _req: Request, res: Response, _next: NextFunction) => {
+    if (error.type === 'entity.too.large') return jsonError(res, 413, 'PAYLOAD_TOO_LARGE', `request body exceeds ${config.maxRequestBytes} bytes`);
+    if (error.type === 'entity.parse.failed') return jsonError(res, 400, 'BAD_REQUEST', 'request body is not valid JSON');
+    if (error.status && error.status >= 400 && error.status < 500) return jsonError(res, error.status, 'BAD_REQUEST', 'malformed request');
+    logger.error({ err: error }, 'unhandled HTTP error');
+    return jsonError(res, 500, 'INTERNAL_SERVER_ERROR', 'internal error');
+  });
+
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(config.port, config.host, () => resolve());
+  });
+  const address = server.address() as AddressInfo;
+  const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
+  return {
+    server,
+    url: `http://${host}:${address.port}`,
+    metrics,
+    stop: () => apollo.stop(),
+  };
+}

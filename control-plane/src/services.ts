@@ -1,0 +1,42 @@
+import type { DataSource } from 'typeorm';
+import { AuditService } from './audit/audit.service';
+import { AuthService } from './auth/auth.service';
+import { ConnectionService } from './connection/connection.service';
+import { DataPlaneRegistryService } from './data-plane-registry/data-plane-registry.service';
+import { type ChangeFeed, SILENT_CHANGE_FEED } from './deployment/change-feed';
+import { DeploymentService } from './deployment/deployment.service';
+import { EnvironmentService } from './environment/environment.service';
+import { GenAIServiceService } from './genai-service/genai-service.service';
+import { MarketplaceService } from './marketplace/marketplace.service';
+import { OrganizationService } from './organization/organization.service';
+import { ProjectService } from './project/project.service';
+import type { SecretBox } from './secrets/secret-box';
+
+/** The control plane's domain services, wired once per process. */
+export interface ControlPlaneServices {
+  auth: AuthService;
+  organizations: OrganizationService;
+  projects: ProjectService;
+  environments: EnvironmentService;
+  genAIServices: GenAIServiceService;
+  marketplace: MarketplaceService;
+  connections: ConnectionService;
+  deployments: DeploymentService;
+  dataPlanes: DataPlaneRegistryService;
+  audit: AuditService;
+}
+
+export function createServices(db: DataSource, secretBox: SecretBox, changes: ChangeFeed = SILENT_CHANGE_FEED): ControlPlaneServices {
+  return {
+    auth: new AuthService(db),
+    organizations: new OrganizationService(db),
+    projects: new ProjectService(db),
+    environments: new EnvironmentService(db),
+    genAIServices: new GenAIServiceService(db, secretBox, changes),
+    marketplace: new MarketplaceService(db),
+    connections: new ConnectionService(db, changes),
+    deployments: new DeploymentService(db),
+    dataPlanes: new DataPlaneRegistryService(db),
+    audit: new AuditService(db),
+  };
+}

@@ -1,0 +1,26 @@
+// Two tiers, one npm script each: unit tests live beside the code, tests spanning
+// processes (control plane + Postgres + Redis + proxy + fake providers + SDKs) under test/.
+const fs = require('node:fs');
+const swcConfig = JSON.parse(fs.readFileSync(`${__dirname}/.swcrc`, 'utf8'));
+delete swcConfig.$schema;
+const transform = { '^.+\\.ts$': ['@swc/jest', swcConfig] };
+
+/** @type {import('jest').Config} */
+module.exports = {
+  projects: [
+    {
+      displayName: 'unit',
+      transform,
+      testEnvironment: 'node',
+      testMatch: ['<rootDir>/control-plane/src/**/*.test.ts', '<rootDir>/data-plane/src/**/*.test.ts'],
+      globalSetup: '<rootDir>/test/support/global-setup.ts',
+    },
+    {
+      displayName: 'e2e',
+      transform,
+      testEnvironment: 'node',
+      testMatch: ['<rootDir>/test/**/*.test.ts'],
+      globalSetup: '<rootDir>/test/support/global-setup.ts',
+    },
+  ],
+};

@@ -1,0 +1,462 @@
+// The GraphQL contract of DESIGN.md §6 driven as automation would: real HTTP, real PostgreSQL.
+import { Client } from 'pg';
+import { type Tenant, type TestControlPlane, seedEnvironments, seedTenant, startTestControlPlane } from '../support/control-plane-harness';
+
+const SERVICE_FIELDS = `
+  id organizationId projectId scope provider name contextPath serviceUrl summary description labels marketplaceStatus
+  environmentConfigs { environment serviceUrl effectiveServiceUrl backendSecurity { authType headerName configured hint apiVersion awsRegion }
+                       rateLimit { timeUnit maxPromptTokens maxCompletionTokens maxTotalTokens } }
+  deployments { environment status revision message }
+`;
+const REGISTER = `mutation($i: RegisterGenAIServiceInput!) { registerGenAIService(input: $i) { ${SERVICE_FIELDS} } }`;
+const MARKETPLACE = `query($o: ID!, $p: ID, $f: MarketplaceFilter) { marketplace(organizationId: $o, projectId: $p, filter: $f) { id name } }`;
+const CREATE_CONNECTION = `mutation($i: CreateConnectionInput!) { createConnection(input: $i) { connection { id name serviceId } keys { environment apiKey endpointUrl } } }`;
+
+interface Service {
+  id: string;
+  contextPath: string;
+  scope: string;
+  provider: string;
+  marketplaceStatus: string;
+  labels: string[];
+  environmentConfigs: Array<{
+    environment: string;
+    serviceUrl: string | null;
+    effectiveServiceUrl: string;
+    backendSecurity: { authType: string; headerName: string; configured: boolean; hint: string | null; apiVersion: string | null; awsRegion: string | null };
+    rateLimit: { timeUnit: string; maxPromptTokens: number | null; maxCompletionTokens: number | null; maxTotalTokens: number | null } | null;
+  }>;
+  deployments: Array<{ environment: string; status: string; revision: number; message: string }>;
+}
+
+const SECRETS = {
+  openai: 'sk-test-openai-0123456789abcdefSECRET1',
+  azure: 'azure-key-0123456789abcdefSECRET2',
+  anthropic: 'sk-ant-test-0123456789abcdefSECRET3',
+  mistral: 'mistral-key-0123456789abcdefSECRET4',
+  awsKeyId: 'AKIDEXAMPLESECRET5XYZ',
+  awsSecret: 'wJalrXUtnFEMI/K7MDENG/bPxRfiCYSECRET6',
+  awsSession: 'session-token-SECRET7-0123456789',
+  rotated: 'sk-test-openai-rotated-SECRET8-9876543',
+};
+
+let cp: TestControlPlane;
+let acme: Tenant;
+let globex: Tenant;
+const responses: string[] = [];
+
+async function register(input: Record<string, unknown>, token: string = acme.tokens.engineer) {
+  const result = await cp.gql<{ registerGenAIService: Service }>(REGISTER, { i: { organizationId: acme.organizationId, scope: 'ORGANIZATION', ...input } }, token);
+  responses.push(JSON.stringify(result));
+  return result;
+}
+
+async function count(table: string): Promise<number> {
+  const client = new Client({ connectionString: cp.databaseUrl });
+  await client.connect();
+  try {
+    const { rows } = await client.query(`SELECT count(*)::int AS n FROM ${table}`);
+    return rows[0].n as number;
+  } finally {
+    await client.end();
+  }
+}
+
+async function dump(sql: string): Promise<string> {
+  const client = new Client({ connectionString: cp.databaseUrl });
+  await client.connect();
+  try {
+    return JSON.stringify((await client.query(sql)).rows);
+  } finally {
+    await client.end();
+  }
+}
+
+beforeAll(async () => {
+  cp = await startTestControlPlane();
+  await seedEnvironments(cp);
+  acme = await seedTenant(cp, 'acme');
+  globex = await seedTenant(cp, 'globex');
+});
+
+afterAll(async () => {
+  await cp?.stop();
+});
+
+describe('authentication', () => {
+  it('refuses a missing token with UNAUTHENTICATED', async () => {
+    const result = await cp.gql('{ organizations { id } }', {}, null);
+    expect(result.errors?.[0].extensions?.code).toBe('UNAUTHENTICATED');
+  });
+
+  it('refuses an unknown token with 401 UNAUTHENTICATED', async () => {
+    const result = await cp.gql('{ organizations { id } }', {}, 'tgp_not-a-real-token');
+    expect(result.status).toBe(401);
+    expect(result.errors?.[0].extensions?.code).toBe('UNAUTHENTICATED');
+  });
+
+  it('tells the caller who they are', async () => {
+    const { viewer } = await cp.ok<{ viewer: { user: { email: string }; isInstallationAdmin: boolean; memberships: Array<{ role: string; organization: { handle: string } }> } }>(
+      '{ viewer { user { email } isInstallationAdmin memberships { role organization { handle } } } }',
+      {},
+      acme.tokens.developer,
+    );
+    expect(viewer).toEqual({ user: { email: 'developer@acme.test' }, isInstallationAdmin: false, memberships: [{ role: 'DEVELOPER', organization: { handle: 'acme' } }] });
+  });
+});
+
+describe('organizations, projects and environments', () => {
+  it('lists installation-wide environments', async () => {
+    const { environments } = await cp.ok<{ environments: Array<{ handle: string; proxyUrl: string }> }>('{ environments { handle proxyUrl } }', {}, acme.tokens.developer);
+    expect(environments).toEqual([
+      { handle: 'development', proxyUrl: 'http://127.0.0.1:8080' },
+      { handle: 'production', proxyUrl: 'http://127.0.0.1:8081' },
+    ]);
+  });
+
+  it('shows members only their own organizations', async () => {
+    const { organizations } = await cp.ok<{ organizations: Array<{ handle: string; projects: Array<{ handle: string }> }> }>('{ organizations { handle projects { handle } } }', {}, acme.tokens.developer);
+    expect(organizations).toEqual([{ handle: 'acme', projects: [{ handle: 'batch' }, { handle: 'web' }] }]);
+    const other = await cp.gql('query($h: String!) { organization(handle: $h) { id } }', { h: 'acme' }, globex.tokens.admin);
+    expect(other.errors?.[0].extensions?.code).toBe('NOT_FOUND');
+    const projects = await cp.gql('query($o: ID!) { projects(organizationId: $o) { id } }', { o: acme.organizationId }, globex.tokens.admin);
+    expect(projects.errors?.[0].extensions?.code).toBe('NOT_FOUND');
+  });
+
+  it('validates handles, refuses duplicates, and checks roles', async () => {
+    const bad = await cp.gql('mutation { createOrganization(input: {handle: "Not Valid!", name: "x"}) { id } }');
+    expect(bad.errors?.[0].extensions).toMatchObject({ code: 'BAD_USER_INPUT', field: 'input.handle' });
+    const dup = await cp.gql('mutation { createOrganization(input: {handle: "acme", name: "x"}) { id } }');
+    expect(dup.errors?.[0].extensions?.code).toBe('CONFLICT');
+    const notAdmin = await cp.gql('mutation { createOrganization(input: {handle: "newco", name: "x"}) { id } }', {}, acme.tokens.admin);
+    expect(notAdmin.errors?.[0].extensions?.code).toBe('FORBIDDEN');
+    const devProject = await cp.gql('mutation($o: ID!) { createProject(input: {organizationId: $o, handle: "p3", name: "p3"}) { id } }', { o: acme.organizationId }, acme.tokens.developer);
+    expect(devProject.errors?.[0].extensions?.code).toBe('FORBIDDEN');
+    const dupProject = await cp.gql('mutation($o: ID!) { createProject(input: {organizationId: $o, handle: "web", name: "again"}) { id } }', { o: acme.organizationId }, acme.tokens.admin);
+    expect(dupProject.errors?.[0].extensions?.code).toBe('CONFLICT');
+    const env = await cp.gql('mutation { createEnvironment(input: {handle: "staging", name: "Staging"}) { id } }', {}, acme.tokens.admin);
+    expect(env.errors?.[0].extensions?.code).toBe('FORBIDDEN');
+  });
+});
+
+describe('registering GenAI services', () => {
+  it('registers each of the five providers with their default headers and keeps secrets out of responses', async () => {
+    const openai = await register({
+      provider: 'OPENAI', name: 'OpenAI GPT', contextPath: '/OpenAI//Prod/', serviceUrl: 'https://api.openai.com/v1/', summary: 'Chat models', description: 'General purpose GPT models', labels: ['chat', 'gpt'],
+      environments: [{ environment: 'production', backendSecurity: { value: SECRETS.openai }, rateLimit: { timeUnit: 'MINUTE', maxPromptTokens: 1000, maxCompletionTokens: 500, maxTotalTokens: 1200 } }],
+    });
+    expect(openai.errors).toBeUndefined();
+    const service = openai.data!.registerGenAIService;
+    expect(service).toMatchObject({ contextPath: '/openai/prod', serviceUrl: 'https://api.openai.com/v1', scope: 'ORGANIZATION', marketplaceStatus: 'PUBLISHED', labels: ['chat', 'gpt'] });
+    const prod = service.environmentConfigs.find((c) => c.environment === 'production')!;
+    expect(prod.backendSecurity).toEqual({ authType: 'API_KEY', headerName: 'Authorization', configured: true, hint: '…RET1', apiVersion: null, awsRegion: null });
+    expect(prod.rateLimit).toEqual({ timeUnit: 'MINUTE', maxPromptTokens: 1000, maxCompletionTokens: 500, maxTotalTokens: 1200 });
+    const dev = service.environmentConfigs.find((c) => c.environment === 'development')!;
+    expect(dev.backendSecurity.configured).toBe(false);
+    expect(dev.rateLimit).toBeNull();
+    expect(service.deployments.map((d) => [d.environment, d.status])).toEqual([['development', 'PENDING'], ['production', 'PENDING']]);
+
+    const azure = await register({ provider: 'AZURE_OPENAI', name: 'Azure GPT-4o', contextPath: '/azure', serviceUrl: 'https://acme.openai.azure.com', environments: [{ environment: 'production', backendSecurity: { value: SECRETS.azure } }] });
+    expect(azure.data!.registerGenAIService.environmentConfigs[1].backendSecurity).toMatchObject({ headerName: 'api-key', apiVersion: '2024-10-21', configured: true });
+    const anthropic = await register({ provider: 'ANTHROPIC', name: 'Claude', contextPath: '/claude', serviceUrl: 'https://api.anthropic.com', labels: ['chat'], environments: [{ environment: 'production', backendSecurity: { value: SECRETS.anthropic } }] });
+    expect(anthropic.data!.registerGenAIService.environmentConfigs[1].backendSecurity).toMatchObject({ headerName: 'x-api-key', apiVersion: '2023-06-01' });
+    const mistral = await register({ provider: 'MISTRAL', name: 'Mistral Large', contextPath: '/mistral', serviceUrl: 'https://api.mistral.ai', scope: 'PROJECT', projectId: acme.projectId, environments: [{ environment: 'development', backendSecurity: { value: SECRETS.mistral } }] });
+    expect(mistral.data!.registerGenAIService).toMatchObject({ scope: 'PROJECT' });
+    expect(mistral.data!.registerGenAIService.environmentConfigs[0].backendSecurity).toMatchObject({ headerName: 'Authorization', configured: true });
+    const bedrock = await register({
+      provider: 'AWS_BEDROCK', name: 'Bedrock Claude', contextPath: '/bedrock', serviceUrl: 'https://bedrock-runtime.eu-west-1.amazonaws.com', summary: 'Claude on AWS',
+      environments: [{ environment: 'production', backendSecurity: { awsAccessKeyId: SECRETS.awsKeyId, awsSecretAccessKey: SECRETS.awsSecret, awsSessionToken: SECRETS.awsSession } }],
+    });
+    expect(bedrock.errors).toBeUndefined();
+    expect(bedrock.data!.registerGenAIService.environmentConfigs[1].backendSecurity).toEqual({ authType: 'AWS_SIGV4', headerName: 'Authorization', configured: true, hint: '…5XYZ', apiVersion: null, awsRegion: 'eu-west-1' });
+  });
+
+  it('stores provider credentials encrypted', async () => {
+    const stored = await dump('SELECT * FROM service_environment_configs');
+    for (const secret of Object.values(SECRETS)) expect(stored).not.toContain(secret);
+    expect(stored).toMatch(/"credentials_sealed":"v1:[0-9a-f]{12}:/);
+  });
+
+  it('refuses bad input field by field, and writes nothing', async () => {
+    const before = [await count('genai_services'), await count('audit_events'), await count('service_environment_configs'), await count('deployments')];
+    const cases: Array<[Record<string, unknown>, string]> = [
+      [{ provider: 'OPENAI', name: 'x', contextPath: '/ok-path', serviceUrl: 'ftp://example.com' }, 'input.serviceUrl'],
+      [{ provider: 'OPENAI', name: 'x', contextPath: '/ok-path', serviceUrl: 'https://user:pw@example.com' }, 'input.serviceUrl'],
+      [{ provider: 'OPENAI', name: 'x', contextPath: '/../etc', serviceUrl: 'https://example.com' }, 'input.contextPath'],
+      [{ provider: 'OPENAI', name: 'x', contextPath: '/has space', serviceUrl: 'https://example.com' }, 'input.contextPath'],
+      [{ provider: 'OPENAI', name: ' ', contextPath: '/ok-path', serviceUrl: 'https://example.com' }, 'input.name'],
+      [{ provider: 'OPENAI', name: 'x', contextPath: '/ok-path', serviceUrl: 'https://example.com', scope: 'PROJECT' }, 'input.projectId'],
+      [{ provider: 'OPENAI', name: 'x', contextPath: '/ok-path', serviceUrl: 'https://example.com', environments: [{ environment: 'production', rateLimit: { timeUnit: 'HOUR', maxTotalTokens: 0 } }] }, 'input.environments[0].rateLimit.maxTotalTokens'],
+      [{ provider: 'OPENAI', name: 'x', contextPath: '/ok-path', serviceUrl: 'https://example.com', environments: [{ environment: 'production', rateLimit: { timeUnit: 'HOUR', maxPromptTokens: -5 } }] }, 'input.environments[0].rateLimit.maxPromptTokens'],
+      [{ provider: 'OPENAI', name: 'x', contextPath: '/ok-path', serviceUrl: 'https://example.com', environments: [{ environment: 'nowhere' }] }, 'input.environments[0].environment'],
+      [{ provider: 'OPENAI', name: 'x', contextPath: '/ok-path', serviceUrl: 'https://example.com', environments: [{ environment: 'production', backendSecurity: { awsAccessKeyId: 'AKID', awsSecretAccessKey: 's' } }] }, 'input.environments[0].backendSecurity.awsAccessKeyId'],
+      [{ provider: 'AWS_BEDROCK', name: 'x', contextPath: '/ok-path', serviceUrl: 'https://example.com', environments: [{ environment: 'production', backendSecurity: { awsAccessKeyId: 'AKID', awsSecretAccessKey: SECRETS.awsSecret } }] }, 'input.environments[0].backendSecurity.awsRegion'],
+      [{ provider: 'OPENAI', name: 'x', contextPath: '/ok-path', serviceUrl: 'https://example.com', labels: ['ok', '%%%'] }, 'input.labels[1]'],
+    ];
+    for (const [input, field] of cases) {
+      const result = await register(input);
+      expect({ field, error: result.errors?.[0].extensions }).toEqual({ field, error: expect.objectContaining({ code: 'BAD_USER_INPUT', field }) });
+    }
+    expect([await count('genai_services'), await count('audit_events'), await count('service_environment_configs'), await count('deployments')]).toEqual(before);
+  });
+
+  it('refuses a context path used or overlapped in the organization with CONFLICT, but not in another organization', async () => {
+    const same = await register({ provider: 'OPENAI', name: 'again', contextPath: '/openai/prod', serviceUrl: 'https://api.openai.com/v1' });
+    expect(same.errors?.[0].extensions).toMatchObject({ code: 'CONFLICT', field: 'input.contextPath' });
+    const nested = await register({ provider: 'OPENAI', name: 'again', contextPath: '/openai', serviceUrl: 'https://api.openai.com/v1' });
+    expect(nested.errors?.[0].extensions?.code).toBe('CONFLICT');
+    const elsewhere = await cp.gql(REGISTER, { i: { organizationId: globex.organizationId, scope: 'ORGANIZATION', provider: 'OPENAI', name: 'Globex GPT', contextPath: '/openai/prod', serviceUrl: 'https://api.openai.com/v1' } }, globex.tokens.engineer);
+    expect(elsewhere.errors).toBeUndefined();
+  });
+
+  it('lets only ADMIN and PLATFORM_ENGINEER register or change services, and only in their organization', async () => {
+    const dev = await register({ provider: 'OPENAI', name: 'dev', contextPath: '/dev-try', serviceUrl: 'https://api.openai.com/v1' }, acme.tokens.developer);
+    expect(dev.errors?.[0].extensions?.code).toBe('FORBIDDEN');
+    const foreign = await register({ provider: 'OPENAI', name: 'foreign', contextPath: '/foreign', serviceUrl: 'https://api.openai.com/v1' }, globex.tokens.admin);
+    expect(foreign.errors?.[0].extensions?.code).toBe('NOT_FOUND');
+    const admin = await register({ provider: 'OPENAI', name: 'Admin GPT', contextPath: '/admin-gpt', serviceUrl: 'https://api.openai.com/v1', labels: ['internal'] }, acme.tokens.admin);
+    expect(admin.errors).toBeUndefined();
+    const update = await cp.gql('mutation($id: ID!) { updateGenAIService(id: $id, input: {name: "hacked"}) { id } }', { id: admin.data!.registerGenAIService.id }, acme.tokens.developer);
+    expect(update.errors?.[0].extensions?.code).toBe('FORBIDDEN');
+  });
+});
+
+describe('viewing and updating a service', () => {
+  let service: Service;
+
+  beforeAll(async () => {
+    const { genAIServices } = await cp.ok<{ genAIServices: Service[] }>(`query($o: ID!) { genAIServices(organizationId: $o) { ${SERVICE_FIELDS} } }`, { o: acme.organizationId }, acme.tokens.developer);
+    service = genAIServices.find((s) => s.contextPath === '/openai/prod')!;
+  });
+
+  it('updates general details and bumps the deployment revision when the proxies are affected', async () => {
+    const { updateGenAIService } = await cp.ok<{ updateGenAIService: Service & { name: string; summary: string } }>(
+      `mutation($id: ID!, $i: UpdateGenAIServiceInput!) { updateGenAIService(id: $id, input: $i) { name summary ${SERVICE_FIELDS} } }`,
+      { id: service.id, i: { name: 'OpenAI GPT-4o', summary: 'Chat and vision', serviceUrl: 'https://api.openai.com/v1' } },
+      acme.tokens.engineer,
+    );
+    expect(updateGenAIService).toMatchObject({ name: 'OpenAI GPT-4o', summary: 'Chat and vision', contextPath: '/openai/prod' });
+    const before = service.deployments.find((d) => d.environment === 'production')!.revision;
+    const after = updateGenAIService.deployments.find((d) => d.environment === 'production')!;
+    expect(after.revision).toBeGreaterThan(before);
+    expect(after.status).toBe('PENDING');
+  });
+
+  it('configures an environment: omitted fields are kept, credentials replaced, limits removable', async () => {
+    const configure = `mutation($s: ID!, $e: String!, $i: ConfigureServiceEnvironmentInput!) { configureServiceEnvironment(serviceId: $s, environment: $e, input: $i) { ${SERVICE_FIELDS} } }`;
+    const first = await cp.ok<{ configureServiceEnvironment: Service }>(configure, { s: service.id, e: 'production', i: { rateLimit: { timeUnit: 'HOUR', maxTotalTokens: 50000 }, serviceUrl: 'https://eu.api.openai.com/v1' } }, acme.tokens.engineer);
+    const prod = first.configureServiceEnvironment.environmentConfigs.find((c) => c.environment === 'production')!;
+    expect(prod.rateLimit).toEqual({ timeUnit: 'HOUR', maxPromptTokens: null, maxCompletionTokens: null, maxTotalTokens: 50000 });
+    expect(prod.backendSecurity).toMatchObject({ configured: true, hint: '…RET1' });
+    expect(prod.effectiveServiceUrl).toBe('https://eu.api.openai.com/v1');
+
+    const second = await cp.gql<{ configureServiceEnvironment: Service }>(configure, { s: service.id, e: 'production', i: { backendSecurity: { value: SECRETS.rotated }, rateLimit: null, serviceUrl: null } }, acme.tokens.engineer);
+    responses.push(JSON.stringify(second));
+    const prod2 = second.data!.configureServiceEnvironment.environmentConfigs.find((c) => c.environment === 'production')!;
+    expect(prod2).toMatchObject({ rateLimit: null, serviceUrl: null, effectiveServiceUrl: 'https://api.openai.com/v1', backendSecurity: { configured: true, hint: '…6543' } });
+
+    const unknown = await cp.gql(configure, { s: service.id, e: 'moon', i: {} }, acme.tokens.engineer);
+    expect(unknown.errors?.[0].extensions).toMatchObject({ code: 'BAD_USER_INPUT', field: 'environment' });
+    const missing = await cp.gql(configure, { s: '00000000-0000-0000-0000-000000000000', e: 'production', i: {} }, acme.tokens.engineer);
+    expect(missing.errors?.[0].extensions?.code).toBe('NOT_FOUND');
+    const malformed = await cp.gql(configure, { s: 'not-a-uuid', e: 'production', i: {} }, acme.tokens.engineer);
+    expect(malformed.errors?.[0].extensions?.code).toBe('NOT_FOUND');
+  });
+
+  it('hides a service of another organization behind NOT_FOUND', async () => {
+    const result = await cp.gql('query($id: ID!) { genAIService(id: $id) { id } }', { id: service.id }, globex.tokens.admin);
+    expect(result.errors?.[0].extensions?.code).toBe('NOT_FOUND');
+    const deployments = await cp.gql('query($id: ID!) { deployments(serviceId: $id) { id } }', { id: service.id }, globex.tokens.admin);
+    expect(deployments.errors?.[0].extensions?.code).toBe('NOT_FOUND');
+  });
+
+  it('reads deployments per environment', async () => {
+    const { deployments } = await cp.ok<{ deployments: Array<{ environment: string; status: string; revision: number; dataPlanes: unknown[] }> }>(
+      'query($id: ID!) { deployments(serviceId: $id) { environment status revision dataPlanes { proxyId } } }',
+      { id: service.id },
+      acme.tokens.developer,
+    );
+    expect(deployments.map((d) => d.environment)).toEqual(['development', 'production']);
+    expect(deployments.every((d) => d.status === 'PENDING' && d.revision > 0)).toBe(true);
+  });
+});
+
+describe('marketplace', () => {
+  const names = (r: { marketplace: Array<{ name: string }> }) => r.marketplace.map((s) => s.name).sort();
+
+  it('shows ORGANIZATION-scope services to the organization and PROJECT-scope ones only in their project', async () => {
+    const orgLevel = await cp.ok<{ marketplace: Array<{ name: string }> }>(MARKETPLACE, { o: acme.organizationId }, acme.tokens.developer);
+    expect(names(orgLevel)).toEqual(['Admin GPT', 'Azure GPT-4o', 'Bedrock Claude', 'Claude', 'OpenAI GPT-4o']);
+    const web = await cp.ok<{ marketplace: Array<{ name: string }> }>(MARKETPLACE, { o: acme.organizationId, p: acme.projectId }, acme.tokens.developer);
+    expect(names(web)).toContain('Mistral Large');
+    const batch = await cp.ok<{ marketplace: Array<{ name: string }> }>(MARKETPLACE, { o: acme.organizationId, p: acme.otherProjectId }, acme.tokens.developer);
+    expect(names(batch)).not.toContain('Mistral Large');
+    const foreign = await cp.gql(MARKETPLACE, { o: acme.organizationId }, globex.tokens.developer);
+    expect(foreign.errors?.[0].extensions?.code).toBe('NOT_FOUND');
+    const wrongProject = await cp.gql(MARKETPLACE, { o: acme.organizationId, p: globex.projectId }, acme.tokens.developer);
+    expect(wrongProject.errors?.[0].extensions?.code).toBe('NOT_FOUND');
+  });
+
+  it('searches free text and filters by labels, provider and scope', async () => {
+    const search = async (f: Record<string, unknown>) => names(await cp.ok<{ marketplace: Array<{ name: string }> }>(MARKETPLACE, { o: acme.organizationId, p: acme.projectId, f }, acme.tokens.developer));
+    expect(await search({ search: 'claude' })).toEqual(['Bedrock Claude', 'Claude']);
+    expect(await search({ search: 'CLAUDE aws' })).toEqual(['Bedrock Claude']);
+    expect(await search({ search: 'general purpose' })).toEqual(['OpenAI GPT-4o']);
+    expect(await search({ search: '%' })).toEqual([]);
+    expect(await search({ search: "'; DROP TABLE genai_services; --" })).toEqual([]);
+    expect(await search({ labels: ['chat'] })).toEqual(['Claude', 'OpenAI GPT-4o']);
+    expect(await search({ labels: ['chat', 'gpt'] })).toEqual(['OpenAI GPT-4o']);
+    expect(await search({ providers: ['AZURE_OPENAI', 'MISTRAL'] })).toEqual(['Azure GPT-4o', 'Mistral Large']);
+    expect(await search({ scope: 'PROJECT' })).toEqual(['Mistral Large']);
+    expect(await count('genai_services')).toBeGreaterThan(0);
+  });
+});
+
+describe('connections', () => {
+  let serviceId: string;
+  let connectionId: string;
+  let keys: Array<{ environment: string; apiKey: string; endpointUrl: string }>;
+
+  beforeAll(async () => {
+    const { marketplace } = await cp.ok<{ marketplace: Array<{ id: string; name: string }> }>(MARKETPLACE, { o: acme.organizationId, f: { search: 'Claude' } }, acme.tokens.developer);
+    serviceId = marketplace.find((s) => s.name === 'Claude')!.id;
+  });
+
+  it('creates a connection with one prefixed, high-entropy key per environment, stored only as a hash', async () => {
+    const result = await cp.gql<{ createConnection: { connection: { id: string; name: string }; keys: typeof keys } }>(
+      CREATE_CONNECTION,
+      { i: { projectId: acme.projectId, serviceId, name: 'support-bot', description: 'Answers tickets' } },
+      acme.tokens.developer,
+    );
+    responses.push(JSON.stringify(result));
+    expect(result.errors).toBeUndefined();
+    connectionId = result.data!.createConnection.connection.id;
+    keys = result.data!.createConnection.keys;
+    expect(keys.map((k) => k.environment)).toEqual(['development', 'production']);
+    expect(keys[0].endpointUrl).toBe('http://127.0.0.1:8080/acme/claude');
+    expect(keys[1].endpointUrl).toBe('http://127.0.0.1:8081/acme/claude');
+    for (const key of keys) expect(key.apiKey).toMatch(/^tgk_[A-Za-z0-9_-]{43}$/);
+    expect(new Set(keys.map((k) => k.apiKey)).size).toBe(2);
+    const stored = await dump('SELECT * FROM connection_keys');
+    for (const key of keys) expect(stored).not.toContain(key.apiKey);
+  });
+
+  it('shows per environment the endpoint and an SDK snippet, never the key', async () => {
+    const { connection } = await cp.ok<{ connection: { name: string; service: { name: string }; environments: Array<{ environment: string; endpointUrl: string; keyPrefix: string; usageSnippet: string }> } }>(
+      'query($id: ID!) { connection(id: $id) { name service { name } environments { environment endpointUrl keyPrefix usageSnippet } } }',
+      { id: connectionId },
+      acme.tokens.developer,
+    );
+    responses.push(JSON.stringify(connection));
+    expect(connection.service.name).toBe('Claude');
+    expect(connection.environments[1]).toMatchObject({ environment: 'production', endpointUrl: 'http://127.0.0.1:8081/acme/claude', keyPrefix: keys[1].apiKey.slice(0, 12) });
+    expect(connection.environments[1].usageSnippet).toContain("baseURL: 'http://127.0.0.1:8081/acme/claude'");
+    expect(JSON.stringify(connection)).not.toContain(keys[1].apiKey);
+    const { connections } = await cp.ok<{ connections: Array<{ id: string }> }>('query($p: ID!) { connections(projectId: $p) { id } }', { p: acme.projectId }, acme.tokens.developer);
+    expect(connections.map((c) => c.id)).toEqual([connectionId]);
+  });
+
+  it('refuses duplicates, unknown or invisible services, and other tenants', async () => {
+    const dup = await cp.gql(CREATE_CONNECTION, { i: { projectId: acme.projectId, serviceId, name: 'support-bot' } }, acme.tokens.developer);
+    expect(dup.errors?.[0].extensions).toMatchObject({ code: 'CONFLICT', field: 'input.name' });
+    const { marketplace } = await cp.ok<{ marketplace: Array<{ id: string; name: string }> }>(MARKETPLACE, { o: acme.organizationId, p: acme.projectId, f: { scope: 'PROJECT' } }, acme.tokens.developer);
+    const invisible = await cp.gql(CREATE_CONNECTION, { i: { projectId: acme.otherProjectId, serviceId: marketplace[0].id, name: 'sneaky' } }, acme.tokens.developer);
+    expect(invisible.errors?.[0].extensions).toMatchObject({ code: 'BAD_USER_INPUT', field: 'input.serviceId' });
+    const foreign = await cp.gql(CREATE_CONNECTION, { i: { projectId: globex.projectId, serviceId, name: 'cross' } }, globex.tokens.developer);
+    expect(foreign.errors?.[0].extensions?.code).toBe('NOT_FOUND');
+    const view = await cp.gql('query($id: ID!) { connection(id: $id) { id } }', { id: connectionId }, globex.tokens.admin);
+    expect(view.errors?.[0].extensions?.code).toBe('NOT_FOUND');
+  });
+
+  it('rotates one environment’s key: a new key, a new hash, the other environment untouched', async () => {
+    const before = await dump(`SELECT k.key_hash FROM connection_keys k ORDER BY k.key_hash`);
+    const { rotateConnectionKey } = await cp.ok<{ rotateConnectionKey: { environment: string; apiKey: string; endpointUrl: string } }>(
+      'mutation($c: ID!) { rotateConnectionKey(connectionId: $c, environment: "production") { environment apiKey endpointUrl } }',
+      { c: connectionId },
+      acme.tokens.developer,
+    );
+    expect(rotateConnectionKey.environment).toBe('production');
+    expect(rotateConnectionKey.apiKey).not.toBe(keys[1].apiKey);
+    const after = await dump(`SELECT k.key_hash FROM connection_keys k ORDER BY k.key_hash`);
+    expect(after).not.toBe(before);
+    expect(JSON.parse(after)).toHaveLength(JSON.parse(before).length);
+  });
+
+  it('removal from the marketplace refuses new connections and keeps existing ones', async () => {
+    const removed = await cp.ok<{ removeFromMarketplace: { marketplaceStatus: string } }>('mutation($s: ID!) { removeFromMarketplace(serviceId: $s) { marketplaceStatus } }', { s: serviceId }, acme.tokens.engineer);
+    expect(removed.removeFromMarketplace.marketplaceStatus).toBe('REMOVED');
+    const listed = await cp.ok<{ marketplace: Array<{ name: string }> }>(MARKETPLACE, { o: acme.organizationId }, acme.tokens.developer);
+    expect(listed.marketplace.map((s) => s.name)).not.toContain('Claude');
+    const refused = await cp.gql(CREATE_CONNECTION, { i: { projectId: acme.projectId, serviceId, name: 'late' } }, acme.tokens.developer);
+    expect(refused.errors?.[0]).toMatchObject({ extensions: { code: 'BAD_USER_INPUT', field: 'input.serviceId' } });
+    expect(refused.errors?.[0].message).toMatch(/removed from the marketplace/);
+    const { connection } = await cp.ok<{ connection: { id: string; environments: Array<{ keyPrefix: string | null }> } }>('query($id: ID!) { connection(id: $id) { id environments { keyPrefix } } }', { id: connectionId }, acme.tokens.developer);
+    expect(connection.environments.every((e) => e.keyPrefix)).toBe(true);
+    const again = await cp.gql('mutation($s: ID!) { removeFromMarketplace(serviceId: $s) { id } }', { s: serviceId }, acme.tokens.engineer);
+    expect(again.errors?.[0].extensions?.code).toBe('CONFLICT');
+    const managed = await cp.ok<{ genAIServices: Array<{ name: string; marketplaceStatus: string }> }>('query($o: ID!) { genAIServices(organizationId: $o) { name marketplaceStatus } }', { o: acme.organizationId }, acme.tokens.engineer);
+    expect(managed.genAIServices.find((s) => s.name === 'Claude')?.marketplaceStatus).toBe('REMOVED');
+  });
+
+  it('deletes a connection and its keys', async () => {
+    const keysBefore = await count('connection_keys');
+    const result = await cp.ok<{ deleteConnection: boolean }>('mutation($id: ID!) { deleteConnection(id: $id) }', { id: connectionId }, acme.tokens.developer);
+    expect(result.deleteConnection).toBe(true);
+    expect(await count('connection_keys')).toBe(keysBefore - 2);
+    const gone = await cp.gql('query($id: ID!) { connection(id: $id) { id } }', { id: connectionId }, acme.tokens.developer);
+    expect(gone.errors?.[0].extensions?.code).toBe('NOT_FOUND');
+  });
+});
+
+describe('audit and secrecy', () => {
+  it('audits every mutation with who, what and when', async () => {
+    const { auditEvents } = await cp.ok<{ auditEvents: Array<{ actor: string; action: string; createdAt: string }> }>('query($o: ID!) { auditEvents(organizationId: $o, limit: 500) { actor action createdAt } }', { o: acme.organizationId }, acme.tokens.admin);
+    const actions = new Set(auditEvents.map((e) => e.action));
+    for (const action of ['organization.create', 'project.create', 'member.add', 'genAIService.register', 'genAIService.update', 'genAIService.configureEnvironment', 'genAIService.removeFromMarketplace', 'connection.create', 'connection.rotateKey', 'connection.delete']) {
+      expect(actions).toContain(action);
+    }
+    expect(auditEvents.find((e) => e.action === 'connection.create')?.actor).toBe('developer@acme.test');
+    const forbidden = await cp.gql('query($o: ID!) { auditEvents(organizationId: $o) { id } }', { o: acme.organizationId }, acme.tokens.developer);
+    expect(forbidden.errors?.[0].extensions?.code).toBe('FORBIDDEN');
+  });
+
+  it('never puts a provider secret in a response, a log line or an audit row', async () => {
+    const audit = await dump('SELECT * FROM audit_events');
+    const logs = cp.logLines.join('\n');
+    for (const secret of Object.values(SECRETS)) {
+      expect(audit).not.toContain(secret);
+      expect(logs).not.toContain(secret);
+      for (const response of responses) expect(response).not.toContain(secret);
+    }
+  });
+});
+
+describe('hostile requests', () => {
+  it('bounds query depth and alias abuse', async () => {
+    let deep = 'id';
+    for (let i = 0; i < 12; i++) deep = `organization { projects { ${deep} } }`;
+    const tooDeep = await cp.gql(`{ viewer { memberships { ${deep} } } }`);
+    expect(tooDeep.errors?.map((e) => e.message).join('\n')).toMatch(/depth/i);
+    expect(tooDeep.data ?? null).toBeNull();
+    const aliases = Array.from({ length: 50 }, (_, i) => `a${i}: viewer { isInstallationAdmin }`).join(' ');
+    const aliased = await cp.gql(`{ ${aliases} }`);
+    expect(aliased.errors?.map((e) => e.message).join('\n')).toMatch(/alias/i);
+    const fine = await cp.gql('{ viewer { memberships { organization { projects { id } } } } }');
+    expect(fine.errors).toBeUndefined();
+  });
+
+  it('refuses an oversized body with 413 and malformed JSON with 400', async () => {
+    const big = await fetch(cp.graphqlUrl, { method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${cp.adminToken}` }, body: JSON.stringify({ query: '{ viewer { isInstallationAdmin } }', variables: { pad: 'x'.repeat(2 * 1024 * 1024) } }) });
+    expect(big.status).toBe(413);
+    expect(((await big.json()) as { errors: Array<{ extensions: { code: string } }> }).errors[0].extensions.code).toBe('PAYLOAD_TOO_LARGE');
+    const bad = await fetch(cp.graphqlUrl, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"query": ' });
+    expect(bad.status).toBe(400);
+  });
+
+  it('refuses batched requests and unknown routes', async () => {
+    const batch = await fetch(cp.graphqlUrl, { method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${cp.adminToken}` }, body: JSON.stringify([{ query: '{ viewer { isInstallationAdmin } }' }, { query: '{ viewer { isInstallationAdmin } }' }]) });
+    expect(batch.status).toBe(400);
+    const unknown = await fetch(cp.graphqlUrl.replace('/graphql', '/nope'));
+    expect(unknown.status).toBe(404);
+  });
+});
