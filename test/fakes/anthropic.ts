@@ -1,0 +1,109 @@
+// Fake Anthropic Messages API upstream: POST /v1/messages (JSON and SSE), /v1/messages/count_tokens.
+import errorExamples from '../fixtures/providers/anthropic/errors.json';
+import messageExample from '../fixtures/providers/anthropic/message.json';
+import type { FakeProviderOptions } from './openai';
+import {
+  type FakeBehaviour,
+  type FakeExchange,
+  type FakeServer,
+  type ProviderError,
+  field,
+  randomId,
+  sendJson,
+  sendStream,
+  splitWords,
+  sse,
+  SSE_HEADERS,
+  startFake,
+  stringField,
+} from './recorder';
+
+export function startFakeAnthropic(options: FakeProviderOptions = {}): Promise<FakeServer> {
+  return startFake((exchange) => handleAnthropic(exchange, options), { errorFor: anthropicError });
+}
+
+async function handleAnthropic(exchange: FakeExchange, options: FakeProviderOptions): Promise<void> {
+  const { req, res, behaviour } = exchange;
+  const headers = { 'request-id': `req_${randomId(24)}`, 'anthropic-organization-id': '00000000-0000-4000-8000-000000000000' };
+  if (options.requireApiKey !== undefined) {
+    // The API takes `x-api-key`; the SDK (1.13) sends the key as `Authorization: Bearer`.
+    const key = req.headers['x-api-key'] ?? req.headers.authorization?.replace(/^Bearer /, '');
+    if (key !== options.requireApiKey) {
+      sendJson(res, 401, anthropicError(401, behaviour).body, headers);
+      return;
+    }
+  }
+  const route = `${req.method} ${req.path}`;
+  if (route === 'POST /v1/messages/count_tokens') {
+    sendJson(res, 200, { input_tokens: behaviour.usage.prompt }, headers);
+    return;
+  }
+  if (route !== 'POST /v1/messages') {
+    sendJson(res, 404, anthropicError(404, behaviour).body, headers);
+    return;
+  }
+  const model = stringField(req.json, 'model') ?? messageExample.model;
+  if (field(req.json, 'stream') === true) {
+    await sendStream(exchange, anthropicStream(behaviour, model), { ...SSE_HEADERS, ...headers });
+  } else {
+    sendJson(res, 200, anthropicMessage(behaviour, model), headers);
+  }
+}
+
+/** Anthropic's `{"type":"error","error":{type,message}}` for a status (`behaviour.errorType` sets the type). */
+export function anthropicError(status: number, behaviour: FakeBehaviour): ProviderError {
+  const example = (errorExamples as Record<string, { error: { type: string; message: string } } | undefined>)[String(status)] ?? {
+    error: { type: 'api_error', message: `Fake upstream error ${status}` },
+  };
+  const error = { ...example.error, ...(behaviour.errorType === undefined ? {} : { type: behaviour.errorType }) };
+  const requestId = `req_${randomId(24)}`;
+  return { body: { type: 'error', error, request_id: requestId }, headers: { 'request-id': requestId } };
+}
+
+function messageId(): string {
+  return `msg_01${randomId(22)}`;
+}
+
+export function anthropicMessage(behaviour: FakeBehaviour, model: string): typeof messageExample {
+  return {
+    ...messageExample,
+    id: messageId(),
+    model,
+    content: [{ type: 'text', text: behaviour.content }],
+    usage: { ...messageExample.usage, input_tokens: behaviour.usage.prompt, output_tokens: behaviour.usage.completion },
+  };
+}
+
+/**
+ * The SSE events of a streamed message: message_start (input tokens, 1 output token),
+ * content_block_start, ping, one content_block_delta per word, content_block_stop, message_delta
+ * (cumulative output tokens), message_stop.
+ */
+export function anthropicStream(behaviour: FakeBehaviour, model: string): string[] {
+  const event = (type: string, data: object = {}): string => sse({ type, ...data }, type);
+  return [
+    event('message_start', {
+      message: {
+        id: messageId(),
+        type: 'message',
+        role: 'assistant',
+        model,
+        content: [],
+        stop_reason: null,
+        stop_sequence: null,
+        usage: { ...messageExample.usage, input_tokens: behaviour.usage.prompt, output_tokens: 1 },
+      },
+    }),
+    event('content_block_start', { index: 0, content_block: { type: 'text', text: '' } }),
+    event('ping'),
+    ...splitWords(behaviour.content).map((text) =>
+      event('content_block_delta', { index: 0, delta: { type: 'text_delta', text } }),
+    ),
+    event('content_block_stop', { index: 0 }),
+    event('message_delta', {
+      delta: { stop_reason: 'end_turn', stop_sequence: null },
+      usage: { output_tokens: behaviour.usage.completion },
+    }),
+    event('message_stop'),
+  ];
+}

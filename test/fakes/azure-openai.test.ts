@@ -1,0 +1,93 @@
+import { AzureOpenAI, RateLimitError } from 'openai';
+import { type FakeServer, startFakeAzureOpenAI } from './index';
+import { parseSse } from './wire';
+
+const API_VERSION = '2024-10-21';
+
+describe('fake Azure OpenAI upstream, called with the AzureOpenAI client', () => {
+  let fake: FakeServer;
+  let client: AzureOpenAI;
+
+  beforeAll(async () => {
+    fake = await startFakeAzureOpenAI();
+    client = new AzureOpenAI({ endpoint: fake.url, apiKey: 'azure-key', apiVersion: API_VERSION, deployment: 'my-gpt4o', maxRetries: 0 });
+  });
+  afterAll(() => fake.close());
+  beforeEach(() => fake.reset());
+
+  it('answers a chat completion on the deployment path with the api-key header', async () => {
+    const completion = await client.chat.completions.create({ model: 'gpt-4o', messages: [{ role: 'user', content: 'Hi' }] });
+    expect(completion.choices[0].message.content).toBe('Hello from the fake');
+    expect(completion.usage).toMatchObject({ prompt_tokens: 11, completion_tokens: 7, total_tokens: 18 });
+    expect(completion).toHaveProperty('prompt_filter_results');
+    expect(completion.choices[0]).toHaveProperty('content_filter_results.hate', { filtered: false, severity: 'safe' });
+
+    const [request] = fake.received;
+    expect(request.path).toBe('/openai/deployments/my-gpt4o/chat/completions');
+    expect(request.query['api-version']).toBe(API_VERSION);
+    expect(request.headers['api-key']).toBe('azure-key');
+    expect(request.headers.authorization).toBeUndefined();
+  });
+
+  it('streams: an opening chunk with empty choices, per-word chunks, then usage', async () => {
+    fake.behaviour.content = 'alpha beta gamma';
+    const stream = await client.chat.completions.create({
+      model: 'gpt-4o',
+      messages: [{ role: 'user', content: 'Hi' }],
+      stream: true,
+      stream_options: { include_usage: true },
+    });
+    const chunks = [];
+    for await (const chunk of stream) chunks.push(chunk);
+    expect(chunks[0].choices).toEqual([]);
+    expect(chunks[0]).toHaveProperty('prompt_filter_results');
+    const text = chunks.flatMap((c) => c.choices.map((choice) => choice.delta.content ?? '')).join('');
+    expect(text).toBe('alpha beta gamma');
+    expect(chunks.filter((c) => c.choices.some((choice) => choice.delta.content))).toHaveLength(3);
+    expect(chunks.at(-1)?.usage).toMatchObject({ prompt_tokens: 11, completion_tokens: 7, total_tokens: 18 });
+  });
+
+  it('answers 404 in Azure format without api-version, like Azure', async () => {
+    const response = await fetch(`${fake.url}/openai/deployments/my-gpt4o/chat/completions`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', 'api-key': 'azure-key' },
+      body: JSON.stringify({ messages: [] }),
+    });
+    expect(response.status).toBe(404);
+    expect(await response.json()).toEqual({ error: { code: '404', message: 'Resource not found' } });
+  });
+
+  it('serves embeddings on the deployment path', async () => {
+    const result = await client.embeddings.create({ model: 'text-embedding-3-small', input: 'hello' });
+    expect(result.data[0].embedding).toHaveLength(8);
+    expect(fake.received[0].path).toBe('/openai/deployments/my-gpt4o/embeddings');
+  });
+
+  it('ends a non-usage stream with [DONE] and no usage field', async () => {
+    const response = await fetch(`${fake.url}/openai/deployments/d/chat/completions?api-version=${API_VERSION}`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ messages: [], stream: true }),
+    });
+    const events = parseSse(await response.text());
+    expect(events.at(-1)?.data).toBe('[DONE]');
+    expect(events.slice(0, -1).some((e) => 'usage' in (JSON.parse(e.data) as object))).toBe(false);
+  });
+
+  it('makes the SDK raise its error classes in Azure error format', async () => {
+    fake.behaviour.status = 429;
+    const error: unknown = await client.chat.completions.create({ model: 'gpt-4o', messages: [] }).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(RateLimitError);
+    expect(error).toMatchObject({ status: 429, code: '429' });
+  });
+
+  it('checks the api-key header when asked to', async () => {
+    const strict = await startFakeAzureOpenAI({ requireApiKey: 'right' });
+    try {
+      const wrong = new AzureOpenAI({ endpoint: strict.url, apiKey: 'wrong', apiVersion: API_VERSION, deployment: 'd', maxRetries: 0 });
+      await expect(wrong.chat.completions.create({ model: 'x', messages: [] })).rejects.toMatchObject({ status: 401, code: '401' });
+    } finally {
+      await strict.close();
+    }
+  });
+});

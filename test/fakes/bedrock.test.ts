@@ -1,0 +1,151 @@
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import {
+  BedrockRuntimeClient,
+  ConverseCommand,
+  ConverseStreamCommand,
+  type ConverseStreamOutput,
+  ThrottlingException,
+  ValidationException,
+} from '@aws-sdk/client-bedrock-runtime';
+import { NodeHttpHandler } from '@smithy/node-http-handler';
+import { type FakeServer, type RecordedRequest, decodeEventStream, shapeOf, startFakeBedrock, verifySigV4 } from './index';
+
+const credentials = { accessKeyId: 'AKIDEXAMPLE', secretAccessKey: 'wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY' };
+const region = 'us-east-1';
+const modelId = 'anthropic.claude-3-haiku-20240307-v1:0';
+
+function sdkClient(url: string, extra: Partial<ConstructorParameters<typeof BedrockRuntimeClient>[0]> = {}): BedrockRuntimeClient {
+  return new BedrockRuntimeClient({
+    endpoint: url,
+    region,
+    credentials,
+    maxAttempts: 1,
+    requestHandler: new NodeHttpHandler(),
+    ...extra,
+  });
+}
+
+describe('fake Bedrock Runtime upstream, called with @aws-sdk/client-bedrock-runtime', () => {
+  let fake: FakeServer;
+  let client: BedrockRuntimeClient;
+
+  beforeAll(async () => {
+    fake = await startFakeBedrock();
+    client = sdkClient(fake.url);
+  });
+  afterAll(async () => {
+    client.destroy();
+    await fake.close();
+  });
+  beforeEach(() => fake.reset());
+
+  it('answers Converse with content and usage; the request is SigV4-signed', async () => {
+    const response = await client.send(new ConverseCommand({ modelId, messages: [{ role: 'user', content: [{ text: 'Hi' }] }] }));
+    expect(response.output?.message?.content).toEqual([{ text: 'Hello from the fake' }]);
+    expect(response.stopReason).toBe('end_turn');
+    expect(response.usage).toEqual({ inputTokens: 11, outputTokens: 7, totalTokens: 18 });
+    expect(response.metrics?.latencyMs).toEqual(expect.any(Number));
+
+    const [request] = fake.received;
+    expect(request.path).toBe('/model/anthropic.claude-3-haiku-20240307-v1%3A0/converse');
+    expect(request.headers.authorization).toMatch(/^AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE\/\d{8}\/us-east-1\/bedrock\/aws4_request, /);
+    expect(request.headers['x-amz-content-sha256']).toMatch(/^[0-9a-f]{64}$/);
+    expect(await verifySigV4(request, credentials, region)).toBe(true);
+  });
+
+  it('verifySigV4 rejects tampered requests and wrong keys', async () => {
+    await client.send(new ConverseCommand({ modelId, messages: [{ role: 'user', content: [{ text: 'Hi' }] }] }));
+    const [request] = fake.received;
+    const tampered = (change: Partial<RecordedRequest>): RecordedRequest => ({ ...request, ...change });
+
+    expect(await verifySigV4(request, { ...credentials, secretAccessKey: 'other' }, region)).toBe(false);
+    expect(await verifySigV4(request, credentials, 'eu-west-1')).toBe(false);
+    expect(await verifySigV4(request, credentials, region, 'sagemaker')).toBe(false);
+    const body = Buffer.from(request.rawBody.toString('utf8').replace('Hi', 'Ho'));
+    expect(await verifySigV4(tampered({ rawBody: body }), credentials, region)).toBe(false);
+    const path = '/model/anthropic.claude-3-haiku-20240307-v1:0/converse';
+    expect(await verifySigV4(tampered({ path, url: path }), credentials, region)).toBe(false);
+    expect(await verifySigV4(tampered({ headers: { ...request.headers, host: 'evil.example:443' } }), credentials, region)).toBe(false);
+    expect(await verifySigV4(tampered({ headers: { ...request.headers, 'x-amz-date': '20200101T000000Z' } }), credentials, region)).toBe(false);
+    const { authorization: _dropped, ...unsigned } = request.headers;
+    expect(await verifySigV4(tampered({ headers: unsigned }), credentials, region)).toBe(false);
+  });
+
+  it('streams ConverseStream event-stream frames with usage in metadata', async () => {
+    fake.behaviour.content = 'eins zwei drei';
+    fake.behaviour.usage = { prompt: 9, completion: 3 };
+    const response = await client.send(new ConverseStreamCommand({ modelId, messages: [{ role: 'user', content: [{ text: 'Hi' }] }] }));
+    const events: ConverseStreamOutput[] = [];
+    for await (const event of response.stream ?? []) events.push(event);
+
+    expect(Object.keys(events[0])).toEqual(['messageStart']);
+    const deltas = events.flatMap((e) => (e.contentBlockDelta?.delta?.text === undefined ? [] : [e.contentBlockDelta.delta.text]));
+    expect(deltas).toEqual(['eins', ' zwei', ' drei']);
+    expect(events.some((e) => e.contentBlockStop)).toBe(true);
+    expect(events.find((e) => e.messageStop)?.messageStop?.stopReason).toBe('end_turn');
+    expect(events.at(-1)?.metadata?.usage).toEqual({ inputTokens: 9, outputTokens: 3, totalTokens: 12 });
+
+    expect(fake.received[0].path).toBe('/model/anthropic.claude-3-haiku-20240307-v1%3A0/converse-stream');
+    expect(await verifySigV4(fake.received[0], credentials, region)).toBe(true);
+  });
+
+  it('frames the stream as application/vnd.amazon.eventstream', async () => {
+    const response = await fetch(`${fake.url}/model/m/converse-stream`, { method: 'POST', body: '{}' });
+    expect(response.headers.get('content-type')).toBe('application/vnd.amazon.eventstream');
+    const events = decodeEventStream(new Uint8Array(await response.arrayBuffer()));
+    expect(events.map((e) => e.headers[':event-type'])).toEqual([
+      'messageStart',
+      'contentBlockDelta',
+      'contentBlockDelta',
+      'contentBlockDelta',
+      'contentBlockDelta',
+      'contentBlockStop',
+      'messageStop',
+      'metadata',
+    ]);
+    expect(events.every((e) => e.headers[':message-type'] === 'event' && e.headers[':content-type'] === 'application/json')).toBe(true);
+
+    // Same payload shapes as the documented events (one of each type).
+    const documented = JSON.parse(readFileSync(join(__dirname, '../fixtures/providers/bedrock/converse-stream-events.json'), 'utf8')) as {
+      event: string;
+      payload: unknown;
+    }[];
+    for (const { event, payload } of documented) {
+      expect(shapeOf(events.find((e) => e.headers[':event-type'] === event)?.payload)).toEqual(shapeOf(payload));
+    }
+  });
+
+  it('makes the SDK raise its modeled exceptions', async () => {
+    fake.behaviour.status = 429;
+    const error: unknown = await client.send(new ConverseCommand({ modelId, messages: [] })).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(ThrottlingException);
+    expect(error).toMatchObject({ name: 'ThrottlingException', message: 'Too many requests, please wait before trying again.', $metadata: { httpStatusCode: 429 } });
+    expect(fake.received).toHaveLength(1);
+
+    fake.behaviour.status = 400;
+    fake.behaviour.errorBody = { message: 'The provided model identifier is invalid.' };
+    await expect(client.send(new ConverseStreamCommand({ modelId, messages: [] }))).rejects.toThrow(ValidationException);
+  });
+
+  it('checks signatures itself when given credentials, and accepts Bedrock API keys', async () => {
+    const strict = await startFakeBedrock({ verify: { credentials, region }, apiKey: 'bedrock-api-key' });
+    const good = sdkClient(strict.url);
+    const bad = sdkClient(strict.url, { credentials: { ...credentials, secretAccessKey: 'wrong' } });
+    const bearer = sdkClient(strict.url, { token: { token: 'bedrock-api-key' }, authSchemePreference: ['httpBearerAuth'] });
+    try {
+      await expect(good.send(new ConverseCommand({ modelId, messages: [] }))).resolves.toMatchObject({ stopReason: 'end_turn' });
+      await expect(bad.send(new ConverseCommand({ modelId, messages: [] }))).rejects.toMatchObject({
+        name: 'InvalidSignatureException',
+        $metadata: { httpStatusCode: 403 },
+      });
+      await expect(bearer.send(new ConverseCommand({ modelId, messages: [] }))).resolves.toMatchObject({ stopReason: 'end_turn' });
+      expect(strict.received[2].headers.authorization).toBe('Bearer bedrock-api-key');
+    } finally {
+      good.destroy();
+      bad.destroy();
+      bearer.destroy();
+      await strict.close();
+    }
+  });
+});

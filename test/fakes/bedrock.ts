@@ -1,0 +1,153 @@
+// Fake AWS Bedrock Runtime upstream: POST /model/{modelId}/converse (JSON) and
+// /model/{modelId}/converse-stream (application/vnd.amazon.eventstream binary frames).
+import { randomUUID } from 'node:crypto';
+import { EventStreamCodec } from '@smithy/eventstream-codec';
+import { fromUtf8, toUtf8 } from '@smithy/util-utf8';
+import converseExample from '../fixtures/providers/bedrock/converse.json';
+import errorExamples from '../fixtures/providers/bedrock/errors.json';
+import {
+  type FakeBehaviour,
+  type FakeExchange,
+  type FakeServer,
+  type ProviderError,
+  type RecordedRequest,
+  randomId,
+  sendJson,
+  sendStream,
+  splitWords,
+  startFake,
+} from './recorder';
+import { type AwsCredentials, verifySigV4 } from './sigv4';
+
+export interface FakeBedrockOptions {
+  /** When set, requests must carry a valid SigV4 signature by these credentials (else 403 like AWS). */
+  verify?: { credentials: AwsCredentials; region: string };
+  /** When set, a Bedrock API key (`Authorization: Bearer`) equal to this is accepted as well. */
+  apiKey?: string;
+}
+
+export function startFakeBedrock(options: FakeBedrockOptions = {}): Promise<FakeServer> {
+  return startFake((exchange) => handleBedrock(exchange, options), { errorFor: bedrockError });
+}
+
+const ROUTE = /^\/model\/([^/]+)\/(converse|converse-stream)$/;
+const codec = new EventStreamCodec(toUtf8, fromUtf8);
+
+async function handleBedrock(exchange: FakeExchange, options: FakeBedrockOptions): Promise<void> {
+  const { req, res, behaviour } = exchange;
+  const requestId = randomUUID();
+  const refusal = await authenticate(req, options);
+  if (refusal) {
+    sendBedrockError(exchange, 403, refusal, requestId);
+    return;
+  }
+  const route = req.method === 'POST' ? ROUTE.exec(req.path) : null;
+  if (!route) {
+    // API Gateway-style answer for an unknown route.
+    sendJson(res, 404, { message: 'Not Found' }, { 'x-amzn-requestid': requestId, 'x-amzn-errortype': 'UnknownOperationException' });
+    return;
+  }
+  if (route[2] === 'converse') {
+    sendJson(res, 200, bedrockConverse(behaviour), { 'x-amzn-requestid': requestId });
+    return;
+  }
+  await sendStream(exchange, bedrockConverseStream(behaviour), {
+    'content-type': 'application/vnd.amazon.eventstream',
+    'x-amzn-requestid': requestId,
+  });
+}
+
+async function authenticate(req: RecordedRequest, options: FakeBedrockOptions): Promise<{ type: string; message: string } | undefined> {
+  if (!options.verify && options.apiKey === undefined) return undefined;
+  const authorization = req.headers.authorization ?? '';
+  if (options.apiKey !== undefined && authorization === `Bearer ${options.apiKey}`) return undefined;
+  if (options.verify && authorization.startsWith('AWS4-HMAC-SHA256 ')) {
+    if (await verifySigV4(req, options.verify.credentials, options.verify.region)) return undefined;
+    return {
+      type: 'InvalidSignatureException',
+      message:
+        'The request signature we calculated does not match the signature you provided. Check your AWS Secret Access Key and signing method. Consult the service documentation for details.',
+    };
+  }
+  return { type: 'UnrecognizedClientException', message: 'The security token included in the request is invalid.' };
+}
+
+/** Bedrock's error: JSON `{"message"}` with the type in `x-amzn-errortype` (`behaviour.errorType` overrides). */
+export function bedrockError(status: number, behaviour: FakeBehaviour): ProviderError {
+  const example = (errorExamples as Record<string, { type: string; message: string } | undefined>)[String(status)] ?? {
+    type: status >= 500 ? 'InternalServerException' : 'ValidationException',
+    message: `Fake upstream error ${status}`,
+  };
+  return {
+    body: { message: example.message },
+    headers: { 'x-amzn-errortype': errorTypeHeader(behaviour.errorType ?? example.type), 'x-amzn-requestid': randomUUID() },
+  };
+}
+
+function sendBedrockError(exchange: FakeExchange, status: number, error: { type: string; message: string }, requestId: string): void {
+  sendJson(exchange.res, status, { message: error.message }, { 'x-amzn-errortype': errorTypeHeader(error.type), 'x-amzn-requestid': requestId });
+}
+
+/** As AWS sends it: `ValidationException:http://internal.amazon.com/coral/com.amazon.bedrock/`. */
+function errorTypeHeader(type: string): string {
+  return `${type}:http://internal.amazon.com/coral/com.amazon.bedrock/`;
+}
+
+export function bedrockConverse(behaviour: FakeBehaviour): typeof converseExample {
+  return {
+    ...converseExample,
+    output: { message: { role: 'assistant', content: [{ text: behaviour.content }] } },
+    usage: bedrockUsage(behaviour),
+  };
+}
+
+function bedrockUsage(behaviour: FakeBehaviour): typeof converseExample.usage {
+  const { prompt, completion } = behaviour.usage;
+  return { inputTokens: prompt, outputTokens: completion, totalTokens: prompt + completion };
+}
+
+/**
+ * Event-stream messages: messageStart, one contentBlockDelta per word, contentBlockStop,
+ * messageStop, metadata (usage and metrics). Payloads carry Bedrock's random `p` padding field.
+ */
+export function bedrockConverseStream(behaviour: FakeBehaviour): Uint8Array[] {
+  return [
+    bedrockEvent('messageStart', { role: 'assistant' }),
+    ...splitWords(behaviour.content).map((text) => bedrockEvent('contentBlockDelta', { contentBlockIndex: 0, delta: { text } })),
+    bedrockEvent('contentBlockStop', { contentBlockIndex: 0 }),
+    bedrockEvent('messageStop', { stopReason: 'end_turn' }),
+    bedrockEvent('metadata', { usage: bedrockUsage(behaviour), metrics: { latencyMs: converseExample.metrics.latencyMs } }),
+  ];
+}
+
+/** One `:message-type: event` frame of an `application/vnd.amazon.eventstream` body. */
+export function bedrockEvent(eventType: string, payload: object): Uint8Array {
+  return codec.encode({
+    headers: {
+      ':event-type': { type: 'string', value: eventType },
+      ':content-type': { type: 'string', value: 'application/json' },
+      ':message-type': { type: 'string', value: 'event' },
+    },
+    body: fromUtf8(JSON.stringify({ ...payload, p: randomId(1 + Math.floor(Math.random() * 50)) })),
+  });
+}
+
+export interface DecodedEvent {
+  headers: Record<string, string>;
+  payload: unknown;
+}
+
+/** Splits and decodes a complete `application/vnd.amazon.eventstream` body (for assertions). */
+export function decodeEventStream(body: Uint8Array): DecodedEvent[] {
+  const events: DecodedEvent[] = [];
+  let offset = 0;
+  while (offset + 4 <= body.length) {
+    const length = new DataView(body.buffer, body.byteOffset + offset, 4).getUint32(0);
+    const message = codec.decode(body.subarray(offset, offset + length));
+    const headers: Record<string, string> = {};
+    for (const [name, header] of Object.entries(message.headers)) headers[name] = String(header.value);
+    events.push({ headers, payload: JSON.parse(toUtf8(message.body)) as unknown });
+    offset += length;
+  }
+  return events;
+}

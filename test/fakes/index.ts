@@ -1,0 +1,10 @@
+// Wire-exact fake provider upstreams for end-to-end tests (see recorder.ts for the shared behaviour).
+export * from './recorder';
+export * from './openai';
+export * from './azure-openai';
+export * from './anthropic';
+export * from './mistral';
+export * from './bedrock';
+export * from './sigv4';
+export * from './mistral-sdk';
+export * from './wire';

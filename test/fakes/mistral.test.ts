@@ -1,0 +1,109 @@
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { type FakeServer, runMistralSdk, startFakeMistral } from './index';
+import { parseSse, shapeOf } from './wire';
+
+// @mistralai/mistralai is ESM-only: it runs in a child process (see mistral-sdk.ts).
+describe('fake Mistral upstream, called with @mistralai/mistralai', () => {
+  let fake: FakeServer;
+
+  beforeAll(async () => {
+    fake = await startFakeMistral();
+  });
+  afterAll(() => fake.close());
+  beforeEach(() => fake.reset());
+
+  const messages = [{ role: 'user', content: 'Hi' }];
+
+  it('answers a chat completion with content and usage', async () => {
+    const { result, error } = await runMistralSdk({
+      serverURL: fake.url,
+      apiKey: 'mistral-key',
+      operation: 'chat.complete',
+      request: { model: 'mistral-small-latest', messages },
+    });
+    expect(error).toBeUndefined();
+    expect(result).toMatchObject({
+      object: 'chat.completion',
+      model: 'mistral-small-latest',
+      usage: { promptTokens: 11, completionTokens: 7, totalTokens: 18 },
+      choices: [{ index: 0, finishReason: 'stop', message: { role: 'assistant', content: 'Hello from the fake' } }],
+    });
+    const [request] = fake.received;
+    expect(request.path).toBe('/v1/chat/completions');
+    expect(request.headers.authorization).toBe('Bearer mistral-key');
+  });
+
+  it('streams per-word chunks, usage on the last chunk only, never null', async () => {
+    fake.behaviour.content = 'un deux trois';
+    const { result, error } = await runMistralSdk({
+      serverURL: fake.url,
+      apiKey: 'mistral-key',
+      operation: 'chat.stream',
+      request: { model: 'mistral-small-latest', messages },
+    });
+    expect(error).toBeUndefined();
+    const chunks = result as { choices: { delta: { content?: string } }[]; usage?: unknown }[];
+    expect(chunks.map((c) => c.choices[0].delta.content ?? '').join('')).toBe('un deux trois');
+    expect(chunks.filter((c) => c.choices[0].delta.content)).toHaveLength(3);
+    expect(chunks.slice(0, -1).every((c) => c.usage === undefined)).toBe(true);
+    expect(chunks.at(-1)?.usage).toEqual({ promptTokens: 11, completionTokens: 7, totalTokens: 18 });
+
+    const raw = await fetch(`${fake.url}/v1/chat/completions`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ model: 'm', messages, stream: true }),
+    });
+    const text = await raw.text();
+    expect(text).not.toContain('"usage":null');
+    expect(parseSse(text).at(-1)?.data).toBe('[DONE]');
+  });
+
+  it('streams chunks shaped like the documented example', async () => {
+    const documented = parseSse(readFileSync(join(__dirname, '../fixtures/providers/mistral/chat-completion-stream.sse'), 'utf8'));
+    fake.behaviour.content = 'Hello';
+    const raw = await fetch(`${fake.url}/v1/chat/completions`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ model: 'm', messages, stream: true }),
+    });
+    const shapes = (list: { data: string }[]): unknown[] => list.map((e) => (e.data === '[DONE]' ? e.data : shapeOf(JSON.parse(e.data))));
+    expect(shapes(parseSse(await raw.text()))).toEqual(shapes(documented));
+  });
+
+  it('works with a serverURL that carries a path prefix', async () => {
+    const { error } = await runMistralSdk({
+      serverURL: `${fake.url}/prefix`,
+      apiKey: 'k',
+      operation: 'chat.complete',
+      request: { model: 'm', messages },
+    });
+    // The fake only serves /v1: the SDK keeps the prefix, so it gets Mistral's 404.
+    expect(error).toMatchObject({ name: 'SDKError', statusCode: 404 });
+    expect(fake.received[0].path).toBe('/prefix/v1/chat/completions');
+  });
+
+  it('serves embeddings', async () => {
+    const { result, error } = await runMistralSdk({
+      serverURL: fake.url,
+      apiKey: 'k',
+      operation: 'embeddings.create',
+      request: { model: 'mistral-embed', inputs: ['a', 'b'] },
+    });
+    expect(error).toBeUndefined();
+    expect(result).toMatchObject({ model: 'mistral-embed', usage: { promptTokens: 11, totalTokens: 11 } });
+    expect((result as { data: unknown[] }).data).toHaveLength(2);
+  });
+
+  it('makes the SDK raise its error classes', async () => {
+    fake.behaviour.status = 429;
+    const { error } = await runMistralSdk({ serverURL: fake.url, apiKey: 'k', operation: 'chat.complete', request: { model: 'm', messages } });
+    expect(error).toMatchObject({ name: 'SDKError', statusCode: 429 });
+    expect(JSON.parse(error?.body ?? '{}')).toMatchObject({ object: 'error', type: 'rate_limited' });
+    expect(fake.received).toHaveLength(1);
+
+    fake.behaviour.status = 422;
+    const invalid = await runMistralSdk({ serverURL: fake.url, apiKey: 'k', operation: 'chat.stream', request: { model: 'm', messages } });
+    expect(invalid.error).toMatchObject({ name: 'HTTPValidationError', statusCode: 422 });
+  });
+});

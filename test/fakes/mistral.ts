@@ -1,0 +1,110 @@
+// Fake Mistral AI upstream: POST /v1/chat/completions (JSON and SSE), POST /v1/embeddings.
+// Mistral streams carry `usage` on the last chunk only, and never as `"usage": null`
+// (@mistralai/mistralai 2.x rejects null for fields that are not nullable).
+import completionExample from '../fixtures/providers/mistral/chat-completion.json';
+import embeddingsExample from '../fixtures/providers/mistral/embeddings.json';
+import errorExamples from '../fixtures/providers/mistral/errors.json';
+import { type FakeProviderOptions, fakeVector } from './openai';
+import {
+  type FakeBehaviour,
+  type FakeExchange,
+  type FakeServer,
+  type ProviderError,
+  field,
+  nowSeconds,
+  randomId,
+  sendJson,
+  sendStream,
+  splitWords,
+  sse,
+  SSE_HEADERS,
+  startFake,
+  stringField,
+} from './recorder';
+
+export function startFakeMistral(options: FakeProviderOptions = {}): Promise<FakeServer> {
+  return startFake((exchange) => handleMistral(exchange, options), { errorFor: mistralError });
+}
+
+async function handleMistral(exchange: FakeExchange, options: FakeProviderOptions): Promise<void> {
+  const { req, res, behaviour } = exchange;
+  const headers = { 'x-kong-request-id': randomId(32, '0123456789abcdef') };
+  if (options.requireApiKey !== undefined && req.headers.authorization !== `Bearer ${options.requireApiKey}`) {
+    sendJson(res, 401, mistralError(401, behaviour).body, headers);
+    return;
+  }
+  const route = `${req.method} ${req.path}`;
+  if (route === 'POST /v1/embeddings') {
+    sendJson(res, 200, mistralEmbeddings(behaviour, req.json), headers);
+    return;
+  }
+  if (route !== 'POST /v1/chat/completions') {
+    sendJson(res, 404, mistralError(404, behaviour).body, headers);
+    return;
+  }
+  const model = stringField(req.json, 'model') ?? completionExample.model;
+  if (field(req.json, 'stream') === true) {
+    await sendStream(exchange, mistralStream(behaviour, model).map((chunk) => sse(chunk)), { ...SSE_HEADERS, ...headers });
+  } else {
+    sendJson(res, 200, mistralCompletion(behaviour, model), headers);
+  }
+}
+
+/** Mistral's `{"object":"error",message,type,param,code}` for a status (`behaviour.errorType` sets `type`). */
+export function mistralError(status: number, behaviour: FakeBehaviour): ProviderError {
+  const example = (errorExamples as Record<string, Record<string, unknown> | undefined>)[String(status)] ?? {
+    object: 'error',
+    message: `Fake upstream error ${status}`,
+    type: 'internal_server_error',
+    param: null,
+    code: null,
+  };
+  return {
+    body: { ...example, ...(behaviour.errorType === undefined ? {} : { type: behaviour.errorType }) },
+    headers: { 'x-kong-request-id': randomId(32, '0123456789abcdef') },
+  };
+}
+
+function mistralUsage(behaviour: FakeBehaviour): typeof completionExample.usage {
+  const { prompt, completion } = behaviour.usage;
+  return { prompt_tokens: prompt, completion_tokens: completion, total_tokens: prompt + completion };
+}
+
+export function mistralCompletion(behaviour: FakeBehaviour, model: string): typeof completionExample {
+  const [choice] = completionExample.choices;
+  return {
+    ...completionExample,
+    id: randomId(32, '0123456789abcdef'),
+    created: nowSeconds(),
+    model,
+    usage: mistralUsage(behaviour),
+    choices: [{ ...choice, message: { ...choice.message, content: behaviour.content } }],
+  };
+}
+
+/** Role chunk, one chunk per word, then a finish chunk that carries the usage; then `[DONE]`. */
+export function mistralStream(behaviour: FakeBehaviour, model: string): unknown[] {
+  const base = { id: randomId(32, '0123456789abcdef'), object: 'chat.completion.chunk', created: nowSeconds(), model };
+  const chunk = (delta: object, extra: object = {}): object => ({
+    ...base,
+    choices: [{ index: 0, delta, finish_reason: null, ...extra }],
+  });
+  return [
+    chunk({ role: 'assistant', content: '' }),
+    ...splitWords(behaviour.content).map((content) => chunk({ content })),
+    { ...chunk({ content: '' }, { finish_reason: 'stop' }), usage: mistralUsage(behaviour) },
+    '[DONE]',
+  ];
+}
+
+function mistralEmbeddings(behaviour: FakeBehaviour, body: unknown): unknown {
+  const input = field(body, 'inputs') ?? field(body, 'input');
+  const count = Array.isArray(input) ? input.length : 1;
+  return {
+    ...embeddingsExample,
+    id: randomId(32, '0123456789abcdef'),
+    model: stringField(body, 'model') ?? embeddingsExample.model,
+    data: Array.from({ length: count }, (_, index) => ({ object: 'embedding', embedding: fakeVector(8), index })),
+    usage: { prompt_tokens: behaviour.usage.prompt, total_tokens: behaviour.usage.prompt, completion_tokens: 0 },
+  };
+}

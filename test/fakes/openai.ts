@@ -1,0 +1,160 @@
+// Fake OpenAI API upstream: chat completions (JSON and SSE), embeddings, models.
+import chatCompletionExample from '../fixtures/providers/openai/chat-completion.json';
+import chunkExample from '../fixtures/providers/openai/chat-completion-chunk.json';
+import embeddingsExample from '../fixtures/providers/openai/embeddings.json';
+import errorExamples from '../fixtures/providers/openai/errors.json';
+import modelsExample from '../fixtures/providers/openai/models.json';
+import {
+  type FakeBehaviour,
+  type FakeExchange,
+  type FakeServer,
+  type ProviderError,
+  nowSeconds,
+  randomId,
+  sendJson,
+  sendStream,
+  field,
+  splitWords,
+  sse,
+  SSE_HEADERS,
+  startFake,
+  stringField,
+} from './recorder';
+
+export interface FakeProviderOptions {
+  /** When set, requests without this key (in the provider's credential header) get a 401. */
+  requireApiKey?: string;
+}
+
+export function startFakeOpenAI(options: FakeProviderOptions = {}): Promise<FakeServer> {
+  return startFake((exchange) => handleOpenAI(exchange, options), { errorFor: openAIError });
+}
+
+async function handleOpenAI(exchange: FakeExchange, options: FakeProviderOptions): Promise<void> {
+  const { req, res, behaviour } = exchange;
+  const headers = { 'x-request-id': `req_${randomId(32, '0123456789abcdef')}`, 'openai-processing-ms': '42' };
+  if (options.requireApiKey !== undefined && req.headers.authorization !== `Bearer ${options.requireApiKey}`) {
+    sendJson(res, 401, openAIError(401, behaviour).body, headers);
+    return;
+  }
+  const route = `${req.method} ${req.path}`;
+  if (route === 'POST /v1/chat/completions') {
+    const model = stringField(req.json, 'model') ?? chatCompletionExample.model;
+    if (field(req.json, 'stream') === true) {
+      const includeUsage = field(field(req.json, 'stream_options'), 'include_usage') === true;
+      await sendStream(exchange, openAIChatStream(behaviour, model, includeUsage).map((chunk) => sse(chunk)), {
+        ...SSE_HEADERS,
+        ...headers,
+      });
+    } else {
+      sendJson(res, 200, openAIChatCompletion(behaviour, model), headers);
+    }
+    return;
+  }
+  if (route === 'POST /v1/embeddings') {
+    sendJson(res, 200, openAIEmbeddings(behaviour, req.json), headers);
+    return;
+  }
+  if (route === 'GET /v1/models') {
+    sendJson(res, 200, modelsExample, headers);
+    return;
+  }
+  const model = req.method === 'GET' ? /^\/v1\/models\/([^/]+)$/.exec(req.path) : null;
+  if (model) {
+    const found = modelsExample.data.find((m) => m.id === decodeURIComponent(model[1]));
+    if (found) sendJson(res, 200, found, headers);
+    else sendJson(res, 404, openAIError(404, behaviour).body, headers);
+    return;
+  }
+  sendJson(
+    res,
+    404,
+    { error: { message: `Invalid URL (${req.method} ${req.path})`, type: 'invalid_request_error', param: null, code: null } },
+    headers,
+  );
+}
+
+/** OpenAI's error body for a status, from the documented examples (`behaviour.errorType` sets `code`). */
+export function openAIError(status: number, behaviour: FakeBehaviour): ProviderError {
+  const example = (errorExamples as Record<string, { error: Record<string, unknown> } | undefined>)[String(status)] ?? {
+    error: { message: `Fake upstream error ${status}`, type: 'server_error', param: null, code: null },
+  };
+  const error = { ...example.error };
+  if (behaviour.errorType !== undefined) error.code = behaviour.errorType;
+  return { body: { error }, headers: { 'x-request-id': `req_${randomId(32, '0123456789abcdef')}` } };
+}
+
+export function openAIUsage(behaviour: FakeBehaviour): typeof chatCompletionExample.usage {
+  const { prompt, completion } = behaviour.usage;
+  return {
+    ...chatCompletionExample.usage,
+    prompt_tokens: prompt,
+    completion_tokens: completion,
+    total_tokens: prompt + completion,
+  };
+}
+
+export function openAIChatCompletion(behaviour: FakeBehaviour, model: string): typeof chatCompletionExample {
+  const [choice] = chatCompletionExample.choices;
+  return {
+    ...chatCompletionExample,
+    id: `chatcmpl-${randomId(29)}`,
+    created: nowSeconds(),
+    model,
+    choices: [{ ...choice, message: { ...choice.message, content: behaviour.content } }],
+    usage: openAIUsage(behaviour),
+  };
+}
+
+/**
+ * The chunks of a streamed chat completion: a role chunk, one chunk per word, a finish chunk and,
+ * with `stream_options.include_usage`, a final `choices: []` chunk with the usage (every other
+ * chunk then carries `"usage": null`, as OpenAI does).
+ */
+export function openAIChatStream(
+  behaviour: FakeBehaviour,
+  model: string,
+  includeUsage: boolean,
+  decorateChoice: (choice: object, kind: 'role' | 'content' | 'finish') => object = (choice) => choice,
+): unknown[] {
+  const base = { ...chunkExample, id: `chatcmpl-${randomId(29)}`, created: nowSeconds(), model };
+  const [first] = chunkExample.choices;
+  const chunk = (choice: object, kind: 'role' | 'content' | 'finish'): object => ({
+    ...base,
+    choices: [decorateChoice(choice, kind)],
+    ...(includeUsage ? { usage: null } : {}),
+  });
+  const chunks: unknown[] = [
+    chunk(first, 'role'),
+    ...splitWords(behaviour.content).map((text) => chunk({ ...first, delta: { content: text } }, 'content')),
+    chunk({ ...first, delta: {}, finish_reason: 'stop' }, 'finish'),
+  ];
+  if (includeUsage) chunks.push({ ...base, choices: [], usage: openAIUsage(behaviour) });
+  chunks.push('[DONE]');
+  return chunks;
+}
+
+/** An embeddings list for the request's inputs; base64 when `encoding_format` asks for it. */
+export function openAIEmbeddings(behaviour: FakeBehaviour, body: unknown): unknown {
+  const input = field(body, 'input');
+  const count = Array.isArray(input) && input.length > 0 && typeof input[0] !== 'number' ? input.length : 1;
+  const base64 = stringField(body, 'encoding_format') === 'base64';
+  const dimensions = field(body, 'dimensions');
+  const vector = fakeVector(typeof dimensions === 'number' ? dimensions : 8);
+  return {
+    ...embeddingsExample,
+    model: stringField(body, 'model') ?? embeddingsExample.model,
+    data: Array.from({ length: count }, (_, index) => ({
+      object: 'embedding',
+      index,
+      // The openai SDK asks for base64 (little-endian float32) unless the caller chose a format.
+      embedding: base64 ? Buffer.from(new Float32Array(vector).buffer).toString('base64') : vector,
+    })),
+    usage: { prompt_tokens: behaviour.usage.prompt, total_tokens: behaviour.usage.prompt },
+  };
+}
+
+/** A deterministic unit-ish vector whose values are exact in float32. */
+export function fakeVector(dimensions: number): number[] {
+  return Array.from({ length: dimensions }, (_, i) => ((i % 7) - 3) / 8);
+}
