@@ -20,6 +20,9 @@ export interface ControlPlaneConfig {
   developmentMode: boolean;
   maxRequestBytes: number;
   maxQueryDepth: number;
+  grpcTls: { certFile: string; keyFile: string; clientCaFile?: string } | undefined;
+  /** How often the config stream compares revisions with what proxies were sent (pub/sub safety net). */
+  revisionPollMs: number;
 }
 
 type Env = Record<string, string | undefined>;
@@ -42,6 +45,9 @@ function intVar(env: Env, name: string, fallback: number): number {
  */
 export function loadControlPlaneConfig(env: Env = process.env): ControlPlaneConfig {
   const developmentMode = isDevelopmentMode(env);
+  if (!developmentMode && !env.TOKENGATE_DATAPLANE_TOKEN) {
+    throw new ConfigError('TOKENGATE_DATAPLANE_TOKEN is not set: proxies authenticate to the gRPC config service with it (or run in development mode, TOKENGATE_MODE=development)');
+  }
   const secretBox = new SecretBox(parseSecretKeys(env.TOKENGATE_SECRET_KEY, env.TOKENGATE_PREVIOUS_SECRET_KEYS, developmentMode));
   return {
     databaseUrl: env.DATABASE_URL || DEFAULT_DATABASE_URL,
@@ -56,5 +62,15 @@ export function loadControlPlaneConfig(env: Env = process.env): ControlPlaneConf
     developmentMode,
     maxRequestBytes: intVar(env, 'TOKENGATE_MAX_REQUEST_BYTES', 1024 * 1024),
     maxQueryDepth: intVar(env, 'TOKENGATE_MAX_QUERY_DEPTH', 10),
+    grpcTls: grpcTls(env),
+    revisionPollMs: intVar(env, 'TOKENGATE_REVISION_POLL_MS', 5000),
   };
+}
+
+function grpcTls(env: Env): ControlPlaneConfig['grpcTls'] {
+  const certFile = env.TOKENGATE_GRPC_TLS_CERT;
+  const keyFile = env.TOKENGATE_GRPC_TLS_KEY;
+  if (!certFile && !keyFile) return undefined;
+  if (!certFile || !keyFile) throw new ConfigError('set both TOKENGATE_GRPC_TLS_CERT and TOKENGATE_GRPC_TLS_KEY to serve the config stream over TLS');
+  return { certFile, keyFile, clientCaFile: env.TOKENGATE_GRPC_TLS_CLIENT_CA || undefined };
 }

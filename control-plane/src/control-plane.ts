@@ -1,7 +1,10 @@
-// Assembles one control-plane process: database (created and migrated), domain services, HTTP.
+// Assembles one control-plane process: database (created and migrated), domain services, HTTP,
+// the gRPC config stream for proxies and the Redis fan-out between replicas.
 import type { Logger } from 'pino';
 import type { DataSource } from 'typeorm';
 import type { ControlPlaneConfig } from './config';
+import { ConfigStreamServer } from './config-stream/config-stream-server';
+import { RedisChangeFeed } from './config-stream/redis-change-feed';
 import { createDataSource } from './db/data-source';
 import { ensureDatabase } from './db/ensure-database';
 import { startControlPlaneHttp, type ControlPlaneHttp } from './http-server';
@@ -12,7 +15,9 @@ export interface ControlPlane {
   db: DataSource;
   services: ControlPlaneServices;
   http: ControlPlaneHttp;
+  configStream: ConfigStreamServer;
   graphqlUrl: string;
+  grpcAddress: string;
   logger: Logger;
   stop(): Promise<void>;
 }
@@ -29,18 +34,32 @@ export async function prepareDatabase(databaseUrl: string): Promise<DataSource> 
 export async function startControlPlane(config: ControlPlaneConfig, options: { logger?: Logger; db?: DataSource } = {}): Promise<ControlPlane> {
   const logger = options.logger ?? createLogger('control-plane');
   const db = options.db ?? (await prepareDatabase(config.databaseUrl));
-  const services = createServices(db, config.secretBox);
+  const changes = new RedisChangeFeed(config.redisUrl, logger);
+  const configStream = new ConfigStreamServer(db, config.secretBox, logger, {
+    dataPlaneToken: config.dataPlaneToken,
+    pollIntervalMs: config.revisionPollMs,
+    tls: config.grpcTls,
+  });
+  changes.onChange((change) => configStream.environmentChanged(change.environment));
+  await changes.start();
+  const services = createServices(db, config.secretBox, changes);
   if (config.adminToken) await services.auth.ensureBootstrapAdmin(config.adminToken);
+  const grpcPort = await configStream.listen(config.grpcHost, config.grpcPort);
   const http = await startControlPlaneHttp({ config, db, services, logger });
-  logger.info({ graphql: `${http.url}/graphql` }, 'control plane listening');
+  const grpcAddress = `${config.grpcHost}:${grpcPort}`;
+  logger.info({ graphql: `${http.url}/graphql`, grpc: grpcAddress }, 'control plane listening');
   return {
     db,
     services,
     http,
+    configStream,
     graphqlUrl: `${http.url}/graphql`,
+    grpcAddress,
     logger,
     async stop() {
       await http.stop();
+      await configStream.stop();
+      await changes.stop();
       if (!options.db) await db.destroy();
     },
   };

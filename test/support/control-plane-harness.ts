@@ -17,7 +17,9 @@ export interface TestControlPlane {
   plane: ControlPlane;
   adminToken: string;
   secretKey: string;
+  dataPlaneToken: string;
   databaseUrl: string;
+  grpcAddress: string;
   graphqlUrl: string;
   /** Every log line the control plane wrote, for secret-leak assertions. */
   logLines: string[];
@@ -27,14 +29,20 @@ export interface TestControlPlane {
   stop(): Promise<void>;
 }
 
-export async function startTestControlPlane(env: Record<string, string> = {}): Promise<TestControlPlane> {
-  const database = await createTestDatabase();
-  const adminToken = `tgp_admin_${randomBytes(16).toString('hex')}`;
-  const secretKey = randomBytes(32).toString('base64');
+/**
+ * `options.databaseUrl` lets a second replica share the first one's database (and its secrets).
+ */
+export async function startTestControlPlane(env: Record<string, string> = {}, shared?: TestControlPlane): Promise<TestControlPlane> {
+  const database = shared ? { url: shared.databaseUrl, drop: async () => undefined } : await createTestDatabase();
+  const adminToken = shared?.adminToken ?? `tgp_admin_${randomBytes(16).toString('hex')}`;
+  const secretKey = shared?.secretKey ?? randomBytes(32).toString('base64');
+  const dataPlaneToken = shared?.dataPlaneToken ?? `tgd_${randomBytes(16).toString('hex')}`;
   const config = loadControlPlaneConfig({
     DATABASE_URL: database.url,
     TOKENGATE_ADMIN_TOKEN: adminToken,
     TOKENGATE_SECRET_KEY: secretKey,
+    TOKENGATE_DATAPLANE_TOKEN: dataPlaneToken,
+    TOKENGATE_GRPC_HOST: '127.0.0.1',
     TOKENGATE_PORT: '0',
     TOKENGATE_GRPC_PORT: '0',
     ...env,
@@ -60,7 +68,9 @@ export async function startTestControlPlane(env: Record<string, string> = {}): P
     plane,
     adminToken,
     secretKey,
+    dataPlaneToken,
     databaseUrl: database.url,
+    grpcAddress: plane.grpcAddress,
     graphqlUrl,
     logLines,
     gql,
