@@ -1,0 +1,22 @@
+import { randomBytes } from 'node:crypto';
+import { ConfigError, loadControlPlaneConfig } from './config';
+
+describe('loadControlPlaneConfig', () => {
+  const key = randomBytes(32).toString('base64');
+
+  it('uses the documented defaults', () => {
+    const config = loadControlPlaneConfig({ TOKENGATE_SECRET_KEY: key, TOKENGATE_DATAPLANE_TOKEN: 't' });
+    expect(config).toMatchObject({ databaseUrl: 'postgres://postgres@127.0.0.1:5432/tokengate', redisUrl: 'redis://127.0.0.1:6379', port: 4000, grpcPort: 50051, developmentMode: false });
+  });
+
+  it('refuses to start without a secret key or data-plane token outside development mode', () => {
+    expect(() => loadControlPlaneConfig({ TOKENGATE_DATAPLANE_TOKEN: 't' })).toThrow(ConfigError);
+    expect(() => loadControlPlaneConfig({ TOKENGATE_SECRET_KEY: key })).toThrow(/TOKENGATE_DATAPLANE_TOKEN/);
+    expect(() => loadControlPlaneConfig({ TOKENGATE_SECRET_KEY: 'bad', TOKENGATE_DATAPLANE_TOKEN: 't' })).toThrow(/32 random bytes/);
+    expect(loadControlPlaneConfig({ TOKENGATE_MODE: 'development' }).developmentMode).toBe(true);
+  });
+
+  it('refuses malformed numbers', () => {
+    expect(() => loadControlPlaneConfig({ TOKENGATE_MODE: 'development', TOKENGATE_PORT: 'eighty' })).toThrow(/TOKENGATE_PORT/);
+  });
+});
