@@ -11,7 +11,7 @@ const GENERATED = {
 };
 
 export function loadOrCreateDevSecrets(root: string, env: NodeJS.ProcessEnv = process.env): string {
-  const dir = join(root, '.tokengate');
+  const dir = env.TOKENGATE_STATE_DIR || join(root, '.tokengate');
   const file = join(dir, 'dev.env');
   const stored = new Map<string, string>();
   if (existsSync(file)) {

@@ -1,0 +1,79 @@
+// `npm start` as a newcomer runs it: a database that does not exist yet, printed URLs and admin
+// token, the README's first GraphQL session working as written, and a clean stop on Ctrl-C.
+import { execFile } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { Client } from 'pg';
+import { TEST_SERVER_URL } from '../support/database';
+import { REPO_ROOT, runCli } from '../support/processes';
+
+const exec = promisify(execFile);
+
+function readmeSession(): string {
+  const readme = readFileSync(join(REPO_ROOT, 'README.md'), 'utf8');
+  const section = readme.slice(readme.indexOf('<!-- readme-session:start -->'), readme.indexOf('<!-- readme-session:end -->'));
+  return [...section.matchAll(/```sh\n([\s\S]*?)```/g)].map((m) => m[1]).join('\n');
+}
+
+describe('tokengate start', () => {
+  const database = `tokengate_start_${randomBytes(4).toString('hex')}`;
+  const stateDir = mkdtempSync(join(tmpdir(), 'tokengate-start-'));
+
+  afterAll(async () => {
+    rmSync(stateDir, { recursive: true, force: true });
+    const admin = new Client({ connectionString: `${TEST_SERVER_URL}/postgres` });
+    await admin.connect();
+    await admin.query(`DROP DATABASE IF EXISTS "${database}" WITH (FORCE)`);
+    await admin.end();
+  });
+
+  it('creates the database, prints the URLs and admin token, runs the README session, and stops cleanly on SIGINT', async () => {
+    const app = runCli(['start'], {
+      DATABASE_URL: `${TEST_SERVER_URL}/${database}`,
+      TOKENGATE_PORT: '0',
+      TOKENGATE_GRPC_PORT: '0',
+      TOKENGATE_STATE_DIR: stateDir,
+      TOKENGATE_ADMIN_TOKEN: '',
+      TOKENGATE_SECRET_KEY: '',
+      TOKENGATE_DATAPLANE_TOKEN: '',
+      TOKENGATE_MODE: '',
+    });
+    try {
+      const [, graphqlUrl] = await app.waitFor(/GraphQL API\s+(http:\/\/\S+\/graphql)/);
+      const [, token] = await app.waitFor(/Admin token\s+(\S+)/);
+      expect(readFileSync(join(stateDir, 'dev.env'), 'utf8')).toContain(`TOKENGATE_ADMIN_TOKEN=${token}`);
+
+      const script = readmeSession()
+        .replace('export TOKEN=<admin token printed by npm start>', `export TOKEN='${token}'`)
+        .replaceAll('http://127.0.0.1:4000/graphql', graphqlUrl);
+      const { stdout } = await exec('bash', ['-euo', 'pipefail', '-c', script], { cwd: REPO_ROOT });
+      const lines = stdout.trim().split('\n').filter(Boolean).map((line) => JSON.parse(line) as { data: Record<string, unknown>; errors?: unknown });
+      expect(lines.every((l) => !l.errors)).toBe(true);
+      expect(lines[0].data.genAIService).toMatchObject({
+        contextPath: '/openai',
+        environmentConfigs: [
+          { environment: 'development', backendSecurity: { configured: false, hint: null }, rateLimit: null },
+          { environment: 'production', backendSecurity: { configured: true, hint: '…-key' }, rateLimit: { timeUnit: 'MINUTE', maxTotalTokens: 100000 } },
+        ],
+      });
+      expect(lines[1].data.marketplace).toEqual([expect.objectContaining({ name: 'OpenAI GPT', provider: 'OPENAI' })]);
+      const keys = (lines[2].data.createConnection as { keys: Array<{ environment: string; apiKey: string; endpointUrl: string }> }).keys;
+      expect(keys).toEqual([
+        { environment: 'development', apiKey: expect.stringMatching(/^tgk_/), endpointUrl: 'http://127.0.0.1:8080/acme/openai' },
+        { environment: 'production', apiKey: expect.stringMatching(/^tgk_/), endpointUrl: 'http://127.0.0.1:8081/acme/openai' },
+      ]);
+      expect(app.output()).not.toContain('sk-your-openai-key');
+    } finally {
+      expect(await app.stop('SIGINT')).toBe(0);
+    }
+  });
+
+  it('says which dependency is unreachable, where, and how to start it', async () => {
+    const app = runCli(['start'], { DATABASE_URL: 'postgres://postgres@127.0.0.1:1/tokengate', TOKENGATE_STATE_DIR: stateDir, TOKENGATE_PORT: '0', TOKENGATE_GRPC_PORT: '0' });
+    expect(await app.exited).toBe(2);
+    expect(app.output()).toMatch(/PostgreSQL is not reachable at 127\.0\.0\.1:1[\s\S]*pg_ctlcluster/);
+  });
+});
