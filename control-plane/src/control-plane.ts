@@ -19,6 +19,7 @@ export interface ControlPlane {
   graphqlUrl: string;
   grpcAddress: string;
   logger: Logger;
+  /** Idempotent. */
   stop(): Promise<void>;
 }
 
@@ -47,6 +48,7 @@ export async function startControlPlane(config: ControlPlaneConfig, options: { l
   const grpcPort = await configStream.listen(config.grpcHost, config.grpcPort);
   const http = await startControlPlaneHttp({ config, db, services, logger });
   const grpcAddress = `${config.grpcHost}:${grpcPort}`;
+  let stopping: Promise<void> | undefined;
   logger.info({ graphql: `${http.url}/graphql`, grpc: grpcAddress }, 'control plane listening');
   return {
     db,
@@ -56,11 +58,14 @@ export async function startControlPlane(config: ControlPlaneConfig, options: { l
     graphqlUrl: `${http.url}/graphql`,
     grpcAddress,
     logger,
-    async stop() {
-      await http.stop();
-      await configStream.stop();
-      await changes.stop();
-      if (!options.db) await db.destroy();
+    stop() {
+      stopping ??= (async () => {
+        await http.stop();
+        await configStream.stop();
+        await changes.stop();
+        if (!options.db) await db.destroy();
+      })();
+      return stopping;
     },
   };
 }

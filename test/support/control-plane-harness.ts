@@ -53,6 +53,7 @@ export async function startTestControlPlane(env: Record<string, string> = {}, sh
   await db.initialize();
   const plane = await startControlPlane(config, { logger, db });
   const graphqlUrl = plane.graphqlUrl;
+  let stopped: Promise<void> | undefined;
 
   async function gql<T>(query: string, variables: Record<string, unknown> = {}, token: string | null = adminToken): Promise<GraphQLResponse<T>> {
     const response = await fetch(graphqlUrl, {
@@ -79,10 +80,13 @@ export async function startTestControlPlane(env: Record<string, string> = {}, sh
       if (result.errors?.length || !result.data) throw new Error(`GraphQL errors: ${JSON.stringify(result.errors)}`);
       return result.data;
     },
-    async stop() {
-      await plane.stop();
-      await db.destroy();
-      await database.drop();
+    stop() {
+      stopped ??= (async () => {
+        await plane.stop();
+        await db.destroy();
+        await database.drop();
+      })();
+      return stopped;
     },
   };
 }
