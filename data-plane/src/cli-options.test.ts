@@ -1,0 +1,72 @@
+import { DataPlaneCliUsageError, parseDataPlaneCliOptions } from './cli-options';
+
+const files: Record<string, Buffer> = { '/tls/cert.pem': Buffer.from('CERT'), '/tls/key.pem': Buffer.from('KEY'), '/cp/ca.pem': Buffer.from('CA') };
+const readFile = (path: string): Buffer => {
+  const content = files[path];
+  if (content === undefined) throw new Error('ENOENT');
+  return content;
+};
+
+function parse(argv: string[], env: NodeJS.ProcessEnv = {}) {
+  const parsed = parseDataPlaneCliOptions(argv, env, readFile);
+  if (parsed === 'help') throw new Error('unexpected help');
+  return parsed;
+}
+
+describe('parseDataPlaneCliOptions', () => {
+  it('applies the documented defaults', () => {
+    expect(parse(['--environment', 'production'])).toEqual({
+      logLevel: 'info',
+      options: {
+        environment: 'production',
+        host: '127.0.0.1',
+        port: 8080,
+        controlPlane: { address: '127.0.0.1:50051' },
+        proxyId: undefined,
+        maxBodyBytes: undefined,
+        upstreamHeadersTimeoutMs: undefined,
+        upstreamIdleTimeoutMs: undefined,
+        shutdownGraceMs: undefined,
+        accessLog: false,
+      },
+    });
+  });
+
+  it('reads variables, lets flags win, and loads TLS material', () => {
+    const { options } = parse(['--port=9090', '--tls-cert', '/tls/cert.pem', '--tls-key', '/tls/key.pem', '--access-log', 'true'], {
+      TOKENGATE_ENVIRONMENT: 'development',
+      TOKENGATE_PROXY_PORT: '8081',
+      TOKENGATE_CONTROL_PLANE_GRPC: 'cp:50051',
+      TOKENGATE_DATAPLANE_TOKEN: 'secret-token',
+      TOKENGATE_CONTROL_PLANE_CA: '/cp/ca.pem',
+      TOKENGATE_PROXY_ID: 'proxy-a',
+      TOKENGATE_MAX_BODY_BYTES: '2048',
+    });
+    expect(options).toMatchObject({
+      environment: 'development',
+      port: 9090,
+      tls: { cert: Buffer.from('CERT'), key: Buffer.from('KEY') },
+      controlPlane: { address: 'cp:50051', token: 'secret-token', tls: { caCert: Buffer.from('CA') } },
+      proxyId: 'proxy-a',
+      maxBodyBytes: 2048,
+      accessLog: true,
+    });
+  });
+
+  it.each([
+    [[], {}, '--environment (TOKENGATE_ENVIRONMENT) is required'],
+    [['--environment', 'p', '--port', 'eighty'], {}, '--port (TOKENGATE_PROXY_PORT) must be an integer from 0 to 65535, got "eighty"'],
+    [['--environment', 'p', '--tls-cert', '/tls/cert.pem'], {}, '--tls-cert and --tls-key go together'],
+    [['--environment', 'p', '--tls-cert', '/missing', '--tls-key', '/tls/key.pem'], {}, '--tls-cert: cannot read /missing'],
+    [['--environment'], {}, '--environment needs a value'],
+    [['--token', 'x'], {}, 'unknown flag --token'],
+    [['production'], {}, 'unexpected argument "production"'],
+  ])('rejects %j', (argv, env, message) => {
+    expect(() => parseDataPlaneCliOptions(argv, env, readFile)).toThrow(DataPlaneCliUsageError);
+    expect(() => parseDataPlaneCliOptions(argv, env, readFile)).toThrow(message);
+  });
+
+  it('answers --help', () => {
+    expect(parseDataPlaneCliOptions(['--environment', 'p', '--help'], {}, readFile)).toBe('help');
+  });
+});

@@ -1,0 +1,149 @@
+// Flags and environment variables of `tokengate data-plane`. A flag wins over its variable.
+import type { DataPlaneOptions } from './main';
+
+export const DATA_PLANE_USAGE = `Usage: tokengate data-plane --environment <handle> [options]
+
+  --environment <handle>        environment served (TOKENGATE_ENVIRONMENT), required
+  --host <address>              listen address (TOKENGATE_PROXY_HOST), default 127.0.0.1
+  --port <port>                 listen port (TOKENGATE_PROXY_PORT), default 8080
+  --tls-cert <file>             PEM certificate chain: serve HTTPS (TOKENGATE_PROXY_TLS_CERT)
+  --tls-key <file>              PEM private key for --tls-cert (TOKENGATE_PROXY_TLS_KEY)
+  --control-plane <host:port>   gRPC config service (TOKENGATE_CONTROL_PLANE_GRPC), default 127.0.0.1:50051
+  --control-plane-ca <file>     PEM CA of the control plane: use TLS (TOKENGATE_CONTROL_PLANE_CA)
+  --control-plane-cert <file>   PEM client certificate for mutual TLS (TOKENGATE_CONTROL_PLANE_CERT)
+  --control-plane-key <file>    PEM client key for mutual TLS (TOKENGATE_CONTROL_PLANE_KEY)
+  --proxy-id <id>               identity reported to the control plane (TOKENGATE_PROXY_ID)
+  --max-body-bytes <n>          request body limit (TOKENGATE_MAX_BODY_BYTES), default 10485760
+  --upstream-timeout-ms <n>     time to provider response headers (TOKENGATE_UPSTREAM_TIMEOUT_MS), default 60000
+  --upstream-idle-timeout-ms <n> longest provider silence mid-response (TOKENGATE_UPSTREAM_IDLE_TIMEOUT_MS), default 120000
+  --shutdown-grace-ms <n>       in-flight grace period on SIGTERM (TOKENGATE_SHUTDOWN_GRACE_MS), default 30000
+  --access-log <true|false>     one log line per request (TOKENGATE_ACCESS_LOG), default false
+  --log-level <level>           pino level (LOG_LEVEL), default info
+  --help                        this text
+
+The control-plane token is read from TOKENGATE_DATAPLANE_TOKEN only (never a flag: flags show in ps).
+`;
+
+export class DataPlaneCliUsageError extends Error {
+  override readonly name = 'DataPlaneCliUsageError';
+}
+
+/** Everything but the logger, which the CLI builds from logLevel. */
+export type CliDataPlaneOptions = Omit<DataPlaneOptions, 'logger'>;
+
+export interface ParsedDataPlaneCli {
+  readonly options: CliDataPlaneOptions;
+  readonly logLevel: string;
+}
+
+const FLAG_VARIABLES: Readonly<Record<string, string>> = {
+  environment: 'TOKENGATE_ENVIRONMENT',
+  host: 'TOKENGATE_PROXY_HOST',
+  port: 'TOKENGATE_PROXY_PORT',
+  'tls-cert': 'TOKENGATE_PROXY_TLS_CERT',
+  'tls-key': 'TOKENGATE_PROXY_TLS_KEY',
+  'control-plane': 'TOKENGATE_CONTROL_PLANE_GRPC',
+  'control-plane-ca': 'TOKENGATE_CONTROL_PLANE_CA',
+  'control-plane-cert': 'TOKENGATE_CONTROL_PLANE_CERT',
+  'control-plane-key': 'TOKENGATE_CONTROL_PLANE_KEY',
+  'proxy-id': 'TOKENGATE_PROXY_ID',
+  'max-body-bytes': 'TOKENGATE_MAX_BODY_BYTES',
+  'upstream-timeout-ms': 'TOKENGATE_UPSTREAM_TIMEOUT_MS',
+  'upstream-idle-timeout-ms': 'TOKENGATE_UPSTREAM_IDLE_TIMEOUT_MS',
+  'shutdown-grace-ms': 'TOKENGATE_SHUTDOWN_GRACE_MS',
+  'access-log': 'TOKENGATE_ACCESS_LOG',
+  'log-level': 'LOG_LEVEL',
+};
+
+/**
+ * Parses argv (without `node script`) and env. `readFile` loads certificate files (injected for tests).
+ * @throws DataPlaneCliUsageError
+ */
+export function parseDataPlaneCliOptions(
+  argv: readonly string[],
+  env: NodeJS.ProcessEnv,
+  readFile: (path: string) => Buffer,
+): ParsedDataPlaneCli | 'help' {
+  const flags = new Map<string, string>();
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i];
+    if (arg === '--help' || arg === '-h') return 'help';
+    if (!arg.startsWith('--')) throw new DataPlaneCliUsageError(`unexpected argument "${arg}"`);
+    const equals = arg.indexOf('=');
+    const name = equals < 0 ? arg.slice(2) : arg.slice(2, equals);
+    if (!(name in FLAG_VARIABLES)) throw new DataPlaneCliUsageError(`unknown flag --${name}`);
+    let value: string;
+    if (equals >= 0) value = arg.slice(equals + 1);
+    else {
+      const next = argv[i + 1];
+      if (next === undefined || next.startsWith('--')) throw new DataPlaneCliUsageError(`--${name} needs a value`);
+      value = next;
+      i += 1;
+    }
+    flags.set(name, value);
+  }
+  const get = (name: string): string | undefined => {
+    const value = flags.get(name) ?? env[FLAG_VARIABLES[name]];
+    return value === undefined || value === '' ? undefined : value;
+  };
+  const integer = (name: string, min: number, max: number): number | undefined => {
+    const raw = get(name);
+    if (raw === undefined) return undefined;
+    const value = Number(raw);
+    if (!Number.isInteger(value) || value < min || value > max) {
+      throw new DataPlaneCliUsageError(`--${name} (${FLAG_VARIABLES[name]}) must be an integer from ${min} to ${max}, got "${raw}"`);
+    }
+    return value;
+  };
+  const file = (name: string): Buffer | undefined => {
+    const path = get(name);
+    if (path === undefined) return undefined;
+    try {
+      return readFile(path);
+    } catch (error) {
+      throw new DataPlaneCliUsageError(`--${name}: cannot read ${path}: ${(error as Error).message}`);
+    }
+  };
+
+  const environment = get('environment');
+  if (environment === undefined) throw new DataPlaneCliUsageError('--environment (TOKENGATE_ENVIRONMENT) is required');
+
+  const cert = file('tls-cert');
+  const key = file('tls-key');
+  if ((cert === undefined) !== (key === undefined)) throw new DataPlaneCliUsageError('--tls-cert and --tls-key go together');
+
+  const caCert = file('control-plane-ca');
+  const clientCert = file('control-plane-cert');
+  const clientKey = file('control-plane-key');
+  if ((clientCert === undefined) !== (clientKey === undefined)) {
+    throw new DataPlaneCliUsageError('--control-plane-cert and --control-plane-key go together');
+  }
+  if (clientCert !== undefined && caCert === undefined) throw new DataPlaneCliUsageError('--control-plane-cert needs --control-plane-ca');
+
+  const accessLogRaw = get('access-log');
+  if (accessLogRaw !== undefined && !['true', 'false', '1', '0'].includes(accessLogRaw)) {
+    throw new DataPlaneCliUsageError(`--access-log must be true or false, got "${accessLogRaw}"`);
+  }
+
+  const token = env['TOKENGATE_DATAPLANE_TOKEN'];
+  return {
+    logLevel: get('log-level') ?? 'info',
+    options: {
+      environment,
+      host: get('host') ?? '127.0.0.1',
+      port: integer('port', 0, 65_535) ?? 8080,
+      ...(cert !== undefined && key !== undefined ? { tls: { cert, key } } : {}),
+      controlPlane: {
+        address: get('control-plane') ?? '127.0.0.1:50051',
+        ...(token === undefined || token === '' ? {} : { token }),
+        ...(caCert === undefined ? {} : { tls: { caCert, clientCert, clientKey } }),
+      },
+      proxyId: get('proxy-id'),
+      maxBodyBytes: integer('max-body-bytes', 1, 2 ** 31),
+      upstreamHeadersTimeoutMs: integer('upstream-timeout-ms', 1, 3_600_000),
+      upstreamIdleTimeoutMs: integer('upstream-idle-timeout-ms', 1, 3_600_000),
+      shutdownGraceMs: integer('shutdown-grace-ms', 0, 3_600_000),
+      accessLog: accessLogRaw === 'true' || accessLogRaw === '1',
+    },
+  };
+}

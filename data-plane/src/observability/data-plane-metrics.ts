@@ -1,0 +1,82 @@
+// Prometheus metrics of one proxy instance (its own Registry, so several can live in one process).
+import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
+
+interface CountCell {
+  count: number;
+}
+
+export class DataPlaneMetrics {
+  readonly registry = new Registry();
+  /** serviceId → provider label and status → count. Filled on the hot path without allocating per request. */
+  private readonly requestCounts = new Map<string, { readonly provider: string; readonly byStatus: Map<number, CountCell> }>();
+  private readonly snapshotRevision: Gauge;
+  private readonly controlPlaneConnected: Gauge;
+  private readonly snapshotRejections: Counter;
+
+  constructor(options: { readonly collectProcessMetrics?: boolean } = {}) {
+    const requestCounts = this.requestCounts;
+    new Counter({
+      name: 'tokengate_proxy_requests_total',
+      help: 'Requests answered by the proxy, by service, provider and HTTP status (refusals included).',
+      labelNames: ['service', 'provider', 'status'],
+      registers: [this.registry],
+      // Counted in plain numbers on the request path and copied into the metric at scrape time.
+      collect(this: Counter<'service' | 'provider' | 'status'>) {
+        this.reset();
+        for (const [service, entry] of requestCounts) {
+          for (const [status, cell] of entry.byStatus) this.inc({ service, provider: entry.provider, status: String(status) }, cell.count);
+        }
+      },
+    });
+    this.snapshotRevision = new Gauge({
+      name: 'tokengate_snapshot_revision',
+      help: 'Revision of the configuration snapshot being served (0 before the first one).',
+      registers: [this.registry],
+    });
+    this.snapshotRevision.set(0);
+    this.controlPlaneConnected = new Gauge({
+      name: 'tokengate_control_plane_connected',
+      help: '1 while the config stream to the control plane is open, else 0.',
+      registers: [this.registry],
+    });
+    this.controlPlaneConnected.set(0);
+    this.snapshotRejections = new Counter({
+      name: 'tokengate_snapshot_rejections_total',
+      help: 'Snapshots or deltas NACKed by this proxy.',
+      registers: [this.registry],
+    });
+    if (options.collectProcessMetrics === true) collectDefaultMetrics({ register: this.registry });
+  }
+
+  /** serviceId '' stands for requests that matched no service (404s, not ready). */
+  countRequest(serviceId: string, providerLabel: string, status: number): void {
+    let entry = this.requestCounts.get(serviceId);
+    if (entry === undefined) {
+      entry = { provider: providerLabel, byStatus: new Map() };
+      this.requestCounts.set(serviceId, entry);
+    }
+    const cell = entry.byStatus.get(status);
+    if (cell === undefined) entry.byStatus.set(status, { count: 1 });
+    else cell.count += 1;
+  }
+
+  setSnapshotRevision(revision: bigint): void {
+    this.snapshotRevision.set(Number(revision));
+  }
+
+  setControlPlaneConnected(connected: boolean): void {
+    this.controlPlaneConnected.set(connected ? 1 : 0);
+  }
+
+  countSnapshotRejection(): void {
+    this.snapshotRejections.inc();
+  }
+
+  get contentType(): string {
+    return this.registry.contentType;
+  }
+
+  render(): Promise<string> {
+    return this.registry.metrics();
+  }
+}

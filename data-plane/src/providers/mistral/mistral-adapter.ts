@@ -1,0 +1,10 @@
+import { createApiKeyProviderAdapter } from '../shared/api-key-provider-adapter';
+import { mistralErrorResponse } from './mistral-error';
+
+/** Mistral: OpenAI-style `Authorization: Bearer`, its own flat error format. */
+export const mistralAdapter = createApiKeyProviderAdapter({
+  id: 'MISTRAL',
+  label: 'mistral',
+  defaultHeaderName: 'authorization',
+  errorResponse: mistralErrorResponse,
+});

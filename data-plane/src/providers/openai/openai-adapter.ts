@@ -1,0 +1,8 @@
+import { createApiKeyProviderAdapter } from '../shared/api-key-provider-adapter';
+
+/** Plain OpenAI: `Authorization: Bearer <key>` (header_value arrives complete), OpenAI error format. */
+export const openAiAdapter = createApiKeyProviderAdapter({
+  id: 'OPENAI',
+  label: 'openai',
+  defaultHeaderName: 'authorization',
+});

@@ -1,0 +1,44 @@
+// Base for the providers that authenticate with one API-key header (OpenAI, Azure OpenAI, Mistral,
+// Anthropic): each lists only how it differs (default header, version header/query, error format).
+import type { ApiKeyAuthMessage, BackendAuthMessage, ProviderName } from '../../config-stream/wire-types';
+import type { ErrorResponse, ProviderAdapter, TokengateErrorCode, UpstreamAuthenticator, UpstreamRequestDraft } from '../provider-adapter';
+import { compileCredentialHeader, requireApiKeyAuth, setCredentialHeader } from './api-key-header';
+import { openAiErrorResponse } from '../openai/openai-error';
+
+/** What a provider changes relative to plain OpenAI. */
+export interface ApiKeyProviderDifferences {
+  readonly id: ProviderName;
+  readonly label: string;
+  /** Header used when the control plane sends an empty header_name. */
+  readonly defaultHeaderName: string;
+  /**
+   * Builds, once per service, the extra per-request edit derived from api_version (or fixed);
+   * undefined when the provider needs none. Throws BackendAuthConfigError for unusable values.
+   */
+  readonly compileVersioning?: (auth: ApiKeyAuthMessage) => ((draft: UpstreamRequestDraft) => void) | undefined;
+  readonly errorResponse?: (status: number, code: TokengateErrorCode, message: string, requestId: string) => ErrorResponse;
+}
+
+export function createApiKeyProviderAdapter(differences: ApiKeyProviderDifferences): ProviderAdapter {
+  const renderError = differences.errorResponse ?? openAiErrorResponse;
+  return {
+    id: differences.id,
+    label: differences.label,
+    compileAuthenticator(auth: BackendAuthMessage): UpstreamAuthenticator {
+      const apiKey = requireApiKeyAuth(auth, differences.label);
+      const header = compileCredentialHeader(apiKey, differences.defaultHeaderName);
+      const versioning = differences.compileVersioning?.(apiKey);
+      if (versioning === undefined) {
+        return { kind: 'headers', apply: (draft) => setCredentialHeader(draft, header) };
+      }
+      return {
+        kind: 'headers',
+        apply: (draft) => {
+          setCredentialHeader(draft, header);
+          versioning(draft);
+        },
+      };
+    },
+    errorResponse: (status, code, message, requestId) => renderError(status, code, message, requestId),
+  };
+}

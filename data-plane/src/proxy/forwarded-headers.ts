@@ -1,0 +1,65 @@
+// Which headers cross the proxy. Requests lose hop-by-hop headers, HTTP/2 pseudo-headers and every
+// consumer credential; responses lose hop-by-hop headers (which HTTP/2 also forbids).
+import type { IncomingHttpHeaders, OutgoingHttpHeaders } from 'node:http';
+
+/** RFC 9110 §7.6.1 connection-specific headers, plus the HTTP/2 upgrade leftovers. */
+const HOP_BY_HOP = ['connection', 'keep-alive', 'proxy-connection', 'proxy-authenticate', 'proxy-authorization', 'te', 'trailer', 'transfer-encoding', 'upgrade', 'http2-settings'];
+
+const NOT_FORWARDED_UPSTREAM: ReadonlySet<string> = new Set([
+  ...HOP_BY_HOP,
+  // Replaced by the upstream's.
+  'host',
+  // Answered by this proxy already (Node sends 100 Continue itself).
+  'expect',
+  // Consumer credentials: the consumer key never leaves the proxy.
+  'authorization',
+  'api-key',
+  'x-api-key',
+]);
+
+/** alt-svc would advertise the provider's alternative services as if they were the proxy's. */
+const NOT_FORWARDED_DOWNSTREAM: ReadonlySet<string> = new Set([...HOP_BY_HOP, 'alt-svc']);
+
+/**
+ * Copies the client's headers minus hop-by-hop headers (including those the Connection header names),
+ * pseudo-headers, consumer credentials and AWS signing headers (x-amz-*, amz-sdk-*: the proxy signs anew).
+ */
+export function upstreamRequestHeaders(incoming: IncomingHttpHeaders): OutgoingHttpHeaders {
+  const listed = connectionListed(incoming['connection']);
+  const out: OutgoingHttpHeaders = {};
+  for (const name in incoming) {
+    if (NOT_FORWARDED_UPSTREAM.has(name)) continue;
+    const first = name.charCodeAt(0);
+    if (first === 58 /* ':' */) continue;
+    if ((first === 120 /* x */ && name.startsWith('x-amz-')) || (first === 97 /* a */ && name.startsWith('amz-sdk-'))) continue;
+    if (listed !== null && listed.has(name)) continue;
+    const value = incoming[name];
+    if (value !== undefined) out[name] = value;
+  }
+  return out;
+}
+
+/** Copies an upstream response's headers for the client, minus hop-by-hop ones. */
+export function downstreamResponseHeaders(incoming: IncomingHttpHeaders): OutgoingHttpHeaders {
+  const listed = connectionListed(incoming['connection']);
+  const out: OutgoingHttpHeaders = {};
+  for (const name in incoming) {
+    if (NOT_FORWARDED_DOWNSTREAM.has(name)) continue;
+    if (listed !== null && listed.has(name)) continue;
+    const value = incoming[name];
+    if (value !== undefined) out[name] = value;
+  }
+  return out;
+}
+
+/** Header names listed in a Connection header (other than the usual keep-alive/close), or null. */
+function connectionListed(connection: string | string[] | undefined): Set<string> | null {
+  if (connection === undefined) return null;
+  let listed: Set<string> | null = null;
+  for (const token of (Array.isArray(connection) ? connection.join(',') : connection).split(',')) {
+    const name = token.trim().toLowerCase();
+    if (name === '' || name === 'close' || name === 'keep-alive') continue;
+    (listed ??= new Set()).add(name);
+  }
+  return listed;
+}

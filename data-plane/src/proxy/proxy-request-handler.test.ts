@@ -1,0 +1,239 @@
+// The request path end to end in one process: real listener, real upstream socket, compiled snapshots.
+import http from 'node:http';
+import net from 'node:net';
+import { startProxyHarness, type ProxyHarness } from '../testing/proxy-harness';
+import { httpRequest, jsonOf } from '../testing/http-client';
+import { respondJson } from '../testing/recording-upstream';
+import { apiKeyAuth, consumerKeyFixture, serviceFixture } from '../testing/snapshot-fixtures';
+import type { ServiceMessage } from '../config-stream/wire-types';
+
+const OPENAI_KEY = 'tgk_openai_consumer_key';
+const OTHER_KEY = 'tgk_other_service_key';
+
+let harness: ProxyHarness;
+
+function services(): ServiceMessage[] {
+  return [
+    serviceFixture({ id: 'openai', context_path: '/openai', upstream_url: `${harness.upstream.url}/v1` }),
+    serviceFixture({ id: 'other', context_path: '/other', upstream_url: harness.upstream.url }),
+    serviceFixture({ id: 'unconfigured', context_path: '/unconfigured', upstream_url: harness.upstream.url, backend_auth: null }),
+    serviceFixture({ id: 'claude', provider: 'ANTHROPIC', context_path: '/claude', upstream_url: harness.upstream.url, backend_auth: apiKeyAuth('x-api-key', 'sk-ant-upstream') }),
+  ];
+}
+
+const keys = [consumerKeyFixture(OPENAI_KEY, 'openai'), consumerKeyFixture(OTHER_KEY, 'other'), consumerKeyFixture('tgk_unconfigured', 'unconfigured'), consumerKeyFixture('tgk_claude', 'claude')];
+
+async function start(options: Parameters<typeof startProxyHarness>[0] = {}): Promise<void> {
+  harness = await startProxyHarness(options);
+  harness.apply(services(), keys);
+}
+
+afterEach(async () => {
+  await harness.close();
+});
+
+describe('routing and refusals', () => {
+  beforeEach(() => start());
+
+  it('forwards method, provider path and query below the upstream base path', async () => {
+    const response = await httpRequest(`${harness.proxy.url}/acme/openai/chat/completions?stream=false&x=%2F`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${OPENAI_KEY}`, 'content-type': 'application/json' },
+      body: '{"model":"gpt-4o"}',
+    });
+    expect(response.status).toBe(200);
+    const received = await harness.upstream.requests.waitFor();
+    expect(received).toMatchObject({ method: 'POST', url: '/v1/chat/completions?stream=false&x=%2F', body: Buffer.from('{"model":"gpt-4o"}') });
+    expect(received.headers['host']).toBe(`127.0.0.1:${harness.upstream.port}`);
+    expect(response.headers['x-tokengate-request-id']).toBe(received.headers['x-request-id']);
+  });
+
+  it('keeps a client x-request-id and sends it upstream', async () => {
+    await httpRequest(`${harness.proxy.url}/acme/openai/models`, { headers: { authorization: `Bearer ${OPENAI_KEY}`, 'x-request-id': 'trace-123' } });
+    expect((await harness.upstream.requests.waitFor()).headers['x-request-id']).toBe('trace-123');
+  });
+
+  it('answers 404 in the guessed provider format for unknown organizations and paths', async () => {
+    for (const path of ['/globex/openai/v1/models', '/acme/openaix/v1/models', '/acme', '/']) {
+      const response = await httpRequest(`${harness.proxy.url}${path}`, { headers: { authorization: `Bearer ${OPENAI_KEY}` } });
+      expect(response.status).toBe(404);
+      expect(response.headers['x-tokengate-error-code']).toBe('route_not_found');
+      expect(jsonOf(response)).toEqual({ error: { message: 'No Tokengate service is published at this path.', type: 'invalid_request_error', param: null, code: 'tokengate_route_not_found' } });
+    }
+    const anthropicStyle = await httpRequest(`${harness.proxy.url}/acme/nothing/v1/messages`, { headers: { 'x-api-key': 'k', 'anthropic-version': '2023-06-01' } });
+    expect(jsonOf(anthropicStyle)).toMatchObject({ type: 'error', error: { type: 'not_found_error' } });
+    expect(harness.upstream.arrivals.length).toBe(0);
+  });
+
+  it('refuses dot segments instead of letting them climb out of the upstream base path', async () => {
+    for (const path of ['/acme/openai/../other/x', '/acme/openai/%2e%2E/x', '/acme/openai/./x']) {
+      const response = await httpRequest(`${harness.proxy.url}${path}`, { headers: { authorization: `Bearer ${OPENAI_KEY}` } });
+      expect(response.status).toBe(400);
+      expect(response.headers['x-tokengate-error-code']).toBe('bad_request');
+    }
+  });
+
+  it('accepts the consumer key from Authorization: Bearer, api-key or x-api-key', async () => {
+    for (const headers of [{ authorization: `Bearer ${OPENAI_KEY}` }, { authorization: `bearer ${OPENAI_KEY}` }, { 'api-key': OPENAI_KEY }, { 'x-api-key': OPENAI_KEY }, { authorization: `Bearer ${OPENAI_KEY}`, 'x-api-key': OPENAI_KEY }]) {
+      expect((await httpRequest(`${harness.proxy.url}/acme/openai/models`, { headers })).status).toBe(200);
+    }
+  });
+
+  it('answers 401 alike for a missing and an unknown key, differing only in the message', async () => {
+    const missing = await httpRequest(`${harness.proxy.url}/acme/openai/models`);
+    const unknown = await httpRequest(`${harness.proxy.url}/acme/openai/models`, { headers: { authorization: 'Bearer tgk_nobody' } });
+    const conflicting = await httpRequest(`${harness.proxy.url}/acme/openai/models`, { headers: { authorization: `Bearer ${OPENAI_KEY}`, 'api-key': OTHER_KEY } });
+    const otherScheme = await httpRequest(`${harness.proxy.url}/acme/openai/models`, { headers: { authorization: `AWS4-HMAC-SHA256 Credential=${OPENAI_KEY}` } });
+    for (const response of [missing, unknown, conflicting, otherScheme]) {
+      expect(response.status).toBe(401);
+      expect(response.headers['x-tokengate-error-code']).toBe('unauthenticated');
+    }
+    const strip = (r: typeof missing) => ({ ...(jsonOf(r).error as Record<string, unknown>), message: undefined });
+    expect(strip(missing)).toEqual(strip(unknown));
+    expect((jsonOf(missing).error as { message: string }).message).toMatch(/^Missing/);
+    expect((jsonOf(unknown).error as { message: string }).message).toMatch(/^Invalid/);
+    expect(harness.upstream.arrivals.length).toBe(0);
+  });
+
+  it('answers 403 for a valid key of another service, in that provider format', async () => {
+    const response = await httpRequest(`${harness.proxy.url}/acme/claude/v1/messages`, { method: 'POST', headers: { 'x-api-key': OPENAI_KEY }, body: '{}' });
+    expect(response.status).toBe(403);
+    expect(jsonOf(response)).toEqual({
+      type: 'error',
+      error: { type: 'permission_error', message: 'This API key is not allowed to call this service.', tokengate_code: 'forbidden' },
+      request_id: response.headers['x-tokengate-request-id'],
+    });
+  });
+
+  it('answers 503 when the environment has no provider credentials for the service', async () => {
+    const response = await httpRequest(`${harness.proxy.url}/acme/unconfigured/v1/models`, { headers: { authorization: 'Bearer tgk_unconfigured' } });
+    expect(response.status).toBe(503);
+    expect(response.headers['x-tokengate-error-code']).toBe('backend_not_configured');
+    expect(jsonOf(response)).toMatchObject({ error: { type: 'server_error', code: 'tokengate_backend_not_configured' } });
+  });
+
+  it('relays provider errors untouched', async () => {
+    harness.upstream.respondWith(respondJson(429, { error: { message: 'Rate limit reached', type: 'requests', code: 'rate_limit_exceeded' } }, { 'retry-after': '7' }));
+    const response = await httpRequest(`${harness.proxy.url}/acme/openai/models`, { headers: { authorization: `Bearer ${OPENAI_KEY}` } });
+    expect(response.status).toBe(429);
+    expect(response.headers['retry-after']).toBe('7');
+    expect(response.headers['x-tokengate-error-code']).toBeUndefined();
+    expect(jsonOf(response)).toEqual({ error: { message: 'Rate limit reached', type: 'requests', code: 'rate_limit_exceeded' } });
+  });
+
+  it('strips hop-by-hop headers both ways, including those named in Connection', async () => {
+    harness.upstream.respondWith((_req, res, body) => {
+      void body.then(() => {
+        res.writeHead(200, { 'content-type': 'text/plain', connection: 'x-upstream-private', 'x-upstream-private': 'secret', 'x-kept': 'yes', 'alt-svc': 'h3=":443"' });
+        res.end('ok');
+      });
+    });
+    const response = await httpRequest(`${harness.proxy.url}/acme/openai/models`, {
+      headers: { authorization: `Bearer ${OPENAI_KEY}`, connection: 'x-client-private, keep-alive', 'x-client-private': 'no', 'proxy-authorization': 'Basic x', te: 'trailers', 'x-kept': 'yes' },
+    });
+    const received = await harness.upstream.requests.waitFor();
+    expect(received.headers['x-client-private']).toBeUndefined();
+    expect(received.headers['proxy-authorization']).toBeUndefined();
+    expect(received.headers['te']).toBeUndefined();
+    expect(received.headers['x-kept']).toBe('yes');
+    expect(response.headers['x-upstream-private']).toBeUndefined();
+    expect(response.headers['alt-svc']).toBeUndefined();
+    expect(response.headers['x-kept']).toBe('yes');
+  });
+
+  it('keeps the snapshot a request started with when a new one is swapped in', async () => {
+    let release: () => void = () => undefined;
+    const released = new Promise<void>((resolve) => (release = resolve));
+    harness.upstream.respondWith((_req, res, body) => {
+      void Promise.all([body, released]).then(() => res.end('old snapshot answer'));
+    });
+    const pending = httpRequest(`${harness.proxy.url}/acme/openai/models`, { headers: { authorization: `Bearer ${OPENAI_KEY}` } });
+    await harness.upstream.arrivals.waitFor();
+    harness.apply([]); // the service disappears
+    expect((await httpRequest(`${harness.proxy.url}/acme/openai/models`, { headers: { authorization: `Bearer ${OPENAI_KEY}` } })).status).toBe(404);
+    release();
+    expect(await pending).toMatchObject({ status: 200, text: 'old snapshot answer' });
+  });
+
+  it('serves /healthz always and counts requests on /metrics', async () => {
+    expect(await httpRequest(`${harness.proxy.url}/healthz`)).toMatchObject({ status: 200, text: 'ok\n' });
+    await httpRequest(`${harness.proxy.url}/acme/openai/models`, { headers: { authorization: `Bearer ${OPENAI_KEY}` } });
+    await httpRequest(`${harness.proxy.url}/acme/openai/models`);
+    const metrics = await httpRequest(`${harness.proxy.url}/metrics`);
+    expect(metrics.text).toContain('tokengate_proxy_requests_total{service="openai",provider="openai",status="200"} 1');
+    expect(metrics.text).toContain('tokengate_proxy_requests_total{service="openai",provider="openai",status="401"} 1');
+  });
+});
+
+describe('limits and upstream failures', () => {
+  it('answers 413 from Content-Length without calling the provider', async () => {
+    await start({ maxBodyBytes: 1024 });
+    const response = await httpRequest(`${harness.proxy.url}/acme/openai/chat/completions`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${OPENAI_KEY}`, 'content-type': 'application/json' },
+      body: Buffer.alloc(1025, 120),
+    });
+    expect(response.status).toBe(413);
+    expect(response.headers['x-tokengate-error-code']).toBe('request_too_large');
+    expect(response.headers['connection']).toBe('close');
+    expect(harness.upstream.arrivals.length).toBe(0);
+  });
+
+  it('answers 413 when a streamed body without Content-Length grows past the limit, aborting the upstream request', async () => {
+    await start({ maxBodyBytes: 1024 });
+    harness.upstream.respondWith(() => undefined); // never answers: only the proxy can end this exchange
+    const response = await new Promise<{ status: number; code: string | string[] | undefined }>((resolve, reject) => {
+      const request = http.request(`${harness.proxy.url}/acme/openai/chat/completions`, { method: 'POST', agent: false, headers: { authorization: `Bearer ${OPENAI_KEY}`, 'transfer-encoding': 'chunked' } }, (res) => {
+        res.resume();
+        resolve({ status: res.statusCode ?? 0, code: res.headers['x-tokengate-error-code'] });
+      });
+      request.on('error', reject);
+      request.write(Buffer.alloc(800, 120));
+      void harness.upstream.arrivals.waitFor().then(() => request.write(Buffer.alloc(800, 120)));
+    });
+    expect(response).toEqual({ status: 413, code: 'request_too_large' });
+    await harness.upstream.aborted.waitFor();
+  });
+
+  it('answers 502 when the provider cannot be reached', async () => {
+    await start();
+    const closedPort = await new Promise<number>((resolve) => {
+      const probe = net.createServer();
+      probe.listen(0, '127.0.0.1', () => {
+        const { port } = probe.address() as net.AddressInfo;
+        probe.close(() => resolve(port));
+      });
+    });
+    harness.apply([serviceFixture({ id: 'openai', upstream_url: `http://127.0.0.1:${closedPort}` })], keys);
+    const response = await httpRequest(`${harness.proxy.url}/acme/openai/v1/models`, { headers: { authorization: `Bearer ${OPENAI_KEY}` } });
+    expect(response.status).toBe(502);
+    expect(jsonOf(response)).toMatchObject({ error: { type: 'server_error', code: 'tokengate_upstream_unreachable' } });
+  });
+
+  it('answers 504 when the provider sends no response headers in time', async () => {
+    await start({ upstreamHeadersTimeoutMs: 50 });
+    harness.upstream.respondWith(() => undefined);
+    const response = await httpRequest(`${harness.proxy.url}/acme/claude/v1/messages`, { method: 'POST', headers: { 'x-api-key': 'tgk_claude' }, body: '{}' });
+    expect(response.status).toBe(504);
+    expect(jsonOf(response)).toMatchObject({ type: 'error', error: { type: 'timeout_error', tokengate_code: 'upstream_timeout' } });
+    await harness.upstream.aborted.waitFor();
+  });
+
+  it('cuts the client stream when the provider falls silent mid-response', async () => {
+    await start({ upstreamIdleTimeoutMs: 50 });
+    harness.upstream.respondWith((_req, res) => {
+      res.writeHead(200, { 'content-type': 'text/event-stream' });
+      res.write('data: first\n\n');
+    });
+    const outcome = await new Promise<string>((resolve) => {
+      const request = http.get(`${harness.proxy.url}/acme/openai/chat/completions`, { agent: false, headers: { authorization: `Bearer ${OPENAI_KEY}` } }, (res) => {
+        res.on('data', () => undefined);
+        res.on('end', () => resolve('ended cleanly'));
+        res.on('error', () => resolve('cut'));
+        res.on('aborted', () => resolve('cut'));
+      });
+      request.on('error', () => resolve('cut'));
+    });
+    expect(outcome).toBe('cut');
+  });
+});

@@ -1,0 +1,21 @@
+// The request/response surface shared by node:http (HTTP/1.1) and the node:http2 compatibility API,
+// so one handler serves both protocols.
+import type { IncomingHttpHeaders, OutgoingHttpHeaders } from 'node:http';
+import type { Readable, Writable } from 'node:stream';
+
+export interface ProxyRequest extends Readable {
+  readonly method?: string;
+  readonly url?: string;
+  readonly headers: IncomingHttpHeaders;
+  readonly httpVersionMajor: number;
+}
+
+export interface ProxyResponse extends Writable {
+  readonly headersSent: boolean;
+  writeHead(statusCode: number, headers?: OutgoingHttpHeaders): unknown;
+  setHeader(name: string, value: number | string | readonly string[]): unknown;
+  /** Present on both at run time; @types/node omits it on Http2ServerResponse. */
+  flushHeaders?(): void;
+}
+
+export type ProxyRequestListener = (req: ProxyRequest, res: ProxyResponse) => void;

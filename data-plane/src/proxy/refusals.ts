@@ -1,0 +1,48 @@
+// Refusals in the caller's provider format, with the Tokengate code in body and header.
+import type { IncomingHttpHeaders, OutgoingHttpHeaders } from 'node:http';
+import type { ProviderAdapter, TokengateErrorCode } from '../providers/provider-adapter';
+import { anthropicAdapter } from '../providers/anthropic/anthropic-adapter';
+import { awsBedrockAdapter } from '../providers/aws-bedrock/aws-bedrock-adapter';
+import { azureOpenAiAdapter } from '../providers/azure-openai/azure-openai-adapter';
+import { openAiAdapter } from '../providers/openai/openai-adapter';
+import type { ProxyRequest, ProxyResponse } from './proxy-types';
+
+/**
+ * Before a route is found the provider is unknown; the SDK's own headers tell it well enough that the
+ * refusal still parses as that SDK's error. Mistral speaks OpenAI's header dialect and gets OpenAI's format.
+ */
+export function guessProviderFromHeaders(headers: IncomingHttpHeaders): ProviderAdapter {
+  if (headers['anthropic-version'] !== undefined || headers['x-api-key'] !== undefined) return anthropicAdapter;
+  if (headers['api-key'] !== undefined) return azureOpenAiAdapter;
+  if (headers['x-amz-date'] !== undefined || headers['amz-sdk-invocation-id'] !== undefined || headers['x-amz-content-sha256'] !== undefined) {
+    return awsBedrockAdapter;
+  }
+  return openAiAdapter;
+}
+
+/**
+ * Sends a complete refusal. `closeConnection` is for refusals sent while the request body is still
+ * unread (413): an HTTP/1.1 connection is closed rather than drained; HTTP/2 just ends the stream.
+ */
+export function sendRefusal(
+  req: ProxyRequest,
+  res: ProxyResponse,
+  provider: ProviderAdapter,
+  status: number,
+  code: TokengateErrorCode,
+  message: string,
+  requestId: string,
+  closeConnection = false,
+): void {
+  const rendered = provider.errorResponse(status, code, message, requestId);
+  const headers: OutgoingHttpHeaders = {
+    'content-type': rendered.contentType,
+    'content-length': Buffer.byteLength(rendered.body),
+    'x-tokengate-error-code': code,
+    'x-tokengate-request-id': requestId,
+  };
+  if (rendered.headers !== undefined) Object.assign(headers, rendered.headers);
+  if (closeConnection && req.httpVersionMajor === 1) headers['connection'] = 'close';
+  res.writeHead(status, headers);
+  res.end(rendered.body);
+}

@@ -1,0 +1,131 @@
+// Turns a proto Snapshot into a CompiledSnapshot, or refuses it whole with a reason for the NACK.
+// Everything a request needs is resolved here (routes, key index, parsed upstreams, agents,
+// authenticators/signers), so the request path does no parsing and no validation of configuration.
+import type { RateLimitPolicyMessage, ServiceMessage, SnapshotMessage } from '../config-stream/wire-types';
+import type { ProviderAdapter, UpstreamAuthenticator } from '../providers/provider-adapter';
+import { providerAdapterFor } from '../providers/provider-registry';
+import type { CompiledService, CompiledSnapshot, RateLimitPolicy } from './compiled-snapshot';
+import { ConsumerKeyIndex } from './consumer-key-index';
+import { RouteTable } from './route-table';
+import { compileUpstreamTarget, type UpstreamAgentPool, type UpstreamTarget } from './upstream-target';
+
+/** A snapshot the proxy cannot serve; `message` is the NACK reason (never holds a secret). */
+export class SnapshotCompileError extends Error {
+  override readonly name = 'SnapshotCompileError';
+}
+
+export interface SnapshotCompilerOptions {
+  /** The environment this proxy serves; a snapshot for another one is refused. */
+  readonly environment: string;
+  readonly agentPool: UpstreamAgentPool;
+  /** Defaults to the provider registry; tests may narrow it. */
+  readonly providerFor?: (provider: ServiceMessage['provider']) => ProviderAdapter | undefined;
+}
+
+const ORGANIZATION_HANDLE = /^[A-Za-z0-9][A-Za-z0-9._-]*$/;
+const CONTEXT_PATH = /^(\/[A-Za-z0-9._~-]+)+$/;
+const UINT64 = /^\d+$/;
+
+export class SnapshotCompiler {
+  private readonly providerFor: (provider: ServiceMessage['provider']) => ProviderAdapter | undefined;
+
+  constructor(private readonly options: SnapshotCompilerOptions) {
+    this.providerFor = options.providerFor ?? providerAdapterFor;
+  }
+
+  /** @throws SnapshotCompileError */
+  compile(snapshot: SnapshotMessage): CompiledSnapshot {
+    const revision = parseUint64(snapshot.revision, 'revision');
+    if (snapshot.environment !== this.options.environment) {
+      throw new SnapshotCompileError(`snapshot is for environment "${snapshot.environment}", this proxy serves "${this.options.environment}"`);
+    }
+    const services = new Map<string, CompiledService>();
+    for (const message of snapshot.services) {
+      if (message.id === '') throw new SnapshotCompileError('a service has an empty id');
+      if (services.has(message.id)) throw new SnapshotCompileError(`service id ${message.id} appears twice`);
+      services.set(message.id, this.compileService(message));
+    }
+    let routes: RouteTable;
+    let consumerKeys: ConsumerKeyIndex;
+    try {
+      routes = RouteTable.build(services.values());
+      consumerKeys = ConsumerKeyIndex.build(snapshot.consumer_keys);
+    } catch (error) {
+      throw new SnapshotCompileError((error as Error).message);
+    }
+    return Object.freeze({
+      revision,
+      environment: snapshot.environment,
+      generatedAt: snapshot.generated_at,
+      services,
+      routes,
+      consumerKeys,
+    });
+  }
+
+  private compileService(message: ServiceMessage): CompiledService {
+    const fail = (reason: string): never => {
+      throw new SnapshotCompileError(`service ${message.id}: ${reason}`);
+    };
+    if (!ORGANIZATION_HANDLE.test(message.organization_handle)) fail(`organization_handle "${message.organization_handle}" is not a valid handle`);
+    if (!CONTEXT_PATH.test(message.context_path) || /\/\.\.?(\/|$)/.test(message.context_path)) {
+      fail(`context_path "${message.context_path}" is not normalized (leading slash, no trailing slash, no empty or dot segments)`);
+    }
+    const provider = this.providerFor(message.provider);
+    if (provider === undefined) return fail(`provider ${String(message.provider)} is not supported by this proxy`);
+    let upstream: UpstreamTarget;
+    try {
+      upstream = compileUpstreamTarget(message.upstream_url, this.options.agentPool);
+    } catch (error) {
+      return fail((error as Error).message);
+    }
+    let authenticator: UpstreamAuthenticator | null = null;
+    if (message.backend_auth !== null) {
+      try {
+        authenticator = provider.compileAuthenticator(message.backend_auth, upstream);
+      } catch (error) {
+        return fail(`backend_auth: ${(error as Error).message}`);
+      }
+    }
+    let rateLimit: RateLimitPolicy | null = null;
+    if (message.rate_limit !== null) {
+      try {
+        rateLimit = compileRateLimit(message.rate_limit);
+      } catch (error) {
+        return fail(`rate_limit: ${(error as Error).message}`);
+      }
+    }
+    return Object.freeze({
+      id: message.id,
+      name: message.name,
+      organizationId: message.organization_id,
+      organizationHandle: message.organization_handle,
+      contextPath: message.context_path,
+      provider,
+      upstream,
+      authenticator,
+      rateLimit,
+      marketplaceRemoved: message.marketplace_removed,
+    });
+  }
+}
+
+function compileRateLimit(policy: RateLimitPolicyMessage): RateLimitPolicy {
+  const unit = policy.time_unit;
+  if (unit !== 'MINUTE' && unit !== 'HOUR' && unit !== 'DAY') throw new Error(`time_unit ${String(unit)} is not MINUTE, HOUR or DAY`);
+  const limit = (value: string, field: string): bigint | null => {
+    const parsed = parseUint64(value, field);
+    return parsed === 0n ? null : parsed;
+  };
+  return Object.freeze({
+    timeUnit: unit,
+    maxPromptTokens: limit(policy.max_prompt_tokens, 'max_prompt_tokens'),
+    maxCompletionTokens: limit(policy.max_completion_tokens, 'max_completion_tokens'),
+    maxTotalTokens: limit(policy.max_total_tokens, 'max_total_tokens'),
+  });
+}
+
+function parseUint64(value: string, field: string): bigint {
+  if (!UINT64.test(value)) throw new SnapshotCompileError(`${field} "${value}" is not an unsigned integer`);
+  return BigInt(value);
+}

@@ -1,0 +1,93 @@
+// Refusals reach apps as their SDK's usual errors: the proxy answers in the provider's error format.
+import Anthropic from '@anthropic-ai/sdk';
+import { BedrockRuntimeClient, ConverseCommand } from '@aws-sdk/client-bedrock-runtime';
+import OpenAI from 'openai';
+import type { DataPlaneHandle } from '../../data-plane/src/main';
+import { type Gateway, startGateway } from '../support/gateway-harness';
+
+let gw: Gateway;
+let strictProxy: DataPlaneHandle;
+
+beforeAll(async () => {
+  gw = await startGateway();
+  strictProxy = await gw.startProxy({ maxBodyBytes: 4096, upstreamHeadersTimeoutMs: 300 });
+});
+afterAll(async () => {
+  await gw?.stop();
+});
+beforeEach(() => {
+  for (const fake of Object.values(gw.fakes)) fake.reset();
+});
+
+const chat = { model: 'gpt-4o-mini', messages: [{ role: 'user' as const, content: 'Hi' }] };
+const openai = (apiKey: string, base = gw.services.openai.endpoint) => new OpenAI({ baseURL: base, apiKey, maxRetries: 0 });
+
+async function errorOf(promise: Promise<unknown>): Promise<{ status?: number; error?: unknown; name: string; headers?: unknown }> {
+  try {
+    await promise;
+  } catch (error) {
+    return error as { status?: number; error?: unknown; name: string };
+  }
+  throw new Error('expected the call to fail');
+}
+
+it('401: missing or unknown key, in the provider format, and nothing reaches the provider', async () => {
+  const unknown = await errorOf(openai('tgk_not-a-key').chat.completions.create(chat));
+  expect(unknown).toBeInstanceOf(OpenAI.AuthenticationError);
+  expect(unknown.status).toBe(401);
+  expect(unknown.error).toMatchObject({ type: expect.any(String), code: expect.stringMatching(/^tokengate_/) });
+  const missing = await fetch(`${gw.services.openai.endpoint}/chat/completions`, { method: 'POST', body: JSON.stringify(chat), headers: { 'content-type': 'application/json' } });
+  expect(missing.status).toBe(401);
+  const anthropic = await errorOf(new Anthropic({ baseURL: gw.services.anthropic.endpoint, apiKey: 'tgk_wrong', maxRetries: 0 }).messages.create({ model: 'claude-sonnet-5-5', max_tokens: 5, messages: [{ role: 'user', content: 'Hi' }] }));
+  expect(anthropic).toBeInstanceOf(Anthropic.AuthenticationError);
+  expect(gw.fakes.openai.received).toEqual([]);
+  expect(gw.fakes.anthropic.received).toEqual([]);
+});
+
+it('403: a valid key of a connection to another service', async () => {
+  const error = await errorOf(openai(gw.services.anthropic.key).chat.completions.create(chat));
+  expect(error).toBeInstanceOf(OpenAI.PermissionDeniedError);
+  const bedrock = new BedrockRuntimeClient({ endpoint: gw.services.bedrock.endpoint, region: 'us-east-1', token: { token: gw.services.openai.key }, authSchemePreference: ['httpBearerAuth'], maxAttempts: 1 });
+  const denied = await errorOf(bedrock.send(new ConverseCommand({ modelId: 'm', messages: [{ role: 'user', content: [{ text: 'Hi' }] }] })));
+  bedrock.destroy();
+  expect(denied.name).toBe('AccessDeniedException');
+  expect(gw.fakes.openai.received).toEqual([]);
+});
+
+it('404: unknown organization or context path', async () => {
+  for (const path of ['/nobody/openai/v1/chat/completions', '/acme/not-a-service/v1/chat/completions', '/']) {
+    const response = await fetch(`${gw.proxy.url}${path}`, { method: 'POST', headers: { authorization: `Bearer ${gw.services.openai.key}` }, body: '{}' });
+    expect(response.status).toBe(404);
+  }
+});
+
+it('413: a request body over the limit, declared or streamed', async () => {
+  const big = { model: 'gpt-4o-mini', messages: [{ role: 'user' as const, content: 'x'.repeat(10_000) }] };
+  const error = await errorOf(openai(gw.services.openai.key, `${strictProxy.url}/acme/openai`).chat.completions.create(big));
+  expect(error.status).toBe(413);
+  expect(gw.fakes.openai.received).toEqual([]);
+});
+
+it('502: the provider cannot be reached', async () => {
+  const { registerGenAIService } = await gw.cp.ok<{ registerGenAIService: { id: string } }>(
+    `mutation($i: RegisterGenAIServiceInput!) { registerGenAIService(input: $i) { id } }`,
+    { i: { organizationId: gw.tenant.organizationId, scope: 'ORGANIZATION', provider: 'OPENAI', name: 'Down', contextPath: '/down', serviceUrl: 'http://127.0.0.1:9/v1', environments: [{ environment: 'production', backendSecurity: { value: 'sk-down-0123456789' } }] } },
+    gw.tenant.tokens.engineer,
+  );
+  const { createConnection } = await gw.cp.ok<{ createConnection: { keys: Array<{ environment: string; apiKey: string }> } }>(
+    `mutation($i: CreateConnectionInput!) { createConnection(input: $i) { keys { environment apiKey } } }`,
+    { i: { projectId: gw.tenant.projectId, serviceId: registerGenAIService.id, name: 'down-app' } },
+    gw.tenant.tokens.developer,
+  );
+  await gw.settle();
+  const key = createConnection.keys.find((k) => k.environment === 'production')!.apiKey;
+  const error = await errorOf(openai(key, `${gw.proxy.url}/acme/down`).chat.completions.create(chat));
+  expect(error).toBeInstanceOf(OpenAI.InternalServerError);
+  expect(error.status).toBe(502);
+});
+
+it('504: the provider does not answer within the timeout', async () => {
+  gw.fakes.openai.behaviour.hang = true;
+  const error = await errorOf(openai(gw.services.openai.key, `${strictProxy.url}/acme/openai`).chat.completions.create(chat));
+  expect(error.status).toBe(504);
+});
