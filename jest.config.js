@@ -17,6 +17,8 @@ module.exports = {
     },
     {
       displayName: 'e2e',
+      // Safety net only: these tests start processes and servers; none waits on a timer to pass.
+      testTimeout: 60_000,
       transform,
       testEnvironment: 'node',
       testMatch: ['<rootDir>/test/**/*.test.ts'],

@@ -5,6 +5,8 @@ import { startControlPlane, prepareDatabase } from '../control-plane/src/control
 import { findRepositoryRoot } from '../control-plane/src/common/repository-root';
 import { applyFlagsToEnv, parseFlags } from './args';
 import { checkDependencies } from './preflight';
+import { Supervisor, waitUntilReady } from './supervisor';
+import { runDataPlaneCli } from '../data-plane/src/main';
 import { loadOrCreateDevSecrets } from './dev-secrets';
 
 const CONTROL_PLANE_FLAGS = {
@@ -55,19 +57,45 @@ async function runControlPlane(): Promise<void> {
   onShutdown(() => plane.stop());
 }
 
+const DEFAULT_ENVIRONMENTS = [
+  { handle: 'development', name: 'Development', port: 8080 },
+  { handle: 'production', name: 'Production', port: 8081 },
+];
+
 async function runStart(): Promise<void> {
   process.env.TOKENGATE_MODE ||= 'development';
+  // One machine, one terminal: keep the banner readable; operators running the parts get info logs.
+  process.env.TOKENGATE_LOG_LEVEL ||= 'warn';
   const secretsFile = loadOrCreateDevSecrets(findRepositoryRoot(__dirname));
   const config = loadControlPlaneConfig();
   await preflight(config.databaseUrl, config.redisUrl);
   const plane = await startControlPlane(config);
-  await plane.services.environments.ensure('development', 'Development', process.env.TOKENGATE_DEVELOPMENT_PROXY_URL || 'http://127.0.0.1:8080');
-  await plane.services.environments.ensure('production', 'Production', process.env.TOKENGATE_PRODUCTION_PROXY_URL || 'http://127.0.0.1:8081');
+  const supervisor = new Supervisor((name, code) => {
+    console.error(`tokengate: ${name} exited unexpectedly (code ${code}); stopping`);
+    void supervisor.stop().then(() => plane.stop()).finally(() => process.exit(1));
+  });
+  onShutdown(async () => {
+    await supervisor.stop();
+    await plane.stop();
+  });
+  const proxies: Array<{ handle: string; url: string }> = [];
+  for (const env of DEFAULT_ENVIRONMENTS) {
+    const port = Number(process.env[`TOKENGATE_${env.handle.toUpperCase()}_PROXY_PORT`] || env.port);
+    const url = `http://127.0.0.1:${port}`;
+    await plane.services.environments.ensure(env.handle, env.name, url);
+    supervisor.start({
+      name: `${env.handle} proxy`,
+      args: ['data-plane', '--environment', env.handle, '--port', String(port), '--control-plane', plane.grpcAddress, '--proxy-id', `local-${env.handle}`],
+    });
+    proxies.push({ handle: env.handle, url });
+  }
+  await Promise.all(proxies.map((p) => waitUntilReady(`${p.url}/readyz`)));
   console.log(
     [
       '',
       'Tokengate is running (development mode).',
       `  GraphQL API     ${plane.graphqlUrl}`,
+      ...proxies.map((p) => `  Proxy (${p.handle})${' '.repeat(Math.max(1, 12 - p.handle.length))}${p.url}`),
       `  Admin token     ${config.adminToken}`,
       `                  (kept in ${secretsFile}; send it as "Authorization: Bearer <token>")`,
       '',
@@ -76,17 +104,19 @@ async function runStart(): Promise<void> {
       '',
     ].join('\n'),
   );
-  onShutdown(() => plane.stop());
 }
 
 async function main(argv: string[]): Promise<void> {
   const { positional, flags } = parseFlags(argv);
-  applyFlagsToEnv(flags, CONTROL_PLANE_FLAGS);
+  if (positional[0] !== 'data-plane') applyFlagsToEnv(flags, CONTROL_PLANE_FLAGS);
   switch (positional[0]) {
     case 'start':
       return runStart();
     case 'control-plane':
       return runControlPlane();
+    case 'data-plane':
+      await runDataPlaneCli(argv.slice(1));
+      return;
     case 'migrate': {
       const config = loadControlPlaneConfig();
       const db = await prepareDatabase(config.databaseUrl);

@@ -18,7 +18,7 @@ export const DATA_PLANE_USAGE = `Usage: tokengate data-plane --environment <hand
   --upstream-idle-timeout-ms <n> longest provider silence mid-response (TOKENGATE_UPSTREAM_IDLE_TIMEOUT_MS), default 120000
   --shutdown-grace-ms <n>       in-flight grace period on SIGTERM (TOKENGATE_SHUTDOWN_GRACE_MS), default 30000
   --access-log <true|false>     one log line per request (TOKENGATE_ACCESS_LOG), default false
-  --log-level <level>           pino level (LOG_LEVEL), default info
+  --log-level <level>           pino level (TOKENGATE_LOG_LEVEL), default info
   --help                        this text
 
 The control-plane token is read from TOKENGATE_DATAPLANE_TOKEN only (never a flag: flags show in ps).
@@ -52,7 +52,7 @@ const FLAG_VARIABLES: Readonly<Record<string, string>> = {
   'upstream-idle-timeout-ms': 'TOKENGATE_UPSTREAM_IDLE_TIMEOUT_MS',
   'shutdown-grace-ms': 'TOKENGATE_SHUTDOWN_GRACE_MS',
   'access-log': 'TOKENGATE_ACCESS_LOG',
-  'log-level': 'LOG_LEVEL',
+  'log-level': 'TOKENGATE_LOG_LEVEL',
 };
 
 /**

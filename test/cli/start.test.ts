@@ -8,6 +8,8 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { Client } from 'pg';
 import { TEST_SERVER_URL } from '../support/database';
+import { waitFor } from '../support/wait';
+import { freePort } from '../support/free-port';
 import { REPO_ROOT, runCli } from '../support/processes';
 
 const exec = promisify(execFile);
@@ -30,8 +32,11 @@ describe('tokengate start', () => {
     await admin.end();
   });
 
-  it('creates the database, prints the URLs and admin token, runs the README session, and stops cleanly on SIGINT', async () => {
+  it('creates the database, starts a proxy per environment, prints the URLs and admin token, runs the README session, and stops cleanly on SIGINT', async () => {
+    const [developmentPort, productionPort] = [await freePort(), await freePort()];
     const app = runCli(['start'], {
+      TOKENGATE_DEVELOPMENT_PROXY_PORT: String(developmentPort),
+      TOKENGATE_PRODUCTION_PROXY_PORT: String(productionPort),
       DATABASE_URL: `${TEST_SERVER_URL}/${database}`,
       TOKENGATE_PORT: '0',
       TOKENGATE_GRPC_PORT: '0',
@@ -44,6 +49,10 @@ describe('tokengate start', () => {
     try {
       const [, graphqlUrl] = await app.waitFor(/GraphQL API\s+(http:\/\/\S+\/graphql)/);
       const [, token] = await app.waitFor(/Admin token\s+(\S+)/);
+      const [, developmentProxy] = await app.waitFor(/Proxy \(development\)\s+(http:\/\/\S+)/);
+      const [, productionProxy] = await app.waitFor(/Proxy \(production\)\s+(http:\/\/\S+)/);
+      expect([developmentProxy, productionProxy]).toEqual([`http://127.0.0.1:${developmentPort}`, `http://127.0.0.1:${productionPort}`]);
+      for (const proxy of [developmentProxy, productionProxy]) expect((await fetch(`${proxy}/readyz`)).status).toBe(200);
       expect(readFileSync(join(stateDir, 'dev.env'), 'utf8')).toContain(`TOKENGATE_ADMIN_TOKEN=${token}`);
 
       const script = readmeSession()
@@ -62,9 +71,13 @@ describe('tokengate start', () => {
       expect(lines[1].data.marketplace).toEqual([expect.objectContaining({ name: 'OpenAI GPT', provider: 'OPENAI' })]);
       const keys = (lines[2].data.createConnection as { keys: Array<{ environment: string; apiKey: string; endpointUrl: string }> }).keys;
       expect(keys).toEqual([
-        { environment: 'development', apiKey: expect.stringMatching(/^tgk_/), endpointUrl: 'http://127.0.0.1:8080/acme/openai' },
-        { environment: 'production', apiKey: expect.stringMatching(/^tgk_/), endpointUrl: 'http://127.0.0.1:8081/acme/openai' },
+        { environment: 'development', apiKey: expect.stringMatching(/^tgk_/), endpointUrl: `${developmentProxy}/acme/openai` },
+        { environment: 'production', apiKey: expect.stringMatching(/^tgk_/), endpointUrl: `${productionProxy}/acme/openai` },
       ]);
+      // The proxy learns of the new connection: an unknown key is 401, the issued one passes authentication.
+      const call = (key: string) => fetch(`${productionProxy}/acme/openai/models`, { headers: { authorization: `Bearer ${key}` } });
+      expect((await call('tgk_unknown')).status).toBe(401);
+      await waitFor(async () => (await call(keys[1].apiKey)).status !== 401, 'the proxy to accept the new key');
       expect(app.output()).not.toContain('sk-your-openai-key');
     } finally {
       expect(await app.stop('SIGINT')).toBe(0);

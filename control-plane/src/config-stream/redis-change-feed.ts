@@ -35,12 +35,13 @@ export class RedisChangeFeed implements ChangeFeed {
 
   /** Never fails: without Redis a replica still serves its own changes, and polls for the others'. */
   async start(): Promise<void> {
+    // Subscribing before connecting queues the command, so it is replayed on every (re)connect.
     const subscribed = this.subscriber.subscribe(CONFIG_CHANGES_CHANNEL);
+    subscribed.catch(() => undefined);
     try {
-      await Promise.all([this.publisher.connect(), this.subscriber.connect(), subscribed]);
+      await Promise.all([this.publisher.connect(), subscribed]);
     } catch (error) {
       this.logger.warn({ err: error instanceof Error ? error.message : String(error) }, 'Redis unreachable: config changes of other replicas arrive by polling until it returns');
-      subscribed.catch(() => undefined);
     }
   }
 

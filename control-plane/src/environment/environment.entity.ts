@@ -19,7 +19,7 @@ export class EnvironmentEntity {
    * Config revision of the environment's snapshot. Only ever increases; bumped in the same
    * transaction as every change that alters what this environment's proxies serve.
    */
-  @Column({ type: 'bigint', default: 0, transformer: { to: (v: number) => v, from: (v: string) => Number(v) } })
+  @Column({ type: 'bigint', default: 1, transformer: { to: (v: number) => v, from: (v: string) => Number(v) } })
   revision: number;
 
   @CreateDateColumn({ name: 'created_at', type: 'timestamptz' })

@@ -49,7 +49,7 @@ export class InitialSchema1764040000000 implements MigrationInterface {
         handle text NOT NULL UNIQUE,
         name text NOT NULL,
         proxy_url text NOT NULL,
-        revision bigint NOT NULL DEFAULT 0,
+        revision bigint NOT NULL DEFAULT 1 CHECK (revision > 0),
         created_at timestamptz NOT NULL DEFAULT now()
       );
       CREATE TABLE genai_services (
