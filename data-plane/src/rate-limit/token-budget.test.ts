@@ -1,0 +1,148 @@
+// TokenBudget against real Redis: the shared instance for the exactness tests, and a private
+// redis-server (stopped and restarted) for the degraded mode.
+import { type ChildProcess, spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { createServer } from 'node:net';
+import { Redis } from 'ioredis';
+import { pino } from 'pino';
+import { type BudgetPolicy, TokenBudget } from './token-budget';
+
+const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
+const logger = pino({ level: 'silent' });
+const budgets: TokenBudget[] = [];
+
+function budget(options: Partial<ConstructorParameters<typeof TokenBudget>[0]> = {}): TokenBudget {
+  const instance = new TokenBudget({ redisUrl: REDIS_URL, environment: `test-${randomBytes(4).toString('hex')}`, proxyId: 'p1', logger, ...options });
+  budgets.push(instance);
+  return instance;
+}
+
+function policy(limits: Partial<BudgetPolicy>): BudgetPolicy {
+  return { serviceId: 'svc', timeUnit: 'MINUTE', maxPromptTokens: null, maxCompletionTokens: null, maxTotalTokens: null, ...limits };
+}
+
+afterAll(async () => {
+  await Promise.all(budgets.map((b) => b.close()));
+});
+
+async function ready(b: TokenBudget): Promise<void> {
+  // The first admission waits for the connection; a throwaway policy keeps test windows clean.
+  for (let i = 0; i < 200; i++) {
+    const result = await b.admit(policy({ serviceId: 'warm-up' }), 0, 0);
+    if (result.admitted && result.reservation.where === 'redis') return;
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+  throw new Error('redis not ready');
+}
+
+describe('exact budgets in Redis', () => {
+  it.each([
+    ['prompt', { maxPromptTokens: 100 }, 10, 0],
+    ['completion', { maxCompletionTokens: 100 }, 0, 10],
+    ['total', { maxTotalTokens: 100 }, 5, 5],
+  ] as const)('refuses exactly at the %s boundary', async (dimension, limits, prompt, completion) => {
+    const b = budget({ now: () => Date.UTC(2026, 0, 1, 12, 0, 30) });
+    await ready(b);
+    for (let i = 0; i < 10; i++) expect((await b.admit(policy(limits), prompt, completion)).admitted).toBe(true);
+    const refused = await b.admit(policy(limits), Math.max(prompt, 1) && prompt, completion || (prompt ? 0 : 1));
+    expect(refused).toMatchObject({ admitted: false, refused: dimension, retryAfterSeconds: 30 });
+    expect((await b.admit(policy(limits), 0, 0)).admitted).toBe(true);
+  });
+
+  it('never admits more than the budget between two proxies admitting concurrently', async () => {
+    const environment = `shared-${randomBytes(4).toString('hex')}`;
+    const [a, b] = [budget({ environment, proxyId: 'a' }), budget({ environment, proxyId: 'b' })];
+    await Promise.all([ready(a), ready(b)]);
+    const results = await Promise.all(Array.from({ length: 200 }, (_, i) => (i % 2 ? a : b).admit(policy({ maxTotalTokens: 1000 }), 7, 0)));
+    const admitted = results.filter((r) => r.admitted).length;
+    expect(admitted).toBe(Math.floor(1000 / 7));
+  });
+
+  it('replaces a reservation by the reported usage, and a limit change keeps what was used', async () => {
+    const b = budget();
+    await ready(b);
+    const first = await b.admit(policy({ maxTotalTokens: 1000 }), 100, 400);
+    if (!first.admitted) throw new Error('expected admission');
+    expect(first.view.used.total).toBe(500);
+    b.settle(first.reservation, { prompt: 20, completion: 30 });
+    const raised = await b.admit(policy({ maxTotalTokens: 2000 }), 0, 0);
+    await waitUntil(async () => (await b.admit(policy({ maxTotalTokens: 2000 }), 0, 0)).view.used.total === 50);
+    expect(raised.admitted).toBe(true);
+  });
+});
+
+async function waitUntil(check: () => Promise<boolean>): Promise<void> {
+  for (let i = 0; i < 500; i++) {
+    if (await check()) return;
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+  throw new Error('condition not met');
+}
+
+describe('Redis away', () => {
+  let port: number;
+  let server: ChildProcess | null = null;
+
+  async function startRedis(): Promise<void> {
+    server = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { stdio: 'ignore' });
+    const probe = new Redis(port, '127.0.0.1', { lazyConnect: true, retryStrategy: () => 20, maxRetriesPerRequest: null, connectTimeout: 200 });
+    await probe.connect().catch(() => undefined);
+    await probe.ping();
+    probe.disconnect();
+  }
+
+  async function stopRedis(): Promise<void> {
+    const running = server;
+    if (!running) return;
+    await new Promise<void>((resolve) => {
+      running.once('exit', () => resolve());
+      running.kill('SIGKILL');
+    });
+    server = null;
+  }
+
+  beforeAll(async () => {
+    port = await new Promise<number>((resolve) => {
+      const s = createServer().listen(0, '127.0.0.1', () => {
+        const p = (s.address() as { port: number }).port;
+        s.close(() => resolve(p));
+      });
+    });
+    await startRedis();
+  });
+  afterAll(stopRedis);
+
+  it('serves on local counters while Redis is down, then pushes exactly what it counted to a restarted (empty) Redis', async () => {
+    const transitions: boolean[] = [];
+    const b = budget({ redisUrl: `redis://127.0.0.1:${port}`, environment: 'prod', localShare: 0.5, onDegradedChange: (d) => transitions.push(d) });
+    await ready(b);
+    transitions.length = 0; // a budget created before its first connection starts degraded for a moment
+    const limits = policy({ maxTotalTokens: 1000 });
+    const before = await b.admit(limits, 100, 0);
+    if (!before.admitted) throw new Error('expected admission');
+    b.settle(before.reservation, { prompt: 100, completion: 50 }); // Redis: 150
+
+    await stopRedis();
+    const during = [];
+    for (let i = 0; i < 3; i++) {
+      const result = await b.admit(limits, 100, 0);
+      if (!result.admitted) throw new Error('expected a local admission');
+      expect(result.reservation.where).toBe('local');
+      during.push(result);
+    }
+    expect(b.degraded).toBe(true);
+    // Local share: 500 of the 1000; seeded with half the 150 Redis had seen (75): 75 + 3×100 = 375 ≤ 500, and a 4th of 200 is refused.
+    expect((await b.admit(limits, 200, 0)).admitted).toBe(false);
+    for (const result of during) if (result.admitted) b.settle(result.reservation, { prompt: 60, completion: 20 });
+
+    await startRedis();
+    await waitUntil(async () => !b.degraded);
+    expect(transitions).toEqual([true, false]);
+    const redis = new Redis(port, '127.0.0.1');
+    const key = (await redis.keys('tg:rl:{prod:svc}:MINUTE:*'))[0];
+    const counters = await redis.hgetall(key);
+    redis.disconnect();
+    // 150 before the outage + 3 × 80 during it: nothing lost, nothing doubled.
+    expect(counters).toEqual({ p: String(100 + 3 * 60), c: String(50 + 3 * 20), t: String(150 + 3 * 80) });
+  });
+});
