@@ -36,14 +36,16 @@ export async function startControlPlane(config: ControlPlaneConfig, options: { l
   const logger = options.logger ?? createLogger('control-plane');
   const db = options.db ?? (await prepareDatabase(config.databaseUrl));
   const changes = new RedisChangeFeed(config.redisUrl, logger);
-  const configStream = new ConfigStreamServer(db, config.secretBox, logger, {
-    dataPlaneToken: config.dataPlaneToken,
-    pollIntervalMs: config.revisionPollMs,
-    tls: config.grpcTls,
-  });
+  const services = createServices(db, config.secretBox, changes);
+  const configStream = new ConfigStreamServer(
+    db,
+    config.secretBox,
+    logger,
+    { dataPlaneToken: config.dataPlaneToken, pollIntervalMs: config.revisionPollMs, tls: config.grpcTls },
+    services.usage,
+  );
   changes.onChange((change) => configStream.environmentChanged(change.environment));
   await changes.start();
-  const services = createServices(db, config.secretBox, changes);
   if (config.adminToken) await services.auth.ensureBootstrapAdmin(config.adminToken);
   const grpcPort = await configStream.listen(config.grpcHost, config.grpcPort);
   const http = await startControlPlaneHttp({ config, db, services, logger });

@@ -11,6 +11,7 @@ import { MarketplaceService } from './marketplace/marketplace.service';
 import { OrganizationService } from './organization/organization.service';
 import { ProjectService } from './project/project.service';
 import type { SecretBox } from './secrets/secret-box';
+import { UsageService } from './usage/usage.service';
 
 /** The control plane's domain services, wired once per process. */
 export interface ControlPlaneServices {
@@ -24,6 +25,7 @@ export interface ControlPlaneServices {
   deployments: DeploymentService;
   dataPlanes: DataPlaneRegistryService;
   audit: AuditService;
+  usage: UsageService;
 }
 
 export function createServices(db: DataSource, secretBox: SecretBox, changes: ChangeFeed = SILENT_CHANGE_FEED): ControlPlaneServices {
@@ -38,5 +40,6 @@ export function createServices(db: DataSource, secretBox: SecretBox, changes: Ch
     deployments: new DeploymentService(db),
     dataPlanes: new DataPlaneRegistryService(db),
     audit: new AuditService(db),
+    usage: new UsageService(db),
   };
 }

@@ -138,3 +138,36 @@ it('refuses a wrong data-plane token and an unknown environment', async () => {
   expect(invalid.details).toMatch(/unknown environment "mars"/);
   lost.close();
 });
+
+it('stores a usage batch once, acknowledges every copy, and shows it per connection and per service', async () => {
+  const { createConnection } = await a.ok<{ createConnection: { connection: { id: string } } }>(
+    `mutation($i: CreateConnectionInput!) { createConnection(input: $i) { connection { id } } }`,
+    { i: { projectId: tenant.projectId, serviceId, name: 'metered' } },
+    tenant.tokens.developer,
+  );
+  const connectionId = createConnection.connection.id;
+  const proxy = connect(b.grpcAddress, b.dataPlaneToken, { proxyId: 'proxy-usage', environment: 'production', version: 'test', lastAppliedRevision: 0 });
+  const acks: string[] = [];
+  proxy.stream.on('data', (message: ControlPlaneMessage) => message.usageAck && acks.push(message.usageAck.batchId));
+  try {
+    const windowStart = '2026-11-25T10:00:00.000Z';
+    const batch = {
+      batchId: 'proxy-usage:1',
+      records: [
+        { serviceId, connectionId, windowUnit: 'HOUR', windowStart, promptTokens: 11, completionTokens: 7, totalTokens: 18, requests: 1 },
+        { serviceId: '00000000-0000-0000-0000-000000000000', connectionId, windowUnit: 'HOUR', windowStart, promptTokens: 1, completionTokens: 1, totalTokens: 2, requests: 1 },
+      ],
+    };
+    proxy.stream.write({ usage: batch });
+    proxy.stream.write({ usage: batch }); // re-sent after a lost ACK
+    proxy.stream.write({ usage: { batchId: 'proxy-usage:2', records: [{ ...batch.records[0], promptTokens: 5, completionTokens: 5, totalTokens: 10 }] } });
+    await waitFor(() => acks.length === 3, 'three usage ACKs');
+    expect(acks).toEqual(['proxy-usage:1', 'proxy-usage:1', 'proxy-usage:2']);
+    const { connection } = await a.ok<{ connection: { usage: unknown[] } }>('query($id: ID!) { connection(id: $id) { usage(environment: "production") { environment windowUnit windowStart promptTokens completionTokens totalTokens requests } } }', { id: connectionId }, tenant.tokens.developer);
+    expect(connection.usage).toEqual([{ environment: 'production', windowUnit: 'HOUR', windowStart, promptTokens: 16, completionTokens: 12, totalTokens: 28, requests: 2 }]);
+    const { genAIService } = await a.ok<{ genAIService: { usage: Array<{ totalTokens: number }> } }>('query($id: ID!) { genAIService(id: $id) { usage { totalTokens } } }', { id: serviceId });
+    expect(genAIService.usage).toEqual([{ totalTokens: 28 }]);
+  } finally {
+    proxy.close();
+  }
+});

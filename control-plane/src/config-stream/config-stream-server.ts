@@ -6,6 +6,7 @@ import { Server, ServerCredentials, status, type ServerDuplexStream } from '@grp
 import type { Logger } from 'pino';
 import type { DataSource } from 'typeorm';
 import type { SecretBox } from '../secrets/secret-box';
+import type { UsageRecordInput, UsageService } from '../usage/usage.service';
 import { loadConfigService } from './config-proto';
 import { buildSnapshot } from './snapshot-builder';
 import type { ControlPlaneMessage, DataPlaneMessage, Snapshot } from './snapshot.types';
@@ -53,6 +54,7 @@ export class ConfigStreamServer {
     private readonly box: SecretBox,
     private readonly logger: Logger,
     private readonly options: ConfigStreamOptions,
+    private readonly usage: UsageService,
   ) {
     this.expectedToken = options.dataPlaneToken ? digest(options.dataPlaneToken) : null;
     this.server.addService(loadConfigService().service, { streamConfig: (call: ProxyCall) => this.accept(call) });
@@ -128,6 +130,11 @@ export class ConfigStreamServer {
               `UPDATE data_planes SET applied_revision = GREATEST(applied_revision, $2), connected = true, last_seen_at = now() WHERE id = $1`,
               [stream.proxyId, message.ack.revision],
             );
+          } else if (message.usage) {
+            const batch = message.usage;
+            await this.usage.recordBatch(stream.environmentId, batch.batchId, batch.records as UsageRecordInput[]);
+            // Acknowledged whether new or a re-send: either way it is stored exactly once.
+            call.write({ usageAck: { batchId: batch.batchId } } satisfies ControlPlaneMessage);
           } else if (message.nack) {
             this.logger.warn({ proxyId: stream.proxyId, environment: stream.environment, revision: message.nack.revision, reason: message.nack.reason }, 'proxy refused a snapshot');
             await this.db.query(`UPDATE data_planes SET last_nack_reason = $2, last_nack_revision = $3, last_seen_at = now() WHERE id = $1`, [

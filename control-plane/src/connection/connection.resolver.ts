@@ -1,4 +1,5 @@
-import { Arg, Ctx, FieldResolver, ID, Mutation, Query, Resolver, Root } from 'type-graphql';
+import { Arg, Ctx, FieldResolver, ID, Int, Mutation, Query, Resolver, Root } from 'type-graphql';
+import { UsageWindowType } from '../usage/usage.types';
 import { toServiceType } from '../genai-service/genai-service.resolver';
 import { GenAIServiceType } from '../genai-service/genai-service.types';
 import { type RequestContext, requireActor } from '../graphql/context';
@@ -37,6 +38,17 @@ export class ConnectionResolver {
   @FieldResolver(() => [ConnectionEnvironmentType])
   async environments(@Root() connection: ConnectionType, @Ctx() ctx: RequestContext): Promise<ConnectionEnvironmentType[]> {
     return ctx.services.connections.environments(await ctx.services.connections.get(requireActor(ctx), connection.id));
+  }
+
+  @FieldResolver(() => [UsageWindowType], { description: 'Tokens this connection was charged per rate-limit window, newest first.' })
+  async usage(
+    @Root() connection: ConnectionType,
+    @Arg('environment', () => String, { nullable: true }) environment: string | null,
+    @Arg('limit', () => Int, { defaultValue: 50 }) limit: number,
+    @Ctx() ctx: RequestContext,
+  ): Promise<UsageWindowType[]> {
+    await ctx.services.connections.get(requireActor(ctx), connection.id);
+    return ctx.services.usage.windows({ connectionId: connection.id }, environment, limit);
   }
 
   @Mutation(() => CreateConnectionPayload, { description: 'Issues one consumer key per environment; the keys are shown only in this response.' })

@@ -14,6 +14,7 @@ import { ServiceEnvironmentConfigEntity } from '../genai-service/service-environ
 import { OrganizationEntity } from '../organization/organization.entity';
 import { ProjectEntity } from '../project/project.entity';
 import { InitialSchema1764040000000 } from './migrations/1764040000000-initial-schema';
+import { UsageRollups1764050000000 } from './migrations/1764050000000-usage-rollups';
 
 export const ENTITIES = [
   UserEntity,
@@ -31,7 +32,7 @@ export const ENTITIES = [
   AuditEventEntity,
 ];
 
-export const MIGRATIONS = [InitialSchema1764040000000];
+export const MIGRATIONS = [InitialSchema1764040000000, UsageRollups1764050000000];
 
 /** Schema changes go through migrations only: `synchronize` stays off everywhere. */
 export function createDataSource(databaseUrl: string, poolSize = 10): DataSource {

@@ -1,4 +1,5 @@
-import { Arg, Ctx, FieldResolver, ID, Mutation, Query, Resolver, Root } from 'type-graphql';
+import { Arg, Ctx, FieldResolver, ID, Int, Mutation, Query, Resolver, Root } from 'type-graphql';
+import { UsageWindowType } from '../usage/usage.types';
 import { DeploymentType } from '../deployment/deployment.types';
 import { type RequestContext, requireActor } from '../graphql/context';
 import type { GenAIServiceEntity } from './genai-service.entity';
@@ -87,6 +88,16 @@ export class GenAIServiceResolver {
   @FieldResolver(() => [DeploymentType], { name: 'deployments' })
   async serviceDeployments(@Root() service: GenAIServiceType, @Ctx() ctx: RequestContext): Promise<DeploymentType[]> {
     return ctx.services.deployments.forServiceUnchecked(service.id);
+  }
+
+  @FieldResolver(() => [UsageWindowType], { description: 'Tokens charged per rate-limit window over all connections, newest first.' })
+  async usage(
+    @Root() service: GenAIServiceType,
+    @Arg('environment', () => String, { nullable: true }) environment: string | null,
+    @Arg('limit', () => Int, { defaultValue: 50 }) limit: number,
+    @Ctx() ctx: RequestContext,
+  ): Promise<UsageWindowType[]> {
+    return ctx.services.usage.windows({ serviceId: service.id }, environment, limit);
   }
 
   @Mutation(() => GenAIServiceType, { description: 'ADMIN or PLATFORM_ENGINEER. Publishes the service to the marketplace.' })
