@@ -2,6 +2,7 @@
 // ProviderAdapter + one line in provider-registry.ts (+ its tests).
 import type { OutgoingHttpHeaders } from 'node:http';
 import type { BackendAuthMessage, ProviderName } from '../config-stream/wire-types';
+import type { UsageAccounting } from './usage-accounting';
 
 /** Why Tokengate itself refused or failed a request; sent in bodies and in `x-tokengate-error-code`. */
 export type TokengateErrorCode =
@@ -14,6 +15,8 @@ export type TokengateErrorCode =
   | 'backend_not_configured'
   | 'upstream_unreachable'
   | 'upstream_timeout'
+  | 'rate_limited'
+  | 'request_exceeds_budget'
   | 'internal_error';
 
 /** A refusal rendered in a provider's own wire format, so its official SDK raises its usual error. */
@@ -77,6 +80,8 @@ export interface ProviderAdapter {
   compileAuthenticator(auth: BackendAuthMessage, endpoint: UpstreamEndpoint): UpstreamAuthenticator;
   /** Renders a Tokengate refusal in this provider's error format. */
   errorResponse(status: number, code: TokengateErrorCode, message: string, requestId: string): ErrorResponse;
+  /** Reads this provider's requests and responses for token accounting (rate-limited services). */
+  readonly usage: UsageAccounting;
 }
 
 /** A BackendAuth this provider cannot use; the message is the NACK reason and never holds secrets. */

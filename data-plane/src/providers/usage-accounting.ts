@@ -4,21 +4,31 @@
 
 /** Tokens as the provider counts them. */
 export interface TokenUsage {
+  /**
+   * Every input token the provider processed, cached ones included: OpenAI `prompt_tokens` (cached
+   * tokens are a part of it), Anthropic `input_tokens + cache_creation_input_tokens +
+   * cache_read_input_tokens`, Bedrock `inputTokens + cacheReadInputTokens + cacheWriteInputTokens`.
+   * This is what a prompt count taken before forwarding (the whole prompt) estimates.
+   */
   readonly promptTokens: number;
   readonly completionTokens: number;
 }
 
 /** What the proxy learned from a request body before forwarding it. */
 export interface PreparedRequest {
-  /** Body to send upstream: the client's bytes when unchanged, re-serialized JSON when rewritten. */
+  /** Body to send upstream: the client's bytes when unchanged, rewritten bytes when a field was added. */
   readonly body: Buffer;
-  /** The parsed JSON body (for prompt counting), or null when the request has no JSON body. */
+  /** The parsed JSON body (as sent upstream, for prompt counting), or null when the request has no JSON body. */
   readonly json: unknown;
   /** The model named by the request (body `model`, Azure deployment or Bedrock model id from the path). */
   readonly model: string | null;
   /** True when the response will be a stream (SSE or AWS event stream). */
   readonly stream: boolean;
-  /** The completion limit the client set (max_tokens, max_completion_tokens, max_output_tokens, inferenceConfig.maxTokens), or null. */
+  /**
+   * The most completion tokens the request can produce, or null when the client set no limit:
+   * max_completion_tokens / max_tokens / max_output_tokens / inferenceConfig.maxTokens (and the
+   * model-native Bedrock invoke fields), times `n` when the client asked for n > 1 choices.
+   */
   readonly maxCompletionTokens: number | null;
   /**
    * OpenAI-style streams: the proxy injected `stream_options.include_usage` the client did not ask
@@ -32,30 +42,67 @@ export class RequestBodyError extends Error {
   override readonly name = 'RequestBodyError';
 }
 
+/** What an observer learned from one response. */
+export interface ObservedUsage {
+  /**
+   * The provider's final usage, or null when it did not arrive (non-2xx responses, streams cut before
+   * it, APIs that report none). Non-null means final, even when `complete` is false (an OpenAI stream
+   * cut between its usage chunk and `[DONE]`): partial counts (Anthropic's message_start says 1
+   * output token) are never reported here.
+   */
+  readonly usage: TokenUsage | null;
+  /**
+   * When `usage` is null but the provider already reported the prompt tokens (Anthropic
+   * message_start, on a stream cut before message_delta): use them instead of counting the prompt.
+   */
+  readonly reportedPromptTokens?: number;
+  /**
+   * The completion text seen (message text, refusals, reasoning text, tool-call names and
+   * arguments), for counting when no usage arrived. Empty for non-2xx responses.
+   */
+  readonly completionText: string;
+  /**
+   * Streams: the terminator was seen (`data: [DONE]`, Anthropic message_stop, Responses API
+   * response.completed, Bedrock metadata). JSON: the whole body parsed. False means the response was
+   * cut short or could not be read. Responses the observer does not follow (non-2xx, binary
+   * content) report true: there is nothing to count.
+   */
+  readonly complete: boolean;
+}
+
 /** Follows one upstream response as it streams through, without buffering it for the client. */
 export interface ResponseObserver {
   /**
    * Sees each upstream body chunk in order and returns the bytes to forward now (usually the chunk
    * itself; a rewritten buffer when a chunk must be hidden from the client; an empty buffer to hold).
+   * Never throws: a response it cannot read is forwarded unchanged and reported incomplete.
    */
   write(chunk: Buffer): Buffer;
   /** Bytes still held back at the end of the response, to forward before ending. */
   flush(): Buffer;
   /**
-   * What was learned, at the end (after a complete response, or after the stream broke / the client
-   * left): the provider-reported usage if it arrived, the completion text seen so far (for counting
-   * when no usage arrived), and whether the response was complete (stream terminator seen).
+   * What was learned, at the end (after flush() for a complete response, or after the stream broke /
+   * the client left). Call it once: for JSON bodies it parses the body.
    */
-  result(): { usage: TokenUsage | null; completionText: string; complete: boolean };
+  result(): ObservedUsage;
 }
+
+/** Upstream response headers as node:http gives them (lower-case names). */
+export type ResponseHeaders = Readonly<Record<string, string | readonly string[] | undefined>>;
 
 export interface UsageAccounting {
   /**
    * Parses (and, for streams that need it, rewrites) a request body.
    * @param providerPath the path after the context path, e.g. `/v1/chat/completions` or `/model/x/converse-stream`
+   * @param query the query string sent upstream ('' or starting with '?'), when known: Azure OpenAI
+   *   only injects `stream_options` for api-versions that accept it
    * @throws RequestBodyError
    */
-  prepareRequest(providerPath: string, body: Buffer, contentType: string | undefined): PreparedRequest;
-  /** A fresh observer for the response to `prepared`, given the upstream status and content type. */
-  observeResponse(prepared: PreparedRequest, status: number, contentType: string | undefined): ResponseObserver;
+  prepareRequest(providerPath: string, body: Buffer, contentType: string | undefined, query?: string): PreparedRequest;
+  /**
+   * A fresh observer for the response to `prepared`, given the upstream status and content type.
+   * @param headers the upstream response headers, when available: Bedrock InvokeModel reports its
+   *   token counts in `x-amzn-bedrock-input-token-count` / `x-amzn-bedrock-output-token-count`
+   */
+  observeResponse(prepared: PreparedRequest, status: number, contentType: string | undefined, headers?: ResponseHeaders): ResponseObserver;
 }

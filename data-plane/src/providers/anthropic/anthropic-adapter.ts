@@ -1,6 +1,7 @@
 import { compileApiVersion } from '../shared/api-key-header';
 import { createApiKeyProviderAdapter } from '../shared/api-key-provider-adapter';
 import { anthropicErrorResponse } from './anthropic-error';
+import { anthropicUsageAccounting } from './anthropic-usage';
 
 /** The version Anthropic's SDKs send today; used only when neither the config nor the client names one. */
 export const DEFAULT_ANTHROPIC_VERSION = '2023-06-01';
@@ -25,4 +26,5 @@ export const anthropicAdapter = createApiKeyProviderAdapter({
     };
   },
   errorResponse: anthropicErrorResponse,
+  usage: anthropicUsageAccounting,
 });

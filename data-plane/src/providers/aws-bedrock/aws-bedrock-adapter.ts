@@ -2,6 +2,7 @@ import type { BackendAuthMessage } from '../../config-stream/wire-types';
 import type { ProviderAdapter, UpstreamAuthenticator } from '../provider-adapter';
 import { compileCredentialHeader, requireApiKeyAuth, setCredentialHeader } from '../shared/api-key-header';
 import { bedrockErrorResponse } from './bedrock-error';
+import { bedrockUsageAccounting } from './bedrock-usage';
 import { compileSigV4Authenticator } from './sigv4-authenticator';
 
 /**
@@ -17,4 +18,5 @@ export const awsBedrockAdapter: ProviderAdapter = {
     return { kind: 'headers', apply: (draft) => setCredentialHeader(draft, header) };
   },
   errorResponse: bedrockErrorResponse,
+  usage: bedrockUsageAccounting,
 };

@@ -1,6 +1,7 @@
 import { compileApiVersion } from '../shared/api-key-header';
 import { replaceQueryParameter } from '../shared/query-string';
 import { createApiKeyProviderAdapter } from '../shared/api-key-provider-adapter';
+import { azureOpenAiUsageAccounting } from './azure-openai-usage';
 
 /**
  * Azure OpenAI differs from OpenAI by its `api-key` header and by the `api-version` query parameter:
@@ -11,6 +12,7 @@ export const azureOpenAiAdapter = createApiKeyProviderAdapter({
   id: 'AZURE_OPENAI',
   label: 'azure-openai',
   defaultHeaderName: 'api-key',
+  usage: azureOpenAiUsageAccounting,
   compileVersioning: (auth) => {
     if (auth.api_version === '') return undefined;
     const apiVersion = compileApiVersion(auth.api_version, 'api-version');

@@ -1,5 +1,6 @@
 import { createApiKeyProviderAdapter } from '../shared/api-key-provider-adapter';
 import { mistralErrorResponse } from './mistral-error';
+import { mistralUsageAccounting } from './mistral-usage';
 
 /** Mistral: OpenAI-style `Authorization: Bearer`, its own flat error format. */
 export const mistralAdapter = createApiKeyProviderAdapter({
@@ -7,4 +8,5 @@ export const mistralAdapter = createApiKeyProviderAdapter({
   label: 'mistral',
   defaultHeaderName: 'authorization',
   errorResponse: mistralErrorResponse,
+  usage: mistralUsageAccounting,
 });

@@ -1,8 +1,10 @@
 import { createApiKeyProviderAdapter } from '../shared/api-key-provider-adapter';
+import { openAiUsageAccounting } from './openai-usage';
 
 /** Plain OpenAI: `Authorization: Bearer <key>` (header_value arrives complete), OpenAI error format. */
 export const openAiAdapter = createApiKeyProviderAdapter({
   id: 'OPENAI',
   label: 'openai',
   defaultHeaderName: 'authorization',
+  usage: openAiUsageAccounting,
 });

@@ -1,0 +1,116 @@
+import fc from 'fast-check';
+import messageExample from '../../../../test/fixtures/providers/anthropic/message.json';
+import { anthropicStream } from '../../../../test/fakes/anthropic';
+import { defaultBehaviour, sse } from '../../../../test/fakes/recorder';
+import { RequestBodyError } from '../usage-accounting';
+import { observe, observeAtEverySplit, piecesOf, providerFixture } from '../shared/observer-harness';
+import { anthropicUsageAccounting as accounting } from './anthropic-usage';
+
+const MESSAGES = '/v1/messages';
+
+function prepare(body: object, path = MESSAGES): ReturnType<typeof accounting.prepareRequest> {
+  return accounting.prepareRequest(path, Buffer.from(JSON.stringify(body)), 'application/json');
+}
+
+const streamed = prepare({ model: 'claude-sonnet-4-5', max_tokens: 1024, messages: [], stream: true });
+const unstreamed = prepare({ model: 'claude-sonnet-4-5', max_tokens: 1024, messages: [] });
+
+describe('anthropicUsageAccounting.prepareRequest', () => {
+  it('reads model, stream and max_tokens and keeps the bytes', () => {
+    const raw = Buffer.from('{"model":"claude-sonnet-4-5","max_tokens":1024,"stream":true,"messages":[]}');
+    const prepared = accounting.prepareRequest(MESSAGES, raw, 'application/json');
+    expect(prepared).toMatchObject({ model: 'claude-sonnet-4-5', stream: true, maxCompletionTokens: 1024, stripUsageChunk: false });
+    expect(prepared.body).toBe(raw);
+    expect(() => accounting.prepareRequest(MESSAGES, Buffer.from('not json'), 'application/json')).toThrow(RequestBodyError);
+  });
+});
+
+describe('anthropicUsageAccounting.observeResponse', () => {
+  it('reads the documented message', () => {
+    const { result } = observe(accounting.observeResponse(unstreamed, 200, 'application/json'), [providerFixture('anthropic', 'message.json')]);
+    expect(result).toEqual({ usage: { promptTokens: 2095, completionTokens: 503 }, completionText: 'Hi! My name is Claude.', complete: true });
+  });
+
+  it('counts cache writes and reads as prompt tokens', () => {
+    const cached = { ...messageExample, usage: { ...messageExample.usage, input_tokens: 10, cache_creation_input_tokens: 1200, cache_read_input_tokens: 800 } };
+    const { result } = observe(accounting.observeResponse(unstreamed, 200, 'application/json'), [Buffer.from(JSON.stringify(cached))]);
+    expect(result.usage).toEqual({ promptTokens: 2010, completionTokens: 503 });
+  });
+
+  it('collects thinking and tool use from the content blocks', () => {
+    const body = {
+      ...messageExample,
+      content: [
+        { type: 'thinking', thinking: 'Let me see. ', signature: 'sig' },
+        { type: 'text', text: 'Checking.' },
+        { type: 'tool_use', id: 'toolu_1', name: 'get_weather', input: { city: 'Paris' } },
+      ],
+    };
+    const { result } = observe(accounting.observeResponse(unstreamed, 200, 'application/json'), [Buffer.from(JSON.stringify(body))]);
+    expect(result.completionText).toBe('Let me see. Checking.get_weather{"city":"Paris"}');
+  });
+
+  it('charges nothing for count_tokens, which is free', () => {
+    const prepared = prepare({ model: 'claude-sonnet-4-5', messages: [] }, '/v1/messages/count_tokens');
+    const { result } = observe(accounting.observeResponse(prepared, 200, 'application/json'), [Buffer.from('{"input_tokens":2095}')]);
+    expect(result.usage).toEqual({ promptTokens: 0, completionTokens: 0 });
+  });
+
+  it.each([400, 401, 413, 429, 500, 529])('reports no usage for a %i error', (status) => {
+    const { result } = observe(accounting.observeResponse(unstreamed, status, 'application/json'), [providerFixture('anthropic', 'errors.json')]);
+    expect(result).toEqual({ usage: null, completionText: '', complete: true });
+  });
+
+  it('reads the recorded stream (message_start + cumulative message_delta) at every split offset', () => {
+    const recorded = providerFixture('anthropic', 'message-stream.sse');
+    const { whole, splits } = observeAtEverySplit(() => accounting.observeResponse(streamed, 200, 'text/event-stream; charset=utf-8'), recorded);
+    expect(whole.result).toEqual({ usage: { promptTokens: 25, completionTokens: 15 }, completionText: 'Hello!', complete: true });
+    for (const split of [whole, ...splits]) {
+      expect(split.forwarded.equals(recorded)).toBe(true);
+      expect(split.result).toEqual(whole.result);
+    }
+  });
+
+  it('gives the same result for any chunking of a generated stream, mid-UTF-8 cuts included (property)', () => {
+    const behaviour = { ...defaultBehaviour(), content: 'Grüße aus Köln 🎉 und 日本語', usage: { prompt: 77, completion: 12 } };
+    const bytes = Buffer.from(anthropicStream(behaviour, 'claude-sonnet-4-5').join(''));
+    fc.assert(
+      fc.property(fc.array(fc.integer({ min: 1, max: bytes.length - 1 }), { maxLength: 40 }), (cuts) => {
+        const { forwarded, result } = observe(accounting.observeResponse(streamed, 200, 'text/event-stream'), piecesOf(bytes, cuts));
+        expect(forwarded.equals(bytes)).toBe(true);
+        expect(result).toEqual({ usage: { promptTokens: 77, completionTokens: 12 }, completionText: behaviour.content, complete: true });
+      }),
+    );
+  });
+
+  it('reports a stream cut before message_delta with the prompt tokens from message_start, but no usage', () => {
+    const recorded = providerFixture('anthropic', 'message-stream.sse');
+    const cut = recorded.indexOf('event: message_delta') + 30;
+    const { result } = observe(accounting.observeResponse(streamed, 200, 'text/event-stream'), [recorded.subarray(0, cut)], false);
+    expect(result).toEqual({ usage: null, reportedPromptTokens: 25, completionText: 'Hello!', complete: false });
+    // Cut after message_delta but before message_stop: the usage is final.
+    const beforeStop = recorded.indexOf('event: message_stop');
+    const late = observe(accounting.observeResponse(streamed, 200, 'text/event-stream'), [recorded.subarray(0, beforeStop)], false);
+    expect(late.result).toEqual({ usage: { promptTokens: 25, completionTokens: 15 }, completionText: 'Hello!', complete: false });
+  });
+
+  it('takes cache tokens from message_start and updated counts from message_delta; reads events without names', () => {
+    const events = [
+      sse({ type: 'message_start', message: { usage: { input_tokens: 3, cache_creation_input_tokens: 100, cache_read_input_tokens: 0, output_tokens: 1 } } }),
+      sse({ type: 'content_block_delta', index: 0, delta: { type: 'thinking_delta', thinking: 'hm ' } }),
+      sse({ type: 'content_block_delta', index: 1, delta: { type: 'input_json_delta', partial_json: '{"q":' } }),
+      sse({ type: 'content_block_delta', index: 1, delta: { type: 'input_json_delta', partial_json: '1}' } }),
+      sse({ type: 'message_delta', delta: { stop_reason: 'tool_use' }, usage: { input_tokens: 5, cache_creation_input_tokens: 100, cache_read_input_tokens: 50, output_tokens: 40 } }),
+      sse({ type: 'message_stop' }),
+    ];
+    const { result } = observe(accounting.observeResponse(streamed, 200, 'text/event-stream'), [Buffer.from(events.join(''))]);
+    expect(result).toEqual({ usage: { promptTokens: 155, completionTokens: 40 }, completionText: 'hm {"q":1}', complete: true });
+  });
+
+  it('treats an error event mid-stream as the end of an incomplete stream', () => {
+    const recorded = providerFixture('anthropic', 'message-stream.sse').toString();
+    const broken = recorded.slice(0, recorded.indexOf('event: content_block_stop')) + sse({ type: 'error', error: { type: 'overloaded_error', message: 'Overloaded' } }, 'error');
+    const { result } = observe(accounting.observeResponse(streamed, 200, 'text/event-stream'), [Buffer.from(broken)]);
+    expect(result).toEqual({ usage: null, reportedPromptTokens: 25, completionText: 'Hello!', complete: false });
+  });
+});

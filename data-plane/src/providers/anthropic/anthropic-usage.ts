@@ -1,0 +1,113 @@
+// Usage accounting for the Anthropic Messages API (JSON and SSE).
+import type { EventSourceMessage } from 'eventsource-parser';
+import type { PreparedRequest, ResponseHeaders, ResponseObserver, TokenUsage, UsageAccounting } from '../usage-accounting';
+import { bodyKind } from '../shared/content-type';
+import { completionLimit, parseJsonRequestBody } from '../shared/json-request-body';
+import { type JsonUsageReader, JsonResponseObserver } from '../shared/json-response-observer';
+import { type JsonObject, arrayMember, isJsonObject, member, parseJsonObject, stringMember, textOf, tokenCount } from '../shared/json-values';
+import { SseResponseObserver } from '../shared/sse-response-observer';
+import { NOTHING_TO_COUNT, PassThroughObserver, type UsageTally } from '../shared/usage-tally';
+
+/**
+ * Prompt tokens = input_tokens + cache_creation_input_tokens + cache_read_input_tokens: Anthropic's
+ * input_tokens leaves out the cached part of the prompt, while the proxy's admission count covers the
+ * whole prompt (and OpenAI's prompt_tokens includes cached tokens); charging input_tokens alone would
+ * refund every cached prompt and let a cached-prompt caller overrun the prompt budget.
+ */
+function promptTokens(usage: unknown): number | null {
+  const input = tokenCount(member(usage, 'input_tokens'));
+  if (input === null) return null;
+  return input + (tokenCount(member(usage, 'cache_creation_input_tokens')) ?? 0) + (tokenCount(member(usage, 'cache_read_input_tokens')) ?? 0);
+}
+
+export function anthropicUsage(usage: unknown): TokenUsage | null {
+  const prompt = promptTokens(usage);
+  if (prompt === null) return null;
+  return { promptTokens: prompt, completionTokens: tokenCount(member(usage, 'output_tokens')) ?? 0 };
+}
+
+const ANTHROPIC_JSON_READER: JsonUsageReader = {
+  usage(body) {
+    const usage = anthropicUsage(body.usage);
+    if (usage !== null) return usage;
+    // POST /v1/messages/count_tokens answers {"input_tokens": n}: counting is free.
+    if (body.type === undefined && body.usage === undefined && tokenCount(body.input_tokens) !== null) return { promptTokens: 0, completionTokens: 0 };
+    return null;
+  },
+  usageMember: anthropicUsage,
+  text(body) {
+    let text = '';
+    for (const block of arrayMember(body, 'content')) text += contentBlockText(block);
+    return text;
+  },
+};
+
+/** Text of a content block: text, thinking, or a tool call's name and input. */
+function contentBlockText(block: unknown): string {
+  if (!isJsonObject(block)) return '';
+  return textOf(stringMember(block, 'text')) + textOf(stringMember(block, 'thinking')) + textOf(stringMember(block, 'name')) + textOf(block.input);
+}
+
+/**
+ * One Messages stream event. message_start carries the prompt tokens (and 1 output token: not a
+ * usage to report), message_delta the final cumulative output tokens (and, on newer models, updated
+ * input counts), message_stop ends the message. ping and content_block_start/stop are skipped unparsed.
+ */
+function readAnthropicEvent(event: EventSourceMessage, tally: UsageTally): boolean {
+  let type = event.event;
+  let data: JsonObject | null = null;
+  if (type === undefined || type === 'message') {
+    data = parseJsonObject(event.data);
+    type = stringMember(data, 'type') ?? undefined;
+  }
+  switch (type) {
+    case 'message_start': {
+      data ??= parseJsonObject(event.data);
+      tally.reportedPromptTokens = promptTokens(member(member(data, 'message'), 'usage')) ?? tally.reportedPromptTokens;
+      break;
+    }
+    case 'content_block_delta': {
+      data ??= parseJsonObject(event.data);
+      const delta = member(data, 'delta');
+      tally.addText(textOf(stringMember(delta, 'text')) + textOf(stringMember(delta, 'thinking')) + textOf(stringMember(delta, 'partial_json')));
+      break;
+    }
+    case 'message_delta': {
+      data ??= parseJsonObject(event.data);
+      const usage = member(data, 'usage');
+      const output = tokenCount(member(usage, 'output_tokens'));
+      const prompt = promptTokens(usage) ?? tally.reportedPromptTokens;
+      if (prompt !== null && output !== null) tally.usage = { promptTokens: prompt, completionTokens: output };
+      break;
+    }
+    case 'message_stop':
+      tally.complete = true;
+      break;
+    default:
+      break;
+  }
+  return false;
+}
+
+/** Anthropic: usage in JSON and in message_start/message_delta events; nothing is injected or stripped. */
+export const anthropicUsageAccounting: UsageAccounting = {
+  prepareRequest(_providerPath: string, body: Buffer, contentType: string | undefined): PreparedRequest {
+    const json = parseJsonRequestBody(body, contentType);
+    return {
+      body,
+      json,
+      model: stringMember(json, 'model'),
+      stream: member(json, 'stream') === true,
+      maxCompletionTokens: completionLimit(json, ['max_tokens']),
+      stripUsageChunk: false,
+    };
+  },
+
+  observeResponse(prepared: PreparedRequest, status: number, contentType: string | undefined, _headers?: ResponseHeaders): ResponseObserver {
+    if (status < 200 || status > 299) return new PassThroughObserver(NOTHING_TO_COUNT);
+    const kind = bodyKind(contentType);
+    if (kind === 'sse' || (kind === 'none' && prepared.stream)) return new SseResponseObserver(readAnthropicEvent, false);
+    if (kind === 'json' || kind === 'none') return new JsonResponseObserver(ANTHROPIC_JSON_READER);
+    return new PassThroughObserver(NOTHING_TO_COUNT);
+  },
+};

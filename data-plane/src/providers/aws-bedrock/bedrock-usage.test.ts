@@ -1,0 +1,158 @@
+import fc from 'fast-check';
+import { EventStreamCodec } from '@smithy/eventstream-codec';
+import { fromUtf8, toUtf8 } from '@smithy/util-utf8';
+import converseStreamEvents from '../../../../test/fixtures/providers/bedrock/converse-stream-events.json';
+import { bedrockConverseStream } from '../../../../test/fakes/bedrock';
+import { defaultBehaviour } from '../../../../test/fakes/recorder';
+import { observe, observeAtEverySplit, piecesOf, providerFixture } from '../shared/observer-harness';
+import { bedrockUsageAccounting as accounting } from './bedrock-usage';
+
+const codec = new EventStreamCodec(toUtf8, fromUtf8);
+const MODEL = 'anthropic.claude-3-5-sonnet-20240620-v1:0';
+const ENCODED_MODEL = encodeURIComponent(MODEL); // as the SDK sends it: v1%3A0
+
+function frame(messageType: string, type: string, payload: object): Buffer {
+  const typeHeader = messageType === 'exception' ? ':exception-type' : ':event-type';
+  return Buffer.from(
+    codec.encode({
+      headers: {
+        [typeHeader]: { type: 'string', value: type },
+        ':content-type': { type: 'string', value: 'application/json' },
+        ':message-type': { type: 'string', value: messageType },
+      },
+      body: fromUtf8(JSON.stringify(payload)),
+    }),
+  );
+}
+
+/** The recorded ConverseStream events, framed exactly (their `p` padding included). */
+const recordedStream = Buffer.concat(converseStreamEvents.map((event) => frame('event', event.event, event.payload)));
+
+function prepare(operation: string, body: object): ReturnType<typeof accounting.prepareRequest> {
+  return accounting.prepareRequest(`/model/${ENCODED_MODEL}/${operation}`, Buffer.from(JSON.stringify(body)), 'application/json');
+}
+
+const converse = prepare('converse', { messages: [], inferenceConfig: { maxTokens: 512 } });
+const converseStream = prepare('converse-stream', { messages: [] });
+const EVENTSTREAM = 'application/vnd.amazon.eventstream';
+
+describe('bedrockUsageAccounting.prepareRequest', () => {
+  it('reads the URL-decoded model id and streaming from the path, the limit from the body', () => {
+    expect(converse).toMatchObject({ model: MODEL, stream: false, maxCompletionTokens: 512, stripUsageChunk: false });
+    expect(converseStream).toMatchObject({ model: MODEL, stream: true, maxCompletionTokens: null });
+    expect(prepare('invoke', { anthropic_version: 'bedrock-2023-05-31', max_tokens: 300, messages: [] })).toMatchObject({ stream: false, maxCompletionTokens: 300 });
+    expect(prepare('invoke-with-response-stream', { prompt: 'x', max_gen_len: 128 })).toMatchObject({ stream: true, maxCompletionTokens: 128 });
+    expect(prepare('invoke', { inputText: 'x', textGenerationConfig: { maxTokenCount: 64 } }).maxCompletionTokens).toBe(64);
+    const arn = 'arn:aws:bedrock:us-east-1:123456789012:inference-profile/us.anthropic.claude-3-haiku-20240307-v1:0';
+    expect(accounting.prepareRequest(`/model/${encodeURIComponent(arn)}/converse`, Buffer.from('{}'), 'application/json').model).toBe(arn);
+  });
+
+  it('keeps the bytes as they are', () => {
+    const raw = Buffer.from('{"messages":[],"inferenceConfig":{"maxTokens":10}}');
+    expect(accounting.prepareRequest(`/model/${ENCODED_MODEL}/converse`, raw, 'application/json').body).toBe(raw);
+  });
+});
+
+describe('bedrockUsageAccounting.observeResponse', () => {
+  it('reads the documented Converse response', () => {
+    const { result } = observe(accounting.observeResponse(converse, 200, 'application/json'), [providerFixture('bedrock', 'converse.json')]);
+    expect(result).toEqual({ usage: { promptTokens: 30, completionTokens: 628 }, completionText: 'Hello! How can I help you today?', complete: true });
+  });
+
+  it('counts cache reads and writes as prompt tokens', () => {
+    const body = { output: { message: { role: 'assistant', content: [{ text: 'x' }] } }, usage: { inputTokens: 4, outputTokens: 2, cacheReadInputTokens: 100, cacheWriteInputTokens: 20, totalTokens: 126 } };
+    expect(observe(accounting.observeResponse(converse, 200, 'application/json'), [Buffer.from(JSON.stringify(body))]).result.usage).toEqual({ promptTokens: 124, completionTokens: 2 });
+  });
+
+  it('reads InvokeModel counts from the response headers, else from the model-native body', () => {
+    const invoke = prepare('invoke', { prompt: 'x' });
+    const headers = { 'x-amzn-bedrock-input-token-count': '12', 'x-amzn-bedrock-output-token-count': '34', 'content-type': 'application/json' };
+    const body = Buffer.from('{"outputs":[{"text":"Salut","stop_reason":"stop"}]}');
+    const fromHeaders = observe(accounting.observeResponse(invoke, 200, 'application/json', headers), [body]);
+    expect(fromHeaders.forwarded.equals(body)).toBe(true);
+    expect(fromHeaders.result.usage).toEqual({ promptTokens: 12, completionTokens: 34 });
+    for (const [native, usage, text] of [
+      [{ content: [{ type: 'text', text: 'Hi' }], usage: { input_tokens: 5, output_tokens: 2 } }, { promptTokens: 5, completionTokens: 2 }, 'Hi'],
+      [{ generation: 'Hey', prompt_token_count: 7, generation_token_count: 3 }, { promptTokens: 7, completionTokens: 3 }, 'Hey'],
+      [{ inputTextTokenCount: 6, results: [{ tokenCount: 4, outputText: 'Yo' }] }, { promptTokens: 6, completionTokens: 4 }, 'Yo'],
+      [{ outputs: [{ text: 'Salut' }] }, null, 'Salut'],
+    ] as const) {
+      const { result } = observe(accounting.observeResponse(invoke, 200, 'application/json'), [Buffer.from(JSON.stringify(native))]);
+      expect(result).toEqual({ usage, completionText: text, complete: true });
+    }
+  });
+
+  it('reads the recorded ConverseStream at every split offset, forwarding the frames unchanged', () => {
+    const { whole, splits } = observeAtEverySplit(() => accounting.observeResponse(converseStream, 200, EVENTSTREAM), recordedStream);
+    expect(whole.result).toEqual({ usage: { promptTokens: 30, completionTokens: 12 }, completionText: 'Hello', complete: true });
+    for (const split of [whole, ...splits]) {
+      expect(split.forwarded.equals(recordedStream)).toBe(true);
+      expect(split.result).toEqual(whole.result);
+    }
+  });
+
+  it('gives the same result for any chunking of a generated stream (property)', () => {
+    const behaviour = { ...defaultBehaviour(), content: 'Olá, tudo bem? 🌎 Sim!', usage: { prompt: 19, completion: 6 } };
+    const bytes = Buffer.concat(bedrockConverseStream(behaviour));
+    fc.assert(
+      fc.property(fc.array(fc.integer({ min: 1, max: bytes.length - 1 }), { maxLength: 40 }), (cuts) => {
+        const { forwarded, result } = observe(accounting.observeResponse(converseStream, 200, EVENTSTREAM), piecesOf(bytes, cuts));
+        expect(forwarded.equals(bytes)).toBe(true);
+        expect(result).toEqual({ usage: { promptTokens: 19, completionTokens: 6 }, completionText: behaviour.content, complete: true });
+      }),
+    );
+  });
+
+  it('reports a stream cut before metadata (even after messageStop) as incomplete with its partial text', () => {
+    const frames = converseStreamEvents.map((event) => frame('event', event.event, event.payload));
+    const afterMessageStop = Buffer.concat(frames.slice(0, 4));
+    const midMetadata = Buffer.concat([afterMessageStop, frames[4].subarray(0, 20)]);
+    for (const cut of [afterMessageStop, midMetadata, Buffer.concat(frames.slice(0, 2)).subarray(0, frames[0].length + 10)]) {
+      const { result } = observe(accounting.observeResponse(converseStream, 200, EVENTSTREAM), piecesOf(cut, [3, 50]), false);
+      expect(result.usage).toBeNull();
+      expect(result.complete).toBe(false);
+    }
+    expect(observe(accounting.observeResponse(converseStream, 200, EVENTSTREAM), [afterMessageStop], false).result.completionText).toBe('Hello');
+  });
+
+  it('treats an exception message as the end of an incomplete stream', () => {
+    const bytes = Buffer.concat([
+      frame('event', 'messageStart', { role: 'assistant' }),
+      frame('event', 'contentBlockDelta', { contentBlockIndex: 0, delta: { text: 'Par' } }),
+      frame('exception', 'throttlingException', { message: 'Too many tokens, please wait before trying again.' }),
+    ]);
+    const { forwarded, result } = observe(accounting.observeResponse(converseStream, 200, EVENTSTREAM), [bytes]);
+    expect(forwarded.equals(bytes)).toBe(true);
+    expect(result).toEqual({ usage: null, completionText: 'Par', complete: false });
+  });
+
+  it('stops reading (still forwarding) a corrupt stream', () => {
+    const corrupt = Buffer.from(recordedStream);
+    corrupt[20] ^= 0xff; // inside the first frame: its CRC no longer matches
+    const { forwarded, result } = observe(accounting.observeResponse(converseStream, 200, EVENTSTREAM), [corrupt]);
+    expect(forwarded.equals(corrupt)).toBe(true);
+    expect(result.complete).toBe(false);
+    const notFrames = Buffer.from('{"message":"not an event stream"}');
+    expect(observe(accounting.observeResponse(converseStream, 200, EVENTSTREAM), [notFrames]).result.complete).toBe(false);
+  });
+
+  it('reads InvokeModelWithResponseStream chunks and their invocation metrics', () => {
+    const chunk = (inner: object): Buffer => frame('event', 'chunk', { bytes: Buffer.from(JSON.stringify(inner)).toString('base64'), p: 'abc' });
+    const bytes = Buffer.concat([
+      chunk({ type: 'message_start', message: { usage: { input_tokens: 14, output_tokens: 1 } } }),
+      chunk({ type: 'content_block_delta', index: 0, delta: { type: 'text_delta', text: 'Hi ' } }),
+      chunk({ type: 'content_block_delta', index: 0, delta: { type: 'text_delta', text: 'you' } }),
+      chunk({ type: 'message_delta', delta: { stop_reason: 'end_turn' }, usage: { output_tokens: 3 } }),
+      chunk({ type: 'message_stop', 'amazon-bedrock-invocationMetrics': { inputTokenCount: 14, outputTokenCount: 3, invocationLatency: 500, firstByteLatency: 200 } }),
+    ]);
+    const prepared = prepare('invoke-with-response-stream', { anthropic_version: 'bedrock-2023-05-31', max_tokens: 10, messages: [] });
+    const { whole, splits } = observeAtEverySplit(() => accounting.observeResponse(prepared, 200, EVENTSTREAM), bytes);
+    expect(whole.result).toEqual({ usage: { promptTokens: 14, completionTokens: 3 }, completionText: 'Hi you', complete: true });
+    for (const split of splits) expect(split.result).toEqual(whole.result);
+  });
+
+  it('reports no usage for error responses', () => {
+    const { result } = observe(accounting.observeResponse(converseStream, 429, 'application/json'), [Buffer.from('{"message":"Too many requests"}')]);
+    expect(result).toEqual({ usage: null, completionText: '', complete: true });
+  });
+});

@@ -1,0 +1,191 @@
+// Usage accounting for Bedrock Runtime: Converse / ConverseStream (the normalized API) and
+// InvokeModel / InvokeModelWithResponseStream (model-native bodies).
+import type { Message } from '@smithy/eventstream-codec';
+import type { PreparedRequest, ResponseHeaders, ResponseObserver, TokenUsage, UsageAccounting } from '../usage-accounting';
+import { bodyKind } from '../shared/content-type';
+import { completionLimit, parseJsonRequestBody } from '../shared/json-request-body';
+import { type JsonUsageReader, JsonResponseObserver } from '../shared/json-response-observer';
+import { type JsonObject, arrayMember, firstTokenCount, isJsonObject, member, parseJsonObject, stringMember, textOf, tokenCount } from '../shared/json-values';
+import { anthropicUsage } from '../anthropic/anthropic-usage';
+import { openAiUsage } from '../shared/openai-compatible-usage';
+import { NOTHING_TO_COUNT, PassThroughObserver, type UsageTally } from '../shared/usage-tally';
+import { EventStreamResponseObserver, stringHeader } from './event-stream-observer';
+
+/** `/model/{modelId}/{operation}`; the model id arrives URL-encoded (`v1%3A0`, ARNs with `%2F`). */
+const MODEL_PATH = /\/model\/([^/]+)\/([^/]+)\/?$/;
+const STREAMING_OPERATIONS: ReadonlySet<string> = new Set(['converse-stream', 'invoke-with-response-stream']);
+
+/** Completion limits: Converse, then the model-native InvokeModel fields (Anthropic/Mistral/OpenAI, Llama, Titan, Nova). */
+const COMPLETION_LIMITS = [
+  'inferenceConfig.maxTokens',
+  'max_tokens',
+  'max_completion_tokens',
+  'max_gen_len',
+  'textGenerationConfig.maxTokenCount',
+  'inferenceConfig.max_new_tokens',
+] as const;
+
+/**
+ * Converse `usage`: prompt = inputTokens + cacheReadInputTokens + cacheWriteInputTokens (inputTokens
+ * leaves the cached part out; the proxy's admission count covers the whole prompt, as for Anthropic).
+ */
+export function converseUsage(usage: unknown): TokenUsage | null {
+  const input = tokenCount(member(usage, 'inputTokens'));
+  if (input === null) return null;
+  const cached = (tokenCount(member(usage, 'cacheReadInputTokens')) ?? 0) + (tokenCount(member(usage, 'cacheWriteInputTokens')) ?? 0);
+  return { promptTokens: input + cached, completionTokens: tokenCount(member(usage, 'outputTokens')) ?? 0 };
+}
+
+/** Any usage a Bedrock body reports: Converse/Nova, Anthropic, OpenAI-style, Llama or Titan shapes. */
+function bodyUsage(body: JsonObject): TokenUsage | null {
+  const usage = body.usage;
+  const reported = converseUsage(usage) ?? anthropicUsage(usage) ?? openAiUsage(usage);
+  if (reported !== null) return reported;
+  const llamaPrompt = tokenCount(body.prompt_token_count);
+  if (llamaPrompt !== null) return { promptTokens: llamaPrompt, completionTokens: tokenCount(body.generation_token_count) ?? 0 };
+  const titanPrompt = tokenCount(body.inputTextTokenCount);
+  if (titanPrompt !== null) {
+    let completion = 0;
+    for (const result of arrayMember(body, 'results')) completion += tokenCount(member(result, 'tokenCount')) ?? 0;
+    return { promptTokens: titanPrompt, completionTokens: completion };
+  }
+  return null;
+}
+
+/** Completion text of a Converse or model-native body (or of one model-native stream chunk). */
+function bodyText(body: JsonObject): string {
+  let text = '';
+  for (const block of arrayMember(member(body.output, 'message'), 'content')) {
+    text += textOf(stringMember(block, 'text')) + toolUseText(member(block, 'toolUse'));
+    text += textOf(stringMember(member(member(block, 'reasoningContent'), 'reasoningText'), 'text'));
+  }
+  for (const block of arrayMember(body, 'content')) {
+    text += textOf(stringMember(block, 'text')) + textOf(stringMember(block, 'thinking')) + toolUseText(block); // Anthropic
+  }
+  for (const result of arrayMember(body, 'results')) text += textOf(stringMember(result, 'outputText')); // Titan
+  for (const output of arrayMember(body, 'outputs')) text += textOf(stringMember(output, 'text')); // Mistral
+  for (const choice of arrayMember(body, 'choices')) {
+    text += textOf(stringMember(member(choice, 'message'), 'content')) + textOf(stringMember(member(choice, 'delta'), 'content'));
+    text += textOf(stringMember(choice, 'text'));
+  }
+  text += textOf(stringMember(body, 'generation')) + textOf(stringMember(body, 'outputText')) + textOf(stringMember(body, 'completion'));
+  return text;
+}
+
+function toolUseText(toolUse: unknown): string {
+  if (!isJsonObject(toolUse)) return '';
+  return textOf(stringMember(toolUse, 'name')) + textOf(toolUse.input);
+}
+
+const BEDROCK_JSON_READER: JsonUsageReader = {
+  usage: bodyUsage,
+  usageMember: (usage) => converseUsage(usage) ?? anthropicUsage(usage) ?? openAiUsage(usage),
+  text: bodyText,
+};
+
+function payload(message: Message): JsonObject | null {
+  return parseJsonObject(Buffer.from(message.body.buffer, message.body.byteOffset, message.body.byteLength).toString('utf8'));
+}
+
+/**
+ * One event-stream message. ConverseStream: contentBlockDelta (text, tool input, reasoning), then
+ * messageStop, then metadata (usage) which ends a complete stream. InvokeModelWithResponseStream:
+ * `chunk` events whose base64 `bytes` hold model-native JSON; the last one carries
+ * `amazon-bedrock-invocationMetrics`. Exceptions (`:message-type: exception`) end the stream
+ * incomplete. messageStart, contentBlockStart/Stop and messageStop are skipped unparsed.
+ */
+function readBedrockMessage(message: Message, tally: UsageTally): void {
+  if (stringHeader(message, ':message-type') !== 'event') return;
+  switch (stringHeader(message, ':event-type')) {
+    case 'contentBlockDelta': {
+      const delta = member(payload(message), 'delta');
+      tally.addText(
+        textOf(stringMember(delta, 'text')) +
+          textOf(stringMember(member(delta, 'toolUse'), 'input')) +
+          textOf(stringMember(member(delta, 'reasoningContent'), 'text')),
+      );
+      break;
+    }
+    case 'metadata':
+      tally.usage = converseUsage(member(payload(message), 'usage')) ?? tally.usage;
+      tally.complete = true;
+      break;
+    case 'chunk': {
+      const bytes = stringMember(payload(message), 'bytes');
+      const chunk = bytes === null ? null : parseJsonObject(Buffer.from(bytes, 'base64').toString('utf8'));
+      if (chunk === null) break;
+      tally.addText(invokeChunkText(chunk));
+      const metrics = chunk['amazon-bedrock-invocationMetrics'];
+      if (metrics !== undefined) {
+        const input = tokenCount(member(metrics, 'inputTokenCount'));
+        if (input !== null) {
+          const cached = firstTokenCount(metrics, 'cacheReadInputTokenCount') ?? 0;
+          const written = firstTokenCount(metrics, 'cacheWriteInputTokenCount') ?? 0;
+          tally.usage = { promptTokens: input + cached + written, completionTokens: tokenCount(member(metrics, 'outputTokenCount')) ?? 0 };
+        }
+        tally.complete = true;
+      }
+      break;
+    }
+    default:
+      break;
+  }
+}
+
+/** Text of one model-native stream chunk: Anthropic deltas, Nova contentBlockDelta, or the body readers. */
+function invokeChunkText(chunk: JsonObject): string {
+  const delta = chunk.delta;
+  const anthropic = textOf(stringMember(delta, 'text')) + textOf(stringMember(delta, 'thinking')) + textOf(stringMember(delta, 'partial_json'));
+  const nova = textOf(stringMember(member(member(chunk, 'contentBlockDelta'), 'delta'), 'text'));
+  return anthropic + nova + bodyText(chunk);
+}
+
+/** InvokeModel reports its counts in headers for every model; read them when the proxy passes headers. */
+function headerUsage(headers: ResponseHeaders | undefined): TokenUsage | null {
+  if (headers === undefined) return null;
+  const input = headerCount(headers, 'x-amzn-bedrock-input-token-count');
+  const output = headerCount(headers, 'x-amzn-bedrock-output-token-count');
+  if (input === null || output === null) return null;
+  const cached = (headerCount(headers, 'x-amzn-bedrock-cache-read-input-token-count') ?? 0) + (headerCount(headers, 'x-amzn-bedrock-cache-write-input-token-count') ?? 0);
+  return { promptTokens: input + cached, completionTokens: output };
+}
+
+function headerCount(headers: ResponseHeaders, name: string): number | null {
+  const value = headers[name];
+  const text = typeof value === 'string' ? value : undefined;
+  return text !== undefined && /^\d{1,15}$/.test(text) ? Number(text) : null;
+}
+
+function decodeModelId(segment: string): string {
+  try {
+    return decodeURIComponent(segment);
+  } catch {
+    return segment;
+  }
+}
+
+/** Bedrock: the model id and streaming come from the path; usage from JSON, event-stream frames or headers. */
+export const bedrockUsageAccounting: UsageAccounting = {
+  prepareRequest(providerPath: string, body: Buffer, contentType: string | undefined): PreparedRequest {
+    const json = parseJsonRequestBody(body, contentType);
+    const route = MODEL_PATH.exec(providerPath);
+    return {
+      body,
+      json,
+      model: route ? decodeModelId(route[1]) : null,
+      stream: route !== null && STREAMING_OPERATIONS.has(route[2]),
+      maxCompletionTokens: completionLimit(json, COMPLETION_LIMITS),
+      stripUsageChunk: false,
+    };
+  },
+
+  observeResponse(prepared: PreparedRequest, status: number, contentType: string | undefined, headers?: ResponseHeaders): ResponseObserver {
+    if (status < 200 || status > 299) return new PassThroughObserver(NOTHING_TO_COUNT);
+    const kind = bodyKind(contentType);
+    if (kind === 'aws-eventstream' || (kind === 'none' && prepared.stream)) return new EventStreamResponseObserver(readBedrockMessage);
+    const fromHeaders = headerUsage(headers);
+    if (fromHeaders !== null) return new PassThroughObserver({ usage: fromHeaders, completionText: '', complete: true });
+    if (kind === 'json' || kind === 'none') return new JsonResponseObserver(BEDROCK_JSON_READER);
+    return new PassThroughObserver(NOTHING_TO_COUNT);
+  },
+};

@@ -1,0 +1,85 @@
+import fc from 'fast-check';
+import { mistralStream } from '../../../../test/fakes/mistral';
+import { defaultBehaviour, sse } from '../../../../test/fakes/recorder';
+import { observe, observeAtEverySplit, piecesOf, providerFixture } from '../shared/observer-harness';
+import { mistralUsageAccounting as accounting } from './mistral-usage';
+
+const CHAT = '/v1/chat/completions';
+
+function prepare(body: object, path = CHAT): ReturnType<typeof accounting.prepareRequest> {
+  return accounting.prepareRequest(path, Buffer.from(JSON.stringify(body)), 'application/json');
+}
+
+describe('mistralUsageAccounting', () => {
+  it('reads model, stream and max_tokens, and never adds stream_options (Mistral rejects unknown fields)', () => {
+    const raw = Buffer.from(JSON.stringify({ model: 'mistral-small-latest', messages: [], stream: true, max_tokens: 64, n: 2 }));
+    const prepared = accounting.prepareRequest('/prefix/v1/chat/completions', raw, 'application/json');
+    expect(prepared).toEqual({
+      body: raw,
+      json: JSON.parse(raw.toString()) as unknown,
+      model: 'mistral-small-latest',
+      stream: true,
+      maxCompletionTokens: 128,
+      stripUsageChunk: false,
+    });
+    expect(prepared.body).toBe(raw);
+  });
+
+  it('reads the documented chat completion and embeddings', () => {
+    const prepared = prepare({ model: 'mistral-small-latest', messages: [] });
+    const chat = observe(accounting.observeResponse(prepared, 200, 'application/json'), [providerFixture('mistral', 'chat-completion.json')]);
+    expect(chat.result).toEqual({ usage: { promptTokens: 16, completionTokens: 34 }, completionText: 'Hello! How can I assist you today?', complete: true });
+    const embeddings = observe(accounting.observeResponse(prepared, 200, 'application/json'), [providerFixture('mistral', 'embeddings.json')]);
+    expect(embeddings.result).toEqual({ usage: { promptTokens: 15, completionTokens: 0 }, completionText: '', complete: true });
+  });
+
+  it('reads the usage from the last chunk of the recorded stream and forwards it whole', () => {
+    const recorded = providerFixture('mistral', 'chat-completion-stream.sse');
+    const prepared = prepare({ model: 'mistral-small-latest', messages: [], stream: true });
+    const { whole, splits } = observeAtEverySplit(() => accounting.observeResponse(prepared, 200, 'text/event-stream'), recorded);
+    expect(whole.result).toEqual({ usage: { promptTokens: 16, completionTokens: 2 }, completionText: 'Hello!', complete: true });
+    for (const split of [whole, ...splits]) {
+      expect(split.forwarded.equals(recorded)).toBe(true);
+      expect(split.result).toEqual(whole.result);
+    }
+  });
+
+  it('gives the same result for any chunking of a generated stream (property)', () => {
+    const behaviour = { ...defaultBehaviour(), content: 'Ça va très bien, merci ✨', usage: { prompt: 40, completion: 8 } };
+    const bytes = Buffer.from(mistralStream(behaviour, 'mistral-large-latest').map((chunk) => sse(chunk)).join(''));
+    const prepared = prepare({ model: 'mistral-large-latest', messages: [], stream: true });
+    fc.assert(
+      fc.property(fc.array(fc.integer({ min: 1, max: bytes.length - 1 }), { maxLength: 25 }), (cuts) => {
+        const { forwarded, result } = observe(accounting.observeResponse(prepared, 200, 'text/event-stream'), piecesOf(bytes, cuts));
+        expect(forwarded.equals(bytes)).toBe(true);
+        expect(result).toEqual({ usage: { promptTokens: 40, completionTokens: 8 }, completionText: 'Ça va très bien, merci ✨', complete: true });
+      }),
+    );
+  });
+
+  it('collects thinking and text parts of structured content (Magistral)', () => {
+    const events = [
+      { choices: [{ index: 0, delta: { content: [{ type: 'thinking', thinking: [{ type: 'text', text: 'Hmm. ' }] }] } }] },
+      { choices: [{ index: 0, delta: { content: [{ type: 'text', text: 'Yes.' }] }, finish_reason: 'stop' }], usage: { prompt_tokens: 5, completion_tokens: 4, total_tokens: 9 } },
+    ];
+    const bytes = Buffer.from([...events.map((event) => sse(event)), sse('[DONE]')].join(''));
+    const prepared = prepare({ model: 'magistral-small-latest', messages: [], stream: true });
+    expect(observe(accounting.observeResponse(prepared, 200, 'text/event-stream'), [bytes]).result).toEqual({
+      usage: { promptTokens: 5, completionTokens: 4 },
+      completionText: 'Hmm. Yes.',
+      complete: true,
+    });
+  });
+
+  it('reports a cut stream as incomplete with its partial text, and error bodies as no usage', () => {
+    const recorded = providerFixture('mistral', 'chat-completion-stream.sse');
+    const prepared = prepare({ model: 'mistral-small-latest', messages: [], stream: true });
+    const cut = recorded.indexOf('"usage"');
+    expect(observe(accounting.observeResponse(prepared, 200, 'text/event-stream'), [recorded.subarray(0, cut)], false).result).toEqual({
+      usage: null,
+      completionText: 'Hello',
+      complete: false,
+    });
+    expect(observe(accounting.observeResponse(prepared, 422, 'application/json'), [providerFixture('mistral', 'errors.json')]).result.usage).toBeNull();
+  });
+});

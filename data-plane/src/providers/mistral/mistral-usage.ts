@@ -1,0 +1,10 @@
+import { createOpenAiCompatibleUsageAccounting } from '../shared/openai-compatible-usage';
+
+/**
+ * Mistral speaks OpenAI's format with the same usage names, and its streams always carry `usage` on
+ * the last chunk (the one with finish_reason, before `data: [DONE]`). Its API rejects unknown fields
+ * (422 `extra_forbidden`, `stream_options` included), so nothing is ever injected or stripped.
+ */
+export const mistralUsageAccounting = createOpenAiCompatibleUsageAccounting({
+  acceptsStreamOptions: () => false,
+});

@@ -1,0 +1,232 @@
+import fc from 'fast-check';
+import { openAIChatStream } from '../../../../test/fakes/openai';
+import { defaultBehaviour, sse } from '../../../../test/fakes/recorder';
+import { RequestBodyError } from '../usage-accounting';
+import { observe, observeAtEverySplit, piecesOf, providerFixture } from '../shared/observer-harness';
+import { openAiUsageAccounting as accounting } from './openai-usage';
+
+const CHAT = '/v1/chat/completions';
+
+function prepare(body: object | string, path = CHAT): ReturnType<typeof accounting.prepareRequest> {
+  return accounting.prepareRequest(path, Buffer.from(typeof body === 'string' ? body : JSON.stringify(body)), 'application/json');
+}
+
+/** A streamed chat completion as the fake (from OpenAI's documented chunks) sends it. */
+function chatStream(includeUsage: boolean, content = 'Héllo wörld 👋 from the fake'): { bytes: Buffer; events: string[] } {
+  const behaviour = { ...defaultBehaviour(), content, usage: { prompt: 23, completion: 9 } };
+  const events = openAIChatStream(behaviour, 'gpt-4o-mini', includeUsage).map((chunk) => sse(chunk));
+  return { bytes: Buffer.from(events.join('')), events };
+}
+
+describe('openAiUsageAccounting.prepareRequest', () => {
+  it('reads the model, the stream flag and the completion limit', () => {
+    const prepared = prepare({ model: 'gpt-4o', messages: [], max_tokens: 50, max_completion_tokens: 100, n: 2 });
+    expect(prepared).toMatchObject({ model: 'gpt-4o', stream: false, maxCompletionTokens: 200, stripUsageChunk: false });
+    expect(prepare({ model: 'gpt-4o', max_tokens: 50 }).maxCompletionTokens).toBe(50);
+    expect(prepare({ model: 'gpt-4o', input: 'x', max_output_tokens: 70 }, '/v1/responses').maxCompletionTokens).toBe(70);
+    expect(prepare({ model: 'gpt-4o' }).maxCompletionTokens).toBeNull();
+  });
+
+  it('keeps the client bytes of a request it does not change', () => {
+    const body = Buffer.from('{ "model" : "gpt-4o", "messages": [], "temperature": 1.0 }');
+    const prepared = accounting.prepareRequest(CHAT, body, 'application/json');
+    expect(prepared.body).toBe(body);
+    expect(prepared.json).toEqual({ model: 'gpt-4o', messages: [], temperature: 1 });
+  });
+
+  it('has no JSON for an empty body (GET /v1/models) and refuses a body that is not JSON', () => {
+    expect(accounting.prepareRequest('/v1/models', Buffer.alloc(0), undefined)).toEqual({
+      body: Buffer.alloc(0),
+      json: null,
+      model: null,
+      stream: false,
+      maxCompletionTokens: null,
+      stripUsageChunk: false,
+    });
+    expect(() => prepare('{"model": "gpt-4o",')).toThrow(RequestBodyError);
+  });
+
+  it('injects stream_options.include_usage into a stream that does not ask for usage, every other byte kept', () => {
+    const original = '{"model":"gpt-4o-mini","messages":[{"role":"user","content":"Hi \\u00e9"}],"stream":true,"temperature":1.0,"seed":12345678901234567890}';
+    const prepared = prepare(original);
+    expect(prepared.stripUsageChunk).toBe(true);
+    expect(prepared.stream).toBe(true);
+    expect(prepared.body.toString()).toBe(`{"stream_options":{"include_usage":true},${original.slice(1)}`);
+    expect(JSON.parse(prepared.body.toString())).toEqual({ ...(JSON.parse(original) as object), stream_options: { include_usage: true } });
+    expect(prepared.json).toEqual(JSON.parse(prepared.body.toString()));
+    // Legacy completions stream the same way.
+    expect(prepare({ model: 'gpt-3.5-turbo-instruct', prompt: 'x', stream: true }, '/v1/completions').stripUsageChunk).toBe(true);
+  });
+
+  it('leaves the bytes untouched when the client asked for usage', () => {
+    const body = Buffer.from('{"model":"gpt-4o-mini","stream":true,"stream_options":{"include_usage":true}}');
+    const prepared = accounting.prepareRequest(CHAT, body, 'application/json');
+    expect(prepared.body).toBe(body);
+    expect(prepared.stripUsageChunk).toBe(false);
+  });
+
+  it('turns include_usage on when the client turned it off or sent other stream options, keeping them', () => {
+    for (const options of [{ include_usage: false }, { include_obfuscation: false }, null]) {
+      const prepared = prepare({ model: 'gpt-4o-mini', stream: true, stream_options: options, messages: [] });
+      expect(prepared.stripUsageChunk).toBe(true);
+      expect(JSON.parse(prepared.body.toString())).toEqual({
+        model: 'gpt-4o-mini',
+        stream: true,
+        messages: [],
+        stream_options: { ...(options ?? {}), include_usage: true },
+      });
+    }
+  });
+
+  it('injects nothing into unstreamed requests, the Responses API (usage always reported) or invalid options', () => {
+    for (const [body, path] of [
+      [{ model: 'gpt-4o', messages: [] }, CHAT],
+      [{ model: 'gpt-4o', messages: [], stream: 'true' }, CHAT],
+      [{ model: 'gpt-4o', input: 'x', stream: true }, '/v1/responses'],
+      [{ model: 'gpt-4o', messages: [], stream: true, stream_options: 'yes' }, CHAT],
+    ] as const) {
+      const raw = Buffer.from(JSON.stringify(body));
+      const prepared = accounting.prepareRequest(path, raw, 'application/json');
+      expect(prepared.body).toBe(raw);
+      expect(prepared.stripUsageChunk).toBe(false);
+    }
+  });
+});
+
+describe('openAiUsageAccounting.observeResponse', () => {
+  const unstreamed = prepare({ model: 'gpt-4o-mini', messages: [] });
+  const injected = prepare({ model: 'gpt-4o-mini', messages: [], stream: true });
+  const asked = prepare({ model: 'gpt-4o-mini', messages: [], stream: true, stream_options: { include_usage: true } });
+
+  it('reads usage and text from the documented chat completion and embeddings', () => {
+    const chat = observe(accounting.observeResponse(unstreamed, 200, 'application/json'), [providerFixture('openai', 'chat-completion.json')]);
+    expect(chat.result).toEqual({ usage: { promptTokens: 19, completionTokens: 10 }, completionText: 'Hello! How can I assist you today?', complete: true });
+    const embeddings = observe(accounting.observeResponse(unstreamed, 200, 'application/json'), [providerFixture('openai', 'embeddings.json')]);
+    expect(embeddings.result).toEqual({ usage: { promptTokens: 8, completionTokens: 0 }, completionText: '', complete: true });
+  });
+
+  it('reads the Responses API usage (input/output tokens) and its output text', () => {
+    const body = Buffer.from(
+      JSON.stringify({
+        object: 'response',
+        output: [
+          { type: 'reasoning', summary: [{ type: 'summary_text', text: 'think ' }] },
+          { type: 'message', content: [{ type: 'output_text', text: 'Hi there' }] },
+          { type: 'function_call', name: 'f', arguments: '{"a":1}' },
+        ],
+        usage: { input_tokens: 36, output_tokens: 87, total_tokens: 123 },
+      }),
+    );
+    expect(observe(accounting.observeResponse(unstreamed, 200, 'application/json'), [body]).result).toEqual({
+      usage: { promptTokens: 36, completionTokens: 87 },
+      completionText: 'think Hi theref{"a":1}',
+      complete: true,
+    });
+    const count = Buffer.from('{"object":"response.input_tokens","input_tokens":11}');
+    expect(observe(accounting.observeResponse(unstreamed, 200, 'application/json'), [count]).result.usage).toEqual({ promptTokens: 0, completionTokens: 0 });
+  });
+
+  it.each([400, 401, 404, 429, 500, 503])('reports no usage for a %i error body', (status) => {
+    const error = providerFixture('openai', 'errors.json');
+    const observer = accounting.observeResponse(injected, status, 'application/json');
+    expect(observer.write(error)).toBe(error);
+    expect(observer.result()).toEqual({ usage: null, completionText: '', complete: true });
+  });
+
+  it('reads the recorded stream: usage from the usage chunk, text from the deltas', () => {
+    const recorded = providerFixture('openai', 'chat-completion-stream.sse');
+    const { forwarded, result } = observe(accounting.observeResponse(asked, 200, 'text/event-stream; charset=utf-8'), piecesOf(recorded, [100, 101, 500]));
+    expect(forwarded.equals(recorded)).toBe(true);
+    expect(result).toEqual({ usage: { promptTokens: 19, completionTokens: 10 }, completionText: 'Hello', complete: true });
+  });
+
+  it('strips exactly the injected usage chunk, at every split offset, mid-UTF-8 included', () => {
+    const { bytes, events } = chatStream(true);
+    const usageEvent = events.find((event) => event.includes('"choices":[]'));
+    expect(usageEvent).toBeDefined();
+    const expected = Buffer.from(events.filter((event) => event !== usageEvent).join(''));
+    const { whole, splits } = observeAtEverySplit(() => accounting.observeResponse(injected, 200, 'text/event-stream'), bytes);
+    expect(whole.result).toEqual({ usage: { promptTokens: 23, completionTokens: 9 }, completionText: 'Héllo wörld 👋 from the fake', complete: true });
+    expect(whole.forwarded.equals(expected)).toBe(true);
+    for (const split of splits) {
+      expect(split.forwarded.equals(expected)).toBe(true);
+      expect(split.result).toEqual(whole.result);
+    }
+  });
+
+  it('forwards every byte when the client asked for usage itself (random chunkings)', () => {
+    const { bytes } = chatStream(true);
+    fc.assert(
+      fc.property(fc.array(fc.integer({ min: 1, max: bytes.length - 1 }), { maxLength: 30 }), (cuts) => {
+        const { forwarded, result } = observe(accounting.observeResponse(asked, 200, 'text/event-stream'), piecesOf(bytes, cuts));
+        expect(forwarded.equals(bytes)).toBe(true);
+        expect(result.usage).toEqual({ promptTokens: 23, completionTokens: 9 });
+        expect(result.complete).toBe(true);
+      }),
+    );
+  });
+
+  it('reports a stream cut mid-event as incomplete, with the text streamed so far', () => {
+    const { bytes, events } = chatStream(true);
+    const threeEvents = Buffer.byteLength(events.slice(0, 3).join('')); // role, "Héllo", " wörld"
+    const insideUmlaut = bytes.indexOf(Buffer.from('ö')) + 1;
+    for (const [cut, text] of [
+      [threeEvents + 10, 'Héllo wörld'],
+      [threeEvents + 1, 'Héllo wörld'],
+      [threeEvents, 'Héllo wörld'],
+      [threeEvents - 1, 'Héllo'], // the blank line ending " wörld" never arrived
+      [insideUmlaut, 'Héllo'],
+    ] as const) {
+      for (const prepared of [injected, asked]) {
+        const observer = accounting.observeResponse(prepared, 200, 'text/event-stream');
+        const { result } = observe(observer, piecesOf(bytes.subarray(0, cut), [insideUmlaut - 1]), false);
+        expect(result).toEqual({ usage: null, completionText: text, complete: false });
+      }
+    }
+    // Cut after the usage chunk but before [DONE]: the usage is final, the stream still incomplete.
+    const beforeDone = Buffer.byteLength(events.slice(0, -1).join(''));
+    const { result } = observe(accounting.observeResponse(injected, 200, 'text/event-stream'), [bytes.subarray(0, beforeDone)], false);
+    expect(result).toMatchObject({ usage: { promptTokens: 23, completionTokens: 9 }, complete: false });
+  });
+
+  it('collects tool-call names and arguments, refusals and legacy completion text', () => {
+    const events = [
+      { choices: [{ index: 0, delta: { role: 'assistant', tool_calls: [{ index: 0, id: 'c', type: 'function', function: { name: 'get_weather', arguments: '' } }] } }] },
+      { choices: [{ index: 0, delta: { tool_calls: [{ index: 0, function: { arguments: '{"city":' } }] } }] },
+      { choices: [{ index: 0, delta: { tool_calls: [{ index: 0, function: { arguments: '"Paris"}' } }] } }] },
+      { choices: [{ index: 1, delta: { refusal: 'No.' } }] },
+      { choices: [{ index: 0, text: ' legacy' }] },
+    ];
+    const bytes = Buffer.from([...events.map((event) => sse(event)), sse('[DONE]')].join(''));
+    expect(observe(accounting.observeResponse(injected, 200, 'text/event-stream'), [bytes]).result).toEqual({
+      usage: null,
+      completionText: 'get_weather{"city":"Paris"}No. legacy',
+      complete: true,
+    });
+  });
+
+  it('reads a Responses API stream: text deltas, usage and the end from response.completed', () => {
+    const event = (type: string, data: object): string => sse({ type, ...data }, type);
+    const events = [
+      event('response.created', { response: { id: 'resp_1', status: 'in_progress', usage: null } }),
+      event('response.output_text.delta', { item_id: 'm', output_index: 0, content_index: 0, delta: 'Hi' }),
+      event('response.output_text.delta', { item_id: 'm', output_index: 0, content_index: 0, delta: ' there' }),
+      event('response.output_text.done', { text: 'Hi there' }),
+      event('response.completed', { response: { id: 'resp_1', status: 'completed', usage: { input_tokens: 12, output_tokens: 2, total_tokens: 14 } } }),
+    ];
+    const bytes = Buffer.from(events.join(''));
+    const prepared = prepare({ model: 'gpt-4o', input: 'x', stream: true }, '/v1/responses');
+    const { forwarded, result } = observe(accounting.observeResponse(prepared, 200, 'text/event-stream'), piecesOf(bytes, [50, 200]));
+    expect(forwarded.equals(bytes)).toBe(true);
+    expect(result).toEqual({ usage: { promptTokens: 12, completionTokens: 2 }, completionText: 'Hi there', complete: true });
+    const cut = observe(accounting.observeResponse(prepared, 200, 'text/event-stream'), [Buffer.from(events.slice(0, 3).join(''))], false);
+    expect(cut.result).toEqual({ usage: null, completionText: 'Hi there', complete: false });
+  });
+
+  it('follows bodies it cannot read as usage (audio) without touching them', () => {
+    const audio = Buffer.from([0xff, 0xfb, 0x90, 0x00]);
+    const observer = accounting.observeResponse(unstreamed, 200, 'audio/mpeg');
+    expect(observer.write(audio)).toBe(audio);
+    expect(observer.result()).toEqual({ usage: null, completionText: '', complete: true });
+  });
+});

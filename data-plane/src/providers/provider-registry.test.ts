@@ -1,0 +1,17 @@
+import { PROVIDER_ADAPTERS } from './provider-registry';
+import { RequestBodyError } from './usage-accounting';
+
+describe('PROVIDER_ADAPTERS', () => {
+  it('gives every provider a usage accounting that refuses non-JSON bodies and follows error responses untouched', () => {
+    expect([...PROVIDER_ADAPTERS.keys()].sort()).toEqual(['ANTHROPIC', 'AWS_BEDROCK', 'AZURE_OPENAI', 'MISTRAL', 'OPENAI']);
+    for (const adapter of PROVIDER_ADAPTERS.values()) {
+      expect(() => adapter.usage.prepareRequest('/v1/chat/completions', Buffer.from('<xml/>'), 'application/json')).toThrow(RequestBodyError);
+      const prepared = adapter.usage.prepareRequest('/v1/models', Buffer.alloc(0), undefined);
+      expect(prepared.json).toBeNull();
+      const observer = adapter.usage.observeResponse(prepared, 500, 'application/json');
+      const body = Buffer.from('{"usage":{"prompt_tokens":1,"input_tokens":1,"inputTokens":1}}');
+      expect(observer.write(body)).toBe(body);
+      expect(observer.result()).toEqual({ usage: null, completionText: '', complete: true });
+    }
+  });
+});

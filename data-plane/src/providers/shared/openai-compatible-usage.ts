@@ -1,0 +1,200 @@
+// Usage accounting for the OpenAI wire format (Chat Completions, legacy Completions, Embeddings,
+// Responses), shared by OpenAI, Azure OpenAI and Mistral; each lists only how it differs.
+import type { EventSourceMessage } from 'eventsource-parser';
+import type { PreparedRequest, ResponseHeaders, ResponseObserver, TokenUsage, UsageAccounting } from '../usage-accounting';
+import { bodyKind } from './content-type';
+import { completionLimit, insertFirstMember, parseJsonRequestBody, withFirstMember } from './json-request-body';
+import { JsonResponseObserver, type JsonUsageReader } from './json-response-observer';
+import { type JsonObject, arrayMember, firstTokenCount, isJsonObject, member, parseJsonObject, stringMember, textOf } from './json-values';
+import { SseResponseObserver } from './sse-response-observer';
+import { NOTHING_TO_COUNT, PassThroughObserver, type UsageTally } from './usage-tally';
+
+/** A request as the differences see it. */
+export interface OpenAiCompatibleRequest {
+  readonly providerPath: string;
+  readonly json: JsonObject;
+  readonly query: string | undefined;
+}
+
+/** What a provider changes relative to plain OpenAI. */
+export interface OpenAiCompatibleDifferences {
+  /** The model the path names (Azure's deployment), or null to read `model` from the body. */
+  readonly modelFromPath?: (providerPath: string) => string | null;
+  /**
+   * Whether a streamed (chat) completions request that does not ask for usage may get
+   * `stream_options.include_usage: true` added (the usage-only chunk is then stripped again).
+   */
+  readonly acceptsStreamOptions: (request: OpenAiCompatibleRequest) => boolean;
+}
+
+const COMPLETIONS_PATH = /\/completions\/?$/;
+
+export function createOpenAiCompatibleUsageAccounting(differences: OpenAiCompatibleDifferences): UsageAccounting {
+  return {
+    prepareRequest(providerPath: string, body: Buffer, contentType: string | undefined, query?: string): PreparedRequest {
+      const json = parseJsonRequestBody(body, contentType);
+      const model = differences.modelFromPath?.(providerPath) ?? stringMember(json, 'model');
+      const prepared: PreparedRequest = {
+        body,
+        json,
+        model,
+        stream: member(json, 'stream') === true,
+        maxCompletionTokens: completionLimit(json, ['max_completion_tokens', 'max_tokens', 'max_output_tokens'], 'n'),
+        stripUsageChunk: false,
+      };
+      if (!prepared.stream || !isJsonObject(json) || !COMPLETIONS_PATH.test(providerPath)) return prepared;
+      if (!differences.acceptsStreamOptions({ providerPath, json, query })) return prepared;
+      const options = json.stream_options;
+      if (options === undefined) {
+        // The common case: add the member in front, leaving the client's bytes as they are.
+        const streamOptions = { include_usage: true };
+        return {
+          ...prepared,
+          body: insertFirstMember(body, 'stream_options', streamOptions),
+          json: withFirstMember(json, 'stream_options', streamOptions),
+          stripUsageChunk: true,
+        };
+      }
+      if (isJsonObject(options) && options.include_usage === true) return prepared; // the client asked: untouched
+      if (options !== null && !isJsonObject(options)) return prepared; // invalid: the provider answers 400 itself
+      // `null`, or an object without include_usage: true (other options kept). Rare: re-serialize.
+      const rewritten = { ...json, stream_options: { ...(options ?? {}), include_usage: true } };
+      return { ...prepared, body: Buffer.from(JSON.stringify(rewritten), 'utf8'), json: rewritten, stripUsageChunk: true };
+    },
+
+    observeResponse(prepared: PreparedRequest, status: number, contentType: string | undefined, _headers?: ResponseHeaders): ResponseObserver {
+      if (status < 200 || status > 299) return new PassThroughObserver(NOTHING_TO_COUNT);
+      const kind = bodyKind(contentType);
+      if (kind === 'sse' || (kind === 'none' && prepared.stream)) {
+        return new SseResponseObserver(readOpenAiEvent, prepared.stripUsageChunk);
+      }
+      if (kind === 'json' || kind === 'none') return new JsonResponseObserver(OPENAI_JSON_READER);
+      return new PassThroughObserver(NOTHING_TO_COUNT); // audio, images, files: no usage to read
+    },
+  };
+}
+
+/**
+ * `usage` of Chat Completions / Completions / Embeddings (`prompt_tokens`, `completion_tokens`) or of
+ * the Responses API and audio transcriptions (`input_tokens`, `output_tokens`). Embeddings report
+ * prompt tokens only: completion 0.
+ */
+export function openAiUsage(usage: unknown): TokenUsage | null {
+  const promptTokens = firstTokenCount(usage, 'prompt_tokens', 'input_tokens');
+  if (promptTokens === null) return null;
+  return { promptTokens, completionTokens: firstTokenCount(usage, 'completion_tokens', 'output_tokens') ?? 0 };
+}
+
+const FREE_OPERATION_OBJECTS: ReadonlySet<string> = new Set([
+  'response.input_tokens', // POST /v1/responses/input_tokens counts a prompt and is not billed
+]);
+
+export const OPENAI_JSON_READER: JsonUsageReader = {
+  usage(body) {
+    const reported = openAiUsage(body.usage);
+    if (reported !== null) return reported;
+    const object = stringMember(body, 'object');
+    return object !== null && FREE_OPERATION_OBJECTS.has(object) ? { promptTokens: 0, completionTokens: 0 } : null;
+  },
+  usageMember: openAiUsage,
+  text(body) {
+    let text = '';
+    for (const choice of arrayMember(body, 'choices')) {
+      text += messageText(member(choice, 'message')) + textOf(stringMember(choice, 'text'));
+    }
+    for (const item of arrayMember(body, 'output')) text += responsesOutputItemText(item);
+    return text;
+  },
+};
+
+/** Text of a chat message or a streamed delta: content, refusal, reasoning, tool calls, audio transcript. */
+function messageText(message: unknown): string {
+  if (!isJsonObject(message)) return '';
+  let text = contentText(message.content) + textOf(stringMember(message, 'refusal')) + textOf(stringMember(message, 'reasoning_content'));
+  for (const call of arrayMember(message, 'tool_calls')) text += functionCallText(member(call, 'function'));
+  text += functionCallText(message.function_call);
+  text += textOf(stringMember(member(message, 'audio'), 'transcript'));
+  return text;
+}
+
+function functionCallText(call: unknown): string {
+  if (!isJsonObject(call)) return '';
+  return textOf(stringMember(call, 'name')) + textOf(call.arguments);
+}
+
+/** A content string, or an array of parts with `text` (Mistral thinking parts nest theirs). */
+function contentText(content: unknown): string {
+  if (typeof content === 'string') return content;
+  if (!Array.isArray(content)) return '';
+  let text = '';
+  for (const part of content) {
+    text += textOf(stringMember(part, 'text'));
+    const thinking = member(part, 'thinking');
+    text += typeof thinking === 'string' ? thinking : contentText(thinking);
+  }
+  return text;
+}
+
+function responsesOutputItemText(item: unknown): string {
+  let text = functionCallText(item);
+  for (const part of arrayMember(item, 'content')) text += textOf(stringMember(part, 'text')) + textOf(stringMember(part, 'refusal'));
+  for (const part of arrayMember(item, 'summary')) text += textOf(stringMember(part, 'text'));
+  return text;
+}
+
+/** Responses API stream events whose `delta` is completion text. */
+const RESPONSES_TEXT_EVENTS: ReadonlySet<string> = new Set([
+  'response.output_text.delta',
+  'response.refusal.delta',
+  'response.function_call_arguments.delta',
+  'response.custom_tool_call_input.delta',
+  'response.reasoning_text.delta',
+  'response.reasoning_summary_text.delta',
+  'response.audio.transcript.delta',
+]);
+/** Responses API stream events that end the response and carry its usage. */
+const RESPONSES_FINAL_EVENTS: ReadonlySet<string> = new Set(['response.completed', 'response.incomplete', 'response.failed']);
+
+/**
+ * One event of an OpenAI-style stream: Chat Completions chunks ending with `data: [DONE]` (usage on
+ * the chunk that carries it), or Responses API events (named; usage in the final event). Returns
+ * true for the usage-only chunk (`choices: []` with a usage object), the one to hide when injected;
+ * Azure's opening `choices: []` chunk has no usage and is never hidden.
+ */
+export function readOpenAiEvent(event: EventSourceMessage, tally: UsageTally): boolean {
+  const data = event.data;
+  if (data === '[DONE]') {
+    tally.complete = true;
+    return false;
+  }
+  const name = event.event;
+  // Named events are the Responses API's: skip those that carry neither text nor usage unparsed.
+  if (name !== undefined && name !== 'message' && !RESPONSES_TEXT_EVENTS.has(name) && !RESPONSES_FINAL_EVENTS.has(name)) return false;
+  const chunk = parseJsonObject(data);
+  if (chunk === null) return false;
+  const type = chunk.type;
+  if (typeof type === 'string') {
+    readResponsesEvent(type, chunk, tally);
+    return false;
+  }
+  const usage = openAiUsage(chunk.usage);
+  if (usage !== null) tally.usage = usage;
+  const choices = chunk.choices;
+  if (!Array.isArray(choices)) return false;
+  for (const choice of choices) {
+    tally.addText(messageText(member(choice, 'delta')));
+    const text = member(choice, 'text'); // legacy Completions
+    if (typeof text === 'string') tally.addText(text);
+  }
+  return usage !== null && choices.length === 0;
+}
+
+function readResponsesEvent(type: string, event: JsonObject, tally: UsageTally): void {
+  if (RESPONSES_TEXT_EVENTS.has(type)) {
+    const delta = event.delta;
+    if (typeof delta === 'string') tally.addText(delta);
+  } else if (RESPONSES_FINAL_EVENTS.has(type)) {
+    tally.usage = openAiUsage(member(event.response, 'usage')) ?? tally.usage;
+    tally.complete = true;
+  }
+}

@@ -1,0 +1,47 @@
+// What an observer has learned so far; one per response, mutated only by that response's observer.
+import type { ObservedUsage, ResponseObserver, TokenUsage } from '../usage-accounting';
+
+export class UsageTally {
+  /** Final usage only (see ObservedUsage.usage). */
+  usage: TokenUsage | null = null;
+  /** Prompt tokens reported ahead of the final usage. */
+  reportedPromptTokens: number | null = null;
+  complete = false;
+  private text = '';
+
+  addText(text: string): void {
+    this.text += text; // V8 builds a rope: appending is cheap, flattened once by the reader
+  }
+
+  result(): ObservedUsage {
+    if (this.usage === null && this.reportedPromptTokens !== null) {
+      return { usage: null, reportedPromptTokens: this.reportedPromptTokens, completionText: this.text, complete: this.complete };
+    }
+    return { usage: this.usage, completionText: this.text, complete: this.complete };
+  }
+}
+
+export const EMPTY_BUFFER: Buffer = Buffer.alloc(0);
+
+/**
+ * Forwards every chunk untouched and reports a result known from the start: nothing for non-2xx
+ * responses and bodies that carry no usage, or usage taken from response headers.
+ */
+export class PassThroughObserver implements ResponseObserver {
+  constructor(private readonly observed: ObservedUsage) {}
+
+  write(chunk: Buffer): Buffer {
+    return chunk;
+  }
+
+  flush(): Buffer {
+    return EMPTY_BUFFER;
+  }
+
+  result(): ObservedUsage {
+    return this.observed;
+  }
+}
+
+/** The result for a response that cannot carry usage (an error status, a binary body). */
+export const NOTHING_TO_COUNT: ObservedUsage = Object.freeze({ usage: null, completionText: '', complete: true });
