@@ -18,6 +18,11 @@ export const DATA_PLANE_USAGE = `Usage: tokengate data-plane --environment <hand
   --upstream-idle-timeout-ms <n> longest provider silence mid-response (TOKENGATE_UPSTREAM_IDLE_TIMEOUT_MS), default 120000
   --shutdown-grace-ms <n>       in-flight grace period on SIGTERM (TOKENGATE_SHUTDOWN_GRACE_MS), default 30000
   --access-log <true|false>     one log line per request (TOKENGATE_ACCESS_LOG), default false
+  --redis-url <url>             shared token counters (REDIS_URL), default redis://127.0.0.1:6379
+  --redis-timeout-ms <n>        longest wait for Redis per request (TOKENGATE_REDIS_TIMEOUT_MS), default 50
+  --local-share <0-1>           share of each budget used alone while Redis is away (TOKENGATE_RATE_LIMIT_LOCAL_SHARE), default 0.5
+  --default-completion-tokens <n> reserved when a request sets no max tokens (TOKENGATE_DEFAULT_COMPLETION_TOKENS), default 256
+  --usage-report-interval-ms <n> usage batches to the control plane (TOKENGATE_USAGE_REPORT_INTERVAL_MS), default 5000
   --log-level <level>           pino level (TOKENGATE_LOG_LEVEL), default info
   --help                        this text
 
@@ -53,6 +58,11 @@ const FLAG_VARIABLES: Readonly<Record<string, string>> = {
   'shutdown-grace-ms': 'TOKENGATE_SHUTDOWN_GRACE_MS',
   'access-log': 'TOKENGATE_ACCESS_LOG',
   'log-level': 'TOKENGATE_LOG_LEVEL',
+  'redis-url': 'REDIS_URL',
+  'redis-timeout-ms': 'TOKENGATE_REDIS_TIMEOUT_MS',
+  'local-share': 'TOKENGATE_RATE_LIMIT_LOCAL_SHARE',
+  'default-completion-tokens': 'TOKENGATE_DEFAULT_COMPLETION_TOKENS',
+  'usage-report-interval-ms': 'TOKENGATE_USAGE_REPORT_INTERVAL_MS',
 };
 
 /**
@@ -125,6 +135,14 @@ export function parseDataPlaneCliOptions(
     throw new DataPlaneCliUsageError(`--access-log must be true or false, got "${accessLogRaw}"`);
   }
 
+  const share = (): number | undefined => {
+    const raw = get('local-share');
+    if (raw === undefined) return undefined;
+    const value = Number(raw);
+    if (!(value > 0 && value <= 1)) throw new DataPlaneCliUsageError(`--local-share (TOKENGATE_RATE_LIMIT_LOCAL_SHARE) must be a number in (0, 1], got "${raw}"`);
+    return value;
+  };
+
   const token = env['TOKENGATE_DATAPLANE_TOKEN'];
   return {
     logLevel: get('log-level') ?? 'info',
@@ -144,6 +162,13 @@ export function parseDataPlaneCliOptions(
       upstreamIdleTimeoutMs: integer('upstream-idle-timeout-ms', 1, 3_600_000),
       shutdownGraceMs: integer('shutdown-grace-ms', 0, 3_600_000),
       accessLog: accessLogRaw === 'true' || accessLogRaw === '1',
+      rateLimiting: {
+        redisUrl: get('redis-url') ?? 'redis://127.0.0.1:6379',
+        redisTimeoutMs: integer('redis-timeout-ms', 1, 60_000),
+        localShare: share(),
+        defaultCompletionTokens: integer('default-completion-tokens', 1, 10_000_000),
+        usageReportIntervalMs: integer('usage-report-interval-ms', 100, 3_600_000),
+      },
     },
   };
 }

@@ -17,6 +17,11 @@ import { locateUpward } from './runtime/locate-upward';
 import { SnapshotCompiler } from './snapshot/snapshot-compiler';
 import { SnapshotHolder } from './snapshot/snapshot-holder';
 import { UpstreamAgentPool, type UpstreamAgentOptions } from './snapshot/upstream-target';
+import type { UsageBatchMessage } from './config-stream/wire-types';
+import type { MeterDependencies } from './rate-limit/request-meter';
+import { TokenBudget } from './rate-limit/token-budget';
+import { UsageReporter } from './rate-limit/usage-reporter';
+import { TokenCounter } from './tokens/token-counter';
 
 export interface ControlPlaneConnectionOptions {
   /** host:port of the gRPC config service. */
@@ -64,8 +69,25 @@ export interface DataPlaneOptions {
   readonly collectProcessMetrics?: boolean;
   /** Path of config.proto; default: found by walking up from this file. */
   readonly protoPath?: string;
+  /** Token budgets and usage reporting for rate-limited services; null disables enforcement. */
+  readonly rateLimiting?: RateLimitingOptions | null;
   /** Observes the config stream (connected, disconnected, applied, rejected). */
   readonly onConfigStreamEvent?: (event: ConfigStreamEvent) => void;
+}
+
+export interface RateLimitingOptions {
+  /** Default redis://127.0.0.1:6379. */
+  readonly redisUrl?: string;
+  /** Longest wait for Redis on the request path; default 50 ms. */
+  readonly redisTimeoutMs?: number;
+  /** Share of each budget this proxy may use alone while Redis is away; default 0.5. */
+  readonly localShare?: number;
+  /** Completion tokens reserved when a request sets no limit; default 256. */
+  readonly defaultCompletionTokens?: number;
+  /** How often usage is reported to the control plane; default 5000 ms. */
+  readonly usageReportIntervalMs?: number;
+  /** Wall clock for window boundaries (tests pin it so no window rolls over mid-test). */
+  readonly clock?: () => number;
 }
 
 export interface DataPlaneHandle {
@@ -104,6 +126,48 @@ export async function startDataPlane(options: DataPlaneOptions): Promise<DataPla
     agentPool.retainOnly(origins);
   });
 
+  const rateLimiting = options.rateLimiting === undefined ? {} : options.rateLimiting;
+  let metering: MeterDependencies | null = null;
+  let budget: TokenBudget | null = null;
+  let counter: TokenCounter | null = null;
+  let reporter: UsageReporter | null = null;
+  // The config stream is created below; usage batches wait in the reporter until it exists.
+  let sendUsage: (batch: UsageBatchMessage) => void = () => undefined;
+  if (rateLimiting !== null) {
+    budget = new TokenBudget({
+      redisUrl: rateLimiting.redisUrl ?? 'redis://127.0.0.1:6379',
+      environment: options.environment,
+      proxyId,
+      commandTimeoutMs: rateLimiting.redisTimeoutMs,
+      localShare: rateLimiting.localShare,
+      logger,
+      onDegradedChange: (degraded) => metrics.setRateLimitDegraded(degraded),
+      now: rateLimiting.clock,
+    });
+    counter = TokenCounter.start();
+    reporter = new UsageReporter((batch) => sendUsage(batch), proxyId, rateLimiting.usageReportIntervalMs);
+    metering = {
+      budget,
+      counter,
+      reporter,
+      defaultCompletionTokens: rateLimiting.defaultCompletionTokens ?? 256,
+      logger,
+      onRefusal: (serviceId, dimension) => metrics.countRateLimitRefusal(serviceId, dimension),
+      onUsage: (service, usage) => metrics.countTokens(service.id, service.provider.label, usage.promptTokens, usage.completionTokens),
+      now: rateLimiting.clock,
+    };
+    const tokenCounter = counter;
+    // Encoders are built (in the counter's worker) as soon as a snapshot has a rate-limited service.
+    holder.onSwap((snapshot) => {
+      for (const service of snapshot.services.values()) {
+        if (service.rateLimit !== null) {
+          tokenCounter.warm().catch((error: unknown) => logger.warn({ err: (error as Error).message }, 'warming the tokenizer failed'));
+          return;
+        }
+      }
+    });
+  }
+
   const handler = new ProxyRequestHandler({
     holder,
     metrics,
@@ -112,6 +176,7 @@ export async function startDataPlane(options: DataPlaneOptions): Promise<DataPla
     upstreamHeadersTimeoutMs: options.upstreamHeadersTimeoutMs ?? 60_000,
     upstreamIdleTimeoutMs: options.upstreamIdleTimeoutMs ?? 120_000,
     accessLog: options.accessLog ?? false,
+    metering,
   });
   const operational = new OperationalEndpoints(holder, metrics);
   const listener = new ProxyListener({
@@ -153,6 +218,8 @@ export async function startDataPlane(options: DataPlaneOptions): Promise<DataPla
       },
     });
     configStream.start();
+    const stream = configStream;
+    sendUsage = (batch) => stream.sendUsage(batch);
   }
   logger.info({ url: listener.url, environment: options.environment, proxyId, version }, 'data-plane proxy listening');
 
@@ -172,6 +239,10 @@ export async function startDataPlane(options: DataPlaneOptions): Promise<DataPla
       // Whatever is still open is idle (or overstayed the grace period).
       listener.destroyConnections();
       await listenerClosed;
+      // In-flight settlements run in the background: give them a moment to land before the last report.
+      reporter?.close();
+      await budget?.close();
+      await counter?.close();
       configStream?.stop();
       metrics.setControlPlaneConnected(false);
       agentPool.destroyAll();

@@ -74,10 +74,16 @@ describe('tokengate start', () => {
         { environment: 'development', apiKey: expect.stringMatching(/^tgk_/), endpointUrl: `${developmentProxy}/acme/openai` },
         { environment: 'production', apiKey: expect.stringMatching(/^tgk_/), endpointUrl: `${productionProxy}/acme/openai` },
       ]);
-      // The proxy learns of the new connection: an unknown key is 401, the issued one passes authentication.
-      const call = (key: string) => fetch(`${productionProxy}/acme/openai/models`, { headers: { authorization: `Bearer ${key}` } });
-      expect((await call('tgk_unknown')).status).toBe(401);
-      await waitFor(async () => (await call(keys[1].apiKey)).status !== 401, 'the proxy to accept the new key');
+      // Each proxy reports (through the control plane) that it applied its environment's newest revision.
+      const gql = async (query: string) =>
+        (await (await fetch(graphqlUrl, { method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` }, body: JSON.stringify({ query }) })).json()) as {
+          data: { environments: Array<{ handle: string; revision: number }>; dataPlanes: Array<{ environment: string; appliedRevision: number; connected: boolean }> };
+        };
+      await waitFor(async () => {
+        const { data } = await gql('{ environments { handle revision } dataPlanes { environment appliedRevision connected } }');
+        return data.environments.every((e) => data.dataPlanes.some((d) => d.environment === e.handle && d.connected && d.appliedRevision >= e.revision));
+      }, 'both proxies to apply the newest revision');
+      expect((await fetch(`${productionProxy}/acme/openai/models`, { headers: { authorization: 'Bearer tgk_unknown' } })).status).toBe(401);
       expect(app.output()).not.toContain('sk-your-openai-key');
     } finally {
       expect(await app.stop('SIGINT')).toBe(0);

@@ -12,6 +12,9 @@ export class DataPlaneMetrics {
   private readonly snapshotRevision: Gauge;
   private readonly controlPlaneConnected: Gauge;
   private readonly snapshotRejections: Counter;
+  private readonly rateLimitDegraded: Gauge;
+  private readonly rateLimitRefusals: Counter<'service' | 'dimension'>;
+  private readonly tokens: Counter<'service' | 'provider' | 'type'>;
 
   constructor(options: { readonly collectProcessMetrics?: boolean } = {}) {
     const requestCounts = this.requestCounts;
@@ -45,6 +48,24 @@ export class DataPlaneMetrics {
       help: 'Snapshots or deltas NACKed by this proxy.',
       registers: [this.registry],
     });
+    this.rateLimitDegraded = new Gauge({
+      name: 'tokengate_rate_limit_degraded',
+      help: '1 while Redis is unavailable and token budgets are enforced on local counters (this proxy’s share), else 0.',
+      registers: [this.registry],
+    });
+    this.rateLimitDegraded.set(0);
+    this.rateLimitRefusals = new Counter({
+      name: 'tokengate_rate_limit_refusals_total',
+      help: 'Requests refused by token budgets, by service and exhausted dimension (prompt, completion, total, request_too_large).',
+      labelNames: ['service', 'dimension'],
+      registers: [this.registry],
+    });
+    this.tokens = new Counter({
+      name: 'tokengate_tokens_total',
+      help: 'Tokens charged to rate-limited services, by service, provider and type (input = prompt, output = completion).',
+      labelNames: ['service', 'provider', 'type'],
+      registers: [this.registry],
+    });
     if (options.collectProcessMetrics === true) collectDefaultMetrics({ register: this.registry });
   }
 
@@ -66,6 +87,19 @@ export class DataPlaneMetrics {
 
   setControlPlaneConnected(connected: boolean): void {
     this.controlPlaneConnected.set(connected ? 1 : 0);
+  }
+
+  setRateLimitDegraded(degraded: boolean): void {
+    this.rateLimitDegraded.set(degraded ? 1 : 0);
+  }
+
+  countRateLimitRefusal(serviceId: string, dimension: string): void {
+    this.rateLimitRefusals.inc({ service: serviceId, dimension });
+  }
+
+  countTokens(serviceId: string, providerLabel: string, prompt: number, completion: number): void {
+    if (prompt > 0) this.tokens.inc({ service: serviceId, provider: providerLabel, type: 'input' }, prompt);
+    if (completion > 0) this.tokens.inc({ service: serviceId, provider: providerLabel, type: 'output' }, completion);
   }
 
   countSnapshotRejection(): void {

@@ -8,6 +8,7 @@ import type { Logger } from 'pino';
 import type { DataPlaneMetrics } from '../observability/data-plane-metrics';
 import type { TokengateErrorCode, UpstreamRequestDraft } from '../providers/provider-adapter';
 import type { CompiledService } from '../snapshot/compiled-snapshot';
+import { type MeterDependencies, type RequestMeter, meterRequest } from '../rate-limit/request-meter';
 import type { SnapshotHolder } from '../snapshot/snapshot-holder';
 import { CONFLICTING_KEYS, MISSING_KEY, extractConsumerKey } from './consumer-key';
 import { downstreamResponseHeaders, upstreamRequestHeaders } from './forwarded-headers';
@@ -26,9 +27,22 @@ export interface ProxyRequestHandlerOptions {
   readonly upstreamIdleTimeoutMs: number;
   /** One info line per proxied request (never keys, credentials, queries or bodies). */
   readonly accessLog: boolean;
+  /** Token accounting for services with a rate limit; null: limits are not enforced. */
+  readonly metering: MeterDependencies | null;
 }
 
 const REQUEST_ID = /^[A-Za-z0-9._:@/+=-]{1,128}$/;
+/** Longest a metered response's end waits for its settlement to reach the shared counters. */
+const SETTLE_WAIT_MS = 100;
+
+function waitAtMost(work: Promise<void>, ms: number): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<void>((resolve) => {
+    timer = setTimeout(resolve, ms);
+  });
+  return Promise.race([work, timeout]).finally(() => clearTimeout(timer));
+}
+
 /** Raised inside the proxy to cut an exchange; never shown to clients. */
 const CLIENT_GONE = 'client closed the connection';
 
@@ -105,7 +119,7 @@ export class ProxyRequestHandler {
       this.refuse(req, res, service, 413, 'request_too_large', `The request body exceeds ${this.options.maxBodyBytes} bytes.`, requestId, true);
       return;
     }
-    this.forward(req, res, service, match.providerPath, query, requestId);
+    this.forward(req, res, service, match.providerPath, query, requestId, grant.connectionId);
   }
 
   private refuse(
@@ -123,8 +137,13 @@ export class ProxyRequestHandler {
     this.options.metrics.countRequest(service === null ? '' : service.id, service === null ? '' : provider.label, status);
   }
 
-  private forward(req: ProxyRequest, res: ProxyResponse, service: CompiledService, providerPath: string, query: string, requestId: string): void {
+  private forward(req: ProxyRequest, res: ProxyResponse, service: CompiledService, providerPath: string, query: string, requestId: string, connectionId: string): void {
     const options = this.options;
+    // Rate-limited services are metered: their bodies are read whole (within the limit) and counted.
+    const metering = service.rateLimit !== null ? options.metering : null;
+    let meter: RequestMeter | null = null;
+    /** What the provider answered (0: it never did); accounting goes by it, not by what the client saw. */
+    let upstreamStatus = 0;
     const startedAt = options.accessLog ? performance.now() : 0;
     const upstream = service.upstream;
     const authenticator = service.authenticator;
@@ -154,6 +173,7 @@ export class ProxyRequestHandler {
     const finish = (): void => {
       if (timer !== null) clearTimeout(timer);
       timer = null;
+      void meter?.finish(upstreamStatus);
       this.inFlight -= 1;
       if (this.inFlight === 0 && this.idleWaiters.length > 0) {
         const waiters = this.idleWaiters;
@@ -170,13 +190,13 @@ export class ProxyRequestHandler {
     };
 
     /** Ends the exchange with a refusal when nothing was sent yet, else by cutting the client stream. */
-    const fail = (httpStatus: number, code: TokengateErrorCode, message: string, closeConnection = false): void => {
+    const fail = (httpStatus: number, code: TokengateErrorCode, message: string, closeConnection = false, extraHeaders?: Record<string, string>): void => {
       if (settled) return;
       settled = true;
       if (upstreamRequest !== null) upstreamRequest.destroy();
       if (!res.headersSent) {
         status = httpStatus;
-        sendRefusal(req, res, provider, httpStatus, code, message, requestId, closeConnection);
+        sendRefusal(req, res, provider, httpStatus, code, message, requestId, closeConnection, extraHeaders);
       } else {
         res.destroy();
       }
@@ -216,8 +236,15 @@ export class ProxyRequestHandler {
       if (timer !== null) clearTimeout(timer);
       timer = setTimeout(onTimer, options.upstreamIdleTimeoutMs);
       status = upstreamResponse.statusCode ?? 502;
+      upstreamStatus = status;
       const responseHeaders: OutgoingHttpHeaders = downstreamResponseHeaders(upstreamResponse.headers);
       responseHeaders['x-tokengate-request-id'] = requestId;
+      const observer = meter === null ? null : meter.observe(status, upstreamResponse.headers['content-type'], upstreamResponse.headers);
+      if (meter !== null) {
+        Object.assign(responseHeaders, meter.responseHeaders());
+        // The observer may hide a chunk the client did not ask for (the injected usage chunk).
+        if (meter.prepared.stripUsageChunk) delete responseHeaders['content-length'];
+      }
       try {
         res.writeHead(status, responseHeaders);
       } catch (error) {
@@ -227,15 +254,31 @@ export class ProxyRequestHandler {
       }
       // A streamed response (SSE, AWS event stream) has no length: let the client see the headers now.
       if (responseHeaders['content-length'] === undefined) res.flushHeaders?.();
-      upstreamResponse.on('data', (chunk: Buffer) => {
-        bodyActivity += 1;
-        if (!res.write(chunk)) upstreamResponse.pause();
-      });
+      if (observer === null) {
+        upstreamResponse.on('data', (chunk: Buffer) => {
+          bodyActivity += 1;
+          if (!res.write(chunk)) upstreamResponse.pause();
+        });
+      } else {
+        upstreamResponse.on('data', (chunk: Buffer) => {
+          bodyActivity += 1;
+          const out = observer.write(chunk);
+          if (out.length > 0 && !res.write(out)) upstreamResponse.pause();
+        });
+      }
       res.on('drain', () => upstreamResponse.resume());
       upstreamResponse.on('end', () => {
         if (settled) return;
         settled = true;
-        res.end();
+        const rest = observer?.flush();
+        const end = (): void => {
+          if (rest !== undefined && rest.length > 0) res.end(rest);
+          else res.end();
+        };
+        // Settle before the client sees the end, so its next request meets the true counters; a slow
+        // Redis delays the end by at most SETTLE_WAIT_MS (settlement then finishes in the background).
+        if (meter === null) end();
+        else void waitAtMost(meter.finish(upstreamStatus), SETTLE_WAIT_MS).then(end);
         // The provider answered before the client finished uploading (e.g. an early 4xx): the rest of the
         // body is dropped, and the half-sent upstream request must not keep its pooled socket.
         if (upstreamRequest !== null && !upstreamRequest.writableEnded) upstreamRequest.destroy();
@@ -288,12 +331,37 @@ export class ProxyRequestHandler {
       });
     };
 
-    if (authenticator.kind === 'headers') {
+    if (authenticator.kind === 'headers' && metering === null) {
       authenticator.apply(draft);
       send(null);
       return;
     }
-    // SigV4 covers the payload hash, so the body is buffered (within the limit) before signing.
+    /** With the whole body read: meter it (rate-limited services), authenticate, send. */
+    const proceed = async (clientBody: Buffer): Promise<void> => {
+      let body = clientBody;
+      // Header credentials first: they may set the query (Azure api-version) the meter reads.
+      if (authenticator.kind === 'headers') authenticator.apply(draft);
+      if (metering !== null) {
+        const decision = await meterRequest(metering, service, connectionId, providerPath, clientBody, req.headers['content-type'], draft.query);
+        if (decision.kind === 'refused') {
+          fail(decision.status, decision.code, decision.message, false, decision.headers);
+          return;
+        }
+        if (settled) {
+          void decision.meter.finish(0); // the client left while we were admitting: give the reservation back
+          return;
+        }
+        meter = decision.meter;
+        body = meter.prepared.body;
+        if (body !== clientBody) {
+          draft.headers['content-length'] = String(body.length);
+          delete draft.headers['transfer-encoding'];
+        }
+      }
+      if (authenticator.kind === 'signed-body') await authenticator.sign(draft, body, upstream);
+      send(body);
+    };
+    // SigV4 covers the payload hash and metering counts it, so the body is buffered (within the limit).
     const chunks: Buffer[] = [];
     req.on('data', (chunk: Buffer) => {
       if (settled) return;
@@ -307,13 +375,10 @@ export class ProxyRequestHandler {
     req.on('end', () => {
       if (settled) return;
       const body = chunks.length === 1 ? chunks[0] : Buffer.concat(chunks);
-      authenticator.sign(draft, body, upstream).then(
-        () => send(body),
-        (error: unknown) => {
-          options.logger.error({ requestId, service: service.id, error: (error as Error).message }, 'signing the upstream request failed');
-          fail(500, 'internal_error', 'The proxy could not sign the provider request.');
-        },
-      );
+      proceed(body).catch((error: unknown) => {
+        options.logger.error({ requestId, service: service.id, error: (error as Error).message }, 'preparing the upstream request failed');
+        fail(500, 'internal_error', 'The proxy could not prepare the provider request.');
+      });
     });
   }
 

@@ -33,6 +33,7 @@ export function sendRefusal(
   message: string,
   requestId: string,
   closeConnection = false,
+  extraHeaders?: Readonly<Record<string, string>>,
 ): void {
   const rendered = provider.errorResponse(status, code, message, requestId);
   const headers: OutgoingHttpHeaders = {
@@ -42,6 +43,7 @@ export function sendRefusal(
     'x-tokengate-request-id': requestId,
   };
   if (rendered.headers !== undefined) Object.assign(headers, rendered.headers);
+  if (extraHeaders !== undefined) Object.assign(headers, extraHeaders);
   if (closeConnection && req.httpVersionMajor === 1) headers['connection'] = 'close';
   res.writeHead(status, headers);
   res.end(rendered.body);

@@ -64,7 +64,7 @@ describe('exact budgets in Redis', () => {
     const first = await b.admit(policy({ maxTotalTokens: 1000 }), 100, 400);
     if (!first.admitted) throw new Error('expected admission');
     expect(first.view.used.total).toBe(500);
-    b.settle(first.reservation, { prompt: 20, completion: 30 });
+    await b.settle(first.reservation, { prompt: 20, completion: 30 });
     const raised = await b.admit(policy({ maxTotalTokens: 2000 }), 0, 0);
     await waitUntil(async () => (await b.admit(policy({ maxTotalTokens: 2000 }), 0, 0)).view.used.total === 50);
     expect(raised.admitted).toBe(true);
@@ -120,7 +120,7 @@ describe('Redis away', () => {
     const limits = policy({ maxTotalTokens: 1000 });
     const before = await b.admit(limits, 100, 0);
     if (!before.admitted) throw new Error('expected admission');
-    b.settle(before.reservation, { prompt: 100, completion: 50 }); // Redis: 150
+    await b.settle(before.reservation, { prompt: 100, completion: 50 }); // Redis: 150
 
     await stopRedis();
     const during = [];
@@ -133,7 +133,7 @@ describe('Redis away', () => {
     expect(b.degraded).toBe(true);
     // Local share: 500 of the 1000; seeded with half the 150 Redis had seen (75): 75 + 3×100 = 375 ≤ 500, and a 4th of 200 is refused.
     expect((await b.admit(limits, 200, 0)).admitted).toBe(false);
-    for (const result of during) if (result.admitted) b.settle(result.reservation, { prompt: 60, completion: 20 });
+    for (const result of during) if (result.admitted) await b.settle(result.reservation, { prompt: 60, completion: 20 });
 
     await startRedis();
     await waitUntil(async () => !b.degraded);

@@ -142,26 +142,32 @@ export class TokenBudget {
     return this.admitLocally(policy, window, windowKey, prompt, completion, now);
   }
 
-  /** Replaces a reservation by the usage the provider reported (or the proxy counted). Never throws. */
-  settle(reservation: Reservation, actual: { prompt: number; completion: number }): void {
+  /**
+   * Replaces a reservation by the usage the provider reported (or the proxy counted). Resolves once
+   * Redis has applied it, or it is queued for when Redis is back. Never rejects.
+   */
+  settle(reservation: Reservation, actual: { prompt: number; completion: number }): Promise<void> {
     const delta = { prompt: actual.prompt - reservation.prompt, completion: actual.completion - reservation.completion, total: 0 };
     delta.total = delta.prompt + delta.completion;
     if (reservation.where === 'local') {
       const counters = this.local.get(reservation.windowKey);
       if (counters) addTo(counters, delta);
     }
-    if (delta.prompt === 0 && delta.completion === 0) return;
+    if (delta.prompt === 0 && delta.completion === 0) return Promise.resolve();
     this.record(this.contributed, reservation.windowKey, reservation.window, delta);
     if (reservation.where === 'local' || this.degradedSince !== null) {
       this.record(this.pending, reservation.windowKey, reservation.window, delta);
-      return;
+      return Promise.resolve();
     }
-    (this.settleRedis as unknown as RedisScripts)
+    return (this.settleRedis as unknown as RedisScripts)
       .tokengateApply(reservation.windowKey, '', delta.prompt, delta.completion, delta.total, this.ttlOf(reservation.window))
-      .catch((error: unknown) => {
-        this.record(this.pending, reservation.windowKey, reservation.window, delta);
-        this.enterDegraded(error);
-      });
+      .then(
+        () => undefined,
+        (error: unknown) => {
+          this.record(this.pending, reservation.windowKey, reservation.window, delta);
+          this.enterDegraded(error);
+        },
+      );
   }
 
   async close(): Promise<void> {
