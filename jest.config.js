@@ -7,6 +7,8 @@ const transform = { '^.+\\.ts$': ['@swc/jest', swcConfig] };
 
 /** @type {import('jest').Config} */
 module.exports = {
+  // Safety net only: e2e tests start processes and servers; none waits on a timer to pass.
+  testTimeout: 60_000,
   projects: [
     {
       displayName: 'unit',
@@ -17,8 +19,6 @@ module.exports = {
     },
     {
       displayName: 'e2e',
-      // Safety net only: these tests start processes and servers; none waits on a timer to pass.
-      testTimeout: 60_000,
       transform,
       testEnvironment: 'node',
       testMatch: ['<rootDir>/test/**/*.test.ts'],

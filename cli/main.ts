@@ -7,6 +7,8 @@ import { applyFlagsToEnv, parseFlags } from './args';
 import { checkDependencies } from './preflight';
 import { Supervisor, waitUntilReady } from './supervisor';
 import { runDataPlaneCli } from '../data-plane/src/main';
+import { startRolloutWorker } from '../control-plane/src/deployment/rollout-runtime';
+import { createLogger } from '../control-plane/src/logger';
 import { loadOrCreateDevSecrets } from './dev-secrets';
 
 const CONTROL_PLANE_FLAGS = {
@@ -22,6 +24,7 @@ const USAGE = `usage: tokengate <command> [flags]
   start                 the whole system on this machine (development mode)
   control-plane         GraphQL API (:4000/graphql) and gRPC config service (:50051)
   data-plane            a proxy for one environment: --environment <handle> [--port 8080]
+  worker                BullMQ rollout worker (deployment status)
   migrate               create the database if missing and apply migrations
 flags map onto variables: --database-url DATABASE_URL, --redis-url REDIS_URL, --port TOKENGATE_PORT, ...`;
 
@@ -62,6 +65,18 @@ const DEFAULT_ENVIRONMENTS = [
   { handle: 'production', name: 'Production', port: 8081 },
 ];
 
+async function runWorker(): Promise<void> {
+  const config = loadControlPlaneConfig();
+  await preflight(config.databaseUrl, config.redisUrl);
+  const db = await prepareDatabase(config.databaseUrl);
+  const runtime = await startRolloutWorker(config, db, createLogger('worker'));
+  // SIGTERM/SIGINT: the job in flight finishes (or, past the grace period, is handed back by its lock).
+  onShutdown(async () => {
+    await runtime.stop();
+    await db.destroy();
+  });
+}
+
 async function runStart(): Promise<void> {
   process.env.TOKENGATE_MODE ||= 'development';
   // One machine, one terminal: keep the banner readable; operators running the parts get info logs.
@@ -78,6 +93,7 @@ async function runStart(): Promise<void> {
     await supervisor.stop();
     await plane.stop();
   });
+  supervisor.start({ name: 'rollout worker', args: ['worker'] });
   const proxies: Array<{ handle: string; url: string }> = [];
   for (const env of DEFAULT_ENVIRONMENTS) {
     const port = Number(process.env[`TOKENGATE_${env.handle.toUpperCase()}_PROXY_PORT`] || env.port);
@@ -114,6 +130,8 @@ async function main(argv: string[]): Promise<void> {
       return runStart();
     case 'control-plane':
       return runControlPlane();
+    case 'worker':
+      return runWorker();
     case 'data-plane':
       await runDataPlaneCli(argv.slice(1));
       return;

@@ -10,6 +10,8 @@ export const DEFAULT_REDIS_URL = 'redis://127.0.0.1:6379';
 export interface ControlPlaneConfig {
   databaseUrl: string;
   redisUrl: string;
+  /** Prefix of every Redis key, channel and queue of this installation (several may share a Redis). */
+  redisNamespace: string;
   host: string;
   port: number;
   grpcHost: string;
@@ -23,6 +25,7 @@ export interface ControlPlaneConfig {
   grpcTls: { certFile: string; keyFile: string; clientCaFile?: string } | undefined;
   /** How often the config stream compares revisions with what proxies were sent (pub/sub safety net). */
   revisionPollMs: number;
+  rollout: { timeoutMs: number; lockDurationMs: number; inProcessWorker: boolean };
 }
 
 type Env = Record<string, string | undefined>;
@@ -52,6 +55,7 @@ export function loadControlPlaneConfig(env: Env = process.env): ControlPlaneConf
   return {
     databaseUrl: env.DATABASE_URL || DEFAULT_DATABASE_URL,
     redisUrl: env.REDIS_URL || DEFAULT_REDIS_URL,
+    redisNamespace: env.TOKENGATE_REDIS_NAMESPACE || 'tokengate',
     host: env.TOKENGATE_HOST || '127.0.0.1',
     port: intVar(env, 'TOKENGATE_PORT', 4000),
     grpcHost: env.TOKENGATE_GRPC_HOST || '127.0.0.1',
@@ -64,6 +68,11 @@ export function loadControlPlaneConfig(env: Env = process.env): ControlPlaneConf
     maxQueryDepth: intVar(env, 'TOKENGATE_MAX_QUERY_DEPTH', 10),
     grpcTls: grpcTls(env),
     revisionPollMs: intVar(env, 'TOKENGATE_REVISION_POLL_MS', 5000),
+    rollout: {
+      timeoutMs: intVar(env, 'TOKENGATE_ROLLOUT_TIMEOUT_MS', 30_000),
+      lockDurationMs: intVar(env, 'TOKENGATE_ROLLOUT_LOCK_MS', 30_000),
+      inProcessWorker: env.TOKENGATE_INPROCESS_WORKER === 'true' || env.TOKENGATE_INPROCESS_WORKER === '1',
+    },
   };
 }
 

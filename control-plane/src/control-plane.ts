@@ -10,6 +10,13 @@ import { ensureDatabase } from './db/ensure-database';
 import { startControlPlaneHttp, type ControlPlaneHttp } from './http-server';
 import { createLogger } from './logger';
 import { createServices, type ControlPlaneServices } from './services';
+import { composeChangeFeeds } from './deployment/change-feed';
+import { DeploymentEvents } from './deployment/deployment-events';
+import { createDeploymentPubSub } from './deployment/deployment-pub-sub';
+import { DeploymentStore } from './deployment/deployment-store';
+import { RolloutScheduler } from './deployment/rollout-queue';
+import { type RolloutRuntime, startRolloutWorker } from './deployment/rollout-runtime';
+import { Gauge, type Registry } from 'prom-client';
 
 export interface ControlPlane {
   db: DataSource;
@@ -19,6 +26,8 @@ export interface ControlPlane {
   graphqlUrl: string;
   grpcAddress: string;
   logger: Logger;
+  /** Stops the in-process rollout worker, if any (the rest keeps running). */
+  stopInProcessWorker(): Promise<void>;
   /** Idempotent. */
   stop(): Promise<void>;
 }
@@ -34,40 +43,87 @@ export async function prepareDatabase(databaseUrl: string): Promise<DataSource> 
 
 export async function startControlPlane(config: ControlPlaneConfig, options: { logger?: Logger; db?: DataSource } = {}): Promise<ControlPlane> {
   const logger = options.logger ?? createLogger('control-plane');
-  const db = options.db ?? (await prepareDatabase(config.databaseUrl));
-  const changes = new RedisChangeFeed(config.redisUrl, logger);
-  const services = createServices(db, config.secretBox, changes);
-  const configStream = new ConfigStreamServer(
-    db,
-    config.secretBox,
-    logger,
-    { dataPlaneToken: config.dataPlaneToken, pollIntervalMs: config.revisionPollMs, tls: config.grpcTls },
-    services.usage,
-  );
-  changes.onChange((change) => configStream.environmentChanged(change.environment));
-  await changes.start();
-  if (config.adminToken) await services.auth.ensureBootstrapAdmin(config.adminToken);
-  const grpcPort = await configStream.listen(config.grpcHost, config.grpcPort);
-  const http = await startControlPlaneHttp({ config, db, services, logger });
-  const grpcAddress = `${config.grpcHost}:${grpcPort}`;
-  let stopping: Promise<void> | undefined;
-  logger.info({ graphql: `${http.url}/graphql`, grpc: grpcAddress }, 'control plane listening');
-  return {
-    db,
-    services,
-    http,
-    configStream,
-    graphqlUrl: `${http.url}/graphql`,
-    grpcAddress,
-    logger,
-    stop() {
-      stopping ??= (async () => {
-        await http.stop();
-        await configStream.stop();
-        await changes.stop();
-        if (!options.db) await db.destroy();
-      })();
-      return stopping;
-    },
+  // Whatever started is stopped again, in reverse order, on stop() or when startup fails halfway.
+  const cleanups: Array<() => Promise<void> | void> = [];
+  const stopAll = async () => {
+    for (const cleanup of cleanups.reverse()) await Promise.resolve(cleanup()).catch((error: unknown) => logger.warn({ err: String(error) }, 'shutdown step failed'));
   };
+  try {
+    const db = options.db ?? (await prepareDatabase(config.databaseUrl));
+    if (!options.db) cleanups.push(() => db.destroy());
+    const changes = new RedisChangeFeed(config.redisUrl, config.redisNamespace, logger);
+    cleanups.push(() => changes.stop());
+    const events = new DeploymentEvents(config.redisUrl, config.redisNamespace, logger);
+    cleanups.push(() => events.close());
+    const scheduler = new RolloutScheduler(config.redisUrl, config.redisNamespace, new DeploymentStore(db), events, logger);
+    cleanups.push(() => scheduler.close());
+    scheduler.startSweeper();
+    const pubSub = createDeploymentPubSub();
+    events.statusChanges.subscribe((event) => pubSub.publish('DEPLOYMENT_STATUS', event));
+    const services = createServices(db, config.secretBox, composeChangeFeeds(changes, scheduler));
+    const configStream = new ConfigStreamServer(
+      db,
+      config.secretBox,
+      logger,
+      {
+        dataPlaneToken: config.dataPlaneToken,
+        pollIntervalMs: config.revisionPollMs,
+        tls: config.grpcTls,
+        onProxyReport: (environment) => void events.proxyReports.publish({ environment }),
+      },
+      services.usage,
+    );
+    cleanups.push(() => configStream.stop());
+    changes.onChange((change) => configStream.environmentChanged(change.environment));
+    await changes.start();
+    if (config.adminToken) await services.auth.ensureBootstrapAdmin(config.adminToken);
+    const grpcPort = await configStream.listen(config.grpcHost, config.grpcPort);
+    let rollouts: RolloutRuntime | null = config.rollout.inProcessWorker ? await startRolloutWorker(config, db, logger) : null;
+    cleanups.push(() => rollouts?.stop());
+    const http = await startControlPlaneHttp({ config, db, services, logger, pubSub, registerMetrics: (registry) => registerQueueMetrics(registry, scheduler) });
+    cleanups.push(() => http.stop());
+    const grpcAddress = `${config.grpcHost}:${grpcPort}`;
+    logger.info({ graphql: `${http.url}/graphql`, grpc: grpcAddress }, 'control plane listening');
+    let stopping: Promise<void> | undefined;
+    return {
+      db,
+      services,
+      http,
+      configStream,
+      graphqlUrl: `${http.url}/graphql`,
+      grpcAddress,
+      logger,
+      async stopInProcessWorker() {
+        const running = rollouts;
+        rollouts = null;
+        await running?.stop();
+      },
+      stop() {
+        stopping ??= stopAll();
+        return stopping;
+      },
+    };
+  } catch (error) {
+    await stopAll();
+    throw error;
+  }
+}
+
+/** Queue health on /metrics: jobs by state, read from Redis at scrape time. */
+function registerQueueMetrics(registry: Registry, scheduler: RolloutScheduler): void {
+  new Gauge({
+    name: 'tokengate_rollout_jobs',
+    help: 'Rollout jobs in the BullMQ queue, by state (-1 when Redis cannot be read).',
+    labelNames: ['state'],
+    registers: [registry],
+    async collect() {
+      const states = ['waiting', 'active', 'delayed', 'failed', 'completed'] as const;
+      try {
+        const counts = await scheduler.queue.getJobCounts(...states);
+        for (const state of states) this.set({ state }, counts[state] ?? 0);
+      } catch {
+        for (const state of states) this.set({ state }, -1);
+      }
+    },
+  });
 }

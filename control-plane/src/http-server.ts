@@ -15,6 +15,10 @@ import { createErrorFormatter } from './graphql/format-error';
 import type { RequestContext } from './graphql/context';
 import { buildGraphQLSchema } from './graphql/schema';
 import type { ControlPlaneServices } from './services';
+import type { DeploymentPubSub } from './deployment/deployment-pub-sub';
+import type { Actor } from './auth/actor';
+import { WebSocketServer } from 'ws';
+import { useServer } from 'graphql-ws/use/ws';
 
 export interface ControlPlaneHttp {
   server: Server;
@@ -32,13 +36,41 @@ export async function startControlPlaneHttp(deps: {
   db: DataSource;
   services: ControlPlaneServices;
   logger: Logger;
+  pubSub: DeploymentPubSub;
+  /** Extra Prometheus collectors (queue health). */
+  registerMetrics?: (registry: Registry) => void;
 }): Promise<ControlPlaneHttp> {
-  const { config, db, services, logger } = deps;
+  const { config, db, services, logger, pubSub } = deps;
   const app = express();
   app.disable('x-powered-by');
   const server = createServer(app);
   const metrics = new Registry();
   collectDefaultMetrics({ register: metrics, prefix: 'tokengate_control_plane_' });
+  deps.registerMetrics?.(metrics);
+  const schema = await buildGraphQLSchema();
+
+  const bearer = async (header: unknown): Promise<Actor | null | undefined> => {
+    if (typeof header !== 'string' || header === '') return undefined;
+    const match = /^Bearer\s+(\S+)\s*$/i.exec(header);
+    return match ? services.auth.authenticate(match[1]) : null;
+  };
+  // Subscriptions (graphql-ws) on the same path; the token comes in connection_init's payload.
+  const wsServer = new WebSocketServer({ server, path: '/graphql', maxPayload: config.maxRequestBytes });
+  const wsCleanup = useServer<Record<string, unknown>>(
+    {
+      schema,
+      onConnect: async (ctx) => {
+        const actor = await bearer(ctx.connectionParams?.authorization ?? ctx.connectionParams?.Authorization);
+        return actor !== null && actor !== undefined;
+      },
+      context: async (ctx): Promise<RequestContext> => ({
+        actor: (await bearer(ctx.connectionParams?.authorization ?? ctx.connectionParams?.Authorization)) ?? null,
+        services,
+        pubSub,
+      }),
+    },
+    wsServer,
+  );
 
   const armor = new ApolloArmor({
     maxDepth: { n: config.maxQueryDepth },
@@ -49,9 +81,13 @@ export async function startControlPlaneHttp(deps: {
     blockFieldSuggestion: { enabled: false },
   }).protect();
   const apollo = new ApolloServer<BaseContext>({
-    schema: await buildGraphQLSchema(),
+    schema,
     ...armor,
-    plugins: [...armor.plugins, ApolloServerPluginDrainHttpServer({ httpServer: server })],
+    plugins: [
+      ...armor.plugins,
+      ApolloServerPluginDrainHttpServer({ httpServer: server }),
+      { serverWillStart: async () => ({ drainServer: async () => void (await wsCleanup.dispose()) }) },
+    ],
     formatError: createErrorFormatter(logger),
     introspection: true,
     csrfPrevention: true,
@@ -74,14 +110,12 @@ export async function startControlPlaneHttp(deps: {
     express.json({ limit: config.maxRequestBytes }),
     expressMiddleware(apollo, {
       context: async ({ req }): Promise<RequestContext> => {
-        const header = req.headers.authorization;
-        if (!header) return { actor: null, services };
-        const match = /^Bearer\s+(\S+)\s*$/i.exec(header);
-        const actor = match ? await services.auth.authenticate(match[1]) : null;
-        if (!actor) {
+        const actor = await bearer(req.headers.authorization);
+        if (actor === undefined) return { actor: null, services, pubSub };
+        if (actor === null) {
           throw new GraphQLError('invalid API token: send `Authorization: Bearer <API token>`', { extensions: { code: 'UNAUTHENTICATED', http: { status: 401 } } });
         }
-        return { actor, services };
+        return { actor, services, pubSub };
       },
     }),
   );

@@ -1,38 +1,9 @@
 // The control plane's side of the gRPC config stream, driven by a raw gRPC client standing in for a proxy.
 import { createHash } from 'node:crypto';
-import { credentials, Metadata, type ClientDuplexStream, type ServiceError } from '@grpc/grpc-js';
-import { loadConfigService } from '../../control-plane/src/config-stream/config-proto';
-import type { ControlPlaneMessage, DataPlaneMessage, Snapshot } from '../../control-plane/src/config-stream/snapshot.types';
+import type { ControlPlaneMessage, Snapshot } from '../../control-plane/src/config-stream/snapshot.types';
 import { type Tenant, type TestControlPlane, seedEnvironments, seedTenant, startTestControlPlane } from '../support/control-plane-harness';
+import { connectRawProxy as connect } from '../support/raw-proxy';
 import { waitFor } from '../support/wait';
-
-const ConfigService = loadConfigService();
-
-interface FakeProxy {
-  snapshots: Snapshot[];
-  error?: ServiceError;
-  stream: ClientDuplexStream<DataPlaneMessage, ControlPlaneMessage>;
-  close(): void;
-}
-
-function connect(address: string, token: string, hello: DataPlaneMessage['hello']): FakeProxy {
-  const client = new ConfigService(address, credentials.createInsecure());
-  const metadata = new Metadata();
-  metadata.set('authorization', `Bearer ${token}`);
-  const stream = (client as unknown as { streamConfig(m: Metadata): ClientDuplexStream<DataPlaneMessage, ControlPlaneMessage> }).streamConfig(metadata);
-  const proxy: FakeProxy = {
-    snapshots: [],
-    stream,
-    close: () => {
-      stream.cancel();
-      client.close();
-    },
-  };
-  stream.on('data', (message: ControlPlaneMessage) => message.snapshot && proxy.snapshots.push(message.snapshot));
-  stream.on('error', (error: ServiceError) => (proxy.error = error));
-  stream.write({ hello });
-  return proxy;
-}
 
 const OPENAI_KEY = 'sk-config-stream-test-0123456789';
 let a: TestControlPlane;

@@ -18,6 +18,7 @@ export interface TestControlPlane {
   adminToken: string;
   secretKey: string;
   dataPlaneToken: string;
+  redisNamespace: string;
   databaseUrl: string;
   grpcAddress: string;
   graphqlUrl: string;
@@ -43,6 +44,8 @@ export async function startTestControlPlane(env: Record<string, string> = {}, sh
     TOKENGATE_SECRET_KEY: secretKey,
     TOKENGATE_DATAPLANE_TOKEN: dataPlaneToken,
     TOKENGATE_GRPC_HOST: '127.0.0.1',
+    // Test files share one Redis: each installation gets its own keys, channels and queue.
+    TOKENGATE_REDIS_NAMESPACE: shared?.redisNamespace ?? `tg-test-${randomBytes(4).toString('hex')}`,
     TOKENGATE_PORT: '0',
     TOKENGATE_GRPC_PORT: '0',
     ...env,
@@ -70,6 +73,7 @@ export async function startTestControlPlane(env: Record<string, string> = {}, sh
     adminToken,
     secretKey,
     dataPlaneToken,
+    redisNamespace: config.redisNamespace,
     databaseUrl: database.url,
     grpcAddress: plane.grpcAddress,
     graphqlUrl,

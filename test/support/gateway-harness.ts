@@ -56,8 +56,8 @@ export async function currentRevision(cp: TestControlPlane, environment = 'produ
   return environments.find((e) => e.handle === environment)!.revision;
 }
 
-export async function startGateway(proxyOptions: Partial<DataPlaneOptions> = {}): Promise<Gateway> {
-  const cp = await startTestControlPlane();
+export async function startGateway(proxyOptions: Partial<DataPlaneOptions> = {}, controlPlaneEnv: Record<string, string> = {}): Promise<Gateway> {
+  const cp = await startTestControlPlane(controlPlaneEnv);
   await seedEnvironments(cp);
   const tenant = await seedTenant(cp, 'acme');
   const fakes = {

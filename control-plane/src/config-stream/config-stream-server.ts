@@ -34,6 +34,8 @@ export interface ConfigStreamOptions {
   /** Safety net behind pub/sub: how often revisions are compared with what each stream was sent. */
   pollIntervalMs?: number;
   tls?: ConfigStreamTls;
+  /** Told after an ACK or NACK is recorded (rollouts waiting on that environment look again). */
+  onProxyReport?: (environment: string) => void;
 }
 
 function digest(value: string): Buffer {
@@ -127,9 +129,11 @@ export class ConfigStreamServer {
             throw new Error('the first message of a stream must be Hello');
           } else if (message.ack) {
             await this.db.query(
-              `UPDATE data_planes SET applied_revision = GREATEST(applied_revision, $2), connected = true, last_seen_at = now() WHERE id = $1`,
+              `UPDATE data_planes SET applied_at = CASE WHEN $2 > applied_revision THEN now() ELSE applied_at END,
+                 applied_revision = GREATEST(applied_revision, $2), connected = true, last_seen_at = now() WHERE id = $1`,
               [stream.proxyId, message.ack.revision],
             );
+            this.options.onProxyReport?.(stream.environment);
           } else if (message.usage) {
             const batch = message.usage;
             await this.usage.recordBatch(stream.environmentId, batch.batchId, batch.records as UsageRecordInput[]);
@@ -142,6 +146,7 @@ export class ConfigStreamServer {
               message.nack.reason.slice(0, 2000),
               message.nack.revision,
             ]);
+            this.options.onProxyReport?.(stream.environment);
           }
         })
         .catch((error: unknown) => {
@@ -177,6 +182,7 @@ export class ConfigStreamServer {
          applied_revision = EXCLUDED.applied_revision, connected = true, last_seen_at = now()`,
       [proxyId, envRows[0].id, hello.version.slice(0, 100), hello.lastAppliedRevision],
     );
+    this.options.onProxyReport?.(hello.environment);
     const stream: ProxyStream = { call, proxyId, environment: hello.environment, environmentId: envRows[0].id, lastSentRevision: hello.lastAppliedRevision };
     const set = this.streams.get(stream.environment) ?? new Set();
     set.add(stream);
@@ -193,6 +199,7 @@ export class ConfigStreamServer {
     await this.db.query('UPDATE data_planes SET connected = false, last_seen_at = now() WHERE id = $1', [stream.proxyId]).catch((error: unknown) => {
       this.logger.warn({ err: String(error), proxyId: stream.proxyId }, 'could not record a proxy disconnect');
     });
+    this.options.onProxyReport?.(stream.environment);
   }
 
   /**

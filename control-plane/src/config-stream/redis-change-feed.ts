@@ -7,7 +7,6 @@ import type { Logger } from 'pino';
 import type { ChangeFeed } from '../deployment/change-feed';
 import type { BumpedEnvironment } from '../deployment/revision-ledger';
 
-export const CONFIG_CHANGES_CHANNEL = 'tokengate:config-changes';
 
 export interface ChangeListener {
   (change: { environment: string; revision: number; serviceId: string }): void;
@@ -18,7 +17,10 @@ export class RedisChangeFeed implements ChangeFeed {
   private readonly subscriber: Redis;
   private readonly listeners: ChangeListener[] = [];
 
-  constructor(redisUrl: string, private readonly logger: Logger) {
+  private readonly channel: string;
+
+  constructor(redisUrl: string, namespace: string, private readonly logger: Logger) {
+    this.channel = `${namespace}:config-changes`;
     const options = { lazyConnect: true, maxRetriesPerRequest: 1, enableOfflineQueue: false, retryStrategy: (attempt: number) => Math.min(attempt * 200, 5000) };
     this.publisher = new Redis(redisUrl, options);
     this.subscriber = new Redis(redisUrl, { ...options, maxRetriesPerRequest: null, enableOfflineQueue: true });
@@ -36,7 +38,7 @@ export class RedisChangeFeed implements ChangeFeed {
   /** Never fails: without Redis a replica still serves its own changes, and polls for the others'. */
   async start(): Promise<void> {
     // Subscribing before connecting queues the command, so it is replayed on every (re)connect.
-    const subscribed = this.subscriber.subscribe(CONFIG_CHANGES_CHANNEL);
+    const subscribed = this.subscriber.subscribe(this.channel);
     subscribed.catch(() => undefined);
     try {
       await Promise.all([this.publisher.connect(), subscribed]);
@@ -50,14 +52,17 @@ export class RedisChangeFeed implements ChangeFeed {
   }
 
   async environmentsChanged(changes: BumpedEnvironment[], serviceId: string): Promise<void> {
-    for (const change of changes) {
-      const message = { environment: change.handle, revision: change.revision, serviceId };
-      for (const listener of this.listeners) listener(message);
-      // Best effort: the change is committed already; other replicas' polls catch up if this is lost.
-      await this.publisher.publish(CONFIG_CHANGES_CHANNEL, JSON.stringify(message)).catch((error: unknown) => {
-        this.logger.warn({ err: error instanceof Error ? error.message : String(error), environment: change.handle }, 'could not publish a config change');
-      });
-    }
+    for (const change of changes) await this.announce(change.handle, change.revision, serviceId);
+  }
+
+  /** Tells this replica's listeners and every other replica that `environment` reached `revision`. */
+  async announce(environment: string, revision: number, serviceId: string): Promise<void> {
+    const message = { environment, revision, serviceId };
+    for (const listener of this.listeners) listener(message);
+    // Best effort: the change is committed already; other replicas' polls catch up if this is lost.
+    await this.publisher.publish(this.channel, JSON.stringify(message)).catch((error: unknown) => {
+      this.logger.warn({ err: error instanceof Error ? error.message : String(error), environment }, 'could not publish a config change');
+    });
   }
 
   async stop(): Promise<void> {

@@ -25,6 +25,9 @@ export class DataPlaneEntity {
   @Column({ name: 'last_nack_revision', type: 'bigint', nullable: true, transformer: { to: (v: number | null) => v, from: (v: string | null) => (v === null ? null : Number(v)) } })
   lastNackRevision: number | null;
 
+  @Column({ name: 'applied_at', type: 'timestamptz', nullable: true })
+  appliedAt: Date | null;
+
   @Column({ name: 'last_seen_at', type: 'timestamptz' })
   lastSeenAt: Date;
 

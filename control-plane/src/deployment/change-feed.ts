@@ -9,3 +9,12 @@ export interface ChangeFeed {
 }
 
 export const SILENT_CHANGE_FEED: ChangeFeed = { environmentsChanged: () => undefined };
+
+/** Several feeds told in order (config push first, then rollouts). */
+export function composeChangeFeeds(...feeds: ChangeFeed[]): ChangeFeed {
+  return {
+    async environmentsChanged(changes, serviceId) {
+      for (const feed of feeds) await feed.environmentsChanged(changes, serviceId);
+    },
+  };
+}

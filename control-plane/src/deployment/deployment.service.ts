@@ -45,9 +45,11 @@ export class DeploymentService {
       proxyId: p.id,
       appliedRevision: p.appliedRevision,
       applied: p.appliedRevision >= deployment.revision,
+      appliedAt: p.appliedAt,
       connected: p.connected,
       lastSeenAt: p.lastSeenAt,
       lastNackReason: p.lastNackReason,
+      lastNackRevision: p.lastNackRevision,
     }));
   }
 }

@@ -6,9 +6,11 @@ export class DeploymentDataPlaneType {
   @Field() proxyId: string;
   @Field(() => Int) appliedRevision: number;
   @Field({ description: 'True once the proxy has applied the deployment’s revision or a newer one.' }) applied: boolean;
+  @Field(() => Date, { nullable: true, description: 'When the proxy applied its current revision.' }) appliedAt: Date | null;
   @Field() connected: boolean;
   @Field() lastSeenAt: Date;
   @Field(() => String, { nullable: true }) lastNackReason: string | null;
+  @Field(() => Int, { nullable: true }) lastNackRevision: number | null;
 }
 
 @ObjectType('Deployment')

@@ -1,11 +1,14 @@
 import type { Actor } from '../auth/actor';
 import { unauthenticated } from '../common/errors';
+import type { DeploymentPubSub } from '../deployment/deployment-pub-sub';
 import type { ControlPlaneServices } from '../services';
 
 /** Per-request GraphQL context. */
 export interface RequestContext {
   actor: Actor | null;
   services: ControlPlaneServices;
+  /** This replica's deployment status events (subscriptions). */
+  pubSub: DeploymentPubSub;
 }
 
 export function requireActor(context: RequestContext): Actor {

@@ -1,5 +1,6 @@
 import 'reflect-metadata';
 import { type GraphQLSchema, lexicographicSortSchema, printSchema } from 'graphql';
+import { createPubSub } from '@graphql-yoga/subscription';
 import { buildSchema } from 'type-graphql';
 import { AuditResolver } from '../audit/audit.resolver';
 import { AuthResolver } from '../auth/auth.resolver';
@@ -28,7 +29,9 @@ let built: Promise<GraphQLSchema> | undefined;
 /** The schema, built once per process (type-graphql metadata is global). */
 export function buildGraphQLSchema(): Promise<GraphQLSchema> {
   // Input checks live in the domain services (shared with the CLI), so class-validator is off.
-  built ??= buildSchema({ resolvers: RESOLVERS, validate: false });
+  // Subscriptions take their pub/sub from the request context (one per replica), so the schema-level
+  // one type-graphql insists on is never used.
+  built ??= buildSchema({ resolvers: RESOLVERS, validate: false, pubSub: createPubSub() });
   return built;
 }
 

@@ -1,0 +1,66 @@
+// Reads and conditionally updates deployment rows. An update names the revision it is about, so a
+// rollout that was superseded by a newer change can never overwrite the newer deployment's status.
+import type { DataSource } from 'typeorm';
+import type { DeploymentStatusEvent } from './deployment-events';
+import { DeploymentStatus } from './deployment-status';
+
+export class DeploymentStore {
+  constructor(private readonly db: DataSource) {}
+
+  async current(serviceId: string, environmentId: string): Promise<DeploymentStatusEvent | null> {
+    const rows = await this.select('d.service_id = $1 AND d.environment_id = $2', [serviceId, environmentId]);
+    return rows[0] ?? null;
+  }
+
+  /** Moves the deployment at `revision` to `status`; returns the new row, or null when superseded (or already there). */
+  async transition(serviceId: string, environmentId: string, revision: number, status: DeploymentStatus, message: string): Promise<DeploymentStatusEvent | null> {
+    const updated: Array<{ id: string }> = await this.db.query(
+      `WITH u AS (
+         UPDATE deployments SET status = $4, message = $5, updated_at = now()
+          WHERE service_id = $1 AND environment_id = $2 AND revision = $3 AND (status <> $4 OR message <> $5)
+          RETURNING id)
+       SELECT id FROM u`,
+      [serviceId, environmentId, revision, status, message],
+    );
+    if (updated.length === 0) return null;
+    return (await this.select('d.id = $1', [updated[0].id]))[0] ?? null;
+  }
+
+  /** Deployments left PENDING (their job was never enqueued, e.g. Redis was down at commit). */
+  async stalePending(olderThanMs: number): Promise<DeploymentStatusEvent[]> {
+    return this.select(`d.status = '${DeploymentStatus.PENDING}' AND d.updated_at < now() - ($1::int * interval '1 millisecond')`, [olderThanMs]);
+  }
+
+  async proxiesOf(environmentId: string): Promise<Array<{ id: string; connected: boolean; appliedRevision: number; lastNackRevision: number | null; lastNackReason: string | null }>> {
+    const rows: Array<Record<string, unknown>> = await this.db.query(
+      'SELECT id, connected, applied_revision, last_nack_revision, last_nack_reason FROM data_planes WHERE environment_id = $1 ORDER BY id',
+      [environmentId],
+    );
+    return rows.map((r) => ({
+      id: r.id as string,
+      connected: r.connected as boolean,
+      appliedRevision: Number(r.applied_revision),
+      lastNackRevision: r.last_nack_revision === null ? null : Number(r.last_nack_revision),
+      lastNackReason: (r.last_nack_reason as string | null) ?? null,
+    }));
+  }
+
+  private async select(where: string, params: unknown[]): Promise<DeploymentStatusEvent[]> {
+    const rows: Array<Record<string, unknown>> = await this.db.query(
+      `SELECT d.id, d.service_id, d.environment_id, e.handle, d.status, d.revision, d.message, d.created_at, d.updated_at
+         FROM deployments d JOIN environments e ON e.id = d.environment_id WHERE ${where}`,
+      params,
+    );
+    return rows.map((r) => ({
+      id: r.id as string,
+      serviceId: r.service_id as string,
+      environmentId: r.environment_id as string,
+      environment: r.handle as string,
+      status: r.status as DeploymentStatus,
+      revision: Number(r.revision),
+      message: r.message as string,
+      createdAt: (r.created_at as Date).toISOString(),
+      updatedAt: (r.updated_at as Date).toISOString(),
+    }));
+  }
+}

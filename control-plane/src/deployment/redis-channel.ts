@@ -1,0 +1,49 @@
+// A Redis pub/sub channel carrying JSON messages between control-plane replicas and workers.
+// Publishing is best effort (callers keep a polling fallback); subscribers resubscribe on reconnect.
+import { Redis } from 'ioredis';
+import type { Logger } from 'pino';
+
+export class RedisChannel<T> {
+  private readonly publisher: Redis;
+  private subscriber: Redis | null = null;
+  private readonly handlers: Array<(message: T) => void> = [];
+
+  constructor(
+    private readonly redisUrl: string,
+    readonly name: string,
+    private readonly logger: Logger,
+  ) {
+    this.publisher = new Redis(redisUrl, { lazyConnect: true, maxRetriesPerRequest: 1, enableOfflineQueue: false, retryStrategy: (n) => Math.min(n * 200, 2000) });
+    this.publisher.on('error', () => undefined);
+    this.publisher.connect().catch(() => undefined);
+  }
+
+  subscribe(handler: (message: T) => void): void {
+    this.handlers.push(handler);
+    if (this.subscriber) return;
+    const subscriber = new Redis(this.redisUrl, { maxRetriesPerRequest: null, retryStrategy: (n) => Math.min(n * 200, 2000) });
+    subscriber.on('error', (error: Error) => this.logger.debug({ err: error.message, channel: this.name }, 'redis channel error'));
+    subscriber.subscribe(this.name).catch(() => undefined);
+    subscriber.on('message', (_channel: string, payload: string) => {
+      let message: T;
+      try {
+        message = JSON.parse(payload) as T;
+      } catch {
+        return;
+      }
+      for (const h of this.handlers) h(message);
+    });
+    this.subscriber = subscriber;
+  }
+
+  async publish(message: T): Promise<void> {
+    await this.publisher.publish(this.name, JSON.stringify(message)).catch((error: unknown) => {
+      this.logger.debug({ err: error instanceof Error ? error.message : String(error), channel: this.name }, 'redis publish failed');
+    });
+  }
+
+  close(): void {
+    this.publisher.disconnect();
+    this.subscriber?.disconnect();
+  }
+}

@@ -1,0 +1,118 @@
+// Runs rollouts: PENDING → IN_PROGRESS → DEPLOYED | FAILED. A rollout re-announces its revision to the
+// control-plane replicas, then waits until every connected proxy of the environment has applied it
+// (DEPLOYED), one refused it (FAILED, with its reason), or the timeout passed (FAILED, naming the
+// proxies that did not answer). It wakes on proxy reports (Redis) and polls as a safety net.
+import { type Job, Worker } from 'bullmq';
+import type { Logger } from 'pino';
+import type { DeploymentEvents } from './deployment-events';
+import { DeploymentStatus } from './deployment-status';
+import type { DeploymentStore } from './deployment-store';
+import { type RolloutJob, ROLLOUT_QUEUE, redisConnection } from './rollout-queue';
+
+export interface RolloutWorkerOptions {
+  redisUrl: string;
+  /** Same as the scheduler's (the queue's key prefix is `${namespace}:bull`). */
+  namespace: string;
+  /** How long a rollout waits for the proxies. Default 30 s. */
+  timeoutMs?: number;
+  /** Rollouts handled at once (mostly waiting). Default 20. */
+  concurrency?: number;
+  /** How long a job stays locked without renewal before another worker takes it over. Default 30 s. */
+  lockDurationMs?: number;
+  /** Safety-net polling of proxy state. Default 250 ms. */
+  pollIntervalMs?: number;
+  /** Re-announces a revision to the replicas (config changes channel). */
+  announce: (environment: string, revision: number, serviceId: string) => Promise<void>;
+}
+
+export type RolloutOutcome = 'deployed' | 'failed' | 'superseded';
+
+export class RolloutWorker {
+  private readonly worker: Worker<RolloutJob, RolloutOutcome>;
+  private readonly waiters = new Map<string, Set<() => void>>();
+
+  constructor(
+    private readonly store: DeploymentStore,
+    private readonly events: DeploymentEvents,
+    private readonly logger: Logger,
+    private readonly options: RolloutWorkerOptions,
+  ) {
+    events.proxyReports.subscribe(({ environment }) => this.wake(environment));
+    this.worker = new Worker<RolloutJob, RolloutOutcome>(ROLLOUT_QUEUE, (job) => this.run(job), {
+      connection: redisConnection(options.redisUrl),
+      prefix: `${options.namespace}:bull`,
+      concurrency: options.concurrency ?? 20,
+      lockDuration: options.lockDurationMs ?? 30_000,
+      stalledInterval: Math.max(500, Math.floor((options.lockDurationMs ?? 30_000) / 2)),
+      maxStalledCount: 5,
+    });
+    this.worker.on('error', (error: Error) => this.logger.debug({ err: error.message }, 'rollout worker error'));
+    this.worker.on('failed', (job, error) => this.logger.warn({ jobId: job?.id, err: error.message }, 'rollout job attempt failed'));
+  }
+
+  /** Finishes (or hands back) the jobs in flight, then stops. */
+  async close(): Promise<void> {
+    await this.worker.close();
+    for (const set of this.waiters.values()) for (const wake of set) wake();
+  }
+
+  private wake(environment: string): void {
+    for (const wake of this.waiters.get(environment) ?? []) wake();
+  }
+
+  private waitForReport(environment: string, ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      const set = this.waiters.get(environment) ?? new Set();
+      this.waiters.set(environment, set);
+      const done = () => {
+        clearTimeout(timer);
+        set.delete(done);
+        resolve();
+      };
+      const timer = setTimeout(done, ms);
+      set.add(done);
+    });
+  }
+
+  private async move(job: RolloutJob, status: DeploymentStatus, message: string): Promise<boolean> {
+    const row = await this.store.transition(job.serviceId, job.environmentId, job.revision, status, message);
+    if (row) await this.events.statusChanges.publish(row);
+    return row !== null;
+  }
+
+  private async run(job: Job<RolloutJob, RolloutOutcome>): Promise<RolloutOutcome> {
+    const data = job.data;
+    const current = await this.store.current(data.serviceId, data.environmentId);
+    if (!current || current.revision !== data.revision) return 'superseded';
+    if (current.status === DeploymentStatus.DEPLOYED || current.status === DeploymentStatus.FAILED) return current.status === DeploymentStatus.DEPLOYED ? 'deployed' : 'failed';
+    await this.move(data, DeploymentStatus.IN_PROGRESS, `rolling out revision ${data.revision} to ${data.environment}`);
+    await this.options.announce(data.environment, data.revision, data.serviceId);
+
+    const deadline = Date.now() + (this.options.timeoutMs ?? 30_000);
+    for (;;) {
+      const latest = await this.store.current(data.serviceId, data.environmentId);
+      if (!latest || latest.revision !== data.revision) return 'superseded';
+      const proxies = (await this.store.proxiesOf(data.environmentId)).filter((p) => p.connected);
+      const refusal = proxies.find((p) => p.appliedRevision < data.revision && p.lastNackRevision !== null && p.lastNackRevision >= data.revision);
+      if (refusal) {
+        await this.move(data, DeploymentStatus.FAILED, `proxy ${refusal.id} refused revision ${refusal.lastNackRevision}: ${refusal.lastNackReason ?? 'no reason given'}`);
+        return 'failed';
+      }
+      if (proxies.length === 0) {
+        await this.move(data, DeploymentStatus.DEPLOYED, `no proxy of ${data.environment} is connected; proxies receive revision ${data.revision} when they connect`);
+        return 'deployed';
+      }
+      const behind = proxies.filter((p) => p.appliedRevision < data.revision);
+      if (behind.length === 0) {
+        await this.move(data, DeploymentStatus.DEPLOYED, `revision ${data.revision} applied by ${proxies.length} ${proxies.length === 1 ? 'proxy' : 'proxies'} of ${data.environment}`);
+        return 'deployed';
+      }
+      const left = deadline - Date.now();
+      if (left <= 0) {
+        await this.move(data, DeploymentStatus.FAILED, `timed out waiting for ${behind.length === 1 ? 'proxy' : 'proxies'} ${behind.map((p) => p.id).join(', ')} to apply revision ${data.revision}`);
+        return 'failed';
+      }
+      await this.waitForReport(data.environment, Math.min(left, this.options.pollIntervalMs ?? 250));
+    }
+  }
+}
