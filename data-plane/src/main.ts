@@ -115,7 +115,7 @@ export async function startDataPlane(options: DataPlaneOptions): Promise<DataPla
   const proxyId = options.proxyId ?? defaultProxyId();
   const version = options.version ?? packageVersion();
   const holder = new SnapshotHolder();
-  const metrics = new DataPlaneMetrics({ collectProcessMetrics: options.collectProcessMetrics });
+  const metrics = new DataPlaneMetrics({ collectProcessMetrics: options.collectProcessMetrics, environment: options.environment });
   const agentPool = new UpstreamAgentPool(options.upstreamAgents);
   const compiler = new SnapshotCompiler({ environment: options.environment, agentPool });
 

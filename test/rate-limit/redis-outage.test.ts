@@ -34,7 +34,7 @@ const call = (proxy: DataPlaneHandle) =>
 
 async function degraded(proxy: DataPlaneHandle): Promise<number> {
   const text = await (await fetch(`${proxy.url}/metrics`)).text();
-  return Number(/^tokengate_rate_limit_degraded (\d+)/m.exec(text)?.[1]);
+  return Number(/^tokengate_rate_limit_degraded{environment="production"} (\d+)/m.exec(text)?.[1]);
 }
 
 async function redisTotal(): Promise<number> {

@@ -65,7 +65,7 @@ it('says Hello with its identity and token, then compiles, swaps and ACKs a snap
   expect(jsonOf(ready)).toEqual({ status: 'ready', revision: '3' });
   expect((await callService(handle, 'openai')).status).toBe(200);
   expect(handle.configStream?.connected).toBe(true);
-  expect((await httpRequest(`${handle.url}/metrics`)).text).toMatch(/tokengate_snapshot_revision 3\n[\s\S]*tokengate_control_plane_connected 1/);
+  expect((await httpRequest(`${handle.url}/metrics`)).text).toMatch(/tokengate_snapshot_revision{environment="test"} 3\n[\s\S]*tokengate_control_plane_connected{environment="test"} 1/);
 });
 
 it('NACKs a snapshot it cannot compile, with the reason, and keeps serving the previous one', async () => {
@@ -92,7 +92,7 @@ it('NACKs a snapshot it cannot compile, with the reason, and keeps serving the p
   server.publish(snapshotAt(5, [serviceFixture({ id: 'openai', upstream_url: upstream.url }), serviceFixture({ id: 'second', upstream_url: upstream.url })]));
   expect(await server.replyFor(5)).toMatchObject({ kind: 'ack' });
   expect((await callService(handle, 'second')).status).toBe(200);
-  expect((await httpRequest(`${handle.url}/metrics`)).text).toContain('tokengate_snapshot_rejections_total 3');
+  expect((await httpRequest(`${handle.url}/metrics`)).text).toContain('tokengate_snapshot_rejections_total{environment="test"} 3');
 });
 
 it('reconnects after the control plane restarts, serving the last snapshot meanwhile', async () => {

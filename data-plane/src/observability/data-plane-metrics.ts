@@ -1,9 +1,18 @@
 // Prometheus metrics of one proxy instance (its own Registry, so several can live in one process).
-import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 
 interface CountCell {
   count: number;
 }
+
+/** gen_ai.system values of the OpenTelemetry semantic conventions, by provider label. */
+const GEN_AI_SYSTEM: Readonly<Record<string, string>> = {
+  openai: 'openai',
+  'azure-openai': 'az.ai.openai',
+  anthropic: 'anthropic',
+  mistral: 'mistral_ai',
+  'aws-bedrock': 'aws.bedrock',
+};
 
 export class DataPlaneMetrics {
   readonly registry = new Registry();
@@ -15,8 +24,12 @@ export class DataPlaneMetrics {
   private readonly rateLimitDegraded: Gauge;
   private readonly rateLimitRefusals: Counter<'service' | 'dimension'>;
   private readonly tokens: Counter<'service' | 'provider' | 'type'>;
+  private readonly tokenUsage: Histogram<'gen_ai_system' | 'gen_ai_token_type' | 'service'>;
+  private readonly operationDuration: Histogram<'gen_ai_system' | 'service'>;
+  private readonly upstreamFirstByte: Histogram<'gen_ai_system' | 'service'>;
 
-  constructor(options: { readonly collectProcessMetrics?: boolean } = {}) {
+  constructor(options: { readonly collectProcessMetrics?: boolean; readonly environment?: string } = {}) {
+    if (options.environment !== undefined) this.registry.setDefaultLabels({ environment: options.environment });
     const requestCounts = this.requestCounts;
     new Counter({
       name: 'tokengate_proxy_requests_total',
@@ -66,7 +79,35 @@ export class DataPlaneMetrics {
       labelNames: ['service', 'provider', 'type'],
       registers: [this.registry],
     });
+    // OpenTelemetry GenAI semantic conventions, in their Prometheus spelling (seconds, tokens).
+    this.operationDuration = new Histogram({
+      name: 'gen_ai_client_operation_duration_seconds',
+      help: 'gen_ai.client.operation.duration: time from the request reaching the proxy to the end of the response, by provider (gen_ai.system) and service.',
+      labelNames: ['gen_ai_system', 'service'],
+      buckets: [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120],
+      registers: [this.registry],
+    });
+    this.upstreamFirstByte = new Histogram({
+      name: 'tokengate_upstream_time_to_first_byte_seconds',
+      help: 'Time from sending a request to the provider to its response headers.',
+      labelNames: ['gen_ai_system', 'service'],
+      buckets: [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60],
+      registers: [this.registry],
+    });
+    this.tokenUsage = new Histogram({
+      name: 'gen_ai_client_token_usage',
+      help: 'gen_ai.client.token.usage: tokens per request to rate-limited services, by gen_ai.token.type (input, output).',
+      labelNames: ['gen_ai_system', 'gen_ai_token_type', 'service'],
+      buckets: [1, 4, 16, 64, 256, 1024, 4096, 16384, 65536, 262144, 1048576, 4194304],
+      registers: [this.registry],
+    });
     if (options.collectProcessMetrics === true) collectDefaultMetrics({ register: this.registry });
+  }
+
+  observeExchange(serviceId: string, providerLabel: string, durationSeconds: number, firstByteSeconds: number | null): void {
+    const system = GEN_AI_SYSTEM[providerLabel] ?? providerLabel;
+    this.operationDuration.observe({ gen_ai_system: system, service: serviceId }, durationSeconds);
+    if (firstByteSeconds !== null) this.upstreamFirstByte.observe({ gen_ai_system: system, service: serviceId }, firstByteSeconds);
   }
 
   /** serviceId '' stands for requests that matched no service (404s, not ready). */
@@ -98,8 +139,11 @@ export class DataPlaneMetrics {
   }
 
   countTokens(serviceId: string, providerLabel: string, prompt: number, completion: number): void {
+    const system = GEN_AI_SYSTEM[providerLabel] ?? providerLabel;
     if (prompt > 0) this.tokens.inc({ service: serviceId, provider: providerLabel, type: 'input' }, prompt);
     if (completion > 0) this.tokens.inc({ service: serviceId, provider: providerLabel, type: 'output' }, completion);
+    this.tokenUsage.observe({ gen_ai_system: system, gen_ai_token_type: 'input', service: serviceId }, prompt);
+    this.tokenUsage.observe({ gen_ai_system: system, gen_ai_token_type: 'output', service: serviceId }, completion);
   }
 
   countSnapshotRejection(): void {

@@ -160,8 +160,8 @@ describe('routing and refusals', () => {
     await httpRequest(`${harness.proxy.url}/acme/openai/models`, { headers: { authorization: `Bearer ${OPENAI_KEY}` } });
     await httpRequest(`${harness.proxy.url}/acme/openai/models`);
     const metrics = await httpRequest(`${harness.proxy.url}/metrics`);
-    expect(metrics.text).toContain('tokengate_proxy_requests_total{service="openai",provider="openai",status="200"} 1');
-    expect(metrics.text).toContain('tokengate_proxy_requests_total{service="openai",provider="openai",status="401"} 1');
+    expect(metrics.text).toContain('tokengate_proxy_requests_total{service="openai",provider="openai",status="200",environment="test"} 1');
+    expect(metrics.text).toContain('tokengate_proxy_requests_total{service="openai",provider="openai",status="401",environment="test"} 1');
   });
 });
 

@@ -144,7 +144,9 @@ export class ProxyRequestHandler {
     let meter: RequestMeter | null = null;
     /** What the provider answered (0: it never did); accounting goes by it, not by what the client saw. */
     let upstreamStatus = 0;
-    const startedAt = options.accessLog ? performance.now() : 0;
+    const startedAt = performance.now();
+    let sentAt = 0;
+    let firstByteSeconds: number | null = null;
     const upstream = service.upstream;
     const authenticator = service.authenticator;
     const provider = service.provider;
@@ -181,6 +183,7 @@ export class ProxyRequestHandler {
         for (const resolve of waiters) resolve();
       }
       options.metrics.countRequest(service.id, provider.label, status);
+      options.metrics.observeExchange(service.id, provider.label, (performance.now() - startedAt) / 1000, firstByteSeconds);
       if (options.accessLog) {
         options.logger.info(
           { requestId, method: draft.method, organization: service.organizationHandle, service: service.id, provider: provider.label, status, durationMs: Math.round((performance.now() - startedAt) * 1000) / 1000 },
@@ -237,6 +240,7 @@ export class ProxyRequestHandler {
       timer = setTimeout(onTimer, options.upstreamIdleTimeoutMs);
       status = upstreamResponse.statusCode ?? 502;
       upstreamStatus = status;
+      firstByteSeconds = (performance.now() - sentAt) / 1000;
       const responseHeaders: OutgoingHttpHeaders = downstreamResponseHeaders(upstreamResponse.headers);
       responseHeaders['x-tokengate-request-id'] = requestId;
       const observer = meter === null ? null : meter.observe(status, upstreamResponse.headers['content-type'], upstreamResponse.headers);
@@ -305,6 +309,7 @@ export class ProxyRequestHandler {
         headers: draft.headers,
       });
       upstreamRequest = outgoing;
+      sentAt = performance.now();
       timer = setTimeout(onTimer, options.upstreamHeadersTimeoutMs);
       outgoing.on('error', (error: NodeJS.ErrnoException) => {
         if (settled) return;
