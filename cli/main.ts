@@ -10,6 +10,7 @@ import { runDataPlaneCli } from '../data-plane/src/main';
 import { startRolloutWorker } from '../control-plane/src/deployment/rollout-runtime';
 import { createLogger } from '../control-plane/src/logger';
 import { loadOrCreateDevSecrets } from './dev-secrets';
+import { AUTOMATION_USAGE, runAutomationCommand } from './apply/commands';
 
 const CONTROL_PLANE_FLAGS = {
   'database-url': 'DATABASE_URL',
@@ -26,6 +27,7 @@ const USAGE = `usage: tokengate <command> [flags]
   data-plane            a proxy for one environment: --environment <handle> [--port 8080]
   worker                BullMQ rollout worker (deployment status)
   migrate               create the database if missing and apply migrations
+${AUTOMATION_USAGE}
 flags map onto variables: --database-url DATABASE_URL, --redis-url REDIS_URL, --port TOKENGATE_PORT, ...`;
 
 function onShutdown(stop: () => Promise<void>): void {
@@ -134,6 +136,13 @@ async function main(argv: string[]): Promise<void> {
       return runWorker();
     case 'data-plane':
       await runDataPlaneCli(argv.slice(1));
+      return;
+    case 'apply':
+    case 'get':
+    case 'remove':
+    case 'connect':
+      // Automation talks to a running control plane through GraphQL only; it parses its own flags.
+      process.exitCode = await runAutomationCommand(argv);
       return;
     case 'migrate': {
       const config = loadControlPlaneConfig();

@@ -1,4 +1,4 @@
-// The control plane's HTTP side: GraphQL at /graphql, /healthz and /metrics.
+// The control plane's HTTP side: GraphQL at /graphql, /healthz, /metrics and the console at /console.
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { ApolloServer, type BaseContext } from '@apollo/server';
@@ -19,6 +19,7 @@ import type { DeploymentPubSub } from './deployment/deployment-pub-sub';
 import type { Actor } from './auth/actor';
 import { WebSocketServer } from 'ws';
 import { useServer } from 'graphql-ws/use/ws';
+import { CONSOLE_PATH, consoleRouter } from './console/console.router';
 
 export interface ControlPlaneHttp {
   server: Server;
@@ -119,6 +120,7 @@ export async function startControlPlaneHttp(deps: {
       },
     }),
   );
+  app.use(CONSOLE_PATH, consoleRouter());
   app.use((_req, res) => jsonError(res, 404, 'NOT_FOUND', 'no such route; GraphQL is served at /graphql'));
   // Body-parser failures: a clear error instead of an HTML page, and nothing reaches a resolver.
   app.use((error: { type?: string; status?: number }, _req: Request, res: Response, _next: NextFunction) => {

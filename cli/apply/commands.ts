@@ -1,0 +1,211 @@
+// The automation commands of `tokengate`: apply, get services, remove service, connect.
+// Each talks to the control plane only through its GraphQL API and returns the exit code
+// (0 ok, 1 the API refused or failed, 2 usage error: nothing sent).
+import { GraphQLError } from 'graphql';
+import { normalizeContextPath, validateName, validateOrganizationHandle } from '../../control-plane/src/common/validation';
+import { type CommandOutput, EXIT_API_ERROR, EXIT_OK, EXIT_USAGE, PROCESS_OUTPUT, printKeys, runApply } from './apply';
+import { describeLimit } from './plan';
+import { ApiError, DEFAULT_GRAPHQL_URL, TokengateClient } from './graphql-client';
+import { readOrganization, readServices, type RemoteService } from './remote-state';
+
+export const AUTOMATION_USAGE = `  apply -f <file.yaml|json> [--dry-run] [--rotate-secrets]
+                        make an organization's services and connections match a declarative file
+  get services --organization <handle> [--json]
+  remove service <org handle><context path>      e.g. acme/openai: remove it from the marketplace
+  connect <org handle><context path> --project <handle> --name <name> [--description <text>]
+                        create a connection and print its consumer keys (once)
+  automation commands take --url <GraphQL URL> (TOKENGATE_URL, default ${DEFAULT_GRAPHQL_URL})
+  and --token <API token> (TOKENGATE_TOKEN)`;
+
+class UsageError extends Error {}
+
+interface CommandSpec {
+  /** Flags taking a value; `-f` is the short form of `--file`. */
+  values: string[];
+  switches: string[];
+}
+
+interface ParsedArgs {
+  positional: string[];
+  values: Map<string, string>;
+  switches: Set<string>;
+}
+
+const CONNECTION_FLAGS = ['url', 'token'];
+
+function parseArgs(argv: string[], spec: CommandSpec): ParsedArgs {
+  const parsed: ParsedArgs = { positional: [], values: new Map(), switches: new Set() };
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i];
+    if (!arg.startsWith('-') || arg === '-') {
+      parsed.positional.push(arg);
+      continue;
+    }
+    const body = arg.startsWith('--') ? arg.slice(2) : arg.slice(1);
+    const eq = body.indexOf('=');
+    const inline = eq >= 0 ? body.slice(eq + 1) : undefined;
+    let name = eq >= 0 ? body.slice(0, eq) : body;
+    if (!arg.startsWith('--')) {
+      if (name !== 'f') throw new UsageError(`unknown flag ${arg}`);
+      name = 'file';
+    }
+    if (spec.switches.includes(name)) {
+      if (inline !== undefined) throw new UsageError(`--${name} takes no value`);
+      parsed.switches.add(name);
+    } else if (spec.values.includes(name)) {
+      const value = inline ?? argv[++i];
+      if (value === undefined || (inline === undefined && value.startsWith('--'))) throw new UsageError(`${arg} needs a value`);
+      parsed.values.set(name, value);
+    } else {
+      throw new UsageError(`unknown flag ${arg}`);
+    }
+  }
+  return parsed;
+}
+
+function connection(args: ParsedArgs, env: NodeJS.ProcessEnv): { url: string; token: string } {
+  const url = args.values.get('url') || env.TOKENGATE_URL || DEFAULT_GRAPHQL_URL;
+  const token = args.values.get('token') || env.TOKENGATE_TOKEN;
+  if (!token) throw new UsageError('no API token: pass --token <API token> or set TOKENGATE_TOKEN');
+  try {
+    new URL(url);
+  } catch {
+    throw new UsageError(`--url ${JSON.stringify(url)} is not a URL (e.g. ${DEFAULT_GRAPHQL_URL})`);
+  }
+  return { url, token };
+}
+
+/** `acme/openai/v2` → organization acme, context path /openai/v2. */
+function parseServiceTarget(target: string | undefined): { organization: string; contextPath: string } {
+  const slash = target?.indexOf('/') ?? -1;
+  if (!target || slash <= 0 || slash === target.length - 1) throw new UsageError('name the service as <organization handle><context path>, e.g. acme/openai');
+  try {
+    return {
+      organization: validateOrganizationHandle('organization', target.slice(0, slash)),
+      contextPath: normalizeContextPath('context path', target.slice(slash)),
+    };
+  } catch (error) {
+    if (error instanceof GraphQLError) throw new UsageError(`${target}: ${error.message}`);
+    throw error;
+  }
+}
+
+function required(args: ParsedArgs, flag: string): string {
+  const value = args.values.get(flag);
+  if (!value) throw new UsageError(`--${flag} is required`);
+  return value;
+}
+
+function noExtraPositional(args: ParsedArgs, count: number): void {
+  if (args.positional.length > count) throw new UsageError(`unexpected argument ${JSON.stringify(args.positional[count])}`);
+}
+
+/** Runs `tokengate <apply|get|remove|connect> ...`; `argv` starts with the command. */
+export async function runAutomationCommand(argv: string[], output: CommandOutput = PROCESS_OUTPUT, env: NodeJS.ProcessEnv = process.env): Promise<number> {
+  try {
+    switch (argv[0]) {
+      case 'apply': {
+        const args = parseArgs(argv.slice(1), { values: ['file', ...CONNECTION_FLAGS], switches: ['dry-run', 'rotate-secrets'] });
+        noExtraPositional(args, 0);
+        const file = required(args, 'file');
+        const { url, token } = connection(args, env);
+        const report = await runApply({ file, url, token, dryRun: args.switches.has('dry-run'), rotateSecrets: args.switches.has('rotate-secrets'), env }, output);
+        return report.exitCode;
+      }
+      case 'get': {
+        const args = parseArgs(argv.slice(1), { values: ['organization', ...CONNECTION_FLAGS], switches: ['json'] });
+        if (args.positional[0] !== 'services') throw new UsageError('usage: tokengate get services --organization <handle>');
+        noExtraPositional(args, 1);
+        const handle = required(args, 'organization');
+        const { url, token } = connection(args, env);
+        const client = new TokengateClient(url, token);
+        const organization = await readOrganization(client, handle);
+        const services = await readServices(client, organization.id);
+        if (args.switches.has('json')) output.out(JSON.stringify(services, null, 2));
+        else printServices(services, organization.projects, output);
+        return EXIT_OK;
+      }
+      case 'remove': {
+        const args = parseArgs(argv.slice(1), { values: CONNECTION_FLAGS, switches: [] });
+        if (args.positional[0] !== 'service') throw new UsageError('usage: tokengate remove service <organization handle><context path>');
+        noExtraPositional(args, 2);
+        const target = parseServiceTarget(args.positional[1]);
+        const { url, token } = connection(args, env);
+        const client = new TokengateClient(url, token);
+        const service = await findService(client, target.organization, target.contextPath);
+        if (service.marketplaceStatus === 'REMOVED') {
+          output.out(`${target.organization}${service.contextPath} is already removed from the marketplace: no changes`);
+          return EXIT_OK;
+        }
+        await client.mutate('removeFromMarketplace', service.contextPath, `mutation($id: ID!) { removeFromMarketplace(serviceId: $id) { id } }`, { id: service.id });
+        output.out(`${target.organization}${service.contextPath} removed from the marketplace (existing connections keep working until deleted)`);
+        return EXIT_OK;
+      }
+      case 'connect': {
+        const args = parseArgs(argv.slice(1), { values: ['project', 'name', 'description', ...CONNECTION_FLAGS], switches: [] });
+        noExtraPositional(args, 1);
+        const target = parseServiceTarget(args.positional[0]);
+        const projectHandle = required(args, 'project');
+        const name = required(args, 'name');
+        try {
+          validateName('--name', name);
+        } catch {
+          throw new UsageError('--name must not be empty');
+        }
+        const { url, token } = connection(args, env);
+        const client = new TokengateClient(url, token);
+        const organization = await readOrganization(client, target.organization);
+        const projectId = organization.projects.get(projectHandle);
+        if (!projectId) throw new ApiError(`organization ${target.organization} has no project "${projectHandle}"`, 'NOT_FOUND', 'project', 'connect');
+        const service = await findService(client, target.organization, target.contextPath, organization.id);
+        const description = args.values.get('description');
+        const { createConnection } = await client.mutate<{ createConnection: { keys: Array<{ environment: string; apiKey: string; endpointUrl: string }> } }>(
+          'createConnection',
+          `${projectHandle}/${name}`,
+          `mutation($input: CreateConnectionInput!) { createConnection(input: $input) { connection { id } keys { environment apiKey endpointUrl } } }`,
+          { input: { projectId, serviceId: service.id, name, ...(description !== undefined ? { description } : {}) } },
+        );
+        output.out(`connection ${projectHandle}/${name} created to ${target.organization}${service.contextPath}`);
+        printKeys(`${projectHandle}/${name}`, createConnection.keys, output);
+        return EXIT_OK;
+      }
+      default:
+        throw new UsageError(`unknown command ${JSON.stringify(argv[0] ?? '')}`);
+    }
+  } catch (error) {
+    if (error instanceof UsageError) {
+      output.err(`tokengate ${argv[0] ?? ''}: ${error.message}`);
+      output.err(`usage:\n${AUTOMATION_USAGE}`);
+      return EXIT_USAGE;
+    }
+    if (error instanceof ApiError) {
+      output.err(`error: ${error.describe()}`);
+      return EXIT_API_ERROR;
+    }
+    throw error;
+  }
+}
+
+async function findService(client: TokengateClient, organizationHandle: string, contextPath: string, organizationId?: string): Promise<RemoteService> {
+  const id = organizationId ?? (await readOrganization(client, organizationHandle)).id;
+  const service = (await readServices(client, id)).find((s) => s.contextPath === contextPath);
+  if (!service) throw new ApiError(`organization ${organizationHandle} has no service at ${contextPath}`, 'NOT_FOUND', undefined, `find ${organizationHandle}${contextPath}`);
+  return service;
+}
+
+function printServices(services: RemoteService[], projects: Map<string, string>, output: CommandOutput): void {
+  if (!services.length) {
+    output.out('no services');
+    return;
+  }
+  const projectHandle = (id: string | null) => [...projects].find(([, pid]) => pid === id)?.[0] ?? id;
+  for (const service of services) {
+    const scope = service.scope === 'PROJECT' ? `project ${projectHandle(service.projectId)}` : 'organization';
+    output.out(`${service.contextPath}  ${service.provider}  ${JSON.stringify(service.name)}  ${scope}  ${service.marketplaceStatus}  ${service.serviceUrl}`);
+    for (const config of service.environmentConfigs) {
+      const security = config.backendSecurity;
+      const credentials = security.configured ? `${security.authType === 'AWS_SIGV4' ? 'SigV4' : security.headerName} ${security.hint ?? ''}`.trim() : 'no credentials';
+      output.out(`  ${config.environment}: ${credentials}; rate limit ${describeLimit(config.rateLimit)}${config.serviceUrl ? `; serviceUrl ${config.serviceUrl}` : ''}`);
+    }
+  }
+}
