@@ -128,25 +128,27 @@ export class ConfigStreamServer {
           } else if (!stream) {
             throw new Error('the first message of a stream must be Hello');
           } else if (message.ack) {
+            const current = stream; // `stream` is cleared when the call closes mid-await
             await this.db.query(
               `UPDATE data_planes SET applied_at = CASE WHEN $2 > applied_revision THEN now() ELSE applied_at END,
                  applied_revision = GREATEST(applied_revision, $2), connected = true, last_seen_at = now() WHERE id = $1`,
-              [stream.proxyId, message.ack.revision],
+              [current.proxyId, message.ack.revision],
             );
-            this.options.onProxyReport?.(stream.environment);
+            this.options.onProxyReport?.(current.environment);
           } else if (message.usage) {
             const batch = message.usage;
             await this.usage.recordBatch(stream.environmentId, batch.batchId, batch.records as UsageRecordInput[]);
             // Acknowledged whether new or a re-send: either way it is stored exactly once.
             call.write({ usageAck: { batchId: batch.batchId } } satisfies ControlPlaneMessage);
           } else if (message.nack) {
-            this.logger.warn({ proxyId: stream.proxyId, environment: stream.environment, revision: message.nack.revision, reason: message.nack.reason }, 'proxy refused a snapshot');
+            const current = stream;
+            this.logger.warn({ proxyId: current.proxyId, environment: current.environment, revision: message.nack.revision, reason: message.nack.reason }, 'proxy refused a snapshot');
             await this.db.query(`UPDATE data_planes SET last_nack_reason = $2, last_nack_revision = $3, last_seen_at = now() WHERE id = $1`, [
-              stream.proxyId,
+              current.proxyId,
               message.nack.reason.slice(0, 2000),
               message.nack.revision,
             ]);
-            this.options.onProxyReport?.(stream.environment);
+            this.options.onProxyReport?.(current.environment);
           }
         })
         .catch((error: unknown) => {
