@@ -92,6 +92,8 @@ export async function startControlPlaneHttp(deps: {
     formatError: createErrorFormatter(logger),
     introspection: true,
     csrfPrevention: true,
+    // The CLI owns SIGINT/SIGTERM and stops Apollo itself; Apollo's own handler would block that shutdown.
+    stopOnTerminationSignals: false,
   });
   await apollo.start();
 

@@ -45,6 +45,8 @@ describe('tokengate start', () => {
       TOKENGATE_SECRET_KEY: '',
       TOKENGATE_DATAPLANE_TOKEN: '',
       TOKENGATE_MODE: '',
+      // As a user runs it (jest sets NODE_ENV=test, which changes library behaviour such as Apollo's signal handling).
+      NODE_ENV: '',
     });
     try {
       const [, graphqlUrl] = await app.waitFor(/GraphQL API\s+(http:\/\/\S+\/graphql)/);
