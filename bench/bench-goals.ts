@@ -1,0 +1,71 @@
+// The performance goals of issue 3, checked against the medians of a run. A goal whose case or
+// targets did not run is SKIPped, never passed.
+import type { Summary } from './bench-report';
+
+export type GoalCheck =
+  /** target's metric ≥ atLeast × baseline's metric */
+  | { readonly kind: 'ratio'; readonly metric: 'requestsPerSecond'; readonly baseline: string; readonly atLeast: number }
+  /** target's metric − baseline's metric ≤ atMostUs */
+  | { readonly kind: 'added'; readonly metric: 'p50Us' | 'p99Us'; readonly baseline: string; readonly atMostUs: number };
+
+export interface Goal {
+  readonly description: string;
+  readonly caseId: string;
+  readonly targetId: string;
+  readonly check: GoalCheck;
+}
+
+export interface GoalOutcome {
+  readonly description: string;
+  readonly status: 'PASS' | 'FAIL' | 'SKIP';
+  /** The measured ratio, or the added microseconds; null when skipped. */
+  readonly measured: number | null;
+  readonly detail: string;
+}
+
+export const BENCH_GOALS: readonly Goal[] = [
+  {
+    description: 'tokengate ≥ 0.7x passthrough req/s, 50 connections, 0 ms upstream',
+    caseId: 'json-50c-0ms',
+    targetId: 'tokengate',
+    check: { kind: 'ratio', metric: 'requestsPerSecond', baseline: 'passthrough', atLeast: 0.7 },
+  },
+  {
+    description: 'tokengate ≥ 0.9x direct req/s, 50 connections, 20 ms upstream',
+    caseId: 'json-50c-20ms',
+    targetId: 'tokengate',
+    check: { kind: 'ratio', metric: 'requestsPerSecond', baseline: 'direct', atLeast: 0.9 },
+  },
+  {
+    description: 'tokengate adds ≤ 0.5 ms at p50, 1 connection, JSON',
+    caseId: 'json-1c',
+    targetId: 'tokengate',
+    check: { kind: 'added', metric: 'p50Us', baseline: 'direct', atMostUs: 500 },
+  },
+  {
+    description: 'tokengate adds ≤ 0.6 ms to the SSE first byte (p50), 1 connection',
+    caseId: 'sse-1c',
+    targetId: 'tokengate',
+    check: { kind: 'added', metric: 'p50Us', baseline: 'direct', atMostUs: 600 },
+  },
+];
+
+export function evaluateGoals(goals: readonly Goal[], summaries: readonly Summary[]): GoalOutcome[] {
+  const find = (caseId: string, targetId: string): Summary | undefined => summaries.find((s) => s.caseId === caseId && s.targetId === targetId && s.validRounds > 0);
+  return goals.map((goal) => {
+    const subject = find(goal.caseId, goal.targetId);
+    const baseline = find(goal.caseId, goal.check.baseline);
+    if (subject === undefined || baseline === undefined) {
+      return { description: goal.description, status: 'SKIP', measured: null, detail: `${subject === undefined ? goal.targetId : goal.check.baseline} not measured in ${goal.caseId}` };
+    }
+    const errors = subject.errors > 0 ? ` (${subject.errors} failed requests)` : '';
+    if (goal.check.kind === 'ratio') {
+      const ratio = subject[goal.check.metric] / baseline[goal.check.metric];
+      const pass = ratio >= goal.check.atLeast && subject.errors === 0;
+      return { description: goal.description, status: pass ? 'PASS' : 'FAIL', measured: ratio, detail: `measured ${ratio.toFixed(2)}x ${goal.check.baseline}${errors}` };
+    }
+    const added = subject[goal.check.metric] - baseline[goal.check.metric];
+    const pass = added <= goal.check.atMostUs && subject.errors === 0;
+    return { description: goal.description, status: pass ? 'PASS' : 'FAIL', measured: added, detail: `measured +${(added / 1000).toFixed(3)} ms over ${goal.check.baseline}${errors}` };
+  });
+}
