@@ -46,5 +46,6 @@ export const BENCH_CASES: readonly BenchCase[] = [
   { id: 'json-1c', title: 'JSON, 1 connection (full response)', kind: 'latency', connections: 1, upstreamDelayMs: 0, body: chatRequestBody() },
   { id: 'sse-1c', title: 'SSE, 1 connection (first event)', kind: 'first-byte', connections: 1, upstreamDelayMs: 0, body: chatRequestBody({ stream: true }) },
   { id: 'json-50c-0ms', title: 'JSON, 50 connections, 0 ms upstream', kind: 'throughput', connections: 50, upstreamDelayMs: 0, body: chatRequestBody() },
+  { id: 'json-50c-4kb', title: 'JSON, 50 connections, 0 ms upstream, 4 KB prompt', kind: 'throughput', connections: 50, upstreamDelayMs: 0, body: chatRequestBody({ promptBytes: 4096 }) },
   { id: 'json-50c-20ms', title: 'JSON, 50 connections, 20 ms upstream', kind: 'throughput', connections: 50, upstreamDelayMs: 20, body: chatRequestBody() },
 ];

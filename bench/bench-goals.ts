@@ -6,7 +6,9 @@ export type GoalCheck =
   /** target's metric ≥ atLeast × baseline's metric */
   | { readonly kind: 'ratio'; readonly metric: 'requestsPerSecond'; readonly baseline: string; readonly atLeast: number }
   /** target's metric − baseline's metric ≤ atMostUs */
-  | { readonly kind: 'added'; readonly metric: 'p50Us' | 'p99Us'; readonly baseline: string; readonly atMostUs: number };
+  | { readonly kind: 'added'; readonly metric: 'p50Us' | 'p99Us'; readonly baseline: string; readonly atMostUs: number }
+  /** target's metric ≥ atLeast (no baseline) */
+  | { readonly kind: 'absolute'; readonly metric: 'requestsPerSecond'; readonly atLeast: number };
 
 export interface Goal {
   readonly description: string;
@@ -48,12 +50,31 @@ export const BENCH_GOALS: readonly Goal[] = [
     targetId: 'tokengate',
     check: { kind: 'added', metric: 'p50Us', baseline: 'direct', atMostUs: 600 },
   },
+  // Issue 4: the cost of token budgets (Redis reservation + settlement, body parsing, usage accounting).
+  {
+    description: 'rate limits on (Redis) add ≤ 0.3 ms at p50 over limits off, 1 connection, small prompt',
+    caseId: 'json-1c',
+    targetId: 'tokengate-limits',
+    check: { kind: 'added', metric: 'p50Us', baseline: 'tokengate', atMostUs: 300 },
+  },
+  {
+    description: 'rate limits on: ≥ 1,000 req/s with 4 KB prompts, 50 connections, 0 ms upstream',
+    caseId: 'json-50c-4kb',
+    targetId: 'tokengate-limits',
+    check: { kind: 'absolute', metric: 'requestsPerSecond', atLeast: 1000 },
+  },
 ];
 
 export function evaluateGoals(goals: readonly Goal[], summaries: readonly Summary[]): GoalOutcome[] {
   const find = (caseId: string, targetId: string): Summary | undefined => summaries.find((s) => s.caseId === caseId && s.targetId === targetId && s.validRounds > 0);
   return goals.map((goal) => {
     const subject = find(goal.caseId, goal.targetId);
+    if (goal.check.kind === 'absolute') {
+      if (subject === undefined) return { description: goal.description, status: 'SKIP', measured: null, detail: `${goal.targetId} not measured in ${goal.caseId}` };
+      const value = subject[goal.check.metric];
+      const pass = value >= goal.check.atLeast && subject.errors === 0;
+      return { description: goal.description, status: pass ? 'PASS' : 'FAIL', measured: value, detail: `measured ${Math.round(value)}${subject.errors > 0 ? ` (${subject.errors} failed requests)` : ''}` };
+    }
     const baseline = find(goal.caseId, goal.check.baseline);
     if (subject === undefined || baseline === undefined) {
       return { description: goal.description, status: 'SKIP', measured: null, detail: `${subject === undefined ? goal.targetId : goal.check.baseline} not measured in ${goal.caseId}` };

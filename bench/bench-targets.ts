@@ -156,4 +156,11 @@ export const BENCH_TARGETS: readonly BenchTarget[] = [
   passthroughTarget,
   nginxTarget({ id: 'nginx', workerProcesses: 1 }),
   tokengateTarget({ id: 'tokengate', description: 'tokengate data-plane, auth on (consumer key → provider key), no rate limit, access log off', contextPath: '/openai' }),
+  // Budget far from exhausted: the common case (upper-bound reservation in Redis, no tokenization, usage read from the response).
+  tokengateTarget({
+    id: 'tokengate-limits',
+    description: 'the same proxy with token budgets on (Redis), far from exhausted',
+    contextPath: '/openai-limited',
+    rateLimit: { timeUnit: 'MINUTE', maxTotalTokens: 2_000_000_000 },
+  }),
 ];
