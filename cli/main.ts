@@ -6,6 +6,7 @@ import { findRepositoryRoot } from '../control-plane/src/common/repository-root'
 import { applyFlagsToEnv, parseFlags } from './args';
 import { checkDependencies } from './preflight';
 import { Supervisor, waitUntilReady } from './supervisor';
+import { setUpDemo } from './demo';
 import { runDataPlaneCli } from '../data-plane/src/main';
 import { startRolloutWorker } from '../control-plane/src/deployment/rollout-runtime';
 import { createLogger } from '../control-plane/src/logger';
@@ -22,7 +23,8 @@ const CONTROL_PLANE_FLAGS = {
 };
 
 const USAGE = `usage: tokengate <command> [flags]
-  start                 the whole system on this machine (development mode)
+  start [--demo]        the whole system on this machine (development mode); --demo adds a fake
+                        OpenAI-compatible provider, a demo service and a working key
   control-plane         GraphQL API (:4000/graphql) and gRPC config service (:50051)
   data-plane            a proxy for one environment: --environment <handle> [--port 8080]
   worker                BullMQ rollout worker (deployment status)
@@ -79,7 +81,7 @@ async function runWorker(): Promise<void> {
   });
 }
 
-async function runStart(): Promise<void> {
+async function runStart(demo: boolean): Promise<void> {
   process.env.TOKENGATE_MODE ||= 'development';
   // One machine, one terminal: keep the banner readable; operators running the parts get info logs.
   process.env.TOKENGATE_LOG_LEVEL ||= 'warn';
@@ -91,9 +93,11 @@ async function runStart(): Promise<void> {
     console.error(`tokengate: ${name} exited unexpectedly (code ${code}); stopping`);
     void supervisor.stop().then(() => plane.stop()).finally(() => process.exit(1));
   });
+  let stopDemo: (() => Promise<void>) | null = null;
   onShutdown(async () => {
     await supervisor.stop();
     await plane.stop();
+    await stopDemo?.();
   });
   supervisor.start({ name: 'rollout worker', args: ['worker'] });
   const proxies: Array<{ handle: string; url: string }> = [];
@@ -108,6 +112,8 @@ async function runStart(): Promise<void> {
     proxies.push({ handle: env.handle, url });
   }
   await Promise.all(proxies.map((p) => waitUntilReady(`${p.url}/readyz`)));
+  const demoSetup = demo ? await setUpDemo(plane.graphqlUrl, config.adminToken!, proxies[0].url) : null;
+  stopDemo = demoSetup?.stop ?? null;
   console.log(
     [
       '',
@@ -117,7 +123,12 @@ async function runStart(): Promise<void> {
       `  Admin token     ${config.adminToken}`,
       `                  (kept in ${secretsFile}; send it as "Authorization: Bearer <token>")`,
       '',
-      `Try: curl -s ${plane.graphqlUrl} -H 'content-type: application/json' -H "authorization: Bearer ${config.adminToken}" -d '{"query":"{ environments { handle proxyUrl } }"}'`,
+      `  Console         ${plane.graphqlUrl.replace(/\/graphql$/, '/console')}`,
+      '',
+      demoSetup
+        ? demoSetup.instructions
+        : `Try: curl -s ${plane.graphqlUrl} -H 'content-type: application/json' -H "authorization: Bearer ${config.adminToken}" -d '{"query":"{ environments { handle proxyUrl } }"}'\n(or \`npm start -- --demo\` for a ready-to-call demo service)`,
+      '',
       'Stop with Ctrl-C.',
       '',
     ].join('\n'),
@@ -129,7 +140,7 @@ async function main(argv: string[]): Promise<void> {
   if (positional[0] !== 'data-plane') applyFlagsToEnv(flags, CONTROL_PLANE_FLAGS);
   switch (positional[0]) {
     case 'start':
-      return runStart();
+      return runStart(flags.get('demo') === true);
     case 'control-plane':
       return runControlPlane();
     case 'worker':

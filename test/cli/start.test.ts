@@ -2,7 +2,7 @@
 // token, the README's first GraphQL session working as written, and a clean stop on Ctrl-C.
 import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -87,6 +87,42 @@ describe('tokengate start', () => {
       }, 'both proxies to apply the newest revision');
       expect((await fetch(`${productionProxy}/acme/openai/models`, { headers: { authorization: 'Bearer tgk_unknown' } })).status).toBe(401);
       expect(app.output()).not.toContain('sk-your-openai-key');
+    } finally {
+      expect(await app.stop('SIGINT')).toBe(0);
+    }
+  });
+
+  it('--demo prints a curl command and an openai SDK snippet that work as printed', async () => {
+    const [developmentPort, productionPort] = [await freePort(), await freePort()];
+    const app = runCli(['start', '--demo'], {
+      DATABASE_URL: `${TEST_SERVER_URL}/${database}`,
+      TOKENGATE_PORT: '0',
+      TOKENGATE_GRPC_PORT: '0',
+      TOKENGATE_DEVELOPMENT_PROXY_PORT: String(developmentPort),
+      TOKENGATE_PRODUCTION_PROXY_PORT: String(productionPort),
+      TOKENGATE_STATE_DIR: stateDir,
+      NODE_ENV: '',
+    });
+    try {
+      const [, endpoint] = await app.waitFor(/Endpoint\s+(http:\/\/\S+)/);
+      const [, apiKey] = await app.waitFor(/API key\s+(tgk_\S+)/);
+      const [, curl] = await app.waitFor(/\n {2}(curl -s \S+\/chat\/completions .*)\n/);
+      expect(endpoint).toBe(`http://127.0.0.1:${developmentPort}/demo/openai`);
+      const { stdout } = await exec('bash', ['-c', curl]);
+      expect(JSON.parse(stdout)).toMatchObject({ object: 'chat.completion', choices: [{ message: { content: 'Hello from the fake' } }] });
+
+      // The printed snippet, run as printed (an ES module using the openai package).
+      const snippet = app.output().split('\n').filter((line) => /^ {2}(import OpenAI|const client|const reply|console\.log\(reply)/.test(line)).map((line) => line.trim()).join('\n');
+      expect(snippet).toContain(`baseURL: '${endpoint}'`);
+      const file = join(REPO_ROOT, `demo-snippet-${process.pid}.mjs`);
+      writeFileSync(file, snippet);
+      try {
+        const { stdout: printed } = await exec(process.execPath, [file], { cwd: REPO_ROOT });
+        expect(printed.trim()).toBe('Hello from the fake');
+      } finally {
+        rmSync(file, { force: true });
+      }
+      expect(apiKey).toMatch(/^tgk_/);
     } finally {
       expect(await app.stop('SIGINT')).toBe(0);
     }

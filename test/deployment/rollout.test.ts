@@ -54,6 +54,10 @@ it('a configuration change reaches DEPLOYED with both proxies listed', async () 
   expect(d.message).toBe(`revision ${revision} applied by 2 proxies of production`);
   expect(d.dataPlanes.filter((p) => p.applied).map((p) => p.proxyId).sort()).toEqual([gw.proxy.proxyId, 'proxy-b'].sort());
   expect(d.dataPlanes.every((p) => p.appliedRevision >= revision && p.appliedAt !== null)).toBe(true);
+  // Queue health on the control plane's /metrics.
+  const metrics = await (await fetch(gw.cp.graphqlUrl.replace('/graphql', '/metrics'))).text();
+  expect(Number(/^tokengate_rollout_jobs{state="completed"} (\d+)/m.exec(metrics)?.[1])).toBeGreaterThanOrEqual(1);
+  expect(metrics).toMatch(/^tokengate_rollout_jobs{state="failed"} \d+/m);
 });
 
 it('an environment without a connected proxy ends DEPLOYED with an explanation, not a hang', async () => {
