@@ -8,7 +8,7 @@ import { checkDependencies } from './preflight';
 import { Supervisor, waitUntilReady } from './supervisor';
 import { setUpDemo } from './demo';
 import { runDataPlaneCli } from '../data-plane/src/main';
-import { startRolloutWorker } from '../control-plane/src/deployment/rollout-runtime';
+import { startRolloutWorker, startWorkerMetrics } from '../control-plane/src/deployment/rollout-runtime';
 import { createLogger } from '../control-plane/src/logger';
 import { loadOrCreateDevSecrets } from './dev-secrets';
 import { AUTOMATION_USAGE, runAutomationCommand } from './apply/commands';
@@ -73,9 +73,12 @@ async function runWorker(): Promise<void> {
   const config = loadControlPlaneConfig();
   await preflight(config.databaseUrl, config.redisUrl);
   const db = await prepareDatabase(config.databaseUrl);
-  const runtime = await startRolloutWorker(config, db, createLogger('worker'));
+  const logger = createLogger('worker');
+  const runtime = await startRolloutWorker(config, db, logger);
+  const metrics = await startWorkerMetrics(config, Number(process.env.TOKENGATE_WORKER_PORT || 4001), logger);
   // SIGTERM/SIGINT: the job in flight finishes (or, past the grace period, is handed back by its lock).
   onShutdown(async () => {
+    await metrics.stop();
     await runtime.stop();
     await db.destroy();
   });

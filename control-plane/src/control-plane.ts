@@ -16,7 +16,7 @@ import { createDeploymentPubSub } from './deployment/deployment-pub-sub';
 import { DeploymentStore } from './deployment/deployment-store';
 import { RolloutScheduler } from './deployment/rollout-queue';
 import { type RolloutRuntime, startRolloutWorker } from './deployment/rollout-runtime';
-import { Gauge, type Registry } from 'prom-client';
+import { registerQueueMetrics } from './deployment/queue-metrics';
 
 export interface ControlPlane {
   db: DataSource;
@@ -80,7 +80,7 @@ export async function startControlPlane(config: ControlPlaneConfig, options: { l
     const grpcPort = await configStream.listen(config.grpcHost, config.grpcPort);
     let rollouts: RolloutRuntime | null = config.rollout.inProcessWorker ? await startRolloutWorker(config, db, logger) : null;
     cleanups.push(() => rollouts?.stop());
-    const http = await startControlPlaneHttp({ config, db, services, logger, pubSub, registerMetrics: (registry) => registerQueueMetrics(registry, scheduler) });
+    const http = await startControlPlaneHttp({ config, db, services, logger, pubSub, registerMetrics: (registry) => registerQueueMetrics(registry, scheduler.queue) });
     cleanups.push(() => http.stop());
     const grpcAddress = `${config.grpcHost}:${grpcPort}`;
     logger.info({ graphql: `${http.url}/graphql`, grpc: grpcAddress }, 'control plane listening');
@@ -107,23 +107,4 @@ export async function startControlPlane(config: ControlPlaneConfig, options: { l
     await stopAll();
     throw error;
   }
-}
-
-/** Queue health on /metrics: jobs by state, read from Redis at scrape time. */
-function registerQueueMetrics(registry: Registry, scheduler: RolloutScheduler): void {
-  new Gauge({
-    name: 'tokengate_rollout_jobs',
-    help: 'Rollout jobs in the BullMQ queue, by state (-1 when Redis cannot be read).',
-    labelNames: ['state'],
-    registers: [registry],
-    async collect() {
-      const states = ['waiting', 'active', 'delayed', 'failed', 'completed'] as const;
-      try {
-        const counts = await scheduler.queue.getJobCounts(...states);
-        for (const state of states) this.set({ state }, counts[state] ?? 0);
-      } catch {
-        for (const state of states) this.set({ state }, -1);
-      }
-    },
-  });
 }

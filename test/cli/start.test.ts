@@ -41,6 +41,7 @@ describe('tokengate start', () => {
       TOKENGATE_PORT: '0',
       TOKENGATE_GRPC_PORT: '0',
       TOKENGATE_STATE_DIR: stateDir,
+      TOKENGATE_WORKER_PORT: '0',
       TOKENGATE_ADMIN_TOKEN: '',
       TOKENGATE_SECRET_KEY: '',
       TOKENGATE_DATAPLANE_TOKEN: '',
@@ -101,6 +102,7 @@ describe('tokengate start', () => {
       TOKENGATE_DEVELOPMENT_PROXY_PORT: String(developmentPort),
       TOKENGATE_PRODUCTION_PROXY_PORT: String(productionPort),
       TOKENGATE_STATE_DIR: stateDir,
+      TOKENGATE_WORKER_PORT: '0',
       NODE_ENV: '',
     });
     try {

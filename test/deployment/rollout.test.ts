@@ -152,12 +152,15 @@ it('a rollout survives its worker being killed: another worker finishes it', asy
     TOKENGATE_ROLLOUT_LOCK_MS: '1000',
     TOKENGATE_ROLLOUT_TIMEOUT_MS: '30000',
     TOKENGATE_LOG_LEVEL: 'info',
+    TOKENGATE_WORKER_PORT: '0',
   };
   await gw.cp.plane.stopInProcessWorker();
   const raw = connectRawProxy(gw.cp.grpcAddress, gw.cp.dataPlaneToken, { proxyId: 'slow-proxy', environment: 'production', version: 'test', lastAppliedRevision: 0 });
   const first = runCli(['worker'], env);
   try {
     await first.waitFor(/rollout worker started/);
+    const [, metricsPort] = await first.waitFor(/"port":(\d+),"msg":"worker metrics listening"/);
+    expect(await (await fetch(`http://127.0.0.1:${metricsPort}/metrics`)).text()).toMatch(/^tokengate_rollout_jobs{state="active"} \d+/m);
     const revision = await change(gw.services.bedrock.id, 5000);
     await waitFor(async () => (await deployment(gw.services.bedrock.id)).status === 'IN_PROGRESS', 'the rollout to start');
     first.child.kill('SIGKILL');

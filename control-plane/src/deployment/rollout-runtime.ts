@@ -6,6 +6,11 @@ import { RedisChangeFeed } from '../config-stream/redis-change-feed';
 import { DeploymentEvents } from './deployment-events';
 import { DeploymentStore } from './deployment-store';
 import { RolloutWorker } from './rollout-worker';
+import { createServer } from 'node:http';
+import { Queue } from 'bullmq';
+import { collectDefaultMetrics, Registry } from 'prom-client';
+import { registerQueueMetrics } from './queue-metrics';
+import { ROLLOUT_QUEUE, redisConnection } from './rollout-queue';
 
 export interface RolloutRuntime {
   worker: RolloutWorker;
@@ -30,6 +35,40 @@ export async function startRolloutWorker(config: Pick<ControlPlaneConfig, 'redis
       await worker.close();
       await changes.stop();
       events.close();
+    },
+  };
+}
+
+/** `tokengate worker`'s own /healthz and /metrics (queue health and process metrics). */
+export async function startWorkerMetrics(config: Pick<ControlPlaneConfig, 'redisUrl' | 'redisNamespace' | 'host'>, port: number, logger: Logger): Promise<{ port: number; stop(): Promise<void> }> {
+  const registry = new Registry();
+  collectDefaultMetrics({ register: registry, prefix: 'tokengate_worker_' });
+  const queue = new Queue(ROLLOUT_QUEUE, { connection: { ...redisConnection(config.redisUrl), enableOfflineQueue: false }, prefix: `${config.redisNamespace}:bull` });
+  queue.on('error', () => undefined);
+  registerQueueMetrics(registry, queue);
+  const server = createServer((req, res) => {
+    if (req.url === '/healthz') {
+      res.writeHead(200, { 'content-type': 'application/json' }).end('{"status":"ok"}');
+    } else if (req.url === '/metrics') {
+      registry.metrics().then(
+        (text) => res.writeHead(200, { 'content-type': registry.contentType }).end(text),
+        () => res.writeHead(500).end(),
+      );
+    } else {
+      res.writeHead(404).end();
+    }
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, config.host, () => resolve());
+  });
+  const bound = (server.address() as { port: number }).port;
+  logger.info({ port: bound }, 'worker metrics listening');
+  return {
+    port: bound,
+    async stop() {
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+      await queue.close().catch(() => undefined);
     },
   };
 }
