@@ -298,6 +298,15 @@ export class ProxyRequestHandler {
       upstreamResponse.on('error', () => undefined); // 'close' above decides; this keeps 'aborted' errors from throwing
     };
 
+    /** Counts a request body chunk against the limit; false (after answering 413) once it is exceeded or the exchange is over. */
+    const accepts = (chunk: Buffer): boolean => {
+      if (settled) return false;
+      receivedBytes += chunk.length;
+      if (receivedBytes <= options.maxBodyBytes) return true;
+      fail(413, 'request_too_large', `The request body exceeds ${options.maxBodyBytes} bytes.`, true);
+      return false;
+    };
+
     const send = (body: Buffer | null): void => {
       if (settled) return;
       const outgoing = upstream.request({
@@ -322,13 +331,7 @@ export class ProxyRequestHandler {
         return;
       }
       req.on('data', (chunk: Buffer) => {
-        if (settled) return;
-        receivedBytes += chunk.length;
-        if (receivedBytes > options.maxBodyBytes) {
-          fail(413, 'request_too_large', `The request body exceeds ${options.maxBodyBytes} bytes.`, true);
-          return;
-        }
-        if (!outgoing.write(chunk)) req.pause();
+        if (accepts(chunk) && !outgoing.write(chunk)) req.pause();
       });
       outgoing.on('drain', () => req.resume());
       req.on('end', () => {
@@ -369,13 +372,7 @@ export class ProxyRequestHandler {
     // SigV4 covers the payload hash and metering counts it, so the body is buffered (within the limit).
     const chunks: Buffer[] = [];
     req.on('data', (chunk: Buffer) => {
-      if (settled) return;
-      receivedBytes += chunk.length;
-      if (receivedBytes > options.maxBodyBytes) {
-        fail(413, 'request_too_large', `The request body exceeds ${options.maxBodyBytes} bytes.`, true);
-        return;
-      }
-      chunks.push(chunk);
+      if (accepts(chunk)) chunks.push(chunk);
     });
     req.on('end', () => {
       if (settled) return;
