@@ -170,7 +170,7 @@ connections:
       OPENAI_API_KEY: 'sk-prod-000000000000',
       ANTHROPIC_API_KEY: 'sk-ant-0000000000000',
       AZURE_OPENAI_KEY: 'azure-00000000000000',
-      AWS_ACCESS_KEY_ID: 'AKIAIOSFODNN7EXAMPLE',
+      AWS_ACCESS_KEY_ID: 'AKIDEXAMPLETESTKEY01',
       AWS_SECRET_ACCESS_KEY: 'wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY',
     });
     expect(file.services.map((s) => s.contextPath)).toEqual(['/openai', '/claude', '/azure-gpt', '/bedrock', '/mistral-legacy']);
@@ -321,7 +321,7 @@ services:
       production:
         rateLimit: { timeUnit: MINUTE, maxTotalTokens: -5 }
         backendSecurity:
-          awsAccessKeyId: AKIAIOSFODNN7EXAMPLE
+          awsAccessKeyId: AKIDEXAMPLETESTKEY01
 connections:
   - project: web
     name: no-service

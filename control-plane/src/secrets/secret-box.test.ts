@@ -44,7 +44,7 @@ describe('SecretBox', () => {
   });
 
   it('hints only the last four characters of long secrets', () => {
-    expect(secretHint('sk-abcdefghijklmnop1234')).toBe('…1234');
+    expect(secretHint('test-abcdefghijklmnop1234')).toBe('…1234');
     expect(secretHint('short')).toBe('…');
   });
 });

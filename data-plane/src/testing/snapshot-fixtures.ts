@@ -18,7 +18,7 @@ export interface SigV4Settings {
 
 export const TEST_AWS_CREDENTIALS = {
   region: 'us-east-1',
-  accessKeyId: 'AKIAIOSFODNN7EXAMPLE',
+  accessKeyId: 'AKIDEXAMPLETESTKEY01',
   secretAccessKey: 'wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY',
 } as const;
 
