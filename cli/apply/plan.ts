@@ -26,15 +26,8 @@ import type {
 } from './declarative-file';
 import type { RemoteEnvironmentConfig, RemoteRateLimit, RemoteService, RemoteState } from './remote-state';
 
-export interface BackendSecurityInput {
-  headerName?: string;
-  apiVersion?: string;
-  awsRegion?: string;
-  value?: string;
-  awsAccessKeyId?: string;
-  awsSecretAccessKey?: string;
-  awsSessionToken?: string;
-}
+/** What configureServiceEnvironment takes: the same fields as the file's backend security. */
+export type BackendSecurityInput = DesiredBackendSecurity;
 
 export type RateLimitInput = DesiredRateLimit;
 

@@ -59,7 +59,7 @@ export async function startControlPlane(config: ControlPlaneConfig, options: { l
     cleanups.push(() => scheduler.close());
     scheduler.startSweeper();
     const pubSub = createDeploymentPubSub();
-    events.statusChanges.subscribe((event) => pubSub.publish('DEPLOYMENT_STATUS', event));
+    void events.statusChanges.subscribe((event) => pubSub.publish('DEPLOYMENT_STATUS', event));
     const services = createServices(db, config.secretBox, composeChangeFeeds(changes, scheduler));
     const configStream = new ConfigStreamServer(
       db,

@@ -7,6 +7,7 @@ export class RedisChannel<T> {
   private readonly publisher: Redis;
   private subscriber: Redis | null = null;
   private readonly handlers: Array<(message: T) => void> = [];
+  private subscribed: Promise<void> | null = null;
 
   constructor(
     private readonly redisUrl: string,
@@ -18,22 +19,33 @@ export class RedisChannel<T> {
     this.publisher.connect().catch(() => undefined);
   }
 
-  subscribe(handler: (message: T) => void): void {
+  /**
+   * Adds a handler; resolves once the channel is subscribed (or, when Redis cannot be reached, at
+   * once: the subscription is replayed on every reconnect).
+   */
+  subscribe(handler: (message: T) => void): Promise<void> {
     this.handlers.push(handler);
-    if (this.subscriber) return;
+    if (this.subscribed) return this.subscribed;
     const subscriber = new Redis(this.redisUrl, { maxRetriesPerRequest: null, retryStrategy: (n) => Math.min(n * 200, 2000) });
     subscriber.on('error', (error: Error) => this.logger.debug({ err: error.message, channel: this.name }, 'redis channel error'));
-    subscriber.subscribe(this.name).catch(() => undefined);
     subscriber.on('message', (_channel: string, payload: string) => {
       let message: T;
       try {
         message = JSON.parse(payload) as T;
       } catch {
+        this.logger.warn({ channel: this.name }, 'ignoring a malformed message');
         return;
       }
       for (const h of this.handlers) h(message);
     });
     this.subscriber = subscriber;
+    this.subscribed = subscriber.subscribe(this.name).then(
+      () => undefined,
+      (error: unknown) => {
+        this.logger.warn({ err: error instanceof Error ? error.message : String(error), channel: this.name }, 'Redis unreachable: not subscribed yet (retried on reconnect)');
+      },
+    );
+    return this.subscribed;
   }
 
   async publish(message: T): Promise<void> {

@@ -37,7 +37,7 @@ export class RolloutWorker {
     private readonly logger: Logger,
     private readonly options: RolloutWorkerOptions,
   ) {
-    events.proxyReports.subscribe(({ environment }) => this.wake(environment));
+    void events.proxyReports.subscribe(({ environment }) => this.wake(environment));
     this.worker = new Worker<RolloutJob, RolloutOutcome>(ROLLOUT_QUEUE, (job) => this.run(job), {
       connection: redisConnection(options.redisUrl),
       prefix: `${options.namespace}:bull`,
