@@ -4,7 +4,6 @@ import type { AddressInfo } from 'node:net';
 import { ApolloServer, type BaseContext } from '@apollo/server';
 import { ApolloServerPluginDrainHttpServer } from '@apollo/server/plugin/drainHttpServer';
 import { expressMiddleware } from '@as-integrations/express5';
-import { ApolloArmor } from '@escape.tech/graphql-armor';
 import express, { type NextFunction, type Request, type Response } from 'express';
 import { GraphQLError } from 'graphql';
 import type { Logger } from 'pino';
@@ -12,6 +11,7 @@ import { collectDefaultMetrics, Registry } from 'prom-client';
 import type { DataSource } from 'typeorm';
 import type { ControlPlaneConfig } from './config';
 import { createErrorFormatter } from './graphql/format-error';
+import { limitRules, parseAndValidate, parseOptions, queryLimits } from './graphql/query-limits';
 import type { RequestContext } from './graphql/context';
 import { buildGraphQLSchema } from './graphql/schema';
 import type { ControlPlaneServices } from './services';
@@ -49,6 +49,7 @@ export async function startControlPlaneHttp(deps: {
   collectDefaultMetrics({ register: metrics, prefix: 'tokengate_control_plane_' });
   deps.registerMetrics?.(metrics);
   const schema = await buildGraphQLSchema();
+  const limits = queryLimits(config.maxQueryDepth);
 
   const bearer = async (header: unknown): Promise<Actor | null | undefined> => {
     if (typeof header !== 'string' || header === '') return undefined;
@@ -60,6 +61,12 @@ export async function startControlPlaneHttp(deps: {
   const wsCleanup = useServer<Record<string, unknown>>(
     {
       schema,
+      // The same parse and validation limits as HTTP; a refused operation gets an `error` message.
+      onSubscribe: (_ctx, _id, payload) => {
+        const document = parseAndValidate(schema, payload.query, limits);
+        if (!('kind' in document)) return document;
+        return { schema, document, variableValues: payload.variables, operationName: payload.operationName };
+      },
       onConnect: async (ctx) => {
         const actor = await bearer(ctx.connectionParams?.authorization ?? ctx.connectionParams?.Authorization);
         return actor !== null && actor !== undefined;
@@ -73,19 +80,11 @@ export async function startControlPlaneHttp(deps: {
     wsServer,
   );
 
-  const armor = new ApolloArmor({
-    maxDepth: { n: config.maxQueryDepth },
-    maxAliases: { n: 20 },
-    maxDirectives: { n: 20 },
-    maxTokens: { n: 5000 },
-    costLimit: { maxCost: 20000 },
-    blockFieldSuggestion: { enabled: false },
-  }).protect();
   const apollo = new ApolloServer<BaseContext>({
     schema,
-    ...armor,
+    parseOptions: parseOptions(limits),
+    validationRules: limitRules(limits),
     plugins: [
-      ...armor.plugins,
       ApolloServerPluginDrainHttpServer({ httpServer: server }),
       { serverWillStart: async () => ({ drainServer: async () => void (await wsCleanup.dispose()) }) },
     ],

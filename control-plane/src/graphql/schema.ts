@@ -11,6 +11,7 @@ import { EnvironmentResolver } from '../environment/environment.resolver';
 import { GenAIServiceResolver } from '../genai-service/genai-service.resolver';
 import { OrganizationResolver } from '../organization/organization.resolver';
 import { ProjectResolver } from '../project/project.resolver';
+import { rejectNulCharacters } from './reject-nul';
 
 export const RESOLVERS = [
   OrganizationResolver,
@@ -31,7 +32,7 @@ export function buildGraphQLSchema(): Promise<GraphQLSchema> {
   // Input checks live in the domain services (shared with the CLI), so class-validator is off.
   // Subscriptions take their pub/sub from the request context (one per replica), so the schema-level
   // one type-graphql insists on is never used.
-  built ??= buildSchema({ resolvers: RESOLVERS, validate: false, pubSub: createPubSub() });
+  built ??= buildSchema({ resolvers: RESOLVERS, validate: false, pubSub: createPubSub(), globalMiddlewares: [rejectNulCharacters] });
   return built;
 }
 
