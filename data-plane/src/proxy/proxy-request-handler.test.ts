@@ -105,6 +105,21 @@ describe('routing and refusals', () => {
     });
   });
 
+  it("answers another organization's valid key exactly like an unknown key (401, same body)", async () => {
+    harness.apply(
+      [...services(), serviceFixture({ id: 'globex-openai', organization_id: 'org-globex', organization_handle: 'globex', context_path: '/openai', upstream_url: harness.upstream.url })],
+      [...keys, consumerKeyFixture('tgk_globex', 'globex-openai')],
+    );
+    const foreign = await httpRequest(`${harness.proxy.url}/acme/openai/models`, { headers: { authorization: 'Bearer tgk_globex' } });
+    const unknown = await httpRequest(`${harness.proxy.url}/acme/openai/models`, { headers: { authorization: 'Bearer tgk_nobody' } });
+    const withoutRequestId = (r: typeof foreign) => JSON.stringify(jsonOf(r)).replace(r.headers['x-tokengate-request-id'] as string, '');
+    expect([foreign.status, unknown.status]).toEqual([401, 401]);
+    expect(withoutRequestId(foreign)).toBe(withoutRequestId(unknown));
+    // The same key works on its own organization's route.
+    expect((await httpRequest(`${harness.proxy.url}/globex/openai/models`, { headers: { authorization: 'Bearer tgk_globex' } })).status).toBe(200);
+    expect(harness.upstream.arrivals.length).toBe(1);
+  });
+
   it('answers 503 when the environment has no provider credentials for the service', async () => {
     const response = await httpRequest(`${harness.proxy.url}/acme/unconfigured/v1/models`, { headers: { authorization: 'Bearer tgk_unconfigured' } });
     expect(response.status).toBe(503);

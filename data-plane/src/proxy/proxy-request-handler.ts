@@ -102,7 +102,9 @@ export class ProxyRequestHandler {
       return;
     }
     const grant = snapshot.consumerKeys.lookup(presented);
-    if (grant === undefined) {
+    if (grant === undefined || grant.organizationId !== service.organizationId) {
+      // Another organization's key gets exactly the answer of an unknown one: no tenant learns that a
+      // string is a live key elsewhere. 403 stays for a key of this organization used on the wrong service.
       this.refuse(req, res, service, 401, 'unauthenticated', 'Invalid API key.', requestId);
       return;
     }

@@ -45,7 +45,7 @@ describe('SnapshotCompiler', () => {
     expect(compiled.services.get('bedrock')?.authenticator?.kind).toBe('signed-body');
     expect(compiled.services.get('unconfigured')?.authenticator).toBeNull();
     expect(compiled.routes.match('acme', '/openai/chat/completions')?.service.id).toBe('openai');
-    expect(compiled.consumerKeys.lookup('tgk_openai')).toEqual({ connectionId: 'conn-openai', serviceId: 'openai', projectId: 'project-1' });
+    expect(compiled.consumerKeys.lookup('tgk_openai')).toEqual({ connectionId: 'conn-openai', serviceId: 'openai', projectId: 'project-1', organizationId: 'org-acme' });
     expect(compiled.consumerKeys.lookup('tgk_other')).toBeUndefined();
   });
 

@@ -49,7 +49,7 @@ export class SnapshotCompiler {
     let consumerKeys: ConsumerKeyIndex;
     try {
       routes = RouteTable.build(services.values());
-      consumerKeys = ConsumerKeyIndex.build(snapshot.consumer_keys);
+      consumerKeys = ConsumerKeyIndex.build(snapshot.consumer_keys, (id) => services.get(id)?.organizationId);
     } catch (error) {
       throw new SnapshotCompileError((error as Error).message);
     }
