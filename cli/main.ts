@@ -1,4 +1,4 @@
-// `tokengate <command>`: control-plane | data-plane | worker | migrate | start
+// `tokengate <command>`: control-plane | data-plane | worker | migrate | rotate-secret-key | start
 import 'reflect-metadata';
 import { loadControlPlaneConfig, ConfigError } from '../control-plane/src/config';
 import { startControlPlane, prepareDatabase } from '../control-plane/src/control-plane';
@@ -12,6 +12,7 @@ import { startRolloutWorker, startWorkerMetrics } from '../control-plane/src/dep
 import { createLogger } from '../control-plane/src/logger';
 import { loadOrCreateDevSecrets } from './dev-secrets';
 import { AUTOMATION_USAGE, runAutomationCommand } from './apply/commands';
+import { ROTATE_SECRET_KEY_USAGE, runRotateSecretKey } from './rotate-secret-key';
 
 const CONTROL_PLANE_FLAGS = {
   'database-url': 'DATABASE_URL',
@@ -29,6 +30,7 @@ const USAGE = `usage: tokengate <command> [flags]
   data-plane            a proxy for one environment: --environment <handle> [--port 8080]
   worker                BullMQ rollout worker (deployment status)
   migrate               create the database if missing and apply migrations
+${ROTATE_SECRET_KEY_USAGE}
 ${AUTOMATION_USAGE}
 flags map onto variables: --database-url DATABASE_URL, --redis-url REDIS_URL, --port TOKENGATE_PORT, ...`;
 
@@ -157,6 +159,9 @@ async function main(argv: string[]): Promise<void> {
     case 'connect':
       // Automation talks to a running control plane through GraphQL only; it parses its own flags.
       process.exitCode = await runAutomationCommand(argv);
+      return;
+    case 'rotate-secret-key':
+      process.exitCode = await runRotateSecretKey(argv.slice(1));
       return;
     case 'migrate': {
       const config = loadControlPlaneConfig();

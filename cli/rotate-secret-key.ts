@@ -1,0 +1,79 @@
+// `tokengate rotate-secret-key [--dry-run]`: re-encrypts every stored provider credential with the
+// current TOKENGATE_SECRET_KEY so older keys can leave TOKENGATE_PREVIOUS_SECRET_KEYS.
+// Exit codes: 0 done (or nothing to do), 1 nothing changed because of a problem, 2 usage error.
+import { ConfigError, DEFAULT_DATABASE_URL } from '../control-plane/src/config';
+import { createDataSource } from '../control-plane/src/db/data-source';
+import { ReEncryptionError, describeReEncryption, reEncryptSecrets } from '../control-plane/src/secrets/re-encrypt';
+import { type SecretKey, parseSecretKeys } from '../control-plane/src/secrets/secret-box';
+import { type CommandOutput, EXIT_API_ERROR, EXIT_OK, EXIT_USAGE, PROCESS_OUTPUT } from './apply/apply';
+import { checkDependencies } from './preflight';
+
+export const ROTATE_SECRET_KEY_USAGE = `  rotate-secret-key [--dry-run]
+                        re-encrypt stored provider credentials with TOKENGATE_SECRET_KEY (older keys
+                        from TOKENGATE_PREVIOUS_SECRET_KEYS); then those keys can be dropped`;
+
+const PREFIX = 'tokengate rotate-secret-key:';
+
+class UsageError extends Error {}
+
+function parseArgs(argv: string[]): { dryRun: boolean; databaseUrl: string | undefined } {
+  let dryRun = false;
+  let databaseUrl: string | undefined;
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i];
+    if (arg === '--dry-run') dryRun = true;
+    else if (arg.startsWith('--database-url=')) databaseUrl = arg.slice('--database-url='.length);
+    else if (arg === '--database-url' && argv[i + 1] !== undefined) databaseUrl = argv[++i];
+    // A mistyped --dry-run must not rotate for real: anything unknown is refused.
+    else throw new UsageError(`unexpected argument ${arg}; usage:\n${ROTATE_SECRET_KEY_USAGE}`);
+  }
+  return { dryRun, databaseUrl };
+}
+
+/**
+ * Reads the control plane's variables (DATABASE_URL, TOKENGATE_SECRET_KEY, TOKENGATE_PREVIOUS_SECRET_KEYS)
+ * and returns the exit code. Prints key ids and counts only: never a key, a secret or a ciphertext.
+ */
+export async function runRotateSecretKey(argv: string[], env: NodeJS.ProcessEnv = process.env, output: CommandOutput = PROCESS_OUTPUT): Promise<number> {
+  let args: ReturnType<typeof parseArgs>;
+  try {
+    args = parseArgs(argv);
+  } catch (error) {
+    output.err(`${PREFIX} ${(error as Error).message}`);
+    return EXIT_USAGE;
+  }
+  let keys: SecretKey[];
+  try {
+    // Unlike the control plane, no fallback to the development key even in development mode:
+    // re-encrypting everything with a public key would be a rotation in the wrong direction.
+    if (!env.TOKENGATE_SECRET_KEY) throw new ConfigError('TOKENGATE_SECRET_KEY is not set: it is the key to re-encrypt with (`openssl rand -base64 32`)');
+    keys = parseSecretKeys(env.TOKENGATE_SECRET_KEY, env.TOKENGATE_PREVIOUS_SECRET_KEYS, false);
+  } catch (error) {
+    output.err(`${PREFIX} ${(error as Error).message}`);
+    return EXIT_API_ERROR;
+  }
+  const databaseUrl = args.databaseUrl || env.DATABASE_URL || DEFAULT_DATABASE_URL;
+  const problems = await checkDependencies(databaseUrl, null);
+  if (problems.length) {
+    output.err(`${PREFIX} ${problems.join('\n')}`);
+    return EXIT_API_ERROR;
+  }
+  const db = createDataSource(databaseUrl, 1);
+  try {
+    await db.initialize();
+  } catch (error) {
+    output.err(`${PREFIX} cannot open the database: ${(error as Error).message}`);
+    return EXIT_API_ERROR;
+  }
+  try {
+    const plan = await reEncryptSecrets(db, keys, { dryRun: args.dryRun });
+    output.out(describeReEncryption(plan, args.dryRun));
+    return EXIT_OK;
+  } catch (error) {
+    if (error instanceof ReEncryptionError) output.err(`${PREFIX} nothing was changed:\n${error.message}`);
+    else output.err(`${PREFIX} failed (the run is one transaction; running it again is safe): ${(error as Error).message}`);
+    return EXIT_API_ERROR;
+  } finally {
+    await db.destroy();
+  }
+}
