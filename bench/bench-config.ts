@@ -24,9 +24,10 @@ export class BenchConfigError extends Error {
   override readonly name = 'BenchConfigError';
 }
 
-type Env = Readonly<Record<string, string | undefined>>;
+export type Env = Readonly<Record<string, string | undefined>>;
 
-function positiveNumber(env: Env, name: string, fallback: number, integer: boolean, min: number): number {
+/** `env[name]` as a number ≥ min (`fallback` when unset). @throws BenchConfigError */
+export function positiveNumber(env: Env, name: string, fallback: number, integer: boolean, min: number): number {
   const raw = env[name];
   if (raw === undefined || raw === '') return fallback;
   const value = Number(raw);

@@ -52,7 +52,7 @@ export function summarize(measurements: readonly Measurement[], cases: readonly 
 }
 
 /** Right-aligned columns but the first; a last column empty in every row is left out. */
-function table(fullHeader: readonly string[], fullRows: ReadonlyArray<readonly string[]>): string {
+export function table(fullHeader: readonly string[], fullRows: ReadonlyArray<readonly string[]>): string {
   const lastEmpty = fullRows.every((r) => r[r.length - 1] === '');
   const header = lastEmpty ? fullHeader.slice(0, -1) : fullHeader;
   const rows = lastEmpty ? fullRows.map((r) => r.slice(0, -1)) : fullRows;

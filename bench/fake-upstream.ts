@@ -15,7 +15,8 @@ export const UPSTREAM_PATH = '/v1/chat/completions';
 
 const MODEL = 'gpt-4o-mini-2024-07-18';
 const CREATED = 1_732_500_000;
-const USAGE = { prompt_tokens: 12, completion_tokens: 6, total_tokens: 18 };
+/** What every answer reports (JSON and the streamed usage chunk alike). */
+export const USAGE = { prompt_tokens: 12, completion_tokens: 6, total_tokens: 18 };
 
 const COMPLETION = Buffer.from(
   JSON.stringify({

@@ -35,9 +35,9 @@ export function rotate<T>(items: readonly T[], by: number): T[] {
   return [...items.slice(shift), ...items.slice(0, shift)];
 }
 
-const FAKE_UPSTREAM_PROCESS = 'fake upstream';
+export const FAKE_UPSTREAM_PROCESS = 'fake upstream';
 
-async function startFakeUpstream(processes: ChildProcessGroup, scriptsDir: string): Promise<FakeUpstreamEndpoint> {
+export async function startFakeUpstream(processes: ChildProcessGroup, scriptsDir: string): Promise<FakeUpstreamEndpoint> {
   const apiKey = `sk-bench-${randomBytes(12).toString('hex')}`;
   const child = processes.start({ name: FAKE_UPSTREAM_PROCESS, command: process.execPath, args: [path.join(scriptsDir, 'fake-upstream.js'), '--api-key', apiKey], ipc: true });
   const port = await child.waitForLine((line) => {
@@ -52,7 +52,7 @@ async function startFakeUpstream(processes: ChildProcessGroup, scriptsDir: strin
 }
 
 /** Commit measured, with `+dirty` when tracked files differ from it; null outside a git checkout. */
-function gitRevision(repositoryRoot: string): string | null {
+export function gitRevision(repositoryRoot: string): string | null {
   try {
     const git = (...args: string[]): string => execFileSync('git', args, { cwd: repositoryRoot, encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim();
     return `${git('rev-parse', '--short', 'HEAD')}${git('status', '--porcelain', '--untracked-files=no') === '' ? '' : '+dirty'}`;
@@ -188,8 +188,10 @@ async function benchmark(config: BenchConfig, processes: ChildProcessGroup, work
 /** Exit code once SIGINT/SIGTERM arrived: errors that follow are the interruption's echoes. */
 let interruptedWith: number | undefined;
 
-async function main(): Promise<void> {
-  const config = loadBenchConfig();
+/** What a benchmark entry point runs: every process it starts goes into `processes`; `workDir` is removed at the end. */
+export type BenchmarkBody = (processes: ChildProcessGroup, workDir: string, repositoryRoot: string) => Promise<void>;
+
+async function main(body: BenchmarkBody): Promise<void> {
   const repositoryRoot = path.resolve(__dirname, '..', '..');
   const processes = new ChildProcessGroup();
   const workDir = await mkdtemp(path.join(os.tmpdir(), 'tokengate-bench-'));
@@ -209,15 +211,23 @@ async function main(): Promise<void> {
     });
   }
   try {
-    await benchmark(config, processes, workDir, repositoryRoot);
+    await body(processes, workDir, repositoryRoot);
   } finally {
     await stop();
   }
 }
 
-if (require.main === module) {
-  main().catch((error: unknown) => {
+/**
+ * Runs a benchmark entry point: every process it starts is stopped however it ends (normal end,
+ * error, Ctrl-C, SIGTERM); an error exits 1, an interruption 130 or 143.
+ */
+export function runBenchmark(body: BenchmarkBody): void {
+  main(body).catch((error: unknown) => {
     if (interruptedWith === undefined) log(`bench: ${error instanceof Error ? error.message : String(error)}`);
     process.exit(interruptedWith ?? 1);
   });
+}
+
+if (require.main === module) {
+  runBenchmark((processes, workDir, repositoryRoot) => benchmark(loadBenchConfig(), processes, workDir, repositoryRoot));
 }

@@ -37,10 +37,23 @@ export interface ServiceRegistration {
   readonly rateLimit?: RateLimitInput;
 }
 
+/** One rate-limit window of a service as the control plane recorded it. */
+export interface UsageWindow {
+  readonly windowUnit: string;
+  /** Epoch milliseconds. */
+  readonly windowStart: number;
+  readonly promptTokens: number;
+  readonly completionTokens: number;
+  readonly totalTokens: number;
+  readonly requests: number;
+}
+
 export interface TokengateProxy {
   readonly url: string;
   /** Its name in the ChildProcessGroup. */
   readonly processName: string;
+  /** The `tokengate data-plane` process (its pid, its log lines on stdout). */
+  readonly child: ManagedChild;
 }
 
 interface GraphQLBody<T> {
@@ -136,7 +149,7 @@ export class TokengateStack {
   }
 
   /** Registers an OpenAI service pointing at `serviceUrl` and returns a fresh consumer key for it. */
-  async registerService(registration: ServiceRegistration): Promise<{ consumerKey: string; endpoint: (proxyUrl: string) => string }> {
+  async registerService(registration: ServiceRegistration): Promise<{ serviceId: string; consumerKey: string; endpoint: (proxyUrl: string) => string }> {
     const { registerGenAIService } = await this.gql<{ registerGenAIService: { id: string; contextPath: string } }>(
       `mutation($i: RegisterGenAIServiceInput!) { registerGenAIService(input: $i) { id contextPath } }`,
       {
@@ -159,7 +172,16 @@ export class TokengateStack {
     const key = createConnection.keys.find((k) => k.environment === BENCH_ENVIRONMENT);
     if (key === undefined) throw new Error(`createConnection issued no key for environment ${BENCH_ENVIRONMENT}`);
     const contextPath = registerGenAIService.contextPath;
-    return { consumerKey: key.apiKey, endpoint: (proxyUrl) => `${proxyUrl}/${BENCH_ORGANIZATION}${contextPath}` };
+    return { serviceId: registerGenAIService.id, consumerKey: key.apiKey, endpoint: (proxyUrl) => `${proxyUrl}/${BENCH_ORGANIZATION}${contextPath}` };
+  }
+
+  /** Tokens the proxies reported to the control plane for a service in the bench environment, per window (GraphQL `usage`). */
+  async usage(serviceId: string): Promise<UsageWindow[]> {
+    const { genAIService } = await this.gql<{ genAIService: { usage: Array<Omit<UsageWindow, 'windowStart'> & { windowStart: string }> } }>(
+      `query($id: ID!, $environment: String) { genAIService(id: $id) { usage(environment: $environment, limit: 1000) { windowUnit windowStart promptTokens completionTokens totalTokens requests } } }`,
+      { id: serviceId, environment: BENCH_ENVIRONMENT },
+    );
+    return genAIService.usage.map((w) => ({ ...w, windowStart: Date.parse(w.windowStart) }));
   }
 
   /**
@@ -200,7 +222,7 @@ export class TokengateStack {
       return entry?.msg === 'data-plane proxy listening' && typeof entry.url === 'string' ? entry.url : undefined;
     }, START_TIMEOUT_MS);
     this.options.log(`tokengate data-plane #${index}: ${url}${extraFlags.length ? ` (${extraFlags.join(' ')})` : ''}`);
-    return { url, processName: proxy.name };
+    return { url, processName: proxy.name, child: proxy };
   }
 
   private async provision(): Promise<void> {
