@@ -4,6 +4,7 @@
 import { Redis } from 'ioredis';
 import type { ManagedChild } from './child-processes';
 import { type TimeUnit, windowAt, windowLengthMs } from '../data-plane/src/rate-limit/windows';
+import { budgetWindowKey } from '../data-plane/src/rate-limit/token-budget';
 import { BENCH_ENVIRONMENT, type TokengateStack, type UsageWindow } from './tokengate-stack';
 
 export interface TokenCounts {
@@ -41,8 +42,8 @@ export class RedisWindowReader {
     const length = windowLengthMs(this.unit);
     for (let start = windowAt(this.unit, this.since).start; start <= Date.now(); start += length) {
       for (const serviceId of this.serviceIds) {
-        // The key layout of TokenBudget.keyOf (data-plane/src/rate-limit/token-budget.ts).
-        const hash = await this.redis.hgetall(`tg:rl:{${BENCH_ENVIRONMENT}:${serviceId}}:${this.unit}:${start}`);
+        // The proxies run with the default TOKENGATE_REDIS_NAMESPACE.
+        const hash = await this.redis.hgetall(budgetWindowKey('tokengate', BENCH_ENVIRONMENT, serviceId, { unit: this.unit, start }));
         if (hash.t === undefined) continue;
         this.seen.set(`${serviceId}|${start}`, { serviceId, windowStart: start, prompt: Number(hash.p ?? 0), completion: Number(hash.c ?? 0), total: Number(hash.t) });
       }

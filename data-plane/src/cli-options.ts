@@ -19,6 +19,7 @@ export const DATA_PLANE_USAGE = `Usage: tokengate data-plane --environment <hand
   --shutdown-grace-ms <n>       in-flight grace period on SIGTERM (TOKENGATE_SHUTDOWN_GRACE_MS), default 30000
   --access-log <true|false>     one log line per request (TOKENGATE_ACCESS_LOG), default false
   --redis-url <url>             shared token counters (REDIS_URL), default redis://127.0.0.1:6379
+  --redis-namespace <prefix>    prefix of the rate-limit keys (TOKENGATE_REDIS_NAMESPACE), default tokengate
   --redis-timeout-ms <n>        longest wait for Redis per request (TOKENGATE_REDIS_TIMEOUT_MS), default 50
   --local-share <0-1>           share of each budget used alone while Redis is away (TOKENGATE_RATE_LIMIT_LOCAL_SHARE), default 0.5
   --default-completion-tokens <n> reserved when a request sets no max tokens (TOKENGATE_DEFAULT_COMPLETION_TOKENS), default 256
@@ -59,6 +60,7 @@ const FLAG_VARIABLES: Readonly<Record<string, string>> = {
   'access-log': 'TOKENGATE_ACCESS_LOG',
   'log-level': 'TOKENGATE_LOG_LEVEL',
   'redis-url': 'REDIS_URL',
+  'redis-namespace': 'TOKENGATE_REDIS_NAMESPACE',
   'redis-timeout-ms': 'TOKENGATE_REDIS_TIMEOUT_MS',
   'local-share': 'TOKENGATE_RATE_LIMIT_LOCAL_SHARE',
   'default-completion-tokens': 'TOKENGATE_DEFAULT_COMPLETION_TOKENS',
@@ -164,6 +166,7 @@ export function parseDataPlaneCliOptions(
       accessLog: accessLogRaw === 'true' || accessLogRaw === '1',
       rateLimiting: {
         redisUrl: get('redis-url') ?? 'redis://127.0.0.1:6379',
+        redisNamespace: get('redis-namespace') || 'tokengate',
         redisTimeoutMs: integer('redis-timeout-ms', 1, 60_000),
         localShare: share(),
         defaultCompletionTokens: integer('default-completion-tokens', 1, 10_000_000),

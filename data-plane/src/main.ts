@@ -78,6 +78,8 @@ export interface DataPlaneOptions {
 export interface RateLimitingOptions {
   /** Default redis://127.0.0.1:6379. */
   readonly redisUrl?: string;
+  /** Prefix of the rate-limit keys (the control plane's TOKENGATE_REDIS_NAMESPACE); default `tokengate`. */
+  readonly redisNamespace?: string;
   /** Longest wait for Redis on the request path; default 50 ms. */
   readonly redisTimeoutMs?: number;
   /** Share of each budget this proxy may use alone while Redis is away; default 0.5. */
@@ -136,6 +138,7 @@ export async function startDataPlane(options: DataPlaneOptions): Promise<DataPla
   if (rateLimiting !== null) {
     budget = new TokenBudget({
       redisUrl: rateLimiting.redisUrl ?? 'redis://127.0.0.1:6379',
+      keyPrefix: rateLimiting.redisNamespace,
       environment: options.environment,
       proxyId,
       commandTimeoutMs: rateLimiting.redisTimeoutMs,

@@ -2,7 +2,7 @@
 // redis-server (stopped and restarted) for the degraded mode.
 import { type ChildProcess, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { createServer } from 'node:net';
+import { Socket, createServer } from 'node:net';
 import { Redis } from 'ioredis';
 import { pino } from 'pino';
 import { type BudgetPolicy, TokenBudget } from './token-budget';
@@ -139,10 +139,113 @@ describe('Redis away', () => {
     await waitUntil(async () => !b.degraded);
     expect(transitions).toEqual([true, false]);
     const redis = new Redis(port, '127.0.0.1');
-    const key = (await redis.keys('tg:rl:{prod:svc}:MINUTE:*'))[0];
+    const key = (await redis.keys('tokengate:rl:{prod:svc}:MINUTE:*'))[0];
     const counters = await redis.hgetall(key);
     redis.disconnect();
     // 150 before the outage + 3 × 80 during it: nothing lost, nothing doubled.
-    expect(counters).toEqual({ p: String(100 + 3 * 60), c: String(50 + 3 * 20), t: String(150 + 3 * 80) });
+    expect(counters).toMatchObject({ p: String(100 + 3 * 60), c: String(50 + 3 * 20), t: String(150 + 3 * 80) });
+  });
+});
+
+/**
+ * A TCP hop to the shared Redis whose answers can be held back: commands still reach Redis and run,
+ * but the proxy sees a timeout — the case where it cannot know whether a command landed.
+ */
+async function startAnswerGate(): Promise<{ url: string; hold(): void; release(): void; close(): Promise<void> }> {
+  const target = new URL(REDIS_URL);
+  let holding = false;
+  const held: Array<() => void> = [];
+  const sockets = new Set<Socket>();
+  const server = createServer((client) => {
+    const upstream = new Socket();
+    sockets.add(client).add(upstream);
+    upstream.connect(Number(target.port || 6379), target.hostname);
+    client.on('data', (chunk: Buffer) => upstream.write(chunk));
+    upstream.on('data', (chunk: Buffer) => (holding ? held.push(() => client.write(chunk)) : client.write(chunk)));
+    for (const socket of [client, upstream]) socket.on('error', () => undefined).on('close', () => (socket === client ? upstream : client).destroy());
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return {
+    url: `redis://127.0.0.1:${(server.address() as { port: number }).port}`,
+    hold: () => void (holding = true),
+    release: () => {
+      holding = false;
+      for (const send of held.splice(0)) send();
+    },
+    close: async () => {
+      for (const socket of sockets) socket.destroy();
+      await new Promise((resolve) => server.close(resolve));
+    },
+  };
+}
+
+describe('answers that do not arrive in time', () => {
+  const environment = () => `gate-${randomBytes(4).toString('hex')}`;
+  const readCounters = async (env: string) => {
+    const redis = new Redis(REDIS_URL);
+    const keys = await redis.keys(`tokengate:rl:{${env}:svc}:MINUTE:*`);
+    const counters = keys.length ? await redis.hgetall(keys[0]) : {};
+    redis.disconnect();
+    return { p: Number(counters.p ?? 0), c: Number(counters.c ?? 0), t: Number(counters.t ?? 0) };
+  };
+
+  it('a reservation that landed although it timed out is counted once, as the proxy decided', async () => {
+    const gate = await startAnswerGate();
+    const env = environment();
+    const b = budget({ redisUrl: gate.url, environment: env, commandTimeoutMs: 50 });
+    try {
+      await ready(b);
+      gate.hold();
+      // Redis runs this reservation, the proxy times out and admits it on local counters instead.
+      const admitted = await b.admit(policy({ maxTotalTokens: 10_000 }), 100, 20);
+      expect(admitted).toMatchObject({ admitted: true, reservation: { where: 'local' } });
+      await waitUntil(async () => (await readCounters(env)).t === 120); // it did land
+      gate.release();
+      await waitUntil(async () => !b.degraded);
+      if (!admitted.admitted) throw new Error('expected admission');
+      await b.settle(admitted.reservation, { prompt: 90, completion: 10 });
+      // Once, with the reported usage — not the reservation twice (Redis's and the local one pushed).
+      await waitUntil(async () => (await readCounters(env)).t === 100);
+      expect(await readCounters(env)).toEqual({ p: 90, c: 10, t: 100 });
+    } finally {
+      await gate.close();
+    }
+  });
+
+  it('a correction of a local admission that settles after Redis is back still reaches Redis', async () => {
+    const gate = await startAnswerGate();
+    const env = environment();
+    const b = budget({ redisUrl: gate.url, environment: env, commandTimeoutMs: 50 });
+    try {
+      await ready(b);
+      gate.hold();
+      const local = await b.admit(policy({ maxTotalTokens: 10_000 }), 300, 200);
+      if (!local.admitted) throw new Error('expected admission');
+      gate.release();
+      await waitUntil(async () => !b.degraded);
+      await b.settle(local.reservation, { prompt: 250, completion: 40 });
+      expect(await readCounters(env)).toEqual({ p: 250, c: 40, t: 290 });
+    } finally {
+      await gate.close();
+    }
+  });
+
+  it('a correction that times out is reconciled once, whether or not it landed', async () => {
+    const gate = await startAnswerGate();
+    const env = environment();
+    const b = budget({ redisUrl: gate.url, environment: env, commandTimeoutMs: 50 });
+    try {
+      await ready(b);
+      const first = await b.admit(policy({ maxTotalTokens: 10_000 }), 100, 100);
+      if (!first.admitted) throw new Error('expected admission');
+      gate.hold();
+      await b.settle(first.reservation, { prompt: 70, completion: 5 });
+      expect(b.degraded).toBe(true);
+      gate.release();
+      await waitUntil(async () => !b.degraded);
+      expect(await readCounters(env)).toEqual({ p: 70, c: 5, t: 75 });
+    } finally {
+      await gate.close();
+    }
   });
 });

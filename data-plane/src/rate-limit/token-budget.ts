@@ -1,11 +1,12 @@
 // Token budgets per (environment, service, window), shared by every proxy of the environment in
 // Redis. When Redis cannot answer within a short timeout the proxy keeps serving on local counters
-// (its configured share of each budget) and pushes what it counted once Redis is back — exactly
-// once, thanks to idempotency markers.
+// (its configured share of each budget); once Redis answers again, each proxy reconciles its own
+// contribution to every live window (see budget-scripts.ts), so nothing is lost or counted twice —
+// whatever a timed-out command did or did not do.
 import { randomBytes } from 'node:crypto';
 import { Redis } from 'ioredis';
 import type { Logger } from 'pino';
-import { APPLY_SCRIPT, RESERVE_SCRIPT } from './budget-scripts';
+import { APPLY_SCRIPT, RECONCILE_SCRIPT, RESERVE_SCRIPT } from './budget-scripts';
 import { type TimeUnit, type Window, secondsUntilReset, windowAt, windowLengthMs } from './windows';
 
 export type Dimension = 'prompt' | 'completion' | 'total';
@@ -49,8 +50,10 @@ export type Admission =
 
 export interface TokenBudgetOptions {
   readonly redisUrl: string;
+  /** Prefix of every key (TOKENGATE_REDIS_NAMESPACE), so installations can share one Redis. Default `tokengate`. */
+  readonly keyPrefix?: string;
   readonly environment: string;
-  /** Names this proxy in idempotency markers. */
+  /** Names this proxy in its ledger fields (a random suffix makes each process's ledger its own). */
   readonly proxyId: string;
   /** Longest wait for Redis on the request path before falling back to local counters. Default 50 ms. */
   readonly commandTimeoutMs?: number;
@@ -60,6 +63,11 @@ export interface TokenBudgetOptions {
   /** Told when the degraded mode starts or ends (metrics). */
   readonly onDegradedChange?: (degraded: boolean) => void;
   readonly now?: () => number;
+}
+
+/** The Redis hash of one service's window. The braces make a Redis Cluster hash tag: one slot per service and environment. */
+export function budgetWindowKey(keyPrefix: string, environment: string, serviceId: string, window: Pick<Window, 'unit' | 'start'>): string {
+  return `${keyPrefix}:rl:{${environment}:${serviceId}}:${window.unit}:${window.start}`;
 }
 
 interface WindowLedger extends Counters {
@@ -72,41 +80,56 @@ interface WindowLedger extends Counters {
 const PROBE_INTERVAL_MS = 500;
 
 export class TokenBudget {
-  /** Request path: short command timeout, fail fast when disconnected (no offline queue). */
+  /**
+   * One connection for everything, so Redis runs this proxy's commands in the order they were sent:
+   * a reconciliation runs after every command sent before it, whether or not their answers arrived.
+   * Short command timeout, fail fast when disconnected (no offline queue).
+   */
   private readonly redis: Redis;
-  /** Corrections after responses: off the request path, so no command timeout (a timeout would hide whether it landed). */
-  private readonly settleRedis: Redis;
+  private readonly scripts: RedisScripts;
   private readonly now: () => number;
   private readonly localShare: number;
+  private readonly keyPrefix: string;
+  /** This process's fields in each window hash. */
+  private readonly ledgerId: string;
   private degradedSince: number | null = null;
   private probe: NodeJS.Timeout | null = null;
-  /** Identifies the Redis data set: a Redis restarted without persistence gets a new epoch. */
-  private epoch: string | null = null;
   /** Local counters per window key while degraded (seeded from the last Redis view of the window). */
   private readonly local = new Map<string, Counters>();
   /** Last counters Redis reported per window key. */
   private readonly lastSeen = new Map<string, Counters>();
-  /** Everything this proxy means to have added to each live window in Redis. */
+  /** What this proxy has contributed to each live window: what a reconciliation makes Redis hold for it. */
   private readonly contributed = new Map<string, WindowLedger>();
-  /** The part of `contributed` Redis has not confirmed yet. */
-  private readonly pending = new Map<string, WindowLedger>();
-  /** A push in flight keeps its marker until it is known to have landed, so a retry cannot double it. */
-  private readonly pushes = new Map<string, { marker: string; amounts: WindowLedger }>();
-  private flushing: Promise<void> | null = null;
+  /** Reservations sent to Redis whose outcome (answer or timeout) is not decided yet. */
+  private undecided = 0;
+  private whenDecided: Array<() => void> = [];
+  private syncing: Promise<void> | null = null;
   private closed = false;
 
   constructor(private readonly options: TokenBudgetOptions) {
     this.now = options.now ?? Date.now;
     this.localShare = options.localShare ?? 0.5;
-    const common = { maxRetriesPerRequest: 0, enableOfflineQueue: false, connectTimeout: 1000, retryStrategy: (attempt: number) => Math.min(50 * attempt, 1000) };
-    this.redis = new Redis(options.redisUrl, { ...common, commandTimeout: options.commandTimeoutMs ?? 50 });
-    this.settleRedis = new Redis(options.redisUrl, common);
-    for (const client of [this.redis, this.settleRedis]) {
-      client.defineCommand('tokengateReserve', { numberOfKeys: 1, lua: RESERVE_SCRIPT });
-      client.defineCommand('tokengateApply', { numberOfKeys: 2, lua: APPLY_SCRIPT });
-      client.on('error', () => undefined); // failures surface per command
-    }
-    this.redis.on('ready', () => void this.flushPending());
+    this.keyPrefix = options.keyPrefix ?? 'tokengate';
+    this.ledgerId = `${options.proxyId}:${randomBytes(4).toString('hex')}`;
+    this.redis = new Redis(options.redisUrl, {
+      maxRetriesPerRequest: 0,
+      enableOfflineQueue: false,
+      connectTimeout: 1000,
+      retryStrategy: (attempt: number) => Math.min(50 * attempt, 1000),
+      commandTimeout: options.commandTimeoutMs ?? 50,
+    });
+    this.redis.defineCommand('tokengateReserve', { numberOfKeys: 1, lua: RESERVE_SCRIPT });
+    this.redis.defineCommand('tokengateApply', { numberOfKeys: 1, lua: APPLY_SCRIPT });
+    this.redis.defineCommand('tokengateReconcile', { numberOfKeys: 1, lua: RECONCILE_SCRIPT });
+    this.redis.on('error', () => undefined); // failures surface per command
+    this.scripts = this.redis as unknown as RedisScripts;
+    // A new connection may face a Redis that lost its data (restarted without persistence) or missed
+    // commands: reconcile before trusting it again.
+    this.redis.on('ready', () => {
+      if (this.contributed.size === 0) return;
+      this.enterDegraded(new Error('Redis connection re-established'));
+      void this.sync();
+    });
   }
 
   get degraded(): boolean {
@@ -117,34 +140,39 @@ export class TokenBudget {
   async admit(policy: BudgetPolicy, prompt: number, completion: number): Promise<Admission> {
     const now = this.now();
     const window = windowAt(policy.timeUnit, now);
-    const windowKey = this.keyOf(policy, window);
-    if (this.degradedSince === null) {
-      try {
-        const reply = (await (this.redis as unknown as RedisScripts).tokengateReserve(
-          windowKey,
-          prompt,
-          completion,
-          policy.maxPromptTokens ?? 0,
-          policy.maxCompletionTokens ?? 0,
-          policy.maxTotalTokens ?? 0,
-          this.ttlSeconds(policy.timeUnit),
-        )) as [number, number, number, number, string];
-        const used = { prompt: Number(reply[1]), completion: Number(reply[2]), total: Number(reply[3]) };
-        this.lastSeen.set(windowKey, used);
-        const view = { policy, window, used };
-        if (reply[0] !== 1) return { admitted: false, refused: reply[4] as Dimension, retryAfterSeconds: secondsUntilReset(window, now), view };
-        this.record(this.contributed, windowKey, window, { prompt, completion, total: prompt + completion });
-        return { admitted: true, reservation: { windowKey, window, prompt, completion, where: 'redis' }, view };
-      } catch (error) {
-        this.enterDegraded(error);
-      }
+    const windowKey = budgetWindowKey(this.keyPrefix, this.options.environment, policy.serviceId, window);
+    if (this.degradedSince !== null) return this.admitLocally(policy, window, windowKey, prompt, completion, now);
+    this.undecided++;
+    try {
+      const reply = (await this.scripts.tokengateReserve(
+        windowKey,
+        prompt,
+        completion,
+        policy.maxPromptTokens ?? 0,
+        policy.maxCompletionTokens ?? 0,
+        policy.maxTotalTokens ?? 0,
+        this.ttlSeconds(policy.timeUnit),
+        this.ledgerId,
+      )) as [number, number, number, number, string];
+      const used = { prompt: Number(reply[1]), completion: Number(reply[2]), total: Number(reply[3]) };
+      this.lastSeen.set(windowKey, used);
+      const view = { policy, window, used };
+      if (reply[0] !== 1) return { admitted: false, refused: reply[4] as Dimension, retryAfterSeconds: secondsUntilReset(window, now), view };
+      this.record(windowKey, window, { prompt, completion, total: prompt + completion });
+      return { admitted: true, reservation: { windowKey, window, prompt, completion, where: 'redis' }, view };
+    } catch (error) {
+      // Timed out or failed: the reservation may or may not have landed. The local decision is what
+      // counts; the reconciliation makes Redis agree with it.
+      this.enterDegraded(error);
+      return this.admitLocally(policy, window, windowKey, prompt, completion, now);
+    } finally {
+      if (--this.undecided === 0) for (const resolve of this.whenDecided.splice(0)) resolve();
     }
-    return this.admitLocally(policy, window, windowKey, prompt, completion, now);
   }
 
   /**
    * Replaces a reservation by the usage the provider reported (or the proxy counted). Resolves once
-   * Redis has applied it, or it is queued for when Redis is back. Never rejects.
+   * Redis has applied it, or it is left to the reconciliation when Redis is back. Never rejects.
    */
   settle(reservation: Reservation, actual: { prompt: number; completion: number }): Promise<void> {
     const delta = { prompt: actual.prompt - reservation.prompt, completion: actual.completion - reservation.completion, total: 0 };
@@ -154,28 +182,19 @@ export class TokenBudget {
       if (counters) addTo(counters, delta);
     }
     if (delta.prompt === 0 && delta.completion === 0) return Promise.resolve();
-    this.record(this.contributed, reservation.windowKey, reservation.window, delta);
-    if (reservation.where === 'local' || this.degradedSince !== null) {
-      this.record(this.pending, reservation.windowKey, reservation.window, delta);
-      return Promise.resolve();
-    }
-    return (this.settleRedis as unknown as RedisScripts)
-      .tokengateApply(reservation.windowKey, '', delta.prompt, delta.completion, delta.total, this.ttlOf(reservation.window))
-      .then(
-        () => undefined,
-        (error: unknown) => {
-          this.record(this.pending, reservation.windowKey, reservation.window, delta);
-          this.enterDegraded(error);
-        },
-      );
+    this.record(reservation.windowKey, reservation.window, delta);
+    if (this.degradedSince !== null) return Promise.resolve();
+    return this.scripts.tokengateApply(reservation.windowKey, delta.prompt, delta.completion, this.ttlOf(reservation.window), this.ledgerId).then(
+      () => undefined,
+      (error: unknown) => this.enterDegraded(error),
+    );
   }
 
   async close(): Promise<void> {
-    await this.flushPending().catch(() => undefined);
+    if (this.degradedSince !== null) await this.sync().catch(() => undefined);
     this.closed = true;
     if (this.probe) clearInterval(this.probe);
     this.redis.disconnect();
-    this.settleRedis.disconnect();
   }
 
   private admitLocally(policy: BudgetPolicy, window: Window, windowKey: string, prompt: number, completion: number, now: number): Admission {
@@ -197,8 +216,7 @@ export class TokenBudget {
     if (refused === null) {
       const reserved = { prompt, completion, total: prompt + completion };
       addTo(counters, reserved);
-      this.record(this.contributed, windowKey, window, reserved);
-      this.record(this.pending, windowKey, window, reserved);
+      this.record(windowKey, window, reserved);
     }
     const used = { prompt: scale(counters.prompt), completion: scale(counters.completion), total: scale(counters.total) };
     const view = { policy, window, used };
@@ -211,83 +229,61 @@ export class TokenBudget {
     this.degradedSince = this.now();
     this.options.logger.warn({ err: error instanceof Error ? error.message : String(error), localShare: this.localShare }, 'Redis unavailable: rate limiting on local counters (degraded mode)');
     this.options.onDegradedChange?.(true);
-    // A slow (not disconnected) Redis emits no new 'ready': probe until pending usage lands.
+    // A slow (not disconnected) Redis emits no new 'ready': probe until a reconciliation succeeds.
     this.probe ??= setInterval(() => {
-      if (this.redis.status === 'ready') void this.flushPending();
+      // A cheap PING first, so a Redis that is up but still too slow does not flap the mode.
+      if (this.redis.status === 'ready') this.redis.ping().then(() => this.sync(), () => undefined);
     }, PROBE_INTERVAL_MS);
     this.probe.unref();
   }
 
+  private leaveDegraded(): void {
+    if (this.degradedSince === null) return;
+    this.options.logger.info({ degradedForMs: this.now() - this.degradedSince }, 'Redis is back: rate limiting on shared counters again');
+    this.degradedSince = null;
+    this.local.clear();
+    if (this.probe) clearInterval(this.probe);
+    this.probe = null;
+    this.options.onDegradedChange?.(false);
+  }
+
   /**
-   * Pushes pending usage to Redis; leaves the degraded mode once everything landed. A Redis that lost
-   * its data (a restart without persistence: new epoch) gets everything this proxy contributed to
-   * the live windows again, so no count is lost; otherwise only what it has not confirmed.
+   * While degraded: once every reservation sent earlier is decided, reconcile this proxy's
+   * contribution to every live window, and leave the degraded mode in the same tick — commands sent
+   * from then on run after the reconciliation on the one connection. A failure re-enters it.
    */
-  private flushPending(): Promise<void> {
-    this.flushing ??= (async () => {
+  private sync(): Promise<void> {
+    this.syncing ??= (async () => {
       try {
-        await this.checkEpoch();
+        if (this.undecided > 0) await new Promise<void>((resolve) => this.whenDecided.push(resolve));
         this.forgetEndedWindows();
-        for (const [windowKey, amounts] of [...this.pending]) {
-          if (!this.pushes.has(windowKey)) {
-            this.pushes.set(windowKey, { marker: `tg:rl:push:${this.options.proxyId}:${randomBytes(8).toString('hex')}`, amounts });
-            this.pending.delete(windowKey);
-          }
-        }
-        for (const [windowKey, push] of [...this.pushes]) {
-          await (this.redis as unknown as RedisScripts).tokengateApply(windowKey, push.marker, push.amounts.prompt, push.amounts.completion, push.amounts.total, push.amounts.ttl);
-          this.pushes.delete(windowKey);
-        }
-        if (this.pending.size === 0 && this.degradedSince !== null) {
-          this.options.logger.info({ degradedForMs: this.now() - this.degradedSince }, 'Redis is back: rate limiting on shared counters again');
-          this.degradedSince = null;
-          this.local.clear();
-          if (this.probe) clearInterval(this.probe);
-          this.probe = null;
-          this.options.onDegradedChange?.(false);
-        }
+        const rounds = [...this.contributed].map(([windowKey, entry]) => this.scripts.tokengateReconcile(windowKey, this.ledgerId, entry.prompt, entry.completion, entry.ttl));
+        this.leaveDegraded();
+        await Promise.all(rounds);
       } catch (error) {
         this.enterDegraded(error);
       } finally {
-        this.flushing = null;
+        this.syncing = null;
       }
     })();
-    return this.flushing;
-  }
-
-  private async checkEpoch(): Promise<void> {
-    const key = `tg:rl:epoch:{${this.options.environment}}`;
-    await this.redis.set(key, randomBytes(8).toString('hex'), 'NX');
-    const current = await this.redis.get(key);
-    if (this.epoch !== null && current !== this.epoch) {
-      this.options.logger.warn('Redis lost its rate-limit counters (restarted without persistence): pushing this proxy’s share of the live windows again');
-      this.pushes.clear();
-      this.pending.clear();
-      for (const [windowKey, amounts] of this.contributed) this.pending.set(windowKey, { ...amounts });
-    }
-    this.epoch = current;
+    return this.syncing;
   }
 
   private forgetEndedWindows(): void {
     const now = this.now();
     const ended = [...this.contributed].filter(([, entry]) => entry.end + 60_000 < now).map(([key]) => key);
     for (const key of ended) {
-      for (const map of [this.contributed, this.pending, this.lastSeen, this.local] as Array<Map<string, unknown>>) map.delete(key);
+      for (const map of [this.contributed, this.lastSeen, this.local] as Array<Map<string, unknown>>) map.delete(key);
     }
   }
 
-  private record(ledger: Map<string, WindowLedger>, windowKey: string, window: Window, delta: Counters): void {
-    let entry = ledger.get(windowKey);
+  private record(windowKey: string, window: Window, delta: Counters): void {
+    let entry = this.contributed.get(windowKey);
     if (entry === undefined) {
       entry = { prompt: 0, completion: 0, total: 0, ttl: this.ttlOf(window), end: window.end };
-      ledger.set(windowKey, entry);
+      this.contributed.set(windowKey, entry);
     }
     addTo(entry, delta);
-  }
-
-  private keyOf(policy: BudgetPolicy, window: Window): string {
-    // The braces make a Redis Cluster hash tag: all windows of one service and environment share a slot.
-    return `tg:rl:{${this.options.environment}:${policy.serviceId}}:${window.unit}:${window.start}`;
   }
 
   private ttlSeconds(unit: TimeUnit): number {
@@ -301,7 +297,8 @@ export class TokenBudget {
 
 interface RedisScripts {
   tokengateReserve(key: string, ...args: Array<string | number>): Promise<unknown>;
-  tokengateApply(key: string, marker: string, ...args: Array<string | number>): Promise<unknown>;
+  tokengateApply(key: string, ...args: Array<string | number>): Promise<unknown>;
+  tokengateReconcile(key: string, ...args: Array<string | number>): Promise<unknown>;
 }
 
 function addTo(target: Counters, delta: Counters): void {
