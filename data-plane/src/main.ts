@@ -75,6 +75,9 @@ export interface DataPlaneOptions {
   readonly onConfigStreamEvent?: (event: ConfigStreamEvent) => void;
 }
 
+/** How long start-up waits for the rate limiter's Redis connection before listening anyway. */
+const REDIS_CONNECT_WAIT_MS = 2000;
+
 export interface RateLimitingOptions {
   /** Default redis://127.0.0.1:6379. */
   readonly redisUrl?: string;
@@ -197,6 +200,9 @@ export async function startDataPlane(options: DataPlaneOptions): Promise<DataPla
     },
   });
 
+  if (budget !== null && !(await budget.whenConnected(REDIS_CONNECT_WAIT_MS))) {
+    logger.warn({ waitedMs: REDIS_CONNECT_WAIT_MS }, 'Redis not reachable at start-up: serving rate-limited services on local counters until it is');
+  }
   const port = await listener.listen();
 
   let configStream: ConfigStreamClient | null = null;

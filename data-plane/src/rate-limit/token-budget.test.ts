@@ -35,6 +35,21 @@ async function ready(b: TokenBudget): Promise<void> {
   throw new Error('redis not ready');
 }
 
+describe('start-up', () => {
+  it('whenConnected: true once the connection is ready, false after the wait when Redis is not there', async () => {
+    expect(await budget().whenConnected(5000)).toBe(true);
+    const closedPort = await new Promise<number>((resolve) => {
+      const s = createServer().listen(0, '127.0.0.1', () => {
+        const p = (s.address() as { port: number }).port;
+        s.close(() => resolve(p));
+      });
+    });
+    const away = budget({ redisUrl: `redis://127.0.0.1:${closedPort}` });
+    expect(await away.whenConnected(100)).toBe(false);
+    expect(away.degraded).toBe(false); // nothing was asked of it yet
+  });
+});
+
 describe('exact budgets in Redis', () => {
   it.each([
     ['prompt', { maxPromptTokens: 100 }, 10, 0],

@@ -136,6 +136,26 @@ export class TokenBudget {
     return this.degradedSince !== null;
   }
 
+  /**
+   * Resolves true once the connection is ready, or false after `timeoutMs` — a proxy then starts on
+   * local counters and joins the shared ones when Redis answers. Waiting at start-up keeps the first
+   * requests from meeting a connection that is merely not open yet.
+   */
+  whenConnected(timeoutMs: number): Promise<boolean> {
+    if (this.redis.status === 'ready') return Promise.resolve(true);
+    return new Promise((resolve) => {
+      const onReady = () => {
+        clearTimeout(timer);
+        resolve(true);
+      };
+      const timer = setTimeout(() => {
+        this.redis.off('ready', onReady);
+        resolve(false);
+      }, timeoutMs);
+      this.redis.once('ready', onReady);
+    });
+  }
+
   /** Reserves `prompt` and `completion` tokens in the policy's current window, or refuses. */
   async admit(policy: BudgetPolicy, prompt: number, completion: number): Promise<Admission> {
     const now = this.now();
