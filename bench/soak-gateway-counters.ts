@@ -157,9 +157,9 @@ export class ProxyLogWatch {
   private take(line: string): void {
     if (!line.startsWith('{')) return;
     try {
-      const entry = JSON.parse(line) as { level?: unknown; msg?: unknown; time?: unknown };
+      const entry = JSON.parse(line) as { level?: unknown; msg?: unknown; time?: unknown; err?: unknown };
       if (typeof entry.level !== 'number' || entry.level < 40) return;
-      const message = String(entry.msg);
+      const message = typeof entry.err === 'string' ? `${String(entry.msg)} [${entry.err}]` : String(entry.msg);
       const seen = this.counts.get(message);
       if (seen !== undefined) seen.count += 1;
       else this.counts.set(message, { count: 1, firstAt: new Date(typeof entry.time === 'number' ? entry.time : Date.now()).toISOString() });

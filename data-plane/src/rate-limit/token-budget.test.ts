@@ -64,6 +64,18 @@ describe('exact budgets in Redis', () => {
     expect((await b.admit(policy(limits), 0, 0)).admitted).toBe(true);
   });
 
+  it('a busy event loop is not a slow Redis: an answer waiting on the socket beats the timer', async () => {
+    const b = budget({ commandTimeoutMs: 20 });
+    await ready(b);
+    const pending = b.admit(policy({ maxTotalTokens: 1000 }), 10, 0);
+    const until = Date.now() + 150; // the answer arrives while this thread is busy, long past the timeout
+    while (Date.now() < until) {
+      // a GC pause or a burst of synchronous work
+    }
+    expect(await pending).toMatchObject({ admitted: true, reservation: { where: 'redis' } });
+    expect(b.degraded).toBe(false);
+  });
+
   it('never admits more than the budget between two proxies admitting concurrently', async () => {
     const environment = `shared-${randomBytes(4).toString('hex')}`;
     const [a, b] = [budget({ environment, proxyId: 'a' }), budget({ environment, proxyId: 'b' })];

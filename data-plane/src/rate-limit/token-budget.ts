@@ -90,6 +90,7 @@ export class TokenBudget {
   private readonly now: () => number;
   private readonly localShare: number;
   private readonly keyPrefix: string;
+  private readonly timeoutMs: number;
   /** This process's fields in each window hash. */
   private readonly ledgerId: string;
   private degradedSince: number | null = null;
@@ -104,19 +105,20 @@ export class TokenBudget {
   private undecided = 0;
   private whenDecided: Array<() => void> = [];
   private syncing: Promise<void> | null = null;
+  private probing = false;
   private closed = false;
 
   constructor(private readonly options: TokenBudgetOptions) {
     this.now = options.now ?? Date.now;
     this.localShare = options.localShare ?? 0.5;
     this.keyPrefix = options.keyPrefix ?? 'tokengate';
+    this.timeoutMs = options.commandTimeoutMs ?? 50;
     this.ledgerId = `${options.proxyId}:${randomBytes(4).toString('hex')}`;
     this.redis = new Redis(options.redisUrl, {
       maxRetriesPerRequest: 0,
       enableOfflineQueue: false,
       connectTimeout: 1000,
       retryStrategy: (attempt: number) => Math.min(50 * attempt, 1000),
-      commandTimeout: options.commandTimeoutMs ?? 50,
     });
     this.redis.defineCommand('tokengateReserve', { numberOfKeys: 1, lua: RESERVE_SCRIPT });
     this.redis.defineCommand('tokengateApply', { numberOfKeys: 1, lua: APPLY_SCRIPT });
@@ -164,15 +166,17 @@ export class TokenBudget {
     if (this.degradedSince !== null) return this.admitLocally(policy, window, windowKey, prompt, completion, now);
     this.undecided++;
     try {
-      const reply = (await this.scripts.tokengateReserve(
-        windowKey,
-        prompt,
-        completion,
-        policy.maxPromptTokens ?? 0,
-        policy.maxCompletionTokens ?? 0,
-        policy.maxTotalTokens ?? 0,
-        this.ttlSeconds(policy.timeUnit),
-        this.ledgerId,
+      const reply = (await this.deadline(
+        this.scripts.tokengateReserve(
+          windowKey,
+          prompt,
+          completion,
+          policy.maxPromptTokens ?? 0,
+          policy.maxCompletionTokens ?? 0,
+          policy.maxTotalTokens ?? 0,
+          this.ttlSeconds(policy.timeUnit),
+          this.ledgerId,
+        ),
       )) as [number, number, number, number, string];
       const used = { prompt: Number(reply[1]), completion: Number(reply[2]), total: Number(reply[3]) };
       this.lastSeen.set(windowKey, used);
@@ -204,7 +208,7 @@ export class TokenBudget {
     if (delta.prompt === 0 && delta.completion === 0) return Promise.resolve();
     this.record(reservation.windowKey, reservation.window, delta);
     if (this.degradedSince !== null) return Promise.resolve();
-    return this.scripts.tokengateApply(reservation.windowKey, delta.prompt, delta.completion, this.ttlOf(reservation.window), this.ledgerId).then(
+    return this.deadline(this.scripts.tokengateApply(reservation.windowKey, delta.prompt, delta.completion, this.ttlOf(reservation.window), this.ledgerId)).then(
       () => undefined,
       (error: unknown) => this.enterDegraded(error),
     );
@@ -252,7 +256,12 @@ export class TokenBudget {
     // A slow (not disconnected) Redis emits no new 'ready': probe until a reconciliation succeeds.
     this.probe ??= setInterval(() => {
       // A cheap PING first, so a Redis that is up but still too slow does not flap the mode.
-      if (this.redis.status === 'ready') this.redis.ping().then(() => this.sync(), () => undefined);
+      if (this.redis.status === 'ready' && !this.probing) {
+        this.probing = true;
+        this.deadline(this.redis.ping())
+          .then(() => this.sync(), () => undefined)
+          .finally(() => (this.probing = false));
+      }
     }, PROBE_INTERVAL_MS);
     this.probe.unref();
   }
@@ -277,7 +286,7 @@ export class TokenBudget {
       try {
         if (this.undecided > 0) await new Promise<void>((resolve) => this.whenDecided.push(resolve));
         this.forgetEndedWindows();
-        const rounds = [...this.contributed].map(([windowKey, entry]) => this.scripts.tokengateReconcile(windowKey, this.ledgerId, entry.prompt, entry.completion, entry.ttl));
+        const rounds = [...this.contributed].map(([windowKey, entry]) => this.deadline(this.scripts.tokengateReconcile(windowKey, this.ledgerId, entry.prompt, entry.completion, entry.ttl)));
         this.leaveDegraded();
         await Promise.all(rounds);
       } catch (error) {
@@ -287,6 +296,28 @@ export class TokenBudget {
       }
     })();
     return this.syncing;
+  }
+
+  /**
+   * Rejects when Redis has not answered within the timeout — decided one event-loop turn after the
+   * timer fires, so an answer already waiting on the socket is read first: a busy event loop (a GC
+   * pause, a burst of requests) is not mistaken for a slow Redis. The command itself stays queued on
+   * the connection; whatever it does is settled by the next reconciliation.
+   */
+  private deadline<T>(command: Promise<T>): Promise<T> {
+    return new Promise<T>((resolve, reject) => {
+      const timer = setTimeout(() => setImmediate(() => reject(new Error(`Redis did not answer within ${this.timeoutMs} ms`))), this.timeoutMs);
+      command.then(
+        (value) => {
+          clearTimeout(timer);
+          resolve(value);
+        },
+        (error: unknown) => {
+          clearTimeout(timer);
+          reject(error instanceof Error ? error : new Error(String(error)));
+        },
+      );
+    });
   }
 
   private forgetEndedWindows(): void {
