@@ -32,7 +32,8 @@ export interface WindowLedgerRow {
 }
 
 export interface SoakCheck {
-  readonly passed: boolean;
+  /** null: reported, not judged. */
+  readonly passed: boolean | null;
   readonly description: string;
   readonly detail: string;
 }
@@ -129,6 +130,9 @@ export function unexpectedAnswers(services: readonly SoakService[], client: Soak
   return sum(unexpected, (s) => s.count) + client.malformed;
 }
 
+/** The proxy's log message when it falls back to local counters (data-plane/src/rate-limit/token-budget.ts). */
+const DEGRADED_MESSAGE = 'Redis unavailable: rate limiting on local counters';
+
 export function evaluateSoak(
   services: readonly SoakService[],
   client: SoakClientResult,
@@ -144,7 +148,16 @@ export function evaluateSoak(
   const controlPlaneOff = ledger.filter((r) => !r.controlPlaneMatches);
   const metricsOff = proxyComparisons.filter((c) => !c.matches);
   const degraded = Object.entries(proxyMetrics).filter(([, m]) => m.degraded !== 0);
-  const warned = Object.entries(proxyWarnings).flatMap(([proxy, messages]) => Object.entries(messages).map(([message, w]) => `${proxy}: ${w.count}× "${message}" (first ${w.firstAt.slice(11, 23)})`));
+  // Degraded-mode episodes (Redis slower than the proxy's timeout) are designed behaviour whose cost is
+  // judged by the Redis and budget lines above; they are reported, not failed. Anything else logged fails.
+  const logged = (episodes: boolean) =>
+    Object.entries(proxyWarnings).flatMap(([proxy, messages]) =>
+      Object.entries(messages)
+        .filter(([message]) => message.startsWith(DEGRADED_MESSAGE) === episodes)
+        .map(([message, w]) => `${proxy}: ${w.count}× "${message}" (first ${w.firstAt.slice(11, 23)})`),
+    );
+  const warned = logged(false);
+  const episodes = logged(true);
   const windowsOf = (rows: readonly WindowLedgerRow[]): string => rows.map((r) => `${r.service} ${r.windowStart}`).join(', ');
   return [
     {
@@ -187,8 +200,13 @@ export function evaluateSoak(
     },
     {
       passed: warned.length === 0,
-      description: 'no proxy logged a warning or an error (e.g. Redis too slow: degraded mode)',
+      description: 'no proxy logged a warning or an error, apart from degraded-mode episodes',
       detail: warned.length === 0 ? 'none' : warned.join('; '),
+    },
+    {
+      passed: null,
+      description: 'degraded-mode episodes (Redis did not answer within the proxy timeout; counts reconciled afterwards)',
+      detail: episodes.length === 0 ? 'none' : episodes.join('; '),
     },
   ];
 }
@@ -255,7 +273,7 @@ export function renderLedger(ledger: readonly WindowLedgerRow[], proxies: readon
 }
 
 export function renderChecks(checks: readonly SoakCheck[]): string {
-  return checks.map((c) => `${c.passed ? 'PASS' : 'FAIL'}  ${c.description} — ${c.detail}`).join('\n');
+  return checks.map((c) => `${c.passed === null ? 'INFO' : c.passed ? 'PASS' : 'FAIL'}  ${c.description} — ${c.detail}`).join('\n');
 }
 
 /** "prompt +a, completion +b, total +c" of `counted` − `answered`. */

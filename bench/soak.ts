@@ -237,7 +237,7 @@ async function soak(config: SoakConfig, processes: ChildProcessGroup, repository
     `result: ${path.relative(process.cwd(), file) || file}`,
   ];
   process.stdout.write(`${out.join('\n')}\n`);
-  if (checks.some((c) => !c.passed)) process.exitCode = 1;
+  if (checks.some((c) => c.passed === false)) process.exitCode = 1;
 }
 
 if (require.main === module) {
