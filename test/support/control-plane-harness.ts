@@ -31,10 +31,15 @@ export interface TestControlPlane {
 }
 
 /**
- * `options.databaseUrl` lets a second replica share the first one's database (and its secrets).
+ * `shared` lets a second replica share the first one's database (and its secrets); `options.database`
+ * supplies a database of the test's own (e.g. on a private PostgreSQL server), dropped by stop().
  */
-export async function startTestControlPlane(env: Record<string, string> = {}, shared?: TestControlPlane): Promise<TestControlPlane> {
-  const database = shared ? { url: shared.databaseUrl, drop: async () => undefined } : await createTestDatabase();
+export async function startTestControlPlane(
+  env: Record<string, string> = {},
+  shared?: TestControlPlane,
+  options: { database?: { url: string; drop(): Promise<void> } } = {},
+): Promise<TestControlPlane> {
+  const database = shared ? { url: shared.databaseUrl, drop: async () => undefined } : (options.database ?? (await createTestDatabase()));
   const adminToken = shared?.adminToken ?? `tgp_admin_${randomBytes(16).toString('hex')}`;
   const secretKey = shared?.secretKey ?? randomBytes(32).toString('base64');
   const dataPlaneToken = shared?.dataPlaneToken ?? `tgd_${randomBytes(16).toString('hex')}`;

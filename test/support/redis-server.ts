@@ -14,6 +14,11 @@ export class PrivateRedis {
     return redis;
   }
 
+  /** False between stop() and the next start(). */
+  get running(): boolean {
+    return this.process !== null && this.process.exitCode === null;
+  }
+
   get url(): string {
     return `redis://127.0.0.1:${this.port}`;
   }

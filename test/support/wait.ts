@@ -13,3 +13,19 @@ export async function waitFor<T>(check: () => Promise<T | undefined | null | fal
     await new Promise((resolve) => setTimeout(resolve, 25));
   }
 }
+
+/**
+ * Resolves or rejects as `promise` does, or rejects once `boundMs` have passed: for asserting that
+ * something answered at all ("did not hang"), never how fast.
+ */
+export async function withinBound<T>(promise: Promise<T>, what: string, boundMs = 30_000): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const bound = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`${what}: no answer within ${boundMs} ms (hang)`)), boundMs);
+  });
+  try {
+    return await Promise.race([promise, bound]);
+  } finally {
+    clearTimeout(timer);
+  }
+}

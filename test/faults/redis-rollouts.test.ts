@@ -1,0 +1,111 @@
+// Redis down while a configuration changes: the mutation still commits (PostgreSQL is the system of
+// record) and its deployment waits PENDING; when Redis returns, empty, on the same port, the
+// control plane's sweeper enqueues the rollout and the worker takes it to DEPLOYED.
+import { currentRevision, type Gateway, startGateway } from '../support/gateway-harness';
+import { type RunningProcess, runCli } from '../support/processes';
+import { PrivateRedis } from '../support/redis-server';
+import { waitFor, withinBound } from '../support/wait';
+
+interface Deployment {
+  environment: string;
+  status: string;
+  revision: number;
+  message: string;
+}
+
+let redis: PrivateRedis;
+let gw: Gateway;
+let worker: RunningProcess | undefined;
+
+beforeAll(async () => {
+  redis = await PrivateRedis.start();
+  // Control plane, proxy and a `tokengate worker` process, all on the private Redis.
+  gw = await startGateway({ rateLimiting: { redisUrl: redis.url } }, { REDIS_URL: redis.url });
+  worker = runCli(['worker'], {
+    DATABASE_URL: gw.cp.databaseUrl,
+    REDIS_URL: redis.url,
+    TOKENGATE_REDIS_NAMESPACE: gw.cp.redisNamespace,
+    TOKENGATE_SECRET_KEY: gw.cp.secretKey,
+    TOKENGATE_DATAPLANE_TOKEN: gw.cp.dataPlaneToken,
+    TOKENGATE_LOG_LEVEL: 'info',
+    TOKENGATE_WORKER_PORT: '0',
+  });
+  await worker.waitFor(/rollout worker started/);
+});
+afterAll(async () => {
+  // BullMQ cannot close a queue or worker cleanly while Redis is away (the queue's client keeps
+  // reconnecting, Worker.close() waits forever: taskforcesh/bullmq#4656), so on a failure mid-outage
+  // Redis comes back first; the worker process is simply killed.
+  if (redis && !redis.running) {
+    await redis.start();
+    await waitFor(async () => (await queueJobs()) >= 0, 'the control plane’s queue to reconnect', 30_000).catch(() => undefined);
+  }
+  await worker?.stop('SIGKILL');
+  await gw?.stop();
+  await redis?.stop();
+});
+
+/** Waiting rollout jobs as the control plane's /metrics reads them from Redis (-1: Redis unreadable). */
+async function queueJobs(): Promise<number> {
+  const text = await (await fetch(gw.cp.graphqlUrl.replace(/\/graphql$/, '/metrics'))).text();
+  return Number(/^tokengate_rollout_jobs{state="waiting"} (-?\d+)/m.exec(text)?.[1]);
+}
+
+async function deployment(serviceId: string): Promise<Deployment> {
+  const { deployments } = await gw.cp.ok<{ deployments: Deployment[] }>('query($s: ID!) { deployments(serviceId: $s) { environment status revision message } }', { s: serviceId });
+  return deployments.find((d) => d.environment === 'production')!;
+}
+
+function limitTokens(maxTotalTokens: number) {
+  return gw.cp.gql<{ configureServiceEnvironment: { id: string } }>(
+    'mutation($s: ID!, $n: Int) { configureServiceEnvironment(serviceId: $s, environment: "production", input: {rateLimit: {timeUnit: HOUR, maxTotalTokens: $n}}) { id } }',
+    { s: gw.services.openai.id, n: maxTotalTokens },
+    gw.tenant.tokens.engineer,
+  );
+}
+
+/** The total-token limit the proxy enforces for the OpenAI service, as its response headers state it. */
+async function servedLimit(): Promise<string | null> {
+  const response = await fetch(`${gw.services.openai.endpoint}/chat/completions`, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${gw.services.openai.key}`, 'content-type': 'application/json' },
+    body: JSON.stringify({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'Hi' }], max_tokens: 5 }),
+  });
+  await response.arrayBuffer();
+  if (response.status !== 200) throw new Error(`proxy answered ${response.status}`);
+  return response.headers.get('x-ratelimit-limit-tokens');
+}
+
+it('a change made while Redis is down stays PENDING, then reaches DEPLOYED when Redis returns', async () => {
+  // Baseline: with Redis up a change rolls out (the worker is consuming the private Redis).
+  expect((await limitTokens(500)).errors).toBeUndefined();
+  const before = await currentRevision(gw.cp);
+  await waitFor(async () => {
+    const d = await deployment(gw.services.openai.id);
+    return d.revision === before && d.status === 'DEPLOYED';
+  }, 'the baseline rollout', 30_000);
+
+  await redis.stop();
+  const change = await withinBound(limitTokens(777), 'a mutation while Redis is down');
+  expect(change.errors).toBeUndefined();
+  expect(change.data?.configureServiceEnvironment.id).toBeTruthy();
+  const revision = await currentRevision(gw.cp);
+  expect(revision).toBeGreaterThan(before);
+  // Committed, announced to this replica's proxies directly, but no rollout job could be queued.
+  expect(await deployment(gw.services.openai.id)).toMatchObject({ revision, status: 'PENDING' });
+  await gw.settle();
+  expect(await deployment(gw.services.openai.id)).toMatchObject({ revision, status: 'PENDING' });
+
+  await redis.start(); // same port, empty
+  const d = await waitFor(
+    async () => {
+      const current = await deployment(gw.services.openai.id);
+      return current.revision === revision && (current.status === 'DEPLOYED' || current.status === 'FAILED') && current;
+    },
+    `the rollout of revision ${revision} after Redis returned`,
+    45_000,
+  );
+  expect(d).toMatchObject({ status: 'DEPLOYED', message: `revision ${revision} applied by 1 proxy of production` });
+  expect(gw.proxy.holder.revision).toBeGreaterThanOrEqual(BigInt(revision));
+  expect(await servedLimit()).toBe('777');
+});
