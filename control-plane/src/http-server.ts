@@ -11,6 +11,7 @@ import { collectDefaultMetrics, Registry } from 'prom-client';
 import type { DataSource } from 'typeorm';
 import type { ControlPlaneConfig } from './config';
 import { createErrorFormatter } from './graphql/format-error';
+import { databaseUnavailable, isDatabaseUnavailable, SERVICE_UNAVAILABLE } from './graphql/database-unavailable';
 import { limitRules, parseAndValidate, parseOptions, queryLimits } from './graphql/query-limits';
 import type { RequestContext } from './graphql/context';
 import { buildGraphQLSchema } from './graphql/schema';
@@ -54,7 +55,13 @@ export async function startControlPlaneHttp(deps: {
   const bearer = async (header: unknown): Promise<Actor | null | undefined> => {
     if (typeof header !== 'string' || header === '') return undefined;
     const match = /^Bearer\s+(\S+)\s*$/i.exec(header);
-    return match ? services.auth.authenticate(match[1]) : null;
+    try {
+      return match ? await services.auth.authenticate(match[1]) : null;
+    } catch (error) {
+      // The token lookup is the first query of every request: a database that is down shows here.
+      if (isDatabaseUnavailable(error)) throw databaseUnavailable();
+      throw error;
+    }
   };
   // Subscriptions (graphql-ws) on the same path; the token comes in connection_init's payload.
   const wsServer = new WebSocketServer({ server, path: '/graphql', maxPayload: config.maxRequestBytes });
@@ -86,6 +93,14 @@ export async function startControlPlaneHttp(deps: {
     validationRules: limitRules(limits),
     plugins: [
       ApolloServerPluginDrainHttpServer({ httpServer: server }),
+      // A request that failed because the database is unavailable is a 503 (retry), not a 200 or 500.
+      {
+        requestDidStart: async () => ({
+          willSendResponse: async ({ response }) => {
+            if (response.body.kind === 'single' && response.body.singleResult.errors?.some((e) => e.extensions?.code === SERVICE_UNAVAILABLE)) response.http.status = 503;
+          },
+        }),
+      },
       { serverWillStart: async () => ({ drainServer: async () => void (await wsCleanup.dispose()) }) },
     ],
     formatError: createErrorFormatter(logger),

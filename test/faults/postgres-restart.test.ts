@@ -56,9 +56,10 @@ function expectCleanDatabaseError(response: GraphQLResponse, field: string): voi
   expect(response.errors?.length).toBeGreaterThan(0);
   expect(response.data?.[field] ?? null).toBeNull();
   const [error] = response.errors!;
-  // Today the control plane answers INTERNAL_SERVER_ERROR "internal error" (driver text is logged,
-  // not returned); SERVICE_UNAVAILABLE is the clearer code it may grow into.
-  expect(['INTERNAL_SERVER_ERROR', 'SERVICE_UNAVAILABLE']).toContain(error.extensions?.code);
+  // A retryable 503, saying so; the driver's text is logged, never returned.
+  expect(response.status).toBe(503);
+  expect(error.extensions?.code).toBe('SERVICE_UNAVAILABLE');
+  expect(error.message).toBe('the database is unavailable; retry shortly');
   for (const e of response.errors!) {
     expect(e.message).not.toMatch(/ECONNREFUSED|127\.0\.0\.1|connect|terminat|postgres|shutdown|sql/i);
     expect(Object.keys(e.extensions ?? {})).toEqual(['code']);

@@ -1,6 +1,7 @@
 import type { GraphQLFormattedError } from 'graphql';
 import { unwrapResolverError } from '@apollo/server/errors';
 import type { Logger } from 'pino';
+import { isDatabaseUnavailable, SERVICE_UNAVAILABLE } from './database-unavailable';
 
 const EXPOSED_CODES = new Set([
   'UNAUTHENTICATED',
@@ -14,6 +15,7 @@ const EXPOSED_CODES = new Set([
   'PERSISTED_QUERY_NOT_FOUND',
   'PERSISTED_QUERY_NOT_SUPPORTED',
   'OPERATION_RESOLUTION_FAILURE',
+  SERVICE_UNAVAILABLE,
 ]);
 
 /**
@@ -29,6 +31,11 @@ export function createErrorFormatter(logger: Logger) {
       return { ...formatted, extensions };
     }
     const original = unwrapResolverError(error);
+    if (isDatabaseUnavailable(original)) {
+      // A mutation cut this way rolled back, unless the connection was lost during its COMMIT.
+      logger.warn({ err: original instanceof Error ? original.message : String(original), path: formatted.path }, 'database unavailable while resolving');
+      return { message: 'the database is unavailable; retry shortly', locations: formatted.locations, path: formatted.path, extensions: { code: SERVICE_UNAVAILABLE } };
+    }
     logger.error({ err: original instanceof Error ? { type: original.name, message: original.message, stack: original.stack } : String(original), path: formatted.path }, 'internal error while resolving');
     return { message: 'internal error', locations: formatted.locations, path: formatted.path, extensions: { code: 'INTERNAL_SERVER_ERROR' } };
   };
