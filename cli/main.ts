@@ -78,8 +78,10 @@ async function runWorker(): Promise<void> {
   const logger = createLogger('worker');
   const runtime = await startRolloutWorker(config, db, logger);
   const metrics = await startWorkerMetrics(config, Number(process.env.TOKENGATE_WORKER_PORT || 4001), logger);
-  // SIGTERM/SIGINT: the job in flight finishes (or, past the grace period, is handed back by its lock).
+  // SIGTERM/SIGINT: the job in flight finishes (or, past the grace period or with Redis away, is
+  // handed back by its lock); stopping never waits on Redis.
   onShutdown(async () => {
+    logger.info('rollout worker stopping');
     await metrics.stop();
     await runtime.stop();
     await db.destroy();

@@ -25,7 +25,8 @@ export interface ControlPlaneConfig {
   grpcTls: { certFile: string; keyFile: string; clientCaFile?: string } | undefined;
   /** How often the config stream compares revisions with what proxies were sent (pub/sub safety net). */
   revisionPollMs: number;
-  rollout: { timeoutMs: number; lockDurationMs: number; inProcessWorker: boolean };
+  /** sweepIntervalMs: how often deployments left PENDING (e.g. committed while Redis was away) are enqueued again. */
+  rollout: { timeoutMs: number; lockDurationMs: number; inProcessWorker: boolean; sweepIntervalMs: number };
 }
 
 type Env = Record<string, string | undefined>;
@@ -72,8 +73,15 @@ export function loadControlPlaneConfig(env: Env = process.env): ControlPlaneConf
       timeoutMs: intVar(env, 'TOKENGATE_ROLLOUT_TIMEOUT_MS', 30_000),
       lockDurationMs: intVar(env, 'TOKENGATE_ROLLOUT_LOCK_MS', 30_000),
       inProcessWorker: env.TOKENGATE_INPROCESS_WORKER === 'true' || env.TOKENGATE_INPROCESS_WORKER === '1',
+      sweepIntervalMs: sweepInterval(env),
     },
   };
+}
+
+function sweepInterval(env: Env): number {
+  const ms = intVar(env, 'TOKENGATE_ROLLOUT_SWEEP_INTERVAL_MS', 10_000);
+  if (ms === 0) throw new ConfigError('TOKENGATE_ROLLOUT_SWEEP_INTERVAL_MS must be at least 1 (milliseconds)');
+  return ms;
 }
 
 function grpcTls(env: Env): ControlPlaneConfig['grpcTls'] {

@@ -6,6 +6,7 @@ import type { Logger } from 'pino';
 import type { ChangeFeed } from './change-feed';
 import type { DeploymentEvents } from './deployment-events';
 import type { DeploymentStore } from './deployment-store';
+import { BULLMQ_CLIENT_OPTIONS, OwnedRedisClients, settlesWithin } from './owned-redis-clients';
 import type { BumpedEnvironment } from './revision-ledger';
 
 export const ROLLOUT_QUEUE = 'tokengate-rollouts';
@@ -21,13 +22,36 @@ export function rolloutJobId(job: RolloutJob): string {
   return `${job.serviceId}.${job.environmentId}.${job.revision}`;
 }
 
-export function redisConnection(redisUrl: string): { url: string; maxRetriesPerRequest: null; enableOfflineQueue: boolean } {
-  // BullMQ requires maxRetriesPerRequest: null on its blocking connections.
-  return { url: redisUrl, maxRetriesPerRequest: null, enableOfflineQueue: true };
+/** How long close() waits for BullMQ before ending the Redis clients itself. */
+export const QUEUE_CLOSE_TIMEOUT_MS = 2_000;
+
+/**
+ * A queue for adding jobs and reading counts, on a client of `connections` (so closing it never
+ * waits on Redis). Commands fail at once while Redis is away rather than queueing.
+ */
+export function rolloutQueue(connections: OwnedRedisClients, namespace: string): Queue<RolloutJob> {
+  return new Queue<RolloutJob>(ROLLOUT_QUEUE, {
+    connection: connections.create({ ...BULLMQ_CLIENT_OPTIONS, enableOfflineQueue: false }),
+    prefix: `${namespace}:bull`,
+    defaultJobOptions: { attempts: 5, backoff: { type: 'exponential', delay: 500 }, removeOnComplete: 1000, removeOnFail: 5000 },
+  });
+}
+
+/** Stops `queue`, then ends its clients, whether or not Redis answers. */
+export async function closeRolloutQueue(queue: Queue<RolloutJob>, connections: OwnedRedisClients): Promise<void> {
+  // The queue does not own the client it was given, so this only marks it closed; bounded anyway.
+  await settlesWithin(queue.close(), QUEUE_CLOSE_TIMEOUT_MS);
+  await connections.close();
+}
+
+/** The sweeper's minimum age of a PENDING deployment: half its interval, at most 5 s. */
+export function sweepMinAgeMs(intervalMs: number): number {
+  return Math.min(5_000, Math.floor(intervalMs / 2));
 }
 
 export class RolloutScheduler implements ChangeFeed {
   readonly queue: Queue<RolloutJob>;
+  private readonly connections: OwnedRedisClients;
   private sweeper: NodeJS.Timeout | null = null;
 
   constructor(
@@ -37,11 +61,8 @@ export class RolloutScheduler implements ChangeFeed {
     private readonly events: DeploymentEvents,
     private readonly logger: Logger,
   ) {
-    this.queue = new Queue<RolloutJob>(ROLLOUT_QUEUE, {
-      connection: { ...redisConnection(redisUrl), enableOfflineQueue: false },
-      prefix: `${namespace}:bull`,
-      defaultJobOptions: { attempts: 5, backoff: { type: 'exponential', delay: 500 }, removeOnComplete: 1000, removeOnFail: 5000 },
-    });
+    this.connections = new OwnedRedisClients(redisUrl);
+    this.queue = rolloutQueue(this.connections, namespace);
     this.queue.on('error', (error: Error) => this.logger.debug({ err: error.message }, 'rollout queue error'));
   }
 
@@ -63,8 +84,12 @@ export class RolloutScheduler implements ChangeFeed {
     }
   }
 
-  /** Periodically enqueues deployments left PENDING (enqueueing is idempotent per revision). */
-  startSweeper(intervalMs = 10_000, minAgeMs = 5_000): void {
+  /**
+   * Every `intervalMs`, enqueues the deployments left PENDING (enqueueing is idempotent per revision),
+   * e.g. those committed while Redis was away or whose job a Redis restart lost.
+   */
+  startSweeper(intervalMs = 10_000): void {
+    const minAgeMs = sweepMinAgeMs(intervalMs);
     this.sweeper = setInterval(() => {
       this.store
         .stalePending(minAgeMs)
@@ -76,8 +101,9 @@ export class RolloutScheduler implements ChangeFeed {
     this.sweeper.unref();
   }
 
+  /** Never hangs: with Redis away, the queue's client is disconnected instead of reconnecting forever. */
   async close(): Promise<void> {
     if (this.sweeper) clearInterval(this.sweeper);
-    await this.queue.close().catch(() => undefined);
+    await closeRolloutQueue(this.queue, this.connections);
   }
 }

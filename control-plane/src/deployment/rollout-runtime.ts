@@ -7,10 +7,10 @@ import { DeploymentEvents } from './deployment-events';
 import { DeploymentStore } from './deployment-store';
 import { RolloutWorker } from './rollout-worker';
 import { createServer } from 'node:http';
-import { Queue } from 'bullmq';
 import { collectDefaultMetrics, Registry } from 'prom-client';
+import { OwnedRedisClients } from './owned-redis-clients';
 import { registerQueueMetrics } from './queue-metrics';
-import { ROLLOUT_QUEUE, redisConnection } from './rollout-queue';
+import { closeRolloutQueue, rolloutQueue } from './rollout-queue';
 
 export interface RolloutRuntime {
   worker: RolloutWorker;
@@ -32,9 +32,12 @@ export async function startRolloutWorker(config: Pick<ControlPlaneConfig, 'redis
   return {
     worker,
     async stop() {
-      await worker.close();
+      const shutdown = await worker.close();
+      if (shutdown === 'redis-unreachable') logger.warn('Redis is unreachable: rollouts in flight were not waited for; another worker retries them once their locks expire');
+      if (shutdown === 'grace-period-exceeded') logger.warn('rollouts in flight did not finish within the grace period; another worker retries them once their locks expire');
       await changes.stop();
       events.close();
+      logger.info({ shutdown }, 'rollout worker stopped');
     },
   };
 }
@@ -43,7 +46,8 @@ export async function startRolloutWorker(config: Pick<ControlPlaneConfig, 'redis
 export async function startWorkerMetrics(config: Pick<ControlPlaneConfig, 'redisUrl' | 'redisNamespace' | 'host'>, port: number, logger: Logger): Promise<{ port: number; stop(): Promise<void> }> {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry, prefix: 'tokengate_worker_' });
-  const queue = new Queue(ROLLOUT_QUEUE, { connection: { ...redisConnection(config.redisUrl), enableOfflineQueue: false }, prefix: `${config.redisNamespace}:bull` });
+  const connections = new OwnedRedisClients(config.redisUrl);
+  const queue = rolloutQueue(connections, config.redisNamespace);
   queue.on('error', () => undefined);
   registerQueueMetrics(registry, queue);
   const server = createServer((req, res) => {
@@ -68,7 +72,7 @@ export async function startWorkerMetrics(config: Pick<ControlPlaneConfig, 'redis
     port: bound,
     async stop() {
       await new Promise<void>((resolve) => server.close(() => resolve()));
-      await queue.close().catch(() => undefined);
+      await closeRolloutQueue(queue, connections);
     },
   };
 }

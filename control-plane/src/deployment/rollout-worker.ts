@@ -7,7 +7,11 @@ import type { Logger } from 'pino';
 import type { DeploymentEvents } from './deployment-events';
 import { DeploymentStatus } from './deployment-status';
 import type { DeploymentStore } from './deployment-store';
-import { type RolloutJob, ROLLOUT_QUEUE, redisConnection } from './rollout-queue';
+import { BULLMQ_CLIENT_OPTIONS, OwnedRedisClients, settlesWithin } from './owned-redis-clients';
+import { type RolloutJob, ROLLOUT_QUEUE } from './rollout-queue';
+
+/** How long a forced close (Redis away) waits for BullMQ before ending the Redis clients itself. */
+const FORCED_CLOSE_TIMEOUT_MS = 2_000;
 
 export interface RolloutWorkerOptions {
   redisUrl: string;
@@ -21,15 +25,23 @@ export interface RolloutWorkerOptions {
   lockDurationMs?: number;
   /** Safety-net polling of proxy state. Default 250 ms. */
   pollIntervalMs?: number;
+  /** How long close() lets rollouts in flight finish while Redis is reachable. Default: the timeout plus 5 s. */
+  shutdownGraceMs?: number;
   /** Re-announces a revision to the replicas (config changes channel). */
   announce: (environment: string, revision: number, serviceId: string) => Promise<void>;
 }
 
 export type RolloutOutcome = 'deployed' | 'failed' | 'superseded';
 
+/** How close() went: `graceful` when rollouts in flight were allowed to finish and BullMQ closed in time. */
+export type RolloutWorkerShutdown = 'graceful' | 'redis-unreachable' | 'grace-period-exceeded';
+
 export class RolloutWorker {
   private readonly worker: Worker<RolloutJob, RolloutOutcome>;
+  private readonly connections: OwnedRedisClients;
   private readonly waiters = new Map<string, Set<() => void>>();
+  /** Set once close() gave up on the rollouts in flight: they stop at their next step. */
+  private abandoned = false;
 
   constructor(
     private readonly store: DeploymentStore,
@@ -38,8 +50,10 @@ export class RolloutWorker {
     private readonly options: RolloutWorkerOptions,
   ) {
     void events.proxyReports.subscribe(({ environment }) => this.wake(environment));
+    this.connections = new OwnedRedisClients(options.redisUrl);
     this.worker = new Worker<RolloutJob, RolloutOutcome>(ROLLOUT_QUEUE, (job) => this.run(job), {
-      connection: redisConnection(options.redisUrl),
+      // Offline queue on: a worker's commands wait for Redis to return rather than fail.
+      connection: this.connections.create({ ...BULLMQ_CLIENT_OPTIONS, enableOfflineQueue: true }),
       prefix: `${options.namespace}:bull`,
       concurrency: options.concurrency ?? 20,
       lockDuration: options.lockDurationMs ?? 30_000,
@@ -50,10 +64,29 @@ export class RolloutWorker {
     this.worker.on('failed', (job, error) => this.logger.warn({ jobId: job?.id, err: error.message }, 'rollout job attempt failed'));
   }
 
-  /** Finishes (or hands back) the jobs in flight, then stops. */
-  async close(): Promise<void> {
-    await this.worker.close();
+  /**
+   * Stops taking jobs and never hangs. With Redis reachable, the rollouts in flight may finish within
+   * the grace period; with Redis away (at the start or during the grace period), or past it, they are
+   * abandoned: their jobs stay active in Redis, and BullMQ's stalled-job check hands them to another
+   * worker once their locks expire. Either way the Redis clients are ended, so nothing reconnects.
+   */
+  async close(): Promise<RolloutWorkerShutdown> {
+    let closed: boolean;
+    if (this.connections.allReady) {
+      const graceMs = this.options.shutdownGraceMs ?? (this.options.timeoutMs ?? 30_000) + 5_000;
+      closed = await settlesWithin(this.worker.close(), graceMs, this.connections.connectionLost());
+    } else {
+      // Nothing in flight could be completed, and BullMQ's graceful close would wait for a
+      // reconnecting client that never ends (taskforcesh/bullmq#4656): force it at once.
+      closed = false;
+      await settlesWithin(this.worker.close(true), FORCED_CLOSE_TIMEOUT_MS);
+    }
+    this.abandoned = true;
     for (const set of this.waiters.values()) for (const wake of set) wake();
+    const reachable = this.connections.allReady;
+    await this.connections.close();
+    if (closed) return 'graceful';
+    return reachable ? 'grace-period-exceeded' : 'redis-unreachable';
   }
 
   private wake(environment: string): void {
@@ -90,6 +123,7 @@ export class RolloutWorker {
 
     const deadline = Date.now() + (this.options.timeoutMs ?? 30_000);
     for (;;) {
+      if (this.abandoned) throw new Error(`the worker stopped during the rollout of revision ${data.revision}; it is retried`);
       const latest = await this.store.current(data.serviceId, data.environmentId);
       if (!latest || latest.revision !== data.revision) return 'superseded';
       const proxies = (await this.store.proxiesOf(data.environmentId)).filter((p) => p.connected);
