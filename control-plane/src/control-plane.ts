@@ -57,7 +57,7 @@ export async function startControlPlane(config: ControlPlaneConfig, options: { l
     cleanups.push(() => events.close());
     const scheduler = new RolloutScheduler(config.redisUrl, config.redisNamespace, new DeploymentStore(db), events, logger);
     cleanups.push(() => scheduler.close());
-    scheduler.startSweeper(config.rollout.sweepIntervalMs);
+    scheduler.startSweeper(config.rollout.sweepIntervalMs, config.rollout.timeoutMs + config.rollout.lockDurationMs + config.rollout.sweepIntervalMs);
     const pubSub = createDeploymentPubSub();
     void events.statusChanges.subscribe((event) => pubSub.publish('DEPLOYMENT_STATUS', event));
     const services = createServices(db, config.secretBox, composeChangeFeeds(changes, scheduler));

@@ -1,6 +1,8 @@
 // Redis down while a configuration changes: the mutation still commits (PostgreSQL is the system of
 // record) and its deployment waits PENDING; when Redis returns, empty, on the same port, the
 // control plane's sweeper (every 500 ms here) enqueues the rollout and the worker takes it to DEPLOYED.
+import { Redis } from 'ioredis';
+import { Client } from 'pg';
 import { currentRevision, type Gateway, startGateway } from '../support/gateway-harness';
 import { type RunningProcess, runCli } from '../support/processes';
 import { PrivateRedis } from '../support/redis-server';
@@ -21,7 +23,11 @@ beforeAll(async () => {
   redis = await PrivateRedis.start();
   // Control plane, proxy and a `tokengate worker` process, all on the private Redis.
   gw = await startGateway({ rateLimiting: { redisUrl: redis.url } }, { REDIS_URL: redis.url, TOKENGATE_ROLLOUT_SWEEP_INTERVAL_MS: '500' });
-  worker = runCli(['worker'], {
+  worker = await startWorker();
+});
+
+async function startWorker(): Promise<RunningProcess> {
+  const started = runCli(['worker'], {
     DATABASE_URL: gw.cp.databaseUrl,
     REDIS_URL: redis.url,
     TOKENGATE_REDIS_NAMESPACE: gw.cp.redisNamespace,
@@ -30,8 +36,9 @@ beforeAll(async () => {
     TOKENGATE_LOG_LEVEL: 'info',
     TOKENGATE_WORKER_PORT: '0',
   });
-  await worker.waitFor(/rollout worker started/);
-});
+  await started.waitFor(/rollout worker started/);
+  return started;
+}
 afterAll(async () => {
   // Stopping does not wait on Redis, even when a failure left it down (test/faults/shutdown-during-outage.test.ts).
   await worker?.stop('SIGKILL');
@@ -103,4 +110,39 @@ it('a change made while Redis is down stays PENDING, then reaches DEPLOYED when 
   expect(d).toMatchObject({ status: 'DEPLOYED', message: `revision ${revision} applied by 1 proxy of production` });
   expect(gw.proxy.holder.revision).toBeGreaterThanOrEqual(BigInt(revision));
   expect(await servedLimit()).toBe('777');
+});
+
+it('a rollout left IN_PROGRESS whose job Redis lost is taken up again and finishes', async () => {
+  // No worker consumes the change's job; then Redis loses it (restarted empty) while the deployment
+  // row says IN_PROGRESS, as when a worker had taken the job and died with it.
+  await worker!.stop('SIGKILL');
+  worker = undefined;
+  expect((await limitTokens(888)).errors).toBeUndefined();
+  const revision = await currentRevision(gw.cp);
+  const client = new Redis(redis.url);
+  await client.flushall();
+  client.disconnect();
+  const db = new Client({ connectionString: gw.cp.databaseUrl });
+  await db.connect();
+  try {
+    const { rowCount } = await db.query(
+      "UPDATE deployments SET status = 'IN_PROGRESS', message = 'rolling out', updated_at = now() - interval '10 minutes' WHERE service_id = $1 AND revision = $2",
+      [gw.services.openai.id, revision],
+    );
+    expect(rowCount).toBe(1);
+  } finally {
+    await db.end();
+  }
+
+  worker = await startWorker();
+  const d = await waitFor(
+    async () => {
+      const current = await deployment(gw.services.openai.id);
+      return current.revision === revision && current.status !== 'IN_PROGRESS' && current;
+    },
+    `the orphaned rollout of revision ${revision} to finish`,
+    45_000,
+  );
+  expect(d).toMatchObject({ status: 'DEPLOYED', message: `revision ${revision} applied by 1 proxy of production` });
+  expect(await servedLimit()).toBe('888');
 });

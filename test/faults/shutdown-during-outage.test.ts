@@ -82,7 +82,7 @@ it('the rollout queue and worker, closed while Redis is down, let their process 
     const { RolloutWorker } = require('./dist/control-plane/src/deployment/rollout-worker');
     const { REDIS_URL: redisUrl, NAMESPACE: namespace } = process.env;
     const logger = pino({ level: 'debug' });
-    const store = { stalePending: async () => [] };
+    const store = { unfinished: async () => [] };
     const events = new DeploymentEvents(redisUrl, namespace, logger);
     const scheduler = new RolloutScheduler(redisUrl, namespace, store, events, logger);
     scheduler.startSweeper(100);

@@ -26,9 +26,17 @@ export class DeploymentStore {
     return (await this.select('d.id = $1', [updated[0].id]))[0] ?? null;
   }
 
-  /** Deployments left PENDING (their job was never enqueued, e.g. Redis was down at commit). */
-  async stalePending(olderThanMs: number): Promise<DeploymentStatusEvent[]> {
-    return this.select(`d.status = '${DeploymentStatus.PENDING}' AND d.updated_at < now() - ($1::int * interval '1 millisecond')`, [olderThanMs]);
+  /**
+   * Deployments whose job may not exist: left PENDING for `pendingMs` (never enqueued, e.g. Redis was
+   * down at commit), or IN_PROGRESS for `inProgressMs` — longer than any live rollout takes, so its
+   * worker died and Redis lost the job (restarted empty) or never retried it.
+   */
+  async unfinished(pendingMs: number, inProgressMs: number): Promise<DeploymentStatusEvent[]> {
+    return this.select(
+      `(d.status = '${DeploymentStatus.PENDING}' AND d.updated_at < now() - ($1::int * interval '1 millisecond'))
+        OR (d.status = '${DeploymentStatus.IN_PROGRESS}' AND d.updated_at < now() - ($2::int * interval '1 millisecond'))`,
+      [pendingMs, inProgressMs],
+    );
   }
 
   async proxiesOf(environmentId: string): Promise<Array<{ id: string; connected: boolean; appliedRevision: number; lastNackRevision: number | null; lastNackReason: string | null }>> {

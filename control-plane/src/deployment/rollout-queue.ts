@@ -85,14 +85,16 @@ export class RolloutScheduler implements ChangeFeed {
   }
 
   /**
-   * Every `intervalMs`, enqueues the deployments left PENDING (enqueueing is idempotent per revision),
-   * e.g. those committed while Redis was away or whose job a Redis restart lost.
+   * Every `intervalMs`, enqueues the deployments whose job may be missing (enqueueing is idempotent
+   * per revision: a job that still exists is left alone): PENDING ones, e.g. committed while Redis was
+   * away, and IN_PROGRESS ones older than `inProgressAfterMs` (the rollout timeout plus BullMQ's lock
+   * duration), whose job a Redis restart lost.
    */
-  startSweeper(intervalMs = 10_000): void {
+  startSweeper(intervalMs = 10_000, inProgressAfterMs = 70_000): void {
     const minAgeMs = sweepMinAgeMs(intervalMs);
     this.sweeper = setInterval(() => {
       this.store
-        .stalePending(minAgeMs)
+        .unfinished(minAgeMs, inProgressAfterMs)
         .then(async (stale) => {
           for (const d of stale) await this.enqueue({ serviceId: d.serviceId, environmentId: d.environmentId, environment: d.environment, revision: d.revision });
         })
