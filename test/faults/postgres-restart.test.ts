@@ -2,7 +2,7 @@
 // shared server stays up): GraphQL fails cleanly while the database is away, works again when it
 // returns without restarting the control plane, and a mutation cut by a crash leaves no row behind.
 import { Client } from 'pg';
-import { type GraphQLResponse, seedEnvironments, seedTenant, startTestControlPlane, type Tenant, type TestControlPlane } from '../support/control-plane-harness';
+import { type GraphQLResponse, seedEnvironments, seedTenant, registerOpenAIService, startTestControlPlane, type Tenant, type TestControlPlane } from '../support/control-plane-harness';
 import { PrivatePostgres } from '../support/postgres-server';
 import { waitFor, withinBound } from '../support/wait';
 
@@ -16,22 +16,7 @@ beforeAll(async () => {
   cp = await startTestControlPlane({}, undefined, { database: await pg.migratedDatabase() });
   await seedEnvironments(cp);
   tenant = await seedTenant(cp, 'acme');
-  const { registerGenAIService } = await cp.ok<{ registerGenAIService: { id: string } }>(
-    'mutation($i: RegisterGenAIServiceInput!) { registerGenAIService(input: $i) { id } }',
-    {
-      i: {
-        organizationId: tenant.organizationId,
-        scope: 'ORGANIZATION',
-        provider: 'OPENAI',
-        name: 'OpenAI',
-        contextPath: '/openai',
-        serviceUrl: 'http://127.0.0.1:9/v1',
-        environments: [{ environment: 'production', backendSecurity: { value: 'sk-upstream-openai-0123456789abcdef' } }],
-      },
-    },
-    tenant.tokens.engineer,
-  );
-  serviceId = registerGenAIService.id;
+  serviceId = await registerOpenAIService(cp, tenant, 'http://127.0.0.1:9/v1');
 });
 afterAll(async () => {
   // The control plane first (its pool closes without waiting for a server that may be down).

@@ -4,7 +4,7 @@
 import { isNativeError } from 'node:util/types';
 import OpenAI from 'openai';
 import { field, type FakeServer, openAIChatCompletion, openAIChatStream, openAIError, sendJson, sse, SSE_HEADERS, startFake, stringField } from '../fakes';
-import { seedEnvironments, seedTenant, startTestControlPlane, type TestControlPlane } from '../support/control-plane-harness';
+import { seedEnvironments, seedTenant, registerOpenAIService, startTestControlPlane, type TestControlPlane } from '../support/control-plane-harness';
 import { freePort } from '../support/free-port';
 import { type RunningProcess, runCli } from '../support/processes';
 import { waitFor, withinBound } from '../support/wait';
@@ -71,24 +71,10 @@ beforeAll(async () => {
   await seedEnvironments(cp);
   const tenant = await seedTenant(cp, 'acme');
   upstream = await startHoldingOpenAI();
-  const { registerGenAIService } = await cp.ok<{ registerGenAIService: { id: string } }>(
-    'mutation($i: RegisterGenAIServiceInput!) { registerGenAIService(input: $i) { id } }',
-    {
-      i: {
-        organizationId: tenant.organizationId,
-        scope: 'ORGANIZATION',
-        provider: 'OPENAI',
-        name: 'OpenAI',
-        contextPath: '/openai',
-        serviceUrl: `${upstream.url}/v1`,
-        environments: [{ environment: 'production', backendSecurity: { value: 'sk-upstream-openai-0123456789abcdef' } }],
-      },
-    },
-    tenant.tokens.engineer,
-  );
+  const serviceId = await registerOpenAIService(cp, tenant, `${upstream.url}/v1`);
   const { createConnection } = await cp.ok<{ createConnection: { keys: Array<{ environment: string; apiKey: string }> } }>(
     'mutation($i: CreateConnectionInput!) { createConnection(input: $i) { keys { environment apiKey } } }',
-    { i: { projectId: tenant.projectId, serviceId: registerGenAIService.id, name: 'app' } },
+    { i: { projectId: tenant.projectId, serviceId: serviceId, name: 'app' } },
     tenant.tokens.developer,
   );
   key = createConnection.keys.find((k) => k.environment === 'production')!.apiKey;

@@ -140,3 +140,23 @@ export async function seedTenant(cp: TestControlPlane, handle: string): Promise<
   }
   return { organizationId, handle, projectId: projectIds[0], otherProjectId: projectIds[1], tokens: tokens as Tenant['tokens'] };
 }
+
+/** An organization-scoped OpenAI service at `/openai` with a production credential, registered by the tenant's engineer. */
+export async function registerOpenAIService(cp: TestControlPlane, tenant: Tenant, serviceUrl: string): Promise<string> {
+  const { registerGenAIService } = await cp.ok<{ registerGenAIService: { id: string } }>(
+    'mutation($i: RegisterGenAIServiceInput!) { registerGenAIService(input: $i) { id } }',
+    {
+      i: {
+        organizationId: tenant.organizationId,
+        scope: 'ORGANIZATION',
+        provider: 'OPENAI',
+        name: 'OpenAI',
+        contextPath: '/openai',
+        serviceUrl,
+        environments: [{ environment: 'production', backendSecurity: { value: 'sk-upstream-openai-0123456789abcdef' } }],
+      },
+    },
+    tenant.tokens.engineer,
+  );
+  return registerGenAIService.id;
+}

@@ -1,19 +1,7 @@
-import { createServer } from 'node:net';
+import { freePort as closedPort } from '../../../test/support/free-port';
 import { OwnedRedisClients, settlesWithin } from './owned-redis-clients';
 
 const REDIS_URL = process.env.REDIS_URL || 'redis://127.0.0.1:6379';
-
-/** A port with nothing listening on it (the OS picked it a moment ago). */
-async function closedPort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-  });
-}
 
 describe('settlesWithin', () => {
   it('is true for a promise that resolves or rejects, false for one that never settles', async () => {

@@ -5,6 +5,7 @@ import { randomBytes } from 'node:crypto';
 import { Socket, createServer } from 'node:net';
 import { Redis } from 'ioredis';
 import { pino } from 'pino';
+import { freePort } from '../../../test/support/free-port';
 import { type BudgetPolicy, TokenBudget } from './token-budget';
 
 const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
@@ -38,13 +39,7 @@ async function ready(b: TokenBudget): Promise<void> {
 describe('start-up', () => {
   it('whenConnected: true once the connection is ready, false after the wait when Redis is not there', async () => {
     expect(await budget().whenConnected(5000)).toBe(true);
-    const closedPort = await new Promise<number>((resolve) => {
-      const s = createServer().listen(0, '127.0.0.1', () => {
-        const p = (s.address() as { port: number }).port;
-        s.close(() => resolve(p));
-      });
-    });
-    const away = budget({ redisUrl: `redis://127.0.0.1:${closedPort}` });
+    const away = budget({ redisUrl: `redis://127.0.0.1:${await freePort()}` });
     expect(await away.whenConnected(100)).toBe(false);
     expect(away.degraded).toBe(false); // nothing was asked of it yet
   });
@@ -129,12 +124,7 @@ describe('Redis away', () => {
   }
 
   beforeAll(async () => {
-    port = await new Promise<number>((resolve) => {
-      const s = createServer().listen(0, '127.0.0.1', () => {
-        const p = (s.address() as { port: number }).port;
-        s.close(() => resolve(p));
-      });
-    });
+    port = await freePort();
     await startRedis();
   });
   afterAll(stopRedis);
@@ -216,12 +206,21 @@ describe('answers that do not arrive in time', () => {
     return { p: Number(counters.p ?? 0), c: Number(counters.c ?? 0), t: Number(counters.t ?? 0) };
   };
 
-  it('a reservation that landed although it timed out is counted once, as the proxy decided', async () => {
+  /** A budget whose Redis answers pass through `gate`; the gate is closed afterwards. */
+  async function throughGate(test: (gate: Awaited<ReturnType<typeof startAnswerGate>>, b: TokenBudget, env: string) => Promise<void>): Promise<void> {
     const gate = await startAnswerGate();
     const env = environment();
     const b = budget({ redisUrl: gate.url, environment: env, commandTimeoutMs: 50 });
     try {
       await ready(b);
+      await test(gate, b, env);
+    } finally {
+      await gate.close();
+    }
+  }
+
+  it('a reservation that landed although it timed out is counted once, as the proxy decided', () =>
+    throughGate(async (gate, b, env) => {
       gate.hold();
       // Redis runs this reservation, the proxy times out and admits it on local counters instead.
       const admitted = await b.admit(policy({ maxTotalTokens: 10_000 }), 100, 20);
@@ -234,17 +233,10 @@ describe('answers that do not arrive in time', () => {
       // Once, with the reported usage — not the reservation twice (Redis's and the local one pushed).
       await waitUntil(async () => (await readCounters(env)).t === 100);
       expect(await readCounters(env)).toEqual({ p: 90, c: 10, t: 100 });
-    } finally {
-      await gate.close();
-    }
-  });
+    }));
 
-  it('a correction of a local admission that settles after Redis is back still reaches Redis', async () => {
-    const gate = await startAnswerGate();
-    const env = environment();
-    const b = budget({ redisUrl: gate.url, environment: env, commandTimeoutMs: 50 });
-    try {
-      await ready(b);
+  it('a correction of a local admission that settles after Redis is back still reaches Redis', () =>
+    throughGate(async (gate, b, env) => {
       gate.hold();
       const local = await b.admit(policy({ maxTotalTokens: 10_000 }), 300, 200);
       if (!local.admitted) throw new Error('expected admission');
@@ -252,17 +244,10 @@ describe('answers that do not arrive in time', () => {
       await waitUntil(async () => !b.degraded);
       await b.settle(local.reservation, { prompt: 250, completion: 40 });
       expect(await readCounters(env)).toEqual({ p: 250, c: 40, t: 290 });
-    } finally {
-      await gate.close();
-    }
-  });
+    }));
 
-  it('a correction that times out is reconciled once, whether or not it landed', async () => {
-    const gate = await startAnswerGate();
-    const env = environment();
-    const b = budget({ redisUrl: gate.url, environment: env, commandTimeoutMs: 50 });
-    try {
-      await ready(b);
+  it('a correction that times out is reconciled once, whether or not it landed', () =>
+    throughGate(async (gate, b, env) => {
       const first = await b.admit(policy({ maxTotalTokens: 10_000 }), 100, 100);
       if (!first.admitted) throw new Error('expected admission');
       gate.hold();
@@ -271,8 +256,5 @@ describe('answers that do not arrive in time', () => {
       gate.release();
       await waitUntil(async () => !b.degraded);
       expect(await readCounters(env)).toEqual({ p: 70, c: 5, t: 75 });
-    } finally {
-      await gate.close();
-    }
-  });
+    }));
 });
