@@ -71,6 +71,20 @@ describe('exact budgets in Redis', () => {
     expect(b.degraded).toBe(false);
   });
 
+  it('forgets windows a minute after they end, so a long-running proxy does not grow', async () => {
+    let now = Date.UTC(2026, 0, 1, 12, 0, 30);
+    const b = budget({ now: () => now });
+    await ready(b);
+    for (let minute = 0; minute < 10; minute++) {
+      now = Date.UTC(2026, 0, 1, 12, minute, 30);
+      const admitted = await b.admit(policy({ maxTotalTokens: 1000 }), 10, 0);
+      if (!admitted.admitted) throw new Error('expected admission');
+      await b.settle(admitted.reservation, { prompt: 5, completion: 1 });
+    }
+    // 12:09 (live) and 12:08 (ended less than a minute ago); the warm-up's window is long gone too.
+    expect(b.trackedWindows).toBe(2);
+  });
+
   it('never admits more than the budget between two proxies admitting concurrently', async () => {
     const environment = `shared-${randomBytes(4).toString('hex')}`;
     const [a, b] = [budget({ environment, proxyId: 'a' }), budget({ environment, proxyId: 'b' })];

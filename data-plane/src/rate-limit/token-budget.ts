@@ -98,7 +98,7 @@ export class TokenBudget {
   /** Local counters per window key while degraded (seeded from the last Redis view of the window). */
   private readonly local = new Map<string, Counters>();
   /** Last counters Redis reported per window key. */
-  private readonly lastSeen = new Map<string, Counters>();
+  private readonly lastSeen = new Map<string, { used: Counters; end: number }>();
   /** What this proxy has contributed to each live window: what a reconciliation makes Redis hold for it. */
   private readonly contributed = new Map<string, WindowLedger>();
   /** Reservations sent to Redis whose outcome (answer or timeout) is not decided yet. */
@@ -179,7 +179,8 @@ export class TokenBudget {
         ),
       )) as [number, number, number, number, string];
       const used = { prompt: Number(reply[1]), completion: Number(reply[2]), total: Number(reply[3]) };
-      this.lastSeen.set(windowKey, used);
+      if (!this.lastSeen.has(windowKey)) this.forgetEndedWindows();
+      this.lastSeen.set(windowKey, { used, end: window.end });
       const view = { policy, window, used };
       if (reply[0] !== 1) return { admitted: false, refused: reply[4] as Dimension, retryAfterSeconds: secondsUntilReset(window, now), view };
       this.record(windowKey, window, { prompt, completion, total: prompt + completion });
@@ -224,7 +225,7 @@ export class TokenBudget {
   private admitLocally(policy: BudgetPolicy, window: Window, windowKey: string, prompt: number, completion: number, now: number): Admission {
     let counters = this.local.get(windowKey);
     if (counters === undefined) {
-      const seen = this.lastSeen.get(windowKey);
+      const seen = this.lastSeen.get(windowKey)?.used;
       // This proxy's share of what the window had used when Redis went away.
       counters = seen ? { prompt: Math.ceil(seen.prompt * this.localShare), completion: Math.ceil(seen.completion * this.localShare), total: Math.ceil(seen.total * this.localShare) } : { prompt: 0, completion: 0, total: 0 };
       this.local.set(windowKey, counters);
@@ -320,17 +321,27 @@ export class TokenBudget {
     });
   }
 
+  /** Windows tracked: live ones and those ended less than a minute ago. */
+  get trackedWindows(): number {
+    return new Set([...this.contributed.keys(), ...this.lastSeen.keys()]).size;
+  }
+
+  /** Drops windows over for a minute; run whenever a new window starts being tracked, so memory stays bounded. */
   private forgetEndedWindows(): void {
-    const now = this.now();
-    const ended = [...this.contributed].filter(([, entry]) => entry.end + 60_000 < now).map(([key]) => key);
-    for (const key of ended) {
-      for (const map of [this.contributed, this.lastSeen, this.local] as Array<Map<string, unknown>>) map.delete(key);
+    const cutoff = this.now() - 60_000;
+    for (const map of [this.contributed, this.lastSeen]) {
+      for (const [key, entry] of map) {
+        if (entry.end >= cutoff) continue;
+        map.delete(key);
+        this.local.delete(key);
+      }
     }
   }
 
   private record(windowKey: string, window: Window, delta: Counters): void {
     let entry = this.contributed.get(windowKey);
     if (entry === undefined) {
+      this.forgetEndedWindows();
       entry = { prompt: 0, completion: 0, total: 0, ttl: this.ttlOf(window), end: window.end };
       this.contributed.set(windowKey, entry);
     }
