@@ -12,7 +12,7 @@ import type { DataSource } from 'typeorm';
 import type { ControlPlaneConfig } from './config';
 import { createErrorFormatter } from './graphql/format-error';
 import { databaseUnavailable, isDatabaseUnavailable, SERVICE_UNAVAILABLE } from './graphql/database-unavailable';
-import { limitRules, parseAndValidate, parseOptions, queryLimits } from './graphql/query-limits';
+import { operationLimits, parseAndValidate } from './graphql/query-limits';
 import type { RequestContext } from './graphql/context';
 import { buildGraphQLSchema } from './graphql/schema';
 import type { ControlPlaneServices } from './services';
@@ -50,7 +50,7 @@ export async function startControlPlaneHttp(deps: {
   collectDefaultMetrics({ register: metrics, prefix: 'tokengate_control_plane_' });
   deps.registerMetrics?.(metrics);
   const schema = await buildGraphQLSchema();
-  const limits = queryLimits(config.maxQueryDepth);
+  const limits = operationLimits(config.maxQueryDepth);
 
   const bearer = async (header: unknown): Promise<Actor | null | undefined> => {
     if (typeof header !== 'string' || header === '') return undefined;
@@ -89,8 +89,8 @@ export async function startControlPlaneHttp(deps: {
 
   const apollo = new ApolloServer<BaseContext>({
     schema,
-    parseOptions: parseOptions(limits),
-    validationRules: limitRules(limits),
+    parseOptions: limits.parseOptions,
+    validationRules: [...limits.validationRules],
     plugins: [
       ApolloServerPluginDrainHttpServer({ httpServer: server }),
       // A request that failed because the database is unavailable is a 503 (retry), not a 200 or 500.

@@ -19,34 +19,27 @@ import {
   type ValidationRule,
 } from 'graphql';
 
-export interface QueryLimits {
-  maxDepth: number;
-  maxAliases: number;
-  maxDirectives: number;
-  /** Lexical tokens per document; graphql-js stops lexing past it, so a huge query costs little. */
-  maxTokens: number;
-  maxCost: number;
-}
-
-export function queryLimits(maxDepth: number): QueryLimits {
-  return { maxDepth, maxAliases: 20, maxDirectives: 20, maxTokens: 5000, maxCost: 20000 };
-}
-
-export function parseOptions(limits: QueryLimits): ParseOptions {
-  return { maxTokens: limits.maxTokens };
-}
-
 /** A refusal is reported as a validation error (graphql-armor would otherwise throw it out of `validate`). */
 const REPORT = { propagateOnRejection: false, onReject: [(context: ValidationContext | null, error: GraphQLError) => context?.reportError(error)] };
 
-/** graphql-armor's rules only; the transports add graphql-js's specified rules themselves. */
-export function limitRules(limits: QueryLimits): ValidationRule[] {
-  return [
-    maxDepthRule({ n: limits.maxDepth, ...REPORT }),
-    maxAliasesRule({ n: limits.maxAliases, ...REPORT }),
-    maxDirectivesRule({ n: limits.maxDirectives, ...REPORT }),
-    costLimitRule({ maxCost: limits.maxCost, ...REPORT }),
-  ];
+export interface OperationLimits {
+  /** Lexical tokens per document (5,000): graphql-js stops lexing past it, so a huge query costs little. */
+  readonly parseOptions: ParseOptions;
+  /** graphql-armor's depth, alias (20), directive (20) and cost (20,000) rules; Apollo adds graphql-js's own. */
+  readonly validationRules: readonly ValidationRule[];
+}
+
+/** Built once per server: the rules hold no per-operation state. */
+export function operationLimits(maxDepth: number): OperationLimits {
+  return {
+    parseOptions: { maxTokens: 5000 },
+    validationRules: [
+      maxDepthRule({ n: maxDepth, ...REPORT }),
+      maxAliasesRule({ n: 20, ...REPORT }),
+      maxDirectivesRule({ n: 20, ...REPORT }),
+      costLimitRule({ maxCost: 20000, ...REPORT }),
+    ],
+  };
 }
 
 /**
@@ -54,14 +47,14 @@ export function limitRules(limits: QueryLimits): ValidationRule[] {
  * Returns the document, or the errors to send back (syntax errors included: a client mistake, never a
  * reason to drop the connection).
  */
-export function parseAndValidate(schema: GraphQLSchema, query: string, limits: QueryLimits): DocumentNode | readonly GraphQLError[] {
+export function parseAndValidate(schema: GraphQLSchema, query: string, limits: OperationLimits): DocumentNode | readonly GraphQLError[] {
   let document: DocumentNode;
   try {
-    document = parse(query, parseOptions(limits));
+    document = parse(query, limits.parseOptions);
   } catch (error) {
     if (error instanceof GraphQLError) return [error];
     throw error;
   }
-  const errors = validate(schema, document, [...specifiedRules, ...limitRules(limits)]);
+  const errors = validate(schema, document, [...specifiedRules, ...limits.validationRules]);
   return errors.length > 0 ? errors : document;
 }
