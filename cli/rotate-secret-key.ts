@@ -6,6 +6,7 @@ import { createDataSource } from '../control-plane/src/db/data-source';
 import { ReEncryptionError, describeReEncryption, reEncryptSecrets } from '../control-plane/src/secrets/re-encrypt';
 import { type SecretKey, parseSecretKeys } from '../control-plane/src/secrets/secret-box';
 import { type CommandOutput, EXIT_API_ERROR, EXIT_OK, EXIT_USAGE, PROCESS_OUTPUT } from './apply/apply';
+import { parseFlags } from './args';
 import { checkDependencies } from './preflight';
 
 export const ROTATE_SECRET_KEY_USAGE = `  rotate-secret-key [--dry-run]
@@ -17,17 +18,15 @@ const PREFIX = 'tokengate rotate-secret-key:';
 class UsageError extends Error {}
 
 function parseArgs(argv: string[]): { dryRun: boolean; databaseUrl: string | undefined } {
-  let dryRun = false;
-  let databaseUrl: string | undefined;
-  for (let i = 0; i < argv.length; i++) {
-    const arg = argv[i];
-    if (arg === '--dry-run') dryRun = true;
-    else if (arg.startsWith('--database-url=')) databaseUrl = arg.slice('--database-url='.length);
-    else if (arg === '--database-url' && argv[i + 1] !== undefined) databaseUrl = argv[++i];
-    // A mistyped --dry-run must not rotate for real: anything unknown is refused.
-    else throw new UsageError(`unexpected argument ${arg}; usage:\n${ROTATE_SECRET_KEY_USAGE}`);
-  }
-  return { dryRun, databaseUrl };
+  const { positional, flags } = parseFlags(argv);
+  const dryRun = flags.get('dry-run');
+  const databaseUrl = flags.get('database-url');
+  // A mistyped --dry-run must not rotate for real: anything unknown is refused.
+  const unexpected = [...positional, ...[...flags.keys()].filter((f) => f !== 'dry-run' && f !== 'database-url').map((f) => `--${f}`)];
+  if (dryRun !== undefined && dryRun !== true) unexpected.push(dryRun);
+  if (databaseUrl === true) unexpected.push('--database-url without a value');
+  if (unexpected.length > 0) throw new UsageError(`unexpected argument ${unexpected[0]}; usage:\n${ROTATE_SECRET_KEY_USAGE}`);
+  return { dryRun: dryRun === true, databaseUrl: typeof databaseUrl === 'string' ? databaseUrl : undefined };
 }
 
 /**
