@@ -25,6 +25,8 @@ const snapshot: Record<keyof SnapshotMessage, true> = { revision: true, environm
 const consumerKey: Record<keyof ConsumerKeyMessage, true> = { key_hash: true, connection_id: true, service_id: true, project_id: true };
 const usageRecord: Record<keyof UsageRecordMessage, true> = {
   service_id: true, connection_id: true, window_unit: true, window_start: true, prompt_tokens: true, completion_tokens: true, total_tokens: true, requests: true,
+  organization_id: true, project_id: true, operation: true, request_model: true, response_model: true, cached_prompt_read_tokens: true,
+  cached_prompt_write_tokens: true, reasoning_tokens: true, errors_4xx: true, errors_5xx: true,
 };
 
 it.each<[string, Record<string, true>]>([

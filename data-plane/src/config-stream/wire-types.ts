@@ -36,6 +36,16 @@ export interface UsageRecordMessage {
   completion_tokens: Uint64String;
   total_tokens: Uint64String;
   requests: Uint64String;
+  organization_id: string;
+  project_id: string;
+  operation: string;
+  request_model: string;
+  response_model: string;
+  cached_prompt_read_tokens: Uint64String;
+  cached_prompt_write_tokens: Uint64String;
+  reasoning_tokens: Uint64String;
+  errors_4xx: Uint64String;
+  errors_5xx: Uint64String;
 }
 
 export interface UsageBatchMessage {
