@@ -1,5 +1,6 @@
 // Wire-exact fake provider upstreams for end-to-end tests (see recorder.ts for the shared behaviour).
 export * from './recorder';
+export * from './content-coding';
 export * from './openai';
 export * from './azure-openai';
 export * from './anthropic';
@@ -8,3 +9,4 @@ export * from './bedrock';
 export * from './sigv4';
 export * from './mistral-sdk';
 export * from './wire';
+export * from './raw-http';

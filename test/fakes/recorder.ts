@@ -1,13 +1,26 @@
 // A small HTTP/1.1 server shared by the fake provider upstreams: it records every request, applies
-// the test-settable behaviour (delay, hang, error status) and offers helpers to answer with JSON or
-// with a stream that can be slowed down or cut mid-way.
+// the test-settable behaviour (delay, hang, error status, compression) and offers helpers to answer
+// with JSON or with a stream that can be slowed down or cut mid-way. Responses are compressed as
+// the providers' edges compress them (see content-coding.ts).
 import { randomBytes } from 'node:crypto';
 import { createServer, type IncomingHttpHeaders, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { type ContentCoding, type FakeCompression, StreamEncoder, decodeBody, encodeBody, gzipBomb, responseCodings } from './content-coding';
 
+/**
+ * Token counts a fake reports, provider-neutral. `prompt` is every input token the provider bills,
+ * cached ones included; `completion` includes `reasoning`. Each fake maps them to its provider's
+ * fields (Anthropic and Bedrock report the uncached part of the prompt as their input tokens).
+ */
 export interface FakeUsage {
   prompt: number;
   completion: number;
+  /** Prompt tokens read from the provider's prompt cache (default 0). */
+  cachedRead?: number;
+  /** Prompt tokens written to the provider's prompt cache (default 0). */
+  cachedWrite?: number;
+  /** Completion tokens spent on reasoning (default 0). */
+  reasoning?: number;
 }
 
 /** Mutable per fake; tests set fields directly (`fake.behaviour.status = 429`). */
@@ -24,12 +37,36 @@ export interface FakeBehaviour {
   errorBody?: unknown;
   /** Provider error type/code used in the default error body (Bedrock: `x-amzn-errortype`). */
   errorType?: string;
-  /** Destroy the socket after this many stream frames (SSE events / event-stream messages). */
+  /**
+   * Destroy the socket after this many stream frames (SSE events / event-stream messages), when
+   * the next frame would have been sent (`chunkDelayMs` later, at least 20 ms).
+   */
   cutStreamAfterChunks?: number;
   /** Wait this long before each stream frame. */
   chunkDelayMs?: number;
   /** The assistant's text; streams send it split per word. */
   content: string;
+  /**
+   * Response compression (JSON, streams and error bodies). Default `auto`: gzip when the request's
+   * Accept-Encoding offers it, else br, else deflate, else identity, as the providers answer
+   * fetch-based SDKs (`gzip, deflate`); no Accept-Encoding (the AWS SDK) gets identity. Streams are
+   * flushed after every frame. `off` never compresses; `gzip`, `br`, `deflate` and `gzip, br`
+   * (gzip, then br over it) are applied whatever the request offered.
+   */
+  compression?: FakeCompression;
+  /**
+   * Answer `content-encoding: zstd` when the request names zstd in Accept-Encoding (with `auto`
+   * compression): a valid zstd frame that Node 20, whose zlib has no zstd, cannot decode. Lets a
+   * test check that a proxy strips zstd from the Accept-Encoding it forwards.
+   */
+  zstd?: boolean;
+  /**
+   * Answer successful JSON responses with a gzip body (whatever the request offered) that inflates
+   * to this many bytes: the provider's JSON with `usage` moved last and whitespace before it (or
+   * before the closing brace when there is no usage), so it still parses to the same response.
+   * About 1 KB per MiB inflated (deflate's ratio limit); built without allocating the inflated size.
+   */
+  decompressionBomb?: number;
 }
 
 export interface RecordedRequest {
@@ -42,8 +79,11 @@ export interface RecordedRequest {
   query: Record<string, string>;
   /** Lower-case header names, as node:http gives them. */
   headers: IncomingHttpHeaders;
+  /** The body as received (still content-encoded: what a signature covers). */
   rawBody: Buffer;
-  /** The body parsed as JSON, when it is JSON. */
+  /** The body with its Content-Encoding (gzip, deflate, br) undone; set only when it had one. */
+  decodedBody?: Buffer;
+  /** The body (decoded, if it was content-encoded) parsed as JSON, when it is JSON. */
   json?: unknown;
 }
 
@@ -83,6 +123,9 @@ export function defaultBehaviour(): FakeBehaviour {
 
 const genericError: FakeOptions['errorFor'] = (status) => ({ body: { error: { message: `Fake upstream error ${status}` } } });
 
+/** The behaviour of the fake that is answering on a response (sendJson gets no exchange). */
+const behaviourOfResponse = new WeakMap<ServerResponse, FakeBehaviour>();
+
 export async function startFake(handler: FakeHandler, options: FakeOptions = { errorFor: genericError }): Promise<FakeServer> {
   const received: RecordedRequest[] = [];
   const behaviour = defaultBehaviour();
@@ -96,6 +139,7 @@ export async function startFake(handler: FakeHandler, options: FakeOptions = { e
   });
 
   async function serve(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    behaviourOfResponse.set(res, behaviour);
     const recorded = await record(req);
     received.push(recorded);
     if (behaviour.hang) return;
@@ -144,48 +188,152 @@ async function record(req: IncomingMessage): Promise<RecordedRequest> {
     if (!(name in query)) query[name] = value;
   }
   const recorded: RecordedRequest = { method: req.method ?? 'GET', path, url: target, query, headers: req.headers, rawBody };
-  if (rawBody.length > 0) {
+  let body: Buffer = rawBody;
+  const contentEncoding = req.headers['content-encoding'];
+  if (rawBody.length > 0 && contentEncoding !== undefined && contentEncoding.trim().toLowerCase() !== 'identity') {
     try {
-      recorded.json = JSON.parse(rawBody.toString('utf8')) as unknown;
+      body = recorded.decodedBody = decodeBody(rawBody, contentEncoding);
     } catch {
-      // not JSON: keep rawBody only
+      // undecodable (or an unknown coding): keep rawBody only
+    }
+  }
+  if (body.length > 0) {
+    try {
+      recorded.json = JSON.parse(body.toString('utf8')) as unknown;
+    } catch {
+      // not JSON: keep the bytes only
     }
   }
   return recorded;
 }
 
+/** Content-Encoding and Vary for a response with these codings (identity: Vary only). */
+function codingHeaders(codings: readonly ContentCoding[]): Record<string, string> {
+  return { ...(codings.length === 0 ? {} : { 'content-encoding': codings.join(', ') }), vary: 'accept-encoding' };
+}
+
+/**
+ * Answers with a JSON body, compressed for the request's Accept-Encoding per the fake's
+ * `behaviour.compression` (content-length is the compressed length), or as a decompression bomb
+ * when `behaviour.decompressionBomb` is set and the status is 2xx.
+ */
 export function sendJson(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
-  const text = JSON.stringify(body);
+  const behaviour = behaviourOfResponse.get(res);
+  const bombSize = behaviour?.decompressionBomb;
+  if (bombSize !== undefined && status >= 200 && status < 300) {
+    sendBomb(res, status, body, bombSize, headers);
+    return;
+  }
+  const codings = responseCodings(acceptEncodingOf(res.req), behaviour);
+  const encoded = encodeBody(Buffer.from(JSON.stringify(body)), codings);
   res.writeHead(status, {
     'content-type': 'application/json',
-    'content-length': Buffer.byteLength(text),
+    'content-length': encoded.length,
+    ...codingHeaders(codings),
     ...headers,
   });
-  res.end(text);
+  res.end(encoded);
+}
+
+function acceptEncodingOf(req: IncomingMessage | undefined): string | undefined {
+  const value = req?.headers['accept-encoding'];
+  return Array.isArray(value) ? value.join(', ') : value;
+}
+
+/** The JSON text split around where the bomb's padding goes: before `usage`, moved last. */
+function bombParts(body: unknown): { prefix: string; suffix: string } {
+  if (typeof body !== 'object' || body === null || Array.isArray(body)) return { prefix: JSON.stringify(body), suffix: '' };
+  const { usage, ...rest } = body as Record<string, unknown>;
+  const head = JSON.stringify(rest).slice(0, -1);
+  if (usage === undefined) return { prefix: head, suffix: '}' };
+  return { prefix: `${head}${head === '{' ? '' : ','}`, suffix: `"usage":${JSON.stringify(usage)}}` };
+}
+
+function sendBomb(res: ServerResponse, status: number, body: unknown, inflatedSize: number, headers: Record<string, string>): void {
+  const { prefix, suffix } = bombParts(body);
+  const gzip = gzipBomb(prefix, suffix, inflatedSize);
+  res.writeHead(status, {
+    'content-type': 'application/json',
+    'content-length': gzip.length,
+    ...codingHeaders(['gzip']),
+    ...headers,
+  });
+  res.end(gzip);
 }
 
 /**
  * Sends a 200 stream frame by frame, honouring `chunkDelayMs` and `cutStreamAfterChunks` (the
- * socket is destroyed once that many frames were written, without the terminating chunk).
+ * socket is destroyed once that many frames were written, without the terminating chunk, when the
+ * next frame would have come).
+ * Compressed per `behaviour.compression` for the request's Accept-Encoding (no content-length):
+ * each frame is flushed through the coder, so a client decodes it before the next frame is
+ * sent, and its coded bytes go out in one write or, now and then, two uneven ones, as a network
+ * would deliver them. `frames` may be produced lazily (an async iterable).
  */
 export async function sendStream(
   exchange: FakeExchange,
-  frames: readonly (string | Uint8Array)[],
+  frames: Iterable<string | Uint8Array> | AsyncIterable<string | Uint8Array>,
   headers: Record<string, string>,
 ): Promise<void> {
   const { res, behaviour } = exchange;
-  res.writeHead(200, headers);
+  const codings = responseCodings(acceptEncodingOf(res.req), behaviour);
+  const encoder = codings.length === 0 ? undefined : new StreamEncoder(codings);
+  const splitPoint = unevenSplits();
+  res.writeHead(200, { ...headers, ...codingHeaders(codings) });
   res.flushHeaders();
-  for (const [index, frame] of frames.entries()) {
-    if (behaviour.cutStreamAfterChunks !== undefined && index >= behaviour.cutStreamAfterChunks) {
-      res.socket?.destroy();
-      return;
+  try {
+    let index = 0;
+    for await (const frame of frames) {
+      if (behaviour.cutStreamAfterChunks !== undefined && index >= behaviour.cutStreamAfterChunks) {
+        // The break comes when the next frame would have: what arrived before it is decoded by then
+        // (a client's gunzip works asynchronously, and an error discards what it has not handed on).
+        await sleep(Math.max(behaviour.chunkDelayMs ?? 0, CUT_AFTER_MS));
+        res.socket?.destroy();
+        return;
+      }
+      index += 1;
+      if (behaviour.chunkDelayMs) await sleep(behaviour.chunkDelayMs);
+      if (res.destroyed) return;
+      if (encoder === undefined) {
+        await write(res, frame);
+      } else {
+        const coded = await encoder.frame(Buffer.from(frame));
+        const at = splitPoint(coded.length);
+        await write(res, coded.subarray(0, at));
+        if (at < coded.length) await write(res, coded.subarray(at));
+      }
     }
-    if (behaviour.chunkDelayMs) await sleep(behaviour.chunkDelayMs);
-    if (res.destroyed) return;
-    await new Promise<void>((resolve) => res.write(frame, () => resolve()));
+    if (encoder !== undefined && !res.destroyed) await write(res, await encoder.end());
+    res.end();
+  } finally {
+    encoder?.close();
   }
-  res.end();
+}
+
+function write(res: ServerResponse, bytes: string | Uint8Array): Promise<void> {
+  if (res.destroyed) return Promise.resolve();
+  return new Promise<void>((resolve) => res.write(bytes, () => resolve()));
+}
+
+/** The least time between a cut stream's last frame and the broken connection. */
+const CUT_AFTER_MS = 20;
+
+let streamsStarted = 0;
+
+/**
+ * Where to cut each frame's coded bytes in two (its length: not cut): about every other frame, at
+ * a pseudo-random point. Seeded per stream (mulberry32), so a run's cuts can be replayed.
+ */
+function unevenSplits(): (length: number) => number {
+  let seed = (0x9e3779b9 * ++streamsStarted) >>> 0;
+  const random = (): number => {
+    seed = (seed + 0x6d2b79f5) >>> 0;
+    let t = seed;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 2 ** 32;
+  };
+  return (length) => (length < 2 || random() < 0.5 ? length : 1 + Math.floor(random() * (length - 1)));
 }
 
 /** Server-sent event: `data: ...` lines, preceded by `event: ...` when given. */
