@@ -6,7 +6,8 @@ import { Server, ServerCredentials, status, type ServerDuplexStream } from '@grp
 import type { Logger } from 'pino';
 import type { DataSource } from 'typeorm';
 import type { SecretBox } from '../secrets/secret-box';
-import type { UsageRecordInput, UsageService } from '../usage/usage.service';
+import { usageRecordFromMessage } from '../usage/usage-record';
+import type { UsageService } from '../usage/usage.service';
 import { loadConfigService } from './config-proto';
 import { buildSnapshot } from './snapshot-builder';
 import type { ControlPlaneMessage, DataPlaneMessage, Snapshot } from './snapshot.types';
@@ -137,7 +138,7 @@ export class ConfigStreamServer {
             this.options.onProxyReport?.(current.environment);
           } else if (message.usage) {
             const batch = message.usage;
-            await this.usage.recordBatch(stream.environmentId, batch.batchId, batch.records as UsageRecordInput[]);
+            await this.usage.recordBatch(stream.environmentId, batch.batchId, (batch.records ?? []).map(usageRecordFromMessage));
             // Acknowledged whether new or a re-send: either way it is stored exactly once.
             call.write({ usageAck: { batchId: batch.batchId } } satisfies ControlPlaneMessage);
           } else if (message.nack) {

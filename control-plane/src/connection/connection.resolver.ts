@@ -1,5 +1,6 @@
 import { Arg, Ctx, FieldResolver, ID, Int, Mutation, Query, Resolver, Root } from 'type-graphql';
-import { UsageWindowType } from '../usage/usage.types';
+import { USAGE_REPORT_DESCRIPTION, scopedUsageRequest } from '../usage/usage.resolver';
+import { UsageDimension, UsageGranularity, UsageReportFilter, UsageReportType, UsageWindowType } from '../usage/usage.types';
 import { toServiceType } from '../genai-service/genai-service.resolver';
 import { GenAIServiceType } from '../genai-service/genai-service.types';
 import { type RequestContext, requireActor } from '../graphql/context';
@@ -40,15 +41,25 @@ export class ConnectionResolver {
     return ctx.services.connections.environments(await ctx.services.connections.get(requireActor(ctx), connection.id));
   }
 
-  @FieldResolver(() => [UsageWindowType], { description: 'Tokens this connection was charged per rate-limit window, newest first.' })
+  @FieldResolver(() => [UsageWindowType], { description: 'Tokens this connection was charged per window (a day where the rate-limit unit is DAY, an hour otherwise), newest first.' })
   async usage(
     @Root() connection: ConnectionType,
     @Arg('environment', () => String, { nullable: true }) environment: string | null,
     @Arg('limit', () => Int, { defaultValue: 50 }) limit: number,
     @Ctx() ctx: RequestContext,
   ): Promise<UsageWindowType[]> {
-    await ctx.services.connections.get(requireActor(ctx), connection.id);
-    return ctx.services.usage.windows({ connectionId: connection.id }, environment, limit);
+    return ctx.services.usage.windows(requireActor(ctx), { connectionId: connection.id }, environment, limit);
+  }
+
+  @FieldResolver(() => UsageReportType, { description: `${USAGE_REPORT_DESCRIPTION} Scoped to this connection.` })
+  async usageReport(
+    @Root() connection: ConnectionType,
+    @Arg('filter', () => UsageReportFilter, { nullable: true }) filter: UsageReportFilter | null,
+    @Arg('groupBy', () => [UsageDimension], { nullable: true }) groupBy: UsageDimension[] | null,
+    @Arg('granularity', () => UsageGranularity, { nullable: true }) granularity: UsageGranularity | null,
+    @Ctx() ctx: RequestContext,
+  ): Promise<UsageReportType> {
+    return ctx.services.usage.report(requireActor(ctx), scopedUsageRequest({ connectionId: connection.id }, filter, groupBy, granularity));
   }
 
   @Mutation(() => CreateConnectionPayload, { description: 'Issues one consumer key per environment; the keys are shown only in this response.' })

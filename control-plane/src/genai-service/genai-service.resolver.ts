@@ -1,5 +1,6 @@
 import { Arg, Ctx, FieldResolver, ID, Int, Mutation, Query, Resolver, Root } from 'type-graphql';
-import { UsageWindowType } from '../usage/usage.types';
+import { USAGE_REPORT_DESCRIPTION, scopedUsageRequest } from '../usage/usage.resolver';
+import { UsageDimension, UsageGranularity, UsageReportFilter, UsageReportType, UsageWindowType } from '../usage/usage.types';
 import { DeploymentType } from '../deployment/deployment.types';
 import { type RequestContext, requireActor } from '../graphql/context';
 import type { GenAIServiceEntity } from './genai-service.entity';
@@ -90,14 +91,25 @@ export class GenAIServiceResolver {
     return ctx.services.deployments.forServiceUnchecked(service.id);
   }
 
-  @FieldResolver(() => [UsageWindowType], { description: 'Tokens charged per rate-limit window over all connections, newest first.' })
+  @FieldResolver(() => [UsageWindowType], { description: 'Tokens charged per window (a day where the rate-limit unit is DAY, an hour otherwise) over all connections, newest first.' })
   async usage(
     @Root() service: GenAIServiceType,
     @Arg('environment', () => String, { nullable: true }) environment: string | null,
     @Arg('limit', () => Int, { defaultValue: 50 }) limit: number,
     @Ctx() ctx: RequestContext,
   ): Promise<UsageWindowType[]> {
-    return ctx.services.usage.windows({ serviceId: service.id }, environment, limit);
+    return ctx.services.usage.windows(requireActor(ctx), { serviceId: service.id }, environment, limit);
+  }
+
+  @FieldResolver(() => UsageReportType, { description: `${USAGE_REPORT_DESCRIPTION} Scoped to this service.` })
+  async usageReport(
+    @Root() service: GenAIServiceType,
+    @Arg('filter', () => UsageReportFilter, { nullable: true }) filter: UsageReportFilter | null,
+    @Arg('groupBy', () => [UsageDimension], { nullable: true }) groupBy: UsageDimension[] | null,
+    @Arg('granularity', () => UsageGranularity, { nullable: true }) granularity: UsageGranularity | null,
+    @Ctx() ctx: RequestContext,
+  ): Promise<UsageReportType> {
+    return ctx.services.usage.report(requireActor(ctx), scopedUsageRequest({ serviceId: service.id }, filter, groupBy, granularity));
   }
 
   @Mutation(() => GenAIServiceType, { description: 'ADMIN or PLATFORM_ENGINEER. Publishes the service to the marketplace.' })

@@ -11,6 +11,7 @@ import { EnvironmentResolver } from '../environment/environment.resolver';
 import { GenAIServiceResolver } from '../genai-service/genai-service.resolver';
 import { OrganizationResolver } from '../organization/organization.resolver';
 import { ProjectResolver } from '../project/project.resolver';
+import { UsageResolver } from '../usage/usage.resolver';
 import { rejectNulCharacters } from './reject-nul';
 
 export const RESOLVERS = [
@@ -23,6 +24,7 @@ export const RESOLVERS = [
   ConnectionResolver,
   DataPlaneResolver,
   AuditResolver,
+  UsageResolver,
 ] as const;
 
 let built: Promise<GraphQLSchema> | undefined;

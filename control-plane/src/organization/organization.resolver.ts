@@ -1,6 +1,8 @@
 import { Arg, Ctx, FieldResolver, Mutation, Query, Resolver, Root } from 'type-graphql';
 import { type RequestContext, requireActor } from '../graphql/context';
 import { ProjectType } from '../project/project.types';
+import { USAGE_REPORT_DESCRIPTION, scopedUsageRequest } from '../usage/usage.resolver';
+import { UsageDimension, UsageGranularity, UsageReportFilter, UsageReportType } from '../usage/usage.types';
 import { CreateOrganizationInput, MembershipType, OrganizationType, ViewerType } from './organization.types';
 
 @Resolver(() => OrganizationType)
@@ -30,6 +32,17 @@ export class OrganizationResolver {
   @FieldResolver(() => [ProjectType])
   async projects(@Root() organization: OrganizationType, @Ctx() ctx: RequestContext): Promise<ProjectType[]> {
     return (await ctx.services.projects.list(requireActor(ctx), organization.id)).map(ProjectType.from);
+  }
+
+  @FieldResolver(() => UsageReportType, { description: `${USAGE_REPORT_DESCRIPTION} Scoped to this organization.` })
+  async usageReport(
+    @Root() organization: OrganizationType,
+    @Arg('filter', () => UsageReportFilter, { nullable: true }) filter: UsageReportFilter | null,
+    @Arg('groupBy', () => [UsageDimension], { nullable: true }) groupBy: UsageDimension[] | null,
+    @Arg('granularity', () => UsageGranularity, { nullable: true }) granularity: UsageGranularity | null,
+    @Ctx() ctx: RequestContext,
+  ): Promise<UsageReportType> {
+    return ctx.services.usage.report(requireActor(ctx), scopedUsageRequest({ organizationId: organization.id }, filter, groupBy, granularity));
   }
 
   @Mutation(() => OrganizationType, { description: 'Installation admins only.' })
