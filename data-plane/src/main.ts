@@ -17,11 +17,12 @@ import { locateUpward } from './runtime/locate-upward';
 import { SnapshotCompiler } from './snapshot/snapshot-compiler';
 import { SnapshotHolder } from './snapshot/snapshot-holder';
 import { UpstreamAgentPool, type UpstreamAgentOptions } from './snapshot/upstream-target';
-import type { UsageBatchMessage } from './config-stream/wire-types';
-import type { MeterDependencies } from './rate-limit/request-meter';
 import { TokenBudget } from './rate-limit/token-budget';
-import { UsageReporter } from './rate-limit/usage-reporter';
 import { TokenCounter } from './tokens/token-counter';
+import type { MeterDependencies } from './usage/request-meter';
+import { UsageDelivery } from './usage/usage-delivery';
+import { UsageReporter } from './usage/usage-reporter';
+import { UsageSpool } from './usage/usage-spool';
 
 export interface ControlPlaneConnectionOptions {
   /** host:port of the gRPC config service. */
@@ -69,8 +70,17 @@ export interface DataPlaneOptions {
   readonly collectProcessMetrics?: boolean;
   /** Path of config.proto; default: found by walking up from this file. */
   readonly protoPath?: string;
-  /** Token budgets and usage reporting for rate-limited services; null disables enforcement. */
+  /**
+   * Token budgets (and the Redis spool that keeps unacknowledged usage batches); null: no Redis, limits
+   * are not enforced, usage is still metered and reported (batches then wait in memory only).
+   */
   readonly rateLimiting?: RateLimitingOptions | null;
+  /** How often usage is reported to the control plane; default 1000 ms (what a crash can lose). */
+  readonly usageReportIntervalMs?: number;
+  /** Spooled usage batches at least this old are re-sent by any proxy that reaches the control plane; default 30 s. */
+  readonly usageOrphanAgeMs?: number;
+  /** Models with their own metric label (the rest are `other`); default: the first 20 seen. */
+  readonly metricModels?: readonly string[];
   /** Observes the config stream (connected, disconnected, applied, rejected). */
   readonly onConfigStreamEvent?: (event: ConfigStreamEvent) => void;
 }
@@ -89,7 +99,7 @@ export interface RateLimitingOptions {
   readonly localShare?: number;
   /** Completion tokens reserved when a request sets no limit; default 256. */
   readonly defaultCompletionTokens?: number;
-  /** How often usage is reported to the control plane; default 5000 ms. */
+  /** Same as DataPlaneOptions.usageReportIntervalMs (kept for existing callers). */
   readonly usageReportIntervalMs?: number;
   /** Wall clock for window boundaries (tests pin it so no window rolls over mid-test). */
   readonly clock?: () => number;
@@ -120,7 +130,7 @@ export async function startDataPlane(options: DataPlaneOptions): Promise<DataPla
   const proxyId = options.proxyId ?? defaultProxyId();
   const version = options.version ?? packageVersion();
   const holder = new SnapshotHolder();
-  const metrics = new DataPlaneMetrics({ collectProcessMetrics: options.collectProcessMetrics, environment: options.environment });
+  const metrics = new DataPlaneMetrics({ collectProcessMetrics: options.collectProcessMetrics, environment: options.environment, metricModels: options.metricModels });
   const agentPool = new UpstreamAgentPool(options.upstreamAgents);
   const compiler = new SnapshotCompiler({ environment: options.environment, agentPool });
 
@@ -132,15 +142,12 @@ export async function startDataPlane(options: DataPlaneOptions): Promise<DataPla
   });
 
   const rateLimiting = options.rateLimiting === undefined ? {} : options.rateLimiting;
-  let metering: MeterDependencies | null = null;
   let budget: TokenBudget | null = null;
-  let counter: TokenCounter | null = null;
-  let reporter: UsageReporter | null = null;
-  // The config stream is created below; usage batches wait in the reporter until it exists.
-  let sendUsage: (batch: UsageBatchMessage) => void = () => undefined;
+  let spool: UsageSpool | null = null;
   if (rateLimiting !== null) {
+    const redisUrl = rateLimiting.redisUrl ?? 'redis://127.0.0.1:6379';
     budget = new TokenBudget({
-      redisUrl: rateLimiting.redisUrl ?? 'redis://127.0.0.1:6379',
+      redisUrl,
       keyPrefix: rateLimiting.redisNamespace,
       environment: options.environment,
       proxyId,
@@ -150,27 +157,31 @@ export async function startDataPlane(options: DataPlaneOptions): Promise<DataPla
       onDegradedChange: (degraded) => metrics.setRateLimitDegraded(degraded),
       now: rateLimiting.clock,
     });
-    counter = TokenCounter.start();
-    reporter = new UsageReporter((batch) => sendUsage(batch), proxyId, rateLimiting.usageReportIntervalMs);
-    metering = {
-      budget,
-      counter,
-      reporter,
-      defaultCompletionTokens: rateLimiting.defaultCompletionTokens ?? 256,
-      logger,
-      onRefusal: (serviceId, dimension) => metrics.countRateLimitRefusal(serviceId, dimension),
-      onUsage: (service, usage) => metrics.countTokens(service.id, service.provider.label, usage.promptTokens, usage.completionTokens),
-      now: rateLimiting.clock,
-    };
-    const tokenCounter = counter;
-    // Encoders are built (in the counter's worker) as soon as a snapshot has a rate-limited service.
+    spool = new UsageSpool({ redisUrl, keyPrefix: rateLimiting.redisNamespace, environment: options.environment, proxyId, logger });
+  }
+  // Every request is metered; the tokenizer is needed only when a provider reports no usage (or a
+  // budget needs an exact count), so without budgets its worker starts at the first count.
+  const counter = rateLimiting === null ? TokenCounter.startLazily() : TokenCounter.start();
+  const delivery = new UsageDelivery({ spool, logger, orphanAgeMs: options.usageOrphanAgeMs });
+  const reporter = new UsageReporter({
+    deliver: (batch) => delivery.deliver(batch),
+    proxyId,
+    intervalMs: options.usageReportIntervalMs ?? rateLimiting?.usageReportIntervalMs,
+  });
+  const metering: MeterDependencies = {
+    budget,
+    counter,
+    reporter,
+    defaultCompletionTokens: rateLimiting?.defaultCompletionTokens ?? 256,
+    logger,
+    onRefusal: (serviceId, dimension) => metrics.countRateLimitRefusal(serviceId, dimension),
+    now: rateLimiting?.clock,
+  };
+  if (rateLimiting !== null) {
+    // Encoders are built (in the counter's worker) as soon as a snapshot has services to meter.
     holder.onSwap((snapshot) => {
-      for (const service of snapshot.services.values()) {
-        if (service.rateLimit !== null) {
-          tokenCounter.warm().catch((error: unknown) => logger.warn({ err: (error as Error).message }, 'warming the tokenizer failed'));
-          return;
-        }
-      }
+      if (snapshot.services.size === 0) return;
+      counter.warm().catch((error: unknown) => logger.warn({ err: (error as Error).message }, 'warming the tokenizer failed'));
     });
   }
 
@@ -206,6 +217,7 @@ export async function startDataPlane(options: DataPlaneOptions): Promise<DataPla
   const port = await listener.listen();
 
   let configStream: ConfigStreamClient | null = null;
+  let orphanTimer: NodeJS.Timeout | null = null;
   if (options.controlPlane !== null) {
     configStream = new ConfigStreamClient({
       address: options.controlPlane.address,
@@ -219,8 +231,12 @@ export async function startDataPlane(options: DataPlaneOptions): Promise<DataPla
       holder,
       logger,
       protoPath: options.protoPath,
+      onUsageAcknowledged: (batchId) => delivery.acknowledged(batchId),
       onEvent: (event) => {
-        if (event.type === 'connected') metrics.setControlPlaneConnected(true);
+        if (event.type === 'connected') {
+          metrics.setControlPlaneConnected(true);
+          delivery.adoptOrphans();
+        }
         else if (event.type === 'disconnected') metrics.setControlPlaneConnected(false);
         else if (event.type === 'rejected') metrics.countSnapshotRejection();
         options.onConfigStreamEvent?.(event);
@@ -228,7 +244,12 @@ export async function startDataPlane(options: DataPlaneOptions): Promise<DataPla
     });
     configStream.start();
     const stream = configStream;
-    sendUsage = (batch) => stream.sendUsage(batch);
+    delivery.attach((batch) => stream.sendUsage(batch));
+    // Batches left in the spool by proxies that stopped (or that this one dropped) while connected.
+    orphanTimer = setInterval(() => {
+      if (stream.connected) delivery.adoptOrphans();
+    }, 60_000);
+    orphanTimer.unref();
   }
   logger.info({ url: listener.url, environment: options.environment, proxyId, version }, 'data-plane proxy listening');
 
@@ -248,10 +269,14 @@ export async function startDataPlane(options: DataPlaneOptions): Promise<DataPla
       // Whatever is still open is idle (or overstayed the grace period).
       listener.destroyConnections();
       await listenerClosed;
-      // In-flight settlements run in the background: give them a moment to land before the last report.
-      reporter?.close();
+      // Exchanges count as idle once settled, so the last usage is in the reporter: spool it before
+      // leaving (with the control plane away, the spool is where it survives this proxy).
+      reporter.close();
+      await delivery.settled();
+      if (orphanTimer !== null) clearInterval(orphanTimer);
       await budget?.close();
-      await counter?.close();
+      await spool?.close();
+      await counter.close();
       configStream?.stop();
       metrics.setControlPlaneConnected(false);
       agentPool.destroyAll();

@@ -103,6 +103,10 @@ export async function startGateway(proxyOptions: Partial<DataPlaneOptions> = {},
 
   const proxies: DataPlaneHandle[] = [];
   const startProxy = async (options: Partial<DataPlaneOptions> = {}) => {
+    // The test's own Redis namespace (budgets, usage spool), as the control plane's: tests never share keys.
+    const rateLimiting = options.rateLimiting === null || (options.rateLimiting === undefined && proxyOptions.rateLimiting === null)
+      ? null
+      : { redisNamespace: cp.redisNamespace, ...proxyOptions.rateLimiting, ...options.rateLimiting };
     const proxy = await startDataPlane({
       environment: 'production',
       controlPlane: { address: cp.grpcAddress, token: cp.dataPlaneToken, backoff: { initialDelayMs: 20, maxDelayMs: 200 } },
@@ -110,6 +114,7 @@ export async function startGateway(proxyOptions: Partial<DataPlaneOptions> = {},
       logger: pino({ level: 'silent' }),
       ...proxyOptions,
       ...options,
+      rateLimiting,
     });
     proxies.push(proxy);
     await proxy.waitForRevision(BigInt(await currentRevision(cp)));

@@ -40,6 +40,8 @@ export interface ConfigStreamClientOptions {
   readonly logger: Logger;
   readonly backoff?: BackoffOptions;
   readonly protoPath?: string;
+  /** Called when the control plane acknowledges a usage batch (it is stored, exactly once). */
+  readonly onUsageAcknowledged?: (batchId: string) => void;
   /** Usage batches kept for re-sending at most; the oldest are dropped beyond it. */
   readonly maxPendingUsageBatches?: number;
   readonly onEvent?: (event: ConfigStreamEvent) => void;
@@ -193,7 +195,10 @@ export class ConfigStreamClient {
         if (message.delta) this.rejectDelta(call, message.delta);
         break;
       case 'usage_ack':
-        if (message.usage_ack) this.pendingUsage.delete(message.usage_ack.batch_id);
+        if (message.usage_ack) {
+          this.pendingUsage.delete(message.usage_ack.batch_id);
+          this.options.onUsageAcknowledged?.(message.usage_ack.batch_id);
+        }
         break;
       default:
         this.options.logger.warn('config stream message with no known member ignored');

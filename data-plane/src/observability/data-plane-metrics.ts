@@ -5,14 +5,74 @@ interface CountCell {
   count: number;
 }
 
-/** gen_ai.system values of the OpenTelemetry semantic conventions, by provider label. */
-const GEN_AI_SYSTEM: Readonly<Record<string, string>> = {
+/**
+ * Provider names of the OpenTelemetry GenAI conventions by provider label: `gen_ai.provider.name`
+ * (semconv 1.37+) and the older `gen_ai.system`, which dashboards still use (it spells Azure differently).
+ */
+const GEN_AI_PROVIDER: Readonly<Record<string, string>> = {
   openai: 'openai',
-  'azure-openai': 'az.ai.openai',
+  'azure-openai': 'azure.ai.openai',
   anthropic: 'anthropic',
   mistral: 'mistral_ai',
   'aws-bedrock': 'aws.bedrock',
 };
+const GEN_AI_SYSTEM: Readonly<Record<string, string>> = { ...GEN_AI_PROVIDER, 'azure-openai': 'az.ai.openai' };
+
+/** `gen_ai.operation.name` well-known values for Tokengate's operations; the rest keep their own name. */
+const GEN_AI_OPERATION: Readonly<Record<string, string>> = {
+  chat_completions: 'chat',
+  responses: 'chat',
+  messages: 'chat',
+  converse: 'chat',
+  converse_stream: 'chat',
+  completions: 'text_completion',
+  embeddings: 'embeddings',
+  invoke: 'generate_content',
+  invoke_stream: 'generate_content',
+};
+
+/** One finished exchange, as the metrics see it. */
+export interface ExchangeObservation {
+  readonly serviceId: string;
+  readonly provider: string;
+  readonly operation: string;
+  readonly requestModel: string | null;
+  readonly responseModel: string | null;
+  readonly status: number;
+  readonly durationSeconds: number;
+  readonly firstByteSeconds: number | null;
+  /** Streams only: from the request reaching the proxy to the first body chunk relayed. */
+  readonly firstChunkSeconds: number | null;
+  /** Tokens the exchange was charged; null when it was not metered. */
+  readonly usage: { readonly promptTokens: number; readonly completionTokens: number } | null;
+}
+
+/**
+ * Model names as metric label values, bounded: the models of `allowList`, or when none is given the
+ * first `maxModels` distinct models seen; every other model is `other` (model names come from request
+ * bodies, so unbounded labels would let any client grow the proxy's memory and the metrics backend).
+ */
+export class ModelLabels {
+  private readonly admitted: Set<string>;
+  constructor(
+    private readonly allowList: readonly string[] | null,
+    private readonly maxModels = 20,
+  ) {
+    this.admitted = new Set(allowList ?? []);
+  }
+
+  label(model: string | null): string {
+    if (model === null || model === '') return '';
+    if (this.admitted.has(model)) return model;
+    if (this.allowList === null && this.admitted.size < this.maxModels && model.length <= 128) {
+      this.admitted.add(model);
+      return model;
+    }
+    return 'other';
+  }
+}
+
+type GenAiLabel = 'gen_ai_operation_name' | 'gen_ai_provider_name' | 'gen_ai_system' | 'gen_ai_request_model' | 'gen_ai_response_model' | 'service';
 
 export class DataPlaneMetrics {
   readonly registry = new Registry();
@@ -24,11 +84,14 @@ export class DataPlaneMetrics {
   private readonly rateLimitDegraded: Gauge;
   private readonly rateLimitRefusals: Counter<'service' | 'dimension'>;
   private readonly tokens: Counter<'service' | 'provider' | 'type'>;
-  private readonly tokenUsage: Histogram<'gen_ai_system' | 'gen_ai_token_type' | 'service'>;
-  private readonly operationDuration: Histogram<'gen_ai_system' | 'service'>;
+  private readonly tokenUsage: Histogram<GenAiLabel | 'gen_ai_token_type'>;
+  private readonly operationDuration: Histogram<GenAiLabel | 'error_type'>;
+  private readonly timeToFirstChunk: Histogram<GenAiLabel>;
   private readonly upstreamFirstByte: Histogram<'gen_ai_system' | 'service'>;
+  private readonly models: ModelLabels;
 
-  constructor(options: { readonly collectProcessMetrics?: boolean; readonly environment?: string } = {}) {
+  constructor(options: { readonly collectProcessMetrics?: boolean; readonly environment?: string; readonly metricModels?: readonly string[] | null; readonly maxMetricModels?: number } = {}) {
+    this.models = new ModelLabels(options.metricModels ?? null, options.maxMetricModels);
     if (options.environment !== undefined) this.registry.setDefaultLabels({ environment: options.environment });
     const requestCounts = this.requestCounts;
     new Counter({
@@ -75,16 +138,26 @@ export class DataPlaneMetrics {
     });
     this.tokens = new Counter({
       name: 'tokengate_tokens_total',
-      help: 'Tokens charged to rate-limited services, by service, provider and type (input = prompt, output = completion).',
+      help: 'Tokens billed by the providers (every metered request of every service), by service, provider and type (input = prompt, output = completion).',
       labelNames: ['service', 'provider', 'type'],
       registers: [this.registry],
     });
-    // OpenTelemetry GenAI semantic conventions, in their Prometheus spelling (seconds, tokens).
+    // OpenTelemetry GenAI semantic conventions, in their Prometheus spelling (seconds, tokens). Labels:
+    // operation, provider (both spellings), request and response model (bounded by ModelLabels), service.
+    // Connections are never a label: per-connection usage is in the control plane's GraphQL.
+    const genAiLabels: GenAiLabel[] = ['gen_ai_operation_name', 'gen_ai_provider_name', 'gen_ai_system', 'gen_ai_request_model', 'gen_ai_response_model', 'service'];
     this.operationDuration = new Histogram({
       name: 'gen_ai_client_operation_duration_seconds',
-      help: 'gen_ai.client.operation.duration: time from the request reaching the proxy to the end of the response, by provider (gen_ai.system) and service.',
-      labelNames: ['gen_ai_system', 'service'],
-      buckets: [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120],
+      help: 'gen_ai.client.operation.duration: time from the request reaching the proxy to the end of the response; error_type is the HTTP status class of failed requests.',
+      labelNames: [...genAiLabels, 'error_type'],
+      buckets: [0.01, 0.02, 0.04, 0.08, 0.16, 0.32, 0.64, 1.28, 2.56, 5.12, 10.24, 20.48, 40.96, 81.92],
+      registers: [this.registry],
+    });
+    this.timeToFirstChunk = new Histogram({
+      name: 'gen_ai_client_operation_time_to_first_chunk_seconds',
+      help: 'gen_ai.client.operation.time_to_first_chunk: streams only, from the request reaching the proxy to the first response chunk relayed.',
+      labelNames: genAiLabels,
+      buckets: [0.01, 0.02, 0.04, 0.08, 0.16, 0.32, 0.64, 1.28, 2.56, 5.12, 10.24, 20.48, 40.96, 81.92],
       registers: [this.registry],
     });
     this.upstreamFirstByte = new Histogram({
@@ -96,18 +169,36 @@ export class DataPlaneMetrics {
     });
     this.tokenUsage = new Histogram({
       name: 'gen_ai_client_token_usage',
-      help: 'gen_ai.client.token.usage: tokens per request to rate-limited services, by gen_ai.token.type (input, output).',
-      labelNames: ['gen_ai_system', 'gen_ai_token_type', 'service'],
-      buckets: [1, 4, 16, 64, 256, 1024, 4096, 16384, 65536, 262144, 1048576, 4194304],
+      help: 'gen_ai.client.token.usage: tokens billed per request (every metered request of every service), by gen_ai.token.type (input, output).',
+      labelNames: [...genAiLabels, 'gen_ai_token_type'],
+      buckets: [1, 4, 16, 64, 256, 1024, 4096, 16384, 65536, 262144, 1048576, 4194304, 16777216, 67108864],
       registers: [this.registry],
     });
     if (options.collectProcessMetrics === true) collectDefaultMetrics({ register: this.registry });
   }
 
-  observeExchange(serviceId: string, providerLabel: string, durationSeconds: number, firstByteSeconds: number | null): void {
-    const system = GEN_AI_SYSTEM[providerLabel] ?? providerLabel;
-    this.operationDuration.observe({ gen_ai_system: system, service: serviceId }, durationSeconds);
-    if (firstByteSeconds !== null) this.upstreamFirstByte.observe({ gen_ai_system: system, service: serviceId }, firstByteSeconds);
+  /** Records a finished exchange: its duration, time to first chunk (streams) and tokens. */
+  observeExchange(exchange: ExchangeObservation): void {
+    const labels = {
+      gen_ai_operation_name: GEN_AI_OPERATION[exchange.operation] ?? exchange.operation,
+      gen_ai_provider_name: GEN_AI_PROVIDER[exchange.provider] ?? exchange.provider,
+      gen_ai_system: GEN_AI_SYSTEM[exchange.provider] ?? exchange.provider,
+      gen_ai_request_model: this.models.label(exchange.requestModel),
+      gen_ai_response_model: this.models.label(exchange.responseModel),
+      service: exchange.serviceId,
+    };
+    const failed = exchange.status >= 400 || exchange.status === 0;
+    this.operationDuration.observe({ ...labels, error_type: failed ? `${Math.floor(exchange.status / 100)}xx` : '' }, exchange.durationSeconds);
+    if (exchange.firstChunkSeconds !== null) this.timeToFirstChunk.observe(labels, exchange.firstChunkSeconds);
+    if (exchange.firstByteSeconds !== null) this.upstreamFirstByte.observe({ gen_ai_system: labels.gen_ai_system, service: exchange.serviceId }, exchange.firstByteSeconds);
+    const usage = exchange.usage;
+    if (usage === null) return;
+    if (usage.promptTokens > 0) this.tokens.inc({ service: exchange.serviceId, provider: exchange.provider, type: 'input' }, usage.promptTokens);
+    if (usage.completionTokens > 0) this.tokens.inc({ service: exchange.serviceId, provider: exchange.provider, type: 'output' }, usage.completionTokens);
+    // Token usage is recorded for requests the provider answered (the convention: when the count is available).
+    if (failed && usage.promptTokens === 0 && usage.completionTokens === 0) return;
+    this.tokenUsage.observe({ ...labels, gen_ai_token_type: 'input' }, usage.promptTokens);
+    this.tokenUsage.observe({ ...labels, gen_ai_token_type: 'output' }, usage.completionTokens);
   }
 
   /** serviceId '' stands for requests that matched no service (404s, not ready). */
@@ -136,14 +227,6 @@ export class DataPlaneMetrics {
 
   countRateLimitRefusal(serviceId: string, dimension: string): void {
     this.rateLimitRefusals.inc({ service: serviceId, dimension });
-  }
-
-  countTokens(serviceId: string, providerLabel: string, prompt: number, completion: number): void {
-    const system = GEN_AI_SYSTEM[providerLabel] ?? providerLabel;
-    if (prompt > 0) this.tokens.inc({ service: serviceId, provider: providerLabel, type: 'input' }, prompt);
-    if (completion > 0) this.tokens.inc({ service: serviceId, provider: providerLabel, type: 'output' }, completion);
-    this.tokenUsage.observe({ gen_ai_system: system, gen_ai_token_type: 'input', service: serviceId }, prompt);
-    this.tokenUsage.observe({ gen_ai_system: system, gen_ai_token_type: 'output', service: serviceId }, completion);
   }
 
   countSnapshotRejection(): void {

@@ -11,6 +11,7 @@ export type TokengateErrorCode =
   | 'unauthenticated'
   | 'forbidden'
   | 'request_too_large'
+  | 'unsupported_content_encoding'
   | 'not_ready'
   | 'backend_not_configured'
   | 'upstream_unreachable'
@@ -80,7 +81,7 @@ export interface ProviderAdapter {
   compileAuthenticator(auth: BackendAuthMessage, endpoint: UpstreamEndpoint): UpstreamAuthenticator;
   /** Renders a Tokengate refusal in this provider's error format. */
   errorResponse(status: number, code: TokengateErrorCode, message: string, requestId: string): ErrorResponse;
-  /** Reads this provider's requests and responses for token accounting (rate-limited services). */
+  /** Reads this provider's requests and responses for token accounting (every request of every service). */
   readonly usage: UsageAccounting;
 }
 

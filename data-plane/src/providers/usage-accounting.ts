@@ -1,6 +1,7 @@
-// How a provider's requests and responses are read for token accounting (rate-limited services only;
-// unlimited services stream through untouched). One implementation per provider folder, wired in
-// provider-registry.ts next to its ProviderAdapter. Usage always comes out in one normalized shape.
+// How a provider's requests and responses are read for token accounting (every request of every
+// service: budgets charge it, usage reports and metrics record it). One implementation per provider
+// folder, wired in provider-registry.ts next to its ProviderAdapter. Usage always comes out in one
+// normalized shape; the per-provider rule of what counts as prompt is written once, here.
 
 /** Tokens as the provider counts them. */
 export interface TokenUsage {
@@ -11,8 +12,42 @@ export interface TokenUsage {
    * This is what a prompt count taken before forwarding (the whole prompt) estimates.
    */
   readonly promptTokens: number;
+  /** Every output token billed, reasoning tokens included (OpenAI, Anthropic and Bedrock bill them as output). */
   readonly completionTokens: number;
+  /**
+   * The part of promptTokens read from the provider's prompt cache: OpenAI/Azure
+   * `prompt_tokens_details.cached_tokens` (Responses: `input_tokens_details.cached_tokens`), Anthropic
+   * `cache_read_input_tokens`, Bedrock `cacheReadInputTokens`. Absent when none was reported.
+   */
+  readonly cachedReadTokens?: number;
+  /** The part of promptTokens written to the cache: Anthropic `cache_creation_input_tokens`, Bedrock `cacheWriteInputTokens`. */
+  readonly cachedWriteTokens?: number;
+  /** The part of completionTokens spent reasoning: OpenAI `completion_tokens_details.reasoning_tokens` / `output_tokens_details.reasoning_tokens`. */
+  readonly reasoningTokens?: number;
 }
+
+/** Builds a TokenUsage, leaving out the details that are absent or zero (so plain usages stay plain). */
+export function tokenUsage(promptTokens: number, completionTokens: number, details: { cachedRead?: number | null; cachedWrite?: number | null; reasoning?: number | null } = {}): TokenUsage {
+  const usage: { -readonly [K in keyof TokenUsage]: TokenUsage[K] } = { promptTokens, completionTokens };
+  if (details.cachedRead) usage.cachedReadTokens = details.cachedRead;
+  if (details.cachedWrite) usage.cachedWriteTokens = details.cachedWrite;
+  if (details.reasoning) usage.reasoningTokens = details.reasoning;
+  return usage;
+}
+
+/** What kind of call a request is, for usage reports and metrics (`gen_ai.operation.name`-like, provider-neutral). */
+export type UsageOperation =
+  | 'chat_completions'
+  | 'completions'
+  | 'responses'
+  | 'embeddings'
+  | 'messages'
+  | 'count_tokens'
+  | 'converse'
+  | 'converse_stream'
+  | 'invoke'
+  | 'invoke_stream'
+  | 'other';
 
 /** What the proxy learned from a request body before forwarding it. */
 export interface PreparedRequest {
@@ -22,6 +57,8 @@ export interface PreparedRequest {
   readonly json: unknown;
   /** The model named by the request (body `model`, Azure deployment or Bedrock model id from the path). */
   readonly model: string | null;
+  /** What the request does, from its path. */
+  readonly operation: UsageOperation;
   /** True when the response will be a stream (SSE or AWS event stream). */
   readonly stream: boolean;
   /**
@@ -56,6 +93,8 @@ export interface ObservedUsage {
    * message_start, on a stream cut before message_delta): use them instead of counting the prompt.
    */
   readonly reportedPromptTokens?: number;
+  /** The model the response names (OpenAI/Mistral `model`, Anthropic `message.model`), when it names one. */
+  readonly responseModel?: string;
   /**
    * The completion text seen (message text, refusals, reasoning text, tool-call names and
    * arguments), for counting when no usage arrived. Empty for non-2xx responses.
@@ -80,6 +119,11 @@ export interface ResponseObserver {
   write(chunk: Buffer): Buffer;
   /** Bytes still held back at the end of the response, to forward before ending. */
   flush(): Buffer;
+  /**
+   * Resolves once every byte written so far has been read (observers that decode a compressed body
+   * read it asynchronously); absent: everything is read synchronously in write()/flush().
+   */
+  drained?(): Promise<void>;
   /**
    * What was learned, at the end (after flush() for a complete response, or after the stream broke /
    * the client left). Call it once: for JSON bodies it parses the body.

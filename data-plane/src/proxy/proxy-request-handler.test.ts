@@ -194,20 +194,19 @@ describe('limits and upstream failures', () => {
     expect(harness.upstream.arrivals.length).toBe(0);
   });
 
-  it('answers 413 when a streamed body without Content-Length grows past the limit, aborting the upstream request', async () => {
+  it('answers 413 when a streamed body without Content-Length grows past the limit, before anything reaches the provider', async () => {
     await start({ maxBodyBytes: 1024 });
-    harness.upstream.respondWith(() => undefined); // never answers: only the proxy can end this exchange
     const response = await new Promise<{ status: number; code: string | string[] | undefined }>((resolve, reject) => {
       const request = http.request(`${harness.proxy.url}/acme/openai/chat/completions`, { method: 'POST', agent: false, headers: { authorization: `Bearer ${OPENAI_KEY}`, 'transfer-encoding': 'chunked' } }, (res) => {
         res.resume();
         resolve({ status: res.statusCode ?? 0, code: res.headers['x-tokengate-error-code'] });
       });
       request.on('error', reject);
-      request.write(Buffer.alloc(800, 120));
-      void harness.upstream.arrivals.waitFor().then(() => request.write(Buffer.alloc(800, 120)));
+      request.write(Buffer.alloc(800, 120), () => request.write(Buffer.alloc(800, 120)));
     });
     expect(response).toEqual({ status: 413, code: 'request_too_large' });
-    await harness.upstream.aborted.waitFor();
+    // The body is read (within the limit) before the provider is called: nothing was sent upstream.
+    expect(harness.upstream.arrivals.length).toBe(0);
   });
 
   it('answers 502 when the provider cannot be reached', async () => {

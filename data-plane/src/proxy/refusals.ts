@@ -1,10 +1,8 @@
 // Refusals in the caller's provider format, with the Tokengate code in body and header.
 import type { IncomingHttpHeaders, OutgoingHttpHeaders } from 'node:http';
+import type { ProviderName } from '../config-stream/wire-types';
 import type { ProviderAdapter, TokengateErrorCode } from '../providers/provider-adapter';
-import { anthropicAdapter } from '../providers/anthropic/anthropic-adapter';
-import { awsBedrockAdapter } from '../providers/aws-bedrock/aws-bedrock-adapter';
-import { azureOpenAiAdapter } from '../providers/azure-openai/azure-openai-adapter';
-import { openAiAdapter } from '../providers/openai/openai-adapter';
+import { PROVIDER_ADAPTERS } from '../providers/provider-registry';
 import type { ProxyRequest, ProxyResponse } from './proxy-types';
 
 /**
@@ -12,12 +10,20 @@ import type { ProxyRequest, ProxyResponse } from './proxy-types';
  * refusal still parses as that SDK's error. Mistral speaks OpenAI's header dialect and gets OpenAI's format.
  */
 export function guessProviderFromHeaders(headers: IncomingHttpHeaders): ProviderAdapter {
-  if (headers['anthropic-version'] !== undefined || headers['x-api-key'] !== undefined) return anthropicAdapter;
-  if (headers['api-key'] !== undefined) return azureOpenAiAdapter;
-  if (headers['x-amz-date'] !== undefined || headers['amz-sdk-invocation-id'] !== undefined || headers['x-amz-content-sha256'] !== undefined) {
-    return awsBedrockAdapter;
-  }
-  return openAiAdapter;
+  return adapter(guessProviderName(headers));
+}
+
+function guessProviderName(headers: IncomingHttpHeaders): ProviderName {
+  if (headers['anthropic-version'] !== undefined || headers['x-api-key'] !== undefined) return 'ANTHROPIC';
+  if (headers['api-key'] !== undefined) return 'AZURE_OPENAI';
+  if (headers['x-amz-date'] !== undefined || headers['amz-sdk-invocation-id'] !== undefined || headers['x-amz-content-sha256'] !== undefined) return 'AWS_BEDROCK';
+  return 'OPENAI';
+}
+
+function adapter(name: ProviderName): ProviderAdapter {
+  const found = PROVIDER_ADAPTERS.get(name);
+  if (found === undefined) throw new Error(`no adapter registered for ${name}`);
+  return found;
 }
 
 /**

@@ -39,6 +39,11 @@ export class TokenCounter {
 
   private constructor(private readonly launch: () => Worker) {}
 
+  /** A counter whose worker starts at its first call (for proxies that may never count). */
+  static startLazily(): TokenCounter {
+    return new TokenCounter(launchTokenWorker);
+  }
+
   /** Starts the worker (it builds no encoder until `warm` or the first count). */
   static start(): TokenCounter {
     const counter = new TokenCounter(launchTokenWorker);

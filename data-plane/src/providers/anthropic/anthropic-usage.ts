@@ -1,6 +1,6 @@
 // Usage accounting for the Anthropic Messages API (JSON and SSE).
 import type { EventSourceMessage } from 'eventsource-parser';
-import type { PreparedRequest, ResponseHeaders, ResponseObserver, TokenUsage, UsageAccounting } from '../usage-accounting';
+import { type PreparedRequest, type ResponseHeaders, type ResponseObserver, type TokenUsage, type UsageAccounting, type UsageOperation, tokenUsage } from '../usage-accounting';
 import { bodyKind } from '../shared/content-type';
 import { completionLimit, parseJsonRequestBody } from '../shared/json-request-body';
 import { type JsonUsageReader, JsonResponseObserver } from '../shared/json-response-observer';
@@ -23,7 +23,22 @@ function promptTokens(usage: unknown): number | null {
 export function anthropicUsage(usage: unknown): TokenUsage | null {
   const prompt = promptTokens(usage);
   if (prompt === null) return null;
-  return { promptTokens: prompt, completionTokens: tokenCount(member(usage, 'output_tokens')) ?? 0 };
+  return withCacheDetails(usage, prompt, tokenCount(member(usage, 'output_tokens')) ?? 0);
+}
+
+function withCacheDetails(usage: unknown, prompt: number, completion: number): TokenUsage {
+  return tokenUsage(prompt, completion, {
+    cachedRead: tokenCount(member(usage, 'cache_read_input_tokens')),
+    cachedWrite: tokenCount(member(usage, 'cache_creation_input_tokens')),
+  });
+}
+
+/** Messages (and its count_tokens sibling) or the legacy Text Completions API. */
+export function anthropicOperation(providerPath: string): UsageOperation {
+  if (/\/messages\/count_tokens\/?$/.test(providerPath)) return 'count_tokens';
+  if (/\/messages\/?$/.test(providerPath)) return 'messages';
+  if (/\/complete\/?$/.test(providerPath)) return 'completions';
+  return 'other';
 }
 
 const ANTHROPIC_JSON_READER: JsonUsageReader = {
@@ -53,7 +68,10 @@ function contentBlockText(block: unknown): string {
  * usage to report), message_delta the final cumulative output tokens (and, on newer models, updated
  * input counts), message_stop ends the message. ping and content_block_start/stop are skipped unparsed.
  */
-function readAnthropicEvent(event: EventSourceMessage, tally: UsageTally): boolean {
+function anthropicEventReader(): (event: EventSourceMessage, tally: UsageTally) => boolean {
+  /** message_start's usage object: its cache counts complete a message_delta that reports only output. */
+  let startUsage: unknown = null;
+  return (event, tally) => {
   let type = event.event;
   let data: JsonObject | null = null;
   if (type === undefined || type === 'message') {
@@ -63,7 +81,14 @@ function readAnthropicEvent(event: EventSourceMessage, tally: UsageTally): boole
   switch (type) {
     case 'message_start': {
       data ??= parseJsonObject(event.data);
-      tally.reportedPromptTokens = promptTokens(member(member(data, 'message'), 'usage')) ?? tally.reportedPromptTokens;
+      const message = member(data, 'message');
+      tally.noteModel(member(message, 'model'));
+      const usage = member(message, 'usage');
+      const prompt = promptTokens(usage);
+      if (prompt !== null) {
+        tally.reportedPromptTokens = prompt;
+        startUsage = usage;
+      }
       break;
     }
     case 'content_block_delta': {
@@ -76,8 +101,10 @@ function readAnthropicEvent(event: EventSourceMessage, tally: UsageTally): boole
       data ??= parseJsonObject(event.data);
       const usage = member(data, 'usage');
       const output = tokenCount(member(usage, 'output_tokens'));
-      const prompt = promptTokens(usage) ?? tally.reportedPromptTokens;
-      if (prompt !== null && output !== null) tally.usage = { promptTokens: prompt, completionTokens: output };
+      // Newer models repeat the (final) input counts here; otherwise message_start's stand.
+      const inputs = promptTokens(usage) === null ? startUsage : usage;
+      const prompt = promptTokens(inputs) ?? tally.reportedPromptTokens;
+      if (prompt !== null && output !== null) tally.usage = withCacheDetails(inputs, prompt, output);
       break;
     }
     case 'message_stop':
@@ -87,16 +114,18 @@ function readAnthropicEvent(event: EventSourceMessage, tally: UsageTally): boole
       break;
   }
   return false;
+  };
 }
 
 /** Anthropic: usage in JSON and in message_start/message_delta events; nothing is injected or stripped. */
 export const anthropicUsageAccounting: UsageAccounting = {
-  prepareRequest(_providerPath: string, body: Buffer, contentType: string | undefined): PreparedRequest {
+  prepareRequest(providerPath: string, body: Buffer, contentType: string | undefined): PreparedRequest {
     const json = parseJsonRequestBody(body, contentType);
     return {
       body,
       json,
       model: stringMember(json, 'model'),
+      operation: anthropicOperation(providerPath),
       stream: member(json, 'stream') === true,
       maxCompletionTokens: completionLimit(json, ['max_tokens']),
       stripUsageChunk: false,
@@ -106,7 +135,7 @@ export const anthropicUsageAccounting: UsageAccounting = {
   observeResponse(prepared: PreparedRequest, status: number, contentType: string | undefined, _headers?: ResponseHeaders): ResponseObserver {
     if (status < 200 || status > 299) return new PassThroughObserver(NOTHING_TO_COUNT);
     const kind = bodyKind(contentType);
-    if (kind === 'sse' || (kind === 'none' && prepared.stream)) return new SseResponseObserver(readAnthropicEvent, false);
+    if (kind === 'sse' || (kind === 'none' && prepared.stream)) return new SseResponseObserver(anthropicEventReader(), false);
     if (kind === 'json' || kind === 'none') return new JsonResponseObserver(ANTHROPIC_JSON_READER);
     return new PassThroughObserver(NOTHING_TO_COUNT);
   },

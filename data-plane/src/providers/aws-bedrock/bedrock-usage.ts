@@ -1,7 +1,7 @@
 // Usage accounting for Bedrock Runtime: Converse / ConverseStream (the normalized API) and
 // InvokeModel / InvokeModelWithResponseStream (model-native bodies).
 import type { Message } from '@smithy/eventstream-codec';
-import type { PreparedRequest, ResponseHeaders, ResponseObserver, TokenUsage, UsageAccounting } from '../usage-accounting';
+import { type PreparedRequest, type ResponseHeaders, type ResponseObserver, type TokenUsage, type UsageAccounting, type UsageOperation, tokenUsage } from '../usage-accounting';
 import { bodyKind } from '../shared/content-type';
 import { completionLimit, parseJsonRequestBody } from '../shared/json-request-body';
 import { type JsonUsageReader, JsonResponseObserver } from '../shared/json-response-observer';
@@ -32,9 +32,18 @@ const COMPLETION_LIMITS = [
 export function converseUsage(usage: unknown): TokenUsage | null {
   const input = tokenCount(member(usage, 'inputTokens'));
   if (input === null) return null;
-  const cached = (tokenCount(member(usage, 'cacheReadInputTokens')) ?? 0) + (tokenCount(member(usage, 'cacheWriteInputTokens')) ?? 0);
-  return { promptTokens: input + cached, completionTokens: tokenCount(member(usage, 'outputTokens')) ?? 0 };
+  const cachedRead = tokenCount(member(usage, 'cacheReadInputTokens')) ?? 0;
+  const cachedWrite = tokenCount(member(usage, 'cacheWriteInputTokens')) ?? 0;
+  return tokenUsage(input + cachedRead + cachedWrite, tokenCount(member(usage, 'outputTokens')) ?? 0, { cachedRead, cachedWrite });
 }
+
+const OPERATIONS: Readonly<Record<string, UsageOperation>> = {
+  converse: 'converse',
+  'converse-stream': 'converse_stream',
+  invoke: 'invoke',
+  'invoke-with-response-stream': 'invoke_stream',
+  'count-tokens': 'count_tokens',
+};
 
 /** Any usage a Bedrock body reports: Converse/Nova, Anthropic, OpenAI-style, Llama or Titan shapes. */
 function bodyUsage(body: JsonObject): TokenUsage | null {
@@ -121,7 +130,7 @@ function readBedrockMessage(message: Message, tally: UsageTally): void {
         if (input !== null) {
           const cached = firstTokenCount(metrics, 'cacheReadInputTokenCount') ?? 0;
           const written = firstTokenCount(metrics, 'cacheWriteInputTokenCount') ?? 0;
-          tally.usage = { promptTokens: input + cached + written, completionTokens: tokenCount(member(metrics, 'outputTokenCount')) ?? 0 };
+          tally.usage = tokenUsage(input + cached + written, tokenCount(member(metrics, 'outputTokenCount')) ?? 0, { cachedRead: cached, cachedWrite: written });
         }
         tally.complete = true;
       }
@@ -146,8 +155,9 @@ function headerUsage(headers: ResponseHeaders | undefined): TokenUsage | null {
   const input = headerCount(headers, 'x-amzn-bedrock-input-token-count');
   const output = headerCount(headers, 'x-amzn-bedrock-output-token-count');
   if (input === null || output === null) return null;
-  const cached = (headerCount(headers, 'x-amzn-bedrock-cache-read-input-token-count') ?? 0) + (headerCount(headers, 'x-amzn-bedrock-cache-write-input-token-count') ?? 0);
-  return { promptTokens: input + cached, completionTokens: output };
+  const cachedRead = headerCount(headers, 'x-amzn-bedrock-cache-read-input-token-count') ?? 0;
+  const cachedWrite = headerCount(headers, 'x-amzn-bedrock-cache-write-input-token-count') ?? 0;
+  return tokenUsage(input + cachedRead + cachedWrite, output, { cachedRead, cachedWrite });
 }
 
 function headerCount(headers: ResponseHeaders, name: string): number | null {
@@ -173,6 +183,7 @@ export const bedrockUsageAccounting: UsageAccounting = {
       body,
       json,
       model: route ? decodeModelId(route[1]) : null,
+      operation: (route && OPERATIONS[route[2]]) ?? 'other',
       stream: route !== null && STREAMING_OPERATIONS.has(route[2]),
       maxCompletionTokens: completionLimit(json, COMPLETION_LIMITS),
       stripUsageChunk: false,

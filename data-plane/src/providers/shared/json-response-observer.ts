@@ -60,13 +60,25 @@ export class JsonResponseObserver implements ResponseObserver {
     if (this.head === null) {
       const body = parseJsonObject(Buffer.concat(this.chunks, this.length).toString('utf8'));
       if (body === null) return { usage: null, completionText: '', complete: false };
-      return { usage: this.reader.usage(body), completionText: this.reader.text(body), complete: true };
+      return withModel({ usage: this.reader.usage(body), completionText: this.reader.text(body), complete: true }, body.model);
     }
-    const usage =
-      findUsageMember(Buffer.concat(this.chunks, this.tailLength).toString('utf8'), this.reader) ??
-      findUsageMember(this.head.toString('utf8'), this.reader);
-    return { usage, completionText: '', complete: usage !== null };
+    const tail = Buffer.concat(this.chunks, this.tailLength).toString('utf8');
+    const head = this.head.toString('utf8');
+    const usage = findUsageMember(tail, this.reader) ?? findUsageMember(head, this.reader);
+    return withModel({ usage, completionText: '', complete: usage !== null }, lastModelMember(tail) ?? lastModelMember(head));
   }
+}
+
+/** The observation with `responseModel` set when the body named a model (OpenAI, Mistral, Anthropic, Responses API). */
+function withModel(observed: ObservedUsage, model: unknown): ObservedUsage {
+  return typeof model === 'string' && model !== '' && model.length <= 256 ? { ...observed, responseModel: model } : observed;
+}
+
+/** The last `"model": "..."` member in a fragment of a large body (embeddings name it after the vectors). */
+function lastModelMember(text: string): string | null {
+  let found: string | null = null;
+  for (const match of text.matchAll(/"model"\s*:\s*"([^"\\]{1,256})"/g)) found = match[1];
+  return found;
 }
 
 /**

@@ -1,11 +1,11 @@
 // Usage accounting for the OpenAI wire format (Chat Completions, legacy Completions, Embeddings,
 // Responses), shared by OpenAI, Azure OpenAI and Mistral; each lists only how it differs.
 import type { EventSourceMessage } from 'eventsource-parser';
-import type { PreparedRequest, ResponseHeaders, ResponseObserver, TokenUsage, UsageAccounting } from '../usage-accounting';
+import { type PreparedRequest, type ResponseHeaders, type ResponseObserver, type TokenUsage, type UsageAccounting, type UsageOperation, tokenUsage } from '../usage-accounting';
 import { bodyKind } from './content-type';
 import { completionLimit, insertFirstMember, parseJsonRequestBody, withFirstMember } from './json-request-body';
 import { JsonResponseObserver, type JsonUsageReader } from './json-response-observer';
-import { type JsonObject, arrayMember, firstTokenCount, isJsonObject, member, parseJsonObject, stringMember, textOf } from './json-values';
+import { type JsonObject, arrayMember, firstTokenCount, isJsonObject, member, parseJsonObject, stringMember, textOf, tokenCount } from './json-values';
 import { SseResponseObserver } from './sse-response-observer';
 import { NOTHING_TO_COUNT, PassThroughObserver, type UsageTally } from './usage-tally';
 
@@ -29,6 +29,16 @@ export interface OpenAiCompatibleDifferences {
 
 const COMPLETIONS_PATH = /\/completions\/?$/;
 
+/** The operation an OpenAI-style path names (chat and legacy/FIM completions, Responses, embeddings). */
+export function openAiOperation(providerPath: string): UsageOperation {
+  if (/\/chat\/completions\/?$/.test(providerPath)) return 'chat_completions';
+  if (COMPLETIONS_PATH.test(providerPath)) return 'completions';
+  if (/\/responses\/?$/.test(providerPath)) return 'responses';
+  if (/\/responses\/input_tokens\/?$/.test(providerPath)) return 'count_tokens';
+  if (/\/embeddings\/?$/.test(providerPath)) return 'embeddings';
+  return 'other';
+}
+
 export function createOpenAiCompatibleUsageAccounting(differences: OpenAiCompatibleDifferences): UsageAccounting {
   return {
     prepareRequest(providerPath: string, body: Buffer, contentType: string | undefined, query?: string): PreparedRequest {
@@ -38,6 +48,7 @@ export function createOpenAiCompatibleUsageAccounting(differences: OpenAiCompati
         body,
         json,
         model,
+        operation: openAiOperation(providerPath),
         stream: member(json, 'stream') === true,
         maxCompletionTokens: completionLimit(json, ['max_completion_tokens', 'max_tokens', 'max_output_tokens'], 'n'),
         stripUsageChunk: false,
@@ -82,7 +93,12 @@ export function createOpenAiCompatibleUsageAccounting(differences: OpenAiCompati
 export function openAiUsage(usage: unknown): TokenUsage | null {
   const promptTokens = firstTokenCount(usage, 'prompt_tokens', 'input_tokens');
   if (promptTokens === null) return null;
-  return { promptTokens, completionTokens: firstTokenCount(usage, 'completion_tokens', 'output_tokens') ?? 0 };
+  const promptDetails = member(usage, 'prompt_tokens_details') ?? member(usage, 'input_tokens_details');
+  const completionDetails = member(usage, 'completion_tokens_details') ?? member(usage, 'output_tokens_details');
+  return tokenUsage(promptTokens, firstTokenCount(usage, 'completion_tokens', 'output_tokens') ?? 0, {
+    cachedRead: tokenCount(member(promptDetails, 'cached_tokens')),
+    reasoning: tokenCount(member(completionDetails, 'reasoning_tokens')),
+  });
 }
 
 const FREE_OPERATION_OBJECTS: ReadonlySet<string> = new Set([
@@ -169,7 +185,7 @@ export function readOpenAiEvent(event: EventSourceMessage, tally: UsageTally): b
   }
   const name = event.event;
   // Named events are the Responses API's: skip those that carry neither text nor usage unparsed.
-  if (name !== undefined && name !== 'message' && !RESPONSES_TEXT_EVENTS.has(name) && !RESPONSES_FINAL_EVENTS.has(name)) return false;
+  if (name !== undefined && name !== 'message' && name !== 'response.created' && !RESPONSES_TEXT_EVENTS.has(name) && !RESPONSES_FINAL_EVENTS.has(name)) return false;
   const chunk = parseJsonObject(data);
   if (chunk === null) return false;
   const type = chunk.type;
@@ -177,6 +193,7 @@ export function readOpenAiEvent(event: EventSourceMessage, tally: UsageTally): b
     readResponsesEvent(type, chunk, tally);
     return false;
   }
+  tally.noteModel(chunk.model);
   const usage = openAiUsage(chunk.usage);
   if (usage !== null) tally.usage = usage;
   const choices = chunk.choices;
@@ -193,7 +210,10 @@ function readResponsesEvent(type: string, event: JsonObject, tally: UsageTally):
   if (RESPONSES_TEXT_EVENTS.has(type)) {
     const delta = event.delta;
     if (typeof delta === 'string') tally.addText(delta);
+  } else if (type === 'response.created') {
+    tally.noteModel(member(event.response, 'model'));
   } else if (RESPONSES_FINAL_EVENTS.has(type)) {
+    tally.noteModel(member(event.response, 'model'));
     tally.usage = openAiUsage(member(event.response, 'usage')) ?? tally.usage;
     tally.complete = true;
   }

@@ -7,6 +7,8 @@ export class UsageTally {
   /** Prompt tokens reported ahead of the final usage. */
   reportedPromptTokens: number | null = null;
   complete = false;
+  /** The model the response named, when it named one. */
+  responseModel: string | null = null;
   private text = '';
 
   addText(text: string): void {
@@ -14,10 +16,15 @@ export class UsageTally {
   }
 
   result(): ObservedUsage {
-    if (this.usage === null && this.reportedPromptTokens !== null) {
-      return { usage: null, reportedPromptTokens: this.reportedPromptTokens, completionText: this.text, complete: this.complete };
-    }
-    return { usage: this.usage, completionText: this.text, complete: this.complete };
+    const observed: { -readonly [K in keyof ObservedUsage]: ObservedUsage[K] } = { usage: this.usage, completionText: this.text, complete: this.complete };
+    if (this.usage === null && this.reportedPromptTokens !== null) observed.reportedPromptTokens = this.reportedPromptTokens;
+    if (this.responseModel !== null) observed.responseModel = this.responseModel;
+    return observed;
+  }
+
+  /** Records the model a response names (the first one seen wins: later chunks repeat it). */
+  noteModel(model: unknown): void {
+    if (this.responseModel === null && typeof model === 'string' && model !== '' && model.length <= 256) this.responseModel = model;
   }
 }
 

@@ -1,0 +1,330 @@
+// One proxied request, from its body to its settlement, in the order the steps run:
+//   read the body within the limit → decode it for counting → admit (budgets) → authenticate upstream
+//   → call the provider → relay the response and observe it → settle (usage, metrics, access log).
+// Created per request by ProxyRequestHandler once the route and the consumer key are known; owned by
+// that request (not shared), so its state lives in fields rather than closures.
+import type { ClientRequest, IncomingMessage, OutgoingHttpHeaders } from 'node:http';
+import { performance } from 'node:perf_hooks';
+import type { TokengateErrorCode, UpstreamRequestDraft } from '../providers/provider-adapter';
+import type { ResponseObserver } from '../providers/usage-accounting';
+import type { ConsumerKeyGrant } from '../snapshot/consumer-key-index';
+import type { CompiledService } from '../snapshot/compiled-snapshot';
+import { RequestMeter } from '../usage/request-meter';
+import {
+  CorruptContentEncodingError,
+  DecodedBodyTooLargeError,
+  UnsupportedContentEncodingError,
+  contentCodings,
+  decodeBody,
+  observableAcceptEncoding,
+} from './content-encoding';
+import { downstreamResponseHeaders, upstreamRequestHeaders } from './forwarded-headers';
+import type { ProxyRequestHandlerOptions } from './proxy-request-handler';
+import type { ProxyRequest, ProxyResponse } from './proxy-types';
+import { sendRefusal } from './refusals';
+
+/** Longest a metered response's end waits for its settlement to reach the shared counters. */
+const SETTLE_WAIT_MS = 100;
+/** Raised inside the proxy to cut an exchange; never shown to clients. */
+const CLIENT_GONE = 'client closed the connection';
+
+function waitAtMost(work: Promise<void>, ms: number): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<void>((resolve) => {
+    timer = setTimeout(resolve, ms);
+  });
+  return Promise.race([work, timeout]).finally(() => clearTimeout(timer));
+}
+
+export class ProxyExchange {
+  private readonly startedAt = performance.now();
+  private readonly draft: UpstreamRequestDraft;
+  private readonly meter: RequestMeter | null;
+  /** What the client was answered (499: it left first). */
+  private status = 0;
+  /** What the provider answered (0: it never did); accounting goes by it, not by what the client saw. */
+  private upstreamStatus = 0;
+  /** Set once the outcome is decided; later upstream events are echoes of our own teardown. */
+  private settled = false;
+  private upstreamRequest: ClientRequest | null = null;
+  private timer: NodeJS.Timeout | null = null;
+  /** Body chunks relayed; the idle timer compares it with what it saw last time. */
+  private bodyActivity = 0;
+  private bodyActivitySeen = 0;
+  private receivedBytes = 0;
+  private sentAt = 0;
+  private firstByteSeconds: number | null = null;
+  private firstChunkSeconds: number | null = null;
+
+  constructor(
+    private readonly options: ProxyRequestHandlerOptions,
+    private readonly req: ProxyRequest,
+    private readonly res: ProxyResponse,
+    private readonly service: CompiledService,
+    grant: ConsumerKeyGrant,
+    private readonly providerPath: string,
+    query: string,
+    private readonly requestId: string,
+    private readonly onDone: () => void,
+  ) {
+    const upstream = service.upstream;
+    const headers = upstreamRequestHeaders(req.headers);
+    headers['host'] = upstream.hostHeader;
+    headers['x-request-id'] = requestId;
+    // Usage is read from the response: never let the upstream pick a coding the proxy cannot decode.
+    const accept = headers['accept-encoding'];
+    if (typeof accept === 'string') headers['accept-encoding'] = observableAcceptEncoding(accept);
+    this.draft = {
+      method: req.method ?? 'GET',
+      path: providerPath === '' ? (upstream.basePath === '' ? '/' : upstream.basePath) : upstream.basePath + providerPath,
+      query,
+      headers,
+    };
+    this.meter = options.metering === null ? null : new RequestMeter(options.metering, service, grant, providerPath);
+  }
+
+  start(): void {
+    this.res.on('close', () => this.onClientClosed());
+    this.req.on('error', () => this.fail(400, 'bad_request', 'The request body could not be read.'));
+    this.readBody();
+  }
+
+  // ── 1. Read the body within the limit ────────────────────────────────────────────────────────────
+  /** The whole body is read (within the limit): it is counted, SigV4 hashes it, and it may be rewritten. */
+  private readBody(): void {
+    const chunks: Buffer[] = [];
+    this.req.on('data', (chunk: Buffer) => {
+      if (this.accepts(chunk)) chunks.push(chunk);
+    });
+    this.req.on('end', () => {
+      if (this.settled) return;
+      const body = chunks.length === 1 ? chunks[0] : Buffer.concat(chunks);
+      this.prepare(body).catch((error: unknown) => {
+        this.options.logger.error({ requestId: this.requestId, service: this.service.id, error: (error as Error).message }, 'preparing the upstream request failed');
+        this.fail(500, 'internal_error', 'The proxy could not prepare the provider request.');
+      });
+    });
+  }
+
+  /** Counts a request body chunk against the limit; false (after answering 413) once it is exceeded or the exchange is over. */
+  private accepts(chunk: Buffer): boolean {
+    if (this.settled) return false;
+    this.receivedBytes += chunk.length;
+    if (this.receivedBytes <= this.options.maxBodyBytes) return true;
+    this.fail(413, 'request_too_large', `The request body exceeds ${this.options.maxBodyBytes} bytes.`, true);
+    return false;
+  }
+
+  // ── 2–4. Decode for counting, admit, authenticate ───────────────────────────────────────────────
+  private async prepare(clientBody: Buffer): Promise<void> {
+    const { draft, meter, service } = this;
+    const authenticator = service.authenticator;
+    if (authenticator === null) return; // checked by the handler; narrows the type
+    // Header credentials first: they may set the query (Azure api-version) the meter reads.
+    if (authenticator.kind === 'headers') authenticator.apply(draft);
+    let body = clientBody;
+    if (meter !== null) {
+      const decoded = this.decodedRequestBody(clientBody);
+      if (decoded === null) return;
+      const refusal = meter.prepare(decoded, this.req.headers['content-type'], draft.query) ?? (await meter.admit());
+      if (refusal !== null) {
+        this.fail(refusal.status, refusal.code, refusal.message, false, refusal.headers);
+        return;
+      }
+      if (this.settled) return; // the client left while we were admitting: finish() gives the reservation back
+      const prepared = meter.prepared;
+      if (prepared !== null && prepared.body !== decoded) {
+        // Rewritten (stream_options added): sent decoded, whatever coding the client used.
+        body = prepared.body;
+        draft.headers['content-length'] = String(body.length);
+        delete draft.headers['transfer-encoding'];
+        delete draft.headers['content-encoding'];
+      }
+      // The usage chunk the proxy asked for is cut out of the stream, which needs its plain bytes.
+      if (prepared?.stripUsageChunk === true) draft.headers['accept-encoding'] = 'identity';
+    }
+    if (authenticator.kind === 'signed-body') await authenticator.sign(draft, body, service.upstream);
+    this.call(body);
+  }
+
+  /** The body as the provider will read it, or null after refusing a coding the proxy cannot decode. */
+  private decodedRequestBody(body: Buffer): Buffer | null {
+    const codings = contentCodings(this.req.headers['content-encoding']);
+    if (codings.length === 0) return body;
+    try {
+      return decodeBody(body, codings, this.options.maxBodyBytes);
+    } catch (error) {
+      if (error instanceof UnsupportedContentEncodingError) this.fail(415, 'unsupported_content_encoding', error.message);
+      else if (error instanceof DecodedBodyTooLargeError) this.fail(413, 'request_too_large', `The request body exceeds ${this.options.maxBodyBytes} bytes once decoded.`);
+      else if (error instanceof CorruptContentEncodingError) this.fail(400, 'bad_request', error.message);
+      else throw error;
+      return null;
+    }
+  }
+
+  // ── 5. Call the provider ─────────────────────────────────────────────────────────────────────────
+  private call(body: Buffer): void {
+    if (this.settled) return;
+    const { upstream } = this.service;
+    const outgoing = upstream.request({
+      agent: upstream.agent,
+      hostname: upstream.hostname,
+      port: upstream.port,
+      method: this.draft.method,
+      path: this.draft.path + this.draft.query,
+      headers: this.draft.headers,
+    });
+    this.upstreamRequest = outgoing;
+    this.sentAt = performance.now();
+    this.timer = setTimeout(() => this.onTimer(), this.options.upstreamHeadersTimeoutMs);
+    outgoing.on('error', (error: NodeJS.ErrnoException) => {
+      if (this.settled) return;
+      this.options.logger.warn({ requestId: this.requestId, service: this.service.id, error: error.code ?? error.message }, 'upstream request failed');
+      this.fail(502, 'upstream_unreachable', 'The provider could not be reached.');
+    });
+    outgoing.on('response', (response: IncomingMessage) => this.relay(response));
+    outgoing.end(body);
+  }
+
+  private onTimer(): void {
+    if (this.bodyActivity !== this.bodyActivitySeen) {
+      // Data flowed since the last check: the stream is alive, wait another idle period.
+      this.bodyActivitySeen = this.bodyActivity;
+      this.timer?.refresh();
+      return;
+    }
+    if (this.res.headersSent) {
+      this.options.logger.warn({ requestId: this.requestId, service: this.service.id, timeoutMs: this.options.upstreamIdleTimeoutMs }, 'upstream response stalled; cutting the stream');
+    }
+    this.fail(504, 'upstream_timeout', 'The provider did not answer in time.');
+  }
+
+  // ── 6. Relay the response and observe it ─────────────────────────────────────────────────────────
+  private relay(upstreamResponse: IncomingMessage): void {
+    const { res, meter, options } = this;
+    if (this.settled) {
+      upstreamResponse.resume();
+      return;
+    }
+    if (this.timer !== null) clearTimeout(this.timer);
+    this.timer = setTimeout(() => this.onTimer(), options.upstreamIdleTimeoutMs);
+    const status = upstreamResponse.statusCode ?? 502;
+    this.status = status;
+    this.upstreamStatus = status;
+    this.firstByteSeconds = (performance.now() - this.sentAt) / 1000;
+    const responseHeaders: OutgoingHttpHeaders = downstreamResponseHeaders(upstreamResponse.headers);
+    responseHeaders['x-tokengate-request-id'] = this.requestId;
+    let observer: ResponseObserver | null = null;
+    if (meter !== null) {
+      observer = meter.observe(status, upstreamResponse.headers);
+      const limits = meter.responseHeaders();
+      if (limits !== null) Object.assign(responseHeaders, limits);
+      // The observer may hide a chunk the client did not ask for (the injected usage chunk).
+      if (meter.prepared?.stripUsageChunk === true) delete responseHeaders['content-length'];
+    }
+    try {
+      res.writeHead(status, responseHeaders);
+    } catch (error) {
+      options.logger.warn({ requestId: this.requestId, service: this.service.id, error: (error as Error).message }, 'upstream response headers not relayable');
+      this.fail(502, 'upstream_unreachable', 'The provider sent a response the proxy cannot relay.');
+      return;
+    }
+    // A streamed response (SSE, AWS event stream) has no length: let the client see the headers now.
+    if (responseHeaders['content-length'] === undefined) res.flushHeaders?.();
+    upstreamResponse.on('data', (chunk: Buffer) => {
+      this.bodyActivity += 1;
+      if (this.firstChunkSeconds === null) this.firstChunkSeconds = (performance.now() - this.startedAt) / 1000;
+      const out = observer === null ? chunk : observer.write(chunk);
+      if (out.length > 0 && !res.write(out)) upstreamResponse.pause();
+    });
+    res.on('drain', () => upstreamResponse.resume());
+    upstreamResponse.on('end', () => this.onUpstreamEnd(observer));
+    upstreamResponse.on('close', () => {
+      // Closed before its end: the provider connection broke mid-stream. Cut the client stream so the
+      // SDK sees an error instead of a silently truncated body.
+      if (!upstreamResponse.complete && !this.settled) {
+        this.settled = true;
+        res.destroy();
+      }
+    });
+    upstreamResponse.on('error', () => undefined); // 'close' above decides; this keeps 'aborted' errors from throwing
+  }
+
+  private onUpstreamEnd(observer: ResponseObserver | null): void {
+    if (this.settled) return;
+    this.settled = true;
+    const rest = observer?.flush();
+    const end = (): void => {
+      if (rest !== undefined && rest.length > 0) this.res.end(rest);
+      else this.res.end();
+    };
+    // Settle before the client sees the end, so its next request meets the true counters; a slow
+    // Redis delays the end by at most SETTLE_WAIT_MS (settlement then finishes in the background).
+    if (this.meter === null || !this.meter.limited) end();
+    else void waitAtMost(this.meter.finish(this.upstreamStatus, this.status).then(() => undefined), SETTLE_WAIT_MS).then(end);
+    // The provider answered before the client finished uploading (e.g. an early 4xx): the rest of the
+    // body is dropped, and the half-sent upstream request must not keep its pooled socket.
+    const upstreamRequest = this.upstreamRequest;
+    if (upstreamRequest !== null && !upstreamRequest.writableEnded) upstreamRequest.destroy();
+  }
+
+  // ── Endings ─────────────────────────────────────────────────────────────────────────────────────
+  /** Ends the exchange with a refusal when nothing was sent yet, else by cutting the client stream. */
+  private fail(httpStatus: number, code: TokengateErrorCode, message: string, closeConnection = false, extraHeaders?: Record<string, string>): void {
+    if (this.settled) return;
+    this.settled = true;
+    if (this.upstreamRequest !== null) this.upstreamRequest.destroy();
+    if (!this.res.headersSent) {
+      this.status = httpStatus;
+      sendRefusal(this.req, this.res, this.service.provider, httpStatus, code, message, this.requestId, closeConnection, extraHeaders);
+    } else {
+      this.res.destroy();
+    }
+  }
+
+  private onClientClosed(): void {
+    // Not settled means the response was not ended by us: the client went away first (abort, reset,
+    // HTTP/2 RST_STREAM). writableFinished cannot tell: the http2 compat response reports a reset
+    // stream as finished.
+    if (!this.settled) {
+      this.settled = true;
+      if (this.status === 0) this.status = 499;
+      if (this.upstreamRequest !== null) this.upstreamRequest.destroy(new Error(CLIENT_GONE));
+    }
+    this.finish();
+  }
+
+  // ── 7. Settle ───────────────────────────────────────────────────────────────────────────────────
+  private finish(): void {
+    const { options, service, requestId, meter } = this;
+    if (this.timer !== null) clearTimeout(this.timer);
+    this.timer = null;
+    const durationSeconds = (performance.now() - this.startedAt) / 1000;
+    options.metrics.countRequest(service.id, service.provider.label, this.status);
+    if (options.accessLog) {
+      options.logger.info(
+        { requestId, method: this.draft.method, organization: service.organizationHandle, service: service.id, provider: service.provider.label, status: this.status, durationMs: Math.round(durationSeconds * 1e6) / 1000 },
+        'proxied request',
+      );
+    }
+    const settlement = meter === null ? Promise.resolve(null) : meter.finish(this.upstreamStatus, this.status);
+    // Recorded once settled: the response model and the tokens are known only then.
+    void settlement.then((settled) => {
+      const prepared = meter?.prepared ?? null;
+      options.metrics.observeExchange({
+        serviceId: service.id,
+        provider: service.provider.label,
+        operation: prepared?.operation ?? 'other',
+        requestModel: prepared?.model ?? null,
+        responseModel: settled?.responseModel ?? null,
+        status: this.status,
+        durationSeconds,
+        firstByteSeconds: this.firstByteSeconds,
+        firstChunkSeconds: prepared?.stream === true ? this.firstChunkSeconds : null,
+        usage: settled?.usage ?? null,
+      });
+      // Done only once settled: a proxy shutting down waits for the last usage to be reported.
+      this.onDone();
+    });
+  }
+}

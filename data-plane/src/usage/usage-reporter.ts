@@ -1,0 +1,123 @@
+// Sums the usage of every proxied request per minute and dimension (service, connection, operation,
+// request and response model) and hands the sums over in batches, each with an id the control plane
+// applies once. What is summed but not yet handed over lives only here: `flush()` on shutdown, and a
+// short interval (default 1 s) bounds what a crash can lose.
+import { randomBytes } from 'node:crypto';
+import type { UsageBatchMessage, UsageRecordMessage } from '../config-stream/wire-types';
+import type { TokenUsage, UsageOperation } from '../providers/usage-accounting';
+
+/** One request's usage, as the proxy settled it. */
+export interface UsageEvent {
+  readonly serviceId: string;
+  readonly organizationId: string;
+  readonly projectId: string;
+  readonly connectionId: string;
+  readonly operation: UsageOperation;
+  /** '' when the request named none. */
+  readonly requestModel: string;
+  /** '' when the response named none. */
+  readonly responseModel: string;
+  readonly usage: TokenUsage;
+  /** What the client was answered: 4xx and 5xx count as errors of their class (499: the client left). */
+  readonly status: number;
+}
+
+interface MinuteTally {
+  readonly event: UsageEvent;
+  readonly minuteStart: number;
+  prompt: number;
+  completion: number;
+  cachedRead: number;
+  cachedWrite: number;
+  reasoning: number;
+  requests: number;
+  errors4xx: number;
+  errors5xx: number;
+}
+
+const MINUTE_MS = 60_000;
+/** Longest model name kept; longer ones are cut (they come from request bodies). */
+const MAX_MODEL_LENGTH = 256;
+
+export interface UsageReporterOptions {
+  /** Receives each batch; must keep it until the control plane acknowledges it. */
+  readonly deliver: (batch: UsageBatchMessage) => void;
+  readonly proxyId: string;
+  /** Default 1000 ms. */
+  readonly intervalMs?: number;
+  readonly now?: () => number;
+}
+
+export class UsageReporter {
+  private tallies = new Map<string, MinuteTally>();
+  private sequence = 0;
+  private readonly timer: NodeJS.Timeout;
+  /** Batch ids stay unique across restarts of a proxy that keeps its id. */
+  private readonly prefix = randomBytes(6).toString('hex');
+  private readonly now: () => number;
+
+  constructor(private readonly options: UsageReporterOptions) {
+    this.now = options.now ?? Date.now;
+    this.timer = setInterval(() => this.flush(), options.intervalMs ?? 1000);
+    this.timer.unref();
+  }
+
+  record(event: UsageEvent): void {
+    const minuteStart = Math.floor(this.now() / MINUTE_MS) * MINUTE_MS;
+    const requestModel = event.requestModel.slice(0, MAX_MODEL_LENGTH);
+    const responseModel = event.responseModel.slice(0, MAX_MODEL_LENGTH);
+    const key = `${minuteStart}|${event.serviceId}|${event.connectionId}|${event.operation}|${requestModel}|${responseModel}`;
+    let tally = this.tallies.get(key);
+    if (tally === undefined) {
+      tally = { event: { ...event, requestModel, responseModel }, minuteStart, prompt: 0, completion: 0, cachedRead: 0, cachedWrite: 0, reasoning: 0, requests: 0, errors4xx: 0, errors5xx: 0 };
+      this.tallies.set(key, tally);
+    }
+    const { usage, status } = event;
+    tally.prompt += usage.promptTokens;
+    tally.completion += usage.completionTokens;
+    tally.cachedRead += usage.cachedReadTokens ?? 0;
+    tally.cachedWrite += usage.cachedWriteTokens ?? 0;
+    tally.reasoning += usage.reasoningTokens ?? 0;
+    tally.requests += 1;
+    if (status >= 400 && status < 500) tally.errors4xx += 1;
+    else if (status >= 500 || status === 0) tally.errors5xx += 1;
+  }
+
+  /** Hands over what was summed since the last flush as one batch (nothing when idle). */
+  flush(): void {
+    if (this.tallies.size === 0) return;
+    const tallies = [...this.tallies.values()];
+    this.tallies = new Map();
+    this.sequence += 1;
+    this.options.deliver({ batch_id: `${this.options.proxyId}:${this.prefix}:${this.sequence}`, records: tallies.map(toRecord) });
+  }
+
+  close(): void {
+    clearInterval(this.timer);
+    this.flush();
+  }
+}
+
+function toRecord(t: MinuteTally): UsageRecordMessage {
+  const e = t.event;
+  return {
+    service_id: e.serviceId,
+    connection_id: e.connectionId,
+    organization_id: e.organizationId,
+    project_id: e.projectId,
+    operation: e.operation,
+    request_model: e.requestModel,
+    response_model: e.responseModel,
+    window_unit: 'MINUTE',
+    window_start: new Date(t.minuteStart).toISOString(),
+    prompt_tokens: String(t.prompt),
+    completion_tokens: String(t.completion),
+    total_tokens: String(t.prompt + t.completion),
+    cached_prompt_read_tokens: String(t.cachedRead),
+    cached_prompt_write_tokens: String(t.cachedWrite),
+    reasoning_tokens: String(t.reasoning),
+    requests: String(t.requests),
+    errors_4xx: String(t.errors4xx),
+    errors_5xx: String(t.errors5xx),
+  };
+}
