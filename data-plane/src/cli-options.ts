@@ -19,11 +19,14 @@ export const DATA_PLANE_USAGE = `Usage: tokengate data-plane --environment <hand
   --shutdown-grace-ms <n>       in-flight grace period on SIGTERM (TOKENGATE_SHUTDOWN_GRACE_MS), default 30000
   --access-log <true|false>     one log line per request (TOKENGATE_ACCESS_LOG), default false
   --redis-url <url>             shared token counters (REDIS_URL), default redis://127.0.0.1:6379
-  --redis-namespace <prefix>    prefix of the rate-limit keys (TOKENGATE_REDIS_NAMESPACE), default tokengate
+  --redis-namespace <prefix>    prefix of the rate-limit and usage-spool keys (TOKENGATE_REDIS_NAMESPACE), default tokengate
   --redis-timeout-ms <n>        longest wait for Redis per request (TOKENGATE_REDIS_TIMEOUT_MS), default 50
   --local-share <0-1>           share of each budget used alone while Redis is away (TOKENGATE_RATE_LIMIT_LOCAL_SHARE), default 0.5
   --default-completion-tokens <n> reserved when a request sets no max tokens (TOKENGATE_DEFAULT_COMPLETION_TOKENS), default 256
-  --usage-report-interval-ms <n> usage batches to the control plane (TOKENGATE_USAGE_REPORT_INTERVAL_MS), default 5000
+  --usage-report-interval-ms <n> usage batches to the control plane (TOKENGATE_USAGE_REPORT_INTERVAL_MS), default 1000
+  --usage-orphan-age-ms <n>     re-send spooled usage batches at least this old (TOKENGATE_USAGE_ORPHAN_AGE_MS), default 30000
+  --metric-models <a,b,...>     models with their own metric label, others are "other" (TOKENGATE_METRIC_MODELS),
+                                default: the first 20 models seen
   --log-level <level>           pino level (TOKENGATE_LOG_LEVEL), default info
   --help                        this text
 
@@ -65,6 +68,8 @@ const FLAG_VARIABLES: Readonly<Record<string, string>> = {
   'local-share': 'TOKENGATE_RATE_LIMIT_LOCAL_SHARE',
   'default-completion-tokens': 'TOKENGATE_DEFAULT_COMPLETION_TOKENS',
   'usage-report-interval-ms': 'TOKENGATE_USAGE_REPORT_INTERVAL_MS',
+  'usage-orphan-age-ms': 'TOKENGATE_USAGE_ORPHAN_AGE_MS',
+  'metric-models': 'TOKENGATE_METRIC_MODELS',
 };
 
 /**
@@ -133,6 +138,8 @@ export function parseDataPlaneCliOptions(
   if (clientCert !== undefined && caCert === undefined) throw new DataPlaneCliUsageError('--control-plane-cert needs --control-plane-ca');
 
   const accessLogRaw = get('access-log');
+  const metricModelsRaw = get('metric-models');
+  const metricModels = metricModelsRaw === undefined ? undefined : metricModelsRaw.split(',').map((model) => model.trim()).filter((model) => model !== '');
   if (accessLogRaw !== undefined && !['true', 'false', '1', '0'].includes(accessLogRaw)) {
     throw new DataPlaneCliUsageError(`--access-log must be true or false, got "${accessLogRaw}"`);
   }
@@ -164,13 +171,15 @@ export function parseDataPlaneCliOptions(
       upstreamIdleTimeoutMs: integer('upstream-idle-timeout-ms', 1, 3_600_000),
       shutdownGraceMs: integer('shutdown-grace-ms', 0, 3_600_000),
       accessLog: accessLogRaw === 'true' || accessLogRaw === '1',
+      usageReportIntervalMs: integer('usage-report-interval-ms', 100, 3_600_000),
+      usageOrphanAgeMs: integer('usage-orphan-age-ms', 0, 86_400_000),
+      ...(metricModels === undefined ? {} : { metricModels }),
       rateLimiting: {
         redisUrl: get('redis-url') ?? 'redis://127.0.0.1:6379',
         redisNamespace: get('redis-namespace') || 'tokengate',
         redisTimeoutMs: integer('redis-timeout-ms', 1, 60_000),
         localShare: share(),
         defaultCompletionTokens: integer('default-completion-tokens', 1, 10_000_000),
-        usageReportIntervalMs: integer('usage-report-interval-ms', 100, 3_600_000),
       },
     },
   };

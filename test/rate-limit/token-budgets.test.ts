@@ -141,8 +141,16 @@ it('two proxies admitting concurrently never exceed the budget, and the boundary
   let more = 0;
   while ((await chat(service.endpoints[more % 2], service.key)).status === 200) more += 1;
   expect(admitted + more).toBe(10);
-  await waitFor(async () => (await usageOf(service.connectionId)).requests === 10, 'usage to be reported');
-  expect(await usageOf(service.connectionId)).toEqual({ promptTokens: 10 * PROMPT, completionTokens: 70, totalTokens: 10 * perRequest, requests: 10 });
+  // Every request is reported, refusals included (no tokens, one 4xx error each).
+  const attempts = burst.length + more + 1;
+  await waitFor(async () => (await usageOf(service.connectionId)).requests === attempts, 'usage to be reported');
+  expect(await usageOf(service.connectionId)).toEqual({ promptTokens: 10 * PROMPT, completionTokens: 70, totalTokens: 10 * perRequest, requests: attempts });
+  const { connection } = await gw.cp.ok<{ connection: { usageReport: { rows: Array<{ requests: number; errors4xx: number; errors5xx: number; operation: string; requestModel: string }> } } }>(
+    'query($id: ID!) { connection(id: $id) { usageReport(groupBy: [OPERATION, REQUEST_MODEL]) { rows { requests errors4xx errors5xx operation requestModel } } } }',
+    { id: service.connectionId },
+    gw.tenant.tokens.developer,
+  );
+  expect(connection.usageReport.rows).toEqual([{ requests: attempts, errors4xx: attempts - 10, errors5xx: 0, operation: 'chat_completions', requestModel: 'gpt-4o-mini' }]);
 });
 
 it('a change of limits takes effect with the next snapshot without resetting what was used', async () => {
