@@ -28,13 +28,14 @@ describe('anthropicUsageAccounting.prepareRequest', () => {
 describe('anthropicUsageAccounting.observeResponse', () => {
   it('reads the documented message', () => {
     const { result } = observe(accounting.observeResponse(unstreamed, 200, 'application/json'), [providerFixture('anthropic', 'message.json')]);
-    expect(result).toEqual({ usage: { promptTokens: 2095, completionTokens: 503 }, completionText: 'Hi! My name is Claude.', complete: true });
+    // The fixture reports both cache counts as 0: no details.
+    expect(result).toEqual({ usage: { promptTokens: 2095, completionTokens: 503 }, responseModel: 'claude-sonnet-4-5-20250929', completionText: 'Hi! My name is Claude.', complete: true });
   });
 
   it('counts cache writes and reads as prompt tokens', () => {
     const cached = { ...messageExample, usage: { ...messageExample.usage, input_tokens: 10, cache_creation_input_tokens: 1200, cache_read_input_tokens: 800 } };
     const { result } = observe(accounting.observeResponse(unstreamed, 200, 'application/json'), [Buffer.from(JSON.stringify(cached))]);
-    expect(result.usage).toEqual({ promptTokens: 2010, completionTokens: 503 });
+    expect(result.usage).toEqual({ promptTokens: 2010, completionTokens: 503, cachedReadTokens: 800, cachedWriteTokens: 1200 });
   });
 
   it('collects thinking and tool use from the content blocks', () => {
@@ -64,7 +65,7 @@ describe('anthropicUsageAccounting.observeResponse', () => {
   it('reads the recorded stream (message_start + cumulative message_delta) at every split offset', () => {
     const recorded = providerFixture('anthropic', 'message-stream.sse');
     const { whole, splits } = observeAtEverySplit(() => accounting.observeResponse(streamed, 200, 'text/event-stream; charset=utf-8'), recorded);
-    expect(whole.result).toEqual({ usage: { promptTokens: 25, completionTokens: 15 }, completionText: 'Hello!', complete: true });
+    expect(whole.result).toEqual({ usage: { promptTokens: 25, completionTokens: 15 }, responseModel: 'claude-sonnet-4-5-20250929', completionText: 'Hello!', complete: true });
     for (const split of [whole, ...splits]) {
       expect(split.forwarded.equals(recorded)).toBe(true);
       expect(split.result).toEqual(whole.result);
@@ -78,7 +79,7 @@ describe('anthropicUsageAccounting.observeResponse', () => {
       fc.property(fc.array(fc.integer({ min: 1, max: bytes.length - 1 }), { maxLength: 40 }), (cuts) => {
         const { forwarded, result } = observe(accounting.observeResponse(streamed, 200, 'text/event-stream'), piecesOf(bytes, cuts));
         expect(forwarded.equals(bytes)).toBe(true);
-        expect(result).toEqual({ usage: { promptTokens: 77, completionTokens: 12 }, completionText: behaviour.content, complete: true });
+        expect(result).toEqual({ usage: { promptTokens: 77, completionTokens: 12 }, responseModel: 'claude-sonnet-4-5', completionText: behaviour.content, complete: true });
       }),
     );
   });
@@ -87,11 +88,11 @@ describe('anthropicUsageAccounting.observeResponse', () => {
     const recorded = providerFixture('anthropic', 'message-stream.sse');
     const cut = recorded.indexOf('event: message_delta') + 30;
     const { result } = observe(accounting.observeResponse(streamed, 200, 'text/event-stream'), [recorded.subarray(0, cut)], false);
-    expect(result).toEqual({ usage: null, reportedPromptTokens: 25, completionText: 'Hello!', complete: false });
+    expect(result).toEqual({ usage: null, reportedPromptTokens: 25, responseModel: 'claude-sonnet-4-5-20250929', completionText: 'Hello!', complete: false });
     // Cut after message_delta but before message_stop: the usage is final.
     const beforeStop = recorded.indexOf('event: message_stop');
     const late = observe(accounting.observeResponse(streamed, 200, 'text/event-stream'), [recorded.subarray(0, beforeStop)], false);
-    expect(late.result).toEqual({ usage: { promptTokens: 25, completionTokens: 15 }, completionText: 'Hello!', complete: false });
+    expect(late.result).toEqual({ usage: { promptTokens: 25, completionTokens: 15 }, responseModel: 'claude-sonnet-4-5-20250929', completionText: 'Hello!', complete: false });
   });
 
   it('takes cache tokens from message_start and updated counts from message_delta; reads events without names', () => {
@@ -104,13 +105,82 @@ describe('anthropicUsageAccounting.observeResponse', () => {
       sse({ type: 'message_stop' }),
     ];
     const { result } = observe(accounting.observeResponse(streamed, 200, 'text/event-stream'), [Buffer.from(events.join(''))]);
-    expect(result).toEqual({ usage: { promptTokens: 155, completionTokens: 40 }, completionText: 'hm {"q":1}', complete: true });
+    // message_delta's counts are final: 5 + 100 written + 50 read.
+    expect(result).toEqual({ usage: { promptTokens: 155, completionTokens: 40, cachedReadTokens: 50, cachedWriteTokens: 100 }, completionText: 'hm {"q":1}', complete: true });
   });
 
   it('treats an error event mid-stream as the end of an incomplete stream', () => {
     const recorded = providerFixture('anthropic', 'message-stream.sse').toString();
     const broken = recorded.slice(0, recorded.indexOf('event: content_block_stop')) + sse({ type: 'error', error: { type: 'overloaded_error', message: 'Overloaded' } }, 'error');
     const { result } = observe(accounting.observeResponse(streamed, 200, 'text/event-stream'), [Buffer.from(broken)]);
-    expect(result).toEqual({ usage: null, reportedPromptTokens: 25, completionText: 'Hello!', complete: false });
+    expect(result).toEqual({ usage: null, reportedPromptTokens: 25, responseModel: 'claude-sonnet-4-5-20250929', completionText: 'Hello!', complete: false });
+  });
+});
+
+describe('anthropicUsageAccounting operations', () => {
+  it.each([
+    ['/v1/messages', 'messages'],
+    ['/v1/messages/count_tokens', 'count_tokens'],
+    ['/v1/complete', 'completions'],
+    ['/v1/messages/batches', 'other'],
+    ['/v1/models', 'other'],
+  ] as const)('names %s as %s', (path, operation) => {
+    expect(prepare({ model: 'claude-sonnet-4-5', max_tokens: 10, messages: [] }, path).operation).toBe(operation);
+  });
+});
+
+describe('anthropicUsageAccounting cache details', () => {
+  const event = (type: string, data: object): string => sse({ type, ...data }, type);
+  /** A stream whose message_delta reports only output_tokens (as the Messages streaming example does). */
+  function cachedStream(model: string, startUsage: object, outputTokens: number, text: string): Buffer {
+    return Buffer.from(
+      [
+        event('message_start', { message: { id: 'msg_1', type: 'message', role: 'assistant', content: [], model, stop_reason: null, stop_sequence: null, usage: startUsage } }),
+        event('content_block_start', { index: 0, content_block: { type: 'text', text: '' } }),
+        event('content_block_delta', { index: 0, delta: { type: 'text_delta', text } }),
+        event('content_block_stop', { index: 0 }),
+        event('message_delta', { delta: { stop_reason: 'end_turn', stop_sequence: null }, usage: { output_tokens: outputTokens } }),
+        event('message_stop', {}),
+      ].join(''),
+    );
+  }
+
+  it('keeps message_start cache counts when message_delta reports only output tokens', () => {
+    const bytes = cachedStream('claude-sonnet-4-5-20250929', { input_tokens: 21, cache_creation_input_tokens: 188086, cache_read_input_tokens: 0, output_tokens: 1 }, 393, 'Summary');
+    const { whole, splits } = observeAtEverySplit(() => accounting.observeResponse(streamed, 200, 'text/event-stream'), bytes);
+    expect(whole.result).toEqual({
+      usage: { promptTokens: 21 + 188086, completionTokens: 393, cachedWriteTokens: 188086 },
+      responseModel: 'claude-sonnet-4-5-20250929',
+      completionText: 'Summary',
+      complete: true,
+    });
+    for (const split of splits) expect(split.result).toEqual(whole.result);
+    const read = cachedStream('claude-sonnet-4-5-20250929', { input_tokens: 3, cache_creation_input_tokens: 0, cache_read_input_tokens: 188086, output_tokens: 1 }, 12, 'Again');
+    expect(observe(accounting.observeResponse(streamed, 200, 'text/event-stream'), [read]).result.usage).toEqual({ promptTokens: 188089, completionTokens: 12, cachedReadTokens: 188086 });
+  });
+
+  it('keeps each stream its own message_start: two interleaved streams do not share cache counts', () => {
+    const cached = cachedStream('claude-a', { input_tokens: 10, cache_creation_input_tokens: 0, cache_read_input_tokens: 500, output_tokens: 1 }, 5, 'one');
+    const plain = cachedStream('claude-b', { input_tokens: 7, output_tokens: 1 }, 4, 'two');
+    const first = accounting.observeResponse(streamed, 200, 'text/event-stream');
+    const second = accounting.observeResponse(streamed, 200, 'text/event-stream');
+    // message_start of the cached stream, then the whole plain stream, then the rest of the cached one.
+    const cut = cached.indexOf('event: content_block_start');
+    first.write(cached.subarray(0, cut));
+    second.write(plain);
+    second.flush();
+    first.write(cached.subarray(cut));
+    first.flush();
+    expect(second.result()).toEqual({ usage: { promptTokens: 7, completionTokens: 4 }, responseModel: 'claude-b', completionText: 'two', complete: true });
+    expect(first.result()).toEqual({ usage: { promptTokens: 510, completionTokens: 5, cachedReadTokens: 500 }, responseModel: 'claude-a', completionText: 'one', complete: true });
+  });
+
+  it('reads cache reads alone from a JSON message', () => {
+    const body = { ...messageExample, usage: { input_tokens: 4, cache_creation_input_tokens: 0, cache_read_input_tokens: 2048, output_tokens: 9 } };
+    expect(observe(accounting.observeResponse(unstreamed, 200, 'application/json'), [Buffer.from(JSON.stringify(body))]).result.usage).toEqual({
+      promptTokens: 2052,
+      completionTokens: 9,
+      cachedReadTokens: 2048,
+    });
   });
 });

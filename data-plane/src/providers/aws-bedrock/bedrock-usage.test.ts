@@ -61,7 +61,12 @@ describe('bedrockUsageAccounting.observeResponse', () => {
 
   it('counts cache reads and writes as prompt tokens', () => {
     const body = { output: { message: { role: 'assistant', content: [{ text: 'x' }] } }, usage: { inputTokens: 4, outputTokens: 2, cacheReadInputTokens: 100, cacheWriteInputTokens: 20, totalTokens: 126 } };
-    expect(observe(accounting.observeResponse(converse, 200, 'application/json'), [Buffer.from(JSON.stringify(body))]).result.usage).toEqual({ promptTokens: 124, completionTokens: 2 });
+    expect(observe(accounting.observeResponse(converse, 200, 'application/json'), [Buffer.from(JSON.stringify(body))]).result.usage).toEqual({
+      promptTokens: 124,
+      completionTokens: 2,
+      cachedReadTokens: 100,
+      cachedWriteTokens: 20,
+    });
   });
 
   it('reads InvokeModel counts from the response headers, else from the model-native body', () => {
@@ -154,5 +159,87 @@ describe('bedrockUsageAccounting.observeResponse', () => {
   it('reports no usage for error responses', () => {
     const { result } = observe(accounting.observeResponse(converseStream, 429, 'application/json'), [Buffer.from('{"message":"Too many requests"}')]);
     expect(result).toEqual({ usage: null, completionText: '', complete: true });
+  });
+});
+
+describe('bedrockUsageAccounting operations', () => {
+  it.each([
+    ['converse', 'converse'],
+    ['converse-stream', 'converse_stream'],
+    ['invoke', 'invoke'],
+    ['invoke-with-response-stream', 'invoke_stream'],
+    ['count-tokens', 'count_tokens'],
+    ['something-new', 'other'],
+  ] as const)('names /model/{id}/%s as %s', (operation, expected) => {
+    expect(prepare(operation, { messages: [] }).operation).toBe(expected);
+  });
+
+  it('names a path without a model other', () => {
+    expect(accounting.prepareRequest('/guardrail/g1/version/1/apply', Buffer.from('{}'), 'application/json').operation).toBe('other');
+  });
+});
+
+describe('bedrockUsageAccounting cache details and response model', () => {
+  it('reads cacheReadInputTokens / cacheWriteInputTokens from the ConverseStream metadata event', () => {
+    const bytes = Buffer.concat([
+      frame('event', 'messageStart', { role: 'assistant' }),
+      frame('event', 'contentBlockDelta', { contentBlockIndex: 0, delta: { text: 'Cached' } }),
+      frame('event', 'contentBlockStop', { contentBlockIndex: 0 }),
+      frame('event', 'messageStop', { stopReason: 'end_turn' }),
+      frame('event', 'metadata', { usage: { inputTokens: 12, outputTokens: 8, totalTokens: 1844, cacheReadInputTokens: 1024, cacheWriteInputTokens: 800 }, metrics: { latencyMs: 300 } }),
+    ]);
+    const { whole, splits } = observeAtEverySplit(() => accounting.observeResponse(converseStream, 200, EVENTSTREAM), bytes);
+    expect(whole.result).toEqual({ usage: { promptTokens: 1836, completionTokens: 8, cachedReadTokens: 1024, cachedWriteTokens: 800 }, completionText: 'Cached', complete: true });
+    for (const split of splits) expect(split.result).toEqual(whole.result);
+  });
+
+  it('gives the same cache details for the fake ConverseStream (cache counts left out when 0)', () => {
+    const behaviour = { ...defaultBehaviour(), content: 'Hi', usage: { prompt: 500, completion: 3, cachedRead: 400 } };
+    const { result } = observe(accounting.observeResponse(converseStream, 200, EVENTSTREAM), [Buffer.concat(bedrockConverseStream(behaviour))]);
+    expect(result).toEqual({ usage: { promptTokens: 500, completionTokens: 3, cachedReadTokens: 400 }, completionText: 'Hi', complete: true });
+  });
+
+  it('reads cache counts from the invocation metrics of InvokeModelWithResponseStream', () => {
+    const chunk = (inner: object): Buffer => frame('event', 'chunk', { bytes: Buffer.from(JSON.stringify(inner)).toString('base64') });
+    const bytes = Buffer.concat([
+      chunk({ type: 'content_block_delta', index: 0, delta: { type: 'text_delta', text: 'Ok' } }),
+      chunk({
+        type: 'message_stop',
+        'amazon-bedrock-invocationMetrics': { inputTokenCount: 6, outputTokenCount: 2, invocationLatency: 400, firstByteLatency: 100, cacheReadInputTokenCount: 300, cacheWriteInputTokenCount: 50 },
+      }),
+    ]);
+    const prepared = prepare('invoke-with-response-stream', { anthropic_version: 'bedrock-2023-05-31', max_tokens: 10, messages: [] });
+    expect(observe(accounting.observeResponse(prepared, 200, EVENTSTREAM), [bytes]).result).toEqual({
+      usage: { promptTokens: 356, completionTokens: 2, cachedReadTokens: 300, cachedWriteTokens: 50 },
+      completionText: 'Ok',
+      complete: true,
+    });
+  });
+
+  it('reads cache counts from the InvokeModel headers', () => {
+    const invoke = prepare('invoke', { anthropic_version: 'bedrock-2023-05-31', max_tokens: 10, messages: [] });
+    const headers = {
+      'x-amzn-bedrock-input-token-count': '5',
+      'x-amzn-bedrock-output-token-count': '7',
+      'x-amzn-bedrock-cache-read-input-token-count': '1000',
+      'x-amzn-bedrock-cache-write-input-token-count': '0',
+    };
+    expect(observe(accounting.observeResponse(invoke, 200, 'application/json', headers), [Buffer.from('{}')]).result).toEqual({
+      usage: { promptTokens: 1005, completionTokens: 7, cachedReadTokens: 1000 },
+      completionText: '',
+      complete: true,
+    });
+  });
+
+  it('names the response model an InvokeModel body names (Anthropic), none for Converse', () => {
+    const invoke = prepare('invoke', { anthropic_version: 'bedrock-2023-05-31', max_tokens: 10, messages: [] });
+    const native = { id: 'msg_bdrk_1', type: 'message', role: 'assistant', model: 'claude-3-5-sonnet-20240620', content: [{ type: 'text', text: 'Hi' }], usage: { input_tokens: 5, output_tokens: 2 } };
+    expect(observe(accounting.observeResponse(invoke, 200, 'application/json'), [Buffer.from(JSON.stringify(native))]).result).toEqual({
+      usage: { promptTokens: 5, completionTokens: 2 },
+      responseModel: 'claude-3-5-sonnet-20240620',
+      completionText: 'Hi',
+      complete: true,
+    });
+    expect(observe(accounting.observeResponse(converse, 200, 'application/json'), [providerFixture('bedrock', 'converse.json')]).result).not.toHaveProperty('responseModel');
   });
 });

@@ -55,7 +55,7 @@ describe('azureOpenAiUsageAccounting.observeResponse', () => {
   it('reads the documented chat completion', () => {
     const prepared = prepare({ messages: [] });
     const { result } = observe(accounting.observeResponse(prepared, 200, 'application/json'), [providerFixture('azure-openai', 'chat-completion.json')]);
-    expect(result).toEqual({ usage: { promptTokens: 19, completionTokens: 10 }, completionText: 'Hello! How can I assist you today?', complete: true });
+    expect(result).toEqual({ usage: { promptTokens: 19, completionTokens: 10 }, responseModel: 'gpt-4o-2024-11-20', completionText: 'Hello! How can I assist you today?', complete: true });
   });
 
   it('keeps the opening choices: [] chunk and strips only the injected usage chunk, at every split offset', () => {
@@ -68,7 +68,8 @@ describe('azureOpenAiUsageAccounting.observeResponse', () => {
     const prepared = prepare({ messages: [], stream: true });
     const { whole, splits } = observeAtEverySplit(() => accounting.observeResponse(prepared, 200, 'text/event-stream; charset=utf-8'), bytes);
     expect(whole.forwarded.toString()).toBe(expected.toString());
-    expect(whole.result).toEqual({ usage: { promptTokens: 31, completionTokens: 5 }, completionText: 'Bonjour à tous', complete: true });
+    // The opening chunk names model "": the model is the one the later chunks name.
+    expect(whole.result).toEqual({ usage: { promptTokens: 31, completionTokens: 5 }, responseModel: 'gpt-4o-2024-11-20', completionText: 'Bonjour à tous', complete: true });
     for (const split of splits) {
       expect(split.forwarded.equals(expected)).toBe(true);
       expect(split.result).toEqual(whole.result);
@@ -80,11 +81,43 @@ describe('azureOpenAiUsageAccounting.observeResponse', () => {
     const bytes = Buffer.from(azureStream(false).join(''));
     const { forwarded, result } = observe(accounting.observeResponse(prepared, 200, 'text/event-stream'), [bytes]);
     expect(forwarded.equals(bytes)).toBe(true);
-    expect(result).toEqual({ usage: null, completionText: 'Bonjour à tous', complete: true });
+    expect(result).toEqual({ usage: null, responseModel: 'gpt-4o-2024-11-20', completionText: 'Bonjour à tous', complete: true });
   });
 
   it('reports no usage for error bodies', () => {
     const { result } = observe(accounting.observeResponse(prepare({ messages: [] }), 429, 'application/json'), [providerFixture('azure-openai', 'errors.json')]);
     expect(result).toEqual({ usage: null, completionText: '', complete: true });
+  });
+});
+
+describe('azureOpenAiUsageAccounting operations and details', () => {
+  it.each([
+    ['/openai/deployments/x/chat/completions', 'chat_completions'],
+    ['/openai/deployments/x/completions', 'completions'],
+    ['/openai/deployments/x/embeddings', 'embeddings'],
+    ['/openai/v1/chat/completions', 'chat_completions'],
+    ['/openai/v1/responses', 'responses'],
+    ['/openai/v1/responses/input_tokens', 'count_tokens'],
+    ['/openai/deployments/x/images/generations', 'other'],
+  ] as const)('names %s as %s', (path, operation) => {
+    expect(prepare({ model: 'gpt-4o', input: 'x' }, undefined, path).operation).toBe(operation);
+  });
+
+  it('reads cached and reasoning tokens (the prompt caching example: prompt_tokens_details.cached_tokens)', () => {
+    const body = JSON.parse(providerFixture('azure-openai', 'chat-completion.json').toString()) as { usage: object };
+    body.usage = {
+      completion_tokens: 1518,
+      prompt_tokens: 1566,
+      total_tokens: 3084,
+      completion_tokens_details: { reasoning_tokens: 576 },
+      prompt_tokens_details: { cached_tokens: 1408 },
+    };
+    const { result } = observe(accounting.observeResponse(prepare({ messages: [] }), 200, 'application/json'), [Buffer.from(JSON.stringify(body))]);
+    expect(result).toEqual({
+      usage: { promptTokens: 1566, completionTokens: 1518, cachedReadTokens: 1408, reasoningTokens: 576 },
+      responseModel: 'gpt-4o-2024-11-20',
+      completionText: 'Hello! How can I assist you today?',
+      complete: true,
+    });
   });
 });

@@ -18,6 +18,7 @@ describe('mistralUsageAccounting', () => {
       body: raw,
       json: JSON.parse(raw.toString()) as unknown,
       model: 'mistral-small-latest',
+      operation: 'chat_completions',
       stream: true,
       maxCompletionTokens: 128,
       stripUsageChunk: false,
@@ -28,16 +29,16 @@ describe('mistralUsageAccounting', () => {
   it('reads the documented chat completion and embeddings', () => {
     const prepared = prepare({ model: 'mistral-small-latest', messages: [] });
     const chat = observe(accounting.observeResponse(prepared, 200, 'application/json'), [providerFixture('mistral', 'chat-completion.json')]);
-    expect(chat.result).toEqual({ usage: { promptTokens: 16, completionTokens: 34 }, completionText: 'Hello! How can I assist you today?', complete: true });
+    expect(chat.result).toEqual({ usage: { promptTokens: 16, completionTokens: 34 }, responseModel: 'mistral-small-latest', completionText: 'Hello! How can I assist you today?', complete: true });
     const embeddings = observe(accounting.observeResponse(prepared, 200, 'application/json'), [providerFixture('mistral', 'embeddings.json')]);
-    expect(embeddings.result).toEqual({ usage: { promptTokens: 15, completionTokens: 0 }, completionText: '', complete: true });
+    expect(embeddings.result).toEqual({ usage: { promptTokens: 15, completionTokens: 0 }, responseModel: 'mistral-embed', completionText: '', complete: true });
   });
 
   it('reads the usage from the last chunk of the recorded stream and forwards it whole', () => {
     const recorded = providerFixture('mistral', 'chat-completion-stream.sse');
     const prepared = prepare({ model: 'mistral-small-latest', messages: [], stream: true });
     const { whole, splits } = observeAtEverySplit(() => accounting.observeResponse(prepared, 200, 'text/event-stream'), recorded);
-    expect(whole.result).toEqual({ usage: { promptTokens: 16, completionTokens: 2 }, completionText: 'Hello!', complete: true });
+    expect(whole.result).toEqual({ usage: { promptTokens: 16, completionTokens: 2 }, responseModel: 'mistral-small-latest', completionText: 'Hello!', complete: true });
     for (const split of [whole, ...splits]) {
       expect(split.forwarded.equals(recorded)).toBe(true);
       expect(split.result).toEqual(whole.result);
@@ -52,7 +53,7 @@ describe('mistralUsageAccounting', () => {
       fc.property(fc.array(fc.integer({ min: 1, max: bytes.length - 1 }), { maxLength: 25 }), (cuts) => {
         const { forwarded, result } = observe(accounting.observeResponse(prepared, 200, 'text/event-stream'), piecesOf(bytes, cuts));
         expect(forwarded.equals(bytes)).toBe(true);
-        expect(result).toEqual({ usage: { promptTokens: 40, completionTokens: 8 }, completionText: 'Ça va très bien, merci ✨', complete: true });
+        expect(result).toEqual({ usage: { promptTokens: 40, completionTokens: 8 }, responseModel: 'mistral-large-latest', completionText: 'Ça va très bien, merci ✨', complete: true });
       }),
     );
   });
@@ -77,9 +78,38 @@ describe('mistralUsageAccounting', () => {
     const cut = recorded.indexOf('"usage"');
     expect(observe(accounting.observeResponse(prepared, 200, 'text/event-stream'), [recorded.subarray(0, cut)], false).result).toEqual({
       usage: null,
+      responseModel: 'mistral-small-latest',
       completionText: 'Hello',
       complete: false,
     });
     expect(observe(accounting.observeResponse(prepared, 422, 'application/json'), [providerFixture('mistral', 'errors.json')]).result.usage).toBeNull();
+  });
+});
+
+describe('mistralUsageAccounting operations', () => {
+  it.each([
+    ['/v1/chat/completions', 'chat_completions'],
+    ['/v1/fim/completions', 'completions'],
+    ['/v1/embeddings', 'embeddings'],
+    ['/v1/models', 'other'],
+  ] as const)('names %s as %s', (path, operation) => {
+    expect(prepare({ model: 'codestral-latest', prompt: 'def f(' }, path).operation).toBe(operation);
+  });
+
+  it('reads a FIM completion: usage, text and the model it names', () => {
+    const body = {
+      id: 'fim-1',
+      object: 'chat.completion',
+      model: 'codestral-2501',
+      choices: [{ index: 0, message: { role: 'assistant', content: 'x):\n    return x' }, finish_reason: 'stop' }],
+      usage: { prompt_tokens: 8, completion_tokens: 7, total_tokens: 15 },
+    };
+    const prepared = prepare({ model: 'codestral-latest', prompt: 'def f(', suffix: '' }, '/v1/fim/completions');
+    expect(observe(accounting.observeResponse(prepared, 200, 'application/json'), [Buffer.from(JSON.stringify(body))]).result).toEqual({
+      usage: { promptTokens: 8, completionTokens: 7 },
+      responseModel: 'codestral-2501',
+      completionText: 'x):\n    return x',
+      complete: true,
+    });
   });
 });

@@ -39,6 +39,7 @@ describe('openAiUsageAccounting.prepareRequest', () => {
       body: Buffer.alloc(0),
       json: null,
       model: null,
+      operation: 'other',
       stream: false,
       maxCompletionTokens: null,
       stripUsageChunk: false,
@@ -100,9 +101,15 @@ describe('openAiUsageAccounting.observeResponse', () => {
 
   it('reads usage and text from the documented chat completion and embeddings', () => {
     const chat = observe(accounting.observeResponse(unstreamed, 200, 'application/json'), [providerFixture('openai', 'chat-completion.json')]);
-    expect(chat.result).toEqual({ usage: { promptTokens: 19, completionTokens: 10 }, completionText: 'Hello! How can I assist you today?', complete: true });
+    // The fixture reports cached_tokens 0 and reasoning_tokens 0: no details.
+    expect(chat.result).toEqual({
+      usage: { promptTokens: 19, completionTokens: 10 },
+      responseModel: 'gpt-4o-mini-2024-07-18',
+      completionText: 'Hello! How can I assist you today?',
+      complete: true,
+    });
     const embeddings = observe(accounting.observeResponse(unstreamed, 200, 'application/json'), [providerFixture('openai', 'embeddings.json')]);
-    expect(embeddings.result).toEqual({ usage: { promptTokens: 8, completionTokens: 0 }, completionText: '', complete: true });
+    expect(embeddings.result).toEqual({ usage: { promptTokens: 8, completionTokens: 0 }, responseModel: 'text-embedding-3-small', completionText: '', complete: true });
   });
 
   it('reads the Responses API usage (input/output tokens) and its output text', () => {
@@ -137,7 +144,7 @@ describe('openAiUsageAccounting.observeResponse', () => {
     const recorded = providerFixture('openai', 'chat-completion-stream.sse');
     const { forwarded, result } = observe(accounting.observeResponse(asked, 200, 'text/event-stream; charset=utf-8'), piecesOf(recorded, [100, 101, 500]));
     expect(forwarded.equals(recorded)).toBe(true);
-    expect(result).toEqual({ usage: { promptTokens: 19, completionTokens: 10 }, completionText: 'Hello', complete: true });
+    expect(result).toEqual({ usage: { promptTokens: 19, completionTokens: 10 }, responseModel: 'gpt-4o-mini-2024-07-18', completionText: 'Hello', complete: true });
   });
 
   it('strips exactly the injected usage chunk, at every split offset, mid-UTF-8 included', () => {
@@ -146,7 +153,7 @@ describe('openAiUsageAccounting.observeResponse', () => {
     expect(usageEvent).toBeDefined();
     const expected = Buffer.from(events.filter((event) => event !== usageEvent).join(''));
     const { whole, splits } = observeAtEverySplit(() => accounting.observeResponse(injected, 200, 'text/event-stream'), bytes);
-    expect(whole.result).toEqual({ usage: { promptTokens: 23, completionTokens: 9 }, completionText: 'Héllo wörld 👋 from the fake', complete: true });
+    expect(whole.result).toEqual({ usage: { promptTokens: 23, completionTokens: 9 }, responseModel: 'gpt-4o-mini', completionText: 'Héllo wörld 👋 from the fake', complete: true });
     expect(whole.forwarded.equals(expected)).toBe(true);
     for (const split of splits) {
       expect(split.forwarded.equals(expected)).toBe(true);
@@ -180,7 +187,7 @@ describe('openAiUsageAccounting.observeResponse', () => {
       for (const prepared of [injected, asked]) {
         const observer = accounting.observeResponse(prepared, 200, 'text/event-stream');
         const { result } = observe(observer, piecesOf(bytes.subarray(0, cut), [insideUmlaut - 1]), false);
-        expect(result).toEqual({ usage: null, completionText: text, complete: false });
+        expect(result).toEqual({ usage: null, responseModel: 'gpt-4o-mini', completionText: text, complete: false });
       }
     }
     // Cut after the usage chunk but before [DONE]: the usage is final, the stream still incomplete.
@@ -228,5 +235,139 @@ describe('openAiUsageAccounting.observeResponse', () => {
     const observer = accounting.observeResponse(unstreamed, 200, 'audio/mpeg');
     expect(observer.write(audio)).toBe(audio);
     expect(observer.result()).toEqual({ usage: null, completionText: '', complete: true });
+  });
+});
+
+describe('openAiUsageAccounting operations', () => {
+  it.each([
+    ['/v1/chat/completions', 'chat_completions'],
+    ['/v1/completions', 'completions'],
+    ['/v1/responses', 'responses'],
+    ['/v1/responses/input_tokens', 'count_tokens'],
+    ['/v1/embeddings', 'embeddings'],
+    ['/v1/models', 'other'],
+    ['/v1/responses/resp_123', 'other'],
+    ['/v1/audio/transcriptions', 'other'],
+  ] as const)('names %s as %s', (path, operation) => {
+    const body = path === '/v1/models' ? Buffer.alloc(0) : Buffer.from('{"model":"gpt-4o"}');
+    expect(accounting.prepareRequest(path, body, path === '/v1/models' ? undefined : 'application/json').operation).toBe(operation);
+  });
+});
+
+describe('openAiUsageAccounting cache and reasoning details', () => {
+  const unstreamed = prepare({ model: 'gpt-4o', messages: [] });
+
+  it('reads cached and reasoning tokens from a chat completion (the prompt caching guide example)', () => {
+    const body = {
+      id: 'chatcmpl-1',
+      object: 'chat.completion',
+      model: 'gpt-4o-2024-08-06',
+      choices: [{ index: 0, message: { role: 'assistant', content: 'Sure.' }, finish_reason: 'stop' }],
+      usage: {
+        prompt_tokens: 2006,
+        completion_tokens: 300,
+        total_tokens: 2306,
+        prompt_tokens_details: { cached_tokens: 1920 },
+        completion_tokens_details: { reasoning_tokens: 128, accepted_prediction_tokens: 0, rejected_prediction_tokens: 0 },
+      },
+    };
+    const { result } = observe(accounting.observeResponse(unstreamed, 200, 'application/json'), [Buffer.from(JSON.stringify(body))]);
+    // cached_tokens is a part of prompt_tokens, reasoning_tokens a part of completion_tokens: both stay in the totals.
+    expect(result).toEqual({
+      usage: { promptTokens: 2006, completionTokens: 300, cachedReadTokens: 1920, reasoningTokens: 128 },
+      responseModel: 'gpt-4o-2024-08-06',
+      completionText: 'Sure.',
+      complete: true,
+    });
+  });
+
+  it('reads the documented Responses API response: model, and details only when non-zero', () => {
+    const { result } = observe(accounting.observeResponse(unstreamed, 200, 'application/json'), [providerFixture('openai', 'response.json')]);
+    expect(result.usage).toEqual({ promptTokens: 36, completionTokens: 87 }); // cached_tokens 0, reasoning_tokens 0
+    expect(result.responseModel).toBe('gpt-4.1-2025-04-14');
+    expect(result.complete).toBe(true);
+    // The reasoning guide's usage: input_tokens_details / output_tokens_details.
+    const reasoning = {
+      object: 'response',
+      model: 'o4-mini-2025-04-16',
+      output: [{ type: 'message', content: [{ type: 'output_text', text: 'Done.' }] }],
+      usage: { input_tokens: 75, input_tokens_details: { cached_tokens: 64 }, output_tokens: 1186, output_tokens_details: { reasoning_tokens: 1024 }, total_tokens: 1261 },
+    };
+    expect(observe(accounting.observeResponse(unstreamed, 200, 'application/json'), [Buffer.from(JSON.stringify(reasoning))]).result).toEqual({
+      usage: { promptTokens: 75, completionTokens: 1186, cachedReadTokens: 64, reasoningTokens: 1024 },
+      responseModel: 'o4-mini-2025-04-16',
+      completionText: 'Done.',
+      complete: true,
+    });
+  });
+
+  it('reads cached and reasoning tokens from the usage chunk of a chat stream, and still strips it', () => {
+    const behaviour = { ...defaultBehaviour(), content: 'Thought it through', usage: { prompt: 1200, completion: 400, cachedRead: 1024, reasoning: 350 } };
+    const events = openAIChatStream(behaviour, 'o3-mini-2025-01-31', true).map((chunk) => sse(chunk));
+    const usageEvent = events.find((event) => event.includes('"choices":[]'));
+    expect(usageEvent).toContain('"cached_tokens":1024');
+    expect(usageEvent).toContain('"reasoning_tokens":350');
+    const expected = Buffer.from(events.filter((event) => event !== usageEvent).join(''));
+    const injected = prepare({ model: 'o3-mini', messages: [], stream: true });
+    const { whole, splits } = observeAtEverySplit(() => accounting.observeResponse(injected, 200, 'text/event-stream'), Buffer.from(events.join('')));
+    expect(whole.result).toEqual({
+      usage: { promptTokens: 1200, completionTokens: 400, cachedReadTokens: 1024, reasoningTokens: 350 },
+      responseModel: 'o3-mini-2025-01-31',
+      completionText: 'Thought it through',
+      complete: true,
+    });
+    for (const split of [whole, ...splits]) {
+      expect(split.forwarded.equals(expected)).toBe(true);
+      expect(split.result).toEqual(whole.result);
+    }
+  });
+
+  it('reads the recorded Responses API stream: model from response.created, usage from response.completed', () => {
+    const recorded = providerFixture('openai', 'response-stream.sse');
+    const prepared = prepare({ model: 'gpt-4o', input: 'Hi', stream: true }, '/v1/responses');
+    const { whole, splits } = observeAtEverySplit(() => accounting.observeResponse(prepared, 200, 'text/event-stream'), recorded);
+    expect(whole.result).toEqual({ usage: { promptTokens: 37, completionTokens: 11 }, responseModel: 'gpt-4o-2024-08-06', completionText: 'Hi there!', complete: true });
+    for (const split of splits) expect(split.result).toEqual(whole.result);
+    // Cut before response.completed: no usage, but the model response.created named.
+    const cut = recorded.subarray(0, recorded.indexOf('event: response.completed'));
+    expect(observe(accounting.observeResponse(prepared, 200, 'text/event-stream'), [cut], false).result).toEqual({
+      usage: null,
+      responseModel: 'gpt-4o-2024-08-06',
+      completionText: 'Hi there!',
+      complete: false,
+    });
+  });
+
+  it('reads cache and reasoning details from response.completed', () => {
+    const event = (type: string, data: object): string => sse({ type, ...data }, type);
+    const bytes = Buffer.from(
+      [
+        event('response.created', { response: { id: 'resp_1', model: 'o4-mini-2025-04-16', status: 'in_progress', usage: null } }),
+        event('response.reasoning_summary_text.delta', { item_id: 'r', output_index: 0, summary_index: 0, delta: 'Plan. ' }),
+        event('response.output_text.delta', { item_id: 'm', output_index: 1, content_index: 0, delta: 'Answer' }),
+        event('response.completed', {
+          response: {
+            id: 'resp_1',
+            model: 'o4-mini-2025-04-16',
+            status: 'completed',
+            usage: { input_tokens: 75, input_tokens_details: { cached_tokens: 64 }, output_tokens: 1186, output_tokens_details: { reasoning_tokens: 1024 }, total_tokens: 1261 },
+          },
+        }),
+      ].join(''),
+    );
+    const prepared = prepare({ model: 'o4-mini', input: 'x', stream: true }, '/v1/responses');
+    expect(observe(accounting.observeResponse(prepared, 200, 'text/event-stream'), piecesOf(bytes, [40, 300])).result).toEqual({
+      usage: { promptTokens: 75, completionTokens: 1186, cachedReadTokens: 64, reasoningTokens: 1024 },
+      responseModel: 'o4-mini-2025-04-16',
+      completionText: 'Plan. Answer',
+      complete: true,
+    });
+  });
+
+  it('names no response model when the response names none, an empty one or an absurdly long one', () => {
+    for (const model of [undefined, '', 'm'.repeat(257)]) {
+      const body = Buffer.from(JSON.stringify({ model, choices: [], usage: { prompt_tokens: 1, completion_tokens: 0 } }));
+      expect(observe(accounting.observeResponse(unstreamed, 200, 'application/json'), [body]).result).toEqual({ usage: { promptTokens: 1, completionTokens: 0 }, completionText: '', complete: true });
+    }
   });
 });

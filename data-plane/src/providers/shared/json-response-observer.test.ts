@@ -21,14 +21,14 @@ describe('JsonResponseObserver', () => {
     const atEnd = Buffer.from(JSON.stringify({ object: 'list', data: vectors, model: 'm', usage: { prompt_tokens: 4000, total_tokens: 4000 } }));
     const atStart = Buffer.from(JSON.stringify({ id: 'x', usage: { prompt_tokens: 16, completion_tokens: 34 }, choices: vectors }));
     expect(atEnd.length).toBeGreaterThan(MAX_PARSED_JSON_BYTES + 2 * EDGE_BYTES);
-    for (const [body, usage] of [
-      [atEnd, { promptTokens: 4000, completionTokens: 0 }],
-      [atStart, { promptTokens: 16, completionTokens: 34 }],
+    for (const [body, expected] of [
+      [atEnd, { usage: { promptTokens: 4000, completionTokens: 0 }, responseModel: 'm', completionText: '', complete: true }],
+      [atStart, { usage: { promptTokens: 16, completionTokens: 34 }, completionText: '', complete: true }],
     ] as const) {
       const cuts = Array.from({ length: Math.ceil(body.length / 16384) }, (_, i) => i * 16384);
       const { forwarded, result } = observe(new JsonResponseObserver(OPENAI_JSON_READER), piecesOf(body, cuts));
       expect(forwarded.equals(body)).toBe(true);
-      expect(result).toEqual({ usage, completionText: '', complete: true });
+      expect(result).toEqual(expected);
     }
   });
 });
