@@ -188,7 +188,7 @@ export class DataPlaneMetrics {
       service: exchange.serviceId,
     };
     const failed = exchange.status >= 400 || exchange.status === 0;
-    this.operationDuration.observe({ ...labels, error_type: failed ? `${Math.floor(exchange.status / 100)}xx` : '' }, exchange.durationSeconds);
+    this.operationDuration.observe({ ...labels, error_type: failed ? (exchange.status === 0 ? '5xx' : `${Math.floor(exchange.status / 100)}xx`) : '' }, exchange.durationSeconds);
     if (exchange.firstChunkSeconds !== null) this.timeToFirstChunk.observe(labels, exchange.firstChunkSeconds);
     if (exchange.firstByteSeconds !== null) this.upstreamFirstByte.observe({ gen_ai_system: labels.gen_ai_system, service: exchange.serviceId }, exchange.firstByteSeconds);
     const usage = exchange.usage;

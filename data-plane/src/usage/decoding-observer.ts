@@ -9,8 +9,11 @@ import { isZlibWrapped } from '../proxy/content-encoding';
 import type { ObservedUsage, ResponseObserver } from '../providers/usage-accounting';
 import { EMPTY_BUFFER } from '../providers/shared/usage-tally';
 
-/** Most decoded bytes read from one response (the largest embeddings answers run to tens of MB). */
-export const MAX_DECODED_BYTES = 256 * 1024 * 1024;
+/**
+ * Most decoded bytes read from one response: embeddings answers run to tens of MB (base64, the SDKs'
+ * default, about 16 MB for 2,048 inputs of 1,536 dimensions); past it the usage is estimated.
+ */
+export const MAX_DECODED_BYTES = 64 * 1024 * 1024;
 /** Most encoded bytes waiting for the decoder. */
 export const MAX_PENDING_BYTES = 8 * 1024 * 1024;
 
@@ -18,6 +21,8 @@ export class DecodingObserver implements ResponseObserver {
   /** Decoders in decoding order (the last coding applied is undone first); built at the first chunk. */
   private decoders: Transform[] | null = null;
   private decodedBytes = 0;
+  /** A deflate body's first byte, held until the second tells its framing. */
+  private firstBytes: Buffer | null = null;
   private failed = false;
   private ended = false;
   private readonly done: Promise<void>;
@@ -35,17 +40,29 @@ export class DecodingObserver implements ResponseObserver {
   }
 
   write(chunk: Buffer): Buffer {
-    if (this.failed || chunk.length === 0) return chunk;
-    const decoders = (this.decoders ??= this.build(chunk));
-    const head = decoders[0];
+    if (this.failed || this.ended || chunk.length === 0) return chunk;
+    let input = chunk;
+    if (this.decoders === null) {
+      // A deflate body is told zlib-wrapped or raw by its first two bytes: wait for them.
+      input = this.firstBytes === null ? chunk : Buffer.concat([this.firstBytes, chunk]);
+      if (input.length < 2 && this.codings[this.codings.length - 1] === 'deflate') {
+        this.firstBytes = input;
+        return chunk;
+      }
+      this.firstBytes = null;
+      this.decoders = this.build(input);
+    }
+    const head = this.decoders[0];
     if (head.writableLength > MAX_PENDING_BYTES) this.fail();
-    else head.write(chunk);
+    else head.write(input);
     return chunk;
   }
 
   flush(): Buffer {
+    if (this.ended) return EMPTY_BUFFER;
     this.ended = true;
     if (this.failed) return EMPTY_BUFFER;
+    if (this.decoders === null && this.firstBytes !== null) this.decoders = this.build(this.firstBytes);
     if (this.decoders === null) {
       // An empty body: nothing to decode.
       this.inner.flush();
@@ -57,11 +74,10 @@ export class DecodingObserver implements ResponseObserver {
   }
 
   drained(): Promise<void> {
-    if (!this.ended || this.failed) {
-      // Cut short (the provider or the client left): what was decoded so far is all there will be.
-      this.stop();
-      return Promise.resolve();
-    }
+    if (this.failed) return Promise.resolve();
+    // Cut short (the provider or the client left): decode what arrived (the decoders flush a
+    // truncated body as far as it goes), so a usage event that made it in is still read.
+    if (!this.ended) this.flush();
     return this.done;
   }
 

@@ -174,6 +174,12 @@ describe('bedrockUsageAccounting operations', () => {
     expect(prepare(operation, { messages: [] }).operation).toBe(expected);
   });
 
+  it('reports CountTokens as free (0/0), as Bedrock does not bill it', () => {
+    const counted = prepare('count-tokens', { input: { converse: { messages: [] } } });
+    const { result } = observe(accounting.observeResponse(counted, 200, 'application/json'), [Buffer.from('{"inputTokens":123}')]);
+    expect(result).toEqual({ usage: { promptTokens: 0, completionTokens: 0 }, completionText: '', complete: true });
+  });
+
   it('names a path without a model other', () => {
     expect(accounting.prepareRequest('/guardrail/g1/version/1/apply', Buffer.from('{}'), 'application/json').operation).toBe('other');
   });

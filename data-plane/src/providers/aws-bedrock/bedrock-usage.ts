@@ -174,6 +174,8 @@ function decodeModelId(segment: string): string {
   }
 }
 
+const FREE = Object.freeze({ usage: Object.freeze({ promptTokens: 0, completionTokens: 0 }), completionText: '', complete: true });
+
 /** Bedrock: the model id and streaming come from the path; usage from JSON, event-stream frames or headers. */
 export const bedrockUsageAccounting: UsageAccounting = {
   prepareRequest(providerPath: string, body: Buffer, contentType: string | undefined): PreparedRequest {
@@ -192,6 +194,8 @@ export const bedrockUsageAccounting: UsageAccounting = {
 
   observeResponse(prepared: PreparedRequest, status: number, contentType: string | undefined, headers?: ResponseHeaders): ResponseObserver {
     if (status < 200 || status > 299) return new PassThroughObserver(NOTHING_TO_COUNT);
+    // CountTokens counts a prompt and is not billed.
+    if (prepared.operation === 'count_tokens') return new PassThroughObserver(FREE);
     const kind = bodyKind(contentType);
     if (kind === 'aws-eventstream' || (kind === 'none' && prepared.stream)) return new EventStreamResponseObserver(readBedrockMessage);
     const fromHeaders = headerUsage(headers);
