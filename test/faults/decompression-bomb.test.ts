@@ -3,7 +3,7 @@
 // decoding at its cap (the request is then metered from the proxy's own count).
 import { startFakeOpenAI, type FakeServer, rawRequest } from '../fakes';
 import { PROVIDER_SECRETS } from '../support/gateway-harness';
-import { type Tenant, type TestControlPlane, registerOpenAIService, seedEnvironments, seedTenant, startTestControlPlane } from '../support/control-plane-harness';
+import { type Tenant, type TestControlPlane, connectApp, registerOpenAIService, seedEnvironments, seedTenant, startTestControlPlane } from '../support/control-plane-harness';
 import { freePort } from '../support/free-port';
 import { type RunningProcess, runCli } from '../support/processes';
 import { waitFor } from '../support/wait';
@@ -48,13 +48,7 @@ beforeAll(async () => {
   tenant = await seedTenant(cp, 'acme');
   upstream = await startFakeOpenAI({ requireApiKey: PROVIDER_SECRETS.openai });
   const serviceId = await registerOpenAIService(cp, tenant, `${upstream.url}/v1`);
-  const { createConnection } = await cp.ok<{ createConnection: { connection: { id: string }; keys: Array<{ environment: string; apiKey: string }> } }>(
-    'mutation($i: CreateConnectionInput!) { createConnection(input: $i) { connection { id } keys { environment apiKey } } }',
-    { i: { projectId: tenant.projectId, serviceId, name: 'app' } },
-    tenant.tokens.developer,
-  );
-  key = createConnection.keys.find((k) => k.environment === 'production')!.apiKey;
-  connectionId = createConnection.connection.id;
+  ({ connectionId, key } = await connectApp(cp, tenant, serviceId));
   port = await freePort();
   proxy = runCli(['data-plane', '--environment', 'production', '--port', String(port), '--control-plane', cp.grpcAddress, '--log-level', 'error'], {
     TOKENGATE_DATAPLANE_TOKEN: cp.dataPlaneToken,

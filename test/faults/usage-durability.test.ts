@@ -6,7 +6,7 @@ import { Redis } from 'ioredis';
 import OpenAI from 'openai';
 import { type FakeServer, startFakeOpenAI } from '../fakes';
 import { PROVIDER_SECRETS } from '../support/gateway-harness';
-import { type Tenant, type TestControlPlane, registerOpenAIService, seedEnvironments, seedTenant, startTestControlPlane } from '../support/control-plane-harness';
+import { type Tenant, type TestControlPlane, connectApp, registerOpenAIService, seedEnvironments, seedTenant, startTestControlPlane } from '../support/control-plane-harness';
 import { freePort } from '../support/free-port';
 import { type RunningProcess, runCli } from '../support/processes';
 import { waitFor } from '../support/wait';
@@ -92,13 +92,7 @@ beforeAll(async () => {
   upstream = await startFakeOpenAI({ requireApiKey: PROVIDER_SECRETS.openai });
   upstream.behaviour.usage = { prompt: PROMPT, completion: COMPLETION };
   const serviceId = await registerOpenAIService(cp, tenant, `${upstream.url}/v1`);
-  const { createConnection } = await cp.ok<{ createConnection: { connection: { id: string }; keys: Array<{ environment: string; apiKey: string }> } }>(
-    'mutation($i: CreateConnectionInput!) { createConnection(input: $i) { connection { id } keys { environment apiKey } } }',
-    { i: { projectId: tenant.projectId, serviceId, name: 'app' } },
-    tenant.tokens.developer,
-  );
-  key = createConnection.keys.find((k) => k.environment === 'production')!.apiKey;
-  connectionId = createConnection.connection.id;
+  ({ connectionId, key } = await connectApp(cp, tenant, serviceId));
   redis = new Redis('redis://127.0.0.1:6379');
 });
 afterAll(async () => {

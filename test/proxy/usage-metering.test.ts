@@ -183,22 +183,22 @@ describe.each<Mode>(['compressed', 'plain'])('an unlimited service, the provider
   it('Anthropic messages, JSON and streamed, are metered as billed (cache reads and writes are input)', async () => {
     prepareFake(gw.fakes.anthropic, mode);
     const json = await meteredBy('anthropic', async () => {
-      const reply = await anthropic().messages.create({ model: 'claude-sonnet-4-5', max_tokens: 100, messages });
+      const reply = await anthropic().messages.create({ model: 'claude-sonnet-5-5', max_tokens: 100, messages });
       expect(reply.usage.cache_read_input_tokens).toBe(BILLED.cachedRead);
     });
     expectAcceptEncoding(gw.fakes.anthropic, mode);
-    expect(json).toMatchObject({ operation: 'messages', requestModel: 'claude-sonnet-4-5', responseModel: 'claude-sonnet-4-5', ...CLAUDE_BILLED });
+    expect(json).toMatchObject({ operation: 'messages', requestModel: 'claude-sonnet-5-5', responseModel: 'claude-sonnet-5-5', ...CLAUDE_BILLED });
     const streamed = await meteredBy('anthropic', async () => {
-      const message = await anthropic().messages.stream({ model: 'claude-sonnet-4-5', max_tokens: 100, messages }).finalMessage();
+      const message = await anthropic().messages.stream({ model: 'claude-sonnet-5-5', max_tokens: 100, messages }).finalMessage();
       expect(message.usage.output_tokens).toBe(BILLED.completion);
     });
-    expect(streamed).toMatchObject({ operation: 'messages', requestModel: 'claude-sonnet-4-5', responseModel: 'claude-sonnet-4-5', ...CLAUDE_BILLED });
+    expect(streamed).toMatchObject({ operation: 'messages', requestModel: 'claude-sonnet-5-5', responseModel: 'claude-sonnet-5-5', ...CLAUDE_BILLED });
   });
 
   it('Anthropic count_tokens is free: metered as a request with no tokens', async () => {
     prepareFake(gw.fakes.anthropic, mode);
     const row = await meteredBy('anthropic', async () => {
-      await anthropic().messages.countTokens({ model: 'claude-sonnet-4-5', messages });
+      await anthropic().messages.countTokens({ model: 'claude-sonnet-5-5', messages });
     });
     expect(row).toMatchObject({ operation: 'count_tokens', requests: 1, promptTokens: 0, completionTokens: 0 });
   });
@@ -276,7 +276,7 @@ describe('a rate-limited service, the provider answering compressed', () => {
       for await (const chunk of await openai().chat.completions.create({ model: 'gpt-4o-mini', messages, stream: true, stream_options: { include_usage: true } })) void chunk;
     }],
     ['azure', 'Azure OpenAI chat', () => azure().chat.completions.create({ model: 'gpt-4o', messages })],
-    ['anthropic', 'Anthropic message stream', () => anthropic().messages.stream({ model: 'claude-sonnet-4-5', max_tokens: BILLED.completion, messages }).finalMessage()],
+    ['anthropic', 'Anthropic message stream', () => anthropic().messages.stream({ model: 'claude-sonnet-5-5', max_tokens: BILLED.completion, messages }).finalMessage()],
   ])('%s: %s is charged what the provider reported', async (service, _label, call) => {
     prepareFake(gw.fakes[service === 'azure' ? 'azure' : service === 'anthropic' ? 'anthropic' : 'openai'], 'compressed');
     await limitToOneRequest(service);

@@ -160,3 +160,13 @@ export async function registerOpenAIService(cp: TestControlPlane, tenant: Tenant
   );
   return registerGenAIService.id;
 }
+
+/** The developer's connection to a service: its id and its production consumer key. */
+export async function connectApp(cp: TestControlPlane, tenant: Tenant, serviceId: string, name = 'app'): Promise<{ connectionId: string; key: string }> {
+  const { createConnection } = await cp.ok<{ createConnection: { connection: { id: string }; keys: Array<{ environment: string; apiKey: string }> } }>(
+    'mutation($i: CreateConnectionInput!) { createConnection(input: $i) { connection { id } keys { environment apiKey } } }',
+    { i: { projectId: tenant.projectId, serviceId, name } },
+    tenant.tokens.developer,
+  );
+  return { connectionId: createConnection.connection.id, key: createConnection.keys.find((k) => k.environment === 'production')!.apiKey };
+}
