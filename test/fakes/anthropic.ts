@@ -64,23 +64,46 @@ function messageId(): string {
   return `msg_01${randomId(22)}`;
 }
 
-export function anthropicMessage(behaviour: FakeBehaviour, model: string): typeof messageExample {
+export interface AnthropicUsage {
+  input_tokens: number;
+  cache_creation_input_tokens: number;
+  cache_read_input_tokens: number;
+  output_tokens: number;
+}
+
+/**
+ * Anthropic splits the prompt: `input_tokens` is only its uncached part (never below 0), beside
+ * `cache_read_input_tokens` and `cache_creation_input_tokens`. `output_tokens` includes thinking,
+ * which is not reported apart.
+ */
+export function anthropicMessageUsage(behaviour: FakeBehaviour): AnthropicUsage {
+  const { prompt, completion, cachedRead = 0, cachedWrite = 0 } = behaviour.usage;
+  return {
+    input_tokens: Math.max(0, prompt - cachedRead - cachedWrite),
+    cache_creation_input_tokens: cachedWrite,
+    cache_read_input_tokens: cachedRead,
+    output_tokens: completion,
+  };
+}
+
+export function anthropicMessage(behaviour: FakeBehaviour, model: string): typeof messageExample & { usage: AnthropicUsage } {
   return {
     ...messageExample,
     id: messageId(),
     model,
     content: [{ type: 'text', text: behaviour.content }],
-    usage: { ...messageExample.usage, input_tokens: behaviour.usage.prompt, output_tokens: behaviour.usage.completion },
+    usage: { ...messageExample.usage, ...anthropicMessageUsage(behaviour) },
   };
 }
 
 /**
- * The SSE events of a streamed message: message_start (input tokens, 1 output token),
+ * The SSE events of a streamed message: message_start (input and cache tokens, 1 output token),
  * content_block_start, ping, one content_block_delta per word, content_block_stop, message_delta
- * (cumulative output tokens), message_stop.
+ * (cumulative counts: input and cache tokens again, and the final output tokens), message_stop.
  */
 export function anthropicStream(behaviour: FakeBehaviour, model: string): string[] {
   const event = (type: string, data: object = {}): string => sse({ type, ...data }, type);
+  const usage = anthropicMessageUsage(behaviour);
   return [
     event('message_start', {
       message: {
@@ -91,7 +114,7 @@ export function anthropicStream(behaviour: FakeBehaviour, model: string): string
         content: [],
         stop_reason: null,
         stop_sequence: null,
-        usage: { ...messageExample.usage, input_tokens: behaviour.usage.prompt, output_tokens: 1 },
+        usage: { ...messageExample.usage, ...usage, output_tokens: 1 },
       },
     }),
     event('content_block_start', { index: 0, content_block: { type: 'text', text: '' } }),
@@ -102,7 +125,7 @@ export function anthropicStream(behaviour: FakeBehaviour, model: string): string
     event('content_block_stop', { index: 0 }),
     event('message_delta', {
       delta: { stop_reason: 'end_turn', stop_sequence: null },
-      usage: { output_tokens: behaviour.usage.completion },
+      usage: anthropicMessageUsage(behaviour),
     }),
     event('message_stop'),
   ];

@@ -93,7 +93,7 @@ function errorTypeHeader(type: string): string {
   return `${type}:http://internal.amazon.com/coral/com.amazon.bedrock/`;
 }
 
-export function bedrockConverse(behaviour: FakeBehaviour): typeof converseExample {
+export function bedrockConverse(behaviour: FakeBehaviour): typeof converseExample & { usage: BedrockTokenUsage } {
   return {
     ...converseExample,
     output: { message: { role: 'assistant', content: [{ text: behaviour.content }] } },
@@ -101,9 +101,29 @@ export function bedrockConverse(behaviour: FakeBehaviour): typeof converseExampl
   };
 }
 
-function bedrockUsage(behaviour: FakeBehaviour): typeof converseExample.usage {
-  const { prompt, completion } = behaviour.usage;
-  return { inputTokens: prompt, outputTokens: completion, totalTokens: prompt + completion };
+/** Bedrock's TokenUsage; the cache counts are left out when 0, as AWS leaves them out. */
+export interface BedrockTokenUsage {
+  inputTokens: number;
+  outputTokens: number;
+  totalTokens: number;
+  cacheReadInputTokens?: number;
+  cacheWriteInputTokens?: number;
+}
+
+/**
+ * `inputTokens` is only the uncached part of the prompt (never below 0); `totalTokens` adds
+ * input, cache reads, cache writes and output, so it equals prompt + completion.
+ */
+export function bedrockUsage(behaviour: FakeBehaviour): BedrockTokenUsage {
+  const { prompt, completion, cachedRead = 0, cachedWrite = 0 } = behaviour.usage;
+  const inputTokens = Math.max(0, prompt - cachedRead - cachedWrite);
+  return {
+    inputTokens,
+    outputTokens: completion,
+    totalTokens: inputTokens + cachedRead + cachedWrite + completion,
+    ...(cachedRead > 0 ? { cacheReadInputTokens: cachedRead } : {}),
+    ...(cachedWrite > 0 ? { cacheWriteInputTokens: cachedWrite } : {}),
+  };
 }
 
 /**

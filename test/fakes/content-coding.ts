@@ -100,20 +100,51 @@ function brotliOptions(sizeHint?: number): { params: Record<number, number> } {
   };
 }
 
-/** Undoes a Content-Encoding header's codings (applied left to right, so undone right to left). */
-export function decodeBody(body: Buffer, contentEncoding: string, maxOutputLength = 64 * 1024 * 1024): Buffer {
+export interface DecodeOptions {
+  /** Refuse to inflate past this many bytes (default 64 MiB). */
+  maxOutputLength?: number;
+  /** The body may end early (a cut stream): decode what there is instead of throwing. */
+  truncated?: boolean;
+}
+
+/**
+ * Undoes a Content-Encoding header's codings (applied left to right, so undone right to left),
+ * as Node can: gzip, deflate, br — not zstd.
+ */
+export function decodeBody(body: Buffer, contentEncoding: string, options: DecodeOptions = {}): Buffer {
+  const maxOutputLength = options.maxOutputLength ?? 64 * 1024 * 1024;
+  const zlibOptions = { maxOutputLength, ...(options.truncated ? { finishFlush: constants.Z_SYNC_FLUSH } : {}) };
+  const brotliOptions = { maxOutputLength, ...(options.truncated ? { finishFlush: constants.BROTLI_OPERATION_FLUSH } : {}) };
   const codings = contentEncoding
     .split(',')
     .map((coding) => coding.trim().toLowerCase())
     .filter((coding) => coding !== '' && coding !== 'identity');
   let decoded = body;
   for (const coding of codings.reverse()) {
-    if (coding === 'gzip' || coding === 'x-gzip') decoded = gunzipSync(decoded, { maxOutputLength });
-    else if (coding === 'deflate') decoded = inflateSync(decoded, { maxOutputLength });
-    else if (coding === 'br') decoded = brotliDecompressSync(decoded, { maxOutputLength });
+    if (coding === 'gzip' || coding === 'x-gzip') decoded = gunzipSync(decoded, zlibOptions);
+    else if (coding === 'deflate') decoded = inflateSync(decoded, zlibOptions);
+    else if (coding === 'br') decoded = brotliDecompressSync(decoded, brotliOptions);
     else throw new Error(`unsupported content coding ${coding}`);
   }
   return decoded;
+}
+
+/** Reads a zstd frame of raw blocks, the only kind the fakes send (anything else throws). */
+export function decodeRawZstdFrame(frame: Buffer): Buffer {
+  if (frame.length < 6 || frame.readUInt32LE(0) !== 0xfd2fb528 || frame[4] !== 0x00) throw new Error('not a zstd frame as the fakes write them');
+  const content: Buffer[] = [];
+  let offset = 6;
+  for (;;) {
+    if (offset + 3 > frame.length) throw new Error('zstd frame ends without its last block');
+    const header = frame.readUIntLE(offset, 3);
+    if (((header >> 1) & 3) !== 0) throw new Error('not a raw zstd block');
+    const size = header >> 3;
+    content.push(frame.subarray(offset + 3, offset + 3 + size));
+    offset += 3 + size;
+    if (header & 1) break;
+  }
+  if (offset !== frame.length) throw new Error('bytes after the zstd frame');
+  return Buffer.concat(content);
 }
 
 interface FrameCoder {

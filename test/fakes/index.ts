@@ -2,6 +2,7 @@
 export * from './recorder';
 export * from './content-coding';
 export * from './openai';
+export * from './openai-responses';
 export * from './azure-openai';
 export * from './anthropic';
 export * from './mistral';

@@ -1,9 +1,10 @@
-// Fake OpenAI API upstream: chat completions (JSON and SSE), embeddings, models.
+// Fake OpenAI API upstream: chat completions and responses (JSON and SSE), embeddings, models.
 import chatCompletionExample from '../fixtures/providers/openai/chat-completion.json';
 import chunkExample from '../fixtures/providers/openai/chat-completion-chunk.json';
 import embeddingsExample from '../fixtures/providers/openai/embeddings.json';
 import errorExamples from '../fixtures/providers/openai/errors.json';
 import modelsExample from '../fixtures/providers/openai/models.json';
+import { openAIResponse, openAIResponseStream } from './openai-responses';
 import {
   type FakeBehaviour,
   type FakeExchange,
@@ -51,6 +52,15 @@ async function handleOpenAI(exchange: FakeExchange, options: FakeProviderOptions
     }
     return;
   }
+  if (route === 'POST /v1/responses') {
+    const model = stringField(req.json, 'model') ?? chatCompletionExample.model;
+    if (field(req.json, 'stream') === true) {
+      await sendStream(exchange, openAIResponseStream(behaviour, model), { ...SSE_HEADERS, ...headers });
+    } else {
+      sendJson(res, 200, openAIResponse(behaviour, model), headers);
+    }
+    return;
+  }
   if (route === 'POST /v1/embeddings') {
     sendJson(res, 200, openAIEmbeddings(behaviour, req.json), headers);
     return;
@@ -84,13 +94,21 @@ export function openAIError(status: number, behaviour: FakeBehaviour): ProviderE
   return { body: { error }, headers: { 'x-request-id': `req_${randomId(32, '0123456789abcdef')}` } };
 }
 
+/**
+ * `prompt_tokens` counts the whole prompt, cached tokens included (`prompt_tokens_details.cached_tokens`
+ * = cache reads; cache writes are not reported separately); `completion_tokens` includes
+ * `completion_tokens_details.reasoning_tokens`.
+ */
 export function openAIUsage(behaviour: FakeBehaviour): typeof chatCompletionExample.usage {
-  const { prompt, completion } = behaviour.usage;
+  const { prompt, completion, cachedRead = 0, reasoning = 0 } = behaviour.usage;
+  const example = chatCompletionExample.usage;
   return {
-    ...chatCompletionExample.usage,
+    ...example,
     prompt_tokens: prompt,
     completion_tokens: completion,
     total_tokens: prompt + completion,
+    prompt_tokens_details: { ...example.prompt_tokens_details, cached_tokens: cachedRead },
+    completion_tokens_details: { ...example.completion_tokens_details, reasoning_tokens: reasoning },
   };
 }
 

@@ -1,6 +1,7 @@
 // A bare HTTP/1.1 client for wire assertions: it sends exactly the headers given (fetch adds its own
 // Accept-Encoding) and hands back the body as it came, content codings not undone.
 import { type IncomingHttpHeaders, type IncomingMessage, request } from 'node:http';
+import { decodeBody } from './content-coding';
 
 export interface RawRequestOptions {
   method?: string;
@@ -13,6 +14,8 @@ export interface RawResponse {
   headers: IncomingHttpHeaders;
   /** The body bytes as received (still content-encoded). */
   body: Buffer;
+  /** False when the connection broke before the body's end (a cut stream). */
+  complete: boolean;
 }
 
 /** Sends a request on its own connection and resolves once the response head has arrived. */
@@ -24,10 +27,21 @@ export function openRawRequest(url: string, options: RawRequestOptions = {}): Pr
   });
 }
 
-/** Sends a request and reads the whole response body, undecoded. */
+/** Sends a request and reads the response body, undecoded, up to its end or a broken connection. */
 export async function rawRequest(url: string, options: RawRequestOptions = {}): Promise<RawResponse> {
   const response = await openRawRequest(url, options);
   const chunks: Buffer[] = [];
-  for await (const chunk of response) chunks.push(chunk as Buffer);
-  return { status: response.statusCode ?? 0, headers: response.headers, body: Buffer.concat(chunks) };
+  const complete = await new Promise<boolean>((resolve) => {
+    response.on('data', (chunk: Buffer) => chunks.push(chunk));
+    response.once('end', () => resolve(true));
+    response.once('error', () => resolve(false));
+    response.once('close', () => resolve(response.complete));
+  });
+  return { status: response.statusCode ?? 0, headers: response.headers, body: Buffer.concat(chunks), complete };
+}
+
+/** The body with its content codings undone; a cut body decodes as far as it goes. */
+export function decodedText(response: RawResponse): string {
+  const coding = response.headers['content-encoding'];
+  return (coding === undefined ? response.body : decodeBody(response.body, coding, { truncated: !response.complete })).toString('utf8');
 }

@@ -318,14 +318,13 @@ function write(res: ServerResponse, bytes: string | Uint8Array): Promise<void> {
 /** The least time between a cut stream's last frame and the broken connection. */
 const CUT_AFTER_MS = 20;
 
-let streamsStarted = 0;
-
 /**
  * Where to cut each frame's coded bytes in two (its length: not cut): about every other frame, at
- * a pseudo-random point. Seeded per stream (mulberry32), so a run's cuts can be replayed.
+ * a pseudo-random point. Every stream starts from the same seed (mulberry32): the same stream is
+ * always cut the same way.
  */
 function unevenSplits(): (length: number) => number {
-  let seed = (0x9e3779b9 * ++streamsStarted) >>> 0;
+  let seed = 0x9e3779b9;
   const random = (): number => {
     seed = (seed + 0x6d2b79f5) >>> 0;
     let t = seed;
