@@ -40,7 +40,7 @@ async function degraded(proxy: DataPlaneHandle): Promise<number> {
 async function redisTotal(): Promise<number> {
   const client = redis.client();
   try {
-    const keys = await client.keys(`tokengate:rl:{production:${gw.services.openai.id}}:*`);
+    const keys = await client.keys(`${gw.cp.redisNamespace}:rl:{production:${gw.services.openai.id}}:*`);
     let total = 0;
     for (const key of keys) total += Number(await client.hget(key, 't'));
     return total;
