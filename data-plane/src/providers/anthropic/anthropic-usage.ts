@@ -1,10 +1,11 @@
 // Usage accounting for the Anthropic Messages API (JSON and SSE).
 import type { EventSourceMessage } from 'eventsource-parser';
-import { type PreparedRequest, type ResponseHeaders, type ResponseObserver, type TokenUsage, type UsageAccounting, type UsageOperation, tokenUsage } from '../usage-accounting';
+import { type PreparedRequest, type ResponseHeaders, type ResponseObserver, type TokenUsage, type UsageAccounting, tokenUsage } from '../usage-accounting';
 import { bodyKind } from '../shared/content-type';
 import { completionLimit, parseJsonRequestBody } from '../shared/json-request-body';
 import { type JsonUsageReader, JsonResponseObserver } from '../shared/json-response-observer';
 import { type JsonObject, arrayMember, isJsonObject, member, parseJsonObject, stringMember, textOf, tokenCount } from '../shared/json-values';
+import { anthropicOperation } from './anthropic-path';
 import { SseResponseObserver } from '../shared/sse-response-observer';
 import { NOTHING_TO_COUNT, PassThroughObserver, type UsageTally } from '../shared/usage-tally';
 
@@ -31,14 +32,6 @@ function withCacheDetails(usage: unknown, prompt: number, completion: number): T
     cachedRead: tokenCount(member(usage, 'cache_read_input_tokens')),
     cachedWrite: tokenCount(member(usage, 'cache_creation_input_tokens')),
   });
-}
-
-/** Messages (and its count_tokens sibling) or the legacy Text Completions API. */
-export function anthropicOperation(providerPath: string): UsageOperation {
-  if (/\/messages\/count_tokens\/?$/.test(providerPath)) return 'count_tokens';
-  if (/\/messages\/?$/.test(providerPath)) return 'messages';
-  if (/\/complete\/?$/.test(providerPath)) return 'completions';
-  return 'other';
 }
 
 const ANTHROPIC_JSON_READER: JsonUsageReader = {

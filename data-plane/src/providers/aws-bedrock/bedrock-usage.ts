@@ -1,7 +1,7 @@
 // Usage accounting for Bedrock Runtime: Converse / ConverseStream (the normalized API) and
 // InvokeModel / InvokeModelWithResponseStream (model-native bodies).
 import type { Message } from '@smithy/eventstream-codec';
-import { type PreparedRequest, type ResponseHeaders, type ResponseObserver, type TokenUsage, type UsageAccounting, type UsageOperation, tokenUsage } from '../usage-accounting';
+import { type PreparedRequest, type ResponseHeaders, type ResponseObserver, type TokenUsage, type UsageAccounting, tokenUsage } from '../usage-accounting';
 import { bodyKind } from '../shared/content-type';
 import { completionLimit, parseJsonRequestBody } from '../shared/json-request-body';
 import { type JsonUsageReader, JsonResponseObserver } from '../shared/json-response-observer';
@@ -9,11 +9,8 @@ import { type JsonObject, arrayMember, firstTokenCount, isJsonObject, member, pa
 import { anthropicUsage } from '../anthropic/anthropic-usage';
 import { openAiUsage } from '../shared/openai-compatible-usage';
 import { NOTHING_TO_COUNT, PassThroughObserver, type UsageTally } from '../shared/usage-tally';
+import { bedrockRoute } from './bedrock-path';
 import { EventStreamResponseObserver, stringHeader } from './event-stream-observer';
-
-/** `/model/{modelId}/{operation}`; the model id arrives URL-encoded (`v1%3A0`, ARNs with `%2F`). */
-const MODEL_PATH = /\/model\/([^/]+)\/([^/]+)\/?$/;
-const STREAMING_OPERATIONS: ReadonlySet<string> = new Set(['converse-stream', 'invoke-with-response-stream']);
 
 /** Completion limits: Converse, then the model-native InvokeModel fields (Anthropic/Mistral/OpenAI, Llama, Titan, Nova). */
 const COMPLETION_LIMITS = [
@@ -36,14 +33,6 @@ export function converseUsage(usage: unknown): TokenUsage | null {
   const cachedWrite = tokenCount(member(usage, 'cacheWriteInputTokens')) ?? 0;
   return tokenUsage(input + cachedRead + cachedWrite, tokenCount(member(usage, 'outputTokens')) ?? 0, { cachedRead, cachedWrite });
 }
-
-const OPERATIONS: Readonly<Record<string, UsageOperation>> = {
-  converse: 'converse',
-  'converse-stream': 'converse_stream',
-  invoke: 'invoke',
-  'invoke-with-response-stream': 'invoke_stream',
-  'count-tokens': 'count_tokens',
-};
 
 /** Any usage a Bedrock body reports: Converse/Nova, Anthropic, OpenAI-style, Llama or Titan shapes. */
 function bodyUsage(body: JsonObject): TokenUsage | null {
@@ -166,27 +155,19 @@ function headerCount(headers: ResponseHeaders, name: string): number | null {
   return text !== undefined && /^\d{1,15}$/.test(text) ? Number(text) : null;
 }
 
-function decodeModelId(segment: string): string {
-  try {
-    return decodeURIComponent(segment);
-  } catch {
-    return segment;
-  }
-}
-
 const FREE = Object.freeze({ usage: Object.freeze({ promptTokens: 0, completionTokens: 0 }), completionText: '', complete: true });
 
 /** Bedrock: the model id and streaming come from the path; usage from JSON, event-stream frames or headers. */
 export const bedrockUsageAccounting: UsageAccounting = {
   prepareRequest(providerPath: string, body: Buffer, contentType: string | undefined): PreparedRequest {
     const json = parseJsonRequestBody(body, contentType);
-    const route = MODEL_PATH.exec(providerPath);
+    const route = bedrockRoute(providerPath);
     return {
       body,
       json,
-      model: route ? decodeModelId(route[1]) : null,
-      operation: (route && OPERATIONS[route[2]]) ?? 'other',
-      stream: route !== null && STREAMING_OPERATIONS.has(route[2]),
+      model: route?.model ?? null,
+      operation: route?.operation ?? 'other',
+      stream: route?.stream ?? false,
       maxCompletionTokens: completionLimit(json, COMPLETION_LIMITS),
       stripUsageChunk: false,
     };

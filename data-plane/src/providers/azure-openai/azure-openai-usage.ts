@@ -1,6 +1,6 @@
 import { createOpenAiCompatibleUsageAccounting, type OpenAiCompatibleRequest } from '../shared/openai-compatible-usage';
+import { azureDeployment } from './azure-openai-path';
 
-const DEPLOYMENT_PATH = /\/openai\/deployments\/([^/]+)(?:\/|$)/;
 /** The first GA/preview api-version whose chat completions accept `stream_options`. */
 const FIRST_API_VERSION_WITH_STREAM_OPTIONS = '2024-09-01';
 
@@ -11,10 +11,7 @@ const FIRST_API_VERSION_WITH_STREAM_OPTIONS = '2024-09-01';
  * those streams are left alone and counted from their text.
  */
 export const azureOpenAiUsageAccounting = createOpenAiCompatibleUsageAccounting({
-  modelFromPath: (providerPath) => {
-    const deployment = DEPLOYMENT_PATH.exec(providerPath);
-    return deployment ? decodePathSegment(deployment[1]) : null;
-  },
+  modelFromPath: azureDeployment,
   acceptsStreamOptions: acceptsStreamOptions,
 });
 
@@ -25,12 +22,4 @@ function acceptsStreamOptions(request: OpenAiCompatibleRequest): boolean {
   const version = versions[versions.length - 1];
   const date = version === undefined ? null : /^\d{4}-\d{2}-\d{2}/.exec(version);
   return date === null || date[0] >= FIRST_API_VERSION_WITH_STREAM_OPTIONS;
-}
-
-function decodePathSegment(segment: string): string {
-  try {
-    return decodeURIComponent(segment);
-  } catch {
-    return segment;
-  }
 }

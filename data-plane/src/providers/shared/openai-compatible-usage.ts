@@ -6,6 +6,7 @@ import { bodyKind } from './content-type';
 import { completionLimit, insertFirstMember, parseJsonRequestBody, withFirstMember } from './json-request-body';
 import { JsonResponseObserver, type JsonUsageReader } from './json-response-observer';
 import { type JsonObject, arrayMember, firstTokenCount, isJsonObject, member, parseJsonObject, stringMember, textOf, tokenCount } from './json-values';
+import { openAiOperation } from './openai-compatible-path';
 import { SseResponseObserver } from './sse-response-observer';
 import { NOTHING_TO_COUNT, PassThroughObserver, type UsageTally } from './usage-tally';
 
@@ -27,17 +28,8 @@ export interface OpenAiCompatibleDifferences {
   readonly acceptsStreamOptions: (request: OpenAiCompatibleRequest) => boolean;
 }
 
-const COMPLETIONS_PATH = /\/completions\/?$/;
-
-/** The operation an OpenAI-style path names (chat and legacy/FIM completions, Responses, embeddings). */
-export function openAiOperation(providerPath: string): UsageOperation {
-  if (/\/chat\/completions\/?$/.test(providerPath)) return 'chat_completions';
-  if (COMPLETIONS_PATH.test(providerPath)) return 'completions';
-  if (/\/responses\/?$/.test(providerPath)) return 'responses';
-  if (/\/responses\/input_tokens\/?$/.test(providerPath)) return 'count_tokens';
-  if (/\/embeddings\/?$/.test(providerPath)) return 'embeddings';
-  return 'other';
-}
+/** The operations whose streams report usage only with `stream_options.include_usage` (every `…/completions` path). */
+const STREAM_OPTIONS_OPERATIONS: ReadonlySet<UsageOperation> = new Set<UsageOperation>(['chat_completions', 'completions']);
 
 export function createOpenAiCompatibleUsageAccounting(differences: OpenAiCompatibleDifferences): UsageAccounting {
   return {
@@ -53,7 +45,7 @@ export function createOpenAiCompatibleUsageAccounting(differences: OpenAiCompati
         maxCompletionTokens: completionLimit(json, ['max_completion_tokens', 'max_tokens', 'max_output_tokens'], 'n'),
         stripUsageChunk: false,
       };
-      if (!prepared.stream || !isJsonObject(json) || !COMPLETIONS_PATH.test(providerPath)) return prepared;
+      if (!prepared.stream || !isJsonObject(json) || !STREAM_OPTIONS_OPERATIONS.has(prepared.operation)) return prepared;
       if (!differences.acceptsStreamOptions({ providerPath, json, query })) return prepared;
       const options = json.stream_options;
       if (options === undefined) {
