@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Anthropic, OverloadedError, RateLimitError } from '@anthropic-ai/sdk';
-import { type FakeServer, startFakeAnthropic } from './index';
+import { type FakeServer, decodedText, rawRequest, startFakeAnthropic } from './index';
 import { parseSse, shapeOf } from './wire';
 
 describe('fake Anthropic upstream, called with @anthropic-ai/sdk', () => {
@@ -131,5 +131,57 @@ describe('fake Anthropic upstream, called with @anthropic-ai/sdk', () => {
     } finally {
       await strict.close();
     }
+  });
+
+  it('compresses as Anthropic answers fetch-based clients: gzip JSON and streams, flushed per event', async () => {
+    const message = { model: 'claude-sonnet-5-5', max_tokens: 100, messages: [{ role: 'user' as const, content: 'Hi' }] };
+    const { data, response } = await client.messages.create(message).withResponse();
+    expect(response.headers.get('content-encoding')).toBe('gzip');
+    expect(data.content).toEqual([{ type: 'text', text: 'Hello from the fake' }]);
+    const streamed = await client.messages.create({ ...message, stream: true }).withResponse();
+    expect(streamed.response.headers.get('content-encoding')).toBe('gzip');
+    const types: string[] = [];
+    for await (const event of streamed.data) types.push(event.type);
+    expect(types.at(-1)).toBe('message_stop');
+    expect(fake.received.map((r) => r.headers['accept-encoding'])).toEqual(['gzip, deflate', 'gzip, deflate']);
+
+    const headers = { 'content-type': 'application/json', 'accept-encoding': 'gzip, deflate' };
+    const json = await rawRequest(`${fake.url}/v1/messages`, { headers, body: JSON.stringify(message) });
+    expect(json.headers).toMatchObject({ 'content-encoding': 'gzip', 'content-length': String(json.body.length) });
+    expect(JSON.parse(decodedText(json))).toMatchObject({ type: 'message' });
+
+    fake.behaviour.cutStreamAfterChunks = 3; // message_start, content_block_start, ping
+    const cut = await rawRequest(`${fake.url}/v1/messages`, { headers, body: JSON.stringify({ ...message, stream: true }) });
+    expect(cut.headers['content-encoding']).toBe('gzip');
+    expect(cut.complete).toBe(false);
+    expect(parseSse(decodedText(cut)).map((e) => e.event)).toEqual(['message_start', 'content_block_start', 'ping']);
+  });
+
+  describe('prompt caching', () => {
+    beforeEach(() => {
+      fake.behaviour.usage = { prompt: 3000, completion: 120, cachedRead: 2048, cachedWrite: 512, reasoning: 50 };
+    });
+    const message = { model: 'claude-sonnet-5-5', max_tokens: 500, messages: [{ role: 'user' as const, content: 'Hi' }] };
+    // input_tokens is the uncached rest of the prompt: 3000 - 2048 - 512.
+    const split = { input_tokens: 440, cache_read_input_tokens: 2048, cache_creation_input_tokens: 512, output_tokens: 120 };
+
+    it('reports input_tokens without the cached part, beside cache reads and writes', async () => {
+      const reply = await client.messages.create(message);
+      expect(reply.usage).toMatchObject(split);
+    });
+
+    it('streams the split in message_start and, cumulatively, in message_delta', async () => {
+      const starts: unknown[] = [];
+      const deltas: unknown[] = [];
+      for await (const event of await client.messages.create({ ...message, stream: true })) {
+        if (event.type === 'message_start') starts.push(event.message.usage);
+        if (event.type === 'message_delta') deltas.push(event.usage);
+      }
+      expect(starts).toEqual([expect.objectContaining({ ...split, output_tokens: 1 })]);
+      expect(deltas).toEqual([split]);
+
+      const final = await client.messages.stream(message).finalMessage();
+      expect(final.usage).toMatchObject(split);
+    });
   });
 });

@@ -1,5 +1,5 @@
 import { AzureOpenAI, RateLimitError } from 'openai';
-import { type FakeServer, startFakeAzureOpenAI } from './index';
+import { type FakeServer, decodedText, rawRequest, startFakeAzureOpenAI } from './index';
 import { parseSse } from './wire';
 
 const API_VERSION = '2024-10-21';
@@ -89,5 +89,43 @@ describe('fake Azure OpenAI upstream, called with the AzureOpenAI client', () =>
     } finally {
       await strict.close();
     }
+  });
+
+  it('compresses as Azure answers fetch-based clients: gzip JSON and streams, flushed per chunk', async () => {
+    const { data, response } = await client.chat.completions.create({ model: 'gpt-4o', messages: [] }).withResponse();
+    expect(response.headers.get('content-encoding')).toBe('gzip');
+    expect(data.choices[0].message.content).toBe('Hello from the fake');
+    expect(fake.received[0].headers['accept-encoding']).toBe('gzip, deflate');
+
+    const url = `${fake.url}/openai/deployments/d/chat/completions?api-version=${API_VERSION}`;
+    const headers = { 'content-type': 'application/json', 'accept-encoding': 'gzip, deflate' };
+    const json = await rawRequest(url, { headers, body: JSON.stringify({ messages: [] }) });
+    expect(json.headers).toMatchObject({ 'content-encoding': 'gzip', 'content-length': String(json.body.length) });
+    expect(JSON.parse(decodedText(json))).toHaveProperty('prompt_filter_results');
+
+    fake.behaviour.cutStreamAfterChunks = 2; // the opening chunk and the role chunk
+    const cut = await rawRequest(url, { headers, body: JSON.stringify({ messages: [], stream: true }) });
+    expect(cut.headers['content-encoding']).toBe('gzip');
+    expect(cut.complete).toBe(false);
+    const chunks = parseSse(decodedText(cut)).map((e) => JSON.parse(e.data) as { choices: { delta: object }[] });
+    expect(chunks.map((c) => c.choices.map((choice) => choice.delta))).toEqual([[], [{ role: 'assistant', content: '', refusal: null }]]);
+  });
+
+  it('reports cached and reasoning tokens as OpenAI does, JSON and streamed', async () => {
+    fake.behaviour.usage = { prompt: 1200, completion: 90, cachedRead: 1024, cachedWrite: 64, reasoning: 40 };
+    const expected = {
+      prompt_tokens: 1200,
+      completion_tokens: 90,
+      total_tokens: 1290,
+      prompt_tokens_details: { cached_tokens: 1024 },
+      completion_tokens_details: { reasoning_tokens: 40 },
+    };
+    const completion = await client.chat.completions.create({ model: 'o4-mini', messages: [] });
+    expect(completion.usage).toMatchObject(expected);
+    let usage: unknown;
+    for await (const chunk of await client.chat.completions.create({ model: 'o4-mini', messages: [], stream: true, stream_options: { include_usage: true } })) {
+      usage = chunk.usage ?? usage;
+    }
+    expect(usage).toMatchObject(expected);
   });
 });

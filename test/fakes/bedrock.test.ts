@@ -9,7 +9,7 @@ import {
   ValidationException,
 } from '@aws-sdk/client-bedrock-runtime';
 import { NodeHttpHandler } from '@smithy/node-http-handler';
-import { type FakeServer, type RecordedRequest, decodeEventStream, shapeOf, startFakeBedrock, verifySigV4 } from './index';
+import { type FakeServer, type RecordedRequest, decodeBody, decodeEventStream, rawRequest, shapeOf, startFakeBedrock, verifySigV4 } from './index';
 
 const credentials = { accessKeyId: 'AKIDEXAMPLE', secretAccessKey: 'wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY' };
 const region = 'us-east-1';
@@ -147,5 +147,69 @@ describe('fake Bedrock Runtime upstream, called with @aws-sdk/client-bedrock-run
       bearer.destroy();
       await strict.close();
     }
+  });
+
+  it('answers the AWS SDK, which offers no compression, uncompressed', async () => {
+    const encodings: (string | undefined)[] = [];
+    const watched = sdkClient(fake.url);
+    watched.middlewareStack.add(
+      (next) => async (args) => {
+        const result = await next(args);
+        encodings.push((result.response as { headers: Record<string, string> }).headers['content-encoding']);
+        return result;
+      },
+      { step: 'deserialize' },
+    );
+    try {
+      await watched.send(new ConverseCommand({ modelId, messages: [{ role: 'user', content: [{ text: 'Hi' }] }] }));
+      const stream = await watched.send(new ConverseStreamCommand({ modelId, messages: [{ role: 'user', content: [{ text: 'Hi' }] }] }));
+      for await (const _event of stream.stream ?? []) void _event;
+    } finally {
+      watched.destroy();
+    }
+    expect(fake.received.map((r) => r.headers['accept-encoding'])).toEqual([undefined, undefined]);
+    expect(encodings).toEqual([undefined, undefined]);
+  });
+
+  it('compresses for a client that offers gzip: JSON, and the event stream flushed per message', async () => {
+    const headers = { 'content-type': 'application/json', 'accept-encoding': 'gzip, deflate' };
+    const json = await rawRequest(`${fake.url}/model/m/converse`, { headers, body: '{}' });
+    expect(json.headers).toMatchObject({ 'content-encoding': 'gzip', 'content-length': String(json.body.length) });
+    expect(JSON.parse(decodeBody(json.body, 'gzip').toString())).toMatchObject({ stopReason: 'end_turn' });
+
+    const stream = await rawRequest(`${fake.url}/model/m/converse-stream`, { headers, body: '{}' });
+    expect(stream.headers['content-encoding']).toBe('gzip');
+    expect(decodeEventStream(decodeBody(stream.body, 'gzip')).at(-1)?.headers[':event-type']).toBe('metadata');
+
+    fake.behaviour.cutStreamAfterChunks = 2;
+    const cut = await rawRequest(`${fake.url}/model/m/converse-stream`, { headers, body: '{}' });
+    expect(cut.complete).toBe(false);
+    const events = decodeEventStream(decodeBody(cut.body, 'gzip', { truncated: true }));
+    expect(events.map((e) => e.headers[':event-type'])).toEqual(['messageStart', 'contentBlockDelta']);
+  });
+
+  describe('prompt caching', () => {
+    const messages = [{ role: 'user' as const, content: [{ text: 'Hi' }] }];
+
+    it('reports inputTokens without the cached part, cache reads and writes apart, totalTokens over all', async () => {
+      fake.behaviour.usage = { prompt: 3000, completion: 120, cachedRead: 2048, cachedWrite: 512, reasoning: 50 };
+      const usage = { inputTokens: 440, cacheReadInputTokens: 2048, cacheWriteInputTokens: 512, outputTokens: 120, totalTokens: 3120 };
+      expect((await client.send(new ConverseCommand({ modelId, messages }))).usage).toEqual(usage);
+      const response = await client.send(new ConverseStreamCommand({ modelId, messages }));
+      const events: ConverseStreamOutput[] = [];
+      for await (const event of response.stream ?? []) events.push(event);
+      expect(events.at(-1)?.metadata?.usage).toEqual(usage);
+    });
+
+    it('leaves a cache count out when it is 0, as AWS does', async () => {
+      fake.behaviour.usage = { prompt: 3000, completion: 120, cachedRead: 2048 };
+      const raw = await rawRequest(`${fake.url}/model/m/converse`, { headers: { 'content-type': 'application/json' }, body: '{}' });
+      expect((JSON.parse(raw.body.toString()) as { usage: unknown }).usage).toEqual({
+        inputTokens: 952,
+        cacheReadInputTokens: 2048,
+        outputTokens: 120,
+        totalTokens: 3120,
+      });
+    });
   });
 });

@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { type FakeServer, runMistralSdk, startFakeMistral } from './index';
+import { type FakeServer, decodedText, rawRequest, runMistralSdk, startFakeMistral } from './index';
 import { parseSse, shapeOf } from './wire';
 
 // @mistralai/mistralai is ESM-only: it runs in a child process (see mistral-sdk.ts).
@@ -105,5 +105,40 @@ describe('fake Mistral upstream, called with @mistralai/mistralai', () => {
     fake.behaviour.status = 422;
     const invalid = await runMistralSdk({ serverURL: fake.url, apiKey: 'k', operation: 'chat.stream', request: { model: 'm', messages } });
     expect(invalid.error).toMatchObject({ name: 'HTTPValidationError', statusCode: 422 });
+  });
+
+  it('compresses as Mistral answers fetch-based clients; the SDK parses gzip JSON and streams', async () => {
+    const complete = await runMistralSdk({ serverURL: fake.url, apiKey: 'k', operation: 'chat.complete', request: { model: 'm', messages } });
+    expect(complete.error).toBeUndefined();
+    expect(complete.result).toMatchObject({ choices: [{ message: { content: 'Hello from the fake' } }] });
+    const stream = await runMistralSdk({ serverURL: fake.url, apiKey: 'k', operation: 'chat.stream', request: { model: 'm', messages } });
+    expect(stream.error).toBeUndefined();
+    expect((stream.result as unknown[]).at(-1)).toMatchObject({ usage: { promptTokens: 11 } });
+    // The SDK (fetch) offers gzip, so it got gzip: that is what the fake answers to such a request.
+    const accepted = fake.received.map((r) => r.headers['accept-encoding']);
+    expect(accepted).toEqual(['gzip, deflate', 'gzip, deflate']);
+
+    const headers = { 'content-type': 'application/json', 'accept-encoding': accepted[0] ?? '' };
+    const json = await rawRequest(`${fake.url}/v1/chat/completions`, { headers, body: JSON.stringify({ model: 'm', messages }) });
+    expect(json.headers).toMatchObject({ 'content-encoding': 'gzip', 'content-length': String(json.body.length) });
+    expect(JSON.parse(decodedText(json))).toMatchObject({ object: 'chat.completion' });
+
+    fake.behaviour.cutStreamAfterChunks = 2;
+    const cut = await rawRequest(`${fake.url}/v1/chat/completions`, { headers, body: JSON.stringify({ model: 'm', messages, stream: true }) });
+    expect(cut.headers['content-encoding']).toBe('gzip');
+    expect(cut.complete).toBe(false);
+    const chunks = parseSse(decodedText(cut)).map((e) => JSON.parse(e.data) as { choices: { delta: object }[] });
+    expect(chunks.map((c) => c.choices[0].delta)).toEqual([{ role: 'assistant', content: '' }, { content: 'Hello' }]);
+  });
+
+  it('reports only prompt and completion tokens: cached and reasoning tokens are inside them', async () => {
+    fake.behaviour.usage = { prompt: 900, completion: 80, cachedRead: 512, cachedWrite: 64, reasoning: 30 };
+    const complete = await runMistralSdk({ serverURL: fake.url, apiKey: 'k', operation: 'chat.complete', request: { model: 'm', messages } });
+    expect((complete.result as { usage: unknown }).usage).toEqual({ promptTokens: 900, completionTokens: 80, totalTokens: 980 });
+    const stream = await runMistralSdk({ serverURL: fake.url, apiKey: 'k', operation: 'chat.stream', request: { model: 'm', messages } });
+    expect((stream.result as { usage?: unknown }[]).at(-1)?.usage).toEqual({ promptTokens: 900, completionTokens: 80, totalTokens: 980 });
+    // On the wire too (the SDK would drop fields it does not know).
+    const raw = await rawRequest(`${fake.url}/v1/chat/completions`, { headers: { 'content-type': 'application/json' }, body: JSON.stringify({ model: 'm', messages }) });
+    expect((JSON.parse(raw.body.toString()) as { usage: unknown }).usage).toEqual({ prompt_tokens: 900, completion_tokens: 80, total_tokens: 980 });
   });
 });
