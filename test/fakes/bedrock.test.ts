@@ -5,6 +5,7 @@ import {
   ConverseCommand,
   ConverseStreamCommand,
   type ConverseStreamOutput,
+  InvokeModelCommand,
   ThrottlingException,
   ValidationException,
 } from '@aws-sdk/client-bedrock-runtime';
@@ -199,6 +200,32 @@ describe('fake Bedrock Runtime upstream, called with @aws-sdk/client-bedrock-run
       const events: ConverseStreamOutput[] = [];
       for await (const event of response.stream ?? []) events.push(event);
       expect(events.at(-1)?.metadata?.usage).toEqual(usage);
+    });
+
+    it('reports InvokeModel token counts in headers, the input count without the cached part', async () => {
+      fake.behaviour.usage = { prompt: 3000, completion: 120, cachedRead: 2048, cachedWrite: 512 };
+      const body = JSON.stringify({ anthropic_version: 'bedrock-2023-05-31', max_tokens: 200, messages: [{ role: 'user', content: 'Hi' }] });
+      const response = await client.send(new InvokeModelCommand({ modelId, contentType: 'application/json', body }));
+      expect(JSON.parse(new TextDecoder().decode(response.body))).toMatchObject({
+        type: 'message',
+        model: 'claude-3-haiku-20240307',
+        content: [{ type: 'text', text: 'Hello from the fake' }],
+        usage: { input_tokens: 440, cache_read_input_tokens: 2048, cache_creation_input_tokens: 512, output_tokens: 120 },
+      });
+      expect(fake.received[0].path).toBe('/model/anthropic.claude-3-haiku-20240307-v1%3A0/invoke');
+
+      const raw = await rawRequest(`${fake.url}/model/${encodeURIComponent(modelId)}/invoke`, { headers: { 'content-type': 'application/json' }, body });
+      expect(raw.headers).toMatchObject({
+        'x-amzn-bedrock-input-token-count': '440',
+        'x-amzn-bedrock-output-token-count': '120',
+        'x-amzn-bedrock-cache-read-input-token-count': '2048',
+        'x-amzn-bedrock-cache-write-input-token-count': '512',
+        'x-amzn-bedrock-invocation-latency': expect.stringMatching(/^\d+$/),
+      });
+      fake.behaviour.usage = { prompt: 30, completion: 12 };
+      const plain = await rawRequest(`${fake.url}/model/${encodeURIComponent(modelId)}/invoke`, { headers: { 'content-type': 'application/json' }, body });
+      expect(plain.headers['x-amzn-bedrock-input-token-count']).toBe('30');
+      expect(plain.headers['x-amzn-bedrock-cache-read-input-token-count']).toBeUndefined();
     });
 
     it('leaves a cache count out when it is 0, as AWS does', async () => {

@@ -1,10 +1,12 @@
-// Fake AWS Bedrock Runtime upstream: POST /model/{modelId}/converse (JSON) and
-// /model/{modelId}/converse-stream (application/vnd.amazon.eventstream binary frames).
+// Fake AWS Bedrock Runtime upstream: POST /model/{modelId}/converse (JSON),
+// /model/{modelId}/converse-stream (application/vnd.amazon.eventstream binary frames) and
+// /model/{modelId}/invoke (an Anthropic model's native JSON, token counts in headers).
 import { randomUUID } from 'node:crypto';
 import { EventStreamCodec } from '@smithy/eventstream-codec';
 import { fromUtf8, toUtf8 } from '@smithy/util-utf8';
 import converseExample from '../fixtures/providers/bedrock/converse.json';
 import errorExamples from '../fixtures/providers/bedrock/errors.json';
+import { anthropicMessage } from './anthropic';
 import {
   type FakeBehaviour,
   type FakeExchange,
@@ -30,7 +32,7 @@ export function startFakeBedrock(options: FakeBedrockOptions = {}): Promise<Fake
   return startFake((exchange) => handleBedrock(exchange, options), { errorFor: bedrockError });
 }
 
-const ROUTE = /^\/model\/([^/]+)\/(converse|converse-stream)$/;
+const ROUTE = /^\/model\/([^/]+)\/(converse|converse-stream|invoke)$/;
 const codec = new EventStreamCodec(toUtf8, fromUtf8);
 
 async function handleBedrock(exchange: FakeExchange, options: FakeBedrockOptions): Promise<void> {
@@ -49,6 +51,11 @@ async function handleBedrock(exchange: FakeExchange, options: FakeBedrockOptions
   }
   if (route[2] === 'converse') {
     sendJson(res, 200, bedrockConverse(behaviour), { 'x-amzn-requestid': requestId });
+    return;
+  }
+  if (route[2] === 'invoke') {
+    const model = anthropicModelName(decodeURIComponent(route[1]));
+    sendJson(res, 200, { ...anthropicMessage(behaviour, model), id: `msg_bdrk_${randomId(24)}` }, { 'x-amzn-requestid': requestId, ...bedrockInvokeHeaders(behaviour) });
     return;
   }
   await sendStream(exchange, bedrockConverseStream(behaviour), {
@@ -123,6 +130,26 @@ export function bedrockUsage(behaviour: FakeBehaviour): BedrockTokenUsage {
     totalTokens: inputTokens + cachedRead + cachedWrite + completion,
     ...(cachedRead > 0 ? { cacheReadInputTokens: cachedRead } : {}),
     ...(cachedWrite > 0 ? { cacheWriteInputTokens: cachedWrite } : {}),
+  };
+}
+
+/** `anthropic.claude-3-haiku-20240307-v1:0` (or `us.anthropic....`) → `claude-3-haiku-20240307`, as InvokeModel reports it. */
+function anthropicModelName(modelId: string): string {
+  return modelId.replace(/^(?:[a-z]{2}\.)?anthropic\./, '').replace(/-v\d+(?::\d+)?$/, '');
+}
+
+/**
+ * InvokeModel's token counts, in response headers: the input count is the uncached part of the
+ * prompt (as Converse's inputTokens); the cache counts only when not 0.
+ */
+export function bedrockInvokeHeaders(behaviour: FakeBehaviour): Record<string, string> {
+  const usage = bedrockUsage(behaviour);
+  return {
+    'x-amzn-bedrock-invocation-latency': String(converseExample.metrics.latencyMs),
+    'x-amzn-bedrock-input-token-count': String(usage.inputTokens),
+    'x-amzn-bedrock-output-token-count': String(usage.outputTokens),
+    ...(usage.cacheReadInputTokens === undefined ? {} : { 'x-amzn-bedrock-cache-read-input-token-count': String(usage.cacheReadInputTokens) }),
+    ...(usage.cacheWriteInputTokens === undefined ? {} : { 'x-amzn-bedrock-cache-write-input-token-count': String(usage.cacheWriteInputTokens) }),
   };
 }
 
