@@ -327,6 +327,11 @@ describe('bad input', () => {
     expect(await refusal({ organizationId: acme.organizationId, from: at(0, 0, D - 10 * DAY), to: at(0, 0, D - 9 * DAY) }, 'MINUTE')).toMatchObject({ code: 'BAD_USER_INPUT', message: expect.stringMatching(/kept for 7 days/) });
     expect(await refusal({})).toMatchObject({ code: 'BAD_USER_INPUT', message: expect.stringMatching(/organizationId/) });
     expect(await refusal({ organizationId: acme.organizationId, environment: 'mars' })).toMatchObject({ code: 'BAD_USER_INPUT', message: expect.stringMatching(/unknown environment "mars"/) });
+    // 10,001 distinct request models in one hour: one row each when grouped by model.
+    await record('production', 'many-models:1', Array.from({ length: 10_001 }, (_, i) => minute(service, connections.e, at(20, i % 60, YESTERDAY), { requestModel: `model-${i}`, totalTokens: 1 })));
+    const tooMany = await cp.gql(REPORT, { f: { connectionId: connections.e, from: at(20, 0, YESTERDAY), to: at(21, 0, YESTERDAY) }, g: ['REQUEST_MODEL'] }, acme.tokens.engineer);
+    expect(tooMany.errors?.[0].extensions).toMatchObject({ code: 'BAD_USER_INPUT', field: 'groupBy' });
+    expect(only((await usage({ connectionId: connections.e, from: at(20, 0, YESTERDAY), to: at(21, 0, YESTERDAY) })).rows, 'totalTokens')).toEqual([{ totalTokens: 10_001 }]);
     const crossed = await cp.gql(`query($s: ID!, $p: ID!) { genAIService(id: $s) { usageReport(filter: {serviceId: $p}) { rows { totalTokens } } } }`, { s: service, p: dailyService }, acme.tokens.engineer);
     expect(crossed.errors?.[0].extensions).toMatchObject({ code: 'BAD_USER_INPUT', field: 'filter.serviceId' });
   });
