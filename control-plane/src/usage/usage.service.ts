@@ -102,7 +102,8 @@ export class UsageService {
       try {
         return await this.db.transaction((tx) => this.applyBatch(tx, environmentId, batchId.slice(0, 200), clean));
       } catch (error) {
-        // Upserts are ordered, but a deadlock with another writer (pruning) stays possible: retry it.
+        // Batches lock bucket rows in one order and cannot deadlock each other; anything else that
+        // locks them (an operator's maintenance, a future writer) may, and then the batch is retried.
         if (!isDeadlock(error) || attempt >= ATTEMPTS) throw error;
       }
     }
