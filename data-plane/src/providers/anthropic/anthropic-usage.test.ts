@@ -38,6 +38,12 @@ describe('anthropicUsageAccounting.observeResponse', () => {
     expect(result.usage).toEqual({ promptTokens: 2010, completionTokens: 503, cachedReadTokens: 800, cachedWriteTokens: 1200 });
   });
 
+  it('reads the thinking tokens of extended thinking as the reasoning part of the output', () => {
+    const thinking = { ...messageExample, usage: { ...messageExample.usage, input_tokens: 10, output_tokens: 503, output_tokens_details: { thinking_tokens: 420 } } };
+    const { result } = observe(accounting.observeResponse(unstreamed, 200, 'application/json'), [Buffer.from(JSON.stringify(thinking))]);
+    expect(result.usage).toEqual({ promptTokens: 10, completionTokens: 503, reasoningTokens: 420 });
+  });
+
   it('collects thinking and tool use from the content blocks', () => {
     const body = {
       ...messageExample,

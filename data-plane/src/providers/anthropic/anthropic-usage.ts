@@ -31,6 +31,8 @@ function withCacheDetails(usage: unknown, prompt: number, completion: number): T
   return tokenUsage(prompt, completion, {
     cachedRead: tokenCount(member(usage, 'cache_read_input_tokens')),
     cachedWrite: tokenCount(member(usage, 'cache_creation_input_tokens')),
+    // Extended thinking: the part of output_tokens spent reasoning, where the API reports it.
+    reasoning: tokenCount(member(member(usage, 'output_tokens_details'), 'thinking_tokens')),
   });
 }
 

@@ -257,6 +257,13 @@ describe('openAiUsageAccounting operations', () => {
 describe('openAiUsageAccounting cache and reasoning details', () => {
   const unstreamed = prepare({ model: 'gpt-4o', messages: [] });
 
+  it('reads the prompt tokens written to the cache where the API reports them (Responses usage)', () => {
+    const usage = { input_tokens: 3000, input_tokens_details: { cached_tokens: 1024, cache_write_tokens: 1900 }, output_tokens: 40, output_tokens_details: { reasoning_tokens: 16 }, total_tokens: 3040 };
+    const body = { id: 'resp_1', object: 'response', model: 'gpt-5.1', status: 'completed', output: [], usage };
+    const { result } = observe(accounting.observeResponse(prepare({ model: 'gpt-5.1', input: 'Hi' }, '/v1/responses'), 200, 'application/json'), [Buffer.from(JSON.stringify(body))]);
+    expect(result.usage).toEqual({ promptTokens: 3000, completionTokens: 40, cachedReadTokens: 1024, cachedWriteTokens: 1900, reasoningTokens: 16 });
+  });
+
   it('reads cached and reasoning tokens from a chat completion (the prompt caching guide example)', () => {
     const body = {
       id: 'chatcmpl-1',

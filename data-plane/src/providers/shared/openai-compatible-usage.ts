@@ -89,6 +89,8 @@ export function openAiUsage(usage: unknown): TokenUsage | null {
   const completionDetails = member(usage, 'completion_tokens_details') ?? member(usage, 'output_tokens_details');
   return tokenUsage(promptTokens, firstTokenCount(usage, 'completion_tokens', 'output_tokens') ?? 0, {
     cachedRead: tokenCount(member(promptDetails, 'cached_tokens')),
+    // Newer models report what a request wrote to the prompt cache (part of the prompt, like reads).
+    cachedWrite: tokenCount(member(promptDetails, 'cache_write_tokens')),
     reasoning: tokenCount(member(completionDetails, 'reasoning_tokens')),
   });
 }
