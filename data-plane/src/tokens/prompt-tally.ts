@@ -22,6 +22,13 @@ export function isObject(value: unknown): value is JsonObject {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
+/**
+ * An image for a model whose provider publishes no formula tied to a tokenizer we have (Claude,
+ * Mistral, Bedrock): 1,600 tokens, Anthropic's figure for an image at its ~1.15 megapixel size cap
+ * (width × height / 750). Images are never fetched or decoded; reported usage settles the difference.
+ */
+export const ESTIMATED_IMAGE_TOKENS = 1600;
+
 export class PromptTally {
   private textTokens = 0;
   private textBytes = 0;

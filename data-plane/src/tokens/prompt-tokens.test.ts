@@ -1,18 +1,13 @@
 import { Tiktoken } from 'js-tiktoken/lite';
 import cl100kBase from 'js-tiktoken/ranks/cl100k_base';
 import o200kBase from 'js-tiktoken/ranks/o200k_base';
-import { CLAUDE_TOOL_SYSTEM_PROMPT_TOKENS } from './anthropic-prompt';
-import { ESTIMATED_IMAGE_TOKENS, OPENAI_IMAGE_TOKENS } from './openai-prompt';
-import {
-  countCompletionTokens,
-  countPromptTokens,
-  countTextTokens,
-  encodingFor,
-  ESTIMATE_FACTORS,
-  estimateFactorFor,
-  expectedCompletionTokens,
-  requestModel,
-} from './prompt-tokens';
+import { CLAUDE_ESTIMATE_FACTOR, CLAUDE_TOOL_SYSTEM_PROMPT_TOKENS } from '../providers/anthropic/anthropic-prompt';
+import { BEDROCK_ESTIMATE_FACTORS } from '../providers/aws-bedrock/bedrock-prompt';
+import { MISTRAL_ESTIMATE_FACTOR } from '../providers/mistral/mistral-prompt';
+import { OPENAI_IMAGE_TOKENS } from '../providers/shared/openai-compatible-prompt';
+import { UNKNOWN_TOKENIZER_ESTIMATE_FACTOR } from './encodings';
+import { ESTIMATED_IMAGE_TOKENS } from './prompt-tally';
+import { countCompletionTokens, countPromptTokens, countTextTokens, encodingFor, estimateFactorFor, expectedCompletionTokens, requestModel } from './prompt-tokens';
 
 const o200k = new Tiktoken(o200kBase);
 const cl100k = new Tiktoken(cl100kBase);
@@ -109,14 +104,14 @@ describe('encodingFor', () => {
   it('estimates only where no public tokenizer exists', () => {
     expect(estimateFactorFor('OPENAI', 'gpt-4o')).toBe(1);
     expect(estimateFactorFor('AZURE_OPENAI', 'my-deployment')).toBe(1);
-    expect(estimateFactorFor('ANTHROPIC', 'claude-sonnet-4-5')).toBe(ESTIMATE_FACTORS.claude);
-    expect(estimateFactorFor('MISTRAL', 'mistral-small-latest')).toBe(ESTIMATE_FACTORS.mistral);
-    expect(estimateFactorFor('AWS_BEDROCK', 'us.anthropic.claude-sonnet-4-20250514-v1%3A0')).toBe(ESTIMATE_FACTORS.claude);
-    expect(estimateFactorFor('AWS_BEDROCK', 'mistral.mistral-large-2402-v1:0')).toBe(ESTIMATE_FACTORS.mistral);
-    expect(estimateFactorFor('AWS_BEDROCK', 'meta.llama3-70b-instruct-v1:0')).toBe(ESTIMATE_FACTORS.llama);
+    expect(estimateFactorFor('ANTHROPIC', 'claude-sonnet-4-5')).toBe(CLAUDE_ESTIMATE_FACTOR);
+    expect(estimateFactorFor('MISTRAL', 'mistral-small-latest')).toBe(MISTRAL_ESTIMATE_FACTOR);
+    expect(estimateFactorFor('AWS_BEDROCK', 'us.anthropic.claude-sonnet-4-20250514-v1%3A0')).toBe(CLAUDE_ESTIMATE_FACTOR);
+    expect(estimateFactorFor('AWS_BEDROCK', 'mistral.mistral-large-2402-v1:0')).toBe(MISTRAL_ESTIMATE_FACTOR);
+    expect(estimateFactorFor('AWS_BEDROCK', 'meta.llama3-70b-instruct-v1:0')).toBe(BEDROCK_ESTIMATE_FACTORS.llama);
     expect(estimateFactorFor('AWS_BEDROCK', 'openai.gpt-oss-120b-1:0')).toBe(1);
-    expect(estimateFactorFor('AWS_BEDROCK', 'amazon.nova-pro-v1:0')).toBe(ESTIMATE_FACTORS.unknown);
-    expect(estimateFactorFor('AWS_BEDROCK', null)).toBe(ESTIMATE_FACTORS.unknown);
+    expect(estimateFactorFor('AWS_BEDROCK', 'amazon.nova-pro-v1:0')).toBe(UNKNOWN_TOKENIZER_ESTIMATE_FACTOR);
+    expect(estimateFactorFor('AWS_BEDROCK', null)).toBe(UNKNOWN_TOKENIZER_ESTIMATE_FACTOR);
   });
 });
 
@@ -278,7 +273,7 @@ describe('countPromptTokens: estimated providers', () => {
   const framing = 3 * 3 + 3;
 
   it('Anthropic: system blocks, message blocks, tool_use input, tool_result content and tools, scaled, plus framing and the tool system prompt', () => {
-    const expected = estimate(ESTIMATE_FACTORS.claude, ...counted) + framing + CLAUDE_TOOL_SYSTEM_PROMPT_TOKENS.auto;
+    const expected = estimate(CLAUDE_ESTIMATE_FACTOR, ...counted) + framing + CLAUDE_TOOL_SYSTEM_PROMPT_TOKENS.auto;
     expect(countPromptTokens(o200k, 'ANTHROPIC', '/v1/messages', anthropicBody)).toBe(expected);
     const forced = { ...anthropicBody, tool_choice: { type: 'tool', name: toolName } };
     expect(countPromptTokens(o200k, 'ANTHROPIC', '/v1/messages', forced)).toBe(expected - CLAUDE_TOOL_SYSTEM_PROMPT_TOKENS.auto + CLAUDE_TOOL_SYSTEM_PROMPT_TOKENS.forced);
@@ -286,12 +281,12 @@ describe('countPromptTokens: estimated providers', () => {
 
   it('Anthropic: a string system prompt counts like a text block; images by the documented estimate', () => {
     const plain = { model: 'claude-haiku-4-5', max_tokens: 10, system, messages: [{ role: 'user', content: question }] };
-    expect(countPromptTokens(o200k, 'ANTHROPIC', '/v1/messages', plain)).toBe(estimate(ESTIMATE_FACTORS.claude, system, question) + 3 + 3);
+    expect(countPromptTokens(o200k, 'ANTHROPIC', '/v1/messages', plain)).toBe(estimate(CLAUDE_ESTIMATE_FACTOR, system, question) + 3 + 3);
     const withImage = {
       ...plain,
       messages: [{ role: 'user', content: [{ type: 'image', source: { type: 'base64', media_type: 'image/png', data: 'iVBORw0KGgo=' } }, { type: 'text', text: question }] }],
     };
-    expect(countPromptTokens(o200k, 'ANTHROPIC', '/v1/messages', withImage)).toBe(estimate(ESTIMATE_FACTORS.claude, system, question) + 3 + 3 + ESTIMATED_IMAGE_TOKENS);
+    expect(countPromptTokens(o200k, 'ANTHROPIC', '/v1/messages', withImage)).toBe(estimate(CLAUDE_ESTIMATE_FACTOR, system, question) + 3 + 3 + ESTIMATED_IMAGE_TOKENS);
   });
 
   it('Bedrock Converse with a Claude model counts the same conversation as the Anthropic API', () => {
@@ -309,7 +304,7 @@ describe('countPromptTokens: estimated providers', () => {
     expect(countPromptTokens(o200k, 'AWS_BEDROCK', '/model/anthropic.claude-3-5-sonnet-20240620-v1%3A0/converse', converse)).toBe(anthropic);
     expect(countPromptTokens(o200k, 'AWS_BEDROCK', '/model/us.anthropic.claude-sonnet-4-20250514-v1:0/converse-stream', converse)).toBe(anthropic);
     // Llama: its own factor, and no Claude tool-use system prompt.
-    expect(countPromptTokens(o200k, 'AWS_BEDROCK', '/model/meta.llama3-1-70b-instruct-v1:0/converse', converse)).toBe(estimate(ESTIMATE_FACTORS.llama, ...counted) + framing);
+    expect(countPromptTokens(o200k, 'AWS_BEDROCK', '/model/meta.llama3-1-70b-instruct-v1:0/converse', converse)).toBe(estimate(BEDROCK_ESTIMATE_FACTORS.llama, ...counted) + framing);
   });
 
   it('Bedrock InvokeModel: Claude bodies as Anthropic messages, other vendors by all their strings', () => {
@@ -318,22 +313,22 @@ describe('countPromptTokens: estimated providers', () => {
       countPromptTokens(o200k, 'ANTHROPIC', '/v1/messages', anthropicBody),
     );
     const llama = { prompt: `<|begin_of_text|>${question}`, max_gen_len: 256, temperature: 0.5 };
-    expect(countPromptTokens(o200k, 'AWS_BEDROCK', '/model/meta.llama3-8b-instruct-v1:0/invoke-with-response-stream', llama)).toBe(estimate(ESTIMATE_FACTORS.llama, llama.prompt));
+    expect(countPromptTokens(o200k, 'AWS_BEDROCK', '/model/meta.llama3-8b-instruct-v1:0/invoke-with-response-stream', llama)).toBe(estimate(BEDROCK_ESTIMATE_FACTORS.llama, llama.prompt));
   });
 
   it('Mistral chat: OpenAI framing, tools as JSON plus their 2 control tokens, the Mistral factor', () => {
     const tools = [{ type: 'function', function: { name: toolName, description: toolDescription, parameters: inputSchema } }];
     const body = { model: 'mistral-large-latest', messages: [{ role: 'system', content: system }, { role: 'user', content: question }], tools };
-    expect(countPromptTokens(o200k, 'MISTRAL', '/v1/chat/completions', body)).toBe(estimate(ESTIMATE_FACTORS.mistral, 'system', system, 'user', question, JSON.stringify(tools)) + 3 * 2 + 3 + 2);
-    expect(countPromptTokens(o200k, 'MISTRAL', '/v1/embeddings', { model: 'mistral-embed', input: [question, answer] })).toBe(estimate(ESTIMATE_FACTORS.mistral, question, answer));
-    expect(countPromptTokens(o200k, 'MISTRAL', '/v1/fim/completions', { model: 'codestral-latest', prompt: 'def f(', suffix: 'return x' })).toBe(estimate(ESTIMATE_FACTORS.mistral, 'def f(', 'return x'));
+    expect(countPromptTokens(o200k, 'MISTRAL', '/v1/chat/completions', body)).toBe(estimate(MISTRAL_ESTIMATE_FACTOR, 'system', system, 'user', question, JSON.stringify(tools)) + 3 * 2 + 3 + 2);
+    expect(countPromptTokens(o200k, 'MISTRAL', '/v1/embeddings', { model: 'mistral-embed', input: [question, answer] })).toBe(estimate(MISTRAL_ESTIMATE_FACTOR, question, answer));
+    expect(countPromptTokens(o200k, 'MISTRAL', '/v1/fim/completions', { model: 'codestral-latest', prompt: 'def f(', suffix: 'return x' })).toBe(estimate(MISTRAL_ESTIMATE_FACTOR, 'def f(', 'return x'));
   });
 
   it('never scales an estimate above the byte length of the strings it counts', () => {
     // Alternating letters and digits: one o200k token per byte, so 1.25 × tokens would exceed the bytes.
     const dense = 'x9'.repeat(40);
     const body = { model: 'claude-sonnet-4-5', max_tokens: 1, messages: [{ role: 'user', content: dense }] };
-    expect(Math.ceil(countTextTokens(o200k, dense) * ESTIMATE_FACTORS.claude)).toBeGreaterThan(Buffer.byteLength(dense));
+    expect(Math.ceil(countTextTokens(o200k, dense) * CLAUDE_ESTIMATE_FACTOR)).toBeGreaterThan(Buffer.byteLength(dense));
     expect(countPromptTokens(o200k, 'ANTHROPIC', '/v1/messages', body)).toBe(Buffer.byteLength(dense) + 6);
   });
 });
@@ -342,8 +337,8 @@ describe('countCompletionTokens', () => {
   it('is exact for OpenAI models and scaled for estimated providers', () => {
     const text = 'The weather in Paris is mild and sunny today.';
     expect(countCompletionTokens(o200k, 'OPENAI', 'gpt-4o', text)).toBe(countTextTokens(o200k, text));
-    expect(countCompletionTokens(o200k, 'ANTHROPIC', 'claude-sonnet-4-5', text)).toBe(estimate(ESTIMATE_FACTORS.claude, text));
-    expect(countCompletionTokens(o200k, 'MISTRAL', 'mistral-small-latest', text)).toBe(estimate(ESTIMATE_FACTORS.mistral, text));
+    expect(countCompletionTokens(o200k, 'ANTHROPIC', 'claude-sonnet-4-5', text)).toBe(estimate(CLAUDE_ESTIMATE_FACTOR, text));
+    expect(countCompletionTokens(o200k, 'MISTRAL', 'mistral-small-latest', text)).toBe(estimate(MISTRAL_ESTIMATE_FACTOR, text));
     expect(countCompletionTokens(o200k, 'ANTHROPIC', null, '')).toBe(0);
   });
 });

@@ -1,35 +1,44 @@
 // Token counting for rate limiting: what a provider will count as prompt tokens for a request body,
 // the completion limit the request sets, and a cheap upper bound. Pure and synchronous; on the
 // proxy these functions run inside TokenCounter's worker (token-counter.ts), never on the event loop.
-// Every function accepts any parsed JSON and never throws on it.
+// Every function accepts any parsed JSON and never throws on it. What each provider reads is its
+// PromptCounting (../providers/<provider>/<provider>-prompt.ts), found by provider name; providers
+// this proxy does not know count every string of the body.
 import type { ProviderName } from '../config-stream/wire-types';
-import { tallyAnthropicMessages } from './anthropic-prompt';
-import { tallyConverse, tallyInvokeModel } from './bedrock-prompt';
-import { bedrockModelFamily, encodingFor, estimateFactorFor } from './model-tokenizers';
-import { MISTRAL_CHAT_STYLE, openAiChatStyle, tallyChatCompletion, tallyResponses, tallyTextInputs } from './openai-prompt';
+import type { PromptCounting } from '../providers/prompt-counting';
+import { promptCountingFor } from '../providers/prompt-registry';
+import { type EncodingName, UNKNOWN_TOKENIZER_ESTIMATE_FACTOR } from './encodings';
 import { countString, isObject, PromptTally, type TokenEncoder } from './prompt-tally';
 
-export { ENCODING_NAMES, ESTIMATE_FACTORS, encodingFor, estimateFactorFor, type EncodingName } from './model-tokenizers';
+export { ENCODING_NAMES, type EncodingName } from './encodings';
 export type { StringTokenCounter, TokenEncoder } from './prompt-tally';
 
-type Endpoint =
-  | 'chat'
-  | 'embeddings'
-  | 'completions'
-  | 'responses'
-  | 'fim'
-  | 'anthropic-messages'
-  | 'anthropic-complete'
-  | 'converse'
-  | 'invoke'
-  | 'other';
+/** Providers without a PromptCounting: every string counts, estimated with the most cautious factor. */
+const ALL_STRINGS: PromptCounting = {
+  requestModel: (_providerPath, body) => (isObject(body) && typeof body.model === 'string' ? body.model : null),
+  encoding: () => 'o200k_base',
+  estimateFactor: () => UNKNOWN_TOKENIZER_ESTIMATE_FACTOR,
+  tally: (tally, _providerPath, body) => tally.strings(body),
+  expectedCompletionTokens: (_providerPath, body) => firstCount(body.max_completion_tokens, body.max_tokens, body.max_output_tokens),
+};
 
-const BEDROCK_PATH = /\/model\/([^/]+)\/(converse|converse-stream|invoke|invoke-with-response-stream)$/;
-const AZURE_DEPLOYMENT_PATH = /\/deployments\/([^/]+)\//;
+function countingFor(provider: ProviderName | number): PromptCounting {
+  return promptCountingFor(provider) ?? ALL_STRINGS;
+}
 
 /** Tokens of one string with `encoder` (exact for OpenAI-family models; no framing, no factor). */
 export function countTextTokens(encoder: TokenEncoder, text: string): number {
   return countString(encoder, text);
+}
+
+/** The encoding that counts `model` exactly (OpenAI, Azure OpenAI) or is the base of its estimate (others). */
+export function encodingFor(provider: ProviderName | number, model: string | null): EncodingName {
+  return countingFor(provider).encoding(model);
+}
+
+/** 1 where the count is exact; the model family's estimate factor otherwise. */
+export function estimateFactorFor(provider: ProviderName | number, model: string | null): number {
+  return countingFor(provider).estimateFactor(model);
 }
 
 /**
@@ -58,44 +67,13 @@ export function countPromptTokens(
   body: unknown,
   model?: string | null,
 ): number {
-  const resolvedModel = model ?? requestModel(provider, providerPath, body);
+  const counting = countingFor(provider);
+  const path = normalizePath(providerPath);
+  const resolvedModel = model ?? counting.requestModel(path, body);
   const tally = new PromptTally(encoder);
-  if (!isObject(body)) {
-    tally.strings(body);
-    return tally.total(estimateFactorFor(provider, resolvedModel));
-  }
-  switch (endpointOf(provider, providerPath)) {
-    case 'chat':
-      tallyChatCompletion(tally, body, provider === 'MISTRAL' ? MISTRAL_CHAT_STYLE : openAiChatStyle(encodingFor(provider, resolvedModel)));
-      break;
-    case 'embeddings':
-      tallyTextInputs(tally, body.input);
-      break;
-    case 'completions':
-    case 'fim':
-      tallyTextInputs(tally, body.prompt);
-      tally.text(body.suffix);
-      break;
-    case 'responses':
-      tallyResponses(tally, body, encodingFor(provider, resolvedModel));
-      break;
-    case 'anthropic-messages':
-      tallyAnthropicMessages(tally, body);
-      break;
-    case 'anthropic-complete':
-      tally.text(body.prompt);
-      break;
-    case 'converse':
-      tallyConverse(tally, body, bedrockModelFamily(resolvedModel));
-      break;
-    case 'invoke':
-      tallyInvokeModel(tally, body, bedrockModelFamily(resolvedModel));
-      break;
-    case 'other':
-      tally.strings(body);
-      break;
-  }
-  return tally.total(estimateFactorFor(provider, resolvedModel));
+  if (isObject(body)) counting.tally(tally, path, body, resolvedModel);
+  else tally.strings(body);
+  return tally.total(counting.estimateFactor(resolvedModel));
 }
 
 /**
@@ -107,37 +85,7 @@ export function countPromptTokens(
  */
 export function expectedCompletionTokens(provider: ProviderName | number, providerPath: string, body: unknown): number | null {
   if (!isObject(body)) return null;
-  const endpoint = endpointOf(provider, providerPath);
-  if (endpoint === 'embeddings') return 0;
-  switch (provider) {
-    case 'OPENAI':
-    case 'AZURE_OPENAI':
-    case 'MISTRAL': {
-      const limit = firstCount(body.max_completion_tokens, body.max_tokens, body.max_output_tokens);
-      if (limit === null) return null;
-      const completions = Math.max(1, firstCount(body.n) ?? 1, endpoint === 'completions' ? (firstCount(body.best_of) ?? 1) : 1);
-      return Math.min(limit * completions, Number.MAX_SAFE_INTEGER);
-    }
-    case 'ANTHROPIC':
-      return firstCount(body.max_tokens, body.max_tokens_to_sample);
-    case 'AWS_BEDROCK': {
-      const inference = isObject(body.inferenceConfig) ? body.inferenceConfig : {};
-      if (endpoint === 'converse') return firstCount(inference.maxTokens);
-      const generation = isObject(body.textGenerationConfig) ? body.textGenerationConfig : {};
-      return firstCount(
-        body.max_tokens, // Anthropic, Mistral, Cohere, DeepSeek, gpt-oss
-        body.max_completion_tokens,
-        body.max_gen_len, // Meta Llama
-        body.max_new_tokens,
-        generation.maxTokenCount, // Amazon Titan
-        inference.max_new_tokens, // Amazon Nova
-        inference.maxTokens,
-        body.maxTokens, // AI21 Jurassic
-      );
-    }
-    default:
-      return firstCount(body.max_completion_tokens, body.max_tokens, body.max_output_tokens);
-  }
+  return countingFor(provider).expectedCompletionTokens(normalizePath(providerPath), body);
 }
 
 /**
@@ -156,46 +104,12 @@ export function promptUpperBound(bodyBytes: number): number {
   return Math.max(0, Math.ceil(bodyBytes));
 }
 
-function endpointOf(provider: ProviderName | number, providerPath: string): Endpoint {
-  const path = normalizePath(providerPath);
-  switch (provider) {
-    case 'OPENAI':
-    case 'AZURE_OPENAI':
-      if (path.endsWith('/chat/completions')) return 'chat';
-      if (path.endsWith('/embeddings')) return 'embeddings';
-      if (path.endsWith('/completions')) return 'completions';
-      if (path.endsWith('/responses')) return 'responses';
-      return 'other';
-    case 'MISTRAL':
-      if (path.endsWith('/fim/completions')) return 'fim';
-      if (path.endsWith('/chat/completions') || path.endsWith('/agents/completions')) return 'chat';
-      if (path.endsWith('/embeddings')) return 'embeddings';
-      return 'other';
-    case 'ANTHROPIC':
-      if (path.endsWith('/messages') || path.endsWith('/messages/count_tokens')) return 'anthropic-messages';
-      if (path.endsWith('/complete')) return 'anthropic-complete';
-      return 'other';
-    case 'AWS_BEDROCK': {
-      const operation = BEDROCK_PATH.exec(path)?.[2];
-      if (operation === undefined) return 'other';
-      return operation.startsWith('converse') ? 'converse' : 'invoke';
-    }
-    default:
-      return 'other';
-  }
-}
-
 /** The model a request names: Bedrock's model id and Azure's deployment from the path, else body `model`. */
 export function requestModel(provider: ProviderName | number, providerPath: string, body: unknown): string | null {
-  const path = normalizePath(providerPath);
-  if (provider === 'AWS_BEDROCK') return BEDROCK_PATH.exec(path)?.[1] ?? null;
-  if (provider === 'AZURE_OPENAI') {
-    const deployment = AZURE_DEPLOYMENT_PATH.exec(path)?.[1];
-    if (deployment !== undefined) return deployment;
-  }
-  return isObject(body) && typeof body.model === 'string' ? body.model : null;
+  return countingFor(provider).requestModel(normalizePath(providerPath), body);
 }
 
+/** What PromptCounting reads: the path without its query and trailing slashes. */
 function normalizePath(providerPath: string): string {
   const query = providerPath.indexOf('?');
   let path = query === -1 ? providerPath : providerPath.slice(0, query);
@@ -210,4 +124,3 @@ function firstCount(...values: unknown[]): number | null {
   }
   return null;
 }
-

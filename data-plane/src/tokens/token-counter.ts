@@ -10,7 +10,7 @@
 import { join } from 'node:path';
 import { Worker } from 'node:worker_threads';
 import type { ProviderName } from '../config-stream/wire-types';
-import type { EncodingName } from './model-tokenizers';
+import type { EncodingName } from './encodings';
 import type { TokenWorkerEnvelope, TokenWorkerRequest, TokenWorkerResponse } from './token-worker-protocol';
 
 /** A count that could not be made: the worker failed or exited, or the counter is closed. */

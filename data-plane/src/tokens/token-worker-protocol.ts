@@ -1,6 +1,6 @@
 // Messages between TokenCounter (main thread) and its worker (token-worker.ts). Type-only module.
 import type { ProviderName } from '../config-stream/wire-types';
-import type { EncodingName } from './model-tokenizers';
+import type { EncodingName } from './encodings';
 
 export type TokenWorkerRequest =
   | { readonly kind: 'warm'; readonly encodings: readonly EncodingName[] }

@@ -7,7 +7,7 @@ import { Tiktoken } from 'js-tiktoken/lite';
 import cl100kBase from 'js-tiktoken/ranks/cl100k_base';
 import o200kBase from 'js-tiktoken/ranks/o200k_base';
 import { MemoizedEncoder } from './memoized-encoder';
-import type { EncodingName } from './model-tokenizers';
+import type { EncodingName } from './encodings';
 import { countCompletionTokens, countPromptTokens, encodingFor, requestModel } from './prompt-tokens';
 import type { TokenWorkerEnvelope, TokenWorkerRequest, TokenWorkerResponse } from './token-worker-protocol';
 

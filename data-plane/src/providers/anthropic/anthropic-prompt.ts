@@ -1,8 +1,22 @@
 // Prompt estimate for Anthropic Messages bodies (the Anthropic API, and Claude through Bedrock
 // InvokeModel): system, messages with their content blocks, and tools. Claude's tokenizer is not
-// public: strings are counted with o200k_base and scaled by ESTIMATE_FACTORS.claude by the caller.
-import { ESTIMATED_IMAGE_TOKENS, REPLY_PRIMING_TOKENS, TOKENS_PER_MESSAGE } from './openai-prompt';
-import { isObject, type JsonObject, type PromptTally } from './prompt-tally';
+// public: strings are counted with o200k_base and scaled by CLAUDE_ESTIMATE_FACTOR.
+import { ESTIMATED_IMAGE_TOKENS, isObject, type JsonObject, type PromptTally } from '../../tokens/prompt-tally';
+import type { PromptCounting } from '../prompt-counting';
+import { completionLimit } from '../shared/json-request-body';
+import { stringMember } from '../shared/json-values';
+import { tallyFramedTurns } from '../shared/openai-compatible-prompt';
+import { anthropicOperation } from './anthropic-path';
+
+/**
+ * Claude's estimate factor over o200k_base (Anthropic API and Bedrock): Anthropic publishes no
+ * tokenizer, only the count_tokens endpoint (a network round trip). A published comparison of Claude
+ * 3.5 Sonnet with GPT-4o found Claude's tokenizer 20–30 % more verbose, least on English prose, most
+ * on code and math; Anthropic's own token-counting reference says OpenAI tokenizers undercount Claude
+ * by ~15–20 % on typical text, more on code and non-English text. 1.25 covers prose with margin, code
+ * nearly.
+ */
+export const CLAUDE_ESTIMATE_FACTOR = 1.25;
 
 /**
  * The system prompt Anthropic adds whenever `tools` is non-empty, per its "tool use pricing" table
@@ -10,6 +24,27 @@ import { isObject, type JsonObject, type PromptTally } from './prompt-tally';
  * or tool. (Claude 3 models differed: 159–530.)
  */
 export const CLAUDE_TOOL_SYSTEM_PROMPT_TOKENS = { auto: 346, forced: 313 } as const;
+
+/** Anthropic: Messages and count_tokens bodies, the legacy Text Completions prompt; other paths count all their strings. */
+export const anthropicPromptCounting: PromptCounting = {
+  requestModel: (_providerPath, body) => stringMember(body, 'model'),
+  encoding: () => 'o200k_base',
+  estimateFactor: () => CLAUDE_ESTIMATE_FACTOR,
+  tally(tally, providerPath, body) {
+    switch (anthropicOperation(providerPath)) {
+      case 'messages':
+      case 'count_tokens':
+        tallyAnthropicMessages(tally, body);
+        break;
+      case 'completions':
+        tally.text(body.prompt);
+        break;
+      default:
+        tally.strings(body);
+    }
+  },
+  expectedCompletionTokens: (_providerPath, body) => completionLimit(body, ['max_tokens', 'max_tokens_to_sample']),
+};
 
 /** Content blocks nest (tool_result → blocks); deeper than this they only count their strings. */
 const MAX_BLOCK_DEPTH = 4;
@@ -20,17 +55,7 @@ const MAX_BLOCK_DEPTH = 4;
  */
 export function tallyAnthropicMessages(tally: PromptTally, body: JsonObject): void {
   tallyBlocks(tally, body.system, 0);
-  if (Array.isArray(body.messages)) {
-    for (const message of body.messages) {
-      if (!isObject(message)) {
-        tally.strings(message);
-        continue;
-      }
-      tally.fixed(TOKENS_PER_MESSAGE);
-      tallyBlocks(tally, message.content, 0);
-    }
-    tally.fixed(REPLY_PRIMING_TOKENS);
-  }
+  if (Array.isArray(body.messages)) tallyFramedTurns(tally, body.messages, (content) => tallyBlocks(tally, content, 0));
   if (Array.isArray(body.tools) && body.tools.length > 0) {
     for (const tool of body.tools) tallyClaudeTool(tally, tool);
     const choice = isObject(body.tool_choice) ? body.tool_choice.type : undefined;

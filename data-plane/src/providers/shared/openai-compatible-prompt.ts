@@ -1,17 +1,39 @@
-// Prompt counting for OpenAI-shaped bodies: chat completions (OpenAI, Azure OpenAI, Mistral),
-// embeddings, legacy completions, Mistral FIM and OpenAI's Responses API.
+// Prompt counting for the OpenAI wire format (chat completions, embeddings, legacy completions and
+// FIM, the Responses API), shared by OpenAI, Azure OpenAI and Mistral; each lists only how it differs.
+// The base is plain OpenAI: exact counts with the model's own encoding.
 //
 // Chat framing follows OpenAI's cookbook "How to count tokens with tiktoken": 3 tokens per message
 // (<|start|>{role}\n{content}<|end|>\n), 1 more per `name`, 3 priming the reply
 // (<|start|>assistant<|message|>); function definitions follow its num_tokens_for_tools(). Both are
 // what the cookbook checked against the API's reported usage (129 / 124 tokens for its example chat,
 // 105 / 101 with its example tool, on cl100k_base / o200k_base).
-import type { EncodingName } from './model-tokenizers';
-import { isObject, type JsonObject, type PromptTally } from './prompt-tally';
+import type { EncodingName } from '../../tokens/encodings';
+import { isObject, type JsonObject, type PromptTally } from '../../tokens/prompt-tally';
+import type { PromptCounting } from '../prompt-counting';
+import { completionLimit } from './json-request-body';
+import { stringMember, tokenCount } from './json-values';
+import { type OpenAiEndpoint, openAiEndpoint } from './openai-compatible-path';
 
 export const TOKENS_PER_MESSAGE = 3;
 export const TOKENS_PER_NAME = 1;
 export const REPLY_PRIMING_TOKENS = 3;
+
+/**
+ * Turns framed like OpenAI's chat messages (TOKENS_PER_MESSAGE each, REPLY_PRIMING_TOKENS after the
+ * last), for formats whose framing is estimated that way (Anthropic Messages, Bedrock Converse): a
+ * turn that is not an object counts its strings, `content` counts each turn's content.
+ */
+export function tallyFramedTurns(tally: PromptTally, messages: readonly unknown[], content: (content: unknown) => void): void {
+  for (const message of messages) {
+    if (!isObject(message)) {
+      tally.strings(message);
+      continue;
+    }
+    tally.fixed(TOKENS_PER_MESSAGE);
+    content(message.content);
+  }
+  tally.fixed(REPLY_PRIMING_TOKENS);
+}
 
 /**
  * Images are not fetched or decoded, so their cost is a documented constant. OpenAI: 85 tokens at
@@ -20,12 +42,6 @@ export const REPLY_PRIMING_TOKENS = 3;
  * token rate: the usage the provider reports settles the difference.
  */
 export const OPENAI_IMAGE_TOKENS = { low: 85, high: 765 } as const;
-
-/**
- * Images for providers that publish no formula tied to a tokenizer we have (Claude, Mistral, Bedrock):
- * 1,600 tokens, Anthropic's figure for an image at its ~1.15 megapixel size cap (width × height / 750).
- */
-export const ESTIMATED_IMAGE_TOKENS = 1600;
 
 /** Per-definition constants of the cookbook's num_tokens_for_tools(), by encoding. */
 const TOOL_FRAMING: Record<EncodingName, { funcInit: number; propInit: number; propKey: number; enumInit: number; enumItem: number; funcEnd: number }> = {
@@ -47,19 +63,98 @@ export function openAiChatStyle(encoding: EncodingName): ChatStyle {
 }
 
 /**
- * Mistral renders the tools as JSON between [AVAILABLE_TOOLS] and [/AVAILABLE_TOOLS] control tokens,
- * so their compact JSON (plus those 2 tokens) is the estimate. Message framing reuses OpenAI's
- * constants ([INST] … [/INST] … </s> costs about the same per turn).
+ * Which tally an OpenAI-style endpoint's body gets: chat messages, embeddings `input`, the `prompt`
+ * (+ `suffix`) of legacy completions or of FIM (read alike; FIM has no `best_of`), Responses items.
  */
-export const MISTRAL_CHAT_STYLE: ChatStyle = {
-  imageTokens: () => ESTIMATED_IMAGE_TOKENS,
-  tools: (tally, body) => {
-    if (Array.isArray(body.tools) && body.tools.length > 0) {
-      tally.json(body.tools);
-      tally.fixed(2);
-    }
-  },
+export type OpenAiPromptShape = 'chat' | 'embeddings' | 'completions' | 'fim' | 'responses';
+
+/** What a provider changes relative to plain OpenAI. */
+export interface OpenAiCompatiblePromptDifferences {
+  /** The model the path names (Azure's deployment, read as its usage accounting reads it), or null to read body `model`. */
+  readonly modelFromPath?: (providerPath: string) => string | null;
+  /** Default: the OpenAI model's own encoding (openAiEncoding), which counts it exactly. */
+  readonly encoding?: (model: string | null) => EncodingName;
+  /** Default 1: the count is exact. */
+  readonly estimateFactor?: number;
+  /** Default: OpenAI's image estimates and function-definition framing for the encoding. */
+  readonly chatStyle?: (encoding: EncodingName) => ChatStyle;
+  /** The endpoints counted by their shape; every other path counts all the strings of its body. */
+  readonly shapes?: Readonly<Partial<Record<OpenAiEndpoint, OpenAiPromptShape>>>;
+}
+
+/** OpenAI: every `…/completions` path that is not chat reads `prompt` (+ `suffix`) and may ask for `best_of` completions. */
+const OPENAI_PROMPT_SHAPES: Readonly<Partial<Record<OpenAiEndpoint, OpenAiPromptShape>>> = {
+  'chat/completions': 'chat',
+  completions: 'completions',
+  'agents/completions': 'completions',
+  'fim/completions': 'completions',
+  responses: 'responses',
+  embeddings: 'embeddings',
 };
+
+export function createOpenAiCompatiblePromptCounting(differences: OpenAiCompatiblePromptDifferences): PromptCounting {
+  const encoding = differences.encoding ?? openAiEncoding;
+  const factor = differences.estimateFactor ?? 1;
+  const chatStyle = differences.chatStyle ?? openAiChatStyle;
+  const shapes = differences.shapes ?? OPENAI_PROMPT_SHAPES;
+  const shapeOf = (providerPath: string): OpenAiPromptShape | undefined => {
+    const endpoint = openAiEndpoint(providerPath);
+    return endpoint === null ? undefined : shapes[endpoint];
+  };
+  return {
+    requestModel: (providerPath, body) => differences.modelFromPath?.(providerPath) ?? stringMember(body, 'model'),
+    encoding,
+    estimateFactor: () => factor,
+    tally(tally, providerPath, body, model) {
+      switch (shapeOf(providerPath)) {
+        case 'chat':
+          tallyChatCompletion(tally, body, chatStyle(encoding(model)));
+          break;
+        case 'embeddings':
+          tallyTextInputs(tally, body.input);
+          break;
+        case 'completions':
+        case 'fim':
+          tallyTextInputs(tally, body.prompt);
+          tally.text(body.suffix);
+          break;
+        case 'responses':
+          tallyResponses(tally, body, encoding(model));
+          break;
+        default:
+          tally.strings(body);
+      }
+    },
+    expectedCompletionTokens(providerPath, body) {
+      const shape = shapeOf(providerPath);
+      if (shape === 'embeddings') return 0;
+      const limit = completionLimit(body, ['max_completion_tokens', 'max_tokens', 'max_output_tokens']);
+      if (limit === null) return null;
+      // n choices; legacy completions generate best_of candidates server-side.
+      const completions = Math.max(1, tokenCount(body.n) ?? 1, shape === 'completions' ? (tokenCount(body.best_of) ?? 1) : 1);
+      return Math.min(limit * completions, Number.MAX_SAFE_INTEGER);
+    },
+  };
+}
+
+/**
+ * cl100k_base for GPT-4 (not 4o/4.1/4.5), GPT-3.5, text-embedding-3-*, text-embedding-ada-002 and
+ * davinci-002/babbage-002 (as tiktoken maps them); o200k_base for everything else: gpt-4o*, gpt-4.1*,
+ * gpt-4.5*, gpt-5*, o1*, o3*, o4*, chatgpt-4o*, gpt-oss*, and ids we do not know (new models use it).
+ * Fine-tuned ids (`ft:gpt-4o-mini:org::id`) count as their base model. Azure deployment names are
+ * free-form: named after the model (the usual practice) they resolve like it, otherwise o200k_base.
+ */
+export function openAiEncoding(model: string | null): EncodingName {
+  if (model === null) return 'o200k_base';
+  let id = model.trim().toLowerCase();
+  if (id.startsWith('ft:')) id = id.slice(3).split(':')[0] ?? '';
+  id = id.slice(id.lastIndexOf('/') + 1);
+  if (/^gpt-?4(?:-(?!o)|$)/.test(id)) return 'cl100k_base';
+  if (/^gpt-?3\.?5/.test(id)) return 'cl100k_base';
+  if (/^text-embedding-(?:3|ada-002)/.test(id)) return 'cl100k_base';
+  if (id === 'davinci-002' || id === 'babbage-002') return 'cl100k_base';
+  return 'o200k_base';
+}
 
 /** Chat completions: messages, tool/function definitions, a JSON-schema response format, reply priming. */
 export function tallyChatCompletion(tally: PromptTally, body: JsonObject, style: ChatStyle): void {
