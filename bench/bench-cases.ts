@@ -19,6 +19,8 @@ export interface BenchCase {
   readonly upstreamDelayMs: number;
   /** POST body for /chat/completions. */
   readonly body: string;
+  /** Extra request headers the client sends (the target's credentials are added to them). */
+  readonly requestHeaders?: Readonly<Record<string, string>>;
 }
 
 export interface ChatRequestOptions {
@@ -48,4 +50,15 @@ export const BENCH_CASES: readonly BenchCase[] = [
   { id: 'json-50c-0ms', title: 'JSON, 50 connections, 0 ms upstream', kind: 'throughput', connections: 50, upstreamDelayMs: 0, body: chatRequestBody() },
   { id: 'json-50c-4kb', title: 'JSON, 50 connections, 0 ms upstream, 4 KB prompt', kind: 'throughput', connections: 50, upstreamDelayMs: 0, body: chatRequestBody({ promptBytes: 4096 }) },
   { id: 'json-50c-20ms', title: 'JSON, 50 connections, 20 ms upstream', kind: 'throughput', connections: 50, upstreamDelayMs: 20, body: chatRequestBody() },
+  // What the OpenAI SDKs send by default; the upstream then answers gzip, as the providers do, and
+  // the gateway decodes a copy to read the usage while forwarding the compressed bytes.
+  {
+    id: 'json-50c-0ms-gzip',
+    title: 'JSON, 50 connections, 0 ms upstream, gzip response (accept-encoding: gzip, deflate)',
+    kind: 'throughput',
+    connections: 50,
+    upstreamDelayMs: 0,
+    body: chatRequestBody(),
+    requestHeaders: { 'accept-encoding': 'gzip, deflate' },
+  },
 ];

@@ -18,6 +18,10 @@ export interface BenchConfig {
   /** Scratch database of the Tokengate control plane, dropped and recreated by each run (BENCH_DATABASE_URL). */
   readonly databaseUrl: string;
   readonly redisUrl: string;
+  /** Git revision whose Tokengate the `*-baseline` targets build and run beside this tree's (BENCH_BASELINE); null = those targets are skipped. */
+  readonly baselineRevision: string | null;
+  /** Scratch database of the baseline's control plane (BENCH_BASELINE_DATABASE_URL; default: BENCH_DATABASE_URL's name + `_baseline`). */
+  readonly baselineDatabaseUrl: string;
 }
 
 export class BenchConfigError extends Error {
@@ -43,7 +47,18 @@ function idList(env: Env, name: string): readonly string[] | null {
   return raw.split(',').map((id) => id.trim()).filter((id) => id !== '');
 }
 
+/** The same server and credentials, database name + `_baseline`: the two stacks never share a database. */
+export function baselineDatabaseUrlOf(databaseUrl: string): string {
+  const url = new URL(databaseUrl);
+  url.pathname = `${url.pathname.replace(/\/+$/, '')}_baseline`;
+  return url.toString();
+}
+
 export function loadBenchConfig(env: Env = process.env): BenchConfig {
+  const databaseUrl = env.BENCH_DATABASE_URL || 'postgres://postgres@127.0.0.1:5432/tokengate_bench';
+  const baselineRevision = env.BENCH_BASELINE?.trim() || null;
+  // Passed to git as an argument: a leading '-' would be read as an option.
+  if (baselineRevision?.startsWith('-')) throw new BenchConfigError(`BENCH_BASELINE must be a git revision (commit, tag, branch), got "${baselineRevision}"`);
   const loadGenerator = (env.BENCH_LOADGEN || 'auto') as LoadGeneratorChoice;
   if (!['auto', 'wrk', 'autocannon'].includes(loadGenerator)) throw new BenchConfigError(`BENCH_LOADGEN must be auto, wrk or autocannon, got "${loadGenerator}"`);
   return {
@@ -54,7 +69,9 @@ export function loadBenchConfig(env: Env = process.env): BenchConfig {
     wrkThreads: positiveNumber(env, 'BENCH_WRK_THREADS', 1, true, 1),
     targetIds: idList(env, 'BENCH_TARGETS'),
     caseIds: idList(env, 'BENCH_CASES'),
-    databaseUrl: env.BENCH_DATABASE_URL || 'postgres://postgres@127.0.0.1:5432/tokengate_bench',
+    databaseUrl,
     redisUrl: env.BENCH_REDIS_URL || env.REDIS_URL || 'redis://127.0.0.1:6379',
+    baselineRevision,
+    baselineDatabaseUrl: env.BENCH_BASELINE_DATABASE_URL || baselineDatabaseUrlOf(databaseUrl),
   };
 }

@@ -63,6 +63,20 @@ export const BENCH_GOALS: readonly Goal[] = [
     targetId: 'tokengate-limits',
     check: { kind: 'absolute', metric: 'requestsPerSecond', atLeast: 1000 },
   },
+  // Issue 11: every request of every service is metered (bodies read and parsed, responses observed,
+  // compressed ones decoded for observation); the unlimited path must stay close to a plain proxy.
+  ...[
+    ['json-50c-0ms', '0 ms upstream'],
+    ['json-50c-20ms', '20 ms upstream'],
+    ['json-50c-0ms-gzip', '0 ms upstream, gzip response'],
+  ].map(
+    ([caseId, what]): Goal => ({
+      description: `tokengate (metered) ≥ 0.85x passthrough req/s, 50 connections, ${what}`,
+      caseId,
+      targetId: 'tokengate',
+      check: { kind: 'ratio', metric: 'requestsPerSecond', baseline: 'passthrough', atLeast: 0.85 },
+    }),
+  ),
 ];
 
 export function evaluateGoals(goals: readonly Goal[], summaries: readonly Summary[]): GoalOutcome[] {

@@ -19,6 +19,12 @@ export interface Summary {
   readonly clientCores: number;
   readonly machineCores: number;
   readonly outsideCores: number;
+  /**
+   * CPU time of the target's processes per answered request, in µs (median over rounds; throughput
+   * cases). Less sensitive than requests/s to other work on the machine, which takes CPU away from the
+   * proxy but does not make each request cost it more (not much: caches and scheduling still suffer).
+   */
+  readonly proxyCpuUsPerRequest: number;
   /** Sum over rounds. */
   readonly errors: number;
   readonly failures: readonly string[];
@@ -43,12 +49,19 @@ export function summarize(measurements: readonly Measurement[], cases: readonly 
         clientCores: median(mine.map((m) => m.cpu?.clientCores ?? Number.NaN)),
         machineCores: median(mine.map((m) => m.cpu?.machineCores ?? Number.NaN)),
         outsideCores: median(mine.map((m) => m.cpu?.outsideCores ?? Number.NaN)),
+        proxyCpuUsPerRequest: median(mine.map((m) => cpuPerRequestUs(m))),
         errors: samples.reduce((sum, s) => sum + s.errors, 0),
         failures: mine.flatMap((m) => (m.failure === undefined ? [] : [`round ${m.round}: ${m.failure}`])),
       });
     }
   }
   return summaries;
+}
+
+function cpuPerRequestUs(m: Measurement): number {
+  const cores = m.cpu?.proxyCores;
+  if (m.sample === null || cores === null || cores === undefined || m.sample.requestsPerSecond <= 0) return Number.NaN;
+  return (cores * 1e6) / m.sample.requestsPerSecond;
 }
 
 /** Right-aligned columns but the first; a last column empty in every row is left out. */
@@ -88,6 +101,7 @@ export function renderCaseTables(cases: readonly BenchCase[], summaries: readonl
           ms(s.p50Us),
           ms(s.p99Us),
           cores(s.proxyCores),
+          us(s.proxyCpuUsPerRequest),
           cores(s.upstreamCores),
           cores(s.clientCores),
           cores(s.outsideCores),
@@ -110,12 +124,40 @@ export function renderCaseTables(cases: readonly BenchCase[], summaries: readonl
     const what = benchCase.kind === 'first-byte' ? 'time to first event' : 'time to full response';
     const header =
       benchCase.kind === 'throughput'
-        ? ['target', 'req/s', 'x direct', 'x passthrough', 'p50 ms', 'p99 ms', 'cpu proxy', 'cpu upstream', 'cpu client', 'cpu other', 'note']
+        ? ['target', 'req/s', 'x direct', 'x passthrough', 'p50 ms', 'p99 ms', 'cpu proxy', 'proxy µs/req', 'cpu upstream', 'cpu client', 'cpu other', 'note']
         : ['target', 'p50 µs', 'p99 µs', 'p50 vs direct', 'p99 vs direct', 'p50 vs passthrough', 'req/s', 'cpu other', 'note'];
-    const unit = benchCase.kind === 'throughput' ? ' — cpu: cores busy (1.00 = one core)' : ` — ${what}, µs`;
+    const unit = benchCase.kind === 'throughput' ? ' — cpu: cores busy (1.00 = one core); proxy µs/req: CPU time of the proxy per request' : ` — ${what}, µs`;
     sections.push(`${benchCase.title} [${benchCase.id}]${unit}\n${table(header, rows)}`);
   }
   return sections.join('\n\n');
+}
+
+/**
+ * Each target against its `*-baseline` (the same configuration built from BENCH_BASELINE), one row
+ * per case: the ratio of requests/s for throughput cases, the p50 difference for 1-connection cases.
+ */
+export function renderBaselineComparison(
+  cases: readonly BenchCase[],
+  summaries: readonly Summary[],
+  pairs: ReadonlyArray<{ readonly targetId: string; readonly baselineId: string }>,
+  baselineName: string,
+): string {
+  const rows = cases.map((benchCase) => {
+    const of = (targetId: string): Summary | undefined => summaries.find((s) => s.caseId === benchCase.id && s.targetId === targetId);
+    return [
+      benchCase.id,
+      ...pairs.map(({ targetId, baselineId }) => {
+        const current = of(targetId);
+        const baseline = of(baselineId);
+        if (current === undefined || baseline === undefined) return '—';
+        return benchCase.kind === 'throughput'
+          ? `${ratio(current.requestsPerSecond / baseline.requestsPerSecond)} (${us(current.requestsPerSecond)} / ${us(baseline.requestsPerSecond)} req/s); cpu/req ${ratio(current.proxyCpuUsPerRequest / baseline.proxyCpuUsPerRequest)} (${us(current.proxyCpuUsPerRequest)} / ${us(baseline.proxyCpuUsPerRequest)} µs)`
+          : `${signedUs(current.p50Us - baseline.p50Us)} µs at p50 (${us(current.p50Us)} / ${us(baseline.p50Us)})`;
+      }),
+    ];
+  });
+  const header = ['case', ...pairs.map(({ targetId, baselineId }) => `${targetId} / ${baselineId}`)];
+  return `Against the baseline ${baselineName} — throughput cases: ratio of req/s and of the proxy's CPU time per request; 1-connection cases: p50 difference\n${table(header, rows)}`;
 }
 
 /** Median "other" CPU above which a measurement counts as disturbed by work outside the benchmark. */

@@ -24,9 +24,22 @@ export interface TargetContext {
   readonly scriptsDir: string;
   /** Temporary directory of this run, removed at exit. */
   readonly workDir: string;
-  /** The Tokengate control plane, started on first use and shared by the Tokengate targets. */
-  tokengate(): Promise<TokengateStack>;
+  /**
+   * A Tokengate control plane, started on first use and shared by the Tokengate targets of the same
+   * build: `current` is this checkout's dist/, `baseline` the BENCH_BASELINE revision built beside it
+   * (its own database and Redis namespace, so the two stacks share nothing but the fake upstream).
+   */
+  tokengate(build: TokengateBuild): Promise<TokengateStack>;
   log(message: string): void;
+}
+
+/** Which Tokengate a target runs. */
+export type TokengateBuild = 'current' | 'baseline';
+
+/** What decides whether a target can run (a subset of BenchConfig). */
+export interface TargetSettings {
+  /** BENCH_BASELINE; null = the baseline targets are skipped. */
+  readonly baselineRevision: string | null;
 }
 
 export interface TargetEndpoint {
@@ -42,8 +55,8 @@ export interface BenchTarget {
   /** Stable name, used in BENCH_TARGETS, the result JSON and goals. */
   readonly id: string;
   readonly description: string;
-  /** Null when the target can run on this machine, else why it is skipped. */
-  unavailableReason(): string | null;
+  /** Null when the target can run on this machine with these settings, else why it is skipped. */
+  unavailableReason(settings: TargetSettings): string | null;
   start(context: TargetContext): Promise<TargetEndpoint>;
 }
 
@@ -106,8 +119,10 @@ export interface TokengateTargetOptions {
   /** Context path of the service this target registers (unique per target). */
   readonly contextPath: string;
   readonly rateLimit?: RateLimitInput;
-  /** Extra `tokengate data-plane` flags; targets with the same flags share one proxy process. */
+  /** Extra `tokengate data-plane` flags; targets with the same build and flags share one proxy process. */
   readonly proxyFlags?: readonly string[];
+  /** Default `current`; `baseline` runs only when BENCH_BASELINE is set. */
+  readonly build?: TokengateBuild;
 }
 
 /** A Tokengate proxy with auth on: its own registered service, a real consumer key, the upstream key injected. */
@@ -115,9 +130,12 @@ export function tokengateTarget(options: TokengateTargetOptions): BenchTarget {
   return {
     id: options.id,
     description: options.description,
-    unavailableReason: () => null,
+    unavailableReason: (settings) =>
+      options.build === 'baseline' && settings.baselineRevision === null
+        ? 'opt-in: set BENCH_BASELINE=<git revision> (e.g. BENCH_BASELINE=9bb431f) to run the same stack built from that revision'
+        : null,
     async start(context) {
-      const stack = await context.tokengate();
+      const stack = await context.tokengate(options.build ?? 'current');
       const service = await stack.registerService({
         contextPath: options.contextPath,
         serviceUrl: `${context.upstream.origin}/v1`,
@@ -155,7 +173,7 @@ export const BENCH_TARGETS: readonly BenchTarget[] = [
   directTarget,
   passthroughTarget,
   nginxTarget({ id: 'nginx', workerProcesses: 1 }),
-  tokengateTarget({ id: 'tokengate', description: 'tokengate data-plane, auth on (consumer key → provider key), no rate limit, access log off', contextPath: '/openai' }),
+  tokengateTarget({ id: 'tokengate', description: 'tokengate data-plane, auth on (consumer key → provider key), no rate limit (still metered: every request and response observed for usage), access log off', contextPath: '/openai' }),
   // Budget far from exhausted: the common case (upper-bound reservation in Redis, no tokenization, usage read from the response).
   tokengateTarget({
     id: 'tokengate-limits',
@@ -163,4 +181,24 @@ export const BENCH_TARGETS: readonly BenchTarget[] = [
     contextPath: '/openai-limited',
     rateLimit: { timeUnit: 'MINUTE', maxTotalTokens: 2_000_000_000 },
   }),
+  // The same two services on the BENCH_BASELINE revision (opt-in): what a change of Tokengate costs,
+  // measured in the same run, against the same upstream, in the same interleaved rounds.
+  tokengateTarget({
+    id: 'tokengate-baseline',
+    description: 'tokengate of the BENCH_BASELINE revision, configured as `tokengate`',
+    contextPath: '/openai',
+    build: 'baseline',
+  }),
+  tokengateTarget({
+    id: 'tokengate-limits-baseline',
+    description: 'tokengate of the BENCH_BASELINE revision, configured as `tokengate-limits`',
+    contextPath: '/openai-limited',
+    rateLimit: { timeUnit: 'MINUTE', maxTotalTokens: 2_000_000_000 },
+    build: 'baseline',
+  }),
 ];
+
+/** Each `*-baseline` target with the target it is the baseline of, e.g. `tokengate` → `tokengate-baseline`. */
+export const BASELINE_PAIRS: ReadonlyArray<{ readonly targetId: string; readonly baselineId: string }> = BENCH_TARGETS.filter((t) => t.id.endsWith('-baseline'))
+  .map((t) => ({ targetId: t.id.slice(0, -'-baseline'.length), baselineId: t.id }))
+  .filter((pair) => BENCH_TARGETS.some((t) => t.id === pair.targetId));

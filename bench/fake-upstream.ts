@@ -2,6 +2,9 @@
 // POST /v1/chat/completions answers a fixed chat.completion (JSON) or, for `"stream": true`, a handful
 // of chat.completion.chunk SSE events and `data: [DONE]`. Responses are prebuilt buffers and the body
 // is scanned, not parsed, so the upstream costs every target the same few microseconds.
+// A JSON answer is gzipped, as the providers do, when the request's Accept-Encoding accepts gzip (the
+// OpenAI SDKs send `gzip, deflate`); it is compressed once at start-up, so its cost stays flat. SSE
+// answers are always sent plain (no case asks for a compressed stream).
 //
 //   node dist/bench/fake-upstream.js [--port 0] [--delay-ms 0] [--api-key KEY]
 //
@@ -9,6 +12,7 @@
 // `x-bench-upstream-delay-ms` overrides the delay (before the response headers) for that request.
 import http from 'node:http';
 import { parseArgs } from 'node:util';
+import { gzipSync } from 'node:zlib';
 
 export const UPSTREAM_DELAY_HEADER = 'x-bench-upstream-delay-ms';
 export const UPSTREAM_PATH = '/v1/chat/completions';
@@ -29,6 +33,20 @@ const COMPLETION = Buffer.from(
     system_fingerprint: 'fp_bench',
   }),
 );
+
+const COMPLETION_GZIP = gzipSync(COMPLETION);
+
+/** True when the Accept-Encoding header lists gzip (or x-gzip) with a q-value above 0. */
+export function acceptsGzip(header: string | undefined): boolean {
+  if (header === undefined) return false;
+  for (const item of header.split(',')) {
+    const [coding, ...parameters] = item.split(';').map((part) => part.trim().toLowerCase());
+    if (coding !== 'gzip' && coding !== 'x-gzip') continue;
+    const q = parameters.find((p) => p.startsWith('q='));
+    return q === undefined || Number(q.slice(2)) > 0;
+  }
+  return false;
+}
 
 function chunk(choices: unknown[], usage?: unknown): Buffer {
   const event = { id: 'chatcmpl-bench0000000000000000000002', object: 'chat.completion.chunk', created: CREATED, model: MODEL, system_fingerprint: 'fp_bench', choices, ...(usage === undefined ? {} : { usage }) };
@@ -72,7 +90,7 @@ export function createFakeUpstream(options: FakeUpstreamOptions): http.Server {
       const body = chunks.length === 1 ? chunks[0].toString('latin1') : Buffer.concat(chunks).toString('latin1');
       const delayHeader = req.headers[UPSTREAM_DELAY_HEADER];
       const delayMs = typeof delayHeader === 'string' ? Number(delayHeader) : options.delayMs;
-      const respond = STREAM_TRUE.test(body) ? () => sendStream(res, INCLUDE_USAGE.test(body)) : () => sendCompletion(res);
+      const respond = STREAM_TRUE.test(body) ? () => sendStream(res, INCLUDE_USAGE.test(body)) : () => sendCompletion(res, acceptsGzip(req.headers['accept-encoding']));
       if (delayMs > 0) setTimeout(respond, delayMs);
       else respond();
     });
@@ -82,7 +100,12 @@ export function createFakeUpstream(options: FakeUpstreamOptions): http.Server {
   return server;
 }
 
-function sendCompletion(res: http.ServerResponse): void {
+function sendCompletion(res: http.ServerResponse, gzip: boolean): void {
+  if (gzip) {
+    res.writeHead(200, { 'content-type': 'application/json', 'content-encoding': 'gzip', 'content-length': COMPLETION_GZIP.length, vary: 'Accept-Encoding', 'x-request-id': 'req_bench' });
+    res.end(COMPLETION_GZIP);
+    return;
+  }
   res.writeHead(200, { 'content-type': 'application/json', 'content-length': COMPLETION.length, 'x-request-id': 'req_bench' });
   res.end(COMPLETION);
 }

@@ -65,7 +65,7 @@ export interface MeasurementTools {
 const CLIENT_WARMUP_REQUESTS = 200;
 
 export async function measure(benchCase: BenchCase, endpoint: TargetEndpoint, durationS: number, tools: MeasurementTools): Promise<Sample> {
-  const headers = { 'content-type': 'application/json', [UPSTREAM_DELAY_HEADER]: String(benchCase.upstreamDelayMs), ...endpoint.headers };
+  const headers = { 'content-type': 'application/json', [UPSTREAM_DELAY_HEADER]: String(benchCase.upstreamDelayMs), ...benchCase.requestHeaders, ...endpoint.headers };
   if (benchCase.kind === 'throughput') {
     return tools.loadGenerator.run({ url: endpoint.chatCompletionsUrl, headers, body: benchCase.body, connections: benchCase.connections, durationS });
   }

@@ -10,8 +10,9 @@ import path from 'node:path';
 import { BENCH_CASES, type BenchCase } from './bench-cases';
 import { BenchConfigError, type BenchConfig, loadBenchConfig } from './bench-config';
 import { BENCH_GOALS, evaluateGoals } from './bench-goals';
-import { disturbanceWarning, renderCaseTables, renderGoals, summarize } from './bench-report';
-import { BENCH_TARGETS, type BenchTarget, type FakeUpstreamEndpoint, type TargetContext, type TargetEndpoint } from './bench-targets';
+import { disturbanceWarning, renderBaselineComparison, renderCaseTables, renderGoals, summarize } from './bench-report';
+import { type BaselineBuild, buildBaseline } from './baseline-build';
+import { BASELINE_PAIRS, BENCH_TARGETS, type BenchTarget, type FakeUpstreamEndpoint, type TargetContext, type TargetEndpoint } from './bench-targets';
 import { ChildProcessGroup } from './child-processes';
 import { chooseLoadGenerator } from './load-generators';
 import { cpuUseBetween, takeCpuSnapshot } from './cpu-usage';
@@ -36,6 +37,8 @@ export function rotate<T>(items: readonly T[], by: number): T[] {
 }
 
 export const FAKE_UPSTREAM_PROCESS = 'fake upstream';
+/** TOKENGATE_REDIS_NAMESPACE of the baseline stack (the current one keeps Tokengate's default). */
+const BASELINE_REDIS_NAMESPACE = 'tokengate-bench-baseline';
 
 export async function startFakeUpstream(processes: ChildProcessGroup, scriptsDir: string): Promise<FakeUpstreamEndpoint> {
   const apiKey = `sk-bench-${randomBytes(12).toString('hex')}`;
@@ -82,7 +85,7 @@ async function benchmark(config: BenchConfig, processes: ChildProcessGroup, work
   const cases = select(BENCH_CASES, config.caseIds, 'case');
   const requested = select(BENCH_TARGETS, config.targetIds, 'target');
   const skipped = requested.flatMap((t) => {
-    const reason = t.unavailableReason();
+    const reason = t.unavailableReason(config);
     return reason === null ? [] : [{ id: t.id, reason }];
   });
   const targets: BenchTarget[] = requested.filter((t) => !skipped.some((s) => s.id === t.id));
@@ -91,12 +94,30 @@ async function benchmark(config: BenchConfig, processes: ChildProcessGroup, work
   const upstream = await startFakeUpstream(processes, scriptsDir);
   log(`fake upstream: ${upstream.origin}`);
   let tokengate: Promise<TokengateStack> | undefined;
+  let baseline: BaselineBuild | undefined;
+  let tokengateBaseline: Promise<TokengateStack> | undefined;
+  const startBaseline = async (revision: string): Promise<TokengateStack> => {
+    baseline = await buildBaseline({ repositoryRoot, revision, workDir, processes, log });
+    return TokengateStack.start({
+      repositoryRoot: baseline.root,
+      databaseUrl: config.baselineDatabaseUrl,
+      redisUrl: config.redisUrl,
+      redisNamespace: BASELINE_REDIS_NAMESPACE,
+      label: `baseline ${baseline.shortCommit}`,
+      processes,
+      log,
+    });
+  };
   const context: TargetContext = {
     processes,
     upstream,
     scriptsDir,
     workDir,
-    tokengate: () => (tokengate ??= TokengateStack.start({ repositoryRoot, databaseUrl: config.databaseUrl, redisUrl: config.redisUrl, processes, log })),
+    tokengate: (build) => {
+      if (build === 'current') return (tokengate ??= TokengateStack.start({ repositoryRoot, databaseUrl: config.databaseUrl, redisUrl: config.redisUrl, processes, log }));
+      if (config.baselineRevision === null) return Promise.reject(new Error('BENCH_BASELINE is not set'));
+      return (tokengateBaseline ??= startBaseline(config.baselineRevision));
+    },
     log,
   };
   const running: RunningTarget[] = [];
@@ -148,10 +169,15 @@ async function benchmark(config: BenchConfig, processes: ChildProcessGroup, work
     finishedAt: new Date().toISOString(),
     command: 'npm run bench',
     revision: gitRevision(repositoryRoot),
+    baseline:
+      baseline === undefined
+        ? null
+        : { requested: baseline.requested, commit: baseline.commit, dependencies: baseline.dependencies, buildSeconds: Math.round(baseline.buildSeconds), databaseUrl: config.baselineDatabaseUrl, redisNamespace: BASELINE_REDIS_NAMESPACE },
     settings: {
       BENCH_DURATION_S: config.durationS,
       BENCH_ROUNDS: config.rounds,
       BENCH_WARMUP_S: config.warmupS,
+      BENCH_BASELINE: config.baselineRevision,
       loadGenerator: loadGenerator.name,
       loadGeneratorResolution: loadGenerator.resolution,
     },
@@ -167,15 +193,17 @@ async function benchmark(config: BenchConfig, processes: ChildProcessGroup, work
   const file = path.join(resultsDir, `${startedAt.toISOString().replace(/[:.]/g, '-')}.json`);
   await writeFile(file, `${JSON.stringify(result, null, 2)}\n`);
 
+  const pairs = BASELINE_PAIRS.filter((p) => targetIds.includes(p.targetId) && targetIds.includes(p.baselineId));
   const out: string[] = [
     '',
-    `Tokengate benchmark${result.revision === null ? '' : ` at ${result.revision}`} — ${cpus.length} CPUs (${cpus[0]?.model.trim() ?? 'unknown'}), Node ${process.version}, ${loadGenerator.name} (latency resolution ${loadGenerator.resolution})`,
+    `Tokengate benchmark${result.revision === null ? '' : ` at ${result.revision}`}${baseline === undefined ? '' : `, baseline ${baseline.shortCommit} (BENCH_BASELINE=${baseline.requested})`} — ${cpus.length} CPUs (${cpus[0]?.model.trim() ?? 'unknown'}), Node ${process.version}, ${loadGenerator.name} (latency resolution ${loadGenerator.resolution})`,
     `medians of ${config.rounds} interleaved rounds, ${config.durationS} s each${skipped.length ? `; skipped: ${skipped.map((s) => s.id).join(', ')}` : ''}`,
     '',
     renderCaseTables(cases, summaries, targetIds),
     '',
+    ...(pairs.length === 0 || baseline === undefined ? [] : [renderBaselineComparison(cases, summaries, pairs, baseline.shortCommit), '']),
     ...disturbanceWarning(summaries),
-    'Goals (issue 3)',
+    'Goals (issues 3, 4, 11)',
     renderGoals(goals),
     '',
     `result: ${path.relative(process.cwd(), file) || file}`,

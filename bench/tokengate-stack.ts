@@ -13,9 +13,14 @@ const DATABASE_MARKER = 'tokengate benchmark scratch database (bench/); recreate
 const START_TIMEOUT_MS = 60_000;
 
 export interface TokengateStackOptions {
+  /** Tree whose built CLI (`dist/cli/main.js`) runs: this checkout, or a baseline revision built beside it. */
   readonly repositoryRoot: string;
   readonly databaseUrl: string;
   readonly redisUrl: string;
+  /** TOKENGATE_REDIS_NAMESPACE of the control plane and the proxies; absent = Tokengate's default (`tokengate`). */
+  readonly redisNamespace?: string;
+  /** Appended to the process names ("tokengate data-plane #1 (baseline 9bb431f)") when two stacks run side by side. */
+  readonly label?: string;
   readonly processes: ChildProcessGroup;
   readonly log: (message: string) => void;
 }
@@ -100,6 +105,14 @@ function cleanEnv(extra: Record<string, string>): NodeJS.ProcessEnv {
   return { ...env, NODE_ENV: 'production', ...extra };
 }
 
+function redisNamespaceEnv(namespace: string | undefined): Record<string, string> {
+  return namespace === undefined ? {} : { TOKENGATE_REDIS_NAMESPACE: namespace };
+}
+
+function labelled(name: string, label: string | undefined): string {
+  return label === undefined ? name : `${name} (${label})`;
+}
+
 export class TokengateStack {
   private readonly proxies = new Map<string, Promise<TokengateProxy>>();
   /** Set by provision(), before the stack is handed out. */
@@ -119,7 +132,7 @@ export class TokengateStack {
     const adminToken = `tgp_admin_${randomBytes(16).toString('hex')}`;
     const dataPlaneToken = `tgd_${randomBytes(16).toString('hex')}`;
     const controlPlane = options.processes.start({
-      name: 'tokengate control plane',
+      name: labelled('tokengate control plane', options.label),
       command: process.execPath,
       args: [path.join(options.repositoryRoot, 'dist/cli/main.js'), 'control-plane'],
       cwd: options.repositoryRoot,
@@ -134,6 +147,7 @@ export class TokengateStack {
         TOKENGATE_GRPC_HOST: '127.0.0.1',
         TOKENGATE_GRPC_PORT: '0',
         TOKENGATE_LOG_LEVEL: 'info',
+        ...redisNamespaceEnv(options.redisNamespace),
       }),
     });
     const { graphql, grpc } = await controlPlane.waitForLine((line) => {
@@ -142,7 +156,7 @@ export class TokengateStack {
         ? { graphql: entry.graphql, grpc: entry.grpc }
         : undefined;
     }, START_TIMEOUT_MS);
-    options.log(`tokengate control plane: ${graphql} (gRPC ${grpc})`);
+    options.log(`${controlPlane.name}: ${graphql} (gRPC ${grpc})`);
     const stack = new TokengateStack(options, graphql, grpc, adminToken, dataPlaneToken);
     await stack.provision();
     return stack;
@@ -200,7 +214,7 @@ export class TokengateStack {
 
   private async startProxy(extraFlags: readonly string[], index: number): Promise<TokengateProxy> {
     const proxy: ManagedChild = this.options.processes.start({
-      name: `tokengate data-plane #${index}`,
+      name: labelled(`tokengate data-plane #${index}`, this.options.label),
       command: process.execPath,
       args: [
         path.join(this.options.repositoryRoot, 'dist/cli/main.js'),
@@ -215,13 +229,13 @@ export class TokengateStack {
         ...extraFlags,
       ],
       cwd: this.options.repositoryRoot,
-      env: cleanEnv({ TOKENGATE_DATAPLANE_TOKEN: this.dataPlaneToken, REDIS_URL: this.options.redisUrl }),
+      env: cleanEnv({ TOKENGATE_DATAPLANE_TOKEN: this.dataPlaneToken, REDIS_URL: this.options.redisUrl, ...redisNamespaceEnv(this.options.redisNamespace) }),
     });
     const url = await proxy.waitForLine((line) => {
       const entry = parseLogLine(line);
       return entry?.msg === 'data-plane proxy listening' && typeof entry.url === 'string' ? entry.url : undefined;
     }, START_TIMEOUT_MS);
-    this.options.log(`tokengate data-plane #${index}: ${url}${extraFlags.length ? ` (${extraFlags.join(' ')})` : ''}`);
+    this.options.log(`${proxy.name}: ${url}${extraFlags.length ? ` (${extraFlags.join(' ')})` : ''}`);
     return { url, processName: proxy.name, child: proxy };
   }
 
