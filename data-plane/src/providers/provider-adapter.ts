@@ -1,7 +1,8 @@
 // The one interface every provider folder implements. Adding a provider = one folder implementing
-// ProviderAdapter + one line in provider-registry.ts (+ its tests).
+// ProviderAdapter + one line in provider-registry.ts and one in prompt-registry.ts (+ its tests).
 import type { OutgoingHttpHeaders } from 'node:http';
 import type { BackendAuthMessage, ProviderName } from '../config-stream/wire-types';
+import type { PromptCounting } from './prompt-counting';
 import type { UsageAccounting } from './usage-accounting';
 
 /** Why Tokengate itself refused or failed a request; sent in bodies and in `x-tokengate-error-code`. */
@@ -83,6 +84,8 @@ export interface ProviderAdapter {
   errorResponse(status: number, code: TokengateErrorCode, message: string, requestId: string): ErrorResponse;
   /** Reads this provider's requests and responses for token accounting (every request of every service). */
   readonly usage: UsageAccounting;
+  /** Counts this provider's prompts before it reports usage; the object prompt-registry.ts gives the token worker. */
+  readonly prompt: PromptCounting;
 }
 
 /** A BackendAuth this provider cannot use; the message is the NACK reason and never holds secrets. */

@@ -1,3 +1,4 @@
+import { PROMPT_COUNTING } from './prompt-registry';
 import { PROVIDER_ADAPTERS } from './provider-registry';
 import { RequestBodyError } from './usage-accounting';
 
@@ -12,6 +13,14 @@ describe('PROVIDER_ADAPTERS', () => {
       const body = Buffer.from('{"usage":{"prompt_tokens":1,"input_tokens":1,"inputTokens":1}}');
       expect(observer.write(body)).toBe(body);
       expect(observer.result()).toEqual({ usage: null, completionText: '', complete: true });
+    }
+  });
+
+  it('gives every adapter the prompt counting the token worker finds by the same provider name', () => {
+    expect([...PROMPT_COUNTING.keys()].sort()).toEqual([...PROVIDER_ADAPTERS.keys()].sort());
+    for (const [provider, adapter] of PROVIDER_ADAPTERS) {
+      expect(adapter.id).toBe(provider);
+      expect(adapter.prompt).toBe(PROMPT_COUNTING.get(provider));
     }
   });
 });

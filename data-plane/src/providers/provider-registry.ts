@@ -1,4 +1,5 @@
-// One line per provider. The key is the proto enum name carried by Service.provider.
+// One line per provider. The key is the proto enum name carried by Service.provider. Each adapter's
+// `prompt` is the object prompt-registry.ts (the token worker's lighter registry) lists for it.
 import type { ProviderName } from '../config-stream/wire-types';
 import type { ProviderAdapter } from './provider-adapter';
 import { anthropicAdapter } from './anthropic/anthropic-adapter';

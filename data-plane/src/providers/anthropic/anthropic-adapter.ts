@@ -1,6 +1,7 @@
 import { compileApiVersion } from '../shared/api-key-header';
 import { createApiKeyProviderAdapter } from '../shared/api-key-provider-adapter';
 import { anthropicErrorResponse } from './anthropic-error';
+import { anthropicPromptCounting } from './anthropic-prompt';
 import { anthropicUsageAccounting } from './anthropic-usage';
 
 /** The version Anthropic's SDKs send today; used only when neither the config nor the client names one. */
@@ -27,4 +28,5 @@ export const anthropicAdapter = createApiKeyProviderAdapter({
   },
   errorResponse: anthropicErrorResponse,
   usage: anthropicUsageAccounting,
+  prompt: anthropicPromptCounting,
 });

@@ -2,6 +2,7 @@ import type { BackendAuthMessage } from '../../config-stream/wire-types';
 import type { ProviderAdapter, UpstreamAuthenticator } from '../provider-adapter';
 import { compileCredentialHeader, requireApiKeyAuth, setCredentialHeader } from '../shared/api-key-header';
 import { bedrockErrorResponse } from './bedrock-error';
+import { bedrockPromptCounting } from './bedrock-prompt';
 import { bedrockUsageAccounting } from './bedrock-usage';
 import { compileSigV4Authenticator } from './sigv4-authenticator';
 
@@ -19,4 +20,5 @@ export const awsBedrockAdapter: ProviderAdapter = {
   },
   errorResponse: bedrockErrorResponse,
   usage: bedrockUsageAccounting,
+  prompt: bedrockPromptCounting,
 };

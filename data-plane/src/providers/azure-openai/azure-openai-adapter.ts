@@ -1,6 +1,7 @@
 import { compileApiVersion } from '../shared/api-key-header';
 import { replaceQueryParameter } from '../shared/query-string';
 import { createApiKeyProviderAdapter } from '../shared/api-key-provider-adapter';
+import { azureOpenAiPromptCounting } from './azure-openai-prompt';
 import { azureOpenAiUsageAccounting } from './azure-openai-usage';
 
 /**
@@ -13,6 +14,7 @@ export const azureOpenAiAdapter = createApiKeyProviderAdapter({
   label: 'azure-openai',
   defaultHeaderName: 'api-key',
   usage: azureOpenAiUsageAccounting,
+  prompt: azureOpenAiPromptCounting,
   compileVersioning: (auth) => {
     if (auth.api_version === '') return undefined;
     const apiVersion = compileApiVersion(auth.api_version, 'api-version');

@@ -1,5 +1,6 @@
 import { createApiKeyProviderAdapter } from '../shared/api-key-provider-adapter';
 import { mistralErrorResponse } from './mistral-error';
+import { mistralPromptCounting } from './mistral-prompt';
 import { mistralUsageAccounting } from './mistral-usage';
 
 /** Mistral: OpenAI-style `Authorization: Bearer`, its own flat error format. */
@@ -9,4 +10,5 @@ export const mistralAdapter = createApiKeyProviderAdapter({
   defaultHeaderName: 'authorization',
   errorResponse: mistralErrorResponse,
   usage: mistralUsageAccounting,
+  prompt: mistralPromptCounting,
 });

@@ -1,4 +1,5 @@
 import { createApiKeyProviderAdapter } from '../shared/api-key-provider-adapter';
+import { openAiPromptCounting } from './openai-prompt';
 import { openAiUsageAccounting } from './openai-usage';
 
 /** Plain OpenAI: `Authorization: Bearer <key>` (header_value arrives complete), OpenAI error format. */
@@ -7,4 +8,5 @@ export const openAiAdapter = createApiKeyProviderAdapter({
   label: 'openai',
   defaultHeaderName: 'authorization',
   usage: openAiUsageAccounting,
+  prompt: openAiPromptCounting,
 });

@@ -2,6 +2,7 @@
 // Anthropic): each lists only how it differs (default header, version header/query, error format).
 import type { ApiKeyAuthMessage, BackendAuthMessage, ProviderName } from '../../config-stream/wire-types';
 import type { ErrorResponse, ProviderAdapter, TokengateErrorCode, UpstreamAuthenticator, UpstreamRequestDraft } from '../provider-adapter';
+import type { PromptCounting } from '../prompt-counting';
 import type { UsageAccounting } from '../usage-accounting';
 import { compileCredentialHeader, requireApiKeyAuth, setCredentialHeader } from './api-key-header';
 import { openAiErrorResponse } from '../openai/openai-error';
@@ -20,6 +21,8 @@ export interface ApiKeyProviderDifferences {
   readonly errorResponse?: (status: number, code: TokengateErrorCode, message: string, requestId: string) => ErrorResponse;
   /** How the provider's requests and responses are read for token accounting. */
   readonly usage: UsageAccounting;
+  /** How the provider's prompts are counted (the object registered in prompt-registry.ts). */
+  readonly prompt: PromptCounting;
 }
 
 export function createApiKeyProviderAdapter(differences: ApiKeyProviderDifferences): ProviderAdapter {
@@ -44,5 +47,6 @@ export function createApiKeyProviderAdapter(differences: ApiKeyProviderDifferenc
     },
     errorResponse: (status, code, message, requestId) => renderError(status, code, message, requestId),
     usage: differences.usage,
+    prompt: differences.prompt,
   };
 }
