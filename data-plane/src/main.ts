@@ -157,7 +157,8 @@ export async function startDataPlane(options: DataPlaneOptions): Promise<DataPla
       onDegradedChange: (degraded) => metrics.setRateLimitDegraded(degraded),
       now: rateLimiting.clock,
     });
-    spool = new UsageSpool({ redisUrl, keyPrefix: rateLimiting.redisNamespace, environment: options.environment, proxyId, logger });
+    // Without a control plane nobody would ever acknowledge a batch: nothing is spooled.
+    if (options.controlPlane !== null) spool = new UsageSpool({ redisUrl, keyPrefix: rateLimiting.redisNamespace, environment: options.environment, proxyId, logger });
   }
   // Every request is metered; the tokenizer is needed only when a provider reports no usage (or a
   // budget needs an exact count), so without budgets its worker starts at the first count.
@@ -218,7 +219,9 @@ export async function startDataPlane(options: DataPlaneOptions): Promise<DataPla
 
   let configStream: ConfigStreamClient | null = null;
   let orphanTimer: NodeJS.Timeout | null = null;
-  if (options.controlPlane !== null) {
+  // No control plane (tests that swap snapshots in themselves): usage batches have nowhere to go.
+  if (options.controlPlane === null) delivery.attach(() => undefined);
+  else {
     configStream = new ConfigStreamClient({
       address: options.controlPlane.address,
       token: options.controlPlane.token,

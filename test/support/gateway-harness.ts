@@ -2,6 +2,7 @@
 // data-plane proxy for `production`, and a wire-exact fake upstream per provider. Services and
 // connections are made through GraphQL, as a platform engineer and a developer would.
 import { startDataPlane, type DataPlaneHandle, type DataPlaneOptions } from '../../data-plane/src/main';
+import { Redis } from 'ioredis';
 import { pino } from 'pino';
 import {
   type FakeServer,
@@ -138,6 +139,10 @@ export async function startGateway(proxyOptions: Partial<DataPlaneOptions> = {},
       await Promise.all(proxies.map((p) => p.close()));
       await cp.stop();
       await Promise.all(Object.values(fakes).map((f) => f.close()));
+      // Batches the stopping control plane did not acknowledge stay spooled under the test's namespace.
+      const redis = new Redis(proxyOptions.rateLimiting?.redisUrl ?? 'redis://127.0.0.1:6379', { lazyConnect: true, maxRetriesPerRequest: 0 });
+      await redis.del(`${cp.redisNamespace}:usage-spool:production`).catch(() => undefined);
+      redis.disconnect();
     },
   };
 }

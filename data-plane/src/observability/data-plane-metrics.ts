@@ -1,5 +1,6 @@
 // Prometheus metrics of one proxy instance (its own Registry, so several can live in one process).
-import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
+import { LabelledHistogram } from './labelled-histogram';
 
 interface CountCell {
   count: number;
@@ -83,11 +84,12 @@ export class DataPlaneMetrics {
   private readonly snapshotRejections: Counter;
   private readonly rateLimitDegraded: Gauge;
   private readonly rateLimitRefusals: Counter<'service' | 'dimension'>;
-  private readonly tokens: Counter<'service' | 'provider' | 'type'>;
-  private readonly tokenUsage: Histogram<GenAiLabel | 'gen_ai_token_type'>;
-  private readonly operationDuration: Histogram<GenAiLabel | 'error_type'>;
-  private readonly timeToFirstChunk: Histogram<GenAiLabel>;
-  private readonly upstreamFirstByte: Histogram<'gen_ai_system' | 'service'>;
+  /** service → provider label and input/output tokens; copied into tokengate_tokens_total at scrape time. */
+  private readonly tokenCounts = new Map<string, { readonly provider: string; input: number; output: number }>();
+  private readonly tokenUsage: LabelledHistogram<GenAiLabel | 'gen_ai_token_type'>;
+  private readonly operationDuration: LabelledHistogram<GenAiLabel | 'error_type'>;
+  private readonly timeToFirstChunk: LabelledHistogram<GenAiLabel>;
+  private readonly upstreamFirstByte: LabelledHistogram<'gen_ai_system' | 'service'>;
   private readonly models: ModelLabels;
 
   constructor(options: { readonly collectProcessMetrics?: boolean; readonly environment?: string; readonly metricModels?: readonly string[] | null; readonly maxMetricModels?: number } = {}) {
@@ -136,69 +138,88 @@ export class DataPlaneMetrics {
       labelNames: ['service', 'dimension'],
       registers: [this.registry],
     });
-    this.tokens = new Counter({
+    const tokenCounts = this.tokenCounts;
+    new Counter({
       name: 'tokengate_tokens_total',
       help: 'Tokens billed by the providers (every metered request of every service), by service, provider and type (input = prompt, output = completion).',
       labelNames: ['service', 'provider', 'type'],
       registers: [this.registry],
+      collect(this: Counter<'service' | 'provider' | 'type'>) {
+        this.reset();
+        for (const [service, cell] of tokenCounts) {
+          if (cell.input > 0) this.inc({ service, provider: cell.provider, type: 'input' }, cell.input);
+          if (cell.output > 0) this.inc({ service, provider: cell.provider, type: 'output' }, cell.output);
+        }
+      },
     });
     // OpenTelemetry GenAI semantic conventions, in their Prometheus spelling (seconds, tokens). Labels:
     // operation, provider (both spellings), request and response model (bounded by ModelLabels), service.
     // Connections are never a label: per-connection usage is in the control plane's GraphQL.
-    const genAiLabels: GenAiLabel[] = ['gen_ai_operation_name', 'gen_ai_provider_name', 'gen_ai_system', 'gen_ai_request_model', 'gen_ai_response_model', 'service'];
-    this.operationDuration = new Histogram({
-      name: 'gen_ai_client_operation_duration_seconds',
-      help: 'gen_ai.client.operation.duration: time from the request reaching the proxy to the end of the response; error_type is the HTTP status class of failed requests.',
-      labelNames: [...genAiLabels, 'error_type'],
-      buckets: [0.01, 0.02, 0.04, 0.08, 0.16, 0.32, 0.64, 1.28, 2.56, 5.12, 10.24, 20.48, 40.96, 81.92],
-      registers: [this.registry],
-    });
-    this.timeToFirstChunk = new Histogram({
-      name: 'gen_ai_client_operation_time_to_first_chunk_seconds',
-      help: 'gen_ai.client.operation.time_to_first_chunk: streams only, from the request reaching the proxy to the first response chunk relayed.',
-      labelNames: genAiLabels,
-      buckets: [0.01, 0.02, 0.04, 0.08, 0.16, 0.32, 0.64, 1.28, 2.56, 5.12, 10.24, 20.48, 40.96, 81.92],
-      registers: [this.registry],
-    });
-    this.upstreamFirstByte = new Histogram({
-      name: 'tokengate_upstream_time_to_first_byte_seconds',
-      help: 'Time from sending a request to the provider to its response headers.',
-      labelNames: ['gen_ai_system', 'service'],
-      buckets: [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60],
-      registers: [this.registry],
-    });
-    this.tokenUsage = new Histogram({
-      name: 'gen_ai_client_token_usage',
-      help: 'gen_ai.client.token.usage: tokens billed per request (every metered request of every service), by gen_ai.token.type (input, output).',
-      labelNames: [...genAiLabels, 'gen_ai_token_type'],
-      buckets: [1, 4, 16, 64, 256, 1024, 4096, 16384, 65536, 262144, 1048576, 4194304, 16777216, 67108864],
-      registers: [this.registry],
-    });
+    const seconds = [0.01, 0.02, 0.04, 0.08, 0.16, 0.32, 0.64, 1.28, 2.56, 5.12, 10.24, 20.48, 40.96, 81.92];
+    this.operationDuration = new LabelledHistogram(
+      'gen_ai_client_operation_duration_seconds',
+      'gen_ai.client.operation.duration: time from the request reaching the proxy to the end of the response; error_type is the HTTP status class of failed requests.',
+      seconds,
+      this.registry,
+    );
+    this.timeToFirstChunk = new LabelledHistogram(
+      'gen_ai_client_operation_time_to_first_chunk_seconds',
+      'gen_ai.client.operation.time_to_first_chunk: streams only, from the request reaching the proxy to the first response chunk relayed.',
+      seconds,
+      this.registry,
+    );
+    this.upstreamFirstByte = new LabelledHistogram(
+      'tokengate_upstream_time_to_first_byte_seconds',
+      'Time from sending a request to the provider to its response headers.',
+      [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60],
+      this.registry,
+    );
+    this.tokenUsage = new LabelledHistogram(
+      'gen_ai_client_token_usage',
+      'gen_ai.client.token.usage: tokens billed per request (every metered request of every service), by gen_ai.token.type (input, output).',
+      [1, 4, 16, 64, 256, 1024, 4096, 16384, 65536, 262144, 1048576, 4194304, 16777216, 67108864],
+      this.registry,
+    );
     if (options.collectProcessMetrics === true) collectDefaultMetrics({ register: this.registry });
   }
 
   /** Records a finished exchange: its duration, time to first chunk (streams) and tokens. */
   observeExchange(exchange: ExchangeObservation): void {
-    const labels = {
-      gen_ai_operation_name: GEN_AI_OPERATION[exchange.operation] ?? exchange.operation,
-      gen_ai_provider_name: GEN_AI_PROVIDER[exchange.provider] ?? exchange.provider,
-      gen_ai_system: GEN_AI_SYSTEM[exchange.provider] ?? exchange.provider,
-      gen_ai_request_model: this.models.label(exchange.requestModel),
-      gen_ai_response_model: this.models.label(exchange.responseModel),
-      service: exchange.serviceId,
-    };
+    const operation = GEN_AI_OPERATION[exchange.operation] ?? exchange.operation;
+    const provider = exchange.provider;
+    const requestModel = this.models.label(exchange.requestModel);
+    const responseModel = this.models.label(exchange.responseModel);
+    const service = exchange.serviceId;
+    // One key for the label values (NUL separates them: no label value holds one).
+    const key = `${operation}\u0000${provider}\u0000${requestModel}\u0000${responseModel}\u0000${service}`;
+    const labels = (): Record<GenAiLabel, string> => ({
+      gen_ai_operation_name: operation,
+      gen_ai_provider_name: GEN_AI_PROVIDER[provider] ?? provider,
+      gen_ai_system: GEN_AI_SYSTEM[provider] ?? provider,
+      gen_ai_request_model: requestModel,
+      gen_ai_response_model: responseModel,
+      service,
+    });
     const failed = exchange.status >= 400 || exchange.status === 0;
-    this.operationDuration.observe({ ...labels, error_type: failed ? (exchange.status === 0 ? '5xx' : `${Math.floor(exchange.status / 100)}xx`) : '' }, exchange.durationSeconds);
-    if (exchange.firstChunkSeconds !== null) this.timeToFirstChunk.observe(labels, exchange.firstChunkSeconds);
-    if (exchange.firstByteSeconds !== null) this.upstreamFirstByte.observe({ gen_ai_system: labels.gen_ai_system, service: exchange.serviceId }, exchange.firstByteSeconds);
+    const errorType = failed ? (exchange.status === 0 ? '5xx' : `${Math.floor(exchange.status / 100)}xx`) : '';
+    this.operationDuration.observe(`${key}\u0000${errorType}`, () => ({ ...labels(), error_type: errorType }), exchange.durationSeconds);
+    if (exchange.firstChunkSeconds !== null) this.timeToFirstChunk.observe(key, labels, exchange.firstChunkSeconds);
+    if (exchange.firstByteSeconds !== null) {
+      this.upstreamFirstByte.observe(`${provider}\u0000${service}`, () => ({ gen_ai_system: GEN_AI_SYSTEM[provider] ?? provider, service }), exchange.firstByteSeconds);
+    }
     const usage = exchange.usage;
     if (usage === null) return;
-    if (usage.promptTokens > 0) this.tokens.inc({ service: exchange.serviceId, provider: exchange.provider, type: 'input' }, usage.promptTokens);
-    if (usage.completionTokens > 0) this.tokens.inc({ service: exchange.serviceId, provider: exchange.provider, type: 'output' }, usage.completionTokens);
+    let tokens = this.tokenCounts.get(service);
+    if (tokens === undefined) {
+      tokens = { provider, input: 0, output: 0 };
+      this.tokenCounts.set(service, tokens);
+    }
+    tokens.input += usage.promptTokens;
+    tokens.output += usage.completionTokens;
     // Token usage is recorded for requests the provider answered (the convention: when the count is available).
     if (failed && usage.promptTokens === 0 && usage.completionTokens === 0) return;
-    this.tokenUsage.observe({ ...labels, gen_ai_token_type: 'input' }, usage.promptTokens);
-    this.tokenUsage.observe({ ...labels, gen_ai_token_type: 'output' }, usage.completionTokens);
+    this.tokenUsage.observe(`${key}\u0000input`, () => ({ ...labels(), gen_ai_token_type: 'input' }), usage.promptTokens);
+    this.tokenUsage.observe(`${key}\u0000output`, () => ({ ...labels(), gen_ai_token_type: 'output' }), usage.completionTokens);
   }
 
   /** serviceId '' stands for requests that matched no service (404s, not ready). */

@@ -1,6 +1,6 @@
 // HTTP content codings as the proxy meets them: which ones it can decode (to read usage from a
 // compressed response, or count a compressed request), and what it lets an upstream choose from.
-import { brotliDecompressSync, gunzipSync, inflateRawSync, inflateSync } from 'node:zlib';
+import { brotliDecompressSync, constants as zlib, gunzipSync, inflateRawSync, inflateSync } from 'node:zlib';
 
 /** Codings Node 20's zlib decodes (zstd arrives in Node 22.15: not here). */
 const DECODABLE: ReadonlySet<string> = new Set(['gzip', 'x-gzip', 'deflate', 'br']);
@@ -67,23 +67,24 @@ export class CorruptContentEncodingError extends Error {
  * Decodes a whole request body (already read within the body limit) for counting; the decoded size is
  * bounded by `maxBytes`, so a small compressed body cannot inflate into the proxy's memory.
  */
-export function decodeBody(body: Buffer, codings: readonly string[], maxBytes: number): Buffer {
+export function decodeBody(body: Buffer, codings: readonly string[], maxBytes: number, options: { readonly truncated?: boolean } = {}): Buffer {
   if (!canDecode(codings)) {
     throw new UnsupportedContentEncodingError(`Content-Encoding "${codings.join(', ')}" is not supported; send the body uncompressed or as gzip, deflate or br.`);
   }
   let decoded = body;
   for (let i = codings.length - 1; i >= 0; i -= 1) {
-    const options = { maxOutputLength: maxBytes };
+    // A body cut short (truncated: a stream that broke) decodes as far as it goes, as fetch does.
+    const zlibOptions = options.truncated === true ? { maxOutputLength: maxBytes, finishFlush: zlib.Z_SYNC_FLUSH } : { maxOutputLength: maxBytes };
     try {
       switch (codings[i]) {
         case 'br':
-          decoded = brotliDecompressSync(decoded, options);
+          decoded = brotliDecompressSync(decoded, options.truncated === true ? { maxOutputLength: maxBytes, finishFlush: zlib.BROTLI_OPERATION_FLUSH } : { maxOutputLength: maxBytes });
           break;
         case 'deflate':
-          decoded = isZlibWrapped(decoded) ? inflateSync(decoded, options) : inflateRawSync(decoded, options);
+          decoded = isZlibWrapped(decoded) ? inflateSync(decoded, zlibOptions) : inflateRawSync(decoded, zlibOptions);
           break;
         default:
-          decoded = gunzipSync(decoded, options);
+          decoded = gunzipSync(decoded, zlibOptions);
       }
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code === 'ERR_BUFFER_TOO_LARGE') {

@@ -5,7 +5,8 @@ import { defaultBehaviour, sse } from '../../../test/fakes/recorder';
 import { observe, piecesOf, providerFixture } from '../providers/shared/observer-harness';
 import { openAiUsageAccounting } from '../providers/openai/openai-usage';
 import type { ObservedUsage, PreparedRequest, ResponseObserver } from '../providers/usage-accounting';
-import { DecodingObserver } from './decoding-observer';
+import { randomBytes } from 'node:crypto';
+import { DecodingObserver, SYNC_DECODE_MAX_ENCODED } from './decoding-observer';
 
 type Coding = 'gzip' | 'deflate' | 'deflate-raw' | 'br';
 
@@ -70,6 +71,11 @@ const jsonObserver = (): ResponseObserver => openAiUsageAccounting.observeRespon
 const sseObserver = (): ResponseObserver => openAiUsageAccounting.observeResponse(streamed, 200, 'text/event-stream');
 
 const JSON_BODY = providerFixture('openai', 'chat-completion.json');
+
+/** Text that does not compress (base64 of random bytes), so its encoded size is about its size. */
+function randomText(length: number): string {
+  return randomBytes(Math.ceil((length * 3) / 4)).toString('base64').slice(0, length);
+}
 const SSE_EVENTS = openAIChatStream({ ...defaultBehaviour(), content: 'Grüße aus Köln 🎉 und 日本語', usage: { prompt: 812, completion: 40, cachedRead: 768, reasoning: 12 } }, 'gpt-4o-mini-2024-07-18', true).map(
   (chunk) => Buffer.from(sse(chunk)),
 );
@@ -119,15 +125,25 @@ describe('DecodingObserver', () => {
     expect(result).toEqual(plainJson);
   });
 
-  it('decodes asynchronously: the result is final only once drained() resolves', async () => {
-    const encoded = await encode([JSON_BODY], ['gzip']);
+  it('decodes a small body at once when it ends, a large one as it streams: the result is final once drained() resolves', async () => {
+    const small = await encode([JSON_BODY], ['gzip']);
     const observer = new DecodingObserver(jsonObserver(), ['gzip']);
-    expect(observer.write(encoded)).toBe(encoded);
-    expect(observer.flush().length).toBe(0);
-    // zlib streams never decode synchronously: nothing has reached the JSON observer yet.
+    expect(observer.write(small)).toBe(small);
+    // Kept, not decoded yet: nothing has reached the JSON observer.
     expect(observer.result().usage).toBeNull();
+    expect(observer.flush().length).toBe(0);
     await observer.drained();
     expect(observer.result()).toEqual(plainJson);
+
+    // Past SYNC_DECODE_MAX_ENCODED the bytes are decoded by zlib streams, which never answer synchronously.
+    const large = zlib.gzipSync(Buffer.from(JSON.stringify({ model: 'm', data: [{ embedding: randomText(SYNC_DECODE_MAX_ENCODED * 2) }], usage: { prompt_tokens: 7, total_tokens: 7 } })));
+    expect(large.length).toBeGreaterThan(SYNC_DECODE_MAX_ENCODED);
+    const streaming = new DecodingObserver(jsonObserver(), ['gzip']);
+    streaming.write(large);
+    streaming.flush();
+    expect(streaming.result().usage).toBeNull();
+    await streaming.drained();
+    expect(streaming.result().usage).toEqual({ promptTokens: 7, completionTokens: 0 });
   });
 
   it('reports a corrupt body as incomplete without throwing, forwarding it unchanged', async () => {
@@ -165,7 +181,6 @@ describe('DecodingObserver', () => {
     const { forwarded, result } = await observeDecoded(observer, piecesOf(bomb, [1000, 5000]));
     expect(forwarded.equals(bomb)).toBe(true);
     expect(result).toEqual({ usage: null, completionText: '', complete: false });
-    expect(seen).toBeGreaterThan(0);
     expect(seen).toBeLessThanOrEqual(maxDecodedBytes);
     // Writes after the cap are forwarded and ignored.
     const late = Buffer.from('more');
@@ -184,7 +199,7 @@ describe('DecodingObserver', () => {
     expect(behind.result).toMatchObject({ usage: null, complete: false });
   });
 
-  it('on a stream cut before its end (no flush), drained() reads what arrived and releases the decoders', async () => {
+  it('on a stream cut before its end (no flush), drained() reads what arrived', async () => {
     const encoded = await encode(SSE_EVENTS, ['gzip', 'br']);
     const half = encoded.subarray(0, encoded.length >> 1);
     const observer = new DecodingObserver(sseObserver(), ['gzip', 'br']);
@@ -195,13 +210,23 @@ describe('DecodingObserver', () => {
     // What the first half carried was decoded: a prefix of the plain stream's text.
     expect(result.completionText.length).toBeGreaterThan(0);
     expect(plainSse.completionText.startsWith(result.completionText)).toBe(true);
+    // The client leaving may still be followed by chunks already in flight: forwarded, never read.
+    const rest = encoded.subarray(half.length);
+    expect(observer.write(rest)).toBe(rest);
+  });
+
+  it('a large stream cut short releases its streaming decoders once drained', async () => {
+    const events = Array.from({ length: 40 }, () => Buffer.from(sse({ choices: [{ index: 0, delta: { content: randomText(4096) } }] })));
+    const encoded = await encode(events, ['gzip', 'br']);
+    const cut = encoded.subarray(0, SYNC_DECODE_MAX_ENCODED + 4096);
+    const observer = new DecodingObserver(sseObserver(), ['gzip', 'br']);
+    const { result } = await observeDecoded(observer, piecesOf(cut, [1000, SYNC_DECODE_MAX_ENCODED + 10]), false);
+    expect(result.complete).toBe(false);
+    expect(result.completionText.length).toBeGreaterThan(0);
     // White-box: zlib's functions cannot be spied on, so the release is read from the observer's decoders.
     const decoders = (observer as unknown as { decoders: Array<{ destroyed: boolean }> | null }).decoders;
     expect(decoders).toHaveLength(2);
     expect(decoders?.every((decoder) => decoder.destroyed)).toBe(true);
-    // The client leaving may still be followed by chunks already in flight: forwarded, never read.
-    const rest = encoded.subarray(half.length);
-    expect(observer.write(rest)).toBe(rest);
   });
 
   it('a usage event that arrived just before the stream was cut is still read', async () => {

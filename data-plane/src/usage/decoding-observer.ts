@@ -1,11 +1,16 @@
 // Reads a compressed response for usage without touching what the client receives: the encoded bytes
-// are forwarded as they came, and a decoded copy is fed to the provider's observer as zlib produces
-// it. Memory stays bounded: decoded bytes are read as they appear and never held here, and decoding
-// stops (the response is then reported incomplete and estimated) past MAX_DECODED_BYTES or when the
-// decoder falls MAX_PENDING_BYTES behind — a decompression bomb costs CPU up to the cap, never memory.
+// are forwarded as they came, and a decoded copy is fed to the provider's observer.
+// - Small bodies (most JSON answers and short streams: up to SYNC_DECODE_MAX_ENCODED bytes encoded)
+//   are kept and decoded in one synchronous call at the end: a zlib stream per response costs several
+//   times the decoding itself.
+// - Larger ones switch to node:zlib streams as the bytes pass: decoded bytes are read as they appear
+//   and never held here.
+// Memory stays bounded either way: decoding stops (the response is then reported incomplete and
+// estimated) past MAX_DECODED_BYTES or when the decoder falls MAX_PENDING_BYTES behind — a
+// decompression bomb costs CPU up to the cap, never memory.
 import { type Transform } from 'node:stream';
 import { createBrotliDecompress, createGunzip, createInflate, createInflateRaw, constants as zlib } from 'node:zlib';
-import { isZlibWrapped } from '../proxy/content-encoding';
+import { DecodedBodyTooLargeError, decodeBody, isZlibWrapped } from '../proxy/content-encoding';
 import type { ObservedUsage, ResponseObserver } from '../providers/usage-accounting';
 import { EMPTY_BUFFER } from '../providers/shared/usage-tally';
 
@@ -16,13 +21,18 @@ import { EMPTY_BUFFER } from '../providers/shared/usage-tally';
 export const MAX_DECODED_BYTES = 64 * 1024 * 1024;
 /** Most encoded bytes waiting for the decoder. */
 export const MAX_PENDING_BYTES = 8 * 1024 * 1024;
+/** Encoded bodies up to this size are decoded at once at the end (what they inflate to is capped too). */
+export const SYNC_DECODE_MAX_ENCODED = 64 * 1024;
+/** The synchronous decode stops here (a few ms of work at most) and hands over to the streaming one. */
+const SYNC_DECODE_MAX_DECODED = 4 * 1024 * 1024;
 
 export class DecodingObserver implements ResponseObserver {
-  /** Decoders in decoding order (the last coding applied is undone first); built at the first chunk. */
+  /** Streaming decoders in decoding order (the last coding applied is undone first), once streaming. */
   private decoders: Transform[] | null = null;
+  /** Encoded bytes kept for a synchronous decode (until they outgrow SYNC_DECODE_MAX_ENCODED). */
+  private kept: Buffer[] = [];
+  private keptLength = 0;
   private decodedBytes = 0;
-  /** A deflate body's first byte, held until the second tells its framing. */
-  private firstBytes: Buffer | null = null;
   private failed = false;
   private ended = false;
   private readonly done: Promise<void>;
@@ -41,49 +51,82 @@ export class DecodingObserver implements ResponseObserver {
 
   write(chunk: Buffer): Buffer {
     if (this.failed || this.ended || chunk.length === 0) return chunk;
-    let input = chunk;
     if (this.decoders === null) {
-      // A deflate body is told zlib-wrapped or raw by its first two bytes: wait for them.
-      input = this.firstBytes === null ? chunk : Buffer.concat([this.firstBytes, chunk]);
-      if (input.length < 2 && this.codings[this.codings.length - 1] === 'deflate') {
-        this.firstBytes = input;
-        return chunk;
-      }
-      this.firstBytes = null;
-      this.decoders = this.build(input);
+      this.kept.push(chunk);
+      this.keptLength += chunk.length;
+      if (this.keptLength > SYNC_DECODE_MAX_ENCODED) this.startStreaming();
+      return chunk;
     }
     const head = this.decoders[0];
     if (head.writableLength > MAX_PENDING_BYTES) this.fail();
-    else head.write(input);
+    else head.write(chunk);
     return chunk;
   }
 
   flush(): Buffer {
-    if (this.ended) return EMPTY_BUFFER;
-    this.ended = true;
-    if (this.failed) return EMPTY_BUFFER;
-    if (this.decoders === null && this.firstBytes !== null) this.decoders = this.build(this.firstBytes);
-    if (this.decoders === null) {
-      // An empty body: nothing to decode.
-      this.inner.flush();
-      this.markDone();
-    } else {
-      this.decoders[0].end();
-    }
+    this.finishInput(false);
     return EMPTY_BUFFER;
   }
 
   drained(): Promise<void> {
-    if (this.failed) return Promise.resolve();
-    // Cut short (the provider or the client left): decode what arrived (the decoders flush a
-    // truncated body as far as it goes), so a usage event that made it in is still read.
-    if (!this.ended) this.flush();
+    // Cut short (the provider or the client left): decode what arrived (a truncated body decodes as
+    // far as it goes), so a usage event that made it in is still read.
+    this.finishInput(true);
     return this.done;
   }
 
   result(): ObservedUsage {
     const observed = this.inner.result();
     return this.failed ? { ...observed, complete: false } : observed;
+  }
+
+  private finishInput(truncated: boolean): void {
+    if (this.ended) return;
+    this.ended = true;
+    if (this.failed) return;
+    if (this.decoders !== null) {
+      this.decoders[0].end();
+      return;
+    }
+    if (this.keptLength > 0 && !this.decodeKept(truncated)) return;
+    this.inner.flush();
+    this.markDone();
+  }
+
+  /** Decodes the kept bytes at once; false when it handed them to the streaming decoders instead (or failed). */
+  private decodeKept(truncated: boolean): boolean {
+    const encoded = this.kept.length === 1 ? this.kept[0] : Buffer.concat(this.kept, this.keptLength);
+    let decoded: Buffer;
+    try {
+      decoded = decodeBody(encoded, this.codings, Math.min(SYNC_DECODE_MAX_DECODED, this.maxDecodedBytes + 1), { truncated });
+    } catch (error) {
+      if (!(error instanceof DecodedBodyTooLargeError) || this.maxDecodedBytes <= SYNC_DECODE_MAX_DECODED) {
+        this.fail();
+        return false;
+      }
+      // Inflates past what is decoded at once: stream it, under the decoded-bytes cap.
+      this.startStreaming();
+      this.decoders?.[0].end();
+      return false;
+    }
+    this.kept = [];
+    this.keptLength = 0;
+    if (decoded.length > this.maxDecodedBytes) {
+      this.fail();
+      return false;
+    }
+    this.decodedBytes = decoded.length;
+    this.inner.write(decoded);
+    return true;
+  }
+
+  /** From the kept bytes on, decodes as the bytes pass. */
+  private startStreaming(): void {
+    const kept = this.kept.length === 1 ? this.kept[0] : Buffer.concat(this.kept, this.keptLength);
+    this.kept = [];
+    this.keptLength = 0;
+    this.decoders = this.build(kept);
+    this.decoders[0].write(kept);
   }
 
   private build(first: Buffer): Transform[] {
@@ -123,10 +166,8 @@ export class DecodingObserver implements ResponseObserver {
   private fail(): void {
     if (this.failed) return;
     this.failed = true;
-    this.stop();
-  }
-
-  private stop(): void {
+    this.kept = [];
+    this.keptLength = 0;
     if (this.decoders !== null) for (const decoder of this.decoders) decoder.destroy();
     this.markDone();
   }
