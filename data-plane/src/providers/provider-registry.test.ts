@@ -23,4 +23,25 @@ describe('PROVIDER_ADAPTERS', () => {
       expect(adapter.prompt).toBe(PROMPT_COUNTING.get(provider));
     }
   });
+
+  it('names the model of a request for prompt counting as usage accounting names it (one path parse per provider)', () => {
+    const paths = [
+      '/v1/chat/completions',
+      '/v1/messages',
+      '/openai/deployments/gpt-4%20prod/chat/completions',
+      '/deployments/gpt-35-turbo/embeddings',
+      '/openai/v1/responses',
+      '/model/anthropic.claude-3-5-sonnet-20240620-v1%3A0/converse',
+      '/model/meta.llama3-8b-instruct-v1:0/invoke-with-response-stream',
+      '/model/amazon.nova-lite-v1:0/count-tokens',
+    ];
+    for (const adapter of PROVIDER_ADAPTERS.values()) {
+      for (const path of paths) {
+        for (const body of [{ model: 'gpt-4o', messages: [] }, { messages: [] }]) {
+          const prepared = adapter.usage.prepareRequest(path, Buffer.from(JSON.stringify(body)), 'application/json');
+          expect([adapter.id, path, adapter.prompt.requestModel(path, body)]).toEqual([adapter.id, path, prepared.model]);
+        }
+      }
+    }
+  });
 });
