@@ -3,7 +3,7 @@ import { randomBytes } from 'node:crypto';
 import { Redis } from 'ioredis';
 import { pino } from 'pino';
 import type { UsageBatchMessage } from '../config-stream/wire-types';
-import { UsageDelivery } from './usage-delivery';
+import { MAX_BATCHES_IN_MEMORY, UsageDelivery } from './usage-delivery';
 import { MAX_SPOOL_AGE_MS, UsageSpool } from './usage-spool';
 
 const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
@@ -253,6 +253,17 @@ describe('UsageDelivery with Redis unreachable', () => {
     await delivery.settled();
     expect(sent).toEqual(batches);
     await expect(usageSpool.put(batch())).rejects.toThrow();
+  });
+
+  it('keeps at most MAX_BATCHES_IN_MEMORY batches waiting for Redis, dropping the oldest', async () => {
+    const usageSpool = spool({ keyPrefix: uniquePrefix(), redisUrl: UNREACHABLE_URL });
+    const delivery = new UsageDelivery({ spool: usageSpool, logger });
+    delivery.attach(() => undefined);
+    for (let i = 0; i < MAX_BATCHES_IN_MEMORY + 5; i += 1) delivery.deliver(batch());
+    await delivery.settled();
+    // White-box: the retry list is what would grow while Redis stays away.
+    const waiting = (delivery as unknown as { unspooled: Map<string, UsageBatchMessage> }).unspooled;
+    expect(waiting.size).toBe(MAX_BATCHES_IN_MEMORY);
   });
 
   it('without a spool, delivers from memory', async () => {

@@ -5,6 +5,16 @@ import type { Logger } from 'pino';
 import type { UsageBatchMessage } from '../config-stream/wire-types';
 import type { UsageSpool } from './usage-spool';
 
+/**
+ * Batches kept in memory waiting for Redis (and, before the stream exists, for the stream) at most:
+ * with both Redis and the control plane away for days, the oldest are dropped (with a log line)
+ * rather than grow the proxy. At the default 1 s interval this is almost three hours of batches.
+ */
+export const MAX_BATCHES_IN_MEMORY = 10_000;
+
+/** Spool writes retried with each new batch: a long Redis outage drains at this pace once it ends. */
+const SPOOL_RETRIES_PER_DELIVERY = 100;
+
 export interface UsageDeliveryOptions {
   /** Null: batches live only in memory (no Redis configured). */
   readonly spool: UsageSpool | null;
@@ -36,9 +46,19 @@ export class UsageDelivery {
 
   deliver(batch: UsageBatchMessage): void {
     this.spool(batch);
-    for (const waiting of this.unspooled.values()) if (waiting !== batch) this.spool(waiting);
-    if (this.send === null) this.early.push(batch);
-    else this.send(batch);
+    // Batches Redis did not take before, oldest first, a bounded number per delivery.
+    let retries = 0;
+    for (const waiting of this.unspooled.values()) {
+      if (waiting === batch) continue;
+      if ((retries += 1) > SPOOL_RETRIES_PER_DELIVERY) break;
+      this.spool(waiting);
+    }
+    if (this.send === null) {
+      this.early.push(batch);
+      if (this.early.length > MAX_BATCHES_IN_MEMORY) this.drop(this.early.shift()!.batch_id, 'the config stream never started');
+    } else {
+      this.send(batch);
+    }
   }
 
   acknowledged(batchId: string): void {
@@ -82,6 +102,11 @@ export class UsageDelivery {
     if (spool === null) return;
     if (this.putting.has(batch.batch_id)) return;
     this.unspooled.set(batch.batch_id, batch);
+    if (this.unspooled.size > MAX_BATCHES_IN_MEMORY) {
+      const oldest = this.unspooled.keys().next().value as string;
+      this.unspooled.delete(oldest);
+      this.drop(oldest, 'Redis has been unavailable too long');
+    }
     const write = spool.put(batch).then(
       () => {
         this.unspooled.delete(batch.batch_id);
@@ -93,6 +118,11 @@ export class UsageDelivery {
     this.putting.set(batch.batch_id, write);
     void write.finally(() => this.putting.delete(batch.batch_id));
     this.track(write);
+  }
+
+  /** Stops retrying the spool write of a batch (the config stream client may still hold it). */
+  private drop(batchId: string, why: string): void {
+    this.options.logger.warn({ batchId, why }, 'usage batch no longer kept for the spool: too many waiting in memory');
   }
 
   private track(work: Promise<void>): void {
