@@ -1,7 +1,6 @@
-// `tokengate start --demo`: a built-in fake OpenAI-compatible provider (the wire-exact fake the tests
-// use), a demo organization with an OpenAI service pointing at it, and a connection whose key works
+// `tokengate start --demo`: a built-in fake OpenAI-compatible provider (demo-provider.ts), a demo organization with an OpenAI service pointing at it, and a connection whose key works
 // at once — printed with a curl command and an `openai` SDK snippet that run as printed.
-import { startFakeOpenAI } from '../test/fakes/openai';
+import { startDemoProvider } from './demo-provider';
 
 interface Gql {
   <T>(query: string, variables?: Record<string, unknown>): Promise<T>;
@@ -15,7 +14,7 @@ export interface Demo {
 }
 
 export async function setUpDemo(graphqlUrl: string, adminToken: string, proxyUrl: string): Promise<Demo> {
-  const provider = await startFakeOpenAI();
+  const provider = await startDemoProvider();
   const gql: Gql = async <T>(query: string, variables: Record<string, unknown> = {}) => {
     const response = await fetch(graphqlUrl, { method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${adminToken}` }, body: JSON.stringify({ query, variables }) });
     const body = (await response.json()) as { data?: T; errors?: Array<{ message: string }> };

@@ -240,7 +240,7 @@ describe('deploy/Dockerfile', () => {
       return parts.some((_, i) => matchers.some((m) => m.test(parts.slice(0, i + 1).join('/'))));
     };
     const build = record(parse(readFileSync(join(REPO_ROOT, 'tsconfig.build.json'), 'utf8')), 'tsconfig.build.json');
-    const inputs = [...strings(build.include, 'include'), 'tsconfig.json', 'tsconfig.build.json', 'package.json', 'package-lock.json', 'bin/tokengate.js', CONFIG_PROTO_RELATIVE_PATH, BOOTSTRAP_SCRIPT, 'test/fixtures/providers'];
+    const inputs = [...strings(build.include, 'include'), 'tsconfig.json', 'tsconfig.build.json', 'package.json', 'package-lock.json', 'bin/tokengate.js', CONFIG_PROTO_RELATIVE_PATH, BOOTSTRAP_SCRIPT];
     expect(inputs.filter(ignored)).toEqual([]);
     for (const local of ['node_modules', 'control-plane/node_modules', 'dist', '.git', '.tokengate/secrets.env', 'deploy/.env', '.env']) expect({ local, ignored: ignored(local) }).toEqual({ local, ignored: true });
   });
