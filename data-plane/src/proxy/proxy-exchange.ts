@@ -39,7 +39,7 @@ function waitAtMost(work: Promise<void>, ms: number): Promise<void> {
 export class ProxyExchange {
   private readonly startedAt = performance.now();
   private readonly draft: UpstreamRequestDraft;
-  private readonly meter: RequestMeter | null;
+  private readonly meter: RequestMeter;
   /** What the client was answered (499: it left first). */
   private status = 0;
   /** What the provider answered (0: it never did); accounting goes by it, not by what the client saw. */
@@ -80,7 +80,7 @@ export class ProxyExchange {
       query,
       headers,
     };
-    this.meter = options.metering === null ? null : new RequestMeter(options.metering, service, grant, providerPath);
+    this.meter = new RequestMeter(options.metering, service, grant, providerPath);
   }
 
   start(): void {
@@ -123,26 +123,24 @@ export class ProxyExchange {
     // Header credentials first: they may set the query (Azure api-version) the meter reads.
     if (authenticator.kind === 'headers') authenticator.apply(draft);
     let body = clientBody;
-    if (meter !== null) {
-      const decoded = this.decodedRequestBody(clientBody);
-      if (decoded === null) return;
-      const refusal = meter.prepare(decoded, this.req.headers['content-type'], draft.query) ?? (await meter.admit());
-      if (refusal !== null) {
-        this.fail(refusal.status, refusal.code, refusal.message, false, refusal.headers);
-        return;
-      }
-      if (this.settled) return; // the client left while we were admitting: finish() gives the reservation back
-      const prepared = meter.prepared;
-      if (prepared !== null && prepared.body !== decoded) {
-        // Rewritten (stream_options added): sent decoded, whatever coding the client used.
-        body = prepared.body;
-        draft.headers['content-length'] = String(body.length);
-        delete draft.headers['transfer-encoding'];
-        delete draft.headers['content-encoding'];
-      }
-      // The usage chunk the proxy asked for is cut out of the stream, which needs its plain bytes.
-      if (prepared?.stripUsageChunk === true) draft.headers['accept-encoding'] = 'identity';
+    const decoded = this.decodedRequestBody(clientBody);
+    if (decoded === null) return;
+    const refusal = meter.prepare(decoded, this.req.headers['content-type'], draft.query) ?? (await meter.admit());
+    if (refusal !== null) {
+      this.fail(refusal.status, refusal.code, refusal.message, false, refusal.headers);
+      return;
     }
+    if (this.settled) return; // the client left while we were admitting: finish() gives the reservation back
+    const prepared = meter.prepared;
+    if (prepared !== null && prepared.body !== decoded) {
+      // Rewritten (stream_options added): sent decoded, whatever coding the client used.
+      body = prepared.body;
+      draft.headers['content-length'] = String(body.length);
+      delete draft.headers['transfer-encoding'];
+      delete draft.headers['content-encoding'];
+    }
+    // The usage chunk the proxy asked for is cut out of the stream, which needs its plain bytes.
+    if (prepared?.stripUsageChunk === true) draft.headers['accept-encoding'] = 'identity';
     if (authenticator.kind === 'signed-body') await authenticator.sign(draft, body, service.upstream);
     this.call(body);
   }
@@ -214,14 +212,11 @@ export class ProxyExchange {
     this.firstByteSeconds = (performance.now() - this.sentAt) / 1000;
     const responseHeaders: OutgoingHttpHeaders = downstreamResponseHeaders(upstreamResponse.headers);
     responseHeaders['x-tokengate-request-id'] = this.requestId;
-    let observer: ResponseObserver | null = null;
-    if (meter !== null) {
-      observer = meter.observe(status, upstreamResponse.headers);
-      const limits = meter.responseHeaders();
-      if (limits !== null) Object.assign(responseHeaders, limits);
-      // The observer may hide a chunk the client did not ask for (the injected usage chunk).
-      if (meter.prepared?.stripUsageChunk === true) delete responseHeaders['content-length'];
-    }
+    const observer = meter.observe(status, upstreamResponse.headers);
+    const limits = meter.responseHeaders();
+    if (limits !== null) Object.assign(responseHeaders, limits);
+    // The observer may hide a chunk the client did not ask for (the injected usage chunk).
+    if (meter.prepared?.stripUsageChunk === true) delete responseHeaders['content-length'];
     try {
       res.writeHead(status, responseHeaders);
     } catch (error) {
@@ -234,7 +229,7 @@ export class ProxyExchange {
     upstreamResponse.on('data', (chunk: Buffer) => {
       this.bodyActivity += 1;
       if (this.firstChunkSeconds === null) this.firstChunkSeconds = (performance.now() - this.startedAt) / 1000;
-      const out = observer === null ? chunk : observer.write(chunk);
+      const out = observer.write(chunk);
       if (out.length > 0 && !res.write(out)) upstreamResponse.pause();
     });
     res.on('drain', () => upstreamResponse.resume());
@@ -250,17 +245,17 @@ export class ProxyExchange {
     upstreamResponse.on('error', () => undefined); // 'close' above decides; this keeps 'aborted' errors from throwing
   }
 
-  private onUpstreamEnd(observer: ResponseObserver | null): void {
+  private onUpstreamEnd(observer: ResponseObserver): void {
     if (this.settled) return;
     this.settled = true;
-    const rest = observer?.flush();
+    const rest = observer.flush();
     const end = (): void => {
-      if (rest !== undefined && rest.length > 0) this.res.end(rest);
+      if (rest.length > 0) this.res.end(rest);
       else this.res.end();
     };
     // Settle before the client sees the end, so its next request meets the true counters; a slow
     // Redis delays the end by at most SETTLE_WAIT_MS (settlement then finishes in the background).
-    if (this.meter === null || !this.meter.limited) end();
+    if (!this.meter.limited) end();
     else void waitAtMost(this.meter.finish(this.upstreamStatus, this.status).then(() => undefined), SETTLE_WAIT_MS).then(end);
     // The provider answered before the client finished uploading (e.g. an early 4xx): the rest of the
     // body is dropped, and the half-sent upstream request must not keep its pooled socket.
@@ -307,10 +302,10 @@ export class ProxyExchange {
         'proxied request',
       );
     }
-    const settlement = meter === null ? Promise.resolve(null) : meter.finish(this.upstreamStatus, this.status);
+    const settlement = meter.finish(this.upstreamStatus, this.status);
     // Recorded once settled: the response model and the tokens are known only then.
     void settlement.then((settled) => {
-      const prepared = meter?.prepared ?? null;
+      const prepared = meter.prepared;
       options.metrics.observeExchange({
         serviceId: service.id,
         provider: service.provider.label,

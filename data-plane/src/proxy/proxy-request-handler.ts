@@ -27,8 +27,8 @@ export interface ProxyRequestHandlerOptions {
   readonly upstreamIdleTimeoutMs: number;
   /** One info line per proxied request (never keys, credentials, queries or bodies). */
   readonly accessLog: boolean;
-  /** Token accounting of every request (budgets when it has them); null: nothing is metered. */
-  readonly metering: MeterDependencies | null;
+  /** Token accounting of every request (and budgets, where the service has them). */
+  readonly metering: MeterDependencies;
 }
 
 const REQUEST_ID = /^[A-Za-z0-9._:@/+=-]{1,128}$/;
