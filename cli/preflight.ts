@@ -1,6 +1,7 @@
 // Before starting: can we reach PostgreSQL and Redis? If not, say which, where, and how to start it.
 import { Socket } from 'node:net';
 import { Client } from 'pg';
+import { parseRedisUrl, redact as redactRedisUrl } from '../control-plane/src/common/redis-connection';
 
 function redact(url: string): string {
   const parsed = new URL(url);
@@ -36,10 +37,14 @@ export async function checkDependencies(databaseUrl: string, redisUrl: string | 
     await client.end().catch(() => undefined);
   }
   if (redisUrl) {
-    const redis = new URL(redisUrl);
-    if (!(await tcpReachable(redis.hostname, Number(redis.port || 6379)))) {
+    const target = parseRedisUrl(redisUrl);
+    // A cluster is reachable when one of its listed nodes is (the client discovers the others).
+    const single = target.kind === 'single' ? new URL(redisUrl) : null;
+    const nodes = single ? [{ host: single.hostname, port: Number(single.port || 6379) }] : target.kind === 'cluster' ? target.nodes : [];
+    const reachable = await Promise.all(nodes.map((node) => tcpReachable(node.host, node.port)));
+    if (!reachable.includes(true)) {
       problems.push(
-        `Redis is not reachable at ${redis.hostname}:${redis.port || 6379} (REDIS_URL=${redact(redisUrl)}).\n` +
+        `Redis is not reachable at ${nodes.map((node) => `${node.host}:${node.port}`).join(', ')} (REDIS_URL=${redactRedisUrl(redisUrl)}).\n` +
           '  Start it with: redis-server --daemonize yes --bind 127.0.0.1 --port 6379 --save "" --appendonly no',
       );
     }

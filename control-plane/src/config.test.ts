@@ -19,4 +19,11 @@ describe('loadControlPlaneConfig', () => {
   it('refuses malformed numbers', () => {
     expect(() => loadControlPlaneConfig({ TOKENGATE_MODE: 'development', TOKENGATE_PORT: 'eighty' })).toThrow(/TOKENGATE_PORT/);
   });
+
+  it('takes a Redis Cluster URL and refuses a malformed one, saying the syntax', () => {
+    const cluster = 'redis+cluster://redis-0:7000,redis-1:7001,redis-2:7002';
+    expect(loadControlPlaneConfig({ TOKENGATE_MODE: 'development', REDIS_URL: cluster }).redisUrl).toBe(cluster);
+    expect(() => loadControlPlaneConfig({ TOKENGATE_MODE: 'development', REDIS_URL: 'redis+cluster://redis-0:7000?db=1' })).toThrow(ConfigError);
+    expect(() => loadControlPlaneConfig({ TOKENGATE_MODE: 'development', REDIS_URL: 'redis+cluster://redis-0:seventy' })).toThrow(/^REDIS_URL: "redis-0:seventy" is not host:port/);
+  });
 });

@@ -1,5 +1,6 @@
 // Control-plane settings: every value comes from an environment variable (and the CLI maps its flags onto them).
 import { ConfigError } from './common/config-error';
+import { parseRedisUrl } from './common/redis-connection';
 import { SecretBox, parseSecretKeys } from './secrets/secret-box';
 
 export { ConfigError };
@@ -9,6 +10,7 @@ export const DEFAULT_REDIS_URL = 'redis://127.0.0.1:6379';
 
 export interface ControlPlaneConfig {
   databaseUrl: string;
+  /** One Redis (redis://host:port) or a Redis Cluster (redis+cluster://host:port,host:port,...); see common/redis-connection.ts. */
   redisUrl: string;
   /** Prefix of every Redis key, channel and queue of this installation (several may share a Redis). */
   redisNamespace: string;
@@ -55,7 +57,7 @@ export function loadControlPlaneConfig(env: Env = process.env): ControlPlaneConf
   const secretBox = new SecretBox(parseSecretKeys(env.TOKENGATE_SECRET_KEY, env.TOKENGATE_PREVIOUS_SECRET_KEYS, developmentMode));
   return {
     databaseUrl: env.DATABASE_URL || DEFAULT_DATABASE_URL,
-    redisUrl: env.REDIS_URL || DEFAULT_REDIS_URL,
+    redisUrl: redisUrl(env),
     redisNamespace: env.TOKENGATE_REDIS_NAMESPACE || 'tokengate',
     host: env.TOKENGATE_HOST || '127.0.0.1',
     port: intVar(env, 'TOKENGATE_PORT', 4000),
@@ -76,6 +78,16 @@ export function loadControlPlaneConfig(env: Env = process.env): ControlPlaneConf
       sweepIntervalMs: sweepInterval(env),
     },
   };
+}
+
+function redisUrl(env: Env): string {
+  const url = env.REDIS_URL || DEFAULT_REDIS_URL;
+  try {
+    parseRedisUrl(url);
+  } catch (error) {
+    throw new ConfigError(`REDIS_URL: ${(error as Error).message}`);
+  }
+  return url;
 }
 
 function sweepInterval(env: Env): number {

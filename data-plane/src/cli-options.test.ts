@@ -39,6 +39,15 @@ describe('parseDataPlaneCliOptions', () => {
     expect(() => parse(['--environment', 'production', '--local-share', '1.5'])).toThrow(/local-share/);
   });
 
+  it('takes a Redis Cluster URL and refuses a malformed one with the syntax, never the password', () => {
+    const cluster = 'redis+cluster://:s3cret@redis-0:7000,redis-1:7001';
+    expect(parse(['--environment', 'production', '--redis-url', cluster]).options.rateLimiting?.redisUrl).toBe(cluster);
+    const refusal = () => parse(['--environment', 'production'], { REDIS_URL: 'redis+cluster://:s3cret@redis-0:7000/2' });
+    expect(refusal).toThrow(DataPlaneCliUsageError);
+    expect(refusal).toThrow(/--redis-url \(REDIS_URL\): a cluster URL is redis\+cluster:\/\/\[user:password@\]host:port,host:port/);
+    expect(refusal).not.toThrow(/s3cret/);
+  });
+
   it('reads variables, lets flags win, and loads TLS material', () => {
     const { options } = parse(['--port=9090', '--tls-cert', '/tls/cert.pem', '--tls-key', '/tls/key.pem', '--access-log', 'true'], {
       TOKENGATE_ENVIRONMENT: 'development',

@@ -1,5 +1,6 @@
 // Flags and environment variables of `tokengate data-plane`. A flag wins over its variable.
 import type { DataPlaneOptions } from './main';
+import { parseRedisUrl, RedisUrlError } from './redis/redis-connection';
 
 export const DATA_PLANE_USAGE = `Usage: tokengate data-plane --environment <handle> [options]
 
@@ -18,7 +19,8 @@ export const DATA_PLANE_USAGE = `Usage: tokengate data-plane --environment <hand
   --upstream-idle-timeout-ms <n> longest provider silence mid-response (TOKENGATE_UPSTREAM_IDLE_TIMEOUT_MS), default 120000
   --shutdown-grace-ms <n>       in-flight grace period on SIGTERM (TOKENGATE_SHUTDOWN_GRACE_MS), default 30000
   --access-log <true|false>     one log line per request (TOKENGATE_ACCESS_LOG), default false
-  --redis-url <url>             shared token counters (REDIS_URL), default redis://127.0.0.1:6379
+  --redis-url <url>             shared token counters (REDIS_URL), default redis://127.0.0.1:6379;
+                                a Redis Cluster: redis+cluster://host:port,host:port,... (rediss+cluster:// for TLS)
   --redis-namespace <prefix>    prefix of the rate-limit and usage-spool keys (TOKENGATE_REDIS_NAMESPACE), default tokengate
   --redis-timeout-ms <n>        longest wait for Redis per request (TOKENGATE_REDIS_TIMEOUT_MS), default 50
   --local-share <0-1>           share of each budget used alone while Redis is away (TOKENGATE_RATE_LIMIT_LOCAL_SHARE), default 0.5
@@ -152,6 +154,17 @@ export function parseDataPlaneCliOptions(
     return value;
   };
 
+  const redisUrl = (): string => {
+    const url = get('redis-url') ?? 'redis://127.0.0.1:6379';
+    try {
+      parseRedisUrl(url);
+    } catch (error) {
+      if (error instanceof RedisUrlError) throw new DataPlaneCliUsageError(`--redis-url (REDIS_URL): ${error.message}`);
+      throw error;
+    }
+    return url;
+  };
+
   const token = env['TOKENGATE_DATAPLANE_TOKEN'];
   return {
     logLevel: get('log-level') ?? 'info',
@@ -175,7 +188,7 @@ export function parseDataPlaneCliOptions(
       usageOrphanAgeMs: integer('usage-orphan-age-ms', 0, 86_400_000),
       ...(metricModels === undefined ? {} : { metricModels }),
       rateLimiting: {
-        redisUrl: get('redis-url') ?? 'redis://127.0.0.1:6379',
+        redisUrl: redisUrl(),
         redisNamespace: get('redis-namespace') || 'tokengate',
         redisTimeoutMs: integer('redis-timeout-ms', 1, 60_000),
         localShare: share(),

@@ -2,7 +2,8 @@
 // BullMQ cannot close a queue or worker whose Redis is away: Worker.close() waits for an 'end' event
 // a reconnecting client never emits, and a Queue's client keeps reconnecting after a failed close
 // (taskforcesh/bullmq#4656). A client we own can always be disconnected, which stops its retries.
-import { Redis, type RedisOptions } from 'ioredis';
+import type { RedisOptions } from 'ioredis';
+import { createRedisClient, type RedisClient } from '../common/redis-connection';
 
 /** Options for every client handed to BullMQ (it requires maxRetriesPerRequest: null on a worker's). */
 export const BULLMQ_CLIENT_OPTIONS = {
@@ -29,15 +30,16 @@ export async function settlesWithin(promise: Promise<unknown>, ms: number, giveU
 }
 
 export class OwnedRedisClients {
-  private readonly clients = new Set<Redis>();
+  private readonly clients = new Set<RedisClient>();
   /** The clients made by create(): BullMQ shares these and never closes them itself. */
-  private readonly created = new Set<Redis>();
+  private readonly created = new Set<RedisClient>();
 
+  /** `redisUrl`: one Redis or a cluster (common/redis-connection.ts). */
   constructor(private readonly redisUrl: string) {}
 
   /** A new client; the copies BullMQ makes of it (`duplicate()`, e.g. a worker's blocking connection) are owned too. */
-  create(options: RedisOptions): Redis {
-    const client = this.own(new Redis(this.redisUrl, options));
+  create(options: RedisOptions): RedisClient {
+    const client = this.own(createRedisClient(this.redisUrl, options));
     this.created.add(client);
     return client;
   }
@@ -77,13 +79,14 @@ export class OwnedRedisClients {
     );
   }
 
-  private own(client: Redis): Redis {
+  private own<C extends RedisClient>(client: C): C {
     this.clients.add(client);
     // Errors reach the logs through the queue's or worker's 'error' event; this only keeps ioredis
     // from printing "Unhandled error event" for a client BullMQ has let go of.
     client.on('error', () => undefined);
-    const duplicate = client.duplicate.bind(client);
-    client.duplicate = (override?: Partial<RedisOptions>) => this.own(duplicate(override));
+    // Redis.duplicate(options) and Cluster.duplicate(startupNodes, options): arguments passed through.
+    const duplicate = client.duplicate.bind(client) as (...args: unknown[]) => C;
+    client.duplicate = ((...args: unknown[]) => this.own(duplicate(...args))) as C['duplicate'];
     return client;
   }
 }

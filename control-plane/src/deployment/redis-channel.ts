@@ -1,11 +1,11 @@
 // A Redis pub/sub channel carrying JSON messages between control-plane replicas and workers.
 // Publishing is best effort (callers keep a polling fallback); subscribers resubscribe on reconnect.
-import { Redis } from 'ioredis';
 import type { Logger } from 'pino';
+import { createRedisClient, type RedisClient } from '../common/redis-connection';
 
 export class RedisChannel<T> {
-  private readonly publisher: Redis;
-  private subscriber: Redis | null = null;
+  private readonly publisher: RedisClient;
+  private subscriber: RedisClient | null = null;
   private readonly handlers: Array<(message: T) => void> = [];
   private subscribed: Promise<void> | null = null;
 
@@ -14,7 +14,7 @@ export class RedisChannel<T> {
     readonly name: string,
     private readonly logger: Logger,
   ) {
-    this.publisher = new Redis(redisUrl, { lazyConnect: true, maxRetriesPerRequest: 1, enableOfflineQueue: false, retryStrategy: (n) => Math.min(n * 200, 2000) });
+    this.publisher = createRedisClient(redisUrl, { lazyConnect: true, maxRetriesPerRequest: 1, enableOfflineQueue: false, retryStrategy: (n) => Math.min(n * 200, 2000) });
     this.publisher.on('error', () => undefined);
     this.publisher.connect().catch(() => undefined);
   }
@@ -26,7 +26,7 @@ export class RedisChannel<T> {
   subscribe(handler: (message: T) => void): Promise<void> {
     this.handlers.push(handler);
     if (this.subscribed) return this.subscribed;
-    const subscriber = new Redis(this.redisUrl, { maxRetriesPerRequest: null, retryStrategy: (n) => Math.min(n * 200, 2000) });
+    const subscriber = createRedisClient(this.redisUrl, { maxRetriesPerRequest: null, retryStrategy: (n) => Math.min(n * 200, 2000) });
     subscriber.on('error', (error: Error) => this.logger.debug({ err: error.message, channel: this.name }, 'redis channel error'));
     subscriber.on('message', (_channel: string, payload: string) => {
       let message: T;

@@ -11,6 +11,15 @@ import type { BumpedEnvironment } from './revision-ledger';
 
 export const ROLLOUT_QUEUE = 'tokengate-rollouts';
 
+/**
+ * BullMQ's key prefix: `{<namespace>}:bull`. The braces are a Redis Cluster hash tag, so every key of
+ * the queue lands in one slot, as BullMQ's scripts require on a cluster; on one Redis they are just
+ * characters of the name (ADR 008: the prefix was `<namespace>:bull` before).
+ */
+export function rolloutQueuePrefix(namespace: string): string {
+  return `{${namespace}}:bull`;
+}
+
 export interface RolloutJob {
   serviceId: string;
   environmentId: string;
@@ -32,7 +41,7 @@ export const QUEUE_CLOSE_TIMEOUT_MS = 2_000;
 export function rolloutQueue(connections: OwnedRedisClients, namespace: string): Queue<RolloutJob> {
   return new Queue<RolloutJob>(ROLLOUT_QUEUE, {
     connection: connections.create({ ...BULLMQ_CLIENT_OPTIONS, enableOfflineQueue: false }),
-    prefix: `${namespace}:bull`,
+    prefix: rolloutQueuePrefix(namespace),
     defaultJobOptions: { attempts: 5, backoff: { type: 'exponential', delay: 500 }, removeOnComplete: 1000, removeOnFail: 5000 },
   });
 }

@@ -8,14 +8,14 @@ import type { DeploymentEvents } from './deployment-events';
 import { DeploymentStatus } from './deployment-status';
 import type { DeploymentStore } from './deployment-store';
 import { BULLMQ_CLIENT_OPTIONS, OwnedRedisClients, settlesWithin } from './owned-redis-clients';
-import { type RolloutJob, ROLLOUT_QUEUE } from './rollout-queue';
+import { type RolloutJob, ROLLOUT_QUEUE, rolloutQueuePrefix } from './rollout-queue';
 
 /** How long a forced close (Redis away) waits for BullMQ before ending the Redis clients itself. */
 const FORCED_CLOSE_TIMEOUT_MS = 2_000;
 
 export interface RolloutWorkerOptions {
   redisUrl: string;
-  /** Same as the scheduler's (the queue's key prefix is `${namespace}:bull`). */
+  /** Same as the scheduler's (the queue's key prefix is rolloutQueuePrefix(namespace)). */
   namespace: string;
   /** How long a rollout waits for the proxies. Default 30 s. */
   timeoutMs?: number;
@@ -54,7 +54,7 @@ export class RolloutWorker {
     this.worker = new Worker<RolloutJob, RolloutOutcome>(ROLLOUT_QUEUE, (job) => this.run(job), {
       // Offline queue on: a worker's commands wait for Redis to return rather than fail.
       connection: this.connections.create({ ...BULLMQ_CLIENT_OPTIONS, enableOfflineQueue: true }),
-      prefix: `${options.namespace}:bull`,
+      prefix: rolloutQueuePrefix(options.namespace),
       concurrency: options.concurrency ?? 20,
       lockDuration: options.lockDurationMs ?? 30_000,
       stalledInterval: Math.max(500, Math.floor((options.lockDurationMs ?? 30_000) / 2)),

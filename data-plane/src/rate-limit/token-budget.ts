@@ -1,11 +1,11 @@
 // Token budgets per (environment, service, window), shared by every proxy of the environment in
-// Redis. When Redis cannot answer within a short timeout the proxy keeps serving on local counters
+// Redis or a Redis Cluster. When Redis cannot answer within a short timeout the proxy keeps serving on local counters
 // (its configured share of each budget); once Redis answers again, each proxy reconciles its own
 // contribution to every live window (see budget-scripts.ts), so nothing is lost or counted twice —
 // whatever a timed-out command did or did not do.
 import { randomBytes } from 'node:crypto';
-import { Redis } from 'ioredis';
 import type { Logger } from 'pino';
+import { createRedisClient, type RedisClient } from '../redis/redis-connection';
 import { APPLY_SCRIPT, RECONCILE_SCRIPT, RESERVE_SCRIPT } from './budget-scripts';
 import { type TimeUnit, type Window, secondsUntilReset, windowAt, windowLengthMs } from './windows';
 
@@ -49,6 +49,7 @@ export type Admission =
   | { readonly admitted: false; readonly refused: Dimension; readonly retryAfterSeconds: number; readonly view: BudgetView };
 
 export interface TokenBudgetOptions {
+  /** One Redis (redis://…) or a cluster (redis+cluster://host:port,…); see redis/redis-connection.ts. */
   readonly redisUrl: string;
   /** Prefix of every key (TOKENGATE_REDIS_NAMESPACE), so installations can share one Redis. Default `tokengate`. */
   readonly keyPrefix?: string;
@@ -65,7 +66,11 @@ export interface TokenBudgetOptions {
   readonly now?: () => number;
 }
 
-/** The Redis hash of one service's window. The braces make a Redis Cluster hash tag: one slot per service and environment. */
+/**
+ * The Redis hash of one service's window. The braces make a Redis Cluster hash tag: every key of a
+ * service's budgets in an environment (each window, each unit) lives in one slot, so a script may
+ * touch several of them in one call (e.g. a connection's quota beside the service's budget).
+ */
 export function budgetWindowKey(keyPrefix: string, environment: string, serviceId: string, window: Pick<Window, 'unit' | 'start'>): string {
   return `${keyPrefix}:rl:{${environment}:${serviceId}}:${window.unit}:${window.start}`;
 }
@@ -81,11 +86,12 @@ const PROBE_INTERVAL_MS = 500;
 
 export class TokenBudget {
   /**
-   * One connection for everything, so Redis runs this proxy's commands in the order they were sent:
+   * One connection for everything (on a cluster, one per node, and a window's commands all go to the
+   * node of its slot), so Redis runs this proxy's commands on a window in the order they were sent:
    * a reconciliation runs after every command sent before it, whether or not their answers arrived.
    * Short command timeout, fail fast when disconnected (no offline queue).
    */
-  private readonly redis: Redis;
+  private readonly redis: RedisClient;
   private readonly scripts: RedisScripts;
   private readonly now: () => number;
   private readonly localShare: number;
@@ -114,7 +120,7 @@ export class TokenBudget {
     this.keyPrefix = options.keyPrefix ?? 'tokengate';
     this.timeoutMs = options.commandTimeoutMs ?? 50;
     this.ledgerId = `${options.proxyId}:${randomBytes(4).toString('hex')}`;
-    this.redis = new Redis(options.redisUrl, {
+    this.redis = createRedisClient(options.redisUrl, {
       maxRetriesPerRequest: 0,
       enableOfflineQueue: false,
       connectTimeout: 1000,

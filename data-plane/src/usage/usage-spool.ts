@@ -2,11 +2,12 @@
 // proxy: a proxy restarted (or crashed) while the control plane is away leaves its batches here, and
 // any proxy of the environment re-sends them once it reaches the control plane. The control plane
 // applies a batch id once, so a batch re-sent by two proxies is still counted once.
-import { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import type { UsageBatchMessage } from '../config-stream/wire-types';
+import { createRedisClient, type RedisClient } from '../redis/redis-connection';
 
 export interface UsageSpoolOptions {
+  /** One Redis or a cluster, as TokenBudgetOptions.redisUrl. */
   readonly redisUrl: string;
   /** Prefix of the keys (TOKENGATE_REDIS_NAMESPACE); default `tokengate`. */
   readonly keyPrefix?: string;
@@ -29,14 +30,15 @@ interface SpooledBatch {
 export const MAX_SPOOL_AGE_MS = 6 * 24 * 3600_000;
 
 export class UsageSpool {
-  private readonly redis: Redis;
+  private readonly redis: RedisClient;
+  /** One hash per environment: one key, so one slot on a cluster; every command here names it alone. */
   private readonly key: string;
   private readonly now: () => number;
 
   constructor(private readonly options: UsageSpoolOptions) {
     this.now = options.now ?? Date.now;
     this.key = `${options.keyPrefix ?? 'tokengate'}:usage-spool:${options.environment}`;
-    this.redis = new Redis(options.redisUrl, {
+    this.redis = createRedisClient(options.redisUrl, {
       maxRetriesPerRequest: 0,
       enableOfflineQueue: false,
       connectTimeout: 1000,

@@ -1,0 +1,100 @@
+// Token budgets on a Redis Cluster (three masters started by the test): two proxies share one budget
+// exactly, however their requests interleave; every key of a service's budget lives in one slot.
+import { getEncoding } from 'js-tiktoken';
+import OpenAI from 'openai';
+import type { DataPlaneHandle } from '../../data-plane/src/main';
+import { budgetWindowKey } from '../../data-plane/src/rate-limit/token-budget';
+import { windowAt } from '../../data-plane/src/rate-limit/windows';
+import { countPromptTokens } from '../../data-plane/src/tokens/prompt-tokens';
+import { type Gateway, startGateway } from '../support/gateway-harness';
+import { PrivateRedisCluster } from '../support/redis-cluster';
+import { waitFor } from '../support/wait';
+
+// Pinned clock: every request of this file falls in the same day window.
+const CLOCK = Date.UTC(2031, 0, 15, 12, 0, 30);
+const CHAT = { model: 'gpt-4o-mini', messages: [{ role: 'user' as const, content: 'Count my tokens on a cluster' }], max_tokens: 7 };
+const PROMPT = countPromptTokens(getEncoding('o200k_base'), 'OPENAI', '/chat/completions', CHAT);
+const PER_REQUEST = PROMPT + 7;
+
+let cluster: PrivateRedisCluster;
+let gw: Gateway;
+let second: DataPlaneHandle;
+
+beforeAll(async () => {
+  cluster = await PrivateRedisCluster.start();
+  // Control plane (pub/sub, rollout queue) and both proxies (budgets, usage spool) on the cluster.
+  gw = await startGateway({ rateLimiting: { clock: () => CLOCK, redisUrl: cluster.url, usageReportIntervalMs: 100 } }, { REDIS_URL: cluster.url });
+  second = await gw.startProxy();
+  gw.fakes.openai.behaviour.usage = { prompt: PROMPT, completion: 7 };
+});
+afterAll(async () => {
+  await gw?.stop();
+  await cluster?.stop();
+});
+
+async function limitTotal(serviceId: string, maxTotalTokens: number): Promise<void> {
+  await gw.cp.ok(
+    'mutation($s: ID!, $n: Int) { configureServiceEnvironment(serviceId: $s, environment: "production", input: {rateLimit: {timeUnit: DAY, maxTotalTokens: $n}}) { id } }',
+    { s: serviceId, n: maxTotalTokens },
+    gw.tenant.tokens.engineer,
+  );
+  await gw.settle();
+}
+
+async function chat(proxy: DataPlaneHandle): Promise<number> {
+  const client = new OpenAI({ baseURL: `${proxy.url}/acme/openai`, apiKey: gw.services.openai.key, maxRetries: 0 });
+  return client.chat.completions.create(CHAT).then(
+    () => 200,
+    (error: { status?: number }) => error.status ?? 0,
+  );
+}
+
+/** The service's day window as the cluster holds it. */
+async function windowHash(): Promise<Record<string, string>> {
+  const client = cluster.client();
+  try {
+    return await client.hgetall(budgetWindowKey(gw.cp.redisNamespace, 'production', gw.services.openai.id, windowAt('DAY', CLOCK)));
+  } finally {
+    client.disconnect();
+  }
+}
+
+it('two proxies share one budget exactly: a concurrent burst never exceeds it, and the boundary is exact', async () => {
+  await limitTotal(gw.services.openai.id, 10 * PER_REQUEST);
+  const proxies = [gw.proxy, second];
+  const burst = await Promise.all(Array.from({ length: 30 }, (_, i) => chat(proxies[i % 2])));
+  expect(burst.every((status) => status === 200 || status === 429)).toBe(true);
+  const admitted = burst.filter((status) => status === 200).length;
+  expect(admitted).toBeGreaterThan(0);
+  expect(admitted).toBeLessThanOrEqual(10);
+
+  // Sequential requests, alternating proxies, fill it to the token: the 11th request is refused by both.
+  let more = 0;
+  while ((await chat(proxies[more % 2])) === 200) more += 1;
+  expect(admitted + more).toBe(10);
+  expect(await chat(gw.proxy)).toBe(429);
+  expect(await chat(second)).toBe(429);
+  expect(gw.fakes.openai.received).toHaveLength(10);
+
+  // The shared counters hold exactly what was used, and each proxy's ledger its own part of it.
+  await waitFor(async () => (await windowHash()).t === String(10 * PER_REQUEST), 'the settled counters');
+  const hash = await windowHash();
+  expect(hash).toMatchObject({ p: String(10 * PROMPT), c: String(10 * 7), t: String(10 * PER_REQUEST) });
+  const ledgers = Object.keys(hash).filter((field) => field.startsWith('p:'));
+  expect(ledgers).toHaveLength(2);
+  expect(ledgers.reduce((sum, field) => sum + Number(hash[field]), 0)).toBe(10 * PROMPT);
+});
+
+it('keeps every key of a service budget in one slot, on the master serving it', async () => {
+  const keys = (['MINUTE', 'HOUR', 'DAY'] as const).map((unit) => budgetWindowKey(gw.cp.redisNamespace, 'production', gw.services.openai.id, windowAt(unit, CLOCK)));
+  const nodes = await Promise.all(keys.map((key) => cluster.nodeOf(key)));
+  expect(new Set(nodes).size).toBe(1);
+  // The day window is on that node itself (no redirection involved in reading it there).
+  const { Redis } = await import('ioredis');
+  const node = new Redis(nodes[0], '127.0.0.1');
+  try {
+    expect(await node.hget(keys[2], 't')).toBe(String(10 * PER_REQUEST));
+  } finally {
+    node.disconnect();
+  }
+});
