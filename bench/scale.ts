@@ -1,0 +1,728 @@
+// `npm run bench:scale` (issue 12 item 3): an installation of SCALE_CONNECTIONS connections (one key
+// per environment, two environments) over 1,000 services and 100 organizations, SCALE_PROXIES_PER_ENV
+// simulated proxies per environment (bench/scale-proxy.ts, in worker processes), and one real
+// `tokengate data-plane`. Measures createConnection through GraphQL, the time until a new, rotated
+// or deleted key has reached every proxy, a sustained minute of mutations, memory, and a full
+// snapshot for a (re)connecting proxy. See bench/README.md, section "Scale".
+import { randomBytes } from 'node:crypto';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { ChildProcessGroup, type ManagedChild } from './child-processes';
+import { gitRevision, startFakeUpstream } from './run';
+import {
+  type ControlPlaneProcess,
+  GraphQLClient,
+  type Installation,
+  SCALE_ENVIRONMENTS,
+  type ScaleService,
+  type SeededSample,
+  bulkInsertConnections,
+  cleanEnv,
+  controlPlaneHeapUsed,
+  countConnections,
+  dropBenchDatabase,
+  parseLogLine,
+  residentBytes,
+  seedThroughGraphQL,
+  startControlPlane,
+} from './scale-installation';
+import { epochMs, startSimulatedProxy } from './scale-proxy';
+import type { KeyConditions, WorkerCommand, WorkerReport } from './scale-proxy-worker';
+import { recreateBenchDatabase } from './tokengate-stack';
+
+const ROOT = path.join(__dirname, '../..');
+const SCRIPTS = __dirname;
+
+function numberSetting(name: string, fallback: number): number {
+  const raw = process.env[name];
+  if (raw === undefined || raw === '') return fallback;
+  const value = Number(raw);
+  if (!Number.isFinite(value) || value < 0) throw new Error(`${name}=${raw}: expected a non-negative number`);
+  return value;
+}
+
+const SETTINGS = {
+  connections: numberSetting('SCALE_CONNECTIONS', 100_000),
+  organizations: numberSetting('SCALE_ORGANIZATIONS', 100),
+  services: numberSetting('SCALE_SERVICES', 1000),
+  projectsPerOrganization: 2,
+  proxiesPerEnvironment: numberSetting('SCALE_PROXIES_PER_ENV', 20),
+  workers: numberSetting('SCALE_WORKERS', 4),
+  samples: numberSetting('SCALE_SAMPLES', 100),
+  sampleBudgetS: numberSetting('SCALE_SAMPLE_BUDGET_S', 300),
+  sustainedS: numberSetting('SCALE_SUSTAINED_S', 60),
+  sustainedRate: numberSetting('SCALE_SUSTAINED_RATE', 50),
+  burst: numberSetting('SCALE_BURST', 64),
+  batch: numberSetting('SCALE_BATCH', 10_000),
+  reconnects: numberSetting('SCALE_RECONNECTS', 5),
+  liveTimeoutS: numberSetting('SCALE_LIVE_TIMEOUT_S', 120),
+  databaseUrl: process.env.BENCH_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/tokengate_bench_scale',
+  redisUrl: process.env.BENCH_REDIS_URL ?? process.env.REDIS_URL ?? 'redis://127.0.0.1:6379',
+};
+
+const GOALS = { createMs: 50, liveMs: 1000, rssBytes: 512 * 1024 * 1024, snapshotMs: 2000, growth: 0.1 };
+
+function log(message: string): void {
+  process.stderr.write(`[${new Date().toISOString().slice(11, 19)}] ${message}\n`);
+}
+
+function percentile(values: readonly number[], p: number): number | null {
+  if (values.length === 0) return null;
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))];
+}
+
+function ms(value: number | null | undefined): string {
+  if (value === null || value === undefined) return '—';
+  return value >= 10_000 ? `${(value / 1000).toFixed(1)} s` : `${Math.round(value)} ms`;
+}
+
+function mb(bytes: number | null | undefined): string {
+  return bytes === null || bytes === undefined ? '—' : `${Math.round(bytes / 1024 / 1024)} MB`;
+}
+
+const sleep = (delayMs: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, delayMs));
+
+/** The worker processes holding the simulated proxies, driven over IPC. */
+class ProxyFleet {
+  private nextId = 1;
+  private readonly waiting = new Map<string, (report: WorkerReport) => void>();
+
+  private constructor(private readonly workers: ManagedChild[]) {
+    for (const worker of workers) {
+      worker.child.on('message', (report: WorkerReport) => {
+        if (report.type === 'failed') {
+          log(`${worker.name} failed: ${report.message}`);
+          return;
+        }
+        const key = `${worker.name}:${report.type}:${'watch' in report ? report.watch : 'id' in report ? report.id : ''}`;
+        const listener = this.waiting.get(key);
+        if (listener !== undefined) {
+          this.waiting.delete(key);
+          listener(report);
+        }
+      });
+    }
+  }
+
+  static start(processes: ChildProcessGroup, count: number): ProxyFleet {
+    const workers = Array.from({ length: count }, (_, i) =>
+      processes.start({ name: `simulated proxies #${i + 1}`, command: process.execPath, args: ['--max-old-space-size=8192', path.join(SCRIPTS, 'scale-proxy-worker.js')], ipc: true }),
+    );
+    return new ProxyFleet(workers);
+  }
+
+  get pids(): number[] {
+    return this.workers.flatMap((w) => (w.child.pid === undefined ? [] : [w.child.pid]));
+  }
+
+  private ask<R extends WorkerReport>(worker: ManagedChild, command: WorkerCommand, expect: R['type'], id: string | number): Promise<R> {
+    return new Promise<R>((resolve, reject) => {
+      this.waiting.set(`${worker.name}:${expect}:${id}`, (report) => resolve(report as R));
+      worker.child.send(command, (error) => {
+        if (error) reject(error);
+      });
+      void worker.exited.then((code) => reject(new Error(`${worker.name} exited (${code}): ${worker.outputTail()}`)));
+    });
+  }
+
+  /** Starts proxies `<environment>-<n>` spread over the workers; resolves once each applied its first snapshot. */
+  async startProxies(controlPlane: ControlPlaneProcess, perEnvironment: number): Promise<Array<{ proxyId: string; firstSnapshotMs: number }>> {
+    const assignments: Array<Array<{ proxyId: string; environment: string }>> = this.workers.map(() => []);
+    let n = 0;
+    for (const environment of SCALE_ENVIRONMENTS) for (let i = 0; i < perEnvironment; i++) assignments[n++ % this.workers.length].push({ proxyId: `scale-${environment}-${i}`, environment });
+    const reports = await Promise.all(
+      this.workers.map((worker, index) =>
+        this.ask<Extract<WorkerReport, { type: 'started' }>>(worker, { type: 'start', controlPlaneAddress: controlPlane.grpcAddress, dataPlaneToken: controlPlane.dataPlaneToken, proxies: assignments[index] }, 'started', ''),
+      ),
+    );
+    return reports.flatMap((r) => r.proxies);
+  }
+
+  async arm(): Promise<number> {
+    const watch = this.nextId++;
+    await Promise.all(this.workers.map((w) => this.ask(w, { type: 'arm', watch }, 'armed', watch)));
+    return watch;
+  }
+
+  /** epochMs() at which every proxy concerned applied a snapshot meeting the conditions; null when one timed out. */
+  async resolve(watch: number, conditions: KeyConditions): Promise<number | null> {
+    const reports = await Promise.all(
+      this.workers.map((w) => this.ask<Extract<WorkerReport, { type: 'resolved' }>>(w, { type: 'resolve', watch, conditions, timeoutMs: SETTINGS.liveTimeoutS * 1000 }, 'resolved', watch)),
+    );
+    const times = reports.flatMap((r) => r.times);
+    return times.some((t) => t === null) ? null : Math.max(...(times as number[]));
+  }
+
+  /** epochMs() at which the last proxy reached these revisions; null on timeout. */
+  async waitForRevisions(revisions: Record<string, string>, timeoutMs: number): Promise<number | null> {
+    const id = this.nextId++;
+    const reports = await Promise.all(this.workers.map((w) => this.ask<Extract<WorkerReport, { type: 'reached' }>>(w, { type: 'waitRevision', id, revisions, timeoutMs }, 'reached', id)));
+    const times = reports.flatMap((r) => r.times);
+    return times.some((t) => t === null) ? null : Math.max(...(times as number[]));
+  }
+
+  async memory(): Promise<{ rssBytes: number; heapUsedBytes: number }> {
+    const id = this.nextId++;
+    const reports = await Promise.all(this.workers.map((w) => this.ask<Extract<WorkerReport, { type: 'memory' }>>(w, { type: 'memory', id }, 'memory', id)));
+    return { rssBytes: reports.reduce((s, r) => s + r.rssBytes, 0), heapUsedBytes: reports.reduce((s, r) => s + r.heapUsedBytes, 0) };
+  }
+}
+
+interface ConnectionHandle {
+  readonly id: string;
+  readonly service: ScaleService;
+  readonly keys: Record<string, string>;
+}
+
+interface LiveSample {
+  readonly mutationMs: number;
+  /** From the mutation's answer until every proxy concerned applied it; null: not within SCALE_LIVE_TIMEOUT_S. */
+  readonly liveMs: number | null;
+}
+
+/** What a developer does through GraphQL, timed. */
+class Developer {
+  private created = 0;
+
+  constructor(
+    private readonly graphql: GraphQLClient,
+    private readonly installation: Installation,
+  ) {}
+
+  service(n: number): ScaleService {
+    return this.installation.services[n % this.installation.services.length];
+  }
+
+  async createConnection(tag: string): Promise<ConnectionHandle> {
+    const n = this.created++;
+    const service = this.service(n * 7919);
+    const { createConnection } = await this.graphql.request<{ createConnection: { connection: { id: string }; keys: Array<{ environment: string; apiKey: string }> } }>(
+      `mutation($i: CreateConnectionInput!) { createConnection(input: $i) { connection { id } keys { environment apiKey } } }`,
+      { i: { projectId: service.projectIds[n % service.projectIds.length], serviceId: service.id, name: `${tag}-${n}-${randomBytes(3).toString('hex')}` } },
+    );
+    return { id: createConnection.connection.id, service, keys: Object.fromEntries(createConnection.keys.map((k) => [k.environment, k.apiKey])) };
+  }
+
+  async rotateKey(connection: ConnectionHandle, environment: string): Promise<string> {
+    const { rotateConnectionKey } = await this.graphql.request<{ rotateConnectionKey: { apiKey: string } }>(
+      `mutation($c: ID!, $e: String!) { rotateConnectionKey(connectionId: $c, environment: $e) { apiKey } }`,
+      { c: connection.id, e: environment },
+    );
+    return rotateConnectionKey.apiKey;
+  }
+
+  async deleteConnection(connection: ConnectionHandle): Promise<void> {
+    await this.graphql.request(`mutation($c: ID!) { deleteConnection(id: $c) }`, { c: connection.id });
+  }
+}
+
+class ScaleRun {
+  private readonly fleet: ProxyFleet;
+  private readonly developer: Developer;
+  /** Control-plane samples over the whole run (after seeding), for its peak RSS. */
+  private peakControlPlaneRss = 0;
+
+  constructor(
+    private readonly controlPlane: ControlPlaneProcess,
+    private readonly admin: GraphQLClient,
+    private readonly installation: Installation,
+    fleet: ProxyFleet,
+  ) {
+    this.fleet = fleet;
+    this.developer = new Developer(new GraphQLClient(controlPlane.graphqlUrl, installation.developer.token), installation);
+  }
+
+  get controlPlanePeakRss(): number {
+    return this.peakControlPlaneRss;
+  }
+
+  sampleControlPlaneRss(): number | null {
+    const rss = residentBytes(this.controlPlane.child.child.pid);
+    if (rss !== null) this.peakControlPlaneRss = Math.max(this.peakControlPlaneRss, rss);
+    return rss;
+  }
+
+  async revisions(): Promise<Record<string, string>> {
+    const { environments } = await this.admin.request<{ environments: Array<{ handle: string; revision: string | number }> }>('{ environments { handle revision } }');
+    return Object.fromEntries(environments.map((e) => [e.handle, String(e.revision)]));
+  }
+
+  /** Waits until every proxy serves the current revisions; returns how long that took. */
+  async settle(timeoutMs = 600_000): Promise<number | null> {
+    const begin = epochMs();
+    const reached = await this.fleet.waitForRevisions(await this.revisions(), timeoutMs);
+    return reached === null ? null : Math.max(0, reached - begin);
+  }
+
+  private async timed<T>(mutation: () => Promise<T>, conditions: (result: T) => KeyConditions): Promise<{ sample: LiveSample; result: T }> {
+    const watch = await this.fleet.arm();
+    const begin = performance.now();
+    const result = await mutation();
+    const mutationMs = performance.now() - begin;
+    const answeredAt = epochMs();
+    const liveAt = await this.fleet.resolve(watch, conditions(result));
+    return { sample: { mutationMs, liveMs: liveAt === null ? null : Math.max(0, liveAt - answeredAt) }, result };
+  }
+
+  timedCreate(tag: string): Promise<{ sample: LiveSample; result: ConnectionHandle }> {
+    return this.timed(
+      () => this.developer.createConnection(tag),
+      (connection) => Object.fromEntries(Object.entries(connection.keys).map(([environment, key]) => [environment, { present: [key], absent: [] }])),
+    );
+  }
+
+  async timedRotate(connection: ConnectionHandle, environment: string): Promise<{ sample: LiveSample; result: ConnectionHandle }> {
+    const { sample, result } = await this.timed(
+      () => this.developer.rotateKey(connection, environment),
+      (apiKey) => ({ [environment]: { present: [apiKey], absent: [connection.keys[environment]] } }),
+    );
+    return { sample, result: { ...connection, keys: { ...connection.keys, [environment]: result } } };
+  }
+
+  async timedDelete(connection: ConnectionHandle): Promise<LiveSample> {
+    const { sample } = await this.timed(
+      () => this.developer.deleteConnection(connection),
+      () => Object.fromEntries(Object.entries(connection.keys).map(([environment, key]) => [environment, { present: [], absent: [key] }])),
+    );
+    return sample;
+  }
+
+  /** The issue's table row: once settled (median of 3), then right after a burst of creations 8 at a time. */
+  async tableRow(size: number): Promise<TableRow> {
+    const settledDrainMs = await this.settle();
+    const settled: LiveSample[] = [];
+    for (let i = 0; i < 3; i++) {
+      settled.push((await this.timedCreate('settled')).sample);
+      await this.settle();
+    }
+    const burstBegin = performance.now();
+    let burstLeft = SETTINGS.burst;
+    const burstLatencies: number[] = [];
+    await Promise.all(
+      Array.from({ length: 8 }, async () => {
+        while (burstLeft > 0) {
+          burstLeft--;
+          const begin = performance.now();
+          await this.developer.createConnection('burst');
+          burstLatencies.push(performance.now() - begin);
+        }
+      }),
+    );
+    const burstSeconds = (performance.now() - burstBegin) / 1000;
+    const afterBurst = (await this.timedCreate('after-burst')).sample;
+    const drainBegin = performance.now();
+    const drained = await this.settle();
+    const row: TableRow = {
+      size,
+      connections: await countConnections(SETTINGS.databaseUrl),
+      afterBurst,
+      burst: { creations: SETTINGS.burst, perSecond: SETTINGS.burst / burstSeconds, p50Ms: percentile(burstLatencies, 50), p99Ms: percentile(burstLatencies, 99) },
+      backlogDrainMs: drained === null ? null : performance.now() - drainBegin,
+      settled: { mutationMs: percentile(settled.map((s) => s.mutationMs), 50)!, liveMs: settled.some((s) => s.liveMs === null) ? null : percentile(settled.map((s) => s.liveMs!), 50) },
+      settleAfterSeedMs: settledDrainMs,
+      controlPlaneRss: this.sampleControlPlaneRss(),
+    };
+    log(
+      `  ${row.connections} connections: settled create ${ms(row.settled.mutationMs)}, live ${ms(row.settled.liveMs)}; burst ${row.burst.perSecond.toFixed(1)}/s; after burst create ${ms(afterBurst.mutationMs)}, live ${ms(afterBurst.liveMs)}; backlog drained in ${ms(row.backlogDrainMs)}`,
+    );
+    return row;
+  }
+
+  /** create → rotate → delete, each waited for at every proxy, until SCALE_SAMPLES rounds or the time budget. */
+  async sequentialSamples(): Promise<{ create: LiveSample[]; rotate: LiveSample[]; delete: LiveSample[]; seconds: number }> {
+    const create: LiveSample[] = [];
+    const rotate: LiveSample[] = [];
+    const remove: LiveSample[] = [];
+    const begin = performance.now();
+    for (let i = 0; i < SETTINGS.samples && performance.now() - begin < SETTINGS.sampleBudgetS * 1000; i++) {
+      const created = await this.timedCreate('sample');
+      create.push(created.sample);
+      const rotated = await this.timedRotate(created.result, SCALE_ENVIRONMENTS[i % SCALE_ENVIRONMENTS.length]);
+      rotate.push(rotated.sample);
+      remove.push(await this.timedDelete(rotated.result));
+      if ((i + 1) % 10 === 0) log(`  ${i + 1} rounds (${Math.round((performance.now() - begin) / 1000)} s)`);
+    }
+    return { create, rotate, delete: remove, seconds: (performance.now() - begin) / 1000 };
+  }
+
+  /** SCALE_SUSTAINED_RATE mutations/s (create, rotate, delete in turn) for SCALE_SUSTAINED_S, open loop; memory sampled every second. */
+  async sustained(proxyPid: number | undefined): Promise<SustainedResult> {
+    const rate = SETTINGS.sustainedRate;
+    const total = Math.round(rate * SETTINGS.sustainedS);
+    const latencies: Record<'create' | 'rotate' | 'delete', number[]> = { create: [], rotate: [], delete: [] };
+    const errors: string[] = [];
+    const created: ConnectionHandle[] = [];
+    const rotated: ConnectionHandle[] = [];
+    let inFlight = 0;
+    let skipped = 0;
+    const maxInFlight = 256;
+    const samples: MemorySample[] = [];
+    const begin = performance.now();
+    const sampler = setInterval(() => {
+      const t = (performance.now() - begin) / 1000;
+      const rss = this.sampleControlPlaneRss();
+      void controlPlaneHeapUsed(this.controlPlane.metricsUrl).then((heap) => samples.push({ t, controlPlaneRss: rss, controlPlaneHeapUsed: heap, proxyRss: residentBytes(proxyPid), inFlight }));
+    }, 1000);
+    const operations: Array<Promise<void>> = [];
+    for (let k = 0; k < total; k++) {
+      const due = begin + (k * 1000) / rate;
+      const wait = due - performance.now();
+      if (wait > 0) await sleep(wait);
+      if (inFlight >= maxInFlight) {
+        skipped++;
+        continue;
+      }
+      let kind: 'create' | 'rotate' | 'delete' = (['create', 'rotate', 'delete'] as const)[k % 3];
+      const target = kind === 'rotate' ? created.shift() : kind === 'delete' ? rotated.shift() : undefined;
+      if (target === undefined) kind = 'create';
+      inFlight++;
+      const started = performance.now();
+      const operation = (async () => {
+        if (kind === 'create') created.push(await this.developer.createConnection('sustained'));
+        else if (kind === 'rotate') rotated.push({ ...target!, keys: { ...target!.keys, [SCALE_ENVIRONMENTS[k % 2]]: await this.developer.rotateKey(target!, SCALE_ENVIRONMENTS[k % 2]) } });
+        else await this.developer.deleteConnection(target!);
+        latencies[kind].push(performance.now() - started);
+      })()
+        .catch((error: unknown) => {
+          if (errors.length < 20) errors.push(`${kind}: ${(error as Error).message.slice(0, 300)}`);
+          else errors.push('');
+        })
+        .finally(() => inFlight--);
+      operations.push(operation);
+    }
+    const sentSeconds = (performance.now() - begin) / 1000;
+    await Promise.all(operations);
+    clearInterval(sampler);
+    const answeredSeconds = (performance.now() - begin) / 1000;
+    const drainBegin = performance.now();
+    const drained = await this.settle();
+    const afterDrain: MemorySample = {
+      t: (performance.now() - begin) / 1000,
+      controlPlaneRss: this.sampleControlPlaneRss(),
+      controlPlaneHeapUsed: await controlPlaneHeapUsed(this.controlPlane.metricsUrl),
+      proxyRss: residentBytes(proxyPid),
+      inFlight: 0,
+    };
+    return { offered: total, skipped, errors: errors.length, errorSamples: errors.filter(Boolean).slice(0, 5), latencies, sentSeconds, answeredSeconds, drainMs: drained === null ? null : performance.now() - drainBegin, samples, afterDrain };
+  }
+}
+
+interface MemorySample {
+  t: number;
+  controlPlaneRss: number | null;
+  controlPlaneHeapUsed: number | null;
+  proxyRss: number | null;
+  inFlight: number;
+}
+
+interface SustainedResult {
+  offered: number;
+  skipped: number;
+  errors: number;
+  errorSamples: string[];
+  latencies: Record<'create' | 'rotate' | 'delete', number[]>;
+  sentSeconds: number;
+  answeredSeconds: number;
+  drainMs: number | null;
+  samples: MemorySample[];
+  afterDrain: MemorySample;
+}
+
+interface TableRow {
+  size: number;
+  connections: number;
+  afterBurst: LiveSample;
+  burst: { creations: number; perSecond: number; p50Ms: number | null; p99Ms: number | null };
+  backlogDrainMs: number | null;
+  settled: { mutationMs: number; liveMs: number | null };
+  settleAfterSeedMs: number | null;
+  controlPlaneRss: number | null;
+}
+
+/** A real `tokengate data-plane` for the first environment, with the whole configuration. */
+async function startRealProxy(processes: ChildProcessGroup, controlPlane: ControlPlaneProcess): Promise<{ child: ManagedChild; url: string; startedAt: number }> {
+  const startedAt = performance.now();
+  const child = processes.start({
+    name: 'tokengate data-plane',
+    command: process.execPath,
+    args: [
+      path.join(ROOT, 'dist/cli/main.js'),
+      'data-plane',
+      '--environment', SCALE_ENVIRONMENTS[0],
+      '--host', '127.0.0.1',
+      '--port', '0',
+      '--control-plane', controlPlane.grpcAddress,
+      '--proxy-id', 'scale-real-proxy',
+      '--log-level', 'info',
+      '--shutdown-grace-ms', '1000',
+    ],
+    cwd: ROOT,
+    env: cleanEnv({ TOKENGATE_DATAPLANE_TOKEN: controlPlane.dataPlaneToken, REDIS_URL: SETTINGS.redisUrl, TOKENGATE_REDIS_NAMESPACE: controlPlane.redisNamespace }),
+  });
+  const url = await child.waitForLine((line) => {
+    const entry = parseLogLine(line);
+    return entry?.msg === 'data-plane proxy listening' && typeof entry.url === 'string' ? entry.url : undefined;
+  }, 60_000);
+  return { child, url, startedAt };
+}
+
+async function callThroughProxy(proxyUrl: string, service: ScaleService, apiKey: string): Promise<number> {
+  const response = await fetch(`${proxyUrl}/${service.organizationHandle}${service.contextPath}/chat/completions`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', authorization: `Bearer ${apiKey}` },
+    body: JSON.stringify({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'Hello' }] }),
+    signal: AbortSignal.timeout(10_000),
+  });
+  await response.arrayBuffer();
+  return response.status;
+}
+
+/** Polls until the key answers 200 (the proxy has applied a snapshot holding it); returns the status seen last. */
+async function waitFor200(proxyUrl: string, service: ScaleService, apiKey: string, timeoutMs: number): Promise<number> {
+  const deadline = performance.now() + timeoutMs;
+  let status = 0;
+  while (performance.now() < deadline) {
+    status = await callThroughProxy(proxyUrl, service, apiKey).catch(() => 0);
+    if (status === 200) return status;
+    await sleep(250);
+  }
+  return status;
+}
+
+/** Fresh proxies (no snapshot) connecting to the control plane: time to the full snapshot received and compiled. */
+async function reconnects(controlPlane: ControlPlaneProcess, count: number): Promise<Array<{ totalMs: number; compileMs: number | null; keys: number }>> {
+  const results: Array<{ totalMs: number; compileMs: number | null; keys: number }> = [];
+  for (let i = 0; i < count; i++) {
+    const begin = epochMs();
+    const proxy = await startSimulatedProxy({ environment: SCALE_ENVIRONMENTS[0], controlPlaneAddress: controlPlane.grpcAddress, dataPlaneToken: controlPlane.dataPlaneToken, proxyId: `scale-reconnect-${i}` });
+    const applied = await new Promise<{ at: number; keys: number }>((resolve) => {
+      const current = proxy.current();
+      if (current !== null) {
+        resolve({ at: epochMs(), keys: current.consumerKeys });
+        return;
+      }
+      const off = proxy.onApplied((at, snapshot) => {
+        off();
+        resolve({ at, keys: snapshot.consumerKeys });
+      });
+    });
+    results.push({ totalMs: applied.at - begin, compileMs: proxy.connectedAtMs === null ? null : applied.at - proxy.connectedAtMs, keys: applied.keys });
+    await proxy.close();
+    await sleep(500);
+  }
+  return results;
+}
+
+/** Counts the control plane's warn/error log lines by message (pino JSON on stdout), with the first detail of each. */
+function captureWarnings(child: ManagedChild): Map<string, { count: number; example: string }> {
+  const seen = new Map<string, { count: number; example: string }>();
+  child
+    .waitForLine((line) => {
+      const entry = parseLogLine(line);
+      if (entry === undefined || typeof entry.level !== 'number' || entry.level < 40) return undefined;
+      const message = String(entry.msg ?? '');
+      const current = seen.get(message);
+      if (current !== undefined) current.count++;
+      else {
+        const err = entry.err ?? entry.error ?? entry.reason ?? '';
+        const example = typeof err === 'object' && err !== null ? String((err as { message?: unknown }).message ?? JSON.stringify(err)) : String(err);
+        seen.set(message, { count: 1, example: example.slice(0, 300) });
+      }
+      return undefined;
+    }, 24 * 3600_000)
+    .catch(() => undefined);
+  return seen;
+}
+
+function goal(name: string, pass: boolean | null, detail: string): { name: string; result: 'PASS' | 'FAIL' | 'SKIP'; detail: string } {
+  return { name, result: pass === null ? 'SKIP' : pass ? 'PASS' : 'FAIL', detail };
+}
+
+function growth(samples: MemorySample[], pick: (s: MemorySample) => number | null): { first: number | null; last: number | null; ratio: number | null } {
+  const window = Math.max(1, Math.floor(samples.length / 4));
+  const values = (list: MemorySample[]) => list.map(pick).filter((v): v is number => v !== null);
+  const first = values(samples.slice(0, window));
+  const last = values(samples.slice(-window));
+  if (first.length === 0 || last.length === 0) return { first: null, last: null, ratio: null };
+  const a = first.reduce((s, v) => s + v, 0) / first.length;
+  const b = last.reduce((s, v) => s + v, 0) / last.length;
+  return { first: a, last: b, ratio: b / a - 1 };
+}
+
+async function main(): Promise<void> {
+  const processes = new ChildProcessGroup();
+  let stopping = false;
+  const stop = async (code: number): Promise<never> => {
+    if (!stopping) {
+      stopping = true;
+      await processes.stopAll();
+      await dropBenchDatabase(SETTINGS.databaseUrl, (comment) => comment?.startsWith('tokengate benchmark scratch database') ?? false).catch(() => undefined);
+    }
+    process.exit(code);
+  };
+  process.once('SIGINT', () => void stop(130));
+  process.once('SIGTERM', () => void stop(143));
+  process.once('exit', () => processes.killAllNow());
+
+  const sizes = [...new Set([1000, 10_000, 100_000].filter((s) => s < SETTINGS.connections).concat(SETTINGS.connections))];
+  log(`scale benchmark: ${SETTINGS.connections} connections (table at ${sizes.join(', ')}), ${SETTINGS.services} services, ${SETTINGS.organizations} organizations, ${SETTINGS.proxiesPerEnvironment} simulated proxies per environment in ${SETTINGS.workers} processes`);
+  await recreateBenchDatabase(SETTINGS.databaseUrl);
+  const upstream = await startFakeUpstream(processes, SCRIPTS);
+  const controlPlane = await startControlPlane(processes, ROOT, SETTINGS.databaseUrl, SETTINGS.redisUrl);
+  log(`control plane: ${controlPlane.graphqlUrl} (gRPC ${controlPlane.grpcAddress})`);
+  const controlPlaneLog = captureWarnings(controlPlane.child);
+  const admin = new GraphQLClient(controlPlane.graphqlUrl, controlPlane.adminToken);
+  const seedBegin = performance.now();
+  const installation = await seedThroughGraphQL(
+    admin,
+    { organizations: SETTINGS.organizations, projectsPerOrganization: SETTINGS.projectsPerOrganization, services: SETTINGS.services, upstreamUrl: `${upstream.origin}/v1`, upstreamApiKey: upstream.apiKey },
+    log,
+  );
+  const graphqlSeedSeconds = (performance.now() - seedBegin) / 1000;
+  log(`seeded through GraphQL in ${graphqlSeedSeconds.toFixed(1)} s: ${installation.services.length} services`);
+
+  const fleet = ProxyFleet.start(processes, SETTINGS.workers);
+  const started = await fleet.startProxies(controlPlane, SETTINGS.proxiesPerEnvironment);
+  log(`${started.length} simulated proxies connected (first snapshot p50 ${ms(percentile(started.map((s) => s.firstSnapshotMs), 50))})`);
+  const run = new ScaleRun(controlPlane, admin, installation, fleet);
+
+  const table: TableRow[] = [];
+  const bulk: Array<{ to: number; seconds: number }> = [];
+  let seeded = 0;
+  let sample: SeededSample | null = null;
+  for (const size of sizes) {
+    const existing = await countConnections(SETTINGS.databaseUrl);
+    const target = Math.max(seeded, size - (existing - seeded));
+    const begin = performance.now();
+    const inserted = await bulkInsertConnections(SETTINGS.databaseUrl, installation, seeded, target, SETTINGS.batch);
+    sample ??= inserted;
+    bulk.push({ to: target, seconds: (performance.now() - begin) / 1000 });
+    log(`bulk-inserted connections ${seeded}…${target - 1} in ${((performance.now() - begin) / 1000).toFixed(1)} s; measuring at ~${size}`);
+    seeded = target;
+    table.push(await run.tableRow(size));
+  }
+
+  log(`sequential samples (create → rotate → delete, up to ${SETTINGS.samples} rounds or ${SETTINGS.sampleBudgetS} s)`);
+  await run.settle();
+  const sequential = await run.sequentialSamples();
+  const settledControlPlane = { rss: run.sampleControlPlaneRss(), heapUsed: await controlPlaneHeapUsed(controlPlane.metricsUrl) };
+  const workerMemory = await fleet.memory();
+
+  log('real tokengate data-plane with the full configuration');
+  const real = await startRealProxy(processes, controlPlane);
+  const fresh = await new Developer(new GraphQLClient(controlPlane.graphqlUrl, installation.developer.token), installation).createConnection('real-proxy');
+  const freshStatus = await waitFor200(real.url, fresh.service, fresh.keys[SCALE_ENVIRONMENTS[0]], SETTINGS.liveTimeoutS * 1000);
+  const readyMs = performance.now() - real.startedAt;
+  const seededStatus = sample === null ? 0 : await waitFor200(real.url, sample.service, sample.keys[SCALE_ENVIRONMENTS[0]].apiKey, 30_000);
+  const unknownStatus = await callThroughProxy(real.url, installation.services[0], `tgk_${randomBytes(32).toString('base64url')}`).catch(() => 0);
+  const realProxyRss = residentBytes(real.child.child.pid);
+  log(`  new key ${freshStatus}, seeded key ${seededStatus}, unknown key ${unknownStatus}; RSS ${mb(realProxyRss)} (ready with the key after ${ms(readyMs)})`);
+
+  log(`reconnecting proxies (${SETTINGS.reconnects})`);
+  const reconnect = await reconnects(controlPlane, SETTINGS.reconnects);
+
+  log(`sustained: ${SETTINGS.sustainedRate} mutations/s for ${SETTINGS.sustainedS} s`);
+  await run.settle();
+  const sustained = await run.sustained(real.child.child.pid);
+  const realProxyRssAfter = residentBytes(real.child.child.pid);
+  const controlPlaneAlive = controlPlane.child.isRunning();
+
+  // Report.
+  const all = (list: LiveSample[]) => ({
+    n: list.length,
+    mutationP50: percentile(list.map((s) => s.mutationMs), 50),
+    mutationP99: percentile(list.map((s) => s.mutationMs), 99),
+    timeouts: list.filter((s) => s.liveMs === null).length,
+    liveP50: percentile(list.flatMap((s) => (s.liveMs === null ? [] : [s.liveMs])), 50),
+    liveP99: list.some((s) => s.liveMs === null) ? null : percentile(list.map((s) => s.liveMs!), 99),
+    liveMax: list.some((s) => s.liveMs === null) ? null : percentile(list.map((s) => s.liveMs!), 100),
+  });
+  const create = all(sequential.create);
+  const rotate = all(sequential.rotate);
+  const remove = all(sequential.delete);
+  const sustainedCreateP99 = percentile(sustained.latencies.create, 99);
+  const heapGrowth = growth(sustained.samples, (s) => s.controlPlaneHeapUsed);
+  const rssGrowth = growth(sustained.samples, (s) => s.controlPlaneRss);
+  const proxyPeak = Math.max(realProxyRss ?? 0, realProxyRssAfter ?? 0, ...sustained.samples.map((s) => s.proxyRss ?? 0));
+  const reconnectTotals = reconnect.map((r) => r.totalMs);
+  const out: string[] = [];
+  const connectionsNow = await countConnections(SETTINGS.databaseUrl);
+  out.push('');
+  out.push(`## Scale: ${connectionsNow.toLocaleString('en-US')} connections (${(connectionsNow * SCALE_ENVIRONMENTS.length).toLocaleString('en-US')} keys), ${installation.services.length} services, ${SETTINGS.organizations} organizations, ${SETTINGS.proxiesPerEnvironment} simulated proxies × ${SCALE_ENVIRONMENTS.length} environments`);
+  out.push('');
+  out.push(`| connections | right after a burst of ${SETTINGS.burst} creations (8 at a time): createConnection; key live | once settled: createConnection; key live (median of 3) | burst rate; backlog drained in |`);
+  out.push('| --- | --- | --- | --- |');
+  for (const row of table) {
+    out.push(`| ${row.connections.toLocaleString('en-US')} | ${ms(row.afterBurst.mutationMs)}; ${ms(row.afterBurst.liveMs)} | ${ms(row.settled.mutationMs)}; ${ms(row.settled.liveMs)} | ${row.burst.perSecond.toFixed(1)}/s (p99 ${ms(row.burst.p99Ms)}); ${ms(row.backlogDrainMs)} |`);
+  }
+  out.push('');
+  out.push(`Sequential mutations at ${connectionsNow.toLocaleString('en-US')} connections (each waited for at every proxy; ${sequential.seconds.toFixed(0)} s):`);
+  out.push('');
+  out.push('| mutation | n | GraphQL p50 / p99 | at every proxy p50 / p99 / max | timeouts |');
+  out.push('| --- | --- | --- | --- | --- |');
+  for (const [name, s] of [['createConnection (new key live)', create], ['rotateConnectionKey (new key live, old refused)', rotate], ['deleteConnection (keys refused)', remove]] as const) {
+    out.push(`| ${name} | ${s.n} | ${ms(s.mutationP50)} / ${ms(s.mutationP99)} | ${ms(s.liveP50)} / ${ms(s.liveP99)} / ${ms(s.liveMax)} | ${s.timeouts} |`);
+  }
+  out.push('');
+  const rate = (n: number) => (n / SETTINGS.sustainedS).toFixed(1);
+  const answered = sustained.latencies.create.length + sustained.latencies.rotate.length + sustained.latencies.delete.length;
+  out.push(`Sustained: ${sustained.offered} mutations offered at ${SETTINGS.sustainedRate}/s over ${SETTINGS.sustainedS} s; ${answered} answered (${rate(answered)}/s), ${sustained.errors} errors, ${sustained.skipped} not sent (256 in flight); last answer after ${sustained.answeredSeconds.toFixed(1)} s; proxies caught up ${ms(sustained.drainMs)} after.`);
+  for (const kind of ['create', 'rotate', 'delete'] as const) out.push(`  ${kind}: n ${sustained.latencies[kind].length}, p50 ${ms(percentile(sustained.latencies[kind], 50))}, p99 ${ms(percentile(sustained.latencies[kind], 99))}, max ${ms(percentile(sustained.latencies[kind], 100))}`);
+  if (sustained.errorSamples.length) out.push(`  errors, e.g.: ${sustained.errorSamples.join(' | ')}`);
+  out.push(`  control plane heap used: ${mb(heapGrowth.first)} (first quarter) → ${mb(heapGrowth.last)} (last quarter), RSS ${mb(rssGrowth.first)} → ${mb(rssGrowth.last)}; after the proxies caught up: heap ${mb(sustained.afterDrain.controlPlaneHeapUsed)}, RSS ${mb(sustained.afterDrain.controlPlaneRss)}`);
+  out.push(`  memory every ~5 s (t s: CP RSS / heap / real proxy RSS / in flight): ${sustained.samples.filter((_, i) => i % 5 === 0).map((s) => `${Math.round(s.t)}: ${mb(s.controlPlaneRss)}/${mb(s.controlPlaneHeapUsed)}/${mb(s.proxyRss)}/${s.inFlight}`).join(', ')}`);
+  out.push('');
+  out.push(`Memory: control plane RSS ${mb(settledControlPlane.rss)} settled (heap ${mb(settledControlPlane.heapUsed)}), peak ${mb(run.controlPlanePeakRss)}${controlPlaneAlive ? '' : ' — the control plane DIED during the run'}; real proxy RSS ${mb(realProxyRss)} with the full configuration, ${mb(realProxyRssAfter)} after the sustained minute, peak sampled ${mb(proxyPeak)}; simulated proxies ${mb(workerMemory.rssBytes)} RSS in ${SETTINGS.workers} processes.`);
+  out.push(`Real proxy: new key ${freshStatus}, bulk-seeded key ${seededStatus}, unknown key ${unknownStatus}; first 200 with the new key ${ms(readyMs)} after start.`);
+  out.push(`Reconnecting proxy (full snapshot of ${reconnect[0]?.keys ?? '—'} keys): start → applied ${reconnect.map((r) => ms(r.totalMs)).join(', ')}; of which after the snapshot arrived (decoded) → compiled and swapped: ${reconnect.map((r) => ms(r.compileMs)).join(', ')}`);
+  out.push(`Bulk inserts: ${bulk.map((b) => `to ${b.to.toLocaleString('en-US')} in ${b.seconds.toFixed(1)} s`).join(', ')}; GraphQL seeding ${graphqlSeedSeconds.toFixed(0)} s.`);
+  out.push('');
+  const goals = [
+    goal('createConnection p99 ≤ 50 ms (sequential)', create.mutationP99 === null ? null : create.mutationP99 <= GOALS.createMs, ms(create.mutationP99)),
+    goal('createConnection p99 ≤ 50 ms (under the sustained rate)', sustainedCreateP99 === null ? null : sustainedCreateP99 <= GOALS.createMs, ms(sustainedCreateP99)),
+    goal('new key live at every proxy p99 ≤ 1 s', create.n === 0 ? null : create.liveP99 !== null && create.liveP99 <= GOALS.liveMs, create.liveP99 === null ? `${create.timeouts} timeouts` : ms(create.liveP99)),
+    goal('rotated key live at every proxy p99 ≤ 1 s', rotate.n === 0 ? null : rotate.liveP99 !== null && rotate.liveP99 <= GOALS.liveMs, rotate.liveP99 === null ? `${rotate.timeouts} timeouts` : ms(rotate.liveP99)),
+    goal('deleted key refused everywhere p99 ≤ 1 s', remove.n === 0 ? null : remove.liveP99 !== null && remove.liveP99 <= GOALS.liveMs, remove.liveP99 === null ? `${remove.timeouts} timeouts` : ms(remove.liveP99)),
+    goal(
+      `${SETTINGS.sustainedRate} mutations/s for ${SETTINGS.sustainedS} s, no control-plane memory growth (≤ 10 %, last vs first quarter)`,
+      heapGrowth.ratio === null || rssGrowth.ratio === null ? null : controlPlaneAlive && sustained.errors === 0 && sustained.skipped === 0 && heapGrowth.ratio <= GOALS.growth && rssGrowth.ratio <= GOALS.growth,
+      `heap ${heapGrowth.ratio === null ? '—' : `${(heapGrowth.ratio * 100).toFixed(0)} %`}, RSS ${rssGrowth.ratio === null ? '—' : `${(rssGrowth.ratio * 100).toFixed(0)} %`}, ${rate(answered)}/s answered, ${sustained.errors} errors`,
+    ),
+    goal('control plane RSS ≤ 512 MB (peak)', run.controlPlanePeakRss === 0 ? null : run.controlPlanePeakRss <= GOALS.rssBytes, mb(run.controlPlanePeakRss)),
+    goal('proxy RSS ≤ 512 MB (peak)', proxyPeak === 0 ? null : proxyPeak <= GOALS.rssBytes && freshStatus === 200 && seededStatus === 200, `${mb(proxyPeak)}; keys answer ${freshStatus}/${seededStatus}`),
+    goal('full snapshot received and compiled ≤ 2 s (worst reconnect)', reconnectTotals.length === 0 ? null : Math.max(...reconnectTotals) <= GOALS.snapshotMs, ms(reconnectTotals.length ? Math.max(...reconnectTotals) : null)),
+  ];
+  for (const g of goals) out.push(`${g.result} ${g.name}: ${g.detail}`);
+  const warnings = [...controlPlaneLog.entries()].sort((a, b) => b[1].count - a[1].count);
+  if (warnings.length) {
+    out.push('');
+    out.push('Control plane warnings and errors (count: message, e.g. the first detail):');
+    for (const [message, { count, example }] of warnings.slice(0, 10)) out.push(`  ${count}: ${message}${example ? ` (${example})` : ''}`);
+  }
+  const load = os.loadavg();
+  out.push('');
+  out.push(`Machine: ${os.cpus().length} vCPUs (${os.cpus()[0]?.model ?? '?'}), ${(os.totalmem() / 1024 ** 3).toFixed(1)} GB, Node ${process.version}; load average at the end ${load.map((l) => l.toFixed(2)).join(' ')}; commit ${gitRevision(ROOT) ?? '?'}`);
+  process.stdout.write(`${out.join('\n')}\n`);
+
+  mkdirSync(path.join(ROOT, 'bench/results'), { recursive: true });
+  const file = path.join(ROOT, 'bench/results', `scale-${new Date().toISOString().replace(/[:.]/g, '-')}.json`);
+  writeFileSync(
+    file,
+    JSON.stringify(
+      { measuredAt: new Date().toISOString(), commit: gitRevision(ROOT), settings: { ...SETTINGS, databaseUrl: undefined }, table, bulk, graphqlSeedSeconds, started, sequential, sustained, reconnect, memory: { settledControlPlane, peakControlPlaneRss: run.controlPlanePeakRss, realProxyRss, realProxyRssAfter, proxyPeak, workerMemory }, realProxy: { freshStatus, seededStatus, unknownStatus, readyMs }, goals },
+      null,
+      2,
+    ),
+  );
+  log(`written ${file}`);
+  await stop(0);
+}
+
+main().catch(async (error: unknown) => {
+  console.error(error);
+  process.exitCode = 1;
+  process.kill(process.pid, 'SIGTERM');
+});
