@@ -59,30 +59,38 @@ async function windowHash(): Promise<Record<string, string>> {
   }
 }
 
-it('two proxies share one budget exactly: a concurrent burst never exceeds it, and the boundary is exact', async () => {
-  await limitTotal(gw.services.openai.id, 10 * PER_REQUEST);
+it('two proxies alternating share one budget exactly: the request past the boundary is refused by both', async () => {
+  await limitTotal(gw.services.openai.id, 4 * PER_REQUEST);
+  const statuses = [];
+  for (let i = 0; i < 4; i++) statuses.push(await chat(i % 2 === 0 ? gw.proxy : second));
+  expect(statuses).toEqual([200, 200, 200, 200]);
+  expect(await chat(gw.proxy)).toBe(429);
+  expect(await chat(second)).toBe(429);
+  expect(gw.fakes.openai.received).toHaveLength(4);
+
+  // The shared counters hold exactly what was used, and each proxy's ledger its own half of it.
+  await waitFor(async () => (await windowHash()).t === String(4 * PER_REQUEST), 'the settled counters');
+  const hash = await windowHash();
+  expect(hash).toMatchObject({ p: String(4 * PROMPT), c: String(4 * 7), t: String(4 * PER_REQUEST) });
+  const ledgers = Object.keys(hash).filter((field) => field.startsWith('p:'));
+  expect(ledgers.map((field) => hash[field])).toEqual([String(2 * PROMPT), String(2 * PROMPT)]);
+});
+
+it('a concurrent burst through both proxies never exceeds the budget, and the boundary stays exact', async () => {
+  // Ten more requests' worth (the window keeps the four already used).
+  await limitTotal(gw.services.openai.id, 14 * PER_REQUEST);
   const proxies = [gw.proxy, second];
   const burst = await Promise.all(Array.from({ length: 30 }, (_, i) => chat(proxies[i % 2])));
   expect(burst.every((status) => status === 200 || status === 429)).toBe(true);
   const admitted = burst.filter((status) => status === 200).length;
   expect(admitted).toBeGreaterThan(0);
   expect(admitted).toBeLessThanOrEqual(10);
-
-  // Sequential requests, alternating proxies, fill it to the token: the 11th request is refused by both.
   let more = 0;
   while ((await chat(proxies[more % 2])) === 200) more += 1;
   expect(admitted + more).toBe(10);
-  expect(await chat(gw.proxy)).toBe(429);
   expect(await chat(second)).toBe(429);
-  expect(gw.fakes.openai.received).toHaveLength(10);
-
-  // The shared counters hold exactly what was used, and each proxy's ledger its own part of it.
-  await waitFor(async () => (await windowHash()).t === String(10 * PER_REQUEST), 'the settled counters');
-  const hash = await windowHash();
-  expect(hash).toMatchObject({ p: String(10 * PROMPT), c: String(10 * 7), t: String(10 * PER_REQUEST) });
-  const ledgers = Object.keys(hash).filter((field) => field.startsWith('p:'));
-  expect(ledgers).toHaveLength(2);
-  expect(ledgers.reduce((sum, field) => sum + Number(hash[field]), 0)).toBe(10 * PROMPT);
+  await waitFor(async () => (await windowHash()).t === String(14 * PER_REQUEST), 'the settled counters');
+  expect(await windowHash()).toMatchObject({ p: String(14 * PROMPT), c: String(14 * 7), t: String(14 * PER_REQUEST) });
 });
 
 it('keeps every key of a service budget in one slot, on the master serving it', async () => {
@@ -93,7 +101,7 @@ it('keeps every key of a service budget in one slot, on the master serving it', 
   const { Redis } = await import('ioredis');
   const node = new Redis(nodes[0], '127.0.0.1');
   try {
-    expect(await node.hget(keys[2], 't')).toBe(String(10 * PER_REQUEST));
+    expect(await node.hget(keys[2], 't')).toBe(String(14 * PER_REQUEST));
   } finally {
     node.disconnect();
   }
