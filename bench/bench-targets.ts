@@ -3,9 +3,10 @@
 import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import type { ChildProcessGroup, ManagedChild } from './child-processes';
-import { UPSTREAM_PATH } from './fake-upstream';
+import { COMPLETION_ID, STREAM_ID, UPSTREAM_DELAY_HEADER, UPSTREAM_PATH } from './fake-upstream';
 import { freePort } from './host-tools';
 import { findNginx, writeNginxConfig } from './nginx-reverse-proxy';
+import { portkeyEntryPoint } from './portkey-gateway';
 import type { RateLimitInput, TokengateStack } from './tokengate-stack';
 
 export interface FakeUpstreamEndpoint {
@@ -57,6 +58,11 @@ export interface BenchTarget {
   readonly description: string;
   /** Null when the target can run on this machine with these settings, else why it is skipped. */
   unavailableReason(settings: TargetSettings): string | null;
+  /**
+   * A peer measured for comparison: when it fails to start, the run goes on without it (skipped, with
+   * the error as the reason) instead of stopping. Tokengate and the references it is judged by are not.
+   */
+  readonly skipWhenStartFails?: boolean;
   start(context: TargetContext): Promise<TargetEndpoint>;
 }
 
@@ -111,6 +117,77 @@ export function nginxTarget(options: { id: string; workerProcesses: number }): B
       return { chatCompletionsUrl: url, headers: { authorization: `Bearer ${context.upstream.apiKey}` }, processNames: [child.name] };
     },
   };
+}
+
+/** Environment variables Portkey would act on that must not leak into the benchmark from the shell. */
+const PORTKEY_IGNORED_ENVIRONMENT = [
+  'REDIS_CONNECTION_STRING', // would turn on its Redis cache
+  'TRUSTED_CUSTOM_HOSTS', // replaces the default list that admits 127.0.0.1 as a custom host
+  'HTTP_PROXY',
+  'HTTPS_PROXY',
+];
+
+/**
+ * Portkey, the open-source AI gateway (`@portkey-ai/gateway`), routed to the fake upstream as its docs
+ * show for an OpenAI-compatible host: `x-portkey-provider: openai` and `x-portkey-custom-host`. It has
+ * no keys of its own in this mode: the app sends the provider key (`Authorization`), Portkey passes it
+ * on. The case's upstream delay header reaches the fake only when named in `x-portkey-forward-headers`
+ * (Portkey builds the upstream request's headers itself). What it does per request: bench/README.md.
+ */
+export const portkeyTarget: BenchTarget = {
+  id: 'portkey',
+  description:
+    'Portkey AI gateway 1.15.2 (@portkey-ai/gateway, Node, --headless): provider openai, custom host = the fake upstream, the app sends the upstream key; request rebuilt from its parameter map, JSON answers parsed and re-serialized, gzip decoded',
+  skipWhenStartFails: true,
+  unavailableReason: () => (portkeyEntryPoint() === null ? '@portkey-ai/gateway is not installed (a devDependency: run npm ci)' : null),
+  async start(context) {
+    const port = await freePort();
+    const env = { ...process.env };
+    for (const name of PORTKEY_IGNORED_ENVIRONMENT) delete env[name];
+    const child = context.processes.start({ name: 'portkey', command: process.execPath, args: [path.join(context.scriptsDir, 'portkey-gateway.js'), '--port', String(port)], env, ipc: true });
+    const endpoint: TargetEndpoint = {
+      chatCompletionsUrl: `http://127.0.0.1:${port}/v1/chat/completions`,
+      headers: {
+        authorization: `Bearer ${context.upstream.apiKey}`,
+        'x-portkey-provider': 'openai',
+        'x-portkey-custom-host': `${context.upstream.origin}/v1`,
+        'x-portkey-forward-headers': UPSTREAM_DELAY_HEADER,
+      },
+      processNames: [child.name],
+    };
+    try {
+      await waitUntilAnswering(endpoint.chatCompletionsUrl, endpoint.headers, child);
+      context.log(`portkey: ${await checkAnswersFromFakeUpstream(endpoint)}`);
+    } catch (error) {
+      child.child.kill('SIGKILL');
+      throw error;
+    }
+    return endpoint;
+  },
+};
+
+/**
+ * One JSON, one SSE and one gzip-accepting request through a gateway: each must be a 2xx carrying the
+ * fake upstream's own ids (a gateway that answered by itself, or from elsewhere, fails). Says what a
+ * client accepting gzip got back.
+ */
+export async function checkAnswersFromFakeUpstream(endpoint: TargetEndpoint): Promise<string> {
+  const post = async (body: object, headers: Record<string, string>): Promise<{ response: Response; text: string }> => {
+    const response = await fetch(endpoint.chatCompletionsUrl, { method: 'POST', headers: { ...endpoint.headers, 'content-type': 'application/json', ...headers }, body: JSON.stringify(body) });
+    const text = await response.text();
+    if (!response.ok) throw new Error(`${endpoint.chatCompletionsUrl} answered HTTP ${response.status}: ${text.slice(0, 300)}`);
+    return { response, text };
+  };
+  const request = { model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'Say hello.' }] };
+  // fetch() asks for gzip unless told otherwise; `identity` is what a client without Accept-Encoding gets.
+  const json = await post(request, { 'accept-encoding': 'identity' });
+  if (!json.text.includes(COMPLETION_ID)) throw new Error(`JSON answer is not the fake upstream's: ${json.text.slice(0, 300)}`);
+  const sse = await post({ ...request, stream: true }, {});
+  if (!sse.text.includes(STREAM_ID) || !sse.text.trimEnd().endsWith('data: [DONE]')) throw new Error(`SSE answer is not the fake upstream's stream: ${sse.text.slice(0, 300)}`);
+  const gzip = await post(request, { 'accept-encoding': 'gzip, deflate' });
+  if (!gzip.text.includes(COMPLETION_ID)) throw new Error(`answer to accept-encoding gzip is not the fake upstream's: ${gzip.text.slice(0, 300)}`);
+  const encoding = gzip.response.headers.get('content-encoding');
+  return `JSON, SSE and gzip-accepting requests answered by the fake upstream; a client accepting gzip gets ${encoding === null ? 'an identity body (the gateway decoded the upstream\'s gzip)' : `content-encoding: ${encoding}`}`;
 }
 
 export interface TokengateTargetOptions {
@@ -173,6 +250,7 @@ export const BENCH_TARGETS: readonly BenchTarget[] = [
   directTarget,
   passthroughTarget,
   nginxTarget({ id: 'nginx', workerProcesses: 1 }),
+  portkeyTarget,
   tokengateTarget({ id: 'tokengate', description: 'tokengate data-plane, auth on (consumer key → provider key), no rate limit (still metered: every request and response observed for usage), access log off', contextPath: '/openai' }),
   // Budget far from exhausted: the common case (upper-bound reservation in Redis, no tokenization, usage read from the response).
   tokengateTarget({

@@ -19,12 +19,15 @@ export const UPSTREAM_PATH = '/v1/chat/completions';
 
 const MODEL = 'gpt-4o-mini-2024-07-18';
 const CREATED = 1_732_500_000;
+/** Ids of the chat.completion and of every chat.completion.chunk: what proves an answer came from here. */
+export const COMPLETION_ID = 'chatcmpl-bench0000000000000000000001';
+export const STREAM_ID = 'chatcmpl-bench0000000000000000000002';
 /** What every answer reports (JSON and the streamed usage chunk alike). */
 export const USAGE = { prompt_tokens: 12, completion_tokens: 6, total_tokens: 18 };
 
 const COMPLETION = Buffer.from(
   JSON.stringify({
-    id: 'chatcmpl-bench0000000000000000000001',
+    id: COMPLETION_ID,
     object: 'chat.completion',
     created: CREATED,
     model: MODEL,
@@ -49,7 +52,7 @@ export function acceptsGzip(header: string | undefined): boolean {
 }
 
 function chunk(choices: unknown[], usage?: unknown): Buffer {
-  const event = { id: 'chatcmpl-bench0000000000000000000002', object: 'chat.completion.chunk', created: CREATED, model: MODEL, system_fingerprint: 'fp_bench', choices, ...(usage === undefined ? {} : { usage }) };
+  const event = { id: STREAM_ID, object: 'chat.completion.chunk', created: CREATED, model: MODEL, system_fingerprint: 'fp_bench', choices, ...(usage === undefined ? {} : { usage }) };
   return Buffer.from(`data: ${JSON.stringify(event)}\n\n`);
 }
 

@@ -88,7 +88,7 @@ async function benchmark(config: BenchConfig, processes: ChildProcessGroup, work
     const reason = t.unavailableReason(config);
     return reason === null ? [] : [{ id: t.id, reason }];
   });
-  const targets: BenchTarget[] = requested.filter((t) => !skipped.some((s) => s.id === t.id));
+  const available: BenchTarget[] = requested.filter((t) => !skipped.some((s) => s.id === t.id));
   for (const s of skipped) log(`skipping target ${s.id}: ${s.reason}`);
 
   const upstream = await startFakeUpstream(processes, scriptsDir);
@@ -121,8 +121,17 @@ async function benchmark(config: BenchConfig, processes: ChildProcessGroup, work
     log,
   };
   const running: RunningTarget[] = [];
-  for (const target of targets) {
-    const endpoint = await target.start(context);
+  for (const target of available) {
+    let endpoint: TargetEndpoint;
+    try {
+      endpoint = await target.start(context);
+    } catch (error) {
+      if (!target.skipWhenStartFails || processes.stopping) throw error;
+      const reason = `could not start: ${error instanceof Error ? error.message : String(error)}`;
+      skipped.push({ id: target.id, reason });
+      log(`skipping target ${target.id}: ${reason}`);
+      continue;
+    }
     running.push({ target, endpoint });
     log(`target ${target.id}: ${endpoint.chatCompletionsUrl}`);
   }
@@ -160,6 +169,7 @@ async function benchmark(config: BenchConfig, processes: ChildProcessGroup, work
     }
   }
 
+  const targets = running.map(({ target }) => target);
   const targetIds = targets.map((t) => t.id);
   const summaries = summarize(measurements, cases, targetIds);
   const goals = evaluateGoals(BENCH_GOALS, summaries);
@@ -203,7 +213,7 @@ async function benchmark(config: BenchConfig, processes: ChildProcessGroup, work
     '',
     ...(pairs.length === 0 || baseline === undefined ? [] : [renderBaselineComparison(cases, summaries, pairs, baseline.shortCommit), '']),
     ...disturbanceWarning(summaries),
-    'Goals (issues 3, 4, 11)',
+    'Goals (issues 3, 4, 11, 12)',
     renderGoals(goals),
     '',
     `result: ${path.relative(process.cwd(), file) || file}`,
