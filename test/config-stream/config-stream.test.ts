@@ -1,8 +1,7 @@
 // The control plane's side of the gRPC config stream, driven by a raw gRPC client standing in for a proxy.
 import { createHash } from 'node:crypto';
-import type { ControlPlaneMessage, Snapshot } from '../../control-plane/src/config-stream/snapshot.types';
 import { type Tenant, type TestControlPlane, seedEnvironments, seedTenant, startTestControlPlane } from '../support/control-plane-harness';
-import { connectRawProxy as connect } from '../support/raw-proxy';
+import { connectRawProxy as connect, type RawControlPlaneMessage, type RawSnapshot } from '../support/raw-proxy';
 import { waitFor } from '../support/wait';
 
 const OPENAI_KEY = 'sk-config-stream-test-0123456789';
@@ -62,7 +61,7 @@ it('sends a full snapshot after Hello, translating rows into the proxy model', a
 it('pushes a change made through another replica, with keys as hashes only', async () => {
   const proxy = connect(b.grpcAddress, b.dataPlaneToken, { proxyId: 'proxy-2', environment: 'production', version: 'test', lastAppliedRevision: 0 });
   try {
-    const first = (await waitFor(() => proxy.snapshots[0], 'the first snapshot')) as Snapshot;
+    const first = (await waitFor(() => proxy.snapshots[0], 'the first snapshot')) as RawSnapshot;
     const { createConnection } = await a.ok<{ createConnection: { keys: Array<{ environment: string; apiKey: string }> } }>(
       `mutation($i: CreateConnectionInput!) { createConnection(input: $i) { keys { environment apiKey } } }`,
       { i: { projectId: tenant.projectId, serviceId, name: 'app' } },
@@ -119,7 +118,7 @@ it('stores a usage batch once, acknowledges every copy, and shows it per connect
   const connectionId = createConnection.connection.id;
   const proxy = connect(b.grpcAddress, b.dataPlaneToken, { proxyId: 'proxy-usage', environment: 'production', version: 'test', lastAppliedRevision: 0 });
   const acks: string[] = [];
-  proxy.stream.on('data', (message: ControlPlaneMessage) => message.usageAck && acks.push(message.usageAck.batchId));
+  proxy.stream.on('data', (message: RawControlPlaneMessage) => message.usageAck && acks.push(message.usageAck.batchId));
   try {
     const windowStart = '2026-11-25T10:00:00.000Z';
     const batch = {

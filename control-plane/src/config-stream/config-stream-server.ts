@@ -1,25 +1,41 @@
-// Serves tokengate.v1.ConfigService/StreamConfig: a full snapshot of the proxy's environment after
-// its Hello, then a new one whenever that environment's revision moves; records ACKs and NACKs.
+// Serves tokengate.v1.ConfigService/StreamConfig: a full snapshot of the proxy's environment after its
+// Hello, then, whenever that environment's revision moves, one delta from what the stream was last
+// sent (or a full snapshot for older proxies, after a SnapshotRequest, or when the gap is too large);
+// records ACKs and NACKs. Each stream has at most one config message in flight: changes arriving
+// while it is being flushed are coalesced into the next one, so a slow proxy never queues stale ones.
 import { readFileSync } from 'node:fs';
 import { timingSafeEqual, createHash } from 'node:crypto';
 import { Server, ServerCredentials, status, type ServerDuplexStream } from '@grpc/grpc-js';
 import type { Logger } from 'pino';
 import type { DataSource } from 'typeorm';
 import type { SecretBox } from '../secrets/secret-box';
-import { usageRecordFromMessage } from '../usage/usage-record';
+import { type UsageRecordInput, usageRecordFromMessage } from '../usage/usage-record';
 import type { UsageService } from '../usage/usage.service';
-import { loadConfigService } from './config-proto';
-import { buildSnapshot } from './snapshot-builder';
-import type { ControlPlaneMessage, DataPlaneMessage, Snapshot } from './snapshot.types';
+import { EncodedControlPlaneMessage, loadConfigServiceContract } from './config-proto';
+import { buildDelta, buildSnapshot, DEFAULT_DELTA_LIMITS, type DeltaLimits, trimChangeLog } from './snapshot-builder';
+import type { ControlPlaneMessage, DataPlaneMessage, UsageRecordMessage } from './snapshot.types';
 
-type ProxyCall = ServerDuplexStream<DataPlaneMessage, ControlPlaneMessage>;
+type ProxyCall = ServerDuplexStream<DataPlaneMessage, ControlPlaneMessage | EncodedControlPlaneMessage>;
 
 interface ProxyStream {
   call: ProxyCall;
   proxyId: string;
   environment: string;
   environmentId: string;
-  lastSentRevision: number;
+  /** The proxy's Hello set accepts_deltas; otherwise every change is sent as a full snapshot. */
+  acceptsDeltas: boolean;
+  /** Revision the proxy holds once it applies what it was sent (its Hello's revision at first). */
+  sentRevision: number;
+  /** The next config message must be a full snapshot (first one, or the proxy asked for it). */
+  needsSnapshot: boolean;
+  /** A config message is being flushed to this proxy; newer changes wait for it and are coalesced. */
+  writing: boolean;
+}
+
+/** A snapshot encoded once per revision and environment, then written to every stream that needs it. */
+interface CachedSnapshot {
+  revision: number;
+  message: EncodedControlPlaneMessage;
 }
 
 export interface ConfigStreamTls {
@@ -37,19 +53,51 @@ export interface ConfigStreamOptions {
   tls?: ConfigStreamTls;
   /** Told after an ACK or NACK is recorded (rollouts waiting on that environment look again). */
   onProxyReport?: (environment: string) => void;
+  /** When a proxy gets a full snapshot instead of a delta. */
+  deltaLimits?: DeltaLimits;
+  /** How often the change log is trimmed to `deltaLimits.maxRevisions` per environment. Default 60 s. */
+  trimIntervalMs?: number;
 }
 
 function digest(value: string): Buffer {
   return createHash('sha256').update(value).digest();
 }
 
+/** The proto UsageRecord (snake_case, uint64 as strings) in the shape usage storage reads. */
+function usageRecordInput(record: UsageRecordMessage): UsageRecordInput {
+  return usageRecordFromMessage({
+    serviceId: record.service_id,
+    connectionId: record.connection_id,
+    windowUnit: record.window_unit,
+    windowStart: record.window_start,
+    promptTokens: Number(record.prompt_tokens),
+    completionTokens: Number(record.completion_tokens),
+    totalTokens: Number(record.total_tokens),
+    requests: Number(record.requests),
+    organizationId: record.organization_id,
+    projectId: record.project_id,
+    operation: record.operation,
+    requestModel: record.request_model,
+    responseModel: record.response_model,
+    cachedPromptReadTokens: Number(record.cached_prompt_read_tokens),
+    cachedPromptWriteTokens: Number(record.cached_prompt_write_tokens),
+    reasoningTokens: Number(record.reasoning_tokens),
+    errors_4xx: Number(record.errors_4xx),
+    errors_5xx: Number(record.errors_5xx),
+  });
+}
+
 export class ConfigStreamServer {
   private readonly server = new Server({ 'grpc.keepalive_time_ms': 20_000, 'grpc.keepalive_timeout_ms': 10_000, 'grpc.keepalive_permit_without_calls': 1 });
   private readonly streams = new Map<string, Set<ProxyStream>>();
-  /** Environments with a refresh running, and whether another was requested meanwhile (coalescing). */
-  private readonly refreshing = new Map<string, { again: boolean; done: Promise<void> }>();
+  /** Environments with a sync running, and whether another was requested meanwhile (coalescing). */
+  private readonly syncing = new Map<string, { again: boolean; done: Promise<void> }>();
+  private readonly snapshots = new Map<string, CachedSnapshot>();
+  private readonly contract = loadConfigServiceContract();
   private readonly expectedToken: Buffer | null;
+  private readonly deltaLimits: DeltaLimits;
   private poller: NodeJS.Timeout | undefined;
+  private trimmer: NodeJS.Timeout | undefined;
   private stopped = false;
 
   constructor(
@@ -60,7 +108,8 @@ export class ConfigStreamServer {
     private readonly usage: UsageService,
   ) {
     this.expectedToken = options.dataPlaneToken ? digest(options.dataPlaneToken) : null;
-    this.server.addService(loadConfigService().service, { streamConfig: (call: ProxyCall) => this.accept(call) });
+    this.deltaLimits = options.deltaLimits ?? DEFAULT_DELTA_LIMITS;
+    this.server.addService(this.contract.service.service, { streamConfig: (call: ProxyCall) => this.accept(call) });
   }
 
   async listen(host: string, port: number): Promise<number> {
@@ -77,19 +126,24 @@ export class ConfigStreamServer {
       this.poller = setInterval(() => void this.poll(), interval);
       this.poller.unref();
     }
+    const trimInterval = this.options.trimIntervalMs ?? 60_000;
+    if (trimInterval > 0) {
+      this.trimmer = setInterval(() => void this.trim(), trimInterval);
+      this.trimmer.unref();
+    }
     return bound;
   }
 
-  /** A change committed (here or on another replica): push the environment's new revision to its proxies. */
+  /** A change committed (here or on another replica): bring the environment's proxies up to its new revision. */
   environmentChanged(environment: string): void {
-    if (this.streams.get(environment)?.size) void this.refresh(environment);
+    if (this.streams.get(environment)?.size) void this.sync(environment);
   }
 
   connectedProxies(environment?: string): Array<{ proxyId: string; environment: string; lastSentRevision: number }> {
     const result = [];
     for (const [env, set] of this.streams) {
       if (environment && env !== environment) continue;
-      for (const s of set) result.push({ proxyId: s.proxyId, environment: env, lastSentRevision: s.lastSentRevision });
+      for (const s of set) result.push({ proxyId: s.proxyId, environment: env, lastSentRevision: s.sentRevision });
     }
     return result;
   }
@@ -97,9 +151,10 @@ export class ConfigStreamServer {
   async stop(): Promise<void> {
     this.stopped = true;
     if (this.poller) clearInterval(this.poller);
+    if (this.trimmer) clearInterval(this.trimmer);
     const open = [...this.streams.values()].flatMap((set) => [...set]);
     for (const stream of open) stream.call.end();
-    await Promise.all([...this.refreshing.values()].map((r) => r.done));
+    await Promise.all([...this.syncing.values()].map((r) => r.done));
     await Promise.all(open.map((s) => this.markDisconnected(s)));
     await new Promise<void>((resolve) => this.server.tryShutdown(() => resolve()));
     this.server.forceShutdown();
@@ -138,9 +193,9 @@ export class ConfigStreamServer {
             this.options.onProxyReport?.(current.environment);
           } else if (message.usage) {
             const batch = message.usage;
-            await this.usage.recordBatch(stream.environmentId, batch.batchId, (batch.records ?? []).map(usageRecordFromMessage));
+            await this.usage.recordBatch(stream.environmentId, batch.batch_id, (batch.records ?? []).map(usageRecordInput));
             // Acknowledged whether new or a re-send: either way it is stored exactly once.
-            call.write({ usageAck: { batchId: batch.batchId } } satisfies ControlPlaneMessage);
+            call.write({ usage_ack: { batch_id: batch.batch_id } } satisfies ControlPlaneMessage);
           } else if (message.nack) {
             const current = stream;
             this.logger.warn({ proxyId: current.proxyId, environment: current.environment, revision: message.nack.revision, reason: message.nack.reason }, 'proxy refused a snapshot');
@@ -150,6 +205,11 @@ export class ConfigStreamServer {
               message.nack.revision,
             ]);
             this.options.onProxyReport?.(current.environment);
+          } else if (message.resync) {
+            const current = stream;
+            this.logger.info({ proxyId: current.proxyId, environment: current.environment, appliedRevision: message.resync.applied_revision, reason: message.resync.reason }, 'proxy asked for a full snapshot');
+            current.needsSnapshot = true;
+            void this.sync(current.environment);
           }
         })
         .catch((error: unknown) => {
@@ -174,25 +234,36 @@ export class ConfigStreamServer {
   }
 
   private async hello(call: ProxyCall, hello: NonNullable<DataPlaneMessage['hello']>): Promise<ProxyStream> {
-    const proxyId = hello.proxyId.trim();
+    const proxyId = hello.proxy_id.trim();
     if (!proxyId || proxyId.length > 200) throw new Error('Hello needs a proxy_id of 1-200 characters');
     const envRows: Array<{ id: string }> = await this.db.query('SELECT id FROM environments WHERE handle = $1', [hello.environment]);
     if (envRows.length === 0) throw new Error(`unknown environment "${hello.environment}"`);
+    const lastApplied = Number(hello.last_applied_revision);
     await this.db.query(
       `INSERT INTO data_planes (id, environment_id, version, applied_revision, connected, last_seen_at)
        VALUES ($1, $2, $3, $4, true, now())
        ON CONFLICT (id) DO UPDATE SET environment_id = EXCLUDED.environment_id, version = EXCLUDED.version,
          applied_revision = EXCLUDED.applied_revision, connected = true, last_seen_at = now()`,
-      [proxyId, envRows[0].id, hello.version.slice(0, 100), hello.lastAppliedRevision],
+      [proxyId, envRows[0].id, hello.version.slice(0, 100), hello.last_applied_revision],
     );
     this.options.onProxyReport?.(hello.environment);
-    const stream: ProxyStream = { call, proxyId, environment: hello.environment, environmentId: envRows[0].id, lastSentRevision: hello.lastAppliedRevision };
+    const stream: ProxyStream = {
+      call,
+      proxyId,
+      environment: hello.environment,
+      environmentId: envRows[0].id,
+      acceptsDeltas: hello.accepts_deltas,
+      sentRevision: lastApplied,
+      // A proxy that holds nothing gets a snapshot; one that holds revision R gets a delta from R
+      // (or a snapshot when the log no longer reaches back to R), and nothing while R is current.
+      needsSnapshot: lastApplied === 0,
+      writing: false,
+    };
     const set = this.streams.get(stream.environment) ?? new Set();
     set.add(stream);
     this.streams.set(stream.environment, set);
-    this.logger.info({ proxyId, environment: stream.environment, version: hello.version, lastAppliedRevision: hello.lastAppliedRevision }, 'proxy connected');
-    // A proxy that already holds the current revision is not sent it again; one that is behind (or new) is.
-    void this.refresh(stream.environment, stream);
+    this.logger.info({ proxyId, environment: stream.environment, version: hello.version, lastAppliedRevision: lastApplied, acceptsDeltas: hello.accepts_deltas }, 'proxy connected');
+    void this.sync(stream.environment);
     return stream;
   }
 
@@ -206,11 +277,12 @@ export class ConfigStreamServer {
   }
 
   /**
-   * Builds the environment's snapshot and sends it to every stream that has not been sent that
-   * revision yet. Calls arriving while a build runs are coalesced into one more build afterwards.
+   * Brings every idle stream of the environment up to its current revision. Calls arriving while a
+   * sync runs are coalesced into one more sync afterwards; a stream whose previous message is still
+   * being flushed is skipped and synced again once it is (so it gets one delta covering everything).
    */
-  private refresh(environment: string, forStream?: ProxyStream): Promise<void> {
-    const running = this.refreshing.get(environment);
+  private sync(environment: string): Promise<void> {
+    const running = this.syncing.get(environment);
     if (running) {
       running.again = true;
       return running.done;
@@ -220,25 +292,90 @@ export class ConfigStreamServer {
       do {
         state.again = false;
         try {
-          const snapshot = await buildSnapshot(this.db, this.box, environment);
-          if (snapshot) this.send(environment, snapshot, forStream);
+          await this.syncOnce(environment);
         } catch (error) {
-          this.logger.error({ environment, err: error instanceof Error ? error.message : String(error) }, 'could not build a snapshot');
+          this.logger.error({ environment, err: error instanceof Error ? error.message : String(error) }, 'could not bring proxies up to date');
         }
       } while (state.again && !this.stopped);
-      this.refreshing.delete(environment);
+      this.syncing.delete(environment);
     })();
-    this.refreshing.set(environment, state);
+    this.syncing.set(environment, state);
     return state.done;
   }
 
-  private send(environment: string, snapshot: Snapshot, forStream?: ProxyStream): void {
-    for (const stream of this.streams.get(environment) ?? []) {
-      // A reconnecting proxy reporting revision R still gets R re-sent if it is the one that asked.
-      const behind = snapshot.revision > stream.lastSentRevision || (stream === forStream && stream.lastSentRevision === 0);
-      if (!behind) continue;
-      stream.lastSentRevision = snapshot.revision;
-      stream.call.write({ snapshot } satisfies ControlPlaneMessage);
+  private async syncOnce(environment: string): Promise<void> {
+    const idle = [...(this.streams.get(environment) ?? [])].filter((s) => !s.writing);
+    if (idle.length === 0) return;
+    const rows: Array<{ revision: string }> = await this.db.query('SELECT revision FROM environments WHERE handle = $1', [environment]);
+    if (rows.length === 0) return;
+    const revision = Number(rows[0].revision);
+    const behind = idle.filter((s) => s.needsSnapshot || s.sentRevision < revision);
+    if (behind.length === 0) return;
+    // Streams at the same revision share one delta (usually all of them: one build per change).
+    const byBase = new Map<number, ProxyStream[]>();
+    const wantSnapshot: ProxyStream[] = [];
+    for (const stream of behind) {
+      if (stream.needsSnapshot || !stream.acceptsDeltas) wantSnapshot.push(stream);
+      else byBase.set(stream.sentRevision, [...(byBase.get(stream.sentRevision) ?? []), stream]);
+    }
+    for (const [base, streams] of byBase) {
+      const delta = await buildDelta(this.db, this.box, environment, base, this.deltaLimits);
+      if (delta === 'snapshot') {
+        wantSnapshot.push(...streams);
+      } else if (delta !== 'current') {
+        const message = new EncodedControlPlaneMessage(this.contract.encodeResponse({ delta } satisfies ControlPlaneMessage));
+        for (const stream of streams) this.writeConfig(stream, message, delta.revision);
+      }
+    }
+    if (wantSnapshot.length > 0) {
+      const snapshot = await this.snapshotAt(environment, revision);
+      if (!snapshot) return;
+      for (const stream of wantSnapshot) {
+        // A reconnecting older proxy that holds the current revision is not sent it again.
+        if (!stream.needsSnapshot && stream.sentRevision >= snapshot.revision) continue;
+        this.writeConfig(stream, snapshot.message, snapshot.revision);
+      }
+    }
+  }
+
+  /** The environment's snapshot at `revision` or newer: built (and encoded) once, then shared by every stream. */
+  private async snapshotAt(environment: string, revision: number): Promise<CachedSnapshot | null> {
+    const cached = this.snapshots.get(environment);
+    if (cached && cached.revision >= revision) return cached;
+    const snapshot = await buildSnapshot(this.db, this.box, environment);
+    if (!snapshot) return null;
+    const built = { revision: snapshot.revision, message: new EncodedControlPlaneMessage(this.contract.encodeResponse({ snapshot } satisfies ControlPlaneMessage)) };
+    // Only the encoded bytes are kept: the message objects of a large environment are several times their size.
+    this.snapshots.set(environment, built);
+    return built;
+  }
+
+  /**
+   * Writes one config message and marks the stream busy until gRPC has flushed it (write callback)
+   * and, when write() reported a full buffer, until 'drain'. Then the environment is synced again, so
+   * whatever changed meanwhile reaches this proxy as one message.
+   */
+  private writeConfig(stream: ProxyStream, message: EncodedControlPlaneMessage, revision: number): void {
+    if (!stream.call.writable) return;
+    stream.writing = true;
+    stream.sentRevision = revision;
+    stream.needsSnapshot = false;
+    let flushed = false;
+    let drained = true;
+    const release = () => {
+      if (!flushed || !drained || !stream.writing) return;
+      stream.writing = false;
+      if (!this.stopped) void this.sync(stream.environment);
+    };
+    drained = stream.call.write(message, () => {
+      flushed = true;
+      release();
+    });
+    if (!drained) {
+      stream.call.once('drain', () => {
+        drained = true;
+        release();
+      });
     }
   }
 
@@ -248,11 +385,21 @@ export class ConfigStreamServer {
     try {
       const rows: Array<{ handle: string; revision: string }> = await this.db.query('SELECT handle, revision FROM environments WHERE handle = ANY($1)', [environments]);
       for (const row of rows) {
-        const lagging = [...(this.streams.get(row.handle) ?? [])].some((s) => s.lastSentRevision < Number(row.revision));
-        if (lagging) void this.refresh(row.handle);
+        const lagging = [...(this.streams.get(row.handle) ?? [])].some((s) => s.sentRevision < Number(row.revision));
+        if (lagging) void this.sync(row.handle);
       }
     } catch (error) {
       this.logger.warn({ err: error instanceof Error ? error.message : String(error) }, 'revision poll failed');
+    }
+  }
+
+  private async trim(): Promise<void> {
+    if (this.stopped) return;
+    try {
+      const trimmed = await trimChangeLog(this.db, this.deltaLimits.maxRevisions);
+      if (trimmed > 0) this.logger.debug({ trimmed }, 'change log trimmed');
+    } catch (error) {
+      this.logger.warn({ err: error instanceof Error ? error.message : String(error) }, 'change log trim failed');
     }
   }
 }

@@ -1,9 +1,10 @@
-// Translates database rows into the environment snapshot the proxies serve (the proto model, not the DB model).
-import type { DataSource } from 'typeorm';
+// Translates database rows into what the proxies serve (the proto model, not the DB model): the full
+// snapshot of an environment, or the delta between two of its revisions read from its change log.
+import type { DataSource, QueryRunner } from 'typeorm';
 import { PROVIDER_DEFAULTS, type Provider } from '../genai-service/provider';
 import type { ProviderCredentials } from '../genai-service/service-environment-config.entity';
 import type { SecretBox } from '../secrets/secret-box';
-import type { Snapshot, SnapshotService } from './snapshot.types';
+import type { BuiltDelta, BuiltSnapshot, SnapshotBackendAuth, SnapshotConsumerKey, SnapshotService } from './snapshot.types';
 
 interface ServiceRow {
   id: string;
@@ -26,88 +27,173 @@ interface ServiceRow {
   max_total_tokens: number | null;
 }
 
+/** When a delta is not worth it (or not possible), the proxy gets a full snapshot instead. */
+export interface DeltaLimits {
+  /** Revisions one delta may span. The change log keeps at least this many per environment. */
+  maxRevisions: number;
+  /** Services and keys one delta may carry; beyond it a snapshot is as cheap to send and apply. */
+  maxEntries: number;
+}
+
+export const DEFAULT_DELTA_LIMITS: DeltaLimits = { maxRevisions: 10_000, maxEntries: 20_000 };
+
 /** `Authorization` gets the scheme a provider expects; a value that already has one is sent as is. */
 export function headerValue(provider: Provider, headerName: string, key: string): string {
   if (headerName.toLowerCase() !== 'authorization' || /\s/.test(key)) return key;
   return PROVIDER_DEFAULTS[provider].bearer || provider === 'AWS_BEDROCK' ? `Bearer ${key}` : key;
 }
 
-function backendAuth(row: ServiceRow, box: SecretBox): SnapshotService['backendAuth'] {
+function backendAuth(row: ServiceRow, box: SecretBox): SnapshotBackendAuth | undefined {
   if (!row.credentials_sealed) return undefined;
   const credentials = JSON.parse(box.open(row.credentials_sealed)) as ProviderCredentials;
   if (row.auth_type === 'AWS_SIGV4') {
     return {
-      awsSigv4: {
+      aws_sigv4: {
         region: row.aws_region ?? '',
-        accessKeyId: credentials.awsAccessKeyId ?? '',
-        secretAccessKey: credentials.awsSecretAccessKey ?? '',
-        sessionToken: credentials.awsSessionToken ?? '',
+        access_key_id: credentials.awsAccessKeyId ?? '',
+        secret_access_key: credentials.awsSecretAccessKey ?? '',
+        session_token: credentials.awsSessionToken ?? '',
         service: 'bedrock',
       },
     };
   }
   const headerName = row.header_name ?? PROVIDER_DEFAULTS[row.provider].headerName;
-  return { apiKey: { headerName, headerValue: headerValue(row.provider, headerName, credentials.apiKey ?? ''), apiVersion: row.api_version ?? '' } };
+  return { api_key: { header_name: headerName, header_value: headerValue(row.provider, headerName, credentials.apiKey ?? ''), api_version: row.api_version ?? '' } };
+}
+
+function serviceMessage(row: ServiceRow, box: SecretBox): SnapshotService {
+  return {
+    id: row.id,
+    organization_id: row.organization_id,
+    organization_handle: row.organization_handle,
+    context_path: row.context_path,
+    provider: row.provider,
+    name: row.name,
+    upstream_url: row.env_service_url ?? row.service_url,
+    marketplace_removed: row.marketplace_status === 'REMOVED',
+    backend_auth: backendAuth(row, box),
+    rate_limit: row.rate_limit_time_unit
+      ? { time_unit: row.rate_limit_time_unit, max_prompt_tokens: row.max_prompt_tokens ?? 0, max_completion_tokens: row.max_completion_tokens ?? 0, max_total_tokens: row.max_total_tokens ?? 0 }
+      : undefined,
+  };
+}
+
+/** The environment's services (all, or those of `ids`), as the proxies serve them. */
+async function readServices(runner: QueryRunner, box: SecretBox, environmentId: string, ids?: string[]): Promise<SnapshotService[]> {
+  const rows: ServiceRow[] = await runner.query(
+    `SELECT s.id, s.organization_id, o.handle AS organization_handle, s.context_path, s.provider, s.name, s.service_url,
+            s.marketplace_status, c.auth_type, c.header_name, c.credentials_sealed, c.api_version, c.aws_region,
+            c.service_url AS env_service_url, c.rate_limit_time_unit, c.max_prompt_tokens, c.max_completion_tokens, c.max_total_tokens
+       FROM genai_services s
+       JOIN organizations o ON o.id = s.organization_id
+       LEFT JOIN service_environment_configs c ON c.service_id = s.id AND c.environment_id = $1
+      ${ids ? 'WHERE s.id = ANY($2::uuid[])' : ''}
+      ORDER BY o.handle, s.context_path`,
+    ids ? [environmentId, ids] : [environmentId],
+  );
+  return rows.map((row) => serviceMessage(row, box));
+}
+
+/** The environment's consumer keys (all, or those whose hash is in `hashes`). */
+async function readKeys(runner: QueryRunner, environmentId: string, hashes?: string[]): Promise<SnapshotConsumerKey[]> {
+  const rows: Array<{ key_hash: string; connection_id: string; service_id: string; project_id: string }> = await runner.query(
+    `SELECT k.key_hash, k.connection_id, c.service_id, c.project_id
+       FROM connection_keys k JOIN connections c ON c.id = k.connection_id
+      WHERE k.environment_id = $1 ${hashes ? 'AND k.key_hash = ANY($2::text[])' : ''}
+      ORDER BY k.key_hash`,
+    hashes ? [environmentId, hashes] : [environmentId],
+  );
+  return rows.map((k) => ({ key_hash: k.key_hash, connection_id: k.connection_id, service_id: k.service_id, project_id: k.project_id }));
 }
 
 /**
- * Reads one environment's snapshot in a REPEATABLE READ transaction, so the revision and the
- * content come from the same instant: a snapshot at revision R holds every change up to R.
- * Returns null when the environment does not exist.
+ * Runs `read` in a REPEATABLE READ transaction, so the revision and the content it reads come from
+ * the same instant: whatever is read at revision R holds every change up to R, and no later one.
  */
-export async function buildSnapshot(db: DataSource, box: SecretBox, environment: string): Promise<Snapshot | null> {
+async function atOneInstant<T>(db: DataSource, read: (runner: QueryRunner) => Promise<T>): Promise<T> {
   const runner = db.createQueryRunner();
   await runner.connect();
   try {
     await runner.startTransaction('REPEATABLE READ');
-    const envRows: Array<{ id: string; revision: string }> = await runner.query('SELECT id, revision FROM environments WHERE handle = $1', [environment]);
-    if (envRows.length === 0) {
-      await runner.commitTransaction();
-      return null;
-    }
-    const { id: environmentId, revision } = envRows[0];
-    const services: ServiceRow[] = await runner.query(
-      `SELECT s.id, s.organization_id, o.handle AS organization_handle, s.context_path, s.provider, s.name, s.service_url,
-              s.marketplace_status, c.auth_type, c.header_name, c.credentials_sealed, c.api_version, c.aws_region,
-              c.service_url AS env_service_url, c.rate_limit_time_unit, c.max_prompt_tokens, c.max_completion_tokens, c.max_total_tokens
-         FROM genai_services s
-         JOIN organizations o ON o.id = s.organization_id
-         LEFT JOIN service_environment_configs c ON c.service_id = s.id AND c.environment_id = $1
-        ORDER BY o.handle, s.context_path`,
-      [environmentId],
-    );
-    const keys: Array<{ key_hash: string; connection_id: string; service_id: string; project_id: string }> = await runner.query(
-      `SELECT k.key_hash, k.connection_id, c.service_id, c.project_id
-         FROM connection_keys k JOIN connections c ON c.id = k.connection_id
-        WHERE k.environment_id = $1
-        ORDER BY k.key_hash`,
-      [environmentId],
-    );
+    const result = await read(runner);
     await runner.commitTransaction();
-    return {
-      revision: Number(revision),
-      environment,
-      generatedAt: new Date().toISOString(),
-      services: services.map((row) => ({
-        id: row.id,
-        organizationId: row.organization_id,
-        organizationHandle: row.organization_handle,
-        contextPath: row.context_path,
-        provider: row.provider,
-        name: row.name,
-        upstreamUrl: row.env_service_url ?? row.service_url,
-        marketplaceRemoved: row.marketplace_status === 'REMOVED',
-        backendAuth: backendAuth(row, box),
-        rateLimit: row.rate_limit_time_unit
-          ? { timeUnit: row.rate_limit_time_unit, maxPromptTokens: row.max_prompt_tokens ?? 0, maxCompletionTokens: row.max_completion_tokens ?? 0, maxTotalTokens: row.max_total_tokens ?? 0 }
-          : undefined,
-      })),
-      consumerKeys: keys.map((k) => ({ keyHash: k.key_hash, connectionId: k.connection_id, serviceId: k.service_id, projectId: k.project_id })),
-    };
+    return result;
   } catch (error) {
     if (runner.isTransactionActive) await runner.rollbackTransaction();
     throw error;
   } finally {
     await runner.release();
   }
+}
+
+async function environmentAt(runner: QueryRunner, environment: string): Promise<{ id: string; revision: number } | null> {
+  const rows: Array<{ id: string; revision: string }> = await runner.query('SELECT id, revision FROM environments WHERE handle = $1', [environment]);
+  return rows.length === 0 ? null : { id: rows[0].id, revision: Number(rows[0].revision) };
+}
+
+/** One environment's full snapshot; null when the environment does not exist. */
+export async function buildSnapshot(db: DataSource, box: SecretBox, environment: string): Promise<BuiltSnapshot | null> {
+  return atOneInstant(db, async (runner) => {
+    const env = await environmentAt(runner, environment);
+    if (!env) return null;
+    const services = await readServices(runner, box, env.id);
+    const keys = await readKeys(runner, env.id);
+    return { revision: env.revision, environment, generated_at: new Date().toISOString(), services, consumer_keys: keys };
+  });
+}
+
+/**
+ * The changes from `baseRevision` to the environment's current revision, read from its change log:
+ * the services and keys the log names, as they are now (a service or key the log names that no
+ * longer exists is listed as removed). Returns 'current' when there is nothing newer, and 'snapshot'
+ * when a delta cannot or should not be built: the log does not cover every revision in between (it
+ * was trimmed, or the revisions predate it), or the delta would exceed `limits`.
+ */
+export async function buildDelta(db: DataSource, box: SecretBox, environment: string, baseRevision: number, limits: DeltaLimits = DEFAULT_DELTA_LIMITS): Promise<BuiltDelta | 'current' | 'snapshot'> {
+  return atOneInstant(db, async (runner) => {
+    const env = await environmentAt(runner, environment);
+    if (!env || baseRevision <= 0) return 'snapshot';
+    if (env.revision <= baseRevision) return 'current';
+    if (env.revision - baseRevision > limits.maxRevisions) return 'snapshot';
+    const [coverage]: Array<{ revisions: string; services: string; keys: string }> = await runner.query(
+      `SELECT count(DISTINCT revision) AS revisions, count(DISTINCT service_id) AS services, count(DISTINCT key_hash) AS keys
+         FROM config_changes WHERE environment_id = $1 AND revision > $2 AND revision <= $3`,
+      [env.id, baseRevision, env.revision],
+    );
+    if (Number(coverage.revisions) !== env.revision - baseRevision) return 'snapshot';
+    if (Number(coverage.services) + Number(coverage.keys) > limits.maxEntries) return 'snapshot';
+    const changed: Array<{ service_ids: string[] | null; key_hashes: string[] | null }> = await runner.query(
+      `SELECT array_agg(DISTINCT service_id) FILTER (WHERE service_id IS NOT NULL) AS service_ids,
+              array_agg(DISTINCT key_hash) FILTER (WHERE key_hash IS NOT NULL) AS key_hashes
+         FROM config_changes WHERE environment_id = $1 AND revision > $2 AND revision <= $3`,
+      [env.id, baseRevision, env.revision],
+    );
+    const serviceIds = changed[0].service_ids ?? [];
+    const keyHashes = changed[0].key_hashes ?? [];
+    const services = serviceIds.length > 0 ? await readServices(runner, box, env.id, serviceIds) : [];
+    const keys = keyHashes.length > 0 ? await readKeys(runner, env.id, keyHashes) : [];
+    const presentServices = new Set(services.map((s) => s.id));
+    const presentKeys = new Set(keys.map((k) => k.key_hash));
+    return {
+      base_revision: baseRevision,
+      revision: env.revision,
+      upserted_services: services,
+      removed_service_ids: serviceIds.filter((id) => !presentServices.has(id)).sort(),
+      upserted_keys: keys,
+      removed_key_hashes: keyHashes.filter((hash) => !presentKeys.has(hash)).sort(),
+    };
+  });
+}
+
+/** Deletes change-log rows more than `keepRevisions` behind their environment's revision. */
+export async function trimChangeLog(db: DataSource, keepRevisions: number): Promise<number> {
+  const rows: Array<{ n: string }> = await db.query(
+    `WITH trimmed AS (
+       DELETE FROM config_changes c USING environments e
+        WHERE e.id = c.environment_id AND c.revision <= e.revision - $1
+        RETURNING 1)
+     SELECT count(*) AS n FROM trimmed`,
+    [keepRevisions],
+  );
+  return Number(rows[0]?.n ?? 0);
 }

@@ -1,46 +1,30 @@
-// TypeScript view of proto/tokengate/v1/config.proto as loaded with CONFIG_PROTO_OPTIONS
-// (camelCase fields, enums as strings, 64-bit integers as numbers, oneof name in `message`/`auth`).
+// Names the control plane uses for the tokengate.v1 messages, all taken from the types generated from
+// the proto (proto/generated, `node proto/generate-types.js`) for proto/loader-options.json: snake_case
+// keys, uint64 as decimal strings when decoded, enums as names. The control plane builds encodable
+// messages (the types without `__Output`) and reads decoded ones (`__Output`).
+import type { BackendAuth } from '../../../proto/generated/tokengate/v1/BackendAuth';
+import type { ConsumerKey } from '../../../proto/generated/tokengate/v1/ConsumerKey';
+import type { ControlPlaneMessage as ControlPlaneMessageEncodable } from '../../../proto/generated/tokengate/v1/ControlPlaneMessage';
+import type { DataPlaneMessage__Output } from '../../../proto/generated/tokengate/v1/DataPlaneMessage';
+import type { Provider__Output } from '../../../proto/generated/tokengate/v1/Provider';
+import type { RateLimitPolicy } from '../../../proto/generated/tokengate/v1/RateLimitPolicy';
+import type { Service } from '../../../proto/generated/tokengate/v1/Service';
+import type { Snapshot } from '../../../proto/generated/tokengate/v1/Snapshot';
+import type { SnapshotDelta } from '../../../proto/generated/tokengate/v1/SnapshotDelta';
+import type { TimeUnit__Output } from '../../../proto/generated/tokengate/v1/TimeUnit';
+import type { UsageRecord__Output } from '../../../proto/generated/tokengate/v1/UsageRecord';
 
-export type ProtoProvider = 'OPENAI' | 'AZURE_OPENAI' | 'ANTHROPIC' | 'MISTRAL' | 'AWS_BEDROCK';
-export type ProtoTimeUnit = 'MINUTE' | 'HOUR' | 'DAY';
-
-export interface SnapshotService {
-  id: string;
-  organizationHandle: string;
-  organizationId: string;
-  contextPath: string;
-  provider: ProtoProvider;
-  upstreamUrl: string;
-  name: string;
-  marketplaceRemoved: boolean;
-  backendAuth?: { apiKey: { headerName: string; headerValue: string; apiVersion: string } } | { awsSigv4: { region: string; accessKeyId: string; secretAccessKey: string; sessionToken: string; service: string } };
-  rateLimit?: { timeUnit: ProtoTimeUnit; maxPromptTokens: number; maxCompletionTokens: number; maxTotalTokens: number };
-}
-
-export interface SnapshotConsumerKey {
-  keyHash: string;
-  connectionId: string;
-  serviceId: string;
-  projectId: string;
-}
-
-export interface Snapshot {
-  revision: number;
-  environment: string;
-  services: SnapshotService[];
-  consumerKeys: SnapshotConsumerKey[];
-  generatedAt: string;
-}
-
-export interface DataPlaneMessage {
-  hello?: { proxyId: string; environment: string; version: string; lastAppliedRevision: number };
-  ack?: { revision: number };
-  nack?: { revision: number; reason: string };
-  usage?: { batchId: string; records: unknown[] };
-  message?: 'hello' | 'ack' | 'nack' | 'usage';
-}
-
-export interface ControlPlaneMessage {
-  snapshot?: Snapshot;
-  usageAck?: { batchId: string };
-}
+export type ProtoProvider = Provider__Output;
+export type ProtoTimeUnit = TimeUnit__Output;
+export type SnapshotBackendAuth = BackendAuth;
+export type SnapshotRateLimit = RateLimitPolicy;
+export type SnapshotService = Service;
+export type SnapshotConsumerKey = ConsumerKey;
+/** A snapshot as the control plane builds it: revision as a number (encode accepts numbers for uint64). */
+export type BuiltSnapshot = Snapshot & { revision: number; services: SnapshotService[]; consumer_keys: SnapshotConsumerKey[] };
+export type BuiltDelta = SnapshotDelta & { base_revision: number; revision: number; upserted_services: SnapshotService[]; removed_service_ids: string[]; upserted_keys: SnapshotConsumerKey[]; removed_key_hashes: string[] };
+/** What a proxy sends, as decoded. */
+export type DataPlaneMessage = DataPlaneMessage__Output;
+export type UsageRecordMessage = UsageRecord__Output;
+/** What the control plane writes. */
+export type ControlPlaneMessage = ControlPlaneMessageEncodable;

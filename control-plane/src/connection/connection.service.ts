@@ -60,7 +60,8 @@ export class ConnectionService {
           organizationId: connection.organizationId,
           details: { name, projectId: project.id, serviceId: service.id, environments: keys.map((k) => k.environment) },
         });
-        const bumped = await bumpRevisions(tx, service.id, environments.map((e) => e.id), `connection "${name}" created`);
+        const issued = environments.map((e, i) => ({ environmentId: e.id, keyHash: hashToken(keys[i].apiKey) }));
+        const bumped = await bumpRevisions(tx, service.id, environments.map((e) => e.id), `connection "${name}" created`, { service: false, keys: issued });
         return { connection, keys, bumped, serviceId: service.id };
       });
       await this.changes.environmentsChanged(bumped, serviceId);
@@ -79,10 +80,12 @@ export class ConnectionService {
       if (!environment) throw badUserInput('environment', `unknown environment "${environmentHandle}"`);
       const service = await tx.findOneByOrFail(GenAIServiceEntity, { id: connection.serviceId });
       const organization = await tx.findOneByOrFail(OrganizationEntity, { id: connection.organizationId });
+      const replaced = await tx.findOneBy(ConnectionKeyEntity, { connectionId, environmentId: environment.id });
       await tx.delete(ConnectionKeyEntity, { connectionId, environmentId: environment.id });
       const key = await this.issueKey(tx, connectionId, environment, organization.handle, service.contextPath);
+      const keyChanges = [...(replaced ? [replaced.keyHash] : []), hashToken(key.apiKey)].map((keyHash) => ({ environmentId: environment.id, keyHash }));
       await recordAudit(tx, actor, { action: 'connection.rotateKey', targetType: 'Connection', targetId: connectionId, organizationId: connection.organizationId, details: { environment: environmentHandle } });
-      const bumped = await bumpRevisions(tx, service.id, [environment.id], `key of connection "${connection.name}" rotated in ${environmentHandle}`);
+      const bumped = await bumpRevisions(tx, service.id, [environment.id], `key of connection "${connection.name}" rotated in ${environmentHandle}`, { service: false, keys: keyChanges });
       return { key, bumped, serviceId: service.id };
     });
     await this.changes.environmentsChanged(bumped, serviceId);
@@ -92,10 +95,11 @@ export class ConnectionService {
   async delete(actor: Actor, connectionId: string): Promise<void> {
     const { bumped, serviceId } = await this.db.transaction(async (tx) => {
       const connection = await this.lock(tx, actor, connectionId);
-      const environmentIds = (await tx.findBy(ConnectionKeyEntity, { connectionId })).map((k) => k.environmentId);
+      const removedKeys = (await tx.findBy(ConnectionKeyEntity, { connectionId })).map((k) => ({ environmentId: k.environmentId, keyHash: k.keyHash }));
+      const environmentIds = removedKeys.map((k) => k.environmentId);
       await tx.delete(ConnectionEntity, { id: connectionId }); // keys go with it (ON DELETE CASCADE)
       await recordAudit(tx, actor, { action: 'connection.delete', targetType: 'Connection', targetId: connectionId, organizationId: connection.organizationId, details: { name: connection.name, serviceId: connection.serviceId } });
-      const bumped = await bumpRevisions(tx, connection.serviceId, environmentIds, `connection "${connection.name}" deleted`);
+      const bumped = await bumpRevisions(tx, connection.serviceId, environmentIds, `connection "${connection.name}" deleted`, { service: false, keys: removedKeys });
       return { bumped, serviceId: connection.serviceId };
     });
     await this.changes.environmentsChanged(bumped, serviceId);

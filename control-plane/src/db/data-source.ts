@@ -17,6 +17,7 @@ import { InitialSchema1764040000000 } from './migrations/1764040000000-initial-s
 import { UsageRollups1764050000000 } from './migrations/1764050000000-usage-rollups';
 import { DataPlaneAppliedAt1764060000000 } from './migrations/1764060000000-data-plane-applied-at';
 import { UsageBuckets1764070000000 } from './migrations/1764070000000-usage-buckets';
+import { ConfigChanges1764080000000 } from './migrations/1764080000000-config-changes';
 
 export const ENTITIES = [
   UserEntity,
@@ -34,7 +35,7 @@ export const ENTITIES = [
   AuditEventEntity,
 ];
 
-export const MIGRATIONS = [InitialSchema1764040000000, UsageRollups1764050000000, DataPlaneAppliedAt1764060000000, UsageBuckets1764070000000];
+export const MIGRATIONS = [InitialSchema1764040000000, UsageRollups1764050000000, DataPlaneAppliedAt1764060000000, UsageBuckets1764070000000, ConfigChanges1764080000000];
 
 /** Schema changes go through migrations only: `synchronize` stays off everywhere. */
 export function createDataSource(databaseUrl: string, poolSize = 10): DataSource {

@@ -1,22 +1,22 @@
-// Loads the tokengate.v1 contract at run time (no generated code) with one fixed set of loader options;
-// the wire types in wire-types.ts describe messages decoded with exactly these options.
+// Loads the tokengate.v1 contract at run time with the loader options shared by both planes
+// (proto/loader-options.json); the types in wire-types.ts are generated for exactly these options.
 import { loadSync, type MethodDefinition, type Options, type ServiceDefinition } from '@grpc/proto-loader';
+import SHARED_LOADER_OPTIONS from '../../../proto/loader-options.json';
 import { locateUpward } from '../runtime/locate-upward';
 import type { ControlPlaneMessage, ControlPlaneMessageInput, DataPlaneMessage, DecodedDataPlaneMessage } from './wire-types';
 
 export const CONFIG_PROTO_RELATIVE_PATH = 'proto/tokengate/v1/config.proto';
 
 /**
- * keepCase: field names as in the .proto (snake_case); longs: String so uint64 revisions never lose
- * precision; enums: String so providers arrive as names; defaults: proto3 zero values are present
- * (absent sub-messages become null); oneofs: a virtual field names the member that is set.
+ * proto/loader-options.json, as the loader takes it. keepCase: field names as in the .proto
+ * (snake_case); longs: String so uint64 revisions never lose precision; enums: String so providers
+ * arrive as names; defaults: proto3 zero values are present (absent sub-messages become null); oneofs:
+ * a virtual field names the member that is set.
  */
 export const CONFIG_PROTO_LOADER_OPTIONS: Readonly<Options> = Object.freeze({
-  keepCase: true,
-  longs: String,
+  ...SHARED_LOADER_OPTIONS,
+  longs: SHARED_LOADER_OPTIONS.longs === 'String' ? String : Number,
   enums: String,
-  defaults: true,
-  oneofs: true,
 });
 
 export const STREAM_CONFIG_PATH = '/tokengate.v1.ConfigService/StreamConfig';

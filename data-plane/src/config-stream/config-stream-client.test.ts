@@ -8,7 +8,8 @@ import { RecordingUpstream } from '../testing/recording-upstream';
 import { consumerKeyFixture, serviceFixture, snapshotFixture, TEST_ENVIRONMENT } from '../testing/snapshot-fixtures';
 import { TEST_TLS } from '../testing/tls-fixtures';
 import type { ConfigStreamTlsOptions } from './config-stream-client';
-import type { ServiceMessage, SnapshotMessage } from './wire-types';
+import { hashConsumerKey } from '../snapshot/consumer-key-index';
+import type { ServiceMessage, SnapshotDeltaMessage, SnapshotMessage } from './wire-types';
 
 const TOKEN = 'dataplane-token-for-tests';
 const KEY = 'tgk_config_stream_key';
@@ -54,7 +55,7 @@ it('says Hello with its identity and token, then compiles, swaps and ACKs a snap
   server = await FakeConfigServer.start({ token: TOKEN });
   const handle = await startProxy(server.address);
   const hello = await server.hellos.waitFor();
-  expect(hello).toEqual({ proxy_id: 'proxy-under-test', environment: TEST_ENVIRONMENT, version: '9.9.9', last_applied_revision: '0', authorization: `Bearer ${TOKEN}` });
+  expect(hello).toEqual({ proxy_id: 'proxy-under-test', environment: TEST_ENVIRONMENT, version: '9.9.9', last_applied_revision: '0', accepts_deltas: true, authorization: `Bearer ${TOKEN}` });
 
   expect((await httpRequest(`${handle.url}/readyz`)).status).toBe(503);
   expect((await callService(handle, 'openai')).status).toBe(503);
@@ -88,13 +89,57 @@ it('NACKs a snapshot it cannot compile, with the reason, and keeps serving the p
   await server.replies.waitFor((reply) => reply.revision === '1' && reply.kind === 'ack', 1);
   expect(handle.holder.current).toBe(applied);
 
-  server.broadcast({ delta: { base_revision: '1', revision: '4', upserted_services: [], removed_service_ids: [], upserted_keys: [], removed_key_hashes: [] } });
-  expect(await server.replyFor(4)).toMatchObject({ kind: 'nack', reason: 'deltas not supported' });
-
   server.publish(snapshotAt(5, [serviceFixture({ id: 'openai', upstream_url: upstream.url }), serviceFixture({ id: 'second', upstream_url: upstream.url })]));
   expect(await server.replyFor(5)).toMatchObject({ kind: 'ack' });
   expect((await callService(handle, 'second')).status).toBe(200);
-  expect((await httpRequest(`${handle.url}/metrics`)).text).toContain('tokengate_snapshot_rejections_total{environment="test"} 3');
+  expect((await httpRequest(`${handle.url}/metrics`)).text).toContain('tokengate_snapshot_rejections_total{environment="test"} 2');
+});
+
+describe('deltas', () => {
+  const delta = (fields: Partial<SnapshotDeltaMessage> & { base_revision: string; revision: string }): SnapshotDeltaMessage => ({
+    upserted_services: [], removed_service_ids: [], upserted_keys: [], removed_key_hashes: [], ...fields,
+  });
+
+  it('applies a delta on the applied snapshot and ACKs it: a new service and key work, a removed key is refused', async () => {
+    server = await FakeConfigServer.start({ initialSnapshot: snapshotAt(1) });
+    const handle = await startProxy(server.address);
+    await server.replyFor(1);
+    const second = serviceFixture({ id: 'second', upstream_url: upstream.url });
+    server.broadcast({ delta: delta({ base_revision: '1', revision: '3', upserted_services: [second], upserted_keys: [consumerKeyFixture(`${KEY}_second`, 'second')], removed_key_hashes: [hashConsumerKey(`${KEY}_openai`)] }) });
+    expect(await server.replyFor(3)).toEqual({ kind: 'ack', revision: '3', proxyId: 'proxy-under-test' });
+    expect(handle.holder.revision).toBe(3n);
+    expect((await callService(handle, 'second')).status).toBe(200);
+    expect((await callService(handle, 'openai')).status).toBe(401);
+    expect(server.snapshotRequests.length).toBe(0);
+  });
+
+  it('asks for a full snapshot on a gap, ignoring deltas until it arrives', async () => {
+    server = await FakeConfigServer.start({ initialSnapshot: snapshotAt(1) });
+    const handle = await startProxy(server.address);
+    await server.replyFor(1);
+    server.current = snapshotAt(6);
+    server.broadcast({ delta: delta({ base_revision: '2', revision: '4' }) });
+    server.broadcast({ delta: delta({ base_revision: '4', revision: '5' }) });
+    expect(await server.snapshotRequests.waitFor()).toEqual({ applied_revision: '1', reason: 'delta based on revision 2, applied revision 1' });
+    expect(await server.replyFor(6)).toMatchObject({ kind: 'ack' });
+    expect(handle.holder.revision).toBe(6n);
+    expect(server.snapshotRequests.length).toBe(1);
+    expect(server.replies.all.some((reply) => reply.revision === '4' || reply.revision === '5')).toBe(false);
+  });
+
+  it('NACKs a delta it cannot compile, keeps serving, and asks for a full snapshot', async () => {
+    server = await FakeConfigServer.start({ initialSnapshot: snapshotAt(1) });
+    const handle = await startProxy(server.address);
+    await server.replyFor(1);
+    const applied = handle.holder.current;
+    server.current = snapshotAt(3);
+    server.broadcast({ delta: delta({ base_revision: '1', revision: '2', upserted_services: [serviceFixture({ id: 'openai', upstream_url: 'notaurl' })] }) });
+    expect(await server.replyFor(2)).toEqual({ kind: 'nack', revision: '2', reason: 'service openai: upstream_url "notaurl" is not a valid URL', proxyId: 'proxy-under-test' });
+    expect(await server.snapshotRequests.waitFor()).toEqual({ applied_revision: '1', reason: 'a delta was refused' });
+    expect(handle.holder.current === applied || handle.holder.revision === 3n).toBe(true);
+    expect(await server.replyFor(3)).toMatchObject({ kind: 'ack' });
+    expect((await callService(handle, 'openai')).status).toBe(200);
+  });
 });
 
 it('reconnects after the control plane restarts, serving the last snapshot meanwhile', async () => {

@@ -1,6 +1,7 @@
-// The proxy's end of tokengate.v1.ConfigService/StreamConfig: says Hello, applies each Snapshot
-// (compile, swap, ACK; or NACK and keep serving the old one), reconnects forever with back-off, and
-// carries usage batches until the control plane acknowledges them.
+// The proxy's end of tokengate.v1.ConfigService/StreamConfig: says Hello (accepting deltas), applies
+// each Snapshot and SnapshotDelta (compile, swap, ACK; or NACK and keep serving the old one), asks for
+// a full snapshot after a refused delta or one not based on its applied revision, reconnects forever
+// with back-off, and carries usage batches until the control plane acknowledges them.
 import { Client, Metadata, credentials, type ChannelCredentials, type ClientDuplexStream, type ServiceError, type StatusObject } from '@grpc/grpc-js';
 import type { Logger } from 'pino';
 import type { SnapshotCompiler } from '../snapshot/snapshot-compiler';
@@ -49,8 +50,6 @@ export interface ConfigStreamClientOptions {
 
 type ConfigCall = ClientDuplexStream<DataPlaneMessage, ControlPlaneMessage>;
 
-const DELTAS_NOT_SUPPORTED = 'deltas not supported';
-
 export class ConfigStreamClient {
   private readonly client: Client;
   private readonly method: StreamConfigMethod;
@@ -59,6 +58,8 @@ export class ConfigStreamClient {
   private call: ConfigCall | null = null;
   private reconnectTimer: NodeJS.Timeout | null = null;
   private isConnected = false;
+  /** A SnapshotRequest is out on the current stream: deltas are dropped until the snapshot arrives. */
+  private awaitingSnapshot = false;
   private lastFailureWarningAt = Number.NEGATIVE_INFINITY;
   private started = false;
   private stopped = false;
@@ -137,6 +138,7 @@ export class ConfigStreamClient {
       metadata,
     );
     this.call = call;
+    this.awaitingSnapshot = false;
     call.on('data', (message: ControlPlaneMessage) => this.onMessage(call, message));
     // 'error' always precedes 'status' for a non-OK status; the listener keeps it from being thrown.
     call.on('error', (error: ServiceError) => {
@@ -149,6 +151,7 @@ export class ConfigStreamClient {
         environment: this.options.environment,
         version: this.options.version,
         last_applied_revision: this.options.holder.revision.toString(),
+        accepts_deltas: true,
       },
     });
   }
@@ -192,7 +195,7 @@ export class ConfigStreamClient {
         if (message.snapshot) this.applySnapshot(call, message.snapshot);
         break;
       case 'delta':
-        if (message.delta) this.rejectDelta(call, message.delta);
+        if (message.delta) this.applyDelta(call, message.delta);
         break;
       case 'usage_ack':
         if (message.usage_ack) {
@@ -207,6 +210,8 @@ export class ConfigStreamClient {
 
   private applySnapshot(call: ConfigCall, snapshot: SnapshotMessage): void {
     const { holder, compiler, logger } = this.options;
+    // Whatever becomes of it, this is the answer to a SnapshotRequest: deltas are welcome again.
+    this.awaitingSnapshot = false;
     const applied = holder.revision;
     let revision: bigint;
     try {
@@ -237,8 +242,41 @@ export class ConfigStreamClient {
     this.write(call, { ack: { revision: snapshot.revision } });
   }
 
-  private rejectDelta(call: ConfigCall, delta: SnapshotDeltaMessage): void {
-    this.reject(call, delta.revision, DELTAS_NOT_SUPPORTED);
+  /**
+   * Applies a delta on top of the applied snapshot, build-then-swap. A delta not based on the applied
+   * revision (a gap) is not refused, it is answered with a SnapshotRequest; one that does not compile is
+   * NACKed (the rollout learns why), then a full snapshot is asked for, since the control plane's next
+   * delta would build on the refused one.
+   */
+  private applyDelta(call: ConfigCall, delta: SnapshotDeltaMessage): void {
+    const { holder, compiler, logger } = this.options;
+    if (this.awaitingSnapshot) return;
+    const current = holder.current;
+    if (current === null || delta.base_revision !== holder.revision.toString()) {
+      this.requestSnapshot(call, `delta based on revision ${delta.base_revision}, applied revision ${holder.revision}`);
+      return;
+    }
+    let compiled;
+    try {
+      compiled = compiler.applyDelta(current, delta);
+    } catch (error) {
+      this.reject(call, delta.revision, (error as Error).message);
+      this.requestSnapshot(call, 'a delta was refused');
+      return;
+    }
+    holder.swap(compiled);
+    logger.debug(
+      { baseRevision: delta.base_revision, revision: delta.revision, services: delta.upserted_services.length + delta.removed_service_ids.length, consumerKeys: delta.upserted_keys.length + delta.removed_key_hashes.length },
+      'delta applied',
+    );
+    this.options.onEvent?.({ type: 'applied', revision: compiled.revision });
+    this.write(call, { ack: { revision: delta.revision } });
+  }
+
+  private requestSnapshot(call: ConfigCall, reason: string): void {
+    this.awaitingSnapshot = true;
+    this.options.logger.info({ reason, appliedRevision: this.options.holder.revision.toString() }, 'asking the control plane for a full snapshot');
+    this.write(call, { resync: { applied_revision: this.options.holder.revision.toString(), reason } });
   }
 
   private reject(call: ConfigCall, revision: string, reason: string): void {

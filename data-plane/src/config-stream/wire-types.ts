@@ -1,153 +1,55 @@
-// TypeScript shapes of the tokengate.v1 messages exactly as @grpc/proto-loader decodes them with
-// CONFIG_PROTO_LOADER_OPTIONS (snake_case keys, uint64 as decimal strings, enums as names, proto3
-// defaults filled in, absent sub-messages as null, a virtual `message`/`auth` field naming the set
-// oneof member). Hand-written rather than generated; wire-types.test.ts checks every field name
-// against the loaded descriptor so the two cannot drift apart silently.
+// Names the data plane uses for the tokengate.v1 messages, all taken from the types generated from the
+// proto (proto/generated, `node proto/generate-types.js`) for the loader options in
+// proto/loader-options.json: snake_case keys, uint64 as decimal strings, enums as names, proto3 defaults
+// filled in, absent sub-messages as null, a virtual `message`/`auth` field naming the set oneof member.
+// `…__Output` types are what decoding yields; the others are what encoding accepts.
+import type { ApiKeyAuth__Output } from '../../../proto/generated/tokengate/v1/ApiKeyAuth';
+import type { AwsSigV4Auth__Output } from '../../../proto/generated/tokengate/v1/AwsSigV4Auth';
+import type { BackendAuth__Output } from '../../../proto/generated/tokengate/v1/BackendAuth';
+import type { ConsumerKey__Output } from '../../../proto/generated/tokengate/v1/ConsumerKey';
+import type { ControlPlaneMessage as ControlPlaneMessageEncodable, ControlPlaneMessage__Output } from '../../../proto/generated/tokengate/v1/ControlPlaneMessage';
+import type { DataPlaneMessage as DataPlaneMessageEncodable, DataPlaneMessage__Output } from '../../../proto/generated/tokengate/v1/DataPlaneMessage';
+import type { Hello__Output } from '../../../proto/generated/tokengate/v1/Hello';
+import type { Provider__Output } from '../../../proto/generated/tokengate/v1/Provider';
+import type { RateLimitPolicy__Output } from '../../../proto/generated/tokengate/v1/RateLimitPolicy';
+import type { Service__Output } from '../../../proto/generated/tokengate/v1/Service';
+import type { Snapshot__Output } from '../../../proto/generated/tokengate/v1/Snapshot';
+import type { SnapshotAck__Output } from '../../../proto/generated/tokengate/v1/SnapshotAck';
+import type { SnapshotDelta__Output } from '../../../proto/generated/tokengate/v1/SnapshotDelta';
+import type { SnapshotNack__Output } from '../../../proto/generated/tokengate/v1/SnapshotNack';
+import type { SnapshotRequest__Output } from '../../../proto/generated/tokengate/v1/SnapshotRequest';
+import type { TimeUnit__Output } from '../../../proto/generated/tokengate/v1/TimeUnit';
+import type { UsageAck__Output } from '../../../proto/generated/tokengate/v1/UsageAck';
+import type { UsageBatch__Output } from '../../../proto/generated/tokengate/v1/UsageBatch';
+import type { UsageRecord__Output } from '../../../proto/generated/tokengate/v1/UsageRecord';
 
-/** Enum names as decoded; an unknown value from a newer control plane arrives as its number. */
-export type ProviderName = 'PROVIDER_UNSPECIFIED' | 'OPENAI' | 'AZURE_OPENAI' | 'ANTHROPIC' | 'MISTRAL' | 'AWS_BEDROCK';
-export type TimeUnitName = 'TIME_UNIT_UNSPECIFIED' | 'MINUTE' | 'HOUR' | 'DAY';
+export type ProviderName = Provider__Output;
+export type TimeUnitName = TimeUnit__Output;
 
 /** uint64 fields travel as decimal strings (longs: String); encode accepts strings too. */
 export type Uint64String = string;
 
-export interface HelloMessage {
-  proxy_id: string;
-  environment: string;
-  version: string;
-  last_applied_revision: Uint64String;
-}
+export type HelloMessage = Hello__Output;
+export type SnapshotAckMessage = SnapshotAck__Output;
+export type SnapshotNackMessage = SnapshotNack__Output;
+export type SnapshotRequestMessage = SnapshotRequest__Output;
+export type UsageRecordMessage = UsageRecord__Output;
+export type UsageBatchMessage = UsageBatch__Output;
+export type UsageAckMessage = UsageAck__Output;
+export type ApiKeyAuthMessage = ApiKeyAuth__Output;
+export type AwsSigV4AuthMessage = AwsSigV4Auth__Output;
+export type BackendAuthMessage = BackendAuth__Output;
+export type RateLimitPolicyMessage = RateLimitPolicy__Output;
+export type ServiceMessage = Service__Output;
+export type ConsumerKeyMessage = ConsumerKey__Output;
+export type SnapshotMessage = Snapshot__Output;
+export type SnapshotDeltaMessage = SnapshotDelta__Output;
 
-export interface SnapshotAckMessage {
-  revision: Uint64String;
-}
-
-export interface SnapshotNackMessage {
-  revision: Uint64String;
-  reason: string;
-}
-
-export interface UsageRecordMessage {
-  service_id: string;
-  connection_id: string;
-  window_unit: TimeUnitName;
-  window_start: string;
-  prompt_tokens: Uint64String;
-  completion_tokens: Uint64String;
-  total_tokens: Uint64String;
-  requests: Uint64String;
-  organization_id: string;
-  project_id: string;
-  operation: string;
-  request_model: string;
-  response_model: string;
-  cached_prompt_read_tokens: Uint64String;
-  cached_prompt_write_tokens: Uint64String;
-  reasoning_tokens: Uint64String;
-  errors_4xx: Uint64String;
-  errors_5xx: Uint64String;
-}
-
-export interface UsageBatchMessage {
-  batch_id: string;
-  records: UsageRecordMessage[];
-}
-
-export interface UsageAckMessage {
-  batch_id: string;
-}
-
-/** What the proxy writes: exactly one member set. */
-export type DataPlaneMessage =
-  | { hello: HelloMessage }
-  | { ack: SnapshotAckMessage }
-  | { nack: SnapshotNackMessage }
-  | { usage: UsageBatchMessage };
-
-export interface ApiKeyAuthMessage {
-  header_name: string;
-  header_value: string;
-  api_version: string;
-}
-
-export interface AwsSigV4AuthMessage {
-  region: string;
-  access_key_id: string;
-  secret_access_key: string;
-  session_token: string;
-  service: string;
-}
-
-export interface BackendAuthMessage {
-  api_key?: ApiKeyAuthMessage | null;
-  aws_sigv4?: AwsSigV4AuthMessage | null;
-  /** oneof discriminator added by the loader (oneofs: true). */
-  auth?: 'api_key' | 'aws_sigv4';
-}
-
-export interface RateLimitPolicyMessage {
-  time_unit: TimeUnitName;
-  max_prompt_tokens: Uint64String;
-  max_completion_tokens: Uint64String;
-  max_total_tokens: Uint64String;
-}
-
-export interface ServiceMessage {
-  id: string;
-  organization_handle: string;
-  context_path: string;
-  provider: ProviderName | number;
-  upstream_url: string;
-  backend_auth: BackendAuthMessage | null;
-  rate_limit: RateLimitPolicyMessage | null;
-  marketplace_removed: boolean;
-  name: string;
-  organization_id: string;
-}
-
-export interface ConsumerKeyMessage {
-  key_hash: string;
-  connection_id: string;
-  service_id: string;
-  project_id: string;
-}
-
-export interface SnapshotMessage {
-  revision: Uint64String;
-  environment: string;
-  services: ServiceMessage[];
-  consumer_keys: ConsumerKeyMessage[];
-  generated_at: string;
-}
-
-export interface SnapshotDeltaMessage {
-  base_revision: Uint64String;
-  revision: Uint64String;
-  upserted_services: ServiceMessage[];
-  removed_service_ids: string[];
-  upserted_keys: ConsumerKeyMessage[];
-  removed_key_hashes: string[];
-}
-
+/** What the proxy writes (encode fills defaults for whatever is omitted). */
+export type DataPlaneMessage = DataPlaneMessageEncodable;
 /** What the control plane writes, as decoded. `message` names the member that is set. */
-export interface ControlPlaneMessage {
-  snapshot?: SnapshotMessage | null;
-  delta?: SnapshotDeltaMessage | null;
-  usage_ack?: UsageAckMessage | null;
-  message?: 'snapshot' | 'delta' | 'usage_ack';
-}
-
-/** What a (fake) control plane writes; encode fills defaults for whatever is omitted. */
-export type ControlPlaneMessageInput =
-  | { snapshot: SnapshotMessage }
-  | { delta: SnapshotDeltaMessage }
-  | { usage_ack: UsageAckMessage };
-
+export type ControlPlaneMessage = ControlPlaneMessage__Output;
+/** What a (fake) control plane writes. */
+export type ControlPlaneMessageInput = ControlPlaneMessageEncodable;
 /** A decoded DataPlaneMessage, as a server sees it. */
-export interface DecodedDataPlaneMessage {
-  hello?: HelloMessage | null;
-  ack?: SnapshotAckMessage | null;
-  nack?: SnapshotNackMessage | null;
-  usage?: UsageBatchMessage | null;
-  message?: 'hello' | 'ack' | 'nack' | 'usage';
-}
+export type DecodedDataPlaneMessage = DataPlaneMessage__Output;

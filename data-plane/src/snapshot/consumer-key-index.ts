@@ -12,12 +12,25 @@ export interface ConsumerKeyGrant {
 
 const SHA256_HEX = /^[0-9a-f]{64}$/;
 
+/** Overlay entries a delta-updated index carries before folding them into a new base (at least this many). */
+const MIN_OVERLAY_BEFORE_COMPACTION = 1024;
+
 /**
- * Immutable. Lookup hashes the presented key and does one Map hit on the digest, so its timing depends on
- * the digest, not on how much of a stored key the presented one shares; keys themselves are never held.
+ * Immutable. Lookup hashes the presented key and does one or two Map hits on the digest, so its timing
+ * depends on the digest, not on how much of a stored key the presented one shares; keys themselves are
+ * never held.
+ *
+ * An index updated by a delta shares the previous one's base map (never mutated) and carries the
+ * changes in a small overlay (a grant, or null for a removed key), so one change costs the size of the
+ * overlay, not the number of keys. Once the overlay outgrows an eighth of the base, it is folded into a
+ * new base: a copy of every key, paid once per that many changes.
  */
 export class ConsumerKeyIndex {
-  private constructor(private readonly grants: ReadonlyMap<string, ConsumerKeyGrant>) {}
+  private constructor(
+    private readonly base: ReadonlyMap<string, ConsumerKeyGrant>,
+    private readonly overlay: ReadonlyMap<string, ConsumerKeyGrant | null>,
+    readonly size: number,
+  ) {}
 
   /**
    * Build-time only. Throws on a malformed or duplicate hash. A key whose service the snapshot does not
@@ -27,24 +40,71 @@ export class ConsumerKeyIndex {
     const grants = new Map<string, ConsumerKeyGrant>();
     const seen = new Set<string>();
     for (const key of keys) {
-      const hash = key.key_hash.toLowerCase();
-      if (!SHA256_HEX.test(hash)) throw new Error(`consumer key of connection ${key.connection_id} has a key_hash that is not SHA-256 hex`);
+      const hash = checkedHash(key);
       if (seen.has(hash)) throw new Error(`two consumer keys share one key_hash (connection ${key.connection_id})`);
       seen.add(hash);
-      const organizationId = organizationOfService(key.service_id);
-      if (organizationId === undefined) continue;
-      grants.set(hash, Object.freeze({ connectionId: key.connection_id, serviceId: key.service_id, projectId: key.project_id, organizationId }));
+      const grant = grantOf(key, organizationOfService);
+      if (grant !== undefined) grants.set(hash, grant);
     }
-    return new ConsumerKeyIndex(grants);
+    return new ConsumerKeyIndex(grants, new Map(), grants.size);
   }
 
-  get size(): number {
-    return this.grants.size;
+  /**
+   * A new index with `removedHashes` gone and `upserted` added or replaced (removals first, so a key
+   * both removed and upserted ends up present). Throws on a malformed hash or one upserted twice.
+   */
+  withChanges(upserted: readonly ConsumerKeyMessage[], removedHashes: readonly string[], organizationOfService: (serviceId: string) => string | undefined): ConsumerKeyIndex {
+    const overlay = new Map(this.overlay);
+    let size = this.size;
+    const set = (hash: string, grant: ConsumerKeyGrant | null): void => {
+      const had = this.grantFor(hash, overlay) !== undefined;
+      size += (grant === null ? 0 : 1) - (had ? 1 : 0);
+      // A removal of a key only the base never held needs no tombstone.
+      if (grant === null && !this.base.has(hash)) overlay.delete(hash);
+      else overlay.set(hash, grant);
+    };
+    for (const removed of removedHashes) {
+      const hash = removed.toLowerCase();
+      if (!SHA256_HEX.test(hash)) throw new Error(`removed key_hash "${removed.slice(0, 80)}" is not SHA-256 hex`);
+      set(hash, null);
+    }
+    const seen = new Set<string>();
+    for (const key of upserted) {
+      const hash = checkedHash(key);
+      if (seen.has(hash)) throw new Error(`two consumer keys share one key_hash (connection ${key.connection_id})`);
+      seen.add(hash);
+      set(hash, grantOf(key, organizationOfService) ?? null);
+    }
+    if (overlay.size < Math.max(MIN_OVERLAY_BEFORE_COMPACTION, this.base.size / 8)) return new ConsumerKeyIndex(this.base, overlay, size);
+    const base = new Map(this.base);
+    for (const [hash, grant] of overlay) {
+      if (grant === null) base.delete(hash);
+      else base.set(hash, grant);
+    }
+    return new ConsumerKeyIndex(base, new Map(), base.size);
   }
 
   lookup(presentedKey: string): ConsumerKeyGrant | undefined {
-    return this.grants.get(hashConsumerKey(presentedKey));
+    return this.grantFor(hashConsumerKey(presentedKey), this.overlay);
   }
+
+  private grantFor(hash: string, overlay: ReadonlyMap<string, ConsumerKeyGrant | null>): ConsumerKeyGrant | undefined {
+    const changed = overlay.get(hash);
+    if (changed !== undefined) return changed ?? undefined;
+    return this.base.get(hash);
+  }
+}
+
+function checkedHash(key: ConsumerKeyMessage): string {
+  const hash = key.key_hash.toLowerCase();
+  if (!SHA256_HEX.test(hash)) throw new Error(`consumer key of connection ${key.connection_id} has a key_hash that is not SHA-256 hex`);
+  return hash;
+}
+
+function grantOf(key: ConsumerKeyMessage, organizationOfService: (serviceId: string) => string | undefined): ConsumerKeyGrant | undefined {
+  const organizationId = organizationOfService(key.service_id);
+  if (organizationId === undefined) return undefined;
+  return Object.freeze({ connectionId: key.connection_id, serviceId: key.service_id, projectId: key.project_id, organizationId });
 }
 
 /** The key_hash the control plane stores for a consumer key. */

@@ -2,7 +2,7 @@
 // sends snapshots on demand and records every Hello, ACK, NACK and usage batch it receives.
 import { Server, ServerCredentials, status, type Metadata, type ServerDuplexStream, type UntypedServiceImplementation } from '@grpc/grpc-js';
 import { loadConfigServiceContract } from '../config-stream/config-proto';
-import type { ControlPlaneMessageInput, DecodedDataPlaneMessage, HelloMessage, SnapshotMessage, UsageBatchMessage } from '../config-stream/wire-types';
+import type { ControlPlaneMessageInput, DecodedDataPlaneMessage, HelloMessage, SnapshotMessage, SnapshotRequestMessage, UsageBatchMessage } from '../config-stream/wire-types';
 import { RecordLog } from './record-log';
 
 export type SnapshotReply =
@@ -29,12 +29,15 @@ export class FakeConfigServer {
   readonly hellos = new RecordLog<HelloMessage & { readonly authorization: string | undefined }>();
   readonly replies = new RecordLog<SnapshotReply>();
   readonly usageBatches = new RecordLog<UsageBatchMessage>();
+  /** SnapshotRequests received; each is answered with the current snapshot, as the real control plane does. */
+  readonly snapshotRequests = new RecordLog<SnapshotRequestMessage>();
   /** Streams refused for a wrong token, by the authorization metadata they carried. */
   readonly refusedStreams = new RecordLog<string | undefined>();
   /** Streams that ended (proxy went away or server stopped), by proxy id. */
   readonly disconnects = new RecordLog<string>();
   private readonly streams = new Set<OpenStream>();
-  private current: SnapshotMessage | null;
+  /** Sent after each Hello and in answer to each SnapshotRequest (publish() also broadcasts it). */
+  current: SnapshotMessage | null;
 
   private constructor(
     private readonly server: Server,
@@ -128,7 +131,10 @@ export class FakeConfigServer {
       const proxyId = stream?.proxyId ?? '';
       if (message.ack) this.replies.push({ kind: 'ack', revision: message.ack.revision, proxyId });
       else if (message.nack) this.replies.push({ kind: 'nack', revision: message.nack.revision, reason: message.nack.reason, proxyId });
-      else if (message.usage) {
+      else if (message.resync) {
+        this.snapshotRequests.push(message.resync);
+        if (this.current !== null) call.write({ snapshot: this.current });
+      } else if (message.usage) {
         this.usageBatches.push(message.usage);
         call.write({ usage_ack: { batch_id: message.usage.batch_id } });
       }
