@@ -1,6 +1,7 @@
 // A private Redis Cluster for tests: three masters (no replicas) on free ports, their files in a
 // temporary folder, created with `redis-cli --cluster create` and ready once every node reports
-// cluster_state:ok. stop() ends the servers (they are this process's children) and removes the folder.
+// cluster_state:ok. stopNode()/startNode() kill and restart one master (empty, keeping its slots);
+// stop() ends the servers (they are this process's children) and removes the folder.
 import { type ChildProcess, execFile, spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
@@ -15,7 +16,7 @@ const run = promisify(execFile);
 const MASTERS = 3;
 
 export class PrivateRedisCluster {
-  private readonly servers: ChildProcess[] = [];
+  private readonly servers = new Map<number, ChildProcess>();
 
   private constructor(
     readonly ports: readonly number[],
@@ -64,38 +65,50 @@ export class PrivateRedisCluster {
   }
 
   async stop(): Promise<void> {
-    await Promise.all(
-      this.servers.splice(0).map(
-        (server) =>
-          new Promise<void>((resolve) => {
-            if (server.exitCode !== null || server.signalCode !== null) return resolve();
-            server.once('exit', () => resolve());
-            server.kill('SIGKILL');
-          }),
-      ),
-    );
+    await Promise.all(this.ports.map((port) => this.stopNode(port)));
     rmSync(this.dir, { recursive: true, force: true });
   }
 
+  /** Kills one master (SIGKILL): its slots are unserved until startNode(port). */
+  async stopNode(port: number): Promise<void> {
+    const server = this.servers.get(port);
+    this.servers.delete(port);
+    if (!server || server.exitCode !== null || server.signalCode !== null) return;
+    await new Promise<void>((resolve) => {
+      server.once('exit', () => resolve());
+      server.kill('SIGKILL');
+    });
+  }
+
+  /** Starts a stopped master again on its port, empty (no persistence) but with its slots (nodes.conf). */
+  async startNode(port: number): Promise<void> {
+    await this.spawnNode(port);
+    await this.waitUntilOk();
+  }
+
+  private async spawnNode(port: number): Promise<void> {
+    const server = spawn(
+      'redis-server',
+      ['--port', String(port), '--bind', '127.0.0.1', '--cluster-enabled', 'yes', '--cluster-config-file', `nodes-${port}.conf`, '--cluster-node-timeout', '2000', '--dir', this.dir, '--save', '', '--appendonly', 'no'],
+      { stdio: 'ignore' },
+    );
+    this.servers.set(port, server);
+    const probe = new Redis(port, '127.0.0.1', { lazyConnect: true, retryStrategy: () => 20, maxRetriesPerRequest: null, connectTimeout: 500 });
+    try {
+      await probe.connect().catch(() => undefined);
+      await probe.ping();
+    } finally {
+      probe.disconnect();
+    }
+  }
+
   private async create(): Promise<void> {
-    for (const port of this.ports) {
-      const server = spawn(
-        'redis-server',
-        ['--port', String(port), '--bind', '127.0.0.1', '--cluster-enabled', 'yes', '--cluster-config-file', `nodes-${port}.conf`, '--dir', this.dir, '--save', '', '--appendonly', 'no'],
-        { stdio: 'ignore' },
-      );
-      this.servers.push(server);
-    }
-    for (const port of this.ports) {
-      const probe = new Redis(port, '127.0.0.1', { lazyConnect: true, retryStrategy: () => 20, maxRetriesPerRequest: null, connectTimeout: 500 });
-      try {
-        await probe.connect().catch(() => undefined);
-        await probe.ping();
-      } finally {
-        probe.disconnect();
-      }
-    }
+    for (const port of this.ports) await this.spawnNode(port);
     await run('redis-cli', ['--cluster', 'create', ...this.ports.map((port) => `127.0.0.1:${port}`), '--cluster-replicas', '0', '--cluster-yes']);
+    await this.waitUntilOk();
+  }
+
+  private async waitUntilOk(): Promise<void> {
     const nodes = this.ports.map((port) => new Redis(port, '127.0.0.1'));
     try {
       await waitFor(async () => {

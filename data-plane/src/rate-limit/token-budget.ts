@@ -110,6 +110,8 @@ export class TokenBudget {
   /** Reservations sent to Redis whose outcome (answer or timeout) is not decided yet. */
   private undecided = 0;
   private whenDecided: Array<() => void> = [];
+  /** Bumped by every change of `contributed`: tells sync() whether usage was counted during a reconciliation. */
+  private contributions = 0;
   private syncing: Promise<void> | null = null;
   private probing = false;
   private closed = false;
@@ -285,15 +287,21 @@ export class TokenBudget {
 
   /**
    * While degraded: once every reservation sent earlier is decided, reconcile this proxy's
-   * contribution to every live window, and leave the degraded mode in the same tick — commands sent
-   * from then on run after the reconciliation on the one connection. A failure re-enters it.
+   * contribution to every live window, still degraded — so the mode is left only once every node
+   * holding one of its windows has answered (on a cluster a PING reaches one node, which says nothing
+   * of the others). Then leave the degraded mode, and in the same tick reconcile again what was
+   * counted locally meanwhile: commands sent from then on run after it on each window's connection.
+   * A failure (re-)enters it.
    */
   private sync(): Promise<void> {
     this.syncing ??= (async () => {
       try {
         if (this.undecided > 0) await new Promise<void>((resolve) => this.whenDecided.push(resolve));
         this.forgetEndedWindows();
-        const rounds = [...this.contributed].map(([windowKey, entry]) => this.deadline(this.scripts.tokengateReconcile(windowKey, this.ledgerId, entry.prompt, entry.completion, entry.ttl)));
+        const before = this.contributions;
+        await Promise.all(this.reconcileAll());
+        const countedMeanwhile = this.contributions !== before;
+        const rounds = countedMeanwhile ? this.reconcileAll() : [];
         this.leaveDegraded();
         await Promise.all(rounds);
       } catch (error) {
@@ -303,6 +311,11 @@ export class TokenBudget {
       }
     })();
     return this.syncing;
+  }
+
+  /** Sets this proxy's ledger in every live window to what it knows (idempotent). */
+  private reconcileAll(): Array<Promise<unknown>> {
+    return [...this.contributed].map(([windowKey, entry]) => this.deadline(this.scripts.tokengateReconcile(windowKey, this.ledgerId, entry.prompt, entry.completion, entry.ttl)));
   }
 
   /**
@@ -352,6 +365,7 @@ export class TokenBudget {
       this.contributed.set(windowKey, entry);
     }
     addTo(entry, delta);
+    this.contributions++;
   }
 
   private ttlSeconds(unit: TimeUnit): number {
