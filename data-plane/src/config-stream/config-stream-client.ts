@@ -23,7 +23,7 @@ export interface ConfigStreamTlsOptions {
 export type ConfigStreamEvent =
   | { readonly type: 'connected' }
   | { readonly type: 'disconnected'; readonly reason: string; readonly retryInMs: number }
-  | { readonly type: 'applied'; readonly revision: bigint }
+  | { readonly type: 'applied'; readonly revision: bigint; readonly from: 'snapshot' | 'delta' }
   | { readonly type: 'rejected'; readonly revision: string; readonly reason: string };
 
 export interface ConfigStreamClientOptions {
@@ -238,7 +238,7 @@ export class ConfigStreamClient {
     }
     holder.swap(compiled);
     logger.info({ revision: snapshot.revision, services: compiled.services.size, consumerKeys: compiled.consumerKeys.size }, 'snapshot applied');
-    this.options.onEvent?.({ type: 'applied', revision });
+    this.options.onEvent?.({ type: 'applied', revision, from: 'snapshot' });
     this.write(call, { ack: { revision: snapshot.revision } });
   }
 
@@ -269,7 +269,7 @@ export class ConfigStreamClient {
       { baseRevision: delta.base_revision, revision: delta.revision, services: delta.upserted_services.length + delta.removed_service_ids.length, consumerKeys: delta.upserted_keys.length + delta.removed_key_hashes.length },
       'delta applied',
     );
-    this.options.onEvent?.({ type: 'applied', revision: compiled.revision });
+    this.options.onEvent?.({ type: 'applied', revision: compiled.revision, from: 'delta' });
     this.write(call, { ack: { revision: delta.revision } });
   }
 
