@@ -14,8 +14,8 @@ const peers: DeltaPeer[] = [];
 
 const sha256 = (key: string) => createHash('sha256').update(key).digest('hex');
 
-function peer(proxyId: string, lastAppliedRevision = 0): DeltaPeer {
-  const connected = connectDeltaPeer(cp.grpcAddress, cp.dataPlaneToken, { proxyId, environment: 'production', lastAppliedRevision });
+function peer(proxyId: string, lastAppliedRevision = 0, flowControlWindowBytes?: number): DeltaPeer {
+  const connected = connectDeltaPeer(cp.grpcAddress, cp.dataPlaneToken, { proxyId, environment: 'production', lastAppliedRevision }, { flowControlWindowBytes });
   peers.push(connected);
   return connected;
 }
@@ -144,6 +144,40 @@ it('answers a SnapshotRequest after a gap with a full snapshot of the current re
   expect(held).toEqual(await freshState('delta-gap-fresh'));
 });
 
+/** `count` connections created through the services (8 at a time); returns their production keys. */
+async function createConnections(count: number, prefix: string): Promise<string[]> {
+  const developer = (await cp.plane.services.auth.authenticate(tenant.tokens.developer))!;
+  const created: string[] = [];
+  let next = 0;
+  await Promise.all(Array.from({ length: 8 }, async () => {
+    while (next < count) {
+      const { keys } = await cp.plane.services.connections.create(developer, { projectId: tenant.projectId, serviceId, name: `${prefix}-${next++}` });
+      created.push(keys.find((k) => k.environment === 'production')!.apiKey);
+    }
+  }));
+  return created;
+}
+
+it('coalesces what a slow proxy missed into one newer delta instead of queueing a delta per change', async () => {
+  // A 2 KiB HTTP/2 window: a proxy that stops reading makes the server wait after a few messages.
+  const slow = peer('delta-slow', 0, 2048);
+  const held = new HeldConfig();
+  held.apply(await slow.nth(0));
+  slow.pause();
+  const created = await createConnections(200, 'slow');
+  const revision = String(await currentRevision(cp));
+  slow.resume();
+  await waitFor(() => slow.received.at(-1)?.kind === 'delta' && delta(slow.received.at(-1)!).revision === revision, 'the proxy to catch up');
+  for (const message of slow.received.slice(1)) held.apply(message);
+  // 200 changes, far fewer messages (one in flight per stream, changes meanwhile coalesced), and the
+  // last one covers everything since the proxy stopped reading.
+  expect(slow.received.length).toBeLessThan(100);
+  const last = delta(slow.received.at(-1)!);
+  expect(Number(last.revision) - Number(last.base_revision)).toBeGreaterThanOrEqual(20);
+  expect(created.every((key) => held.keys.has(sha256(key)))).toBe(true);
+  expect(held).toEqual(await freshState('delta-slow-fresh'));
+});
+
 it('brings a proxy that reconnects after 1,000 changes up to date with one delta, or a snapshot once the log is trimmed', async () => {
   const away = new HeldConfig();
   const before = peer('delta-away');
@@ -151,16 +185,8 @@ it('brings a proxy that reconnects after 1,000 changes up to date with one delta
   before.close();
   const kept = await connectApp(cp, tenant, serviceId, 'kept');
   const doomed = await connectApp(cp, tenant, serviceId, 'doomed');
+  const created = await createConnections(1000, 'bulk');
   const developer = (await cp.plane.services.auth.authenticate(tenant.tokens.developer))!;
-  // 1,000 changes, 8 at a time (each one its own revision).
-  const created: string[] = [];
-  let next = 0;
-  await Promise.all(Array.from({ length: 8 }, async () => {
-    while (next < 1000) {
-      const { keys } = await cp.plane.services.connections.create(developer, { projectId: tenant.projectId, serviceId, name: `bulk-${next++}` });
-      created.push(keys.find((k) => k.environment === 'production')!.apiKey);
-    }
-  }));
   await cp.plane.services.connections.delete(developer, doomed.connectionId);
   const revision = await currentRevision(cp);
   expect(revision - Number(away.revision)).toBeGreaterThan(1000);

@@ -36,14 +36,25 @@ export interface DeltaPeer {
   readonly received: ConfigMessage[];
   error?: ServiceError;
   write(message: DataPlaneMessage): void;
+  /** Stops reading (a slow proxy): once gRPC's buffers and HTTP/2 window are full, the server must wait. */
+  pause(): void;
+  resume(): void;
   /** Waits for the n-th config message (0-based), received already or not. */
   nth(n: number, timeoutMs?: number): Promise<ConfigMessage>;
   close(): void;
 }
 
-export function connectDeltaPeer(address: string, token: string, hello: { proxyId: string; environment: string; lastAppliedRevision?: number | string }): DeltaPeer {
+export function connectDeltaPeer(
+  address: string,
+  token: string,
+  hello: { proxyId: string; environment: string; lastAppliedRevision?: number | string },
+  options: { flowControlWindowBytes?: number } = {},
+): DeltaPeer {
   const method = loadConfigServiceContract().streamConfig;
-  const client = new Client(address, credentials.createInsecure(), { 'grpc.max_receive_message_length': 256 * 1024 * 1024 });
+  const client = new Client(address, credentials.createInsecure(), {
+    'grpc.max_receive_message_length': 256 * 1024 * 1024,
+    ...(options.flowControlWindowBytes === undefined ? {} : { 'grpc-node.flow_control_window': options.flowControlWindowBytes }),
+  });
   const metadata = new Metadata();
   metadata.set('authorization', `Bearer ${token}`);
   const stream: ClientDuplexStream<DataPlaneMessage, ControlPlaneMessage> = client.makeBidiStreamRequest(method.path, method.serializeRequest, method.deserializeResponse, metadata);
@@ -52,6 +63,8 @@ export function connectDeltaPeer(address: string, token: string, hello: { proxyI
   const peer: DeltaPeer = {
     received: [],
     write: (message) => stream.write(message),
+    pause: () => stream.pause(),
+    resume: () => stream.resume(),
     nth: (n, timeoutMs = 20_000) =>
       new Promise((resolve, reject) => {
         const check = () => {
