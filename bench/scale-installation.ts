@@ -62,14 +62,15 @@ export function parseLogLine(line: string): Record<string, unknown> | undefined 
   }
 }
 
-export async function startControlPlane(processes: ChildProcessGroup, repositoryRoot: string, databaseUrl: string, redisUrl: string): Promise<ControlPlaneProcess> {
+/** `nodeArgs`: flags for node itself (e.g. `--cpu-prof`). */
+export async function startControlPlane(processes: ChildProcessGroup, repositoryRoot: string, databaseUrl: string, redisUrl: string, nodeArgs: readonly string[] = []): Promise<ControlPlaneProcess> {
   const adminToken = `tgp_admin_${randomBytes(16).toString('hex')}`;
   const dataPlaneToken = `tgd_${randomBytes(16).toString('hex')}`;
   const redisNamespace = `tokengate-bench-scale-${randomBytes(3).toString('hex')}`;
   const child = processes.start({
     name: 'tokengate control plane',
     command: process.execPath,
-    args: [path.join(repositoryRoot, 'dist/cli/main.js'), 'control-plane'],
+    args: [...nodeArgs, path.join(repositoryRoot, 'dist/cli/main.js'), 'control-plane'],
     cwd: repositoryRoot,
     env: cleanEnv({
       DATABASE_URL: databaseUrl,

@@ -160,11 +160,13 @@ function main(): void {
       }
     }
   });
-  // Exit with the benchmark, however it ends.
-  process.on('disconnect', () => {
+  // Exit with the benchmark, however it ends (process.exit, so that a --cpu-prof profile is written).
+  const exit = (): void => {
     void Promise.allSettled(proxies.map((p) => p.close())).finally(() => process.exit(0));
     setTimeout(() => process.exit(0), 2000).unref();
-  });
+  };
+  process.on('disconnect', exit);
+  process.on('SIGTERM', exit);
 }
 
 if (require.main === module) main();

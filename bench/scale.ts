@@ -58,9 +58,24 @@ const SETTINGS = {
   batch: numberSetting('SCALE_BATCH', 10_000),
   reconnects: numberSetting('SCALE_RECONNECTS', 5),
   liveTimeoutS: numberSetting('SCALE_LIVE_TIMEOUT_S', 120),
+  /** When set: the control plane and the simulated proxies' processes write V8 CPU profiles there (`--cpu-prof`). */
+  cpuProfileDir: process.env.SCALE_CPU_PROFILE_DIR ?? '',
   databaseUrl: process.env.BENCH_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/tokengate_bench_scale',
   redisUrl: process.env.BENCH_REDIS_URL ?? process.env.REDIS_URL ?? 'redis://127.0.0.1:6379',
 };
+
+/** Longest wait for every proxy to reach the current revisions (after seeding, a burst, the sustained minute). */
+const SETTLE_TIMEOUT_MS = 600_000;
+
+/** A key-live time, or how long was waited for one that did not come. */
+function live(value: number | null): string {
+  return value === null ? `> ${SETTINGS.liveTimeoutS} s (timeout)` : ms(value);
+}
+
+/** A time to catch up, or the wait it exceeded. */
+function drain(value: number | null): string {
+  return value === null ? `> ${SETTLE_TIMEOUT_MS / 1000} s or the control plane died` : ms(value);
+}
 
 const GOALS = { createMs: 50, liveMs: 1000, rssBytes: 512 * 1024 * 1024, snapshotMs: 2000, growth: 0.1 };
 
@@ -81,6 +96,10 @@ function ms(value: number | null | undefined): string {
 
 function mb(bytes: number | null | undefined): string {
   return bytes === null || bytes === undefined ? '—' : `${Math.round(bytes / 1024 / 1024)} MB`;
+}
+
+function profilingArgs(name: string): string[] {
+  return SETTINGS.cpuProfileDir === '' ? [] : ['--cpu-prof', '--cpu-prof-interval=10000', `--cpu-prof-dir=${path.join(SETTINGS.cpuProfileDir, name)}`];
 }
 
 const sleep = (delayMs: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, delayMs));
@@ -109,7 +128,7 @@ class ProxyFleet {
 
   static start(processes: ChildProcessGroup, count: number): ProxyFleet {
     const workers = Array.from({ length: count }, (_, i) =>
-      processes.start({ name: `simulated proxies #${i + 1}`, command: process.execPath, args: ['--max-old-space-size=8192', path.join(SCRIPTS, 'scale-proxy-worker.js')], ipc: true }),
+      processes.start({ name: `simulated proxies #${i + 1}`, command: process.execPath, args: ['--max-old-space-size=8192', ...profilingArgs('simulated-proxies'), path.join(SCRIPTS, 'scale-proxy-worker.js')], ipc: true }),
     );
     return new ProxyFleet(workers);
   }
@@ -251,10 +270,16 @@ class ScaleRun {
   }
 
   /** Waits until every proxy serves the current revisions; returns how long that took. */
-  async settle(timeoutMs = 600_000): Promise<number | null> {
+  async settle(timeoutMs = SETTLE_TIMEOUT_MS): Promise<number | null> {
+    if (!this.controlPlane.child.isRunning()) return null;
     const begin = epochMs();
-    const reached = await this.fleet.waitForRevisions(await this.revisions(), timeoutMs);
-    return reached === null ? null : Math.max(0, reached - begin);
+    try {
+      const reached = await Promise.race([this.fleet.waitForRevisions(await this.revisions(), timeoutMs), this.controlPlane.child.exited.then(() => null)]);
+      return reached === null ? null : Math.max(0, reached - begin);
+    } catch (error) {
+      log(`  could not wait for the proxies: ${(error as Error).message.slice(0, 300)}`);
+      return null;
+    }
   }
 
   private async timed<T>(mutation: () => Promise<T>, conditions: (result: T) => KeyConditions): Promise<{ sample: LiveSample; result: T }> {
@@ -326,7 +351,7 @@ class ScaleRun {
       controlPlaneRss: this.sampleControlPlaneRss(),
     };
     log(
-      `  ${row.connections} connections: settled create ${ms(row.settled.mutationMs)}, live ${ms(row.settled.liveMs)}; burst ${row.burst.perSecond.toFixed(1)}/s; after burst create ${ms(afterBurst.mutationMs)}, live ${ms(afterBurst.liveMs)}; backlog drained in ${ms(row.backlogDrainMs)}`,
+      `  ${row.connections} connections: settled create ${ms(row.settled.mutationMs)}, live ${live(row.settled.liveMs)}; burst ${row.burst.perSecond.toFixed(1)}/s; after burst create ${ms(afterBurst.mutationMs)}, live ${live(afterBurst.liveMs)}; backlog drained in ${drain(row.backlogDrainMs)}`,
     );
     return row;
   }
@@ -558,7 +583,8 @@ async function main(): Promise<void> {
   const stop = async (code: number): Promise<never> => {
     if (!stopping) {
       stopping = true;
-      await processes.stopAll();
+      // A process writes its CPU profile as it exits: give it time to.
+      await processes.stopAll(SETTINGS.cpuProfileDir === '' ? 3000 : 30_000);
       await dropBenchDatabase(SETTINGS.databaseUrl, (comment) => comment?.startsWith('tokengate benchmark scratch database') ?? false).catch(() => undefined);
     }
     process.exit(code);
@@ -571,7 +597,7 @@ async function main(): Promise<void> {
   log(`scale benchmark: ${SETTINGS.connections} connections (table at ${sizes.join(', ')}), ${SETTINGS.services} services, ${SETTINGS.organizations} organizations, ${SETTINGS.proxiesPerEnvironment} simulated proxies per environment in ${SETTINGS.workers} processes`);
   await recreateBenchDatabase(SETTINGS.databaseUrl);
   const upstream = await startFakeUpstream(processes, SCRIPTS);
-  const controlPlane = await startControlPlane(processes, ROOT, SETTINGS.databaseUrl, SETTINGS.redisUrl);
+  const controlPlane = await startControlPlane(processes, ROOT, SETTINGS.databaseUrl, SETTINGS.redisUrl, profilingArgs('control-plane'));
   log(`control plane: ${controlPlane.graphqlUrl} (gRPC ${controlPlane.grpcAddress})`);
   const controlPlaneLog = captureWarnings(controlPlane.child);
   const admin = new GraphQLClient(controlPlane.graphqlUrl, controlPlane.adminToken);
@@ -656,7 +682,7 @@ async function main(): Promise<void> {
   out.push(`| connections | right after a burst of ${SETTINGS.burst} creations (8 at a time): createConnection; key live | once settled: createConnection; key live (median of 3) | burst rate; backlog drained in |`);
   out.push('| --- | --- | --- | --- |');
   for (const row of table) {
-    out.push(`| ${row.connections.toLocaleString('en-US')} | ${ms(row.afterBurst.mutationMs)}; ${ms(row.afterBurst.liveMs)} | ${ms(row.settled.mutationMs)}; ${ms(row.settled.liveMs)} | ${row.burst.perSecond.toFixed(1)}/s (p99 ${ms(row.burst.p99Ms)}); ${ms(row.backlogDrainMs)} |`);
+    out.push(`| ${row.connections.toLocaleString('en-US')} | ${ms(row.afterBurst.mutationMs)}; ${live(row.afterBurst.liveMs)} | ${ms(row.settled.mutationMs)}; ${live(row.settled.liveMs)} | ${row.burst.perSecond.toFixed(1)}/s (p99 ${ms(row.burst.p99Ms)}); ${drain(row.backlogDrainMs)} |`);
   }
   out.push('');
   out.push(`Sequential mutations at ${connectionsNow.toLocaleString('en-US')} connections (each waited for at every proxy; ${sequential.seconds.toFixed(0)} s):`);
@@ -669,7 +695,7 @@ async function main(): Promise<void> {
   out.push('');
   const rate = (n: number) => (n / SETTINGS.sustainedS).toFixed(1);
   const answered = sustained.latencies.create.length + sustained.latencies.rotate.length + sustained.latencies.delete.length;
-  out.push(`Sustained: ${sustained.offered} mutations offered at ${SETTINGS.sustainedRate}/s over ${SETTINGS.sustainedS} s; ${answered} answered (${rate(answered)}/s), ${sustained.errors} errors, ${sustained.skipped} not sent (256 in flight); last answer after ${sustained.answeredSeconds.toFixed(1)} s; proxies caught up ${ms(sustained.drainMs)} after.`);
+  out.push(`Sustained: ${sustained.offered} mutations offered at ${SETTINGS.sustainedRate}/s over ${SETTINGS.sustainedS} s; ${answered} answered (${rate(answered)}/s), ${sustained.errors} errors, ${sustained.skipped} not sent (256 in flight); last answer after ${sustained.answeredSeconds.toFixed(1)} s; proxies caught up ${drain(sustained.drainMs)} after.`);
   for (const kind of ['create', 'rotate', 'delete'] as const) out.push(`  ${kind}: n ${sustained.latencies[kind].length}, p50 ${ms(percentile(sustained.latencies[kind], 50))}, p99 ${ms(percentile(sustained.latencies[kind], 99))}, max ${ms(percentile(sustained.latencies[kind], 100))}`);
   if (sustained.errorSamples.length) out.push(`  errors, e.g.: ${sustained.errorSamples.join(' | ')}`);
   out.push(`  control plane heap used: ${mb(heapGrowth.first)} (first quarter) → ${mb(heapGrowth.last)} (last quarter), RSS ${mb(rssGrowth.first)} → ${mb(rssGrowth.last)}; after the proxies caught up: heap ${mb(sustained.afterDrain.controlPlaneHeapUsed)}, RSS ${mb(sustained.afterDrain.controlPlaneRss)}`);
