@@ -84,14 +84,15 @@ it('a change rolls out through BullMQ on the cluster to DEPLOYED, its job comple
   try {
     const environmentId = (await node.keys(`${prefix}:${serviceId}.*`)).map((key) => key.slice(prefix.length + 1).split('.')[1])[0];
     const jobId = rolloutJobId({ serviceId, environmentId, environment: 'production', revision });
-    expect(await node.zscore(`${prefix}:completed`, jobId)).not.toBeNull();
+    // The worker marks the deployment DEPLOYED inside the job; BullMQ completes the job just after.
+    await waitFor(async () => (await node.zscore(`${prefix}:completed`, jobId)) !== null, `job ${jobId} to complete`);
     expect(await node.hget(`${prefix}:${jobId}`, 'returnvalue')).toBe('"deployed"');
   } finally {
     node.disconnect();
   }
-  // The control plane's queue metrics read the cluster too: nothing left waiting.
-  const metrics = await (await fetch(gw.cp.graphqlUrl.replace(/\/graphql$/, '/metrics'))).text();
-  expect(metrics).toMatch(/^tokengate_rollout_jobs{state="waiting"} 0$/m);
+  // The control plane's queue metrics read the cluster too (-1 would mean unreadable): nothing left waiting.
+  const waiting = async () => /^tokengate_rollout_jobs{state="waiting"} (-?\d+)$/m.exec(await (await fetch(gw.cp.graphqlUrl.replace(/\/graphql$/, '/metrics'))).text())?.[1];
+  await waitFor(async () => (await waiting()) === '0', 'the waiting rollout jobs, read from the cluster, to be 0');
 });
 
 it('the worker stops cleanly on SIGTERM with the cluster up', async () => {
