@@ -57,6 +57,7 @@ describe('parseDataPlaneCliOptions', () => {
       TOKENGATE_CONTROL_PLANE_CA: '/cp/ca.pem',
       TOKENGATE_PROXY_ID: 'proxy-a',
       TOKENGATE_MAX_BODY_BYTES: '2048',
+      TOKENGATE_UPSTREAM_CA_FILE: '/cp/ca.pem',
     });
     expect(options).toMatchObject({
       environment: 'development',
@@ -66,6 +67,7 @@ describe('parseDataPlaneCliOptions', () => {
       proxyId: 'proxy-a',
       maxBodyBytes: 2048,
       accessLog: true,
+      upstreamAgents: { freeSocketTimeoutMs: 15_000, maxSocketsPerOrigin: null, ca: Buffer.from('CA') },
     });
   });
 

@@ -1,6 +1,7 @@
 // Flags and environment variables of `tokengate data-plane`. A flag wins over its variable.
 import type { DataPlaneOptions } from './main';
 import { parseRedisUrl, RedisUrlError } from './redis/redis-connection';
+import { DEFAULT_UPSTREAM_AGENT_OPTIONS } from './snapshot/upstream-target';
 
 export const DATA_PLANE_USAGE = `Usage: tokengate data-plane --environment <handle> [options]
 
@@ -17,6 +18,8 @@ export const DATA_PLANE_USAGE = `Usage: tokengate data-plane --environment <hand
   --max-body-bytes <n>          request body limit (TOKENGATE_MAX_BODY_BYTES), default 10485760
   --upstream-timeout-ms <n>     time to provider response headers (TOKENGATE_UPSTREAM_TIMEOUT_MS), default 60000
   --upstream-idle-timeout-ms <n> longest provider silence mid-response (TOKENGATE_UPSTREAM_IDLE_TIMEOUT_MS), default 120000
+  --upstream-ca-file <file>     PEM CA certificates trusted for https providers instead of Node's bundle
+                                (TOKENGATE_UPSTREAM_CA_FILE): private endpoints, TLS-inspecting egress
   --shutdown-grace-ms <n>       in-flight grace period on SIGTERM (TOKENGATE_SHUTDOWN_GRACE_MS), default 30000
   --access-log <true|false>     one log line per request (TOKENGATE_ACCESS_LOG), default false
   --redis-url <url>             shared token counters (REDIS_URL), default redis://127.0.0.1:6379;
@@ -61,6 +64,7 @@ const FLAG_VARIABLES: Readonly<Record<string, string>> = {
   'max-body-bytes': 'TOKENGATE_MAX_BODY_BYTES',
   'upstream-timeout-ms': 'TOKENGATE_UPSTREAM_TIMEOUT_MS',
   'upstream-idle-timeout-ms': 'TOKENGATE_UPSTREAM_IDLE_TIMEOUT_MS',
+  'upstream-ca-file': 'TOKENGATE_UPSTREAM_CA_FILE',
   'shutdown-grace-ms': 'TOKENGATE_SHUTDOWN_GRACE_MS',
   'access-log': 'TOKENGATE_ACCESS_LOG',
   'log-level': 'TOKENGATE_LOG_LEVEL',
@@ -165,6 +169,7 @@ export function parseDataPlaneCliOptions(
     return url;
   };
 
+  const upstreamCa = file('upstream-ca-file');
   const token = env['TOKENGATE_DATAPLANE_TOKEN'];
   return {
     logLevel: get('log-level') ?? 'info',
@@ -182,6 +187,7 @@ export function parseDataPlaneCliOptions(
       maxBodyBytes: integer('max-body-bytes', 1, 2 ** 31),
       upstreamHeadersTimeoutMs: integer('upstream-timeout-ms', 1, 3_600_000),
       upstreamIdleTimeoutMs: integer('upstream-idle-timeout-ms', 1, 3_600_000),
+      ...(upstreamCa === undefined ? {} : { upstreamAgents: { ...DEFAULT_UPSTREAM_AGENT_OPTIONS, ca: upstreamCa } }),
       shutdownGraceMs: integer('shutdown-grace-ms', 0, 3_600_000),
       accessLog: accessLogRaw === 'true' || accessLogRaw === '1',
       usageReportIntervalMs: integer('usage-report-interval-ms', 100, 3_600_000),

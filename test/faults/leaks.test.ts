@@ -33,7 +33,7 @@ let agent = new Agent({ keepAlive: true, maxSockets: CONCURRENCY });
 
 beforeAll(async () => {
   gw = await startGateway();
-  proxy = await gw.startProxy({ upstreamHeadersTimeoutMs: 200, upstreamAgents: { freeSocketTimeoutMs: 300, maxFreeSocketsPerOrigin: 256 } });
+  proxy = await gw.startProxy({ upstreamHeadersTimeoutMs: 200, upstreamAgents: { freeSocketTimeoutMs: 300, maxSocketsPerOrigin: null } });
 });
 afterAll(async () => {
   agent.destroy();

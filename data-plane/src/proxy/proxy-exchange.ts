@@ -3,8 +3,9 @@
 //   → call the provider → relay the response and observe it → settle (usage, metrics, access log).
 // Created per request by ProxyRequestHandler once the route and the consumer key are known; owned by
 // that request (not shared), so its state lives in fields rather than closures.
-import type { ClientRequest, IncomingMessage, OutgoingHttpHeaders } from 'node:http';
+import type { IncomingHttpHeaders, OutgoingHttpHeaders } from 'node:http';
 import { performance } from 'node:perf_hooks';
+import type { Dispatcher } from 'undici';
 import type { TokengateErrorCode, UpstreamRequestDraft } from '../providers/provider-adapter';
 import type { ResponseObserver } from '../providers/usage-accounting';
 import type { ConsumerKeyGrant } from '../snapshot/consumer-key-index';
@@ -36,7 +37,7 @@ function waitAtMost(work: Promise<void>, ms: number): Promise<void> {
   return Promise.race([work, timeout]).finally(() => clearTimeout(timer));
 }
 
-export class ProxyExchange {
+export class ProxyExchange implements Dispatcher.DispatchHandler {
   private readonly startedAt = performance.now();
   private readonly draft: UpstreamRequestDraft;
   private readonly meter: RequestMeter;
@@ -46,7 +47,10 @@ export class ProxyExchange {
   private upstreamStatus = 0;
   /** Set once the outcome is decided; later upstream events are echoes of our own teardown. */
   private settled = false;
-  private upstreamRequest: ClientRequest | null = null;
+  /** undici's handle on the upstream request, once it is on a socket. */
+  private upstream: Dispatcher.DispatchController | null = null;
+  /** Reads usage from the response body as it is relayed; set with the response headers. */
+  private observer: ResponseObserver | null = null;
   private timer: NodeJS.Timeout | null = null;
   /** Body chunks relayed; the idle timer compares it with what it saw last time. */
   private bodyActivity = 0;
@@ -163,25 +167,22 @@ export class ProxyExchange {
   // ── 5. Call the provider ─────────────────────────────────────────────────────────────────────────
   private call(body: Buffer): void {
     if (this.settled) return;
-    const { upstream } = this.service;
-    const outgoing = upstream.request({
-      agent: upstream.agent,
-      hostname: upstream.hostname,
-      port: upstream.port,
-      method: this.draft.method,
-      path: this.draft.path + this.draft.query,
-      headers: this.draft.headers,
-    });
-    this.upstreamRequest = outgoing;
     this.sentAt = performance.now();
     this.timer = setTimeout(() => this.onTimer(), this.options.upstreamHeadersTimeoutMs);
-    outgoing.on('error', (error: NodeJS.ErrnoException) => {
-      if (this.settled) return;
-      this.options.logger.warn({ requestId: this.requestId, service: this.service.id, error: error.code ?? error.message }, 'upstream request failed');
-      this.fail(502, 'upstream_unreachable', 'The provider could not be reached.');
-    });
-    outgoing.on('response', (response: IncomingMessage) => this.relay(response));
-    outgoing.end(body);
+    const method = this.draft.method;
+    // The exchange is its own dispatch handler: undici calls the on* methods below.
+    this.service.upstream.agent.dispatch(
+      {
+        method,
+        path: this.draft.path + this.draft.query,
+        headers: this.draft.headers as Record<string, string | string[]>,
+        body: body.length === 0 && (method === 'GET' || method === 'HEAD') ? null : body,
+        // Never resent by undici: the proxy has already charged this request.
+        idempotent: false,
+        blocking: true,
+      },
+      this,
+    );
   }
 
   private onTimer(): void {
@@ -197,22 +198,30 @@ export class ProxyExchange {
     this.fail(504, 'upstream_timeout', 'The provider did not answer in time.');
   }
 
+  /** undici: the request is about to be written to an upstream socket. */
+  onRequestStart(controller: Dispatcher.DispatchController): void {
+    this.upstream = controller;
+    // The exchange ended while undici was still connecting (timeout, client gone): drop the request.
+    if (this.settled) controller.abort(new Error(CLIENT_GONE));
+  }
+
   // ── 6. Relay the response and observe it ─────────────────────────────────────────────────────────
-  private relay(upstreamResponse: IncomingMessage): void {
+  /** undici: the provider's status and headers (1xx informational answers are skipped). */
+  onResponseStart(controller: Dispatcher.DispatchController, status: number, headers: IncomingHttpHeaders): void {
+    if (status < 200) return;
     const { res, meter, options } = this;
     if (this.settled) {
-      upstreamResponse.resume();
+      controller.abort(new Error(CLIENT_GONE));
       return;
     }
     if (this.timer !== null) clearTimeout(this.timer);
     this.timer = setTimeout(() => this.onTimer(), options.upstreamIdleTimeoutMs);
-    const status = upstreamResponse.statusCode ?? 502;
     this.status = status;
     this.upstreamStatus = status;
     this.firstByteSeconds = (performance.now() - this.sentAt) / 1000;
-    const responseHeaders: OutgoingHttpHeaders = downstreamResponseHeaders(upstreamResponse.headers);
+    const responseHeaders: OutgoingHttpHeaders = downstreamResponseHeaders(headers);
     responseHeaders['x-tokengate-request-id'] = this.requestId;
-    const observer = meter.observe(status, upstreamResponse.headers);
+    this.observer = meter.observe(status, headers);
     const limits = meter.responseHeaders();
     if (limits !== null) Object.assign(responseHeaders, limits);
     // The observer may hide a chunk the client did not ask for (the injected usage chunk).
@@ -226,27 +235,23 @@ export class ProxyExchange {
     }
     // A streamed response (SSE, AWS event stream) has no length: let the client see the headers now.
     if (responseHeaders['content-length'] === undefined) res.flushHeaders?.();
-    upstreamResponse.on('data', (chunk: Buffer) => {
-      this.bodyActivity += 1;
-      if (this.firstChunkSeconds === null) this.firstChunkSeconds = (performance.now() - this.startedAt) / 1000;
-      const out = observer.write(chunk);
-      if (out.length > 0 && !res.write(out)) upstreamResponse.pause();
-    });
-    res.on('drain', () => upstreamResponse.resume());
-    upstreamResponse.on('end', () => this.onUpstreamEnd(observer));
-    upstreamResponse.on('close', () => {
-      // Closed before its end: the provider connection broke mid-stream. Cut the client stream so the
-      // SDK sees an error instead of a silently truncated body.
-      if (!upstreamResponse.complete && !this.settled) {
-        this.settled = true;
-        res.destroy();
-      }
-    });
-    upstreamResponse.on('error', () => undefined); // 'close' above decides; this keeps 'aborted' errors from throwing
+    res.on('drain', () => controller.resume());
   }
 
-  private onUpstreamEnd(observer: ResponseObserver): void {
-    if (this.settled) return;
+  /** undici: a chunk of the response body, relayed as it comes; the upstream pauses while the client is slower. */
+  onResponseData(controller: Dispatcher.DispatchController, chunk: Buffer): void {
+    const observer = this.observer;
+    if (this.settled || observer === null) return;
+    this.bodyActivity += 1;
+    if (this.firstChunkSeconds === null) this.firstChunkSeconds = (performance.now() - this.startedAt) / 1000;
+    const out = observer.write(chunk);
+    if (out.length > 0 && !this.res.write(out)) controller.pause();
+  }
+
+  /** undici: the response is complete. */
+  onResponseEnd(): void {
+    const observer = this.observer;
+    if (this.settled || observer === null) return;
     this.settled = true;
     const rest = observer.flush();
     const end = (): void => {
@@ -257,10 +262,20 @@ export class ProxyExchange {
     // Redis delays the end by at most SETTLE_WAIT_MS (settlement then finishes in the background).
     if (!this.meter.limited) end();
     else void waitAtMost(this.meter.finish(this.upstreamStatus, this.status).then(() => undefined), SETTLE_WAIT_MS).then(end);
-    // The provider answered before the client finished uploading (e.g. an early 4xx): the rest of the
-    // body is dropped, and the half-sent upstream request must not keep its pooled socket.
-    const upstreamRequest = this.upstreamRequest;
-    if (upstreamRequest !== null && !upstreamRequest.writableEnded) upstreamRequest.destroy();
+  }
+
+  /** undici: the upstream could not be reached, or broke (or was cut by the proxy) before the end. */
+  onResponseError(_controller: Dispatcher.DispatchController, error: Error & { code?: string }): void {
+    if (this.settled) return;
+    if (this.res.headersSent) {
+      // Closed before its end: the provider connection broke mid-stream. Cut the client stream so the
+      // SDK sees an error instead of a silently truncated body.
+      this.settled = true;
+      this.res.destroy();
+      return;
+    }
+    this.options.logger.warn({ requestId: this.requestId, service: this.service.id, error: error.code ?? error.message }, 'upstream request failed');
+    this.fail(502, 'upstream_unreachable', 'The provider could not be reached.');
   }
 
   // ── Endings ─────────────────────────────────────────────────────────────────────────────────────
@@ -268,7 +283,7 @@ export class ProxyExchange {
   private fail(httpStatus: number, code: TokengateErrorCode, message: string, closeConnection = false, extraHeaders?: Record<string, string>): void {
     if (this.settled) return;
     this.settled = true;
-    if (this.upstreamRequest !== null) this.upstreamRequest.destroy();
+    this.upstream?.abort(new Error(CLIENT_GONE));
     if (!this.res.headersSent) {
       this.status = httpStatus;
       sendRefusal(this.req, this.res, this.service.provider, httpStatus, code, message, this.requestId, closeConnection, extraHeaders);
@@ -284,7 +299,7 @@ export class ProxyExchange {
     if (!this.settled) {
       this.settled = true;
       if (this.status === 0) this.status = 499;
-      if (this.upstreamRequest !== null) this.upstreamRequest.destroy(new Error(CLIENT_GONE));
+      this.upstream?.abort(new Error(CLIENT_GONE));
     }
     this.finish();
   }

@@ -1,62 +1,75 @@
-// Upstream endpoints, parsed once per snapshot, and the keep-alive agents they share across snapshots.
-import http from 'node:http';
-import https from 'node:https';
+// Upstream endpoints, parsed once per snapshot, and the keep-alive connection pools they share across
+// snapshots. The proxy's upstream client is undici (ADR 010): its dispatcher API hands the proxy raw
+// chunks and parsed headers without the IncomingMessage/ClientRequest streams node:http builds per request.
+import { Pool } from 'undici';
 import type { UpstreamEndpoint } from '../providers/provider-adapter';
 
 export interface UpstreamTarget extends UpstreamEndpoint {
-  /** scheme://host[:port], the agent pool key. */
+  /** scheme://host[:port], the pool key. */
   readonly origin: string;
   /** Path prefix of the upstream URL without trailing slash ('' when none), still percent-encoded. */
   readonly basePath: string;
-  readonly agent: http.Agent;
-  readonly request: typeof http.request;
+  /** The keep-alive connection pool of this origin, shared by every service that calls it. */
+  readonly agent: Pool;
 }
 
 export interface UpstreamAgentOptions {
-  /** How long an idle upstream socket is kept for reuse. Node honours a shorter `Keep-Alive: timeout` hint. */
+  /**
+   * How long an idle upstream socket is kept for reuse. A shorter `Keep-Alive: timeout` hint from the
+   * upstream wins (less a second, so the proxy never reuses a socket the upstream is closing).
+   */
   readonly freeSocketTimeoutMs: number;
-  readonly maxFreeSocketsPerOrigin: number;
+  /** Most sockets open to one origin at once; null: as many as requests in flight. */
+  readonly maxSocketsPerOrigin: number | null;
+  /** PEM CA certificates trusted for https upstreams instead of Node's bundled ones (private endpoints, TLS-inspecting egress). */
+  readonly ca?: string | Buffer;
 }
 
-export const DEFAULT_UPSTREAM_AGENT_OPTIONS: UpstreamAgentOptions = { freeSocketTimeoutMs: 15_000, maxFreeSocketsPerOrigin: 256 };
+export const DEFAULT_UPSTREAM_AGENT_OPTIONS: UpstreamAgentOptions = { freeSocketTimeoutMs: 15_000, maxSocketsPerOrigin: null };
 
 /**
- * One keep-alive Agent per upstream origin, outliving snapshots so a config change does not throw away
- * warm connections. Agents for origins a new snapshot no longer uses are forgotten, not destroyed: requests
- * still running on the previous snapshot keep theirs, and idle sockets expire on their own.
+ * One keep-alive Pool per upstream origin, outliving snapshots so a config change does not throw away
+ * warm connections. A pool whose origin a new snapshot no longer uses is closed gracefully: requests
+ * still running on the previous snapshot finish on it, then its sockets close.
  */
 export class UpstreamAgentPool {
-  private agents = new Map<string, http.Agent>();
+  private pools = new Map<string, Pool>();
 
   constructor(private readonly options: UpstreamAgentOptions = DEFAULT_UPSTREAM_AGENT_OPTIONS) {}
 
-  agentFor(origin: string, protocol: 'http:' | 'https:'): http.Agent {
-    let agent = this.agents.get(origin);
-    if (agent === undefined) {
-      const agentOptions: https.AgentOptions = {
-        keepAlive: true,
-        scheduling: 'lifo',
-        maxFreeSockets: this.options.maxFreeSocketsPerOrigin,
-        timeout: this.options.freeSocketTimeoutMs,
-        // Passed on to net.connect: streamed tokens must not wait for Nagle.
-        noDelay: true,
-      };
-      agent = protocol === 'https:' ? new https.Agent(agentOptions) : new http.Agent(agentOptions);
-      this.agents.set(origin, agent);
+  agentFor(origin: string): Pool {
+    let pool = this.pools.get(origin);
+    if (pool === undefined) {
+      pool = new Pool(origin, {
+        connections: this.options.maxSocketsPerOrigin,
+        // One request per socket at a time: a slow answer must never hold back the next request.
+        pipelining: 1,
+        keepAliveTimeout: this.options.freeSocketTimeoutMs,
+        keepAliveMaxTimeout: this.options.freeSocketTimeoutMs,
+        // The proxy runs its own header and idle timers (upstreamHeadersTimeoutMs, upstreamIdleTimeoutMs).
+        headersTimeout: 0,
+        bodyTimeout: 0,
+        // Streamed tokens must not wait for Nagle.
+        connect: { noDelay: true, ...(this.options.ca === undefined ? {} : { ca: this.options.ca }) },
+      });
+      this.pools.set(origin, pool);
     }
-    return agent;
+    return pool;
   }
 
-  /** Keeps only the agents of `origins` (called after a swap with the new snapshot's origins). */
+  /** Keeps only the pools of `origins` (called after a swap with the new snapshot's origins). */
   retainOnly(origins: ReadonlySet<string>): void {
-    const kept = new Map<string, http.Agent>();
-    for (const [origin, agent] of this.agents) if (origins.has(origin)) kept.set(origin, agent);
-    this.agents = kept;
+    const kept = new Map<string, Pool>();
+    for (const [origin, pool] of this.pools) {
+      if (origins.has(origin)) kept.set(origin, pool);
+      else void pool.close().catch(() => undefined);
+    }
+    this.pools = kept;
   }
 
   destroyAll(): void {
-    for (const agent of this.agents.values()) agent.destroy();
-    this.agents.clear();
+    for (const pool of this.pools.values()) void pool.destroy().catch(() => undefined);
+    this.pools.clear();
   }
 }
 
@@ -93,7 +106,6 @@ export function compileUpstreamTarget(upstreamUrl: string, pool: UpstreamAgentPo
     port,
     hostHeader: url.host,
     basePath,
-    agent: pool.agentFor(url.origin, protocol),
-    request: protocol === 'https:' ? https.request : http.request,
+    agent: pool.agentFor(url.origin),
   };
 }
