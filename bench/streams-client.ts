@@ -146,7 +146,7 @@ class HeldStream implements Dispatcher.DispatchHandler {
 
   onResponseError(_controller: Dispatcher.DispatchController, error: Error): void {
     const code = (error as NodeJS.ErrnoException).code;
-    this.fail(this.status === 200 ? `cut mid-stream after ${this.checker.events} events: ${code ?? error.message}` : `request failed: ${code ?? error.message}`);
+    this.fail(this.status === 200 ? `cut mid-stream: ${code ?? error.message}` : `request failed: ${code ?? error.message}`);
   }
 
   abort(reason: string): void {
@@ -200,7 +200,7 @@ export class StreamsClient {
     const opener = setInterval(() => this.openDue(), 2);
     const progress = setInterval(() => process.send?.(this.progress()), 1000);
     const deadline = setTimeout(() => {
-      for (const stream of this.open) stream.abort(`unfinished at the deadline after ${stream.checker.events} events`);
+      for (const stream of this.open) stream.abort(`unfinished at the deadline (${stream.checker.events === 0 ? 'no event yet' : 'had been flowing'})`);
     }, Math.max(0, this.spec.deadlineAt - Date.now()));
     if (this.schedule.length === 0) this.resolveDone?.();
     await done;

@@ -10,6 +10,8 @@ import { percentileOfSorted } from './statistics';
 export const GOAL_STREAMS = 10_000;
 /** 1 GB, read strictly (10^9 bytes, not GiB). */
 export const GOAL_RSS_BYTES = 1_000_000_000;
+/** `other` cores above this: the run is flagged as disturbed (as `npm run bench` does). */
+const BUSY_MACHINE_CORES = 0.2;
 
 /** One per-second sample of the run. */
 export interface SecondSample {
@@ -63,9 +65,20 @@ export interface StreamsSummary {
   readonly maxGapMs: Spread;
   readonly firstEventMs: Spread;
   readonly probes: Record<Phase, { readonly json: ProbeSpread; readonly sse: ProbeSpread }>;
-  readonly proxyRss: { readonly idleBytes: number | null; readonly peakBytes: number | null; readonly peakAtS: number | null; readonly afterBytes: number | null; readonly perStreamBytes: number | null };
+  readonly proxyRss: {
+    readonly idleBytes: number | null;
+    readonly peakBytes: number | null;
+    readonly peakAtS: number | null;
+    readonly afterBytes: number | null;
+    /** The most streams the proxy held at once (its open files above the idle ones, ÷ 2 sockets per stream) and its RSS then. */
+    readonly mostHeld: { readonly atS: number; readonly streams: number; readonly rssBytes: number } | null;
+    /** (RSS − idle RSS) ÷ streams held, at that moment. */
+    readonly perStreamBytes: number | null;
+  };
   readonly proxyFdsPeak: number | null;
   readonly proxyAcceptQueuePeak: number | null;
+  /** Mean `other` cores (work on the machine outside the benchmark) before the ramp. */
+  readonly outsideCoresIdle: number | null;
   /** Mean cores per process over the seconds in which every stream was open (the full phase). */
   readonly cpuFullPhase: Record<string, number>;
   readonly outsideCoresFullPhase: number | null;
@@ -122,13 +135,23 @@ export function summarizeStreams(
   for (const s of seconds) if (s.proxyRssBytes !== null && (peak === null || s.proxyRssBytes > (peak.proxyRssBytes ?? 0))) peak = s;
   const peakBytes = peak?.proxyRssBytes ?? null;
   const fds = seconds.flatMap((s) => (s.proxyFds === null ? [] : [s.proxyFds]));
+  const idleFds = idle.length === 0 ? null : idle[idle.length - 1].proxyFds;
+  let mostHeld: StreamsSummary['proxyRss']['mostHeld'] = null;
+  for (const s of seconds) {
+    if (s.atS < 0 || s.proxyFds === null || s.proxyRssBytes === null || idleFds === null) continue;
+    const held = Math.floor((s.proxyFds - idleFds) / 2);
+    if (held > 0 && (mostHeld === null || held > mostHeld.streams)) mostHeld = { atS: s.atS, streams: held, rssBytes: s.proxyRssBytes };
+  }
   const acceptQueue = seconds.flatMap((s) => (s.proxyAcceptQueue === null ? [] : [s.proxyAcceptQueue]));
 
   const full = seconds.filter((s) => s.atS * 1000 >= bounds.rampMs && s.atS * 1000 < bounds.streamMs);
   const cpuFullPhase: Record<string, number> = {};
   for (const s of full) for (const [name, cores] of Object.entries(s.cpu.byProcess)) cpuFullPhase[name] = (cpuFullPhase[name] ?? 0) + cores / full.length;
   for (const name of Object.keys(cpuFullPhase)) cpuFullPhase[name] = Math.round(cpuFullPhase[name] * 100) / 100;
-  const outside = full.flatMap((s) => (s.cpu.outsideCores === null ? [] : [s.cpu.outsideCores]));
+  const meanOutside = (samples: readonly SecondSample[]): number | null => {
+    const values = samples.flatMap((s) => (s.cpu.outsideCores === null ? [] : [s.cpu.outsideCores]));
+    return values.length === 0 ? null : Math.round((values.reduce((a, b) => a + b, 0) / values.length) * 100) / 100;
+  };
 
   return {
     streams: { requested, opened: sum((c) => c.streams), completed: sum((c) => c.completed), failed: sum((c) => c.failed), stalled: sum((c) => c.stalled),
@@ -144,12 +167,14 @@ export function summarizeStreams(
       peakBytes,
       peakAtS: peak?.atS ?? null,
       afterBytes: afterRssBytes,
-      perStreamBytes: idleBytes === null || peakBytes === null || requested === 0 ? null : Math.round((peakBytes - idleBytes) / requested),
+      mostHeld,
+      perStreamBytes: idleBytes === null || mostHeld === null ? null : Math.round((mostHeld.rssBytes - idleBytes) / mostHeld.streams),
     },
     proxyFdsPeak: fds.length === 0 ? null : Math.max(...fds),
     proxyAcceptQueuePeak: acceptQueue.length === 0 ? null : Math.max(...acceptQueue),
     cpuFullPhase,
-    outsideCoresFullPhase: outside.length === 0 ? null : Math.round((outside.reduce((a, b) => a + b, 0) / outside.length) * 100) / 100,
+    outsideCoresIdle: meanOutside(seconds.filter((s) => s.atS < 0)),
+    outsideCoresFullPhase: meanOutside(full),
     proxyCpuPeakCores: seconds.reduce<number | null>((peakCores, s) => {
       const cores = s.cpu.byProcess[proxyName];
       return cores === undefined || (peakCores !== null && peakCores >= cores) ? peakCores : cores;
@@ -185,6 +210,8 @@ export interface StreamsTableInput {
   /** The proxy's listen backlog (from ss), when known. */
   readonly proxyBacklog: number | null;
   readonly proxyCpuPerEventUs: number | null;
+  /** Events per second all streams together ask for (N × 1000 / interval). */
+  readonly eventsPerSecond: number;
   /** What the proxy logged at warn or above, by message, during the run. */
   readonly proxyWarnings: Record<string, number>;
   readonly heading: string;
@@ -193,6 +220,7 @@ export interface StreamsTableInput {
 
 export function renderStreamsTable(input: StreamsTableInput): string {
   const { summary, goal, upstream, clients } = input;
+  const rss = summary.proxyRss;
   const s = summary.streams;
   const lag = (h: HistogramSummary | undefined): string => (h === undefined ? '—' : `p50 ${ms(h.p50)}  p99 ${ms(h.p99)}  max ${ms(h.max)} ms`);
   const loop = clients.map((c) => `p99 ${ms(c.eventLoopDelayMs.p99)} / max ${ms(c.eventLoopDelayMs.max)}`).join('; ');
@@ -207,21 +235,41 @@ export function renderStreamsTable(input: StreamsTableInput): string {
     ['new JSON request, all streams open', probeText(summary.probes.full.json)],
     ['new SSE request (1st event), idle', probeText(summary.probes.idle.sse)],
     ['new SSE request (1st event), all open', probeText(summary.probes.full.sse)],
-    ['proxy RSS', `idle ${mib(summary.proxyRss.idleBytes)}, peak ${mib(summary.proxyRss.peakBytes)} (at ${summary.proxyRss.peakAtS ?? '—'} s), after the streams ${mib(summary.proxyRss.afterBytes)}; ${summary.proxyRss.perStreamBytes === null ? '—' : `${(summary.proxyRss.perStreamBytes / 1024).toFixed(1)} KiB`} per stream`],
+    ['proxy RSS', `idle ${mib(rss.idleBytes)}, peak ${mib(rss.peakBytes)} (at ${rss.peakAtS ?? '—'} s), after the streams ${mib(rss.afterBytes)}`],
+    [
+      'streams held by the proxy at most',
+      rss.mostHeld === null
+        ? '—'
+        : `${rss.mostHeld.streams.toLocaleString('en-US')} (at ${rss.mostHeld.atS} s, RSS ${mib(rss.mostHeld.rssBytes)}): ${rss.perStreamBytes === null ? '—' : `${(rss.perStreamBytes / 1024).toFixed(1)} KiB`} per stream held`,
+    ],
     ['proxy file descriptors', `peak ${summary.proxyFdsPeak ?? '—'}${input.fdNote === null ? '' : `; ${input.fdNote}`}`],
     ['CPU while all open (cores)', `${cores}${summary.outsideCoresFullPhase === null ? '' : `, other ${summary.outsideCoresFullPhase.toFixed(2)}`}; proxy peak ${summary.proxyCpuPeakCores?.toFixed(2) ?? '—'} over 1 s`],
     ['proxy CPU per relayed event', input.proxyCpuPerEventUs === null ? '—' : `${input.proxyCpuPerEventUs.toFixed(1)} µs (stream set-up included; steadier than latencies on a busy machine)`],
+    [
+      'proxy CPU the streams need',
+      input.proxyCpuPerEventUs === null
+        ? '—'
+        : `${((input.proxyCpuPerEventUs * input.eventsPerSecond) / 1e6).toFixed(2)} cores at that cost for ${input.eventsPerSecond.toLocaleString('en-US')} events/s (one Node process runs on one core)`,
+    ],
     ['proxy warnings', Object.keys(input.proxyWarnings).length === 0 ? 'none' : Object.entries(input.proxyWarnings).map(([message, count]) => `${count} × ${message}`).join('; ')],
     ['upstream send lag', lag(upstream?.sendLagMs)],
     ['client event-loop delay', loop],
     ['proxy accept queue', `peak ${summary.proxyAcceptQueuePeak ?? '—'} waiting (sampled each second), backlog ${input.proxyBacklog ?? '—'}; TCP listen overflows during the run (whole machine) ${input.listenOverflows ?? '—'}`],
   ];
   const width = Math.max(...rows.map(([label]) => label.length));
+  const busy = [summary.outsideCoresIdle, summary.outsideCoresFullPhase].some((cores) => cores !== null && cores > BUSY_MACHINE_CORES);
   return [
     input.heading,
     '',
     ...rows.map(([label, value]) => `${label.padEnd(width)}  ${value}`),
     '',
+    ...(busy
+      ? [
+          `WARNING: other work on the machine took ${summary.outsideCoresIdle?.toFixed(2) ?? '—'} cores before the ramp and ${summary.outsideCoresFullPhase?.toFixed(2) ?? '—'} while all streams were open ` +
+            `(above ${BUSY_MACHINE_CORES}): the parties had that much less CPU, latencies and gaps are inflated.`,
+          '',
+        ]
+      : []),
     `Goal (issue 12, item 5): ${goal.goal}: ${goal.status} — ${goal.detail}`,
     '',
     `result: ${input.resultFile}`,

@@ -543,6 +543,7 @@ async function streamsBenchmark(config: StreamsConfig, processes: ChildProcessGr
       listenOverflows: listenOverflowsDelta,
       proxyBacklog,
       proxyCpuPerEventUs: proxyCpuPerEvent,
+      eventsPerSecond: Math.round((config.streams * 1000) / config.intervalMs),
       proxyWarnings: proxyWarnings.counts,
       heading: [
         '',
