@@ -146,7 +146,9 @@ class HeldStream implements Dispatcher.DispatchHandler {
 
   onResponseError(_controller: Dispatcher.DispatchController, error: Error): void {
     const code = (error as NodeJS.ErrnoException).code;
-    this.fail(this.status === 200 ? `cut mid-stream: ${code ?? error.message}` : `request failed: ${code ?? error.message}`);
+    // undici's codes are generic (UND_ERR_SOCKET): its message says which side did what.
+    const what = code === undefined ? error.message : code.startsWith('UND_ERR') ? `${code} (${error.message})` : code;
+    this.fail(this.status === 200 ? `cut mid-stream: ${what}` : `request failed: ${what}`);
   }
 
   abort(reason: string): void {
