@@ -235,7 +235,7 @@ export function renderStreamsTable(input: StreamsTableInput): string {
     ['new JSON request, all streams open', probeText(summary.probes.full.json)],
     ['new SSE request (1st event), idle', probeText(summary.probes.idle.sse)],
     ['new SSE request (1st event), all open', probeText(summary.probes.full.sse)],
-    ['proxy RSS', `idle ${mib(rss.idleBytes)}, peak ${mib(rss.peakBytes)} (at ${rss.peakAtS ?? '—'} s), after the streams ${mib(rss.afterBytes)}`],
+    ['proxy RSS', `idle ${mib(rss.idleBytes)}, peak ${mib(rss.peakBytes)} (at ${rss.peakAtS ?? '—'} s), ${mib(rss.afterBytes)} once the streams were over (STREAMS_AFTER_S later)`],
     [
       'streams held by the proxy at most',
       rss.mostHeld === null

@@ -44,6 +44,8 @@ export interface StreamsConfig {
   readonly idleS: number;
   /** The clients ask for `stream_options.include_usage` themselves (STREAMS_INCLUDE_USAGE=1); by default the proxy adds it and hides the usage chunk, as for an SDK that does not ask. */
   readonly includeUsage: boolean;
+  /** Seconds between the last stream's end and the `after` RSS reading (STREAMS_AFTER_S); the proxy stays up meanwhile. */
+  readonly afterS: number;
   /** What the streams go through (STREAMS_TARGET): `tokengate`, or `passthrough` (bench/passthrough-proxy.ts, the floor of one Node process). */
   readonly target: 'tokengate' | 'passthrough';
   readonly databaseUrl: string;
@@ -65,6 +67,7 @@ export function loadStreamsConfig(env: Env = process.env): StreamsConfig {
     idleS: positiveNumber(env, 'STREAMS_IDLE_S', 3, false, 0),
     includeUsage: ['1', 'true'].includes(env.STREAMS_INCLUDE_USAGE ?? ''),
     target,
+    afterS: positiveNumber(env, 'STREAMS_AFTER_S', 3, false, 0),
     // Its own scratch database by default, so that it can run beside the other benchmarks.
     databaseUrl: env.BENCH_DATABASE_URL || 'postgres://postgres@127.0.0.1:5432/tokengate_bench_streams',
     redisUrl,
@@ -472,7 +475,8 @@ async function streamsBenchmark(config: StreamsConfig, processes: ChildProcessGr
     cpuAtEnd = takeCpuSnapshot(processes.servingProcesses());
     probes = await probeResult;
     // The proxy once the streams are over: what it gave back.
-    await new Promise((resolve) => setTimeout(resolve, 3000));
+    log(`streams over; the proxy's RSS is read again in ${config.afterS} s`);
+    await new Promise((resolve) => setTimeout(resolve, config.afterS * 1000));
   } finally {
     clearInterval(sampler);
     clearInterval(scraper);
@@ -506,6 +510,7 @@ async function streamsBenchmark(config: StreamsConfig, processes: ChildProcessGr
       STREAMS_IDLE_S: config.idleS,
       STREAMS_INCLUDE_USAGE: config.includeUsage,
       STREAMS_TARGET: config.target,
+      STREAMS_AFTER_S: config.afterS,
       contentChunksPerStream: contentChunks,
     },
     machine: { cpus: cpus.length, cpuModel: cpus[0]?.model ?? 'unknown', memoryBytes: os.totalmem(), platform: `${os.platform()} ${os.release()}`, node: process.version, loadAverage: os.loadavg() },
