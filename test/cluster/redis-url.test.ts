@@ -14,6 +14,7 @@ const URLS = [
   'redis+cluster://redis-0:0',
   'redis+cluster://redis-0:7000,,redis-1',
   'redis+cluster://',
+  'redis://:pw@redis-0:7000,redis-1:7001',
 ];
 
 function outcome(parse: (url: string) => unknown, url: string): unknown {

@@ -2,7 +2,7 @@
 // BullMQ, a `tokengate worker` process (REDIS_URL=redis+cluster://…) takes the job to DEPLOYED once
 // the proxy applied the revision, and the queue's keys all live in the slot of its hash-tagged prefix.
 import { Redis } from 'ioredis';
-import { ROLLOUT_QUEUE, rolloutJobId, rolloutQueuePrefix } from '../../control-plane/src/deployment/rollout-queue';
+import { ROLLOUT_QUEUE, type RolloutJob, rolloutJobId, rolloutQueuePrefix } from '../../control-plane/src/deployment/rollout-queue';
 import { currentRevision, type Gateway, startGateway } from '../support/gateway-harness';
 import { type RunningProcess, runCli } from '../support/processes';
 import { PrivateRedisCluster } from '../support/redis-cluster';
@@ -82,8 +82,13 @@ it('a change rolls out through BullMQ on the cluster to DEPLOYED, its job comple
   expect(await cluster.nodeOf(`${prefix}:wait`)).toBe(port);
   const node = new Redis(port, '127.0.0.1');
   try {
-    const environmentId = (await node.keys(`${prefix}:${serviceId}.*`)).map((key) => key.slice(prefix.length + 1).split('.')[1])[0];
-    const jobId = rolloutJobId({ serviceId, environmentId, environment: 'production', revision });
+    // The job of this revision in production (the service's other environments have jobs too).
+    let jobId: string | undefined;
+    for (const key of await node.keys(`${prefix}:${serviceId}.*`)) {
+      const data = JSON.parse((await node.hget(key, 'data')) ?? 'null') as RolloutJob | null;
+      if (data?.environment === 'production' && data.revision === revision) jobId = rolloutJobId(data);
+    }
+    if (jobId === undefined) throw new Error(`no job of revision ${revision} in production under ${prefix}`);
     // The worker marks the deployment DEPLOYED inside the job; BullMQ completes the job just after.
     await waitFor(async () => (await node.zscore(`${prefix}:completed`, jobId)) !== null, `job ${jobId} to complete`);
     expect(await node.hget(`${prefix}:${jobId}`, 'returnvalue')).toBe('"deployed"');

@@ -3,7 +3,7 @@ import { createRedisClient, parseRedisUrl, redact, RedisUrlError } from './redis
 
 describe('parseRedisUrl', () => {
   it('leaves a single Redis URL to ioredis, unchanged', () => {
-    for (const url of ['redis://127.0.0.1:6379', 'rediss://:pw@redis.example:6380/2', 'redis://redis']) expect(parseRedisUrl(url)).toEqual({ kind: 'single', url });
+    for (const url of ['redis://127.0.0.1:6379', 'rediss://:pw@redis.example:6380/2', 'redis://redis', 'redis://:pa,ss@redis:6379']) expect(parseRedisUrl(url)).toEqual({ kind: 'single', url });
   });
 
   it('reads the nodes, credentials and TLS of a cluster URL', () => {
@@ -17,7 +17,7 @@ describe('parseRedisUrl', () => {
     expect(parseRedisUrl('redis+cluster://app@redis-0:7000')).toMatchObject({ username: 'app' });
   });
 
-  it.each(['redis+cluster://', 'redis+cluster://redis-0:7000/1', 'redis+cluster://redis-0:7000?tls=true', 'redis+cluster://redis-0:0', 'redis+cluster://redis-0:7000,,redis-1:7001', 'redis+cluster://redis-0:x'])(
+  it.each(['redis://redis-0:7000,redis-1:7001', 'redis+cluster://', 'redis+cluster://redis-0:7000/1', 'redis+cluster://redis-0:7000?tls=true', 'redis+cluster://redis-0:0', 'redis+cluster://redis-0:7000,,redis-1:7001', 'redis+cluster://redis-0:x'])(
     'refuses %s with the syntax',
     (url) => {
       expect(() => parseRedisUrl(url)).toThrow(RedisUrlError);

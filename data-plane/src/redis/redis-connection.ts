@@ -27,7 +27,10 @@ const CLUSTER_URL = /^(rediss?)\+cluster:\/\/(?:([^@/?#]*)@)?([^/?#]+)\/?$/i;
 
 /** Reads a Redis URL; anything but the cluster schemes is one Redis, handed to ioredis unchanged. */
 export function parseRedisUrl(url: string): RedisTarget {
-  if (!/^rediss?\+cluster:/i.test(url)) return { kind: 'single', url };
+  if (!/^rediss?\+cluster:/i.test(url)) {
+    if (/^rediss?:\/\/(?:[^@/?#]*@)?[^@/?#]*,[^@/?#]*(?:[/?#]|$)/i.test(url)) throw new RedisUrlError(`several nodes make a cluster URL: redis+cluster://host:port,host:port,..., got "${redact(url)}"`);
+    return { kind: 'single', url };
+  }
   const match = CLUSTER_URL.exec(url);
   if (match === null) throw new RedisUrlError(`a cluster URL is redis+cluster://[user:password@]host:port,host:port,... (no database, path or query), got "${redact(url)}"`);
   const [, scheme, userinfo, hostList] = match;
