@@ -89,7 +89,7 @@ export interface DataPlaneOptions {
 const REDIS_CONNECT_WAIT_MS = 2000;
 
 export interface RateLimitingOptions {
-  /** Default redis://127.0.0.1:6379. */
+  /** One Redis (redis://…) or a Redis Cluster (redis+cluster://host:port,…; ADR 008). Default redis://127.0.0.1:6379. */
   readonly redisUrl?: string;
   /** Prefix of the rate-limit keys (the control plane's TOKENGATE_REDIS_NAMESPACE); default `tokengate`. */
   readonly redisNamespace?: string;
