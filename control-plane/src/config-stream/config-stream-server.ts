@@ -93,6 +93,7 @@ export class ConfigStreamServer {
   /** Environments with a sync running, and whether another was requested meanwhile (coalescing). */
   private readonly syncing = new Map<string, { again: boolean; done: Promise<void> }>();
   private readonly snapshots = new Map<string, CachedSnapshot>();
+  private readonly buildingSnapshots = new Map<string, Promise<CachedSnapshot | null>>();
   private readonly contract = loadConfigServiceContract();
   private readonly expectedToken: Buffer | null;
   private readonly deltaLimits: DeltaLimits;
@@ -155,6 +156,7 @@ export class ConfigStreamServer {
     const open = [...this.streams.values()].flatMap((set) => [...set]);
     for (const stream of open) stream.call.end();
     await Promise.all([...this.syncing.values()].map((r) => r.done));
+    await Promise.allSettled([...this.buildingSnapshots.values()]);
     await Promise.all(open.map((s) => this.markDisconnected(s)));
     await new Promise<void>((resolve) => this.server.tryShutdown(() => resolve()));
     this.server.forceShutdown();
@@ -327,27 +329,50 @@ export class ConfigStreamServer {
         for (const stream of streams) this.writeConfig(stream, message, delta.revision);
       }
     }
-    if (wantSnapshot.length > 0) {
-      const snapshot = await this.snapshotAt(environment, revision);
-      if (!snapshot) return;
-      for (const stream of wantSnapshot) {
-        // A reconnecting older proxy that holds the current revision is not sent it again.
-        if (!stream.needsSnapshot && stream.sentRevision >= snapshot.revision) continue;
-        this.writeConfig(stream, snapshot.message, snapshot.revision);
-      }
-    }
+    if (wantSnapshot.length > 0) this.sendSnapshot(environment, revision, wantSnapshot);
   }
 
-  /** The environment's snapshot at `revision` or newer: built (and encoded) once, then shared by every stream. */
-  private async snapshotAt(environment: string, revision: number): Promise<CachedSnapshot | null> {
+  /**
+   * Sends the environment's snapshot (at `revision` or newer) to `streams` once it is built, without
+   * holding up the sync: deltas keep flowing to the other streams meanwhile. The streams count as busy
+   * until then, so they are not sent anything else first.
+   */
+  private sendSnapshot(environment: string, revision: number, streams: ProxyStream[]): void {
+    for (const stream of streams) stream.writing = true;
+    const done = (snapshot: CachedSnapshot | null) => {
+      for (const stream of streams) {
+        stream.writing = false;
+        // A reconnecting older proxy that holds the current revision is not sent it again.
+        if (!snapshot || (!stream.needsSnapshot && stream.sentRevision >= snapshot.revision)) continue;
+        this.writeConfig(stream, snapshot.message, snapshot.revision);
+      }
+      if (!this.stopped) void this.sync(environment);
+    };
+    this.snapshotAt(environment, revision).then(done, (error: unknown) => {
+      this.logger.error({ environment, err: error instanceof Error ? error.message : String(error) }, 'could not build a snapshot');
+      for (const stream of streams) stream.writing = false;
+    });
+  }
+
+  /**
+   * The environment's snapshot at `revision` or newer: built (and encoded) once, then shared by every
+   * stream; concurrent callers share one build.
+   */
+  private snapshotAt(environment: string, revision: number): Promise<CachedSnapshot | null> {
     const cached = this.snapshots.get(environment);
-    if (cached && cached.revision >= revision) return cached;
-    const snapshot = await buildSnapshot(this.db, this.box, environment);
-    if (!snapshot) return null;
-    const built = { revision: snapshot.revision, message: new EncodedControlPlaneMessage(this.contract.encodeResponse({ snapshot } satisfies ControlPlaneMessage)) };
-    // Only the encoded bytes are kept: the message objects of a large environment are several times their size.
-    this.snapshots.set(environment, built);
-    return built;
+    if (cached && cached.revision >= revision) return Promise.resolve(cached);
+    const running = this.buildingSnapshots.get(environment);
+    if (running) return running.then((built) => (built && built.revision >= revision ? built : this.snapshotAt(environment, revision)));
+    const build = (async () => {
+      const snapshot = await buildSnapshot(this.db, this.box, environment);
+      if (!snapshot) return null;
+      const built = { revision: snapshot.revision, message: new EncodedControlPlaneMessage(this.contract.encodeResponse({ snapshot } satisfies ControlPlaneMessage)) };
+      // Only the encoded bytes are kept: the message objects of a large environment are several times their size.
+      this.snapshots.set(environment, built);
+      return built;
+    })().finally(() => this.buildingSnapshots.delete(environment));
+    this.buildingSnapshots.set(environment, build);
+    return build;
   }
 
   /**
