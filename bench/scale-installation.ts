@@ -34,12 +34,23 @@ export class GraphQLClient {
     private readonly token: string,
   ) {}
 
-  async request<T>(query: string, variables: Record<string, unknown> = {}): Promise<T> {
-    const response = await fetch(this.url, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json', authorization: `Bearer ${this.token}` },
-      body: JSON.stringify({ query, variables }),
-    });
+  /**
+   * `retries`: for queries only (a mutation is never re-sent: it may have been applied). A busy control
+   * plane can let a kept-alive connection close under a request ("fetch failed"); a query is asked again.
+   */
+  async request<T>(query: string, variables: Record<string, unknown> = {}, retries = 0): Promise<T> {
+    let response: Response;
+    try {
+      response = await fetch(this.url, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', authorization: `Bearer ${this.token}` },
+        body: JSON.stringify({ query, variables }),
+      });
+    } catch (error) {
+      if (retries > 0) return this.request(query, variables, retries - 1);
+      const cause = (error as { cause?: { message?: string; code?: string } }).cause;
+      throw new Error(`${(error as Error).message}${cause ? ` (${cause.code ?? ''} ${cause.message ?? ''})` : ''}`);
+    }
     const body = (await response.json()) as GraphQLBody<T>;
     if (body.errors?.length || !body.data) throw new Error(`GraphQL ${response.status}: ${JSON.stringify(body.errors ?? body)}`);
     return body.data;

@@ -265,7 +265,7 @@ class ScaleRun {
   }
 
   async revisions(): Promise<Record<string, string>> {
-    const { environments } = await this.admin.request<{ environments: Array<{ handle: string; revision: string | number }> }>('{ environments { handle revision } }');
+    const { environments } = await this.admin.request<{ environments: Array<{ handle: string; revision: string | number }> }>('{ environments { handle revision } }', {}, 3);
     return Object.fromEntries(environments.map((e) => [e.handle, String(e.revision)]));
   }
 
@@ -357,20 +357,28 @@ class ScaleRun {
   }
 
   /** create → rotate → delete, each waited for at every proxy, until SCALE_SAMPLES rounds or the time budget. */
-  async sequentialSamples(): Promise<{ create: LiveSample[]; rotate: LiveSample[]; delete: LiveSample[]; seconds: number }> {
+  async sequentialSamples(): Promise<{ create: LiveSample[]; rotate: LiveSample[]; delete: LiveSample[]; errors: string[]; seconds: number }> {
     const create: LiveSample[] = [];
     const rotate: LiveSample[] = [];
     const remove: LiveSample[] = [];
     const begin = performance.now();
-    for (let i = 0; i < SETTINGS.samples && performance.now() - begin < SETTINGS.sampleBudgetS * 1000; i++) {
-      const created = await this.timedCreate('sample');
-      create.push(created.sample);
-      const rotated = await this.timedRotate(created.result, SCALE_ENVIRONMENTS[i % SCALE_ENVIRONMENTS.length]);
-      rotate.push(rotated.sample);
-      remove.push(await this.timedDelete(rotated.result));
-      if ((i + 1) % 10 === 0) log(`  ${i + 1} rounds (${Math.round((performance.now() - begin) / 1000)} s)`);
+    const errors: string[] = [];
+    for (let i = 0; i < SETTINGS.samples && performance.now() - begin < SETTINGS.sampleBudgetS * 1000 && this.controlPlane.child.isRunning(); i++) {
+      const roundBegin = performance.now();
+      try {
+        const created = await this.timedCreate('sample');
+        create.push(created.sample);
+        const rotated = await this.timedRotate(created.result, SCALE_ENVIRONMENTS[i % SCALE_ENVIRONMENTS.length]);
+        rotate.push(rotated.sample);
+        remove.push(await this.timedDelete(rotated.result));
+      } catch (error) {
+        // A failed mutation is reported, not retried; its round ends there.
+        errors.push((error as Error).message.slice(0, 300));
+        log(`  round ${i + 1} failed: ${(error as Error).message.slice(0, 300)}`);
+      }
+      if ((i + 1) % 10 === 0 || performance.now() - roundBegin > 10_000) log(`  ${i + 1} rounds (${Math.round((performance.now() - begin) / 1000)} s)`);
     }
-    return { create, rotate, delete: remove, seconds: (performance.now() - begin) / 1000 };
+    return { create, rotate, delete: remove, errors, seconds: (performance.now() - begin) / 1000 };
   }
 
   /** SCALE_SUSTAINED_RATE mutations/s (create, rotate, delete in turn) for SCALE_SUSTAINED_S, open loop; memory sampled every second. */
@@ -523,17 +531,27 @@ async function reconnects(controlPlane: ControlPlaneProcess, count: number): Pro
   for (let i = 0; i < count; i++) {
     const begin = epochMs();
     const proxy = await startSimulatedProxy({ environment: SCALE_ENVIRONMENTS[0], controlPlaneAddress: controlPlane.grpcAddress, dataPlaneToken: controlPlane.dataPlaneToken, proxyId: `scale-reconnect-${i}` });
-    const applied = await new Promise<{ at: number; keys: number }>((resolve) => {
+    const applied = await new Promise<{ at: number; keys: number } | null>((resolve) => {
       const current = proxy.current();
       if (current !== null) {
         resolve({ at: epochMs(), keys: current.consumerKeys });
         return;
       }
+      const timer = setTimeout(() => {
+        off();
+        resolve(null);
+      }, SETTLE_TIMEOUT_MS);
       const off = proxy.onApplied((at, snapshot) => {
         off();
+        clearTimeout(timer);
         resolve({ at, keys: snapshot.consumerKeys });
       });
     });
+    if (applied === null) {
+      log(`  reconnect ${i + 1}: no snapshot within ${SETTLE_TIMEOUT_MS / 1000} s`);
+      await proxy.close();
+      break;
+    }
     results.push({ totalMs: applied.at - begin, compileMs: proxy.connectedAtMs === null ? null : applied.at - proxy.connectedAtMs, keys: applied.keys });
     await proxy.close();
     await sleep(500);
@@ -628,7 +646,11 @@ async function main(): Promise<void> {
     bulk.push({ to: target, seconds: (performance.now() - begin) / 1000 });
     log(`bulk-inserted connections ${seeded}…${target - 1} in ${((performance.now() - begin) / 1000).toFixed(1)} s; measuring at ~${size}`);
     seeded = target;
-    table.push(await run.tableRow(size));
+    try {
+      table.push(await run.tableRow(size));
+    } catch (error) {
+      log(`  the measurement at ~${size} failed: ${(error as Error).message.slice(0, 300)}`);
+    }
   }
 
   log(`sequential samples (create → rotate → delete, up to ${SETTINGS.samples} rounds or ${SETTINGS.sampleBudgetS} s)`);
@@ -639,8 +661,11 @@ async function main(): Promise<void> {
 
   log('real tokengate data-plane with the full configuration');
   const real = await startRealProxy(processes, controlPlane);
-  const fresh = await new Developer(new GraphQLClient(controlPlane.graphqlUrl, installation.developer.token), installation).createConnection('real-proxy');
-  const freshStatus = await waitFor200(real.url, fresh.service, fresh.keys[SCALE_ENVIRONMENTS[0]], SETTINGS.liveTimeoutS * 1000);
+  const fresh = await new Developer(new GraphQLClient(controlPlane.graphqlUrl, installation.developer.token), installation).createConnection('real-proxy').catch((error: unknown) => {
+    log(`  createConnection for the real proxy failed: ${(error as Error).message.slice(0, 300)}`);
+    return null;
+  });
+  const freshStatus = fresh === null ? 0 : await waitFor200(real.url, fresh.service, fresh.keys[SCALE_ENVIRONMENTS[0]], SETTINGS.liveTimeoutS * 1000);
   const readyMs = performance.now() - real.startedAt;
   const seededStatus = sample === null ? 0 : await waitFor200(real.url, sample.service, sample.keys[SCALE_ENVIRONMENTS[0]].apiKey, 30_000);
   const unknownStatus = await callThroughProxy(real.url, installation.services[0], `tgk_${randomBytes(32).toString('base64url')}`).catch(() => 0);
@@ -692,6 +717,7 @@ async function main(): Promise<void> {
   for (const [name, s] of [['createConnection (new key live)', create], ['rotateConnectionKey (new key live, old refused)', rotate], ['deleteConnection (keys refused)', remove]] as const) {
     out.push(`| ${name} | ${s.n} | ${ms(s.mutationP50)} / ${ms(s.mutationP99)} | ${ms(s.liveP50)} / ${ms(s.liveP99)} / ${ms(s.liveMax)} | ${s.timeouts} |`);
   }
+  if (sequential.errors.length) out.push(`Failed mutations in these rounds: ${sequential.errors.length}, e.g. ${sequential.errors[0]}`);
   out.push('');
   const rate = (n: number) => (n / SETTINGS.sustainedS).toFixed(1);
   const answered = sustained.latencies.create.length + sustained.latencies.rotate.length + sustained.latencies.delete.length;
