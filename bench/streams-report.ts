@@ -22,6 +22,8 @@ export interface SecondSample {
   /** Connections waiting in the proxy's accept queue (its listening socket's rx queue in /proc/net/tcp). */
   readonly proxyAcceptQueue: number | null;
   readonly cpu: CpuUse;
+  /** /proc/pressure/cpu `some avg10`: % of the last 10 s in which a runnable task of the machine waited for a CPU. */
+  readonly cpuPressure: number | null;
   /** Summed over the stream holders' last progress messages. */
   readonly opened: number;
   readonly open: number;
@@ -77,6 +79,9 @@ export interface StreamsSummary {
   };
   readonly proxyFdsPeak: number | null;
   readonly proxyAcceptQueuePeak: number | null;
+  /** Mean CPU pressure (PSI some avg10, %) before the ramp and while all streams were open. */
+  readonly cpuPressureIdle: number | null;
+  readonly cpuPressureFull: number | null;
   /** Mean `other` cores (work on the machine outside the benchmark) before the ramp. */
   readonly outsideCoresIdle: number | null;
   /** Mean cores per process over the seconds in which every stream was open (the full phase). */
@@ -148,10 +153,15 @@ export function summarizeStreams(
   const cpuFullPhase: Record<string, number> = {};
   for (const s of full) for (const [name, cores] of Object.entries(s.cpu.byProcess)) cpuFullPhase[name] = (cpuFullPhase[name] ?? 0) + cores / full.length;
   for (const name of Object.keys(cpuFullPhase)) cpuFullPhase[name] = Math.round(cpuFullPhase[name] * 100) / 100;
-  const meanOutside = (samples: readonly SecondSample[]): number | null => {
-    const values = samples.flatMap((s) => (s.cpu.outsideCores === null ? [] : [s.cpu.outsideCores]));
+  const mean = (samples: readonly SecondSample[], pick: (s: SecondSample) => number | null): number | null => {
+    const values = samples.flatMap((s) => {
+      const value = pick(s);
+      return value === null ? [] : [value];
+    });
     return values.length === 0 ? null : Math.round((values.reduce((a, b) => a + b, 0) / values.length) * 100) / 100;
   };
+  const meanOutside = (samples: readonly SecondSample[]): number | null => mean(samples, (s) => s.cpu.outsideCores);
+  const beforeRamp = seconds.filter((s) => s.atS < 0);
 
   return {
     streams: { requested, opened: sum((c) => c.streams), completed: sum((c) => c.completed), failed: sum((c) => c.failed), stalled: sum((c) => c.stalled),
@@ -173,7 +183,9 @@ export function summarizeStreams(
     proxyFdsPeak: fds.length === 0 ? null : Math.max(...fds),
     proxyAcceptQueuePeak: acceptQueue.length === 0 ? null : Math.max(...acceptQueue),
     cpuFullPhase,
-    outsideCoresIdle: meanOutside(seconds.filter((s) => s.atS < 0)),
+    cpuPressureIdle: mean(beforeRamp, (s) => s.cpuPressure),
+    cpuPressureFull: mean(full, (s) => s.cpuPressure),
+    outsideCoresIdle: meanOutside(beforeRamp),
     outsideCoresFullPhase: meanOutside(full),
     proxyCpuPeakCores: seconds.reduce<number | null>((peakCores, s) => {
       const cores = s.cpu.byProcess[proxyName];
@@ -197,6 +209,7 @@ export function mib(bytes: number | null): string {
 }
 
 const ms = (value: number): string => (Number.isNaN(value) ? '—' : value >= 100 ? value.toFixed(0) : value.toFixed(1));
+const pct = (value: number | null): string => (value === null ? '—' : `${value.toFixed(0)} %`);
 const spreadText = (s: Spread): string => `p50 ${ms(s.p50)}  p99 ${ms(s.p99)}  max ${ms(s.max)} ms`;
 const probeText = (s: ProbeSpread): string => `${spreadText(s)}  (${s.count} ok${s.errors > 0 ? `, ${s.errors} ERRORS` : ''})`;
 
@@ -244,6 +257,7 @@ export function renderStreamsTable(input: StreamsTableInput): string {
     ],
     ['proxy file descriptors', `peak ${summary.proxyFdsPeak ?? '—'}${input.fdNote === null ? '' : `; ${input.fdNote}`}`],
     ['CPU while all open (cores)', `${cores}${summary.outsideCoresFullPhase === null ? '' : `, other ${summary.outsideCoresFullPhase.toFixed(2)}`}; proxy peak ${summary.proxyCpuPeakCores?.toFixed(2) ?? '—'} over 1 s`],
+    ['CPU pressure (PSI some avg10)', `${pct(summary.cpuPressureIdle)} before the ramp, ${pct(summary.cpuPressureFull)} while all open (share of time a runnable task waited for a CPU)`],
     ['proxy CPU per relayed event', input.proxyCpuPerEventUs === null ? '—' : `${input.proxyCpuPerEventUs.toFixed(1)} µs (stream set-up included; steadier than latencies on a busy machine)`],
     [
       'proxy CPU the streams need',
@@ -266,7 +280,7 @@ export function renderStreamsTable(input: StreamsTableInput): string {
     ...(busy
       ? [
           `WARNING: other work on the machine took ${summary.outsideCoresIdle?.toFixed(2) ?? '—'} cores before the ramp and ${summary.outsideCoresFullPhase?.toFixed(2) ?? '—'} while all streams were open ` +
-            `(above ${BUSY_MACHINE_CORES}): the parties had that much less CPU, latencies and gaps are inflated.`,
+            `(above ${BUSY_MACHINE_CORES}; CPU pressure ${pct(summary.cpuPressureIdle)} / ${pct(summary.cpuPressureFull)}): the parties had that much less CPU, latencies and gaps are inflated.`,
           '',
         ]
       : []),

@@ -117,6 +117,12 @@ function fileLimit(pid: number): FileLimit | null {
   return { soft: value(match[1]), hard: value(match[2]) };
 }
 
+/** CPU pressure (PSI): the share of the last 10 s in which some runnable task waited for a CPU, %. */
+function cpuPressure(): number | null {
+  const match = /^some avg10=([0-9.]+)/m.exec(procText('/proc/pressure/cpu') ?? '');
+  return match === null ? null : Number(match[1]);
+}
+
 /** TcpExt ListenOverflows of this network namespace: connections dropped because an accept queue was full. */
 function listenOverflows(): number | null {
   const lines = (procText('/proc/net/netstat') ?? '').split('\n').filter((line) => line.startsWith('TcpExt:'));
@@ -402,6 +408,7 @@ async function streamsBenchmark(config: StreamsConfig, processes: ChildProcessGr
       proxyRssBytes: rssBytes(proxyPid),
       proxyFds: openFiles(proxyPid),
       proxyAcceptQueue: acceptQueue(proxyPort),
+      cpuPressure: cpuPressure(),
       cpu,
       opened: sum((p) => p.opened),
       open: sum((p) => p.open),
