@@ -2,6 +2,8 @@
 // accepts deltas: a snapshot after Hello, then one delta per change carrying base_revision and
 // revision; a NACK or a gap answered by a SnapshotRequest gets a full snapshot.
 import { createHash } from 'node:crypto';
+import { buildDelta } from '../../control-plane/src/config-stream/snapshot-builder';
+import { parseSecretKeys, SecretBox } from '../../control-plane/src/secrets/secret-box';
 import { type Tenant, type TestControlPlane, connectApp, registerOpenAIService, seedEnvironments, seedTenant, startTestControlPlane } from '../support/control-plane-harness';
 import { currentRevision } from '../support/gateway-harness';
 import { waitFor } from '../support/wait';
@@ -209,4 +211,21 @@ it('brings a proxy that reconnects after 1,000 changes up to date with one delta
   const full = snapshot(await again.nth(0));
   expect(full.revision).toBe(String(revision));
   expect(full.consumer_keys.map((k) => k.key_hash)).not.toContain(sha256(doomed.key));
+});
+
+it('builds a delta only where the log covers every revision and the change is small enough', async () => {
+  const box = new SecretBox(parseSecretKeys(cp.secretKey, undefined, false));
+  const base = await currentRevision(cp);
+  expect(await buildDelta(cp.plane.db, box, 'production', base)).toBe('current');
+  const apps = [await connectApp(cp, tenant, serviceId, 'limits-1'), await connectApp(cp, tenant, serviceId, 'limits-2')];
+  const built = await buildDelta(cp.plane.db, box, 'production', base);
+  expect(built).toMatchObject({ base_revision: base, revision: base + 2, removed_key_hashes: [] });
+  expect(typeof built === 'object' && built.upserted_keys.map((k) => k.key_hash).sort()).toEqual(apps.map((a) => sha256(a.key)).sort());
+  expect(await buildDelta(cp.plane.db, box, 'production', base, { maxRevisions: 1, maxEntries: 100 })).toBe('snapshot');
+  expect(await buildDelta(cp.plane.db, box, 'production', base, { maxRevisions: 100, maxEntries: 1 })).toBe('snapshot');
+  expect(await buildDelta(cp.plane.db, box, 'production', 0)).toBe('snapshot');
+  // A revision missing from the log (trimmed, or older than it): a snapshot, never a delta that misses it.
+  await cp.plane.db.query(`DELETE FROM config_changes WHERE revision = $1 AND environment_id = (SELECT id FROM environments WHERE handle = 'production')`, [base + 1]);
+  expect(await buildDelta(cp.plane.db, box, 'production', base)).toBe('snapshot');
+  expect(await buildDelta(cp.plane.db, box, 'production', base + 1)).toMatchObject({ base_revision: base + 1, revision: base + 2 });
 });
