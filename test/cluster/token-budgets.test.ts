@@ -15,6 +15,8 @@ const CLOCK = Date.UTC(2031, 0, 15, 12, 0, 30);
 const CHAT = { model: 'gpt-4o-mini', messages: [{ role: 'user' as const, content: 'Count my tokens on a cluster' }], max_tokens: 7 };
 const PROMPT = countPromptTokens(getEncoding('o200k_base'), 'OPENAI', '/chat/completions', CHAT);
 const PER_REQUEST = PROMPT + 7;
+/** Requests made before the tests, one per proxy. */
+const WARM_UP = 2;
 
 let cluster: PrivateRedisCluster;
 let gw: Gateway;
@@ -23,8 +25,18 @@ let second: DataPlaneHandle;
 beforeAll(async () => {
   cluster = await PrivateRedisCluster.start();
   // Control plane (pub/sub, rollout queue) and both proxies (budgets, usage spool) on the cluster.
-  gw = await startGateway({ rateLimiting: { clock: () => CLOCK, redisUrl: cluster.url, usageReportIntervalMs: 100 } }, { REDIS_URL: cluster.url });
+  // Exactness needs the shared counters: a Redis wait generous enough that a busy machine never
+  // sends a proxy to its local counters (test/cluster/node-outage.test.ts covers that mode).
+  gw = await startGateway({ rateLimiting: { clock: () => CLOCK, redisUrl: cluster.url, redisTimeoutMs: 5_000, usageReportIntervalMs: 100 } }, { REDIS_URL: cluster.url });
   second = await gw.startProxy();
+  gw.fakes.openai.behaviour.usage = { prompt: PROMPT, completion: 7 };
+  // One request through each proxy, then both on the shared counters (a proxy that met a cluster
+  // still forming at start-up has reconciled and left its local counters).
+  await limitTotal(gw.services.openai.id, 1_000_000);
+  expect([await chat(gw.proxy), await chat(second)]).toEqual([200, 200]);
+  await waitFor(async () => (await degraded(gw.proxy)) === 0 && (await degraded(second)) === 0, 'both proxies on the shared counters');
+  await waitFor(async () => (await windowHash()).t === String(WARM_UP * PER_REQUEST), 'the warm-up to settle');
+  gw.fakes.openai.reset();
   gw.fakes.openai.behaviour.usage = { prompt: PROMPT, completion: 7 };
 });
 afterAll(async () => {
@@ -49,6 +61,11 @@ async function chat(proxy: DataPlaneHandle): Promise<number> {
   );
 }
 
+async function degraded(proxy: DataPlaneHandle): Promise<number> {
+  const text = await (await fetch(`${proxy.url}/metrics`)).text();
+  return Number(/^tokengate_rate_limit_degraded{environment="production"} (\d+)/m.exec(text)?.[1]);
+}
+
 /** The service's day window as the cluster holds it. */
 async function windowHash(): Promise<Record<string, string>> {
   const client = cluster.client();
@@ -60,7 +77,7 @@ async function windowHash(): Promise<Record<string, string>> {
 }
 
 it('two proxies alternating share one budget exactly: the request past the boundary is refused by both', async () => {
-  await limitTotal(gw.services.openai.id, 4 * PER_REQUEST);
+  await limitTotal(gw.services.openai.id, (WARM_UP + 4) * PER_REQUEST);
   const statuses = [];
   for (let i = 0; i < 4; i++) statuses.push(await chat(i % 2 === 0 ? gw.proxy : second));
   expect(statuses).toEqual([200, 200, 200, 200]);
@@ -69,16 +86,17 @@ it('two proxies alternating share one budget exactly: the request past the bound
   expect(gw.fakes.openai.received).toHaveLength(4);
 
   // The shared counters hold exactly what was used, and each proxy's ledger its own half of it.
-  await waitFor(async () => (await windowHash()).t === String(4 * PER_REQUEST), 'the settled counters');
+  const used = WARM_UP + 4;
+  await waitFor(async () => (await windowHash()).t === String(used * PER_REQUEST), 'the settled counters');
   const hash = await windowHash();
-  expect(hash).toMatchObject({ p: String(4 * PROMPT), c: String(4 * 7), t: String(4 * PER_REQUEST) });
+  expect(hash).toMatchObject({ p: String(used * PROMPT), c: String(used * 7), t: String(used * PER_REQUEST) });
   const ledgers = Object.keys(hash).filter((field) => field.startsWith('p:'));
-  expect(ledgers.map((field) => hash[field])).toEqual([String(2 * PROMPT), String(2 * PROMPT)]);
+  expect(ledgers.map((field) => hash[field])).toEqual([String((used / 2) * PROMPT), String((used / 2) * PROMPT)]);
 });
 
 it('a concurrent burst through both proxies never exceeds the budget, and the boundary stays exact', async () => {
-  // Ten more requests' worth (the window keeps the four already used).
-  await limitTotal(gw.services.openai.id, 14 * PER_REQUEST);
+  // Ten more requests' worth (the window keeps what was used already).
+  await limitTotal(gw.services.openai.id, (WARM_UP + 14) * PER_REQUEST);
   const proxies = [gw.proxy, second];
   const burst = await Promise.all(Array.from({ length: 30 }, (_, i) => chat(proxies[i % 2])));
   expect(burst.every((status) => status === 200 || status === 429)).toBe(true);
@@ -89,8 +107,10 @@ it('a concurrent burst through both proxies never exceeds the budget, and the bo
   while ((await chat(proxies[more % 2])) === 200) more += 1;
   expect(admitted + more).toBe(10);
   expect(await chat(second)).toBe(429);
-  await waitFor(async () => (await windowHash()).t === String(14 * PER_REQUEST), 'the settled counters');
-  expect(await windowHash()).toMatchObject({ p: String(14 * PROMPT), c: String(14 * 7), t: String(14 * PER_REQUEST) });
+  const used = WARM_UP + 14;
+  await waitFor(async () => (await windowHash()).t === String(used * PER_REQUEST), 'the settled counters');
+  expect(await windowHash()).toMatchObject({ p: String(used * PROMPT), c: String(used * 7), t: String(used * PER_REQUEST) });
+  expect([await degraded(gw.proxy), await degraded(second)]).toEqual([0, 0]);
 });
 
 it('keeps every key of a service budget in one slot, on the master serving it', async () => {
@@ -101,7 +121,7 @@ it('keeps every key of a service budget in one slot, on the master serving it', 
   const { Redis } = await import('ioredis');
   const node = new Redis(nodes[0], '127.0.0.1');
   try {
-    expect(await node.hget(keys[2], 't')).toBe(String(14 * PER_REQUEST));
+    expect(await node.hget(keys[2], 't')).toBe(String((WARM_UP + 14) * PER_REQUEST));
   } finally {
     node.disconnect();
   }
