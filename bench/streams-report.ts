@@ -178,7 +178,8 @@ export function summarizeStreams(
       peakAtS: peak?.atS ?? null,
       afterBytes: afterRssBytes,
       mostHeld,
-      perStreamBytes: idleBytes === null || mostHeld === null ? null : Math.round((mostHeld.rssBytes - idleBytes) / mostHeld.streams),
+      // Null when the RSS then was below the idle reading: a collection in between, nothing to divide.
+      perStreamBytes: idleBytes === null || mostHeld === null || mostHeld.rssBytes <= idleBytes ? null : Math.round((mostHeld.rssBytes - idleBytes) / mostHeld.streams),
     },
     proxyFdsPeak: fds.length === 0 ? null : Math.max(...fds),
     proxyAcceptQueuePeak: acceptQueue.length === 0 ? null : Math.max(...acceptQueue),
@@ -253,7 +254,7 @@ export function renderStreamsTable(input: StreamsTableInput): string {
       'streams held by the proxy at most',
       rss.mostHeld === null
         ? '—'
-        : `${rss.mostHeld.streams.toLocaleString('en-US')} (at ${rss.mostHeld.atS} s, RSS ${mib(rss.mostHeld.rssBytes)}): ${rss.perStreamBytes === null ? '—' : `${(rss.perStreamBytes / 1024).toFixed(1)} KiB`} per stream held`,
+        : `${rss.mostHeld.streams.toLocaleString('en-US')} (at ${rss.mostHeld.atS} s, RSS ${mib(rss.mostHeld.rssBytes)}): ${rss.perStreamBytes === null ? '— (RSS below the idle reading)' : `${(rss.perStreamBytes / 1024).toFixed(1)} KiB`} per stream held`,
     ],
     ['proxy file descriptors', `peak ${summary.proxyFdsPeak ?? '—'}${input.fdNote === null ? '' : `; ${input.fdNote}`}`],
     ['CPU while all open (cores)', `${cores}${summary.outsideCoresFullPhase === null ? '' : `, other ${summary.outsideCoresFullPhase.toFixed(2)}`}; proxy peak ${summary.proxyCpuPeakCores?.toFixed(2) ?? '—'} over 1 s`],
