@@ -13,6 +13,7 @@ import { type UsageRecordInput, usageRecordFromMessage } from '../usage/usage-re
 import type { UsageService } from '../usage/usage.service';
 import { EncodedControlPlaneMessage, loadConfigServiceContract } from './config-proto';
 import { buildDelta, buildSnapshot, DEFAULT_DELTA_LIMITS, type DeltaLimits, trimChangeLog } from './snapshot-builder';
+import { encodeSnapshotMessage } from './snapshot-encoder';
 import type { ControlPlaneMessage, DataPlaneMessage, UsageRecordMessage } from './snapshot.types';
 
 type ProxyCall = ServerDuplexStream<DataPlaneMessage, ControlPlaneMessage | EncodedControlPlaneMessage>;
@@ -366,7 +367,8 @@ export class ConfigStreamServer {
     const build = (async () => {
       const snapshot = await buildSnapshot(this.db, this.box, environment);
       if (!snapshot) return null;
-      const built = { revision: snapshot.revision, message: new EncodedControlPlaneMessage(this.contract.encodeResponse({ snapshot } satisfies ControlPlaneMessage)) };
+      // Encoded in slices: one synchronous encode of a large environment would stall everything else for seconds.
+      const built = { revision: snapshot.revision, message: new EncodedControlPlaneMessage(await encodeSnapshotMessage(snapshot, this.contract.encodeResponse)) };
       // Only the encoded bytes are kept: the message objects of a large environment are several times their size.
       this.snapshots.set(environment, built);
       return built;
