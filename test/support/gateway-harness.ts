@@ -1,8 +1,8 @@
 // A whole gateway in one test process: control plane (real PostgreSQL, Redis, gRPC), one
 // data-plane proxy for `production`, and a wire-exact fake upstream per provider. Services and
 // connections are made through GraphQL, as a platform engineer and a developer would.
+import { createRedisClient } from '../../data-plane/src/redis/redis-connection';
 import { startDataPlane, type DataPlaneHandle, type DataPlaneOptions } from '../../data-plane/src/main';
-import { Redis } from 'ioredis';
 import { pino } from 'pino';
 import {
   type FakeServer,
@@ -140,7 +140,7 @@ export async function startGateway(proxyOptions: Partial<DataPlaneOptions> = {},
       await cp.stop();
       await Promise.all(Object.values(fakes).map((f) => f.close()));
       // Batches the stopping control plane did not acknowledge stay spooled under the test's namespace.
-      const redis = new Redis(proxyOptions.rateLimiting?.redisUrl ?? 'redis://127.0.0.1:6379', { lazyConnect: true, maxRetriesPerRequest: 0 });
+      const redis = createRedisClient(proxyOptions.rateLimiting?.redisUrl ?? 'redis://127.0.0.1:6379', { lazyConnect: true, maxRetriesPerRequest: 0 });
       await redis.del(`${cp.redisNamespace}:usage-spool:production`).catch(() => undefined);
       redis.disconnect();
     },
