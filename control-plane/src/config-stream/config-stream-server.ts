@@ -9,12 +9,12 @@ import { Server, ServerCredentials, status, type ServerDuplexStream } from '@grp
 import type { Logger } from 'pino';
 import type { DataSource } from 'typeorm';
 import type { SecretBox } from '../secrets/secret-box';
-import { type UsageRecordInput, usageRecordFromMessage } from '../usage/usage-record';
 import type { UsageService } from '../usage/usage.service';
 import { EncodedControlPlaneMessage, loadConfigServiceContract } from './config-proto';
 import { buildDelta, buildSnapshot, DEFAULT_DELTA_LIMITS, type DeltaLimits, trimChangeLog } from './snapshot-builder';
 import { encodeSnapshotMessage } from './snapshot-encoder';
-import type { ControlPlaneMessage, DataPlaneMessage, UsageRecordMessage } from './snapshot.types';
+import type { ControlPlaneMessage, DataPlaneMessage } from './snapshot.types';
+import { usageRecordInput } from './usage-record-message';
 
 type ProxyCall = ServerDuplexStream<DataPlaneMessage, ControlPlaneMessage | EncodedControlPlaneMessage>;
 
@@ -62,30 +62,6 @@ export interface ConfigStreamOptions {
 
 function digest(value: string): Buffer {
   return createHash('sha256').update(value).digest();
-}
-
-/** The proto UsageRecord (snake_case, uint64 as strings) in the shape usage storage reads. */
-function usageRecordInput(record: UsageRecordMessage): UsageRecordInput {
-  return usageRecordFromMessage({
-    serviceId: record.service_id,
-    connectionId: record.connection_id,
-    windowUnit: record.window_unit,
-    windowStart: record.window_start,
-    promptTokens: Number(record.prompt_tokens),
-    completionTokens: Number(record.completion_tokens),
-    totalTokens: Number(record.total_tokens),
-    requests: Number(record.requests),
-    organizationId: record.organization_id,
-    projectId: record.project_id,
-    operation: record.operation,
-    requestModel: record.request_model,
-    responseModel: record.response_model,
-    cachedPromptReadTokens: Number(record.cached_prompt_read_tokens),
-    cachedPromptWriteTokens: Number(record.cached_prompt_write_tokens),
-    reasoningTokens: Number(record.reasoning_tokens),
-    errors_4xx: Number(record.errors_4xx),
-    errors_5xx: Number(record.errors_5xx),
-  });
 }
 
 export class ConfigStreamServer {
@@ -319,7 +295,11 @@ export class ConfigStreamServer {
     const wantSnapshot: ProxyStream[] = [];
     for (const stream of behind) {
       if (stream.needsSnapshot || !stream.acceptsDeltas) wantSnapshot.push(stream);
-      else byBase.set(stream.sentRevision, [...(byBase.get(stream.sentRevision) ?? []), stream]);
+      else {
+        const group = byBase.get(stream.sentRevision);
+        if (group) group.push(stream);
+        else byBase.set(stream.sentRevision, [stream]);
+      }
     }
     for (const [base, streams] of byBase) {
       const delta = await buildDelta(this.db, this.box, environment, base, this.deltaLimits);

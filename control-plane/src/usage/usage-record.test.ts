@@ -1,35 +1,31 @@
-import { join } from 'node:path';
-import { loadPackageDefinition, type GrpcObject, type ServiceClientConstructor } from '@grpc/grpc-js';
-import { loadSync } from '@grpc/proto-loader';
-import { CONFIG_PROTO_OPTIONS } from '../config-stream/config-proto';
-import { findRepositoryRoot } from '../common/repository-root';
-import { cleanUsageRecord, usageRecordFromMessage } from './usage-record';
+import { loadConfigServiceContract } from '../config-stream/config-proto';
+import type { UsageRecordMessage } from '../config-stream/snapshot.types';
+import { usageRecordInput } from '../config-stream/usage-record-message';
+import { cleanUsageRecord } from './usage-record';
 
 const SERVICE = '6f1c1a52-8a4e-4d8e-9a51-0b7a4f3b9c01';
 const CONNECTION = '1b2c3d4e-5f60-4718-8a9b-0c1d2e3f4a5b';
 
 /** A DataPlaneMessage through the same proto and loader options the config stream uses, bytes and back. */
-function overTheWire(message: Record<string, unknown>): { usage: { records: unknown[] } } {
-  const definition = loadSync(join(findRepositoryRoot(__dirname), 'proto/tokengate/v1/config.proto'), CONFIG_PROTO_OPTIONS);
-  const pkg = loadPackageDefinition(definition) as unknown as { tokengate: { v1: GrpcObject } };
-  const method = (pkg.tokengate.v1.ConfigService as ServiceClientConstructor).service.StreamConfig;
-  return method.requestDeserialize(method.requestSerialize(message)) as { usage: { records: unknown[] } };
+function overTheWire(message: Record<string, unknown>): { usage: { records: UsageRecordMessage[] } } {
+  const method = loadConfigServiceContract().service.service.StreamConfig;
+  return method.requestDeserialize(method.requestSerialize(message)) as { usage: { records: UsageRecordMessage[] } };
 }
 
-describe('usageRecordFromMessage', () => {
+describe('usageRecordInput (the config stream) then usageRecordFromMessage', () => {
   it('reads every field of a current proxy\'s record as the loader decodes it', () => {
     const decoded = overTheWire({
       usage: {
-        batchId: 'p:1',
+        batch_id: 'p:1',
         records: [{
-          serviceId: SERVICE, connectionId: CONNECTION, windowUnit: 'MINUTE', windowStart: '2026-12-10T15:42:00.000Z',
-          promptTokens: 120, completionTokens: 30, totalTokens: 150, requests: 2, organizationId: 'org', projectId: 'proj',
-          operation: 'chat_completions', requestModel: 'gpt-4o', responseModel: 'gpt-4o-2024-08-06',
-          cachedPromptReadTokens: 64, cachedPromptWriteTokens: 8, reasoningTokens: 12, errors_4xx: 1, errors_5xx: 3,
+          service_id: SERVICE, connection_id: CONNECTION, window_unit: 'MINUTE', window_start: '2026-12-10T15:42:00.000Z',
+          prompt_tokens: 120, completion_tokens: 30, total_tokens: 150, requests: 2, organization_id: 'org', project_id: 'proj',
+          operation: 'chat_completions', request_model: 'gpt-4o', response_model: 'gpt-4o-2024-08-06',
+          cached_prompt_read_tokens: 64, cached_prompt_write_tokens: 8, reasoning_tokens: 12, errors_4xx: 1, errors_5xx: 3,
         }],
       },
     });
-    expect(usageRecordFromMessage(decoded.usage.records[0])).toEqual({
+    expect(usageRecordInput(decoded.usage.records[0])).toEqual({
       serviceId: SERVICE, connectionId: CONNECTION, windowUnit: 'MINUTE', windowStart: '2026-12-10T15:42:00.000Z',
       promptTokens: 120, completionTokens: 30, totalTokens: 150, requests: 2, organizationId: 'org', projectId: 'proj',
       operation: 'chat_completions', requestModel: 'gpt-4o', responseModel: 'gpt-4o-2024-08-06',
@@ -38,8 +34,8 @@ describe('usageRecordFromMessage', () => {
   });
 
   it('gives an older proxy\'s record empty dimensions and zero counts', () => {
-    const decoded = overTheWire({ usage: { batchId: 'p:1', records: [{ serviceId: SERVICE, connectionId: CONNECTION, windowUnit: 'HOUR', windowStart: '2026-12-10T15:00:00.000Z', promptTokens: 5, completionTokens: 1, totalTokens: 6, requests: 1 }] } });
-    expect(usageRecordFromMessage(decoded.usage.records[0])).toMatchObject({ windowUnit: 'HOUR', operation: '', requestModel: '', responseModel: '', projectId: '', cachedPromptReadTokens: 0, errors4xx: 0, errors5xx: 0 });
+    const decoded = overTheWire({ usage: { batch_id: 'p:1', records: [{ service_id: SERVICE, connection_id: CONNECTION, window_unit: 'HOUR', window_start: '2026-12-10T15:00:00.000Z', prompt_tokens: 5, completion_tokens: 1, total_tokens: 6, requests: 1 }] } });
+    expect(usageRecordInput(decoded.usage.records[0])).toMatchObject({ windowUnit: 'HOUR', operation: '', requestModel: '', responseModel: '', projectId: '', cachedPromptReadTokens: 0, errors4xx: 0, errors5xx: 0 });
   });
 });
 
