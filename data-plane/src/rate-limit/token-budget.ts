@@ -125,6 +125,8 @@ export class TokenBudget {
     this.redis = createRedisClient(options.redisUrl, {
       maxRetriesPerRequest: 0,
       enableOfflineQueue: false,
+      // Admissions and settlements of concurrent requests share one write (and one read) per tick.
+      enableAutoPipelining: true,
       connectTimeout: 1000,
       retryStrategy: (attempt: number) => Math.min(50 * attempt, 1000),
     });
