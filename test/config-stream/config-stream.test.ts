@@ -3,6 +3,7 @@ import { createHash } from 'node:crypto';
 import { type Tenant, type TestControlPlane, seedEnvironments, seedTenant, startTestControlPlane } from '../support/control-plane-harness';
 import { connectRawProxy as connect, type RawControlPlaneMessage, type RawSnapshot } from '../support/raw-proxy';
 import { waitFor } from '../support/wait';
+import { connectDeltaPeer } from './delta-peer';
 
 const OPENAI_KEY = 'sk-config-stream-test-0123456789';
 let a: TestControlPlane;
@@ -77,6 +78,27 @@ it('pushes a change made through another replica, with keys as hashes only', asy
       const data = await a.ok<{ dataPlanes: Array<{ id: string; lastNackReason: string | null; lastNackRevision: number | null }> }>('{ dataPlanes { id lastNackReason lastNackRevision } }');
       return data.dataPlanes.find((d) => d.id === 'proxy-2' && d.lastNackReason === 'cannot compile route /gpt: test refusal' && d.lastNackRevision === next.revision);
     }, 'the NACK to be recorded');
+  } finally {
+    proxy.close();
+  }
+});
+
+it('sends a delta for a change made through another replica to a proxy that accepts deltas', async () => {
+  const proxy = connectDeltaPeer(b.grpcAddress, b.dataPlaneToken, { proxyId: 'proxy-delta', environment: 'production' });
+  try {
+    const first = await proxy.nth(0);
+    if (first.kind !== 'snapshot') throw new Error('expected a snapshot first');
+    const { createConnection } = await a.ok<{ createConnection: { keys: Array<{ environment: string; apiKey: string }> } }>(
+      `mutation($i: CreateConnectionInput!) { createConnection(input: $i) { keys { environment apiKey } } }`,
+      { i: { projectId: tenant.projectId, serviceId, name: 'delta-app' } },
+      tenant.tokens.developer,
+    );
+    const key = createConnection.keys.find((k) => k.environment === 'production')!.apiKey;
+    const next = await proxy.nth(1);
+    expect(next).toEqual({
+      kind: 'delta',
+      delta: expect.objectContaining({ base_revision: first.snapshot.revision, revision: String(Number(first.snapshot.revision) + 1), upserted_services: [], upserted_keys: [expect.objectContaining({ key_hash: createHash('sha256').update(key).digest('hex') })] }),
+    });
   } finally {
     proxy.close();
   }
