@@ -1,6 +1,9 @@
 // What an observer has learned so far; one per response, mutated only by that response's observer.
 import type { ObservedUsage, ResponseObserver, TokenUsage } from '../usage-accounting';
 
+/** Text pieces joined into one flat string at a time (see UsageTally.addText). */
+const TEXT_BLOCK = 64;
+
 export class UsageTally {
   /** Final usage only (see ObservedUsage.usage). */
   usage: TokenUsage | null = null;
@@ -9,10 +12,28 @@ export class UsageTally {
   complete = false;
   /** The model the response named, when it named one. */
   responseModel: string | null = null;
-  private text = '';
+  /**
+   * The completion text so far, kept in case the usage never comes (then it is counted). A stream
+   * adds a few characters per event: appended one by one, V8 would keep a rope node (~32 bytes) and a
+   * string header per event for the stream's whole life. The pieces are joined every TEXT_BLOCK
+   * events into one flat string (about a byte per character), so a long-lived stream holds its text,
+   * not its history of events.
+   */
+  private readonly blocks: string[] = [];
+  private pieces: string[] = [];
 
   addText(text: string): void {
-    this.text += text; // V8 builds a rope: appending is cheap, flattened once by the reader
+    if (text === '') return;
+    this.pieces.push(text);
+    if (this.pieces.length === TEXT_BLOCK) {
+      this.blocks.push(this.pieces.join(''));
+      this.pieces = [];
+    }
+  }
+
+  /** The completion text so far. */
+  private get text(): string {
+    return this.blocks.join('') + this.pieces.join('');
   }
 
   result(): ObservedUsage {
