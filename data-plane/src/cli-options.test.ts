@@ -58,6 +58,7 @@ describe('parseDataPlaneCliOptions', () => {
       TOKENGATE_PROXY_ID: 'proxy-a',
       TOKENGATE_MAX_BODY_BYTES: '2048',
       TOKENGATE_UPSTREAM_CA_FILE: '/cp/ca.pem',
+      TOKENGATE_PROXY_LISTEN_BACKLOG: '8192',
     });
     expect(options).toMatchObject({
       environment: 'development',
@@ -68,6 +69,7 @@ describe('parseDataPlaneCliOptions', () => {
       maxBodyBytes: 2048,
       accessLog: true,
       upstreamAgents: { freeSocketTimeoutMs: 15_000, maxSocketsPerOrigin: null, ca: Buffer.from('CA') },
+      listenBacklog: 8192,
     });
   });
 

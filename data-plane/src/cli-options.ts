@@ -8,6 +8,7 @@ export const DATA_PLANE_USAGE = `Usage: tokengate data-plane --environment <hand
   --environment <handle>        environment served (TOKENGATE_ENVIRONMENT), required
   --host <address>              listen address (TOKENGATE_PROXY_HOST), default 127.0.0.1
   --port <port>                 listen port (TOKENGATE_PROXY_PORT), default 8080
+  --listen-backlog <n>          connections queued before accept (TOKENGATE_PROXY_LISTEN_BACKLOG), default 4096
   --tls-cert <file>             PEM certificate chain: serve HTTPS (TOKENGATE_PROXY_TLS_CERT)
   --tls-key <file>              PEM private key for --tls-cert (TOKENGATE_PROXY_TLS_KEY)
   --control-plane <host:port>   gRPC config service (TOKENGATE_CONTROL_PLANE_GRPC), default 127.0.0.1:50051
@@ -54,6 +55,7 @@ const FLAG_VARIABLES: Readonly<Record<string, string>> = {
   environment: 'TOKENGATE_ENVIRONMENT',
   host: 'TOKENGATE_PROXY_HOST',
   port: 'TOKENGATE_PROXY_PORT',
+  'listen-backlog': 'TOKENGATE_PROXY_LISTEN_BACKLOG',
   'tls-cert': 'TOKENGATE_PROXY_TLS_CERT',
   'tls-key': 'TOKENGATE_PROXY_TLS_KEY',
   'control-plane': 'TOKENGATE_CONTROL_PLANE_GRPC',
@@ -177,6 +179,7 @@ export function parseDataPlaneCliOptions(
       environment,
       host: get('host') ?? '127.0.0.1',
       port: integer('port', 0, 65_535) ?? 8080,
+      listenBacklog: integer('listen-backlog', 1, 1_000_000),
       ...(cert !== undefined && key !== undefined ? { tls: { cert, key } } : {}),
       controlPlane: {
         address: get('control-plane') ?? '127.0.0.1:50051',

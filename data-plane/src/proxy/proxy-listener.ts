@@ -21,10 +21,17 @@ export interface ProxyListenerOptions {
    * (60 s) so the balancer, not the proxy, closes first and never reuses a connection being closed.
    */
   readonly keepAliveTimeoutMs?: number;
+  /**
+   * Connections the kernel queues before they are accepted; default 4096 (capped by net.core.somaxconn).
+   * Node's own default, 511, overflows when thousands of clients (re)connect at once, and the overflow
+   * waits for the clients' SYN retries (1, 3, 7 s).
+   */
+  readonly backlog?: number;
   /** A cleartext connection that sends nothing for this long is dropped before any protocol is chosen. */
   readonly firstBytesTimeoutMs?: number;
 }
 
+const DEFAULT_BACKLOG = 4096;
 const HTTP2_PREFACE = Buffer.from('PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n', 'latin1');
 const H2_SETTINGS: http2.Settings = { maxConcurrentStreams: 1000 };
 
@@ -103,7 +110,7 @@ export class ProxyListener {
     return new Promise((resolve, reject) => {
       const onError = (error: Error): void => reject(error);
       this.server.once('error', onError);
-      this.server.listen(this.options.port, this.options.host, () => {
+      this.server.listen({ port: this.options.port, host: this.options.host, backlog: this.options.backlog ?? DEFAULT_BACKLOG }, () => {
         this.server.removeListener('error', onError);
         this.server.on('error', (error) => this.options.logger.error({ error: error.message }, 'proxy listener error'));
         const address = this.server.address();
