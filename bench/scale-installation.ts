@@ -7,6 +7,7 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
+import { Redis } from 'ioredis';
 import pg from 'pg';
 import type { ChildProcessGroup, ManagedChild } from './child-processes';
 import { type IssuedKey, issueConsumerKey } from './scale-proxy';
@@ -335,4 +336,22 @@ export async function dropBenchDatabase(databaseUrl: string, marker: (comment: s
   } finally {
     await client.end();
   }
+}
+
+/** Removes what the run's control plane and proxies left in Redis under its own namespace (rollout jobs, change channel). */
+export async function clearRedisNamespace(redisUrl: string, namespace: string): Promise<number> {
+  const redis = new Redis(redisUrl, { lazyConnect: true, maxRetriesPerRequest: 1 });
+  let removed = 0;
+  try {
+    await redis.connect();
+    let cursor = '0';
+    do {
+      const [next, keys] = await redis.scan(cursor, 'MATCH', `${namespace}:*`, 'COUNT', 1000);
+      cursor = next;
+      if (keys.length > 0) removed += await redis.unlink(...keys);
+    } while (cursor !== '0');
+  } finally {
+    redis.disconnect();
+  }
+  return removed;
 }

@@ -20,6 +20,7 @@ import {
   type SeededSample,
   bulkInsertConnections,
   cleanEnv,
+  clearRedisNamespace,
   controlPlaneHeapUsed,
   countConnections,
   dropBenchDatabase,
@@ -598,11 +599,13 @@ function growth(samples: MemorySample[], pick: (s: MemorySample) => number | nul
 async function main(): Promise<void> {
   const processes = new ChildProcessGroup();
   let stopping = false;
+  let redisNamespace: string | null = null;
   const stop = async (code: number): Promise<never> => {
     if (!stopping) {
       stopping = true;
       // A process writes its CPU profile as it exits: give it time to.
       await processes.stopAll(SETTINGS.cpuProfileDir === '' ? 3000 : 30_000);
+      if (redisNamespace !== null) await clearRedisNamespace(SETTINGS.redisUrl, redisNamespace).catch((error: unknown) => log(`could not clear Redis namespace ${redisNamespace}: ${String(error)}`));
       await dropBenchDatabase(SETTINGS.databaseUrl, (comment) => comment?.startsWith('tokengate benchmark scratch database') ?? false).catch(() => undefined);
     }
     process.exit(code);
@@ -616,6 +619,7 @@ async function main(): Promise<void> {
   await recreateBenchDatabase(SETTINGS.databaseUrl);
   const upstream = await startFakeUpstream(processes, SCRIPTS);
   const controlPlane = await startControlPlane(processes, ROOT, SETTINGS.databaseUrl, SETTINGS.redisUrl, profilingArgs('control-plane'));
+  redisNamespace = controlPlane.redisNamespace;
   log(`control plane: ${controlPlane.graphqlUrl} (gRPC ${controlPlane.grpcAddress})`);
   const controlPlaneLog = captureWarnings(controlPlane.child);
   const admin = new GraphQLClient(controlPlane.graphqlUrl, controlPlane.adminToken);
