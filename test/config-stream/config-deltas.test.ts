@@ -112,6 +112,15 @@ it('sends a snapshot after Hello, then one delta per change naming just what cha
   }, 'the ACK of the delta to be recorded');
 });
 
+it('answers the Hello of a proxy already at the current revision with an empty delta, then sends changes from there', async () => {
+  const current = await currentRevision(cp, 'production');
+  const back = peer('proxy-current', current);
+  expect(delta(await back.nth(0))).toEqual({ base_revision: String(current), revision: String(current), upserted_services: [], removed_service_ids: [], upserted_keys: [], removed_key_hashes: [] });
+  const { key } = await connectApp(cp, tenant, serviceId, 'after-hello');
+  const next = delta(await back.nth(1));
+  expect(next).toMatchObject({ base_revision: String(current), revision: String(current + 1), upserted_keys: [expect.objectContaining({ key_hash: sha256(key) })] });
+});
+
 it('answers a NACKed delta and the SnapshotRequest after it with a full snapshot, then deltas from that snapshot', async () => {
   const proxy = peer('delta-nack');
   const first = snapshot(await proxy.nth(0));

@@ -31,6 +31,12 @@ interface ProxyStream {
   needsSnapshot: boolean;
   /** A config message is being flushed to this proxy; newer changes wait for it and are coalesced. */
   writing: boolean;
+  /**
+   * Sent a config message since its Hello. Every Hello is answered, even by a proxy already at the
+   * current revision (an empty delta then): the answer is how the proxy knows it is connected, and
+   * until then it holds back its usage batches.
+   */
+  answered: boolean;
 }
 
 /** A snapshot encoded once per revision and environment, then written to every stream that needs it. */
@@ -237,6 +243,8 @@ export class ConfigStreamServer {
       // (or a snapshot when the log no longer reaches back to R), and nothing while R is current.
       needsSnapshot: lastApplied === 0,
       writing: false,
+      // Proxies without deltas at the current revision are sent nothing until it moves (as ever).
+      answered: !hello.accepts_deltas,
     };
     const set = this.streams.get(stream.environment) ?? new Set();
     set.add(stream);
@@ -288,13 +296,14 @@ export class ConfigStreamServer {
     const rows: Array<{ revision: string }> = await this.db.query('SELECT revision FROM environments WHERE handle = $1', [environment]);
     if (rows.length === 0) return;
     const revision = Number(rows[0].revision);
-    const behind = idle.filter((s) => s.needsSnapshot || s.sentRevision < revision);
+    const behind = idle.filter((s) => s.needsSnapshot || s.sentRevision < revision || !s.answered);
     if (behind.length === 0) return;
     // Streams at the same revision share one delta (usually all of them: one build per change).
     const byBase = new Map<number, ProxyStream[]>();
     const wantSnapshot: ProxyStream[] = [];
     for (const stream of behind) {
       if (stream.needsSnapshot || !stream.acceptsDeltas) wantSnapshot.push(stream);
+      else if (stream.sentRevision >= revision) this.confirmCurrent(stream);
       else {
         const group = byBase.get(stream.sentRevision);
         if (group) group.push(stream);
@@ -323,8 +332,8 @@ export class ConfigStreamServer {
     const done = (snapshot: CachedSnapshot | null) => {
       for (const stream of streams) {
         stream.writing = false;
-        // A reconnecting older proxy that holds the current revision is not sent it again.
-        if (!snapshot || (!stream.needsSnapshot && stream.sentRevision >= snapshot.revision)) continue;
+        // A proxy sent this revision meanwhile is not sent it again.
+        if (!snapshot || (!stream.needsSnapshot && stream.answered && stream.sentRevision >= snapshot.revision)) continue;
         this.writeConfig(stream, snapshot.message, snapshot.revision);
       }
       if (!this.stopped) void this.sync(environment);
@@ -357,6 +366,12 @@ export class ConfigStreamServer {
     return build;
   }
 
+  /** Answers the Hello of a proxy that already holds the current revision: an empty delta from and to it. */
+  private confirmCurrent(stream: ProxyStream): void {
+    const delta = { base_revision: stream.sentRevision, revision: stream.sentRevision, upserted_services: [], removed_service_ids: [], upserted_keys: [], removed_key_hashes: [] };
+    this.writeConfig(stream, new EncodedControlPlaneMessage(this.contract.encodeResponse({ delta } satisfies ControlPlaneMessage)), stream.sentRevision);
+  }
+
   /**
    * Writes one config message and marks the stream busy until gRPC has flushed it (write callback)
    * and, when write() reported a full buffer, until 'drain'. Then the environment is synced again, so
@@ -367,6 +382,7 @@ export class ConfigStreamServer {
     stream.writing = true;
     stream.sentRevision = revision;
     stream.needsSnapshot = false;
+    stream.answered = true;
     let flushed = false;
     let drained = true;
     const release = () => {

@@ -256,6 +256,11 @@ export class ConfigStreamClient {
       this.requestSnapshot(call, `delta based on revision ${delta.base_revision}, applied revision ${holder.revision}`);
       return;
     }
+    // The answer to a Hello from a proxy already at the current revision: nothing to apply.
+    if (delta.revision === delta.base_revision) {
+      this.write(call, { ack: { revision: delta.revision } });
+      return;
+    }
     let compiled;
     try {
       compiled = compiler.applyDelta(current, delta);
