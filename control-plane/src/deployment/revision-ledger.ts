@@ -25,6 +25,10 @@ export interface ServedChange {
  */
 export async function bumpRevisions(tx: EntityManager, serviceId: string, environmentIds: string[], message: string, change: ServedChange = { service: true }): Promise<BumpedEnvironment[]> {
   if (environmentIds.length === 0) return [];
+  // Row locks in one fixed order (by id) before the update: two changes touching the same environments
+  // would otherwise lock them in whatever order the update scans them and could deadlock. NO KEY UPDATE,
+  // as the update itself takes: it does not wait for the key-share locks of rows referencing them.
+  await tx.query('SELECT id FROM environments WHERE id = ANY($1::uuid[]) ORDER BY id FOR NO KEY UPDATE', [environmentIds]);
   const rows: Array<{ id: string; handle: string; revision: string }> = await tx.query(
     // (Wrapped in a CTE: TypeORM returns UPDATE … RETURNING rows in a different shape than SELECT rows.)
     `WITH bumped AS (UPDATE environments SET revision = revision + 1 WHERE id = ANY($1::uuid[]) RETURNING id, handle, revision)
