@@ -10,6 +10,7 @@ import { performance } from 'node:perf_hooks';
 import { Redis } from 'ioredis';
 import pg from 'pg';
 import type { ChildProcessGroup, ManagedChild } from './child-processes';
+import { controlPlaneEnv, parseLogLine } from './tokengate-stack';
 import { type IssuedKey, issueConsumerKey } from './scale-proxy';
 
 export const SCALE_ENVIRONMENTS = ['development', 'production'] as const;
@@ -58,22 +59,6 @@ export class GraphQLClient {
   }
 }
 
-/** Child env without the caller's TOKENGATE_* settings, which would change what is measured. */
-export function cleanEnv(extra: Record<string, string>): NodeJS.ProcessEnv {
-  const env: NodeJS.ProcessEnv = {};
-  for (const [name, value] of Object.entries(process.env)) if (!name.startsWith('TOKENGATE_') && name !== 'DATABASE_URL' && name !== 'REDIS_URL') env[name] = value;
-  return { ...env, NODE_ENV: 'production', ...extra };
-}
-
-export function parseLogLine(line: string): Record<string, unknown> | undefined {
-  if (!line.startsWith('{')) return undefined;
-  try {
-    return JSON.parse(line) as Record<string, unknown>;
-  } catch {
-    return undefined;
-  }
-}
-
 /** `nodeArgs`: flags for node itself (e.g. `--cpu-prof`). */
 export async function startControlPlane(processes: ChildProcessGroup, repositoryRoot: string, databaseUrl: string, redisUrl: string, nodeArgs: readonly string[] = []): Promise<ControlPlaneProcess> {
   const adminToken = `tgp_admin_${randomBytes(16).toString('hex')}`;
@@ -84,19 +69,7 @@ export async function startControlPlane(processes: ChildProcessGroup, repository
     command: process.execPath,
     args: [...nodeArgs, path.join(repositoryRoot, 'dist/cli/main.js'), 'control-plane'],
     cwd: repositoryRoot,
-    env: cleanEnv({
-      DATABASE_URL: databaseUrl,
-      REDIS_URL: redisUrl,
-      TOKENGATE_ADMIN_TOKEN: adminToken,
-      TOKENGATE_SECRET_KEY: randomBytes(32).toString('base64'),
-      TOKENGATE_DATAPLANE_TOKEN: dataPlaneToken,
-      TOKENGATE_HOST: '127.0.0.1',
-      TOKENGATE_PORT: '0',
-      TOKENGATE_GRPC_HOST: '127.0.0.1',
-      TOKENGATE_GRPC_PORT: '0',
-      TOKENGATE_LOG_LEVEL: 'info',
-      TOKENGATE_REDIS_NAMESPACE: redisNamespace,
-    }),
+    env: controlPlaneEnv({ databaseUrl, redisUrl, adminToken, dataPlaneToken, redisNamespace }),
   });
   const { graphql, grpc } = await child.waitForLine((line) => {
     const entry = parseLogLine(line);

@@ -19,17 +19,16 @@ import {
   type ScaleService,
   type SeededSample,
   bulkInsertConnections,
-  cleanEnv,
   clearRedisNamespace,
   controlPlaneHeapUsed,
   countConnections,
   dropBenchDatabase,
-  parseLogLine,
   residentBytes,
   seedThroughGraphQL,
   startControlPlane,
 } from './scale-installation';
 import { epochMs, startSimulatedProxy } from './scale-proxy';
+import { cleanEnv, parseLogLine } from './tokengate-stack';
 import type { KeyConditions, WorkerCommand, WorkerReport } from './scale-proxy-worker';
 import { recreateBenchDatabase } from './tokengate-stack';
 

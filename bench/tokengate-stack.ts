@@ -89,7 +89,7 @@ export async function recreateBenchDatabase(databaseUrl: string): Promise<void> 
   }
 }
 
-function parseLogLine(line: string): Record<string, unknown> | undefined {
+export function parseLogLine(line: string): Record<string, unknown> | undefined {
   if (!line.startsWith('{')) return undefined;
   try {
     return JSON.parse(line) as Record<string, unknown>;
@@ -99,7 +99,7 @@ function parseLogLine(line: string): Record<string, unknown> | undefined {
 }
 
 /** Child env without the caller's TOKENGATE_* settings, which would change what is measured. */
-function cleanEnv(extra: Record<string, string>): NodeJS.ProcessEnv {
+export function cleanEnv(extra: Record<string, string>): NodeJS.ProcessEnv {
   const env: NodeJS.ProcessEnv = {};
   for (const [name, value] of Object.entries(process.env)) if (!name.startsWith('TOKENGATE_') && name !== 'DATABASE_URL' && name !== 'REDIS_URL') env[name] = value;
   return { ...env, NODE_ENV: 'production', ...extra };
@@ -107,6 +107,23 @@ function cleanEnv(extra: Record<string, string>): NodeJS.ProcessEnv {
 
 function redisNamespaceEnv(namespace: string | undefined): Record<string, string> {
   return namespace === undefined ? {} : { TOKENGATE_REDIS_NAMESPACE: namespace };
+}
+
+/** The environment of a `tokengate control-plane` child listening on free loopback ports. */
+export function controlPlaneEnv(settings: { databaseUrl: string; redisUrl: string; adminToken: string; dataPlaneToken: string; redisNamespace?: string }): NodeJS.ProcessEnv {
+  return cleanEnv({
+    DATABASE_URL: settings.databaseUrl,
+    REDIS_URL: settings.redisUrl,
+    TOKENGATE_ADMIN_TOKEN: settings.adminToken,
+    TOKENGATE_SECRET_KEY: randomBytes(32).toString('base64'),
+    TOKENGATE_DATAPLANE_TOKEN: settings.dataPlaneToken,
+    TOKENGATE_HOST: '127.0.0.1',
+    TOKENGATE_PORT: '0',
+    TOKENGATE_GRPC_HOST: '127.0.0.1',
+    TOKENGATE_GRPC_PORT: '0',
+    TOKENGATE_LOG_LEVEL: 'info',
+    ...redisNamespaceEnv(settings.redisNamespace),
+  });
 }
 
 function labelled(name: string, label: string | undefined): string {
@@ -136,19 +153,7 @@ export class TokengateStack {
       command: process.execPath,
       args: [path.join(options.repositoryRoot, 'dist/cli/main.js'), 'control-plane'],
       cwd: options.repositoryRoot,
-      env: cleanEnv({
-        DATABASE_URL: options.databaseUrl,
-        REDIS_URL: options.redisUrl,
-        TOKENGATE_ADMIN_TOKEN: adminToken,
-        TOKENGATE_SECRET_KEY: randomBytes(32).toString('base64'),
-        TOKENGATE_DATAPLANE_TOKEN: dataPlaneToken,
-        TOKENGATE_HOST: '127.0.0.1',
-        TOKENGATE_PORT: '0',
-        TOKENGATE_GRPC_HOST: '127.0.0.1',
-        TOKENGATE_GRPC_PORT: '0',
-        TOKENGATE_LOG_LEVEL: 'info',
-        ...redisNamespaceEnv(options.redisNamespace),
-      }),
+      env: controlPlaneEnv({ databaseUrl: options.databaseUrl, redisUrl: options.redisUrl, adminToken, dataPlaneToken, redisNamespace: options.redisNamespace }),
     });
     const { graphql, grpc } = await controlPlane.waitForLine((line) => {
       const entry = parseLogLine(line);
