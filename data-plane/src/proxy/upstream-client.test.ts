@@ -16,10 +16,12 @@ afterEach(async () => {
   harness = undefined;
 });
 
-/** An https provider stand-in (certificate for localhost/127.0.0.1 from the test CA); counts the TLS connections it accepted. */
-async function httpsUpstream(): Promise<{ url: string; connections: () => number; close: () => Promise<void> }> {
+/** An https provider stand-in (certificate for localhost/127.0.0.1 from the test CA); counts the TLS connections and the requests it accepted. */
+async function httpsUpstream(): Promise<{ url: string; connections: () => number; requests: () => number; close: () => Promise<void> }> {
   let connections = 0;
+  let requests = 0;
   const server = https.createServer({ ...TEST_TLS, keepAliveTimeout: 30_000 }, (req, res) => {
+    requests += 1;
     const chunks: Buffer[] = [];
     req.on('data', (chunk: Buffer) => chunks.push(chunk));
     req.on('end', () => {
@@ -34,6 +36,7 @@ async function httpsUpstream(): Promise<{ url: string; connections: () => number
   return {
     url: `https://localhost:${port}/v1`,
     connections: () => connections,
+    requests: () => requests,
     close: () =>
       new Promise((resolve) => {
         server.closeAllConnections();
@@ -54,12 +57,13 @@ describe('an https upstream', () => {
         expect(JSON.parse(response.text)).toMatchObject({ id: 'chatcmpl-tls', echo: `{"model":"gpt-4o","n":${i}}` });
       }
       expect(upstream.connections()).toBe(1);
+      expect(upstream.requests()).toBe(5);
     } finally {
       await upstream.close();
     }
   });
 
-  it('whose certificate the proxy does not trust is refused with 502, never called in clear', async () => {
+  it('whose certificate the proxy does not trust gets no request: the client is answered 502', async () => {
     const upstream = await httpsUpstream();
     try {
       harness = await startProxyHarness();
@@ -67,6 +71,7 @@ describe('an https upstream', () => {
       const response = await httpRequest(`${harness.proxy.url}/acme/openai/chat/completions`, { method: 'POST', headers: AUTH, body: '{"model":"gpt-4o"}' });
       expect(response.status).toBe(502);
       expect(response.headers['x-tokengate-error-code']).toBe('upstream_unreachable');
+      expect(upstream.requests()).toBe(0);
     } finally {
       await upstream.close();
     }
