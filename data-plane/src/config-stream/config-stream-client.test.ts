@@ -212,7 +212,7 @@ it('keeps usage batches until the control plane acknowledges them, re-sending af
 
   const batch = { batch_id: 'batch-1', records: [{ service_id: 'openai', connection_id: 'conn-openai', window_unit: 'MINUTE' as const, window_start: '2025-01-01T00:00:00Z', prompt_tokens: '10', completion_tokens: '5', total_tokens: '15', requests: '1',
     organization_id: 'org-1', project_id: 'project-1', operation: 'chat_completions', request_model: 'gpt-4o', response_model: 'gpt-4o-2024-08-06',
-    cached_prompt_read_tokens: '4', cached_prompt_write_tokens: '0', reasoning_tokens: '2', errors_4xx: '0', errors_5xx: '0' }] };
+    cached_prompt_read_tokens: '4', cached_prompt_write_tokens: '0', reasoning_tokens: '2', errors_4xx: '0', errors_5xx: '0', would_have_refused: '0' }] };
   await server.stop();
   stream.sendUsage(batch);
   expect(stream.pendingUsageBatches).toBe(1);

@@ -11,6 +11,8 @@ export interface RateLimitPolicy {
   readonly maxPromptTokens: bigint | null;
   readonly maxCompletionTokens: bigint | null;
   readonly maxTotalTokens: bigint | null;
+  /** Shadow mode: counted, never refuses; what it would have refused is reported. */
+  readonly shadow: boolean;
 }
 
 export interface CompiledService {
@@ -23,8 +25,12 @@ export interface CompiledService {
   readonly upstream: UpstreamTarget;
   /** null: the environment has no backend_auth for this service; its requests get 503. */
   readonly authenticator: UpstreamAuthenticator | null;
-  /** null: unlimited. Enforcement is a later issue; compiled now so a bad policy is NACKed. */
+  /** The service's budget in this environment, shared by all its connections; null: unlimited. */
   readonly rateLimit: RateLimitPolicy | null;
+  /** The quota of each connection (unless its key overrides it); null: none. */
+  readonly connectionQuota: RateLimitPolicy | null;
+  /** End streams that run past their budgets in the provider's format instead of letting them finish. */
+  readonly streamCutoff: boolean;
   readonly marketplaceRemoved: boolean;
 }
 

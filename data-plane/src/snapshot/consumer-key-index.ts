@@ -1,6 +1,8 @@
 // Consumer keys as the proxy knows them: SHA-256 (hex) of the key → what the key grants.
 import { createHash } from 'node:crypto';
 import type { ConsumerKeyMessage } from '../config-stream/wire-types';
+import type { RateLimitPolicy } from './compiled-snapshot';
+import { compileRateLimit } from './compile-rate-limit';
 
 export interface ConsumerKeyGrant {
   readonly connectionId: string;
@@ -8,6 +10,11 @@ export interface ConsumerKeyGrant {
   readonly projectId: string;
   /** The organization of the key's service: a key is only ever "not allowed" (403) inside its own. */
   readonly organizationId: string;
+  /**
+   * The connection's own quota, replacing its service's connectionQuota; undefined: the service's
+   * applies. A policy without any max makes the connection unlimited.
+   */
+  readonly quotaOverride?: RateLimitPolicy;
 }
 
 const SHA256_HEX = /^[0-9a-f]{64}$/;
@@ -104,7 +111,15 @@ function checkedHash(key: ConsumerKeyMessage): string {
 function grantOf(key: ConsumerKeyMessage, organizationOfService: (serviceId: string) => string | undefined): ConsumerKeyGrant | undefined {
   const organizationId = organizationOfService(key.service_id);
   if (organizationId === undefined) return undefined;
-  return Object.freeze({ connectionId: key.connection_id, serviceId: key.service_id, projectId: key.project_id, organizationId });
+  const grant: { -readonly [K in keyof ConsumerKeyGrant]: ConsumerKeyGrant[K] } = { connectionId: key.connection_id, serviceId: key.service_id, projectId: key.project_id, organizationId };
+  if (key.quota_override !== null) {
+    try {
+      grant.quotaOverride = compileRateLimit(key.quota_override);
+    } catch (error) {
+      throw new Error(`consumer key of connection ${key.connection_id}: quota_override: ${(error as Error).message}`);
+    }
+  }
+  return Object.freeze(grant);
 }
 
 /** The key_hash the control plane stores for a consumer key. */

@@ -40,7 +40,7 @@ describe('SnapshotCompiler', () => {
     const openai = compiled.services.get('openai');
     expect(openai?.upstream).toMatchObject({ protocol: 'https:', hostname: 'api.openai.com', port: 443, hostHeader: 'api.openai.com', basePath: '/v1', origin: 'https://api.openai.com' });
     expect(openai?.authenticator?.kind).toBe('headers');
-    expect(openai?.rateLimit).toEqual({ timeUnit: 'MINUTE', maxPromptTokens: 500n, maxCompletionTokens: null, maxTotalTokens: 1000n });
+    expect(openai?.rateLimit).toEqual({ timeUnit: 'MINUTE', maxPromptTokens: 500n, maxCompletionTokens: null, maxTotalTokens: 1000n, shadow: false });
     expect(compiled.services.get('bedrock')?.upstream).toMatchObject({ hostname: '::1', port: 8443, hostHeader: '[::1]:8443', basePath: '' });
     expect(compiled.services.get('bedrock')?.authenticator?.kind).toBe('signed-body');
     expect(compiled.services.get('unconfigured')?.authenticator).toBeNull();

@@ -2,10 +2,11 @@
 // based on into the next one; or refuses either whole with a reason for the NACK. Everything a request
 // needs is resolved here (routes, key index, parsed upstreams, agents, authenticators/signers), so the
 // request path does no parsing and no validation of configuration.
-import type { RateLimitPolicyMessage, ServiceMessage, SnapshotDeltaMessage, SnapshotMessage } from '../config-stream/wire-types';
+import type { ServiceMessage, SnapshotDeltaMessage, SnapshotMessage } from '../config-stream/wire-types';
 import type { ProviderAdapter, UpstreamAuthenticator } from '../providers/provider-adapter';
 import { providerAdapterFor } from '../providers/provider-registry';
 import type { CompiledService, CompiledSnapshot, RateLimitPolicy } from './compiled-snapshot';
+import { compileRateLimit } from './compile-rate-limit';
 import { ConsumerKeyIndex } from './consumer-key-index';
 import { RouteTable } from './route-table';
 import { compileUpstreamTarget, type UpstreamAgentPool, type UpstreamTarget } from './upstream-target';
@@ -121,12 +122,16 @@ export class SnapshotCompiler {
       }
     }
     let rateLimit: RateLimitPolicy | null = null;
-    if (message.rate_limit !== null) {
-      try {
-        rateLimit = compileRateLimit(message.rate_limit);
-      } catch (error) {
-        return fail(`rate_limit: ${(error as Error).message}`);
-      }
+    let connectionQuota: RateLimitPolicy | null = null;
+    try {
+      if (message.rate_limit !== null) rateLimit = compileRateLimit(message.rate_limit);
+    } catch (error) {
+      return fail(`rate_limit: ${(error as Error).message}`);
+    }
+    try {
+      if (message.connection_quota !== null) connectionQuota = compileRateLimit(message.connection_quota);
+    } catch (error) {
+      return fail(`connection_quota: ${(error as Error).message}`);
     }
     return Object.freeze({
       id: message.id,
@@ -138,24 +143,11 @@ export class SnapshotCompiler {
       upstream,
       authenticator,
       rateLimit,
+      connectionQuota,
+      streamCutoff: message.stream_cutoff,
       marketplaceRemoved: message.marketplace_removed,
     });
   }
-}
-
-function compileRateLimit(policy: RateLimitPolicyMessage): RateLimitPolicy {
-  const unit = policy.time_unit;
-  if (unit !== 'MINUTE' && unit !== 'HOUR' && unit !== 'DAY') throw new Error(`time_unit ${String(unit)} is not MINUTE, HOUR or DAY`);
-  const limit = (value: string, field: string): bigint | null => {
-    const parsed = parseUint64(value, field);
-    return parsed === 0n ? null : parsed;
-  };
-  return Object.freeze({
-    timeUnit: unit,
-    maxPromptTokens: limit(policy.max_prompt_tokens, 'max_prompt_tokens'),
-    maxCompletionTokens: limit(policy.max_completion_tokens, 'max_completion_tokens'),
-    maxTotalTokens: limit(policy.max_total_tokens, 'max_total_tokens'),
-  });
 }
 
 function parseUint64(value: string, field: string): bigint {

@@ -36,7 +36,7 @@ export function sigV4Auth(settings: SigV4Settings = {}): BackendAuthMessage {
 }
 
 export function rateLimitFixture(overrides: Partial<RateLimitPolicyMessage> = {}): RateLimitPolicyMessage {
-  return { time_unit: 'MINUTE', max_prompt_tokens: '0', max_completion_tokens: '0', max_total_tokens: '1000', ...overrides };
+  return { time_unit: 'MINUTE', max_prompt_tokens: '0', max_completion_tokens: '0', max_total_tokens: '1000', shadow: false, ...overrides };
 }
 
 export function serviceFixture(overrides: Partial<ServiceMessage> & { readonly id: string }): ServiceMessage {
@@ -50,12 +50,14 @@ export function serviceFixture(overrides: Partial<ServiceMessage> & { readonly i
     marketplace_removed: false,
     name: overrides.id,
     organization_id: 'org-acme',
+    connection_quota: null,
+    stream_cutoff: false,
     ...overrides,
   };
 }
 
 export function consumerKeyFixture(key: string, serviceId: string, connectionId = `conn-${serviceId}`): ConsumerKeyMessage {
-  return { key_hash: hashConsumerKey(key), connection_id: connectionId, service_id: serviceId, project_id: 'project-1' };
+  return { key_hash: hashConsumerKey(key), connection_id: connectionId, service_id: serviceId, project_id: 'project-1', quota_override: null };
 }
 
 export function snapshotFixture(options: {

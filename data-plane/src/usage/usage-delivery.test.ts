@@ -91,6 +91,7 @@ function batch(): UsageBatchMessage {
         requests: '1',
         errors_4xx: '0',
         errors_5xx: '0',
+        would_have_refused: '0',
       },
     ],
   };

@@ -54,6 +54,7 @@ function record(overrides: Partial<UsageRecordMessage> = {}): UsageRecordMessage
     requests: '0',
     errors_4xx: '0',
     errors_5xx: '0',
+    would_have_refused: '0',
     ...overrides,
   };
 }

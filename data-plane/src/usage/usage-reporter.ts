@@ -20,6 +20,8 @@ export interface UsageEvent {
   readonly usage: TokenUsage;
   /** What the client was answered: 4xx and 5xx count as errors of their class (499: the client left). */
   readonly status: number;
+  /** Admitted only because a budget that refused it is in shadow mode. */
+  readonly wouldHaveRefused?: boolean;
 }
 
 interface MinuteTally {
@@ -33,6 +35,7 @@ interface MinuteTally {
   requests: number;
   errors4xx: number;
   errors5xx: number;
+  wouldHaveRefused: number;
 }
 
 const MINUTE_MS = 60_000;
@@ -69,7 +72,7 @@ export class UsageReporter {
     const key = `${minuteStart}|${event.serviceId}|${event.connectionId}|${event.operation}|${requestModel}|${responseModel}`;
     let tally = this.tallies.get(key);
     if (tally === undefined) {
-      tally = { event: { ...event, requestModel, responseModel }, minuteStart, prompt: 0, completion: 0, cachedRead: 0, cachedWrite: 0, reasoning: 0, requests: 0, errors4xx: 0, errors5xx: 0 };
+      tally = { event: { ...event, requestModel, responseModel }, minuteStart, prompt: 0, completion: 0, cachedRead: 0, cachedWrite: 0, reasoning: 0, requests: 0, errors4xx: 0, errors5xx: 0, wouldHaveRefused: 0 };
       this.tallies.set(key, tally);
     }
     const { usage, status } = event;
@@ -79,6 +82,7 @@ export class UsageReporter {
     tally.cachedWrite += usage.cachedWriteTokens ?? 0;
     tally.reasoning += usage.reasoningTokens ?? 0;
     tally.requests += 1;
+    if (event.wouldHaveRefused === true) tally.wouldHaveRefused += 1;
     if (status >= 400 && status < 500) tally.errors4xx += 1;
     else if (status >= 500 || status === 0) tally.errors5xx += 1;
   }
@@ -119,5 +123,6 @@ function toRecord(t: MinuteTally): UsageRecordMessage {
     requests: String(t.requests),
     errors_4xx: String(t.errors4xx),
     errors_5xx: String(t.errors5xx),
+    would_have_refused: String(t.wouldHaveRefused),
   };
 }

@@ -9,6 +9,7 @@ export interface RateLimitPolicy {
   'max_prompt_tokens'?: (number | string | Long);
   'max_completion_tokens'?: (number | string | Long);
   'max_total_tokens'?: (number | string | Long);
+  'shadow'?: (boolean);
 }
 
 export interface RateLimitPolicy__Output {
@@ -16,4 +17,5 @@ export interface RateLimitPolicy__Output {
   'max_prompt_tokens': (string);
   'max_completion_tokens': (string);
   'max_total_tokens': (string);
+  'shadow': (boolean);
 }

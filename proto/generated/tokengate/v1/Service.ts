@@ -16,6 +16,8 @@ export interface Service {
   'marketplace_removed'?: (boolean);
   'name'?: (string);
   'organization_id'?: (string);
+  'connection_quota'?: (_tokengate_v1_RateLimitPolicy | null);
+  'stream_cutoff'?: (boolean);
 }
 
 export interface Service__Output {
@@ -29,4 +31,6 @@ export interface Service__Output {
   'marketplace_removed': (boolean);
   'name': (string);
   'organization_id': (string);
+  'connection_quota': (_tokengate_v1_RateLimitPolicy__Output | null);
+  'stream_cutoff': (boolean);
 }

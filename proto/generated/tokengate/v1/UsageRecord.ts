@@ -23,6 +23,7 @@ export interface UsageRecord {
   'reasoning_tokens'?: (number | string | Long);
   'errors_4xx'?: (number | string | Long);
   'errors_5xx'?: (number | string | Long);
+  'would_have_refused'?: (number | string | Long);
 }
 
 export interface UsageRecord__Output {
@@ -44,4 +45,5 @@ export interface UsageRecord__Output {
   'reasoning_tokens': (string);
   'errors_4xx': (string);
   'errors_5xx': (string);
+  'would_have_refused': (string);
 }
