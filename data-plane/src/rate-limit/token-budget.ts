@@ -19,6 +19,8 @@ export interface BudgetPolicy {
   readonly maxPromptTokens: number | null;
   readonly maxCompletionTokens: number | null;
   readonly maxTotalTokens: number | null;
+  /** Shadow mode: counted, never refuses. */
+  readonly shadow?: boolean;
 }
 
 export interface Counters {
@@ -73,6 +75,14 @@ export interface TokenBudgetOptions {
  */
 export function budgetWindowKey(keyPrefix: string, environment: string, serviceId: string, window: Pick<Window, 'unit' | 'start'>): string {
   return `${keyPrefix}:rl:{${environment}:${serviceId}}:${window.unit}:${window.start}`;
+}
+
+/**
+ * The Redis hash of one connection's quota window: in the slot of its service's budget (same hash
+ * tag), so one script reserves against both.
+ */
+export function connectionWindowKey(keyPrefix: string, environment: string, serviceId: string, connectionId: string, window: Pick<Window, 'unit' | 'start'>): string {
+  return `${keyPrefix}:rl:{${environment}:${serviceId}}:c:${connectionId}:${window.unit}:${window.start}`;
 }
 
 interface WindowLedger extends Counters {

@@ -45,7 +45,7 @@ export interface MeterRefusal {
 
 function budgetPolicy(serviceId: string, policy: RateLimitPolicy): BudgetPolicy {
   const num = (value: bigint | null) => (value === null ? null : Number(value));
-  return { serviceId, timeUnit: policy.timeUnit, maxPromptTokens: num(policy.maxPromptTokens), maxCompletionTokens: num(policy.maxCompletionTokens), maxTotalTokens: num(policy.maxTotalTokens) };
+  return { serviceId, timeUnit: policy.timeUnit, maxPromptTokens: num(policy.maxPromptTokens), maxCompletionTokens: num(policy.maxCompletionTokens), maxTotalTokens: num(policy.maxTotalTokens), shadow: policy.shadow };
 }
 
 const ZERO: TokenUsage = Object.freeze({ promptTokens: 0, completionTokens: 0 });
@@ -135,6 +135,23 @@ export class RequestMeter {
     this.reservation = admission.reservation;
     this.view = admission.view;
     return null;
+  }
+
+  /**
+   * Stream cut-off (opt-in per service environment): the completion tokens this streamed request may
+   * produce before an enforced completion or total budget runs out, as its admission saw the window
+   * (its own reservation included). null: no cut-off applies (the service has it off, the request is
+   * not streamed, the client set its own max tokens, or no enforced budget limits completions).
+   */
+  get cutoffAllowance(): number | null {
+    const { prepared, view, reservation } = this;
+    if (!this.service.streamCutoff || prepared === null || !prepared.stream || prepared.maxCompletionTokens !== null) return null;
+    if (view === null || reservation === null || view.policy.shadow === true) return null;
+    const { maxCompletionTokens, maxTotalTokens } = view.policy;
+    let allowance = Infinity;
+    if (maxCompletionTokens !== null) allowance = Math.min(allowance, reservation.completion + maxCompletionTokens - view.used.completion);
+    if (maxTotalTokens !== null) allowance = Math.min(allowance, reservation.completion + maxTotalTokens - view.used.total);
+    return allowance === Infinity ? null : Math.max(0, allowance);
   }
 
   /** The x-ratelimit-* headers of an admitted request to a rate-limited service, else none. */
