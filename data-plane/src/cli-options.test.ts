@@ -28,15 +28,23 @@ describe('parseDataPlaneCliOptions', () => {
         upstreamIdleTimeoutMs: undefined,
         shutdownGraceMs: undefined,
         accessLog: false,
-        rateLimiting: { redisUrl: 'redis://127.0.0.1:6379', redisNamespace: 'tokengate', redisTimeoutMs: undefined, localShare: undefined, defaultCompletionTokens: undefined, usageReportIntervalMs: undefined },
+        rateLimiting: { redisUrl: 'redis://127.0.0.1:6379', redisNamespace: 'tokengate', redisTimeoutMs: undefined, leaseShare: undefined, localShare: undefined, defaultCompletionTokens: undefined, usageReportIntervalMs: undefined },
       },
     });
   });
 
   it('reads the rate-limiting settings and refuses a share outside (0, 1]', () => {
     const { options } = parse(['--environment', 'production', '--local-share', '0.25', '--redis-timeout-ms', '20'], { REDIS_URL: 'redis://redis:6379', TOKENGATE_DEFAULT_COMPLETION_TOKENS: '512', TOKENGATE_REDIS_NAMESPACE: 'staging' });
-    expect(options.rateLimiting).toEqual({ redisUrl: 'redis://redis:6379', redisNamespace: 'staging', redisTimeoutMs: 20, localShare: 0.25, defaultCompletionTokens: 512, usageReportIntervalMs: undefined });
+    expect(options.rateLimiting).toEqual({ redisUrl: 'redis://redis:6379', redisNamespace: 'staging', redisTimeoutMs: 20, leaseShare: undefined, localShare: 0.25, defaultCompletionTokens: 512, usageReportIntervalMs: undefined });
     expect(() => parse(['--environment', 'production', '--local-share', '1.5'])).toThrow(/local-share/);
+  });
+
+  it('reads the degraded-mode settings: lease (share in [0, 1]) or an explicit fail-open', () => {
+    const leased = parse(['--environment', 'production', '--lease-share', '0.1'], { TOKENGATE_DEGRADED_BUDGET: 'lease' }).options.rateLimiting;
+    expect(leased).toMatchObject({ degradedMode: 'lease', leaseShare: 0.1 });
+    expect(parse(['--environment', 'production', '--degraded-budget', 'fail-open']).options.rateLimiting).toMatchObject({ degradedMode: 'fail-open' });
+    expect(() => parse(['--environment', 'production', '--degraded-budget', 'open'])).toThrow(/--degraded-budget \(TOKENGATE_DEGRADED_BUDGET\) must be lease or fail-open/);
+    expect(() => parse(['--environment', 'production', '--lease-share', '-0.1'])).toThrow(/--lease-share \(TOKENGATE_BUDGET_LEASE_SHARE\) must be a number in \[0, 1\]/);
   });
 
   it('takes a Redis Cluster URL and refuses a malformed one with the syntax, never the password', () => {

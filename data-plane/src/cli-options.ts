@@ -27,7 +27,15 @@ export const DATA_PLANE_USAGE = `Usage: tokengate data-plane --environment <hand
                                 a Redis Cluster: redis+cluster://host:port,host:port,... (rediss+cluster:// for TLS)
   --redis-namespace <prefix>    prefix of the rate-limit and usage-spool keys (TOKENGATE_REDIS_NAMESPACE), default tokengate
   --redis-timeout-ms <n>        longest wait for Redis per request (TOKENGATE_REDIS_TIMEOUT_MS), default 50
-  --local-share <0-1>           share of each budget used alone while Redis is away (TOKENGATE_RATE_LIMIT_LOCAL_SHARE), default 0.5
+  --degraded-budget <mode>      what is admitted while Redis is away (TOKENGATE_DEGRADED_BUDGET), default lease:
+                                lease      each proxy spends only its lease, set aside in Redis while it answered:
+                                           all proxies together never exceed a budget; no lease, no admission
+                                fail-open  each proxy admits up to --local-share of each budget on its own:
+                                           up to proxies x share x budget in all
+  --lease-share <0-1>           lease mode: share of each enforced budget one proxy holds as its lease
+                                (TOKENGATE_BUDGET_LEASE_SHARE), default 0.05
+  --local-share <0-1>           fail-open mode: share of each budget used alone while Redis is away
+                                (TOKENGATE_RATE_LIMIT_LOCAL_SHARE), default 0.5
   --default-completion-tokens <n> reserved when a request sets no max tokens (TOKENGATE_DEFAULT_COMPLETION_TOKENS), default 256
   --usage-report-interval-ms <n> usage batches to the control plane (TOKENGATE_USAGE_REPORT_INTERVAL_MS), default 1000
   --usage-orphan-age-ms <n>     re-send spooled usage batches at least this old (TOKENGATE_USAGE_ORPHAN_AGE_MS), default 30000
@@ -74,6 +82,8 @@ const FLAG_VARIABLES: Readonly<Record<string, string>> = {
   'redis-namespace': 'TOKENGATE_REDIS_NAMESPACE',
   'redis-timeout-ms': 'TOKENGATE_REDIS_TIMEOUT_MS',
   'local-share': 'TOKENGATE_RATE_LIMIT_LOCAL_SHARE',
+  'degraded-budget': 'TOKENGATE_DEGRADED_BUDGET',
+  'lease-share': 'TOKENGATE_BUDGET_LEASE_SHARE',
   'default-completion-tokens': 'TOKENGATE_DEFAULT_COMPLETION_TOKENS',
   'usage-report-interval-ms': 'TOKENGATE_USAGE_REPORT_INTERVAL_MS',
   'usage-orphan-age-ms': 'TOKENGATE_USAGE_ORPHAN_AGE_MS',
@@ -152,13 +162,19 @@ export function parseDataPlaneCliOptions(
     throw new DataPlaneCliUsageError(`--access-log must be true or false, got "${accessLogRaw}"`);
   }
 
-  const share = (): number | undefined => {
-    const raw = get('local-share');
+  const share = (flag: 'local-share' | 'lease-share', zeroAllowed: boolean): number | undefined => {
+    const raw = get(flag);
     if (raw === undefined) return undefined;
     const value = Number(raw);
-    if (!(value > 0 && value <= 1)) throw new DataPlaneCliUsageError(`--local-share (TOKENGATE_RATE_LIMIT_LOCAL_SHARE) must be a number in (0, 1], got "${raw}"`);
+    if (raw.trim() === '' || !(value <= 1 && (zeroAllowed ? value >= 0 : value > 0))) {
+      throw new DataPlaneCliUsageError(`--${flag} (${FLAG_VARIABLES[flag]}) must be a number in ${zeroAllowed ? '[0' : '(0'}, 1], got "${raw}"`);
+    }
     return value;
   };
+  const degradedBudget = get('degraded-budget');
+  if (degradedBudget !== undefined && degradedBudget !== 'lease' && degradedBudget !== 'fail-open') {
+    throw new DataPlaneCliUsageError(`--degraded-budget (TOKENGATE_DEGRADED_BUDGET) must be lease or fail-open, got "${degradedBudget}"`);
+  }
 
   const redisUrl = (): string => {
     const url = get('redis-url') ?? 'redis://127.0.0.1:6379';
@@ -200,7 +216,9 @@ export function parseDataPlaneCliOptions(
         redisUrl: redisUrl(),
         redisNamespace: get('redis-namespace') || 'tokengate',
         redisTimeoutMs: integer('redis-timeout-ms', 1, 60_000),
-        localShare: share(),
+        ...(degradedBudget === undefined ? {} : { degradedMode: degradedBudget }),
+        leaseShare: share('lease-share', true),
+        localShare: share('local-share', false),
         defaultCompletionTokens: integer('default-completion-tokens', 1, 10_000_000),
       },
     },

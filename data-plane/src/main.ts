@@ -17,7 +17,7 @@ import { locateUpward } from './runtime/locate-upward';
 import { SnapshotCompiler } from './snapshot/snapshot-compiler';
 import { SnapshotHolder } from './snapshot/snapshot-holder';
 import { UpstreamAgentPool, type UpstreamAgentOptions } from './snapshot/upstream-target';
-import { TokenBudget } from './rate-limit/token-budget';
+import { type DegradedMode, TokenBudget } from './rate-limit/token-budget';
 import { TokenCounter } from './tokens/token-counter';
 import type { MeterDependencies } from './usage/request-meter';
 import { UsageDelivery } from './usage/usage-delivery';
@@ -97,7 +97,11 @@ export interface RateLimitingOptions {
   readonly redisNamespace?: string;
   /** Longest wait for Redis on the request path; default 50 ms. */
   readonly redisTimeoutMs?: number;
-  /** Share of each budget this proxy may use alone while Redis is away; default 0.5. */
+  /** What is admitted while Redis is away (ADR 011); default 'lease'. */
+  readonly degradedMode?: DegradedMode;
+  /** lease mode: share of each enforced budget one proxy holds as its lease; default 0.05. */
+  readonly leaseShare?: number;
+  /** fail-open mode: share of each budget this proxy may use alone while Redis is away; default 0.5. */
   readonly localShare?: number;
   /** Completion tokens reserved when a request sets no limit; default 256. */
   readonly defaultCompletionTokens?: number;
@@ -154,6 +158,8 @@ export async function startDataPlane(options: DataPlaneOptions): Promise<DataPla
       environment: options.environment,
       proxyId,
       commandTimeoutMs: rateLimiting.redisTimeoutMs,
+      degradedMode: rateLimiting.degradedMode,
+      leaseShare: rateLimiting.leaseShare,
       localShare: rateLimiting.localShare,
       logger,
       onDegradedChange: (degraded) => metrics.setRateLimitDegraded(degraded),
@@ -177,7 +183,8 @@ export async function startDataPlane(options: DataPlaneOptions): Promise<DataPla
     reporter,
     defaultCompletionTokens: rateLimiting?.defaultCompletionTokens ?? 256,
     logger,
-    onRefusal: (serviceId, dimension) => metrics.countRateLimitRefusal(serviceId, dimension),
+    onRefusal: (serviceId, budget, dimension) => metrics.countRateLimitRefusal(serviceId, budget, dimension),
+    onWouldHaveRefused: (serviceId, budget, dimension) => metrics.countWouldHaveRefused(serviceId, budget, dimension),
     now: rateLimiting?.clock,
   };
   if (rateLimiting !== null) {

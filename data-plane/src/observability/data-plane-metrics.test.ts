@@ -140,7 +140,8 @@ describe('DataPlaneMetrics.observeExchange', () => {
     const metrics = new DataPlaneMetrics({ environment: 'production' });
     metrics.observeExchange(exchange({ firstChunkSeconds: 0.1 }));
     metrics.countRequest('svc-1', 'openai', 200);
-    metrics.countRateLimitRefusal('svc-1', 'prompt');
+    metrics.countRateLimitRefusal('svc-1', 'connection', 'prompt');
+    metrics.countWouldHaveRefused('svc-1', 'connection', 'total');
     const all = await metrics.registry.getMetricsAsJSON();
     expect(all.length).toBeGreaterThan(5);
     for (const metric of all) {

@@ -83,7 +83,8 @@ export class DataPlaneMetrics {
   private readonly controlPlaneConnected: Gauge;
   private readonly snapshotRejections: Counter;
   private readonly rateLimitDegraded: Gauge;
-  private readonly rateLimitRefusals: Counter<'service' | 'dimension'>;
+  private readonly rateLimitRefusals: Counter<'service' | 'budget' | 'dimension'>;
+  private readonly rateLimitWouldHaveRefused: Counter<'service' | 'budget' | 'dimension'>;
   /** service → provider label and input/output tokens; copied into tokengate_tokens_total at scrape time. */
   private readonly tokenCounts = new Map<string, { readonly provider: string; input: number; output: number }>();
   private readonly tokenUsage: LabelledHistogram<GenAiLabel | 'gen_ai_token_type'>;
@@ -128,14 +129,20 @@ export class DataPlaneMetrics {
     });
     this.rateLimitDegraded = new Gauge({
       name: 'tokengate_rate_limit_degraded',
-      help: '1 while Redis is unavailable and token budgets are enforced on local counters (this proxy’s share), else 0.',
+      help: '1 while Redis is unavailable and token budgets are enforced on this proxy’s leases (or, fail-open, its local share), else 0.',
       registers: [this.registry],
     });
     this.rateLimitDegraded.set(0);
     this.rateLimitRefusals = new Counter({
       name: 'tokengate_rate_limit_refusals_total',
-      help: 'Requests refused by token budgets, by service and exhausted dimension (prompt, completion, total, request_too_large).',
-      labelNames: ['service', 'dimension'],
+      help: 'Requests refused by token budgets, by service, budget (service or connection) and exhausted dimension (prompt, completion, total, request_too_large).',
+      labelNames: ['service', 'budget', 'dimension'],
+      registers: [this.registry],
+    });
+    this.rateLimitWouldHaveRefused = new Counter({
+      name: 'tokengate_rate_limit_would_have_refused_total',
+      help: 'Requests admitted only because the budget that would have refused them is in shadow mode, by service, budget (service or connection) and dimension.',
+      labelNames: ['service', 'budget', 'dimension'],
       registers: [this.registry],
     });
     const tokenCounts = this.tokenCounts;
@@ -246,8 +253,12 @@ export class DataPlaneMetrics {
     this.rateLimitDegraded.set(degraded ? 1 : 0);
   }
 
-  countRateLimitRefusal(serviceId: string, dimension: string): void {
-    this.rateLimitRefusals.inc({ service: serviceId, dimension });
+  countRateLimitRefusal(serviceId: string, budget: string, dimension: string): void {
+    this.rateLimitRefusals.inc({ service: serviceId, budget, dimension });
+  }
+
+  countWouldHaveRefused(serviceId: string, budget: string, dimension: string): void {
+    this.rateLimitWouldHaveRefused.inc({ service: serviceId, budget, dimension });
   }
 
   countSnapshotRejection(): void {

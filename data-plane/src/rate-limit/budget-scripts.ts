@@ -1,67 +1,154 @@
-// Lua scripts run atomically by Redis: admission is one round trip that checks and reserves against
-// all three budgets of a window at once, so proxies sharing the budget can never both take the last tokens.
+// Lua scripts run atomically by Redis. Admission is one round trip that checks and reserves against
+// every budget that applies to a request (the service's budget and the connection's quota: both
+// hashes carry the service's hash tag, so they live in one Cluster slot) and all three dimensions of
+// each, so proxies sharing a budget can never both take the last tokens, and a request refused by
+// one budget takes nothing from the others.
 //
-// Besides the shared counters (fields p, c, t), each proxy process keeps its own contribution to a
-// window in the same hash (fields p:<ledger>, c:<ledger>). After any doubt — a command that timed out
-// (did it land?), Redis restarted empty, usage counted locally while Redis was away — RECONCILE sets
-// this proxy's contribution to what the proxy knows it to be and moves the shared counters by the
-// difference. That is idempotent, so nothing is lost or counted twice whatever landed before.
+// Fields of one window hash:
+// - p, c, t: the tokens used in the window (reserved, then corrected by the reported usage).
+// - p:<ledger>, c:<ledger>: one proxy process's contribution to p and c. After any doubt — a command
+//   that timed out (did it land?), Redis restarted empty, usage counted while Redis was away —
+//   RECONCILE sets this proxy's contribution to what the proxy knows it to be and moves the shared
+//   counters by the difference. That is idempotent, so nothing is lost or counted twice.
+// - lp:<ledger>, lc:<ledger>, lt:<ledger>: this proxy's lease — tokens of an enforced budget set
+//   aside for it, which only it may spend, and the only tokens it may spend while Redis is away —
+//   and LP, LC, LT: the sum of every proxy's lease. Admission never lets used + leases exceed a limit
+//   except by a proxy spending its own lease, so whatever proxies admit while Redis is away stays
+//   within the budget (ADR 011).
 
 /**
- * KEYS[1] window hash. ARGV: prompt, completion to reserve; limits for prompt, completion, total
- * (0 = unlimited); TTL seconds; ledger id.
- * Returns {admitted 1|0, p, c, t, refused dimension or ''} with the counters after the reservation
- * (or as they stand when refused).
+ * KEYS: the window hash of each budget. ARGV[1], ARGV[2]: prompt and completion tokens to reserve;
+ * ARGV[3]: ledger id; then 8 per key: limits for prompt, completion, total (0 = unlimited), shadow
+ * (1 = counted, never refuses), TTL seconds, lease targets for prompt, completion, total.
+ *
+ * Returns {admitted 1|0, budget index (1-based) that refused — or, when admitted, the first shadow
+ * budget that would have — or 0, its dimension or '', then for each key: p, c, t used after the
+ * reservation (as they stand when refused), and this proxy's lease p, c, t}.
  */
 export const RESERVE_SCRIPT = `
-local p = tonumber(redis.call('HGET', KEYS[1], 'p') or '0')
-local c = tonumber(redis.call('HGET', KEYS[1], 'c') or '0')
-local t = tonumber(redis.call('HGET', KEYS[1], 't') or '0')
-local rp = tonumber(ARGV[1])
-local rc = tonumber(ARGV[2])
-local lp = tonumber(ARGV[3])
-local lc = tonumber(ARGV[4])
-local lt = tonumber(ARGV[5])
-local refused = ''
-if lp > 0 and p + rp > lp then refused = 'prompt'
-elseif lc > 0 and c + rc > lc then refused = 'completion'
-elseif lt > 0 and t + rp + rc > lt then refused = 'total' end
-if refused ~= '' then return {0, p, c, t, refused} end
-p = redis.call('HINCRBY', KEYS[1], 'p', rp)
-c = redis.call('HINCRBY', KEYS[1], 'c', rc)
-t = redis.call('HINCRBY', KEYS[1], 't', rp + rc)
-redis.call('HINCRBY', KEYS[1], 'p:' .. ARGV[7], rp)
-redis.call('HINCRBY', KEYS[1], 'c:' .. ARGV[7], rc)
-redis.call('EXPIRE', KEYS[1], ARGV[6])
-return {1, p, c, t, ''}
+local need = {tonumber(ARGV[1]), tonumber(ARGV[2])}
+need[3] = need[1] + need[2]
+local ledger = ARGV[3]
+local used_fields = {'p', 'c', 't'}
+local lease_fields = {'lp:' .. ledger, 'lc:' .. ledger, 'lt:' .. ledger}
+local total_fields = {'LP', 'LC', 'LT'}
+local names = {'prompt', 'completion', 'total'}
+local budgets = {}
+for i = 1, #KEYS do
+  local base = 3 + (i - 1) * 8
+  local v = redis.call('HMGET', KEYS[i], 'p', 'c', 't', lease_fields[1], lease_fields[2], lease_fields[3], 'LP', 'LC', 'LT')
+  local b = {used = {}, own = {}, leased = {}, limit = {}, target = {}, shadow = ARGV[base + 4] == '1', ttl = ARGV[base + 5]}
+  for d = 1, 3 do
+    b.used[d] = tonumber(v[d] or '0')
+    b.own[d] = tonumber(v[3 + d] or '0')
+    b.leased[d] = tonumber(v[6 + d] or '0')
+    b.limit[d] = tonumber(ARGV[base + d])
+    b.target[d] = tonumber(ARGV[base + 5 + d])
+  end
+  budgets[i] = b
+end
+local function reply(admitted, index, dimension)
+  local out = {admitted, index, dimension}
+  for i = 1, #budgets do
+    local b = budgets[i]
+    for d = 1, 3 do out[#out + 1] = b.used[d] end
+    for d = 1, 3 do out[#out + 1] = b.own[d] end
+  end
+  return out
+end
+local would, would_dimension = 0, ''
+for i = 1, #budgets do
+  local b = budgets[i]
+  for d = 1, 3 do
+    local limit = b.limit[d]
+    if limit > 0 then
+      if b.shadow then
+        if would == 0 and b.used[d] + need[d] > limit then would, would_dimension = i, names[d] end
+      elseif need[d] > math.max(0, limit - b.used[d] - b.leased[d]) + b.own[d] then
+        return reply(0, i, names[d])
+      end
+    end
+  end
+end
+for i = 1, #budgets do
+  local b = budgets[i]
+  local key = KEYS[i]
+  for d = 1, 3 do b.used[d] = redis.call('HINCRBY', key, used_fields[d], need[d]) end
+  redis.call('HINCRBY', key, 'p:' .. ledger, need[1])
+  redis.call('HINCRBY', key, 'c:' .. ledger, need[2])
+  if not b.shadow then
+    for d = 1, 3 do
+      local limit = b.limit[d]
+      if limit > 0 then
+        -- Free tokens first; what they cannot cover comes out of this proxy's lease.
+        local free_before = math.max(0, limit - (b.used[d] - need[d]) - b.leased[d])
+        local draw = math.max(0, need[d] - free_before)
+        local own = b.own[d] - draw
+        local leased = b.leased[d] - draw
+        -- Top the lease up towards its target with at most half of what is still free, so that near
+        -- the end of a window the last tokens are not all set aside.
+        local top_up = math.min(b.target[d] - own, math.floor(math.max(0, limit - b.used[d] - leased) / 2))
+        if top_up > 0 or own > b.target[d] then
+          if own > b.target[d] then top_up = b.target[d] - own end
+          own = own + top_up
+          leased = leased + top_up
+        end
+        if own ~= b.own[d] then redis.call('HSET', key, lease_fields[d], own, total_fields[d], leased) end
+        b.own[d] = own
+        b.leased[d] = leased
+      end
+    end
+  end
+  redis.call('EXPIRE', key, b.ttl)
+end
+return reply(1, would, would_dimension)
 `;
 
-/** A reservation replaced by the reported usage. KEYS[1] window hash. ARGV: dp, dc, TTL seconds, ledger id. */
+/**
+ * A reservation replaced by the reported usage, in every budget it was taken from. KEYS: the window
+ * hashes. ARGV: dp, dc, ledger id, then the TTL seconds of each key.
+ */
 export const APPLY_SCRIPT = `
-redis.call('HINCRBY', KEYS[1], 'p', ARGV[1])
-redis.call('HINCRBY', KEYS[1], 'c', ARGV[2])
-redis.call('HINCRBY', KEYS[1], 't', tonumber(ARGV[1]) + tonumber(ARGV[2]))
-redis.call('HINCRBY', KEYS[1], 'p:' .. ARGV[4], ARGV[1])
-redis.call('HINCRBY', KEYS[1], 'c:' .. ARGV[4], ARGV[2])
-if redis.call('TTL', KEYS[1]) < 0 then redis.call('EXPIRE', KEYS[1], ARGV[3]) end
+local dp = tonumber(ARGV[1])
+local dc = tonumber(ARGV[2])
+for i = 1, #KEYS do
+  local key = KEYS[i]
+  redis.call('HINCRBY', key, 'p', dp)
+  redis.call('HINCRBY', key, 'c', dc)
+  redis.call('HINCRBY', key, 't', dp + dc)
+  redis.call('HINCRBY', key, 'p:' .. ARGV[3], dp)
+  redis.call('HINCRBY', key, 'c:' .. ARGV[3], dc)
+  if redis.call('TTL', key) < 0 then redis.call('EXPIRE', key, ARGV[3 + i]) end
+end
 return 1
 `;
 
 /**
  * KEYS[1] window hash. ARGV: ledger id, this proxy's whole prompt and completion contribution to the
- * window, TTL seconds. Returns {dp, dc}: how far the shared counters moved.
+ * window, its lease for prompt, completion, total, TTL seconds. Sets both (moving the shared counters
+ * and the lease totals by the difference) and returns {dp, dc}: how far the shared counters moved.
  */
 export const RECONCILE_SCRIPT = `
-local fp = 'p:' .. ARGV[1]
-local fc = 'c:' .. ARGV[1]
-local dp = tonumber(ARGV[2]) - tonumber(redis.call('HGET', KEYS[1], fp) or '0')
-local dc = tonumber(ARGV[3]) - tonumber(redis.call('HGET', KEYS[1], fc) or '0')
+local ledger = ARGV[1]
+local key = KEYS[1]
+local v = redis.call('HMGET', key, 'p:' .. ledger, 'c:' .. ledger, 'lp:' .. ledger, 'lc:' .. ledger, 'lt:' .. ledger)
+local dp = tonumber(ARGV[2]) - tonumber(v[1] or '0')
+local dc = tonumber(ARGV[3]) - tonumber(v[2] or '0')
 if dp ~= 0 or dc ~= 0 then
-  redis.call('HINCRBY', KEYS[1], 'p', dp)
-  redis.call('HINCRBY', KEYS[1], 'c', dc)
-  redis.call('HINCRBY', KEYS[1], 't', dp + dc)
-  redis.call('HSET', KEYS[1], fp, ARGV[2], fc, ARGV[3])
+  redis.call('HINCRBY', key, 'p', dp)
+  redis.call('HINCRBY', key, 'c', dc)
+  redis.call('HINCRBY', key, 't', dp + dc)
+  redis.call('HSET', key, 'p:' .. ledger, ARGV[2], 'c:' .. ledger, ARGV[3])
 end
-if redis.call('TTL', KEYS[1]) == -1 then redis.call('EXPIRE', KEYS[1], ARGV[4]) end
+local lease_fields = {'lp:', 'lc:', 'lt:'}
+local total_fields = {'LP', 'LC', 'LT'}
+for d = 1, 3 do
+  local dl = tonumber(ARGV[3 + d]) - tonumber(v[2 + d] or '0')
+  if dl ~= 0 then
+    redis.call('HINCRBY', key, total_fields[d], dl)
+    redis.call('HSET', key, lease_fields[d] .. ledger, ARGV[3 + d])
+  end
+end
+if redis.call('TTL', key) == -1 then redis.call('EXPIRE', key, ARGV[7]) end
 return {dp, dc}
 `;

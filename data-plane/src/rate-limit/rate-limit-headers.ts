@@ -1,5 +1,5 @@
-// x-ratelimit-* response headers for each configured dimension (OpenAI's names; the prompt and
-// completion budgets get their own variants), computed from the admission's view of the window.
+// x-ratelimit-* response headers for each limited dimension (OpenAI's names; the prompt and
+// completion budgets get their own variants), computed from the admission's view of each budget's window.
 import type { BudgetView, Dimension } from './token-budget';
 
 const SUFFIX: Record<Dimension, string> = { total: 'tokens', prompt: 'prompt-tokens', completion: 'completion-tokens' };
@@ -15,20 +15,28 @@ export function formatResetDuration(seconds: number): string {
   return `${rest}s`;
 }
 
-export function rateLimitHeaders(view: BudgetView, nowMs: number): Record<string, string> {
+/**
+ * For each dimension some enforced budget limits, the headers of the tightest one (least remaining;
+ * on a tie the one that resets last). Shadow budgets are not reported: they limit nothing.
+ */
+export function rateLimitHeaders(views: readonly BudgetView[], nowMs: number): Record<string, string> {
   const headers: Record<string, string> = {};
-  const reset = formatResetDuration((view.window.end - nowMs) / 1000);
-  const limits: Array<[Dimension, number | null, number]> = [
-    ['total', view.policy.maxTotalTokens, view.used.total],
-    ['prompt', view.policy.maxPromptTokens, view.used.prompt],
-    ['completion', view.policy.maxCompletionTokens, view.used.completion],
-  ];
-  for (const [dimension, limit, used] of limits) {
-    if (limit === null) continue;
+  for (const dimension of ['total', 'prompt', 'completion'] as const) {
+    let tightest: { limit: number; remaining: number; end: number } | null = null;
+    for (const view of views) {
+      if (view.policy.shadow === true) continue;
+      const limit = dimension === 'total' ? view.policy.maxTotalTokens : dimension === 'prompt' ? view.policy.maxPromptTokens : view.policy.maxCompletionTokens;
+      if (limit === null) continue;
+      const remaining = Math.max(0, limit - view.used[dimension]);
+      if (tightest === null || remaining < tightest.remaining || (remaining === tightest.remaining && view.window.end > tightest.end)) {
+        tightest = { limit, remaining, end: view.window.end };
+      }
+    }
+    if (tightest === null) continue;
     const suffix = SUFFIX[dimension];
-    headers[`x-ratelimit-limit-${suffix}`] = String(limit);
-    headers[`x-ratelimit-remaining-${suffix}`] = String(Math.max(0, limit - used));
-    headers[`x-ratelimit-reset-${suffix}`] = reset;
+    headers[`x-ratelimit-limit-${suffix}`] = String(tightest.limit);
+    headers[`x-ratelimit-remaining-${suffix}`] = String(tightest.remaining);
+    headers[`x-ratelimit-reset-${suffix}`] = formatResetDuration((tightest.end - nowMs) / 1000);
   }
   return headers;
 }

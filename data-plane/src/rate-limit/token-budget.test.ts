@@ -84,13 +84,25 @@ describe('exact budgets in Redis', () => {
     expect(b.trackedWindows).toBe(2);
   });
 
-  it('never admits more than the budget between two proxies admitting concurrently', async () => {
+  it('never admits more than the budget between two proxies admitting concurrently (no leases: to the last token)', async () => {
     const environment = `shared-${randomBytes(4).toString('hex')}`;
-    const [a, b] = [budget({ environment, proxyId: 'a' }), budget({ environment, proxyId: 'b' })];
+    const [a, b] = [budget({ environment, proxyId: 'a', degradedMode: 'fail-open' }), budget({ environment, proxyId: 'b', degradedMode: 'fail-open' })];
     await Promise.all([ready(a), ready(b)]);
     const results = await Promise.all(Array.from({ length: 200 }, (_, i) => (i % 2 ? a : b).admit(policy({ maxTotalTokens: 1000 }), 7, 0)));
     const admitted = results.filter((r) => r.admitted).length;
     expect(admitted).toBe(Math.floor(1000 / 7));
+  });
+
+  it('with leases, never admits more than the budget, and leaves at most each proxy’s lease unspent', async () => {
+    const environment = `leased-${randomBytes(4).toString('hex')}`;
+    const [a, b] = [budget({ environment, proxyId: 'a' }), budget({ environment, proxyId: 'b' })];
+    await Promise.all([ready(a), ready(b)]);
+    const results = await Promise.all(Array.from({ length: 200 }, (_, i) => (i % 2 ? a : b).admit(policy({ maxTotalTokens: 1000 }), 7, 0)));
+    const admitted = results.filter((r) => r.admitted).length;
+    expect(admitted * 7).toBeLessThanOrEqual(1000);
+    // A proxy may stop asking while its lease (5% of the budget: 50) is unspent; only it may spend
+    // that. So at most the two leases and less than one request of free tokens go unused.
+    expect(admitted * 7).toBeGreaterThan(1000 - 2 * 50 - 7);
   });
 
   it('replaces a reservation by the reported usage, and a limit change keeps what was used', async () => {
@@ -98,11 +110,59 @@ describe('exact budgets in Redis', () => {
     await ready(b);
     const first = await b.admit(policy({ maxTotalTokens: 1000 }), 100, 400);
     if (!first.admitted) throw new Error('expected admission');
-    expect(first.view.used.total).toBe(500);
+    expect(first.views[0].used.total).toBe(500);
     await b.settle(first.reservation, { prompt: 20, completion: 30 });
     const raised = await b.admit(policy({ maxTotalTokens: 2000 }), 0, 0);
-    await waitUntil(async () => (await b.admit(policy({ maxTotalTokens: 2000 }), 0, 0)).view.used.total === 50);
+    await waitUntil(async () => (await b.admit(policy({ maxTotalTokens: 2000 }), 0, 0)).views[0].used.total === 50);
     expect(raised.admitted).toBe(true);
+  });
+});
+
+describe('a connection quota under the service budget', () => {
+  const service = (limits: Partial<BudgetPolicy>) => policy({ scope: 'service', ...limits });
+  const quota = (connectionId: string, limits: Partial<BudgetPolicy>) => policy({ scope: 'connection', connectionId, ...limits });
+
+  it('admits against both in one step; a refusal names the budget and takes nothing from the other', async () => {
+    const b = budget({ degradedMode: 'fail-open' });
+    await ready(b);
+    const budgets = (connection: string) => [service({ maxTotalTokens: 100 }), quota(connection, { maxTotalTokens: 30 })];
+    for (let i = 0; i < 3; i++) expect((await b.admit(budgets('noisy'), 10, 0)).admitted).toBe(true);
+    const refused = await b.admit(budgets('noisy'), 10, 0);
+    expect(refused).toMatchObject({ admitted: false, refusedBy: 'connection', refused: 'total', view: { used: { total: 30 } } });
+    // The service budget kept only the three admitted requests: another connection still has 70.
+    const other = await b.admit(budgets('quiet'), 30, 0);
+    expect(other).toMatchObject({ admitted: true });
+    if (other.admitted) expect(other.views.map((v) => v.used.total)).toEqual([60, 30]);
+    for (let i = 0; i < 4; i++) expect((await b.admit(budgets(`c${i}`), 10, 0)).admitted).toBe(true);
+    expect(await b.admit(budgets('c5'), 10, 0)).toMatchObject({ admitted: false, refusedBy: 'service', refused: 'total' });
+  });
+
+  it('a shadow budget admits everything and says what it would have refused', async () => {
+    const b = budget();
+    await ready(b);
+    const budgets = [service({ maxTotalTokens: 1000 }), quota('trial', { maxTotalTokens: 15, shadow: true })];
+    const first = await b.admit(budgets, 10, 0);
+    expect(first).toMatchObject({ admitted: true, wouldHaveRefused: null });
+    const second = await b.admit(budgets, 10, 0);
+    expect(second).toMatchObject({ admitted: true, wouldHaveRefused: { scope: 'connection', dimension: 'total' } });
+    if (second.admitted) expect(second.views.map((v) => v.used.total)).toEqual([20, 20]);
+  });
+
+  it('concurrent bursts from two proxies never admit more than either budget', async () => {
+    const environment = `burst-${randomBytes(4).toString('hex')}`;
+    const [a, b] = [budget({ environment, proxyId: 'a' }), budget({ environment, proxyId: 'b' })];
+    await Promise.all([ready(a), ready(b)]);
+    const connections = ['x', 'y'];
+    const results = await Promise.all(
+      Array.from({ length: 400 }, (_, i) => {
+        const connection = connections[i % 2];
+        return (i % 3 ? a : b).admit([service({ maxTotalTokens: 1000 }), quota(connection, { maxTotalTokens: 600 })], 7, 0).then((r) => ({ connection, admitted: r.admitted }));
+      }),
+    );
+    const admitted = (connection?: string) => results.filter((r) => r.admitted && (connection === undefined || r.connection === connection)).length * 7;
+    expect(admitted()).toBeLessThanOrEqual(1000);
+    expect(admitted('x')).toBeLessThanOrEqual(600);
+    expect(admitted('y')).toBeLessThanOrEqual(600);
   });
 });
 
@@ -144,7 +204,7 @@ describe('Redis away', () => {
 
   it('serves on local counters while Redis is down, then pushes exactly what it counted to a restarted (empty) Redis', async () => {
     const transitions: boolean[] = [];
-    const b = budget({ redisUrl: `redis://127.0.0.1:${port}`, environment: 'prod', localShare: 0.5, onDegradedChange: (d) => transitions.push(d) });
+    const b = budget({ redisUrl: `redis://127.0.0.1:${port}`, environment: 'prod', degradedMode: 'fail-open', localShare: 0.5, onDegradedChange: (d) => transitions.push(d) });
     await ready(b);
     transitions.length = 0; // a budget created before its first connection starts degraded for a moment
     const limits = policy({ maxTotalTokens: 1000 });
@@ -174,6 +234,37 @@ describe('Redis away', () => {
     redis.disconnect();
     // 150 before the outage + 3 × 80 during it: nothing lost, nothing doubled.
     expect(counters).toMatchObject({ p: String(100 + 3 * 60), c: String(50 + 3 * 20), t: String(150 + 3 * 80) });
+  });
+
+  it('leases: while Redis is down a proxy spends only its lease, one without a lease admits nothing, and Redis gets exactly what was admitted', async () => {
+    const environment = `lease-${randomBytes(4).toString('hex')}`;
+    const url = `redis://127.0.0.1:${port}`;
+    const [a, b] = [budget({ redisUrl: url, environment, proxyId: 'a', leaseShare: 0.1 }), budget({ redisUrl: url, environment, proxyId: 'b', leaseShare: 0.1 })];
+    await Promise.all([ready(a), ready(b)]);
+    const limits = policy({ maxTotalTokens: 1000 });
+    const first = await a.admit(limits, 100, 0); // a holds a lease of 100 (10%) from now on
+    expect(first).toMatchObject({ admitted: true });
+
+    await stopRedis();
+    let admittedDuring = 0;
+    for (let i = 0; i < 20; i++) {
+      const result = await a.admit(limits, 30, 0);
+      if (result.admitted) admittedDuring += 30;
+    }
+    expect(a.degraded).toBe(true);
+    expect(admittedDuring).toBe(90); // three of 30 fit its lease of 100
+    const without = await b.admit(limits, 1, 0);
+    expect(without).toMatchObject({ admitted: false, unavailable: true, refusedBy: 'service', retryAfterSeconds: 1 });
+
+    await startRedis(); // empty: both proxies push what they know
+    await waitUntil(async () => !a.degraded);
+    const redis = new Redis(port, '127.0.0.1');
+    const key = (await redis.keys(`tokengate:rl:{${environment}:svc}:MINUTE:*`))[0];
+    const counters = await redis.hgetall(key);
+    redis.disconnect();
+    expect(Number(counters.t)).toBe(100 + admittedDuring);
+    // What is left of a's lease is set aside for it again: 100 − 90 = 10.
+    expect(Number(counters.LT)).toBe(10);
   });
 });
 
@@ -234,6 +325,7 @@ describe('answers that do not arrive in time', () => {
 
   it('a reservation that landed although it timed out is counted once, as the proxy decided', () =>
     throughGate(async (gate, b, env) => {
+      await b.admit(policy({ maxTotalTokens: 10_000 }), 0, 0); // takes this proxy's lease of the window
       gate.hold();
       // Redis runs this reservation, the proxy times out and admits it on local counters instead.
       const admitted = await b.admit(policy({ maxTotalTokens: 10_000 }), 100, 20);
@@ -250,6 +342,7 @@ describe('answers that do not arrive in time', () => {
 
   it('a correction of a local admission that settles after Redis is back still reaches Redis', () =>
     throughGate(async (gate, b, env) => {
+      await b.admit(policy({ maxTotalTokens: 10_000 }), 0, 0); // takes this proxy's lease of the window
       gate.hold();
       const local = await b.admit(policy({ maxTotalTokens: 10_000 }), 300, 200);
       if (!local.admitted) throw new Error('expected admission');

@@ -1,8 +1,16 @@
-// Token budgets per (environment, service, window), shared by every proxy of the environment in
-// Redis or a Redis Cluster. When Redis cannot answer within a short timeout the proxy keeps serving on local counters
-// (its configured share of each budget); once Redis answers again, each proxy reconciles its own
-// contribution to every live window (see budget-scripts.ts), so nothing is lost or counted twice —
-// whatever a timed-out command did or did not do.
+// Token budgets per (environment, service, window) — and per connection under its service — shared by
+// every proxy of the environment in Redis or a Redis Cluster. Every budget that applies to a request
+// is checked and reserved in one atomic script (budget-scripts.ts), and settled together.
+//
+// When Redis cannot answer within a short timeout the proxy keeps serving in a degraded mode:
+// - `lease` (default): each proxy spends only its lease — tokens of each enforced budget that Redis
+//   set aside for it while it answered — so what all proxies admit meanwhile never exceeds a budget;
+//   a proxy without a lease for a budget's window admits nothing against that budget.
+// - `fail-open`: each proxy admits up to its configured share of each budget on local counters
+//   (bound: proxies × share × budget).
+// Once Redis answers again, each proxy reconciles its own contribution (and lease) in every live
+// window, so nothing is lost or counted twice — whatever a timed-out command did or did not do.
+// ADR 003 and ADR 011.
 import { randomBytes } from 'node:crypto';
 import type { Logger } from 'pino';
 import { createRedisClient, type RedisClient } from '../redis/redis-connection';
@@ -10,16 +18,22 @@ import { APPLY_SCRIPT, RECONCILE_SCRIPT, RESERVE_SCRIPT } from './budget-scripts
 import { type TimeUnit, type Window, secondsUntilReset, windowAt, windowLengthMs } from './windows';
 
 export type Dimension = 'prompt' | 'completion' | 'total';
+/** Which budget: the service's (shared by all its connections) or one connection's quota. */
+export type BudgetScope = 'service' | 'connection';
 
 export interface BudgetPolicy {
-  /** Service id: the budget is per environment (this proxy's) and service. */
+  /** Default 'service'. */
+  readonly scope?: BudgetScope;
+  /** Service id: every budget is per environment (this proxy's) and service. */
   readonly serviceId: string;
+  /** Required for scope 'connection'. */
+  readonly connectionId?: string;
   readonly timeUnit: TimeUnit;
   /** null = unlimited in that dimension. */
   readonly maxPromptTokens: number | null;
   readonly maxCompletionTokens: number | null;
   readonly maxTotalTokens: number | null;
-  /** Shadow mode: counted, never refuses. */
+  /** Shadow mode: counted, never refuses; an admission says when it would have. */
   readonly shadow?: boolean;
 }
 
@@ -29,7 +43,7 @@ export interface Counters {
   total: number;
 }
 
-/** The window's state as the admission saw it, for the x-ratelimit-* headers. */
+/** One budget's window as the admission saw it, for the x-ratelimit-* headers and the cut-off. */
 export interface BudgetView {
   readonly policy: BudgetPolicy;
   readonly window: Window;
@@ -37,18 +51,48 @@ export interface BudgetView {
   readonly used: Counters;
 }
 
-export interface Reservation {
+export interface ReservedWindow {
   readonly windowKey: string;
   readonly window: Window;
+}
+
+export interface Reservation {
+  /** Every budget the tokens were reserved in (settle() corrects them all). */
+  readonly windows: readonly ReservedWindow[];
   readonly prompt: number;
   readonly completion: number;
   /** Where the reservation was taken: settle() corrects it in the same place. */
   readonly where: 'redis' | 'local';
 }
 
+/** The budget and dimension that refused a request (or, in shadow mode, would have). */
+export interface BudgetVerdict {
+  readonly scope: BudgetScope;
+  readonly dimension: Dimension;
+}
+
 export type Admission =
-  | { readonly admitted: true; readonly reservation: Reservation; readonly view: BudgetView }
-  | { readonly admitted: false; readonly refused: Dimension; readonly retryAfterSeconds: number; readonly view: BudgetView };
+  | {
+      readonly admitted: true;
+      readonly reservation: Reservation;
+      /** One per budget, in the order given. */
+      readonly views: readonly BudgetView[];
+      /** The first shadow budget that would have refused the request, else null. */
+      readonly wouldHaveRefused: BudgetVerdict | null;
+    }
+  | {
+      readonly admitted: false;
+      readonly refusedBy: BudgetScope;
+      readonly refused: Dimension;
+      readonly retryAfterSeconds: number;
+      /** The budget that refused. */
+      readonly view: BudgetView;
+      readonly views: readonly BudgetView[];
+      /** True when the proxy could not ask Redis and holds no lease for this budget's window. */
+      readonly unavailable: boolean;
+    };
+
+export type DegradedMode = 'lease' | 'fail-open';
 
 export interface TokenBudgetOptions {
   /** One Redis (redis://…) or a cluster (redis+cluster://host:port,…); see redis/redis-connection.ts. */
@@ -58,9 +102,13 @@ export interface TokenBudgetOptions {
   readonly environment: string;
   /** Names this proxy in its ledger fields (a random suffix makes each process's ledger its own). */
   readonly proxyId: string;
-  /** Longest wait for Redis on the request path before falling back to local counters. Default 50 ms. */
+  /** Longest wait for Redis on the request path before falling back to the degraded mode. Default 50 ms. */
   readonly commandTimeoutMs?: number;
-  /** Share of each budget this proxy may use on its own while Redis is away. Default 0.5. */
+  /** What the proxy admits while Redis is away. Default 'lease'. */
+  readonly degradedMode?: DegradedMode;
+  /** `lease`: the share of each enforced budget one proxy holds as its lease. Default 0.05. */
+  readonly leaseShare?: number;
+  /** `fail-open`: the share of each budget this proxy may use on its own while Redis is away. Default 0.5. */
   readonly localShare?: number;
   readonly logger: Logger;
   /** Told when the degraded mode starts or ends (metrics). */
@@ -70,8 +118,8 @@ export interface TokenBudgetOptions {
 
 /**
  * The Redis hash of one service's window. The braces make a Redis Cluster hash tag: every key of a
- * service's budgets in an environment (each window, each unit) lives in one slot, so a script may
- * touch several of them in one call (e.g. a connection's quota beside the service's budget).
+ * service's budgets in an environment (each window, each unit, each connection's quota) lives in one
+ * slot, so one script touches them all.
  */
 export function budgetWindowKey(keyPrefix: string, environment: string, serviceId: string, window: Pick<Window, 'unit' | 'start'>): string {
   return `${keyPrefix}:rl:{${environment}:${serviceId}}:${window.unit}:${window.start}`;
@@ -92,7 +140,17 @@ interface WindowLedger extends Counters {
   end: number;
 }
 
+/** One budget of an admission, resolved to its window. */
+interface BudgetWindow {
+  readonly policy: BudgetPolicy;
+  readonly window: Window;
+  readonly windowKey: string;
+}
+
 const PROBE_INTERVAL_MS = 500;
+/** Retry-After of a refusal for want of a lease: Redis is probed twice a second. */
+const UNAVAILABLE_RETRY_SECONDS = 1;
+const ZERO: Readonly<Counters> = Object.freeze({ prompt: 0, completion: 0, total: 0 });
 
 export class TokenBudget {
   /**
@@ -104,6 +162,8 @@ export class TokenBudget {
   private readonly redis: RedisClient;
   private readonly scripts: RedisScripts;
   private readonly now: () => number;
+  private readonly mode: DegradedMode;
+  private readonly leaseShare: number;
   private readonly localShare: number;
   private readonly keyPrefix: string;
   private readonly timeoutMs: number;
@@ -111,16 +171,18 @@ export class TokenBudget {
   private readonly ledgerId: string;
   private degradedSince: number | null = null;
   private probe: NodeJS.Timeout | null = null;
-  /** Local counters per window key while degraded (seeded from the last Redis view of the window). */
+  /** fail-open: local counters per window key while degraded (seeded from the last Redis view of the window). */
   private readonly local = new Map<string, Counters>();
-  /** Last counters Redis reported per window key. */
+  /** Last counters Redis reported per window key (plus what was admitted locally since, while degraded). */
   private readonly lastSeen = new Map<string, { used: Counters; end: number }>();
+  /** This proxy's lease per window key: Redis's last word while it answers, then what is left of it. */
+  private readonly leases = new Map<string, Counters>();
   /** What this proxy has contributed to each live window: what a reconciliation makes Redis hold for it. */
   private readonly contributed = new Map<string, WindowLedger>();
   /** Reservations sent to Redis whose outcome (answer or timeout) is not decided yet. */
   private undecided = 0;
   private whenDecided: Array<() => void> = [];
-  /** Bumped by every change of `contributed`: tells sync() whether usage was counted during a reconciliation. */
+  /** Bumped by every change of `contributed` or a lease: tells sync() whether anything changed during a reconciliation. */
   private contributions = 0;
   private syncing: Promise<void> | null = null;
   private probing = false;
@@ -128,6 +190,8 @@ export class TokenBudget {
 
   constructor(private readonly options: TokenBudgetOptions) {
     this.now = options.now ?? Date.now;
+    this.mode = options.degradedMode ?? 'lease';
+    this.leaseShare = this.mode === 'lease' ? (options.leaseShare ?? 0.05) : 0;
     this.localShare = options.localShare ?? 0.5;
     this.keyPrefix = options.keyPrefix ?? 'tokengate';
     this.timeoutMs = options.commandTimeoutMs ?? 50;
@@ -140,8 +204,8 @@ export class TokenBudget {
       connectTimeout: 1000,
       retryStrategy: (attempt: number) => Math.min(50 * attempt, 1000),
     });
-    this.redis.defineCommand('tokengateReserve', { numberOfKeys: 1, lua: RESERVE_SCRIPT });
-    this.redis.defineCommand('tokengateApply', { numberOfKeys: 1, lua: APPLY_SCRIPT });
+    this.redis.defineCommand('tokengateReserve', { lua: RESERVE_SCRIPT });
+    this.redis.defineCommand('tokengateApply', { lua: APPLY_SCRIPT });
     this.redis.defineCommand('tokengateReconcile', { numberOfKeys: 1, lua: RECONCILE_SCRIPT });
     this.redis.on('error', () => undefined); // failures surface per command
     this.scripts = this.redis as unknown as RedisScripts;
@@ -158,10 +222,15 @@ export class TokenBudget {
     return this.degradedSince !== null;
   }
 
+  /** What the proxy admits while Redis is away. */
+  get degradedMode(): DegradedMode {
+    return this.mode;
+  }
+
   /**
-   * Resolves true once the connection is ready, or false after `timeoutMs` — a proxy then starts on
-   * local counters and joins the shared ones when Redis answers. Waiting at start-up keeps the first
-   * requests from meeting a connection that is merely not open yet.
+   * Resolves true once the connection is ready, or false after `timeoutMs` — a proxy then starts in
+   * the degraded mode and joins the shared counters when Redis answers. Waiting at start-up keeps the
+   * first requests from meeting a connection that is merely not open yet.
    */
   whenConnected(timeoutMs: number): Promise<boolean> {
     if (this.redis.status === 'ready') return Promise.resolve(true);
@@ -178,101 +247,196 @@ export class TokenBudget {
     });
   }
 
-  /** Reserves `prompt` and `completion` tokens in the policy's current window, or refuses. */
-  async admit(policy: BudgetPolicy, prompt: number, completion: number): Promise<Admission> {
+  /**
+   * Reserves `prompt` and `completion` tokens in the current window of every budget given (a service
+   * budget and a connection quota), or refuses — then nothing is taken from any of them.
+   */
+  async admit(policies: BudgetPolicy | readonly BudgetPolicy[], prompt: number, completion: number): Promise<Admission> {
     const now = this.now();
-    const window = windowAt(policy.timeUnit, now);
-    const windowKey = budgetWindowKey(this.keyPrefix, this.options.environment, policy.serviceId, window);
-    if (this.degradedSince !== null) return this.admitLocally(policy, window, windowKey, prompt, completion, now);
+    const budgets = (Array.isArray(policies) ? (policies as readonly BudgetPolicy[]) : [policies as BudgetPolicy]).map((policy) => this.windowOf(policy, now));
+    if (this.degradedSince !== null) return this.admitLocally(budgets, prompt, completion, now);
     this.undecided++;
     try {
-      const reply = (await this.deadline(
-        this.scripts.tokengateReserve(
-          windowKey,
-          prompt,
-          completion,
+      const args: Array<string | number> = [prompt, completion, this.ledgerId];
+      for (const { policy } of budgets) {
+        const enforced = policy.shadow !== true;
+        args.push(
           policy.maxPromptTokens ?? 0,
           policy.maxCompletionTokens ?? 0,
           policy.maxTotalTokens ?? 0,
+          enforced ? 0 : 1,
           this.ttlSeconds(policy.timeUnit),
-          this.ledgerId,
-        ),
-      )) as [number, number, number, number, string];
-      const used = { prompt: Number(reply[1]), completion: Number(reply[2]), total: Number(reply[3]) };
-      if (!this.lastSeen.has(windowKey)) this.forgetEndedWindows();
-      this.lastSeen.set(windowKey, { used, end: window.end });
-      const view = { policy, window, used };
-      if (reply[0] !== 1) return { admitted: false, refused: reply[4] as Dimension, retryAfterSeconds: secondsUntilReset(window, now), view };
-      this.record(windowKey, window, { prompt, completion, total: prompt + completion });
-      return { admitted: true, reservation: { windowKey, window, prompt, completion, where: 'redis' }, view };
+          this.leaseTarget(enforced, policy.maxPromptTokens),
+          this.leaseTarget(enforced, policy.maxCompletionTokens),
+          this.leaseTarget(enforced, policy.maxTotalTokens),
+        );
+      }
+      const keys = budgets.map((b) => b.windowKey);
+      const reply = (await this.deadline(this.scripts.tokengateReserve(keys.length, ...keys, ...args))) as Array<number | string>;
+      const late = this.degradedSince !== null;
+      const views = budgets.map((budget, i): BudgetView => {
+        const at = 3 + i * 6;
+        const used = { prompt: Number(reply[at]), completion: Number(reply[at + 1]), total: Number(reply[at + 2]) };
+        if (!this.lastSeen.has(budget.windowKey)) this.forgetEndedWindows();
+        if (!late) {
+          this.lastSeen.set(budget.windowKey, { used, end: budget.window.end });
+          if (this.leaseShare > 0 && budget.policy.shadow !== true) this.setLease(budget.windowKey, { prompt: Number(reply[at + 3]), completion: Number(reply[at + 4]), total: Number(reply[at + 5]) });
+        }
+        return { policy: budget.policy, window: budget.window, used };
+      });
+      const index = Number(reply[1]) - 1;
+      const verdict = index >= 0 ? { scope: scopeOf(budgets[index].policy), dimension: reply[2] as Dimension } : null;
+      if (Number(reply[0]) !== 1) {
+        if (verdict === null) throw new Error('the reservation script refused without naming a budget');
+        return { admitted: false, refusedBy: verdict.scope, refused: verdict.dimension, retryAfterSeconds: secondsUntilReset(budgets[index].window, now), view: views[index], views, unavailable: false };
+      }
+      const reserved = { prompt, completion, total: prompt + completion };
+      for (const budget of budgets) {
+        this.record(budget.windowKey, budget.window, reserved);
+        // Answered after the degraded mode began: its lease draw is unknown here, so assume the worst.
+        if (late) this.spendLease(budget.windowKey, reserved);
+      }
+      return { admitted: true, reservation: { windows: budgets, prompt, completion, where: 'redis' }, views, wouldHaveRefused: verdict };
     } catch (error) {
       // Timed out or failed: the reservation may or may not have landed. The local decision is what
       // counts; the reconciliation makes Redis agree with it.
       this.enterDegraded(error);
-      return this.admitLocally(policy, window, windowKey, prompt, completion, now);
+      return this.admitLocally(budgets, prompt, completion, now);
     } finally {
       if (--this.undecided === 0) for (const resolve of this.whenDecided.splice(0)) resolve();
     }
   }
 
   /**
-   * Replaces a reservation by the usage the provider reported (or the proxy counted). Resolves once
-   * Redis has applied it, or it is left to the reconciliation when Redis is back. Never rejects.
+   * Replaces a reservation by the usage the provider reported (or the proxy counted), in every budget
+   * it was taken from. Resolves once Redis has applied it, or it is left to the reconciliation when
+   * Redis is back. Never rejects.
    */
   settle(reservation: Reservation, actual: { prompt: number; completion: number }): Promise<void> {
     const delta = { prompt: actual.prompt - reservation.prompt, completion: actual.completion - reservation.completion, total: 0 };
     delta.total = delta.prompt + delta.completion;
-    if (reservation.where === 'local') {
-      const counters = this.local.get(reservation.windowKey);
-      if (counters) addTo(counters, delta);
-    }
     if (delta.prompt === 0 && delta.completion === 0) return Promise.resolve();
-    this.record(reservation.windowKey, reservation.window, delta);
+    for (const { windowKey, window } of reservation.windows) {
+      this.record(windowKey, window, delta);
+      if (this.degradedSince === null) continue;
+      const seen = this.lastSeen.get(windowKey);
+      if (seen) addTo(seen.used, delta);
+      const counters = this.local.get(windowKey);
+      if (counters) addTo(counters, delta);
+      // Usage beyond the reservation is paid from the lease, so used + leases stay within the budget.
+      this.spendLease(windowKey, { prompt: Math.max(0, delta.prompt), completion: Math.max(0, delta.completion), total: Math.max(0, delta.total) });
+    }
     if (this.degradedSince !== null) return Promise.resolve();
-    return this.deadline(this.scripts.tokengateApply(reservation.windowKey, delta.prompt, delta.completion, this.ttlOf(reservation.window), this.ledgerId)).then(
+    const keys = reservation.windows.map((w) => w.windowKey);
+    const ttls = reservation.windows.map((w) => this.ttlOf(w.window));
+    return this.deadline(this.scripts.tokengateApply(keys.length, ...keys, delta.prompt, delta.completion, this.ledgerId, ...ttls)).then(
       () => undefined,
       (error: unknown) => this.enterDegraded(error),
     );
   }
 
+  /** Gives this proxy's leases back (while Redis answers), then disconnects. */
   async close(): Promise<void> {
+    if (this.closed) return;
+    for (const lease of this.leases.values()) Object.assign(lease, ZERO);
+    this.contributions++;
     if (this.degradedSince !== null) await this.sync().catch(() => undefined);
+    else await Promise.all(this.reconcileAll()).catch(() => undefined);
     this.closed = true;
     if (this.probe) clearInterval(this.probe);
     this.redis.disconnect();
   }
 
-  private admitLocally(policy: BudgetPolicy, window: Window, windowKey: string, prompt: number, completion: number, now: number): Admission {
+  private windowOf(policy: BudgetPolicy, now: number): BudgetWindow {
+    const window = windowAt(policy.timeUnit, now);
+    const windowKey =
+      policy.scope === 'connection'
+        ? connectionWindowKey(this.keyPrefix, this.options.environment, policy.serviceId, policy.connectionId ?? '', window)
+        : budgetWindowKey(this.keyPrefix, this.options.environment, policy.serviceId, window);
+    return { policy, window, windowKey };
+  }
+
+  private leaseTarget(enforced: boolean, limit: number | null): number {
+    return enforced && limit !== null ? Math.floor(limit * this.leaseShare) : 0;
+  }
+
+  /** While Redis is away: every enforced budget must admit the request on what this proxy may spend alone. */
+  private admitLocally(budgets: readonly BudgetWindow[], prompt: number, completion: number, now: number): Admission {
+    const need = { prompt, completion, total: prompt + completion };
+    let verdict: { index: number; dimension: Dimension; unavailable: boolean } | null = null;
+    let would: BudgetVerdict | null = null;
+    for (let i = 0; i < budgets.length && verdict === null; i++) {
+      const { policy, windowKey } = budgets[i];
+      if (policy.shadow === true) {
+        const dimension = exceeded(policy, this.seen(windowKey), need, 1);
+        if (dimension !== null && would === null) would = { scope: scopeOf(policy), dimension };
+      } else if (this.mode === 'fail-open') {
+        const dimension = exceeded(policy, this.localCounters(windowKey), need, this.localShare);
+        if (dimension !== null) verdict = { index: i, dimension, unavailable: false };
+      } else {
+        const dimension = leaseShortfall(policy, this.leases.get(windowKey), need);
+        if (dimension !== null) verdict = { index: i, dimension, unavailable: true };
+      }
+    }
+    if (verdict === null) {
+      for (const { policy, windowKey, window } of budgets) {
+        this.record(windowKey, window, need);
+        const seen = this.lastSeen.get(windowKey);
+        if (seen) addTo(seen.used, need);
+        else this.lastSeen.set(windowKey, { used: { ...need }, end: window.end });
+        if (this.mode === 'fail-open') addTo(this.localCounters(windowKey), need);
+        else if (policy.shadow !== true) this.spendLease(windowKey, need);
+      }
+    }
+    const views = budgets.map(({ policy, window, windowKey }): BudgetView => ({ policy, window, used: { ...this.seen(windowKey) } }));
+    if (verdict !== null) {
+      const refusing = budgets[verdict.index];
+      const retryAfterSeconds = verdict.unavailable ? UNAVAILABLE_RETRY_SECONDS : secondsUntilReset(refusing.window, now);
+      return { admitted: false, refusedBy: scopeOf(refusing.policy), refused: verdict.dimension, retryAfterSeconds, view: views[verdict.index], views, unavailable: verdict.unavailable };
+    }
+    return { admitted: true, reservation: { windows: budgets, prompt, completion, where: 'local' }, views, wouldHaveRefused: would };
+  }
+
+  /** What the window had used as this proxy last knew it (Redis's word plus what it admitted since). */
+  private seen(windowKey: string): Counters {
+    return this.lastSeen.get(windowKey)?.used ?? ZERO;
+  }
+
+  /** fail-open: this proxy's local counters of a window, seeded with its share of what Redis last reported. */
+  private localCounters(windowKey: string): Counters {
     let counters = this.local.get(windowKey);
     if (counters === undefined) {
       const seen = this.lastSeen.get(windowKey)?.used;
-      // This proxy's share of what the window had used when Redis went away.
-      counters = seen ? { prompt: Math.ceil(seen.prompt * this.localShare), completion: Math.ceil(seen.completion * this.localShare), total: Math.ceil(seen.total * this.localShare) } : { prompt: 0, completion: 0, total: 0 };
+      const share = (value: number) => Math.ceil(value * this.localShare);
+      counters = seen ? { prompt: share(seen.prompt), completion: share(seen.completion), total: share(seen.total) } : { prompt: 0, completion: 0, total: 0 };
       this.local.set(windowKey, counters);
     }
-    const share = (limit: number | null) => (limit === null ? null : Math.max(1, Math.floor(limit * this.localShare)));
-    const limits = { prompt: share(policy.maxPromptTokens), completion: share(policy.maxCompletionTokens), total: share(policy.maxTotalTokens) };
-    const refused: Dimension | null =
-      limits.prompt !== null && counters.prompt + prompt > limits.prompt ? 'prompt'
-      : limits.completion !== null && counters.completion + completion > limits.completion ? 'completion'
-      : limits.total !== null && counters.total + prompt + completion > limits.total ? 'total'
-      : null;
-    const scale = (value: number) => Math.round(value / this.localShare);
-    if (refused === null) {
-      const reserved = { prompt, completion, total: prompt + completion };
-      addTo(counters, reserved);
-      this.record(windowKey, window, reserved);
-    }
-    const used = { prompt: scale(counters.prompt), completion: scale(counters.completion), total: scale(counters.total) };
-    const view = { policy, window, used };
-    if (refused !== null) return { admitted: false, refused, retryAfterSeconds: secondsUntilReset(window, now), view };
-    return { admitted: true, reservation: { windowKey, window, prompt, completion, where: 'local' }, view };
+    return counters;
+  }
+
+  private setLease(windowKey: string, lease: Counters): void {
+    const current = this.leases.get(windowKey);
+    if (current === undefined) this.leases.set(windowKey, lease);
+    else Object.assign(current, lease);
+  }
+
+  /** Takes what was spent out of this proxy's lease of a window (it may go below 0: nothing more is admitted). */
+  private spendLease(windowKey: string, spent: Counters): void {
+    const lease = this.leases.get(windowKey);
+    if (lease === undefined) return;
+    lease.prompt -= spent.prompt;
+    lease.completion -= spent.completion;
+    lease.total -= spent.total;
+    this.contributions++;
   }
 
   private enterDegraded(error: unknown): void {
     if (this.degradedSince !== null || this.closed) return;
     this.degradedSince = this.now();
-    this.options.logger.warn({ err: error instanceof Error ? error.message : String(error), localShare: this.localShare }, 'Redis unavailable: rate limiting on local counters (degraded mode)');
+    this.options.logger.warn(
+      { err: error instanceof Error ? error.message : String(error), degradedMode: this.mode, ...(this.mode === 'fail-open' ? { localShare: this.localShare } : { leaseShare: this.leaseShare }) },
+      this.mode === 'lease' ? 'Redis unavailable: rate limiting on this proxy’s leases (degraded mode)' : 'Redis unavailable: rate limiting on local counters, fail-open (degraded mode)',
+    );
     this.options.onDegradedChange?.(true);
     // A slow (not disconnected) Redis emits no new 'ready': probe until a reconciliation succeeds.
     this.probe ??= setInterval(() => {
@@ -299,11 +463,11 @@ export class TokenBudget {
 
   /**
    * While degraded: once every reservation sent earlier is decided, reconcile this proxy's
-   * contribution to every live window, still degraded — so the mode is left only once every node
-   * holding one of its windows has answered (on a cluster a PING reaches one node, which says nothing
-   * of the others). Then leave the degraded mode, and in the same tick reconcile again what was
-   * counted locally meanwhile: commands sent from then on run after it on each window's connection.
-   * A failure (re-)enters it.
+   * contribution and lease in every live window, still degraded — so the mode is left only once every
+   * node holding one of its windows has answered (on a cluster a PING reaches one node, which says
+   * nothing of the others). Then leave the degraded mode, and in the same tick reconcile again what
+   * was counted locally meanwhile: commands sent from then on run after it on each window's
+   * connection. A failure (re-)enters it.
    */
   private sync(): Promise<void> {
     this.syncing ??= (async () => {
@@ -325,9 +489,13 @@ export class TokenBudget {
     return this.syncing;
   }
 
-  /** Sets this proxy's ledger in every live window to what it knows (idempotent). */
+  /** Sets this proxy's ledger and lease in every live window to what it knows (idempotent). */
   private reconcileAll(): Array<Promise<unknown>> {
-    return [...this.contributed].map(([windowKey, entry]) => this.deadline(this.scripts.tokengateReconcile(windowKey, this.ledgerId, entry.prompt, entry.completion, entry.ttl)));
+    return [...this.contributed].map(([windowKey, entry]) => {
+      const lease = this.leases.get(windowKey) ?? ZERO;
+      const held = (value: number) => Math.max(0, value);
+      return this.deadline(this.scripts.tokengateReconcile(windowKey, this.ledgerId, entry.prompt, entry.completion, held(lease.prompt), held(lease.completion), held(lease.total), entry.ttl));
+    });
   }
 
   /**
@@ -365,6 +533,7 @@ export class TokenBudget {
         if (entry.end >= cutoff) continue;
         map.delete(key);
         this.local.delete(key);
+        this.leases.delete(key);
       }
     }
   }
@@ -390,9 +559,32 @@ export class TokenBudget {
 }
 
 interface RedisScripts {
-  tokengateReserve(key: string, ...args: Array<string | number>): Promise<unknown>;
-  tokengateApply(key: string, ...args: Array<string | number>): Promise<unknown>;
+  /** numberOfKeys first: the scripts take one key per budget. */
+  tokengateReserve(numberOfKeys: number, ...keysAndArgs: Array<string | number>): Promise<unknown>;
+  tokengateApply(numberOfKeys: number, ...keysAndArgs: Array<string | number>): Promise<unknown>;
   tokengateReconcile(key: string, ...args: Array<string | number>): Promise<unknown>;
+}
+
+function scopeOf(policy: BudgetPolicy): BudgetScope {
+  return policy.scope ?? 'service';
+}
+
+/** The first dimension whose `share` of the limit `used + need` would exceed, else null. */
+function exceeded(policy: BudgetPolicy, used: Counters, need: Counters, share: number): Dimension | null {
+  const over = (limit: number | null, value: number, add: number) => limit !== null && value + add > Math.max(1, Math.floor(limit * share));
+  if (over(policy.maxPromptTokens, used.prompt, need.prompt)) return 'prompt';
+  if (over(policy.maxCompletionTokens, used.completion, need.completion)) return 'completion';
+  if (over(policy.maxTotalTokens, used.total, need.total)) return 'total';
+  return null;
+}
+
+/** The first limited dimension the lease cannot cover (every one, without a lease), else null. */
+function leaseShortfall(policy: BudgetPolicy, lease: Counters | undefined, need: Counters): Dimension | null {
+  const short = (limit: number | null, held: number | undefined, add: number) => limit !== null && (held === undefined || add > held);
+  if (short(policy.maxPromptTokens, lease?.prompt, need.prompt)) return 'prompt';
+  if (short(policy.maxCompletionTokens, lease?.completion, need.completion)) return 'completion';
+  if (short(policy.maxTotalTokens, lease?.total, need.total)) return 'total';
+  return null;
 }
 
 function addTo(target: Counters, delta: Counters): void {

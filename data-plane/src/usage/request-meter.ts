@@ -13,7 +13,7 @@ import type { CompiledService, RateLimitPolicy } from '../snapshot/compiled-snap
 import { promptUpperBound } from '../tokens/prompt-tokens';
 import type { TokenCounter } from '../tokens/token-counter';
 import { rateLimitHeaders } from '../rate-limit/rate-limit-headers';
-import type { BudgetPolicy, BudgetView, Reservation, TokenBudget } from '../rate-limit/token-budget';
+import type { BudgetPolicy, BudgetScope, BudgetVerdict, BudgetView, Reservation, TokenBudget } from '../rate-limit/token-budget';
 import { DecodingObserver } from './decoding-observer';
 import type { UsageReporter } from './usage-reporter';
 
@@ -31,7 +31,8 @@ export interface MeterDependencies {
   /** Completion tokens reserved when the request sets no limit of its own. */
   readonly defaultCompletionTokens: number;
   readonly logger: Logger;
-  readonly onRefusal?: (serviceId: string, dimension: string) => void;
+  readonly onRefusal?: (serviceId: string, budget: BudgetScope, dimension: string) => void;
+  readonly onWouldHaveRefused?: (serviceId: string, budget: BudgetScope, dimension: string) => void;
   readonly now?: () => number;
 }
 
@@ -43,9 +44,35 @@ export interface MeterRefusal {
   readonly headers: Record<string, string>;
 }
 
-function budgetPolicy(serviceId: string, policy: RateLimitPolicy): BudgetPolicy {
+function budgetPolicy(scope: BudgetScope, serviceId: string, connectionId: string, policy: RateLimitPolicy): BudgetPolicy {
   const num = (value: bigint | null) => (value === null ? null : Number(value));
-  return { serviceId, timeUnit: policy.timeUnit, maxPromptTokens: num(policy.maxPromptTokens), maxCompletionTokens: num(policy.maxCompletionTokens), maxTotalTokens: num(policy.maxTotalTokens), shadow: policy.shadow };
+  return {
+    scope,
+    serviceId,
+    connectionId: scope === 'connection' ? connectionId : undefined,
+    timeUnit: policy.timeUnit,
+    maxPromptTokens: num(policy.maxPromptTokens),
+    maxCompletionTokens: num(policy.maxCompletionTokens),
+    maxTotalTokens: num(policy.maxTotalTokens),
+    shadow: policy.shadow,
+  };
+}
+
+/** The budgets of a request: the service's, then the connection's quota (its override, else the service default). */
+function budgetsOf(service: CompiledService, grant: ConsumerKeyGrant): BudgetPolicy[] {
+  const budgets: BudgetPolicy[] = [];
+  if (service.rateLimit !== null) budgets.push(budgetPolicy('service', service.id, grant.connectionId, service.rateLimit));
+  const quota = grant.quotaOverride ?? service.connectionQuota;
+  // A quota without any max (an "unlimited" override) limits nothing.
+  if (quota !== null && (quota.maxPromptTokens !== null || quota.maxCompletionTokens !== null || quota.maxTotalTokens !== null)) {
+    budgets.push(budgetPolicy('connection', service.id, grant.connectionId, quota));
+  }
+  return budgets;
+}
+
+/** How a refusal names a budget: "this service's budget", "this connection's quota". */
+function budgetName(policy: BudgetPolicy): string {
+  return policy.scope === 'connection' ? 'this connection’s quota' : 'this service’s budget';
 }
 
 const ZERO: TokenUsage = Object.freeze({ promptTokens: 0, completionTokens: 0 });
@@ -57,7 +84,10 @@ export class RequestMeter {
   /** Set by prepare(). */
   prepared: PreparedRequest | null = null;
   private reservation: Reservation | null = null;
-  private view: BudgetView | null = null;
+  private views: readonly BudgetView[] | null = null;
+  /** Set when a shadow budget would have refused the admitted request. */
+  private wouldHaveRefused: BudgetVerdict | null = null;
+  private readonly budgets: readonly BudgetPolicy[];
   private exactPrompt: number | null = null;
   private observer: ResponseObserver | null = null;
   private finished: Promise<SettledRequest | null> | null = null;
@@ -67,11 +97,13 @@ export class RequestMeter {
     private readonly service: CompiledService,
     private readonly grant: ConsumerKeyGrant,
     private readonly providerPath: string,
-  ) {}
+  ) {
+    this.budgets = deps.budget === null ? [] : budgetsOf(service, grant);
+  }
 
-  /** True when the service's budget is enforced on this request. */
+  /** True when a budget (the service's or the connection's quota, enforced or in shadow mode) counts this request. */
   get limited(): boolean {
-    return this.service.rateLimit !== null && this.deps.budget !== null;
+    return this.budgets.length > 0;
   }
 
   /**
@@ -91,49 +123,60 @@ export class RequestMeter {
     return null;
   }
 
-  /** Reserves the request's tokens on a rate-limited service; a refusal when they do not fit. */
+  /** Reserves the request's tokens in every budget that applies; a refusal when they do not fit one of them. */
   async admit(): Promise<MeterRefusal | null> {
     const budget = this.deps.budget;
     const prepared = this.prepared;
-    const rateLimit = this.service.rateLimit;
-    if (budget === null || prepared === null || rateLimit === null) return null;
+    const budgets = this.budgets;
+    if (budget === null || prepared === null || budgets.length === 0) return null;
     const now = this.deps.now ?? Date.now;
-    const policy = budgetPolicy(this.service.id, rateLimit);
+    const enforced = budgets.filter((policy) => policy.shadow !== true);
     const explicit = prepared.maxCompletionTokens;
-    // Without max_tokens & co. the default is reserved, trimmed so that prompt and completion can fit the total budget.
+    // Without max_tokens & co. the default is reserved, trimmed so that prompt and completion fit every enforced budget.
     const completionFor = (prompt: number) =>
-      explicit ?? Math.max(0, Math.min(this.deps.defaultCompletionTokens, policy.maxCompletionTokens ?? Infinity, (policy.maxTotalTokens ?? Infinity) - prompt));
-    if (explicit !== null && policy.maxCompletionTokens !== null && explicit > policy.maxCompletionTokens) {
-      return this.tooLarge(`The request allows ${explicit} completion tokens, more than this service's whole budget of ${policy.maxCompletionTokens} completion tokens per ${policy.timeUnit.toLowerCase()}.`);
+      explicit ??
+      Math.max(0, Math.min(this.deps.defaultCompletionTokens, ...enforced.map((p) => Math.min(p.maxCompletionTokens ?? Infinity, (p.maxTotalTokens ?? Infinity) - prompt))));
+    for (const policy of enforced) {
+      if (explicit !== null && policy.maxCompletionTokens !== null && explicit > policy.maxCompletionTokens) {
+        return this.tooLarge(policy, `The request allows ${explicit} completion tokens, more than ${budgetName(policy)} of ${policy.maxCompletionTokens} completion tokens per ${policy.timeUnit.toLowerCase()}.`);
+      }
     }
 
     // Far from the boundary the upper bound fits and nothing is tokenized; close to it the exact count decides.
     const upperBound = promptUpperBound(prepared.body.length);
-    let admission = await budget.admit(policy, upperBound, completionFor(upperBound));
-    if (!admission.admitted && (admission.refused !== 'completion' || explicit === null)) {
+    let admission = await budget.admit(budgets, upperBound, completionFor(upperBound));
+    if (!admission.admitted && !admission.unavailable && (admission.refused !== 'completion' || explicit === null)) {
       const exact = await this.deps.counter.countPrompt(this.service.provider.id, this.providerPath, prepared.json, prepared.model);
       this.exactPrompt = exact;
-      if (policy.maxPromptTokens !== null && exact > policy.maxPromptTokens) {
-        return this.tooLarge(`The prompt has ${exact} tokens, more than this service's whole budget of ${policy.maxPromptTokens} prompt tokens per ${policy.timeUnit.toLowerCase()}.`);
+      for (const policy of enforced) {
+        if (policy.maxPromptTokens !== null && exact > policy.maxPromptTokens) {
+          return this.tooLarge(policy, `The prompt has ${exact} tokens, more than ${budgetName(policy)} of ${policy.maxPromptTokens} prompt tokens per ${policy.timeUnit.toLowerCase()}.`);
+        }
+        if (policy.maxTotalTokens !== null && exact + (explicit ?? 0) > policy.maxTotalTokens) {
+          const allows = explicit === null ? '' : ` and allows ${explicit} completion tokens`;
+          return this.tooLarge(policy, `The prompt has ${exact} tokens${allows}, more than ${budgetName(policy)} of ${policy.maxTotalTokens} total tokens per ${policy.timeUnit.toLowerCase()}.`);
+        }
       }
-      if (policy.maxTotalTokens !== null && exact + (explicit ?? 0) > policy.maxTotalTokens) {
-        return this.tooLarge(`The prompt has ${exact} tokens${explicit === null ? '' : ` and allows ${explicit} completion tokens`}, more than this service's whole budget of ${policy.maxTotalTokens} total tokens per ${policy.timeUnit.toLowerCase()}.`);
-      }
-      admission = await budget.admit(policy, exact, completionFor(exact));
+      admission = await budget.admit(budgets, exact, completionFor(exact));
     }
     if (!admission.admitted) {
-      this.deps.onRefusal?.(this.service.id, admission.refused);
-      const headers = rateLimitHeaders(admission.view, now());
-      headers['retry-after'] = String(admission.retryAfterSeconds);
-      return {
-        status: 429,
-        code: 'rate_limited',
-        message: `Token rate limit reached for this service: the ${admission.refused} token budget of this ${policy.timeUnit.toLowerCase()} is used up. Retry after ${admission.retryAfterSeconds} s.`,
-        headers,
-      };
+      const { refusedBy, refused, retryAfterSeconds } = admission;
+      this.deps.onRefusal?.(this.service.id, refusedBy, refused);
+      const headers = rateLimitHeaders(admission.views, now());
+      headers['retry-after'] = String(retryAfterSeconds);
+      headers['x-tokengate-budget'] = refusedBy;
+      headers['x-tokengate-budget-dimension'] = refused;
+      const policy = admission.view.policy;
+      const what = refusedBy === 'connection' ? 'connection' : 'service';
+      const message = admission.unavailable
+        ? `Token rate limit of this ${what} cannot be checked right now: the shared counters are unreachable and this proxy holds no part of ${budgetName(policy)} for this ${policy.timeUnit.toLowerCase()}. Retry after ${retryAfterSeconds} s.`
+        : `Token rate limit reached for this ${what}: the ${refused} token ${refusedBy === 'connection' ? 'quota' : 'budget'} of this ${policy.timeUnit.toLowerCase()} is used up. Retry after ${retryAfterSeconds} s.`;
+      return { status: 429, code: 'rate_limited', message, headers };
     }
     this.reservation = admission.reservation;
-    this.view = admission.view;
+    this.views = admission.views;
+    this.wouldHaveRefused = admission.wouldHaveRefused;
+    if (admission.wouldHaveRefused !== null) this.deps.onWouldHaveRefused?.(this.service.id, admission.wouldHaveRefused.scope, admission.wouldHaveRefused.dimension);
     return null;
   }
 
@@ -144,19 +187,21 @@ export class RequestMeter {
    * not streamed, the client set its own max tokens, or no enforced budget limits completions).
    */
   get cutoffAllowance(): number | null {
-    const { prepared, view, reservation } = this;
+    const { prepared, views, reservation } = this;
     if (!this.service.streamCutoff || prepared === null || !prepared.stream || prepared.maxCompletionTokens !== null) return null;
-    if (view === null || reservation === null || view.policy.shadow === true) return null;
-    const { maxCompletionTokens, maxTotalTokens } = view.policy;
+    if (views === null || reservation === null) return null;
     let allowance = Infinity;
-    if (maxCompletionTokens !== null) allowance = Math.min(allowance, reservation.completion + maxCompletionTokens - view.used.completion);
-    if (maxTotalTokens !== null) allowance = Math.min(allowance, reservation.completion + maxTotalTokens - view.used.total);
+    for (const { policy, used } of views) {
+      if (policy.shadow === true) continue;
+      if (policy.maxCompletionTokens !== null) allowance = Math.min(allowance, reservation.completion + policy.maxCompletionTokens - used.completion);
+      if (policy.maxTotalTokens !== null) allowance = Math.min(allowance, reservation.completion + policy.maxTotalTokens - used.total);
+    }
     return allowance === Infinity ? null : Math.max(0, allowance);
   }
 
   /** The x-ratelimit-* headers of an admitted request to a rate-limited service, else none. */
   responseHeaders(): Record<string, string> | null {
-    return this.view === null ? null : rateLimitHeaders(this.view, (this.deps.now ?? Date.now)());
+    return this.views === null ? null : rateLimitHeaders(this.views, (this.deps.now ?? Date.now)());
   }
 
   /**
@@ -228,15 +273,17 @@ export class RequestMeter {
       responseModel: responseModel ?? '',
       usage,
       status: clientStatus,
+      wouldHaveRefused: this.wouldHaveRefused !== null,
     });
     await settled;
     return { responseModel, usage };
   }
 
-  private tooLarge(message: string): MeterRefusal {
-    this.deps.onRefusal?.(this.service.id, 'request_too_large');
+  private tooLarge(policy: BudgetPolicy, message: string): MeterRefusal {
+    const scope = policy.scope ?? 'service';
+    this.deps.onRefusal?.(this.service.id, scope, 'request_too_large');
     // Waiting cannot help: tell the SDKs not to retry.
-    return { status: 429, code: 'request_exceeds_budget', message, headers: { 'x-should-retry': 'false' } };
+    return { status: 429, code: 'request_exceeds_budget', message, headers: { 'x-should-retry': 'false', 'x-tokengate-budget': scope } };
   }
 }
 
