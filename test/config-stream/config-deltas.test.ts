@@ -69,7 +69,8 @@ it('sends a snapshot after Hello, then one delta per change naming just what cha
     revision: String(Number(first.revision) + 1),
     upserted_services: [],
     removed_service_ids: [],
-    upserted_keys: [{ key_hash: sha256(app.key), connection_id: app.connectionId, service_id: serviceId, project_id: tenant.projectId }],
+    // No quota override: the service's connection quota (none here) applies.
+    upserted_keys: [{ key_hash: sha256(app.key), connection_id: app.connectionId, service_id: serviceId, project_id: tenant.projectId, quota_override: null }],
     removed_key_hashes: [],
   });
   held.apply({ kind: 'delta', delta: created });

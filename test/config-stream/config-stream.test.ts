@@ -44,7 +44,9 @@ it('sends a full snapshot after Hello, translating rows into the proxy model', a
       expect.objectContaining({
         id: serviceId, organizationHandle: 'initech', contextPath: '/gpt', provider: 'OPENAI', upstreamUrl: 'http://127.0.0.1:9/v1', marketplaceRemoved: false,
         backendAuth: { apiKey: { headerName: 'Authorization', headerValue: `Bearer ${OPENAI_KEY}`, apiVersion: '' }, auth: 'apiKey' },
-        rateLimit: { timeUnit: 'MINUTE', maxPromptTokens: 0, maxCompletionTokens: 0, maxTotalTokens: 1000 },
+        rateLimit: { timeUnit: 'MINUTE', maxPromptTokens: 0, maxCompletionTokens: 0, maxTotalTokens: 1000, shadow: false },
+        connectionQuota: null,
+        streamCutoff: false,
       }),
     ]);
     proxy.stream.write({ ack: { revision: snapshot.revision } });

@@ -1,8 +1,9 @@
 // Translates database rows into what the proxies serve (the proto model, not the DB model): the full
 // snapshot of an environment, or the delta between two of its revisions read from its change log.
 import type { DataSource, QueryRunner } from 'typeorm';
-import { PROVIDER_DEFAULTS, type Provider } from '../genai-service/provider';
+import { PROVIDER_DEFAULTS, type Provider, type TimeUnit } from '../genai-service/provider';
 import type { ProviderCredentials } from '../genai-service/service-environment-config.entity';
+import { rateLimitPolicy, storedRateLimit } from '../rate-limit/rate-limit-policy';
 import type { SecretBox } from '../secrets/secret-box';
 import type { BuiltDelta, BuiltSnapshot, SnapshotBackendAuth, SnapshotConsumerKey, SnapshotService } from './snapshot.types';
 
@@ -21,10 +22,30 @@ interface ServiceRow {
   api_version: string | null;
   aws_region: string | null;
   env_service_url: string | null;
-  rate_limit_time_unit: 'MINUTE' | 'HOUR' | 'DAY' | null;
+  rate_limit_time_unit: TimeUnit | null;
   max_prompt_tokens: number | null;
   max_completion_tokens: number | null;
   max_total_tokens: number | null;
+  rate_limit_shadow: boolean | null;
+  connection_quota_time_unit: TimeUnit | null;
+  connection_quota_max_prompt_tokens: number | null;
+  connection_quota_max_completion_tokens: number | null;
+  connection_quota_max_total_tokens: number | null;
+  connection_quota_shadow: boolean | null;
+  stream_cutoff: boolean | null;
+}
+
+interface KeyRow {
+  key_hash: string;
+  connection_id: string;
+  service_id: string;
+  project_id: string;
+  /** The connection's quota override in the key's environment; null unit: none. */
+  quota_time_unit: TimeUnit | null;
+  quota_max_prompt_tokens: number | null;
+  quota_max_completion_tokens: number | null;
+  quota_max_total_tokens: number | null;
+  quota_shadow: boolean | null;
 }
 
 /** When a delta is not worth it (or not possible), the proxy gets a full snapshot instead. */
@@ -62,6 +83,14 @@ function backendAuth(row: ServiceRow, box: SecretBox): SnapshotBackendAuth | und
 }
 
 function serviceMessage(row: ServiceRow, box: SecretBox): SnapshotService {
+  const rateLimit = storedRateLimit(row.rate_limit_time_unit, row.max_prompt_tokens, row.max_completion_tokens, row.max_total_tokens, row.rate_limit_shadow);
+  const connectionQuota = storedRateLimit(
+    row.connection_quota_time_unit,
+    row.connection_quota_max_prompt_tokens,
+    row.connection_quota_max_completion_tokens,
+    row.connection_quota_max_total_tokens,
+    row.connection_quota_shadow,
+  );
   return {
     id: row.id,
     organization_id: row.organization_id,
@@ -72,9 +101,9 @@ function serviceMessage(row: ServiceRow, box: SecretBox): SnapshotService {
     upstream_url: row.env_service_url ?? row.service_url,
     marketplace_removed: row.marketplace_status === 'REMOVED',
     backend_auth: backendAuth(row, box),
-    rate_limit: row.rate_limit_time_unit
-      ? { time_unit: row.rate_limit_time_unit, max_prompt_tokens: row.max_prompt_tokens ?? 0, max_completion_tokens: row.max_completion_tokens ?? 0, max_total_tokens: row.max_total_tokens ?? 0 }
-      : undefined,
+    rate_limit: rateLimit ? rateLimitPolicy(rateLimit) : undefined,
+    connection_quota: connectionQuota ? rateLimitPolicy(connectionQuota) : undefined,
+    stream_cutoff: row.stream_cutoff === true,
   };
 }
 
@@ -83,7 +112,9 @@ async function readServices(runner: QueryRunner, box: SecretBox, environmentId: 
   const rows: ServiceRow[] = await runner.query(
     `SELECT s.id, s.organization_id, o.handle AS organization_handle, s.context_path, s.provider, s.name, s.service_url,
             s.marketplace_status, c.auth_type, c.header_name, c.credentials_sealed, c.api_version, c.aws_region,
-            c.service_url AS env_service_url, c.rate_limit_time_unit, c.max_prompt_tokens, c.max_completion_tokens, c.max_total_tokens
+            c.service_url AS env_service_url, c.rate_limit_time_unit, c.max_prompt_tokens, c.max_completion_tokens, c.max_total_tokens,
+            c.rate_limit_shadow, c.connection_quota_time_unit, c.connection_quota_max_prompt_tokens, c.connection_quota_max_completion_tokens,
+            c.connection_quota_max_total_tokens, c.connection_quota_shadow, c.stream_cutoff
        FROM genai_services s
        JOIN organizations o ON o.id = s.organization_id
        LEFT JOIN service_environment_configs c ON c.service_id = s.id AND c.environment_id = $1
@@ -94,16 +125,34 @@ async function readServices(runner: QueryRunner, box: SecretBox, environmentId: 
   return rows.map((row) => serviceMessage(row, box));
 }
 
-/** The environment's consumer keys (all, or those whose hash is in `hashes`). */
+function keyMessage(row: KeyRow): SnapshotConsumerKey {
+  const override = storedRateLimit(row.quota_time_unit, row.quota_max_prompt_tokens, row.quota_max_completion_tokens, row.quota_max_total_tokens, row.quota_shadow);
+  return {
+    key_hash: row.key_hash,
+    connection_id: row.connection_id,
+    service_id: row.service_id,
+    project_id: row.project_id,
+    ...(override ? { quota_override: rateLimitPolicy(override) } : {}),
+  };
+}
+
+/**
+ * The environment's consumer keys (all, or those whose hash is in `hashes`), each with its
+ * connection's quota override there: one LEFT JOIN through the overrides' primary key, the only
+ * addition to a read that covers every key of the environment.
+ */
 async function readKeys(runner: QueryRunner, environmentId: string, hashes?: string[]): Promise<SnapshotConsumerKey[]> {
-  const rows: Array<{ key_hash: string; connection_id: string; service_id: string; project_id: string }> = await runner.query(
-    `SELECT k.key_hash, k.connection_id, c.service_id, c.project_id
+  const rows: KeyRow[] = await runner.query(
+    `SELECT k.key_hash, k.connection_id, c.service_id, c.project_id,
+            q.time_unit AS quota_time_unit, q.max_prompt_tokens AS quota_max_prompt_tokens, q.max_completion_tokens AS quota_max_completion_tokens,
+            q.max_total_tokens AS quota_max_total_tokens, q.shadow AS quota_shadow
        FROM connection_keys k JOIN connections c ON c.id = k.connection_id
+       LEFT JOIN connection_quota_overrides q ON q.connection_id = k.connection_id AND q.environment_id = k.environment_id
       WHERE k.environment_id = $1 ${hashes ? 'AND k.key_hash = ANY($2::text[])' : ''}
       ORDER BY k.key_hash`,
     hashes ? [environmentId, hashes] : [environmentId],
   );
-  return rows.map((k) => ({ key_hash: k.key_hash, connection_id: k.connection_id, service_id: k.service_id, project_id: k.project_id }));
+  return rows.map(keyMessage);
 }
 
 /**

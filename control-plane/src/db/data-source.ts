@@ -5,6 +5,7 @@ import { MembershipEntity } from '../auth/membership.entity';
 import { UserEntity } from '../auth/user.entity';
 import { AuditEventEntity } from '../audit/audit-event.entity';
 import { ConnectionKeyEntity } from '../connection/connection-key.entity';
+import { ConnectionQuotaOverrideEntity } from '../connection/connection-quota.entity';
 import { ConnectionEntity } from '../connection/connection.entity';
 import { DataPlaneEntity } from '../data-plane-registry/data-plane.entity';
 import { DeploymentEntity } from '../deployment/deployment.entity';
@@ -18,6 +19,7 @@ import { UsageRollups1764050000000 } from './migrations/1764050000000-usage-roll
 import { DataPlaneAppliedAt1764060000000 } from './migrations/1764060000000-data-plane-applied-at';
 import { UsageBuckets1764070000000 } from './migrations/1764070000000-usage-buckets';
 import { ConfigChanges1764080000000 } from './migrations/1764080000000-config-changes';
+import { ConnectionQuotas1764090000000 } from './migrations/1764090000000-connection-quotas';
 
 export const ENTITIES = [
   UserEntity,
@@ -30,12 +32,20 @@ export const ENTITIES = [
   ServiceEnvironmentConfigEntity,
   ConnectionEntity,
   ConnectionKeyEntity,
+  ConnectionQuotaOverrideEntity,
   DeploymentEntity,
   DataPlaneEntity,
   AuditEventEntity,
 ];
 
-export const MIGRATIONS = [InitialSchema1764040000000, UsageRollups1764050000000, DataPlaneAppliedAt1764060000000, UsageBuckets1764070000000, ConfigChanges1764080000000];
+export const MIGRATIONS = [
+  InitialSchema1764040000000,
+  UsageRollups1764050000000,
+  DataPlaneAppliedAt1764060000000,
+  UsageBuckets1764070000000,
+  ConfigChanges1764080000000,
+  ConnectionQuotas1764090000000,
+];
 
 /** Schema changes go through migrations only: `synchronize` stays off everywhere. */
 export function createDataSource(databaseUrl: string, poolSize = 10): DataSource {

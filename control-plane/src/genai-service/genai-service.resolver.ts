@@ -3,6 +3,7 @@ import { USAGE_REPORT_DESCRIPTION, scopedUsageRequest } from '../usage/usage.res
 import { UsageDimension, UsageGranularity, UsageReportFilter, UsageReportType, UsageWindowType } from '../usage/usage.types';
 import { DeploymentType } from '../deployment/deployment.types';
 import { type RequestContext, requireActor } from '../graphql/context';
+import { rateLimitType } from '../rate-limit/rate-limit-policy';
 import type { GenAIServiceEntity } from './genai-service.entity';
 import {
   ConfigureServiceEnvironmentInput,
@@ -12,6 +13,7 @@ import {
   ServiceEnvironmentConfigType,
   UpdateGenAIServiceInput,
 } from './genai-service.types';
+import { connectionQuotaOf, serviceBudgetOf } from './service-limits';
 
 export function toServiceType(row: GenAIServiceEntity): GenAIServiceType {
   return Object.assign(new GenAIServiceType(), {
@@ -77,9 +79,9 @@ export class GenAIServiceResolver {
         apiVersion: row.apiVersion,
         awsRegion: row.awsRegion,
       },
-      rateLimit: row.rateLimitTimeUnit
-        ? { timeUnit: row.rateLimitTimeUnit, maxPromptTokens: row.maxPromptTokens, maxCompletionTokens: row.maxCompletionTokens, maxTotalTokens: row.maxTotalTokens }
-        : null,
+      rateLimit: rateLimitType(serviceBudgetOf(row)),
+      connectionQuota: rateLimitType(connectionQuotaOf(row)),
+      streamCutoff: row.streamCutoff,
       serviceUrl: row.serviceUrl,
       effectiveServiceUrl: row.serviceUrl ?? service.serviceUrl,
       updatedAt: row.updatedAt,

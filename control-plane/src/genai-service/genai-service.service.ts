@@ -9,7 +9,6 @@ import {
   normalizeLabels,
   normalizeServiceUrl,
   validateName,
-  validatePositiveTokens,
   validateText,
 } from '../common/validation';
 import { type ChangeFeed } from '../deployment/change-feed';
@@ -17,6 +16,7 @@ import { type BumpedEnvironment, bumpRevisions } from '../deployment/revision-le
 import { EnvironmentEntity } from '../environment/environment.entity';
 import { OrganizationEntity } from '../organization/organization.entity';
 import { ProjectEntity } from '../project/project.entity';
+import { rateLimitType, rateLimitFromInput } from '../rate-limit/rate-limit-policy';
 import type { SecretBox } from '../secrets/secret-box';
 import { applyBackendSecurity, defaultBackendSecurity } from './backend-security';
 import { GenAIServiceEntity } from './genai-service.entity';
@@ -27,6 +27,7 @@ import type {
 } from './genai-service.types';
 import { MarketplaceStatus, RegistrationScope } from './provider';
 import { ServiceEnvironmentConfigEntity } from './service-environment-config.entity';
+import { connectionQuotaColumns, connectionQuotaOf, serviceBudgetColumns, serviceBudgetOf } from './service-limits';
 
 export class GenAIServiceService {
   constructor(
@@ -139,7 +140,9 @@ export class GenAIServiceService {
           environment: environmentHandle,
           backendSecurityChanged: input.backendSecurity != null,
           credentialsReplaced: input.backendSecurity != null && ['value', 'awsAccessKeyId', 'awsSecretAccessKey', 'awsSessionToken'].some((k) => input.backendSecurity?.[k as 'value'] !== undefined),
-          rateLimit: config.rateLimitTimeUnit ? { timeUnit: config.rateLimitTimeUnit, maxPromptTokens: config.maxPromptTokens, maxCompletionTokens: config.maxCompletionTokens, maxTotalTokens: config.maxTotalTokens } : null,
+          rateLimit: rateLimitType(serviceBudgetOf(config as ServiceEnvironmentConfigEntity)),
+          connectionQuota: rateLimitType(connectionQuotaOf(config as ServiceEnvironmentConfigEntity)),
+          streamCutoff: config.streamCutoff,
           serviceUrl: config.serviceUrl,
         },
       });
@@ -224,7 +227,7 @@ export class GenAIServiceService {
     input: ConfigureServiceEnvironmentInput,
     field: string,
   ): Partial<ServiceEnvironmentConfigEntity> {
-    const base = existing ?? { ...defaultBackendSecurity(service.provider, service.serviceUrl), rateLimitTimeUnit: null, maxPromptTokens: null, maxCompletionTokens: null, maxTotalTokens: null, serviceUrl: null };
+    const base = existing ?? { ...defaultBackendSecurity(service.provider, service.serviceUrl), ...serviceBudgetColumns(null), ...connectionQuotaColumns(null), streamCutoff: false, serviceUrl: null };
     const config: Partial<ServiceEnvironmentConfigEntity> = {
       serviceId: service.id,
       environmentId,
@@ -234,22 +237,17 @@ export class GenAIServiceService {
       credentialsHint: base.credentialsHint,
       apiVersion: base.apiVersion,
       awsRegion: base.awsRegion,
-      rateLimitTimeUnit: base.rateLimitTimeUnit,
-      maxPromptTokens: base.maxPromptTokens,
-      maxCompletionTokens: base.maxCompletionTokens,
-      maxTotalTokens: base.maxTotalTokens,
+      ...serviceBudgetColumns(serviceBudgetOf(base)),
+      ...connectionQuotaColumns(connectionQuotaOf(base)),
+      streamCutoff: base.streamCutoff,
       serviceUrl: base.serviceUrl,
     };
     if (input.serviceUrl !== undefined) config.serviceUrl = input.serviceUrl === null ? null : normalizeServiceUrl(`${field}.serviceUrl`, input.serviceUrl);
     if (input.backendSecurity) Object.assign(config, applyBackendSecurity(this.box, service.provider, config as ServiceEnvironmentConfigEntity, input.backendSecurity, `${field}.backendSecurity`));
-    if (input.rateLimit === null) {
-      Object.assign(config, { rateLimitTimeUnit: null, maxPromptTokens: null, maxCompletionTokens: null, maxTotalTokens: null });
-    } else if (input.rateLimit) {
-      config.rateLimitTimeUnit = input.rateLimit.timeUnit;
-      config.maxPromptTokens = validatePositiveTokens(`${field}.rateLimit.maxPromptTokens`, input.rateLimit.maxPromptTokens);
-      config.maxCompletionTokens = validatePositiveTokens(`${field}.rateLimit.maxCompletionTokens`, input.rateLimit.maxCompletionTokens);
-      config.maxTotalTokens = validatePositiveTokens(`${field}.rateLimit.maxTotalTokens`, input.rateLimit.maxTotalTokens);
-    }
+    // Omitted keeps, null removes.
+    if (input.rateLimit !== undefined) Object.assign(config, serviceBudgetColumns(input.rateLimit && rateLimitFromInput(`${field}.rateLimit`, input.rateLimit)));
+    if (input.connectionQuota !== undefined) Object.assign(config, connectionQuotaColumns(input.connectionQuota && rateLimitFromInput(`${field}.connectionQuota`, input.connectionQuota)));
+    if (input.streamCutoff != null) config.streamCutoff = input.streamCutoff;
     return config;
   }
 

@@ -18,13 +18,23 @@ export class RateLimitType {
   @Field(() => Int, { nullable: true }) maxPromptTokens: number | null;
   @Field(() => Int, { nullable: true }) maxCompletionTokens: number | null;
   @Field(() => Int, { nullable: true }) maxTotalTokens: number | null;
+  @Field({ description: 'false: shadow mode — the budget is counted but never refuses; requests it would have refused are counted in usage as wouldHaveRefused' })
+  enforce: boolean;
 }
 
 @ObjectType('ServiceEnvironmentConfig')
 export class ServiceEnvironmentConfigType {
   @Field({ description: 'Environment handle.' }) environment: string;
   @Field(() => BackendSecurityType) backendSecurity: BackendSecurityType;
-  @Field(() => RateLimitType, { nullable: true }) rateLimit: RateLimitType | null;
+  @Field(() => RateLimitType, { nullable: true, description: "The service's budget in this environment, shared by all its connections; null: unlimited." })
+  rateLimit: RateLimitType | null;
+  @Field(() => RateLimitType, { nullable: true, description: 'The default quota of each connection in this environment (a connection may override it); null: none.' })
+  connectionQuota: RateLimitType | null;
+  @Field({
+    description:
+      "When a streamed completion without max_tokens runs past what its budgets allow, the proxy ends it in the provider's format with the length stop reason; off: the stream completes and is charged in full.",
+  })
+  streamCutoff: boolean;
   @Field(() => String, { nullable: true, description: 'Per-environment override of the service URL.' }) serviceUrl: string | null;
   @Field({ description: 'The URL the proxies of this environment call.' }) effectiveServiceUrl: string;
   @Field() updatedAt: Date;
@@ -66,18 +76,27 @@ export class BackendSecurityInput {
   @Field(() => String, { nullable: true, description: 'Write-only. Null clears it.' }) awsSessionToken?: string | null;
 }
 
-@InputType()
+@InputType({ description: 'Maxes are positive integers; a max left out (or null) is unlimited in that dimension.' })
 export class RateLimitInput {
   @Field(() => TimeUnit) timeUnit: TimeUnit;
   @Field(() => Int, { nullable: true }) maxPromptTokens?: number | null;
   @Field(() => Int, { nullable: true }) maxCompletionTokens?: number | null;
   @Field(() => Int, { nullable: true }) maxTotalTokens?: number | null;
+  @Field(() => Boolean, { nullable: true, defaultValue: true, description: 'false: shadow mode (counted, never refuses).' })
+  enforce?: boolean | null;
 }
 
-@InputType({ description: 'Omitted fields keep their value; rateLimit: null removes the limits; serviceUrl: null removes the override.' })
+@InputType({
+  description:
+    'Omitted fields keep their value; rateLimit: null removes the limits; connectionQuota: null removes the default quota of connections; serviceUrl: null removes the override.',
+})
 export class ConfigureServiceEnvironmentInput {
   @Field(() => BackendSecurityInput, { nullable: true }) backendSecurity?: BackendSecurityInput | null;
   @Field(() => RateLimitInput, { nullable: true }) rateLimit?: RateLimitInput | null;
+  @Field(() => RateLimitInput, { nullable: true, description: 'The default quota of each connection in this environment (omitted keeps it, null removes it).' })
+  connectionQuota?: RateLimitInput | null;
+  @Field(() => Boolean, { nullable: true, description: 'End streamed completions without max_tokens that run past their budgets (omitted keeps it; off by default).' })
+  streamCutoff?: boolean | null;
   @Field(() => String, { nullable: true }) serviceUrl?: string | null;
 }
 

@@ -44,6 +44,30 @@ export class ServiceEnvironmentConfigEntity {
   @Column({ name: 'max_total_tokens', type: 'integer', nullable: true })
   maxTotalTokens: number | null;
 
+  /** The service's budget counts but never refuses (shadow mode). */
+  @Column({ name: 'rate_limit_shadow', type: 'boolean', default: false })
+  rateLimitShadow: boolean;
+
+  /** The default quota of each connection (null unit: none); a connection's override replaces it. */
+  @Column({ name: 'connection_quota_time_unit', type: 'text', nullable: true })
+  connectionQuotaTimeUnit: TimeUnit | null;
+
+  @Column({ name: 'connection_quota_max_prompt_tokens', type: 'integer', nullable: true })
+  connectionQuotaMaxPromptTokens: number | null;
+
+  @Column({ name: 'connection_quota_max_completion_tokens', type: 'integer', nullable: true })
+  connectionQuotaMaxCompletionTokens: number | null;
+
+  @Column({ name: 'connection_quota_max_total_tokens', type: 'integer', nullable: true })
+  connectionQuotaMaxTotalTokens: number | null;
+
+  @Column({ name: 'connection_quota_shadow', type: 'boolean', default: false })
+  connectionQuotaShadow: boolean;
+
+  /** End streams without max_tokens that run past their budgets (in the provider's format) instead of charging them in full. */
+  @Column({ name: 'stream_cutoff', type: 'boolean', default: false })
+  streamCutoff: boolean;
+
   @Column({ name: 'service_url', type: 'text', nullable: true })
   serviceUrl: string | null;
 
