@@ -17,6 +17,7 @@ import { DeploymentStore } from './deployment/deployment-store';
 import { RolloutScheduler } from './deployment/rollout-queue';
 import { type RolloutRuntime, startRolloutWorker } from './deployment/rollout-runtime';
 import { registerQueueMetrics } from './deployment/queue-metrics';
+import { BudgetCounters } from './rate-limit/budget-counters';
 
 export interface ControlPlane {
   db: DataSource;
@@ -60,7 +61,9 @@ export async function startControlPlane(config: ControlPlaneConfig, options: { l
     scheduler.startSweeper(config.rollout.sweepIntervalMs, config.rollout.timeoutMs + config.rollout.lockDurationMs + config.rollout.sweepIntervalMs);
     const pubSub = createDeploymentPubSub();
     void events.statusChanges.subscribe((event) => pubSub.publish('DEPLOYMENT_STATUS', event));
-    const services = createServices(db, config.secretBox, composeChangeFeeds(changes, scheduler));
+    const budgetCounters = new BudgetCounters(config.redisUrl, config.redisNamespace);
+    cleanups.push(() => budgetCounters.close());
+    const services = createServices(db, config.secretBox, composeChangeFeeds(changes, scheduler), budgetCounters);
     const configStream = new ConfigStreamServer(
       db,
       config.secretBox,

@@ -1,6 +1,7 @@
 import type { DataSource } from 'typeorm';
 import { AuditService } from './audit/audit.service';
 import { AuthService } from './auth/auth.service';
+import { ConnectionQuotaService } from './connection/connection-quota.service';
 import { ConnectionService } from './connection/connection.service';
 import { DataPlaneRegistryService } from './data-plane-registry/data-plane-registry.service';
 import { type ChangeFeed, SILENT_CHANGE_FEED } from './deployment/change-feed';
@@ -10,6 +11,7 @@ import { GenAIServiceService } from './genai-service/genai-service.service';
 import { MarketplaceService } from './marketplace/marketplace.service';
 import { OrganizationService } from './organization/organization.service';
 import { ProjectService } from './project/project.service';
+import type { BudgetCounterReader } from './rate-limit/budget-counters';
 import type { SecretBox } from './secrets/secret-box';
 import { UsageService } from './usage/usage.service';
 
@@ -22,13 +24,15 @@ export interface ControlPlaneServices {
   genAIServices: GenAIServiceService;
   marketplace: MarketplaceService;
   connections: ConnectionService;
+  connectionQuotas: ConnectionQuotaService;
   deployments: DeploymentService;
   dataPlanes: DataPlaneRegistryService;
   audit: AuditService;
   usage: UsageService;
 }
 
-export function createServices(db: DataSource, secretBox: SecretBox, changes: ChangeFeed = SILENT_CHANGE_FEED): ControlPlaneServices {
+/** `budgetCounters`: the token counters in Redis, read by Connection.budgets (null: none to read). */
+export function createServices(db: DataSource, secretBox: SecretBox, changes: ChangeFeed = SILENT_CHANGE_FEED, budgetCounters: BudgetCounterReader | null = null): ControlPlaneServices {
   return {
     auth: new AuthService(db),
     organizations: new OrganizationService(db),
@@ -37,6 +41,7 @@ export function createServices(db: DataSource, secretBox: SecretBox, changes: Ch
     genAIServices: new GenAIServiceService(db, secretBox, changes),
     marketplace: new MarketplaceService(db),
     connections: new ConnectionService(db, changes),
+    connectionQuotas: new ConnectionQuotaService(db, changes, budgetCounters),
     deployments: new DeploymentService(db),
     dataPlanes: new DataPlaneRegistryService(db),
     audit: new AuditService(db),

@@ -2,8 +2,9 @@ import { Arg, Ctx, FieldResolver, ID, Int, Mutation, Query, Resolver, Root } fro
 import { USAGE_REPORT_DESCRIPTION, scopedUsageRequest } from '../usage/usage.resolver';
 import { UsageDimension, UsageGranularity, UsageReportFilter, UsageReportType, UsageWindowType } from '../usage/usage.types';
 import { toServiceType } from '../genai-service/genai-service.resolver';
-import { GenAIServiceType } from '../genai-service/genai-service.types';
+import { GenAIServiceType, RateLimitInput } from '../genai-service/genai-service.types';
 import { type RequestContext, requireActor } from '../graphql/context';
+import { ConnectionBudgetType } from './connection-quota.types';
 import type { ConnectionEntity } from './connection.entity';
 import { ConnectionEnvironmentType, ConnectionType, CreateConnectionInput, CreateConnectionPayload, IssuedConnectionKeyType } from './connection.types';
 
@@ -41,6 +42,18 @@ export class ConnectionResolver {
     return ctx.services.connections.environments(await ctx.services.connections.get(requireActor(ctx), connection.id));
   }
 
+  @FieldResolver(() => [ConnectionBudgetType], {
+    description:
+      "The budgets that apply to the connection now, per environment and dimension: the service's shared budget (SERVICE) and the connection's quota, with what the current window has used. Readable by whoever can read the connection.",
+  })
+  async budgets(
+    @Root() connection: ConnectionType,
+    @Arg('environment', () => String, { nullable: true, description: 'Environment handle; all environments when omitted.' }) environment: string | null,
+    @Ctx() ctx: RequestContext,
+  ): Promise<ConnectionBudgetType[]> {
+    return ctx.services.connectionQuotas.budgets(await ctx.services.connections.get(requireActor(ctx), connection.id), environment);
+  }
+
   @FieldResolver(() => [UsageWindowType], { description: 'Tokens this connection was charged per window (a day where the rate-limit unit is DAY, an hour otherwise), newest first.' })
   async usage(
     @Root() connection: ConnectionType,
@@ -75,6 +88,19 @@ export class ConnectionResolver {
     @Ctx() ctx: RequestContext,
   ): Promise<IssuedConnectionKeyType> {
     return ctx.services.connections.rotateKey(requireActor(ctx), connectionId, environment);
+  }
+
+  @Mutation(() => ConnectionType, {
+    description:
+      "ADMIN or PLATFORM_ENGINEER. Sets the connection's own quota in one environment, replacing the service's default connection quota (higher or lower); a quota without any max makes the connection unlimited there; quota: null removes the override (the service's default applies again).",
+  })
+  async setConnectionQuota(
+    @Arg('connectionId', () => ID) connectionId: string,
+    @Arg('environment', { description: 'Environment handle.' }) environment: string,
+    @Arg('quota', () => RateLimitInput, { nullable: true }) quota: RateLimitInput | null,
+    @Ctx() ctx: RequestContext,
+  ): Promise<ConnectionType> {
+    return toConnectionType(await ctx.services.connectionQuotas.setQuota(requireActor(ctx), connectionId, environment, quota ?? null));
   }
 
   @Mutation(() => Boolean, { description: 'Deletes the connection; its keys stop working with the next snapshot.' })

@@ -12,7 +12,9 @@ import { GenAIServiceEntity } from '../genai-service/genai-service.entity';
 import { MarketplaceStatus, RegistrationScope } from '../genai-service/provider';
 import { OrganizationEntity } from '../organization/organization.entity';
 import { ProjectEntity } from '../project/project.entity';
+import { rateLimitType } from '../rate-limit/rate-limit-policy';
 import { ConnectionKeyEntity } from './connection-key.entity';
+import { readEnvironmentLimits } from './connection-limits';
 import { ConnectionEntity } from './connection.entity';
 import type { ConnectionEnvironmentType, CreateConnectionInput, IssuedConnectionKeyType } from './connection.types';
 import { usageSnippet } from './usage-snippet';
@@ -21,6 +23,14 @@ export const CONSUMER_KEY_PREFIX = 'tgk_';
 
 export function endpointUrl(environment: EnvironmentEntity, organizationHandle: string, contextPath: string): string {
   return `${environment.proxyUrl}${environment.proxyUrl.endsWith('/') ? '' : '/'}${organizationHandle}${contextPath}`;
+}
+
+/** Loads a connection the actor can read for a change, locking its row (NOT_FOUND when it is gone). */
+export async function lockConnection(tx: EntityManager, actor: Actor, connectionId: string): Promise<ConnectionEntity> {
+  const connection = await findByIdOrNotFound(tx, ConnectionEntity, connectionId, 'connection', (c) => actor.canRead(c.organizationId));
+  const locked: unknown[] = await tx.query('SELECT 1 FROM connections WHERE id = $1 FOR UPDATE', [connectionId]);
+  if (locked.length === 0) throw notFound('connection', connectionId); // deleted concurrently
+  return connection;
 }
 
 export class ConnectionService {
@@ -75,7 +85,7 @@ export class ConnectionService {
   /** Replaces the connection's key in one environment (issuing one if it had none); the old key stops working. */
   async rotateKey(actor: Actor, connectionId: string, environmentHandle: string): Promise<IssuedConnectionKeyType> {
     const { key, bumped, serviceId } = await this.db.transaction(async (tx) => {
-      const connection = await this.lock(tx, actor, connectionId);
+      const connection = await lockConnection(tx, actor, connectionId);
       const environment = await tx.findOneBy(EnvironmentEntity, { handle: environmentHandle });
       if (!environment) throw badUserInput('environment', `unknown environment "${environmentHandle}"`);
       const service = await tx.findOneByOrFail(GenAIServiceEntity, { id: connection.serviceId });
@@ -94,7 +104,7 @@ export class ConnectionService {
 
   async delete(actor: Actor, connectionId: string): Promise<void> {
     const { bumped, serviceId } = await this.db.transaction(async (tx) => {
-      const connection = await this.lock(tx, actor, connectionId);
+      const connection = await lockConnection(tx, actor, connectionId);
       const removedKeys = (await tx.findBy(ConnectionKeyEntity, { connectionId })).map((k) => ({ environmentId: k.environmentId, keyHash: k.keyHash }));
       const environmentIds = removedKeys.map((k) => k.environmentId);
       await tx.delete(ConnectionEntity, { id: connectionId }); // keys go with it (ON DELETE CASCADE)
@@ -114,35 +124,25 @@ export class ConnectionService {
     return this.db.getRepository(ConnectionEntity).find({ where: { projectId }, order: { createdAt: 'ASC', id: 'ASC' } });
   }
 
-  /** Per environment: endpoint, key prefix and an SDK snippet (never the key). */
+  /** Per environment: endpoint, key prefix, an SDK snippet (never the key) and the connection's quota. */
   async environments(connection: ConnectionEntity): Promise<ConnectionEnvironmentType[]> {
     const service = await this.db.getRepository(GenAIServiceEntity).findOneByOrFail({ id: connection.serviceId });
     const organization = await this.db.getRepository(OrganizationEntity).findOneByOrFail({ id: connection.organizationId });
-    const environments = await this.db.getRepository(EnvironmentEntity).find({ order: { createdAt: 'ASC', handle: 'ASC' } });
     const keys = await this.db.getRepository(ConnectionKeyEntity).findBy({ connectionId: connection.id });
-    const configs: Array<{ environment_id: string; api_version: string | null; service_url: string | null }> = await this.db.query(
-      'SELECT environment_id, api_version, service_url FROM service_environment_configs WHERE service_id = $1',
-      [service.id],
-    );
-    return environments.map((environment) => {
+    const limits = await readEnvironmentLimits(this.db.manager, connection);
+    return limits.map(({ environment, config, quota, quotaSource }) => {
       const key = keys.find((k) => k.environmentId === environment.id);
-      const config = configs.find((c) => c.environment_id === environment.id);
       const url = endpointUrl(environment, organization.handle, service.contextPath);
       return {
         environment: environment.handle,
         endpointUrl: url,
         keyPrefix: key?.keyPrefix ?? null,
         keyCreatedAt: key?.createdAt ?? null,
-        usageSnippet: usageSnippet(service.provider, url, config?.service_url ?? service.serviceUrl, config?.api_version ?? null),
+        usageSnippet: usageSnippet(service.provider, url, config?.serviceUrl ?? service.serviceUrl, config?.apiVersion ?? null),
+        quota: rateLimitType(quota),
+        quotaSource,
       };
     });
-  }
-
-  private async lock(tx: EntityManager, actor: Actor, connectionId: string): Promise<ConnectionEntity> {
-    const connection = await findByIdOrNotFound(tx, ConnectionEntity, connectionId, 'connection', (c) => actor.canRead(c.organizationId));
-    const locked: unknown[] = await tx.query('SELECT 1 FROM connections WHERE id = $1 FOR UPDATE', [connectionId]);
-    if (locked.length === 0) throw notFound('connection', connectionId); // deleted concurrently
-    return connection;
   }
 
   private async issueKey(tx: EntityManager, connectionId: string, environment: EnvironmentEntity, organizationHandle: string, contextPath: string): Promise<IssuedConnectionKeyType> {

@@ -1,5 +1,6 @@
 import { Field, ID, InputType, ObjectType } from 'type-graphql';
-import { GenAIServiceType } from '../genai-service/genai-service.types';
+import { GenAIServiceType, RateLimitType } from '../genai-service/genai-service.types';
+import { QuotaSource } from './connection-quota.types';
 
 @ObjectType('ConnectionEnvironment', { description: 'How to call the service through the proxy of one environment.' })
 export class ConnectionEnvironmentType {
@@ -8,6 +9,12 @@ export class ConnectionEnvironmentType {
   @Field(() => String, { nullable: true, description: 'First characters of the consumer key, to tell keys apart.' }) keyPrefix: string | null;
   @Field(() => Date, { nullable: true }) keyCreatedAt: Date | null;
   @Field({ description: 'Code showing how to call the endpoint with the provider’s official SDK.' }) usageSnippet: string;
+  @Field(() => RateLimitType, {
+    nullable: true,
+    description: "The connection's effective quota in this environment: its own override, else the service's default connection quota; null when neither.",
+  })
+  quota: RateLimitType | null;
+  @Field(() => QuotaSource) quotaSource: QuotaSource;
 }
 
 @ObjectType('Connection')
