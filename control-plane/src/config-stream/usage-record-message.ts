@@ -23,5 +23,6 @@ export function usageRecordInput(record: UsageRecordMessage): UsageRecordInput {
     reasoningTokens: Number(record.reasoning_tokens),
     errors_4xx: Number(record.errors_4xx),
     errors_5xx: Number(record.errors_5xx),
+    wouldHaveRefused: Number(record.would_have_refused),
   });
 }

@@ -21,7 +21,7 @@ describe('usageRecordInput (the config stream) then usageRecordFromMessage', () 
           service_id: SERVICE, connection_id: CONNECTION, window_unit: 'MINUTE', window_start: '2026-12-10T15:42:00.000Z',
           prompt_tokens: 120, completion_tokens: 30, total_tokens: 150, requests: 2, organization_id: 'org', project_id: 'proj',
           operation: 'chat_completions', request_model: 'gpt-4o', response_model: 'gpt-4o-2024-08-06',
-          cached_prompt_read_tokens: 64, cached_prompt_write_tokens: 8, reasoning_tokens: 12, errors_4xx: 1, errors_5xx: 3,
+          cached_prompt_read_tokens: 64, cached_prompt_write_tokens: 8, reasoning_tokens: 12, errors_4xx: 1, errors_5xx: 3, would_have_refused: 2,
         }],
       },
     });
@@ -29,13 +29,13 @@ describe('usageRecordInput (the config stream) then usageRecordFromMessage', () 
       serviceId: SERVICE, connectionId: CONNECTION, windowUnit: 'MINUTE', windowStart: '2026-12-10T15:42:00.000Z',
       promptTokens: 120, completionTokens: 30, totalTokens: 150, requests: 2, organizationId: 'org', projectId: 'proj',
       operation: 'chat_completions', requestModel: 'gpt-4o', responseModel: 'gpt-4o-2024-08-06',
-      cachedPromptReadTokens: 64, cachedPromptWriteTokens: 8, reasoningTokens: 12, errors4xx: 1, errors5xx: 3,
+      cachedPromptReadTokens: 64, cachedPromptWriteTokens: 8, reasoningTokens: 12, errors4xx: 1, errors5xx: 3, wouldHaveRefused: 2,
     });
   });
 
   it('gives an older proxy\'s record empty dimensions and zero counts', () => {
     const decoded = overTheWire({ usage: { batch_id: 'p:1', records: [{ service_id: SERVICE, connection_id: CONNECTION, window_unit: 'HOUR', window_start: '2026-12-10T15:00:00.000Z', prompt_tokens: 5, completion_tokens: 1, total_tokens: 6, requests: 1 }] } });
-    expect(usageRecordInput(decoded.usage.records[0])).toMatchObject({ windowUnit: 'HOUR', operation: '', requestModel: '', responseModel: '', projectId: '', cachedPromptReadTokens: 0, errors4xx: 0, errors5xx: 0 });
+    expect(usageRecordInput(decoded.usage.records[0])).toMatchObject({ windowUnit: 'HOUR', operation: '', requestModel: '', responseModel: '', projectId: '', cachedPromptReadTokens: 0, errors4xx: 0, errors5xx: 0, wouldHaveRefused: 0 });
   });
 });
 

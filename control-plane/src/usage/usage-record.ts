@@ -28,6 +28,8 @@ export interface UsageRecordInput {
   reasoningTokens?: number;
   errors4xx?: number;
   errors5xx?: number;
+  /** Requests admitted only because a budget that refused them is in shadow mode. */
+  wouldHaveRefused?: number;
 }
 
 /** A record ready for the upsert: ids checked, counts non-negative integers, texts bounded. */
@@ -50,6 +52,7 @@ export interface CleanUsageRecord {
   requests: number;
   errors4xx: number;
   errors5xx: number;
+  wouldHaveRefused: number;
 }
 
 export const GRANULARITIES: readonly UsageGranularityName[] = ['MINUTE', 'HOUR', 'DAY'];
@@ -84,6 +87,7 @@ export function usageRecordFromMessage(message: unknown): UsageRecordInput {
     reasoningTokens: numberAt('reasoningTokens'),
     errors4xx: numberAt('errors_4xx'),
     errors5xx: numberAt('errors_5xx'),
+    wouldHaveRefused: numberAt('wouldHaveRefused'),
   };
 }
 
@@ -121,5 +125,6 @@ export function cleanUsageRecord(record: UsageRecordInput): CleanUsageRecord | n
     requests: count(record.requests),
     errors4xx: count(record.errors4xx),
     errors5xx: count(record.errors5xx),
+    wouldHaveRefused: count(record.wouldHaveRefused),
   };
 }

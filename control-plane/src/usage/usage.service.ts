@@ -44,6 +44,7 @@ const SUMS = [
   ['requests', 'requests'],
   ['errors_4xx', 'errors4xx'],
   ['errors_5xx', 'errors5xx'],
+  ['would_have_refused', 'wouldHaveRefused'],
 ] as const;
 const SUM_COLUMNS = SUMS.map(([column]) => column);
 
@@ -206,7 +207,8 @@ export class UsageService {
     const rows = await this.read(
       `SELECT e.handle AS environment, b.granularity, b.bucket_start,
               sum(b.prompt_tokens)::bigint AS prompt_tokens, sum(b.completion_tokens)::bigint AS completion_tokens,
-              sum(b.total_tokens)::bigint AS total_tokens, sum(b.requests)::bigint AS requests
+              sum(b.total_tokens)::bigint AS total_tokens, sum(b.requests)::bigint AS requests,
+              sum(b.would_have_refused)::bigint AS would_have_refused
          FROM usage_buckets b
          JOIN environments e ON e.id = b.environment_id
          LEFT JOIN service_environment_configs c ON c.service_id = b.service_id AND c.environment_id = b.environment_id
@@ -228,6 +230,7 @@ export class UsageService {
       completionTokens: Number(r.completion_tokens),
       totalTokens: Number(r.total_tokens),
       requests: Number(r.requests),
+      wouldHaveRefused: Number(r.would_have_refused),
     }));
   }
 

@@ -3,6 +3,8 @@
 import { Field, Float, ID, InputType, Int, ObjectType, registerEnumType } from 'type-graphql';
 import { TimeUnit } from '../genai-service/provider';
 
+const WOULD_HAVE_REFUSED = 'Requests admitted only because a budget that refused them is in shadow mode (enforce: false).';
+
 @ObjectType('UsageWindow', { description: 'Tokens charged in one window (as reported by the proxies): a day where the rate-limit unit is DAY, an hour otherwise.' })
 export class UsageWindowType {
   @Field({ description: 'Environment handle.' }) environment: string;
@@ -12,6 +14,7 @@ export class UsageWindowType {
   @Field(() => Int) completionTokens: number;
   @Field(() => Int) totalTokens: number;
   @Field(() => Int) requests: number;
+  @Field(() => Int, { description: WOULD_HAVE_REFUSED }) wouldHaveRefused: number;
 }
 
 export enum UsageGranularity {
@@ -84,6 +87,7 @@ export class UsageReportRowType {
   @Field(() => Float) requests: number;
   @Field(() => Float, { description: 'Requests answered 4xx (by the provider or by a token budget).' }) errors4xx: number;
   @Field(() => Float, { description: 'Requests answered 5xx (provider errors, unreachable, timeouts).' }) errors5xx: number;
+  @Field(() => Int, { description: WOULD_HAVE_REFUSED }) wouldHaveRefused: number;
 }
 
 @ObjectType('UsageReport')
