@@ -1,35 +1,28 @@
 // Follows an `application/vnd.amazon.eventstream` response: forwards every chunk as it comes and
-// decodes the frames (4-byte total-length prelude, headers, payload, CRCs) as they complete, across
-// chunk boundaries.
+// decodes the frames (4-byte total-length prelude, headers, payload, CRCs) as EventStreamFramer
+// completes them, across chunk boundaries.
 import { EventStreamCodec, type Message } from '@smithy/eventstream-codec';
 import { fromUtf8, toUtf8 } from '@smithy/util-utf8';
 import type { ObservedUsage, ResponseObserver } from '../usage-accounting';
 import { EMPTY_BUFFER, UsageTally } from '../shared/usage-tally';
+import { EventStreamFramer } from './event-stream-framer';
 
 /** Reads one decoded message into the tally. Called synchronously; must not keep the message. */
 export type EventStreamMessageReader = (message: Message, tally: UsageTally) => void;
 
-/** Prelude (12 bytes) + message CRC (4): the smallest frame. */
-const MIN_FRAME_BYTES = 16;
-/** AWS caps an event-stream message at 16 MB; a larger length means the stream is not one. */
-export const MAX_FRAME_BYTES = 16 * 1024 * 1024;
-
-const codec = new EventStreamCodec(toUtf8, fromUtf8);
+/** Encodes and decodes event-stream messages (stateless; shared). */
+export const eventStreamCodec = new EventStreamCodec(toUtf8, fromUtf8);
 
 export class EventStreamResponseObserver implements ResponseObserver {
   private readonly tally = new UsageTally();
+  private readonly framer = new EventStreamFramer();
   /** False once the bytes stopped making frames (bad length, CRC mismatch, reader failure). */
   private following = true;
-  /** Bytes of the incomplete frame at the end, kept as they came (concatenated once it completes). */
-  private pending: Buffer[] = [];
-  private pendingLength = 0;
-  /** Bytes needed before the pending frame can be read: its prelude, then the whole frame. */
-  private needed = 4;
 
   constructor(private readonly reader: EventStreamMessageReader) {}
 
   write(chunk: Buffer): Buffer {
-    if (this.following && chunk.length > 0) this.consume(chunk);
+    if (this.following && !this.framer.push(chunk, this.onFrame)) this.stopFollowing();
     return chunk;
   }
 
@@ -39,49 +32,21 @@ export class EventStreamResponseObserver implements ResponseObserver {
 
   result(): ObservedUsage {
     const observed = this.tally.result();
-    return this.following && this.pendingLength === 0 ? observed : { ...observed, complete: false };
+    return this.following && this.framer.heldBytes === 0 ? observed : { ...observed, complete: false };
   }
 
-  private consume(chunk: Buffer): void {
-    let buffer = chunk;
-    if (this.pendingLength > 0) {
-      this.pending.push(chunk);
-      this.pendingLength += chunk.length;
-      if (this.pendingLength < this.needed) return;
-      buffer = Buffer.concat(this.pending, this.pendingLength);
-      this.pending = [];
-      this.pendingLength = 0;
+  private readonly onFrame = (frame: Buffer): void => {
+    if (!this.following) return;
+    try {
+      this.reader(eventStreamCodec.decode(frame), this.tally);
+    } catch {
+      this.stopFollowing(); // corrupt frame (CRC mismatch) or a reader bug: forwarding goes on
     }
-    let offset = 0;
-    while (buffer.length - offset >= 4) {
-      const frameLength = buffer.readUInt32BE(offset);
-      if (frameLength < MIN_FRAME_BYTES || frameLength > MAX_FRAME_BYTES) {
-        this.stopFollowing();
-        return;
-      }
-      if (buffer.length - offset < frameLength) {
-        this.needed = frameLength;
-        break;
-      }
-      try {
-        this.reader(codec.decode(buffer.subarray(offset, offset + frameLength)), this.tally);
-      } catch {
-        this.stopFollowing(); // corrupt frame (CRC mismatch) or a reader bug: forwarding goes on
-        return;
-      }
-      offset += frameLength;
-      this.needed = 4;
-    }
-    if (offset < buffer.length) {
-      this.pending.push(buffer.subarray(offset));
-      this.pendingLength = buffer.length - offset;
-    }
-  }
+  };
 
   private stopFollowing(): void {
     this.following = false;
-    this.pending = [];
-    this.pendingLength = 0;
+    this.framer.end();
   }
 }
 
