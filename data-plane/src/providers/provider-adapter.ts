@@ -3,6 +3,7 @@
 import type { OutgoingHttpHeaders } from 'node:http';
 import type { BackendAuthMessage, ProviderName } from '../config-stream/wire-types';
 import type { PromptCounting } from './prompt-counting';
+import type { StreamCutoff } from './stream-cutoff';
 import type { UsageAccounting } from './usage-accounting';
 
 /** Why Tokengate itself refused or failed a request; sent in bodies and in `x-tokengate-error-code`. */
@@ -86,6 +87,8 @@ export interface ProviderAdapter {
   readonly usage: UsageAccounting;
   /** Counts this provider's prompts before it reports usage; the object prompt-registry.ts gives the token worker. */
   readonly prompt: PromptCounting;
+  /** Ends this provider's streams in its own format when a cut-off applies; absent: its streams are never cut. */
+  readonly streamCutoff?: StreamCutoff;
 }
 
 /** A BackendAuth this provider cannot use; the message is the NACK reason and never holds secrets. */

@@ -11,6 +11,7 @@ import type { ResponseObserver } from '../providers/usage-accounting';
 import type { ConsumerKeyGrant } from '../snapshot/consumer-key-index';
 import type { CompiledService } from '../snapshot/compiled-snapshot';
 import { RequestMeter } from '../usage/request-meter';
+import { StreamCutter, type StreamCutoffSink } from '../usage/stream-cutoff';
 import {
   CorruptContentEncodingError,
   DecodedBodyTooLargeError,
@@ -28,6 +29,8 @@ import { sendRefusal } from './refusals';
 const SETTLE_WAIT_MS = 100;
 /** Raised inside the proxy to cut an exchange; never shown to clients. */
 const CLIENT_GONE = 'client closed the connection';
+/** Aborts the upstream request of a stream the proxy ended itself (stream cut-off). */
+const STREAM_CUT = 'stream cut off: the budget is used up';
 
 function waitAtMost(work: Promise<void>, ms: number): Promise<void> {
   let timer: NodeJS.Timeout | undefined;
@@ -59,6 +62,16 @@ export class ProxyExchange implements Dispatcher.DispatchHandler {
   private sentAt = 0;
   private firstByteSeconds: number | null = null;
   private firstChunkSeconds: number | null = null;
+  /**
+   * Stream cut-off: the completion tokens this streamed response may carry, set after admission when
+   * the service cuts streams and the provider can end this one itself; null otherwise (the relay path
+   * then does no cut-off work at all).
+   */
+  private cutoffAllowance: number | null = null;
+  /** Relays the response event by event when a cut-off applies; null otherwise. */
+  private cutter: StreamCutter | null = null;
+  /** The cutter's last write found the client buffer full: the upstream stays paused until 'drain'. */
+  private cutterAwaitsDrain = false;
 
   constructor(
     private readonly options: ProxyRequestHandlerOptions,
@@ -143,8 +156,10 @@ export class ProxyExchange implements Dispatcher.DispatchHandler {
       delete draft.headers['transfer-encoding'];
       delete draft.headers['content-encoding'];
     }
-    // The usage chunk the proxy asked for is cut out of the stream, which needs its plain bytes.
-    if (prepared?.stripUsageChunk === true) draft.headers['accept-encoding'] = 'identity';
+    // The usage chunk the proxy asked for is cut out of the stream, and a cut-off writes events into
+    // it: both need its plain bytes.
+    this.cutoffAllowance = prepared !== null && service.provider.streamCutoff?.canCut(prepared) === true ? meter.cutoffAllowance : null;
+    if (prepared?.stripUsageChunk === true || this.cutoffAllowance !== null) draft.headers['accept-encoding'] = 'identity';
     if (authenticator.kind === 'signed-body') await authenticator.sign(draft, body, service.upstream);
     this.call(body);
   }
@@ -222,10 +237,12 @@ export class ProxyExchange implements Dispatcher.DispatchHandler {
     const responseHeaders: OutgoingHttpHeaders = downstreamResponseHeaders(headers);
     responseHeaders['x-tokengate-request-id'] = this.requestId;
     this.observer = meter.observe(status, headers);
+    if (this.cutoffAllowance !== null) this.cutter = this.openCutter(status, headers);
     const limits = meter.responseHeaders();
     if (limits !== null) Object.assign(responseHeaders, limits);
-    // The observer may hide a chunk the client did not ask for (the injected usage chunk).
-    if (meter.prepared?.stripUsageChunk === true) delete responseHeaders['content-length'];
+    // The observer may hide a chunk the client did not ask for (the injected usage chunk); a cut-off
+    // ends the body early, with events of its own.
+    if (meter.prepared?.stripUsageChunk === true || this.cutter !== null) delete responseHeaders['content-length'];
     try {
       res.writeHead(status, responseHeaders);
     } catch (error) {
@@ -235,7 +252,10 @@ export class ProxyExchange implements Dispatcher.DispatchHandler {
     }
     // A streamed response (SSE, AWS event stream) has no length: let the client see the headers now.
     if (responseHeaders['content-length'] === undefined) res.flushHeaders?.();
-    res.on('drain', () => controller.resume());
+    res.on('drain', () => {
+      this.cutterAwaitsDrain = false;
+      if (this.cutter?.holding !== true) controller.resume();
+    });
   }
 
   /** undici: a chunk of the response body, relayed as it comes; the upstream pauses while the client is slower. */
@@ -244,12 +264,24 @@ export class ProxyExchange implements Dispatcher.DispatchHandler {
     if (this.settled || observer === null) return;
     this.bodyActivity += 1;
     if (this.firstChunkSeconds === null) this.firstChunkSeconds = (performance.now() - this.startedAt) / 1000;
+    if (this.cutter !== null) {
+      this.cutter.write(chunk);
+      return;
+    }
     const out = observer.write(chunk);
     if (out.length > 0 && !this.res.write(out)) controller.pause();
   }
 
   /** undici: the response is complete. */
   onResponseEnd(): void {
+    if (this.settled || this.observer === null) return;
+    // A cutter may still hold events waiting for a count: it ends the response once they are relayed.
+    if (this.cutter !== null) this.cutter.end();
+    else this.endResponse();
+  }
+
+  /** Ends the client response after the provider's (or a cut-off's closing events), settling first. */
+  private endResponse(): void {
     const observer = this.observer;
     if (this.settled || observer === null) return;
     this.settled = true;
@@ -271,6 +303,7 @@ export class ProxyExchange implements Dispatcher.DispatchHandler {
       // Closed before its end: the provider connection broke mid-stream. Cut the client stream so the
       // SDK sees an error instead of a silently truncated body.
       this.settled = true;
+      this.cutter?.abandon();
       this.res.destroy();
       return;
     }
@@ -278,11 +311,63 @@ export class ProxyExchange implements Dispatcher.DispatchHandler {
     this.fail(502, 'upstream_unreachable', 'The provider could not be reached.');
   }
 
+  // ── Stream cut-off ──────────────────────────────────────────────────────────────────────────────
+  /** The cutter for a 2xx uncompressed stream the provider can end; null when this response cannot be cut. */
+  private openCutter(status: number, headers: IncomingHttpHeaders): StreamCutter | null {
+    const { meter, service, options } = this;
+    const prepared = meter.prepared;
+    const allowance = this.cutoffAllowance;
+    const cutoff = service.provider.streamCutoff;
+    // Events cannot be written into a compressed body (the upstream ignored `identity`).
+    if (prepared === null || allowance === null || cutoff === undefined || status < 200 || status > 299 || contentCodings(headers['content-encoding']).length > 0) return null;
+    const reader = cutoff.open(prepared, headers['content-type']);
+    if (reader === null) return null;
+    const { counter } = options.metering;
+    const provider = service.provider.id;
+    return new StreamCutter(
+      reader,
+      allowance,
+      {
+        countText: (text) => counter.countText(provider, prepared.model, text),
+        countPrompt: () => counter.countPrompt(provider, this.providerPath, prepared.json, prepared.model),
+      },
+      this.cutoffSink(),
+      () => performance.now() - this.sentAt,
+    );
+  }
+
+  private cutoffSink(): StreamCutoffSink {
+    return {
+      relay: (bytes) => {
+        const observer = this.observer;
+        if (this.settled || observer === null) return;
+        const out = observer.write(bytes);
+        if (out.length > 0 && !this.res.write(out)) {
+          this.cutterAwaitsDrain = true;
+          this.upstream?.pause();
+        }
+      },
+      hold: () => this.upstream?.pause(),
+      release: () => {
+        if (!this.settled && !this.cutterAwaitsDrain) this.upstream?.resume();
+      },
+      cut: () => {
+        if (this.settled) return;
+        this.endResponse(); // settled from here on: the abort's onResponseError is an echo
+        // The provider would go on generating (and billing) what nobody reads.
+        this.upstream?.abort(new Error(STREAM_CUT));
+      },
+      ended: () => this.endResponse(),
+      gaveUp: (reason) => this.options.logger.warn({ requestId: this.requestId, service: this.service.id, reason }, 'stream cut-off abandoned; relaying the stream uncut'),
+    };
+  }
+
   // ── Endings ─────────────────────────────────────────────────────────────────────────────────────
   /** Ends the exchange with a refusal when nothing was sent yet, else by cutting the client stream. */
   private fail(httpStatus: number, code: TokengateErrorCode, message: string, closeConnection = false, extraHeaders?: Record<string, string>): void {
     if (this.settled) return;
     this.settled = true;
+    this.cutter?.abandon();
     this.upstream?.abort(new Error(CLIENT_GONE));
     if (!this.res.headersSent) {
       this.status = httpStatus;
@@ -298,6 +383,7 @@ export class ProxyExchange implements Dispatcher.DispatchHandler {
     // stream as finished.
     if (!this.settled) {
       this.settled = true;
+      this.cutter?.abandon();
       if (this.status === 0) this.status = 499;
       this.upstream?.abort(new Error(CLIENT_GONE));
     }

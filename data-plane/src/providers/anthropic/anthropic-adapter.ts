@@ -3,6 +3,7 @@ import { createApiKeyProviderAdapter } from '../shared/api-key-provider-adapter'
 import { anthropicErrorResponse } from './anthropic-error';
 import { anthropicPromptCounting } from './anthropic-prompt';
 import { anthropicUsageAccounting } from './anthropic-usage';
+import { anthropicStreamCutoff } from './anthropic-cutoff';
 
 /** The version Anthropic's SDKs send today; used only when neither the config nor the client names one. */
 export const DEFAULT_ANTHROPIC_VERSION = '2023-06-01';
@@ -29,4 +30,5 @@ export const anthropicAdapter = createApiKeyProviderAdapter({
   errorResponse: anthropicErrorResponse,
   usage: anthropicUsageAccounting,
   prompt: anthropicPromptCounting,
+  streamCutoff: anthropicStreamCutoff,
 });

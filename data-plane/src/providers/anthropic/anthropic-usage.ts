@@ -88,8 +88,7 @@ function anthropicEventReader(): (event: EventSourceMessage, tally: UsageTally) 
     }
     case 'content_block_delta': {
       data ??= parseJsonObject(event.data);
-      const delta = member(data, 'delta');
-      tally.addText(textOf(stringMember(delta, 'text')) + textOf(stringMember(delta, 'thinking')) + textOf(stringMember(delta, 'partial_json')));
+      tally.addText(anthropicDeltaText(member(data, 'delta')));
       break;
     }
     case 'message_delta': {
@@ -110,6 +109,11 @@ function anthropicEventReader(): (event: EventSourceMessage, tally: UsageTally) 
   }
   return false;
   };
+}
+
+/** The completion text of a content_block_delta's `delta`: text, thinking, or a tool call's partial input JSON. */
+export function anthropicDeltaText(delta: unknown): string {
+  return textOf(stringMember(delta, 'text')) + textOf(stringMember(delta, 'thinking')) + textOf(stringMember(delta, 'partial_json'));
 }
 
 /** Anthropic: usage in JSON and in message_start/message_delta events; nothing is injected or stripped. */

@@ -4,6 +4,7 @@ import { compileCredentialHeader, requireApiKeyAuth, setCredentialHeader } from 
 import { bedrockErrorResponse } from './bedrock-error';
 import { bedrockPromptCounting } from './bedrock-prompt';
 import { bedrockUsageAccounting } from './bedrock-usage';
+import { bedrockStreamCutoff } from './bedrock-cutoff';
 import { compileSigV4Authenticator } from './sigv4-authenticator';
 
 /**
@@ -21,4 +22,5 @@ export const awsBedrockAdapter: ProviderAdapter = {
   errorResponse: bedrockErrorResponse,
   usage: bedrockUsageAccounting,
   prompt: bedrockPromptCounting,
+  streamCutoff: bedrockStreamCutoff,
 };

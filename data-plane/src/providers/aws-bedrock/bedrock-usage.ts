@@ -81,8 +81,14 @@ const BEDROCK_JSON_READER: JsonUsageReader = {
   text: bodyText,
 };
 
-function payload(message: Message): JsonObject | null {
+/** The JSON payload of an event-stream message, or null. */
+export function payload(message: Message): JsonObject | null {
   return parseJsonObject(Buffer.from(message.body.buffer, message.body.byteOffset, message.body.byteLength).toString('utf8'));
+}
+
+/** The completion text of a ConverseStream contentBlockDelta's `delta`: text, tool input, reasoning. */
+export function converseDeltaText(delta: unknown): string {
+  return textOf(stringMember(delta, 'text')) + textOf(stringMember(member(delta, 'toolUse'), 'input')) + textOf(stringMember(member(delta, 'reasoningContent'), 'text'));
 }
 
 /**
@@ -95,15 +101,9 @@ function payload(message: Message): JsonObject | null {
 function readBedrockMessage(message: Message, tally: UsageTally): void {
   if (stringHeader(message, ':message-type') !== 'event') return;
   switch (stringHeader(message, ':event-type')) {
-    case 'contentBlockDelta': {
-      const delta = member(payload(message), 'delta');
-      tally.addText(
-        textOf(stringMember(delta, 'text')) +
-          textOf(stringMember(member(delta, 'toolUse'), 'input')) +
-          textOf(stringMember(member(delta, 'reasoningContent'), 'text')),
-      );
+    case 'contentBlockDelta':
+      tally.addText(converseDeltaText(member(payload(message), 'delta')));
       break;
-    }
     case 'metadata':
       tally.usage = converseUsage(member(payload(message), 'usage')) ?? tally.usage;
       tally.complete = true;

@@ -3,6 +3,7 @@ import { replaceQueryParameter } from '../shared/query-string';
 import { createApiKeyProviderAdapter } from '../shared/api-key-provider-adapter';
 import { azureOpenAiPromptCounting } from './azure-openai-prompt';
 import { azureOpenAiUsageAccounting } from './azure-openai-usage';
+import { azureOpenAiStreamCutoff } from './azure-openai-cutoff';
 
 /**
  * Azure OpenAI differs from OpenAI by its `api-key` header and by the `api-version` query parameter:
@@ -15,6 +16,7 @@ export const azureOpenAiAdapter = createApiKeyProviderAdapter({
   defaultHeaderName: 'api-key',
   usage: azureOpenAiUsageAccounting,
   prompt: azureOpenAiPromptCounting,
+  streamCutoff: azureOpenAiStreamCutoff,
   compileVersioning: (auth) => {
     if (auth.api_version === '') return undefined;
     const apiVersion = compileApiVersion(auth.api_version, 'api-version');

@@ -1,6 +1,7 @@
 import { createApiKeyProviderAdapter } from '../shared/api-key-provider-adapter';
 import { openAiPromptCounting } from './openai-prompt';
 import { openAiUsageAccounting } from './openai-usage';
+import { openAiStreamCutoff } from './openai-cutoff';
 
 /** Plain OpenAI: `Authorization: Bearer <key>` (header_value arrives complete), OpenAI error format. */
 export const openAiAdapter = createApiKeyProviderAdapter({
@@ -9,4 +10,5 @@ export const openAiAdapter = createApiKeyProviderAdapter({
   defaultHeaderName: 'authorization',
   usage: openAiUsageAccounting,
   prompt: openAiPromptCounting,
+  streamCutoff: openAiStreamCutoff,
 });

@@ -3,6 +3,7 @@
 import type { ApiKeyAuthMessage, BackendAuthMessage, ProviderName } from '../../config-stream/wire-types';
 import type { ErrorResponse, ProviderAdapter, TokengateErrorCode, UpstreamAuthenticator, UpstreamRequestDraft } from '../provider-adapter';
 import type { PromptCounting } from '../prompt-counting';
+import type { StreamCutoff } from '../stream-cutoff';
 import type { UsageAccounting } from '../usage-accounting';
 import { compileCredentialHeader, requireApiKeyAuth, setCredentialHeader } from './api-key-header';
 import { openAiErrorResponse } from '../openai/openai-error';
@@ -23,6 +24,8 @@ export interface ApiKeyProviderDifferences {
   readonly usage: UsageAccounting;
   /** How the provider's prompts are counted (the object registered in prompt-registry.ts). */
   readonly prompt: PromptCounting;
+  /** How the provider's streams are ended by a cut-off; absent: never cut. */
+  readonly streamCutoff?: StreamCutoff;
 }
 
 export function createApiKeyProviderAdapter(differences: ApiKeyProviderDifferences): ProviderAdapter {
@@ -48,5 +51,6 @@ export function createApiKeyProviderAdapter(differences: ApiKeyProviderDifferenc
     errorResponse: (status, code, message, requestId) => renderError(status, code, message, requestId),
     usage: differences.usage,
     prompt: differences.prompt,
+    ...(differences.streamCutoff === undefined ? {} : { streamCutoff: differences.streamCutoff }),
   };
 }

@@ -192,12 +192,13 @@ export function readOpenAiEvent(event: EventSourceMessage, tally: UsageTally): b
   if (usage !== null) tally.usage = usage;
   const choices = chunk.choices;
   if (!Array.isArray(choices)) return false;
-  for (const choice of choices) {
-    tally.addText(messageText(member(choice, 'delta')));
-    const text = member(choice, 'text'); // legacy Completions
-    if (typeof text === 'string') tally.addText(text);
-  }
+  for (const choice of choices) tally.addText(choiceDeltaText(choice));
   return usage !== null && choices.length === 0;
+}
+
+/** The completion text one streamed choice carries: its delta (chat) or its `text` (legacy Completions). */
+export function choiceDeltaText(choice: unknown): string {
+  return messageText(member(choice, 'delta')) + textOf(stringMember(choice, 'text'));
 }
 
 function readResponsesEvent(type: string, event: JsonObject, tally: UsageTally): void {
