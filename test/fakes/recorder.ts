@@ -44,6 +44,12 @@ export interface FakeBehaviour {
   cutStreamAfterChunks?: number;
   /** Wait this long before each stream frame. */
   chunkDelayMs?: number;
+  /**
+   * Uncompressed streams: write each frame's bytes in two uneven pieces about every other frame (as
+   * compressed streams always are), so a reader meets events split across chunks. Default: one write
+   * per frame.
+   */
+  unevenWrites?: boolean;
   /** The assistant's text; streams send it split per word. */
   content: string;
   /**
@@ -109,6 +115,11 @@ export interface FakeServer {
   /** `http://127.0.0.1:PORT`, no trailing slash. */
   url: string;
   received: RecordedRequest[];
+  /**
+   * Requests whose client closed the connection before the response was complete (a proxy aborting
+   * its upstream request), recorded when the close is seen; not those the fake cut itself.
+   */
+  aborted: RecordedRequest[];
   behaviour: FakeBehaviour;
   close(): Promise<void>;
   /** Forget recorded requests and restore the default behaviour (same object, mutated). */
@@ -125,9 +136,12 @@ const genericError: FakeOptions['errorFor'] = (status) => ({ body: { error: { me
 
 /** The behaviour of the fake that is answering on a response (sendJson gets no exchange). */
 const behaviourOfResponse = new WeakMap<ServerResponse, FakeBehaviour>();
+/** Responses whose connection the fake broke on purpose (`cutStreamAfterChunks`): not client aborts. */
+const cutByFake = new WeakSet<ServerResponse>();
 
 export async function startFake(handler: FakeHandler, options: FakeOptions = { errorFor: genericError }): Promise<FakeServer> {
   const received: RecordedRequest[] = [];
+  const aborted: RecordedRequest[] = [];
   const behaviour = defaultBehaviour();
 
   const server = createServer((req, res) => {
@@ -142,6 +156,9 @@ export async function startFake(handler: FakeHandler, options: FakeOptions = { e
     behaviourOfResponse.set(res, behaviour);
     const recorded = await record(req);
     received.push(recorded);
+    res.on('close', () => {
+      if (!res.writableFinished && !cutByFake.has(res)) aborted.push(recorded);
+    });
     if (behaviour.hang) return;
     if (behaviour.delayMs > 0) await sleep(behaviour.delayMs);
     if (res.destroyed) return;
@@ -162,6 +179,7 @@ export async function startFake(handler: FakeHandler, options: FakeOptions = { e
   return {
     url: `http://127.0.0.1:${port}`,
     received,
+    aborted,
     behaviour,
     close: () =>
       new Promise<void>((resolve, reject) => {
@@ -170,6 +188,7 @@ export async function startFake(handler: FakeHandler, options: FakeOptions = { e
       }),
     reset: () => {
       received.length = 0;
+      aborted.length = 0;
       for (const key of Object.keys(behaviour) as (keyof FakeBehaviour)[]) delete behaviour[key];
       Object.assign(behaviour, defaultBehaviour());
     },
@@ -288,19 +307,20 @@ export async function sendStream(
         // The break comes when the next frame would have: what arrived before it is decoded by then
         // (a client's gunzip works asynchronously, and an error discards what it has not handed on).
         await sleep(Math.max(behaviour.chunkDelayMs ?? 0, CUT_AFTER_MS));
+        cutByFake.add(res);
         res.socket?.destroy();
         return;
       }
       index += 1;
       if (behaviour.chunkDelayMs) await sleep(behaviour.chunkDelayMs);
       if (res.destroyed) return;
-      if (encoder === undefined) {
+      if (encoder === undefined && behaviour.unevenWrites !== true) {
         await write(res, frame);
       } else {
-        const coded = await encoder.frame(Buffer.from(frame));
-        const at = splitPoint(coded.length);
-        await write(res, coded.subarray(0, at));
-        if (at < coded.length) await write(res, coded.subarray(at));
+        const bytes = encoder === undefined ? Buffer.from(frame) : await encoder.frame(Buffer.from(frame));
+        const at = splitPoint(bytes.length);
+        await write(res, bytes.subarray(0, at));
+        if (at < bytes.length) await write(res, bytes.subarray(at));
       }
     }
     if (encoder !== undefined && !res.destroyed) await write(res, await encoder.end());
