@@ -205,7 +205,9 @@ function printServices(services: RemoteService[], projects: Map<string, string>,
     for (const config of service.environmentConfigs) {
       const security = config.backendSecurity;
       const credentials = security.configured ? `${security.authType === 'AWS_SIGV4' ? 'SigV4' : security.headerName} ${security.hint ?? ''}`.trim() : 'no credentials';
-      output.out(`  ${config.environment}: ${credentials}; rate limit ${describeLimit(config.rateLimit)}${config.serviceUrl ? `; serviceUrl ${config.serviceUrl}` : ''}`);
+      const quota = config.connectionQuota ? `; connection quota ${describeLimit(config.connectionQuota)}` : '';
+      const cutoff = config.streamCutoff ? '; stream cut-off' : '';
+      output.out(`  ${config.environment}: ${credentials}; rate limit ${describeLimit(config.rateLimit)}${quota}${cutoff}${config.serviceUrl ? `; serviceUrl ${config.serviceUrl}` : ''}`);
     }
   }
 }

@@ -29,12 +29,15 @@ export type TimeUnit = (typeof TIME_UNITS)[number];
 /** Write-only credential fields: never printed, never compared except through the API's hint. */
 export const SECRET_FIELDS = ['value', 'awsAccessKeyId', 'awsSecretAccessKey', 'awsSessionToken'] as const;
 
+/** A token budget: the service's (rateLimit) or the default quota of each connection (connectionQuota). */
 export interface DesiredRateLimit {
   timeUnit: TimeUnit;
   /** null = unlimited */
   maxPromptTokens: number | null;
   maxCompletionTokens: number | null;
   maxTotalTokens: number | null;
+  /** false: shadow mode (counted, never refuses). Left out of the file: true, as the API defaults it. */
+  enforce: boolean;
 }
 
 /** Fields left out are not managed by the file (the control plane keeps its value). */
@@ -56,6 +59,10 @@ export interface DesiredEnvironment {
   backendSecurity?: DesiredBackendSecurity;
   /** undefined: not managed; null: no limits. */
   rateLimit?: DesiredRateLimit | null;
+  /** undefined: not managed; null: no default quota for the service's connections. */
+  connectionQuota?: DesiredRateLimit | null;
+  /** undefined: not managed. */
+  streamCutoff?: boolean;
   /** undefined: not managed; null: no per-environment override. */
   serviceUrl?: string | null;
 }
@@ -236,6 +243,15 @@ class FieldReader {
     return text as T;
   }
 
+  boolean(value: unknown, path: string): boolean | undefined {
+    if (value === undefined || value === null) return undefined;
+    if (typeof value !== 'boolean') {
+      this.issues.push({ path, message: `must be true or false, got ${describe(value)}` });
+      return undefined;
+    }
+    return value;
+  }
+
   tokens(value: unknown, path: string): number | null {
     if (value === undefined || value === null) return null;
     if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 1) {
@@ -260,9 +276,9 @@ class FieldReader {
 
 const FILE_FIELDS = ['version', 'organization', 'services', 'connections'] as const;
 const SERVICE_FIELDS = ['contextPath', 'provider', 'name', 'serviceUrl', 'scope', 'project', 'summary', 'description', 'labels', 'marketplace', 'environments'] as const;
-const ENVIRONMENT_FIELDS = ['backendSecurity', 'rateLimit', 'serviceUrl'] as const;
+const ENVIRONMENT_FIELDS = ['backendSecurity', 'rateLimit', 'connectionQuota', 'streamCutoff', 'serviceUrl'] as const;
 const BACKEND_SECURITY_FIELDS = ['headerName', 'apiVersion', 'awsRegion', ...SECRET_FIELDS] as const;
-const RATE_LIMIT_FIELDS = ['timeUnit', 'maxPromptTokens', 'maxCompletionTokens', 'maxTotalTokens'] as const;
+const RATE_LIMIT_FIELDS = ['timeUnit', 'maxPromptTokens', 'maxCompletionTokens', 'maxTotalTokens', 'enforce'] as const;
 const CONNECTION_FIELDS = ['project', 'service', 'name', 'description'] as const;
 
 function validateFile(raw: unknown, issues: FileIssue[]): DeclarativeFile | undefined {
@@ -357,23 +373,30 @@ function validateEnvironment(read: FieldReader, raw: unknown, path: string, hand
     const text = read.string(item.serviceUrl, `${path}.serviceUrl`, false);
     if (text !== undefined) environment.serviceUrl = read.domain(() => normalizeServiceUrl(`${path}.serviceUrl`, text));
   }
-  if (item.rateLimit === null) environment.rateLimit = null;
-  else if (item.rateLimit !== undefined) {
-    const limit = read.object(item.rateLimit, `${path}.rateLimit`, RATE_LIMIT_FIELDS);
-    if (limit) {
-      const timeUnit = read.oneOf(limit.timeUnit, `${path}.rateLimit.timeUnit`, TIME_UNITS, true);
-      const rateLimit = {
-        maxPromptTokens: read.tokens(limit.maxPromptTokens, `${path}.rateLimit.maxPromptTokens`),
-        maxCompletionTokens: read.tokens(limit.maxCompletionTokens, `${path}.rateLimit.maxCompletionTokens`),
-        maxTotalTokens: read.tokens(limit.maxTotalTokens, `${path}.rateLimit.maxTotalTokens`),
-      };
-      if (timeUnit) environment.rateLimit = { timeUnit, ...rateLimit };
-    }
-  }
+  // null removes; left out, not managed.
+  if (item.rateLimit !== undefined) environment.rateLimit = validateRateLimit(read, item.rateLimit, `${path}.rateLimit`);
+  if (item.connectionQuota !== undefined) environment.connectionQuota = validateRateLimit(read, item.connectionQuota, `${path}.connectionQuota`);
+  const streamCutoff = read.boolean(item.streamCutoff, `${path}.streamCutoff`);
+  if (streamCutoff !== undefined) environment.streamCutoff = streamCutoff;
   if (item.backendSecurity !== undefined && item.backendSecurity !== null) {
     environment.backendSecurity = validateBackendSecurity(read, item.backendSecurity, `${path}.backendSecurity`, provider);
   }
   return environment;
+}
+
+/** A budget (null: none); undefined when it has an issue (recorded). */
+function validateRateLimit(read: FieldReader, raw: unknown, path: string): DesiredRateLimit | null | undefined {
+  if (raw === null) return null;
+  const limit = read.object(raw, path, RATE_LIMIT_FIELDS);
+  if (!limit) return undefined;
+  const timeUnit = read.oneOf(limit.timeUnit, `${path}.timeUnit`, TIME_UNITS, true);
+  const budgets = {
+    maxPromptTokens: read.tokens(limit.maxPromptTokens, `${path}.maxPromptTokens`),
+    maxCompletionTokens: read.tokens(limit.maxCompletionTokens, `${path}.maxCompletionTokens`),
+    maxTotalTokens: read.tokens(limit.maxTotalTokens, `${path}.maxTotalTokens`),
+    enforce: read.boolean(limit.enforce, `${path}.enforce`) ?? true,
+  };
+  return timeUnit ? { timeUnit, ...budgets } : undefined;
 }
 
 function validateBackendSecurity(read: FieldReader, raw: unknown, path: string, provider: Provider | undefined): DesiredBackendSecurity | undefined {

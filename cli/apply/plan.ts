@@ -35,6 +35,9 @@ export interface ConfigureServiceEnvironmentInput {
   backendSecurity?: BackendSecurityInput;
   /** null removes the limits. */
   rateLimit?: RateLimitInput | null;
+  /** null removes the default quota of connections. */
+  connectionQuota?: RateLimitInput | null;
+  streamCutoff?: boolean;
   /** null removes the override. */
   serviceUrl?: string | null;
 }
@@ -50,7 +53,7 @@ export interface RegisterGenAIServiceInput {
   summary?: string;
   description?: string;
   labels?: string[];
-  environments: Array<{ environment: string; backendSecurity?: BackendSecurityInput; rateLimit?: RateLimitInput; serviceUrl?: string }>;
+  environments: Array<{ environment: string; backendSecurity?: BackendSecurityInput; rateLimit?: RateLimitInput; connectionQuota?: RateLimitInput; streamCutoff?: boolean; serviceUrl?: string }>;
 }
 
 export interface UpdateGenAIServiceInput {
@@ -222,6 +225,8 @@ function registerInput(desired: DesiredService, organizationId: string, projectI
       environment: environment.handle,
       ...(environment.backendSecurity && Object.keys(environment.backendSecurity).length ? { backendSecurity: { ...environment.backendSecurity } } : {}),
       ...(environment.rateLimit ? { rateLimit: environment.rateLimit } : {}),
+      ...(environment.connectionQuota ? { connectionQuota: environment.connectionQuota } : {}),
+      ...(environment.streamCutoff !== undefined ? { streamCutoff: environment.streamCutoff } : {}),
       ...(typeof environment.serviceUrl === 'string' ? { serviceUrl: environment.serviceUrl } : {}),
     })),
   };
@@ -237,6 +242,8 @@ function describeNewEnvironment(environment: DesiredEnvironment): string {
   if (environment.backendSecurity?.value !== undefined) parts.push('API key');
   if (environment.backendSecurity?.awsAccessKeyId !== undefined) parts.push('AWS credentials');
   if (environment.rateLimit) parts.push(`rate limit ${describeLimit(environment.rateLimit)}`);
+  if (environment.connectionQuota) parts.push(`connection quota ${describeLimit(environment.connectionQuota)}`);
+  if (environment.streamCutoff) parts.push('stream cut-off');
   if (typeof environment.serviceUrl === 'string') parts.push(`serviceUrl ${environment.serviceUrl}`);
   return parts.join(', ') || 'defaults';
 }
@@ -248,12 +255,18 @@ export function describeLimit(limit: RemoteRateLimit | DesiredRateLimit | null):
     limit.maxCompletionTokens !== null ? `completion ${limit.maxCompletionTokens}` : '',
     limit.maxTotalTokens !== null ? `total ${limit.maxTotalTokens}` : '',
   ].filter(Boolean);
-  return `${budgets.join(' ') || 'unlimited'} per ${limit.timeUnit}`;
+  return `${budgets.join(' ') || 'unlimited'} per ${limit.timeUnit}${limit.enforce ? '' : ' (shadow)'}`;
 }
 
 function sameLimit(a: RemoteRateLimit | DesiredRateLimit | null, b: RemoteRateLimit | DesiredRateLimit | null): boolean {
   if (!a || !b) return a === b;
-  return a.timeUnit === b.timeUnit && a.maxPromptTokens === b.maxPromptTokens && a.maxCompletionTokens === b.maxCompletionTokens && a.maxTotalTokens === b.maxTotalTokens;
+  return (
+    a.timeUnit === b.timeUnit &&
+    a.maxPromptTokens === b.maxPromptTokens &&
+    a.maxCompletionTokens === b.maxCompletionTokens &&
+    a.maxTotalTokens === b.maxTotalTokens &&
+    a.enforce === b.enforce
+  );
 }
 
 /** Why the file's secret must be sent, or null when what the API holds matches it (see the file header). */
@@ -278,6 +291,14 @@ function diffEnvironment(desired: DesiredEnvironment, current: RemoteEnvironment
   if (desired.rateLimit !== undefined && !sameLimit(desired.rateLimit, current?.rateLimit ?? null)) {
     input.rateLimit = desired.rateLimit;
     details.push(`rateLimit ${describeLimit(current?.rateLimit ?? null)} → ${describeLimit(desired.rateLimit)}`);
+  }
+  if (desired.connectionQuota !== undefined && !sameLimit(desired.connectionQuota, current?.connectionQuota ?? null)) {
+    input.connectionQuota = desired.connectionQuota;
+    details.push(`connectionQuota ${describeLimit(current?.connectionQuota ?? null)} → ${describeLimit(desired.connectionQuota)}`);
+  }
+  if (desired.streamCutoff !== undefined && desired.streamCutoff !== (current?.streamCutoff ?? false)) {
+    input.streamCutoff = desired.streamCutoff;
+    details.push(`streamCutoff ${current?.streamCutoff ? 'on' : 'off'} → ${desired.streamCutoff ? 'on' : 'off'}`);
   }
   const security = desired.backendSecurity;
   if (security) {

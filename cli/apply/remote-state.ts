@@ -7,12 +7,16 @@ export interface RemoteRateLimit {
   maxPromptTokens: number | null;
   maxCompletionTokens: number | null;
   maxTotalTokens: number | null;
+  /** false: shadow mode. */
+  enforce: boolean;
 }
 
 export interface RemoteEnvironmentConfig {
   environment: string;
   serviceUrl: string | null;
   rateLimit: RemoteRateLimit | null;
+  connectionQuota: RemoteRateLimit | null;
+  streamCutoff: boolean;
   backendSecurity: {
     authType: 'API_KEY' | 'AWS_SIGV4';
     headerName: string;
@@ -58,8 +62,10 @@ export interface RemoteState {
   connections: Map<string, RemoteConnection[]>;
 }
 
+const LIMIT_FIELDS = 'timeUnit maxPromptTokens maxCompletionTokens maxTotalTokens enforce';
+
 export const SERVICE_FIELDS = `id contextPath provider name serviceUrl scope projectId summary description labels marketplaceStatus
-  environmentConfigs { environment serviceUrl rateLimit { timeUnit maxPromptTokens maxCompletionTokens maxTotalTokens }
+  environmentConfigs { environment serviceUrl rateLimit { ${LIMIT_FIELDS} } connectionQuota { ${LIMIT_FIELDS} } streamCutoff
     backendSecurity { authType headerName configured hint apiVersion awsRegion } }`;
 
 export async function readOrganization(client: TokengateClient, handle: string): Promise<{ id: string; handle: string; projects: Map<string, string> }> {

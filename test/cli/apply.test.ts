@@ -52,7 +52,9 @@ interface ServiceView {
   environmentConfigs: Array<{
     environment: string;
     serviceUrl: string | null;
-    rateLimit: { timeUnit: string; maxPromptTokens: number | null; maxTotalTokens: number | null } | null;
+    rateLimit: { timeUnit: string; maxPromptTokens: number | null; maxTotalTokens: number | null; enforce: boolean } | null;
+    connectionQuota: { timeUnit: string; maxTotalTokens: number | null; enforce: boolean } | null;
+    streamCutoff: boolean;
     backendSecurity: { configured: boolean; hint: string | null; headerName: string; apiVersion: string | null };
   }>;
 }
@@ -90,7 +92,9 @@ describe('tokengate apply / get / remove / connect', () => {
   }
 
   /** The declarative file the tests evolve: two services (one per scope) and a connection. */
-  function manifest(overrides: { prodTotal?: number; openaiMarketplace?: 'PUBLISHED' | 'REMOVED'; prodKeyVariable?: string } = {}): string {
+  function manifest(
+    overrides: { prodTotal?: number; openaiMarketplace?: 'PUBLISHED' | 'REMOVED'; prodKeyVariable?: string; quota?: string; cutoff?: boolean; devEnforce?: boolean } = {},
+  ): string {
     return `
 version: 1
 organization: ${handle}
@@ -106,7 +110,7 @@ ${overrides.openaiMarketplace ? `    marketplace: ${overrides.openaiMarketplace}
       development:
         backendSecurity:
           value: \${OPENAI_DEV_KEY}
-        rateLimit: { timeUnit: MINUTE, maxTotalTokens: 20000 }
+        rateLimit: { timeUnit: MINUTE, maxTotalTokens: 20000, enforce: ${overrides.devEnforce ?? false} }
       production:
         backendSecurity:
           value: \${${overrides.prodKeyVariable ?? 'OPENAI_PROD_KEY'}}
@@ -114,6 +118,8 @@ ${overrides.openaiMarketplace ? `    marketplace: ${overrides.openaiMarketplace}
           timeUnit: MINUTE
           maxPromptTokens: 80000
           maxTotalTokens: ${overrides.prodTotal ?? 100000}
+        connectionQuota: ${overrides.quota ?? '{ timeUnit: HOUR, maxTotalTokens: 5000 }'}
+        streamCutoff: ${overrides.cutoff ?? true}
         serviceUrl: https://eu.api.openai.com/v1
   - contextPath: /Claude
     provider: ANTHROPIC
@@ -146,7 +152,8 @@ connections:
   async function services(): Promise<ServiceView[]> {
     const { genAIServices } = await cp.ok<{ genAIServices: ServiceView[] }>(
       `query($o: ID!) { genAIServices(organizationId: $o) { id contextPath provider name scope projectId summary labels marketplaceStatus
-        environmentConfigs { environment serviceUrl rateLimit { timeUnit maxPromptTokens maxTotalTokens } backendSecurity { configured hint headerName apiVersion } } } }`,
+        environmentConfigs { environment serviceUrl rateLimit { timeUnit maxPromptTokens maxTotalTokens enforce } connectionQuota { timeUnit maxTotalTokens enforce } streamCutoff
+          backendSecurity { configured hint headerName apiVersion } } } }`,
       { o: tenant.organizationId },
     );
     return genAIServices;
@@ -175,6 +182,10 @@ connections:
     });
     expect(file.services.map((s) => s.contextPath)).toEqual(['/openai', '/claude', '/azure-gpt', '/bedrock', '/mistral-legacy']);
     expect(file.connections.map((c) => `${c.project}/${c.name}`)).toEqual(['web/web-frontend', 'web/web-summaries']);
+    expect(file.services[0].environments).toEqual([
+      expect.objectContaining({ handle: 'development', rateLimit: { timeUnit: 'MINUTE', maxPromptTokens: null, maxCompletionTokens: null, maxTotalTokens: 20000, enforce: false } }),
+      expect.objectContaining({ handle: 'production', connectionQuota: { timeUnit: 'MINUTE', maxPromptTokens: null, maxCompletionTokens: null, maxTotalTokens: 20000, enforce: true }, streamCutoff: true }),
+    ]);
   });
 
   it('dry run: prints the plan and sends nothing', async () => {
@@ -214,8 +225,15 @@ connections:
     const [claude, openai] = await services(); // ordered by name
     expect(openai).toMatchObject({ contextPath: '/openai', provider: 'OPENAI', scope: 'ORGANIZATION', summary: 'Chat models', labels: ['chat', 'gpt'], marketplaceStatus: 'PUBLISHED' });
     expect(openai.environmentConfigs).toEqual([
-      { environment: 'development', serviceUrl: null, rateLimit: { timeUnit: 'MINUTE', maxPromptTokens: null, maxTotalTokens: 20000 }, backendSecurity: { configured: true, hint: `…${OPENAI_DEV_KEY.slice(-4)}`, headerName: 'Authorization', apiVersion: null } },
-      { environment: 'production', serviceUrl: 'https://eu.api.openai.com/v1', rateLimit: { timeUnit: 'MINUTE', maxPromptTokens: 80000, maxTotalTokens: 100000 }, backendSecurity: { configured: true, hint: `…${OPENAI_PROD_KEY.slice(-4)}`, headerName: 'Authorization', apiVersion: null } },
+      {
+        environment: 'development', serviceUrl: null, rateLimit: { timeUnit: 'MINUTE', maxPromptTokens: null, maxTotalTokens: 20000, enforce: false }, connectionQuota: null, streamCutoff: false,
+        backendSecurity: { configured: true, hint: `…${OPENAI_DEV_KEY.slice(-4)}`, headerName: 'Authorization', apiVersion: null },
+      },
+      {
+        environment: 'production', serviceUrl: 'https://eu.api.openai.com/v1', rateLimit: { timeUnit: 'MINUTE', maxPromptTokens: 80000, maxTotalTokens: 100000, enforce: true },
+        connectionQuota: { timeUnit: 'HOUR', maxTotalTokens: 5000, enforce: true }, streamCutoff: true,
+        backendSecurity: { configured: true, hint: `…${OPENAI_PROD_KEY.slice(-4)}`, headerName: 'Authorization', apiVersion: null },
+      },
     ]);
     expect(claude).toMatchObject({ contextPath: '/claude', scope: 'PROJECT', projectId: tenant.projectId });
     expect(claude.environmentConfigs.find((c) => c.environment === 'production')?.backendSecurity).toMatchObject({ configured: true, headerName: 'x-api-key', apiVersion: '2023-06-01' });
@@ -250,11 +268,45 @@ connections:
     const added = after.slice(0, after.length - auditBefore.length);
     expect(added).toEqual([expect.objectContaining({ action: 'genAIService.configureEnvironment', details: expect.objectContaining({ environment: 'production', credentialsReplaced: false, backendSecurityChanged: false }) })]);
     const openai = (await services()).find((s) => s.contextPath === '/openai');
-    expect(openai?.environmentConfigs.find((c) => c.environment === 'production')?.rateLimit).toEqual({ timeUnit: 'MINUTE', maxPromptTokens: 80000, maxTotalTokens: 150000 });
+    expect(openai?.environmentConfigs.find((c) => c.environment === 'production')?.rateLimit).toEqual({ timeUnit: 'MINUTE', maxPromptTokens: 80000, maxTotalTokens: 150000, enforce: true });
 
     const again = await applyReport(path);
     expect(again.report.mutations).toEqual([]);
     expect(again.text).toMatch(/^no changes$/m);
+  });
+
+  it('a connection quota, the stream cut-off and shadow mode are managed like the rate limit: one configure per environment that differs, then nothing', async () => {
+    const production = () => services().then((all) => all.find((s) => s.contextPath === '/openai')?.environmentConfigs.find((c) => c.environment === 'production'));
+    const changed = fileWith('acme-quota.yaml', manifest({ prodTotal: 150000, quota: '{ timeUnit: HOUR, maxTotalTokens: 7000, enforce: false }', cutoff: false, devEnforce: true }));
+    const auditBefore = await auditEvents();
+    const { report, text } = await applyReport(changed);
+    expect(report.mutations).toEqual([
+      { name: 'configureServiceEnvironment', target: '/openai development' },
+      { name: 'configureServiceEnvironment', target: '/openai production' },
+    ]);
+    expect(text).toContain('development: rateLimit total 20000 per MINUTE (shadow) → total 20000 per MINUTE');
+    expect(text).toContain('production: connectionQuota total 5000 per HOUR → total 7000 per HOUR (shadow), streamCutoff on → off');
+    expect(await production()).toMatchObject({ connectionQuota: { timeUnit: 'HOUR', maxTotalTokens: 7000, enforce: false }, streamCutoff: false });
+    const added = (await auditEvents()).slice(0, 2);
+    expect(added.map((e) => e.details)).toEqual(
+      expect.arrayContaining([expect.objectContaining({ environment: 'production', connectionQuota: { timeUnit: 'HOUR', maxPromptTokens: null, maxCompletionTokens: null, maxTotalTokens: 7000, enforce: false }, streamCutoff: false })]),
+    );
+    expect((await auditEvents()).length).toBe(auditBefore.length + 2);
+    expect((await applyReport(changed)).report.mutations).toEqual([]);
+    const listed = capture();
+    expect(await runAutomationCommand(['get', 'services', '--organization', handle], listed.output, env)).toBe(0);
+    expect(listed.text()).toMatch(/^ {2}production: .*; connection quota total 7000 per HOUR \(shadow\); serviceUrl https:\/\/eu\.api\.openai\.com\/v1$/m);
+
+    // `connectionQuota: null` removes the default quota.
+    const removed = fileWith('acme-no-quota.yaml', manifest({ prodTotal: 150000, quota: 'null', cutoff: false, devEnforce: true }));
+    expect((await applyReport(removed)).report.mutations).toEqual([{ name: 'configureServiceEnvironment', target: '/openai production' }]);
+    expect(await production()).toMatchObject({ connectionQuota: null, streamCutoff: false });
+    expect((await applyReport(removed)).report.mutations).toEqual([]);
+
+    // Back to the file the other tests apply.
+    const base = fileWith('acme-limit.yaml', manifest({ prodTotal: 150000 }));
+    expect((await applyReport(base)).report.mutations).toHaveLength(2);
+    expect((await applyReport(base)).report.mutations).toEqual([]);
   });
 
   it('re-sends a secret only when it differs from the applied one (by the API hint), or when asked to rotate', async () => {
@@ -320,6 +372,8 @@ services:
     environments:
       production:
         rateLimit: { timeUnit: MINUTE, maxTotalTokens: -5 }
+        connectionQuota: { timeUnit: HOUR, maxTotalTokens: 0, enforce: 1 }
+        streamCutoff: yes
         backendSecurity:
           awsAccessKeyId: AKIDEXAMPLETESTKEY01
 connections:
@@ -333,6 +387,9 @@ connections:
       'services[0].serviceUrl: service URL must use http or https',
       'services[0].colour: unknown field',
       'services[0].environments.production.rateLimit.maxTotalTokens: must be a positive integer',
+      'services[0].environments.production.connectionQuota.maxTotalTokens: must be a positive integer',
+      'services[0].environments.production.connectionQuota.enforce: must be true or false, got a number',
+      'services[0].environments.production.streamCutoff: must be true or false, got a string',
       'services[0].environments.production.backendSecurity.awsSecretAccessKey: SigV4 needs both awsAccessKeyId and awsSecretAccessKey',
       'connections[0].service: is required',
       'nothing was sent',
