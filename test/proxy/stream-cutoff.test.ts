@@ -283,3 +283,39 @@ describe('a total budget', () => {
     expect(received).toBeLessThan(total);
   });
 });
+
+describe('OpenAI Responses API (openai SDK)', () => {
+  const responsesCase: ProviderCase = {
+    ...CASES[0],
+    streamPath: '/v1/responses',
+    lengthStopReason: 'max_output_tokens',
+    async stream(endpoint, key) {
+      const client = new OpenAI({ baseURL: `${endpoint}/v1`, apiKey: key, maxRetries: 0 });
+      const stream = client.responses.stream({ model: 'gpt-4o-mini', input: 'Summarize the quarterly report.' });
+      let deltas = '';
+      for await (const event of stream) if (event.type === 'response.output_text.delta') deltas += event.delta;
+      const response = await stream.finalResponse();
+      expect(response.status).toBe('incomplete');
+      expect(response.output_text).toBe(deltas);
+      return { text: response.output_text, stopReason: response.incomplete_details?.reason, completionTokens: response.usage?.output_tokens };
+    },
+  };
+
+  it('with stream_cutoff, a stream is ended as one that reached max_output_tokens, aborted upstream and charged what was streamed', async () => {
+    const fake = prepareFake(responsesCase, ENDLESS_ANSWER);
+    const published = publish(responsesCase, { streamCutoff: true, budget: 'completion' });
+
+    const streamed = await responsesCase.stream(published.endpoint, published.key);
+
+    expect(streamed.stopReason).toBe('max_output_tokens');
+    const received = completionTokensOf(responsesCase, streamed.text);
+    expect(received).toBeLessThanOrEqual(COMPLETION_BUDGET);
+    expect(received).toBeGreaterThan(COMPLETION_BUDGET - 10);
+    expect(ENDLESS_ANSWER.startsWith(streamed.text)).toBe(true);
+    expect(streamed.completionTokens).toBe(received);
+    await waitFor(() => fake.aborted.length === 1, 'the upstream request aborted');
+    const usage = await recordedUsage(published.serviceId);
+    expect(usage).toEqual({ input: promptTokensOf(responsesCase), output: received });
+    expect(await remainingCompletionTokens(responsesCase, published)).toBe(COMPLETION_BUDGET - received);
+  });
+});

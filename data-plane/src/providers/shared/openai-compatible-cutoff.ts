@@ -1,13 +1,14 @@
-// Stream cut-off for the OpenAI wire format (Chat Completions and legacy Completions streams), shared
-// by OpenAI, Azure OpenAI and Mistral; each lists only where its closing events report usage.
-// A stream ended by the proxy closes as the API closes one that reached max_tokens: a chunk with
-// `finish_reason: "length"` for every choice still open, the usage where the provider reports it,
-// then `data: [DONE]`.
+// Stream cut-off for the OpenAI wire format, shared by OpenAI, Azure OpenAI and Mistral; each lists
+// only where its closing events report usage. A Chat Completions (or legacy Completions) stream ended
+// by the proxy closes as the API closes one that reached max_tokens: a chunk with `finish_reason:
+// "length"` for every choice still open, the usage where the provider reports it, then `data: [DONE]`.
+// Responses API streams: openai-responses-cutoff.ts.
 import type { CutoffStreamReader, CutoffTokens, StreamCutoff } from '../stream-cutoff';
 import type { PreparedRequest, UsageOperation } from '../usage-accounting';
 import { bodyKind } from './content-type';
 import { type JsonObject, arrayMember, isJsonObject, member, parseJsonObject, tokenCount } from './json-values';
 import { choiceDeltaText } from './openai-compatible-usage';
+import { ResponsesCutoffReader } from './openai-responses-cutoff';
 import { SseFramer, sseEvent, sseFields } from './sse-frames';
 
 export interface OpenAiCompatibleCutoffDifferences {
@@ -20,7 +21,7 @@ export interface OpenAiCompatibleCutoffDifferences {
   readonly usageOn: 'usage-chunk' | 'finish-chunk';
 }
 
-const CUT_OPERATIONS: ReadonlySet<UsageOperation> = new Set<UsageOperation>(['chat_completions', 'completions']);
+const CUT_OPERATIONS: ReadonlySet<UsageOperation> = new Set<UsageOperation>(['chat_completions', 'completions', 'responses']);
 
 /** The members every chunk of a stream repeats, copied into the closing chunks. */
 const CHUNK_HEAD = ['id', 'object', 'created', 'model', 'system_fingerprint'] as const;
@@ -31,6 +32,7 @@ export function createOpenAiCompatibleStreamCutoff(differences: OpenAiCompatible
     open(prepared: PreparedRequest, contentType: string | undefined): CutoffStreamReader | null {
       const kind = bodyKind(contentType);
       if (kind !== 'sse' && kind !== 'none') return null;
+      if (prepared.operation === 'responses') return new ResponsesCutoffReader();
       const usageOn = differences.usageOn === 'finish-chunk' ? 'finish-chunk' : asksForUsage(prepared.json) ? 'usage-chunk' : null;
       return new ChunkStreamCutoffReader(usageOn);
     },

@@ -201,6 +201,12 @@ export function choiceDeltaText(choice: unknown): string {
   return messageText(member(choice, 'delta')) + textOf(stringMember(choice, 'text'));
 }
 
+/** The completion text of a Responses API stream event: the `delta` of the events that carry text, else ''. */
+export function responsesEventText(event: JsonObject): string {
+  const type = event.type;
+  return typeof type === 'string' && RESPONSES_TEXT_EVENTS.has(type) && typeof event.delta === 'string' ? event.delta : '';
+}
+
 function readResponsesEvent(type: string, event: JsonObject, tally: UsageTally): void {
   if (RESPONSES_TEXT_EVENTS.has(type)) {
     const delta = event.delta;
