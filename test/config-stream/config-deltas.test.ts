@@ -88,7 +88,7 @@ it('sends a snapshot after Hello, then one delta per change naming just what cha
 
   await cp.ok('mutation($s: ID!) { configureServiceEnvironment(serviceId: $s, environment: "production", input: {rateLimit: {timeUnit: HOUR, maxTotalTokens: 77}}) { id } }', { s: serviceId });
   const configured = delta(await proxy.nth(3));
-  expect(configured.upserted_services).toEqual([expect.objectContaining({ id: serviceId, rate_limit: { time_unit: 'HOUR', max_prompt_tokens: '0', max_completion_tokens: '0', max_total_tokens: '77' } })]);
+  expect(configured.upserted_services).toEqual([expect.objectContaining({ id: serviceId, rate_limit: { time_unit: 'HOUR', max_prompt_tokens: '0', max_completion_tokens: '0', max_total_tokens: '77', shadow: false } })]);
   expect(configured.upserted_keys).toEqual([]);
   held.apply({ kind: 'delta', delta: configured });
 
