@@ -59,8 +59,3 @@ export function storedRateLimit(
 ): StoredRateLimit | null {
   return timeUnit === null ? null : { timeUnit, maxPromptTokens, maxCompletionTokens, maxTotalTokens, shadow: shadow === true };
 }
-
-export function sameRateLimit(a: StoredRateLimit | null, b: StoredRateLimit | null): boolean {
-  if (a === null || b === null) return a === b;
-  return a.timeUnit === b.timeUnit && a.maxPromptTokens === b.maxPromptTokens && a.maxCompletionTokens === b.maxCompletionTokens && a.maxTotalTokens === b.maxTotalTokens && a.shadow === b.shadow;
-}
