@@ -158,7 +158,8 @@ export class ProxyExchange implements Dispatcher.DispatchHandler {
     }
     // The usage chunk the proxy asked for is cut out of the stream, and a cut-off writes events into
     // it: both need its plain bytes.
-    this.cutoffAllowance = prepared !== null && service.provider.streamCutoff?.canCut(prepared) === true ? meter.cutoffAllowance : null;
+    const allowance = meter.cutoffAllowance; // null at once unless the service cuts streams
+    this.cutoffAllowance = allowance !== null && prepared !== null && service.provider.streamCutoff?.canCut(prepared) === true ? allowance : null;
     if (prepared?.stripUsageChunk === true || this.cutoffAllowance !== null) draft.headers['accept-encoding'] = 'identity';
     if (authenticator.kind === 'signed-body') await authenticator.sign(draft, body, service.upstream);
     this.call(body);

@@ -1,5 +1,7 @@
-// Test support: drives a ResponseObserver the way the proxy does, with the body cut into pieces.
-import type { ObservedUsage, ResponseObserver } from '../usage-accounting';
+// Test support: drives a ResponseObserver the way the proxy does, with the body cut into pieces, and a
+// stream cut-off reader the way the cutter does.
+import type { CutoffStreamReader, CutoffTokens, StreamCutoff } from '../stream-cutoff';
+import type { ObservedUsage, PreparedRequest, ResponseObserver } from '../usage-accounting';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 
@@ -46,4 +48,27 @@ export function observeBytewise(observer: ResponseObserver, bytes: Buffer): Obse
 /** The bytes of a recorded wire example under test/fixtures/providers/. */
 export function providerFixture(provider: string, name: string): Buffer {
   return readFileSync(join(__dirname, '../../../../test/fixtures/providers', provider, name));
+}
+
+/**
+ * Drives a stream cut-off reader the way the cutter does: the first `count` events of `stream` are
+ * read and accepted (relayed), then the closing events written. Returns what the client would get
+ * (those events, then the closing ones) and the text the reader found in the relayed events.
+ */
+export function cutAfter(reader: CutoffStreamReader, stream: Buffer, count: number, tokens: CutoffTokens, elapsedMs = 0): { relayed: Buffer; text: string } {
+  const frames: Buffer[] = [];
+  reader.framer.push(stream, (frame) => frames.push(frame));
+  let text = '';
+  for (const frame of frames.slice(0, count)) {
+    text += reader.read(frame);
+    reader.accept();
+  }
+  return { relayed: Buffer.concat([...frames.slice(0, count), reader.closing(tokens, elapsedMs)]), text };
+}
+
+/** The cut-off reader for a response of this content type, failing the test when there is none. */
+export function openCutoffReader(cutoff: StreamCutoff, prepared: PreparedRequest, contentType: string): CutoffStreamReader {
+  const reader = cutoff.open(prepared, contentType);
+  if (reader === null) throw new Error(`no cut-off reader for ${contentType}`);
+  return reader;
 }
