@@ -300,6 +300,8 @@ export class ProxyExchange implements Dispatcher.DispatchHandler {
   /** undici: the upstream could not be reached, or broke (or was cut by the proxy) before the end. */
   onResponseError(_controller: Dispatcher.DispatchController, error: Error & { code?: string }): void {
     if (this.settled) return;
+    // The cut-off is ending the stream itself: the provider going away meanwhile changes nothing.
+    if (this.cutter?.closing === true) return;
     if (this.res.headersSent) {
       // Closed before its end: the provider connection broke mid-stream. Cut the client stream so the
       // SDK sees an error instead of a silently truncated body.
@@ -354,6 +356,7 @@ export class ProxyExchange implements Dispatcher.DispatchHandler {
       },
       cut: () => {
         if (this.settled) return;
+        this.options.logger.info({ requestId: this.requestId, service: this.service.id, allowance: this.cutoffAllowance }, 'stream cut off at the budget');
         this.endResponse(); // settled from here on: the abort's onResponseError is an echo
         // The provider would go on generating (and billing) what nobody reads.
         this.upstream?.abort(new Error(STREAM_CUT));

@@ -70,6 +70,11 @@ export class StreamCutter {
     return this.state === 'counting' || this.state === 'closing';
   }
 
+  /** True once the closing events are being written: the upstream's own end (or break) no longer matters. */
+  get closing(): boolean {
+    return this.state === 'closing';
+  }
+
   /** A chunk of the upstream response body. */
   write(chunk: Buffer): void {
     if (this.state === 'uncut') {
