@@ -28,14 +28,14 @@ describe('parseDataPlaneCliOptions', () => {
         upstreamIdleTimeoutMs: undefined,
         shutdownGraceMs: undefined,
         accessLog: false,
-        rateLimiting: { redisUrl: 'redis://127.0.0.1:6379', redisNamespace: 'tokengate', redisTimeoutMs: undefined, leaseShare: undefined, localShare: undefined, defaultCompletionTokens: undefined, usageReportIntervalMs: undefined },
+        rateLimiting: { redisUrl: 'redis://127.0.0.1:6379', redisNamespace: 'tokengate', redisTimeoutMs: undefined, leaseShare: undefined, leaseCap: undefined, localShare: undefined, defaultCompletionTokens: undefined, usageReportIntervalMs: undefined },
       },
     });
   });
 
   it('reads the rate-limiting settings and refuses a share outside (0, 1]', () => {
     const { options } = parse(['--environment', 'production', '--local-share', '0.25', '--redis-timeout-ms', '20'], { REDIS_URL: 'redis://redis:6379', TOKENGATE_DEFAULT_COMPLETION_TOKENS: '512', TOKENGATE_REDIS_NAMESPACE: 'staging' });
-    expect(options.rateLimiting).toEqual({ redisUrl: 'redis://redis:6379', redisNamespace: 'staging', redisTimeoutMs: 20, leaseShare: undefined, localShare: 0.25, defaultCompletionTokens: 512, usageReportIntervalMs: undefined });
+    expect(options.rateLimiting).toEqual({ redisUrl: 'redis://redis:6379', redisNamespace: 'staging', redisTimeoutMs: 20, leaseShare: undefined, leaseCap: undefined, localShare: 0.25, defaultCompletionTokens: 512, usageReportIntervalMs: undefined });
     expect(() => parse(['--environment', 'production', '--local-share', '1.5'])).toThrow(/local-share/);
   });
 

@@ -33,7 +33,11 @@ export const DATA_PLANE_USAGE = `Usage: tokengate data-plane --environment <hand
                                 fail-open  each proxy admits up to --local-share of each budget on its own:
                                            up to proxies x share x budget in all
   --lease-share <0-1>           lease mode: share of each enforced budget one proxy holds as its lease
-                                (TOKENGATE_BUDGET_LEASE_SHARE), default 0.05
+                                (TOKENGATE_BUDGET_LEASE_SHARE), default 0.05; 0: no leases (exact to the last
+                                token between proxies, nothing admitted while Redis is away)
+  --lease-cap <0-1>             lease mode: most of each budget all proxies' leases hold together, so at most
+                                that much is out of reach of a proxy near the end of a window
+                                (TOKENGATE_BUDGET_LEASE_CAP), default 0.2
   --local-share <0-1>           fail-open mode: share of each budget used alone while Redis is away
                                 (TOKENGATE_RATE_LIMIT_LOCAL_SHARE), default 0.5
   --default-completion-tokens <n> reserved when a request sets no max tokens (TOKENGATE_DEFAULT_COMPLETION_TOKENS), default 256
@@ -84,6 +88,7 @@ const FLAG_VARIABLES: Readonly<Record<string, string>> = {
   'local-share': 'TOKENGATE_RATE_LIMIT_LOCAL_SHARE',
   'degraded-budget': 'TOKENGATE_DEGRADED_BUDGET',
   'lease-share': 'TOKENGATE_BUDGET_LEASE_SHARE',
+  'lease-cap': 'TOKENGATE_BUDGET_LEASE_CAP',
   'default-completion-tokens': 'TOKENGATE_DEFAULT_COMPLETION_TOKENS',
   'usage-report-interval-ms': 'TOKENGATE_USAGE_REPORT_INTERVAL_MS',
   'usage-orphan-age-ms': 'TOKENGATE_USAGE_ORPHAN_AGE_MS',
@@ -162,7 +167,7 @@ export function parseDataPlaneCliOptions(
     throw new DataPlaneCliUsageError(`--access-log must be true or false, got "${accessLogRaw}"`);
   }
 
-  const share = (flag: 'local-share' | 'lease-share', zeroAllowed: boolean): number | undefined => {
+  const share = (flag: 'local-share' | 'lease-share' | 'lease-cap', zeroAllowed: boolean): number | undefined => {
     const raw = get(flag);
     if (raw === undefined) return undefined;
     const value = Number(raw);
@@ -218,6 +223,7 @@ export function parseDataPlaneCliOptions(
         redisTimeoutMs: integer('redis-timeout-ms', 1, 60_000),
         ...(degradedBudget === undefined ? {} : { degradedMode: degradedBudget }),
         leaseShare: share('lease-share', true),
+        leaseCap: share('lease-cap', true),
         localShare: share('local-share', false),
         defaultCompletionTokens: integer('default-completion-tokens', 1, 10_000_000),
       },

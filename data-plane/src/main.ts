@@ -101,6 +101,8 @@ export interface RateLimitingOptions {
   readonly degradedMode?: DegradedMode;
   /** lease mode: share of each enforced budget one proxy holds as its lease; default 0.05. */
   readonly leaseShare?: number;
+  /** lease mode: the most of each budget all proxies' leases hold together; default 0.2. */
+  readonly leaseCap?: number;
   /** fail-open mode: share of each budget this proxy may use alone while Redis is away; default 0.5. */
   readonly localShare?: number;
   /** Completion tokens reserved when a request sets no limit; default 256. */
@@ -160,6 +162,7 @@ export async function startDataPlane(options: DataPlaneOptions): Promise<DataPla
       commandTimeoutMs: rateLimiting.redisTimeoutMs,
       degradedMode: rateLimiting.degradedMode,
       leaseShare: rateLimiting.leaseShare,
+      leaseCap: rateLimiting.leaseCap,
       localShare: rateLimiting.localShare,
       logger,
       onDegradedChange: (degraded) => metrics.setRateLimitDegraded(degraded),

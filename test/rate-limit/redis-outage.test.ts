@@ -1,5 +1,6 @@
-// Redis stopped and restarted mid-test: the proxies keep serving on local counters (each its share),
-// say so in /metrics, and when Redis is back the shared counters hold every token exactly once.
+// Redis stopped and restarted mid-test: the proxies keep serving on their leases (or, fail-open, on
+// their local share), say so in /metrics, and when Redis is back the shared counters hold every token
+// exactly once. With leases, four proxies together never admit more than the budget.
 import OpenAI from 'openai';
 import type { DataPlaneHandle } from '../../data-plane/src/main';
 import { type Gateway, startGateway } from '../support/gateway-harness';
@@ -13,7 +14,8 @@ let second: DataPlaneHandle;
 
 beforeAll(async () => {
   redis = await PrivateRedis.start();
-  gw = await startGateway({ rateLimiting: { clock: () => CLOCK, redisUrl: redis.url, localShare: 0.5, usageReportIntervalMs: 100 } });
+  // Leases of 30% per proxy: the calls below reserve a prompt upper bound, several times what they use.
+  gw = await startGateway({ rateLimiting: { clock: () => CLOCK, redisUrl: redis.url, leaseShare: 0.3, leaseCap: 0.9, usageReportIntervalMs: 100 } });
   second = await gw.startProxy();
   await gw.cp.ok(
     'mutation($s: ID!) { configureServiceEnvironment(serviceId: $s, environment: "production", input: {rateLimit: {timeUnit: DAY, maxTotalTokens: 1000}}) { id } }',
@@ -69,13 +71,16 @@ it('degrades to local counters and recovers without lost or doubled counts', asy
   expect(await redisTotal()).toBe(6 * 18);
 });
 
-it('local counters enforce this proxy’s share of the budget while Redis is away', async () => {
+it('fail-open (explicit): local counters enforce this proxy’s share of the budget while Redis is away', async () => {
+  const failOpen = await gw.startProxy({ rateLimiting: { clock: () => CLOCK, redisUrl: redis.url, degradedMode: 'fail-open', localShare: 0.5 } });
   await redis.stop();
-  // Share 0.5 of 1000 = 500 per proxy; each call reserves its prompt upper bound + 10 and settles at 18.
+  // Share 0.5 of 1000 = 500 for this proxy alone, though it never saw the window; each call reserves
+  // its prompt upper bound + 10 and settles at 18.
   let admitted = 0;
-  while ((await call(gw.proxy)) === 200) admitted += 1;
+  while ((await call(failOpen)) === 200) admitted += 1;
   expect(admitted).toBeGreaterThan(0);
   expect(admitted * 18).toBeLessThanOrEqual(500);
   await redis.start();
-  await waitFor(async () => (await degraded(gw.proxy)) === 0, 'recovery');
+  await waitFor(async () => (await degraded(failOpen)) === 0, 'recovery');
+  await failOpen.close();
 });

@@ -18,8 +18,9 @@
 
 /**
  * KEYS: the window hash of each budget. ARGV[1], ARGV[2]: prompt and completion tokens to reserve;
- * ARGV[3]: ledger id; then 8 per key: limits for prompt, completion, total (0 = unlimited), shadow
- * (1 = counted, never refuses), TTL seconds, lease targets for prompt, completion, total.
+ * ARGV[3]: ledger id; then 11 per key: limits for prompt, completion, total (0 = unlimited), shadow
+ * (1 = counted, never refuses), TTL seconds, this proxy's lease targets for prompt, completion,
+ * total, and the most all leases together may hold of prompt, completion, total.
  *
  * Returns {admitted 1|0, budget index (1-based) that refused — or, when admitted, the first shadow
  * budget that would have — or 0, its dimension or '', then for each key: p, c, t used after the
@@ -35,15 +36,16 @@ local total_fields = {'LP', 'LC', 'LT'}
 local names = {'prompt', 'completion', 'total'}
 local budgets = {}
 for i = 1, #KEYS do
-  local base = 3 + (i - 1) * 8
+  local base = 3 + (i - 1) * 11
   local v = redis.call('HMGET', KEYS[i], 'p', 'c', 't', lease_fields[1], lease_fields[2], lease_fields[3], 'LP', 'LC', 'LT')
-  local b = {used = {}, own = {}, leased = {}, limit = {}, target = {}, shadow = ARGV[base + 4] == '1', ttl = ARGV[base + 5]}
+  local b = {used = {}, own = {}, leased = {}, limit = {}, target = {}, cap = {}, shadow = ARGV[base + 4] == '1', ttl = ARGV[base + 5]}
   for d = 1, 3 do
     b.used[d] = tonumber(v[d] or '0')
     b.own[d] = tonumber(v[3 + d] or '0')
     b.leased[d] = tonumber(v[6 + d] or '0')
     b.limit[d] = tonumber(ARGV[base + d])
     b.target[d] = tonumber(ARGV[base + 5 + d])
+    b.cap[d] = tonumber(ARGV[base + 8 + d])
   end
   budgets[i] = b
 end
@@ -85,9 +87,9 @@ for i = 1, #budgets do
         local draw = math.max(0, need[d] - free_before)
         local own = b.own[d] - draw
         local leased = b.leased[d] - draw
-        -- Top the lease up towards its target with at most half of what is still free, so that near
-        -- the end of a window the last tokens are not all set aside.
-        local top_up = math.min(b.target[d] - own, math.floor(math.max(0, limit - b.used[d] - leased) / 2))
+        -- Top the lease up towards its target with at most half of what is still free, and never past
+        -- the cap of all leases together: near the end of a window, at most the cap is set aside.
+        local top_up = math.min(b.target[d] - own, b.cap[d] - leased, math.floor(math.max(0, limit - b.used[d] - leased) / 2))
         if top_up > 0 or own > b.target[d] then
           if own > b.target[d] then top_up = b.target[d] - own end
           own = own + top_up

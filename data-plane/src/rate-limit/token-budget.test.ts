@@ -105,6 +105,19 @@ describe('exact budgets in Redis', () => {
     expect(admitted * 7).toBeGreaterThan(1000 - 2 * 50 - 7);
   });
 
+  it('leases of many proxies together never hold more than the cap', async () => {
+    const environment = `capped-${randomBytes(4).toString('hex')}`;
+    const proxies = Array.from({ length: 10 }, (_, i) => budget({ environment, proxyId: `p${i}`, leaseShare: 0.05, leaseCap: 0.2 }));
+    await Promise.all(proxies.map(ready));
+    for (const proxy of proxies) expect((await proxy.admit(policy({ maxTotalTokens: 10_000 }), 10, 0)).admitted).toBe(true);
+    const redis = new Redis(REDIS_URL);
+    const key = (await redis.keys(`tokengate:rl:{${environment}:svc}:MINUTE:*`))[0];
+    const { LT } = await redis.hgetall(key);
+    redis.disconnect();
+    // Ten proxies would hold 5% each; the first four reach the cap of 20% (2,000 tokens).
+    expect(Number(LT)).toBe(2000);
+  });
+
   it('replaces a reservation by the reported usage, and a limit change keeps what was used', async () => {
     const b = budget();
     await ready(b);
@@ -338,6 +351,16 @@ describe('answers that do not arrive in time', () => {
       // Once, with the reported usage — not the reservation twice (Redis's and the local one pushed).
       await waitUntil(async () => (await readCounters(env)).t === 100);
       expect(await readCounters(env)).toEqual({ p: 90, c: 10, t: 100 });
+    }));
+
+  it('without a lease, a slow Redis costs the request time, not a refusal: its late answer decides', () =>
+    throughGate(async (gate, b, env) => {
+      gate.hold();
+      setTimeout(() => gate.release(), 200); // four times the command timeout
+      const admitted = await b.admit(policy({ maxTotalTokens: 10_000 }), 100, 20);
+      expect(admitted).toMatchObject({ admitted: true, reservation: { where: 'redis' } });
+      await waitUntil(async () => !b.degraded);
+      expect(await readCounters(env)).toEqual({ p: 100, c: 20, t: 120 });
     }));
 
   it('a correction of a local admission that settles after Redis is back still reaches Redis', () =>

@@ -108,6 +108,8 @@ export interface TokenBudgetOptions {
   readonly degradedMode?: DegradedMode;
   /** `lease`: the share of each enforced budget one proxy holds as its lease. Default 0.05. */
   readonly leaseShare?: number;
+  /** `lease`: the most of each enforced budget all proxies' leases together may hold. Default 0.2. */
+  readonly leaseCap?: number;
   /** `fail-open`: the share of each budget this proxy may use on its own while Redis is away. Default 0.5. */
   readonly localShare?: number;
   readonly logger: Logger;
@@ -148,6 +150,17 @@ interface BudgetWindow {
 }
 
 const PROBE_INTERVAL_MS = 500;
+/**
+ * How long a request the degraded mode would refuse for want of a lease still waits for Redis's own
+ * answer, when Redis was merely slow (not disconnected): a latency spike at the start of a window
+ * costs that request time, not a refusal.
+ */
+const SLOW_ANSWER_WAIT_MS = 1000;
+
+/** Redis did not answer in time (the command may still run); other failures mean it was not sent or failed. */
+class RedisDeadlineError extends Error {
+  override readonly name = 'RedisDeadlineError';
+}
 /** Retry-After of a refusal for want of a lease: Redis is probed twice a second. */
 const UNAVAILABLE_RETRY_SECONDS = 1;
 const ZERO: Readonly<Counters> = Object.freeze({ prompt: 0, completion: 0, total: 0 });
@@ -164,6 +177,7 @@ export class TokenBudget {
   private readonly now: () => number;
   private readonly mode: DegradedMode;
   private readonly leaseShare: number;
+  private readonly leaseCap: number;
   private readonly localShare: number;
   private readonly keyPrefix: string;
   private readonly timeoutMs: number;
@@ -192,6 +206,7 @@ export class TokenBudget {
     this.now = options.now ?? Date.now;
     this.mode = options.degradedMode ?? 'lease';
     this.leaseShare = this.mode === 'lease' ? (options.leaseShare ?? 0.05) : 0;
+    this.leaseCap = Math.max(this.leaseShare, options.leaseCap ?? 0.2);
     this.localShare = options.localShare ?? 0.5;
     this.keyPrefix = options.keyPrefix ?? 'tokengate';
     this.timeoutMs = options.commandTimeoutMs ?? 50;
@@ -269,10 +284,29 @@ export class TokenBudget {
           this.leaseTarget(enforced, policy.maxPromptTokens),
           this.leaseTarget(enforced, policy.maxCompletionTokens),
           this.leaseTarget(enforced, policy.maxTotalTokens),
+          this.leaseTarget(enforced, policy.maxPromptTokens, this.leaseCap),
+          this.leaseTarget(enforced, policy.maxCompletionTokens, this.leaseCap),
+          this.leaseTarget(enforced, policy.maxTotalTokens, this.leaseCap),
         );
       }
       const keys = budgets.map((b) => b.windowKey);
-      const reply = (await this.deadline(this.scripts.tokengateReserve(keys.length, ...keys, ...args))) as Array<number | string>;
+      const command = this.scripts.tokengateReserve(keys.length, ...keys, ...args);
+      let reply: Array<number | string>;
+      try {
+        reply = (await this.deadline(command)) as Array<number | string>;
+      } catch (error) {
+        // Timed out or failed: the reservation may or may not have landed. The local decision is what
+        // counts; the reconciliation makes Redis agree with it.
+        this.enterDegraded(error);
+        const local = this.admitLocally(budgets, prompt, completion, now);
+        if (local.admitted || !local.unavailable || !(error instanceof RedisDeadlineError)) return local;
+        // No lease to decide on, and Redis may only be slow: its answer, if it comes, decides.
+        try {
+          reply = (await this.deadline(command, SLOW_ANSWER_WAIT_MS)) as Array<number | string>;
+        } catch {
+          return local;
+        }
+      }
       const late = this.degradedSince !== null;
       const views = budgets.map((budget, i): BudgetView => {
         const at = 3 + i * 6;
@@ -297,11 +331,6 @@ export class TokenBudget {
         if (late) this.spendLease(budget.windowKey, reserved);
       }
       return { admitted: true, reservation: { windows: budgets, prompt, completion, where: 'redis' }, views, wouldHaveRefused: verdict };
-    } catch (error) {
-      // Timed out or failed: the reservation may or may not have landed. The local decision is what
-      // counts; the reconciliation makes Redis agree with it.
-      this.enterDegraded(error);
-      return this.admitLocally(budgets, prompt, completion, now);
     } finally {
       if (--this.undecided === 0) for (const resolve of this.whenDecided.splice(0)) resolve();
     }
@@ -356,8 +385,8 @@ export class TokenBudget {
     return { policy, window, windowKey };
   }
 
-  private leaseTarget(enforced: boolean, limit: number | null): number {
-    return enforced && limit !== null ? Math.floor(limit * this.leaseShare) : 0;
+  private leaseTarget(enforced: boolean, limit: number | null, share = this.leaseShare): number {
+    return enforced && limit !== null && this.leaseShare > 0 ? Math.floor(limit * share) : 0;
   }
 
   /** While Redis is away: every enforced budget must admit the request on what this proxy may spend alone. */
@@ -504,9 +533,9 @@ export class TokenBudget {
    * pause, a burst of requests) is not mistaken for a slow Redis. The command itself stays queued on
    * the connection; whatever it does is settled by the next reconciliation.
    */
-  private deadline<T>(command: Promise<T>): Promise<T> {
+  private deadline<T>(command: Promise<T>, timeoutMs = this.timeoutMs): Promise<T> {
     return new Promise<T>((resolve, reject) => {
-      const timer = setTimeout(() => setImmediate(() => reject(new Error(`Redis did not answer within ${this.timeoutMs} ms`))), this.timeoutMs);
+      const timer = setTimeout(() => setImmediate(() => reject(new RedisDeadlineError(`Redis did not answer within ${timeoutMs} ms`))), timeoutMs);
       command.then(
         (value) => {
           clearTimeout(timer);

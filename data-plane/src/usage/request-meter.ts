@@ -70,9 +70,9 @@ function budgetsOf(service: CompiledService, grant: ConsumerKeyGrant): BudgetPol
   return budgets;
 }
 
-/** How a refusal names a budget: "this service's budget", "this connection's quota". */
+/** How a refusal names a budget: "this service's whole budget", "this connection's whole quota". */
 function budgetName(policy: BudgetPolicy): string {
-  return policy.scope === 'connection' ? 'this connection’s quota' : 'this service’s budget';
+  return policy.scope === 'connection' ? "this connection's whole quota" : "this service's whole budget";
 }
 
 const ZERO: TokenUsage = Object.freeze({ promptTokens: 0, completionTokens: 0 });
@@ -169,7 +169,7 @@ export class RequestMeter {
       const policy = admission.view.policy;
       const what = refusedBy === 'connection' ? 'connection' : 'service';
       const message = admission.unavailable
-        ? `Token rate limit of this ${what} cannot be checked right now: the shared counters are unreachable and this proxy holds no part of ${budgetName(policy)} for this ${policy.timeUnit.toLowerCase()}. Retry after ${retryAfterSeconds} s.`
+        ? `Token rate limit of this ${what} cannot be checked right now: the shared counters are unreachable and this proxy holds no part of ${policy.scope === 'connection' ? 'its quota' : 'its budget'} for this ${policy.timeUnit.toLowerCase()}. Retry after ${retryAfterSeconds} s.`
         : `Token rate limit reached for this ${what}: the ${refused} token ${refusedBy === 'connection' ? 'quota' : 'budget'} of this ${policy.timeUnit.toLowerCase()} is used up. Retry after ${retryAfterSeconds} s.`;
       return { status: 429, code: 'rate_limited', message, headers };
     }
