@@ -2,19 +2,20 @@
 // sets no max_tokens once it would run past what its completion or total budget still allows — in the
 // provider's own format, so the official SDK finishes normally and reports the provider's length stop
 // reason — aborts the upstream request and charges what was streamed. Without the flag the stream
-// completes and is charged in full; a request that sets its own max tokens is never cut.
+// completes and is charged in full; a request that sets its own max tokens is never cut. For OpenAI,
+// Azure OpenAI, Mistral, Anthropic and Bedrock ConverseStream, and OpenAI's Responses API.
 // The fakes stream a long answer one word per event, whatever max_tokens says.
 import { randomUUID } from 'node:crypto';
 import Anthropic from '@anthropic-ai/sdk';
 import { BedrockRuntimeClient, ConverseStreamCommand } from '@aws-sdk/client-bedrock-runtime';
 import { getEncoding } from 'js-tiktoken';
-import OpenAI from 'openai';
+import OpenAI, { AzureOpenAI } from 'openai';
 import type { BackendAuthMessage, ProviderName } from '../../data-plane/src/config-stream/wire-types';
 import { httpRequest } from '../../data-plane/src/testing/http-client';
 import { type ProxyHarness, startProxyHarness } from '../../data-plane/src/testing/proxy-harness';
 import { apiKeyAuth, consumerKeyFixture, rateLimitFixture, serviceFixture } from '../../data-plane/src/testing/snapshot-fixtures';
 import { countCompletionTokens, countPromptTokens } from '../../data-plane/src/tokens/prompt-tokens';
-import { type FakeServer, startFakeAnthropic, startFakeBedrock, startFakeOpenAI } from '../fakes';
+import { type FakeServer, runMistralSdk, startFakeAnthropic, startFakeAzureOpenAI, startFakeBedrock, startFakeMistral, startFakeOpenAI } from '../fakes';
 import { waitFor } from '../support/wait';
 
 // Pinned clock: every request of this file falls in the same window.
@@ -34,11 +35,11 @@ const DEFAULT_COMPLETION_TOKENS = 8;
 const BEDROCK_MODEL = 'anthropic.claude-3-haiku-20240307-v1:0';
 
 let harness: ProxyHarness;
-let fakes: { openai: FakeServer; anthropic: FakeServer; bedrock: FakeServer };
+let fakes: { openai: FakeServer; azure: FakeServer; mistral: FakeServer; anthropic: FakeServer; bedrock: FakeServer };
 
 beforeAll(async () => {
   harness = await startProxyHarness({ rateLimiting: { clock: () => CLOCK, redisNamespace: `tokengate-test-cutoff-${randomUUID()}`, defaultCompletionTokens: DEFAULT_COMPLETION_TOKENS } });
-  fakes = { openai: await startFakeOpenAI(), anthropic: await startFakeAnthropic(), bedrock: await startFakeBedrock() };
+  fakes = { openai: await startFakeOpenAI(), azure: await startFakeAzureOpenAI(), mistral: await startFakeMistral(), anthropic: await startFakeAnthropic(), bedrock: await startFakeBedrock() };
 });
 afterAll(async () => {
   await harness?.close();
@@ -89,6 +90,47 @@ const CASES: ProviderCase[] = [
       return { text: completion.choices[0].message.content ?? '', stopReason: completion.choices[0].finish_reason };
     },
     probe: { path: '/v1/chat/completions', body: { model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'probe' }], max_tokens: 0 } },
+  },
+  {
+    name: 'Azure OpenAI chat completions (openai SDK, AzureOpenAI)',
+    provider: 'AZURE_OPENAI',
+    fake: () => fakes.azure,
+    auth: apiKeyAuth('api-key', 'azure-upstream', '2024-10-21'),
+    model: 'gpt-4o',
+    streamPath: '/openai/deployments/gpt-4o/chat/completions',
+    lengthStopReason: 'length',
+    normalStopReason: 'stop',
+    async stream(endpoint, key, maxTokens) {
+      const client = new AzureOpenAI({ endpoint, apiKey: key, apiVersion: '2024-10-21', deployment: 'gpt-4o', maxRetries: 0 });
+      const completion = await client.chat.completions
+        .stream({ model: 'gpt-4o', messages: [{ role: 'user', content: 'Summarize the quarterly report.' }], ...(maxTokens === undefined ? {} : { max_tokens: maxTokens }) })
+        .finalChatCompletion();
+      return { text: completion.choices[0].message.content ?? '', stopReason: completion.choices[0].finish_reason };
+    },
+    probe: { path: '/openai/deployments/gpt-4o/chat/completions?api-version=2024-10-21', body: { messages: [{ role: 'user', content: 'probe' }], max_tokens: 0 } },
+  },
+  {
+    name: 'Mistral chat completions (@mistralai/mistralai)',
+    provider: 'MISTRAL',
+    fake: () => fakes.mistral,
+    auth: apiKeyAuth('Authorization', 'Bearer mistral-upstream'),
+    model: 'mistral-small-latest',
+    streamPath: '/v1/chat/completions',
+    lengthStopReason: 'length',
+    normalStopReason: 'stop',
+    async stream(endpoint, key, maxTokens) {
+      const request = { model: 'mistral-small-latest', messages: [{ role: 'user', content: 'Summarize the quarterly report.' }], ...(maxTokens === undefined ? {} : { maxTokens }) };
+      const { result, error } = await runMistralSdk({ serverURL: endpoint, apiKey: key, operation: 'chat.stream', request });
+      expect(error).toBeUndefined();
+      type Chunk = { choices: Array<{ delta: { content?: string }; finishReason?: string | null }>; usage?: { completionTokens: number } };
+      const chunks = result as Chunk[];
+      return {
+        text: chunks.map((chunk) => chunk.choices[0]?.delta.content ?? '').join(''),
+        stopReason: chunks.map((chunk) => chunk.choices[0]?.finishReason).find((reason) => reason != null),
+        completionTokens: chunks.find((chunk) => chunk.usage !== undefined)?.usage?.completionTokens,
+      };
+    },
+    probe: { path: '/v1/chat/completions', body: { model: 'mistral-small-latest', messages: [{ role: 'user', content: 'probe' }], max_tokens: 0 } },
   },
   {
     name: 'Anthropic messages (@anthropic-ai/sdk)',
