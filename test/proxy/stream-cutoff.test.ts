@@ -361,3 +361,19 @@ describe('OpenAI Responses API (openai SDK)', () => {
     expect(await remainingCompletionTokens(responsesCase, published)).toBe(COMPLETION_BUDGET - received);
   });
 });
+
+describe('an upstream that compresses although asked for identity', () => {
+  it('has its stream relayed uncut (events cannot be written into a compressed body) and charged as reported', async () => {
+    const testCase = CASES[0];
+    const fake = prepareFake(testCase);
+    fake.behaviour.compression = 'gzip';
+    const published = publish(testCase, { streamCutoff: true, budget: 'completion' });
+
+    const streamed = await testCase.stream(published.endpoint, published.key);
+
+    expect(fake.received.at(-1)?.headers['accept-encoding']).toBe('identity');
+    expect(streamed.text).toBe(LONG_ANSWER);
+    expect(streamed.stopReason).toBe('stop');
+    expect((await recordedUsage(published.serviceId)).output).toBe(completionTokensOf(testCase, LONG_ANSWER));
+  });
+});
