@@ -4,6 +4,7 @@ import { parseSse } from '../../../test/fakes/wire';
 import { openAiStreamCutoff } from '../providers/openai/openai-cutoff';
 import { openAiUsageAccounting } from '../providers/openai/openai-usage';
 import { openCutoffReader, piecesOf } from '../providers/shared/observer-harness';
+import { MAX_SSE_EVENT_BYTES } from '../providers/shared/sse-response-observer';
 import type { CutoffStreamReader } from '../providers/stream-cutoff';
 import { type CutoffCounting, StreamCutter, type StreamCutoffSink } from './stream-cutoff';
 
@@ -180,6 +181,24 @@ describe('StreamCutter', () => {
     stream.end();
     expect(sink.text).toBe(STREAM.toString('utf8'));
     expect(sink.reasons).toEqual([expect.stringContaining('worker gone')]);
+    expect({ cuts: sink.cuts, ends: sink.ends }).toEqual({ cuts: 0, ends: 1 });
+  });
+
+  it('relays everything in order, uncut, when the stream stops making events while an event waits for its count', async () => {
+    const counting = new ManualCounting();
+    const sink = new RecordingSink();
+    const stream = cutter(5, counting, sink);
+    stream.write(STREAM);
+    await flush();
+    expect(counting.waiting).toBe(1);
+    const oversized = Buffer.alloc(MAX_SSE_EVENT_BYTES + 1, 0x61);
+    stream.write(oversized);
+    expect(sink.reasons).toEqual(['a stream frame could not be split']);
+    expect(Buffer.concat(sink.relayed).equals(Buffer.concat([STREAM, oversized]))).toBe(true);
+    await counting.answerAll();
+    stream.write(Buffer.from('data: more\n\n'));
+    stream.end();
+    expect(sink.text.endsWith('data: more\n\n')).toBe(true);
     expect({ cuts: sink.cuts, ends: sink.ends }).toEqual({ cuts: 0, ends: 1 });
   });
 

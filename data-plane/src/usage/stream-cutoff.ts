@@ -44,6 +44,8 @@ export class StreamCutter {
   /** Complete events not yet decided, in order (from `next`). */
   private queue: Buffer[] = [];
   private next = 0;
+  /** The event waiting for its count (state counting): taken off the queue, relayed first whatever happens. */
+  private awaiting: Buffer | null = null;
   private upstreamEnded = false;
   /** Tokens of the text counted so far (a sum of counts: at least the count of the whole, give or take a token per count). */
   private counted = 0;
@@ -108,6 +110,7 @@ export class StreamCutter {
   abandon(): void {
     this.state = 'done';
     this.queue = [];
+    this.awaiting = null;
   }
 
   /** Relays the queued events the byte bound admits, until one needs counting (or the queue is empty). */
@@ -141,6 +144,7 @@ export class StreamCutter {
   /** Holds `frame` (and the upstream) while the text since the last count, plus its own, is counted. */
   private count(frame: Buffer, text: string): void {
     this.state = 'counting';
+    this.awaiting = frame;
     this.sink.hold();
     this.uncounted.push(text);
     const segment = this.uncounted.join('');
@@ -149,15 +153,14 @@ export class StreamCutter {
     this.counting.countText(segment).then(
       (tokens) => this.onCounted(frame, text, tokens),
       (error: unknown) => {
-        if (this.state !== 'counting') return;
-        this.relayAll([frame]);
-        this.giveUp(`counting the streamed text failed: ${error instanceof Error ? error.message : String(error)}`);
+        if (this.state === 'counting') this.giveUp(`counting the streamed text failed: ${error instanceof Error ? error.message : String(error)}`);
       },
     );
   }
 
   private onCounted(frame: Buffer, text: string, tokens: number): void {
     if (this.state !== 'counting') return;
+    this.awaiting = null;
     if (this.counted + tokens > this.allowance) {
       this.close(this.counted + tokens);
       return;
@@ -196,6 +199,8 @@ export class StreamCutter {
   /** Relays the rest as it comes, uncut. */
   private giveUp(reason: string): void {
     const waiting = this.queue.slice(this.next);
+    if (this.awaiting !== null) waiting.unshift(this.awaiting);
+    this.awaiting = null;
     this.queue = [];
     this.next = 0;
     const wasHolding = this.holding;
