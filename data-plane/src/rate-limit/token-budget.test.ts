@@ -279,6 +279,30 @@ describe('Redis away', () => {
     // What is left of a's lease is set aside for it again: 100 − 90 = 10.
     expect(Number(counters.LT)).toBe(10);
   });
+
+  it('leases: a connection quota is held to its own lease while Redis is down, and reconciled like the service budget', async () => {
+    const environment = `quota-lease-${randomBytes(4).toString('hex')}`;
+    const b = budget({ redisUrl: `redis://127.0.0.1:${port}`, environment, proxyId: 'a', leaseShare: 0.1 });
+    await ready(b);
+    const budgets = [policy({ maxTotalTokens: 10_000 }), policy({ scope: 'connection', connectionId: 'app', maxTotalTokens: 1000 })];
+    expect(await b.admit(budgets, 100, 0)).toMatchObject({ admitted: true }); // leases: 1,000 of the service, 100 of the quota
+
+    await stopRedis();
+    let admittedDuring = 0;
+    for (let i = 0; i < 10; i++) if ((await b.admit(budgets, 30, 0)).admitted) admittedDuring += 30;
+    expect(admittedDuring).toBe(90); // the quota's lease decides
+    expect(await b.admit(budgets, 30, 0)).toMatchObject({ admitted: false, refusedBy: 'connection', unavailable: true });
+
+    await startRedis();
+    await waitUntil(async () => !b.degraded);
+    const redis = new Redis(port, '127.0.0.1');
+    const [quotaKey] = await redis.keys(`tokengate:rl:{${environment}:svc}:c:app:MINUTE:*`);
+    const [serviceKey] = await redis.keys(`tokengate:rl:{${environment}:svc}:MINUTE:*`);
+    const [quota, service] = [await redis.hgetall(quotaKey), await redis.hgetall(serviceKey)];
+    redis.disconnect();
+    expect(Number(quota.t)).toBe(190);
+    expect(Number(service.t)).toBe(190);
+  });
 });
 
 /**

@@ -70,6 +70,23 @@ function budgetsOf(service: CompiledService, grant: ConsumerKeyGrant): BudgetPol
   return budgets;
 }
 
+/**
+ * The first shadow budget that would have refused the request had its prompt been reserved `excess`
+ * tokens smaller (views hold the window after the reservation), else null.
+ */
+function shadowVerdict(views: readonly BudgetView[], excess: number): BudgetVerdict | null {
+  for (const { policy, used } of views) {
+    if (policy.shadow !== true) continue;
+    const over = (limit: number | null, value: number) => limit !== null && value > limit;
+    const dimension = over(policy.maxPromptTokens, used.prompt - excess) ? 'prompt'
+      : over(policy.maxCompletionTokens, used.completion) ? 'completion'
+      : over(policy.maxTotalTokens, used.total - excess) ? 'total'
+      : null;
+    if (dimension !== null) return { scope: policy.scope ?? 'service', dimension };
+  }
+  return null;
+}
+
 /** How a refusal names a budget: "this service's whole budget", "this connection's whole quota". */
 function budgetName(policy: BudgetPolicy): string {
   return policy.scope === 'connection' ? "this connection's whole quota" : "this service's whole budget";
@@ -175,8 +192,15 @@ export class RequestMeter {
     }
     this.reservation = admission.reservation;
     this.views = admission.views;
-    this.wouldHaveRefused = admission.wouldHaveRefused;
-    if (admission.wouldHaveRefused !== null) this.deps.onWouldHaveRefused?.(this.service.id, admission.wouldHaveRefused.scope, admission.wouldHaveRefused.dimension);
+    let would = admission.wouldHaveRefused;
+    if (would !== null && this.exactPrompt === null) {
+      // Judged on the prompt's upper bound: an enforced budget would have counted exactly before refusing.
+      const exact = await this.deps.counter.countPrompt(this.service.provider.id, this.providerPath, prepared.json, prepared.model);
+      this.exactPrompt = exact;
+      would = shadowVerdict(admission.views, upperBound - exact);
+    }
+    this.wouldHaveRefused = would;
+    if (would !== null) this.deps.onWouldHaveRefused?.(this.service.id, would.scope, would.dimension);
     return null;
   }
 
