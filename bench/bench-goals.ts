@@ -85,6 +85,13 @@ export const BENCH_GOALS: readonly Goal[] = [
     targetId: 'tokengate',
     check: { kind: 'ratio', metric: 'requestsPerSecond', baseline: 'passthrough', atLeast: 1.15 },
   },
+  // Issue 13: a connection quota beside the service budget rides in the same Redis round trip.
+  {
+    description: 'a connection quota + service budget add ≤ 0.05 ms at p50 over a service budget alone, 1 connection',
+    caseId: 'json-1c',
+    targetId: 'tokengate-quota',
+    check: { kind: 'added', metric: 'p50Us', baseline: 'tokengate-limits', atMostUs: 50 },
+  },
   {
     description: 'tokengate-limits ≥ 0.9x tokengate req/s, 50 connections, 0 ms upstream',
     caseId: 'json-50c-0ms',

@@ -196,6 +196,7 @@ export interface TokengateTargetOptions {
   /** Context path of the service this target registers (unique per target). */
   readonly contextPath: string;
   readonly rateLimit?: RateLimitInput;
+  readonly connectionQuota?: RateLimitInput;
   /** Extra `tokengate data-plane` flags; targets with the same build and flags share one proxy process. */
   readonly proxyFlags?: readonly string[];
   /** Default `current`; `baseline` runs only when BENCH_BASELINE is set. */
@@ -218,6 +219,7 @@ export function tokengateTarget(options: TokengateTargetOptions): BenchTarget {
         serviceUrl: `${context.upstream.origin}/v1`,
         providerApiKey: context.upstream.apiKey,
         rateLimit: options.rateLimit,
+        connectionQuota: options.connectionQuota,
       });
       const proxy = await stack.proxy(options.proxyFlags);
       const endpoint = { chatCompletionsUrl: `${service.endpoint(proxy.url)}/chat/completions`, headers: { authorization: `Bearer ${service.consumerKey}` }, processNames: [proxy.processName] };
@@ -258,6 +260,14 @@ export const BENCH_TARGETS: readonly BenchTarget[] = [
     description: 'the same proxy with token budgets on (Redis), far from exhausted',
     contextPath: '/openai-limited',
     rateLimit: { timeUnit: 'MINUTE', maxTotalTokens: 2_000_000_000 },
+  }),
+  // Issue 13: a connection quota under the service budget, both reserved and settled in the same script.
+  tokengateTarget({
+    id: 'tokengate-quota',
+    description: 'budgets on with a connection quota under the service budget (both in one Redis script), far from exhausted',
+    contextPath: '/openai-quota',
+    rateLimit: { timeUnit: 'MINUTE', maxTotalTokens: 2_000_000_000 },
+    connectionQuota: { timeUnit: 'HOUR', maxTotalTokens: 2_000_000_000 },
   }),
   // The same two services on the BENCH_BASELINE revision (opt-in): what a change of Tokengate costs,
   // measured in the same run, against the same upstream, in the same interleaved rounds.

@@ -40,6 +40,8 @@ export interface ServiceRegistration {
   /** The provider credential Tokengate injects upstream. */
   readonly providerApiKey: string;
   readonly rateLimit?: RateLimitInput;
+  /** The default quota of each connection (issue 13); absent = none. */
+  readonly connectionQuota?: RateLimitInput;
 }
 
 /** One rate-limit window of a service as the control plane recorded it. */
@@ -180,7 +182,7 @@ export class TokengateStack {
           contextPath: registration.contextPath,
           serviceUrl: registration.serviceUrl,
           summary: 'Fake OpenAI-compatible upstream of the benchmark',
-          environments: [{ environment: BENCH_ENVIRONMENT, backendSecurity: { value: registration.providerApiKey }, ...(registration.rateLimit ? { rateLimit: registration.rateLimit } : {}) }],
+          environments: [{ environment: BENCH_ENVIRONMENT, backendSecurity: { value: registration.providerApiKey }, ...(registration.rateLimit ? { rateLimit: registration.rateLimit } : {}), ...(registration.connectionQuota ? { connectionQuota: registration.connectionQuota } : {}) }],
         },
       },
     );
