@@ -1,5 +1,5 @@
 // A Redis Cluster master lost and back: the master serving a budget's slot is killed; both proxies
-// keep serving on local counters (and say so in /metrics); when it returns, empty, the proxies leave
+// keep serving on their leases (and say so in /metrics); when it returns, empty, the proxies leave
 // the degraded mode and the shared counters on the cluster hold every token exactly once.
 import OpenAI from 'openai';
 import type { DataPlaneHandle } from '../../data-plane/src/main';
@@ -18,7 +18,8 @@ let second: DataPlaneHandle;
 
 beforeAll(async () => {
   cluster = await PrivateRedisCluster.start();
-  gw = await startGateway({ rateLimiting: { clock: () => CLOCK, redisUrl: cluster.url, localShare: 0.5 } }, { REDIS_URL: cluster.url });
+  // Leases of 30% per proxy: each call reserves a prompt upper bound, several times what it uses.
+  gw = await startGateway({ rateLimiting: { clock: () => CLOCK, redisUrl: cluster.url, leaseShare: 0.3, leaseCap: 0.9 } }, { REDIS_URL: cluster.url });
   second = await gw.startProxy();
   await gw.cp.ok(
     'mutation($s: ID!) { configureServiceEnvironment(serviceId: $s, environment: "production", input: {rateLimit: {timeUnit: DAY, maxTotalTokens: 1000}}) { id } }',
@@ -53,7 +54,7 @@ async function sharedTotal(): Promise<number> {
   }
 }
 
-it('degrades to local counters while the budget’s master is down and recovers without lost or doubled counts', async () => {
+it('degrades to its leases while the budget’s master is down and recovers without lost or doubled counts', async () => {
   expect(await call(gw.proxy)).toBe(200);
   expect(await call(second)).toBe(200);
   await waitFor(async () => (await sharedTotal()) === 2 * PER_CALL, 'the settled counters');

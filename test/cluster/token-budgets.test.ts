@@ -3,7 +3,7 @@
 import { getEncoding } from 'js-tiktoken';
 import OpenAI from 'openai';
 import type { DataPlaneHandle } from '../../data-plane/src/main';
-import { budgetWindowKey } from '../../data-plane/src/rate-limit/token-budget';
+import { budgetWindowKey, connectionWindowKey } from '../../data-plane/src/rate-limit/token-budget';
 import { windowAt } from '../../data-plane/src/rate-limit/windows';
 import { countPromptTokens } from '../../data-plane/src/tokens/prompt-tokens';
 import { type Gateway, startGateway } from '../support/gateway-harness';
@@ -26,8 +26,9 @@ beforeAll(async () => {
   cluster = await PrivateRedisCluster.start();
   // Control plane (pub/sub, rollout queue) and both proxies (budgets, usage spool) on the cluster.
   // Exactness needs the shared counters: a Redis wait generous enough that a busy machine never
-  // sends a proxy to its local counters (test/cluster/node-outage.test.ts covers that mode).
-  gw = await startGateway({ rateLimiting: { clock: () => CLOCK, redisUrl: cluster.url, redisTimeoutMs: 5_000, usageReportIntervalMs: 100 } }, { REDIS_URL: cluster.url });
+  // sends a proxy to its local counters (test/cluster/node-outage.test.ts covers that mode), and no
+  // leases (they set part of the budget aside for each proxy: ADR 011).
+  gw = await startGateway({ rateLimiting: { clock: () => CLOCK, redisUrl: cluster.url, redisTimeoutMs: 5_000, usageReportIntervalMs: 100, leaseShare: 0 } }, { REDIS_URL: cluster.url });
   second = await gw.startProxy();
   gw.fakes.openai.behaviour.usage = { prompt: PROMPT, completion: 7 };
   // One request through each proxy, then both on the shared counters (a proxy that met a cluster
@@ -124,5 +125,28 @@ it('keeps every key of a service budget in one slot, on the master serving it', 
     expect(await node.hget(keys[2], 't')).toBe(String((WARM_UP + 14) * PER_REQUEST));
   } finally {
     node.disconnect();
+  }
+});
+
+it('a connection quota beside the service budget: both windows in the service’s slot, reserved together in one script', async () => {
+  const used = WARM_UP + 14;
+  await limitTotal(gw.services.openai.id, (used + 10) * PER_REQUEST);
+  await gw.cp.ok(
+    'mutation($s: ID!) { configureServiceEnvironment(serviceId: $s, environment: "production", input: {connectionQuota: {timeUnit: HOUR, maxTotalTokens: ' + String(2 * PER_REQUEST) + '}}) { id } }',
+    { s: gw.services.openai.id },
+    gw.tenant.tokens.engineer,
+  );
+  await gw.settle();
+  expect([await chat(gw.proxy), await chat(second)]).toEqual([200, 200]);
+  expect(await chat(gw.proxy)).toBe(429); // the quota refused: the service budget kept 8 requests' worth
+  const quotaKey = connectionWindowKey(gw.cp.redisNamespace, 'production', gw.services.openai.id, gw.services.openai.connectionId, windowAt('HOUR', CLOCK));
+  const serviceKey = budgetWindowKey(gw.cp.redisNamespace, 'production', gw.services.openai.id, windowAt('DAY', CLOCK));
+  expect(await cluster.nodeOf(quotaKey)).toBe(await cluster.nodeOf(serviceKey));
+  const client = cluster.client();
+  try {
+    await waitFor(async () => (await client.hget(serviceKey, 't')) === String((used + 2) * PER_REQUEST), 'the settled service budget');
+    expect(await client.hget(quotaKey, 't')).toBe(String(2 * PER_REQUEST));
+  } finally {
+    client.disconnect();
   }
 });

@@ -219,8 +219,13 @@ export class TokenBudget {
       connectTimeout: 1000,
       retryStrategy: (attempt: number) => Math.min(50 * attempt, 1000),
     });
-    this.redis.defineCommand('tokengateReserve', { lua: RESERVE_SCRIPT });
-    this.redis.defineCommand('tokengateApply', { lua: APPLY_SCRIPT });
+    // One command per number of budgets (a service budget, and a connection quota beside it): with a
+    // fixed number of keys the first argument is a key, which is what routes an auto-pipelined
+    // command to its node on a cluster.
+    for (const keys of [1, 2]) {
+      this.redis.defineCommand(`tokengateReserve${keys}`, { numberOfKeys: keys, lua: RESERVE_SCRIPT });
+      this.redis.defineCommand(`tokengateApply${keys}`, { numberOfKeys: keys, lua: APPLY_SCRIPT });
+    }
     this.redis.defineCommand('tokengateReconcile', { numberOfKeys: 1, lua: RECONCILE_SCRIPT });
     this.redis.on('error', () => undefined); // failures surface per command
     this.scripts = this.redis as unknown as RedisScripts;
@@ -269,6 +274,7 @@ export class TokenBudget {
   async admit(policies: BudgetPolicy | readonly BudgetPolicy[], prompt: number, completion: number): Promise<Admission> {
     const now = this.now();
     const budgets = (Array.isArray(policies) ? (policies as readonly BudgetPolicy[]) : [policies as BudgetPolicy]).map((policy) => this.windowOf(policy, now));
+    if (budgets.length === 0 || budgets.length > 2) throw new Error(`a request counts against one or two budgets, not ${budgets.length}`);
     if (this.degradedSince !== null) return this.admitLocally(budgets, prompt, completion, now);
     this.undecided++;
     try {
@@ -290,7 +296,7 @@ export class TokenBudget {
         );
       }
       const keys = budgets.map((b) => b.windowKey);
-      const command = this.scripts.tokengateReserve(keys.length, ...keys, ...args);
+      const command = keys.length === 1 ? this.scripts.tokengateReserve1(keys[0], ...args) : this.scripts.tokengateReserve2(keys[0], keys[1], ...args);
       let reply: Array<number | string>;
       try {
         reply = (await this.deadline(command)) as Array<number | string>;
@@ -356,9 +362,12 @@ export class TokenBudget {
       this.spendLease(windowKey, { prompt: Math.max(0, delta.prompt), completion: Math.max(0, delta.completion), total: Math.max(0, delta.total) });
     }
     if (this.degradedSince !== null) return Promise.resolve();
-    const keys = reservation.windows.map((w) => w.windowKey);
-    const ttls = reservation.windows.map((w) => this.ttlOf(w.window));
-    return this.deadline(this.scripts.tokengateApply(keys.length, ...keys, delta.prompt, delta.completion, this.ledgerId, ...ttls)).then(
+    const [first, second] = reservation.windows;
+    const apply =
+      second === undefined
+        ? this.scripts.tokengateApply1(first.windowKey, delta.prompt, delta.completion, this.ledgerId, this.ttlOf(first.window))
+        : this.scripts.tokengateApply2(first.windowKey, second.windowKey, delta.prompt, delta.completion, this.ledgerId, this.ttlOf(first.window), this.ttlOf(second.window));
+    return this.deadline(apply).then(
       () => undefined,
       (error: unknown) => this.enterDegraded(error),
     );
@@ -588,9 +597,11 @@ export class TokenBudget {
 }
 
 interface RedisScripts {
-  /** numberOfKeys first: the scripts take one key per budget. */
-  tokengateReserve(numberOfKeys: number, ...keysAndArgs: Array<string | number>): Promise<unknown>;
-  tokengateApply(numberOfKeys: number, ...keysAndArgs: Array<string | number>): Promise<unknown>;
+  /** The scripts take one key per budget: 1 (the service's or the connection's) or 2 (both). */
+  tokengateReserve1(key: string, ...args: Array<string | number>): Promise<unknown>;
+  tokengateReserve2(key1: string, key2: string, ...args: Array<string | number>): Promise<unknown>;
+  tokengateApply1(key: string, ...args: Array<string | number>): Promise<unknown>;
+  tokengateApply2(key1: string, key2: string, ...args: Array<string | number>): Promise<unknown>;
   tokengateReconcile(key: string, ...args: Array<string | number>): Promise<unknown>;
 }
 
