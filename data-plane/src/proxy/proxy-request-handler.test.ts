@@ -4,7 +4,7 @@ import net from 'node:net';
 import { startProxyHarness, type ProxyHarness } from '../testing/proxy-harness';
 import { httpRequest, jsonOf } from '../testing/http-client';
 import { respondJson } from '../testing/recording-upstream';
-import { apiKeyAuth, consumerKeyFixture, serviceFixture } from '../testing/snapshot-fixtures';
+import { apiKeyAuth, consumerKeyFixture, serviceFixture, sigV4Auth } from '../testing/snapshot-fixtures';
 import type { ServiceMessage } from '../config-stream/wire-types';
 
 const OPENAI_KEY = 'tgk_openai_consumer_key';
@@ -18,10 +18,11 @@ function services(): ServiceMessage[] {
     serviceFixture({ id: 'other', context_path: '/other', upstream_url: harness.upstream.url }),
     serviceFixture({ id: 'unconfigured', context_path: '/unconfigured', upstream_url: harness.upstream.url, backend_auth: null }),
     serviceFixture({ id: 'claude', provider: 'ANTHROPIC', context_path: '/claude', upstream_url: harness.upstream.url, backend_auth: apiKeyAuth('x-api-key', 'sk-ant-upstream') }),
+    serviceFixture({ id: 'bedrock', provider: 'AWS_BEDROCK', context_path: '/bedrock', upstream_url: harness.upstream.url, backend_auth: sigV4Auth() }),
   ];
 }
 
-const keys = [consumerKeyFixture(OPENAI_KEY, 'openai'), consumerKeyFixture(OTHER_KEY, 'other'), consumerKeyFixture('tgk_unconfigured', 'unconfigured'), consumerKeyFixture('tgk_claude', 'claude')];
+const keys = [consumerKeyFixture(OPENAI_KEY, 'openai'), consumerKeyFixture(OTHER_KEY, 'other'), consumerKeyFixture('tgk_unconfigured', 'unconfigured'), consumerKeyFixture('tgk_claude', 'claude'), consumerKeyFixture('tgk_bedrock', 'bedrock')];
 
 async function start(options: Parameters<typeof startProxyHarness>[0] = {}): Promise<void> {
   harness = await startProxyHarness(options);
@@ -66,11 +67,42 @@ describe('routing and refusals', () => {
   });
 
   it('refuses dot segments instead of letting them climb out of the upstream base path', async () => {
-    for (const path of ['/acme/openai/../other/x', '/acme/openai/%2e%2E/x', '/acme/openai/./x']) {
+    for (const path of ['/acme/openai/../other/x', '/acme/openai/%2e%2E/x', '/acme/openai/./x', '/acme/openai/v1/..%2fother/x', '/acme/openai/chat%2F..%2F..%2Fother', '/acme/openai/%252e%252e/x']) {
       const response = await httpRequest(`${harness.proxy.url}${path}`, { headers: { authorization: `Bearer ${OPENAI_KEY}` } });
       expect(response.status).toBe(400);
       expect(response.headers['x-tokengate-error-code']).toBe('bad_request');
+      expect((jsonOf(response).error as { message: string }).message).toMatch(/'\.' or '\.\.' segment/);
     }
+    const anthropicStyle = await httpRequest(`${harness.proxy.url}/acme/claude/v1/%5c..`, { headers: { 'x-api-key': 'tgk_claude', 'anthropic-version': '2023-06-01' } });
+    expect(anthropicStyle.status).toBe(400);
+    expect(jsonOf(anthropicStyle)).toMatchObject({ type: 'error', error: { type: 'invalid_request_error', tokengate_code: 'bad_request' } });
+    expect(harness.upstream.arrivals.length).toBe(0);
+  });
+
+  it("refuses encoded slashes outside an identifier segment of the provider's grammar, in the service's format", async () => {
+    for (const path of ['/acme/openai/files/a%2Fb', '/acme/openai/chat%2fcompletions', '/acme/claude/v1%2Fmessages']) {
+      const response = await httpRequest(`${harness.proxy.url}${path}`, { method: 'POST', headers: { authorization: `Bearer ${OPENAI_KEY}` }, body: '{}' });
+      expect(response.status).toBe(400);
+      expect(response.headers['x-tokengate-error-code']).toBe('bad_request');
+      expect((jsonOf(response).error as { message: string }).message).toMatch(/encoded slash/);
+    }
+    // Refused before authentication: a request without a key gets the same 400.
+    expect((await httpRequest(`${harness.proxy.url}/acme/openai/files/a%2Fb`)).status).toBe(400);
+    expect(harness.upstream.arrivals.length).toBe(0);
+  });
+
+  it('forwards a Bedrock ARN model id with its %2F as the AWS SDK encodes it, and refuses %2F elsewhere on Bedrock', async () => {
+    const arn = 'arn%3Aaws%3Abedrock%3Aus-east-1%3A123456789012%3Ainference-profile%2Fus.anthropic.claude-3-5-sonnet-20240620-v1%3A0';
+    const headers = { authorization: 'Bearer tgk_bedrock', 'content-type': 'application/json' };
+    const body = '{"messages":[{"role":"user","content":[{"text":"Hi"}]}]}';
+    expect((await httpRequest(`${harness.proxy.url}/acme/bedrock/model/${arn}/converse`, { method: 'POST', headers, body })).status).toBe(200);
+    expect((await harness.upstream.requests.waitFor()).url).toBe(`/model/${arn}/converse`);
+    for (const path of [`/model/${arn}/converse%2Fx`, '/model/a%252Fb/converse', '/model/a%2F..%2Fb/converse', '/x%2Fy/converse']) {
+      const refused = await httpRequest(`${harness.proxy.url}/acme/bedrock${path}`, { method: 'POST', headers, body });
+      expect(refused.status).toBe(400);
+      expect(refused.headers['x-amzn-errortype']).toBe('ValidationException');
+    }
+    expect(harness.upstream.arrivals.length).toBe(1);
   });
 
   it('accepts the consumer key from Authorization: Bearer, api-key or x-api-key', async () => {

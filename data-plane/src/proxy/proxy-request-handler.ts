@@ -11,6 +11,7 @@ import type { ConsumerKeyGrant } from '../snapshot/consumer-key-index';
 import type { SnapshotHolder } from '../snapshot/snapshot-holder';
 import type { MeterDependencies } from '../usage/request-meter';
 import { CONFLICTING_KEYS, MISSING_KEY, extractConsumerKey } from './consumer-key';
+import { PATH_REFUSAL_MESSAGES, encodedSlashesAllowed, inspectRequestPath } from './path-safety';
 import { ProxyExchange } from './proxy-exchange';
 import type { ProxyRequest, ProxyResponse } from './proxy-types';
 import { guessProviderFromHeaders, sendRefusal } from './refusals';
@@ -68,17 +69,30 @@ export class ProxyRequestHandler {
       this.refuse(req, res, null, 503, 'not_ready', 'The Tokengate proxy has not received its configuration yet.', requestId);
       return;
     }
-    if (path.charCodeAt(0) !== 47 /* '/' */ || hasDotSegment(path)) {
+    if (path.charCodeAt(0) !== 47 /* '/' */) {
       this.refuse(req, res, null, 400, 'bad_request', 'The request path is not a valid Tokengate proxy path.', requestId);
       return;
     }
     const organizationEnd = path.indexOf('/', 1);
     const match = organizationEnd < 0 ? null : snapshot.routes.match(path.slice(1, organizationEnd), path.slice(organizationEnd));
+    // A provider path is forwarded as written: refuse any that an upstream decoding or normalizing it
+    // could resolve outside the service's base path (path-safety.ts), whatever the route; the route, if
+    // any, only picks the error format.
+    const pathVerdict = inspectRequestPath(path);
+    if (!pathVerdict.safe) {
+      this.refuse(req, res, match === null ? null : match.service, 400, 'bad_request', PATH_REFUSAL_MESSAGES[pathVerdict.refusal], requestId);
+      return;
+    }
     if (match === null) {
       this.refuse(req, res, null, 404, 'route_not_found', 'No Tokengate service is published at this path.', requestId);
       return;
     }
     const service = match.service;
+    // Encoded slashes need the provider: Bedrock ARNs carry them in their one identifier segment.
+    if (pathVerdict.encodedSlashes && !encodedSlashesAllowed(service.provider.id, match.providerPath)) {
+      this.refuse(req, res, service, 400, 'bad_request', PATH_REFUSAL_MESSAGES.encoded_slash, requestId);
+      return;
+    }
     const presented = extractConsumerKey(headers);
     if (presented === MISSING_KEY) {
       this.refuse(req, res, service, 401, 'unauthenticated', 'Missing API key: send your Tokengate consumer key.', requestId);
@@ -141,14 +155,5 @@ export class ProxyRequestHandler {
   }
 }
 
-/** True when a path has a '.' or '..' segment, literal or percent-encoded; such paths are refused, never forwarded. */
-export function hasDotSegment(path: string): boolean {
-  // Fast path: no "/." and no percent-escape starting with 2 (which %2e/%2E need).
-  if (path.indexOf('/.') < 0 && path.indexOf('%2') < 0) return false;
-  for (const segment of path.split('/')) {
-    if (segment.length === 0 || segment.length > 6) continue;
-    const decoded = segment.replace(/%2e/gi, '.');
-    if (decoded === '.' || decoded === '..') return true;
-  }
-  return false;
-}
+/** Kept here for the tests that import it from this module; the rules live in path-safety.ts. */
+export { hasDotSegment } from './path-safety';
