@@ -70,7 +70,7 @@ it('sends a snapshot after Hello, then one delta per change naming just what cha
     upserted_services: [],
     removed_service_ids: [],
     // No quota override: the service's connection quota (none here) applies.
-    upserted_keys: [{ key_hash: sha256(app.key), connection_id: app.connectionId, service_id: serviceId, project_id: tenant.projectId, quota_override: null }],
+    upserted_keys: [{ key_hash: sha256(app.key), connection_id: app.connectionId, service_id: serviceId, project_id: tenant.projectId, quota_override: null, expires_at_unix_ms: '0' }],
     removed_key_hashes: [],
   });
   held.apply({ kind: 'delta', delta: created });

@@ -300,7 +300,7 @@ describe('what the proxies get', () => {
     const set = delta(await proxy.nth(1));
     expect(set).toMatchObject({ upserted_services: [], removed_service_ids: [], removed_key_hashes: [] });
     expect(set.upserted_keys).toEqual([
-      { key_hash: sha256(app.key), connection_id: app.connectionId, service_id: serviceId, project_id: acme.projectId, quota_override: { time_unit: 'MINUTE', max_prompt_tokens: '0', max_completion_tokens: '0', max_total_tokens: '300', shadow: true } },
+      { key_hash: sha256(app.key), connection_id: app.connectionId, service_id: serviceId, project_id: acme.projectId, quota_override: { time_unit: 'MINUTE', max_prompt_tokens: '0', max_completion_tokens: '0', max_total_tokens: '300', shadow: true }, expires_at_unix_ms: '0' },
     ]);
     await setQuota(app.connectionId, 'production', { timeUnit: 'HOUR' });
     expect(delta(await proxy.nth(2)).upserted_keys.map((k) => k.quota_override)).toEqual([{ time_unit: 'HOUR', max_prompt_tokens: '0', max_completion_tokens: '0', max_total_tokens: '0', shadow: false }]);

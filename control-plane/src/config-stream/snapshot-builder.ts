@@ -46,6 +46,8 @@ interface KeyRow {
   quota_max_completion_tokens: number | null;
   quota_max_total_tokens: number | null;
   quota_shadow: boolean | null;
+  /** A rotated key in its grace period: epoch ms when it stops working (text: bigint); null: the current key. */
+  expires_at_ms: string | null;
 }
 
 /** When a delta is not worth it (or not possible), the proxy gets a full snapshot instead. */
@@ -133,6 +135,7 @@ function keyMessage(row: KeyRow): SnapshotConsumerKey {
     service_id: row.service_id,
     project_id: row.project_id,
     ...(override ? { quota_override: rateLimitPolicy(override) } : {}),
+    ...(row.expires_at_ms !== null ? { expires_at_unix_ms: row.expires_at_ms } : {}),
   };
 }
 
@@ -145,10 +148,11 @@ async function readKeys(runner: QueryRunner, environmentId: string, hashes?: str
   const rows: KeyRow[] = await runner.query(
     `SELECT k.key_hash, k.connection_id, c.service_id, c.project_id,
             q.time_unit AS quota_time_unit, q.max_prompt_tokens AS quota_max_prompt_tokens, q.max_completion_tokens AS quota_max_completion_tokens,
-            q.max_total_tokens AS quota_max_total_tokens, q.shadow AS quota_shadow
+            q.max_total_tokens AS quota_max_total_tokens, q.shadow AS quota_shadow,
+            (floor(extract(epoch FROM k.expires_at) * 1000))::bigint::text AS expires_at_ms
        FROM connection_keys k JOIN connections c ON c.id = k.connection_id
        LEFT JOIN connection_quota_overrides q ON q.connection_id = k.connection_id AND q.environment_id = k.environment_id
-      WHERE k.environment_id = $1 ${hashes ? 'AND k.key_hash = ANY($2::text[])' : ''}
+      WHERE k.environment_id = $1 AND (k.expires_at IS NULL OR k.expires_at > now()) ${hashes ? 'AND k.key_hash = ANY($2::text[])' : ''}
       ORDER BY k.key_hash`,
     hashes ? [environmentId, hashes] : [environmentId],
   );

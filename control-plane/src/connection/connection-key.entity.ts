@@ -21,4 +21,8 @@ export class ConnectionKeyEntity {
 
   @CreateDateColumn({ name: 'created_at', type: 'timestamptz' })
   createdAt: Date;
+
+  /** null: the connection's current key. Set: a rotated key, accepted until then (its grace period). */
+  @Column({ name: 'expires_at', type: 'timestamptz', nullable: true })
+  expiresAt: Date | null;
 }

@@ -81,13 +81,17 @@ export class ConnectionResolver {
     return { connection: toConnectionType(connection), keys };
   }
 
-  @Mutation(() => IssuedConnectionKeyType, { description: 'Replaces the key of one environment; the old key stops working with the next snapshot.' })
+  @Mutation(() => IssuedConnectionKeyType, {
+    description:
+      'Replaces the key of one environment. Without graceSeconds the old key stops working with the next snapshot; with it, the old key keeps working that long (at most 7 days) beside the new one, then every proxy refuses it. A key still in an earlier grace period is revoked.',
+  })
   async rotateConnectionKey(
     @Arg('connectionId', () => ID) connectionId: string,
     @Arg('environment') environment: string,
+    @Arg('graceSeconds', () => Int, { nullable: true, description: 'How long the replaced key keeps working: 0 (default) to 604800 (7 days).' }) graceSeconds: number | null,
     @Ctx() ctx: RequestContext,
   ): Promise<IssuedConnectionKeyType> {
-    return ctx.services.connections.rotateKey(requireActor(ctx), connectionId, environment);
+    return ctx.services.connections.rotateKey(requireActor(ctx), connectionId, environment, graceSeconds ?? 0);
   }
 
   @Mutation(() => ConnectionType, {

@@ -20,6 +20,8 @@ import type { ConnectionEnvironmentType, CreateConnectionInput, IssuedConnection
 import { usageSnippet } from './usage-snippet';
 
 export const CONSUMER_KEY_PREFIX = 'tgk_';
+/** The longest a rotated key may keep working beside its replacement. */
+export const MAX_ROTATION_GRACE_SECONDS = 7 * 24 * 3600;
 
 export function endpointUrl(environment: EnvironmentEntity, organizationHandle: string, contextPath: string): string {
   return `${environment.proxyUrl}${environment.proxyUrl.endsWith('/') ? '' : '/'}${organizationHandle}${contextPath}`;
@@ -83,20 +85,42 @@ export class ConnectionService {
   }
 
   /** Replaces the connection's key in one environment (issuing one if it had none); the old key stops working. */
-  async rotateKey(actor: Actor, connectionId: string, environmentHandle: string): Promise<IssuedConnectionKeyType> {
+  /**
+   * Issues a new key for one environment. The replaced key stops working with the next snapshot, or
+   * with `graceSeconds` keeps working beside the new one until then (the proxies enforce the expiry);
+   * a key still in an earlier grace period is revoked at once: a connection has at most two keys.
+   */
+  async rotateKey(actor: Actor, connectionId: string, environmentHandle: string, graceSeconds = 0): Promise<IssuedConnectionKeyType> {
+    if (!Number.isInteger(graceSeconds) || graceSeconds < 0 || graceSeconds > MAX_ROTATION_GRACE_SECONDS) {
+      throw badUserInput('graceSeconds', `must be a whole number of seconds from 0 to ${MAX_ROTATION_GRACE_SECONDS} (7 days)`);
+    }
     const { key, bumped, serviceId } = await this.db.transaction(async (tx) => {
       const connection = await lockConnection(tx, actor, connectionId);
       const environment = await tx.findOneBy(EnvironmentEntity, { handle: environmentHandle });
       if (!environment) throw badUserInput('environment', `unknown environment "${environmentHandle}"`);
       const service = await tx.findOneByOrFail(GenAIServiceEntity, { id: connection.serviceId });
       const organization = await tx.findOneByOrFail(OrganizationEntity, { id: connection.organizationId });
-      const replaced = await tx.findOneBy(ConnectionKeyEntity, { connectionId, environmentId: environment.id });
-      await tx.delete(ConnectionKeyEntity, { connectionId, environmentId: environment.id });
+      const existing = await tx.findBy(ConnectionKeyEntity, { connectionId, environmentId: environment.id });
+      const current = existing.find((k) => k.expiresAt === null);
+      const revoked = existing.filter((k) => k !== current || graceSeconds === 0);
+      if (revoked.length > 0) await tx.delete(ConnectionKeyEntity, revoked.map((k) => k.id));
+      let previousKeyExpiresAt: Date | null = null;
+      if (current !== undefined && graceSeconds > 0) {
+        // The database's clock, like every other timestamp of the control plane.
+        const [row] = (await tx.query(`UPDATE connection_keys SET expires_at = now() + make_interval(secs => $2) WHERE id = $1 RETURNING expires_at`, [current.id, graceSeconds])) as [Array<{ expires_at: Date }>, number];
+        previousKeyExpiresAt = row[0].expires_at;
+      }
       const key = await this.issueKey(tx, connectionId, environment, organization.handle, service.contextPath);
-      const keyChanges = [...(replaced ? [replaced.keyHash] : []), hashToken(key.apiKey)].map((keyHash) => ({ environmentId: environment.id, keyHash }));
-      await recordAudit(tx, actor, { action: 'connection.rotateKey', targetType: 'Connection', targetId: connectionId, organizationId: connection.organizationId, details: { environment: environmentHandle } });
+      const keyChanges = [...existing.map((k) => k.keyHash), hashToken(key.apiKey)].map((keyHash) => ({ environmentId: environment.id, keyHash }));
+      await recordAudit(tx, actor, {
+        action: 'connection.rotateKey',
+        targetType: 'Connection',
+        targetId: connectionId,
+        organizationId: connection.organizationId,
+        details: { environment: environmentHandle, graceSeconds, previousKeyExpiresAt: previousKeyExpiresAt?.toISOString() ?? null },
+      });
       const bumped = await bumpRevisions(tx, service.id, [environment.id], `key of connection "${connection.name}" rotated in ${environmentHandle}`, { service: false, keys: keyChanges });
-      return { key, bumped, serviceId: service.id };
+      return { key: { ...key, previousKeyExpiresAt }, bumped, serviceId: service.id };
     });
     await this.changes.environmentsChanged(bumped, serviceId);
     return key;
@@ -130,14 +154,18 @@ export class ConnectionService {
     const organization = await this.db.getRepository(OrganizationEntity).findOneByOrFail({ id: connection.organizationId });
     const keys = await this.db.getRepository(ConnectionKeyEntity).findBy({ connectionId: connection.id });
     const limits = await readEnvironmentLimits(this.db.manager, connection);
+    const now = Date.now();
     return limits.map(({ environment, config, quota, quotaSource }) => {
-      const key = keys.find((k) => k.environmentId === environment.id);
+      const key = keys.find((k) => k.environmentId === environment.id && k.expiresAt === null);
+      const previous = keys.find((k) => k.environmentId === environment.id && k.expiresAt !== null && k.expiresAt.getTime() > now);
       const url = endpointUrl(environment, organization.handle, service.contextPath);
       return {
         environment: environment.handle,
         endpointUrl: url,
         keyPrefix: key?.keyPrefix ?? null,
         keyCreatedAt: key?.createdAt ?? null,
+        previousKeyPrefix: previous?.keyPrefix ?? null,
+        previousKeyExpiresAt: previous?.expiresAt ?? null,
         usageSnippet: usageSnippet(service.provider, url, config?.serviceUrl ?? service.serviceUrl, config?.apiVersion ?? null),
         quota: rateLimitType(quota),
         quotaSource,

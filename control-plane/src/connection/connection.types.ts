@@ -8,6 +8,10 @@ export class ConnectionEnvironmentType {
   @Field({ description: 'Proxy URL of the service: {proxy}/{organization}{context path}.' }) endpointUrl: string;
   @Field(() => String, { nullable: true, description: 'First characters of the consumer key, to tell keys apart.' }) keyPrefix: string | null;
   @Field(() => Date, { nullable: true }) keyCreatedAt: Date | null;
+  @Field(() => String, { nullable: true, description: 'First characters of the previous key while it is in its grace period after a rotation; null otherwise.' })
+  previousKeyPrefix: string | null;
+  @Field(() => Date, { nullable: true, description: 'When the proxies stop accepting the previous key (the end of its grace period); null when there is none.' })
+  previousKeyExpiresAt: Date | null;
   @Field({ description: 'Code showing how to call the endpoint with the provider’s official SDK.' }) usageSnippet: string;
   @Field(() => RateLimitType, {
     nullable: true,
@@ -36,6 +40,8 @@ export class IssuedConnectionKeyType {
   @Field() environment: string;
   @Field() apiKey: string;
   @Field() endpointUrl: string;
+  @Field(() => Date, { nullable: true, description: 'rotateConnectionKey with graceSeconds: when the replaced key stops working; null when it stopped at once (or there was none).' })
+  previousKeyExpiresAt?: Date | null;
 }
 
 @ObjectType('CreateConnectionPayload')

@@ -20,6 +20,7 @@ import { DataPlaneAppliedAt1764060000000 } from './migrations/1764060000000-data
 import { UsageBuckets1764070000000 } from './migrations/1764070000000-usage-buckets';
 import { ConfigChanges1764080000000 } from './migrations/1764080000000-config-changes';
 import { ConnectionQuotas1764090000000 } from './migrations/1764090000000-connection-quotas';
+import { KeyRotationGrace1764100000000 } from './migrations/1764100000000-key-rotation-grace';
 
 export const ENTITIES = [
   UserEntity,
@@ -45,6 +46,7 @@ export const MIGRATIONS = [
   UsageBuckets1764070000000,
   ConfigChanges1764080000000,
   ConnectionQuotas1764090000000,
+  KeyRotationGrace1764100000000,
 ];
 
 /** Schema changes go through migrations only: `synchronize` stays off everywhere. */

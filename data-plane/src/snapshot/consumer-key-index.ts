@@ -15,6 +15,8 @@ export interface ConsumerKeyGrant {
    * applies. A policy without any max makes the connection unlimited.
    */
   readonly quotaOverride?: RateLimitPolicy;
+  /** Epoch ms from which the key is refused (a rotated key's grace period ends); undefined: never. */
+  readonly expiresAt?: number;
 }
 
 const SHA256_HEX = /^[0-9a-f]{64}$/;
@@ -91,8 +93,10 @@ export class ConsumerKeyIndex {
     return new ConsumerKeyIndex(base, new Map(), base.size);
   }
 
-  lookup(presentedKey: string): ConsumerKeyGrant | undefined {
-    return this.grantFor(hashConsumerKey(presentedKey), this.overlay);
+  /** The grant of a key, unless unknown or past its expiry (`now`: epoch ms). */
+  lookup(presentedKey: string, now: number = Date.now()): ConsumerKeyGrant | undefined {
+    const grant = this.grantFor(hashConsumerKey(presentedKey), this.overlay);
+    return grant?.expiresAt !== undefined && grant.expiresAt <= now ? undefined : grant;
   }
 
   private grantFor(hash: string, overlay: ReadonlyMap<string, ConsumerKeyGrant | null>): ConsumerKeyGrant | undefined {
@@ -112,6 +116,11 @@ function grantOf(key: ConsumerKeyMessage, organizationOfService: (serviceId: str
   const organizationId = organizationOfService(key.service_id);
   if (organizationId === undefined) return undefined;
   const grant: { -readonly [K in keyof ConsumerKeyGrant]: ConsumerKeyGrant[K] } = { connectionId: key.connection_id, serviceId: key.service_id, projectId: key.project_id, organizationId };
+  if (key.expires_at_unix_ms !== '0' && key.expires_at_unix_ms !== '') {
+    const expiresAt = Number(key.expires_at_unix_ms);
+    if (!Number.isSafeInteger(expiresAt)) throw new Error(`consumer key of connection ${key.connection_id}: expires_at_unix_ms "${key.expires_at_unix_ms}" is not a time`);
+    grant.expiresAt = expiresAt;
+  }
   if (key.quota_override !== null) {
     try {
       grant.quotaOverride = compileRateLimit(key.quota_override);

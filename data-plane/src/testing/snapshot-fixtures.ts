@@ -57,7 +57,7 @@ export function serviceFixture(overrides: Partial<ServiceMessage> & { readonly i
 }
 
 export function consumerKeyFixture(key: string, serviceId: string, connectionId = `conn-${serviceId}`): ConsumerKeyMessage {
-  return { key_hash: hashConsumerKey(key), connection_id: connectionId, service_id: serviceId, project_id: 'project-1', quota_override: null };
+  return { key_hash: hashConsumerKey(key), connection_id: connectionId, service_id: serviceId, project_id: 'project-1', quota_override: null, expires_at_unix_ms: '0' };
 }
 
 export function snapshotFixture(options: {

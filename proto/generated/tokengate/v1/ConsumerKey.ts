@@ -2,6 +2,7 @@
 // Original file: proto/tokengate/v1/config.proto
 
 import type { RateLimitPolicy as _tokengate_v1_RateLimitPolicy, RateLimitPolicy__Output as _tokengate_v1_RateLimitPolicy__Output } from '../../tokengate/v1/RateLimitPolicy';
+import type { Long } from '@grpc/proto-loader';
 
 export interface ConsumerKey {
   'key_hash'?: (string);
@@ -9,6 +10,7 @@ export interface ConsumerKey {
   'service_id'?: (string);
   'project_id'?: (string);
   'quota_override'?: (_tokengate_v1_RateLimitPolicy | null);
+  'expires_at_unix_ms'?: (number | string | Long);
 }
 
 export interface ConsumerKey__Output {
@@ -17,4 +19,5 @@ export interface ConsumerKey__Output {
   'service_id': (string);
   'project_id': (string);
   'quota_override': (_tokengate_v1_RateLimitPolicy__Output | null);
+  'expires_at_unix_ms': (string);
 }
