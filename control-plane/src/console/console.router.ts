@@ -1,8 +1,9 @@
-// Serves the console: one document, one stylesheet, one script and an icon, all same-origin, under a
-// Content-Security-Policy that allows nothing but this origin (and its WebSocket for subscriptions).
-import { type Request, type Response, Router } from 'express';
-import { CONSOLE_FAVICON, consoleDocument, CONSOLE_STYLES } from './console-page';
-import { CONSOLE_SCRIPT } from './console-script';
+// Serves the console built by Vite (dist/console): index.html revalidated on every load, hashed assets
+// cached for good, everything under a Content-Security-Policy that allows nothing but this origin
+// (and its WebSocket for subscriptions).
+import { existsSync } from 'node:fs';
+import path from 'node:path';
+import express, { type Request, type Response, Router } from 'express';
 
 // A Host header is client data: it only reaches the CSP when it is a plain host[:port].
 const PLAIN_HOST = /^(?:[A-Za-z0-9.-]{1,253}|\[[0-9A-Fa-f:.]{2,45}\])(?::\d{1,5})?$/;
@@ -22,12 +23,19 @@ export function consoleContentSecurityPolicy(host: string | undefined): string {
   ].join('; ');
 }
 
-/** Where the control plane mounts the console; the document's asset URLs are built from it. */
+/** Where the control plane mounts the console; the build's asset URLs start with it (console/vite.config.ts `base`). */
 export const CONSOLE_PATH = '/console';
 
-export function consoleRouter(basePath: string = CONSOLE_PATH): Router {
+/** dist/console of the package, from the source tree (tests) as from the compiled one (dist/control-plane/...). */
+export function defaultConsoleDirectory(): string {
+  let dir = __dirname;
+  while (!existsSync(path.join(dir, 'package.json')) && path.dirname(dir) !== dir) dir = path.dirname(dir);
+  return path.join(dir, 'dist', 'console');
+}
+
+export function consoleRouter(directory: string = defaultConsoleDirectory()): Router {
   const router = Router();
-  const html = consoleDocument(basePath);
+  const index = path.join(directory, 'index.html');
 
   router.use((req: Request, res: Response, next) => {
     res.set({
@@ -37,14 +45,22 @@ export function consoleRouter(basePath: string = CONSOLE_PATH): Router {
       'X-Frame-Options': 'DENY',
       'Cross-Origin-Opener-Policy': 'same-origin',
       'Cross-Origin-Resource-Policy': 'same-origin',
-      // Revalidate every time (ETag): the files have no version in their names.
-      'Cache-Control': 'no-cache',
     });
     next();
   });
-  router.get('/', (_req, res) => void res.type('html').send(html));
-  router.get('/console.js', (_req, res) => void res.type('text/javascript').send(CONSOLE_SCRIPT));
-  router.get('/console.css', (_req, res) => void res.type('text/css').send(CONSOLE_STYLES));
-  router.get('/favicon.svg', (_req, res) => void res.type('image/svg+xml').send(CONSOLE_FAVICON));
+  router.get('/', (_req, res) => {
+    if (!existsSync(index)) {
+      res.status(503).type('text/plain').set('Cache-Control', 'no-store').send('The console is not built: run `npm run build`.\n');
+      return;
+    }
+    res.set('Cache-Control', 'no-cache').sendFile(index);
+  });
+  // Vite names every asset by its content hash: a URL never changes meaning.
+  router.use('/assets', express.static(path.join(directory, 'assets'), {
+    index: false,
+    redirect: false,
+    immutable: true,
+    maxAge: '365d',
+  }));
   return router;
 }

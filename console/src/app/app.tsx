@@ -1,0 +1,186 @@
+// The console's shell: sign-in, the session (organization, project, role), navigation and the screen
+// for the current hash. Each screen is keyed by its route, so leaving a screen drops its state
+// (issued keys included).
+import { useCallback, useEffect, useMemo, useState, type FormEvent } from 'react';
+import { Button, Form } from 'react-aria-components';
+import { ApiError, request } from '../api/client';
+import { readSelection, readToken, storeSelection, storeToken } from '../api/token-store';
+import { ConnectionScreen } from '../screens/connection-screen';
+import { ConnectionsScreen } from '../screens/connections-screen';
+import { MarketplaceScreen } from '../screens/marketplace-screen';
+import { MarketplaceServiceScreen } from '../screens/marketplace-service-screen';
+import { RegisterWizard } from '../screens/register-wizard';
+import { ServiceScreen } from '../screens/service-screen';
+import { ServicesScreen } from '../screens/services-screen';
+import { ErrorNotice, Field, Loading } from '../ui/controls';
+import { ROLE_NAMES } from '../ui/words';
+import { href, type Route, useRoute } from './route';
+import { roleIn, type Session, SessionContext, SessionQuery, useSession } from './session';
+import type { ResultOf } from '../graphql/graphql';
+
+type SessionData = ResultOf<typeof SessionQuery>;
+
+export function App() {
+  const [data, setData] = useState<SessionData | null>(null);
+  const [error, setError] = useState<unknown>(null);
+  const [starting, setStarting] = useState(() => readToken() !== null);
+  const [selection, setSelection] = useState(readSelection);
+
+  const load = useCallback(async () => {
+    setError(null);
+    try {
+      const session = await request(SessionQuery);
+      setData(session);
+      return true;
+    } catch (e) {
+      setError(e);
+      // Keep the token through a network error (retry), drop it when the server refuses it.
+      if (!(e instanceof ApiError && e.code === 'NETWORK_ERROR')) storeToken(null);
+      return false;
+    } finally {
+      setStarting(false);
+    }
+  }, []);
+
+  useEffect(() => { if (readToken()) void load(); }, [load]);
+
+  const signOut = useCallback(() => {
+    storeToken(null);
+    setData(null);
+    setError(null);
+    setSelection({});
+    history.replaceState(null, '', location.pathname);
+  }, []);
+
+  const session = useMemo<Session | null>(() => {
+    if (!data) return null;
+    const organization = data.organizations.find((o) => o.id === selection.organizationId) ?? data.organizations[0] ?? null;
+    const project = organization
+      ? (selection.projectId === null ? null : (organization.projects.find((p) => p.id === selection.projectId) ?? organization.projects[0] ?? null))
+      : null;
+    const role = roleIn(data.viewer, organization?.id);
+    return {
+      viewer: data.viewer,
+      organizations: data.organizations,
+      organization,
+      project,
+      role,
+      canManage: role === 'ADMIN' || role === 'PLATFORM_ENGINEER',
+      selectOrganization: (id) => { const next = { organizationId: id, projectId: undefined }; storeSelection(next); setSelection(next); },
+      selectProject: (id) => { const next = { organizationId: organization?.id, projectId: id }; storeSelection(next); setSelection(next); },
+      signOut,
+    };
+  }, [data, selection, signOut]);
+
+  if (starting) return <main id="main" className="main"><Loading what="your session" /></main>;
+  if (!session) {
+    return (
+      <SignIn
+        error={error}
+        retry={readToken() ? () => void load() : undefined}
+        onSubmit={async (token) => { storeToken(token); return load(); }}
+      />
+    );
+  }
+  return (
+    <SessionContext.Provider value={session}>
+      <Shell />
+    </SessionContext.Provider>
+  );
+}
+
+function SignIn({ error, retry, onSubmit }: { error: unknown; retry?: () => void; onSubmit(token: string): Promise<boolean> }) {
+  const [token, setToken] = useState('');
+  const [busy, setBusy] = useState(false);
+  const submit = (event: FormEvent) => {
+    event.preventDefault();
+    if (!token.trim()) return;
+    setBusy(true);
+    void onSubmit(token.trim()).then((ok) => { setBusy(false); if (ok) setToken(''); });
+  };
+  return (
+    <main id="main" className="main">
+      <section className="card narrow" aria-labelledby="sign-in-title">
+        <h1 id="sign-in-title">Sign in</h1>
+        <p className="muted">Paste a Tokengate API token. It stays in this browser tab (session storage) and is sent only to this control plane.</p>
+        <Form className="stack" onSubmit={submit}>
+          <Field label="API token" name="token" type="password" value={token} onChange={setToken} isRequired placeholder="tgp_…" />
+          <Button type="submit" className="button" isDisabled={busy}>{busy ? 'Signing in…' : 'Sign in'}</Button>
+        </Form>
+        {error ? <ErrorNotice error={error} onRetry={retry} /> : null}
+      </section>
+    </main>
+  );
+}
+
+function Shell() {
+  const session = useSession();
+  const route = useRoute();
+  const { organization, project, organizations } = session;
+  const nav: Array<{ label: string; route: Route; active: boolean }> = [
+    { label: 'Marketplace', route: { name: 'marketplace' }, active: route.name === 'marketplace' || route.name === 'marketplace-service' },
+    { label: 'Connections', route: { name: 'connections' }, active: route.name === 'connections' || route.name === 'connection' },
+  ];
+  if (session.canManage) nav.push({ label: 'GenAI services', route: { name: 'services' }, active: route.name === 'services' || route.name === 'register' || route.name === 'service' });
+
+  // Focus the new screen's heading after navigation, so keyboard and screen-reader users land on it.
+  useEffect(() => {
+    const heading = document.querySelector<HTMLElement>('main h1');
+    heading?.focus();
+  }, [route]);
+
+  return (
+    <>
+      <a className="skip" href="#main" onClick={(e) => { e.preventDefault(); document.querySelector<HTMLElement>('main h1')?.focus(); }}>Skip to content</a>
+      <header className="bar">
+        <a className="brand" href={href({ name: 'marketplace' })}>Tokengate</a>
+        <nav aria-label="Main">
+          <ul>
+            {nav.map((item) => <li key={item.label}><a href={href(item.route)} aria-current={item.active ? 'page' : undefined}>{item.label}</a></li>)}
+          </ul>
+        </nav>
+        <div className="session">
+          <label>
+            <span>Organization</span>
+            <select id="organization" value={organization?.id ?? ''} onChange={(e) => session.selectOrganization(e.target.value)}>
+              {organizations.map((o) => <option key={o.id} value={o.id}>{o.name} ({o.handle})</option>)}
+            </select>
+          </label>
+          <label>
+            <span>Project</span>
+            <select id="project" value={project?.id ?? ''} onChange={(e) => session.selectProject(e.target.value || null)} disabled={!organization?.projects.length}>
+              {organization?.projects.length ? null : <option value="">No project</option>}
+              {organization?.projects.map((p) => <option key={p.id} value={p.id}>{p.name} ({p.handle})</option>)}
+            </select>
+          </label>
+          <span className="who" id="who">{session.viewer.user.email}{session.role ? ` · ${ROLE_NAMES[session.role] ?? session.role}` : ''}</span>
+          <Button className="button ghost" onPress={session.signOut}>Sign out</Button>
+        </div>
+      </header>
+      <main id="main" className="main" key={`${organization?.id ?? ''}:${project?.id ?? ''}:${href(route)}`}>
+        {organization ? <Screen route={route} /> : <NoOrganization />}
+      </main>
+    </>
+  );
+}
+
+function NoOrganization() {
+  return (
+    <>
+      <h1 tabIndex={-1}>Welcome</h1>
+      <p className="muted">This token is not a member of any organization yet. Ask an organization admin to add you.</p>
+    </>
+  );
+}
+
+function Screen({ route }: { route: Route }) {
+  switch (route.name) {
+    case 'marketplace': return <MarketplaceScreen />;
+    case 'marketplace-service': return <MarketplaceServiceScreen serviceId={route.id} />;
+    case 'connections': return <ConnectionsScreen />;
+    case 'connection': return <ConnectionScreen connectionId={route.id} />;
+    case 'services': return <ServicesScreen />;
+    case 'register': return <RegisterWizard />;
+    case 'service': return <ServiceScreen serviceId={route.id} />;
+  }
+}

@@ -1,0 +1,133 @@
+// Small building blocks over react-aria-components: labelled fields, errors, badges, copy buttons,
+// confirmations. Server strings always reach the DOM as React text (never as HTML).
+import { useEffect, useRef, useState, type ReactNode } from 'react';
+import {
+  Button, Dialog, FieldError, Heading, Input, Label, Modal, ModalOverlay, Text, TextArea, TextField,
+} from 'react-aria-components';
+import { errorDetail, errorTitle } from '../api/client';
+import { STATUS_NAMES } from './words';
+
+export function ErrorNotice({ error, onRetry }: { error: unknown; onRetry?: () => void }) {
+  return (
+    <div className="notice error" role="alert">
+      <strong>{errorTitle(error)}</strong>
+      <span>{errorDetail(error)}</span>
+      {onRetry ? <Button className="button secondary" onPress={onRetry}>Retry</Button> : null}
+    </div>
+  );
+}
+
+export function Loading({ what }: { what: string }) {
+  return <p className="muted" role="status">Loading {what}…</p>;
+}
+
+export interface FieldProps {
+  label: string;
+  name: string;
+  value: string;
+  onChange(value: string): void;
+  description?: ReactNode;
+  /** Shown as the field's error (and marks it invalid). */
+  error?: string | null;
+  type?: 'text' | 'password' | 'url' | 'number' | 'search';
+  isRequired?: boolean;
+  placeholder?: string;
+  multiline?: boolean;
+  autoComplete?: string;
+  inputMode?: 'numeric' | 'text';
+}
+
+export function Field(props: FieldProps) {
+  const { label, name, value, onChange, description, error, type = 'text', isRequired, placeholder, multiline, autoComplete, inputMode } = props;
+  return (
+    <TextField
+      className="field"
+      name={name}
+      value={value}
+      onChange={onChange}
+      isRequired={isRequired}
+      isInvalid={Boolean(error)}
+      validationBehavior="aria"
+      type={type === 'number' ? 'text' : type}
+      autoComplete={autoComplete ?? 'off'}
+      inputMode={inputMode ?? (type === 'number' ? 'numeric' : undefined)}
+      data-field={name}
+    >
+      <Label>{label}{isRequired ? <span className="required" aria-hidden="true"> *</span> : null}</Label>
+      {multiline ? <TextArea placeholder={placeholder} rows={3} /> : <Input placeholder={placeholder} spellCheck={false} />}
+      {description ? <Text slot="description" className="hint">{description}</Text> : null}
+      <FieldError className="field-error">{error}</FieldError>
+    </TextField>
+  );
+}
+
+export function StatusBadge({ status }: { status: string }) {
+  return <span className={`badge status-${status.toLowerCase()}`} data-status={status}>{STATUS_NAMES[status] ?? status}</span>;
+}
+
+/** Copies text; says so in words (and to screen readers through the live region). */
+export function CopyButton({ text, label, className }: { text: string; label: string; className?: string }) {
+  const [state, setState] = useState<'idle' | 'copied' | 'failed'>('idle');
+  return (
+    <Button
+      className={`button secondary small ${className ?? ''}`}
+      aria-label={state === 'copied' ? `${label}: copied` : label}
+      onPress={() => {
+        navigator.clipboard.writeText(text).then(() => setState('copied'), () => setState('failed'));
+      }}
+    >
+      <span aria-live="polite">{state === 'copied' ? 'Copied' : state === 'failed' ? 'Copy failed: select the text' : 'Copy'}</span>
+    </Button>
+  );
+}
+
+export interface ConfirmProps {
+  title: string;
+  children: ReactNode;
+  confirmLabel: string;
+  isOpen: boolean;
+  onCancel(): void;
+  onConfirm(): Promise<void> | void;
+  danger?: boolean;
+}
+
+/** A modal confirmation (role alertdialog), focus trapped; Escape cancels. */
+export function ConfirmDialog({ title, children, confirmLabel, isOpen, onCancel, onConfirm, danger }: ConfirmProps) {
+  const [busy, setBusy] = useState(false);
+  const [error, setError] = useState<unknown>(null);
+  useEffect(() => { if (isOpen) setError(null); }, [isOpen]);
+  return (
+    <ModalOverlay className="overlay" isOpen={isOpen} onOpenChange={(open) => { if (!open) onCancel(); }} isDismissable={!busy}>
+      <Modal className="modal">
+        <Dialog role="alertdialog" className="dialog">
+          <Heading slot="title">{title}</Heading>
+          <div className="dialog-body">{children}</div>
+          {error ? <ErrorNotice error={error} /> : null}
+          <div className="actions">
+            <Button className="button secondary" onPress={onCancel} isDisabled={busy}>Cancel</Button>
+            <Button
+              className={`button ${danger ? 'danger' : ''}`}
+              isDisabled={busy}
+              onPress={() => {
+                setBusy(true);
+                Promise.resolve(onConfirm()).then(() => setBusy(false), (e: unknown) => { setBusy(false); setError(e); });
+              }}
+            >{confirmLabel}</Button>
+          </div>
+        </Dialog>
+      </Modal>
+    </ModalOverlay>
+  );
+}
+
+/** Moves focus to the element once it appears (for results the user must act on, such as keys). */
+export function useFocusOnMount<T extends HTMLElement>(): React.RefObject<T | null> {
+  const ref = useRef<T>(null);
+  useEffect(() => { ref.current?.focus(); }, []);
+  return ref;
+}
+
+export function Chips({ labels }: { labels: readonly string[] }) {
+  if (!labels.length) return null;
+  return <ul className="chips" aria-label="Labels">{labels.map((l) => <li key={l} className="chip">{l}</li>)}</ul>;
+}
