@@ -7,7 +7,7 @@
 import type { ProviderName } from '../config-stream/wire-types';
 
 /** Why a path is refused; each becomes the message of a 400 `bad_request`. */
-export type PathRefusal = 'dot_segment' | 'backslash' | 'control_character' | 'over_encoded' | 'invalid_encoding' | 'encoded_slash';
+export type PathRefusal = 'unencoded_character' | 'dot_segment' | 'backslash' | 'control_character' | 'over_encoded' | 'invalid_encoding' | 'encoded_slash';
 
 export interface SafePath {
   readonly safe: true;
@@ -23,6 +23,7 @@ export interface RefusedPath {
 export type PathVerdict = SafePath | RefusedPath;
 
 export const PATH_REFUSAL_MESSAGES: Readonly<Record<PathRefusal, string>> = {
+  unencoded_character: 'The request path has a space, control or non-ASCII character that must be percent-encoded; such paths are refused, never forwarded.',
   dot_segment: "The request path has a '.' or '..' segment (literal, percent-encoded or otherwise spelled); such paths are refused, never forwarded.",
   backslash: 'The request path has a backslash (literal or percent-encoded); such paths are refused, never forwarded.',
   control_character: 'The request path has a control character (literal or percent-encoded); such paths are refused, never forwarded.',
@@ -34,6 +35,7 @@ export const PATH_REFUSAL_MESSAGES: Readonly<Record<PathRefusal, string>> = {
 const PLAIN: PathVerdict = { safe: true, encodedSlashes: false };
 const WITH_ENCODED_SLASHES: PathVerdict = { safe: true, encodedSlashes: true };
 const REFUSED: Readonly<Record<PathRefusal, RefusedPath>> = {
+  unencoded_character: { safe: false, refusal: 'unencoded_character' },
   dot_segment: { safe: false, refusal: 'dot_segment' },
   backslash: { safe: false, refusal: 'backslash' },
   control_character: { safe: false, refusal: 'control_character' },
@@ -44,15 +46,16 @@ const REFUSED: Readonly<Record<PathRefusal, RefusedPath>> = {
 
 /**
  * Anything that could spell a dot segment, a backslash or a control character: a percent sign, a
- * backslash, a control or non-ASCII character, or a segment starting with '.'. Paths without any
+ * backslash, a character outside visible ASCII, or a segment starting with '.'. Paths without any
  * (nearly all SDK calls but Bedrock's, whose model ids are encoded) skip the decoding below.
  */
-// eslint-disable-next-line no-control-regex -- control characters are what it looks for
-const NEEDS_DECODING = /[%\\\u0000-\u001f\u007f-\uffff]|\/\./;
+const NEEDS_DECODING = /[^\u0021-\u007e]|[%\\]|\/\./;
 
-/** Within a segment without '%': characters only a byte-level look can judge. */
-// eslint-disable-next-line no-control-regex -- control characters are what it looks for
-const NEEDS_BYTES = /[\\\u0000-\u001f\u007f-\uffff]/;
+/**
+ * Characters RFC 3986 allows in a path only percent-encoded, sent raw: node:http refuses them in an
+ * HTTP/1.1 request line, HTTP/2 lets them through, and an upstream may refuse, mangle or normalize them.
+ */
+const UNENCODED = /[^\u0021-\u007e]/;
 
 /** Percent-encoding levels a segment may carry (`%252F` is two); one more and the path is refused. */
 const MAX_ENCODING_LEVELS = 2;
@@ -67,13 +70,15 @@ const DOT_SEGMENT = /^\.+[.\s]*(?:;.*)?$/s;
 const UTF8 = new TextDecoder('utf-8', { fatal: true });
 
 /**
- * Judges a raw request path (no query). Every segment is percent-decoded until nothing changes (at
- * most MAX_ENCODING_LEVELS times), read as UTF-8 and NFKC-normalized (fullwidth '．' is '.', '‥' is
- * '..', '／' is '/'); refused when any piece of it, split on '/', is a dot segment, or when it holds a
- * backslash or a control character.
+ * Judges a raw request path (no query). Refused when it holds a character outside visible ASCII;
+ * otherwise every segment is percent-decoded until nothing changes (at most MAX_ENCODING_LEVELS
+ * times), read as UTF-8 and NFKC-normalized (fullwidth '．' is '.', '‥' is '..', '／' is '/'), and
+ * refused when any piece of it, split on '/', is a dot segment, or when it holds a backslash or a
+ * control character.
  */
 export function inspectRequestPath(path: string): PathVerdict {
   if (!NEEDS_DECODING.test(path)) return PLAIN;
+  if (UNENCODED.test(path)) return REFUSED.unencoded_character;
   let encodedSlashes = false;
   for (const segment of path.split('/')) {
     const decoded = decodeSegment(segment);
@@ -122,24 +127,16 @@ export function encodedSlashesAllowed(provider: ProviderName, providerPath: stri
   return true;
 }
 
-/** The segment fully percent-decoded, as NFKC-normalized UTF-8, or why it is refused. */
+/** The segment (visible ASCII) fully percent-decoded, as NFKC-normalized UTF-8, or why it is refused. */
 function decodeSegment(segment: string): string | RefusedPath {
-  let bytes: Uint8Array;
-  if (segment.indexOf('%') < 0) {
-    if (!NEEDS_BYTES.test(segment)) return segment;
-    const latin1 = toLatin1Bytes(segment);
-    if (latin1 === null) return REFUSED.invalid_encoding;
-    bytes = latin1;
-  } else {
-    const latin1 = toLatin1Bytes(segment);
-    if (latin1 === null) return REFUSED.invalid_encoding;
-    bytes = latin1;
-    for (let level = 0; ; level++) {
-      const next = percentDecodeOnce(bytes);
-      if (next === null) break;
-      if (level === MAX_ENCODING_LEVELS) return REFUSED.over_encoded;
-      bytes = next;
-    }
+  if (segment.indexOf('\\') >= 0) return REFUSED.backslash;
+  if (segment.indexOf('%') < 0) return segment;
+  let bytes = asciiBytes(segment);
+  for (let level = 0; ; level++) {
+    const next = percentDecodeOnce(bytes);
+    if (next === null) break;
+    if (level === MAX_ENCODING_LEVELS) return REFUSED.over_encoded;
+    bytes = next;
   }
   let nonAscii = false;
   for (const byte of bytes) {
@@ -159,14 +156,10 @@ function decodeSegment(segment: string): string | RefusedPath {
   return text;
 }
 
-/** The request target's characters as bytes (node:http gives them latin1-decoded); null past U+00FF. */
-function toLatin1Bytes(text: string): Uint8Array | null {
+/** A visible-ASCII string as its bytes. */
+function asciiBytes(text: string): Uint8Array {
   const bytes = new Uint8Array(text.length);
-  for (let i = 0; i < text.length; i++) {
-    const code = text.charCodeAt(i);
-    if (code > 0xff) return null;
-    bytes[i] = code;
-  }
+  for (let i = 0; i < text.length; i++) bytes[i] = text.charCodeAt(i);
   return bytes;
 }
 
