@@ -224,6 +224,8 @@ export class TokengateStack {
       name: labelled(`tokengate data-plane #${index}`, this.options.label),
       command: process.execPath,
       args: [
+        // BENCH_PROXY_CPU_PROF=<dir>: a V8 CPU profile of each proxy, written there when it exits.
+        ...(process.env.BENCH_PROXY_CPU_PROF ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_PROXY_CPU_PROF}`] : []),
         path.join(this.options.repositoryRoot, 'dist/cli/main.js'),
         'data-plane',
         '--environment', BENCH_ENVIRONMENT,
