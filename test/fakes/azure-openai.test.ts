@@ -1,4 +1,4 @@
-import { AzureOpenAI, RateLimitError } from 'openai';
+import OpenAI, { AzureOpenAI, BadRequestError, RateLimitError } from 'openai';
 import { type FakeServer, decodedText, rawRequest, startFakeAzureOpenAI } from './index';
 import { parseSse } from './wire';
 
@@ -127,5 +127,50 @@ describe('fake Azure OpenAI upstream, called with the AzureOpenAI client', () =>
       usage = chunk.usage ?? usage;
     }
     expect(usage).toMatchObject(expected);
+  });
+});
+
+describe('fake Azure OpenAI upstream, v1 API called with the OpenAI client', () => {
+  let fake: FakeServer;
+  const client = (defaultQuery?: Record<string, string>) =>
+    new OpenAI({ baseURL: `${fake.url}/openai/v1`, apiKey: 'azure-key', maxRetries: 0, defaultHeaders: { 'api-key': 'azure-key' }, ...(defaultQuery === undefined ? {} : { defaultQuery }) });
+
+  beforeAll(async () => {
+    fake = await startFakeAzureOpenAI({ requireApiKey: 'azure-key' });
+  });
+  afterAll(() => fake.close());
+  beforeEach(() => fake.reset());
+
+  it('answers chat completions and embeddings without any api-version, the deployment named by model', async () => {
+    const completion = await client().chat.completions.create({ model: 'my-gpt4o', messages: [{ role: 'user', content: 'Hi' }] });
+    expect(completion.choices[0].message.content).toBe('Hello from the fake');
+    expect(completion.model).toBe('my-gpt4o');
+    const embedding = await client().embeddings.create({ model: 'my-embedding', input: 'hello' });
+    expect(embedding.data[0].embedding).toHaveLength(8);
+    expect(fake.received.map((r) => [r.path, r.query])).toEqual([
+      ['/openai/v1/chat/completions', {}],
+      ['/openai/v1/embeddings', {}],
+    ]);
+  });
+
+  it('accepts api-version v1 and preview, and streams as on deployment paths', async () => {
+    for (const version of ['v1', 'preview']) {
+      const stream = await client({ 'api-version': version }).chat.completions.create({ model: 'd', messages: [], stream: true, stream_options: { include_usage: true } });
+      const chunks = [];
+      for await (const chunk of stream) chunks.push(chunk);
+      expect(chunks[0].choices).toEqual([]);
+      expect(chunks.at(-1)?.usage).toMatchObject({ prompt_tokens: 11, completion_tokens: 7 });
+    }
+  });
+
+  it('refuses a dated api-version with a 400, as Azure does', async () => {
+    const error: unknown = await client({ 'api-version': '2024-10-21' }).chat.completions.create({ model: 'd', messages: [] }).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(BadRequestError);
+    expect(error).toMatchObject({ status: 400, code: 'BadRequest', message: '400 API version not supported' });
+  });
+
+  it('checks the api-key header on v1 paths too', async () => {
+    const response = await fetch(`${fake.url}/openai/v1/chat/completions`, { method: 'POST', headers: { 'content-type': 'application/json', 'api-key': 'wrong' }, body: '{"model":"d","messages":[]}' });
+    expect(response.status).toBe(401);
   });
 });

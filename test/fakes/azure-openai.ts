@@ -1,5 +1,7 @@
-// Fake Azure OpenAI upstream: /openai/deployments/{deployment}/chat/completions and /embeddings,
-// `api-version` query parameter required (Azure answers 404 without it).
+// Fake Azure OpenAI upstream: the dated API's /openai/deployments/{deployment}/chat/completions and
+// /embeddings, `api-version` query parameter required (Azure answers 404 without it), and the v1 API's
+// /openai/v1/chat/completions and /embeddings (model = deployment in the body), which takes no dated
+// api-version: none, `v1` (its default) or `preview`, and a dated one is a 400 as Azure answers it.
 import chatCompletionExample from '../fixtures/providers/azure-openai/chat-completion.json';
 import errorExamples from '../fixtures/providers/azure-openai/errors.json';
 import firstChunkExample from '../fixtures/providers/azure-openai/stream-first-chunk.json';
@@ -10,6 +12,7 @@ import {
   type FakeExchange,
   type FakeServer,
   type ProviderError,
+  type RecordedRequest,
   field,
   nowSeconds,
   randomId,
@@ -25,27 +28,55 @@ export function startFakeAzureOpenAI(options: FakeProviderOptions = {}): Promise
   return startFake((exchange) => handleAzure(exchange, options), { errorFor: azureOpenAIError });
 }
 
-const ROUTE = /^\/openai\/deployments\/([^/]+)\/(chat\/completions|embeddings)$/;
+const DEPLOYMENT_ROUTE = /^\/openai\/deployments\/([^/]+)\/(chat\/completions|embeddings)$/;
+const V1_ROUTE = /^\/openai\/v1\/(chat\/completions|embeddings)$/;
+/** The v1 reference's `api-version` values: optional, "v1 if not otherwise specified", or `preview` for preview features. */
+const V1_API_VERSIONS: ReadonlySet<string> = new Set(['v1', 'preview']);
+/** Azure's 400 for an api-version a path does not serve (the body users report for dated versions on v1 paths). */
+const API_VERSION_NOT_SUPPORTED = { error: { code: 'BadRequest', message: 'API version not supported' } };
+
+interface AzureRoute {
+  readonly operation: 'chat/completions' | 'embeddings';
+  /** Deployment paths name it (percent-encoded); on the v1 API the body's `model` does. */
+  readonly deployment: string | null;
+}
+
+function azureRoute(req: RecordedRequest): AzureRoute | 'no-route' | 'api-version-missing' | 'api-version-not-supported' {
+  if (req.method !== 'POST') return 'no-route';
+  const apiVersion = req.query['api-version'];
+  const v1 = V1_ROUTE.exec(req.path);
+  if (v1 !== null) {
+    if (apiVersion !== undefined && !V1_API_VERSIONS.has(apiVersion)) return 'api-version-not-supported';
+    return { operation: v1[1] as AzureRoute['operation'], deployment: null };
+  }
+  const deployment = DEPLOYMENT_ROUTE.exec(req.path);
+  if (deployment === null) return 'no-route';
+  if (!apiVersion) return 'api-version-missing';
+  return { operation: deployment[2] as AzureRoute['operation'], deployment: decodeURIComponent(deployment[1]) };
+}
 
 async function handleAzure(exchange: FakeExchange, options: FakeProviderOptions): Promise<void> {
   const { req, res, behaviour } = exchange;
   const headers = { 'apim-request-id': randomUUID(), 'x-request-id': randomUUID(), 'x-ms-region': 'Sweden Central' };
-  const route = req.method === 'POST' ? ROUTE.exec(req.path) : null;
-  if (!route || !req.query['api-version']) {
+  const route = azureRoute(req);
+  if (route === 'no-route' || route === 'api-version-missing') {
     sendJson(res, 404, azureOpenAIError(404, behaviour).body, headers);
+    return;
+  }
+  if (route === 'api-version-not-supported') {
+    sendJson(res, 400, API_VERSION_NOT_SUPPORTED, headers);
     return;
   }
   if (options.requireApiKey !== undefined && req.headers['api-key'] !== options.requireApiKey) {
     sendJson(res, 401, azureOpenAIError(401, behaviour).body, headers);
     return;
   }
-  const deployment = decodeURIComponent(route[1]);
-  if (route[2] === 'embeddings') {
+  if (route.operation === 'embeddings') {
     sendJson(res, 200, openAIEmbeddings(behaviour, req.json), headers);
     return;
   }
   // Azure reports the underlying model, not the deployment name; the fake echoes the request's.
-  const model = stringField(req.json, 'model') ?? deployment;
+  const model = stringField(req.json, 'model') ?? route.deployment ?? '';
   if (field(req.json, 'stream') !== true) {
     const [choice] = chatCompletionExample.choices;
     sendJson(
