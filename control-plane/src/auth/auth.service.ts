@@ -13,6 +13,8 @@ import { UserEntity } from './user.entity';
 export const API_TOKEN_PREFIX = 'tgp_';
 export const BOOTSTRAP_ADMIN_EMAIL = 'admin@tokengate.local';
 const BOOTSTRAP_TOKEN_NAME = 'bootstrap (TOKENGATE_ADMIN_TOKEN)';
+/** 64 characters before the @ and 255 after it, as the pattern below allows. */
+export const MAX_EMAIL_LENGTH = 320;
 const EMAIL = /^[^\s@]{1,64}@[^\s@]{1,255}$/;
 
 export class AuthService {

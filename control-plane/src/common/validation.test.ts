@@ -53,4 +53,9 @@ describe('handles and labels', () => {
     expect(normalizeLabels('l', ['chat', ' chat ', 'gpt'])).toEqual(['chat', 'gpt']);
     expect(fieldOf(() => normalizeLabels('l', ['ok', '<script>']))).toBe('l[1]');
   });
+
+  it('counts labels as sent, before reading any: 21 invalid labels name the list, not the first label', () => {
+    expect(normalizeLabels('l', Array.from({ length: 20 }, (_, i) => `label-${i % 3}`))).toEqual(['label-0', 'label-1', 'label-2']);
+    expect(fieldOf(() => normalizeLabels('l', Array.from({ length: 21 }, () => '<script>')))).toBe('l');
+  });
 });

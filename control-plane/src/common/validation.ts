@@ -1,6 +1,18 @@
 // Domain validation shared by the GraphQL API and the CLI. Each function names the offending field.
 import { badUserInput } from './errors';
 
+/** Limits of the checks below; the GraphQL input caps (graphql/input-caps.ts) are these same numbers. */
+export const MAX_HANDLE_LENGTH = 63;
+export const MAX_NAME_LENGTH = 120;
+export const MAX_SUMMARY_LENGTH = 300;
+export const MAX_DESCRIPTION_LENGTH = 5000;
+export const MAX_CONTEXT_PATH_LENGTH = 200;
+export const MAX_URL_LENGTH = 2048;
+export const MAX_LABELS = 20;
+export const MAX_LABEL_LENGTH = 63;
+/** A connection's description (connection.service.ts). */
+export const MAX_CONNECTION_DESCRIPTION_LENGTH = 2000;
+
 const HANDLE = /^[a-z0-9][a-z0-9-]{0,61}[a-z0-9]$|^[a-z0-9]$/;
 /** Handles that would shadow the proxy's own endpoints as the first path segment. */
 const RESERVED_ORGANIZATION_HANDLES = new Set(['healthz', 'readyz', 'metrics', 'livez', 'favicon.ico']);
@@ -20,7 +32,7 @@ export function validateOrganizationHandle(field: string, handle: string): strin
   return handle;
 }
 
-export function validateName(field: string, name: string, max = 120): string {
+export function validateName(field: string, name: string, max = MAX_NAME_LENGTH): string {
   const trimmed = name.trim();
   if (trimmed.length === 0) throw badUserInput(field, 'must not be empty');
   if (trimmed.length > max) throw badUserInput(field, `must be at most ${max} characters`);
@@ -39,7 +51,7 @@ export function validateText(field: string, text: string | null | undefined, max
  */
 export function normalizeContextPath(field: string, raw: string): string {
   const collapsed = `/${raw.trim().toLowerCase()}`.replace(/\/{2,}/g, '/').replace(/\/+$/, '');
-  if (collapsed.length < 2 || collapsed.length > 200) throw badUserInput(field, 'context path must be 1-200 characters, e.g. "/openai-prod"');
+  if (collapsed.length < 2 || collapsed.length > MAX_CONTEXT_PATH_LENGTH) throw badUserInput(field, `context path must be 1-${MAX_CONTEXT_PATH_LENGTH} characters, e.g. "/openai-prod"`);
   if (!CONTEXT_PATH.test(collapsed)) {
     throw badUserInput(field, 'context path may contain only lowercase letters, digits, "-", "_", "." and "/", and must start with a letter or digit');
   }
@@ -66,21 +78,27 @@ export function normalizeServiceUrl(field: string, raw: string): string {
   if (url.username || url.password) throw badUserInput(field, 'service URL must not contain credentials; set them as backend security');
   if (url.search || url.hash) throw badUserInput(field, 'service URL must not contain a query or fragment');
   const normalized = `${url.protocol}//${url.host}${url.pathname.replace(/\/+$/, '')}`;
-  if (normalized.length > 2048) throw badUserInput(field, 'service URL must be at most 2048 characters');
+  if (normalized.length > MAX_URL_LENGTH) throw badUserInput(field, `service URL must be at most ${MAX_URL_LENGTH} characters`);
   return normalized;
 }
 
+/**
+ * Trims and dedupes labels, keeping the first occurrence's order. The count is checked on the list as
+ * sent, before any label is looked at, and duplicates are found with a Set: the work is linear in what
+ * passes the cap, never quadratic in what was sent.
+ */
 export function normalizeLabels(field: string, labels: string[] | null | undefined): string[] {
-  const result: string[] = [];
-  for (const [index, raw] of (labels ?? []).entries()) {
-    const label = raw.trim();
+  const raw = labels ?? [];
+  if (raw.length > MAX_LABELS) throw badUserInput(field, `at most ${MAX_LABELS} labels`);
+  const result = new Set<string>();
+  for (const [index, text] of raw.entries()) {
+    const label = text.trim();
     if (!LABEL.test(label)) {
       throw badUserInput(`${field}[${index}]`, 'a label is 1-63 letters, digits, spaces or "_.:/-", starting with a letter or digit');
     }
-    if (!result.includes(label)) result.push(label);
+    result.add(label);
   }
-  if (result.length > 20) throw badUserInput(field, 'at most 20 labels');
-  return result;
+  return [...result];
 }
 
 export function validatePositiveTokens(field: string, value: number | null | undefined): number | null {

@@ -7,10 +7,15 @@ import { BackendAuthType, PROVIDER_DEFAULTS, Provider } from './provider';
 import type { BackendSecurityInput } from './genai-service.types';
 import type { ProviderCredentials, ServiceEnvironmentConfigEntity } from './service-environment-config.entity';
 
+export const MAX_SECRET_LENGTH = 4096;
+export const MAX_HEADER_NAME_LENGTH = 64;
+export const MAX_API_VERSION_LENGTH = 40;
+/** Region names are short ("ap-southeast-2", "us-gov-west-1"); the pattern alone would take any length. */
+export const MAX_AWS_REGION_LENGTH = 64;
 const HEADER_NAME = /^[A-Za-z0-9!#$%&'*+.^_`|~-]{1,64}$/;
+const API_VERSION = /^[A-Za-z0-9._-]{1,40}$/;
 const AWS_REGION = /^[a-z]{2}(-[a-z]+)+-\d{1,2}$/;
 const FORBIDDEN_HEADERS = new Set(['host', 'content-length', 'transfer-encoding', 'connection', 'cookie']);
-const MAX_SECRET = 4096;
 
 export type StoredBackendSecurity = Pick<ServiceEnvironmentConfigEntity, 'authType' | 'headerName' | 'credentialsSealed' | 'credentialsHint' | 'apiVersion' | 'awsRegion'>;
 
@@ -36,7 +41,7 @@ function secretField(field: string, value: string | null | undefined): string | 
   if (value === undefined || value === null) return value;
   const trimmed = value.trim();
   if (trimmed.length === 0) throw badUserInput(field, 'must not be empty (use null to clear)');
-  if (trimmed.length > MAX_SECRET || /[\r\n\0]/.test(trimmed)) throw badUserInput(field, 'is not a valid credential');
+  if (trimmed.length > MAX_SECRET_LENGTH || /[\r\n\0]/.test(trimmed)) throw badUserInput(field, 'is not a valid credential');
   return trimmed;
 }
 
@@ -64,11 +69,11 @@ export function applyBackendSecurity(
   }
   if (input.apiVersion !== undefined) {
     const apiVersion = input.apiVersion === null ? PROVIDER_DEFAULTS[provider].apiVersion : input.apiVersion.trim();
-    if (apiVersion !== null && !/^[A-Za-z0-9._-]{1,40}$/.test(apiVersion)) throw badUserInput(`${field}.apiVersion`, 'must look like "2024-10-21"');
+    if (apiVersion !== null && !API_VERSION.test(apiVersion)) throw badUserInput(`${field}.apiVersion`, 'must look like "2024-10-21"');
     next.apiVersion = apiVersion;
   }
   if (input.awsRegion !== undefined) {
-    if (input.awsRegion !== null && !AWS_REGION.test(input.awsRegion)) throw badUserInput(`${field}.awsRegion`, 'must be an AWS region such as "us-east-1"');
+    if (input.awsRegion !== null && (input.awsRegion.length > MAX_AWS_REGION_LENGTH || !AWS_REGION.test(input.awsRegion))) throw badUserInput(`${field}.awsRegion`, 'must be an AWS region such as "us-east-1"');
     next.awsRegion = input.awsRegion;
   }
 

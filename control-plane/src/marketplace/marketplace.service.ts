@@ -8,6 +8,9 @@ import { MarketplaceStatus, RegistrationScope } from '../genai-service/provider'
 import { OrganizationEntity } from '../organization/organization.entity';
 import { ProjectEntity } from '../project/project.entity';
 
+/** Search text beyond this is refused; only its first 10 words are matched. */
+export const MAX_SEARCH_LENGTH = 200;
+
 /** LIKE treats % and _ as wildcards: search text is matched literally. */
 function likePattern(word: string): string {
   return `%${word.replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
@@ -32,7 +35,7 @@ export class MarketplaceService {
     else query.andWhere('s.scope = :orgScope', { orgScope: RegistrationScope.ORGANIZATION });
 
     const search = (filter.search ?? '').trim();
-    if (search.length > 200) throw badUserInput('filter.search', 'must be at most 200 characters');
+    if (search.length > MAX_SEARCH_LENGTH) throw badUserInput('filter.search', `must be at most ${MAX_SEARCH_LENGTH} characters`);
     search
       .split(/\s+/)
       .filter(Boolean)

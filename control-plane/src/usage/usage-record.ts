@@ -57,6 +57,7 @@ export interface CleanUsageRecord {
 
 export const GRANULARITIES: readonly UsageGranularityName[] = ['MINUTE', 'HOUR', 'DAY'];
 export const MAX_MODEL_LENGTH = 200;
+export const MAX_OPERATION_LENGTH = 64;
 /** Operation names are the proxy's own vocabulary (chat_completions, converse_stream, ...); anything else is 'other'. */
 const OPERATION = /^[a-z0-9_]{1,64}$/;
 

@@ -6,7 +6,7 @@ import { badUserInput } from '../common/errors';
 import { ProjectService } from '../project/project.service';
 import { type UsageScopeRequest, resolveUsageScope } from './usage-scope';
 import { type BucketSegment, MINUTE_RETENTION_MS, resolveUsageRange } from './usage-range';
-import { type CleanUsageRecord, type UsageRecordInput, cleanUsageRecord } from './usage-record';
+import { type CleanUsageRecord, MAX_MODEL_LENGTH, MAX_OPERATION_LENGTH, type UsageRecordInput, cleanUsageRecord } from './usage-record';
 import { UsageDimension, type UsageGranularity, type UsageReportRowType, type UsageReportType, type UsageWindowType } from './usage.types';
 
 export type { UsageRecordInput } from './usage-record';
@@ -143,8 +143,8 @@ export class UsageService {
   async report(actor: Actor, request: UsageReportRequest, now: Date = new Date()): Promise<UsageReportType> {
     const { filter } = request;
     const range = resolveUsageRange({ from: filter.from, to: filter.to, granularity: request.granularity ?? null }, now);
-    if (filter.model != null && filter.model.length > 200) throw badUserInput('filter.model', 'must be at most 200 characters');
-    if (filter.operation != null && filter.operation.length > 64) throw badUserInput('filter.operation', 'must be at most 64 characters');
+    if (filter.model != null && filter.model.length > MAX_MODEL_LENGTH) throw badUserInput('filter.model', `must be at most ${MAX_MODEL_LENGTH} characters`);
+    if (filter.operation != null && filter.operation.length > MAX_OPERATION_LENGTH) throw badUserInput('filter.operation', `must be at most ${MAX_OPERATION_LENGTH} characters`);
     const scope = await resolveUsageScope(this.db, this.projects, actor, filter);
 
     const params: unknown[] = [];
