@@ -1,6 +1,7 @@
 import { filter, pipe } from '@graphql-yoga/subscription';
 import { Arg, Ctx, FieldResolver, ID, Resolver, Root, Subscription } from 'type-graphql';
 import { type RequestContext, requireActor } from '../graphql/context';
+import { assertArgumentsWithinCaps } from '../graphql/input-caps';
 import type { DeploymentStatusEvent } from './deployment-events';
 import { DeploymentDataPlaneType, DeploymentType } from './deployment.types';
 
@@ -13,7 +14,9 @@ export class DeploymentResolver {
 
   @Subscription(() => DeploymentType, {
     description: 'Every status change of the service’s deployments (any environment), in order.',
-    subscribe: async ({ args, context }) => {
+    subscribe: async ({ args, context, info }) => {
+      // Middlewares wrap resolvers, not subscribe: the caps are checked here.
+      assertArgumentsWithinCaps(info.schema, info.parentType, info.fieldName, args);
       const ctx = context as RequestContext;
       const serviceId = (args as { serviceId: string }).serviceId;
       // Authorized like the queries: NOT_FOUND for services of other organizations.

@@ -12,6 +12,7 @@ import { GenAIServiceResolver } from '../genai-service/genai-service.resolver';
 import { OrganizationResolver } from '../organization/organization.resolver';
 import { ProjectResolver } from '../project/project.resolver';
 import { UsageResolver } from '../usage/usage.resolver';
+import { declareInputCaps, enforceInputCaps } from './input-caps';
 import { rejectNulCharacters } from './reject-nul';
 
 export const RESOLVERS = [
@@ -31,10 +32,14 @@ let built: Promise<GraphQLSchema> | undefined;
 
 /** The schema, built once per process (type-graphql metadata is global). */
 export function buildGraphQLSchema(): Promise<GraphQLSchema> {
-  // Input checks live in the domain services (shared with the CLI), so class-validator is off.
+  // Input checks live in the domain services (shared with the CLI), so class-validator is off; what
+  // runs before them is the size of every string and list (input-caps.ts), then the NUL check.
   // Subscriptions take their pub/sub from the request context (one per replica), so the schema-level
   // one type-graphql insists on is never used.
-  built ??= buildSchema({ resolvers: RESOLVERS, validate: false, pubSub: createPubSub(), globalMiddlewares: [rejectNulCharacters] });
+  built ??= buildSchema({ resolvers: RESOLVERS, validate: false, pubSub: createPubSub(), globalMiddlewares: [enforceInputCaps, rejectNulCharacters] }).then((schema) => {
+    declareInputCaps(schema);
+    return schema;
+  });
   return built;
 }
 
