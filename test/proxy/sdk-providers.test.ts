@@ -49,12 +49,12 @@ describe('OpenAI (openai SDK)', () => {
 describe('Azure OpenAI (openai SDK, AzureOpenAI client)', () => {
   const client = () => new AzureOpenAI({ endpoint: gw.services.azure.endpoint, apiKey: gw.services.azure.key, apiVersion: '2024-02-01', deployment: 'gpt-4o', maxRetries: 0 });
 
-  it('completes a chat with api-key injected and the configured api-version', async () => {
+  it('completes a chat with api-key injected and the api-version the client chose', async () => {
     const reply = await client().chat.completions.create({ model: 'gpt-4o', messages: [{ role: 'user', content: 'Hi' }] });
     expect(reply.choices[0].message.content).toBe('Hello from the fake');
     const [upstream] = gw.fakes.azure.received;
     expect(upstream.path).toBe('/openai/deployments/gpt-4o/chat/completions');
-    expect(upstream.query['api-version']).toBe('2024-10-21');
+    expect(upstream.query['api-version']).toBe('2024-02-01');
     expect(upstream.headers['api-key']).toBe(PROVIDER_SECRETS.azure);
     expectNoConsumerKey(upstream.headers, gw.services.azure.key);
   });

@@ -63,7 +63,8 @@ const cases: Case[] = [
     name: 'Azure OpenAI',
     service: { ...serviceFixture({ id: 'svc', provider: 'AZURE_OPENAI', context_path: '/azure', backend_auth: apiKeyAuth('api-key', 'azure-upstream', '2024-10-21') }) },
     clientHeaders: { 'api-key': CONSUMER_KEY },
-    path: '/openai/deployments/gpt-4o/chat/completions?api-version=2024-02-01',
+    // The client sent none: the configured api-version is added (a client's own is kept: azure-v1.test.ts).
+    path: '/openai/deployments/gpt-4o/chat/completions',
     expectedUrl: '/openai/deployments/gpt-4o/chat/completions?api-version=2024-10-21',
     expectedHeaders: { 'api-key': 'azure-upstream' },
     absentHeaders: ['authorization', 'x-api-key'],
