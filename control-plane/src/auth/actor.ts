@@ -1,4 +1,4 @@
-import { forbidden } from '../common/errors';
+import { forbidden, notFound } from '../common/errors';
 import { Role } from './role';
 
 /** The authenticated caller of one request, with its role in each organization it belongs to. */
@@ -32,6 +32,16 @@ export class Actor {
     const role = this.roles.get(organizationId);
     if (!role) throw forbidden('you are not a member of this organization');
     if (!allowed.includes(role)) throw forbidden(`${action} requires one of the roles ${allowed.join(', ')}; you are ${role}`);
+  }
+
+  /**
+   * requireRole for a check made before the organization is read, so that a request is authorized
+   * before its input is processed: a caller outside the organization gets the NOT_FOUND its lookup
+   * would give (whether it exists stays hidden), a member without the role FORBIDDEN.
+   */
+  requireRoleBeforeLookup(organizationId: string, allowed: Role[], action: string): void {
+    if (!this.canRead(organizationId)) throw notFound('organization', organizationId);
+    this.requireRole(organizationId, allowed, action);
   }
 
   requireInstallationAdmin(action: string): void {

@@ -57,7 +57,6 @@ export class AuthService {
 
   /** Issues an API token for the caller or, for organization admins, for a member of their organization. */
   async createApiToken(actor: Actor, input: { name: string; userId?: string | null }): Promise<{ token: string; apiToken: ApiTokenEntity }> {
-    const name = validateName('input.name', input.name);
     const userId = input.userId ?? actor.userId;
     return this.db.transaction(async (tx) => {
       const user = await tx.findOneBy(UserEntity, { id: userId });
@@ -67,6 +66,7 @@ export class AuthService {
         const administered = theirs.some((m) => actor.roleIn(m.organizationId) === Role.ADMIN);
         if (!administered) throw forbidden('you can create API tokens for yourself, or as ADMIN for members of your organization');
       }
+      const name = validateName('input.name', input.name);
       const token = generateToken(API_TOKEN_PREFIX);
       const apiToken = await tx.save(tx.create(ApiTokenEntity, { userId, name, tokenHash: hashToken(token), tokenPrefix: token.slice(0, 12) }));
       await recordAudit(tx, actor, { action: 'apiToken.create', targetType: 'ApiToken', targetId: apiToken.id, details: { name, userId } });
@@ -76,11 +76,11 @@ export class AuthService {
 
   /** Adds (or changes the role of) a user in an organization, creating the user on first sight. */
   async addMember(actor: Actor, input: { organizationId: string; email: string; name?: string | null; role: Role }): Promise<{ membership: MembershipEntity; user: UserEntity }> {
-    const email = input.email.trim().toLowerCase();
-    if (!EMAIL.test(email)) throw badUserInput('email', 'must be an email address');
     return this.db.transaction(async (tx) => {
       await this.requireOrganization(tx, input.organizationId);
       actor.requireRole(input.organizationId, [Role.ADMIN], 'adding members');
+      const email = input.email.trim().toLowerCase();
+      if (!EMAIL.test(email)) throw badUserInput('email', 'must be an email address');
       await tx.query(`INSERT INTO users (email, name) VALUES ($1, $2) ON CONFLICT (email) DO NOTHING`, [email, validateName('name', input.name ?? email)]);
       const user = await tx.findOneByOrFail(UserEntity, { email });
       const existing = await tx.findOneBy(MembershipEntity, { userId: user.id, organizationId: input.organizationId });

@@ -41,10 +41,10 @@ export class ConnectionQuotaService {
    * connection's key there is logged as changed, so proxies get it again with its quota_override.
    */
   async setQuota(actor: Actor, connectionId: string, environmentHandle: string, input: RateLimitInput | null): Promise<ConnectionEntity> {
-    const quota = input === null ? null : rateLimitFromInput('quota', input);
     const { connection, bumped } = await this.db.transaction(async (tx) => {
       const connection = await lockConnection(tx, actor, connectionId);
       actor.requireRole(connection.organizationId, SERVICE_MANAGERS, 'setting connection quotas');
+      const quota = input === null ? null : rateLimitFromInput('quota', input);
       const environment = await tx.findOneBy(EnvironmentEntity, { handle: environmentHandle });
       if (!environment) throw badUserInput('environment', `unknown environment "${environmentHandle}"`);
       const previous = await tx.findOneBy(ConnectionQuotaOverrideEntity, { connectionId, environmentId: environment.id });

@@ -4,6 +4,8 @@ import { recordAudit } from '../audit/audit-log';
 import { badUserInput, conflict, isUniqueViolation } from '../common/errors';
 import { findByIdOrNotFound } from '../common/lookup';
 import {
+  MAX_DESCRIPTION_LENGTH,
+  MAX_SUMMARY_LENGTH,
   contextPathsOverlap,
   normalizeContextPath,
   normalizeLabels,
@@ -37,17 +39,19 @@ export class GenAIServiceService {
   ) {}
 
   async register(actor: Actor, input: RegisterGenAIServiceInput): Promise<GenAIServiceEntity> {
+    // Authorized before any input is read; checked again against the rows in the transaction.
+    actor.requireRoleBeforeLookup(input.organizationId, SERVICE_MANAGERS, 'registering GenAI services');
     const name = validateName('input.name', input.name);
     const contextPath = normalizeContextPath('input.contextPath', input.contextPath);
     const serviceUrl = normalizeServiceUrl('input.serviceUrl', input.serviceUrl);
-    const summary = validateText('input.summary', input.summary, 300);
-    const description = validateText('input.description', input.description, 5000);
+    const summary = validateText('input.summary', input.summary, MAX_SUMMARY_LENGTH);
+    const description = validateText('input.description', input.description, MAX_DESCRIPTION_LENGTH);
     const labels = normalizeLabels('input.labels', input.labels);
     if (input.scope === RegistrationScope.PROJECT && !input.projectId) throw badUserInput('input.projectId', 'PROJECT scope needs a projectId');
     if (input.scope === RegistrationScope.ORGANIZATION && input.projectId) throw badUserInput('input.projectId', 'ORGANIZATION scope takes no projectId');
     const envInputs = input.environments ?? [];
 
-    const { service, bumped } = await this.mutate(contextPath, async (tx) => {
+    const { service, bumped } = await this.mutate(() => contextPath, async (tx) => {
       await findByIdOrNotFound(tx, OrganizationEntity, input.organizationId, 'organization', (o) => actor.canRead(o.id));
       actor.requireRole(input.organizationId, SERVICE_MANAGERS, 'registering GenAI services');
       if (input.projectId) {
@@ -100,15 +104,15 @@ export class GenAIServiceService {
 
   async update(actor: Actor, id: string, input: UpdateGenAIServiceInput): Promise<GenAIServiceEntity> {
     const patch: Partial<GenAIServiceEntity> = {};
-    if (input.name != null) patch.name = validateName('input.name', input.name);
-    if (input.contextPath != null) patch.contextPath = normalizeContextPath('input.contextPath', input.contextPath);
-    if (input.serviceUrl != null) patch.serviceUrl = normalizeServiceUrl('input.serviceUrl', input.serviceUrl);
-    if (input.summary !== undefined) patch.summary = validateText('input.summary', input.summary, 300);
-    if (input.description !== undefined) patch.description = validateText('input.description', input.description, 5000);
-    if (input.labels !== undefined) patch.labels = normalizeLabels('input.labels', input.labels);
-
-    const { service, bumped } = await this.mutate(patch.contextPath ?? '', async (tx) => {
+    const { service, bumped } = await this.mutate(() => patch.contextPath ?? '', async (tx) => {
+      // The service's organization authorizes the change; only then is the input read.
       const service = await this.lockForChange(tx, actor, id, 'updating GenAI services');
+      if (input.name != null) patch.name = validateName('input.name', input.name);
+      if (input.contextPath != null) patch.contextPath = normalizeContextPath('input.contextPath', input.contextPath);
+      if (input.serviceUrl != null) patch.serviceUrl = normalizeServiceUrl('input.serviceUrl', input.serviceUrl);
+      if (input.summary !== undefined) patch.summary = validateText('input.summary', input.summary, MAX_SUMMARY_LENGTH);
+      if (input.description !== undefined) patch.description = validateText('input.description', input.description, MAX_DESCRIPTION_LENGTH);
+      if (input.labels !== undefined) patch.labels = normalizeLabels('input.labels', input.labels);
       if (patch.contextPath && patch.contextPath !== service.contextPath) await this.assertContextPathFree(tx, service.organizationId, patch.contextPath, service.id);
       const changed = Object.keys(patch).filter((k) => JSON.stringify(patch[k as keyof typeof patch]) !== JSON.stringify(service[k as keyof GenAIServiceEntity]));
       Object.assign(service, patch);
@@ -124,7 +128,7 @@ export class GenAIServiceService {
   }
 
   async configureEnvironment(actor: Actor, serviceId: string, environmentHandle: string, input: ConfigureServiceEnvironmentInput): Promise<GenAIServiceEntity> {
-    const { service, bumped } = await this.mutate('', async (tx) => {
+    const { service, bumped } = await this.mutate(() => '', async (tx) => {
       const service = await this.lockForChange(tx, actor, serviceId, 'configuring GenAI services');
       const environment = await tx.findOneBy(EnvironmentEntity, { handle: environmentHandle });
       if (!environment) throw badUserInput('environment', `unknown environment "${environmentHandle}"`);
@@ -154,7 +158,7 @@ export class GenAIServiceService {
   }
 
   async removeFromMarketplace(actor: Actor, serviceId: string): Promise<GenAIServiceEntity> {
-    const { service, bumped } = await this.mutate('', async (tx) => {
+    const { service, bumped } = await this.mutate(() => '', async (tx) => {
       const service = await this.lockForChange(tx, actor, serviceId, 'removing GenAI services from the marketplace');
       if (service.marketplaceStatus === MarketplaceStatus.REMOVED) throw conflict('this service has already been removed from the marketplace');
       service.marketplaceStatus = MarketplaceStatus.REMOVED;
@@ -252,11 +256,11 @@ export class GenAIServiceService {
   }
 
   /** Runs a write transaction, turning a lost race on the context-path unique index into CONFLICT. */
-  private async mutate<T>(contextPath: string, work: (tx: EntityManager) => Promise<T>): Promise<T> {
+  private async mutate<T>(contextPath: () => string, work: (tx: EntityManager) => Promise<T>): Promise<T> {
     try {
       return await this.db.transaction(work);
     } catch (error) {
-      if (isUniqueViolation(error)) throw conflict(`context path "${contextPath}" is already used in this organization`, 'input.contextPath');
+      if (isUniqueViolation(error)) throw conflict(`context path "${contextPath()}" is already used in this organization`, 'input.contextPath');
       throw error;
     }
   }

@@ -11,6 +11,7 @@ export class ProjectService {
   constructor(private readonly db: DataSource) {}
 
   async create(actor: Actor, input: { organizationId: string; handle: string; name: string }): Promise<ProjectEntity> {
+    actor.requireRoleBeforeLookup(input.organizationId, ORGANIZATION_ADMINS, 'creating projects');
     const handle = validateHandle('input.handle', input.handle);
     const name = validateName('input.name', input.name);
     try {
