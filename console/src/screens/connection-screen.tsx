@@ -20,8 +20,14 @@ const ConnectionQuery = graphql(`
       id name description createdAt projectId
       service { id name provider marketplaceStatus }
       environments { environment endpointUrl keyPrefix keyCreatedAt usageSnippet quotaSource quota { timeUnit maxPromptTokens maxCompletionTokens maxTotalTokens enforce } }
-      budgets { environment dimension source timeUnit limit used remaining resetsAt enforce }
     }
+  }
+`);
+
+// One environment at a time: the budgets of all environments at once (no argument) is refused by the API today.
+const BudgetsQuery = graphql(`
+  query ConsoleConnectionBudgets($id: ID!, $environment: String!) {
+    connection(id: $id) { budgets(environment: $environment) { environment dimension source timeUnit limit used remaining resetsAt enforce } }
   }
 `);
 
@@ -76,7 +82,7 @@ export function ConnectionScreen({ connectionId }: { connectionId: string }) {
               <dt>Key</dt><dd>{e.keyPrefix ? <><code>{e.keyPrefix}…</code> <span className="muted">issued {when(e.keyCreatedAt)}</span></> : 'none'}</dd>
               <dt>Quota</dt><dd>{e.quota ? `${tokens(e.quota.maxTotalTokens)} total tokens ${TIME_UNIT_NAMES[e.quota.timeUnit]}${e.quota.enforce ? '' : ' (shadow mode)'}` : 'None'} <span className="muted">({QUOTA_SOURCE_NAMES[e.quotaSource]})</span></dd>
             </dl>
-            <Budgets budgets={c.budgets.filter((b) => b.environment === e.environment)} />
+            <Budgets connectionId={c.id} environment={e.environment} />
             <Snippet environment={e.environment} code={e.usageSnippet} />
             <div className="actions">
               <Button className="button secondary" onPress={() => setRotating(e.environment)}>Rotate {e.environment} key</Button>
@@ -122,7 +128,11 @@ export function ConnectionScreen({ connectionId }: { connectionId: string }) {
   );
 }
 
-function Budgets({ budgets }: { budgets: ConnectionData['budgets'] }) {
+function Budgets({ connectionId, environment }: { connectionId: string; environment: string }) {
+  const { data, error, reload } = useQuery(BudgetsQuery, { id: connectionId, environment });
+  if (error) return <ErrorNotice error={error} onRetry={() => void reload()} />;
+  if (!data) return <Loading what="budgets" />;
+  const budgets = data.connection.budgets;
   if (!budgets.length) return <p className="muted">No budget applies: unlimited.</p>;
   return (
     <div className="budgets">

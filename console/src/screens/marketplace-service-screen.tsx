@@ -96,7 +96,7 @@ function Connect({ serviceId, removed, onRefused }: { serviceId: string; removed
         setError(e);
         setBusy(false);
         // Removed or gone meanwhile: show the service as it is now.
-        if (e instanceof ApiError && (e.code === 'CONFLICT' || e.code === 'NOT_FOUND') && !e.field) onRefused();
+        if (!(e instanceof ApiError && (e.fieldName === 'name' || e.fieldName === 'description' || e.code === 'NETWORK_ERROR'))) onRefused();
       },
     );
   };

@@ -53,7 +53,7 @@ export function Field(props: FieldProps) {
       inputMode={inputMode ?? (type === 'number' ? 'numeric' : undefined)}
       data-field={name}
     >
-      <Label>{label}{isRequired ? <span className="required" aria-hidden="true"> *</span> : null}</Label>
+      <Label>{label}</Label>
       {multiline ? <TextArea placeholder={placeholder} rows={3} /> : <Input placeholder={placeholder} spellCheck={false} />}
       {description ? <Text slot="description" className="hint">{description}</Text> : null}
       <FieldError className="field-error">{error}</FieldError>
