@@ -89,6 +89,12 @@ export interface ProviderAdapter {
   readonly prompt: PromptCounting;
   /** Ends this provider's streams in its own format when a cut-off applies; absent: its streams are never cut. */
   readonly streamCutoff?: StreamCutoff;
+  /**
+   * Path segments after which this provider's API takes an identifier sent percent-encoded whole,
+   * slashes included (`%2F`): the only place an encoded slash may appear in its paths
+   * (proxy/path-safety.ts). Absent: nowhere.
+   */
+  readonly encodedIdentifierAfter?: ReadonlySet<string>;
 }
 
 /** A BackendAuth this provider cannot use; the message is the NACK reason and never holds secrets. */

@@ -1,4 +1,7 @@
+import { providerAdapterFor } from '../providers/provider-registry';
 import { encodedSlashesAllowed, inspectRequestPath } from './path-safety';
+
+const adapter = (name: 'AWS_BEDROCK' | 'OPENAI' | 'AZURE_OPENAI' | 'ANTHROPIC' | 'MISTRAL') => providerAdapterFor(name)!;
 
 const ARN = 'arn%3Aaws%3Abedrock%3Aus-east-1%3A123456789012%3Ainference-profile%2Fus.anthropic.claude-3-5-sonnet-20240620-v1%3A0';
 
@@ -97,7 +100,7 @@ describe('encodedSlashesAllowed', () => {
     '/async-invoke/arn%3Aaws%3Abedrock%3Aus-east-1%3A123%3Aasync-invoke%2Fabc',
     '/model/anthropic.claude-3-haiku-20240307-v1%3A0/converse',
   ])('allows Bedrock %s', (providerPath) => {
-    expect(encodedSlashesAllowed('AWS_BEDROCK', providerPath)).toBe(true);
+    expect(encodedSlashesAllowed(adapter('AWS_BEDROCK'), providerPath)).toBe(true);
   });
 
   it.each([
@@ -114,6 +117,6 @@ describe('encodedSlashesAllowed', () => {
     ['ANTHROPIC', '/v1/models/a%2fb'],
     ['MISTRAL', '/v1/models/a%2fb'],
   ] as const)('refuses %s %s', (provider, providerPath) => {
-    expect(encodedSlashesAllowed(provider, providerPath)).toBe(false);
+    expect(encodedSlashesAllowed(adapter(provider), providerPath)).toBe(false);
   });
 });

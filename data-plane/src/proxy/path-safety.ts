@@ -4,7 +4,7 @@
 // `inspectRequestPath` runs on the whole raw path before routing; encoded slashes, which the AWS SDK
 // legitimately sends inside Bedrock model ids and ARNs, are judged after routing against the provider's
 // path grammar by `encodedSlashesAllowed`.
-import type { ProviderName } from '../config-stream/wire-types';
+import type { ProviderAdapter } from '../providers/provider-adapter';
 
 /** Why a path is refused; each becomes the message of a 400 `bad_request`. */
 export type PathRefusal = 'unencoded_character' | 'dot_segment' | 'backslash' | 'control_character' | 'over_encoded' | 'invalid_encoding' | 'encoded_slash';
@@ -100,22 +100,14 @@ export function hasDotSegment(path: string): boolean {
 }
 
 /**
- * The segments of a provider's path grammar that hold an identifier sent percent-encoded whole, slashes
- * included: the segment right after one of these. Bedrock Runtime's `/model/{modelId}/…`,
- * `/guardrail/{guardrailIdentifier}/…` and `/async-invoke/{invocationArn}` take ARNs, which the AWS SDK
- * sends with '/' as `%2F` (`…:inference-profile%2Fus.anthropic…`). No other provider's API has one.
- * (Provider knowledge outside the provider folders: it belongs on ProviderAdapter.)
- */
-const ENCODED_ID_AFTER: ReadonlyMap<ProviderName, ReadonlySet<string>> = new Map([['AWS_BEDROCK', new Set(['model', 'guardrail', 'async-invoke'])]]);
-
-/**
  * For a path inspectRequestPath found safe with encoded slashes: true when every encoded slash of the
- * provider path ('' or starting with '/') sits in an identifier segment of the provider's grammar and
+ * provider path ('' or starting with '/') sits in an identifier segment of the provider's grammar
+ * (`ProviderAdapter.encodedIdentifierAfter`: the segment right after one of those names) and
  * is spelled `%2F` exactly once over (not `%252F`, not a fullwidth '／'). Dot segments among the
  * decoded pieces were already refused before routing.
  */
-export function encodedSlashesAllowed(provider: ProviderName, providerPath: string): boolean {
-  const identifierAfter = ENCODED_ID_AFTER.get(provider);
+export function encodedSlashesAllowed(provider: Pick<ProviderAdapter, 'encodedIdentifierAfter'>, providerPath: string): boolean {
+  const identifierAfter = provider.encodedIdentifierAfter;
   const segments = providerPath.split('/');
   for (let index = 0; index < segments.length; index++) {
     const decoded = decodeSegment(segments[index]);

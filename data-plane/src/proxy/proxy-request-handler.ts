@@ -89,7 +89,7 @@ export class ProxyRequestHandler {
     }
     const service = match.service;
     // Encoded slashes need the provider: Bedrock ARNs carry them in their one identifier segment.
-    if (pathVerdict.encodedSlashes && !encodedSlashesAllowed(service.provider.id, match.providerPath)) {
+    if (pathVerdict.encodedSlashes && !encodedSlashesAllowed(service.provider, match.providerPath)) {
       this.refuse(req, res, service, 400, 'bad_request', PATH_REFUSAL_MESSAGES.encoded_slash, requestId);
       return;
     }

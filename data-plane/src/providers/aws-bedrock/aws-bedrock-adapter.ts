@@ -14,6 +14,9 @@ import { compileSigV4Authenticator } from './sigv4-authenticator';
 export const awsBedrockAdapter: ProviderAdapter = {
   id: 'AWS_BEDROCK',
   label: 'aws-bedrock',
+  // `/model/{modelId}/…`, `/guardrail/{guardrailIdentifier}/…` and `/async-invoke/{invocationArn}`
+  // take ARNs, which the AWS SDK sends with '/' as `%2F` (`…:inference-profile%2Fus.anthropic…`).
+  encodedIdentifierAfter: new Set(['model', 'guardrail', 'async-invoke']),
   compileAuthenticator(auth: BackendAuthMessage): UpstreamAuthenticator {
     if (auth.aws_sigv4) return compileSigV4Authenticator(auth.aws_sigv4);
     const header = compileCredentialHeader(requireApiKeyAuth(auth, 'aws-bedrock'), 'authorization');
