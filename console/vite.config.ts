@@ -1,5 +1,6 @@
 // Builds the console into dist/console, served by the control plane at /console under a CSP that
 // allows only this origin: no inline scripts or styles, no data: URIs, no CDN.
+import { env } from 'node:process';
 import { fileURLToPath } from 'node:url';
 import { defineConfig } from 'vite';
 
@@ -21,5 +22,7 @@ export default defineConfig({
     reportCompressedSize: false,
     chunkSizeWarningLimit: 1024,
   },
+  // `npm run console:dev`: GraphQL and its subscriptions go to a running control plane.
+  server: { proxy: { '/graphql': { target: env.TOKENGATE_CONTROL_PLANE_URL ?? 'http://127.0.0.1:4000', ws: true } } },
   logLevel: 'warn',
 });
