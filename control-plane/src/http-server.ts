@@ -5,12 +5,13 @@ import { ApolloServer, type BaseContext } from '@apollo/server';
 import { ApolloServerPluginDrainHttpServer } from '@apollo/server/plugin/drainHttpServer';
 import { expressMiddleware } from '@as-integrations/express5';
 import express, { type NextFunction, type Request, type Response } from 'express';
-import { GraphQLError } from 'graphql';
+import { GraphQLError, getOperationAST } from 'graphql';
 import type { Logger } from 'pino';
 import { collectDefaultMetrics, Registry } from 'prom-client';
 import type { DataSource } from 'typeorm';
 import type { ControlPlaneConfig } from './config';
 import { createErrorFormatter } from './graphql/format-error';
+import { variablesOverCap } from './graphql/input-caps';
 import { databaseUnavailable, isDatabaseUnavailable, SERVICE_UNAVAILABLE } from './graphql/database-unavailable';
 import { operationLimits, parseAndValidate } from './graphql/query-limits';
 import type { RequestContext } from './graphql/context';
@@ -72,6 +73,9 @@ export async function startControlPlaneHttp(deps: {
       onSubscribe: (_ctx, _id, payload) => {
         const document = parseAndValidate(schema, payload.query, limits);
         if (!('kind' in document)) return document;
+        const operation = getOperationAST(document, payload.operationName);
+        const refusal = operation && variablesOverCap(schema, document, operation, payload.variables ?? undefined);
+        if (refusal) return [refusal];
         return { schema, document, variableValues: payload.variables, operationName: payload.operationName };
       },
       onConnect: async (ctx) => {
@@ -102,6 +106,16 @@ export async function startControlPlaneHttp(deps: {
         }),
       },
       { serverWillStart: async () => ({ drainServer: async () => void (await wsCleanup.dispose()) }) },
+      // Oversized variables are refused before graphql-js coerces them (input-caps.ts): 400, as
+      // Apollo answers variables it cannot coerce.
+      {
+        requestDidStart: async () => ({
+          didResolveOperation: async ({ document, operation, request }) => {
+            const refusal = operation && variablesOverCap(schema, document, operation, request.variables);
+            if (refusal) throw new GraphQLError(refusal.message, { extensions: { ...refusal.extensions, http: { status: 400 } } });
+          },
+        }),
+      },
     ],
     formatError: createErrorFormatter(logger),
     introspection: true,
