@@ -51,8 +51,13 @@ function intVar(env: Env, name: string, fallback: number): number {
  */
 export function loadControlPlaneConfig(env: Env = process.env): ControlPlaneConfig {
   const developmentMode = isDevelopmentMode(env);
-  if (!developmentMode && !env.TOKENGATE_DATAPLANE_TOKEN) {
-    throw new ConfigError('TOKENGATE_DATAPLANE_TOKEN is not set: proxies authenticate to the gRPC config service with it (or run in development mode, TOKENGATE_MODE=development)');
+  const grpcHost = env.TOKENGATE_GRPC_HOST || '127.0.0.1';
+  const tls = grpcTls(env);
+  // The config stream carries every provider credential of an environment, decrypted.
+  if (!developmentMode && tls === undefined && !isLoopbackHost(grpcHost) && env.TOKENGATE_GRPC_ALLOW_CLEARTEXT !== 'true') {
+    throw new ConfigError(
+      `refusing to send provider credentials to proxies in cleartext on ${grpcHost}: set TOKENGATE_GRPC_TLS_CERT and TOKENGATE_GRPC_TLS_KEY (and TOKENGATE_GRPC_TLS_CLIENT_CA for mutual TLS), listen on a loopback address, or set TOKENGATE_GRPC_ALLOW_CLEARTEXT=true where the network is already private and encrypted`,
+    );
   }
   const secretBox = new SecretBox(parseSecretKeys(env.TOKENGATE_SECRET_KEY, env.TOKENGATE_PREVIOUS_SECRET_KEYS, developmentMode));
   return {
@@ -61,7 +66,7 @@ export function loadControlPlaneConfig(env: Env = process.env): ControlPlaneConf
     redisNamespace: env.TOKENGATE_REDIS_NAMESPACE || 'tokengate',
     host: env.TOKENGATE_HOST || '127.0.0.1',
     port: intVar(env, 'TOKENGATE_PORT', 4000),
-    grpcHost: env.TOKENGATE_GRPC_HOST || '127.0.0.1',
+    grpcHost,
     grpcPort: intVar(env, 'TOKENGATE_GRPC_PORT', 50051),
     adminToken: env.TOKENGATE_ADMIN_TOKEN || undefined,
     dataPlaneToken: env.TOKENGATE_DATAPLANE_TOKEN || undefined,
@@ -69,7 +74,7 @@ export function loadControlPlaneConfig(env: Env = process.env): ControlPlaneConf
     developmentMode,
     maxRequestBytes: intVar(env, 'TOKENGATE_MAX_REQUEST_BYTES', 1024 * 1024),
     maxQueryDepth: intVar(env, 'TOKENGATE_MAX_QUERY_DEPTH', 10),
-    grpcTls: grpcTls(env),
+    grpcTls: tls,
     revisionPollMs: intVar(env, 'TOKENGATE_REVISION_POLL_MS', 5000),
     rollout: {
       timeoutMs: intVar(env, 'TOKENGATE_ROLLOUT_TIMEOUT_MS', 30_000),
@@ -102,4 +107,10 @@ function grpcTls(env: Env): ControlPlaneConfig['grpcTls'] {
   if (!certFile && !keyFile) return undefined;
   if (!certFile || !keyFile) throw new ConfigError('set both TOKENGATE_GRPC_TLS_CERT and TOKENGATE_GRPC_TLS_KEY to serve the config stream over TLS');
   return { certFile, keyFile, clientCaFile: env.TOKENGATE_GRPC_TLS_CLIENT_CA || undefined };
+}
+
+/** 127.0.0.0/8, ::1 and localhost: a listener only this machine reaches. */
+export function isLoopbackHost(host: string): boolean {
+  const bare = host.replace(/^\[|\]$/g, '').toLowerCase();
+  return bare === 'localhost' || bare === '::1' || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(bare);
 }

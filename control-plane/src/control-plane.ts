@@ -70,6 +70,8 @@ export async function startControlPlane(config: ControlPlaneConfig, options: { l
       logger,
       {
         dataPlaneToken: config.dataPlaneToken,
+        credentials: services.dataPlaneCredentials,
+        allowAnonymous: config.developmentMode,
         pollIntervalMs: config.revisionPollMs,
         tls: config.grpcTls,
         onProxyReport: (environment) => void events.proxyReports.publish({ environment }),
@@ -77,6 +79,7 @@ export async function startControlPlane(config: ControlPlaneConfig, options: { l
       services.usage,
     );
     cleanups.push(() => configStream.stop());
+    services.dataPlaneCredentials.onRevoked = (credentialId) => configStream.credentialRevoked(credentialId);
     changes.onChange((change) => configStream.environmentChanged(change.environment));
     await changes.start();
     if (config.adminToken) await services.auth.ensureBootstrapAdmin(config.adminToken);

@@ -3,6 +3,7 @@ import { AuditService } from './audit/audit.service';
 import { AuthService } from './auth/auth.service';
 import { ConnectionQuotaService } from './connection/connection-quota.service';
 import { ConnectionService } from './connection/connection.service';
+import { DataPlaneCredentialService } from './data-plane-registry/data-plane-credential.service';
 import { DataPlaneRegistryService } from './data-plane-registry/data-plane-registry.service';
 import { type ChangeFeed, SILENT_CHANGE_FEED } from './deployment/change-feed';
 import { DeploymentService } from './deployment/deployment.service';
@@ -27,6 +28,7 @@ export interface ControlPlaneServices {
   connectionQuotas: ConnectionQuotaService;
   deployments: DeploymentService;
   dataPlanes: DataPlaneRegistryService;
+  dataPlaneCredentials: DataPlaneCredentialService;
   audit: AuditService;
   usage: UsageService;
 }
@@ -44,6 +46,7 @@ export function createServices(db: DataSource, secretBox: SecretBox, changes: Ch
     connectionQuotas: new ConnectionQuotaService(db, changes, budgetCounters),
     deployments: new DeploymentService(db),
     dataPlanes: new DataPlaneRegistryService(db),
+    dataPlaneCredentials: new DataPlaneCredentialService(db),
     audit: new AuditService(db),
     usage: new UsageService(db),
   };

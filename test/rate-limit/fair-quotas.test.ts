@@ -154,6 +154,9 @@ it('connection.budgets shows each budget of a connection with what the proxies h
     ]),
   );
   expect(connection.budgets).toHaveLength(3);
+  // Without an environment: every environment's (only production has budgets here).
+  const all = await gw.cp.ok<{ connection: { budgets: Array<{ environment: string }> } }>('query($id: ID!) { connection(id: $id) { budgets { environment } } }', { id: app.id }, gw.tenant.tokens.developer);
+  expect(all.connection.budgets.map((b) => b.environment)).toEqual(['production', 'production', 'production']);
 });
 
 it('a shadow quota admits everything and counts what it would have refused, in GraphQL usage and metrics', async () => {

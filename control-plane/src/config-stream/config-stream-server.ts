@@ -21,6 +21,8 @@ type ProxyCall = ServerDuplexStream<DataPlaneMessage, ControlPlaneMessage | Enco
 interface ProxyStream {
   call: ProxyCall;
   proxyId: string;
+  /** The per-environment credential the proxy presented; null: the installation-wide token (or development mode). */
+  credentialId: string | null;
   environment: string;
   environmentId: string;
   /** The proxy's Hello set accepts_deltas; otherwise every change is sent as a full snapshot. */
@@ -52,9 +54,23 @@ export interface ConfigStreamTls {
   clientCaFile?: string;
 }
 
+/** Per-environment credentials (data-plane-registry/data-plane-credential.service.ts). */
+export interface DataPlaneCredentials {
+  authenticate(token: string): Promise<{ credentialId: string; environment: string } | null>;
+  /** Of `ids`, those still live. */
+  live(ids: readonly string[]): Promise<Set<string>>;
+}
+
 export interface ConfigStreamOptions {
-  /** Proxies must present `authorization: Bearer <token>`; undefined only in development mode (accepts any). */
+  /**
+   * The installation-wide token: opens every environment. Undefined: only per-environment
+   * credentials are accepted — or, when `credentials` is absent too, anything (development mode).
+   */
   dataPlaneToken: string | undefined;
+  /** A proxy presenting one of these gets its environment's configuration and no other. */
+  credentials?: DataPlaneCredentials;
+  /** Without `dataPlaneToken`, accept proxies presenting nothing valid (development mode only). */
+  allowAnonymous?: boolean;
   /** Safety net behind pub/sub: how often revisions are compared with what each stream was sent. */
   pollIntervalMs?: number;
   tls?: ConfigStreamTls;
@@ -68,6 +84,22 @@ export interface ConfigStreamOptions {
 
 function digest(value: string): Buffer {
   return createHash('sha256').update(value).digest();
+}
+
+/** Who opened a stream: the environment its credential is bound to, or null for any. */
+interface StreamPrincipal {
+  readonly environment: string | null;
+  readonly credentialId: string | null;
+}
+
+/** Ends a stream with a gRPC status other than INVALID_ARGUMENT. */
+class StreamRefusal extends Error {
+  constructor(
+    readonly code: status,
+    message: string,
+  ) {
+    super(message);
+  }
 }
 
 export class ConfigStreamServer {
@@ -145,27 +177,58 @@ export class ConfigStreamServer {
     this.server.forceShutdown();
   }
 
-  private authorized(call: ProxyCall): boolean {
-    if (!this.expectedToken) return true;
+  /** Who the call's bearer token lets in; throws UNAUTHENTICATED when nobody. */
+  private async authorize(call: ProxyCall): Promise<StreamPrincipal> {
     const header = call.metadata.get('authorization')[0];
     const token = typeof header === 'string' ? /^Bearer\s+(.+)$/i.exec(header)?.[1] : undefined;
-    return token !== undefined && timingSafeEqual(digest(token), this.expectedToken);
+    if (token !== undefined && this.expectedToken !== null && timingSafeEqual(digest(token), this.expectedToken)) return { environment: null, credentialId: null };
+    const credential = token === undefined ? null : ((await this.options.credentials?.authenticate(token)) ?? null);
+    if (credential !== null) return { environment: credential.environment, credentialId: credential.credentialId };
+    // Development mode without an installation token: anyone (a one-machine setup).
+    if (this.expectedToken === null && this.options.allowAnonymous === true) return { environment: null, credentialId: null };
+    throw new StreamRefusal(status.UNAUTHENTICATED, 'invalid data-plane token: present a credential of your environment (issueDataPlaneCredential) or TOKENGATE_DATAPLANE_TOKEN');
+  }
+
+  /** A revoked credential (here or, found by the poll, on another replica): its streams end now. */
+  credentialRevoked(credentialId: string): void {
+    for (const set of this.streams.values()) {
+      for (const stream of set) {
+        if (stream.credentialId !== credentialId) continue;
+        this.logger.warn({ proxyId: stream.proxyId, environment: stream.environment }, 'data-plane credential revoked: closing its config stream');
+        set.delete(stream);
+        stream.call.emit('error', { code: status.UNAUTHENTICATED, details: 'data-plane credential revoked' });
+        void this.markDisconnected(stream);
+      }
+    }
   }
 
   private accept(call: ProxyCall): void {
-    if (!this.authorized(call)) {
-      call.emit('error', { code: status.UNAUTHENTICATED, details: 'invalid data-plane token (TOKENGATE_DATAPLANE_TOKEN)' });
-      return;
-    }
     let stream: ProxyStream | undefined;
-    // Messages of one stream are handled in order: an ACK is never recorded before its Hello.
-    let queue: Promise<void> = Promise.resolve();
+    let principal: StreamPrincipal | undefined;
+    // Messages of one stream are handled in order, after the caller is authorized: an ACK is never
+    // recorded before its Hello, and nothing before the credential is checked.
+    let refused = false;
+    let queue: Promise<void> = this.authorize(call).then(
+      (who) => {
+        principal = who;
+      },
+      (error: unknown) => {
+        refused = true;
+        const details = error instanceof Error ? error.message : String(error);
+        this.logger.warn({ err: details }, 'refusing a config stream');
+        call.emit('error', { code: error instanceof StreamRefusal ? error.code : status.UNAUTHENTICATED, details });
+      },
+    );
     call.on('data', (message: DataPlaneMessage) => {
       queue = queue
         .then(async () => {
+          if (refused) return;
           if (message.hello) {
             if (stream) throw new Error('a second Hello on one stream');
-            stream = await this.hello(call, message.hello);
+            if (principal?.environment != null && principal.environment !== message.hello.environment) {
+              throw new StreamRefusal(status.PERMISSION_DENIED, `this data-plane credential is for environment "${principal.environment}", not "${message.hello.environment}"`);
+            }
+            stream = await this.hello(call, message.hello, principal?.credentialId ?? null);
           } else if (!stream) {
             throw new Error('the first message of a stream must be Hello');
           } else if (message.ack) {
@@ -200,7 +263,7 @@ export class ConfigStreamServer {
         .catch((error: unknown) => {
           const details = error instanceof Error ? error.message : String(error);
           this.logger.warn({ proxyId: stream?.proxyId, err: details }, 'closing config stream');
-          call.emit('error', { code: status.INVALID_ARGUMENT, details });
+          call.emit('error', { code: error instanceof StreamRefusal ? error.code : status.INVALID_ARGUMENT, details });
         });
     });
     const close = () => {
@@ -218,7 +281,7 @@ export class ConfigStreamServer {
     call.on('error', close);
   }
 
-  private async hello(call: ProxyCall, hello: NonNullable<DataPlaneMessage['hello']>): Promise<ProxyStream> {
+  private async hello(call: ProxyCall, hello: NonNullable<DataPlaneMessage['hello']>, credentialId: string | null): Promise<ProxyStream> {
     const proxyId = hello.proxy_id.trim();
     if (!proxyId || proxyId.length > 200) throw new Error('Hello needs a proxy_id of 1-200 characters');
     const envRows: Array<{ id: string }> = await this.db.query('SELECT id FROM environments WHERE handle = $1', [hello.environment]);
@@ -235,6 +298,7 @@ export class ConfigStreamServer {
     const stream: ProxyStream = {
       call,
       proxyId,
+      credentialId,
       environment: hello.environment,
       environmentId: envRows[0].id,
       acceptsDeltas: hello.accepts_deltas,
@@ -406,6 +470,13 @@ export class ConfigStreamServer {
     const environments = [...this.streams.keys()].filter((env) => this.streams.get(env)?.size);
     if (environments.length === 0 || this.stopped) return;
     try {
+      // Credentials revoked through another replica: their streams here end too.
+      const credentials = this.options.credentials;
+      const presented = [...new Set([...this.streams.values()].flatMap((set) => [...set].map((s) => s.credentialId)).filter((id): id is string => id !== null))];
+      if (credentials !== undefined && presented.length > 0) {
+        const live = await credentials.live(presented);
+        for (const id of presented) if (!live.has(id)) this.credentialRevoked(id);
+      }
       const rows: Array<{ handle: string; revision: string }> = await this.db.query('SELECT handle, revision FROM environments WHERE handle = ANY($1)', [environments]);
       for (const row of rows) {
         const lagging = [...(this.streams.get(row.handle) ?? [])].some((s) => s.sentRevision < Number(row.revision));

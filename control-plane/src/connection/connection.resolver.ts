@@ -51,7 +51,7 @@ export class ConnectionResolver {
     @Arg('environment', () => String, { nullable: true, description: 'Environment handle; all environments when omitted.' }) environment: string | null,
     @Ctx() ctx: RequestContext,
   ): Promise<ConnectionBudgetType[]> {
-    return ctx.services.connectionQuotas.budgets(await ctx.services.connections.get(requireActor(ctx), connection.id), environment);
+    return ctx.services.connectionQuotas.budgets(await ctx.services.connections.get(requireActor(ctx), connection.id), environment ?? null);
   }
 
   @FieldResolver(() => [UsageWindowType], { description: 'Tokens this connection was charged per window (a day where the rate-limit unit is DAY, an hour otherwise), newest first.' })

@@ -7,6 +7,7 @@ import { AuditEventEntity } from '../audit/audit-event.entity';
 import { ConnectionKeyEntity } from '../connection/connection-key.entity';
 import { ConnectionQuotaOverrideEntity } from '../connection/connection-quota.entity';
 import { ConnectionEntity } from '../connection/connection.entity';
+import { DataPlaneCredentialEntity } from '../data-plane-registry/data-plane-credential.entity';
 import { DataPlaneEntity } from '../data-plane-registry/data-plane.entity';
 import { DeploymentEntity } from '../deployment/deployment.entity';
 import { EnvironmentEntity } from '../environment/environment.entity';
@@ -21,6 +22,7 @@ import { UsageBuckets1764070000000 } from './migrations/1764070000000-usage-buck
 import { ConfigChanges1764080000000 } from './migrations/1764080000000-config-changes';
 import { ConnectionQuotas1764090000000 } from './migrations/1764090000000-connection-quotas';
 import { KeyRotationGrace1764100000000 } from './migrations/1764100000000-key-rotation-grace';
+import { DataPlaneCredentials1764110000000 } from './migrations/1764110000000-data-plane-credentials';
 
 export const ENTITIES = [
   UserEntity,
@@ -36,6 +38,7 @@ export const ENTITIES = [
   ConnectionQuotaOverrideEntity,
   DeploymentEntity,
   DataPlaneEntity,
+  DataPlaneCredentialEntity,
   AuditEventEntity,
 ];
 
@@ -47,6 +50,7 @@ export const MIGRATIONS = [
   ConfigChanges1764080000000,
   ConnectionQuotas1764090000000,
   KeyRotationGrace1764100000000,
+  DataPlaneCredentials1764110000000,
 ];
 
 /** Schema changes go through migrations only: `synchronize` stays off everywhere. */

@@ -5,6 +5,7 @@ import { buildSchema } from 'type-graphql';
 import { AuditResolver } from '../audit/audit.resolver';
 import { AuthResolver } from '../auth/auth.resolver';
 import { ConnectionResolver } from '../connection/connection.resolver';
+import { DataPlaneCredentialResolver } from '../data-plane-registry/data-plane-credential.resolver';
 import { DataPlaneResolver } from '../data-plane-registry/data-plane.resolver';
 import { DeploymentResolver } from '../deployment/deployment.resolver';
 import { EnvironmentResolver } from '../environment/environment.resolver';
@@ -24,6 +25,7 @@ export const RESOLVERS = [
   DeploymentResolver,
   ConnectionResolver,
   DataPlaneResolver,
+  DataPlaneCredentialResolver,
   AuditResolver,
   UsageResolver,
 ] as const;
