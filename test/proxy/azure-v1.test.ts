@@ -132,3 +132,38 @@ describe('an Azure OpenAI service registered through the control plane', () => {
     ]);
   });
 });
+
+describe('an Azure OpenAI service configured without an api-version', () => {
+  let gw: Gateway;
+
+  beforeAll(async () => {
+    gw = await startGateway();
+  });
+  afterAll(async () => {
+    await gw?.stop();
+  });
+
+  it('is configured with apiVersion "" (the v1 API takes none), reads back null, and the proxy adds none', async () => {
+    const { configureServiceEnvironment } = await gw.cp.ok<{ configureServiceEnvironment: { environmentConfigs: Array<{ environment: string; backendSecurity: { apiVersion: string | null } }> } }>(
+      'mutation($s: ID!) { configureServiceEnvironment(serviceId: $s, environment: "production", input: {backendSecurity: {apiVersion: ""}}) { environmentConfigs { environment backendSecurity { apiVersion } } } }',
+      { s: gw.services.azure.id },
+      gw.tenant.tokens.engineer,
+    );
+    expect(configureServiceEnvironment.environmentConfigs.find((c) => c.environment === 'production')?.backendSecurity.apiVersion).toBeNull();
+    await gw.settle();
+    gw.fakes.azure.reset();
+    const { endpoint, key } = gw.services.azure;
+    const v1 = new OpenAI({ baseURL: `${endpoint}/openai/v1`, apiKey: key, maxRetries: 0 });
+    expect((await v1.chat.completions.create({ model: 'gpt-4o', messages: [{ role: 'user', content: 'Hi' }] })).choices[0].message.content).toBe('Hello from the fake');
+    // A deployment path without the client's own api-version goes upstream without one.
+    await fetch(`${endpoint}/openai/deployments/gpt-4o/chat/completions`, { method: 'POST', headers: { 'api-key': key, 'content-type': 'application/json' }, body: '{"messages":[{"role":"user","content":"Hi"}]}' });
+    expect(gw.fakes.azure.received.map((r) => r.url)).toEqual(['/openai/v1/chat/completions', '/openai/deployments/gpt-4o/chat/completions']);
+    // null still means the provider's default.
+    const reset = await gw.cp.ok<{ configureServiceEnvironment: { environmentConfigs: Array<{ environment: string; backendSecurity: { apiVersion: string | null } }> } }>(
+      'mutation($s: ID!) { configureServiceEnvironment(serviceId: $s, environment: "production", input: {backendSecurity: {apiVersion: null}}) { environmentConfigs { environment backendSecurity { apiVersion } } } }',
+      { s: gw.services.azure.id },
+      gw.tenant.tokens.engineer,
+    );
+    expect(reset.configureServiceEnvironment.environmentConfigs.find((c) => c.environment === 'production')?.backendSecurity.apiVersion).toBe('2024-10-21');
+  });
+});

@@ -68,8 +68,11 @@ export function applyBackendSecurity(
     next.headerName = headerName;
   }
   if (input.apiVersion !== undefined) {
-    const apiVersion = input.apiVersion === null ? PROVIDER_DEFAULTS[provider].apiVersion : input.apiVersion.trim();
-    if (apiVersion !== null && !API_VERSION.test(apiVersion)) throw badUserInput(`${field}.apiVersion`, 'must look like "2024-10-21"');
+    const trimmed = input.apiVersion === null ? PROVIDER_DEFAULTS[provider].apiVersion : input.apiVersion.trim();
+    // Azure's v1 API (`/openai/v1/...`) takes none: "" configures the service without one; the proxy
+    // then adds none to deployment paths either, unless the client sends its own.
+    const apiVersion = trimmed === '' && provider === Provider.AZURE_OPENAI ? null : trimmed;
+    if (apiVersion !== null && !API_VERSION.test(apiVersion)) throw badUserInput(`${field}.apiVersion`, 'must look like "2024-10-21" (Azure OpenAI: "" for none, as its v1 API takes)');
     next.apiVersion = apiVersion;
   }
   if (input.awsRegion !== undefined) {

@@ -68,7 +68,7 @@ export class BackendSecurityInput {
   headerName?: string | null;
   @Field(() => String, { nullable: true, description: 'The provider API key (Bedrock: an API key, sent as Bearer). Write-only.' })
   value?: string | null;
-  @Field(() => String, { nullable: true, description: 'Azure OpenAI api-version; Anthropic anthropic-version.' })
+  @Field(() => String, { nullable: true, description: 'Azure OpenAI: the api-version added to deployment paths when the client sends none ("": none, as the v1 API takes); Anthropic: anthropic-version. null: the provider default.' })
   apiVersion?: string | null;
   @Field(() => String, { nullable: true }) awsRegion?: string | null;
   @Field(() => String, { nullable: true, description: 'Write-only.' }) awsAccessKeyId?: string | null;
