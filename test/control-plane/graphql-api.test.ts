@@ -1,4 +1,4 @@
-// The GraphQL contract of DESIGN.md §6 driven as automation would: real HTTP, real PostgreSQL.
+// The GraphQL contract (docs/architecture.md, "Contract"; schema/schema.graphql) driven as automation would: real HTTP, real PostgreSQL.
 import { Client } from 'pg';
 import { type Tenant, type TestControlPlane, seedEnvironments, seedTenant, startTestControlPlane } from '../support/control-plane-harness';
 

@@ -29,7 +29,7 @@ describe('fake Anthropic upstream, called with @anthropic-ai/sdk', () => {
 
     const [request] = fake.received;
     expect(request.path).toBe('/v1/messages');
-    // The 1.13 SDK sends the API key as a bearer token (DESIGN.md §7).
+    // The 1.13 SDK sends the API key as a bearer token (docs/architecture.md, "Contract").
     expect(request.headers.authorization).toBe('Bearer sk-ant-test');
     expect(request.headers['anthropic-version']).toMatch(/^\d{4}-\d{2}-\d{2}$/);
   });

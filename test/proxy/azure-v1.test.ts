@@ -3,8 +3,8 @@
 // the v1 API (`OpenAI` with a base URL ending in /openai/v1) gets no api-version upstream; deployment
 // paths (`AzureOpenAI`) keep the client's, and get the service's configured one when they sent none.
 import OpenAI, { AzureOpenAI, BadRequestError, NotFoundError } from 'openai';
-import { startProxyHarness, type ProxyHarness } from '../../data-plane/src/testing/proxy-harness';
-import { apiKeyAuth, consumerKeyFixture, serviceFixture } from '../../data-plane/src/testing/snapshot-fixtures';
+import { startProxyHarness, type ProxyHarness } from '../support/data-plane/proxy-harness';
+import { apiKeyAuth, consumerKeyFixture, serviceFixture } from '../support/data-plane/snapshot-fixtures';
 import { type FakeServer, startFakeAzureOpenAI } from '../fakes';
 import { type Gateway, PROVIDER_SECRETS, startGateway } from '../support/gateway-harness';
 

@@ -8,9 +8,9 @@ import net from 'node:net';
 import fc from 'fast-check';
 import { BedrockRuntimeClient, ConverseCommand } from '@aws-sdk/client-bedrock-runtime';
 import { NodeHttpHandler } from '@smithy/node-http-handler';
-import { startProxyHarness, type ProxyHarness } from '../../data-plane/src/testing/proxy-harness';
-import { h2cRequest } from '../../data-plane/src/testing/http-client';
-import { apiKeyAuth, consumerKeyFixture, serviceFixture, sigV4Auth, TEST_AWS_CREDENTIALS } from '../../data-plane/src/testing/snapshot-fixtures';
+import { startProxyHarness, type ProxyHarness } from '../support/data-plane/proxy-harness';
+import { h2cRequest } from '../support/data-plane/http-client';
+import { apiKeyAuth, consumerKeyFixture, serviceFixture, sigV4Auth, TEST_AWS_CREDENTIALS } from '../support/data-plane/snapshot-fixtures';
 import type { ServiceMessage } from '../../data-plane/src/config-stream/wire-types';
 import { type FakeServer, startFakeBedrock } from '../fakes';
 

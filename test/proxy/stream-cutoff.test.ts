@@ -11,9 +11,9 @@ import { BedrockRuntimeClient, ConverseStreamCommand } from '@aws-sdk/client-bed
 import { getEncoding } from 'js-tiktoken';
 import OpenAI, { AzureOpenAI } from 'openai';
 import type { BackendAuthMessage, ProviderName } from '../../data-plane/src/config-stream/wire-types';
-import { httpRequest } from '../../data-plane/src/testing/http-client';
-import { type ProxyHarness, startProxyHarness } from '../../data-plane/src/testing/proxy-harness';
-import { apiKeyAuth, consumerKeyFixture, rateLimitFixture, serviceFixture } from '../../data-plane/src/testing/snapshot-fixtures';
+import { httpRequest } from '../support/data-plane/http-client';
+import { type ProxyHarness, startProxyHarness } from '../support/data-plane/proxy-harness';
+import { apiKeyAuth, consumerKeyFixture, rateLimitFixture, serviceFixture } from '../support/data-plane/snapshot-fixtures';
 import { countCompletionTokens, countPromptTokens } from '../../data-plane/src/tokens/prompt-tokens';
 import { type FakeServer, runMistralSdk, startFakeAnthropic, startFakeAzureOpenAI, startFakeBedrock, startFakeMistral, startFakeOpenAI } from '../fakes';
 import { waitFor } from '../support/wait';

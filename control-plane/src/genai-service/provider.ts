@@ -40,7 +40,7 @@ registerEnumType(MarketplaceStatus, { name: 'MarketplaceStatus' });
 registerEnumType(TimeUnit, { name: 'TimeUnit', description: 'Fixed calendar windows in UTC.' });
 registerEnumType(BackendAuthType, { name: 'BackendAuthType' });
 
-/** How each provider expects its key by default (DESIGN.md §2). */
+/** How each provider expects its key by default (docs/architecture.md, "Contract"). */
 export interface ProviderDefaults {
   headerName: string;
   /** Scheme prefixed to the key when the header is Authorization. */

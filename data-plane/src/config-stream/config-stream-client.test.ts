@@ -1,12 +1,12 @@
 // The proxy's end of the config stream against a real gRPC server (FakeConfigServer).
 import { startDataPlane, type DataPlaneHandle } from '../main';
 import { silentLogger } from '../observability/logger';
-import { FakeConfigServer } from '../testing/fake-config-server';
-import { RecordLog } from '../testing/record-log';
-import { httpRequest, jsonOf } from '../testing/http-client';
-import { RecordingUpstream } from '../testing/recording-upstream';
-import { consumerKeyFixture, serviceFixture, snapshotFixture, TEST_ENVIRONMENT } from '../testing/snapshot-fixtures';
-import { TEST_TLS } from '../testing/tls-fixtures';
+import { FakeConfigServer } from '../../../test/support/data-plane/fake-config-server';
+import { RecordLog } from '../../../test/support/data-plane/record-log';
+import { httpRequest, jsonOf } from '../../../test/support/data-plane/http-client';
+import { RecordingUpstream } from '../../../test/support/data-plane/recording-upstream';
+import { consumerKeyFixture, serviceFixture, snapshotFixture, TEST_ENVIRONMENT } from '../../../test/support/data-plane/snapshot-fixtures';
+import { TEST_TLS } from '../../../test/support/data-plane/tls-fixtures';
 import type { ConfigStreamTlsOptions } from './config-stream-client';
 import { hashConsumerKey } from '../snapshot/consumer-key-index';
 import type { ServiceMessage, SnapshotDeltaMessage, SnapshotMessage } from './wire-types';

@@ -1,6 +1,6 @@
 // The generated types (wire-types.ts) describe what the loader really decodes with the shared options.
 import { loadConfigServiceContract } from './config-proto';
-import { apiKeyAuth, consumerKeyFixture, rateLimitFixture, serviceFixture, snapshotFixture } from '../testing/snapshot-fixtures';
+import { apiKeyAuth, consumerKeyFixture, rateLimitFixture, serviceFixture, snapshotFixture } from '../../../test/support/data-plane/snapshot-fixtures';
 
 const contract = loadConfigServiceContract();
 

@@ -1,10 +1,10 @@
 // Through a real proxy: whatever credentials the consumer sends never reach the provider; the
 // provider's own are set as each provider expects (and, for Bedrock, signed over the final request).
 import type { OutgoingHttpHeaders } from 'node:http';
-import { h2cRequest, httpRequest } from '../testing/http-client';
-import { startProxyHarness, type ProxyHarness } from '../testing/proxy-harness';
-import { apiKeyAuth, consumerKeyFixture, serviceFixture, sigV4Auth, TEST_AWS_CREDENTIALS } from '../testing/snapshot-fixtures';
-import { verifySigV4 } from '../testing/sigv4-verifier';
+import { h2cRequest, httpRequest } from '../../../test/support/data-plane/http-client';
+import { startProxyHarness, type ProxyHarness } from '../../../test/support/data-plane/proxy-harness';
+import { apiKeyAuth, consumerKeyFixture, serviceFixture, sigV4Auth, TEST_AWS_CREDENTIALS } from '../../../test/support/data-plane/snapshot-fixtures';
+import { verifySigV4 } from '../../../test/support/data-plane/sigv4-verifier';
 import type { ServiceMessage } from '../config-stream/wire-types';
 
 const CONSUMER_KEY = 'tgk_consumer_key_never_forwarded';

@@ -2,10 +2,10 @@
 import http from 'node:http';
 import http2 from 'node:http2';
 import https from 'node:https';
-import { h2cRequest, httpRequest } from '../testing/http-client';
-import { startProxyHarness, type ProxyHarness } from '../testing/proxy-harness';
-import { consumerKeyFixture, serviceFixture } from '../testing/snapshot-fixtures';
-import { TEST_TLS } from '../testing/tls-fixtures';
+import { h2cRequest, httpRequest } from '../../../test/support/data-plane/http-client';
+import { startProxyHarness, type ProxyHarness } from '../../../test/support/data-plane/proxy-harness';
+import { consumerKeyFixture, serviceFixture } from '../../../test/support/data-plane/snapshot-fixtures';
+import { TEST_TLS } from '../../../test/support/data-plane/tls-fixtures';
 import { sniffProtocol } from './proxy-listener';
 
 const KEY = 'tgk_listener_key';

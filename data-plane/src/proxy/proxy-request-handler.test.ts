@@ -1,10 +1,10 @@
 // The request path end to end in one process: real listener, real upstream socket, compiled snapshots.
 import http from 'node:http';
 import net from 'node:net';
-import { startProxyHarness, type ProxyHarness } from '../testing/proxy-harness';
-import { httpRequest, jsonOf } from '../testing/http-client';
-import { respondJson } from '../testing/recording-upstream';
-import { apiKeyAuth, consumerKeyFixture, serviceFixture, sigV4Auth } from '../testing/snapshot-fixtures';
+import { startProxyHarness, type ProxyHarness } from '../../../test/support/data-plane/proxy-harness';
+import { httpRequest, jsonOf } from '../../../test/support/data-plane/http-client';
+import { respondJson } from '../../../test/support/data-plane/recording-upstream';
+import { apiKeyAuth, consumerKeyFixture, serviceFixture, sigV4Auth } from '../../../test/support/data-plane/snapshot-fixtures';
 import type { ServiceMessage } from '../config-stream/wire-types';
 
 const OPENAI_KEY = 'tgk_openai_consumer_key';

@@ -2,10 +2,10 @@
 // provider's certificate, warm keep-alive sockets, and never a second upstream call for one request.
 import https from 'node:https';
 import type { AddressInfo } from 'node:net';
-import { startProxyHarness, type ProxyHarness } from '../testing/proxy-harness';
-import { httpRequest } from '../testing/http-client';
-import { consumerKeyFixture, serviceFixture } from '../testing/snapshot-fixtures';
-import { TEST_TLS } from '../testing/tls-fixtures';
+import { startProxyHarness, type ProxyHarness } from '../../../test/support/data-plane/proxy-harness';
+import { httpRequest } from '../../../test/support/data-plane/http-client';
+import { consumerKeyFixture, serviceFixture } from '../../../test/support/data-plane/snapshot-fixtures';
+import { TEST_TLS } from '../../../test/support/data-plane/tls-fixtures';
 
 const KEY = 'tgk_upstream_client_key';
 const AUTH = { authorization: `Bearer ${KEY}`, 'content-type': 'application/json' };

@@ -1,6 +1,6 @@
 // A rotated key's grace period ends at the proxy itself: from its expiry on, lookup refuses the key,
 // whether or not a newer snapshot has removed it yet.
-import { consumerKeyFixture } from '../testing/snapshot-fixtures';
+import { consumerKeyFixture } from '../../../test/support/data-plane/snapshot-fixtures';
 import { ConsumerKeyIndex } from './consumer-key-index';
 
 const organizationOf = () => 'org-acme';

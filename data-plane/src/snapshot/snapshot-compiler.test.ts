@@ -1,4 +1,4 @@
-import { apiKeyAuth, consumerKeyFixture, rateLimitFixture, serviceFixture, sigV4Auth, snapshotFixture, TEST_AWS_CREDENTIALS, TEST_ENVIRONMENT } from '../testing/snapshot-fixtures';
+import { apiKeyAuth, consumerKeyFixture, rateLimitFixture, serviceFixture, sigV4Auth, snapshotFixture, TEST_AWS_CREDENTIALS, TEST_ENVIRONMENT } from '../../../test/support/data-plane/snapshot-fixtures';
 import type { ServiceMessage } from '../config-stream/wire-types';
 import { SnapshotCompileError, SnapshotCompiler } from './snapshot-compiler';
 import { UpstreamAgentPool } from './upstream-target';

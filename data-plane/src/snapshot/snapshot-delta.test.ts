@@ -1,5 +1,5 @@
 // SnapshotCompiler.applyDelta and the key index it updates: one change costs what it changes.
-import { consumerKeyFixture, serviceFixture, snapshotFixture, TEST_ENVIRONMENT } from '../testing/snapshot-fixtures';
+import { consumerKeyFixture, serviceFixture, snapshotFixture, TEST_ENVIRONMENT } from '../../../test/support/data-plane/snapshot-fixtures';
 import type { SnapshotDeltaMessage } from '../config-stream/wire-types';
 import { ConsumerKeyIndex, hashConsumerKey } from './consumer-key-index';
 import { SnapshotCompileError, SnapshotCompiler } from './snapshot-compiler';

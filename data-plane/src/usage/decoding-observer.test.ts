@@ -2,7 +2,7 @@ import { once } from 'node:events';
 import * as zlib from 'node:zlib';
 import { openAIChatStream } from '../../../test/fakes/openai';
 import { defaultBehaviour, sse } from '../../../test/fakes/recorder';
-import { observe, piecesOf, providerFixture } from '../providers/shared/observer-harness';
+import { observe, piecesOf, providerFixture } from '../../../test/support/data-plane/observer-harness';
 import { openAiUsageAccounting } from '../providers/openai/openai-usage';
 import type { ObservedUsage, PreparedRequest, ResponseObserver } from '../providers/usage-accounting';
 import { randomBytes } from 'node:crypto';

@@ -3,7 +3,7 @@ import { defaultBehaviour, sse } from '../../../test/fakes/recorder';
 import { parseSse } from '../../../test/fakes/wire';
 import { openAiStreamCutoff } from '../providers/openai/openai-cutoff';
 import { openAiUsageAccounting } from '../providers/openai/openai-usage';
-import { openCutoffReader, piecesOf } from '../providers/shared/observer-harness';
+import { openCutoffReader, piecesOf } from '../../../test/support/data-plane/observer-harness';
 import { MAX_SSE_EVENT_BYTES } from '../providers/shared/sse-response-observer';
 import type { CutoffStreamReader } from '../providers/stream-cutoff';
 import { type CutoffCounting, StreamCutter, type StreamCutoffSink } from './stream-cutoff';

@@ -1,6 +1,6 @@
 import type { OutgoingHttpHeaders } from 'node:http';
 import type { UpstreamEndpoint } from '../provider-adapter';
-import { apiKeyAuth } from '../../testing/snapshot-fixtures';
+import { apiKeyAuth } from '../../../../test/support/data-plane/snapshot-fixtures';
 import { anthropicAdapter } from './anthropic-adapter';
 
 const endpoint: UpstreamEndpoint = { protocol: 'https:', hostname: 'api.anthropic.com', port: 443, hostHeader: 'api.anthropic.com' };

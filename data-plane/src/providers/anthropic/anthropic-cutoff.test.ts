@@ -1,7 +1,7 @@
 import { anthropicStream } from '../../../../test/fakes/anthropic';
 import { defaultBehaviour } from '../../../../test/fakes/recorder';
 import { parseSse } from '../../../../test/fakes/wire';
-import { cutAfter, observe, openCutoffReader } from '../shared/observer-harness';
+import { cutAfter, observe, openCutoffReader } from '../../../../test/support/data-plane/observer-harness';
 import { anthropicStreamCutoff } from './anthropic-cutoff';
 import { anthropicUsageAccounting as accounting } from './anthropic-usage';
 

@@ -3,7 +3,7 @@ import messageExample from '../../../../test/fixtures/providers/anthropic/messag
 import { anthropicStream } from '../../../../test/fakes/anthropic';
 import { defaultBehaviour, sse } from '../../../../test/fakes/recorder';
 import { RequestBodyError } from '../usage-accounting';
-import { observe, observeAtEverySplit, piecesOf, providerFixture } from '../shared/observer-harness';
+import { observe, observeAtEverySplit, piecesOf, providerFixture } from '../../../../test/support/data-plane/observer-harness';
 import { anthropicUsageAccounting as accounting } from './anthropic-usage';
 
 const MESSAGES = '/v1/messages';

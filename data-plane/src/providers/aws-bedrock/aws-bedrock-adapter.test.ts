@@ -1,5 +1,5 @@
 import type { UpstreamEndpoint } from '../provider-adapter';
-import { apiKeyAuth, sigV4Auth } from '../../testing/snapshot-fixtures';
+import { apiKeyAuth, sigV4Auth } from '../../../../test/support/data-plane/snapshot-fixtures';
 import { awsBedrockAdapter } from './aws-bedrock-adapter';
 import { bedrockErrorType } from './bedrock-error';
 import { parseQueryForSigning } from './sigv4-authenticator';

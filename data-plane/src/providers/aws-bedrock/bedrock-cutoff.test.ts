@@ -1,6 +1,6 @@
 import { bedrockConverseStream, bedrockEvent, decodeEventStream } from '../../../../test/fakes/bedrock';
 import { defaultBehaviour } from '../../../../test/fakes/recorder';
-import { cutAfter, observe, openCutoffReader } from '../shared/observer-harness';
+import { cutAfter, observe, openCutoffReader } from '../../../../test/support/data-plane/observer-harness';
 import { bedrockStreamCutoff } from './bedrock-cutoff';
 import { bedrockUsageAccounting as accounting } from './bedrock-usage';
 

@@ -4,7 +4,7 @@ import { fromUtf8, toUtf8 } from '@smithy/util-utf8';
 import converseStreamEvents from '../../../../test/fixtures/providers/bedrock/converse-stream-events.json';
 import { bedrockConverseStream } from '../../../../test/fakes/bedrock';
 import { defaultBehaviour } from '../../../../test/fakes/recorder';
-import { observe, observeAtEverySplit, piecesOf, providerFixture } from '../shared/observer-harness';
+import { observe, observeAtEverySplit, piecesOf, providerFixture } from '../../../../test/support/data-plane/observer-harness';
 import { bedrockUsageAccounting as accounting } from './bedrock-usage';
 
 const codec = new EventStreamCodec(toUtf8, fromUtf8);

@@ -1,6 +1,6 @@
 import { bedrockConverseStream } from '../../../../test/fakes/bedrock';
 import { defaultBehaviour } from '../../../../test/fakes/recorder';
-import { piecesOf } from '../shared/observer-harness';
+import { piecesOf } from '../../../../test/support/data-plane/observer-harness';
 import { EventStreamFramer } from './event-stream-framer';
 
 const FRAMES = bedrockConverseStream(defaultBehaviour()).map((frame) => Buffer.from(frame));

@@ -1,5 +1,5 @@
 import type { UpstreamEndpoint, UpstreamRequestDraft } from '../provider-adapter';
-import { apiKeyAuth } from '../../testing/snapshot-fixtures';
+import { apiKeyAuth } from '../../../../test/support/data-plane/snapshot-fixtures';
 import { azureOpenAiAdapter } from './azure-openai-adapter';
 
 const endpoint: UpstreamEndpoint = { protocol: 'https:', hostname: 'x.openai.azure.com', port: 443, hostHeader: 'x.openai.azure.com' };

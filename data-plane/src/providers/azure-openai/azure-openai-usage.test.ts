@@ -1,7 +1,7 @@
 import firstChunkExample from '../../../../test/fixtures/providers/azure-openai/stream-first-chunk.json';
 import { openAIChatStream } from '../../../../test/fakes/openai';
 import { defaultBehaviour, sse } from '../../../../test/fakes/recorder';
-import { observe, observeAtEverySplit, providerFixture } from '../shared/observer-harness';
+import { observe, observeAtEverySplit, providerFixture } from '../../../../test/support/data-plane/observer-harness';
 import { azureOpenAiUsageAccounting as accounting } from './azure-openai-usage';
 
 const CHAT = '/openai/deployments/gpt-4o%20prod/chat/completions';

@@ -1,4 +1,4 @@
-import { apiKeyAuth } from '../../testing/snapshot-fixtures';
+import { apiKeyAuth } from '../../../../test/support/data-plane/snapshot-fixtures';
 import { mistralAdapter } from './mistral-adapter';
 
 describe('mistralAdapter', () => {

@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 import { mistralStream } from '../../../../test/fakes/mistral';
 import { defaultBehaviour, sse } from '../../../../test/fakes/recorder';
-import { observe, observeAtEverySplit, piecesOf, providerFixture } from '../shared/observer-harness';
+import { observe, observeAtEverySplit, piecesOf, providerFixture } from '../../../../test/support/data-plane/observer-harness';
 import { mistralUsageAccounting as accounting } from './mistral-usage';
 
 const CHAT = '/v1/chat/completions';

@@ -1,5 +1,5 @@
 import type { UpstreamEndpoint, UpstreamRequestDraft } from '../provider-adapter';
-import { apiKeyAuth } from '../../testing/snapshot-fixtures';
+import { apiKeyAuth } from '../../../../test/support/data-plane/snapshot-fixtures';
 import { openAiAdapter } from './openai-adapter';
 
 const endpoint: UpstreamEndpoint = { protocol: 'https:', hostname: 'api.openai.com', port: 443, hostHeader: 'api.openai.com' };

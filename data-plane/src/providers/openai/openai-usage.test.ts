@@ -2,7 +2,7 @@ import fc from 'fast-check';
 import { openAIChatStream } from '../../../../test/fakes/openai';
 import { defaultBehaviour, sse } from '../../../../test/fakes/recorder';
 import { RequestBodyError } from '../usage-accounting';
-import { observe, observeAtEverySplit, piecesOf, providerFixture } from '../shared/observer-harness';
+import { observe, observeAtEverySplit, piecesOf, providerFixture } from '../../../../test/support/data-plane/observer-harness';
 import { openAiUsageAccounting as accounting } from './openai-usage';
 
 const CHAT = '/v1/chat/completions';

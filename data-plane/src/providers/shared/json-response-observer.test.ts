@@ -1,5 +1,5 @@
 import { EDGE_BYTES, JsonResponseObserver, MAX_PARSED_JSON_BYTES, findUsageMember } from './json-response-observer';
-import { observe, piecesOf } from './observer-harness';
+import { observe, piecesOf } from '../../../../test/support/data-plane/observer-harness';
 import { OPENAI_JSON_READER } from './openai-compatible-usage';
 
 describe('JsonResponseObserver', () => {

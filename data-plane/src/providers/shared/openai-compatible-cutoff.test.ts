@@ -11,7 +11,7 @@ import { openAiStreamCutoff } from '../openai/openai-cutoff';
 import { openAiUsageAccounting } from '../openai/openai-usage';
 import type { CutoffStreamReader, StreamCutoff } from '../stream-cutoff';
 import type { PreparedRequest, UsageAccounting } from '../usage-accounting';
-import { cutAfter, observe, openCutoffReader } from './observer-harness';
+import { cutAfter, observe, openCutoffReader } from '../../../../test/support/data-plane/observer-harness';
 
 const BEHAVIOUR = { ...defaultBehaviour(), content: 'one two three four five six', usage: { prompt: 11, completion: 6 } };
 const TOKENS = { promptTokens: 11, completionTokens: 3 };

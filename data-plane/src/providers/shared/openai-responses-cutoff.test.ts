@@ -3,7 +3,7 @@ import { defaultBehaviour } from '../../../../test/fakes/recorder';
 import { parseSse } from '../../../../test/fakes/wire';
 import { openAiStreamCutoff } from '../openai/openai-cutoff';
 import { openAiUsageAccounting as accounting } from '../openai/openai-usage';
-import { cutAfter, observe, openCutoffReader } from './observer-harness';
+import { cutAfter, observe, openCutoffReader } from '../../../../test/support/data-plane/observer-harness';
 
 const BEHAVIOUR = { ...defaultBehaviour(), content: 'one two three four five', usage: { prompt: 30, completion: 5 } };
 const EVENTS = openAIResponseStream(BEHAVIOUR, 'gpt-5-mini');

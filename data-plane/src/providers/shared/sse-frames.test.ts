@@ -1,4 +1,4 @@
-import { piecesOf } from './observer-harness';
+import { piecesOf } from '../../../../test/support/data-plane/observer-harness';
 import { MAX_SSE_EVENT_BYTES } from './sse-response-observer';
 import { SseFramer, sseEvent, sseFields } from './sse-frames';
 

@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import type { EventSourceMessage } from 'eventsource-parser';
-import { observe, observeAtEverySplit, observeBytewise, piecesOf } from './observer-harness';
+import { observe, observeAtEverySplit, observeBytewise, piecesOf } from '../../../../test/support/data-plane/observer-harness';
 import { MAX_SSE_EVENT_BYTES, SseResponseObserver } from './sse-response-observer';
 import type { UsageTally } from './usage-tally';
 

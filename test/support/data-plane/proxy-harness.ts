@@ -1,8 +1,8 @@
 // An in-process proxy without a control plane: tests compile snapshots and swap them in directly,
 // with one RecordingUpstream standing in for the providers.
-import { startDataPlane, type DataPlaneHandle, type DataPlaneOptions } from '../main';
-import { silentLogger } from '../observability/logger';
-import type { ConsumerKeyMessage, ServiceMessage } from '../config-stream/wire-types';
+import { startDataPlane, type DataPlaneHandle, type DataPlaneOptions } from '../../../data-plane/src/main';
+import { silentLogger } from '../../../data-plane/src/observability/logger';
+import type { ConsumerKeyMessage, ServiceMessage } from '../../../data-plane/src/config-stream/wire-types';
 import { RecordingUpstream } from './recording-upstream';
 import { snapshotFixture, TEST_ENVIRONMENT } from './snapshot-fixtures';
 

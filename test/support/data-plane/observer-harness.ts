@@ -1,7 +1,7 @@
 // Test support: drives a ResponseObserver the way the proxy does, with the body cut into pieces, and a
 // stream cut-off reader the way the cutter does.
-import type { CutoffStreamReader, CutoffTokens, StreamCutoff } from '../stream-cutoff';
-import type { ObservedUsage, PreparedRequest, ResponseObserver } from '../usage-accounting';
+import type { CutoffStreamReader, CutoffTokens, StreamCutoff } from '../../../data-plane/src/providers/stream-cutoff';
+import type { ObservedUsage, PreparedRequest, ResponseObserver } from '../../../data-plane/src/providers/usage-accounting';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 
@@ -47,7 +47,7 @@ export function observeBytewise(observer: ResponseObserver, bytes: Buffer): Obse
 
 /** The bytes of a recorded wire example under test/fixtures/providers/. */
 export function providerFixture(provider: string, name: string): Buffer {
-  return readFileSync(join(__dirname, '../../../../test/fixtures/providers', provider, name));
+  return readFileSync(join(__dirname, '../../fixtures/providers', provider, name));
 }
 
 /**

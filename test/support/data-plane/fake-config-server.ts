@@ -1,8 +1,8 @@
 // A control plane stand-in for tests: a real gRPC server speaking tokengate.v1.ConfigService that
 // sends snapshots on demand and records every Hello, ACK, NACK and usage batch it receives.
 import { Server, ServerCredentials, status, type Metadata, type ServerDuplexStream, type UntypedServiceImplementation } from '@grpc/grpc-js';
-import { loadConfigServiceContract } from '../config-stream/config-proto';
-import type { ControlPlaneMessageInput, DecodedDataPlaneMessage, HelloMessage, SnapshotMessage, SnapshotRequestMessage, UsageBatchMessage } from '../config-stream/wire-types';
+import { loadConfigServiceContract } from '../../../data-plane/src/config-stream/config-proto';
+import type { ControlPlaneMessageInput, DecodedDataPlaneMessage, HelloMessage, SnapshotMessage, SnapshotRequestMessage, UsageBatchMessage } from '../../../data-plane/src/config-stream/wire-types';
 import { RecordLog } from './record-log';
 
 export type SnapshotReply =

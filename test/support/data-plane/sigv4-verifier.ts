@@ -3,7 +3,7 @@
 import { createHash } from 'node:crypto';
 import { Sha256 } from '@aws-crypto/sha256-js';
 import { SignatureV4 } from '@smithy/signature-v4';
-import { parseQueryForSigning } from '../providers/aws-bedrock/sigv4-authenticator';
+import { parseQueryForSigning } from '../../../data-plane/src/providers/aws-bedrock/sigv4-authenticator';
 import type { RecordedRequest } from './recording-upstream';
 
 const AUTHORIZATION = /^AWS4-HMAC-SHA256 Credential=([^/]+)\/(\d{8})\/([^/]+)\/([^/]+)\/aws4_request, SignedHeaders=([a-z0-9;-]+), Signature=([0-9a-f]{64})$/;

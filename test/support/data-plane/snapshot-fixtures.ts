@@ -1,7 +1,7 @@
 // Builders for proto-shaped snapshots (as decoded with CONFIG_PROTO_LOADER_OPTIONS), with defaults for
 // every field so a test states only what it is about.
-import { hashConsumerKey } from '../snapshot/consumer-key-index';
-import type { BackendAuthMessage, ConsumerKeyMessage, RateLimitPolicyMessage, ServiceMessage, SnapshotMessage } from '../config-stream/wire-types';
+import { hashConsumerKey } from '../../../data-plane/src/snapshot/consumer-key-index';
+import type { BackendAuthMessage, ConsumerKeyMessage, RateLimitPolicyMessage, ServiceMessage, SnapshotMessage } from '../../../data-plane/src/config-stream/wire-types';
 
 export const TEST_ENVIRONMENT = 'test';
 
