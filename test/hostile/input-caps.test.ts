@@ -226,7 +226,7 @@ describe('every string and list input of every mutation at 100x its cap', () => 
 
   it('the reported case: 110,000 labels (832 KB) from another organization’s DEVELOPER name the list, and nothing is written', async () => {
     const before = await databaseDigest();
-    const labels = Array.from({ length: 110_000 }, (_, i) => `l${i % 10_000}`);
+    const labels = Array.from({ length: 110_000 }, (_, i) => `l${i.toString(36)}`); // distinct, as reported
     const { variables } = baselines().registerGenAIService;
     const hostile = withValue(variables, ['input', 'labels'], labels);
     expect(JSON.stringify(hostile).length).toBeGreaterThan(800_000);
