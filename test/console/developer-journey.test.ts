@@ -106,13 +106,18 @@ describe('developer', () => {
     const { page } = tab;
     await page.getByRole('button', { name: 'Rotate production key' }).click();
     const dialog = page.getByRole('alertdialog');
-    await dialog.getByText('The current key stops working').waitFor();
+    // Without downtime: the current key keeps working for an hour beside the new one.
+    await dialog.getByLabel('The current key keeps working').selectOption({ label: 'For 1 hour' });
+    await dialog.getByText('Both keys work meanwhile').waitFor();
     await dialog.getByRole('button', { name: 'Rotate key' }).click();
     const panel = page.locator('[data-issued-keys]');
     await panel.waitFor();
     const rotated = (await panel.locator('code.api-key').textContent())!;
     expect(rotated).toMatch(/^tgk_/);
     expect(rotated).not.toBe(key);
+    const production = page.locator('section.card[data-environment="production"]');
+    await production.getByText('Previous key').waitFor();
+    expect(await production.textContent()).toContain(`Previous key${key.slice(0, 12)}… keeps working until`);
     await page.getByRole('link', { name: '← Connections' }).click();
     await page.getByRole('heading', { name: 'Connections', level: 1 }).waitFor();
     expect(await page.content()).not.toContain(rotated);

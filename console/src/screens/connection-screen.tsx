@@ -19,7 +19,7 @@ const ConnectionQuery = graphql(`
     connection(id: $id) {
       id name description createdAt projectId
       service { id name provider marketplaceStatus }
-      environments { environment endpointUrl keyPrefix keyCreatedAt usageSnippet quotaSource quota { timeUnit maxPromptTokens maxCompletionTokens maxTotalTokens enforce } }
+      environments { environment endpointUrl keyPrefix keyCreatedAt previousKeyPrefix previousKeyExpiresAt usageSnippet quotaSource quota { timeUnit maxPromptTokens maxCompletionTokens maxTotalTokens enforce } }
     }
   }
 `);
@@ -38,7 +38,7 @@ const ConnectionUsage = graphql(`
 `);
 
 const RotateKey = graphql(`
-  mutation ConsoleRotateKey($connectionId: ID!, $environment: String!) { rotateConnectionKey(connectionId: $connectionId, environment: $environment) { environment apiKey endpointUrl } }
+  mutation ConsoleRotateKey($connectionId: ID!, $environment: String!, $graceSeconds: Int) { rotateConnectionKey(connectionId: $connectionId, environment: $environment, graceSeconds: $graceSeconds) { environment apiKey endpointUrl previousKeyExpiresAt } }
 `);
 
 const SetQuota = graphql(`
@@ -53,6 +53,7 @@ export function ConnectionScreen({ connectionId }: { connectionId: string }) {
   const { data, error, reload } = useQuery(ConnectionQuery, { id: connectionId });
   const [rotating, setRotating] = useState<string | null>(null);
   const [rotated, setRotated] = useState<Rotated | null>(null);
+  const [grace, setGrace] = useState(0);
   const [deleting, setDeleting] = useState(false);
   const dismiss = useCallback(() => setRotated(null), []);
   const fetchRows = useCallback(async (group: UsageGroup, range: UsageRange) => {
@@ -80,6 +81,7 @@ export function ConnectionScreen({ connectionId }: { connectionId: string }) {
             <dl className="pairs">
               <dt>Endpoint URL</dt><dd><code className="endpoint">{e.endpointUrl}</code></dd>
               <dt>Key</dt><dd>{e.keyPrefix ? <><code>{e.keyPrefix}…</code> <span className="muted">issued {when(e.keyCreatedAt)}</span></> : 'none'}</dd>
+              {e.previousKeyPrefix ? <><dt>Previous key</dt><dd><code>{e.previousKeyPrefix}…</code> <span className="muted">keeps working until {when(e.previousKeyExpiresAt)}</span></dd></> : null}
               <dt>Quota</dt><dd>{e.quota ? `${tokens(e.quota.maxTotalTokens)} total tokens ${TIME_UNIT_NAMES[e.quota.timeUnit]}${e.quota.enforce ? '' : ' (shadow mode)'}` : 'None'} <span className="muted">({QUOTA_SOURCE_NAMES[e.quotaSource]})</span></dd>
             </dl>
             <Budgets connectionId={c.id} environment={e.environment} />
@@ -100,15 +102,26 @@ export function ConnectionScreen({ connectionId }: { connectionId: string }) {
         title={`Rotate the ${rotating ?? ''} key?`}
         isOpen={rotating !== null}
         confirmLabel="Rotate key"
-        onCancel={() => setRotating(null)}
+        onCancel={() => { setRotating(null); setGrace(0); }}
         onConfirm={async () => {
-          const result = await request(RotateKey, { connectionId: c.id, environment: rotating! });
+          const result = await request(RotateKey, { connectionId: c.id, environment: rotating!, graceSeconds: grace });
           setRotating(null);
+          setGrace(0);
           setRotated(result.rotateConnectionKey);
           void reload();
         }}
       >
-        <p>A new key is issued and shown once. The current key stops working within seconds: update the apps that use it.</p>
+        <p>A new key is issued and shown once.</p>
+        <label className="field">
+          <span>The current key keeps working</span>
+          <select id="rotation-grace" value={grace} onChange={(event) => setGrace(Number(event.target.value))}>
+            <option value={0}>No: it stops within seconds</option>
+            <option value={3600}>For 1 hour</option>
+            <option value={86_400}>For 1 day</option>
+            <option value={604_800}>For 7 days</option>
+          </select>
+        </label>
+        <p className="muted">{grace === 0 ? 'Update the apps that use it first.' : 'Both keys work meanwhile: move the apps to the new key, then the old one stops on its own.'} A key still in an earlier grace period stops now.</p>
       </ConfirmDialog>
       <ConfirmDialog
         title={`Delete connection ${c.name}?`}
