@@ -1,8 +1,10 @@
 // Every string and list a GraphQL operation can send has a declared maximum, checked before anything
-// else looks at the value: a global type-graphql middleware, first in line, compares lengths (O(1)
-// each) against one table, so an oversized input costs its JSON parse and graphql-js's coercion, never
-// the resolver's normalization, a database round trip or a lock. The numbers are the limits the
-// domain checks already apply (common/validation.ts and the services), so a value the services
+// else looks at the value, by comparing lengths (O(1) each) against one table: variables as sent,
+// before graphql-js coerces them (an Apollo plugin and graphql-ws's onSubscribe, http-server.ts), and
+// every field's arguments once more by a global type-graphql middleware, first in line, before the
+// resolver (values written in the document reach only this one). An oversized input costs its JSON
+// parse, never coercion, normalization, a database round trip or a lock. The numbers are the limits
+// the domain checks already apply (common/validation.ts and the services), so a value the services
 // accept is never refused here. The schema refuses to build when an input lacks a cap, and each cap
 // is appended to its field's description in the SDL.
 import {
@@ -137,7 +139,7 @@ export const INPUT_CAPS: ReadonlyMap<string, InputCap> = new Map<string, InputCa
 type InputSlot = GraphQLArgument | GraphQLInputField;
 
 interface ResolvedCaps {
-  /** Every argument and input field whose value has a cap (or holds input objects that may). */
+  /** The cap of every argument and input field that has one. */
   readonly bySlot: WeakMap<InputSlot, InputCap>;
   /** Coordinates in SDL order with their caps, for descriptions and tests. */
   readonly coordinates: ReadonlyMap<string, { slot: InputSlot; cap: InputCap | null }>;
