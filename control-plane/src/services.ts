@@ -5,7 +5,8 @@ import { ConnectionQuotaService } from './connection/connection-quota.service';
 import { ConnectionService } from './connection/connection.service';
 import { DataPlaneCredentialService } from './data-plane-registry/data-plane-credential.service';
 import { DataPlaneRegistryService } from './data-plane-registry/data-plane-registry.service';
-import { type ChangeFeed, SILENT_CHANGE_FEED } from './deployment/change-feed';
+import { type ChangeFeed, SILENT_CHANGE_FEED } from './config-change/change-feed';
+import { ConfigChanges } from './config-change/config-change';
 import { DeploymentService } from './deployment/deployment.service';
 import { EnvironmentService } from './environment/environment.service';
 import { GenAIServiceService } from './genai-service/genai-service.service';
@@ -34,7 +35,9 @@ export interface ControlPlaneServices {
 }
 
 /** `budgetCounters`: the token counters in Redis, read by Connection.budgets (null: none to read). */
-export function createServices(db: DataSource, secretBox: SecretBox, changes: ChangeFeed = SILENT_CHANGE_FEED, budgetCounters: BudgetCounterReader | null = null): ControlPlaneServices {
+export function createServices(db: DataSource, secretBox: SecretBox, feed: ChangeFeed = SILENT_CHANGE_FEED, budgetCounters: BudgetCounterReader | null = null): ControlPlaneServices {
+  // Every mutation that alters what proxies serve goes through this one unit of work (config-change.ts).
+  const changes = new ConfigChanges(db, feed);
   return {
     auth: new AuthService(db),
     organizations: new OrganizationService(db),

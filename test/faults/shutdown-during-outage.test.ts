@@ -86,7 +86,7 @@ it('the rollout queue and worker, closed while Redis is down, let their process 
     const events = new DeploymentEvents(redisUrl, namespace, logger);
     const scheduler = new RolloutScheduler(redisUrl, namespace, store, events, logger);
     scheduler.startSweeper(100);
-    const worker = new RolloutWorker(store, events, logger, { redisUrl, namespace, announce: async () => undefined });
+    const worker = new RolloutWorker(store, events, logger, { redisUrl, namespace });
     (async () => {
       while ((await scheduler.queue.getWorkers()).length === 0) await new Promise((resolve) => setTimeout(resolve, 25));
       console.log('ready');

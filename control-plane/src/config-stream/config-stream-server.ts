@@ -3,6 +3,7 @@
 // sent (or a full snapshot for older proxies, after a SnapshotRequest, or when the gap is too large);
 // records ACKs and NACKs. Each stream has at most one config message in flight: changes arriving
 // while it is being flushed are coalesced into the next one, so a slow proxy never queues stale ones.
+import { DataPlaneStore } from '../data-plane-registry/data-plane-store';
 import { readFileSync } from 'node:fs';
 import { timingSafeEqual, createHash } from 'node:crypto';
 import { Server, ServerCredentials, status, type ServerDuplexStream } from '@grpc/grpc-js';
@@ -112,6 +113,7 @@ export class ConfigStreamServer {
   private readonly contract = loadConfigServiceContract();
   private readonly expectedToken: Buffer | null;
   private readonly deltaLimits: DeltaLimits;
+  private readonly dataPlanes: DataPlaneStore;
   private poller: NodeJS.Timeout | undefined;
   private trimmer: NodeJS.Timeout | undefined;
   private stopped = false;
@@ -125,6 +127,7 @@ export class ConfigStreamServer {
   ) {
     this.expectedToken = options.dataPlaneToken ? digest(options.dataPlaneToken) : null;
     this.deltaLimits = options.deltaLimits ?? DEFAULT_DELTA_LIMITS;
+    this.dataPlanes = new DataPlaneStore(db);
     this.server.addService(this.contract.service.service, { streamConfig: (call: ProxyCall) => this.accept(call) });
   }
 
@@ -233,11 +236,7 @@ export class ConfigStreamServer {
             throw new Error('the first message of a stream must be Hello');
           } else if (message.ack) {
             const current = stream; // `stream` is cleared when the call closes mid-await
-            await this.db.query(
-              `UPDATE data_planes SET applied_at = CASE WHEN $2 > applied_revision THEN now() ELSE applied_at END,
-                 applied_revision = GREATEST(applied_revision, $2), connected = true, last_seen_at = now() WHERE id = $1`,
-              [current.proxyId, message.ack.revision],
-            );
+            await this.dataPlanes.applied(current.proxyId, message.ack.revision);
             this.options.onProxyReport?.(current.environment);
           } else if (message.usage) {
             const batch = message.usage;
@@ -247,11 +246,7 @@ export class ConfigStreamServer {
           } else if (message.nack) {
             const current = stream;
             this.logger.warn({ proxyId: current.proxyId, environment: current.environment, revision: message.nack.revision, reason: message.nack.reason }, 'proxy refused a snapshot');
-            await this.db.query(`UPDATE data_planes SET last_nack_reason = $2, last_nack_revision = $3, last_seen_at = now() WHERE id = $1`, [
-              current.proxyId,
-              message.nack.reason.slice(0, 2000),
-              message.nack.revision,
-            ]);
+            await this.dataPlanes.refused(current.proxyId, message.nack.revision, message.nack.reason);
             this.options.onProxyReport?.(current.environment);
           } else if (message.resync) {
             const current = stream;
@@ -287,13 +282,7 @@ export class ConfigStreamServer {
     const envRows: Array<{ id: string }> = await this.db.query('SELECT id FROM environments WHERE handle = $1', [hello.environment]);
     if (envRows.length === 0) throw new Error(`unknown environment "${hello.environment}"`);
     const lastApplied = Number(hello.last_applied_revision);
-    await this.db.query(
-      `INSERT INTO data_planes (id, environment_id, version, applied_revision, connected, last_seen_at)
-       VALUES ($1, $2, $3, $4, true, now())
-       ON CONFLICT (id) DO UPDATE SET environment_id = EXCLUDED.environment_id, version = EXCLUDED.version,
-         applied_revision = EXCLUDED.applied_revision, connected = true, last_seen_at = now()`,
-      [proxyId, envRows[0].id, hello.version.slice(0, 100), hello.last_applied_revision],
-    );
+    await this.dataPlanes.connected(proxyId, envRows[0].id, hello.version, hello.last_applied_revision);
     this.options.onProxyReport?.(hello.environment);
     const stream: ProxyStream = {
       call,
@@ -321,7 +310,7 @@ export class ConfigStreamServer {
   private async markDisconnected(stream: ProxyStream): Promise<void> {
     const stillOpen = [...(this.streams.get(stream.environment) ?? [])].some((s) => s.proxyId === stream.proxyId);
     if (stillOpen) return;
-    await this.db.query('UPDATE data_planes SET connected = false, last_seen_at = now() WHERE id = $1', [stream.proxyId]).catch((error: unknown) => {
+    await this.dataPlanes.disconnected(stream.proxyId).catch((error: unknown) => {
       this.logger.warn({ err: String(error), proxyId: stream.proxyId }, 'could not record a proxy disconnect');
     });
     this.options.onProxyReport?.(stream.environment);

@@ -2,10 +2,8 @@
 // quota) and the budgets that limit it now, with what their current windows have used.
 import type { DataSource } from 'typeorm';
 import { type Actor, SERVICE_MANAGERS } from '../auth/actor';
-import { recordAudit } from '../audit/audit-log';
 import { badUserInput } from '../common/errors';
-import type { ChangeFeed } from '../deployment/change-feed';
-import { bumpRevisions } from '../deployment/revision-ledger';
+import type { ConfigChanges } from '../config-change/config-change';
 import { EnvironmentEntity } from '../environment/environment.entity';
 import type { RateLimitInput } from '../genai-service/genai-service.types';
 import { type BudgetCounterReader, countersUnavailable } from '../rate-limit/budget-counters';
@@ -30,7 +28,7 @@ const DIMENSIONS = [
 export class ConnectionQuotaService {
   constructor(
     private readonly db: DataSource,
-    private readonly changes: ChangeFeed,
+    private readonly changes: ConfigChanges,
     /** null: no Redis to read (Connection.budgets answers SERVICE_UNAVAILABLE where it needs one). */
     private readonly counters: BudgetCounterReader | null,
   ) {}
@@ -41,7 +39,7 @@ export class ConnectionQuotaService {
    * connection's key there is logged as changed, so proxies get it again with its quota_override.
    */
   async setQuota(actor: Actor, connectionId: string, environmentHandle: string, input: RateLimitInput | null): Promise<ConnectionEntity> {
-    const { connection, bumped } = await this.db.transaction(async (tx) => {
+    const connection = await this.changes.apply(async (tx, change) => {
       const connection = await lockConnection(tx, actor, connectionId);
       actor.requireRole(connection.organizationId, SERVICE_MANAGERS, 'setting connection quotas');
       const quota = input === null ? null : rateLimitFromInput('quota', input);
@@ -59,7 +57,7 @@ export class ConnectionQuotaService {
           [connectionId, environment.id, quota.timeUnit, quota.maxPromptTokens, quota.maxCompletionTokens, quota.maxTotalTokens, quota.shadow],
         );
       }
-      await recordAudit(tx, actor, {
+      await change.audit(actor, {
         action: 'connection.setQuota',
         targetType: 'Connection',
         targetId: connectionId,
@@ -69,11 +67,10 @@ export class ConnectionQuotaService {
       // Proxies know a quota through the connection's key: its key there is what changed. A connection
       // without a key there (an environment created after it) has nothing to send until one is issued.
       const keys = (await tx.findBy(ConnectionKeyEntity, { connectionId, environmentId: environment.id })).map((k) => ({ environmentId: environment.id, keyHash: k.keyHash }));
-      const change = `quota of connection "${connection.name}" ${quota ? 'set' : 'removed'} in ${environmentHandle}`;
-      const bumped = keys.length > 0 ? await bumpRevisions(tx, connection.serviceId, [environment.id], change, { service: false, keys }) : [];
-      return { connection, bumped };
+      const what = `quota of connection "${connection.name}" ${quota ? 'set' : 'removed'} in ${environmentHandle}`;
+      if (keys.length > 0) await change.alters(connection.serviceId, [environment.id], what, { service: false, keys });
+      return connection;
     });
-    await this.changes.environmentsChanged(bumped, connection.serviceId);
     return connection;
   }
 

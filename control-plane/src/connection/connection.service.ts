@@ -1,12 +1,10 @@
 import type { DataSource, EntityManager } from 'typeorm';
 import type { Actor } from '../auth/actor';
-import { recordAudit } from '../audit/audit-log';
 import { badUserInput, conflict, isUniqueViolation, notFound } from '../common/errors';
 import { findByIdOrNotFound } from '../common/lookup';
 import { generateToken, hashToken } from '../common/secure-token';
 import { validateName, validateText } from '../common/validation';
-import type { ChangeFeed } from '../deployment/change-feed';
-import { bumpRevisions } from '../deployment/revision-ledger';
+import type { ConfigChanges } from '../config-change/config-change';
 import { EnvironmentEntity } from '../environment/environment.entity';
 import { GenAIServiceEntity } from '../genai-service/genai-service.entity';
 import { MarketplaceStatus, RegistrationScope } from '../genai-service/provider';
@@ -38,14 +36,14 @@ export async function lockConnection(tx: EntityManager, actor: Actor, connection
 export class ConnectionService {
   constructor(
     private readonly db: DataSource,
-    private readonly changes: ChangeFeed,
+    private readonly changes: ConfigChanges,
   ) {}
 
   async create(actor: Actor, input: CreateConnectionInput): Promise<{ connection: ConnectionEntity; keys: IssuedConnectionKeyType[] }> {
     const name = validateName('input.name', input.name);
     const description = validateText('input.description', input.description, 2000);
     try {
-      const { connection, keys, bumped, serviceId } = await this.db.transaction(async (tx) => {
+      const { connection, keys } = await this.changes.apply(async (tx, change) => {
         const project = await findByIdOrNotFound(tx, ProjectEntity, input.projectId, 'project', (p) => actor.canRead(p.organizationId));
         const service = await findByIdOrNotFound(tx, GenAIServiceEntity, input.serviceId, 'GenAI service', (s) => actor.canRead(s.organizationId));
         if (service.organizationId !== project.organizationId || (service.scope === RegistrationScope.PROJECT && service.projectId !== project.id)) {
@@ -65,7 +63,7 @@ export class ConnectionService {
         for (const environment of environments) {
           keys.push(await this.issueKey(tx, connection.id, environment, organization.handle, service.contextPath));
         }
-        await recordAudit(tx, actor, {
+        await change.audit(actor, {
           action: 'connection.create',
           targetType: 'Connection',
           targetId: connection.id,
@@ -73,10 +71,9 @@ export class ConnectionService {
           details: { name, projectId: project.id, serviceId: service.id, environments: keys.map((k) => k.environment) },
         });
         const issued = environments.map((e, i) => ({ environmentId: e.id, keyHash: hashToken(keys[i].apiKey) }));
-        const bumped = await bumpRevisions(tx, service.id, environments.map((e) => e.id), `connection "${name}" created`, { service: false, keys: issued });
-        return { connection, keys, bumped, serviceId: service.id };
+        await change.alters(service.id, environments.map((e) => e.id), `connection "${name}" created`, { service: false, keys: issued });
+        return { connection, keys };
       });
-      await this.changes.environmentsChanged(bumped, serviceId);
       return { connection, keys };
     } catch (error) {
       if (isUniqueViolation(error)) throw conflict(`the project already has a connection named "${name}"`, 'input.name');
@@ -94,7 +91,7 @@ export class ConnectionService {
     if (!Number.isInteger(graceSeconds) || graceSeconds < 0 || graceSeconds > MAX_ROTATION_GRACE_SECONDS) {
       throw badUserInput('graceSeconds', `must be a whole number of seconds from 0 to ${MAX_ROTATION_GRACE_SECONDS} (7 days)`);
     }
-    const { key, bumped, serviceId } = await this.db.transaction(async (tx) => {
+    const key = await this.changes.apply(async (tx, change) => {
       const connection = await lockConnection(tx, actor, connectionId);
       const environment = await tx.findOneBy(EnvironmentEntity, { handle: environmentHandle });
       if (!environment) throw badUserInput('environment', `unknown environment "${environmentHandle}"`);
@@ -112,31 +109,28 @@ export class ConnectionService {
       }
       const key = await this.issueKey(tx, connectionId, environment, organization.handle, service.contextPath);
       const keyChanges = [...existing.map((k) => k.keyHash), hashToken(key.apiKey)].map((keyHash) => ({ environmentId: environment.id, keyHash }));
-      await recordAudit(tx, actor, {
+      await change.audit(actor, {
         action: 'connection.rotateKey',
         targetType: 'Connection',
         targetId: connectionId,
         organizationId: connection.organizationId,
         details: { environment: environmentHandle, graceSeconds, previousKeyExpiresAt: previousKeyExpiresAt?.toISOString() ?? null },
       });
-      const bumped = await bumpRevisions(tx, service.id, [environment.id], `key of connection "${connection.name}" rotated in ${environmentHandle}`, { service: false, keys: keyChanges });
-      return { key: { ...key, previousKeyExpiresAt }, bumped, serviceId: service.id };
+      await change.alters(service.id, [environment.id], `key of connection "${connection.name}" rotated in ${environmentHandle}`, { service: false, keys: keyChanges });
+      return { ...key, previousKeyExpiresAt };
     });
-    await this.changes.environmentsChanged(bumped, serviceId);
     return key;
   }
 
   async delete(actor: Actor, connectionId: string): Promise<void> {
-    const { bumped, serviceId } = await this.db.transaction(async (tx) => {
+    await this.changes.apply(async (tx, change) => {
       const connection = await lockConnection(tx, actor, connectionId);
       const removedKeys = (await tx.findBy(ConnectionKeyEntity, { connectionId })).map((k) => ({ environmentId: k.environmentId, keyHash: k.keyHash }));
       const environmentIds = removedKeys.map((k) => k.environmentId);
       await tx.delete(ConnectionEntity, { id: connectionId }); // keys go with it (ON DELETE CASCADE)
-      await recordAudit(tx, actor, { action: 'connection.delete', targetType: 'Connection', targetId: connectionId, organizationId: connection.organizationId, details: { name: connection.name, serviceId: connection.serviceId } });
-      const bumped = await bumpRevisions(tx, connection.serviceId, environmentIds, `connection "${connection.name}" deleted`, { service: false, keys: removedKeys });
-      return { bumped, serviceId: connection.serviceId };
+      await change.audit(actor, { action: 'connection.delete', targetType: 'Connection', targetId: connectionId, organizationId: connection.organizationId, details: { name: connection.name, serviceId: connection.serviceId } });
+      await change.alters(connection.serviceId, environmentIds, `connection "${connection.name}" deleted`, { service: false, keys: removedKeys });
     });
-    await this.changes.environmentsChanged(bumped, serviceId);
   }
 
   async get(actor: Actor, id: string): Promise<ConnectionEntity> {

@@ -2,7 +2,7 @@
 // proxy reports (ACK/NACK/connect), fanned out to the rollout workers waiting on them.
 import type { Logger } from 'pino';
 import type { DeploymentStatus } from './deployment-status';
-import { RedisChannel } from './redis-channel';
+import { RedisChannel } from '../common/redis-channel';
 
 export interface DeploymentStatusEvent {
   id: string;

@@ -1,5 +1,6 @@
 // Reads and conditionally updates deployment rows. An update names the revision it is about, so a
 // rollout that was superseded by a newer change can never overwrite the newer deployment's status.
+import { DataPlaneStore, type ProxyState } from '../data-plane-registry/data-plane-store';
 import type { DataSource } from 'typeorm';
 import type { DeploymentStatusEvent } from './deployment-events';
 import { DeploymentStatus } from './deployment-status';
@@ -39,18 +40,9 @@ export class DeploymentStore {
     );
   }
 
-  async proxiesOf(environmentId: string): Promise<Array<{ id: string; connected: boolean; appliedRevision: number; lastNackRevision: number | null; lastNackReason: string | null }>> {
-    const rows: Array<Record<string, unknown>> = await this.db.query(
-      'SELECT id, connected, applied_revision, last_nack_revision, last_nack_reason FROM data_planes WHERE environment_id = $1 ORDER BY id',
-      [environmentId],
-    );
-    return rows.map((r) => ({
-      id: r.id as string,
-      connected: r.connected as boolean,
-      appliedRevision: Number(r.applied_revision),
-      lastNackRevision: r.last_nack_revision === null ? null : Number(r.last_nack_revision),
-      lastNackReason: (r.last_nack_reason as string | null) ?? null,
-    }));
+  /** What the proxies of the environment reported (data-plane-registry/data-plane-store.ts). */
+  proxiesOf(environmentId: string): Promise<ProxyState[]> {
+    return new DataPlaneStore(this.db).ofEnvironment(environmentId);
   }
 
   private async select(where: string, params: unknown[]): Promise<DeploymentStatusEvent[]> {

@@ -1,7 +1,7 @@
 import type { DataSource } from 'typeorm';
 import type { Actor } from '../auth/actor';
 import { findByIdOrNotFound } from '../common/lookup';
-import { DataPlaneEntity } from '../data-plane-registry/data-plane.entity';
+import { DataPlaneStore } from '../data-plane-registry/data-plane-store';
 import { GenAIServiceEntity } from '../genai-service/genai-service.entity';
 import { DeploymentEntity } from './deployment.entity';
 import type { DeploymentDataPlaneType, DeploymentType } from './deployment.types';
@@ -40,7 +40,7 @@ export class DeploymentService {
 
   /** The proxies of the deployment's environment and whether each has applied its revision. */
   async dataPlanesOf(deployment: DeploymentType): Promise<DeploymentDataPlaneType[]> {
-    const proxies = await this.db.getRepository(DataPlaneEntity).find({ where: { environmentId: deployment.environmentId }, order: { id: 'ASC' } });
+    const proxies = await new DataPlaneStore(this.db).ofEnvironment(deployment.environmentId);
     return proxies.map((p) => ({
       proxyId: p.id,
       appliedRevision: p.appliedRevision,

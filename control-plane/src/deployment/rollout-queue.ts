@@ -3,11 +3,11 @@
 // the newest revision. Job ids make enqueueing idempotent (the sweeper may enqueue twice).
 import { Queue } from 'bullmq';
 import type { Logger } from 'pino';
-import type { ChangeFeed } from './change-feed';
+import type { ChangeFeed } from '../config-change/change-feed';
 import type { DeploymentEvents } from './deployment-events';
 import type { DeploymentStore } from './deployment-store';
 import { BULLMQ_CLIENT_OPTIONS, OwnedRedisClients, settlesWithin } from './owned-redis-clients';
-import type { BumpedEnvironment } from './revision-ledger';
+import type { BumpedEnvironment } from '../config-change/revision-ledger';
 
 export const ROLLOUT_QUEUE = 'tokengate-rollouts';
 

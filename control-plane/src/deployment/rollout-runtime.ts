@@ -2,7 +2,6 @@
 import type { Logger } from 'pino';
 import type { DataSource } from 'typeorm';
 import type { ControlPlaneConfig } from '../config';
-import { RedisChangeFeed } from '../config-stream/redis-change-feed';
 import { DeploymentEvents } from './deployment-events';
 import { DeploymentStore } from './deployment-store';
 import { RolloutWorker } from './rollout-worker';
@@ -19,14 +18,11 @@ export interface RolloutRuntime {
 
 export async function startRolloutWorker(config: Pick<ControlPlaneConfig, 'redisUrl' | 'redisNamespace' | 'rollout'>, db: DataSource, logger: Logger): Promise<RolloutRuntime> {
   const events = new DeploymentEvents(config.redisUrl, config.redisNamespace, logger);
-  const changes = new RedisChangeFeed(config.redisUrl, config.redisNamespace, logger);
-  await changes.start();
   const worker = new RolloutWorker(new DeploymentStore(db), events, logger, {
     redisUrl: config.redisUrl,
     namespace: config.redisNamespace,
     timeoutMs: config.rollout.timeoutMs,
     lockDurationMs: config.rollout.lockDurationMs,
-    announce: (environment, revision, serviceId) => changes.announce(environment, revision, serviceId),
   });
   logger.info('rollout worker started');
   return {
@@ -35,7 +31,6 @@ export async function startRolloutWorker(config: Pick<ControlPlaneConfig, 'redis
       const shutdown = await worker.close();
       if (shutdown === 'redis-unreachable') logger.warn('Redis is unreachable: rollouts in flight were not waited for; another worker retries them once their locks expire');
       if (shutdown === 'grace-period-exceeded') logger.warn('rollouts in flight did not finish within the grace period; another worker retries them once their locks expire');
-      await changes.stop();
       events.close();
       logger.info({ shutdown }, 'rollout worker stopped');
     },

@@ -1,5 +1,5 @@
-// Runs rollouts: PENDING → IN_PROGRESS → DEPLOYED | FAILED. A rollout re-announces its revision to the
-// control-plane replicas, then waits until every connected proxy of the environment has applied it
+// Runs rollouts: PENDING → IN_PROGRESS → DEPLOYED | FAILED. A rollout waits (the change was announced
+// once, after its commit: config-change/config-change.ts) until every connected proxy of the environment has applied it
 // (DEPLOYED), one refused it (FAILED, with its reason), or the timeout passed (FAILED, naming the
 // proxies that did not answer). It wakes on proxy reports (Redis) and polls as a safety net.
 import { type Job, Worker } from 'bullmq';
@@ -27,8 +27,6 @@ export interface RolloutWorkerOptions {
   pollIntervalMs?: number;
   /** How long close() lets rollouts in flight finish while Redis is reachable. Default: the timeout plus 5 s. */
   shutdownGraceMs?: number;
-  /** Re-announces a revision to the replicas (config changes channel). */
-  announce: (environment: string, revision: number, serviceId: string) => Promise<void>;
 }
 
 export type RolloutOutcome = 'deployed' | 'failed' | 'superseded';
@@ -119,7 +117,6 @@ export class RolloutWorker {
     if (!current || current.revision !== data.revision) return 'superseded';
     if (current.status === DeploymentStatus.DEPLOYED || current.status === DeploymentStatus.FAILED) return current.status === DeploymentStatus.DEPLOYED ? 'deployed' : 'failed';
     await this.move(data, DeploymentStatus.IN_PROGRESS, `rolling out revision ${data.revision} to ${data.environment}`);
-    await this.options.announce(data.environment, data.revision, data.serviceId);
 
     const deadline = Date.now() + (this.options.timeoutMs ?? 30_000);
     for (;;) {

@@ -1,6 +1,5 @@
 import type { DataSource, EntityManager } from 'typeorm';
 import { type Actor, SERVICE_MANAGERS } from '../auth/actor';
-import { recordAudit } from '../audit/audit-log';
 import { badUserInput, conflict, isUniqueViolation } from '../common/errors';
 import { findByIdOrNotFound } from '../common/lookup';
 import {
@@ -13,8 +12,8 @@ import {
   validateName,
   validateText,
 } from '../common/validation';
-import { type ChangeFeed } from '../deployment/change-feed';
-import { type BumpedEnvironment, bumpRevisions } from '../deployment/revision-ledger';
+import type { ChangeRecorder, ConfigChanges } from '../config-change/config-change';
+import type { BumpedEnvironment } from '../config-change/revision-ledger';
 import { EnvironmentEntity } from '../environment/environment.entity';
 import { OrganizationEntity } from '../organization/organization.entity';
 import { ProjectEntity } from '../project/project.entity';
@@ -35,7 +34,7 @@ export class GenAIServiceService {
   constructor(
     private readonly db: DataSource,
     private readonly box: SecretBox,
-    private readonly changes: ChangeFeed,
+    private readonly changes: ConfigChanges,
   ) {}
 
   async register(actor: Actor, input: RegisterGenAIServiceInput): Promise<GenAIServiceEntity> {
@@ -51,7 +50,7 @@ export class GenAIServiceService {
     if (input.scope === RegistrationScope.ORGANIZATION && input.projectId) throw badUserInput('input.projectId', 'ORGANIZATION scope takes no projectId');
     const envInputs = input.environments ?? [];
 
-    const { service, bumped } = await this.mutate(() => contextPath, async (tx) => {
+    const service = await this.mutate(() => contextPath, async (tx, change) => {
       await findByIdOrNotFound(tx, OrganizationEntity, input.organizationId, 'organization', (o) => actor.canRead(o.id));
       actor.requireRole(input.organizationId, SERVICE_MANAGERS, 'registering GenAI services');
       if (input.projectId) {
@@ -88,23 +87,22 @@ export class GenAIServiceService {
         const config = this.buildConfig(service, environment.id, null, index >= 0 ? envInputs[index] : {}, `input.environments[${index}]`);
         await tx.save(tx.create(ServiceEnvironmentConfigEntity, config));
       }
-      await recordAudit(tx, actor, {
+      await change.audit(actor, {
         action: 'genAIService.register',
         targetType: 'GenAIService',
         targetId: service.id,
         organizationId: service.organizationId,
         details: { name, provider: service.provider, scope: service.scope, contextPath, serviceUrl, configuredEnvironments: [...seen] },
       });
-      const bumped = await bumpRevisions(tx, service.id, environments.map((e) => e.id), 'service registered');
-      return { service, bumped };
+      await change.alters(service.id, environments.map((e) => e.id), 'service registered');
+      return service;
     });
-    await this.changes.environmentsChanged(bumped, service.id);
     return service;
   }
 
   async update(actor: Actor, id: string, input: UpdateGenAIServiceInput): Promise<GenAIServiceEntity> {
     const patch: Partial<GenAIServiceEntity> = {};
-    const { service, bumped } = await this.mutate(() => patch.contextPath ?? '', async (tx) => {
+    const service = await this.mutate(() => patch.contextPath ?? '', async (tx, change) => {
       // The service's organization authorizes the change; only then is the input read.
       const service = await this.lockForChange(tx, actor, id, 'updating GenAI services');
       if (input.name != null) patch.name = validateName('input.name', input.name);
@@ -117,25 +115,24 @@ export class GenAIServiceService {
       const changed = Object.keys(patch).filter((k) => JSON.stringify(patch[k as keyof typeof patch]) !== JSON.stringify(service[k as keyof GenAIServiceEntity]));
       Object.assign(service, patch);
       await tx.save(service);
-      await recordAudit(tx, actor, { action: 'genAIService.update', targetType: 'GenAIService', targetId: service.id, organizationId: service.organizationId, details: { changed } });
+      await change.audit(actor, { action: 'genAIService.update', targetType: 'GenAIService', targetId: service.id, organizationId: service.organizationId, details: { changed } });
       // Name, path and URL reach the proxies; summary, description and labels do not.
       const servingChange = changed.some((k) => k === 'name' || k === 'contextPath' || k === 'serviceUrl');
-      const bumped = servingChange ? await bumpRevisions(tx, service.id, await this.environmentIds(tx), 'service updated') : [];
-      return { service, bumped };
+      if (servingChange) await change.alters(service.id, await this.environmentIds(tx), 'service updated');
+      return service;
     });
-    await this.changes.environmentsChanged(bumped, service.id);
     return service;
   }
 
   async configureEnvironment(actor: Actor, serviceId: string, environmentHandle: string, input: ConfigureServiceEnvironmentInput): Promise<GenAIServiceEntity> {
-    const { service, bumped } = await this.mutate(() => '', async (tx) => {
+    const service = await this.mutate(() => '', async (tx, change) => {
       const service = await this.lockForChange(tx, actor, serviceId, 'configuring GenAI services');
       const environment = await tx.findOneBy(EnvironmentEntity, { handle: environmentHandle });
       if (!environment) throw badUserInput('environment', `unknown environment "${environmentHandle}"`);
       const existing = await tx.findOneBy(ServiceEnvironmentConfigEntity, { serviceId, environmentId: environment.id });
       const config = this.buildConfig(service, environment.id, existing, input, 'input');
       await tx.save(existing ? Object.assign(existing, config) : tx.create(ServiceEnvironmentConfigEntity, config));
-      await recordAudit(tx, actor, {
+      await change.audit(actor, {
         action: 'genAIService.configureEnvironment',
         targetType: 'GenAIService',
         targetId: service.id,
@@ -150,25 +147,23 @@ export class GenAIServiceService {
           serviceUrl: config.serviceUrl,
         },
       });
-      const bumped = await bumpRevisions(tx, service.id, [environment.id], `environment ${environmentHandle} configured`);
-      return { service, bumped };
+      await change.alters(service.id, [environment.id], `environment ${environmentHandle} configured`);
+      return service;
     });
-    await this.changes.environmentsChanged(bumped, service.id);
     return service;
   }
 
   async removeFromMarketplace(actor: Actor, serviceId: string): Promise<GenAIServiceEntity> {
-    const { service, bumped } = await this.mutate(() => '', async (tx) => {
+    const service = await this.mutate(() => '', async (tx, change) => {
       const service = await this.lockForChange(tx, actor, serviceId, 'removing GenAI services from the marketplace');
       if (service.marketplaceStatus === MarketplaceStatus.REMOVED) throw conflict('this service has already been removed from the marketplace');
       service.marketplaceStatus = MarketplaceStatus.REMOVED;
       service.removedAt = new Date();
       await tx.save(service);
-      await recordAudit(tx, actor, { action: 'genAIService.removeFromMarketplace', targetType: 'GenAIService', targetId: service.id, organizationId: service.organizationId });
-      const bumped = await bumpRevisions(tx, service.id, await this.environmentIds(tx), 'removed from the marketplace; existing connections keep working');
-      return { service, bumped };
+      await change.audit(actor, { action: 'genAIService.removeFromMarketplace', targetType: 'GenAIService', targetId: service.id, organizationId: service.organizationId });
+      await change.alters(service.id, await this.environmentIds(tx), 'removed from the marketplace; existing connections keep working');
+      return service;
     });
-    await this.changes.environmentsChanged(bumped, service.id);
     return service;
   }
 
@@ -256,9 +251,9 @@ export class GenAIServiceService {
   }
 
   /** Runs a write transaction, turning a lost race on the context-path unique index into CONFLICT. */
-  private async mutate<T>(contextPath: () => string, work: (tx: EntityManager) => Promise<T>): Promise<T> {
+  private async mutate<T>(contextPath: () => string, work: (tx: EntityManager, change: ChangeRecorder) => Promise<T>): Promise<T> {
     try {
-      return await this.db.transaction(work);
+      return await this.changes.apply(work);
     } catch (error) {
       if (isUniqueViolation(error)) throw conflict(`context path "${contextPath()}" is already used in this organization`, 'input.contextPath');
       throw error;

@@ -1,5 +1,5 @@
 import type { EntityManager } from 'typeorm';
-import { DeploymentStatus } from './deployment-status';
+import { DeploymentStatus } from '../deployment/deployment-status';
 
 export interface BumpedEnvironment {
   environmentId: string;

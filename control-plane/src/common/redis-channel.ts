@@ -1,7 +1,7 @@
 // A Redis pub/sub channel carrying JSON messages between control-plane replicas and workers.
 // Publishing is best effort (callers keep a polling fallback); subscribers resubscribe on reconnect.
 import type { Logger } from 'pino';
-import { createRedisClient, type RedisClient } from '../common/redis-connection';
+import { createRedisClient, type RedisClient } from './redis-connection';
 
 export class RedisChannel<T> {
   private readonly publisher: RedisClient;

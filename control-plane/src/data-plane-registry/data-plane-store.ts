@@ -1,0 +1,85 @@
+// The one place that reads and writes `data_planes`: what each proxy reported on its config stream
+// (connected, applied revision, last refusal). Written by the config stream, read by rollouts and the
+// dataPlanes query.
+import type { DataSource } from 'typeorm';
+
+/** A proxy as rollouts see it. */
+export interface ProxyState {
+  id: string;
+  connected: boolean;
+  appliedRevision: number;
+  lastNackRevision: number | null;
+  lastNackReason: string | null;
+}
+
+/** A proxy as the dataPlanes query and deployments show it. */
+export interface ProxyRecord extends ProxyState {
+  environment: string;
+  version: string;
+  appliedAt: Date | null;
+  lastSeenAt: Date;
+}
+
+export class DataPlaneStore {
+  constructor(private readonly db: DataSource) {}
+
+  /** A Hello: the proxy is connected, serving `appliedRevision` (0: nothing yet). */
+  async connected(proxyId: string, environmentId: string, version: string, appliedRevision: string | number): Promise<void> {
+    await this.db.query(
+      `INSERT INTO data_planes (id, environment_id, version, applied_revision, connected, last_seen_at)
+       VALUES ($1, $2, $3, $4, true, now())
+       ON CONFLICT (id) DO UPDATE SET environment_id = EXCLUDED.environment_id, version = EXCLUDED.version,
+         applied_revision = EXCLUDED.applied_revision, connected = true, last_seen_at = now()`,
+      [proxyId, environmentId, version.slice(0, 100), appliedRevision],
+    );
+  }
+
+  /** An ACK: the proxy applied `revision` (never moves backwards). */
+  async applied(proxyId: string, revision: string | number): Promise<void> {
+    await this.db.query(
+      `UPDATE data_planes SET applied_at = CASE WHEN $2 > applied_revision THEN now() ELSE applied_at END,
+         applied_revision = GREATEST(applied_revision, $2), connected = true, last_seen_at = now() WHERE id = $1`,
+      [proxyId, revision],
+    );
+  }
+
+  /** A NACK: the proxy refused `revision`, for `reason`. */
+  async refused(proxyId: string, revision: string | number, reason: string): Promise<void> {
+    await this.db.query(`UPDATE data_planes SET last_nack_reason = $2, last_nack_revision = $3, last_seen_at = now() WHERE id = $1`, [proxyId, reason.slice(0, 2000), revision]);
+  }
+
+  async disconnected(proxyId: string): Promise<void> {
+    await this.db.query('UPDATE data_planes SET connected = false, last_seen_at = now() WHERE id = $1', [proxyId]);
+  }
+
+  /** The proxies of one environment (by id), by id. */
+  ofEnvironment(environmentId: string): Promise<ProxyRecord[]> {
+    return this.select('d.environment_id = $1', [environmentId]);
+  }
+
+  /** Every proxy (of one environment, by handle), by environment and id. */
+  list(environment: string | null): Promise<ProxyRecord[]> {
+    return this.select('($1::text IS NULL OR e.handle = $1)', [environment]);
+  }
+
+  private async select(where: string, params: unknown[]): Promise<ProxyRecord[]> {
+    const rows: Array<Record<string, unknown>> = await this.db.query(
+      `SELECT d.id, e.handle AS environment, d.version, d.applied_revision, d.applied_at, d.connected, d.last_seen_at, d.last_nack_reason, d.last_nack_revision
+         FROM data_planes d JOIN environments e ON e.id = d.environment_id
+        WHERE ${where}
+        ORDER BY e.handle, d.id`,
+      params,
+    );
+    return rows.map((r) => ({ ...stateOf(r), environment: r.environment as string, version: r.version as string, appliedAt: (r.applied_at as Date | null) ?? null, lastSeenAt: r.last_seen_at as Date }));
+  }
+}
+
+function stateOf(r: Record<string, unknown>): ProxyState {
+  return {
+    id: r.id as string,
+    connected: r.connected as boolean,
+    appliedRevision: Number(r.applied_revision),
+    lastNackRevision: r.last_nack_revision === null ? null : Number(r.last_nack_revision),
+    lastNackReason: (r.last_nack_reason as string | null) ?? null,
+  };
+}
