@@ -92,3 +92,10 @@ export async function launchConsoleBrowser(): Promise<ConsoleBrowser> {
     },
   };
 }
+
+/** Every screen a journey shows: no serious or critical axe finding, nothing refused by the CSP, a screenshot. */
+export async function expectClean(tab: ConsolePage, screen: string): Promise<void> {
+  expect({ screen, violations: await tab.axe() }).toEqual({ screen, violations: [] });
+  expect({ screen, csp: await tab.cspViolations() }).toEqual({ screen, csp: [] });
+  await tab.screenshot(screen);
+}

@@ -3,7 +3,7 @@
 // with it, see usage, rotate and delete; a duplicate name keeps the keys; a 390 px run; axe on each screen.
 import { type Gateway, startGateway } from '../support/gateway-harness';
 import { waitFor } from '../support/wait';
-import { type ConsoleBrowser, type ConsolePage, launchConsoleBrowser } from './console-browser';
+import { type ConsoleBrowser, type ConsolePage, expectClean, launchConsoleBrowser } from './console-browser';
 
 jest.setTimeout(240_000);
 
@@ -22,11 +22,6 @@ afterAll(async () => {
   await gw?.stop();
 });
 
-async function expectClean(tab: ConsolePage, screen: string): Promise<void> {
-  expect({ screen, violations: await tab.axe() }).toEqual({ screen, violations: [] });
-  expect({ screen, csp: await tab.cspViolations() }).toEqual({ screen, csp: [] });
-  await tab.screenshot(screen);
-}
 
 describe('developer', () => {
   let tab: ConsolePage;

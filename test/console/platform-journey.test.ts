@@ -4,7 +4,7 @@
 // connects, copies the key, calls the proxy with it, sees usage, rotates and deletes. Plus the
 // failure paths that touch them, a 390 px run and an axe scan of each screen.
 import { type Gateway, startGateway } from '../support/gateway-harness';
-import { type ConsoleBrowser, type ConsolePage, launchConsoleBrowser } from './console-browser';
+import { type ConsoleBrowser, type ConsolePage, expectClean, launchConsoleBrowser } from './console-browser';
 
 jest.setTimeout(240_000);
 
@@ -23,11 +23,6 @@ afterAll(async () => {
   await gw?.stop();
 });
 
-async function expectClean(tab: ConsolePage, screen: string): Promise<void> {
-  expect({ screen, violations: await tab.axe() }).toEqual({ screen, violations: [] });
-  expect({ screen, csp: await tab.cspViolations() }).toEqual({ screen, csp: [] });
-  await tab.screenshot(screen);
-}
 
 describe('platform engineer', () => {
   let tab: ConsolePage;

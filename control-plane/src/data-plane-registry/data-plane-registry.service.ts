@@ -6,13 +6,17 @@ import { DataPlaneStore } from './data-plane-store';
 import type { DataPlaneType } from './data-plane.types';
 
 export class DataPlaneRegistryService {
-  constructor(private readonly db: DataSource) {}
+  private readonly dataPlanes: DataPlaneStore;
+
+  constructor(private readonly db: DataSource) {
+    this.dataPlanes = new DataPlaneStore(db);
+  }
 
   /** Installation-wide operational data: installation admins, and organization ADMINs or PLATFORM_ENGINEERs. */
   async list(actor: Actor, environment?: string | null): Promise<DataPlaneType[]> {
     const operator = actor.isInstallationAdmin || actor.organizationIds().some((id) => actor.roleIn(id) !== Role.DEVELOPER);
     if (!operator) throw forbidden('listing data planes requires an ADMIN or PLATFORM_ENGINEER role');
-    const proxies = await new DataPlaneStore(this.db).list(environment ?? null);
+    const proxies = await this.dataPlanes.list(environment ?? null);
     return proxies.map((p) => ({
       id: p.id,
       environment: p.environment,

@@ -6,7 +6,11 @@ import type { DeploymentStatusEvent } from './deployment-events';
 import { DeploymentStatus } from './deployment-status';
 
 export class DeploymentStore {
-  constructor(private readonly db: DataSource) {}
+  private readonly dataPlanes: DataPlaneStore;
+
+  constructor(private readonly db: DataSource) {
+    this.dataPlanes = new DataPlaneStore(db);
+  }
 
   async current(serviceId: string, environmentId: string): Promise<DeploymentStatusEvent | null> {
     const rows = await this.select('d.service_id = $1 AND d.environment_id = $2', [serviceId, environmentId]);
@@ -42,7 +46,7 @@ export class DeploymentStore {
 
   /** What the proxies of the environment reported (data-plane-registry/data-plane-store.ts). */
   proxiesOf(environmentId: string): Promise<ProxyState[]> {
-    return new DataPlaneStore(this.db).ofEnvironment(environmentId);
+    return this.dataPlanes.ofEnvironment(environmentId);
   }
 
   private async select(where: string, params: unknown[]): Promise<DeploymentStatusEvent[]> {

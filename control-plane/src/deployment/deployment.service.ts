@@ -7,7 +7,11 @@ import { DeploymentEntity } from './deployment.entity';
 import type { DeploymentDataPlaneType, DeploymentType } from './deployment.types';
 
 export class DeploymentService {
-  constructor(private readonly db: DataSource) {}
+  private readonly dataPlanes: DataPlaneStore;
+
+  constructor(private readonly db: DataSource) {
+    this.dataPlanes = new DataPlaneStore(db);
+  }
 
   async forService(actor: Actor, serviceId: string): Promise<DeploymentType[]> {
     await findByIdOrNotFound(this.db.manager, GenAIServiceEntity, serviceId, 'GenAI service', (s) => actor.canRead(s.organizationId));
@@ -40,7 +44,7 @@ export class DeploymentService {
 
   /** The proxies of the deployment's environment and whether each has applied its revision. */
   async dataPlanesOf(deployment: DeploymentType): Promise<DeploymentDataPlaneType[]> {
-    const proxies = await new DataPlaneStore(this.db).ofEnvironment(deployment.environmentId);
+    const proxies = await this.dataPlanes.ofEnvironment(deployment.environmentId);
     return proxies.map((p) => ({
       proxyId: p.id,
       appliedRevision: p.appliedRevision,
