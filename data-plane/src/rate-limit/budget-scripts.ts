@@ -17,6 +17,24 @@
 //   within the budget (ADR 011).
 
 /**
+ * Lua shared by the scripts that hand out leases: tops this proxy's lease of one dimension up towards
+ * its target with at most half of what is still free, and never past the cap of all leases together
+ * (near the end of a window at most the cap is set aside); a lease above its target shrinks to it.
+ * Returns the proxy's lease and the sum of all leases.
+ */
+const TOP_UP_LEASE = `
+local function top_up_lease(limit, used, own, leased, target, cap)
+  local top_up = math.min(target - own, cap - leased, math.floor(math.max(0, limit - used - leased) / 2))
+  if own > target then top_up = target - own end
+  if top_up > 0 or own > target then
+    own = own + top_up
+    leased = leased + top_up
+  end
+  return own, leased
+end
+`;
+
+/**
  * KEYS: the window hash of each budget. ARGV[1], ARGV[2]: prompt and completion tokens to reserve;
  * ARGV[3]: ledger id; then 11 per key: limits for prompt, completion, total (0 = unlimited), shadow
  * (1 = counted, never refuses), TTL seconds, this proxy's lease targets for prompt, completion,
@@ -26,7 +44,7 @@
  * budget that would have — or 0, its dimension or '', then for each key: p, c, t used after the
  * reservation (as they stand when refused), and this proxy's lease p, c, t}.
  */
-export const RESERVE_SCRIPT = `
+export const RESERVE_SCRIPT = `${TOP_UP_LEASE}
 local need = {tonumber(ARGV[1]), tonumber(ARGV[2])}
 need[3] = need[1] + need[2]
 local ledger = ARGV[3]
@@ -87,14 +105,7 @@ for i = 1, #budgets do
         local draw = math.max(0, need[d] - free_before)
         local own = b.own[d] - draw
         local leased = b.leased[d] - draw
-        -- Top the lease up towards its target with at most half of what is still free, and never past
-        -- the cap of all leases together: near the end of a window, at most the cap is set aside.
-        local top_up = math.min(b.target[d] - own, b.cap[d] - leased, math.floor(math.max(0, limit - b.used[d] - leased) / 2))
-        if top_up > 0 or own > b.target[d] then
-          if own > b.target[d] then top_up = b.target[d] - own end
-          own = own + top_up
-          leased = leased + top_up
-        end
+        own, leased = top_up_lease(limit, b.used[d], own, leased, b.target[d], b.cap[d])
         if own ~= b.own[d] then redis.call('HSET', key, lease_fields[d], own, total_fields[d], leased) end
         b.own[d] = own
         b.leased[d] = leased
@@ -107,22 +118,50 @@ return reply(1, would, would_dimension)
 `;
 
 /**
- * A reservation replaced by the reported usage, in every budget it was taken from. KEYS: the window
- * hashes. ARGV: dp, dc, ledger id, then the TTL seconds of each key.
+ * What this proxy did in one window since its last word to Redis, applied at once (one command per
+ * window per event-loop turn, however many requests it covers): tokens admitted from its lease and
+ * reservations replaced by the reported usage. Then its lease is topped up (enforced budgets).
+ *
+ * KEYS[1]: the window hash. ARGV: ledger id; dp, dc: change of the used prompt and completion tokens;
+ * the lease drawn for prompt, completion, total (tokens admitted locally move from the lease to used,
+ * so used + leases is unchanged); TTL seconds; enforced (1|0); limits for prompt, completion, total
+ * (0 = unlimited); this proxy's lease targets; the most all leases together may hold.
+ *
+ * Returns {p, c, t used, this proxy's lease p, c, t}.
  */
-export const APPLY_SCRIPT = `
-local dp = tonumber(ARGV[1])
-local dc = tonumber(ARGV[2])
-for i = 1, #KEYS do
-  local key = KEYS[i]
+export const FLUSH_SCRIPT = `${TOP_UP_LEASE}
+local key = KEYS[1]
+local ledger = ARGV[1]
+local dp = tonumber(ARGV[2])
+local dc = tonumber(ARGV[3])
+if dp ~= 0 or dc ~= 0 then
   redis.call('HINCRBY', key, 'p', dp)
   redis.call('HINCRBY', key, 'c', dc)
   redis.call('HINCRBY', key, 't', dp + dc)
-  redis.call('HINCRBY', key, 'p:' .. ARGV[3], dp)
-  redis.call('HINCRBY', key, 'c:' .. ARGV[3], dc)
-  if redis.call('TTL', key) < 0 then redis.call('EXPIRE', key, ARGV[3 + i]) end
+  redis.call('HINCRBY', key, 'p:' .. ledger, dp)
+  redis.call('HINCRBY', key, 'c:' .. ledger, dc)
 end
-return 1
+local lease_fields = {'lp:' .. ledger, 'lc:' .. ledger, 'lt:' .. ledger}
+local total_fields = {'LP', 'LC', 'LT'}
+local v = redis.call('HMGET', key, 'p', 'c', 't', lease_fields[1], lease_fields[2], lease_fields[3], 'LP', 'LC', 'LT')
+local out = {}
+local own_out = {}
+for d = 1, 3 do
+  local used = tonumber(v[d] or '0')
+  local own = tonumber(v[3 + d] or '0')
+  local leased = tonumber(v[6 + d] or '0')
+  local limit = tonumber(ARGV[8 + d])
+  if ARGV[8] == '1' and limit > 0 then
+    local drawn = math.max(0, math.min(tonumber(ARGV[3 + d]), own))
+    local new_own, new_leased = top_up_lease(limit, used, own - drawn, leased - drawn, tonumber(ARGV[11 + d]), tonumber(ARGV[14 + d]))
+    if new_own ~= own then redis.call('HSET', key, lease_fields[d], new_own, total_fields[d], new_leased) end
+    own = new_own
+  end
+  out[d] = used
+  own_out[d] = own
+end
+if redis.call('TTL', key) < 0 then redis.call('EXPIRE', key, ARGV[7]) end
+return {out[1], out[2], out[3], own_out[1], own_out[2], own_out[3]}
 `;
 
 /**

@@ -6,7 +6,7 @@ import { Socket, createServer } from 'node:net';
 import { Redis } from 'ioredis';
 import { pino } from 'pino';
 import { freePort } from '../../../test/support/free-port';
-import { type BudgetPolicy, TokenBudget } from './token-budget';
+import { type BudgetPolicy, TokenBudget, type TokenBudgetOptions } from './token-budget';
 
 const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
 const logger = pino({ level: 'silent' });
@@ -348,10 +348,12 @@ describe('answers that do not arrive in time', () => {
   };
 
   /** A budget whose Redis answers pass through `gate`; the gate is closed afterwards. */
-  async function throughGate(test: (gate: Awaited<ReturnType<typeof startAnswerGate>>, b: TokenBudget, env: string) => Promise<void>): Promise<void> {
+  type GateTest = (gate: Awaited<ReturnType<typeof startAnswerGate>>, b: TokenBudget, env: string) => Promise<void>;
+  async function throughGate(...args: [GateTest] | [Partial<TokenBudgetOptions>, GateTest]): Promise<void> {
+    const [options, test] = args.length === 1 ? [{}, args[0]] : args;
     const gate = await startAnswerGate();
     const env = environment();
-    const b = budget({ redisUrl: gate.url, environment: env, commandTimeoutMs: 50 });
+    const b = budget({ redisUrl: gate.url, environment: env, commandTimeoutMs: 50, ...options });
     try {
       await ready(b);
       await test(gate, b, env);
@@ -361,8 +363,9 @@ describe('answers that do not arrive in time', () => {
   }
 
   it('a reservation that landed although it timed out is counted once, as the proxy decided', () =>
-    throughGate(async (gate, b, env) => {
-      await b.admit(policy({ maxTotalTokens: 10_000 }), 0, 0); // takes this proxy's lease of the window
+    // fail-open: with leases a request this small would be admitted out of the lease, never asking Redis.
+    throughGate({ degradedMode: 'fail-open' }, async (gate, b, env) => {
+      await b.admit(policy({ maxTotalTokens: 10_000 }), 0, 0);
       gate.hold();
       // Redis runs this reservation, the proxy times out and admits it on local counters instead.
       const admitted = await b.admit(policy({ maxTotalTokens: 10_000 }), 100, 20);
@@ -386,6 +389,43 @@ describe('answers that do not arrive in time', () => {
       await waitUntil(async () => !b.degraded);
       expect(await readCounters(env)).toEqual({ p: 100, c: 20, t: 120 });
     }));
+
+  it('admits out of its lease without asking Redis, and Redis hears of every such admission', () =>
+    throughGate(async (gate, b, env) => {
+      await b.admit(policy({ maxTotalTokens: 10_000 }), 0, 0); // takes this proxy's lease of the window (500)
+      gate.hold(); // Redis's answers wait: an admission that asked Redis would time out (50 ms)
+      const started = Date.now();
+      const admissions = [];
+      for (let i = 0; i < 20; i++) admissions.push(await b.admit(policy({ maxTotalTokens: 10_000 }), 15, 10));
+      expect(Date.now() - started).toBeLessThan(50);
+      expect(b.degraded).toBe(false);
+      for (const admission of admissions) expect(admission).toMatchObject({ admitted: true, reservation: { where: 'lease' } });
+      gate.release();
+      await waitUntil(async () => !b.degraded && (await readCounters(env)).t === 500);
+      expect(await readCounters(env)).toEqual({ p: 300, c: 200, t: 500 });
+    }));
+
+  it('a lease admission is told to Redis in one flush per window, and its lease is topped up', async () => {
+    const env = `flush-${randomBytes(4).toString('hex')}`;
+    const b = budget({ environment: env });
+    await ready(b);
+    const limits = policy({ maxTotalTokens: 10_000 });
+    await b.admit(limits, 0, 0);
+    const admissions = await Promise.all(Array.from({ length: 30 }, () => b.admit(limits, 10, 5)));
+    expect(admissions.filter((a) => a.admitted && a.reservation.where === 'lease')).toHaveLength(30);
+    const redis = new Redis(REDIS_URL);
+    try {
+      const key = (await redis.keys(`tokengate:rl:{${env}:svc}:MINUTE:*`))[0];
+      await waitUntil(async () => Number(await redis.hget(key, 't')) === 450);
+      // Admitted tokens moved from the lease to used, then the lease was topped up to 5% again.
+      await waitUntil(async () => Number(await redis.hget(key, 'LT')) === 500);
+      for (const admission of admissions) if (admission.admitted) await b.settle(admission.reservation, { prompt: 10, completion: 0 });
+      await waitUntil(async () => Number(await redis.hget(key, 't')) === 300);
+      expect(await redis.hmget(key, 'p', 'c', 't', 'LT')).toEqual(['300', '0', '300', '500']);
+    } finally {
+      redis.disconnect();
+    }
+  });
 
   it('a correction of a local admission that settles after Redis is back still reaches Redis', () =>
     throughGate(async (gate, b, env) => {

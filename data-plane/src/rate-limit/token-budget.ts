@@ -14,7 +14,7 @@
 import { randomBytes } from 'node:crypto';
 import type { Logger } from 'pino';
 import { createRedisClient, type RedisClient } from '../redis/redis-connection';
-import { APPLY_SCRIPT, RECONCILE_SCRIPT, RESERVE_SCRIPT } from './budget-scripts';
+import { FLUSH_SCRIPT, RECONCILE_SCRIPT, RESERVE_SCRIPT } from './budget-scripts';
 import { type TimeUnit, type Window, secondsUntilReset, windowAt, windowLengthMs } from './windows';
 
 export type Dimension = 'prompt' | 'completion' | 'total';
@@ -52,6 +52,7 @@ export interface BudgetView {
 }
 
 export interface ReservedWindow {
+  readonly policy: BudgetPolicy;
   readonly windowKey: string;
   readonly window: Window;
 }
@@ -61,8 +62,12 @@ export interface Reservation {
   readonly windows: readonly ReservedWindow[];
   readonly prompt: number;
   readonly completion: number;
-  /** Where the reservation was taken: settle() corrects it in the same place. */
-  readonly where: 'redis' | 'local';
+  /**
+   * Where the reservation was taken: in Redis, out of this proxy's lease while Redis answers (Redis
+   * hears of it in the window's next flush), or on local counters while it does not. settle()
+   * corrects it in the same place.
+   */
+  readonly where: 'redis' | 'lease' | 'local';
 }
 
 /** The budget and dimension that refused a request (or, in shadow mode, would have). */
@@ -143,10 +148,21 @@ interface WindowLedger extends Counters {
 }
 
 /** One budget of an admission, resolved to its window. */
-interface BudgetWindow {
-  readonly policy: BudgetPolicy;
-  readonly window: Window;
-  readonly windowKey: string;
+type BudgetWindow = ReservedWindow;
+
+/**
+ * What this proxy did in one window that Redis has not heard yet (pending) or not answered yet (in
+ * flight, oldest first): used-token changes, and tokens drawn from its lease. Replies to one window's
+ * commands arrive in the order they were sent, so Redis's word on the lease, less what is still
+ * pending or in flight, is what the proxy may spend.
+ */
+interface WindowFlow {
+  readonly budget: BudgetWindow;
+  pendingUsed: Counters;
+  pendingDrawn: Counters;
+  /** Settlements waiting for the next flush to be applied. */
+  readonly waiters: Array<() => void>;
+  readonly inFlight: Array<{ readonly used: Counters; readonly drawn: Counters }>;
 }
 
 const PROBE_INTERVAL_MS = 500;
@@ -191,6 +207,9 @@ export class TokenBudget {
   private readonly lastSeen = new Map<string, { used: Counters; end: number }>();
   /** This proxy's lease per window key: Redis's last word while it answers, then what is left of it. */
   private readonly leases = new Map<string, Counters>();
+  /** Per window: what Redis has not heard or confirmed yet. */
+  private readonly flows = new Map<string, WindowFlow>();
+  private flushScheduled = false;
   /** What this proxy has contributed to each live window: what a reconciliation makes Redis hold for it. */
   private readonly contributed = new Map<string, WindowLedger>();
   /** Reservations sent to Redis whose outcome (answer or timeout) is not decided yet. */
@@ -222,10 +241,8 @@ export class TokenBudget {
     // One command per number of budgets (a service budget, and a connection quota beside it): with a
     // fixed number of keys the first argument is a key, which is what routes an auto-pipelined
     // command to its node on a cluster.
-    for (const keys of [1, 2]) {
-      this.redis.defineCommand(`tokengateReserve${keys}`, { numberOfKeys: keys, lua: RESERVE_SCRIPT });
-      this.redis.defineCommand(`tokengateApply${keys}`, { numberOfKeys: keys, lua: APPLY_SCRIPT });
-    }
+    for (const keys of [1, 2]) this.redis.defineCommand(`tokengateReserve${keys}`, { numberOfKeys: keys, lua: RESERVE_SCRIPT });
+    this.redis.defineCommand('tokengateFlush', { numberOfKeys: 1, lua: FLUSH_SCRIPT });
     this.redis.defineCommand('tokengateReconcile', { numberOfKeys: 1, lua: RECONCILE_SCRIPT });
     this.redis.on('error', () => undefined); // failures surface per command
     this.scripts = this.redis as unknown as RedisScripts;
@@ -276,6 +293,8 @@ export class TokenBudget {
     const budgets = (Array.isArray(policies) ? (policies as readonly BudgetPolicy[]) : [policies as BudgetPolicy]).map((policy) => this.windowOf(policy, now));
     if (budgets.length === 0 || budgets.length > 2) throw new Error(`a request counts against one or two budgets, not ${budgets.length}`);
     if (this.degradedSince !== null) return this.admitLocally(budgets, prompt, completion, now);
+    const fromLeases = this.admitFromLeases(budgets, prompt, completion);
+    if (fromLeases !== null) return fromLeases;
     this.undecided++;
     try {
       const args: Array<string | number> = [prompt, completion, this.ledgerId];
@@ -287,12 +306,7 @@ export class TokenBudget {
           policy.maxTotalTokens ?? 0,
           enforced ? 0 : 1,
           this.ttlSeconds(policy.timeUnit),
-          this.leaseTarget(enforced, policy.maxPromptTokens),
-          this.leaseTarget(enforced, policy.maxCompletionTokens),
-          this.leaseTarget(enforced, policy.maxTotalTokens),
-          this.leaseTarget(enforced, policy.maxPromptTokens, this.leaseCap),
-          this.leaseTarget(enforced, policy.maxCompletionTokens, this.leaseCap),
-          this.leaseTarget(enforced, policy.maxTotalTokens, this.leaseCap),
+          ...this.leaseTargets(policy),
         );
       }
       const keys = budgets.map((b) => b.windowKey);
@@ -318,11 +332,9 @@ export class TokenBudget {
         const at = 3 + i * 6;
         const used = { prompt: Number(reply[at]), completion: Number(reply[at + 1]), total: Number(reply[at + 2]) };
         if (!this.lastSeen.has(budget.windowKey)) this.forgetEndedWindows();
-        if (!late) {
-          this.lastSeen.set(budget.windowKey, { used, end: budget.window.end });
-          if (this.leaseShare > 0 && budget.policy.shadow !== true) this.setLease(budget.windowKey, { prompt: Number(reply[at + 3]), completion: Number(reply[at + 4]), total: Number(reply[at + 5]) });
-        }
-        return { policy: budget.policy, window: budget.window, used };
+        if (late) return { policy: budget.policy, window: budget.window, used };
+        this.heard(budget, used, { prompt: Number(reply[at + 3]), completion: Number(reply[at + 4]), total: Number(reply[at + 5]) });
+        return { policy: budget.policy, window: budget.window, used: { ...this.seen(budget.windowKey) } };
       });
       const index = Number(reply[1]) - 1;
       const verdict = index >= 0 ? { scope: scopeOf(budgets[index].policy), dimension: reply[2] as Dimension } : null;
@@ -362,15 +374,134 @@ export class TokenBudget {
       this.spendLease(windowKey, { prompt: Math.max(0, delta.prompt), completion: Math.max(0, delta.completion), total: Math.max(0, delta.total) });
     }
     if (this.degradedSince !== null) return Promise.resolve();
-    const [first, second] = reservation.windows;
-    const apply =
-      second === undefined
-        ? this.scripts.tokengateApply1(first.windowKey, delta.prompt, delta.completion, this.ledgerId, this.ttlOf(first.window))
-        : this.scripts.tokengateApply2(first.windowKey, second.windowKey, delta.prompt, delta.completion, this.ledgerId, this.ttlOf(first.window), this.ttlOf(second.window));
-    return this.deadline(apply).then(
-      () => undefined,
-      (error: unknown) => this.enterDegraded(error),
-    );
+    // Corrections go out with the window's next flush (one command per window per event-loop turn).
+    // One that only gives tokens back to a lease-admitted request is not waited for: until it lands,
+    // other proxies see fewer free tokens, never more.
+    const wait = reservation.where !== 'lease' || delta.prompt > 0 || delta.completion > 0;
+    const applied: Array<Promise<void>> = [];
+    for (const budget of reservation.windows) {
+      const flow = this.flowOf(budget);
+      addTo(flow.pendingUsed, delta);
+      const seen = this.lastSeen.get(budget.windowKey);
+      if (seen) addTo(seen.used, delta);
+      if (wait) applied.push(new Promise<void>((resolve) => flow.waiters.push(resolve)));
+    }
+    this.scheduleFlush();
+    return applied.length === 0 ? Promise.resolve() : Promise.all(applied).then(() => undefined);
+  }
+
+  /**
+   * Admits a request out of this proxy's leases, without asking Redis, when every budget is enforced
+   * and its lease covers the request: the tokens move from the lease to used, which leaves every other
+   * proxy's view of what is free unchanged, and Redis hears of it in the window's next flush. Else null.
+   */
+  private admitFromLeases(budgets: readonly BudgetWindow[], prompt: number, completion: number): Admission | null {
+    if (this.leaseShare === 0) return null;
+    const need = { prompt, completion, total: prompt + completion };
+    for (const { policy, windowKey } of budgets) {
+      const lease = this.leases.get(windowKey);
+      if (policy.shadow === true || lease === undefined || leaseShortfall(policy, lease, need) !== null) return null;
+    }
+    for (const budget of budgets) {
+      const drawn = limitedPart(budget.policy, need);
+      this.record(budget.windowKey, budget.window, need);
+      this.spendLease(budget.windowKey, drawn);
+      const seen = this.lastSeen.get(budget.windowKey);
+      if (seen) addTo(seen.used, need);
+      const flow = this.flowOf(budget);
+      addTo(flow.pendingUsed, need);
+      addTo(flow.pendingDrawn, drawn);
+    }
+    this.scheduleFlush();
+    const views = budgets.map(({ policy, window, windowKey }): BudgetView => ({ policy, window, used: { ...this.seen(windowKey) } }));
+    return { admitted: true, reservation: { windows: budgets, prompt, completion, where: 'lease' }, views, wouldHaveRefused: null };
+  }
+
+  private flowOf(budget: BudgetWindow): WindowFlow {
+    let flow = this.flows.get(budget.windowKey);
+    if (flow === undefined) {
+      flow = { budget, pendingUsed: { ...ZERO }, pendingDrawn: { ...ZERO }, waiters: [], inFlight: [] };
+      this.flows.set(budget.windowKey, flow);
+    }
+    return flow;
+  }
+
+  private scheduleFlush(): void {
+    if (this.flushScheduled) return;
+    this.flushScheduled = true;
+    setImmediate(() => this.flush());
+  }
+
+  /** Sends every window's pending changes: one command per window, however many requests they cover. */
+  private flush(): void {
+    this.flushScheduled = false;
+    if (this.degradedSince !== null) return;
+    for (const [windowKey, flow] of this.flows) {
+      const waiters = flow.waiters.splice(0);
+      const sent = { used: flow.pendingUsed, drawn: flow.pendingDrawn };
+      if (isZero(sent.used) && isZero(sent.drawn)) {
+        for (const resolve of waiters) resolve();
+        if (flow.inFlight.length === 0) this.flows.delete(windowKey);
+        continue;
+      }
+      flow.pendingUsed = { ...ZERO };
+      flow.pendingDrawn = { ...ZERO };
+      flow.inFlight.push(sent);
+      const { policy, window } = flow.budget;
+      const enforced = policy.shadow !== true;
+      const command = this.scripts.tokengateFlush(
+        windowKey,
+        this.ledgerId,
+        sent.used.prompt,
+        sent.used.completion,
+        sent.drawn.prompt,
+        sent.drawn.completion,
+        sent.drawn.total,
+        this.ttlOf(window),
+        enforced ? 1 : 0,
+        policy.maxPromptTokens ?? 0,
+        policy.maxCompletionTokens ?? 0,
+        policy.maxTotalTokens ?? 0,
+        ...this.leaseTargets(policy),
+      );
+      // Nothing waits on a flush but settlements: only a Redis that does not answer for a second (or
+      // fails) puts the proxy in the degraded mode through one.
+      this.deadline(command, SLOW_ANSWER_WAIT_MS).then(
+        (reply) => {
+          const values = (reply as Array<number | string>).map(Number);
+          const index = flow.inFlight.indexOf(sent);
+          if (index >= 0) flow.inFlight.splice(index, 1);
+          if (this.degradedSince === null) this.heard(flow.budget, { prompt: values[0], completion: values[1], total: values[2] }, { prompt: values[3], completion: values[4], total: values[5] });
+          if (flow.inFlight.length === 0 && flow.waiters.length === 0 && isZero(flow.pendingUsed) && isZero(flow.pendingDrawn) && this.flows.get(windowKey) === flow) this.flows.delete(windowKey);
+          for (const resolve of waiters) resolve();
+        },
+        (error: unknown) => {
+          // The reconciliation makes Redis agree with what this proxy counted, whether or not this landed.
+          this.enterDegraded(error);
+          for (const resolve of waiters) resolve();
+        },
+      );
+    }
+  }
+
+  /**
+   * Redis's word on a window (used, and this proxy's lease) as of a command this proxy sent: what is
+   * still in flight or pending is added to it (used) or taken from it (lease).
+   */
+  private heard(budget: BudgetWindow, used: Counters, lease: Counters): void {
+    const flow = this.flows.get(budget.windowKey);
+    const view = { ...used };
+    const own = { ...lease };
+    if (flow !== undefined) {
+      for (const sent of flow.inFlight) {
+        addTo(view, sent.used);
+        subtractFrom(own, sent.drawn);
+      }
+      addTo(view, flow.pendingUsed);
+      subtractFrom(own, flow.pendingDrawn);
+    }
+    this.lastSeen.set(budget.windowKey, { used: view, end: budget.window.end });
+    if (this.leaseShare > 0 && budget.policy.shadow !== true) this.setLease(budget.windowKey, own);
   }
 
   /** Gives this proxy's leases back (while Redis answers), then disconnects. */
@@ -394,8 +525,11 @@ export class TokenBudget {
     return { policy, window, windowKey };
   }
 
-  private leaseTarget(enforced: boolean, limit: number | null, share = this.leaseShare): number {
-    return enforced && limit !== null && this.leaseShare > 0 ? Math.floor(limit * share) : 0;
+  /** This proxy's lease targets for prompt, completion, total, then the caps of all leases together. */
+  private leaseTargets(policy: BudgetPolicy): number[] {
+    const enforced = policy.shadow !== true && this.leaseShare > 0;
+    const limits = [policy.maxPromptTokens, policy.maxCompletionTokens, policy.maxTotalTokens];
+    return [this.leaseShare, this.leaseCap].flatMap((share) => limits.map((limit) => (enforced && limit !== null ? Math.floor(limit * share) : 0)));
   }
 
   /** While Redis is away: every enforced budget must admit the request on what this proxy may spend alone. */
@@ -471,6 +605,9 @@ export class TokenBudget {
   private enterDegraded(error: unknown): void {
     if (this.degradedSince !== null || this.closed) return;
     this.degradedSince = this.now();
+    // The reconciliation sets absolute values that include whatever was pending or in flight.
+    for (const flow of this.flows.values()) for (const resolve of flow.waiters.splice(0)) resolve();
+    this.flows.clear();
     this.options.logger.warn(
       { err: error instanceof Error ? error.message : String(error), degradedMode: this.mode, ...(this.mode === 'fail-open' ? { localShare: this.localShare } : { leaseShare: this.leaseShare }) },
       this.mode === 'lease' ? 'Redis unavailable: rate limiting on this proxy’s leases (degraded mode)' : 'Redis unavailable: rate limiting on local counters, fail-open (degraded mode)',
@@ -600,8 +737,7 @@ interface RedisScripts {
   /** The scripts take one key per budget: 1 (the service's or the connection's) or 2 (both). */
   tokengateReserve1(key: string, ...args: Array<string | number>): Promise<unknown>;
   tokengateReserve2(key1: string, key2: string, ...args: Array<string | number>): Promise<unknown>;
-  tokengateApply1(key: string, ...args: Array<string | number>): Promise<unknown>;
-  tokengateApply2(key1: string, key2: string, ...args: Array<string | number>): Promise<unknown>;
+  tokengateFlush(key: string, ...args: Array<string | number>): Promise<unknown>;
   tokengateReconcile(key: string, ...args: Array<string | number>): Promise<unknown>;
 }
 
@@ -625,6 +761,25 @@ function leaseShortfall(policy: BudgetPolicy, lease: Counters | undefined, need:
   if (short(policy.maxCompletionTokens, lease?.completion, need.completion)) return 'completion';
   if (short(policy.maxTotalTokens, lease?.total, need.total)) return 'total';
   return null;
+}
+
+/** The part of `need` in the dimensions a policy limits: an unlimited dimension has no lease to draw. */
+function limitedPart(policy: BudgetPolicy, need: Counters): Counters {
+  return {
+    prompt: policy.maxPromptTokens === null ? 0 : need.prompt,
+    completion: policy.maxCompletionTokens === null ? 0 : need.completion,
+    total: policy.maxTotalTokens === null ? 0 : need.total,
+  };
+}
+
+function isZero(counters: Counters): boolean {
+  return counters.prompt === 0 && counters.completion === 0 && counters.total === 0;
+}
+
+function subtractFrom(target: Counters, delta: Counters): void {
+  target.prompt -= delta.prompt;
+  target.completion -= delta.completion;
+  target.total -= delta.total;
 }
 
 function addTo(target: Counters, delta: Counters): void {
