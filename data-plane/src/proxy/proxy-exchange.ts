@@ -293,8 +293,16 @@ export class ProxyExchange implements Dispatcher.DispatchHandler {
     };
     // Settle before the client sees the end, so its next request meets the true counters; a slow
     // Redis delays the end by at most SETTLE_WAIT_MS (settlement then finishes in the background).
-    if (!this.meter.limited) end();
-    else void waitAtMost(this.meter.finish(this.upstreamStatus, this.status).then(() => undefined), SETTLE_WAIT_MS).then(end);
+    if (!this.meter.limited) return end();
+    // HTTP/1.1: the connection stays corked meanwhile, so what was relayed in this turn and the end
+    // still leave in one write, as on the unlimited path (a settlement takes a few microtasks at least).
+    // Not HTTP/2, whose socket is the whole session's.
+    const cork = this.req.httpVersionMajor === 1;
+    if (cork) this.res.cork();
+    void waitAtMost(this.meter.finish(this.upstreamStatus, this.status).then(() => undefined), SETTLE_WAIT_MS).then(() => {
+      end();
+      if (cork) this.res.uncork();
+    });
   }
 
   /** undici: the upstream could not be reached, or broke (or was cut by the proxy) before the end. */
