@@ -3,7 +3,9 @@
 //   1. In one transaction: the mutation's own rows, its audit event (`change.audit`), and for each
 //      environment whose proxies serve something else now, one more revision, the change-log rows
 //      naming what changed (services, consumer keys) and the service's deployment reopened as
-//      PENDING (`change.alters` → revision-ledger.ts). A rolled-back change leaves none of it.
+//      PENDING (`change.alters` → revision-ledger.ts). A rolled-back change leaves none of it. The
+//      revision bump is the transaction's last statement, sent with its COMMIT: the environment's row
+//      lock, which every change there queues on, is held for no round trip (ADR 014).
 //   2. After commit, once: the new revisions are announced (`ChangeFeed`): to this replica's config
 //      stream directly, to the other replicas over Redis pub/sub (redis-change-feed.ts; a replica
 //      ignores its own echo), and to the rollout queue, whose worker then waits for the proxies' ACKs.
@@ -14,7 +16,7 @@ import type { DataSource, EntityManager } from 'typeorm';
 import { type AuditRecord, recordAudit } from '../audit/audit-log';
 import type { Actor } from '../auth/actor';
 import type { ChangeFeed } from './change-feed';
-import { type BumpedEnvironment, bumpRevisions, type ServedChange } from './revision-ledger';
+import { type BumpedEnvironment, bumpRevisions, type RevisionBump } from './revision-ledger';
 
 /** What a unit of work records besides its own rows. */
 export interface ChangeRecorder {
@@ -22,9 +24,11 @@ export interface ChangeRecorder {
   audit(actor: Actor, record: AuditRecord): Promise<void>;
   /**
    * The change alters what the proxies of these environments serve for `serviceId`: each gets a new
-   * revision (returned), announced once the transaction has committed.
+   * revision, announced once the transaction has committed. Recorded as the transaction's last
+   * statement, once `work` has returned (revision-ledger.ts: the environments' row locks are then
+   * held only until the COMMIT right after it); one call per unit of work.
    */
-  alters(serviceId: string, environmentIds: string[], message: string, served?: ServedChange): Promise<BumpedEnvironment[]>;
+  alters(serviceId: string, environmentIds: string[], message: string, served?: RevisionBump['served']): void;
 }
 
 export class ConfigChanges {
@@ -33,20 +37,35 @@ export class ConfigChanges {
     private readonly feed: ChangeFeed,
   ) {}
 
-  /** Runs `work` in one transaction; after it commits, announces every revision it recorded, once. */
+  /**
+   * Runs `work` in one transaction and commits it, with the revision bump `work` asked for as its last
+   * statements (sent with the COMMIT: revision-ledger.ts); after the commit, announces the new
+   * revisions, once. (EntityManager.transaction, but committing through bumpRevisions.)
+   */
   async apply<T>(work: (tx: EntityManager, change: ChangeRecorder) => Promise<T>): Promise<T> {
-    const altered: Array<{ serviceId: string; environments: BumpedEnvironment[] }> = [];
-    const result = await this.db.transaction((tx) =>
-      work(tx, {
-        audit: (actor, record) => recordAudit(tx, actor, record),
-        alters: async (serviceId, environmentIds, message, served) => {
-          const environments = await bumpRevisions(tx, serviceId, environmentIds, message, served);
-          altered.push({ serviceId, environments });
-          return environments;
+    let bump: RevisionBump | null = null;
+    let bumped: BumpedEnvironment[] = [];
+    const runner = this.db.createQueryRunner();
+    let result: T;
+    try {
+      await runner.startTransaction();
+      result = await work(runner.manager, {
+        audit: (actor, record) => recordAudit(runner.manager, actor, record),
+        alters: (serviceId, environmentIds, message, served) => {
+          if (bump !== null) throw new Error('a unit of work alters one service (ChangeRecorder.alters called twice)');
+          bump = { serviceId, environmentIds, message, served };
         },
-      }),
-    );
-    for (const { serviceId, environments } of altered) if (environments.length > 0) await this.feed.environmentsChanged(environments, serviceId);
+      });
+      if (bump === null) await runner.commitTransaction();
+      else bumped = await bumpRevisions(runner, bump);
+    } catch (error) {
+      // The original error is thrown even if the rollback fails (a failed COMMIT has ended the transaction).
+      if (runner.isTransactionActive) await runner.rollbackTransaction().catch(() => undefined);
+      throw error;
+    } finally {
+      await runner.release();
+    }
+    if (bumped.length > 0) await this.feed.environmentsChanged(bumped, (bump as RevisionBump | null)!.serviceId);
     return result;
   }
 }

@@ -1,4 +1,5 @@
-import type { EntityManager } from 'typeorm';
+import { escapeLiteral, type PoolClient, type QueryResult } from 'pg';
+import type { QueryRunner } from 'typeorm';
 import { DeploymentStatus } from '../deployment/deployment-status';
 
 export interface BumpedEnvironment {
@@ -15,48 +16,75 @@ export interface ServedChange {
   keys?: ReadonlyArray<{ environmentId: string; keyHash: string }>;
 }
 
+/** A revision bump a unit of work asked for (ChangeRecorder.alters), made as it commits. */
+export interface RevisionBump {
+  serviceId: string;
+  environmentIds: string[];
+  message: string;
+  served?: ServedChange;
+}
+
 /**
- * Records that a change alters what the proxies of these environments serve: bumps each
- * environment's snapshot revision, writes what changed into the environment's change log
- * (config_changes, read by the config stream to build deltas), and (re)opens the service's deployment
- * there as PENDING at that revision. Runs inside the mutation's transaction, so a rolled-back change
- * bumps nothing; the row lock on the environment orders concurrent changes, keeping revisions
- * strictly increasing. Its cost depends on what changed, never on how many keys an environment holds.
+ * Commits the transaction open on `runner` with, as its last statements, what a change records about
+ * the proxies of the environments it alters: each environment's snapshot revision bumped, what
+ * changed written into the environment's change log (config_changes, read by the config stream to
+ * build deltas), and the service's deployment there (re)opened as PENDING at that revision. A
+ * rolled-back change bumps nothing; the row lock on the environment orders concurrent changes,
+ * keeping revisions strictly increasing in commit order. Its cost depends on what changed, never on
+ * how many keys an environment holds.
+ *
+ * Every change of an environment waits for that lock until the previous change has committed, so
+ * the lock, the bump and the COMMIT go to the database as one message (simple query protocol, several
+ * statements, values as escaped literals): the lock is held for what the database does, never for a
+ * round trip through a busy control plane. With one round trip per statement (lock, bump, log, each
+ * deployment, commit) under the lock, 50 changes/s queued behind each other (ADR 014).
+ *
+ * On failure the transaction is left to the caller to roll back (a failed COMMIT has ended it already).
  */
-export async function bumpRevisions(tx: EntityManager, serviceId: string, environmentIds: string[], message: string, change: ServedChange = { service: true }): Promise<BumpedEnvironment[]> {
-  if (environmentIds.length === 0) return [];
-  // Row locks in one fixed order (by id) before the update: two changes touching the same environments
-  // would otherwise lock them in whatever order the update scans them and could deadlock. NO KEY UPDATE,
-  // as the update itself takes: it does not wait for the key-share locks of rows referencing them.
-  await tx.query('SELECT id FROM environments WHERE id = ANY($1::uuid[]) ORDER BY id FOR NO KEY UPDATE', [environmentIds]);
-  const rows: Array<{ id: string; handle: string; revision: string }> = await tx.query(
-    // (Wrapped in a CTE: TypeORM returns UPDATE … RETURNING rows in a different shape than SELECT rows.)
-    `WITH bumped AS (UPDATE environments SET revision = revision + 1 WHERE id = ANY($1::uuid[]) RETURNING id, handle, revision)
-     SELECT id, handle, revision FROM bumped ORDER BY handle`,
-    [environmentIds],
-  );
-  const bumped = rows.map((r) => ({ environmentId: r.id, handle: r.handle, revision: Number(r.revision) }));
-  // Every bumped revision gets at least one log row: the delta builder checks that the log covers every
-  // revision it spans, and falls back to a full snapshot where it does not.
-  const log: Array<[environmentId: string, revision: number, serviceId: string | null, keyHash: string | null]> = [];
-  for (const env of bumped) {
-    const keys = (change.keys ?? []).filter((k) => k.environmentId === env.environmentId);
-    if (change.service !== false || keys.length === 0) log.push([env.environmentId, env.revision, serviceId, null]);
-    for (const key of keys) log.push([env.environmentId, env.revision, null, key.keyHash]);
+export async function bumpRevisions(runner: QueryRunner, bump: RevisionBump): Promise<BumpedEnvironment[]> {
+  const { serviceId, environmentIds, message, served = { service: true } } = bump;
+  // The client TypeORM holds for this runner (connect() returns it once connected).
+  const client = (await runner.connect()) as PoolClient;
+  const environments = [...new Set(environmentIds)];
+  if (environments.length === 0) {
+    await runner.commitTransaction();
+    return [];
   }
-  await tx.query(
-    `INSERT INTO config_changes (environment_id, revision, service_id, key_hash)
-     SELECT * FROM unnest($1::uuid[], $2::bigint[], $3::uuid[], $4::text[])`,
-    [log.map((r) => r[0]), log.map((r) => r[1]), log.map((r) => r[2]), log.map((r) => r[3])],
-  );
-  for (const env of bumped) {
-    await tx.query(
-      `INSERT INTO deployments (service_id, environment_id, revision, status, message)
-       VALUES ($1, $2, $3, $4, $5)
+  // Every bumped revision gets at least one log row (the delta builder checks that the log covers every
+  // revision it spans, and falls back to a full snapshot where it does not): per environment, the
+  // service row unless only keys changed there, then one row per key.
+  const log: Array<[environmentId: string, serviceId: string | null, keyHash: string | null]> = [];
+  for (const environmentId of environments) {
+    const keys = (served.keys ?? []).filter((k) => k.environmentId === environmentId);
+    if (served.service !== false || keys.length === 0) log.push([environmentId, serviceId, null]);
+    for (const key of keys) log.push([environmentId, null, key.keyHash]);
+  }
+  const literal = (value: string | null) => (value === null ? 'NULL' : escapeLiteral(value));
+  const array = (values: Array<string | null>, type: string) => `ARRAY[${values.map(literal).join(', ')}]::${type}[]`;
+  const ids = array(environments, 'uuid');
+  const sql = [
+    // Row locks in one fixed order (by id) before the update: two changes touching the same environments
+    // would otherwise lock them in whatever order the update scans them and could deadlock. NO KEY UPDATE,
+    // as the update itself takes: it does not wait for the key-share locks of rows referencing them.
+    `SELECT id FROM environments WHERE id = ANY(${ids}) ORDER BY id FOR NO KEY UPDATE`,
+    // A statement of its own, so its snapshot is taken once the locks are held: it sees the revision the
+    // previous change committed. The log and the deployments take the new revision from RETURNING.
+    `WITH bumped AS (UPDATE environments SET revision = revision + 1 WHERE id = ANY(${ids}) RETURNING id, handle, revision),
+     logged AS (
+       INSERT INTO config_changes (environment_id, revision, service_id, key_hash)
+       SELECT b.id, b.revision, l.service_id, l.key_hash
+         FROM unnest(${array(log.map((r) => r[0]), 'uuid')}, ${array(log.map((r) => r[1]), 'uuid')}, ${array(log.map((r) => r[2]), 'text')}) AS l(environment_id, service_id, key_hash)
+         JOIN bumped b ON b.id = l.environment_id),
+     deployed AS (
+       INSERT INTO deployments (service_id, environment_id, revision, status, message)
+       SELECT ${literal(serviceId)}::uuid, b.id, b.revision, ${literal(DeploymentStatus.PENDING)}, ${literal(message)} FROM bumped b
        ON CONFLICT (service_id, environment_id)
-       DO UPDATE SET revision = EXCLUDED.revision, status = EXCLUDED.status, message = EXCLUDED.message, updated_at = now()`,
-      [serviceId, env.environmentId, env.revision, DeploymentStatus.PENDING, message],
-    );
-  }
-  return bumped;
+       DO UPDATE SET revision = EXCLUDED.revision, status = EXCLUDED.status, message = EXCLUDED.message, updated_at = now())
+     SELECT id, handle, revision FROM bumped ORDER BY handle`,
+    'COMMIT',
+  ].join(';\n');
+  const results = (await client.query(sql)) as unknown as QueryResult<{ id: string; handle: string; revision: string }>[];
+  // Committed: TypeORM's runner must not roll back or commit it again.
+  (runner as { isTransactionActive: boolean }).isTransactionActive = false;
+  return results[1].rows.map((r) => ({ environmentId: r.id, handle: r.handle, revision: Number(r.revision) }));
 }

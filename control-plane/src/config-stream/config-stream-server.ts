@@ -11,6 +11,7 @@ import type { Logger } from 'pino';
 import type { DataSource } from 'typeorm';
 import type { SecretBox } from '../secrets/secret-box';
 import type { UsageService } from '../usage/usage.service';
+import { AppliedRevisions } from './applied-revisions';
 import { EncodedControlPlaneMessage, loadConfigServiceContract } from './config-proto';
 import { buildDelta, buildSnapshot, DEFAULT_DELTA_LIMITS, type DeltaLimits, trimChangeLog } from './snapshot-builder';
 import { encodeSnapshotMessage } from './snapshot-encoder';
@@ -114,6 +115,8 @@ export class ConfigStreamServer {
   private readonly expectedToken: Buffer | null;
   private readonly deltaLimits: DeltaLimits;
   private readonly dataPlanes: DataPlaneStore;
+  /** ACKs, recorded in batches (applied-revisions.ts). */
+  private readonly acks: AppliedRevisions;
   private poller: NodeJS.Timeout | undefined;
   private trimmer: NodeJS.Timeout | undefined;
   private stopped = false;
@@ -128,6 +131,7 @@ export class ConfigStreamServer {
     this.expectedToken = options.dataPlaneToken ? digest(options.dataPlaneToken) : null;
     this.deltaLimits = options.deltaLimits ?? DEFAULT_DELTA_LIMITS;
     this.dataPlanes = new DataPlaneStore(db);
+    this.acks = new AppliedRevisions(this.dataPlanes, (environment) => this.options.onProxyReport?.(environment));
     this.server.addService(this.contract.service.service, { streamConfig: (call: ProxyCall) => this.accept(call) });
   }
 
@@ -235,9 +239,8 @@ export class ConfigStreamServer {
           } else if (!stream) {
             throw new Error('the first message of a stream must be Hello');
           } else if (message.ack) {
-            const current = stream; // `stream` is cleared when the call closes mid-await
-            await this.dataPlanes.applied(current.proxyId, message.ack.revision);
-            this.options.onProxyReport?.(current.environment);
+            // Batched with other proxies' ACKs; resolves once stored (and onProxyReport was told).
+            await this.acks.record(stream.proxyId, stream.environment, Number(message.ack.revision));
           } else if (message.usage) {
             const batch = message.usage;
             await this.usage.recordBatch(stream.environmentId, batch.batch_id, (batch.records ?? []).map(usageRecordInput));

@@ -68,7 +68,7 @@ export class ConnectionQuotaService {
       // without a key there (an environment created after it) has nothing to send until one is issued.
       const keys = (await tx.findBy(ConnectionKeyEntity, { connectionId, environmentId: environment.id })).map((k) => ({ environmentId: environment.id, keyHash: k.keyHash }));
       const what = `quota of connection "${connection.name}" ${quota ? 'set' : 'removed'} in ${environmentHandle}`;
-      if (keys.length > 0) await change.alters(connection.serviceId, [environment.id], what, { service: false, keys });
+      if (keys.length > 0) change.alters(connection.serviceId, [environment.id], what, { service: false, keys });
       return connection;
     });
     return connection;

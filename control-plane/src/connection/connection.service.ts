@@ -71,7 +71,7 @@ export class ConnectionService {
           details: { name, projectId: project.id, serviceId: service.id, environments: keys.map((k) => k.environment) },
         });
         const issued = environments.map((e, i) => ({ environmentId: e.id, keyHash: hashToken(keys[i].apiKey) }));
-        await change.alters(service.id, environments.map((e) => e.id), `connection "${name}" created`, { service: false, keys: issued });
+        change.alters(service.id, environments.map((e) => e.id), `connection "${name}" created`, { service: false, keys: issued });
         return { connection, keys };
       });
       return { connection, keys };
@@ -116,7 +116,7 @@ export class ConnectionService {
         organizationId: connection.organizationId,
         details: { environment: environmentHandle, graceSeconds, previousKeyExpiresAt: previousKeyExpiresAt?.toISOString() ?? null },
       });
-      await change.alters(service.id, [environment.id], `key of connection "${connection.name}" rotated in ${environmentHandle}`, { service: false, keys: keyChanges });
+      change.alters(service.id, [environment.id], `key of connection "${connection.name}" rotated in ${environmentHandle}`, { service: false, keys: keyChanges });
       return { ...key, previousKeyExpiresAt };
     });
     return key;
@@ -129,7 +129,7 @@ export class ConnectionService {
       const environmentIds = removedKeys.map((k) => k.environmentId);
       await tx.delete(ConnectionEntity, { id: connectionId }); // keys go with it (ON DELETE CASCADE)
       await change.audit(actor, { action: 'connection.delete', targetType: 'Connection', targetId: connectionId, organizationId: connection.organizationId, details: { name: connection.name, serviceId: connection.serviceId } });
-      await change.alters(connection.serviceId, environmentIds, `connection "${connection.name}" deleted`, { service: false, keys: removedKeys });
+      change.alters(connection.serviceId, environmentIds, `connection "${connection.name}" deleted`, { service: false, keys: removedKeys });
     });
   }
 

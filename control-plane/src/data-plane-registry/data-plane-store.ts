@@ -34,12 +34,20 @@ export class DataPlaneStore {
     );
   }
 
-  /** An ACK: the proxy applied `revision` (never moves backwards). */
-  async applied(proxyId: string, revision: string | number): Promise<void> {
+  /**
+   * ACKs: each proxy applied its revision (never moves backwards). One statement for many proxies: at
+   * 50 changes/s, 40 proxies ACK some 1,200 deltas/s, and a statement (and commit) each kept the pool
+   * and the database busy (config-stream/applied-revisions.ts batches them).
+   */
+  async applied(acks: ReadonlyArray<{ proxyId: string; revision: string | number }>): Promise<void> {
+    if (acks.length === 0) return;
+    // By id: concurrent batches (other replicas) lock their rows in one order.
+    const sorted = [...acks].sort((a, b) => (a.proxyId < b.proxyId ? -1 : a.proxyId > b.proxyId ? 1 : 0));
     await this.db.query(
-      `UPDATE data_planes SET applied_at = CASE WHEN $2 > applied_revision THEN now() ELSE applied_at END,
-         applied_revision = GREATEST(applied_revision, $2), connected = true, last_seen_at = now() WHERE id = $1`,
-      [proxyId, revision],
+      `UPDATE data_planes d SET applied_at = CASE WHEN a.revision > d.applied_revision THEN now() ELSE d.applied_at END,
+         applied_revision = GREATEST(d.applied_revision, a.revision), connected = true, last_seen_at = now()
+        FROM unnest($1::text[], $2::bigint[]) AS a(id, revision) WHERE d.id = a.id`,
+      [sorted.map((a) => a.proxyId), sorted.map((a) => String(a.revision))],
     );
   }
 

@@ -94,7 +94,7 @@ export class GenAIServiceService {
         organizationId: service.organizationId,
         details: { name, provider: service.provider, scope: service.scope, contextPath, serviceUrl, configuredEnvironments: [...seen] },
       });
-      await change.alters(service.id, environments.map((e) => e.id), 'service registered');
+      change.alters(service.id, environments.map((e) => e.id), 'service registered');
       return service;
     });
     return service;
@@ -118,7 +118,7 @@ export class GenAIServiceService {
       await change.audit(actor, { action: 'genAIService.update', targetType: 'GenAIService', targetId: service.id, organizationId: service.organizationId, details: { changed } });
       // Name, path and URL reach the proxies; summary, description and labels do not.
       const servingChange = changed.some((k) => k === 'name' || k === 'contextPath' || k === 'serviceUrl');
-      if (servingChange) await change.alters(service.id, await this.environmentIds(tx), 'service updated');
+      if (servingChange) change.alters(service.id, await this.environmentIds(tx), 'service updated');
       return service;
     });
     return service;
@@ -147,7 +147,7 @@ export class GenAIServiceService {
           serviceUrl: config.serviceUrl,
         },
       });
-      await change.alters(service.id, [environment.id], `environment ${environmentHandle} configured`);
+      change.alters(service.id, [environment.id], `environment ${environmentHandle} configured`);
       return service;
     });
     return service;
@@ -161,7 +161,7 @@ export class GenAIServiceService {
       service.removedAt = new Date();
       await tx.save(service);
       await change.audit(actor, { action: 'genAIService.removeFromMarketplace', targetType: 'GenAIService', targetId: service.id, organizationId: service.organizationId });
-      await change.alters(service.id, await this.environmentIds(tx), 'removed from the marketplace; existing connections keep working');
+      change.alters(service.id, await this.environmentIds(tx), 'removed from the marketplace; existing connections keep working');
       return service;
     });
     return service;
