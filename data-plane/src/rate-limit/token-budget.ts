@@ -167,6 +167,12 @@ interface WindowFlow {
 
 const PROBE_INTERVAL_MS = 500;
 /**
+ * How long lease admissions and give-backs may wait to be told to Redis, so that one flush carries
+ * many: neither changes what other proxies see as free for the worse. A settlement someone waits for,
+ * or a lease running low, is flushed at the next turn.
+ */
+const FLUSH_DELAY_MS = 5;
+/**
  * How long a request the degraded mode would refuse for want of a lease still waits for Redis's own
  * answer, when Redis was merely slow (not disconnected): a latency spike at the start of a window
  * costs that request time, not a refusal.
@@ -209,7 +215,8 @@ export class TokenBudget {
   private readonly leases = new Map<string, Counters>();
   /** Per window: what Redis has not heard or confirmed yet. */
   private readonly flows = new Map<string, WindowFlow>();
-  private flushScheduled = false;
+  /** A flush is due: at the next turn (`immediate`) or after FLUSH_DELAY_MS. */
+  private flushDue: { readonly immediate: boolean; readonly cancel: () => void } | null = null;
   /** What this proxy has contributed to each live window: what a reconciliation makes Redis hold for it. */
   private readonly contributed = new Map<string, WindowLedger>();
   /** Reservations sent to Redis whose outcome (answer or timeout) is not decided yet. */
@@ -386,7 +393,7 @@ export class TokenBudget {
       if (seen) addTo(seen.used, delta);
       if (wait) applied.push(new Promise<void>((resolve) => flow.waiters.push(resolve)));
     }
-    this.scheduleFlush();
+    this.scheduleFlush(wait);
     return applied.length === 0 ? Promise.resolve() : Promise.all(applied).then(() => undefined);
   }
 
@@ -402,17 +409,19 @@ export class TokenBudget {
       const lease = this.leases.get(windowKey);
       if (policy.shadow === true || lease === undefined || leaseShortfall(policy, lease, need) !== null) return null;
     }
+    let low = false;
     for (const budget of budgets) {
       const drawn = limitedPart(budget.policy, need);
       this.record(budget.windowKey, budget.window, need);
       this.spendLease(budget.windowKey, drawn);
+      low ||= this.leaseLow(budget);
       const seen = this.lastSeen.get(budget.windowKey);
       if (seen) addTo(seen.used, need);
       const flow = this.flowOf(budget);
       addTo(flow.pendingUsed, need);
       addTo(flow.pendingDrawn, drawn);
     }
-    this.scheduleFlush();
+    this.scheduleFlush(low);
     const views = budgets.map(({ policy, window, windowKey }): BudgetView => ({ policy, window, used: { ...this.seen(windowKey) } }));
     return { admitted: true, reservation: { windows: budgets, prompt, completion, where: 'lease' }, views, wouldHaveRefused: null };
   }
@@ -426,15 +435,30 @@ export class TokenBudget {
     return flow;
   }
 
-  private scheduleFlush(): void {
-    if (this.flushScheduled) return;
-    this.flushScheduled = true;
-    setImmediate(() => this.flush());
+  /** Whether this proxy's lease of a budget's window is below half its target in a limited dimension. */
+  private leaseLow({ policy, windowKey }: BudgetWindow): boolean {
+    const lease = this.leases.get(windowKey);
+    if (lease === undefined) return false;
+    const [prompt, completion, total] = this.leaseTargets(policy);
+    return lease.prompt * 2 < prompt || lease.completion * 2 < completion || lease.total * 2 < total;
+  }
+
+  private scheduleFlush(immediate: boolean): void {
+    if (this.flushDue !== null && (this.flushDue.immediate || !immediate)) return;
+    this.flushDue?.cancel();
+    if (immediate) {
+      const handle = setImmediate(() => this.flush());
+      this.flushDue = { immediate, cancel: () => clearImmediate(handle) };
+    } else {
+      const handle = setTimeout(() => this.flush(), FLUSH_DELAY_MS).unref();
+      this.flushDue = { immediate, cancel: () => clearTimeout(handle) };
+    }
   }
 
   /** Sends every window's pending changes: one command per window, however many requests they cover. */
   private flush(): void {
-    this.flushScheduled = false;
+    this.flushDue?.cancel();
+    this.flushDue = null;
     if (this.degradedSince !== null) return;
     for (const [windowKey, flow] of this.flows) {
       const waiters = flow.waiters.splice(0);
@@ -512,6 +536,7 @@ export class TokenBudget {
     if (this.degradedSince !== null) await this.sync().catch(() => undefined);
     else await Promise.all(this.reconcileAll()).catch(() => undefined);
     this.closed = true;
+    this.flushDue?.cancel();
     if (this.probe) clearInterval(this.probe);
     this.redis.disconnect();
   }
