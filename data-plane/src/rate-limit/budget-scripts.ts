@@ -119,7 +119,7 @@ return reply(1, would, would_dimension)
 
 /**
  * What this proxy did in one window since its last word to Redis, applied at once (one command per
- * window per event-loop turn, however many requests it covers): tokens admitted from its lease and
+ * window every few milliseconds, however many requests it covers): tokens admitted from its lease and
  * reservations replaced by the reported usage. Then its lease is topped up (enforced budgets).
  *
  * KEYS[1]: the window hash. ARGV: ledger id; dp, dc: change of the used prompt and completion tokens;

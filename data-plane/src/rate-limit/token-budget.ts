@@ -381,7 +381,7 @@ export class TokenBudget {
       this.spendLease(windowKey, { prompt: Math.max(0, delta.prompt), completion: Math.max(0, delta.completion), total: Math.max(0, delta.total) });
     }
     if (this.degradedSince !== null) return Promise.resolve();
-    // Corrections go out with the window's next flush (one command per window per event-loop turn).
+    // Corrections go out with the window's next flush (one command per window, however many requests).
     // One that only gives tokens back to a lease-admitted request is not waited for: until it lands,
     // other proxies see fewer free tokens, never more.
     const wait = reservation.where !== 'lease' || delta.prompt > 0 || delta.completion > 0;
