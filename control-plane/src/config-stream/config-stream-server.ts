@@ -14,7 +14,7 @@ import type { UsageService } from '../usage/usage.service';
 import { AppliedRevisions } from './applied-revisions';
 import { EncodedControlPlaneMessage, loadConfigServiceContract } from './config-proto';
 import { buildDelta, buildSnapshot, DEFAULT_DELTA_LIMITS, type DeltaLimits, trimChangeLog } from './snapshot-builder';
-import { encodeSnapshotMessage } from './snapshot-encoder';
+import { encodeSnapshotPages } from './snapshot-encoder';
 import type { ControlPlaneMessage, DataPlaneMessage } from './snapshot.types';
 import { usageRecordInput } from './usage-record-message';
 
@@ -410,11 +410,12 @@ export class ConfigStreamServer {
     const running = this.buildingSnapshots.get(environment);
     if (running) return running.then((built) => (built && built.revision >= revision ? built : this.snapshotAt(environment, revision)));
     const build = (async () => {
-      const snapshot = await buildSnapshot(this.db, this.box, environment);
+      // Read and encoded a page of keys at a time, yielding between slices: one synchronous encode of a
+      // large environment would stall everything else for seconds, and its message objects are several
+      // times the size of its bytes (only the encoded bytes are kept).
+      const snapshot = await buildSnapshot(this.db, this.box, environment, (head, keyPages) => encodeSnapshotPages(head, keyPages, this.contract.encodeResponse));
       if (!snapshot) return null;
-      // Encoded in slices: one synchronous encode of a large environment would stall everything else for seconds.
-      const built = { revision: snapshot.revision, message: new EncodedControlPlaneMessage(await encodeSnapshotMessage(snapshot, this.contract.encodeResponse)) };
-      // Only the encoded bytes are kept: the message objects of a large environment are several times their size.
+      const built = { revision: snapshot.revision, message: new EncodedControlPlaneMessage(snapshot.encoded) };
       this.snapshots.set(environment, built);
       return built;
     })().finally(() => this.buildingSnapshots.delete(environment));

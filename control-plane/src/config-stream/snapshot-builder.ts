@@ -144,7 +144,7 @@ function keyMessage(row: KeyRow): SnapshotConsumerKey {
  * connection's quota override there: one LEFT JOIN through the overrides' primary key, the only
  * addition to a read that covers every key of the environment.
  */
-async function readKeys(runner: QueryRunner, environmentId: string, hashes?: string[]): Promise<SnapshotConsumerKey[]> {
+async function readKeys(runner: QueryRunner, environmentId: string, hashes?: string[], page?: { after: string; limit: number }): Promise<SnapshotConsumerKey[]> {
   const rows: KeyRow[] = await runner.query(
     `SELECT k.key_hash, k.connection_id, c.service_id, c.project_id,
             q.time_unit AS quota_time_unit, q.max_prompt_tokens AS quota_max_prompt_tokens, q.max_completion_tokens AS quota_max_completion_tokens,
@@ -153,10 +153,25 @@ async function readKeys(runner: QueryRunner, environmentId: string, hashes?: str
        FROM connection_keys k JOIN connections c ON c.id = k.connection_id
        LEFT JOIN connection_quota_overrides q ON q.connection_id = k.connection_id AND q.environment_id = k.environment_id
       WHERE k.environment_id = $1 AND (k.expires_at IS NULL OR k.expires_at > now()) ${hashes ? 'AND k.key_hash = ANY($2::text[])' : ''}
-      ORDER BY k.key_hash`,
-    hashes ? [environmentId, hashes] : [environmentId],
+            ${page ? 'AND k.key_hash > $2' : ''}
+      ORDER BY k.key_hash ${page ? 'LIMIT $3' : ''}`,
+    hashes ? [environmentId, hashes] : page ? [environmentId, page.after, page.limit] : [environmentId],
   );
   return rows.map(keyMessage);
+}
+
+/** Keys read per query of a full snapshot: what is held at once besides the encoded bytes. */
+const KEYS_PER_PAGE = 10_000;
+
+/** Every key of the environment, KEYS_PER_PAGE at a time in key-hash order (keyset pagination). */
+async function* keyPages(runner: QueryRunner, environmentId: string): AsyncGenerator<SnapshotConsumerKey[]> {
+  let after = '';
+  for (;;) {
+    const page = await readKeys(runner, environmentId, undefined, { after, limit: KEYS_PER_PAGE });
+    if (page.length > 0) yield page;
+    if (page.length < KEYS_PER_PAGE) return;
+    after = page[page.length - 1].key_hash ?? '';
+  }
 }
 
 /**
@@ -184,14 +199,23 @@ async function environmentAt(runner: QueryRunner, environment: string): Promise<
   return rows.length === 0 ? null : { id: rows[0].id, revision: Number(rows[0].revision) };
 }
 
-/** One environment's full snapshot; null when the environment does not exist. */
-export async function buildSnapshot(db: DataSource, box: SecretBox, environment: string): Promise<BuiltSnapshot | null> {
+/**
+ * One environment's full snapshot, encoded by `encode` as its keys are read a page at a time (so the
+ * message objects of a large environment are never all held at once); null when the environment
+ * does not exist. `head` is the snapshot without its keys.
+ */
+export async function buildSnapshot<T>(
+  db: DataSource,
+  box: SecretBox,
+  environment: string,
+  encode: (head: BuiltSnapshot, keyPages: AsyncIterable<SnapshotConsumerKey[]>) => Promise<T>,
+): Promise<{ revision: number; encoded: T } | null> {
   return atOneInstant(db, async (runner) => {
     const env = await environmentAt(runner, environment);
     if (!env) return null;
     const services = await readServices(runner, box, env.id);
-    const keys = await readKeys(runner, env.id);
-    return { revision: env.revision, environment, generated_at: new Date().toISOString(), services, consumer_keys: keys };
+    const head = { revision: env.revision, environment, generated_at: new Date().toISOString(), services, consumer_keys: [] };
+    return { revision: env.revision, encoded: await encode(head, keyPages(runner, env.id)) };
   });
 }
 

@@ -1,5 +1,5 @@
 import { loadConfigServiceContract } from './config-proto';
-import { encodeSnapshotMessage } from './snapshot-encoder';
+import { encodeSnapshotMessage, encodeSnapshotPages } from './snapshot-encoder';
 import type { BuiltSnapshot } from './snapshot.types';
 
 const contract = loadConfigServiceContract();
@@ -21,4 +21,14 @@ it.each([0, 1, 10_000, 25_001])('encodes a snapshot of %i keys in slices to what
   const whole = contract.encodeResponse({ snapshot });
   expect(sliced.length).toBe(whole.length);
   expect(decode(sliced)).toEqual(decode(whole));
+});
+
+it('encodes keys arriving in pages (as read from the database) to the same message', async () => {
+  const snapshot = snapshotWith(25_001);
+  const keys = snapshot.consumer_keys;
+  async function* pages() {
+    for (const [start, end] of [[0, 7], [7, 10_007], [10_007, 25_001]]) yield keys.slice(start, end);
+  }
+  const paged = await encodeSnapshotPages({ ...snapshot, consumer_keys: [] }, pages(), contract.encodeResponse);
+  expect(decode(paged)).toEqual(decode(contract.encodeResponse({ snapshot })));
 });

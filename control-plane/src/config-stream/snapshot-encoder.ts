@@ -4,7 +4,7 @@
 // the concatenation of its fields' encodings, and the entries of a repeated field may be encoded in
 // any number of pieces, so Snapshot = encode(Snapshot without keys) + encode({consumer_keys: slice})…
 import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
-import type { BuiltSnapshot, ControlPlaneMessage } from './snapshot.types';
+import type { BuiltSnapshot, ControlPlaneMessage, SnapshotConsumerKey } from './snapshot.types';
 
 /** Keys encoded between two yields. */
 const KEYS_PER_SLICE = 10_000;
@@ -36,11 +36,25 @@ function varint(value: number): Buffer {
  * The same bytes (up to field order, which decoders ignore) as `encode({snapshot})`, produced
  * KEYS_PER_SLICE keys at a time. `encode` is the service's ControlPlaneMessage serializer.
  */
-export async function encodeSnapshotMessage(snapshot: BuiltSnapshot, encode: (message: ControlPlaneMessage) => Buffer): Promise<Buffer> {
-  const parts: Buffer[] = [snapshotBytes(encode({ snapshot: { ...snapshot, consumer_keys: [] } }))];
-  for (let start = 0; start < snapshot.consumer_keys.length; start += KEYS_PER_SLICE) {
-    if (start > 0) await yieldToEventLoop();
-    parts.push(snapshotBytes(encode({ snapshot: { consumer_keys: snapshot.consumer_keys.slice(start, start + KEYS_PER_SLICE) } })));
+export function encodeSnapshotMessage(snapshot: BuiltSnapshot, encode: (message: ControlPlaneMessage) => Buffer): Promise<Buffer> {
+  return encodeSnapshotPages({ ...snapshot, consumer_keys: [] }, [snapshot.consumer_keys], encode);
+}
+
+/**
+ * The same, with the keys arriving in pages (read from the database a page at a time): only the
+ * encoded bytes of the keys read so far are held, never all their message objects at once.
+ */
+export async function encodeSnapshotPages(
+  head: BuiltSnapshot,
+  pages: Iterable<SnapshotConsumerKey[]> | AsyncIterable<SnapshotConsumerKey[]>,
+  encode: (message: ControlPlaneMessage) => Buffer,
+): Promise<Buffer> {
+  const parts: Buffer[] = [snapshotBytes(encode({ snapshot: { ...head, consumer_keys: [] } }))];
+  for await (const page of pages) {
+    for (let start = 0; start < page.length; start += KEYS_PER_SLICE) {
+      if (parts.length > 1) await yieldToEventLoop();
+      parts.push(snapshotBytes(encode({ snapshot: { consumer_keys: page.slice(start, start + KEYS_PER_SLICE) } })));
+    }
   }
   const body = Buffer.concat(parts);
   return Buffer.concat([Buffer.from([SNAPSHOT_FIELD_TAG]), varint(body.length), body]);
