@@ -61,6 +61,9 @@ export function ServiceScreen({ serviceId }: { serviceId: string }) {
   const { project } = useSession();
   const { data, error, reload } = useQuery(ServiceQuery, { id: serviceId });
   const [removing, setRemoving] = useState(false);
+  // Which editor saved last ('details' or an environment handle): held here, since a reload re-keys
+  // (remounts) the editor with the saved values, which would drop its own notice at once.
+  const [savedBy, setSavedBy] = useState<string | null>(null);
   const deployments = useLiveDeployments(serviceId, data?.genAIService.deployments, reload);
   const connections = useQuery(ProjectConnections, { projectId: project?.id ?? '' }, !project);
   const connectionNames = useMemo(() => new Map((connections.data?.connections ?? []).map((c) => [c.id, c.name])), [connections.data]);
@@ -94,7 +97,8 @@ export function ServiceScreen({ serviceId }: { serviceId: string }) {
       <div className="environments">
         {data.environments.map(({ handle }) => (
           <EnvironmentEditor key={`${handle}:${s.environmentConfigs.find((c) => c.environment === handle)?.updatedAt ?? ''}`} service={s} environment={handle}
-            config={s.environmentConfigs.find((c) => c.environment === handle) ?? null} onSaved={() => void reload()} />
+            config={s.environmentConfigs.find((c) => c.environment === handle) ?? null} saved={savedBy === handle}
+            onSaving={() => setSavedBy(null)} onSaved={() => { setSavedBy(handle); void reload(); }} />
         ))}
       </div>
 
@@ -102,7 +106,8 @@ export function ServiceScreen({ serviceId }: { serviceId: string }) {
       <UsagePanel groups={['ENVIRONMENT', 'REQUEST_MODEL', 'CONNECTION']} fetchRows={fetchRows} connectionNames={connectionNames} />
 
       <h2>General details</h2>
-      <DetailsEditor key={s.name + s.contextPath + s.serviceUrl + s.summary + s.description + s.labels.join()} service={s} onSaved={() => void reload()} />
+      <DetailsEditor key={s.name + s.contextPath + s.serviceUrl + s.summary + s.description + s.labels.join()} service={s} saved={savedBy === 'details'}
+        onSaving={() => setSavedBy(null)} onSaved={() => { setSavedBy('details'); void reload(); }} />
 
       <h2>Marketplace</h2>
       {removed ? (
@@ -194,7 +199,14 @@ function Deployments({ deployments }: { deployments: DeploymentView[] }) {
   );
 }
 
-function DetailsEditor({ service, onSaved }: { service: Service; onSaved(): void }) {
+/** What an editor's parent tells it: whether it saved last, and when it starts and ends a save. */
+interface SaveNotice {
+  saved: boolean;
+  onSaving(): void;
+  onSaved(): void;
+}
+
+function DetailsEditor({ service, saved, onSaving, onSaved }: { service: Service } & SaveNotice) {
   const [name, setName] = useState(service.name);
   const [contextPath, setContextPath] = useState(service.contextPath);
   const [serviceUrl, setServiceUrl] = useState(service.serviceUrl);
@@ -202,7 +214,6 @@ function DetailsEditor({ service, onSaved }: { service: Service; onSaved(): void
   const [description, setDescription] = useState(service.description);
   const [labelText, setLabelText] = useState(service.labels.join(', '));
   const [error, setError] = useState<unknown>(null);
-  const [saved, setSaved] = useState(false);
   const path = checkContextPath(contextPath);
   const urlProblem = checkServiceUrl(serviceUrl);
   const labels = parseLabels(labelText);
@@ -211,9 +222,9 @@ function DetailsEditor({ service, onSaved }: { service: Service; onSaved(): void
     event.preventDefault();
     if (path.problem || urlProblem || labels.problem || !name.trim()) return;
     setError(null);
-    setSaved(false);
+    onSaving();
     request(UpdateService, { id: service.id, input: { name: name.trim(), contextPath: path.normalized, serviceUrl: serviceUrl.trim(), summary, description, labels: labels.labels } })
-      .then(() => { setSaved(true); onSaved(); }, setError);
+      .then(onSaved, setError);
   };
   return (
     <Form className="stack card" onSubmit={submit} aria-label="General details">
@@ -233,7 +244,7 @@ function DetailsEditor({ service, onSaved }: { service: Service; onSaved(): void
 
 type ConfigureInput = VariablesOf<typeof ConfigureEnvironment>['input'];
 
-function EnvironmentEditor({ service, environment, config, onSaved }: { service: Service; environment: string; config: Config | null; onSaved(): void }) {
+function EnvironmentEditor({ service, environment, config, saved, onSaving, onSaved }: { service: Service; environment: string; config: Config | null } & SaveNotice) {
   const security = config?.backendSecurity;
   const bedrock = service.provider === 'AWS_BEDROCK';
   const [replacing, setReplacing] = useState(!security?.configured);
@@ -250,7 +261,6 @@ function EnvironmentEditor({ service, environment, config, onSaved }: { service:
   const [rateLimit, setRateLimit] = useState<RateLimitDraft>(() => draftOf(config?.rateLimit));
   const [connectionQuota, setConnectionQuota] = useState<RateLimitDraft>(() => draftOf(config?.connectionQuota));
   const [error, setError] = useState<unknown>(null);
-  const [saved, setSaved] = useState(false);
   const apiError = error instanceof ApiError ? error : null;
   const fieldError = (field: string) => (apiError?.fieldName === field ? apiError.message : null);
   const budgetError = (budget: 'rateLimit' | 'connectionQuota') => (apiError?.field?.includes(budget) && apiError.fieldName ? { field: apiError.fieldName, message: apiError.message } : null);
@@ -278,9 +288,8 @@ function EnvironmentEditor({ service, environment, config, onSaved }: { service:
       ...(Object.keys(backendSecurity).length ? { backendSecurity } : {}),
     };
     setError(null);
-    setSaved(false);
+    onSaving();
     request(ConfigureEnvironment, { serviceId: service.id, environment, input }).then(() => {
-      setSaved(true);
       setApiKey(''); setSecretAccessKey(''); setSessionToken(''); setAccessKeyId('');
       onSaved();
     }, setError);
