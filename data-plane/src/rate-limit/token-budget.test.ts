@@ -394,10 +394,9 @@ describe('answers that do not arrive in time', () => {
     throughGate(async (gate, b, env) => {
       await b.admit(policy({ maxTotalTokens: 10_000 }), 0, 0); // takes this proxy's lease of the window (500)
       gate.hold(); // Redis's answers wait: an admission that asked Redis would time out (50 ms)
-      const started = Date.now();
       const admissions = [];
       for (let i = 0; i < 20; i++) admissions.push(await b.admit(policy({ maxTotalTokens: 10_000 }), 15, 10));
-      expect(Date.now() - started).toBeLessThan(50);
+      // One that had asked Redis would have timed out into the degraded mode and a 'local' admission.
       expect(b.degraded).toBe(false);
       for (const admission of admissions) expect(admission).toMatchObject({ admitted: true, reservation: { where: 'lease' } });
       gate.release();

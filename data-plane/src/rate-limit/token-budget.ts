@@ -435,12 +435,15 @@ export class TokenBudget {
     return flow;
   }
 
-  /** Whether this proxy's lease of a budget's window is below half its target in a limited dimension. */
+  /** Whether this proxy's lease of a budget's window is below half its target in a limited dimension (per request: no allocation). */
   private leaseLow({ policy, windowKey }: BudgetWindow): boolean {
     const lease = this.leases.get(windowKey);
     if (lease === undefined) return false;
-    const [prompt, completion, total] = this.leaseTargets(policy);
-    return lease.prompt * 2 < prompt || lease.completion * 2 < completion || lease.total * 2 < total;
+    return (
+      lease.prompt * 2 < this.leaseTarget(policy, policy.maxPromptTokens) ||
+      lease.completion * 2 < this.leaseTarget(policy, policy.maxCompletionTokens) ||
+      lease.total * 2 < this.leaseTarget(policy, policy.maxTotalTokens)
+    );
   }
 
   private scheduleFlush(immediate: boolean): void {
@@ -550,11 +553,15 @@ export class TokenBudget {
     return { policy, window, windowKey };
   }
 
+  /** This proxy's lease target of one limit (`share` = the lease cap: what all leases together may hold). */
+  private leaseTarget(policy: BudgetPolicy, limit: number | null, share = this.leaseShare): number {
+    return policy.shadow !== true && this.leaseShare > 0 && limit !== null ? Math.floor(limit * share) : 0;
+  }
+
   /** This proxy's lease targets for prompt, completion, total, then the caps of all leases together. */
   private leaseTargets(policy: BudgetPolicy): number[] {
-    const enforced = policy.shadow !== true && this.leaseShare > 0;
     const limits = [policy.maxPromptTokens, policy.maxCompletionTokens, policy.maxTotalTokens];
-    return [this.leaseShare, this.leaseCap].flatMap((share) => limits.map((limit) => (enforced && limit !== null ? Math.floor(limit * share) : 0)));
+    return [this.leaseShare, this.leaseCap].flatMap((share) => limits.map((limit) => this.leaseTarget(policy, limit, share)));
   }
 
   /** While Redis is away: every enforced budget must admit the request on what this proxy may spend alone. */
