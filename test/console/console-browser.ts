@@ -4,6 +4,7 @@
 import { mkdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { type Browser, type BrowserContext, chromium, type Page } from 'playwright-core';
+import { type Gateway, startGateway } from '../support/gateway-harness';
 
 export const SCREENSHOT_DIR = path.resolve(__dirname, '../../test-results/console');
 const AXE_SOURCE = readFileSync(require.resolve('axe-core/axe.min.js'), 'utf8');
@@ -98,4 +99,26 @@ export async function expectClean(tab: ConsolePage, screen: string): Promise<voi
   expect({ screen, violations: await tab.axe() }).toEqual({ screen, violations: [] });
   expect({ screen, csp: await tab.cspViolations() }).toEqual({ screen, csp: [] });
   await tab.screenshot(screen);
+}
+
+/** A journey's parties: a whole gateway (control plane with its rollout worker, a production proxy, wire-exact fake providers) and a browser. */
+export interface ConsoleJourney {
+  gw: Gateway;
+  origin: string;
+  browser: ConsoleBrowser;
+}
+
+export async function startConsoleJourney(): Promise<ConsoleJourney> {
+  const gw = await startGateway({}, { TOKENGATE_INPROCESS_WORKER: 'true' });
+  try {
+    return { gw, origin: new URL(gw.cp.graphqlUrl).origin, browser: await launchConsoleBrowser() };
+  } catch (error) {
+    await gw.stop();
+    throw error;
+  }
+}
+
+export async function stopConsoleJourney(journey: Partial<ConsoleJourney>): Promise<void> {
+  await journey.browser?.close();
+  await journey.gw?.stop();
 }

@@ -1,9 +1,9 @@
 // The developer journey of the console against a whole gateway (control plane with its rollout worker, a
 // production proxy, wire-exact fake providers): find a service, connect, copy the key, call the proxy
 // with it, see usage, rotate and delete; a duplicate name keeps the keys; a 390 px run; axe on each screen.
-import { type Gateway, startGateway } from '../support/gateway-harness';
+import type { Gateway } from '../support/gateway-harness';
 import { waitFor } from '../support/wait';
-import { type ConsoleBrowser, type ConsolePage, expectClean, launchConsoleBrowser } from './console-browser';
+import { type ConsoleBrowser, type ConsolePage, expectClean, startConsoleJourney, stopConsoleJourney } from './console-browser';
 
 jest.setTimeout(240_000);
 
@@ -11,16 +11,8 @@ let gw: Gateway;
 let origin: string;
 let browser: ConsoleBrowser;
 
-beforeAll(async () => {
-  gw = await startGateway({}, { TOKENGATE_INPROCESS_WORKER: 'true' });
-  origin = new URL(gw.cp.graphqlUrl).origin;
-  browser = await launchConsoleBrowser();
-});
-
-afterAll(async () => {
-  await browser?.close();
-  await gw?.stop();
-});
+beforeAll(async () => ({ gw, origin, browser } = await startConsoleJourney()));
+afterAll(() => stopConsoleJourney({ gw, browser }));
 
 
 describe('developer', () => {

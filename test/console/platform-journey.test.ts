@@ -3,8 +3,8 @@
 // through the wizard, edits one, watches it deploy and removes it; a developer finds a service,
 // connects, copies the key, calls the proxy with it, sees usage, rotates and deletes. Plus the
 // failure paths that touch them, a 390 px run and an axe scan of each screen.
-import { type Gateway, startGateway } from '../support/gateway-harness';
-import { type ConsoleBrowser, type ConsolePage, expectClean, launchConsoleBrowser } from './console-browser';
+import type { Gateway } from '../support/gateway-harness';
+import { type ConsoleBrowser, type ConsolePage, expectClean, startConsoleJourney, stopConsoleJourney } from './console-browser';
 
 jest.setTimeout(240_000);
 
@@ -12,16 +12,8 @@ let gw: Gateway;
 let origin: string;
 let browser: ConsoleBrowser;
 
-beforeAll(async () => {
-  gw = await startGateway({}, { TOKENGATE_INPROCESS_WORKER: 'true' });
-  origin = new URL(gw.cp.graphqlUrl).origin;
-  browser = await launchConsoleBrowser();
-});
-
-afterAll(async () => {
-  await browser?.close();
-  await gw?.stop();
-});
+beforeAll(async () => ({ gw, origin, browser } = await startConsoleJourney()));
+afterAll(() => stopConsoleJourney({ gw, browser }));
 
 
 describe('platform engineer', () => {
