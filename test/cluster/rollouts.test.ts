@@ -85,6 +85,8 @@ it('a change rolls out through BullMQ on the cluster to DEPLOYED, its job comple
     // The job of this revision in production (the service's other environments have jobs too).
     let jobId: string | undefined;
     for (const key of await node.keys(`${prefix}:${serviceId}.*`)) {
+      // A job's hash is `prefix:id`; an active job also has `prefix:id:lock` (a string) and may have `:logs`.
+      if (key.slice(prefix.length + 1).includes(':')) continue;
       const data = JSON.parse((await node.hget(key, 'data')) ?? 'null') as RolloutJob | null;
       if (data?.environment === 'production' && data.revision === revision) jobId = rolloutJobId(data);
     }
