@@ -1,6 +1,7 @@
 // HTTP content codings as the proxy meets them: which ones it can decode (to read usage from a
 // compressed response, or count a compressed request), and what it lets an upstream choose from.
-import { brotliDecompressSync, constants as zlib, gunzipSync, inflateRawSync, inflateSync } from 'node:zlib';
+import { brotliDecompressSync, constants as zlib } from 'node:zlib';
+import { InflateTooLargeError, inflateWhole } from './reusable-inflater';
 
 /** Codings Node 20's zlib decodes (zstd arrives in Node 22.15: not here). */
 const DECODABLE: ReadonlySet<string> = new Set(['gzip', 'x-gzip', 'deflate', 'br']);
@@ -72,22 +73,22 @@ export function decodeBody(body: Buffer, codings: readonly string[], maxBytes: n
     throw new UnsupportedContentEncodingError(`Content-Encoding "${codings.join(', ')}" is not supported; send the body uncompressed or as gzip, deflate or br.`);
   }
   let decoded = body;
+  // A body cut short (truncated: a stream that broke) decodes as far as it goes, as fetch does.
+  const truncated = options.truncated === true;
   for (let i = codings.length - 1; i >= 0; i -= 1) {
-    // A body cut short (truncated: a stream that broke) decodes as far as it goes, as fetch does.
-    const zlibOptions = options.truncated === true ? { maxOutputLength: maxBytes, finishFlush: zlib.Z_SYNC_FLUSH } : { maxOutputLength: maxBytes };
     try {
       switch (codings[i]) {
         case 'br':
-          decoded = brotliDecompressSync(decoded, options.truncated === true ? { maxOutputLength: maxBytes, finishFlush: zlib.BROTLI_OPERATION_FLUSH } : { maxOutputLength: maxBytes });
+          decoded = brotliDecompressSync(decoded, truncated ? { maxOutputLength: maxBytes, finishFlush: zlib.BROTLI_OPERATION_FLUSH } : { maxOutputLength: maxBytes });
           break;
         case 'deflate':
-          decoded = isZlibWrapped(decoded) ? inflateSync(decoded, zlibOptions) : inflateRawSync(decoded, zlibOptions);
+          decoded = inflateWhole(isZlibWrapped(decoded) ? 'deflate' : 'deflate-raw', decoded, maxBytes, truncated ? zlib.Z_SYNC_FLUSH : zlib.Z_FINISH);
           break;
         default:
-          decoded = gunzipSync(decoded, zlibOptions);
+          decoded = inflateWhole('gzip', decoded, maxBytes, truncated ? zlib.Z_SYNC_FLUSH : zlib.Z_FINISH);
       }
     } catch (error) {
-      if ((error as NodeJS.ErrnoException).code === 'ERR_BUFFER_TOO_LARGE') {
+      if (error instanceof InflateTooLargeError || (error as NodeJS.ErrnoException).code === 'ERR_BUFFER_TOO_LARGE') {
         throw new DecodedBodyTooLargeError(`The request body inflates past ${maxBytes} bytes.`);
       }
       throw new CorruptContentEncodingError(`The request body is not valid ${codings[i]} data.`);
