@@ -17,8 +17,14 @@ export async function findByIdOrNotFound<T extends ObjectLiteral & { id: string 
   id: string,
   what: string,
   visible: (row: T) => boolean = () => true,
+  options: { readonly lock?: 'share' } = {},
 ): Promise<T> {
-  const row = isUuid(id) ? await tx.getRepository(entity).findOneBy({ id } as never) : null;
+  let row: T | null = null;
+  if (isUuid(id)) {
+    const repository = tx.getRepository(entity);
+    // lock 'share': SELECT … FOR SHARE (in a transaction), taken before `visible` is asked.
+    row = options.lock === 'share' ? await repository.findOne({ where: { id } as never, lock: { mode: 'pessimistic_read' } }) : await repository.findOneBy({ id } as never);
+  }
   if (!row || !visible(row)) throw notFound(what, id);
   return row;
 }

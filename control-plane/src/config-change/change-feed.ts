@@ -10,11 +10,14 @@ export interface ChangeFeed {
 
 export const SILENT_CHANGE_FEED: ChangeFeed = { environmentsChanged: () => undefined };
 
-/** Several feeds told in order (config push first, then rollouts). */
+/**
+ * Several feeds told in order (config push first, then rollouts), each started without waiting for
+ * the one before it to finish its Redis round trips; done when all are.
+ */
 export function composeChangeFeeds(...feeds: ChangeFeed[]): ChangeFeed {
   return {
     async environmentsChanged(changes, serviceId) {
-      for (const feed of feeds) await feed.environmentsChanged(changes, serviceId);
+      await Promise.all(feeds.map((feed) => feed.environmentsChanged(changes, serviceId)));
     },
   };
 }

@@ -42,7 +42,7 @@ export class RedisChangeFeed implements ChangeFeed {
   }
 
   async environmentsChanged(changes: BumpedEnvironment[], serviceId: string): Promise<void> {
-    for (const change of changes) await this.announce(change.handle, change.revision, serviceId);
+    await Promise.all(changes.map((change) => this.announce(change.handle, change.revision, serviceId)));
   }
 
   /** Tells this replica's listeners and every other replica that `environment` reached `revision`. */

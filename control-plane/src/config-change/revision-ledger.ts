@@ -1,11 +1,14 @@
 import { escapeLiteral, type PoolClient, type QueryResult } from 'pg';
 import type { QueryRunner } from 'typeorm';
+import type { DeploymentStatusEvent } from '../deployment/deployment-events';
 import { DeploymentStatus } from '../deployment/deployment-status';
 
 export interface BumpedEnvironment {
   environmentId: string;
   handle: string;
   revision: number;
+  /** The service's deployment there, as the change left it: PENDING at `revision`. */
+  deployment: DeploymentStatusEvent;
 }
 
 /** What a change altered in what proxies serve; the config stream sends just these in its delta. */
@@ -79,12 +82,33 @@ export async function bumpRevisions(runner: QueryRunner, bump: RevisionBump): Pr
        INSERT INTO deployments (service_id, environment_id, revision, status, message)
        SELECT ${literal(serviceId)}::uuid, b.id, b.revision, ${literal(DeploymentStatus.PENDING)}, ${literal(message)} FROM bumped b
        ON CONFLICT (service_id, environment_id)
-       DO UPDATE SET revision = EXCLUDED.revision, status = EXCLUDED.status, message = EXCLUDED.message, updated_at = now())
-     SELECT id, handle, revision FROM bumped ORDER BY handle`,
+       DO UPDATE SET revision = EXCLUDED.revision, status = EXCLUDED.status, message = EXCLUDED.message, updated_at = now()
+       RETURNING id, environment_id, created_at, updated_at)
+     SELECT b.id, b.handle, b.revision, d.id AS deployment_id, d.created_at, d.updated_at
+       FROM bumped b JOIN deployed d ON d.environment_id = b.id ORDER BY b.handle`,
     'COMMIT',
   ].join(';\n');
-  const results = (await client.query(sql)) as unknown as QueryResult<{ id: string; handle: string; revision: string }>[];
+  type Row = { id: string; handle: string; revision: string; deployment_id: string; created_at: Date; updated_at: Date };
+  const results = (await client.query(sql)) as unknown as QueryResult<Row>[];
   // Committed: TypeORM's runner must not roll back or commit it again.
   (runner as { isTransactionActive: boolean }).isTransactionActive = false;
-  return results[1].rows.map((r) => ({ environmentId: r.id, handle: r.handle, revision: Number(r.revision) }));
+  return results[1].rows.map((r) => {
+    const revision = Number(r.revision);
+    return {
+      environmentId: r.id,
+      handle: r.handle,
+      revision,
+      deployment: {
+        id: r.deployment_id,
+        serviceId,
+        environmentId: r.id,
+        environment: r.handle,
+        status: DeploymentStatus.PENDING,
+        revision,
+        message,
+        createdAt: r.created_at.toISOString(),
+        updatedAt: r.updated_at.toISOString(),
+      },
+    };
+  });
 }

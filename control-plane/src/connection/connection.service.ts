@@ -45,24 +45,20 @@ export class ConnectionService {
     try {
       const { connection, keys } = await this.changes.apply(async (tx, change) => {
         const project = await findByIdOrNotFound(tx, ProjectEntity, input.projectId, 'project', (p) => actor.canRead(p.organizationId));
-        const service = await findByIdOrNotFound(tx, GenAIServiceEntity, input.serviceId, 'GenAI service', (s) => actor.canRead(s.organizationId));
+        // Read with the service row locked (FOR SHARE): a concurrent removal from the marketplace cannot
+        // slip past the check below.
+        const service = await findByIdOrNotFound(tx, GenAIServiceEntity, input.serviceId, 'GenAI service', (s) => actor.canRead(s.organizationId), { lock: 'share' });
         if (service.organizationId !== project.organizationId || (service.scope === RegistrationScope.PROJECT && service.projectId !== project.id)) {
           throw badUserInput('input.serviceId', 'this service is not available to the project (it is registered in another project or organization)');
         }
-        // Lock the service row: a concurrent removal from the marketplace cannot slip past this check.
-        await tx.query('SELECT 1 FROM genai_services WHERE id = $1 FOR SHARE', [service.id]);
-        const current = await tx.findOneByOrFail(GenAIServiceEntity, { id: service.id });
-        if (current.marketplaceStatus === MarketplaceStatus.REMOVED) {
+        if (service.marketplaceStatus === MarketplaceStatus.REMOVED) {
           throw badUserInput('input.serviceId', 'this service has been removed from the marketplace and accepts no new connections');
         }
         if (await tx.existsBy(ConnectionEntity, { projectId: project.id, name })) throw conflict(`the project already has a connection named "${name}"`, 'input.name');
         const connection = await tx.save(tx.create(ConnectionEntity, { organizationId: project.organizationId, projectId: project.id, serviceId: service.id, name, description, createdBy: actor.userId }));
         const organization = await tx.findOneByOrFail(OrganizationEntity, { id: project.organizationId });
-        const keys: IssuedConnectionKeyType[] = [];
         const environments = await tx.find(EnvironmentEntity, { order: { createdAt: 'ASC' } });
-        for (const environment of environments) {
-          keys.push(await this.issueKey(tx, connection.id, environment, organization.handle, service.contextPath));
-        }
+        const keys = await this.issueKeys(tx, connection.id, environments, organization.handle, service.contextPath);
         await change.audit(actor, {
           action: 'connection.create',
           targetType: 'Connection',
@@ -107,7 +103,7 @@ export class ConnectionService {
         const [row] = (await tx.query(`UPDATE connection_keys SET expires_at = now() + make_interval(secs => $2) WHERE id = $1 RETURNING expires_at`, [current.id, graceSeconds])) as [Array<{ expires_at: Date }>, number];
         previousKeyExpiresAt = row[0].expires_at;
       }
-      const key = await this.issueKey(tx, connectionId, environment, organization.handle, service.contextPath);
+      const [key] = await this.issueKeys(tx, connectionId, [environment], organization.handle, service.contextPath);
       const keyChanges = [...existing.map((k) => k.keyHash), hashToken(key.apiKey)].map((keyHash) => ({ environmentId: environment.id, keyHash }));
       await change.audit(actor, {
         action: 'connection.rotateKey',
@@ -167,9 +163,14 @@ export class ConnectionService {
     });
   }
 
-  private async issueKey(tx: EntityManager, connectionId: string, environment: EnvironmentEntity, organizationHandle: string, contextPath: string): Promise<IssuedConnectionKeyType> {
-    const apiKey = generateToken(CONSUMER_KEY_PREFIX);
-    await tx.insert(ConnectionKeyEntity, { connectionId, environmentId: environment.id, keyHash: hashToken(apiKey), keyPrefix: apiKey.slice(0, 12) });
-    return { environment: environment.handle, apiKey, endpointUrl: endpointUrl(environment, organizationHandle, contextPath) };
+  /** Issues a new key of the connection in each environment (one INSERT); the keys are shown once, here. */
+  private async issueKeys(tx: EntityManager, connectionId: string, environments: EnvironmentEntity[], organizationHandle: string, contextPath: string): Promise<IssuedConnectionKeyType[]> {
+    if (environments.length === 0) return [];
+    const apiKeys = environments.map(() => generateToken(CONSUMER_KEY_PREFIX));
+    await tx.insert(
+      ConnectionKeyEntity,
+      environments.map((environment, i) => ({ connectionId, environmentId: environment.id, keyHash: hashToken(apiKeys[i]), keyPrefix: apiKeys[i].slice(0, 12) })),
+    );
+    return environments.map((environment, i) => ({ environment: environment.handle, apiKey: apiKeys[i], endpointUrl: endpointUrl(environment, organizationHandle, contextPath) }));
   }
 }

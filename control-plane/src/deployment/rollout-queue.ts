@@ -77,11 +77,13 @@ export class RolloutScheduler implements ChangeFeed {
 
   /** After a commit: tell subscribers the deployments are PENDING, and enqueue their rollouts. */
   async environmentsChanged(changes: BumpedEnvironment[], serviceId: string): Promise<void> {
-    for (const change of changes) {
-      const deployment = await this.store.current(serviceId, change.environmentId);
-      if (deployment) await this.events.statusChanges.publish(deployment);
-      await this.enqueue({ serviceId, environmentId: change.environmentId, environment: change.handle, revision: change.revision });
-    }
+    // All at once: the mutation answers after these, and each is a Redis round trip of its own.
+    await Promise.all(
+      changes.flatMap((change) => [
+        this.events.statusChanges.publish(change.deployment),
+        this.enqueue({ serviceId, environmentId: change.environmentId, environment: change.handle, revision: change.revision }),
+      ]),
+    );
   }
 
   async enqueue(job: RolloutJob): Promise<void> {
