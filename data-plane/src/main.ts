@@ -14,6 +14,7 @@ import { ProxyListener } from './proxy/proxy-listener';
 import { ProxyRequestHandler } from './proxy/proxy-request-handler';
 import type { ProxyRequest, ProxyResponse } from './proxy/proxy-types';
 import { locateUpward } from './runtime/locate-upward';
+import type { CompiledSnapshot } from './snapshot/compiled-snapshot';
 import { SnapshotCompiler } from './snapshot/snapshot-compiler';
 import { SnapshotHolder } from './snapshot/snapshot-holder';
 import { UpstreamAgentPool, type UpstreamAgentOptions } from './snapshot/upstream-target';
@@ -142,8 +143,12 @@ export async function startDataPlane(options: DataPlaneOptions): Promise<DataPla
   const agentPool = new UpstreamAgentPool(options.upstreamAgents);
   const compiler = new SnapshotCompiler({ environment: options.environment, agentPool });
 
+  let servicesSeen: CompiledSnapshot['services'] | null = null;
   holder.onSwap((snapshot) => {
     metrics.setSnapshotRevision(snapshot.revision);
+    // A delta of keys alone keeps the services map (snapshot-compiler.ts): the upstreams are the same.
+    if (snapshot.services === servicesSeen) return;
+    servicesSeen = snapshot.services;
     const origins = new Set<string>();
     for (const service of snapshot.services.values()) origins.add(service.upstream.origin);
     agentPool.retainOnly(origins);

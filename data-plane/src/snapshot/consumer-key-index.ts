@@ -23,21 +23,31 @@ const SHA256_HEX = /^[0-9a-f]{64}$/;
 
 /** Overlay entries a delta-updated index carries before folding them into a new base (at least this many). */
 const MIN_OVERLAY_BEFORE_COMPACTION = 1024;
+/** Changes the small top overlay carries before they are folded into the overlay below it. */
+const TOP_OVERLAY_ENTRIES = 256;
+
+type Overlay = ReadonlyMap<string, ConsumerKeyGrant | null>;
+const EMPTY_OVERLAY: Overlay = new Map();
 
 /**
- * Immutable. Lookup hashes the presented key and does one or two Map hits on the digest, so its timing
- * depends on the digest, not on how much of a stored key the presented one shares; keys themselves are
- * never held.
+ * Immutable. Lookup hashes the presented key and does one to three Map hits on the digest, so its
+ * timing depends on the digest, not on how much of a stored key the presented one shares; keys
+ * themselves are never held.
  *
- * An index updated by a delta shares the previous one's base map (never mutated) and carries the
- * changes in a small overlay (a grant, or null for a removed key), so one change costs the size of the
- * overlay, not the number of keys. Once the overlay outgrows an eighth of the base, it is folded into a
- * new base: a copy of every key, paid once per that many changes.
+ * An index updated by a delta shares the previous one's maps (never mutated) and carries the changes
+ * in overlays (a grant, or null for a removed key) over the base: a top one of at most
+ * TOP_OVERLAY_ENTRIES, copied by each delta, folded into the one below it once full; that one, once it
+ * outgrows an eighth of the base, is folded into a new base (a copy of every key). So one change costs
+ * a few hundred entries copied, whatever the number of keys: at 50 changes/s and 100,000 keys, copying
+ * a single overlay of up to 12,500 entries per delta was most of a proxy's work (bench:scale).
  */
 export class ConsumerKeyIndex {
   private constructor(
     private readonly base: ReadonlyMap<string, ConsumerKeyGrant>,
-    private readonly overlay: ReadonlyMap<string, ConsumerKeyGrant | null>,
+    /** Older changes over the base. */
+    private readonly middle: Overlay,
+    /** The latest changes, over `middle`. */
+    private readonly top: Overlay,
     readonly size: number,
   ) {}
 
@@ -55,7 +65,7 @@ export class ConsumerKeyIndex {
       const grant = grantOf(key, organizationOfService);
       if (grant !== undefined) grants.set(hash, grant);
     }
-    return new ConsumerKeyIndex(grants, new Map(), grants.size);
+    return new ConsumerKeyIndex(grants, EMPTY_OVERLAY, EMPTY_OVERLAY, grants.size);
   }
 
   /**
@@ -63,14 +73,14 @@ export class ConsumerKeyIndex {
    * both removed and upserted ends up present). Throws on a malformed hash or one upserted twice.
    */
   withChanges(upserted: readonly ConsumerKeyMessage[], removedHashes: readonly string[], organizationOfService: (serviceId: string) => string | undefined): ConsumerKeyIndex {
-    const overlay = new Map(this.overlay);
+    const top = new Map(this.top);
     let size = this.size;
     const set = (hash: string, grant: ConsumerKeyGrant | null): void => {
-      const had = this.grantFor(hash, overlay) !== undefined;
+      const had = this.grantIn(hash, top) !== undefined;
       size += (grant === null ? 0 : 1) - (had ? 1 : 0);
-      // A removal of a key only the base never held needs no tombstone.
-      if (grant === null && !this.base.has(hash)) overlay.delete(hash);
-      else overlay.set(hash, grant);
+      // A removal of a key no map below holds needs no tombstone.
+      if (grant === null && !this.heldBelowTop(hash)) top.delete(hash);
+      else top.set(hash, grant);
     };
     for (const removed of removedHashes) {
       const hash = removed.toLowerCase();
@@ -84,25 +94,39 @@ export class ConsumerKeyIndex {
       seen.add(hash);
       set(hash, grantOf(key, organizationOfService) ?? null);
     }
-    if (overlay.size < Math.max(MIN_OVERLAY_BEFORE_COMPACTION, this.base.size / 8)) return new ConsumerKeyIndex(this.base, overlay, size);
+    if (top.size < TOP_OVERLAY_ENTRIES) return new ConsumerKeyIndex(this.base, this.middle, top, size);
+    const middle = new Map(this.middle);
+    for (const [hash, grant] of top) {
+      if (grant === null && !this.base.has(hash)) middle.delete(hash);
+      else middle.set(hash, grant);
+    }
+    if (middle.size < Math.max(MIN_OVERLAY_BEFORE_COMPACTION, this.base.size / 8)) return new ConsumerKeyIndex(this.base, middle, EMPTY_OVERLAY, size);
     const base = new Map(this.base);
-    for (const [hash, grant] of overlay) {
+    for (const [hash, grant] of middle) {
       if (grant === null) base.delete(hash);
       else base.set(hash, grant);
     }
-    return new ConsumerKeyIndex(base, new Map(), base.size);
+    return new ConsumerKeyIndex(base, EMPTY_OVERLAY, EMPTY_OVERLAY, base.size);
   }
 
   /** The grant of a key, unless unknown or past its expiry (`now`: epoch ms). */
   lookup(presentedKey: string, now: number = Date.now()): ConsumerKeyGrant | undefined {
-    const grant = this.grantFor(hashConsumerKey(presentedKey), this.overlay);
+    const grant = this.grantIn(hashConsumerKey(presentedKey), this.top);
     return grant?.expiresAt !== undefined && grant.expiresAt <= now ? undefined : grant;
   }
 
-  private grantFor(hash: string, overlay: ReadonlyMap<string, ConsumerKeyGrant | null>): ConsumerKeyGrant | undefined {
-    const changed = overlay.get(hash);
-    if (changed !== undefined) return changed ?? undefined;
+  /** The grant of `hash` with `top` as the top overlay. */
+  private grantIn(hash: string, top: Overlay): ConsumerKeyGrant | undefined {
+    const latest = top.get(hash);
+    if (latest !== undefined) return latest ?? undefined;
+    const older = this.middle.get(hash);
+    if (older !== undefined) return older ?? undefined;
     return this.base.get(hash);
+  }
+
+  /** Whether the base or the middle overlay holds an entry (a grant or a tombstone) for `hash`. */
+  private heldBelowTop(hash: string): boolean {
+    return this.middle.has(hash) || this.base.has(hash);
   }
 }
 

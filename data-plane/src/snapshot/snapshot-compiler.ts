@@ -77,19 +77,26 @@ export class SnapshotCompiler {
     const revision = parseUint64(delta.revision, 'revision');
     if (baseRevision !== base.revision) throw new SnapshotCompileError(`delta is based on revision ${baseRevision}, the applied revision is ${base.revision}`);
     if (revision <= baseRevision) throw new SnapshotCompileError(`delta revision ${revision} is not above its base_revision ${baseRevision}`);
-    const services = new Map(base.services);
-    for (const id of delta.removed_service_ids) services.delete(id);
-    const upserted = new Set<string>();
-    for (const message of delta.upserted_services) {
-      if (message.id === '') throw new SnapshotCompileError('a service has an empty id');
-      if (upserted.has(message.id)) throw new SnapshotCompileError(`service id ${message.id} appears twice`);
-      upserted.add(message.id);
-      services.set(message.id, this.compileService(message));
+    // Most deltas change keys only (a connection created, rotated or deleted): they share the base's
+    // services and routes (read-only) instead of copying them.
+    const servicesChanged = delta.upserted_services.length > 0 || delta.removed_service_ids.length > 0;
+    let services: ReadonlyMap<string, CompiledService> = base.services;
+    if (servicesChanged) {
+      const changed = new Map(base.services);
+      for (const id of delta.removed_service_ids) changed.delete(id);
+      const upserted = new Set<string>();
+      for (const message of delta.upserted_services) {
+        if (message.id === '') throw new SnapshotCompileError('a service has an empty id');
+        if (upserted.has(message.id)) throw new SnapshotCompileError(`service id ${message.id} appears twice`);
+        upserted.add(message.id);
+        changed.set(message.id, this.compileService(message));
+      }
+      services = changed;
     }
     let routes = base.routes;
     let consumerKeys: ConsumerKeyIndex;
     try {
-      if (upserted.size > 0 || delta.removed_service_ids.length > 0) routes = RouteTable.build(services.values());
+      if (servicesChanged) routes = RouteTable.build(services.values());
       consumerKeys = base.consumerKeys.withChanges(delta.upserted_keys, delta.removed_key_hashes, (id) => services.get(id)?.organizationId);
     } catch (error) {
       throw new SnapshotCompileError((error as Error).message);

@@ -54,6 +54,7 @@ describe('SnapshotCompiler.applyDelta', () => {
   it('keeps the route table and compiled services it did not touch', () => {
     const next = compiler.applyDelta(base, delta({ base_revision: '5', revision: '6', upserted_keys: [consumerKeyFixture('tgk_a2', 'a')] }));
     expect(next.routes).toBe(base.routes);
+    expect(next.services).toBe(base.services); // keys alone: the services map is shared, not copied
     expect(next.services.get('a')).toBe(base.services.get('a'));
     expect(next.consumerKeys.lookup('tgk_a2')?.serviceId).toBe('a');
   });
@@ -88,6 +89,33 @@ describe('ConsumerKeyIndex.withChanges', () => {
     }
     expect(index.size).toBe(present.size);
     for (let n = 0; n < 5000; n++) expect(index.lookup(`tgk_${n}`) !== undefined).toBe(present.has(n));
+  });
+
+  it('answers like a plain map through random adds, re-adds and removals across every fold, earlier indexes unchanged', () => {
+    // A small deterministic generator (xorshift), so a failure replays.
+    let state = 0x9e3779b9;
+    const random = (n: number) => {
+      state ^= state << 13;
+      state ^= state >>> 17;
+      state ^= state << 5;
+      return (state >>> 0) % n;
+    };
+    const universe = 1500;
+    let index = ConsumerKeyIndex.build(Array.from({ length: 1200 }, (_, n) => key(n)), organizationOf);
+    const present = new Set(Array.from({ length: 1200 }, (_, n) => n));
+    const kept: Array<{ index: ConsumerKeyIndex; present: Set<number> }> = [];
+    for (let step = 0; step < 3000; step++) {
+      const removed = Array.from({ length: random(3) }, () => random(universe));
+      const added = [...new Set(Array.from({ length: random(3) }, () => random(universe)))];
+      index = index.withChanges(added.map(key), removed.map((n) => hashConsumerKey(`tgk_${n}`)), organizationOf);
+      for (const n of removed) present.delete(n);
+      for (const n of added) present.add(n);
+      expect(index.size).toBe(present.size);
+      if (step % 250 === 0) kept.push({ index, present: new Set(present) });
+    }
+    for (const snapshot of [...kept, { index, present }]) {
+      for (let n = 0; n < universe; n++) expect(snapshot.index.lookup(`tgk_${n}`) !== undefined).toBe(snapshot.present.has(n));
+    }
   });
 
   it('removes before it upserts, and drops a key whose service it does not know', () => {
