@@ -1,5 +1,6 @@
 // Translates database rows into what the proxies serve (the proto model, not the DB model): the full
 // snapshot of an environment, or the delta between two of its revisions read from its change log.
+import { escapeLiteral, type PoolClient, type QueryResult } from 'pg';
 import type { DataSource, QueryRunner } from 'typeorm';
 import { PROVIDER_DEFAULTS, type Provider, type TimeUnit } from '../genai-service/provider';
 import type { ProviderCredentials } from '../genai-service/service-environment-config.entity';
@@ -174,29 +175,42 @@ async function* keyPages(runner: QueryRunner, environmentId: string): AsyncGener
   }
 }
 
+interface EnvironmentAt {
+  id: string;
+  revision: number;
+}
+
 /**
- * Runs `read` in a REPEATABLE READ transaction, so the revision and the content it reads come from
- * the same instant: whatever is read at revision R holds every change up to R, and no later one.
+ * Runs `read` in a REPEATABLE READ, READ ONLY transaction with the environment's id and revision as
+ * it began, so the revision and the content read come from the same instant: whatever is read at
+ * revision R holds every change up to R, and no later one. `read` is not called (null is returned)
+ * when the environment does not exist.
+ *
+ * The BEGIN and the environment's row go to PostgreSQL as one message (simple query protocol, the
+ * handle as an escaped literal), not as TypeORM's START TRANSACTION, SET TRANSACTION and SELECT: a
+ * delta is built for every change in every environment it touches, and on a busy control plane each
+ * round trip is a wait (bench:scale).
  */
-async function atOneInstant<T>(db: DataSource, read: (runner: QueryRunner) => Promise<T>): Promise<T> {
+async function atOneInstant<T>(db: DataSource, environment: string, read: (runner: QueryRunner, env: EnvironmentAt) => Promise<T>): Promise<T | null> {
   const runner = db.createQueryRunner();
-  await runner.connect();
+  const client = (await runner.connect()) as PoolClient;
+  let open = false;
   try {
-    await runner.startTransaction('REPEATABLE READ');
-    const result = await read(runner);
-    await runner.commitTransaction();
+    open = true;
+    const results = (await client.query(
+      `BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY; SELECT id, revision FROM environments WHERE handle = ${escapeLiteral(environment)}`,
+    )) as unknown as [QueryResult, QueryResult<{ id: string; revision: string }>];
+    const row = results[1].rows[0];
+    const result = row === undefined ? null : await read(runner, { id: row.id, revision: Number(row.revision) });
+    open = false;
+    await client.query('COMMIT');
     return result;
   } catch (error) {
-    if (runner.isTransactionActive) await runner.rollbackTransaction();
+    if (open) await client.query('ROLLBACK').catch(() => undefined);
     throw error;
   } finally {
     await runner.release();
   }
-}
-
-async function environmentAt(runner: QueryRunner, environment: string): Promise<{ id: string; revision: number } | null> {
-  const rows: Array<{ id: string; revision: string }> = await runner.query('SELECT id, revision FROM environments WHERE handle = $1', [environment]);
-  return rows.length === 0 ? null : { id: rows[0].id, revision: Number(rows[0].revision) };
 }
 
 /**
@@ -210,9 +224,7 @@ export async function buildSnapshot<T>(
   environment: string,
   encode: (head: BuiltSnapshot, keyPages: AsyncIterable<SnapshotConsumerKey[]>) => Promise<T>,
 ): Promise<{ revision: number; encoded: T } | null> {
-  return atOneInstant(db, async (runner) => {
-    const env = await environmentAt(runner, environment);
-    if (!env) return null;
+  return atOneInstant(db, environment, async (runner, env) => {
     const services = await readServices(runner, box, env.id);
     const head = { revision: env.revision, environment, generated_at: new Date().toISOString(), services, consumer_keys: [] };
     return { revision: env.revision, encoded: await encode(head, keyPages(runner, env.id)) };
@@ -227,26 +239,27 @@ export async function buildSnapshot<T>(
  * was trimmed, or the revisions predate it), or the delta would exceed `limits`.
  */
 export async function buildDelta(db: DataSource, box: SecretBox, environment: string, baseRevision: number, limits: DeltaLimits = DEFAULT_DELTA_LIMITS): Promise<BuiltDelta | 'current' | 'snapshot'> {
-  return atOneInstant(db, async (runner) => {
-    const env = await environmentAt(runner, environment);
-    if (!env || baseRevision <= 0) return 'snapshot';
+  if (baseRevision <= 0) return 'snapshot';
+  const built = await atOneInstant(db, environment, async (runner, env): Promise<BuiltDelta | 'current' | 'snapshot'> => {
     if (env.revision <= baseRevision) return 'current';
     if (env.revision - baseRevision > limits.maxRevisions) return 'snapshot';
-    const [coverage]: Array<{ revisions: string; services: string; keys: string }> = await runner.query(
-      `SELECT count(DISTINCT revision) AS revisions, count(DISTINCT service_id) AS services, count(DISTINCT key_hash) AS keys
-         FROM config_changes WHERE environment_id = $1 AND revision > $2 AND revision <= $3`,
-      [env.id, baseRevision, env.revision],
-    );
-    if (Number(coverage.revisions) !== env.revision - baseRevision) return 'snapshot';
-    if (Number(coverage.services) + Number(coverage.keys) > limits.maxEntries) return 'snapshot';
-    const changed: Array<{ service_ids: string[] | null; key_hashes: string[] | null }> = await runner.query(
-      `SELECT array_agg(DISTINCT service_id) FILTER (WHERE service_id IS NOT NULL) AS service_ids,
+    // What the log holds for the span, in one query: every revision must have its rows (else the log
+    // was trimmed or a change predates it), and what changed must be small enough for a delta. Rows
+    // past `rowLimit` (far more than a delta within the limits has) mean a snapshot without reading on.
+    const rowLimit = 4 * (limits.maxRevisions + limits.maxEntries);
+    const [changed]: Array<{ rows: string; revisions: string; service_ids: string[] | null; key_hashes: string[] | null }> = await runner.query(
+      `SELECT count(*) AS rows, count(DISTINCT revision) AS revisions,
+              array_agg(DISTINCT service_id) FILTER (WHERE service_id IS NOT NULL) AS service_ids,
               array_agg(DISTINCT key_hash) FILTER (WHERE key_hash IS NOT NULL) AS key_hashes
-         FROM config_changes WHERE environment_id = $1 AND revision > $2 AND revision <= $3`,
-      [env.id, baseRevision, env.revision],
+         FROM (SELECT revision, service_id, key_hash FROM config_changes
+                WHERE environment_id = $1 AND revision > $2 AND revision <= $3 LIMIT $4) AS logged`,
+      [env.id, baseRevision, env.revision, rowLimit],
     );
-    const serviceIds = changed[0].service_ids ?? [];
-    const keyHashes = changed[0].key_hashes ?? [];
+    if (Number(changed.rows) >= rowLimit) return 'snapshot';
+    if (Number(changed.revisions) !== env.revision - baseRevision) return 'snapshot';
+    const serviceIds = changed.service_ids ?? [];
+    const keyHashes = changed.key_hashes ?? [];
+    if (serviceIds.length + keyHashes.length > limits.maxEntries) return 'snapshot';
     const services = serviceIds.length > 0 ? await readServices(runner, box, env.id, serviceIds) : [];
     const keys = keyHashes.length > 0 ? await readKeys(runner, env.id, keyHashes) : [];
     const presentServices = new Set(services.map((s) => s.id));
@@ -260,6 +273,7 @@ export async function buildDelta(db: DataSource, box: SecretBox, environment: st
       removed_key_hashes: keyHashes.filter((hash) => !presentKeys.has(hash)).sort(),
     };
   });
+  return built ?? 'snapshot';
 }
 
 /** Deletes change-log rows more than `keepRevisions` behind their environment's revision. */
