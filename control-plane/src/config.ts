@@ -27,6 +27,8 @@ export interface ControlPlaneConfig {
   grpcTls: { certFile: string; keyFile: string; clientCaFile?: string } | undefined;
   /** How often the config stream compares revisions with what proxies were sent (pub/sub safety net). */
   revisionPollMs: number;
+  /** Bytes of config messages being flushed to proxies at once (config-stream/write-budget.ts). */
+  maxUnflushedConfigBytes: number;
   /** sweepIntervalMs: how often deployments left PENDING (e.g. committed while Redis was away) are enqueued again. */
   rollout: { timeoutMs: number; lockDurationMs: number; inProcessWorker: boolean; sweepIntervalMs: number };
 }
@@ -76,6 +78,7 @@ export function loadControlPlaneConfig(env: Env = process.env): ControlPlaneConf
     maxQueryDepth: intVar(env, 'TOKENGATE_MAX_QUERY_DEPTH', 10),
     grpcTls: tls,
     revisionPollMs: intVar(env, 'TOKENGATE_REVISION_POLL_MS', 5000),
+    maxUnflushedConfigBytes: intVar(env, 'TOKENGATE_MAX_UNFLUSHED_CONFIG_BYTES', 64 * 1024 * 1024),
     rollout: {
       timeoutMs: intVar(env, 'TOKENGATE_ROLLOUT_TIMEOUT_MS', 30_000),
       lockDurationMs: intVar(env, 'TOKENGATE_ROLLOUT_LOCK_MS', 30_000),

@@ -73,6 +73,7 @@ export async function startControlPlane(config: ControlPlaneConfig, options: { l
         credentials: services.dataPlaneCredentials,
         allowAnonymous: config.developmentMode,
         pollIntervalMs: config.revisionPollMs,
+        maxUnflushedConfigBytes: config.maxUnflushedConfigBytes,
         tls: config.grpcTls,
         onProxyReport: (environment) => void events.proxyReports.publish({ environment }),
       },

@@ -17,8 +17,14 @@ import { buildDelta, buildSnapshot, DEFAULT_DELTA_LIMITS, type DeltaLimits, trim
 import { encodeSnapshotPages } from './snapshot-encoder';
 import type { ControlPlaneMessage, DataPlaneMessage } from './snapshot.types';
 import { usageRecordInput } from './usage-record-message';
+import { WriteBudget } from './write-budget';
 
 type ProxyCall = ServerDuplexStream<DataPlaneMessage, ControlPlaneMessage | EncodedControlPlaneMessage>;
+
+/** What the config messages being flushed to proxies may hold at once (grpc-js frames a copy per stream). */
+export const DEFAULT_MAX_UNFLUSHED_CONFIG_BYTES = 64 * 1024 * 1024;
+/** How long one unflushed write may hold its share of that budget (a healthy proxy takes well under a second). */
+const WRITE_BUDGET_HOLD_MS = 5_000;
 
 interface ProxyStream {
   call: ProxyCall;
@@ -41,6 +47,8 @@ interface ProxyStream {
    * until then it holds back its usage batches.
    */
   answered: boolean;
+  /** Gives back the write budget of the message being flushed (set while one is). */
+  releaseWrite?: () => void;
 }
 
 /** A snapshot encoded once per revision and environment, then written to every stream that needs it. */
@@ -80,6 +88,8 @@ export interface ConfigStreamOptions {
   onProxyReport?: (environment: string) => void;
   /** When a proxy gets a full snapshot instead of a delta. */
   deltaLimits?: DeltaLimits;
+  /** Bytes of config messages written to streams and not yet flushed, across all of them. Default 64 MiB. */
+  maxUnflushedConfigBytes?: number;
   /** How often the change log is trimmed to `deltaLimits.maxRevisions` per environment. Default 60 s. */
   trimIntervalMs?: number;
 }
@@ -117,6 +127,7 @@ export class ConfigStreamServer {
   private readonly dataPlanes: DataPlaneStore;
   /** ACKs, recorded in batches (applied-revisions.ts). */
   private readonly acks: AppliedRevisions;
+  private readonly writeBudget: WriteBudget;
   private poller: NodeJS.Timeout | undefined;
   private trimmer: NodeJS.Timeout | undefined;
   private stopped = false;
@@ -130,6 +141,7 @@ export class ConfigStreamServer {
   ) {
     this.expectedToken = options.dataPlaneToken ? digest(options.dataPlaneToken) : null;
     this.deltaLimits = options.deltaLimits ?? DEFAULT_DELTA_LIMITS;
+    this.writeBudget = new WriteBudget(options.maxUnflushedConfigBytes ?? DEFAULT_MAX_UNFLUSHED_CONFIG_BYTES);
     this.dataPlanes = new DataPlaneStore(db);
     this.acks = new AppliedRevisions(this.dataPlanes, (environment) => this.options.onProxyReport?.(environment));
     this.server.addService(this.contract.service.service, { streamConfig: (call: ProxyCall) => this.accept(call) });
@@ -268,6 +280,7 @@ export class ConfigStreamServer {
       if (!stream) return;
       const closing = stream;
       stream = undefined;
+      closing.releaseWrite?.();
       this.streams.get(closing.environment)?.delete(closing);
       void queue.then(() => this.markDisconnected(closing));
     };
@@ -440,23 +453,44 @@ export class ConfigStreamServer {
     stream.sentRevision = revision;
     stream.needsSnapshot = false;
     stream.answered = true;
-    let flushed = false;
-    let drained = true;
-    const release = () => {
-      if (!flushed || !drained || !stream.writing) return;
-      stream.writing = false;
-      if (!this.stopped) void this.sync(stream.environment);
-    };
-    drained = stream.call.write(message, () => {
-      flushed = true;
-      release();
-    });
-    if (!drained) {
-      stream.call.once('drain', () => {
-        drained = true;
+    // Within the control plane's budget of unflushed config bytes (write-budget.ts): a stream whose
+    // write waits for room stays busy meanwhile, so what changes in the meantime is coalesced.
+    this.writeBudget.acquire(message.bytes.length, (releaseBudget) => {
+      if (!stream.call.writable) {
+        releaseBudget();
+        stream.writing = false;
+        return;
+      }
+      // The stream closing releases the budget too (a write cut off may never be flushed), and so does
+      // a write still unflushed after WRITE_BUDGET_HOLD_MS: a proxy that stopped reading keeps its
+      // message, but not the other proxies waiting.
+      const hold = setTimeout(releaseBudget, WRITE_BUDGET_HOLD_MS);
+      hold.unref();
+      stream.releaseWrite = () => {
+        clearTimeout(hold);
+        releaseBudget();
+      };
+      let flushed = false;
+      let drained = true;
+      const release = () => {
+        if (!flushed || !drained) return;
+        stream.releaseWrite?.();
+        stream.releaseWrite = undefined;
+        if (!stream.writing) return;
+        stream.writing = false;
+        if (!this.stopped) void this.sync(stream.environment);
+      };
+      drained = stream.call.write(message, () => {
+        flushed = true;
         release();
       });
-    }
+      if (!drained) {
+        stream.call.once('drain', () => {
+          drained = true;
+          release();
+        });
+      }
+    });
   }
 
   private async poll(): Promise<void> {
