@@ -426,6 +426,29 @@ describe('answers that do not arrive in time', () => {
     }
   });
 
+  it('a reconciliation asked for while Redis answers (a probe whose PING came back after the mode was left) counts nothing twice', async () => {
+    const env = `probe-${randomBytes(4).toString('hex')}`;
+    const b = budget({ environment: env });
+    await ready(b);
+    const limits = policy({ maxTotalTokens: 10_000 });
+    await b.admit(limits, 0, 0); // takes this proxy's lease of the window
+    const admitted = await b.admit(limits, 60, 15);
+    expect(admitted).toMatchObject({ admitted: true, reservation: { where: 'lease' } });
+    // What the probe's late answer does: its flush (within 5 ms) is still pending.
+    await (b as unknown as { sync(): Promise<void> }).sync();
+    if (!admitted.admitted) throw new Error('expected admission');
+    await b.settle(admitted.reservation, { prompt: 11, completion: 7 });
+    const redis = new Redis(REDIS_URL);
+    try {
+      const key = (await redis.keys(`tokengate:rl:{${env}:svc}:MINUTE:*`))[0];
+      await waitUntil(async () => Number(await redis.hget(key, 't')) === 18);
+      await new Promise((resolve) => setTimeout(resolve, 50)); // every flush has landed
+      expect(await redis.hmget(key, 'p', 'c', 't')).toEqual(['11', '7', '18']);
+    } finally {
+      redis.disconnect();
+    }
+  });
+
   it('a correction of a local admission that settles after Redis is back still reaches Redis', () =>
     throughGate(async (gate, b, env) => {
       await b.admit(policy({ maxTotalTokens: 10_000 }), 0, 0); // takes this proxy's lease of the window

@@ -677,6 +677,10 @@ export class TokenBudget {
    * connection. A failure (re-)enters it.
    */
   private sync(): Promise<void> {
+    // Only while degraded, where nothing is pending in a flow (enterDegraded dropped it): outside it a
+    // reconciliation would set absolute values that a pending or in-flight flush then adds to again
+    // (a probe's PING answered after the mode was left asked for one: counted twice).
+    if (this.degradedSince === null) return this.syncing ?? Promise.resolve();
     this.syncing ??= (async () => {
       try {
         if (this.undecided > 0) await new Promise<void>((resolve) => this.whenDecided.push(resolve));
