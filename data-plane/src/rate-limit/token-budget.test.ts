@@ -388,6 +388,11 @@ describe('answers that do not arrive in time', () => {
       expect(admitted).toMatchObject({ admitted: true, reservation: { where: 'redis' } });
       await waitUntil(async () => !b.degraded);
       expect(await readCounters(env)).toEqual({ p: 100, c: 20, t: 120 });
+      // The late answer carried this proxy's new lease: it is kept (and reconciled), so the next small
+      // request is admitted out of it, without Redis, even while Redis's answers wait again.
+      gate.hold();
+      expect(await b.admit(policy({ maxTotalTokens: 10_000 }), 10, 5)).toMatchObject({ admitted: true, reservation: { where: 'lease' } });
+      gate.release();
     }));
 
   it('admits out of its lease without asking Redis, and Redis hears of every such admission', () =>

@@ -335,11 +335,22 @@ export class TokenBudget {
         }
       }
       const late = this.degradedSince !== null;
+      /** Windows whose lease was taken from this late answer (it is after the draw). */
+      const adopted = new Set<string>();
       const views = budgets.map((budget, i): BudgetView => {
         const at = 3 + i * 6;
         const used = { prompt: Number(reply[at]), completion: Number(reply[at + 1]), total: Number(reply[at + 2]) };
         if (!this.lastSeen.has(budget.windowKey)) this.forgetEndedWindows();
-        if (late) return { policy: budget.policy, window: budget.window, used };
+        if (late) {
+          // A proxy that held no lease of the window drew from none: the lease the answer carries is
+          // its whole lease there (the reconciliation keeps it). Without it, the proxy would hold no
+          // lease until its next command reached Redis, and admit nothing through an outage meanwhile.
+          if (this.leaseShare > 0 && budget.policy.shadow !== true && !this.leases.has(budget.windowKey)) {
+            this.setLease(budget.windowKey, { prompt: Number(reply[at + 3]), completion: Number(reply[at + 4]), total: Number(reply[at + 5]) });
+            adopted.add(budget.windowKey);
+          }
+          return { policy: budget.policy, window: budget.window, used };
+        }
         this.heard(budget, used, { prompt: Number(reply[at + 3]), completion: Number(reply[at + 4]), total: Number(reply[at + 5]) });
         return { policy: budget.policy, window: budget.window, used: { ...this.seen(budget.windowKey) } };
       });
@@ -353,7 +364,7 @@ export class TokenBudget {
       for (const budget of budgets) {
         this.record(budget.windowKey, budget.window, reserved);
         // Answered after the degraded mode began: its lease draw is unknown here, so assume the worst.
-        if (late) this.spendLease(budget.windowKey, reserved);
+        if (late && !adopted.has(budget.windowKey)) this.spendLease(budget.windowKey, reserved);
       }
       return { admitted: true, reservation: { windows: budgets, prompt, completion, where: 'redis' }, views, wouldHaveRefused: verdict };
     } finally {
