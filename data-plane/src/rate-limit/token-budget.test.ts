@@ -454,6 +454,18 @@ describe('answers that do not arrive in time', () => {
     }
   });
 
+  it('closing while a lease admission waits to be flushed tells Redis of it once', () =>
+    throughGate(async (gate, b, env) => {
+      await b.admit(policy({ maxTotalTokens: 10_000 }), 0, 0); // takes this proxy's lease of the window
+      expect(await b.admit(policy({ maxTotalTokens: 10_000 }), 15, 10)).toMatchObject({ admitted: true, reservation: { where: 'lease' } });
+      gate.hold(); // the closing reconciliation's answer waits past the 5 ms a flush may wait
+      const closing = b.close();
+      await new Promise((resolve) => setTimeout(resolve, 30));
+      gate.release();
+      await closing;
+      expect(await readCounters(env)).toEqual({ p: 15, c: 10, t: 25 });
+    }));
+
   it('a correction of a local admission that settles after Redis is back still reaches Redis', () =>
     throughGate(async (gate, b, env) => {
       await b.admit(policy({ maxTotalTokens: 10_000 }), 0, 0); // takes this proxy's lease of the window

@@ -548,7 +548,10 @@ export class TokenBudget {
     for (const lease of this.leases.values()) Object.assign(lease, ZERO);
     this.contributions++;
     if (this.degradedSince !== null) await this.sync().catch(() => undefined);
-    else await Promise.all(this.reconcileAll()).catch(() => undefined);
+    else {
+      this.dropPendingFlows();
+      await Promise.all(this.reconcileAll()).catch(() => undefined);
+    }
     this.closed = true;
     this.flushDue?.cancel();
     if (this.probe) clearInterval(this.probe);
@@ -645,12 +648,21 @@ export class TokenBudget {
     this.contributions++;
   }
 
+  /**
+   * Before a reconciliation: it sets absolute values that include whatever is pending (and in flight:
+   * those commands land before it, on the same connection), so no flush may add the pending part after it.
+   */
+  private dropPendingFlows(): void {
+    this.flushDue?.cancel();
+    this.flushDue = null;
+    for (const flow of this.flows.values()) for (const resolve of flow.waiters.splice(0)) resolve();
+    this.flows.clear();
+  }
+
   private enterDegraded(error: unknown): void {
     if (this.degradedSince !== null || this.closed) return;
     this.degradedSince = this.now();
-    // The reconciliation sets absolute values that include whatever was pending or in flight.
-    for (const flow of this.flows.values()) for (const resolve of flow.waiters.splice(0)) resolve();
-    this.flows.clear();
+    this.dropPendingFlows();
     this.options.logger.warn(
       { err: error instanceof Error ? error.message : String(error), degradedMode: this.mode, ...(this.mode === 'fail-open' ? { localShare: this.localShare } : { leaseShare: this.leaseShare }) },
       this.mode === 'lease' ? 'Redis unavailable: rate limiting on this proxy’s leases (degraded mode)' : 'Redis unavailable: rate limiting on local counters, fail-open (degraded mode)',
