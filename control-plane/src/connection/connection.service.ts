@@ -58,7 +58,7 @@ export class ConnectionService {
         const connection = await tx.save(tx.create(ConnectionEntity, { organizationId: project.organizationId, projectId: project.id, serviceId: service.id, name, description, createdBy: actor.userId }));
         const organization = await tx.findOneByOrFail(OrganizationEntity, { id: project.organizationId });
         const environments = await tx.find(EnvironmentEntity, { order: { createdAt: 'ASC' } });
-        const keys = await this.issueKeys(tx, connection.id, environments, organization.handle, service.contextPath);
+        const { keys, served } = await this.issueKeys(tx, connection.id, environments, organization.handle, service.contextPath);
         await change.audit(actor, {
           action: 'connection.create',
           targetType: 'Connection',
@@ -66,8 +66,7 @@ export class ConnectionService {
           organizationId: connection.organizationId,
           details: { name, projectId: project.id, serviceId: service.id, environments: keys.map((k) => k.environment) },
         });
-        const issued = environments.map((e, i) => ({ environmentId: e.id, keyHash: hashToken(keys[i].apiKey) }));
-        change.alters(service.id, environments.map((e) => e.id), `connection "${name}" created`, { service: false, keys: issued });
+        change.alters(service.id, environments.map((e) => e.id), `connection "${name}" created`, { service: false, keys: served });
         return { connection, keys };
       });
       return { connection, keys };
@@ -103,8 +102,8 @@ export class ConnectionService {
         const [row] = (await tx.query(`UPDATE connection_keys SET expires_at = now() + make_interval(secs => $2) WHERE id = $1 RETURNING expires_at`, [current.id, graceSeconds])) as [Array<{ expires_at: Date }>, number];
         previousKeyExpiresAt = row[0].expires_at;
       }
-      const [key] = await this.issueKeys(tx, connectionId, [environment], organization.handle, service.contextPath);
-      const keyChanges = [...existing.map((k) => k.keyHash), hashToken(key.apiKey)].map((keyHash) => ({ environmentId: environment.id, keyHash }));
+      const { keys: [key], served } = await this.issueKeys(tx, connectionId, [environment], organization.handle, service.contextPath);
+      const keyChanges = [...existing.map((k) => ({ environmentId: environment.id, keyHash: k.keyHash })), ...served];
       await change.audit(actor, {
         action: 'connection.rotateKey',
         targetType: 'Connection',
@@ -163,14 +162,25 @@ export class ConnectionService {
     });
   }
 
-  /** Issues a new key of the connection in each environment (one INSERT); the keys are shown once, here. */
-  private async issueKeys(tx: EntityManager, connectionId: string, environments: EnvironmentEntity[], organizationHandle: string, contextPath: string): Promise<IssuedConnectionKeyType[]> {
-    if (environments.length === 0) return [];
+  /**
+   * Issues a new key of the connection in each environment (one INSERT): the keys, shown once, here,
+   * and what the proxies are told (each key's hash in its environment).
+   */
+  private async issueKeys(
+    tx: EntityManager,
+    connectionId: string,
+    environments: EnvironmentEntity[],
+    organizationHandle: string,
+    contextPath: string,
+  ): Promise<{ keys: IssuedConnectionKeyType[]; served: Array<{ environmentId: string; keyHash: string }> }> {
+    if (environments.length === 0) return { keys: [], served: [] };
     const apiKeys = environments.map(() => generateToken(CONSUMER_KEY_PREFIX));
+    const served = environments.map((environment, i) => ({ environmentId: environment.id, keyHash: hashToken(apiKeys[i]) }));
     await tx.insert(
       ConnectionKeyEntity,
-      environments.map((environment, i) => ({ connectionId, environmentId: environment.id, keyHash: hashToken(apiKeys[i]), keyPrefix: apiKeys[i].slice(0, 12) })),
+      served.map(({ environmentId, keyHash }, i) => ({ connectionId, environmentId, keyHash, keyPrefix: apiKeys[i].slice(0, 12) })),
     );
-    return environments.map((environment, i) => ({ environment: environment.handle, apiKey: apiKeys[i], endpointUrl: endpointUrl(environment, organizationHandle, contextPath) }));
+    const keys = environments.map((environment, i) => ({ environment: environment.handle, apiKey: apiKeys[i], endpointUrl: endpointUrl(environment, organizationHandle, contextPath) }));
+    return { keys, served };
   }
 }

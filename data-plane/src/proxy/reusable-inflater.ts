@@ -44,11 +44,13 @@ function create(format: InflateFormat): Decoder {
   return decoder;
 }
 
-function usable(decoder: Decoder): decoder is Decoder & { _handle: NativeHandle; _writeState: Uint32Array } {
+type UsableDecoder = Decoder & { _handle: NativeHandle; _writeState: Uint32Array };
+
+function usable(decoder: Decoder): decoder is UsableDecoder {
   return !decoder.destroyed && typeof decoder._handle?.writeSync === 'function' && typeof decoder._handle.reset === 'function' && ArrayBuffer.isView(decoder._writeState) && decoder._writeState.length >= 2;
 }
 
-function decoderFor(format: InflateFormat): Decoder | null {
+function decoderFor(format: InflateFormat): UsableDecoder | null {
   let decoder = decoders.get(format);
   if (decoder === undefined || decoder.destroyed) {
     decoder = create(format);
@@ -79,7 +81,7 @@ function fallback(format: InflateFormat, input: Buffer, maxBytes: number, finish
  */
 export function inflateWhole(format: InflateFormat, input: Buffer, maxBytes: number, finishFlush: number = zlib.Z_FINISH): Buffer {
   const decoder = decoderFor(format);
-  if (decoder === null || !usable(decoder)) return fallback(format, input, maxBytes, finishFlush);
+  if (decoder === null) return fallback(format, input, maxBytes, finishFlush);
   const handle = decoder._handle;
   const state = decoder._writeState;
   handle.reset();
