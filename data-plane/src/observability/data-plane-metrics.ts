@@ -75,6 +75,33 @@ export class ModelLabels {
 
 type GenAiLabel = 'gen_ai_operation_name' | 'gen_ai_provider_name' | 'gen_ai_system' | 'gen_ai_request_model' | 'gen_ai_response_model' | 'service';
 
+/** One label set of the GenAI histograms: its keys and label factories (see seriesOf). */
+interface Series {
+  readonly key: string;
+  readonly labels: Readonly<Record<GenAiLabel, string>>;
+  readonly plainLabels: () => Readonly<Record<GenAiLabel, string>>;
+  readonly durationKey: string;
+  readonly durationLabels: () => Readonly<Record<GenAiLabel | 'error_type', string>>;
+  readonly firstByteKey: string;
+  readonly firstByteLabels: () => Readonly<Record<'gen_ai_system' | 'service', string>>;
+  readonly inputKey: string;
+  readonly inputLabels: () => Readonly<Record<GenAiLabel | 'gen_ai_token_type', string>>;
+  readonly outputKey: string;
+  readonly outputLabels: () => Readonly<Record<GenAiLabel | 'gen_ai_token_type', string>>;
+}
+
+/** Service → operation → request model → response model → series. */
+type SeriesTree = Map<string, Map<string, Map<string, Map<string, Series>>>>;
+
+function nested<V>(map: Map<string, Map<string, V>>, key: string): Map<string, V> {
+  let inner = map.get(key);
+  if (inner === undefined) {
+    inner = new Map();
+    map.set(key, inner);
+  }
+  return inner;
+}
+
 export class DataPlaneMetrics {
   readonly registry = new Registry();
   /** serviceId → provider label and status → count. Filled on the hot path without allocating per request. */
@@ -92,6 +119,7 @@ export class DataPlaneMetrics {
   private readonly timeToFirstChunk: LabelledHistogram<GenAiLabel>;
   private readonly upstreamFirstByte: LabelledHistogram<'gen_ai_system' | 'service'>;
   private readonly models: ModelLabels;
+  private readonly series: SeriesTree = new Map();
 
   constructor(options: { readonly collectProcessMetrics?: boolean; readonly environment?: string; readonly metricModels?: readonly string[] | null; readonly maxMetricModels?: number } = {}) {
     this.models = new ModelLabels(options.metricModels ?? null, options.maxMetricModels);
@@ -192,28 +220,20 @@ export class DataPlaneMetrics {
 
   /** Records a finished exchange: its duration, time to first chunk (streams) and tokens. */
   observeExchange(exchange: ExchangeObservation): void {
-    const operation = GEN_AI_OPERATION[exchange.operation] ?? exchange.operation;
     const provider = exchange.provider;
-    const requestModel = this.models.label(exchange.requestModel);
-    const responseModel = this.models.label(exchange.responseModel);
     const service = exchange.serviceId;
-    // One key for the label values (NUL separates them: no label value holds one).
-    const key = `${operation}\u0000${provider}\u0000${requestModel}\u0000${responseModel}\u0000${service}`;
-    const labels = (): Record<GenAiLabel, string> => ({
-      gen_ai_operation_name: operation,
-      gen_ai_provider_name: GEN_AI_PROVIDER[provider] ?? provider,
-      gen_ai_system: GEN_AI_SYSTEM[provider] ?? provider,
-      gen_ai_request_model: requestModel,
-      gen_ai_response_model: responseModel,
-      service,
-    });
-    const failed = exchange.status >= 400 || exchange.status === 0;
-    const errorType = failed ? (exchange.status === 0 ? '5xx' : `${Math.floor(exchange.status / 100)}xx`) : '';
-    this.operationDuration.observe(`${key}\u0000${errorType}`, () => ({ ...labels(), error_type: errorType }), exchange.durationSeconds);
-    if (exchange.firstChunkSeconds !== null) this.timeToFirstChunk.observe(key, labels, exchange.firstChunkSeconds);
-    if (exchange.firstByteSeconds !== null) {
-      this.upstreamFirstByte.observe(`${provider}\u0000${service}`, () => ({ gen_ai_system: GEN_AI_SYSTEM[provider] ?? provider, service }), exchange.firstByteSeconds);
+    const series = this.seriesOf(service, provider, exchange.operation, this.models.label(exchange.requestModel), this.models.label(exchange.responseModel));
+    const { key, labels } = series;
+    const status = exchange.status;
+    if (status >= 400 || status === 0) {
+      const errorType = status === 0 ? '5xx' : `${Math.floor(status / 100)}xx`;
+      this.operationDuration.observe(`${key}\u0000${errorType}`, () => ({ ...labels, error_type: errorType }), exchange.durationSeconds);
+    } else {
+      this.operationDuration.observe(series.durationKey, series.durationLabels, exchange.durationSeconds);
     }
+    if (exchange.firstChunkSeconds !== null) this.timeToFirstChunk.observe(key, series.plainLabels, exchange.firstChunkSeconds);
+    if (exchange.firstByteSeconds !== null) this.upstreamFirstByte.observe(series.firstByteKey, series.firstByteLabels, exchange.firstByteSeconds);
+    const failed = status >= 400 || status === 0;
     const usage = exchange.usage;
     if (usage === null) return;
     let tokens = this.tokenCounts.get(service);
@@ -225,8 +245,47 @@ export class DataPlaneMetrics {
     tokens.output += usage.completionTokens;
     // Token usage is recorded for requests the provider answered (the convention: when the count is available).
     if (failed && usage.promptTokens === 0 && usage.completionTokens === 0) return;
-    this.tokenUsage.observe(`${key}\u0000input`, () => ({ ...labels(), gen_ai_token_type: 'input' }), usage.promptTokens);
-    this.tokenUsage.observe(`${key}\u0000output`, () => ({ ...labels(), gen_ai_token_type: 'output' }), usage.completionTokens);
+    this.tokenUsage.observe(series.inputKey, series.inputLabels, usage.promptTokens);
+    this.tokenUsage.observe(series.outputKey, series.outputLabels, usage.completionTokens);
+  }
+
+  /**
+   * The keys and labels of one label set, built once: a request looks them up through maps keyed by
+   * strings it already holds (ids from the snapshot, operation names, model labels) instead of joining
+   * and hashing five long keys per request.
+   */
+  private seriesOf(service: string, provider: string, operationId: string, requestModel: string, responseModel: string): Series {
+    const byResponseModel = nested(nested(nested(this.series, service), operationId), requestModel);
+    let series = byResponseModel.get(responseModel);
+    if (series === undefined) {
+      const operation = GEN_AI_OPERATION[operationId] ?? operationId;
+      // One key for the label values (NUL separates them: no label value holds one).
+      const key = `${operation}\u0000${provider}\u0000${requestModel}\u0000${responseModel}\u0000${service}`;
+      const labels: Record<GenAiLabel, string> = {
+        gen_ai_operation_name: operation,
+        gen_ai_provider_name: GEN_AI_PROVIDER[provider] ?? provider,
+        gen_ai_system: GEN_AI_SYSTEM[provider] ?? provider,
+        gen_ai_request_model: requestModel,
+        gen_ai_response_model: responseModel,
+        service,
+      };
+      const created: Series = {
+        key,
+        labels,
+        plainLabels: () => labels,
+        durationKey: `${key}\u0000`,
+        durationLabels: () => ({ ...labels, error_type: '' }),
+        firstByteKey: `${provider}\u0000${service}`,
+        firstByteLabels: () => ({ gen_ai_system: labels.gen_ai_system, service }),
+        inputKey: `${key}\u0000input`,
+        inputLabels: () => ({ ...labels, gen_ai_token_type: 'input' }),
+        outputKey: `${key}\u0000output`,
+        outputLabels: () => ({ ...labels, gen_ai_token_type: 'output' }),
+      };
+      series = created;
+      byResponseModel.set(responseModel, series);
+    }
+    return series;
   }
 
   /** serviceId '' stands for requests that matched no service (404s, not ready). */

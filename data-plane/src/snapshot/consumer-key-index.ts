@@ -1,5 +1,5 @@
 // Consumer keys as the proxy knows them: SHA-256 (hex) of the key → what the key grants.
-import { createHash } from 'node:crypto';
+import { hash } from 'node:crypto';
 import type { ConsumerKeyMessage } from '../config-stream/wire-types';
 import type { RateLimitPolicy } from './compiled-snapshot';
 import { compileRateLimit } from './compile-rate-limit';
@@ -155,7 +155,7 @@ function grantOf(key: ConsumerKeyMessage, organizationOfService: (serviceId: str
   return Object.freeze(grant);
 }
 
-/** The key_hash the control plane stores for a consumer key. */
+/** The key_hash the control plane stores for a consumer key (one-shot: no Hash object per request). */
 export function hashConsumerKey(key: string): string {
-  return createHash('sha256').update(key).digest('hex');
+  return hash('sha256', key, 'hex');
 }

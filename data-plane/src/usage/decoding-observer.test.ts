@@ -2,7 +2,7 @@ import { once } from 'node:events';
 import * as zlib from 'node:zlib';
 import { openAIChatStream } from '../../../test/fakes/openai';
 import { defaultBehaviour, sse } from '../../../test/fakes/recorder';
-import { observe, piecesOf, providerFixture } from '../../../test/support/data-plane/observer-harness';
+import { observe, piecesOf, plainObservation, providerFixture } from '../../../test/support/data-plane/observer-harness';
 import { openAiUsageAccounting } from '../providers/openai/openai-usage';
 import type { ObservedUsage, PreparedRequest, ResponseObserver } from '../providers/usage-accounting';
 import { randomBytes } from 'node:crypto';
@@ -60,7 +60,7 @@ async function observeDecoded(observer: DecodingObserver, pieces: readonly Buffe
   for (const piece of pieces) out.push(observer.write(piece));
   if (ended) out.push(observer.flush());
   await observer.drained();
-  return { forwarded: Buffer.concat(out), result: observer.result() };
+  return { forwarded: Buffer.concat(out), result: plainObservation(observer.result()) };
 }
 
 const prepareOpenAi = (body: object): PreparedRequest => openAiUsageAccounting.prepareRequest('/v1/chat/completions', Buffer.from(JSON.stringify(body)), 'application/json');
@@ -133,7 +133,7 @@ describe('DecodingObserver', () => {
     expect(observer.result().usage).toBeNull();
     expect(observer.flush().length).toBe(0);
     await observer.drained();
-    expect(observer.result()).toEqual(plainJson);
+    expect(plainObservation(observer.result())).toEqual(plainJson);
 
     // Past SYNC_DECODE_MAX_ENCODED the bytes are decoded by zlib streams, which never answer synchronously.
     const large = zlib.gzipSync(Buffer.from(JSON.stringify({ model: 'm', data: [{ embedding: randomText(SYNC_DECODE_MAX_ENCODED * 2) }], usage: { prompt_tokens: 7, total_tokens: 7 } })));

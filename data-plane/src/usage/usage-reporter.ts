@@ -51,8 +51,16 @@ export interface UsageReporterOptions {
   readonly now?: () => number;
 }
 
+/**
+ * Tallies of one flush interval: minute → service → connection → `operation NUL request model NUL
+ * response model`. Nested so that a request's lookup hashes only short strings the proxy has not seen
+ * before (the ids come from the snapshot, their hashes cached), not one long key built per request.
+ */
+type Tallies = Map<number, Map<string, Map<string, Map<string, MinuteTally>>>>;
+
 export class UsageReporter {
-  private tallies = new Map<string, MinuteTally>();
+  private tallies: Tallies = new Map();
+  private size = 0;
   private sequence = 0;
   private readonly timer: NodeJS.Timeout;
   /** Batch ids stay unique across restarts of a proxy that keeps its id. */
@@ -67,13 +75,17 @@ export class UsageReporter {
 
   record(event: UsageEvent): void {
     const minuteStart = Math.floor(this.now() / MINUTE_MS) * MINUTE_MS;
-    const requestModel = event.requestModel.slice(0, MAX_MODEL_LENGTH);
-    const responseModel = event.responseModel.slice(0, MAX_MODEL_LENGTH);
-    const key = `${minuteStart}|${event.serviceId}|${event.connectionId}|${event.operation}|${requestModel}|${responseModel}`;
-    let tally = this.tallies.get(key);
+    const requestModel = cappedModel(event.requestModel);
+    const responseModel = cappedModel(event.responseModel);
+    const services = getOrCreate(this.tallies, minuteStart);
+    const connections = getOrCreate(services, event.serviceId);
+    const byDimensions = getOrCreate(connections, event.connectionId);
+    const key = `${event.operation}\u0000${requestModel}\u0000${responseModel}`;
+    let tally = byDimensions.get(key);
     if (tally === undefined) {
       tally = { event: { ...event, requestModel, responseModel }, minuteStart, prompt: 0, completion: 0, cachedRead: 0, cachedWrite: 0, reasoning: 0, requests: 0, errors4xx: 0, errors5xx: 0, wouldHaveRefused: 0 };
-      this.tallies.set(key, tally);
+      byDimensions.set(key, tally);
+      this.size += 1;
     }
     const { usage, status } = event;
     tally.prompt += usage.promptTokens;
@@ -89,17 +101,39 @@ export class UsageReporter {
 
   /** Hands over what was summed since the last flush as one batch (nothing when idle). */
   flush(): void {
-    if (this.tallies.size === 0) return;
-    const tallies = [...this.tallies.values()];
+    if (this.size === 0) return;
+    const records: UsageRecordMessage[] = [];
+    for (const services of this.tallies.values()) {
+      for (const connections of services.values()) {
+        for (const byDimensions of connections.values()) {
+          for (const tally of byDimensions.values()) records.push(toRecord(tally));
+        }
+      }
+    }
     this.tallies = new Map();
+    this.size = 0;
     this.sequence += 1;
-    this.options.deliver({ batch_id: `${this.options.proxyId}:${this.prefix}:${this.sequence}`, records: tallies.map(toRecord) });
+    this.options.deliver({ batch_id: `${this.options.proxyId}:${this.prefix}:${this.sequence}`, records });
   }
 
   close(): void {
     clearInterval(this.timer);
     this.flush();
   }
+}
+
+function getOrCreate<K, V>(map: Map<K, Map<string, V>>, key: K): Map<string, V> {
+  let inner = map.get(key);
+  if (inner === undefined) {
+    inner = new Map();
+    map.set(key, inner);
+  }
+  return inner;
+}
+
+/** Model names come from request bodies: longer ones are cut. */
+function cappedModel(model: string): string {
+  return model.length > MAX_MODEL_LENGTH ? model.slice(0, MAX_MODEL_LENGTH) : model;
 }
 
 function toRecord(t: MinuteTally): UsageRecordMessage {

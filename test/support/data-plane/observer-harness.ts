@@ -29,7 +29,19 @@ export function observe(observer: ResponseObserver, pieces: readonly Buffer[], e
   const out: Buffer[] = [];
   for (const piece of pieces) out.push(observer.write(piece));
   if (ended) out.push(observer.flush());
-  return { forwarded: Buffer.concat(out), result: observer.result() };
+  return { forwarded: Buffer.concat(out), result: plainObservation(observer.result()) };
+}
+
+/** An observation as a plain object of its members, for toEqual (observers may compute some lazily). */
+export function plainObservation(observed: ObservedUsage): ObservedUsage {
+  const { usage, reportedPromptTokens, responseModel, completionText, complete } = observed;
+  return {
+    usage,
+    ...(reportedPromptTokens === undefined ? {} : { reportedPromptTokens }),
+    ...(responseModel === undefined ? {} : { responseModel }),
+    completionText,
+    complete,
+  };
 }
 
 /** The body observed whole, then once per split offset (two pieces); every run must agree with the whole one. */

@@ -1,5 +1,5 @@
 import { EDGE_BYTES, JsonResponseObserver, MAX_PARSED_JSON_BYTES, findUsageMember } from './json-response-observer';
-import { observe, piecesOf } from '../../../../test/support/data-plane/observer-harness';
+import { observe, piecesOf, plainObservation } from '../../../../test/support/data-plane/observer-harness';
 import { OPENAI_JSON_READER } from './openai-compatible-usage';
 
 describe('JsonResponseObserver', () => {
@@ -8,7 +8,7 @@ describe('JsonResponseObserver', () => {
     const observer = new JsonResponseObserver(OPENAI_JSON_READER);
     for (const piece of piecesOf(body, [1, 30, 31, 32])) expect(observer.write(piece)).toBe(piece);
     expect(observer.flush().length).toBe(0);
-    expect(observer.result()).toEqual({ usage: { promptTokens: 3, completionTokens: 2 }, completionText: 'Hi ✓', complete: true });
+    expect(plainObservation(observer.result())).toEqual({ usage: { promptTokens: 3, completionTokens: 2 }, completionText: 'Hi ✓', complete: true });
   });
 
   it('reports a cut or malformed body as incomplete without usage', () => {
