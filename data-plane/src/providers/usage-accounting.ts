@@ -121,9 +121,10 @@ export interface ResponseObserver {
   flush(): Buffer;
   /**
    * Resolves once every byte written so far has been read (observers that decode a compressed body
-   * read it asynchronously); absent: everything is read synchronously in write()/flush().
+   * may read it asynchronously); null when it is read already. Absent: everything is read
+   * synchronously in write()/flush().
    */
-  drained?(): Promise<void>;
+  drained?(): Promise<void> | null;
   /**
    * What was learned, at the end (after flush() for a complete response, or after the stream broke /
    * the client left). Call it once: for JSON bodies it parses the body.

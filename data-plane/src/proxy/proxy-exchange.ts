@@ -10,7 +10,7 @@ import type { TokengateErrorCode, UpstreamRequestDraft } from '../providers/prov
 import type { ResponseObserver } from '../providers/usage-accounting';
 import type { ConsumerKeyGrant } from '../snapshot/consumer-key-index';
 import type { CompiledService } from '../snapshot/compiled-snapshot';
-import { RequestMeter } from '../usage/request-meter';
+import { RequestMeter, type SettledRequest } from '../usage/request-meter';
 import { StreamCutter, type StreamCutoffSink } from '../usage/stream-cutoff';
 import {
   CorruptContentEncodingError,
@@ -142,7 +142,11 @@ export class ProxyExchange implements Dispatcher.DispatchHandler {
     let body = clientBody;
     const decoded = this.decodedRequestBody(clientBody);
     if (decoded === null) return;
-    const refusal = meter.prepare(decoded, this.req.headers['content-type'], draft.query) ?? (await meter.admit());
+    let refusal = meter.prepare(decoded, this.req.headers['content-type'], draft.query);
+    if (refusal === null) {
+      const admission = meter.admit();
+      refusal = admission instanceof Promise ? await admission : admission;
+    }
     if (refusal !== null) {
       this.fail(refusal.status, refusal.code, refusal.message, false, refusal.headers);
       return;
@@ -239,8 +243,7 @@ export class ProxyExchange implements Dispatcher.DispatchHandler {
     responseHeaders['x-tokengate-request-id'] = this.requestId;
     this.observer = meter.observe(status, headers);
     if (this.cutoffAllowance !== null) this.cutter = this.openCutter(status, headers);
-    const limits = meter.responseHeaders();
-    if (limits !== null) Object.assign(responseHeaders, limits);
+    meter.addResponseHeaders(responseHeaders);
     // The observer may hide a chunk the client did not ask for (the injected usage chunk); a cut-off
     // ends the body early, with events of its own.
     if (meter.prepared?.stripUsageChunk === true || this.cutter !== null) delete responseHeaders['content-length'];
@@ -293,13 +296,17 @@ export class ProxyExchange implements Dispatcher.DispatchHandler {
     };
     // Settle before the client sees the end, so its next request meets the true counters; a slow
     // Redis delays the end by at most SETTLE_WAIT_MS (settlement then finishes in the background).
-    if (!this.meter.limited) return end();
+    const { meter } = this;
+    if (!meter.limited) return end();
+    const settlement = meter.finish(this.upstreamStatus, this.status);
+    // Most settlements need no wait (the correction gives tokens back to this proxy's lease).
+    if (meter.settled !== undefined) return end();
     // HTTP/1.1: the connection stays corked meanwhile, so what was relayed in this turn and the end
     // still leave in one write, as on the unlimited path (a settlement takes a few microtasks at least).
     // Not HTTP/2, whose socket is the whole session's.
     const cork = this.req.httpVersionMajor === 1;
     if (cork) this.res.cork();
-    void waitAtMost(this.meter.finish(this.upstreamStatus, this.status).then(() => undefined), SETTLE_WAIT_MS).then(() => {
+    void waitAtMost(settlement.then(() => undefined), SETTLE_WAIT_MS).then(() => {
       end();
       if (cork) this.res.uncork();
     });
@@ -417,22 +424,27 @@ export class ProxyExchange implements Dispatcher.DispatchHandler {
     }
     const settlement = meter.finish(this.upstreamStatus, this.status);
     // Recorded once settled: the response model and the tokens are known only then.
-    void settlement.then((settled) => {
-      const prepared = meter.prepared;
-      options.metrics.observeExchange({
-        serviceId: service.id,
-        provider: service.provider.label,
-        operation: prepared?.operation ?? 'other',
-        requestModel: prepared?.model ?? null,
-        responseModel: settled?.responseModel ?? null,
-        status: this.status,
-        durationSeconds,
-        firstByteSeconds: this.firstByteSeconds,
-        firstChunkSeconds: prepared?.stream === true ? this.firstChunkSeconds : null,
-        usage: settled?.usage ?? null,
-      });
-      // Done only once settled: a proxy shutting down waits for the last usage to be reported.
-      this.onDone();
+    const settled = meter.settled;
+    if (settled !== undefined) this.recordExchange(settled, durationSeconds);
+    else void settlement.then((later) => this.recordExchange(later, durationSeconds));
+  }
+
+  private recordExchange(settled: SettledRequest | null, durationSeconds: number): void {
+    const { options, service, meter } = this;
+    const prepared = meter.prepared;
+    options.metrics.observeExchange({
+      serviceId: service.id,
+      provider: service.provider.label,
+      operation: prepared?.operation ?? 'other',
+      requestModel: prepared?.model ?? null,
+      responseModel: settled?.responseModel ?? null,
+      status: this.status,
+      durationSeconds,
+      firstByteSeconds: this.firstByteSeconds,
+      firstChunkSeconds: prepared?.stream === true ? this.firstChunkSeconds : null,
+      usage: settled?.usage ?? null,
     });
+    // Done only once settled: a proxy shutting down waits for the last usage to be reported.
+    this.onDone();
   }
 }

@@ -213,6 +213,8 @@ export class TokenBudget {
   private readonly lastSeen = new Map<string, { used: Counters; end: number }>();
   /** This proxy's lease per window key: Redis's last word while it answers, then what is left of it. */
   private readonly leases = new Map<string, Counters>();
+  /** The current window of each budget policy object (RequestMeter keeps one per service and grant). */
+  private readonly currentWindows = new WeakMap<BudgetPolicy, BudgetWindow>();
   /** Per window: what Redis has not heard or confirmed yet. */
   private readonly flows = new Map<string, WindowFlow>();
   /** A flush is due: at the next turn (`immediate`) or after FLUSH_DELAY_MS. */
@@ -297,11 +299,32 @@ export class TokenBudget {
    */
   async admit(policies: BudgetPolicy | readonly BudgetPolicy[], prompt: number, completion: number): Promise<Admission> {
     const now = this.now();
-    const budgets = (Array.isArray(policies) ? (policies as readonly BudgetPolicy[]) : [policies as BudgetPolicy]).map((policy) => this.windowOf(policy, now));
-    if (budgets.length === 0 || budgets.length > 2) throw new Error(`a request counts against one or two budgets, not ${budgets.length}`);
+    const budgets = this.windowsOf(policies, now);
+    return this.decideHere(budgets, prompt, completion, now) ?? this.reserve(budgets, prompt, completion, now);
+  }
+
+  /**
+   * admit() when this proxy can decide alone, without a Redis round trip: out of its leases, or on
+   * its own while degraded. Null when Redis must decide (then call admit()).
+   */
+  admitNow(policies: BudgetPolicy | readonly BudgetPolicy[], prompt: number, completion: number): Admission | null {
+    const now = this.now();
+    return this.decideHere(this.windowsOf(policies, now), prompt, completion, now);
+  }
+
+  private windowsOf(policies: BudgetPolicy | readonly BudgetPolicy[], now: number): BudgetWindow[] {
+    const list = Array.isArray(policies) ? (policies as readonly BudgetPolicy[]) : [policies as BudgetPolicy];
+    if (list.length === 0 || list.length > 2) throw new Error(`a request counts against one or two budgets, not ${list.length}`);
+    return list.map((policy) => this.windowOf(policy, now));
+  }
+
+  private decideHere(budgets: readonly BudgetWindow[], prompt: number, completion: number, now: number): Admission | null {
     if (this.degradedSince !== null) return this.admitLocally(budgets, prompt, completion, now);
-    const fromLeases = this.admitFromLeases(budgets, prompt, completion);
-    if (fromLeases !== null) return fromLeases;
+    return this.admitFromLeases(budgets, prompt, completion);
+  }
+
+  /** The Redis reservation: the script takes the tokens (and tops up this proxy's lease) or refuses. */
+  private async reserve(budgets: readonly BudgetWindow[], prompt: number, completion: number, now: number): Promise<Admission> {
     this.undecided++;
     try {
       const args: Array<string | number> = [prompt, completion, this.ledgerId];
@@ -375,12 +398,13 @@ export class TokenBudget {
   /**
    * Replaces a reservation by the usage the provider reported (or the proxy counted), in every budget
    * it was taken from. Resolves once Redis has applied it, or it is left to the reconciliation when
-   * Redis is back. Never rejects.
+   * Redis is back; null when there is nothing to wait for (no correction, or one that only gives
+   * tokens back to a lease, or the proxy is degraded). Never rejects.
    */
-  settle(reservation: Reservation, actual: { prompt: number; completion: number }): Promise<void> {
+  settle(reservation: Reservation, actual: { prompt: number; completion: number }): Promise<void> | null {
     const delta = { prompt: actual.prompt - reservation.prompt, completion: actual.completion - reservation.completion, total: 0 };
     delta.total = delta.prompt + delta.completion;
-    if (delta.prompt === 0 && delta.completion === 0) return Promise.resolve();
+    if (delta.prompt === 0 && delta.completion === 0) return null;
     for (const { windowKey, window } of reservation.windows) {
       this.record(windowKey, window, delta);
       if (this.degradedSince === null) continue;
@@ -391,7 +415,7 @@ export class TokenBudget {
       // Usage beyond the reservation is paid from the lease, so used + leases stay within the budget.
       this.spendLease(windowKey, { prompt: Math.max(0, delta.prompt), completion: Math.max(0, delta.completion), total: Math.max(0, delta.total) });
     }
-    if (this.degradedSince !== null) return Promise.resolve();
+    if (this.degradedSince !== null) return null;
     // Corrections go out with the window's next flush (one command per window, however many requests).
     // One that only gives tokens back to a lease-admitted request is not waited for: until it lands,
     // other proxies see fewer free tokens, never more.
@@ -405,7 +429,8 @@ export class TokenBudget {
       if (wait) applied.push(new Promise<void>((resolve) => flow.waiters.push(resolve)));
     }
     this.scheduleFlush(wait);
-    return applied.length === 0 ? Promise.resolve() : Promise.all(applied).then(() => undefined);
+    if (applied.length === 0) return null;
+    return applied.length === 1 ? applied[0] : Promise.all(applied).then(() => undefined);
   }
 
   /**
@@ -558,13 +583,18 @@ export class TokenBudget {
     this.redis.disconnect();
   }
 
+  /** A budget's current window; the same object for every request of the window (its key is built once). */
   private windowOf(policy: BudgetPolicy, now: number): BudgetWindow {
+    const last = this.currentWindows.get(policy);
+    if (last !== undefined && now >= last.window.start && now < last.window.end) return last;
     const window = windowAt(policy.timeUnit, now);
     const windowKey =
       policy.scope === 'connection'
         ? connectionWindowKey(this.keyPrefix, this.options.environment, policy.serviceId, policy.connectionId ?? '', window)
         : budgetWindowKey(this.keyPrefix, this.options.environment, policy.serviceId, window);
-    return { policy, window, windowKey };
+    const current = { policy, window, windowKey };
+    this.currentWindows.set(policy, current);
+    return current;
   }
 
   /** This proxy's lease target of one limit (`share` = the lease cap: what all leases together may hold). */

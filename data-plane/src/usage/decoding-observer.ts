@@ -35,19 +35,17 @@ export class DecodingObserver implements ResponseObserver {
   private decodedBytes = 0;
   private failed = false;
   private ended = false;
-  private readonly done: Promise<void>;
-  private markDone!: () => void;
+  /** True once every byte written has been read (decoded, or given up on). */
+  private read = false;
+  /** What drained() returned while streaming decoders were still at work; settled by markDone(). */
+  private done: { readonly promise: Promise<void>; readonly resolve: () => void } | null = null;
 
   constructor(
     private readonly inner: ResponseObserver,
     /** Content codings in the order they were applied; every one decodable (see canDecode). */
     private readonly codings: readonly string[],
     private readonly maxDecodedBytes = MAX_DECODED_BYTES,
-  ) {
-    this.done = new Promise((resolve) => {
-      this.markDone = resolve;
-    });
-  }
+  ) {}
 
   write(chunk: Buffer): Buffer {
     if (this.failed || this.ended || chunk.length === 0) return chunk;
@@ -68,11 +66,19 @@ export class DecodingObserver implements ResponseObserver {
     return EMPTY_BUFFER;
   }
 
-  drained(): Promise<void> {
+  drained(): Promise<void> | null {
     // Cut short (the provider or the client left): decode what arrived (a truncated body decodes as
     // far as it goes), so a usage event that made it in is still read.
     this.finishInput(true);
-    return this.done;
+    if (this.read) return null;
+    if (this.done === null) {
+      let resolve!: () => void;
+      const promise = new Promise<void>((settle) => {
+        resolve = settle;
+      });
+      this.done = { promise, resolve };
+    }
+    return this.done.promise;
   }
 
   result(): ObservedUsage {
@@ -160,6 +166,11 @@ export class DecodingObserver implements ResponseObserver {
       this.markDone();
     });
     return decoders;
+  }
+
+  private markDone(): void {
+    this.read = true;
+    this.done?.resolve();
   }
 
   /** Stops reading this response: reported incomplete, decoders released. */

@@ -5,7 +5,7 @@
 // proxy's count) settles the reservation and is reported with the request's dimensions.
 import type { Logger } from 'pino';
 import type { TokengateErrorCode } from '../providers/provider-adapter';
-import { type PreparedRequest, RequestBodyError, type ResponseHeaders, type ResponseObserver, type TokenUsage } from '../providers/usage-accounting';
+import { type ObservedUsage, type PreparedRequest, RequestBodyError, type ResponseHeaders, type ResponseObserver, type TokenUsage } from '../providers/usage-accounting';
 import { NOTHING_TO_COUNT, PassThroughObserver } from '../providers/shared/usage-tally';
 import { canDecode, contentCodings } from '../proxy/content-encoding';
 import type { ConsumerKeyGrant } from '../snapshot/consumer-key-index';
@@ -13,7 +13,7 @@ import type { CompiledService, RateLimitPolicy } from '../snapshot/compiled-snap
 import { promptUpperBound } from '../tokens/prompt-tokens';
 import type { TokenCounter } from '../tokens/token-counter';
 import { rateLimitHeaders } from '../rate-limit/rate-limit-headers';
-import type { BudgetPolicy, BudgetScope, BudgetVerdict, BudgetView, Reservation, TokenBudget } from '../rate-limit/token-budget';
+import type { Admission, BudgetPolicy, BudgetScope, BudgetVerdict, BudgetView, Reservation, TokenBudget } from '../rate-limit/token-budget';
 import { DecodingObserver } from './decoding-observer';
 import type { UsageReporter } from './usage-reporter';
 
@@ -58,8 +58,32 @@ function budgetPolicy(scope: BudgetScope, serviceId: string, connectionId: strin
   };
 }
 
-/** The budgets of a request: the service's, then the connection's quota (its override, else the service default). */
-function budgetsOf(service: CompiledService, grant: ConsumerKeyGrant): BudgetPolicy[] {
+/** budgetsOf() per service and grant (both live as long as the snapshot that holds them). */
+const budgetsMemo = new WeakMap<CompiledService, WeakMap<ConsumerKeyGrant, readonly BudgetPolicy[]>>();
+
+/**
+ * The budgets of a request: the service's, then the connection's quota (its override, else the
+ * service default). The same array and policy objects for every request of a service and grant: the
+ * token budget keeps each policy's current window (and its Redis key) by policy object.
+ */
+function budgetsOf(service: CompiledService, grant: ConsumerKeyGrant): readonly BudgetPolicy[] {
+  if (service.rateLimit === null && service.connectionQuota === null && grant.quotaOverride === undefined) return NO_BUDGETS;
+  let byGrant = budgetsMemo.get(service);
+  if (byGrant === undefined) {
+    byGrant = new WeakMap();
+    budgetsMemo.set(service, byGrant);
+  }
+  let budgets = byGrant.get(grant);
+  if (budgets === undefined) {
+    budgets = Object.freeze(compileBudgets(service, grant));
+    byGrant.set(grant, budgets);
+  }
+  return budgets;
+}
+
+const NO_BUDGETS: readonly BudgetPolicy[] = Object.freeze([]);
+
+function compileBudgets(service: CompiledService, grant: ConsumerKeyGrant): BudgetPolicy[] {
   const budgets: BudgetPolicy[] = [];
   if (service.rateLimit !== null) budgets.push(budgetPolicy('service', service.id, grant.connectionId, service.rateLimit));
   const quota = grant.quotaOverride ?? service.connectionQuota;
@@ -108,6 +132,7 @@ export class RequestMeter {
   private exactPrompt: number | null = null;
   private observer: ResponseObserver | null = null;
   private finished: Promise<SettledRequest | null> | null = null;
+  private settledNow: SettledRequest | undefined = undefined;
 
   constructor(
     private readonly deps: MeterDependencies,
@@ -115,7 +140,7 @@ export class RequestMeter {
     private readonly grant: ConsumerKeyGrant,
     private readonly providerPath: string,
   ) {
-    this.budgets = deps.budget === null ? [] : budgetsOf(service, grant);
+    this.budgets = deps.budget === null ? NO_BUDGETS : budgetsOf(service, grant);
   }
 
   /** True when a budget (the service's or the connection's quota, enforced or in shadow mode) counts this request. */
@@ -140,12 +165,35 @@ export class RequestMeter {
     return null;
   }
 
-  /** Reserves the request's tokens in every budget that applies; a refusal when they do not fit one of them. */
-  async admit(): Promise<MeterRefusal | null> {
+  /**
+   * Reserves the request's tokens in every budget that applies; a refusal when they do not fit one of
+   * them. Decided on return (no promise) when nothing is limited or this proxy's leases cover the
+   * request — most requests; a promise when Redis or the token counter must be asked.
+   */
+  admit(): MeterRefusal | null | Promise<MeterRefusal | null> {
     const budget = this.deps.budget;
     const prepared = this.prepared;
     const budgets = this.budgets;
     if (budget === null || prepared === null || budgets.length === 0) return null;
+    let decided: Admission | null = null;
+    if (prepared.maxCompletionTokens === null && budgets.length === 1 && budgets[0].shadow !== true) {
+      // The common case at once: one enforced budget, the default completion reservation, a lease that
+      // covers both (what the general path below asks first, with the same amounts).
+      const policy = budgets[0];
+      const upperBound = promptUpperBound(prepared.body.length);
+      const completion = Math.max(0, Math.min(this.deps.defaultCompletionTokens, policy.maxCompletionTokens ?? Infinity, (policy.maxTotalTokens ?? Infinity) - upperBound));
+      decided = budget.admitNow(budgets, upperBound, completion);
+      if (decided !== null && decided.admitted && decided.wouldHaveRefused === null) {
+        this.reservation = decided.reservation;
+        this.views = decided.views;
+        return null;
+      }
+    }
+    return this.admitAnyway(budget, prepared, budgets, decided);
+  }
+
+  /** `decided`: the first admission, when admit() already asked for it (the budget then is not asked again). */
+  private async admitAnyway(budget: TokenBudget, prepared: PreparedRequest, budgets: readonly BudgetPolicy[], decided: Admission | null): Promise<MeterRefusal | null> {
     const now = this.deps.now ?? Date.now;
     const enforced = budgets.filter((policy) => policy.shadow !== true);
     const explicit = prepared.maxCompletionTokens;
@@ -161,7 +209,7 @@ export class RequestMeter {
 
     // Far from the boundary the upper bound fits and nothing is tokenized; close to it the exact count decides.
     const upperBound = promptUpperBound(prepared.body.length);
-    let admission = await budget.admit(budgets, upperBound, completionFor(upperBound));
+    let admission = decided ?? (await budget.admit(budgets, upperBound, completionFor(upperBound)));
     if (!admission.admitted && !admission.unavailable && (admission.refused !== 'completion' || explicit === null)) {
       const exact = await this.deps.counter.countPrompt(this.service.provider.id, this.providerPath, prepared.json, prepared.model);
       this.exactPrompt = exact;
@@ -223,9 +271,9 @@ export class RequestMeter {
     return allowance === Infinity ? null : Math.max(0, allowance);
   }
 
-  /** The x-ratelimit-* headers of an admitted request to a rate-limited service, else none. */
-  responseHeaders(): Record<string, string> | null {
-    return this.views === null ? null : rateLimitHeaders(this.views, (this.deps.now ?? Date.now)());
+  /** Sets the x-ratelimit-* headers of an admitted request to a rate-limited service on `headers` (none otherwise). */
+  addResponseHeaders(headers: Record<string, unknown>): void {
+    if (this.views !== null) rateLimitHeaders(this.views, (this.deps.now ?? Date.now)(), headers);
   }
 
   /**
@@ -257,35 +305,62 @@ export class RequestMeter {
    * Settles and reports the request once, however the exchange ended. `upstreamStatus` is what the
    * provider answered (0 when it never did), `clientStatus` what the client was answered. Resolves when
    * the budget reflects the usage (or it is queued), with what was charged (null when settling
-   * failed); never rejects.
+   * failed); never rejects. When nothing had to be waited for, it is settled on return: see settledNow.
    */
   finish(upstreamStatus: number, clientStatus: number): Promise<SettledRequest | null> {
-    this.finished ??= this.settle(upstreamStatus, clientStatus).catch((error: unknown) => {
-      this.deps.logger.error({ service: this.service.id, err: error instanceof Error ? error.message : String(error) }, 'token settlement failed; the reservation stands');
-      return null;
-    });
+    if (this.finished === null) {
+      let outcome: SettledRequest | Promise<SettledRequest>;
+      try {
+        outcome = this.settle(upstreamStatus, clientStatus);
+      } catch (error) {
+        outcome = Promise.reject(error);
+      }
+      if (outcome instanceof Promise) {
+        this.finished = outcome.catch((error: unknown) => this.settlementFailed(error));
+      } else {
+        this.settledNow = outcome;
+        this.finished = Promise.resolve(outcome);
+      }
+    }
     return this.finished;
   }
 
-  private async settle(upstreamStatus: number, clientStatus: number): Promise<SettledRequest> {
-    const observer = this.observer;
-    if (observer?.drained !== undefined) await observer.drained();
-    const seen = observer?.result() ?? null;
+  /**
+   * What finish() settled on return: the usage was read already (no decoding in flight), needed no
+   * count, and the budgets need no wait (the correction only gave tokens back to a lease). Undefined
+   * until then, and for a settlement that waits (its promise then carries the result).
+   */
+  get settled(): SettledRequest | undefined {
+    return this.settledNow;
+  }
+
+  private settle(upstreamStatus: number, clientStatus: number): SettledRequest | Promise<SettledRequest> {
+    const drained = this.observer?.drained?.() ?? null;
+    if (drained !== null) return drained.then(() => this.settleObserved(upstreamStatus, clientStatus));
+    return this.settleObserved(upstreamStatus, clientStatus);
+  }
+
+  private settleObserved(upstreamStatus: number, clientStatus: number): SettledRequest | Promise<SettledRequest> {
+    const seen = this.observer?.result() ?? null;
     const prepared = this.prepared;
-    let usage: TokenUsage;
-    if (seen?.usage) {
-      usage = seen.usage;
-    } else if (seen === null || prepared === null || upstreamStatus < 200 || upstreamStatus >= 300) {
-      // The provider never answered, or refused: it processed (and bills) nothing.
-      usage = ZERO;
-    } else {
-      // Answered without reporting usage (a stream cut short, the client gone, a provider that omits it): count.
-      const { counter } = this.deps;
-      const prompt = seen.reportedPromptTokens ?? this.exactPrompt ?? (await counter.countPrompt(this.service.provider.id, this.providerPath, prepared.json, prepared.model));
-      const completion = seen.completionText === '' ? 0 : await counter.countText(this.service.provider.id, prepared.model, seen.completionText);
-      usage = { promptTokens: prompt, completionTokens: completion };
-    }
-    const settled = this.reservation === null ? null : this.deps.budget?.settle(this.reservation, { prompt: usage.promptTokens, completion: usage.completionTokens });
+    if (seen?.usage) return this.charge(seen.usage, seen, clientStatus);
+    // The provider never answered, or refused: it processed (and bills) nothing.
+    if (seen === null || prepared === null || upstreamStatus < 200 || upstreamStatus >= 300) return this.charge(ZERO, seen, clientStatus);
+    // Answered without reporting usage (a stream cut short, the client gone, a provider that omits it): count.
+    return this.count(seen, prepared).then((usage) => this.charge(usage, seen, clientStatus));
+  }
+
+  private async count(seen: ObservedUsage, prepared: PreparedRequest): Promise<TokenUsage> {
+    const { counter } = this.deps;
+    const prompt = seen.reportedPromptTokens ?? this.exactPrompt ?? (await counter.countPrompt(this.service.provider.id, this.providerPath, prepared.json, prepared.model));
+    const completion = seen.completionText === '' ? 0 : await counter.countText(this.service.provider.id, prepared.model, seen.completionText);
+    return { promptTokens: prompt, completionTokens: completion };
+  }
+
+  /** Settles the reservation (if any) with `usage` and reports it; waits only for what the budget needs waited for. */
+  private charge(usage: TokenUsage, seen: ObservedUsage | null, clientStatus: number): SettledRequest | Promise<SettledRequest> {
+    const prepared = this.prepared;
+    const applied = this.reservation === null ? null : (this.deps.budget?.settle(this.reservation, { prompt: usage.promptTokens, completion: usage.completionTokens }) ?? null);
     const responseModel = seen?.responseModel ?? null;
     this.deps.reporter.record({
       serviceId: this.service.id,
@@ -299,8 +374,13 @@ export class RequestMeter {
       status: clientStatus,
       wouldHaveRefused: this.wouldHaveRefused !== null,
     });
-    await settled;
-    return { responseModel, usage };
+    const settled: SettledRequest = { responseModel, usage };
+    return applied === null ? settled : applied.then(() => settled);
+  }
+
+  private settlementFailed(error: unknown): null {
+    this.deps.logger.error({ service: this.service.id, err: error instanceof Error ? error.message : String(error) }, 'token settlement failed; the reservation stands');
+    return null;
   }
 
   private tooLarge(policy: BudgetPolicy, message: string): MeterRefusal {
