@@ -32,6 +32,11 @@ const CLIENT_GONE = 'client closed the connection';
 /** Aborts the upstream request of a stream the proxy ended itself (stream cut-off). */
 const STREAM_CUT = 'stream cut off: the budget is used up';
 
+/** The exchanges' timer callback (setTimeout passes the exchange: no closure per request). */
+function onExchangeTimer(exchange: ProxyExchange): void {
+  exchange.onTimer();
+}
+
 function waitAtMost(work: Promise<void>, ms: number): Promise<void> {
   let timer: NodeJS.Timeout | undefined;
   const timeout = new Promise<void>((resolve) => {
@@ -55,6 +60,12 @@ export class ProxyExchange implements Dispatcher.DispatchHandler {
   /** Reads usage from the response body as it is relayed; set with the response headers. */
   private observer: ResponseObserver | null = null;
   private timer: NodeJS.Timeout | null = null;
+  /** What the timer was set for: the headers timeout, the idle timeout, or what is left of the first idle period. */
+  private timerMs = 0;
+  /** performance.now() when the response headers came (0 before). */
+  private headersAt = 0;
+  /** The timer checks the body (every idle period) rather than waiting for the headers. */
+  private timingBody = false;
   /** Body chunks relayed; the idle timer compares it with what it saw last time. */
   private bodyActivity = 0;
   private bodyActivitySeen = 0;
@@ -72,6 +83,8 @@ export class ProxyExchange implements Dispatcher.DispatchHandler {
   private cutter: StreamCutter | null = null;
   /** The cutter's last write found the client buffer full: the upstream stays paused until 'drain'. */
   private cutterAwaitsDrain = false;
+  /** A 'drain' listener is on the client response (added the first time a write finds its buffer full). */
+  private drainListened = false;
 
   constructor(
     private readonly options: ProxyRequestHandlerOptions,
@@ -188,7 +201,7 @@ export class ProxyExchange implements Dispatcher.DispatchHandler {
   private call(body: Buffer): void {
     if (this.settled) return;
     this.sentAt = performance.now();
-    this.timer = setTimeout(() => this.onTimer(), this.options.upstreamHeadersTimeoutMs);
+    this.arm(this.options.upstreamHeadersTimeoutMs);
     const method = this.draft.method;
     // The exchange is its own dispatch handler: undici calls the on* methods below.
     this.service.upstream.agent.dispatch(
@@ -205,17 +218,41 @@ export class ProxyExchange implements Dispatcher.DispatchHandler {
     );
   }
 
-  private onTimer(): void {
-    if (this.bodyActivity !== this.bodyActivitySeen) {
+  /** The headers timeout, then the idle timeout (see onExchangeTimer). */
+  onTimer(): void {
+    const idleMs = this.options.upstreamIdleTimeoutMs;
+    if (!this.timingBody && this.headersAt !== 0) {
+      // The headers timer, left running when the headers came (it fires no later than the first idle
+      // check would): from here on the timer checks the body every idle period. Silent since the
+      // headers: cut once that has lasted an idle period.
+      this.timingBody = true;
+      const remaining = this.bodyActivity === 0 ? idleMs - (performance.now() - this.headersAt) : idleMs;
+      this.bodyActivitySeen = this.bodyActivity;
+      if (remaining > 0) {
+        this.arm(remaining);
+        return;
+      }
+    } else if (this.bodyActivity !== this.bodyActivitySeen) {
       // Data flowed since the last check: the stream is alive, wait another idle period.
       this.bodyActivitySeen = this.bodyActivity;
-      this.timer?.refresh();
+      this.arm(idleMs);
       return;
     }
     if (this.res.headersSent) {
       this.options.logger.warn({ requestId: this.requestId, service: this.service.id, timeoutMs: this.options.upstreamIdleTimeoutMs }, 'upstream response stalled; cutting the stream');
     }
     this.fail(504, 'upstream_timeout', 'The provider did not answer in time.');
+  }
+
+  /** (Re)starts the exchange's timer for `ms`: refreshed when it already runs for that long. */
+  private arm(ms: number): void {
+    if (this.timer !== null && this.timerMs === ms) {
+      this.timer.refresh();
+      return;
+    }
+    if (this.timer !== null) clearTimeout(this.timer);
+    this.timer = setTimeout(onExchangeTimer, ms, this);
+    this.timerMs = ms;
   }
 
   /** undici: the request is about to be written to an upstream socket. */
@@ -234,11 +271,16 @@ export class ProxyExchange implements Dispatcher.DispatchHandler {
       controller.abort(new Error(CLIENT_GONE));
       return;
     }
-    if (this.timer !== null) clearTimeout(this.timer);
-    this.timer = setTimeout(() => this.onTimer(), options.upstreamIdleTimeoutMs);
+    this.headersAt = performance.now();
+    // One timer per exchange: the headers timer goes on timing the body unless it would fire later
+    // than the first idle check (see onTimer).
+    if (options.upstreamIdleTimeoutMs < options.upstreamHeadersTimeoutMs) {
+      this.timingBody = true;
+      this.arm(options.upstreamIdleTimeoutMs);
+    }
     this.status = status;
     this.upstreamStatus = status;
-    this.firstByteSeconds = (performance.now() - this.sentAt) / 1000;
+    this.firstByteSeconds = (this.headersAt - this.sentAt) / 1000;
     const responseHeaders: OutgoingHttpHeaders = downstreamResponseHeaders(headers);
     responseHeaders['x-tokengate-request-id'] = this.requestId;
     this.observer = meter.observe(status, headers);
@@ -256,9 +298,16 @@ export class ProxyExchange implements Dispatcher.DispatchHandler {
     }
     // A streamed response (SSE, AWS event stream) has no length: let the client see the headers now.
     if (responseHeaders['content-length'] === undefined) res.flushHeaders?.();
-    res.on('drain', () => {
+  }
+
+  /** The client's buffer is full: the upstream stays paused until it drains (listened for once, on the first time). */
+  private pauseUntilDrained(): void {
+    this.upstream?.pause();
+    if (this.drainListened) return;
+    this.drainListened = true;
+    this.res.on('drain', () => {
       this.cutterAwaitsDrain = false;
-      if (this.cutter?.holding !== true) controller.resume();
+      if (this.cutter?.holding !== true) this.upstream?.resume();
     });
   }
 
@@ -273,7 +322,7 @@ export class ProxyExchange implements Dispatcher.DispatchHandler {
       return;
     }
     const out = observer.write(chunk);
-    if (out.length > 0 && !this.res.write(out)) controller.pause();
+    if (out.length > 0 && !this.res.write(out)) this.pauseUntilDrained();
   }
 
   /** undici: the response is complete. */
@@ -362,7 +411,7 @@ export class ProxyExchange implements Dispatcher.DispatchHandler {
         const out = observer.write(bytes);
         if (out.length > 0 && !this.res.write(out)) {
           this.cutterAwaitsDrain = true;
-          this.upstream?.pause();
+          this.pauseUntilDrained();
         }
       },
       hold: () => this.upstream?.pause(),

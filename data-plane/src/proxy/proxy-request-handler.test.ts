@@ -282,4 +282,43 @@ describe('limits and upstream failures', () => {
     });
     expect(outcome).toBe('cut');
   });
+
+  /** Streams `events` SSE events `gapMs` apart after the headers (then ends, unless `end` is false) and reports how the client saw it. */
+  async function streamThrough(events: number, gapMs: number, end = true): Promise<{ outcome: string; received: number }> {
+    harness.upstream.respondWith((_req, res) => {
+      res.writeHead(200, { 'content-type': 'text/event-stream' });
+      let sent = 0;
+      const tick = setInterval(() => {
+        if (res.destroyed) return clearInterval(tick);
+        if (sent === events) {
+          clearInterval(tick);
+          if (end) res.end('data: [DONE]\n\n');
+          return;
+        }
+        sent += 1;
+        res.write(`data: ${sent}\n\n`);
+      }, gapMs);
+    });
+    return new Promise((resolve) => {
+      let received = 0;
+      const request = http.get(`${harness.proxy.url}/acme/openai/chat/completions`, { agent: false, headers: { authorization: `Bearer ${OPENAI_KEY}` } }, (res) => {
+        res.on('data', (chunk: Buffer) => (received += chunk.toString().split('data: ').length - 1));
+        res.on('end', () => resolve({ outcome: 'ended cleanly', received }));
+        res.on('error', () => resolve({ outcome: 'cut', received }));
+        res.on('aborted', () => resolve({ outcome: 'cut', received }));
+      });
+      request.on('error', () => resolve({ outcome: 'cut', received }));
+    });
+  }
+
+  it('with an idle timeout longer than the headers timeout, a stream that keeps flowing past the headers timeout is not cut', async () => {
+    // One timer per exchange: the headers timer goes on to time the body once the headers came.
+    await start({ upstreamHeadersTimeoutMs: 100, upstreamIdleTimeoutMs: 1_000 });
+    expect(await streamThrough(20, 40)).toEqual({ outcome: 'ended cleanly', received: 21 });
+  });
+
+  it('with an idle timeout longer than the headers timeout, a stream that falls silent after the headers is cut', async () => {
+    await start({ upstreamHeadersTimeoutMs: 100, upstreamIdleTimeoutMs: 300 });
+    expect(await streamThrough(2, 20, false)).toEqual({ outcome: 'cut', received: 2 });
+  });
 });
