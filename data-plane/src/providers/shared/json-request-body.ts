@@ -27,14 +27,19 @@ export function parseJsonRequestBody(body: Buffer, contentType: string | undefin
  */
 export function completionLimit(json: unknown, names: readonly string[], choicesMember?: string): number | null {
   for (const name of names) {
-    let value: unknown = json;
-    for (const part of name.split('.')) value = member(value, part);
-    const limit = tokenCount(value);
+    const limit = tokenCount(name.includes('.') ? memberAt(json, name) : member(json, name));
     if (limit === null) continue;
     const choices = choicesMember === undefined ? null : tokenCount(member(json, choicesMember));
     return choices !== null && choices > 1 ? limit * choices : limit;
   }
   return null;
+}
+
+/** The member a dotted path names ('inferenceConfig.maxTokens'), or undefined. */
+function memberAt(json: unknown, path: string): unknown {
+  let value: unknown = json;
+  for (const part of path.split('.')) value = member(value, part);
+  return value;
 }
 
 /**
