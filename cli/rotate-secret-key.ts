@@ -8,10 +8,9 @@ import { type SecretKey, parseSecretKeys } from '../control-plane/src/secrets/se
 import { type CommandOutput, EXIT_API_ERROR, EXIT_OK, EXIT_USAGE, PROCESS_OUTPUT } from './apply/apply';
 import { parseFlags } from './args';
 import { checkDependencies } from './preflight';
+import { ROTATE_SECRET_KEY_USAGE } from './rotate-secret-key-usage';
 
-export const ROTATE_SECRET_KEY_USAGE = `  rotate-secret-key [--dry-run]
-                        re-encrypt stored provider credentials with TOKENGATE_SECRET_KEY (older keys
-                        from TOKENGATE_PREVIOUS_SECRET_KEYS); then those keys can be dropped`;
+export { ROTATE_SECRET_KEY_USAGE } from './rotate-secret-key-usage';
 
 const PREFIX = 'tokengate rotate-secret-key:';
 

@@ -7,15 +7,9 @@ import { type CommandOutput, EXIT_API_ERROR, EXIT_OK, EXIT_USAGE, PROCESS_OUTPUT
 import { describeLimit } from './plan';
 import { ApiError, DEFAULT_GRAPHQL_URL, TokengateClient } from './graphql-client';
 import { readOrganization, readServices, type RemoteService } from './remote-state';
+import { AUTOMATION_USAGE } from './usage';
 
-export const AUTOMATION_USAGE = `  apply -f <file.yaml|json> [--dry-run] [--rotate-secrets]
-                        make an organization's services and connections match a declarative file
-  get services --organization <handle> [--json]
-  remove service <org handle><context path>      e.g. acme/openai: remove it from the marketplace
-  connect <org handle><context path> --project <handle> --name <name> [--description <text>]
-                        create a connection and print its consumer keys (once)
-  automation commands take --url <GraphQL URL> (TOKENGATE_URL, default ${DEFAULT_GRAPHQL_URL})
-  and --token <API token> (TOKENGATE_TOKEN)`;
+export { AUTOMATION_USAGE } from './usage';
 
 class UsageError extends Error {}
 

@@ -14,15 +14,19 @@ function names(suffix: string): { limit: string; remaining: string; reset: strin
   return { limit: `x-ratelimit-limit-${suffix}`, remaining: `x-ratelimit-remaining-${suffix}`, reset: `x-ratelimit-reset-${suffix}` };
 }
 
+/** The last duration formatted: every request of the same second (and window length) reuses it. */
+let lastFormatted = { seconds: -1, text: '' };
+
 /** Seconds as OpenAI writes durations: "45s", "6m0s", "1h2m3s". */
 export function formatResetDuration(seconds: number): string {
   const s = Math.max(0, Math.ceil(seconds));
+  if (s === lastFormatted.seconds) return lastFormatted.text;
   const hours = Math.floor(s / 3600);
   const minutes = Math.floor((s % 3600) / 60);
   const rest = s % 60;
-  if (hours > 0) return `${hours}h${minutes}m${rest}s`;
-  if (minutes > 0) return `${minutes}m${rest}s`;
-  return `${rest}s`;
+  const text = hours > 0 ? `${hours}h${minutes}m${rest}s` : minutes > 0 ? `${minutes}m${rest}s` : `${rest}s`;
+  lastFormatted = { seconds: s, text };
+  return text;
 }
 
 /**
