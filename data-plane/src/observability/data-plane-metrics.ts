@@ -1,6 +1,7 @@
 // Prometheus metrics of one proxy instance (its own Registry, so several can live in one process).
 import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
 import { LabelledHistogram } from './labelled-histogram';
+import { innerMap } from '../runtime/inner-map';
 
 interface CountCell {
   count: number;
@@ -92,15 +93,6 @@ interface Series {
 
 /** Service → operation → request model → response model → series. */
 type SeriesTree = Map<string, Map<string, Map<string, Map<string, Series>>>>;
-
-function nested<V>(map: Map<string, Map<string, V>>, key: string): Map<string, V> {
-  let inner = map.get(key);
-  if (inner === undefined) {
-    inner = new Map();
-    map.set(key, inner);
-  }
-  return inner;
-}
 
 export class DataPlaneMetrics {
   readonly registry = new Registry();
@@ -255,7 +247,7 @@ export class DataPlaneMetrics {
    * and hashing five long keys per request.
    */
   private seriesOf(service: string, provider: string, operationId: string, requestModel: string, responseModel: string): Series {
-    const byResponseModel = nested(nested(nested(this.series, service), operationId), requestModel);
+    const byResponseModel = innerMap(innerMap(innerMap(this.series, service), operationId), requestModel);
     let series = byResponseModel.get(responseModel);
     if (series === undefined) {
       const operation = GEN_AI_OPERATION[operationId] ?? operationId;

@@ -167,49 +167,50 @@ export class RequestMeter {
 
   /**
    * Reserves the request's tokens in every budget that applies; a refusal when they do not fit one of
-   * them. Decided on return (no promise) when nothing is limited or this proxy's leases cover the
-   * request — most requests; a promise when Redis or the token counter must be asked.
+   * them. Decided on return (no promise) when nothing is limited or this proxy decides alone (its
+   * leases cover the request, or it is degraded) — most requests; a promise when Redis or the token
+   * counter must be asked.
    */
   admit(): MeterRefusal | null | Promise<MeterRefusal | null> {
     const budget = this.deps.budget;
     const prepared = this.prepared;
     const budgets = this.budgets;
     if (budget === null || prepared === null || budgets.length === 0) return null;
-    let decided: Admission | null = null;
-    if (prepared.maxCompletionTokens === null && budgets.length === 1 && budgets[0].shadow !== true) {
-      // The common case at once: one enforced budget, the default completion reservation, a lease that
-      // covers both (what the general path below asks first, with the same amounts).
-      const policy = budgets[0];
-      const upperBound = promptUpperBound(prepared.body.length);
-      const completion = Math.max(0, Math.min(this.deps.defaultCompletionTokens, policy.maxCompletionTokens ?? Infinity, (policy.maxTotalTokens ?? Infinity) - upperBound));
-      decided = budget.admitNow(budgets, upperBound, completion);
-      if (decided !== null && decided.admitted && decided.wouldHaveRefused === null) {
-        this.reservation = decided.reservation;
-        this.views = decided.views;
-        return null;
-      }
-    }
-    return this.admitAnyway(budget, prepared, budgets, decided);
-  }
-
-  /** `decided`: the first admission, when admit() already asked for it (the budget then is not asked again). */
-  private async admitAnyway(budget: TokenBudget, prepared: PreparedRequest, budgets: readonly BudgetPolicy[], decided: Admission | null): Promise<MeterRefusal | null> {
-    const now = this.deps.now ?? Date.now;
     const enforced = budgets.filter((policy) => policy.shadow !== true);
     const explicit = prepared.maxCompletionTokens;
-    // Without max_tokens & co. the default is reserved, trimmed so that prompt and completion fit every enforced budget.
-    const completionFor = (prompt: number) =>
-      explicit ??
-      Math.max(0, Math.min(this.deps.defaultCompletionTokens, ...enforced.map((p) => Math.min(p.maxCompletionTokens ?? Infinity, (p.maxTotalTokens ?? Infinity) - prompt))));
     for (const policy of enforced) {
       if (explicit !== null && policy.maxCompletionTokens !== null && explicit > policy.maxCompletionTokens) {
         return this.tooLarge(policy, `The request allows ${explicit} completion tokens, more than ${budgetName(policy)} of ${policy.maxCompletionTokens} completion tokens per ${policy.timeUnit.toLowerCase()}.`);
       }
     }
-
     // Far from the boundary the upper bound fits and nothing is tokenized; close to it the exact count decides.
     const upperBound = promptUpperBound(prepared.body.length);
-    let admission = decided ?? (await budget.admit(budgets, upperBound, completionFor(upperBound)));
+    const first = budget.admitNow(budgets, upperBound, this.completionFor(enforced, explicit, upperBound));
+    if (first !== null && first.admitted && first.wouldHaveRefused === null) {
+      this.reservation = first.reservation;
+      this.views = first.views;
+      return null;
+    }
+    return this.admitAfter(first, budget, prepared, enforced, upperBound);
+  }
+
+  /** Without max_tokens & co. the default is reserved, trimmed so that prompt and completion fit every enforced budget. */
+  private completionFor(enforced: readonly BudgetPolicy[], explicit: number | null, prompt: number): number {
+    if (explicit !== null) return explicit;
+    let completion = this.deps.defaultCompletionTokens;
+    for (const p of enforced) completion = Math.min(completion, p.maxCompletionTokens ?? Infinity, (p.maxTotalTokens ?? Infinity) - prompt);
+    return Math.max(0, completion);
+  }
+
+  /**
+   * The rest of admit() when the proxy could not admit alone: `first` is what the budget decided
+   * without Redis (a refusal, or an admission a shadow budget would have refused), or null to ask Redis.
+   */
+  private async admitAfter(first: Admission | null, budget: TokenBudget, prepared: PreparedRequest, enforced: readonly BudgetPolicy[], upperBound: number): Promise<MeterRefusal | null> {
+    const now = this.deps.now ?? Date.now;
+    const budgets = this.budgets;
+    const explicit = prepared.maxCompletionTokens;
+    let admission = first ?? (await budget.admit(budgets, upperBound, this.completionFor(enforced, explicit, upperBound)));
     if (!admission.admitted && !admission.unavailable && (admission.refused !== 'completion' || explicit === null)) {
       const exact = await this.deps.counter.countPrompt(this.service.provider.id, this.providerPath, prepared.json, prepared.model);
       this.exactPrompt = exact;
@@ -222,7 +223,7 @@ export class RequestMeter {
           return this.tooLarge(policy, `The prompt has ${exact} tokens${allows}, more than ${budgetName(policy)} of ${policy.maxTotalTokens} total tokens per ${policy.timeUnit.toLowerCase()}.`);
         }
       }
-      admission = await budget.admit(budgets, exact, completionFor(exact));
+      admission = await budget.admit(budgets, exact, this.completionFor(enforced, explicit, exact));
     }
     if (!admission.admitted) {
       const { refusedBy, refused, retryAfterSeconds } = admission;
@@ -305,7 +306,7 @@ export class RequestMeter {
    * Settles and reports the request once, however the exchange ended. `upstreamStatus` is what the
    * provider answered (0 when it never did), `clientStatus` what the client was answered. Resolves when
    * the budget reflects the usage (or it is queued), with what was charged (null when settling
-   * failed); never rejects. When nothing had to be waited for, it is settled on return: see settledNow.
+   * failed); never rejects. When nothing had to be waited for, it is settled on return: see `settled`.
    */
   finish(upstreamStatus: number, clientStatus: number): Promise<SettledRequest | null> {
     if (this.finished === null) {

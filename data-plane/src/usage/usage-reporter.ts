@@ -5,6 +5,7 @@
 import { randomBytes } from 'node:crypto';
 import type { UsageBatchMessage, UsageRecordMessage } from '../config-stream/wire-types';
 import type { TokenUsage, UsageOperation } from '../providers/usage-accounting';
+import { innerMap } from '../runtime/inner-map';
 
 /** One request's usage, as the proxy settled it. */
 export interface UsageEvent {
@@ -77,9 +78,9 @@ export class UsageReporter {
     const minuteStart = Math.floor(this.now() / MINUTE_MS) * MINUTE_MS;
     const requestModel = cappedModel(event.requestModel);
     const responseModel = cappedModel(event.responseModel);
-    const services = getOrCreate(this.tallies, minuteStart);
-    const connections = getOrCreate(services, event.serviceId);
-    const byDimensions = getOrCreate(connections, event.connectionId);
+    const services = innerMap(this.tallies, minuteStart);
+    const connections = innerMap(services, event.serviceId);
+    const byDimensions = innerMap(connections, event.connectionId);
     const key = `${event.operation}\u0000${requestModel}\u0000${responseModel}`;
     let tally = byDimensions.get(key);
     if (tally === undefined) {
@@ -120,15 +121,6 @@ export class UsageReporter {
     clearInterval(this.timer);
     this.flush();
   }
-}
-
-function getOrCreate<K, V>(map: Map<K, Map<string, V>>, key: K): Map<string, V> {
-  let inner = map.get(key);
-  if (inner === undefined) {
-    inner = new Map();
-    map.set(key, inner);
-  }
-  return inner;
 }
 
 /** Model names come from request bodies: longer ones are cut. */
