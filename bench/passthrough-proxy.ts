@@ -39,6 +39,7 @@ function main(): void {
     process.stdout.write(`${JSON.stringify({ listening: typeof address === 'object' && address !== null ? address.port : 0 })}\n`);
   });
   process.on('disconnect', () => process.exit(0));
+  process.on('SIGTERM', () => process.exit(0)); // an exit, so that --cpu-prof (BENCH_PROXY_CPU_PROF) writes its profile
 }
 
 if (require.main === module) main();

@@ -21,7 +21,7 @@ import type { StreamsProbeResult, StreamsProbeSpec } from './streams-probe';
 import { type PhaseBounds, type SecondSample, evaluateGoal, mib, renderStreamsTable, summarizeStreams } from './streams-report';
 import type { UpstreamStats } from './streams-upstream';
 import { STREAMS_UPSTREAM_PATH } from './streams-wire';
-import { TokengateStack } from './tokengate-stack';
+import { TokengateStack, proxyProfileFlags } from './tokengate-stack';
 
 const log = (message: string): void => {
   process.stderr.write(`${message}\n`);
@@ -338,7 +338,7 @@ interface StreamsTarget {
 
 async function startTarget(config: StreamsConfig, processes: ChildProcessGroup, repositoryRoot: string, upstreamOrigin: string, apiKey: string): Promise<StreamsTarget> {
   if (config.target === 'passthrough') {
-    const child = processes.start({ name: 'passthrough proxy', command: process.execPath, args: [path.join(__dirname, 'passthrough-proxy.js'), '--upstream', upstreamOrigin], ipc: true });
+    const child = processes.start({ name: 'passthrough proxy', command: process.execPath, args: [...proxyProfileFlags(), path.join(__dirname, 'passthrough-proxy.js'), '--upstream', upstreamOrigin], ipc: true });
     const port = await child.waitForLine(parseJsonLine<number>('listening'), 10_000);
     log(`${child.name}: http://127.0.0.1:${port}`);
     return { url: `http://127.0.0.1:${port}`, processName: child.name, child, chatPath: STREAMS_UPSTREAM_PATH, key: apiKey, hasMetrics: false };

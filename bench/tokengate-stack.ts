@@ -132,6 +132,11 @@ function labelled(name: string, label: string | undefined): string {
   return label === undefined ? name : `${name} (${label})`;
 }
 
+/** BENCH_PROXY_CPU_PROF=<dir>: node flags that make a proxy write a V8 CPU profile there when it exits. */
+export function proxyProfileFlags(): string[] {
+  return process.env.BENCH_PROXY_CPU_PROF ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_PROXY_CPU_PROF}`] : [];
+}
+
 export class TokengateStack {
   private readonly proxies = new Map<string, Promise<TokengateProxy>>();
   /** Set by provision(), before the stack is handed out. */
@@ -224,8 +229,7 @@ export class TokengateStack {
       name: labelled(`tokengate data-plane #${index}`, this.options.label),
       command: process.execPath,
       args: [
-        // BENCH_PROXY_CPU_PROF=<dir>: a V8 CPU profile of each proxy, written there when it exits.
-        ...(process.env.BENCH_PROXY_CPU_PROF ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_PROXY_CPU_PROF}`] : []),
+        ...proxyProfileFlags(),
         path.join(this.options.repositoryRoot, 'dist/cli/main.js'),
         'data-plane',
         '--environment', BENCH_ENVIRONMENT,
