@@ -163,6 +163,19 @@ describe('fake Azure OpenAI upstream, v1 API called with the OpenAI client', () 
     }
   });
 
+  it('answers the Responses API as OpenAI does, JSON and streamed, with cached and reasoning tokens', async () => {
+    fake.behaviour.usage = { prompt: 1200, completion: 90, cachedRead: 1024, reasoning: 40 };
+    const expected = { input_tokens: 1200, input_tokens_details: { cached_tokens: 1024 }, output_tokens: 90, output_tokens_details: { reasoning_tokens: 40 }, total_tokens: 1290 };
+    const response = await client().responses.create({ model: 'my-gpt5', input: 'Hi' });
+    expect(response.output_text).toBe('Hello from the fake');
+    expect(response.model).toBe('my-gpt5');
+    expect(response.usage).toMatchObject(expected);
+    const final = await client().responses.stream({ model: 'my-gpt5', input: 'Hi' }).finalResponse();
+    expect(final.output_text).toBe('Hello from the fake');
+    expect(final.usage).toMatchObject(expected);
+    expect(fake.received.map((r) => r.url)).toEqual(['/openai/v1/responses', '/openai/v1/responses']);
+  });
+
   it('refuses a dated api-version with a 400, as Azure does', async () => {
     const error: unknown = await client({ 'api-version': '2024-10-21' }).chat.completions.create({ model: 'd', messages: [] }).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(BadRequestError);

@@ -1,12 +1,14 @@
 // Fake Azure OpenAI upstream: the dated API's /openai/deployments/{deployment}/chat/completions and
 // /embeddings, `api-version` query parameter required (Azure answers 404 without it), and the v1 API's
-// /openai/v1/chat/completions and /embeddings (model = deployment in the body), which takes no dated
-// api-version: none, `v1` (its default) or `preview`, and a dated one is a 400 as Azure answers it.
+// /openai/v1/chat/completions, /embeddings and /responses (model = deployment in the body), which takes
+// no dated api-version: none, `v1` (its default) or `preview`, and a dated one is a 400 as Azure
+// answers it. The v1 Responses API answers as OpenAI's does (the same Response object and events).
 import chatCompletionExample from '../fixtures/providers/azure-openai/chat-completion.json';
 import errorExamples from '../fixtures/providers/azure-openai/errors.json';
 import firstChunkExample from '../fixtures/providers/azure-openai/stream-first-chunk.json';
 import { randomUUID } from 'node:crypto';
 import { type FakeProviderOptions, openAIChatStream, openAIEmbeddings, openAIUsage } from './openai';
+import { openAIResponse, openAIResponseStream } from './openai-responses';
 import {
   type FakeBehaviour,
   type FakeExchange,
@@ -29,14 +31,14 @@ export function startFakeAzureOpenAI(options: FakeProviderOptions = {}): Promise
 }
 
 const DEPLOYMENT_ROUTE = /^\/openai\/deployments\/([^/]+)\/(chat\/completions|embeddings)$/;
-const V1_ROUTE = /^\/openai\/v1\/(chat\/completions|embeddings)$/;
+const V1_ROUTE = /^\/openai\/v1\/(chat\/completions|embeddings|responses)$/;
 /** The v1 reference's `api-version` values: optional, "v1 if not otherwise specified", or `preview` for preview features. */
 const V1_API_VERSIONS: ReadonlySet<string> = new Set(['v1', 'preview']);
 /** Azure's 400 for an api-version a path does not serve (the body users report for dated versions on v1 paths). */
 const API_VERSION_NOT_SUPPORTED = { error: { code: 'BadRequest', message: 'API version not supported' } };
 
 interface AzureRoute {
-  readonly operation: 'chat/completions' | 'embeddings';
+  readonly operation: 'chat/completions' | 'embeddings' | 'responses';
   /** Deployment paths name it (percent-encoded); on the v1 API the body's `model` does. */
   readonly deployment: string | null;
 }
@@ -77,6 +79,11 @@ async function handleAzure(exchange: FakeExchange, options: FakeProviderOptions)
   }
   // Azure reports the underlying model, not the deployment name; the fake echoes the request's.
   const model = stringField(req.json, 'model') ?? route.deployment ?? '';
+  if (route.operation === 'responses') {
+    if (field(req.json, 'stream') === true) await sendStream(exchange, openAIResponseStream(behaviour, model), { ...SSE_HEADERS, ...headers });
+    else sendJson(res, 200, openAIResponse(behaviour, model), headers);
+    return;
+  }
   if (field(req.json, 'stream') !== true) {
     const [choice] = chatCompletionExample.choices;
     sendJson(

@@ -62,23 +62,25 @@ process.stdout.write(JSON.stringify(out));
 `;
 
 export function runMistralSdk(call: MistralSdkCall): Promise<MistralSdkResult> {
+  return runEsmDriver<MistralSdkResult>(DRIVER, call, 'Mistral SDK driver');
+}
+
+/**
+ * Runs `driver` (ESM source) in a child Node process with `input` as its JSON argument and parses the
+ * JSON it prints. Bare specifiers of --eval code resolve from the working directory: this repository.
+ */
+export function runEsmDriver<T>(driver: string, input: unknown, what: string): Promise<T> {
   return new Promise((resolve, reject) => {
-    execFile(
-      process.execPath,
-      ['--input-type=module', '--eval', DRIVER, JSON.stringify(call)],
-      // Bare specifiers of --eval code resolve from the working directory: this repository.
-      { cwd: __dirname, timeout: 30_000, maxBuffer: 16 * 1024 * 1024 },
-      (error, stdout, stderr) => {
-        if (error) {
-          reject(new Error(`Mistral SDK driver failed: ${error.message}\n${stderr}`));
-          return;
-        }
-        try {
-          resolve(JSON.parse(stdout) as MistralSdkResult);
-        } catch {
-          reject(new Error(`Mistral SDK driver printed no JSON: ${stdout}\n${stderr}`));
-        }
-      },
-    );
+    execFile(process.execPath, ['--input-type=module', '--eval', driver, JSON.stringify(input)], { cwd: __dirname, timeout: 30_000, maxBuffer: 16 * 1024 * 1024 }, (error, stdout, stderr) => {
+      if (error) {
+        reject(new Error(`${what} failed: ${error.message}\n${stderr}`));
+        return;
+      }
+      try {
+        resolve(JSON.parse(stdout) as T);
+      } catch {
+        reject(new Error(`${what} printed no JSON: ${stdout}\n${stderr}`));
+      }
+    });
   });
 }

@@ -9,7 +9,7 @@ import OpenAI, { AzureOpenAI } from 'openai';
 import type { FakeServer, FakeUsage } from '../fakes';
 import { runMistralSdk } from '../fakes';
 import { type Gateway, type ServiceName, startGateway } from '../support/gateway-harness';
-import { waitFor } from '../support/wait';
+import { meteredBy as meteredByCall } from '../support/usage-report';
 
 const CLOCK = Date.UTC(2031, 0, 15, 12, 0, 30);
 const BEDROCK_MODEL = 'anthropic.claude-3-haiku-20240307-v1:0';
@@ -25,59 +25,8 @@ afterAll(async () => {
   await gw?.stop();
 });
 
-interface UsageRow {
-  operation: string;
-  requestModel: string | null;
-  responseModel: string | null;
-  requests: number;
-  promptTokens: number;
-  completionTokens: number;
-  cachedPromptReadTokens: number;
-  cachedPromptWriteTokens: number;
-  reasoningTokens: number;
-  errors4xx: number;
-  errors5xx: number;
-}
-
-async function usageRows(connectionId: string): Promise<UsageRow[]> {
-  const { connection } = await gw.cp.ok<{ connection: { usageReport: { rows: UsageRow[] } } }>(
-    `query($id: ID!) { connection(id: $id) { usageReport(groupBy: [OPERATION, REQUEST_MODEL, RESPONSE_MODEL]) { rows {
-      operation requestModel responseModel requests promptTokens completionTokens cachedPromptReadTokens cachedPromptWriteTokens reasoningTokens errors4xx errors5xx } } } }`,
-    { id: connectionId },
-    gw.tenant.tokens.developer,
-  );
-  return connection.usageReport.rows;
-}
-
-const rowKey = (row: UsageRow) => `${row.operation}|${row.requestModel ?? ''}|${row.responseModel ?? ''}`;
-
 /** Runs `call` and returns the usage GraphQL gained by it (one request, one row). */
-async function meteredBy(service: ServiceName, call: () => Promise<void>): Promise<UsageRow> {
-  const { connectionId } = gw.services[service];
-  const before = new Map((await usageRows(connectionId)).map((row) => [rowKey(row), row]));
-  const requestsBefore = [...before.values()].reduce((sum, row) => sum + row.requests, 0);
-  await call();
-  const after = await waitFor(async () => {
-    const rows = await usageRows(connectionId);
-    return rows.reduce((sum, row) => sum + row.requests, 0) === requestsBefore + 1 && rows;
-  }, `the usage of one ${service} request`);
-  const changed = after.filter((row) => before.get(rowKey(row))?.requests !== row.requests);
-  expect(changed).toHaveLength(1);
-  const [row] = changed;
-  const previous = before.get(rowKey(row));
-  const minus = (name: keyof UsageRow) => (row[name] as number) - ((previous?.[name] as number | undefined) ?? 0);
-  return {
-    ...row,
-    requests: minus('requests'),
-    promptTokens: minus('promptTokens'),
-    completionTokens: minus('completionTokens'),
-    cachedPromptReadTokens: minus('cachedPromptReadTokens'),
-    cachedPromptWriteTokens: minus('cachedPromptWriteTokens'),
-    reasoningTokens: minus('reasoningTokens'),
-    errors4xx: minus('errors4xx'),
-    errors5xx: minus('errors5xx'),
-  };
-}
+const meteredBy = (service: ServiceName, call: () => Promise<void>) => meteredByCall(gw, service, call);
 
 type Mode = 'compressed' | 'plain';
 
