@@ -68,6 +68,8 @@ export class ProxyExchange implements Dispatcher.DispatchHandler {
   private timingBody = false;
   /** Body chunks relayed; the idle timer compares it with what it saw last time. */
   private bodyActivity = 0;
+  /** Some of the response body was written to the client (its headers left with it). */
+  private bodyWritten = false;
   private bodyActivitySeen = 0;
   private receivedBytes = 0;
   private sentAt = 0;
@@ -296,8 +298,18 @@ export class ProxyExchange implements Dispatcher.DispatchHandler {
       this.fail(502, 'upstream_unreachable', 'The provider sent a response the proxy cannot relay.');
       return;
     }
-    // A streamed response (SSE, AWS event stream) has no length: let the client see the headers now.
-    if (responseHeaders['content-length'] === undefined) res.flushHeaders?.();
+    // A streamed response (SSE, AWS event stream) has no length: the client sees the headers at once,
+    // with the first chunk when it came in the same read (one write, one wake-up of the client), else
+    // on their own at the end of this turn (a cut-off may hold its first events back: now).
+    if (responseHeaders['content-length'] === undefined) {
+      if (this.cutter !== null) res.flushHeaders?.();
+      else queueMicrotask(() => this.flushHeadersAlone());
+    }
+  }
+
+  /** The end of the turn the streamed response's headers came in: sends them unless a chunk or the end took them. */
+  private flushHeadersAlone(): void {
+    if (!this.bodyWritten && !this.settled) this.res.flushHeaders?.();
   }
 
   /** The client's buffer is full: the upstream stays paused until it drains (listened for once, on the first time). */
@@ -322,7 +334,9 @@ export class ProxyExchange implements Dispatcher.DispatchHandler {
       return;
     }
     const out = observer.write(chunk);
-    if (out.length > 0 && !this.res.write(out)) this.pauseUntilDrained();
+    if (out.length === 0) return;
+    this.bodyWritten = true;
+    if (!this.res.write(out)) this.pauseUntilDrained();
   }
 
   /** undici: the response is complete. */

@@ -283,6 +283,29 @@ describe('limits and upstream failures', () => {
     expect(outcome).toBe('cut');
   });
 
+  it("relays a stream's headers before its first event when the provider sends them alone", async () => {
+    await start();
+    let clientHasHeaders!: () => void;
+    const headersAtClient = new Promise<void>((resolve) => (clientHasHeaders = resolve));
+    harness.upstream.respondWith((_req, res) => {
+      res.writeHead(200, { 'content-type': 'text/event-stream' });
+      res.flushHeaders();
+      // The first event only once the client has the headers: a proxy that held them for it never ends.
+      void headersAtClient.then(() => res.end('data: first\n\n'));
+    });
+    const body = await new Promise<string>((resolve, reject) => {
+      const request = http.get(`${harness.proxy.url}/acme/openai/chat/completions`, { agent: false, headers: { authorization: `Bearer ${OPENAI_KEY}` } }, (res) => {
+        expect(res.headers['content-type']).toBe('text/event-stream');
+        clientHasHeaders();
+        let text = '';
+        res.on('data', (chunk: Buffer) => (text += chunk.toString()));
+        res.on('end', () => resolve(text));
+      });
+      request.on('error', reject);
+    });
+    expect(body).toBe('data: first\n\n');
+  });
+
   /** Streams `events` SSE events `gapMs` apart after the headers (then ends, unless `end` is false) and reports how the client saw it. */
   async function streamThrough(events: number, gapMs: number, end = true): Promise<{ outcome: string; received: number }> {
     harness.upstream.respondWith((_req, res) => {
