@@ -9,10 +9,10 @@ import { createAzure } from '@ai-sdk/azure';
 import { createMistral } from '@ai-sdk/mistral';
 import { createOpenAI } from '@ai-sdk/openai';
 import { type LanguageModel, type LanguageModelUsage, generateText, streamText } from 'ai';
-import { type FakeServer, type RecordedRequest, verifySigV4 } from '../fakes';
+import { verifySigV4 } from '../fakes';
 import { type Gateway, PROVIDER_SECRETS, type ServiceName, startGateway } from '../support/gateway-harness';
-import { BEDROCK_MODEL, BILLED, MISTRAL_CHAT_CHARGED, PROMPT, prepare, upstreamOf } from '../support/framework-calls';
-import { type UsageRow, meteredBy } from '../support/usage-report';
+import { BEDROCK_MODEL, BILLED, MISTRAL_CHAT_CHARGED, PROMPT, compressedUpstreamOf, prepare } from '../support/framework-calls';
+import { meteredCall } from '../support/usage-report';
 
 
 let gw: Gateway;
@@ -25,12 +25,6 @@ afterAll(async () => {
 });
 
 
-/** The one request the provider received (see upstreamOf), with the app's Accept-Encoding: the fake answered gzip, as the real API would. */
-function compressedUpstreamOf(fake: FakeServer, consumerKey: string): RecordedRequest {
-  const upstream = upstreamOf(fake, consumerKey);
-  expect(upstream.headers['accept-encoding']).toMatch(/gzip/);
-  return upstream;
-}
 
 interface Call {
   text: string;
@@ -56,13 +50,7 @@ type Mode = 'generateText' | 'streamText';
 const run = (mode: Mode, model: LanguageModel) => (mode === 'generateText' ? generate(model) : stream(model));
 
 /** Runs the call through the proxy; returns what the app got and what Tokengate charged for it. */
-async function callAndMeter(service: ServiceName, mode: Mode, model: LanguageModel): Promise<{ call: Call; charged: UsageRow }> {
-  let call: Call | undefined;
-  const charged = await meteredBy(gw, service, async () => {
-    call = await run(mode, model);
-  });
-  return { call: call!, charged };
-}
+const callAndMeter = (service: ServiceName, mode: Mode, model: LanguageModel) => meteredCall(gw, service, () => run(mode, model));
 
 /** OpenAI-style usage: cached reads inside the prompt, reasoning inside the completion. */
 const OPENAI_CHARGED = { promptTokens: BILLED.prompt, completionTokens: BILLED.completion, cachedPromptReadTokens: BILLED.cachedRead, cachedPromptWriteTokens: 0, reasoningTokens: BILLED.reasoning };

@@ -33,3 +33,10 @@ export function upstreamOf(fake: FakeServer, consumerKey: string): RecordedReque
   expect(JSON.stringify(upstream.json ?? null)).not.toContain(consumerKey);
   return upstream;
 }
+
+/** The one request the provider received (see upstreamOf), with the app's Accept-Encoding: the fake answered gzip, as the real API would. */
+export function compressedUpstreamOf(fake: FakeServer, consumerKey: string): RecordedRequest {
+  const upstream = upstreamOf(fake, consumerKey);
+  expect(upstream.headers['accept-encoding']).toMatch(/gzip/);
+  return upstream;
+}

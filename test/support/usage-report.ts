@@ -60,3 +60,12 @@ export async function meteredBy(gw: Gateway, service: ServiceName, call: () => P
     errors5xx: minus('errors5xx'),
   };
 }
+
+/** Runs `call` (one request to the service) and returns what it answered with what Tokengate charged for it (see meteredBy). */
+export async function meteredCall<T>(gw: Gateway, service: ServiceName, call: () => Promise<T>): Promise<{ call: T; charged: UsageRow }> {
+  let result: { value: T } | undefined;
+  const charged = await meteredBy(gw, service, async () => {
+    result = { value: await call() };
+  });
+  return { call: result!.value, charged };
+}
