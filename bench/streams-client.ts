@@ -1,14 +1,14 @@
 // The long-stream benchmark's stream holders, in their own processes (a few of them, each holding a
 // share of the streams): opens its streams through the proxy on the benchmark's schedule (stream j of N
 // at startAt + j/N × ramp; client c of K holds j ≡ c mod K, so every client ramps over the whole ramp),
-// one undici connection per stream, and follows each one: every chunk in order and the end
+// one undici connection per stream (or, with h2c, up to 1,000 streams per HTTP/2 session), and follows each one: every chunk in order and the end
 // (StreamChecker), the time to its first event, the longest gap between two arrivals, and whether it
 // stalled (no event for `stallMs`). Streams still open at `deadlineAt` are cut and failed.
 //   node dist/bench/streams-client.js '<StreamsClientSpec as JSON>'
 // Started with an IPC channel: sends `{type:"progress"}` messages every second and one
 // `{type:"result"}` at the end, then exits.
 import { monitorEventLoopDelay, performance } from 'node:perf_hooks';
-import { Pool, type Dispatcher } from 'undici';
+import { Pool, buildConnector, type Dispatcher } from 'undici';
 import { LatencyHistogram, type HistogramSummary } from './streams-histogram';
 import { StreamChecker } from './streams-wire';
 
@@ -32,7 +32,14 @@ export interface StreamsClientSpec {
   readonly stallMs: number;
   /** Epoch ms: streams still open then are cut and counted failed. */
   readonly deadlineAt: number;
+  /** `http1`: one connection per stream; `h2c`: streams multiplexed on cleartext HTTP/2 sessions. */
+  readonly protocol: StreamsProtocol;
 }
+
+export type StreamsProtocol = 'http1' | 'h2c';
+
+/** Streams per HTTP/2 session: the proxy's own SETTINGS_MAX_CONCURRENT_STREAMS (proxy-listener.ts). */
+export const H2C_STREAMS_PER_SESSION = 1000;
 
 export interface StreamsClientProgress {
   readonly type: 'progress';
@@ -189,8 +196,19 @@ export class StreamsClient {
   private resolveDone: (() => void) | null = null;
 
   constructor(private readonly spec: StreamsClientSpec) {
-    // One connection per stream (pipelining off); the stream's length is our own business, not undici's.
-    this.pool = new Pool(spec.origin, { connections: null, pipelining: 1, headersTimeout: 60_000, bodyTimeout: 0, keepAliveTimeout: 10_000, connect: { timeout: 30_000 } });
+    // HTTP/1.1: one connection per stream (pipelining off). h2c: a session per 1,000 streams, opened
+    // as the sessions fill, as an HTTP/2 client or a load balancer in front of the proxy would. The
+    // stream's length is our own business, not undici's.
+    // A Pool builds its clients' connector without `useH2c` (they would speak HTTP/1.1, pipelined):
+    // h2c needs a connector of its own. undici 7 reads `useH2c` there (lib/core/connect.js); its
+    // BuildOptions type does not list it yet.
+    const connect = { timeout: 30_000 };
+    const h2cConnect: buildConnector.BuildOptions & { useH2c: true } = { ...connect, useH2c: true };
+    const transport =
+      spec.protocol === 'h2c'
+        ? { allowH2: true, pipelining: H2C_STREAMS_PER_SESSION, maxConcurrentStreams: H2C_STREAMS_PER_SESSION, connect: buildConnector(h2cConnect) }
+        : { pipelining: 1, connect };
+    this.pool = new Pool(spec.origin, { connections: null, ...transport, headersTimeout: 60_000, bodyTimeout: 0, keepAliveTimeout: 10_000 });
     this.schedule = [];
     for (let j = spec.offset; j < spec.total; j += spec.stride) this.schedule.push(j);
   }
@@ -249,6 +267,9 @@ export class StreamsClient {
           path: this.spec.path,
           headers: { authorization: `Bearer ${this.spec.consumerKey}`, 'content-type': 'application/json', accept: 'text/event-stream' },
           body: this.spec.body,
+          // undici gives a request it must not retry a connection of its own; marked idempotent, the
+          // streams share h2c sessions. No retry wraps this pool: a failure still fails its stream.
+          idempotent: this.spec.protocol === 'h2c',
         },
         stream,
       );

@@ -72,7 +72,7 @@ export interface StreamsSummary {
     readonly peakBytes: number | null;
     readonly peakAtS: number | null;
     readonly afterBytes: number | null;
-    /** The most streams the proxy held at once (its open files above the idle ones, ÷ 2 sockets per stream) and its RSS then. */
+    /** The most streams the proxy held at once (its open files above the idle ones, ÷ its sockets per stream) and its RSS then. */
     readonly mostHeld: { readonly atS: number; readonly streams: number; readonly rssBytes: number } | null;
     /** (RSS − idle RSS) ÷ streams held, at that moment. */
     readonly perStreamBytes: number | null;
@@ -122,6 +122,8 @@ export function summarizeStreams(
   bounds: PhaseBounds,
   afterRssBytes: number | null,
   proxyName: string,
+  /** The proxy's sockets per stream: 2 over HTTP/1.1 (client and upstream), 1 over h2c (the sessions are a handful). */
+  socketsPerStream: 1 | 2 = 2,
 ): StreamsSummary {
   const failures: Record<string, number> = {};
   for (const client of clients) for (const [reason, count] of Object.entries(client.failures)) failures[reason] = (failures[reason] ?? 0) + count;
@@ -144,7 +146,7 @@ export function summarizeStreams(
   let mostHeld: StreamsSummary['proxyRss']['mostHeld'] = null;
   for (const s of seconds) {
     if (s.atS < 0 || s.proxyFds === null || s.proxyRssBytes === null || idleFds === null) continue;
-    const held = Math.floor((s.proxyFds - idleFds) / 2);
+    const held = Math.floor((s.proxyFds - idleFds) / socketsPerStream);
     if (held > 0 && (mostHeld === null || held > mostHeld.streams)) mostHeld = { atS: s.atS, streams: held, rssBytes: s.proxyRssBytes };
   }
   const acceptQueue = seconds.flatMap((s) => (s.proxyAcceptQueue === null ? [] : [s.proxyAcceptQueue]));

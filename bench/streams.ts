@@ -16,7 +16,7 @@ import { BenchConfigError, type Env, loadBenchConfig, positiveNumber } from './b
 import type { ChildProcessGroup, ManagedChild } from './child-processes';
 import { type CpuSnapshot, cpuUseBetween, takeCpuSnapshot } from './cpu-usage';
 import { gitRevision, runBenchmark } from './run';
-import type { StreamsClientProgress, StreamsClientResult, StreamsClientSpec } from './streams-client';
+import { H2C_STREAMS_PER_SESSION, type StreamsClientProgress, type StreamsClientResult, type StreamsClientSpec, type StreamsProtocol } from './streams-client';
 import type { StreamsProbeResult, StreamsProbeSpec } from './streams-probe';
 import { type PhaseBounds, type SecondSample, evaluateGoal, mib, renderStreamsTable, summarizeStreams } from './streams-report';
 import type { UpstreamStats } from './streams-upstream';
@@ -46,6 +46,8 @@ export interface StreamsConfig {
   readonly includeUsage: boolean;
   /** Seconds between the last stream's end and the `after` RSS reading (STREAMS_AFTER_S); the proxy stays up meanwhile. */
   readonly afterS: number;
+  /** How the holders reach the proxy (STREAMS_PROTOCOL): `http1`, one connection per stream, or `h2c`, up to 1,000 streams per HTTP/2 session. */
+  readonly protocol: StreamsProtocol;
   /** What the streams go through (STREAMS_TARGET): `tokengate`, or `passthrough` (bench/passthrough-proxy.ts, the floor of one Node process). */
   readonly target: 'tokengate' | 'passthrough';
   readonly databaseUrl: string;
@@ -57,6 +59,9 @@ export function loadStreamsConfig(env: Env = process.env): StreamsConfig {
   const intervalMs = positiveNumber(env, 'STREAMS_INTERVAL_MS', 100, true, 5);
   const target = env.STREAMS_TARGET || 'tokengate';
   if (target !== 'tokengate' && target !== 'passthrough') throw new BenchConfigError(`STREAMS_TARGET must be tokengate or passthrough, got "${target}"`);
+  const protocol = env.STREAMS_PROTOCOL || 'http1';
+  if (protocol !== 'http1' && protocol !== 'h2c') throw new BenchConfigError(`STREAMS_PROTOCOL must be http1 or h2c, got "${protocol}"`);
+  if (protocol === 'h2c' && target === 'passthrough') throw new BenchConfigError('STREAMS_PROTOCOL=h2c needs STREAMS_TARGET=tokengate: the passthrough proxy speaks HTTP/1.1 only');
   return {
     streams: positiveNumber(env, 'STREAMS_N', 10_000, true, 1),
     durationS: positiveNumber(env, 'STREAMS_DURATION_S', 60, false, intervalMs / 1000),
@@ -66,6 +71,7 @@ export function loadStreamsConfig(env: Env = process.env): StreamsConfig {
     clients: positiveNumber(env, 'STREAMS_CLIENTS', 2, true, 1),
     idleS: positiveNumber(env, 'STREAMS_IDLE_S', 3, false, 0),
     includeUsage: ['1', 'true'].includes(env.STREAMS_INCLUDE_USAGE ?? ''),
+    protocol,
     target,
     afterS: positiveNumber(env, 'STREAMS_AFTER_S', 3, false, 0),
     // Its own scratch database by default, so that it can run beside the other benchmarks.
@@ -189,7 +195,7 @@ function ensureFileLimit(name: string, pid: number | undefined, needs: number): 
     before,
     after,
     warning:
-      `${name} may need ${needs} open files (2 sockets per stream + ${FD_MARGIN}) but its limit is ${after?.soft ?? before.soft} (hard ${after?.hard ?? before.hard}) ` +
+      `${name} may need ${needs} open files (its sockets + ${FD_MARGIN}) but its limit is ${after?.soft ?? before.soft} (hard ${after?.hard ?? before.hard}) ` +
       `and could not be raised (${refusal || 'prlimit unavailable'}): raise the hard limit (ulimit -Hn, limits.conf, systemd LimitNOFILE, docker --ulimit nofile=…) and run again; streams beyond it fail with EMFILE`,
   };
 }
@@ -375,8 +381,10 @@ async function streamsBenchmark(config: StreamsConfig, processes: ChildProcessGr
   await waitUntilServing(`${proxy.url}${chatPath}`, proxy.key, jsonBody);
   const proxyWarnings = new ProxyWarningTally(proxy.child);
 
+  // A socket per stream towards the upstream; towards the holders one per stream (HTTP/1.1) or one per session (h2c).
+  const clientSockets = config.protocol === 'h2c' ? Math.ceil(config.streams / H2C_STREAMS_PER_SESSION) + config.clients : config.streams;
   const fileLimits = [
-    ensureFileLimit(proxy.processName, proxyPid, 2 * config.streams + FD_MARGIN),
+    ensureFileLimit(proxy.processName, proxyPid, config.streams + clientSockets + FD_MARGIN),
     ensureFileLimit(UPSTREAM_PROCESS, upstream.child.pid, config.streams + FD_MARGIN),
   ];
   for (const check of fileLimits) {
@@ -456,10 +464,11 @@ async function streamsBenchmark(config: StreamsConfig, processes: ChildProcessGr
       rampMs,
       stallMs: config.stallMs,
       deadlineAt,
+      protocol: config.protocol,
     };
     const child = processes.start({ name: `streams client ${c + 1}`, command: process.execPath, args: [path.join(scriptsDir, 'streams-client.js'), JSON.stringify(spec)], ipc: true });
     const holds = Math.ceil(config.streams / config.clients);
-    fileLimits.push(ensureFileLimit(child.name, child.child.pid, holds + FD_MARGIN));
+    fileLimits.push(ensureFileLimit(child.name, child.child.pid, (config.protocol === 'h2c' ? Math.ceil(holds / H2C_STREAMS_PER_SESSION) : holds) + FD_MARGIN));
     return { child, result: nextMessage<StreamsClientResult>(child, 'result', deadlineAt - Date.now() + 60_000) };
   });
   holders.forEach(({ child }, c) =>
@@ -469,7 +478,7 @@ async function streamsBenchmark(config: StreamsConfig, processes: ChildProcessGr
   );
   log(
     `${config.streams} streams of ${contentChunks} chunks every ${config.intervalMs} ms (${streamMs / 1000} s) through ${proxy.url}, ` +
-      `opened over ${config.rampS} s by ${config.clients} clients; idle probing for ${config.idleS} s first`,
+      `opened over ${config.rampS} s by ${config.clients} clients (${config.protocol === 'h2c' ? 'h2c, up to 1,000 streams per session' : 'HTTP/1.1, a connection per stream'}); idle probing for ${config.idleS} s first`,
   );
 
   let clients: StreamsClientResult[];
@@ -495,7 +504,7 @@ async function streamsBenchmark(config: StreamsConfig, processes: ChildProcessGr
   upstream.child.send({ type: 'stats' });
   const upstreamStats = (await nextMessage<{ type: 'stats'; stats: UpstreamStats }>(upstream, 'stats', 5000))?.stats ?? null;
 
-  const summary = summarizeStreams(config.streams, clients, probes?.samples ?? [], seconds, bounds, afterRss, proxy.processName);
+  const summary = summarizeStreams(config.streams, clients, probes?.samples ?? [], seconds, bounds, afterRss, proxy.processName, config.protocol === 'h2c' ? 1 : 2);
   const proxyCpuPerEvent = proxyCpuPerEventUs(cpuAtStart, cpuAtEnd, proxy.processName, clients.reduce((n, c) => n + c.events, 0));
   const goal = evaluateGoal(summary, config.target);
   const cpus = os.cpus();
@@ -517,6 +526,7 @@ async function streamsBenchmark(config: StreamsConfig, processes: ChildProcessGr
       STREAMS_IDLE_S: config.idleS,
       STREAMS_INCLUDE_USAGE: config.includeUsage,
       STREAMS_TARGET: config.target,
+      STREAMS_PROTOCOL: config.protocol,
       STREAMS_AFTER_S: config.afterS,
       contentChunksPerStream: contentChunks,
     },
@@ -560,7 +570,7 @@ async function streamsBenchmark(config: StreamsConfig, processes: ChildProcessGr
       heading: [
         '',
         `Long streams through ${config.target === 'tokengate' ? 'Tokengate' : 'the passthrough proxy (STREAMS_TARGET=passthrough)'}${revision === null ? '' : ` at ${revision}`} — ${cpus.length} CPUs (${cpus[0]?.model.trim() ?? 'unknown'}), Node ${process.version}, load average ${loadAverage}`,
-        `${config.streams} streams × ${contentChunks} chunks every ${config.intervalMs} ms, ramp ${config.rampS} s, ${config.clients} clients, stall = no event for ${config.stallMs} ms; ` +
+        `${config.streams} streams × ${contentChunks} chunks every ${config.intervalMs} ms, ramp ${config.rampS} s, ${config.clients} clients over ${config.protocol === 'h2c' ? 'h2c' : 'HTTP/1.1'}, stall = no event for ${config.stallMs} ms; ` +
           `usage chunk ${config.includeUsage ? 'asked for by the clients' : config.target === 'tokengate' ? 'added and hidden by the proxy' : 'not asked for'}`,
       ].join('\n'),
       resultFile: path.relative(process.cwd(), file) || file,
