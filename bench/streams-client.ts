@@ -1,9 +1,9 @@
 // The long-stream benchmark's stream holders, in their own processes (a few of them, each holding a
 // share of the streams): opens its streams through the proxy on the benchmark's schedule (stream j of N
 // at startAt + j/N × ramp; client c of K holds j ≡ c mod K, so every client ramps over the whole ramp),
-// one undici connection per stream (or, with h2c, up to 1,000 streams per HTTP/2 session), and follows each one: every chunk in order and the end
-// (StreamChecker), the time to its first event, the longest gap between two arrivals, and whether it
-// stalled (no event for `stallMs`). Streams still open at `deadlineAt` are cut and failed.
+// one undici connection per stream (or, with h2c, up to 1,000 streams per HTTP/2 session), and
+// follows each one: every chunk in order and the end (StreamChecker), the time to its first event,
+// the longest gap between two arrivals, and whether it stalled (no event for `stallMs`). Streams still open at `deadlineAt` are cut and failed.
 //   node dist/bench/streams-client.js '<StreamsClientSpec as JSON>'
 // Started with an IPC channel: sends `{type:"progress"}` messages every second and one
 // `{type:"result"}` at the end, then exits.
@@ -199,9 +199,9 @@ export class StreamsClient {
     // HTTP/1.1: one connection per stream (pipelining off). h2c: a session per 1,000 streams, opened
     // as the sessions fill, as an HTTP/2 client or a load balancer in front of the proxy would. The
     // stream's length is our own business, not undici's.
-    // A Pool builds its clients' connector without `useH2c` (they would speak HTTP/1.1, pipelined):
-    // h2c needs a connector of its own. undici 7 reads `useH2c` there (lib/core/connect.js); its
-    // BuildOptions type does not list it yet.
+    // undici 7.30's Pool builds its clients' connector without `useH2c` (nodejs/undici#4737): they
+    // would speak HTTP/1.1, pipelined. h2c needs a connector of its own; `buildConnector` reads
+    // `useH2c` (lib/core/connect.js), though its BuildOptions type does not list it.
     const connect = { timeout: 30_000 };
     const h2cConnect: buildConnector.BuildOptions & { useH2c: true } = { ...connect, useH2c: true };
     const transport =
