@@ -3,7 +3,8 @@
 // at startAt + j/N × ramp; client c of K holds j ≡ c mod K, so every client ramps over the whole ramp),
 // one undici connection per stream (or, with h2c, up to 1,000 streams per HTTP/2 session), and
 // follows each one: every chunk in order and the end (StreamChecker), the time to its first event,
-// the longest gap between two arrivals, and whether it stalled (no event for `stallMs`). Streams still open at `deadlineAt` are cut and failed.
+// the longest gap between two arrivals, and whether it stalled (no event for `stallMs`). Streams
+// still open at `deadlineAt` are cut and failed.
 //   node dist/bench/streams-client.js '<StreamsClientSpec as JSON>'
 // Started with an IPC channel: sends `{type:"progress"}` messages every second and one
 // `{type:"result"}` at the end, then exits.
