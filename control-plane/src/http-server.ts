@@ -15,6 +15,7 @@ import { variablesOverCap } from './graphql/input-caps';
 import { databaseUnavailable, isDatabaseUnavailable, SERVICE_UNAVAILABLE } from './graphql/database-unavailable';
 import { operationLimits, parseAndValidate } from './graphql/query-limits';
 import type { RequestContext } from './graphql/context';
+import { createRequestLoaders } from './graphql/request-loaders';
 import { buildGraphQLSchema } from './graphql/schema';
 import type { ControlPlaneServices } from './services';
 import type { DeploymentPubSub } from './deployment/deployment-pub-sub';
@@ -82,10 +83,12 @@ export async function startControlPlaneHttp(deps: {
         const actor = await bearer(ctx.connectionParams?.authorization ?? ctx.connectionParams?.Authorization);
         return actor !== null && actor !== undefined;
       },
+      // graphql-ws builds a context per operation, and a subscription keeps it: its loaders batch but never cache.
       context: async (ctx): Promise<RequestContext> => ({
         actor: (await bearer(ctx.connectionParams?.authorization ?? ctx.connectionParams?.Authorization)) ?? null,
         services,
         pubSub,
+        loaders: createRequestLoaders(db, { cache: false }),
       }),
     },
     wsServer,
@@ -142,11 +145,11 @@ export async function startControlPlaneHttp(deps: {
     expressMiddleware(apollo, {
       context: async ({ req }): Promise<RequestContext> => {
         const actor = await bearer(req.headers.authorization);
-        if (actor === undefined) return { actor: null, services, pubSub };
+        if (actor === undefined) return { actor: null, services, pubSub, loaders: createRequestLoaders(db) };
         if (actor === null) {
           throw new GraphQLError('invalid API token: send `Authorization: Bearer <API token>`', { extensions: { code: 'UNAUTHENTICATED', http: { status: 401 } } });
         }
-        return { actor, services, pubSub };
+        return { actor, services, pubSub, loaders: createRequestLoaders(db) };
       },
     }),
   );

@@ -2,12 +2,41 @@
 // override, else the service's default connection quota).
 import type { EntityManager } from 'typeorm';
 import { EnvironmentEntity } from '../environment/environment.entity';
+import { GenAIServiceEntity } from '../genai-service/genai-service.entity';
 import { ServiceEnvironmentConfigEntity } from '../genai-service/service-environment-config.entity';
 import { connectionQuotaOf, serviceBudgetOf } from '../genai-service/service-limits';
+import { OrganizationEntity } from '../organization/organization.entity';
 import type { StoredRateLimit } from '../rate-limit/rate-limit-policy';
+import { ConnectionKeyEntity } from './connection-key.entity';
 import { ConnectionQuotaOverrideEntity } from './connection-quota.entity';
 import { QuotaSource } from './connection-quota.types';
 import type { ConnectionEntity } from './connection.entity';
+
+/**
+ * Where a connection's surroundings are read from: the database directly (`databaseRows`), or a GraphQL
+ * request's loaders, which batch the reads of a whole list (graphql/request-loaders.ts).
+ */
+export interface ConnectionRows {
+  /** Every environment, in the order environments are listed everywhere (creation, then handle). */
+  environments(): Promise<EnvironmentEntity[]>;
+  serviceConfigs(serviceId: string): Promise<ServiceEnvironmentConfigEntity[]>;
+  quotaOverrides(connectionId: string): Promise<ConnectionQuotaOverrideEntity[]>;
+  keys(connectionId: string): Promise<ConnectionKeyEntity[]>;
+  /** The row a connection refers to (it exists: a foreign key). */
+  serviceOf(serviceId: string): Promise<GenAIServiceEntity>;
+  organizationOf(organizationId: string): Promise<OrganizationEntity>;
+}
+
+export function databaseRows(db: EntityManager): ConnectionRows {
+  return {
+    environments: () => db.find(EnvironmentEntity, { order: { createdAt: 'ASC', handle: 'ASC' } }),
+    serviceConfigs: (serviceId) => db.findBy(ServiceEnvironmentConfigEntity, { serviceId }),
+    quotaOverrides: (connectionId) => db.findBy(ConnectionQuotaOverrideEntity, { connectionId }),
+    keys: (connectionId) => db.findBy(ConnectionKeyEntity, { connectionId }),
+    serviceOf: (id) => db.findOneByOrFail(GenAIServiceEntity, { id }),
+    organizationOf: (id) => db.findOneByOrFail(OrganizationEntity, { id }),
+  };
+}
 
 /** What limits a connection in one environment. */
 export interface EnvironmentLimits {
@@ -22,10 +51,8 @@ export interface EnvironmentLimits {
 }
 
 /** Per environment, in the order environments are listed everywhere (creation, then handle). */
-export async function readEnvironmentLimits(db: EntityManager, connection: Pick<ConnectionEntity, 'id' | 'serviceId'>): Promise<EnvironmentLimits[]> {
-  const environments = await db.find(EnvironmentEntity, { order: { createdAt: 'ASC', handle: 'ASC' } });
-  const configs = await db.findBy(ServiceEnvironmentConfigEntity, { serviceId: connection.serviceId });
-  const overrides = await db.findBy(ConnectionQuotaOverrideEntity, { connectionId: connection.id });
+export async function readEnvironmentLimits(rows: ConnectionRows, connection: Pick<ConnectionEntity, 'id' | 'serviceId'>): Promise<EnvironmentLimits[]> {
+  const [environments, configs, overrides] = await Promise.all([rows.environments(), rows.serviceConfigs(connection.serviceId), rows.quotaOverrides(connection.id)]);
   return environments.map((environment) => {
     const config = configs.find((c) => c.environmentId === environment.id) ?? null;
     const override = overrides.find((o) => o.environmentId === environment.id);

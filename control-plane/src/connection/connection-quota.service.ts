@@ -10,7 +10,7 @@ import { type BudgetCounterReader, countersUnavailable } from '../rate-limit/bud
 import { type BudgetWindow, budgetWindowAt, connectionQuotaKey, serviceBudgetKey } from '../rate-limit/budget-windows';
 import { type StoredRateLimit, rateLimitFromInput, rateLimitType } from '../rate-limit/rate-limit-policy';
 import { ConnectionKeyEntity } from './connection-key.entity';
-import { overrideLimit, readEnvironmentLimits } from './connection-limits';
+import { databaseRows, overrideLimit, readEnvironmentLimits } from './connection-limits';
 import { ConnectionQuotaOverrideEntity } from './connection-quota.entity';
 import { BudgetSource, type ConnectionBudgetType, QuotaSource, TokenDimension } from './connection-quota.types';
 import type { ConnectionEntity } from './connection.entity';
@@ -80,7 +80,7 @@ export class ConnectionQuotaService {
    * window's counters in Redis hold (0 where none); a connection with no budget reads nothing.
    */
   async budgets(connection: ConnectionEntity, environmentHandle: string | null, nowMs: number = Date.now()): Promise<ConnectionBudgetType[]> {
-    let limits = await readEnvironmentLimits(this.db.manager, connection);
+    let limits = await readEnvironmentLimits(databaseRows(this.db.manager), connection);
     if (environmentHandle !== null) {
       limits = limits.filter((l) => l.environment.handle === environmentHandle);
       if (limits.length === 0) throw badUserInput('environment', `unknown environment "${environmentHandle}"`);

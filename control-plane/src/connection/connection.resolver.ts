@@ -1,4 +1,5 @@
 import { Arg, Ctx, FieldResolver, ID, Int, Mutation, Query, Resolver, Root } from 'type-graphql';
+import { notFound } from '../common/errors';
 import { USAGE_REPORT_DESCRIPTION, scopedUsageRequest } from '../usage/usage.resolver';
 import { UsageDimension, UsageGranularity, UsageReportFilter, UsageReportType, UsageWindowType } from '../usage/usage.types';
 import { toServiceType } from '../genai-service/genai-service.resolver';
@@ -20,6 +21,16 @@ function toConnectionType(row: ConnectionEntity): ConnectionType {
   });
 }
 
+/**
+ * The connection a field resolver hangs off, read again as ConnectionService.get does (NOT_FOUND when
+ * gone or not readable), but through the request's loader: one query for a whole list's connections.
+ */
+async function readableConnection(ctx: RequestContext, id: string): Promise<ConnectionEntity> {
+  const row = await ctx.loaders.connection.load(id);
+  if (row === null || !requireActor(ctx).canRead(row.organizationId)) throw notFound('connection', id);
+  return row;
+}
+
 @Resolver(() => ConnectionType)
 export class ConnectionResolver {
   @Query(() => [ConnectionType])
@@ -34,12 +45,15 @@ export class ConnectionResolver {
 
   @FieldResolver(() => GenAIServiceType)
   async service(@Root() connection: ConnectionType, @Ctx() ctx: RequestContext): Promise<GenAIServiceType> {
-    return toServiceType(await ctx.services.genAIServices.get(requireActor(ctx), connection.serviceId));
+    const row = await readableConnection(ctx, connection.id);
+    const service = await ctx.loaders.service.load(row.serviceId);
+    if (service === null || !requireActor(ctx).canRead(service.organizationId)) throw notFound('GenAI service', row.serviceId);
+    return toServiceType(service);
   }
 
   @FieldResolver(() => [ConnectionEnvironmentType])
   async environments(@Root() connection: ConnectionType, @Ctx() ctx: RequestContext): Promise<ConnectionEnvironmentType[]> {
-    return ctx.services.connections.environments(await ctx.services.connections.get(requireActor(ctx), connection.id));
+    return ctx.services.connections.environments(await readableConnection(ctx, connection.id), ctx.loaders);
   }
 
   @FieldResolver(() => [ConnectionBudgetType], {

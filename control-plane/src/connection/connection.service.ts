@@ -12,7 +12,7 @@ import { OrganizationEntity } from '../organization/organization.entity';
 import { ProjectEntity } from '../project/project.entity';
 import { rateLimitType } from '../rate-limit/rate-limit-policy';
 import { ConnectionKeyEntity } from './connection-key.entity';
-import { readEnvironmentLimits } from './connection-limits';
+import { type ConnectionRows, databaseRows, readEnvironmentLimits } from './connection-limits';
 import { ConnectionEntity } from './connection.entity';
 import type { ConnectionEnvironmentType, CreateConnectionInput, IssuedConnectionKeyType } from './connection.types';
 import { usageSnippet } from './usage-snippet';
@@ -138,11 +138,13 @@ export class ConnectionService {
   }
 
   /** Per environment: endpoint, key prefix, an SDK snippet (never the key) and the connection's quota. */
-  async environments(connection: ConnectionEntity): Promise<ConnectionEnvironmentType[]> {
-    const service = await this.db.getRepository(GenAIServiceEntity).findOneByOrFail({ id: connection.serviceId });
-    const organization = await this.db.getRepository(OrganizationEntity).findOneByOrFail({ id: connection.organizationId });
-    const keys = await this.db.getRepository(ConnectionKeyEntity).findBy({ connectionId: connection.id });
-    const limits = await readEnvironmentLimits(this.db.manager, connection);
+  async environments(connection: ConnectionEntity, rows: ConnectionRows = databaseRows(this.db.manager)): Promise<ConnectionEnvironmentType[]> {
+    const [service, organization, keys, limits] = await Promise.all([
+      rows.serviceOf(connection.serviceId),
+      rows.organizationOf(connection.organizationId),
+      rows.keys(connection.id),
+      readEnvironmentLimits(rows, connection),
+    ]);
     const now = Date.now();
     return limits.map(({ environment, config, quota, quotaSource }) => {
       const key = keys.find((k) => k.environmentId === environment.id && k.expiresAt === null);

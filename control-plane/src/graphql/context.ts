@@ -2,6 +2,7 @@ import type { Actor } from '../auth/actor';
 import { unauthenticated } from '../common/errors';
 import type { DeploymentPubSub } from '../deployment/deployment-pub-sub';
 import type { ControlPlaneServices } from '../services';
+import type { RequestLoaders } from './request-loaders';
 
 /** Per-request GraphQL context. */
 export interface RequestContext {
@@ -9,6 +10,8 @@ export interface RequestContext {
   services: ControlPlaneServices;
   /** This replica's deployment status events (subscriptions). */
   pubSub: DeploymentPubSub;
+  /** Rows batched across the field resolvers of this request (one set per request, never shared). */
+  loaders: RequestLoaders;
 }
 
 export function requireActor(context: RequestContext): Actor {

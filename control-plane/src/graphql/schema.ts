@@ -15,6 +15,7 @@ import { ProjectResolver } from '../project/project.resolver';
 import { UsageResolver } from '../usage/usage.resolver';
 import { declareInputCaps, enforceInputCaps } from './input-caps';
 import { rejectNulCharacters } from './reject-nul';
+import { freshLoadersAroundMutations } from './request-loaders';
 
 export const RESOLVERS = [
   OrganizationResolver,
@@ -36,9 +37,10 @@ let built: Promise<GraphQLSchema> | undefined;
 export function buildGraphQLSchema(): Promise<GraphQLSchema> {
   // Input checks live in the domain services (shared with the CLI), so class-validator is off; what
   // runs before them is the size of every string and list (input-caps.ts), then the NUL check.
+  // Lists read their children through per-request loaders, emptied around each mutation (ADR 017).
   // Subscriptions take their pub/sub from the request context (one per replica), so the schema-level
   // one type-graphql insists on is never used.
-  built ??= buildSchema({ resolvers: RESOLVERS, validate: false, pubSub: createPubSub(), globalMiddlewares: [enforceInputCaps, rejectNulCharacters] }).then((schema) => {
+  built ??= buildSchema({ resolvers: RESOLVERS, validate: false, pubSub: createPubSub(), globalMiddlewares: [enforceInputCaps, rejectNulCharacters, freshLoadersAroundMutations] }).then((schema) => {
     declareInputCaps(schema);
     return schema;
   });
