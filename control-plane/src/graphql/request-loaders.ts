@@ -19,6 +19,9 @@ import { ServiceEnvironmentConfigEntity } from '../genai-service/service-environ
 import { OrganizationEntity } from '../organization/organization.entity';
 import type { RequestContext } from './context';
 
+/** Keys per query: well under PostgreSQL's 65,535 bind parameters, whatever a list's length. */
+const MAX_BATCH = 5000;
+
 /** Rows by id; a malformed or unknown id loads null. */
 function byId<T extends ObjectLiteral & { id: string }>(db: DataSource, entity: EntityTarget<T>, cache: boolean): DataLoader<string, T | null> {
   return new DataLoader<string, T | null>(async (ids) => {
@@ -26,7 +29,7 @@ function byId<T extends ObjectLiteral & { id: string }>(db: DataSource, entity: 
     const rows = valid.length === 0 ? [] : await db.getRepository(entity).findBy({ id: In(valid) } as never);
     const found = new Map(rows.map((row) => [row.id, row]));
     return ids.map((id) => found.get(id) ?? null);
-  }, { cache });
+  }, { cache, maxBatchSize: MAX_BATCH });
 }
 
 /** Every row whose `column` equals the key, per key (none: an empty list). */
@@ -36,7 +39,7 @@ function groupedBy<T extends ObjectLiteral>(db: DataSource, entity: EntityTarget
     const groups = new Map<string, T[]>(keys.map((key) => [key, []]));
     for (const row of rows) groups.get(row[column] as string)?.push(row);
     return keys.map((key) => groups.get(key) ?? []);
-  }, { cache });
+  }, { cache, maxBatchSize: MAX_BATCH });
 }
 
 export interface RequestLoaders extends ConnectionRows {
