@@ -11,9 +11,19 @@ import { type BudgetPolicy, TokenBudget, type TokenBudgetOptions } from './token
 const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
 const logger = pino({ level: 'silent' });
 const budgets: TokenBudget[] = [];
+/**
+ * The budgets' clock, frozen at the start of each test: a test sees one window of each budget, and
+ * every proxy of a test sees the same one. On the wall clock, a minute boundary mid-test starts a
+ * window with fresh counters and no lease, which no assertion here is about. Tests of windows set
+ * their own clock.
+ */
+let testStartedAt = Date.now();
+beforeEach(() => {
+  testStartedAt = Date.now();
+});
 
 function budget(options: Partial<ConstructorParameters<typeof TokenBudget>[0]> = {}): TokenBudget {
-  const instance = new TokenBudget({ redisUrl: REDIS_URL, environment: `test-${randomBytes(4).toString('hex')}`, proxyId: 'p1', logger, ...options });
+  const instance = new TokenBudget({ redisUrl: REDIS_URL, environment: `test-${randomBytes(4).toString('hex')}`, proxyId: 'p1', logger, now: () => testStartedAt, ...options });
   budgets.push(instance);
   return instance;
 }
@@ -353,10 +363,7 @@ describe('answers that do not arrive in time', () => {
     const [options, test] = args.length === 1 ? [{}, args[0]] : args;
     const gate = await startAnswerGate();
     const env = environment();
-    // One window for the whole test: past a minute boundary the proxy would hold no lease of the new
-    // window, and these tests follow one lease through Redis's silences.
-    const startedAt = Date.now();
-    const b = budget({ redisUrl: gate.url, environment: env, commandTimeoutMs: 50, now: () => startedAt, ...options });
+    const b = budget({ redisUrl: gate.url, environment: env, commandTimeoutMs: 50, ...options });
     try {
       await ready(b);
       await test(gate, b, env);
