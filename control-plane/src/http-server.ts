@@ -88,7 +88,7 @@ export async function startControlPlaneHttp(deps: {
         actor: (await bearer(ctx.connectionParams?.authorization ?? ctx.connectionParams?.Authorization)) ?? null,
         services,
         pubSub,
-        loaders: createRequestLoaders(db, { cache: false }),
+        loaders: createRequestLoaders(db, services, { cache: false }),
       }),
     },
     wsServer,
@@ -145,11 +145,11 @@ export async function startControlPlaneHttp(deps: {
     expressMiddleware(apollo, {
       context: async ({ req }): Promise<RequestContext> => {
         const actor = await bearer(req.headers.authorization);
-        if (actor === undefined) return { actor: null, services, pubSub, loaders: createRequestLoaders(db) };
+        if (actor === undefined) return { actor: null, services, pubSub, loaders: createRequestLoaders(db, services) };
         if (actor === null) {
           throw new GraphQLError('invalid API token: send `Authorization: Bearer <API token>`', { extensions: { code: 'UNAUTHENTICATED', http: { status: 401 } } });
         }
-        return { actor, services, pubSub, loaders: createRequestLoaders(db) };
+        return { actor, services, pubSub, loaders: createRequestLoaders(db, services) };
       },
     }),
   );

@@ -1,6 +1,7 @@
 // A project's connections as the console lists them (each with its service and its keys per
-// environment): the right rows for the caller, read in a number of queries that does not grow with
-// the number of connections (request-scoped loaders, control-plane/src/graphql/request-loaders.ts).
+// environment), and an organization's services with their deployments and configurations: the right
+// rows for the caller, read in a number of queries that does not grow with the list (request-scoped
+// loaders, control-plane/src/graphql/request-loaders.ts).
 import { type Tenant, type TestControlPlane, seedEnvironments, seedTenant, startTestControlPlane } from '../support/control-plane-harness';
 
 /** The console's own query (console/src/screens/connections-screen.tsx). */
@@ -125,4 +126,30 @@ test('each mutation of a document answers with the rows as it left them, not as 
     acme.tokens.engineer,
   );
   expect([production(first), production(second)]).toEqual([1000, 2000]);
+});
+
+test("lists the organization's services with each one's deployments and configurations, in a number of queries that does not grow with them", async () => {
+  const SERVICES = `query($o: ID!) { genAIServices(organizationId: $o) { id name deployments { environment status revision } environmentConfigs { environment backendSecurity { configured } } } }`;
+  type Listed = { id: string; name: string; deployments: Array<{ environment: string; status: string; revision: number }>; environmentConfigs: Array<{ environment: string; backendSecurity: { configured: boolean } }> };
+  for (let i = 0; i < 20; i++) await registerService(`Listed ${i}`, `/listed-${i}`);
+  const { result, queries } = await queriesDuring(() => cp.ok<{ genAIServices: Listed[] }>(SERVICES, { o: acme.organizationId }, acme.tokens.engineer));
+  const listed = result.genAIServices;
+  expect(listed.map((s) => s.name).sort()).toEqual([...serviceNames.values()].sort());
+  for (const service of listed) {
+    // A configuration in every environment, with a key in production only (as registered).
+    expect(service.environmentConfigs).toEqual([
+      { environment: 'development', backendSecurity: { configured: false } },
+      { environment: 'production', backendSecurity: { configured: true } },
+    ]);
+    // Each service's own deployments (revisions differ between services): a batched read that mixed
+    // services up would show here. Status is left out: the rollout moves it meanwhile.
+    const { deployments } = await cp.ok<{ deployments: Listed['deployments'] }>('query($s: ID!) { deployments(serviceId: $s) { environment status revision } }', { s: service.id }, acme.tokens.engineer);
+    const targets = (list: Listed['deployments']) => list.map(({ environment, revision }) => ({ environment, revision }));
+    expect(targets(service.deployments)).toEqual(targets(deployments));
+    expect(targets(deployments).map((d) => d.environment)).toEqual(['development', 'production']);
+  }
+  const perServiceTables = queries.filter((sql) => ['"deployments"', '"service_environment_configs"'].some((table) => sql.includes(`FROM ${table}`)));
+  expect(perServiceTables.length).toBeLessThan(listed.length / 3);
+  const other = await cp.gql(SERVICES, { o: acme.organizationId }, globex.tokens.engineer);
+  expect(other.errors?.[0]?.extensions?.code).toBe('NOT_FOUND');
 });

@@ -15,31 +15,36 @@ export class DeploymentService {
 
   async forService(actor: Actor, serviceId: string): Promise<DeploymentType[]> {
     await findByIdOrNotFound(this.db.manager, GenAIServiceEntity, serviceId, 'GenAI service', (s) => actor.canRead(s.organizationId));
-    return this.forServiceUnchecked(serviceId);
+    return (await this.forServicesUnchecked([serviceId]))[0];
   }
 
-  async forServiceUnchecked(serviceId: string): Promise<DeploymentType[]> {
+  /** Each service's deployments, in environment order, in one query (a list's loader: graphql/request-loaders.ts). */
+  async forServicesUnchecked(serviceIds: readonly string[]): Promise<DeploymentType[][]> {
     const rows: Array<DeploymentEntity & { handle: string }> = await this.db
       .getRepository(DeploymentEntity)
       .createQueryBuilder('d')
       .innerJoin('environments', 'e', 'e.id = d.environment_id')
       .addSelect('e.handle', 'handle')
-      .where('d.service_id = :serviceId', { serviceId })
+      .where('d.service_id IN (:...serviceIds)', { serviceIds })
       .orderBy('e.created_at')
       .addOrderBy('e.handle')
       .getRawAndEntities()
       .then(({ raw, entities }) => entities.map((entity, i) => Object.assign(entity, { handle: (raw[i] as { handle: string }).handle })));
-    return rows.map((row) => ({
-      id: row.id,
-      serviceId: row.serviceId,
-      environmentId: row.environmentId,
-      environment: row.handle,
-      status: row.status,
-      revision: row.revision,
-      message: row.message,
-      createdAt: row.createdAt,
-      updatedAt: row.updatedAt,
-    }));
+    const byService = new Map<string, DeploymentType[]>(serviceIds.map((id) => [id, []]));
+    for (const row of rows) {
+      byService.get(row.serviceId)?.push({
+        id: row.id,
+        serviceId: row.serviceId,
+        environmentId: row.environmentId,
+        environment: row.handle,
+        status: row.status,
+        revision: row.revision,
+        message: row.message,
+        createdAt: row.createdAt,
+        updatedAt: row.updatedAt,
+      });
+    }
+    return serviceIds.map((id) => byService.get(id) ?? []);
   }
 
   /** The proxies of the deployment's environment and whether each has applied its revision. */

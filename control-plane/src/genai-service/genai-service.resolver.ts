@@ -68,7 +68,7 @@ export class GenAIServiceResolver {
 
   @FieldResolver(() => [ServiceEnvironmentConfigType])
   async environmentConfigs(@Root() service: GenAIServiceType, @Ctx() ctx: RequestContext): Promise<ServiceEnvironmentConfigType[]> {
-    const rows = await ctx.services.genAIServices.configs(service.id);
+    const rows = await ctx.loaders.serviceConfigRows.load(service.id);
     return rows.map((row) => ({
       environment: row.environmentHandle,
       backendSecurity: {
@@ -90,7 +90,7 @@ export class GenAIServiceResolver {
 
   @FieldResolver(() => [DeploymentType], { name: 'deployments' })
   async serviceDeployments(@Root() service: GenAIServiceType, @Ctx() ctx: RequestContext): Promise<DeploymentType[]> {
-    return ctx.services.deployments.forServiceUnchecked(service.id);
+    return ctx.loaders.serviceDeployments.load(service.id);
   }
 
   @FieldResolver(() => [UsageWindowType], { description: 'Tokens charged per window (a day where the rate-limit unit is DAY, an hour otherwise) over all connections, newest first.' })

@@ -30,6 +30,9 @@ import { MarketplaceStatus, RegistrationScope } from './provider';
 import { ServiceEnvironmentConfigEntity } from './service-environment-config.entity';
 import { connectionQuotaColumns, connectionQuotaOf, serviceBudgetColumns, serviceBudgetOf } from './service-limits';
 
+/** A service's configuration in one environment, with that environment's handle. */
+export type ServiceConfigRow = ServiceEnvironmentConfigEntity & { environmentHandle: string };
+
 export class GenAIServiceService {
   constructor(
     private readonly db: DataSource,
@@ -179,16 +182,19 @@ export class GenAIServiceService {
     return query.orderBy('s.name').addOrderBy('s.id').getMany();
   }
 
-  async configs(serviceId: string): Promise<Array<ServiceEnvironmentConfigEntity & { environmentHandle: string }>> {
+  /** Each service's environment configurations, in environment order, in one query (a list's loader: graphql/request-loaders.ts). */
+  async configsOf(serviceIds: readonly string[]): Promise<ServiceConfigRow[][]> {
     const rows = await this.db
       .getRepository(ServiceEnvironmentConfigEntity)
       .createQueryBuilder('c')
       .innerJoinAndMapOne('c.environment', EnvironmentEntity, 'e', 'e.id = c.environment_id')
-      .where('c.service_id = :serviceId', { serviceId })
+      .where('c.service_id IN (:...serviceIds)', { serviceIds })
       .orderBy('e.created_at')
       .addOrderBy('e.handle')
       .getMany();
-    return rows.map((row) => Object.assign(row, { environmentHandle: (row as unknown as { environment: EnvironmentEntity }).environment.handle }));
+    const byService = new Map<string, ServiceConfigRow[]>(serviceIds.map((id) => [id, []]));
+    for (const row of rows) byService.get(row.serviceId)?.push(Object.assign(row, { environmentHandle: (row as unknown as { environment: EnvironmentEntity }).environment.handle }));
+    return serviceIds.map((id) => byService.get(id) ?? []);
   }
 
   private async projectIn(projectId: string, organizationId: string): Promise<string> {

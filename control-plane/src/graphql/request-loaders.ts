@@ -1,8 +1,9 @@
 // Per-request batching of the rows that field resolvers read one parent at a time. A list such as the
 // console's `connections(projectId) { service { … } environments { … } }` would otherwise cost several
 // queries per connection (the connection again, its service, its organization, its keys, the
-// environments, the service's configurations, its quota overrides): with these loaders it costs one
-// query per kind of row for the whole list. Created with each GraphQL request's context and dropped
+// environments, the service's configurations, its quota overrides), and `genAIServices { deployments
+// environmentConfigs }` two per service: with these loaders it costs one query per kind of row for
+// the whole list. Created with each GraphQL request's context and dropped
 // with it, so no row outlives the request that read it, and visibility stays with the callers (the
 // loaders return rows, not answers).
 import DataLoader from 'dataloader';
@@ -16,7 +17,10 @@ import { ConnectionEntity } from '../connection/connection.entity';
 import { EnvironmentEntity } from '../environment/environment.entity';
 import { GenAIServiceEntity } from '../genai-service/genai-service.entity';
 import { ServiceEnvironmentConfigEntity } from '../genai-service/service-environment-config.entity';
+import type { DeploymentType } from '../deployment/deployment.types';
+import type { ServiceConfigRow } from '../genai-service/genai-service.service';
 import { OrganizationEntity } from '../organization/organization.entity';
+import type { ControlPlaneServices } from '../services';
 import type { RequestContext } from './context';
 
 /** Keys per query: well under PostgreSQL's 65,535 bind parameters, whatever a list's length. */
@@ -45,6 +49,10 @@ function groupedBy<T extends ObjectLiteral>(db: DataSource, entity: EntityTarget
 export interface RequestLoaders extends ConnectionRows {
   readonly connection: DataLoader<string, ConnectionEntity | null>;
   readonly service: DataLoader<string, GenAIServiceEntity | null>;
+  /** A service's deployments, in environment order (visibility: the caller's). */
+  readonly serviceDeployments: DataLoader<string, DeploymentType[]>;
+  /** A service's environment configurations with their environments' handles, in environment order. */
+  readonly serviceConfigRows: DataLoader<string, ServiceConfigRow[]>;
   /** Forgets every row read so far (see freshLoadersAroundMutations). */
   clearAll(): void;
 }
@@ -53,8 +61,11 @@ export interface RequestLoaders extends ConnectionRows {
  * `cache: false` for a context that lives as long as a subscription: reads are still batched within a
  * tick, but each event reads the rows afresh.
  */
-export function createRequestLoaders(db: DataSource, options: { readonly cache: boolean } = { cache: true }): RequestLoaders {
+export function createRequestLoaders(db: DataSource, services: ControlPlaneServices, options: { readonly cache: boolean } = { cache: true }): RequestLoaders {
   const { cache } = options;
+  const batch = { cache, maxBatchSize: MAX_BATCH };
+  const serviceDeployments = new DataLoader<string, DeploymentType[]>((ids) => services.deployments.forServicesUnchecked(ids), batch);
+  const serviceConfigRows = new DataLoader<string, ServiceConfigRow[]>((ids) => services.genAIServices.configsOf(ids), batch);
   const connection = byId(db, ConnectionEntity, cache);
   const service = byId(db, GenAIServiceEntity, cache);
   const organization = byId(db, OrganizationEntity, cache);
@@ -66,12 +77,14 @@ export function createRequestLoaders(db: DataSource, options: { readonly cache: 
   return {
     connection,
     service,
+    serviceDeployments,
+    serviceConfigRows,
     environments: () => (cache ? (environments ??= readEnvironments()) : readEnvironments()),
     serviceConfigs: (serviceId) => configs.load(serviceId),
     quotaOverrides: (connectionId) => overrides.load(connectionId),
     keys: (connectionId) => keys.load(connectionId),
     clearAll: () => {
-      for (const loader of [connection, service, organization, configs, keys, overrides] as Array<{ clearAll(): unknown }>) loader.clearAll();
+      for (const loader of [connection, service, organization, configs, keys, overrides, serviceDeployments, serviceConfigRows] as Array<{ clearAll(): unknown }>) loader.clearAll();
       environments = undefined;
     },
     serviceOf: async (serviceId) => (await service.load(serviceId)) ?? unknownRow('GenAI service', serviceId),
