@@ -153,3 +153,32 @@ test("lists the organization's services with each one's deployments and configur
   const other = await cp.gql(SERVICES, { o: acme.organizationId }, globex.tokens.engineer);
   expect(other.errors?.[0]?.extensions?.code).toBe('NOT_FOUND');
 });
+
+test('pages through the connections with first and after, in the order of the whole list', async () => {
+  const PAGE = `query($p: ID!, $first: Int, $after: ID) { connections(projectId: $p, first: $first, after: $after) { id name } }`;
+  const { connections: all } = await cp.ok<{ connections: Array<{ id: string; name: string }> }>(PAGE, { p: acme.projectId }, acme.tokens.developer);
+  const paged: Array<{ id: string; name: string }> = [];
+  const sizes: number[] = [];
+  let after: string | null = null;
+  for (;;) {
+    const { connections: page }: { connections: Array<{ id: string; name: string }> } = await cp.ok(PAGE, { p: acme.projectId, first: 7, after }, acme.tokens.developer);
+    sizes.push(page.length);
+    if (page.length === 0) break;
+    paged.push(...page);
+    after = page[page.length - 1].id;
+  }
+  expect(paged).toEqual(all);
+  expect(sizes).toEqual([7, 7, 7, 7, 2, 0]);
+});
+
+test.each([
+  ['first: 0', { first: 0 }, 'first'],
+  ['first above the page cap', { first: 1001 }, 'first'],
+  ['after: not an id', { first: 5, after: 'nope' }, 'after'],
+  ["after: another project's connection", { first: 5, after: 'elsewhere' }, 'after'],
+])('refuses a page request with %s (BAD_USER_INPUT naming the argument)', async (_case, page, field) => {
+  const elsewhere = [...issued.keys()].at(-1)!; // created last, in the other project
+  const variables = { p: acme.projectId, ...page, ...(page.after === 'elsewhere' ? { after: elsewhere } : {}) };
+  const result = await cp.gql(`query($p: ID!, $first: Int, $after: ID) { connections(projectId: $p, first: $first, after: $after) { id } }`, variables, acme.tokens.developer);
+  expect(result.errors?.[0]?.extensions).toMatchObject({ code: 'BAD_USER_INPUT', field });
+});

@@ -7,6 +7,7 @@ import { GenAIServiceType, RateLimitInput } from '../genai-service/genai-service
 import { type RequestContext, requireActor } from '../graphql/context';
 import { ConnectionBudgetType } from './connection-quota.types';
 import type { ConnectionEntity } from './connection.entity';
+import { MAX_CONNECTIONS_PAGE } from './connection.service';
 import { ConnectionEnvironmentType, ConnectionType, CreateConnectionInput, CreateConnectionPayload, IssuedConnectionKeyType } from './connection.types';
 
 function toConnectionType(row: ConnectionEntity): ConnectionType {
@@ -33,9 +34,14 @@ async function readableConnection(ctx: RequestContext, id: string): Promise<Conn
 
 @Resolver(() => ConnectionType)
 export class ConnectionResolver {
-  @Query(() => [ConnectionType])
-  async connections(@Arg('projectId', () => ID) projectId: string, @Ctx() ctx: RequestContext): Promise<ConnectionType[]> {
-    return (await ctx.services.connections.list(requireActor(ctx), projectId)).map(toConnectionType);
+  @Query(() => [ConnectionType], { description: "The project's connections, oldest first: all of them, or one page with `first` (and `after`)." })
+  async connections(
+    @Arg('projectId', () => ID) projectId: string,
+    @Arg('first', () => Int, { nullable: true, description: `At most this many (1 to ${MAX_CONNECTIONS_PAGE}); omitted: every connection.` }) first: number | null,
+    @Arg('after', () => ID, { nullable: true, description: "Starts after this connection: the id of the previous page's last one." }) after: string | null,
+    @Ctx() ctx: RequestContext,
+  ): Promise<ConnectionType[]> {
+    return (await ctx.services.connections.list(requireActor(ctx), projectId, { first: first ?? null, after: after ?? null })).map(toConnectionType);
   }
 
   @Query(() => ConnectionType)

@@ -1,7 +1,7 @@
 import type { DataSource, EntityManager } from 'typeorm';
 import type { Actor } from '../auth/actor';
 import { badUserInput, conflict, isUniqueViolation, notFound } from '../common/errors';
-import { findByIdOrNotFound } from '../common/lookup';
+import { findByIdOrNotFound, isUuid } from '../common/lookup';
 import { generateToken, hashToken } from '../common/secure-token';
 import { validateName, validateText } from '../common/validation';
 import type { ConfigChanges } from '../config-change/config-change';
@@ -18,6 +18,8 @@ import type { ConnectionEnvironmentType, CreateConnectionInput, IssuedConnection
 import { usageSnippet } from './usage-snippet';
 
 export const CONSUMER_KEY_PREFIX = 'tgk_';
+/** The most connections one page of `connections(projectId, first)` holds. */
+export const MAX_CONNECTIONS_PAGE = 1000;
 /** The longest a rotated key may keep working beside its replacement. */
 export const MAX_ROTATION_GRACE_SECONDS = 7 * 24 * 3600;
 
@@ -132,9 +134,24 @@ export class ConnectionService {
     return findByIdOrNotFound(this.db.manager, ConnectionEntity, id, 'connection', (c) => actor.canRead(c.organizationId));
   }
 
-  async list(actor: Actor, projectId: string): Promise<ConnectionEntity[]> {
+  /**
+   * The project's connections, oldest first; with `first`, one page of at most that many, after the
+   * connection `after` (the previous page's last). Pages follow (created_at, id), so connections
+   * created or deleted meanwhile never shift an item into the wrong page.
+   */
+  async list(actor: Actor, projectId: string, page: { first: number | null; after: string | null } = { first: null, after: null }): Promise<ConnectionEntity[]> {
     await findByIdOrNotFound(this.db.manager, ProjectEntity, projectId, 'project', (p) => actor.canRead(p.organizationId));
-    return this.db.getRepository(ConnectionEntity).find({ where: { projectId }, order: { createdAt: 'ASC', id: 'ASC' } });
+    const { first, after } = page;
+    if (first !== null && (!Number.isInteger(first) || first < 1 || first > MAX_CONNECTIONS_PAGE)) throw badUserInput('first', `must be between 1 and ${MAX_CONNECTIONS_PAGE}`);
+    const query = this.db.getRepository(ConnectionEntity).createQueryBuilder('c').where('c.project_id = :projectId', { projectId }).orderBy('c.created_at', 'ASC').addOrderBy('c.id', 'ASC');
+    if (after !== null) {
+      const cursor = isUuid(after) ? await this.db.getRepository(ConnectionEntity).findOneBy({ id: after }) : null;
+      if (cursor === null || cursor.projectId !== projectId) throw badUserInput('after', 'is not a connection of this project (it may have been deleted: start from the first page)');
+      // Compared in the database: created_at keeps microseconds that a JavaScript Date would drop.
+      query.andWhere('(c.created_at, c.id) > (SELECT created_at, id FROM connections WHERE id = :after)', { after });
+    }
+    if (first !== null) query.limit(first);
+    return query.getMany();
   }
 
   /** Per environment: endpoint, key prefix, an SDK snippet (never the key) and the connection's quota. */
