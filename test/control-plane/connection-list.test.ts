@@ -171,7 +171,7 @@ test('pages through the connections with first and after, in the order of the wh
   expect(sizes).toEqual([7, 7, 7, 7, 2, 0]);
 });
 
-test.each([
+test.each<[string, { first: number; after?: string }, string]>([
   ['first: 0', { first: 0 }, 'first'],
   ['first above the page cap', { first: 1001 }, 'first'],
   ['after: not an id', { first: 5, after: 'nope' }, 'after'],
