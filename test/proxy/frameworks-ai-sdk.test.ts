@@ -14,7 +14,6 @@ import { type Gateway, PROVIDER_SECRETS, type ServiceName, startGateway } from '
 import { BEDROCK_MODEL, BILLED, MISTRAL_CHAT_CHARGED, PROMPT, compressedUpstreamOf, prepare } from '../support/framework-calls';
 import { meteredCall } from '../support/usage-report';
 
-
 let gw: Gateway;
 
 beforeAll(async () => {
@@ -23,8 +22,6 @@ beforeAll(async () => {
 afterAll(async () => {
   await gw?.stop();
 });
-
-
 
 interface Call {
   text: string;

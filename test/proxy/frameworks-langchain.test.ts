@@ -15,7 +15,6 @@ import { runLangChainMistral } from '../support/langchain-mistral';
 import { BEDROCK_MODEL, BILLED, MISTRAL_CHAT_CHARGED, PROMPT, compressedUpstreamOf, prepare, upstreamOf } from '../support/framework-calls';
 import { meteredCall } from '../support/usage-report';
 
-
 let gw: Gateway;
 
 beforeAll(async () => {
@@ -24,8 +23,6 @@ beforeAll(async () => {
 afterAll(async () => {
   await gw?.stop();
 });
-
-
 
 interface Call {
   text: string;

@@ -142,7 +142,7 @@ export class ConnectionService {
   async list(actor: Actor, projectId: string, page: { first: number | null; after: string | null } = { first: null, after: null }): Promise<ConnectionEntity[]> {
     await findByIdOrNotFound(this.db.manager, ProjectEntity, projectId, 'project', (p) => actor.canRead(p.organizationId));
     const { first, after } = page;
-    if (first !== null && (!Number.isInteger(first) || first < 1 || first > MAX_CONNECTIONS_PAGE)) throw badUserInput('first', `must be between 1 and ${MAX_CONNECTIONS_PAGE}`);
+    if (first !== null && (first < 1 || first > MAX_CONNECTIONS_PAGE)) throw badUserInput('first', `must be between 1 and ${MAX_CONNECTIONS_PAGE}`);
     const query = this.db.getRepository(ConnectionEntity).createQueryBuilder('c').where('c.project_id = :projectId', { projectId }).orderBy('c.created_at', 'ASC').addOrderBy('c.id', 'ASC');
     if (after !== null) {
       const cursor = isUuid(after) ? await this.db.getRepository(ConnectionEntity).findOneBy({ id: after }) : null;

@@ -16,7 +16,6 @@ import { ConnectionQuotaOverrideEntity } from '../connection/connection-quota.en
 import { ConnectionEntity } from '../connection/connection.entity';
 import { EnvironmentEntity } from '../environment/environment.entity';
 import { GenAIServiceEntity } from '../genai-service/genai-service.entity';
-import { ServiceEnvironmentConfigEntity } from '../genai-service/service-environment-config.entity';
 import type { DeploymentType } from '../deployment/deployment.types';
 import type { ServiceConfigRow } from '../genai-service/genai-service.service';
 import { OrganizationEntity } from '../organization/organization.entity';
@@ -69,7 +68,6 @@ export function createRequestLoaders(db: DataSource, services: ControlPlaneServi
   const connection = byId(db, ConnectionEntity, cache);
   const service = byId(db, GenAIServiceEntity, cache);
   const organization = byId(db, OrganizationEntity, cache);
-  const configs = groupedBy(db, ServiceEnvironmentConfigEntity, 'serviceId', cache);
   const keys = groupedBy(db, ConnectionKeyEntity, 'connectionId', cache);
   const overrides = groupedBy(db, ConnectionQuotaOverrideEntity, 'connectionId', cache);
   const readEnvironments = (): Promise<EnvironmentEntity[]> => db.getRepository(EnvironmentEntity).find({ order: { createdAt: 'ASC', handle: 'ASC' } });
@@ -80,11 +78,12 @@ export function createRequestLoaders(db: DataSource, services: ControlPlaneServi
     serviceDeployments,
     serviceConfigRows,
     environments: () => (cache ? (environments ??= readEnvironments()) : readEnvironments()),
-    serviceConfigs: (serviceId) => configs.load(serviceId),
+    // The rows a service list reads too: a list asking for both reads them once.
+    serviceConfigs: (serviceId) => serviceConfigRows.load(serviceId),
     quotaOverrides: (connectionId) => overrides.load(connectionId),
     keys: (connectionId) => keys.load(connectionId),
     clearAll: () => {
-      for (const loader of [connection, service, organization, configs, keys, overrides, serviceDeployments, serviceConfigRows] as Array<{ clearAll(): unknown }>) loader.clearAll();
+      for (const loader of [connection, service, organization, keys, overrides, serviceDeployments, serviceConfigRows] as Array<{ clearAll(): unknown }>) loader.clearAll();
       environments = undefined;
     },
     serviceOf: async (serviceId) => (await service.load(serviceId)) ?? unknownRow('GenAI service', serviceId),
