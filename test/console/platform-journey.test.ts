@@ -4,6 +4,7 @@
 // connects, copies the key, calls the proxy with it, sees usage, rotates and deletes. Plus the
 // failure paths that touch them, a 390 px run and an axe scan of each screen.
 import type { Gateway } from '../support/gateway-harness';
+import { waitFor } from '../support/wait';
 import { type ConsoleBrowser, type ConsolePage, expectClean, startConsoleJourney, stopConsoleJourney } from './console-browser';
 
 jest.setTimeout(240_000);
@@ -129,6 +130,36 @@ describe('platform engineer', () => {
     // The refusal reloads the service, which now says why nothing can be connected.
     await page.getByText('new connections are refused').waitFor();
     await developer.screenshot('developer-service-removed');
+  });
+
+  it('sees who used a service: its usage stacked by connection, each named', async () => {
+    // A connection of the organization's other project: not the one the console has selected.
+    const { createConnection } = await gw.cp.ok<{ createConnection: { keys: Array<{ environment: string; apiKey: string }> } }>(
+      'mutation($i: CreateConnectionInput!) { createConnection(input: $i) { keys { environment apiKey } } }',
+      { i: { projectId: gw.tenant.otherProjectId, serviceId: gw.services.openai.id, name: 'batch-reports' } },
+      gw.tenant.tokens.developer,
+    );
+    await gw.settle();
+    const response = await fetch(`${gw.services.openai.endpoint}/chat/completions`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${createConnection.keys.find((k) => k.environment === 'production')!.apiKey}` },
+      body: JSON.stringify({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'Hello' }] }),
+    });
+    expect(response.status).toBe(200);
+    const { page } = tab;
+    await page.locator('#project').selectOption(gw.tenant.projectId);
+    await page.evaluate(`location.hash = '#/services/${gw.services.openai.id}'`);
+    const chart = page.locator('#usage svg[role="img"]');
+    await waitFor(async () => {
+      await page.reload();
+      await page.getByRole('heading', { name: 'OpenAI', level: 1 }).waitFor();
+      await page.locator('#usage label.radio', { hasText: /^Connection$/ }).click();
+      await page.locator('#usage .chart, #usage .empty-chart').first().waitFor();
+      return (await chart.count()) > 0;
+    }, 'the request to show in the service usage chart', 60_000);
+    // Named, though it belongs to a project other than the one selected.
+    expect(await chart.getAttribute('aria-label')).toMatch(/stacked by Connection: batch-reports [1-9]/);
+    await expectClean(tab, 'engineer-service-usage');
   });
 
   it('broke no policy and called nothing but the control plane', () => {

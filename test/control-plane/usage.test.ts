@@ -299,6 +299,21 @@ describe('visibility', () => {
   });
   const range = () => ({ organizationId: acme.organizationId, from: at(15, 0, day), to: at(16, 0, day) });
 
+  it('names each connection of a report grouped by CONNECTION, and none that was deleted', async () => {
+    const NAMED = `query($f: UsageFilter!) { usage(filter: $f, groupBy: [CONNECTION]) { rows { connectionId connectionName totalTokens } } }`;
+    const named = async (from: string, to: string) =>
+      (await cp.ok<{ usage: { rows: Array<{ connectionId: string; connectionName: string | null; totalTokens: number }> } }>(NAMED, { f: { organizationId: acme.organizationId, from, to } }, acme.tokens.engineer)).usage.rows;
+    expect((await named(at(-24), at(12))).sort((x, y) => x.totalTokens - y.totalTokens)).toEqual([
+      { connectionId: connections.b, connectionName: 'batch-b', totalTokens: 91 },
+      { connectionId: connections.a, connectionName: 'web-a', totalTokens: 400 },
+    ]);
+    expect((await named(at(15, 0, day), at(16, 0, day))).map((row) => row.connectionName)).toEqual([null, null]);
+    // Not grouped by connection: no name.
+    const { usage: total } = await cp.ok<{ usage: { rows: Array<{ connectionName: string | null }> } }>(
+      `query($f: UsageFilter!) { usage(filter: $f) { rows { connectionName } } }`, { f: { organizationId: acme.organizationId, from: at(-24), to: at(12) } }, acme.tokens.engineer);
+    expect(total.rows).toEqual([{ connectionName: null }]);
+  });
+
   it('shows a platform engineer the whole organization, a developer only connections of projects they can see', async () => {
     expect(only((await usage(range(), ['PROJECT'], null, acme.tokens.engineer)).rows, 'projectId', 'totalTokens')).toEqual([
       { projectId: acme.otherProjectId, totalTokens: 5 },

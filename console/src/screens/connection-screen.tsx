@@ -33,7 +33,7 @@ const BudgetsQuery = graphql(`
 
 const ConnectionUsage = graphql(`
   query ConsoleConnectionUsage($id: ID!, $filter: UsageReportFilter, $granularity: UsageGranularity, $groupBy: [UsageDimension!]) {
-    connection(id: $id) { usageReport(filter: $filter, granularity: $granularity, groupBy: $groupBy) { rows { bucketStart environment requestModel connectionId promptTokens completionTokens totalTokens requests } } }
+    connection(id: $id) { usageReport(filter: $filter, granularity: $granularity, groupBy: $groupBy) { rows { bucketStart environment requestModel connectionId connectionName promptTokens completionTokens totalTokens requests } } }
   }
 `);
 

@@ -1,12 +1,11 @@
 // A service as its platform engineer manages it: general details, each environment's configuration
 // (secrets write-only), live deployment status per environment and proxy, usage, and removal.
-import { useCallback, useEffect, useMemo, useRef, useState, type FormEvent } from 'react';
+import { useCallback, useEffect, useRef, useState, type FormEvent } from 'react';
 import { Button, Checkbox, Form } from 'react-aria-components';
 import { ApiError, request } from '../api/client';
 import { DeploymentFields, type DeploymentView, type FeedState, followDeployments, isNewer } from '../api/deployment-feed';
 import { useQuery } from '../api/use-query';
 import { href } from '../app/route';
-import { useSession } from '../app/session';
 import { graphql, type ResultOf, type VariablesOf } from '../graphql/graphql';
 import { ConfirmDialog, ErrorNotice, Field, Loading, StatusBadge } from '../ui/controls';
 import { draftOf, hasProblems, inputOf, RateLimitFields, type RateLimitDraft } from '../ui/rate-limit-fields';
@@ -36,11 +35,9 @@ const ServiceQuery = graphql(`
 
 const ServiceUsage = graphql(`
   query ConsoleServiceUsage($id: ID!, $filter: UsageReportFilter, $granularity: UsageGranularity, $groupBy: [UsageDimension!]) {
-    genAIService(id: $id) { usageReport(filter: $filter, granularity: $granularity, groupBy: $groupBy) { rows { bucketStart environment requestModel connectionId promptTokens completionTokens totalTokens requests } } }
+    genAIService(id: $id) { usageReport(filter: $filter, granularity: $granularity, groupBy: $groupBy) { rows { bucketStart environment requestModel connectionId connectionName promptTokens completionTokens totalTokens requests } } }
   }
 `);
-
-const ProjectConnections = graphql(`query ConsoleServiceConnections($projectId: ID!) { connections(projectId: $projectId) { id name serviceId } }`);
 
 const UpdateService = graphql(`
   mutation ConsoleUpdateService($id: ID!, $input: UpdateGenAIServiceInput!) { updateGenAIService(id: $id, input: $input) { id } }
@@ -58,15 +55,12 @@ type Service = ResultOf<typeof ServiceQuery>['genAIService'];
 type Config = Service['environmentConfigs'][number];
 
 export function ServiceScreen({ serviceId }: { serviceId: string }) {
-  const { project } = useSession();
   const { data, error, reload } = useQuery(ServiceQuery, { id: serviceId });
   const [removing, setRemoving] = useState(false);
   // Which editor saved last ('details' or an environment handle): held here, since a reload re-keys
   // (remounts) the editor with the saved values, which would drop its own notice at once.
   const [savedBy, setSavedBy] = useState<string | null>(null);
   const deployments = useLiveDeployments(serviceId, data?.genAIService.deployments, reload);
-  const connections = useQuery(ProjectConnections, { projectId: project?.id ?? '' }, !project);
-  const connectionNames = useMemo(() => new Map((connections.data?.connections ?? []).map((c) => [c.id, c.name])), [connections.data]);
   const fetchRows = useCallback(async (group: UsageGroup, range: UsageRange) => {
     const { from, granularity } = usageWindow(range);
     const result = await request(ServiceUsage, { id: serviceId, filter: { from }, granularity, groupBy: [group] });
@@ -103,7 +97,7 @@ export function ServiceScreen({ serviceId }: { serviceId: string }) {
       </div>
 
       <h2>Usage</h2>
-      <UsagePanel groups={['ENVIRONMENT', 'REQUEST_MODEL', 'CONNECTION']} fetchRows={fetchRows} connectionNames={connectionNames} />
+      <UsagePanel groups={['ENVIRONMENT', 'REQUEST_MODEL', 'CONNECTION']} fetchRows={fetchRows} />
 
       <h2>General details</h2>
       <DetailsEditor key={s.name + s.contextPath + s.serviceUrl + s.summary + s.description + s.labels.join()} service={s} saved={savedBy === 'details'}

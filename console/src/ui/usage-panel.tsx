@@ -10,14 +10,13 @@ export type UsageRange = 'DAY' | 'MONTH';
 const GROUP_NAMES: Record<UsageGroup, string> = { ENVIRONMENT: 'Environment', REQUEST_MODEL: 'Model', CONNECTION: 'Connection' };
 
 export interface UsageRow {
-  bucketStart: string | null; environment: string | null; requestModel: string | null; connectionId: string | null;
+  bucketStart: string | null; environment: string | null; requestModel: string | null; connectionId: string | null; connectionName: string | null;
   promptTokens: number; completionTokens: number; totalTokens: number; requests: number;
 }
 
-export function UsagePanel({ groups, fetchRows, connectionNames }: {
+export function UsagePanel({ groups, fetchRows }: {
   groups: UsageGroup[];
   fetchRows(group: UsageGroup, range: UsageRange): Promise<UsageRow[]>;
-  connectionNames?: ReadonlyMap<string, string>;
 }) {
   const [group, setGroup] = useState<UsageGroup>(groups[0]);
   const [range, setRange] = useState<UsageRange>('DAY');
@@ -34,7 +33,7 @@ export function UsagePanel({ groups, fetchRows, connectionNames }: {
 
   const points: UsagePoint[] = (rows ?? []).map((r) => ({
     bucketStart: r.bucketStart,
-    group: group === 'ENVIRONMENT' ? (r.environment ?? '') : group === 'REQUEST_MODEL' ? (r.requestModel ?? '') : (connectionNames?.get(r.connectionId ?? '') ?? r.connectionId ?? 'deleted connection'),
+    group: group === 'ENVIRONMENT' ? (r.environment ?? '') : group === 'REQUEST_MODEL' ? (r.requestModel ?? '') : connectionLabel(r),
     promptTokens: r.promptTokens, completionTokens: r.completionTokens, totalTokens: r.totalTokens, requests: r.requests,
   }));
 
@@ -56,6 +55,11 @@ export function UsagePanel({ groups, fetchRows, connectionNames }: {
       {rows ? <UsageChart points={points} granularity={range === 'DAY' ? 'HOUR' : 'DAY'} title={`Tokens ${range === 'DAY' ? 'per hour, last 24 hours' : 'per day, last 30 days'}`} groupName={GROUP_NAMES[group]} /> : null}
     </div>
   );
+}
+
+/** A deleted connection has no name; its id's start keeps two of them apart in the chart. */
+function connectionLabel(row: UsageRow): string {
+  return row.connectionName ?? `deleted connection ${(row.connectionId ?? '').slice(0, 8)}`.trim();
 }
 
 export function usageWindow(range: UsageRange): { from: string; granularity: 'HOUR' | 'DAY' } {

@@ -12,7 +12,7 @@ import { EnvironmentResolver } from '../environment/environment.resolver';
 import { GenAIServiceResolver } from '../genai-service/genai-service.resolver';
 import { OrganizationResolver } from '../organization/organization.resolver';
 import { ProjectResolver } from '../project/project.resolver';
-import { UsageResolver } from '../usage/usage.resolver';
+import { UsageReportRowResolver, UsageResolver } from '../usage/usage.resolver';
 import { declareInputCaps, enforceInputCaps } from './input-caps';
 import { rejectNulCharacters } from './reject-nul';
 import { freshLoadersAroundMutations } from './request-loaders';
@@ -29,6 +29,7 @@ export const RESOLVERS = [
   DataPlaneCredentialResolver,
   AuditResolver,
   UsageResolver,
+  UsageReportRowResolver,
 ] as const;
 
 let built: Promise<GraphQLSchema> | undefined;

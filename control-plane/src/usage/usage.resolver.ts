@@ -1,10 +1,10 @@
 // The root `usage` report, and the helper the scoped `usageReport` fields of Organization, Project,
 // GenAIService and Connection share.
-import { Arg, Ctx, Query, Resolver } from 'type-graphql';
+import { Arg, Ctx, FieldResolver, Query, Resolver, Root } from 'type-graphql';
 import { badUserInput } from '../common/errors';
 import { type RequestContext, requireActor } from '../graphql/context';
 import type { UsageReportRequest } from './usage.service';
-import { UsageDimension, UsageFilter, UsageGranularity, type UsageReportFilter, UsageReportType } from './usage.types';
+import { UsageDimension, UsageFilter, UsageGranularity, type UsageReportFilter, UsageReportRowType, UsageReportType } from './usage.types';
 
 export const USAGE_REPORT_DESCRIPTION =
   'Token usage summed per time bucket (granularity; none: one total over the range) and per grouped dimension. ' +
@@ -36,5 +36,20 @@ export class UsageResolver {
     @Ctx() ctx: RequestContext,
   ): Promise<UsageReportType> {
     return ctx.services.usage.report(requireActor(ctx), { filter, groupBy, granularity });
+  }
+}
+
+@Resolver(() => UsageReportRowType)
+export class UsageReportRowResolver {
+  // The name only where the caller may read the connection itself (as `connection(id)` decides), one
+  // query for every row of the report (request loader).
+  @FieldResolver(() => String, {
+    nullable: true,
+    description: 'Name of the connection when the report is grouped by CONNECTION; null otherwise, and when the connection has been deleted.',
+  })
+  async connectionName(@Root() row: UsageReportRowType, @Ctx() ctx: RequestContext): Promise<string | null> {
+    if (row.connectionId === null) return null;
+    const connection = await ctx.loaders.connection.load(row.connectionId);
+    return connection !== null && requireActor(ctx).canRead(connection.organizationId) ? connection.name : null;
   }
 }
