@@ -13,13 +13,14 @@ let tenant: Tenant;
 let origin: string;
 let browser: ConsoleBrowser;
 let tab: ConsolePage;
+let serviceId: string;
 
 beforeAll(async () => {
   cp = await startTestControlPlane();
   await seedEnvironments(cp);
   tenant = await seedTenant(cp, 'acme');
   origin = new URL(cp.graphqlUrl).origin;
-  await cp.ok(REGISTER, {
+  ({ registerGenAIService: { id: serviceId } } = await cp.ok<{ registerGenAIService: { id: string } }>(REGISTER, {
     i: {
       organizationId: tenant.organizationId, scope: 'ORGANIZATION', provider: 'OPENAI', name: 'Support Assistant', contextPath: '/support',
       serviceUrl: 'https://api.openai.com/v1', labels: ['chat', 'support'],
@@ -27,7 +28,7 @@ beforeAll(async () => {
       summary: 'Answers customer tickets <b>fast</b> & <img src=x onerror=alert(1)>',
       environments: [{ environment: 'production', backendSecurity: { value: 'sk-console-test-secret-9f3a' } }],
     },
-  }, tenant.tokens.engineer);
+  }, tenant.tokens.engineer));
   browser = await launchConsoleBrowser();
   tab = await browser.open(origin);
 });
@@ -100,6 +101,37 @@ it('a network error says so and offers a retry that works', async () => {
   await page.getByText('0 connections').waitFor();
   expect(await tab.cspViolations()).toEqual([]);
   expect(await page.getByRole('alert').count()).toBe(0);
+});
+
+it('lists a project of many connections a page at a time, oldest first, and deletes in place', async () => {
+  const names = Array.from({ length: 205 }, (_, i) => `app-${String(i).padStart(3, '0')}`);
+  for (const name of names) {
+    await cp.ok('mutation($i: CreateConnectionInput!) { createConnection(input: $i) { connection { id } } }', { i: { projectId: tenant.otherProjectId, serviceId, name } }, tenant.tokens.developer);
+  }
+  const paged = await browser.open(origin);
+  await paged.signIn(tenant.tokens.developer);
+  const { page } = paged;
+  await page.locator('#project').selectOption(tenant.otherProjectId);
+  await page.getByRole('link', { name: 'Connections' }).click();
+  const status = page.locator('#connection-count');
+  const listed = () => page.locator('#connections tbody tr').evaluateAll((rows) => rows.map((row) => row.getAttribute('data-connection')));
+  await status.filter({ hasText: '100 connections shown; there are more' }).waitFor();
+  expect(await listed()).toEqual(names.slice(0, 100));
+  expect(await paged.axe()).toEqual([]);
+
+  // Deleting the last one listed: gone from the list, and the next page starts after the one before it.
+  await page.getByRole('button', { name: 'Delete connection app-099' }).click();
+  await page.getByRole('alertdialog').getByRole('button', { name: 'Delete connection' }).click();
+  await page.locator('tr[data-connection="app-099"]').waitFor({ state: 'detached' });
+  await page.getByRole('button', { name: 'Show 100 more' }).click();
+  await status.filter({ hasText: '199 connections shown; there are more' }).waitFor();
+  await page.getByRole('button', { name: 'Show 100 more' }).click();
+  await status.filter({ hasText: /^204 connections$/ }).waitFor();
+  expect(await listed()).toEqual(names.filter((name) => name !== 'app-099'));
+  expect(await page.getByRole('button', { name: 'Show 100 more' }).count()).toBe(0);
+  await paged.screenshot('connections-paged');
+  expect(paged.pageErrors).toEqual([]);
+  expect(await paged.cspViolations()).toEqual([]);
 });
 
 it('an organization without projects explains why nothing can be connected', async () => {
