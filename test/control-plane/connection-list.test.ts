@@ -2,6 +2,7 @@
 // environment), and an organization's services with their deployments and configurations: the right
 // rows for the caller, read in a number of queries that does not grow with the list (request-scoped
 // loaders, control-plane/src/graphql/request-loaders.ts).
+import { DataPlaneStore } from '../../control-plane/src/data-plane-registry/data-plane-store';
 import { type Tenant, type TestControlPlane, seedEnvironments, seedTenant, startTestControlPlane } from '../support/control-plane-harness';
 
 /** The console's own query (console/src/screens/connections-screen.tsx). */
@@ -128,10 +129,14 @@ test('each mutation of a document answers with the rows as it left them, not as 
   expect([production(first), production(second)]).toEqual([1000, 2000]);
 });
 
-test("lists the organization's services with each one's deployments and configurations, in a number of queries that does not grow with them", async () => {
-  const SERVICES = `query($o: ID!) { genAIServices(organizationId: $o) { id name deployments { environment status revision } environmentConfigs { environment backendSecurity { configured } } } }`;
-  type Listed = { id: string; name: string; deployments: Array<{ environment: string; status: string; revision: number }>; environmentConfigs: Array<{ environment: string; backendSecurity: { configured: boolean } }> };
+test("lists the organization's services with each one's deployments, their proxies and configurations, in a number of queries that does not grow with them", async () => {
+  const SERVICES = `query($o: ID!) { genAIServices(organizationId: $o) { id name deployments { environment status revision dataPlanes { proxyId } } environmentConfigs { environment backendSecurity { configured } } } }`;
+  type Listed = { id: string; name: string; deployments: Array<{ environment: string; status: string; revision: number; dataPlanes: Array<{ proxyId: string }> }>; environmentConfigs: Array<{ environment: string; backendSecurity: { configured: boolean } }> };
   for (let i = 0; i < 20; i++) await registerService(`Listed ${i}`, `/listed-${i}`);
+  // Two proxies of production as the config stream registers them (their hello); none in development.
+  const { environments } = await cp.ok<{ environments: Array<{ id: string; handle: string }> }>('{ environments { id handle } }');
+  const proxies = new DataPlaneStore(cp.plane.db);
+  for (const proxyId of ['list-proxy-b', 'list-proxy-a']) await proxies.connected(proxyId, environments.find((e) => e.handle === 'production')!.id, 'test', 0);
   const { result, queries } = await queriesDuring(() => cp.ok<{ genAIServices: Listed[] }>(SERVICES, { o: acme.organizationId }, acme.tokens.engineer));
   const listed = result.genAIServices;
   expect(listed.map((s) => s.name).sort()).toEqual([...serviceNames.values()].sort());
@@ -147,8 +152,9 @@ test("lists the organization's services with each one's deployments and configur
     const targets = (list: Listed['deployments']) => list.map(({ environment, revision }) => ({ environment, revision }));
     expect(targets(service.deployments)).toEqual(targets(deployments));
     expect(targets(deployments).map((d) => d.environment)).toEqual(['development', 'production']);
+    expect(service.deployments.map((d) => d.dataPlanes.map((p) => p.proxyId))).toEqual([[], ['list-proxy-a', 'list-proxy-b']]);
   }
-  const perServiceTables = queries.filter((sql) => ['"deployments"', '"service_environment_configs"'].some((table) => sql.includes(`FROM ${table}`)));
+  const perServiceTables = queries.filter((sql) => ['"deployments"', '"service_environment_configs"', 'data_planes'].some((table) => sql.includes(`FROM ${table}`)));
   expect(perServiceTables.length).toBeLessThan(listed.length / 3);
   const other = await cp.gql(SERVICES, { o: acme.organizationId }, globex.tokens.engineer);
   expect(other.errors?.[0]?.extensions?.code).toBe('NOT_FOUND');

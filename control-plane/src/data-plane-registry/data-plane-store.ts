@@ -14,6 +14,7 @@ export interface ProxyState {
 
 /** A proxy as the dataPlanes query and deployments show it. */
 export interface ProxyRecord extends ProxyState {
+  environmentId: string;
   environment: string;
   version: string;
   appliedAt: Date | null;
@@ -65,6 +66,14 @@ export class DataPlaneStore {
     return this.select('d.environment_id = $1', [environmentId]);
   }
 
+  /** The proxies of each environment (by id), by id, in one query (a list's loader: graphql/request-loaders.ts). */
+  async ofEnvironments(environmentIds: readonly string[]): Promise<ProxyRecord[][]> {
+    const records = await this.select('d.environment_id = ANY($1::uuid[])', [environmentIds]);
+    const byEnvironment = new Map<string, ProxyRecord[]>(environmentIds.map((id) => [id, []]));
+    for (const record of records) byEnvironment.get(record.environmentId)?.push(record);
+    return environmentIds.map((id) => byEnvironment.get(id) ?? []);
+  }
+
   /** Every proxy (of one environment, by handle), by environment and id. */
   list(environment: string | null): Promise<ProxyRecord[]> {
     return this.select('($1::text IS NULL OR e.handle = $1)', [environment]);
@@ -72,13 +81,13 @@ export class DataPlaneStore {
 
   private async select(where: string, params: unknown[]): Promise<ProxyRecord[]> {
     const rows: Array<Record<string, unknown>> = await this.db.query(
-      `SELECT d.id, e.handle AS environment, d.version, d.applied_revision, d.applied_at, d.connected, d.last_seen_at, d.last_nack_reason, d.last_nack_revision
+      `SELECT d.id, d.environment_id, e.handle AS environment, d.version, d.applied_revision, d.applied_at, d.connected, d.last_seen_at, d.last_nack_reason, d.last_nack_revision
          FROM data_planes d JOIN environments e ON e.id = d.environment_id
         WHERE ${where}
         ORDER BY e.handle, d.id`,
       params,
     );
-    return rows.map((r) => ({ ...stateOf(r), environment: r.environment as string, version: r.version as string, appliedAt: (r.applied_at as Date | null) ?? null, lastSeenAt: r.last_seen_at as Date }));
+    return rows.map((r) => ({ ...stateOf(r), environmentId: r.environment_id as string, environment: r.environment as string, version: r.version as string, appliedAt: (r.applied_at as Date | null) ?? null, lastSeenAt: r.last_seen_at as Date }));
   }
 }
 

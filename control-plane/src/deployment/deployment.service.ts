@@ -1,7 +1,7 @@
 import type { DataSource } from 'typeorm';
 import type { Actor } from '../auth/actor';
 import { findByIdOrNotFound } from '../common/lookup';
-import { DataPlaneStore } from '../data-plane-registry/data-plane-store';
+import { DataPlaneStore, type ProxyRecord } from '../data-plane-registry/data-plane-store';
 import { GenAIServiceEntity } from '../genai-service/genai-service.entity';
 import { DeploymentEntity } from './deployment.entity';
 import type { DeploymentDataPlaneType, DeploymentType } from './deployment.types';
@@ -16,6 +16,11 @@ export class DeploymentService {
   async forService(actor: Actor, serviceId: string): Promise<DeploymentType[]> {
     await findByIdOrNotFound(this.db.manager, GenAIServiceEntity, serviceId, 'GenAI service', (s) => actor.canRead(s.organizationId));
     return (await this.forServicesUnchecked([serviceId]))[0];
+  }
+
+  /** Each environment's proxies, in one query (a list's loader). */
+  environmentDataPlanes(environmentIds: readonly string[]): Promise<ProxyRecord[][]> {
+    return this.dataPlanes.ofEnvironments(environmentIds);
   }
 
   /** Each service's deployments, in environment order, in one query (a list's loader: graphql/request-loaders.ts). */
@@ -48,8 +53,8 @@ export class DeploymentService {
   }
 
   /** The proxies of the deployment's environment and whether each has applied its revision. */
-  async dataPlanesOf(deployment: DeploymentType): Promise<DeploymentDataPlaneType[]> {
-    const proxies = await this.dataPlanes.ofEnvironment(deployment.environmentId);
+  async dataPlanesOf(deployment: DeploymentType, proxiesOf: (environmentId: string) => Promise<ProxyRecord[]> = (id) => this.dataPlanes.ofEnvironment(id)): Promise<DeploymentDataPlaneType[]> {
+    const proxies = await proxiesOf(deployment.environmentId);
     return proxies.map((p) => ({
       proxyId: p.id,
       appliedRevision: p.appliedRevision,

@@ -16,6 +16,7 @@ import { ConnectionQuotaOverrideEntity } from '../connection/connection-quota.en
 import { ConnectionEntity } from '../connection/connection.entity';
 import { EnvironmentEntity } from '../environment/environment.entity';
 import { GenAIServiceEntity } from '../genai-service/genai-service.entity';
+import type { ProxyRecord } from '../data-plane-registry/data-plane-store';
 import type { DeploymentType } from '../deployment/deployment.types';
 import type { ServiceConfigRow } from '../genai-service/genai-service.service';
 import { OrganizationEntity } from '../organization/organization.entity';
@@ -52,6 +53,8 @@ export interface RequestLoaders extends ConnectionRows {
   readonly serviceDeployments: DataLoader<string, DeploymentType[]>;
   /** A service's environment configurations with their environments' handles, in environment order. */
   readonly serviceConfigRows: DataLoader<string, ServiceConfigRow[]>;
+  /** An environment's proxies (a deployment's `dataPlanes`), by id. */
+  readonly environmentDataPlanes: DataLoader<string, ProxyRecord[]>;
   /** Forgets every row read so far (see freshLoadersAroundMutations). */
   clearAll(): void;
 }
@@ -65,6 +68,7 @@ export function createRequestLoaders(db: DataSource, services: ControlPlaneServi
   const batch = { cache, maxBatchSize: MAX_BATCH };
   const serviceDeployments = new DataLoader<string, DeploymentType[]>((ids) => services.deployments.forServicesUnchecked(ids), batch);
   const serviceConfigRows = new DataLoader<string, ServiceConfigRow[]>((ids) => services.genAIServices.configsOf(ids), batch);
+  const environmentDataPlanes = new DataLoader<string, ProxyRecord[]>((ids) => services.deployments.environmentDataPlanes(ids), batch);
   const connection = byId(db, ConnectionEntity, cache);
   const service = byId(db, GenAIServiceEntity, cache);
   const organization = byId(db, OrganizationEntity, cache);
@@ -77,13 +81,14 @@ export function createRequestLoaders(db: DataSource, services: ControlPlaneServi
     service,
     serviceDeployments,
     serviceConfigRows,
+    environmentDataPlanes,
     environments: () => (cache ? (environments ??= readEnvironments()) : readEnvironments()),
     // The rows a service list reads too: a list asking for both reads them once.
     serviceConfigs: (serviceId) => serviceConfigRows.load(serviceId),
     quotaOverrides: (connectionId) => overrides.load(connectionId),
     keys: (connectionId) => keys.load(connectionId),
     clearAll: () => {
-      for (const loader of [connection, service, organization, keys, overrides, serviceDeployments, serviceConfigRows] as Array<{ clearAll(): unknown }>) loader.clearAll();
+      for (const loader of [connection, service, organization, keys, overrides, serviceDeployments, serviceConfigRows, environmentDataPlanes] as Array<{ clearAll(): unknown }>) loader.clearAll();
       environments = undefined;
     },
     serviceOf: async (serviceId) => (await service.load(serviceId)) ?? unknownRow('GenAI service', serviceId),
