@@ -9,7 +9,7 @@ import { DeploymentDataPlaneType, DeploymentType } from './deployment.types';
 export class DeploymentResolver {
   @FieldResolver(() => [DeploymentDataPlaneType], { description: 'Proxies of the environment: which revision each applied, when, and its last refusal.' })
   async dataPlanes(@Root() deployment: DeploymentType, @Ctx() ctx: RequestContext): Promise<DeploymentDataPlaneType[]> {
-    return ctx.services.deployments.dataPlanesOf(deployment, (environmentId) => ctx.loaders.environmentDataPlanes.load(environmentId));
+    return ctx.services.deployments.dataPlanesOf(deployment, await ctx.loaders.environmentDataPlanes.load(deployment.environmentId));
   }
 
   @Subscription(() => DeploymentType, {

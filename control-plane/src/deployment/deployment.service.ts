@@ -52,9 +52,8 @@ export class DeploymentService {
     return serviceIds.map((id) => byService.get(id) ?? []);
   }
 
-  /** The proxies of the deployment's environment and whether each has applied its revision. */
-  async dataPlanesOf(deployment: DeploymentType, proxiesOf: (environmentId: string) => Promise<ProxyRecord[]> = (id) => this.dataPlanes.ofEnvironment(id)): Promise<DeploymentDataPlaneType[]> {
-    const proxies = await proxiesOf(deployment.environmentId);
+  /** The proxies of the deployment's environment (`environmentDataPlanes`) and whether each has applied its revision. */
+  dataPlanesOf(deployment: DeploymentType, proxies: readonly ProxyRecord[]): DeploymentDataPlaneType[] {
     return proxies.map((p) => ({
       proxyId: p.id,
       appliedRevision: p.appliedRevision,
