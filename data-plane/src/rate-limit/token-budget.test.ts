@@ -460,6 +460,46 @@ describe('answers that do not arrive in time', () => {
     }
   });
 
+  it('under steady load, timed flushes leave at least 20 ms apart, and together carry every admission', async () => {
+    const env = `spacing-${randomBytes(4).toString('hex')}`;
+    const b = budget({ environment: env });
+    await ready(b);
+    const limits = policy({ maxTotalTokens: 1_000_000_000 }); // a lease of 50,000,000: never low here
+    await b.admit(limits, 0, 0); // takes this proxy's lease of the window
+    const observer = new Redis(REDIS_URL);
+    const monitor = await observer.monitor();
+    const flushes: number[] = [];
+    monitor.on('monitor', (_time: string, args: string[]) => {
+      if ((args[0] === 'evalsha' || args[0] === 'eval') && args.some((arg) => arg.includes(`{${env}:`))) flushes.push(performance.now());
+    });
+    try {
+      // Admissions out of the lease, each in its own event-loop turn, for 300 ms.
+      const started = performance.now();
+      let admitted = 0;
+      while (performance.now() - started < 300) {
+        expect(b.admitNow(limits, 10, 5)).toMatchObject({ admitted: true, reservation: { where: 'lease' } });
+        admitted++;
+        await new Promise((resolve) => setImmediate(resolve));
+      }
+      const elapsed = performance.now() - started;
+      const redis = new Redis(REDIS_URL);
+      try {
+        const key = (await redis.keys(`tokengate:rl:{${env}:svc}:MINUTE:*`))[0];
+        await waitUntil(async () => Number(await redis.hget(key, 't')) === admitted * 15);
+      } finally {
+        redis.disconnect();
+      }
+      // n flushes at least 20 ms apart (19: timers run on the event loop's millisecond clock) span
+      // 19 × (n - 1) ms, within the loop's time and the last flush after it. 5 ms apart (the delay a
+      // change may wait) would be about 60 flushes.
+      expect(flushes.length).toBeGreaterThan(0);
+      expect(flushes.length).toBeLessThanOrEqual(Math.floor((elapsed + 20) / 19) + 1);
+    } finally {
+      monitor.disconnect();
+      observer.disconnect();
+    }
+  });
+
   it('a reconciliation asked for while Redis answers (a probe whose PING came back after the mode was left) counts nothing twice', async () => {
     const env = `probe-${randomBytes(4).toString('hex')}`;
     const b = budget({ environment: env });
