@@ -2,8 +2,13 @@
 // once, after its commit: config-change/config-change.ts) until every connected proxy of the environment has applied it
 // (DEPLOYED), one refused it (FAILED, with its reason), or the timeout passed (FAILED, naming the
 // proxies that did not answer). It wakes on proxy reports (Redis) and polls as a safety net.
+// Every report of an environment wakes every rollout waiting there: they share one read of the
+// proxies' states started after that report, and check whether they were superseded only when the
+// poll wakes them (the status updates are conditional on the revision anyway), so a revision that
+// N proxies apply costs about N reads, not N × the rollouts in flight.
 import { type Job, Worker } from 'bullmq';
 import type { Logger } from 'pino';
+import type { ProxyState } from '../data-plane-registry/data-plane-store';
 import type { DeploymentEvents } from './deployment-events';
 import { DeploymentStatus } from './deployment-status';
 import type { DeploymentStore } from './deployment-store';
@@ -37,7 +42,11 @@ export type RolloutWorkerShutdown = 'graceful' | 'redis-unreachable' | 'grace-pe
 export class RolloutWorker {
   private readonly worker: Worker<RolloutJob, RolloutOutcome>;
   private readonly connections: OwnedRedisClients;
-  private readonly waiters = new Map<string, Set<() => void>>();
+  private readonly waiters = new Map<string, Set<(reported: boolean) => void>>();
+  /** Per environment handle: proxy reports heard so far. */
+  private readonly reports = new Map<string, number>();
+  /** Per environment handle: the read of its proxies in flight, and how many reports it started after. */
+  private readonly proxyReads = new Map<string, { readonly after: number; readonly states: Promise<ProxyState[]> }>();
   /** Set once close() gave up on the rollouts in flight: they stop at their next step. */
   private abandoned = false;
 
@@ -80,7 +89,7 @@ export class RolloutWorker {
       await settlesWithin(this.worker.close(true), FORCED_CLOSE_TIMEOUT_MS);
     }
     this.abandoned = true;
-    for (const set of this.waiters.values()) for (const wake of set) wake();
+    for (const set of this.waiters.values()) for (const wake of set) wake(false);
     const reachable = this.connections.allReady;
     await this.connections.close();
     if (closed) return 'graceful';
@@ -88,21 +97,43 @@ export class RolloutWorker {
   }
 
   private wake(environment: string): void {
-    for (const wake of this.waiters.get(environment) ?? []) wake();
+    this.reports.set(environment, (this.reports.get(environment) ?? 0) + 1);
+    for (const wake of this.waiters.get(environment) ?? []) wake(true);
   }
 
-  private waitForReport(environment: string, ms: number): Promise<void> {
+  /**
+   * Waits for a proxy report of the environment after the `heard`-th (true; at once when one came
+   * meanwhile) or for `ms` (false).
+   */
+  private waitForReport(environment: string, ms: number, heard: number): Promise<boolean> {
+    if ((this.reports.get(environment) ?? 0) > heard) return Promise.resolve(true);
     return new Promise((resolve) => {
       const set = this.waiters.get(environment) ?? new Set();
       this.waiters.set(environment, set);
-      const done = () => {
+      const done = (reported: boolean) => {
         clearTimeout(timer);
         set.delete(done);
-        resolve();
+        resolve(reported);
       };
-      const timer = setTimeout(done, ms);
+      const timer = setTimeout(() => done(false), ms);
       set.add(done);
     });
+  }
+
+  /**
+   * The environment's proxies, read after the reports heard so far: rollouts woken by the same report
+   * share one read (a read in flight that started before a later report is not reused).
+   */
+  private proxiesOf(environment: string, environmentId: string, heard: number): Promise<ProxyState[]> {
+    const read = this.proxyReads.get(environment);
+    if (read !== undefined && read.after >= heard) return read.states;
+    const entry = { after: heard, states: this.store.proxiesOf(environmentId) };
+    this.proxyReads.set(environment, entry);
+    const forget = () => {
+      if (this.proxyReads.get(environment) === entry) this.proxyReads.delete(environment);
+    };
+    entry.states.then(forget, forget);
+    return entry.states;
   }
 
   private async move(job: RolloutJob, status: DeploymentStatus, message: string): Promise<boolean> {
@@ -119,11 +150,15 @@ export class RolloutWorker {
     await this.move(data, DeploymentStatus.IN_PROGRESS, `rolling out revision ${data.revision} to ${data.environment}`);
 
     const deadline = Date.now() + (this.options.timeoutMs ?? 30_000);
+    let reported = true; // the deployment was just read
     for (;;) {
       if (this.abandoned) throw new Error(`the worker stopped during the rollout of revision ${data.revision}; it is retried`);
-      const latest = await this.store.current(data.serviceId, data.environmentId);
-      if (!latest || latest.revision !== data.revision) return 'superseded';
-      const proxies = (await this.store.proxiesOf(data.environmentId)).filter((p) => p.connected);
+      if (!reported) {
+        const latest = await this.store.current(data.serviceId, data.environmentId);
+        if (!latest || latest.revision !== data.revision) return 'superseded';
+      }
+      const heard = this.reports.get(data.environment) ?? 0;
+      const proxies = (await this.proxiesOf(data.environment, data.environmentId, heard)).filter((p) => p.connected);
       const refusal = proxies.find((p) => p.appliedRevision < data.revision && p.lastNackRevision !== null && p.lastNackRevision >= data.revision);
       if (refusal) {
         await this.move(data, DeploymentStatus.FAILED, `proxy ${refusal.id} refused revision ${refusal.lastNackRevision}: ${refusal.lastNackReason ?? 'no reason given'}`);
@@ -143,7 +178,7 @@ export class RolloutWorker {
         await this.move(data, DeploymentStatus.FAILED, `timed out waiting for ${behind.length === 1 ? 'proxy' : 'proxies'} ${behind.map((p) => p.id).join(', ')} to apply revision ${data.revision}`);
         return 'failed';
       }
-      await this.waitForReport(data.environment, Math.min(left, this.options.pollIntervalMs ?? 250));
+      reported = await this.waitForReport(data.environment, Math.min(left, this.options.pollIntervalMs ?? 250), heard);
     }
   }
 }
