@@ -23,6 +23,8 @@ export interface ControlPlaneProcess {
   readonly adminToken: string;
   readonly dataPlaneToken: string;
   readonly redisNamespace: string;
+  /** Its environment, for other processes of the same control plane (the rollout worker). */
+  readonly env: NodeJS.ProcessEnv;
 }
 
 interface GraphQLBody<T> {
@@ -64,18 +66,19 @@ export async function startControlPlane(processes: ChildProcessGroup, repository
   const adminToken = `tgp_admin_${randomBytes(16).toString('hex')}`;
   const dataPlaneToken = `tgd_${randomBytes(16).toString('hex')}`;
   const redisNamespace = `tokengate-bench-scale-${randomBytes(3).toString('hex')}`;
+  const env = controlPlaneEnv({ databaseUrl, redisUrl, adminToken, dataPlaneToken, redisNamespace });
   const child = processes.start({
     name: 'tokengate control plane',
     command: process.execPath,
     args: [...nodeArgs, path.join(repositoryRoot, 'dist/cli/main.js'), 'control-plane'],
     cwd: repositoryRoot,
-    env: controlPlaneEnv({ databaseUrl, redisUrl, adminToken, dataPlaneToken, redisNamespace }),
+    env,
   });
   const { graphql, grpc } = await child.waitForLine((line) => {
     const entry = parseLogLine(line);
     return entry?.msg === 'control plane listening' && typeof entry.graphql === 'string' && typeof entry.grpc === 'string' ? { graphql: entry.graphql, grpc: entry.grpc } : undefined;
   }, 60_000);
-  return { child, graphqlUrl: graphql, metricsUrl: graphql.replace(/\/graphql$/, '/metrics'), grpcAddress: grpc, adminToken, dataPlaneToken, redisNamespace };
+  return { child, graphqlUrl: graphql, metricsUrl: graphql.replace(/\/graphql$/, '/metrics'), grpcAddress: grpc, adminToken, dataPlaneToken, redisNamespace, env };
 }
 
 /** VmRSS of a process in bytes (Linux /proc); null when it is gone. */
@@ -123,7 +126,8 @@ export interface InstallationShape {
   readonly upstreamApiKey: string;
 }
 
-async function inParallel<T, R>(items: readonly T[], concurrency: number, work: (item: T, index: number) => Promise<R>): Promise<R[]> {
+/** `work` on every item, at most `concurrency` at a time; the results in the items' order. */
+export async function inParallel<T, R>(items: readonly T[], concurrency: number, work: (item: T, index: number) => Promise<R>): Promise<R[]> {
   const results = new Array<R>(items.length);
   let next = 0;
   await Promise.all(
@@ -291,6 +295,18 @@ export async function countConnections(databaseUrl: string): Promise<number> {
   try {
     const { rows } = await client.query<{ n: string }>('SELECT count(*) AS n FROM connections');
     return Number(rows[0].n);
+  } finally {
+    await client.end();
+  }
+}
+
+/** Deployments (one per service and environment, superseded in place) by status. */
+export async function deploymentsByStatus(databaseUrl: string): Promise<Record<string, number>> {
+  const client = new pg.Client({ connectionString: databaseUrl });
+  await client.connect();
+  try {
+    const { rows } = await client.query<{ status: string; n: string }>('SELECT status, count(*) AS n FROM deployments GROUP BY status');
+    return Object.fromEntries(rows.map((row) => [row.status, Number(row.n)]));
   } finally {
     await client.end();
   }

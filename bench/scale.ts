@@ -1,9 +1,10 @@
 // `npm run bench:scale` (issue 12 item 3): an installation of SCALE_CONNECTIONS connections (one key
 // per environment, two environments) over 1,000 services and 100 organizations, SCALE_PROXIES_PER_ENV
 // simulated proxies per environment (bench/scale-proxy.ts, in worker processes), and one real
-// `tokengate data-plane`. Measures createConnection through GraphQL, the time until a new, rotated
-// or deleted key has reached every proxy, a sustained minute of mutations, memory, and a full
-// snapshot for a (re)connecting proxy. See bench/README.md, section "Scale".
+// `tokengate data-plane`, with the rollout worker that tracks every change's deployment. Measures
+// createConnection through GraphQL, the time until a new, rotated or deleted key has reached every
+// proxy, a sustained minute of mutations, a rollout of every service, memory, and a full snapshot for
+// a (re)connecting proxy. See bench/README.md, section "Scale".
 import { randomBytes } from 'node:crypto';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
@@ -22,7 +23,9 @@ import {
   clearRedisNamespace,
   controlPlaneHeapUsed,
   countConnections,
+  deploymentsByStatus,
   dropBenchDatabase,
+  inParallel,
   residentBytes,
   seedThroughGraphQL,
   startControlPlane,
@@ -57,6 +60,8 @@ const SETTINGS = {
   burst: numberSetting('SCALE_BURST', 64),
   batch: numberSetting('SCALE_BATCH', 10_000),
   reconnects: numberSetting('SCALE_RECONNECTS', 5),
+  /** 1: a `tokengate worker` runs the rollouts, as `tokengate start` does; 0: none (deployments stay PENDING). */
+  rolloutWorker: numberSetting('SCALE_ROLLOUT_WORKER', 1),
   liveTimeoutS: numberSetting('SCALE_LIVE_TIMEOUT_S', 120),
   /** When set: the control plane and the simulated proxies' processes write V8 CPU profiles there (`--cpu-prof`). */
   cpuProfileDir: process.env.SCALE_CPU_PROFILE_DIR ?? '',
@@ -103,6 +108,75 @@ function profilingArgs(name: string): string[] {
 }
 
 const sleep = (delayMs: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, delayMs));
+
+/** `tokengate worker` for the control plane's database and Redis namespace: it runs every rollout. */
+async function startRolloutWorker(processes: ChildProcessGroup, controlPlane: ControlPlaneProcess): Promise<ManagedChild> {
+  const child = processes.start({
+    name: 'tokengate rollout worker',
+    command: process.execPath,
+    args: [...profilingArgs('rollout-worker'), path.join(ROOT, 'dist/cli/main.js'), 'worker'],
+    cwd: ROOT,
+    env: { ...controlPlane.env, TOKENGATE_WORKER_PORT: '0' },
+  });
+  await child.waitForLine((line) => (parseLogLine(line)?.msg === 'rollout worker started' ? true : undefined), 60_000);
+  return child;
+}
+
+/** A process's RSS, read every second for the whole run: its peak, and the peak since the last mark. */
+class RssWatch {
+  private peakBytes = 0;
+  private sincePeak = 0;
+  private readonly timer: NodeJS.Timeout;
+
+  constructor(private readonly pid: number | undefined) {
+    this.timer = setInterval(() => this.sample(), 1000).unref();
+  }
+
+  sample(): number | null {
+    const rss = residentBytes(this.pid);
+    if (rss !== null) {
+      this.peakBytes = Math.max(this.peakBytes, rss);
+      this.sincePeak = Math.max(this.sincePeak, rss);
+    }
+    return rss;
+  }
+
+  get peak(): number {
+    return this.peakBytes;
+  }
+
+  /** The peak since the previous call (or the start), then starts a new span. */
+  peakSinceMark(): number {
+    this.sample();
+    const peak = this.sincePeak;
+    this.sincePeak = 0;
+    return peak;
+  }
+
+  stop(): void {
+    clearInterval(this.timer);
+  }
+}
+
+/** Deployments not yet DEPLOYED or FAILED. */
+function unsettledDeployments(byStatus: Record<string, number>): number {
+  return (byStatus.PENDING ?? 0) + (byStatus.IN_PROGRESS ?? 0);
+}
+
+/** Polls the deployments until none is PENDING or IN_PROGRESS; how long that took (null: timed out), and the counts then. */
+async function rolloutsSettled(timeoutMs: number): Promise<{ ms: number | null; byStatus: Record<string, number> }> {
+  const begin = performance.now();
+  for (;;) {
+    const byStatus = await deploymentsByStatus(SETTINGS.databaseUrl);
+    if (unsettledDeployments(byStatus) === 0) return { ms: performance.now() - begin, byStatus };
+    if (performance.now() - begin > timeoutMs) return { ms: null, byStatus };
+    await sleep(250);
+  }
+}
+
+function statusCounts(byStatus: Record<string, number>): string {
+  return ['DEPLOYED', 'FAILED', 'IN_PROGRESS', 'PENDING'].map((status) => `${status} ${(byStatus[status] ?? 0).toLocaleString('en-US')}`).join(', ');
+}
 
 /** The worker processes holding the simulated proxies, driven over IPC. */
 class ProxyFleet {
@@ -381,6 +455,30 @@ class ScaleRun {
     return { create, rotate, delete: remove, errors, seconds: (performance.now() - begin) / 1000 };
   }
 
+  /**
+   * A rollout of every service: each one's rate limit set anew in `environment`, 8 mutations at a
+   * time, as an administrator changing a policy everywhere would. Each is a deployment that the
+   * rollout worker follows until every proxy of the environment has applied it.
+   */
+  async rolloutEveryService(environment: string): Promise<{ latencies: number[]; errors: string[]; seconds: number }> {
+    const latencies: number[] = [];
+    const errors: string[] = [];
+    const begin = performance.now();
+    await inParallel(this.installation.services, 8, async (service, index) => {
+      const started = performance.now();
+      try {
+        await this.admin.request(
+          'mutation($s: ID!, $e: String!, $i: ConfigureServiceEnvironmentInput!) { configureServiceEnvironment(serviceId: $s, environment: $e, input: $i) { id } }',
+          { s: service.id, e: environment, i: { rateLimit: { timeUnit: 'MINUTE', maxTotalTokens: 1_000_000_000 + index } } },
+        );
+        latencies.push(performance.now() - started);
+      } catch (error) {
+        errors.push((error as Error).message.slice(0, 200));
+      }
+    });
+    return { latencies: latencies.sort((a, b) => a - b), errors, seconds: (performance.now() - begin) / 1000 };
+  }
+
   /** SCALE_SUSTAINED_RATE mutations/s (create, rotate, delete in turn) for SCALE_SUSTAINED_S, open loop; memory sampled every second. */
   async sustained(proxyPid: number | undefined): Promise<SustainedResult> {
     const rate = SETTINGS.sustainedRate;
@@ -620,6 +718,9 @@ async function main(): Promise<void> {
   const controlPlane = await startControlPlane(processes, ROOT, SETTINGS.databaseUrl, SETTINGS.redisUrl, profilingArgs('control-plane'));
   redisNamespace = controlPlane.redisNamespace;
   log(`control plane: ${controlPlane.graphqlUrl} (gRPC ${controlPlane.grpcAddress})`);
+  const rolloutWorker = SETTINGS.rolloutWorker > 0 ? await startRolloutWorker(processes, controlPlane) : null;
+  const workerRss = new RssWatch(rolloutWorker?.child.pid);
+  log(rolloutWorker === null ? 'no rollout worker (SCALE_ROLLOUT_WORKER=0): deployments stay PENDING' : 'rollout worker started');
   const controlPlaneLog = captureWarnings(controlPlane.child);
   const admin = new GraphQLClient(controlPlane.graphqlUrl, controlPlane.adminToken);
   const seedBegin = performance.now();
@@ -683,6 +784,21 @@ async function main(): Promise<void> {
   const sustained = await run.sustained(real.child.child.pid);
   const realProxyRssAfter = residentBytes(real.child.child.pid);
   const controlPlaneAlive = controlPlane.child.isRunning();
+
+  // What the rollout worker did with every change so far, then a rollout of every service.
+  let rollouts: { afterSustained: { ms: number | null; byStatus: Record<string, number> }; workerPeakSoFar: number; everyService: Awaited<ReturnType<ScaleRun['rolloutEveryService']>>; settled: { ms: number | null; byStatus: Record<string, number> }; workerPeakDuring: number } | null = null;
+  if (rolloutWorker !== null) {
+    log('rollouts: waiting for every deployment so far to settle');
+    const afterSustained = await rolloutsSettled(SETTLE_TIMEOUT_MS);
+    const workerPeakSoFar = workerRss.peakSinceMark();
+    log(`  settled ${drain(afterSustained.ms)} after the sustained minute's proxies caught up: ${statusCounts(afterSustained.byStatus)}`);
+    log(`rollout of every service in ${SCALE_ENVIRONMENTS[0]} (${installation.services.length} configureServiceEnvironment, 8 at a time)`);
+    const everyService = await run.rolloutEveryService(SCALE_ENVIRONMENTS[0]);
+    const settled = await rolloutsSettled(SETTLE_TIMEOUT_MS);
+    rollouts = { afterSustained, workerPeakSoFar, everyService, settled, workerPeakDuring: workerRss.peakSinceMark() };
+    log(`  ${everyService.latencies.length} answered in ${everyService.seconds.toFixed(1)} s (${everyService.errors.length} errors); every deployment settled ${drain(settled.ms)} after the last answer: ${statusCounts(settled.byStatus)}`);
+  }
+  workerRss.stop();
 
   // Report.
   const all = (list: LiveSample[]) => ({
@@ -753,6 +869,17 @@ async function main(): Promise<void> {
     goal('proxy RSS ≤ 512 MB (peak)', proxyPeak === 0 ? null : proxyPeak <= GOALS.rssBytes && freshStatus === 200 && seededStatus === 200, `${mb(proxyPeak)}; keys answer ${freshStatus}/${seededStatus}`),
     goal('full snapshot received and compiled ≤ 2 s (worst reconnect)', reconnectTotals.length === 0 ? null : Math.max(...reconnectTotals) <= GOALS.snapshotMs, ms(reconnectTotals.length ? Math.max(...reconnectTotals) : null)),
   ];
+  if (rollouts !== null) {
+    const r = rollouts;
+    goals.push(goal('rollout worker RSS ≤ 512 MB (peak)', workerRss.peak === 0 ? null : workerRss.peak <= GOALS.rssBytes, mb(workerRss.peak)));
+    out.push(
+      `Rollouts (\`tokengate worker\`, one per change and environment): every deployment of the run so far settled ${drain(r.afterSustained.ms)} after the sustained minute's proxies caught up (${statusCounts(r.afterSustained.byStatus)}); worker RSS peak ${mb(r.workerPeakSoFar)} up to then.`,
+    );
+    out.push(
+      `Rollout of every service in ${SCALE_ENVIRONMENTS[0]}: ${r.everyService.latencies.length} configureServiceEnvironment answered in ${r.everyService.seconds.toFixed(1)} s (8 at a time; p50 ${ms(percentile(r.everyService.latencies, 50))}, p99 ${ms(percentile(r.everyService.latencies, 99))}; ${r.everyService.errors.length} errors${r.everyService.errors.length ? `, e.g. ${r.everyService.errors[0]}` : ''}); every deployment settled ${drain(r.settled.ms)} after the last answer (${statusCounts(r.settled.byStatus)}); worker RSS peak ${mb(r.workerPeakDuring)} meanwhile.`,
+    );
+    out.push('');
+  }
   for (const g of goals) out.push(`${g.result} ${g.name}: ${g.detail}`);
   const warnings = [...controlPlaneLog.entries()].sort((a, b) => b[1].count - a[1].count);
   if (warnings.length) {
@@ -770,7 +897,7 @@ async function main(): Promise<void> {
   writeFileSync(
     file,
     JSON.stringify(
-      { measuredAt: new Date().toISOString(), commit: gitRevision(ROOT), settings: { ...SETTINGS, databaseUrl: undefined }, table, bulk, graphqlSeedSeconds, started, sequential, sustained, reconnect, memory: { settledControlPlane, peakControlPlaneRss: run.controlPlanePeakRss, realProxyRss, realProxyRssAfter, proxyPeak, workerMemory }, realProxy: { freshStatus, seededStatus, unknownStatus, readyMs }, goals },
+      { measuredAt: new Date().toISOString(), commit: gitRevision(ROOT), settings: { ...SETTINGS, databaseUrl: undefined }, table, bulk, graphqlSeedSeconds, started, sequential, sustained, reconnect, memory: { settledControlPlane, peakControlPlaneRss: run.controlPlanePeakRss, realProxyRss, realProxyRssAfter, proxyPeak, workerMemory, rolloutWorkerPeakRss: workerRss.peak }, realProxy: { freshStatus, seededStatus, unknownStatus, readyMs }, rollouts, goals },
       null,
       2,
     ),
