@@ -19,16 +19,16 @@ export class DeploymentStore {
 
   /** Moves the deployment at `revision` to `status`; returns the new row, or null when superseded (or already there). */
   async transition(serviceId: string, environmentId: string, revision: number, status: DeploymentStatus, message: string): Promise<DeploymentStatusEvent | null> {
-    const updated: Array<{ id: string }> = await this.db.query(
-      `WITH u AS (
+    // One statement: the updated row, with its environment's handle, as select() reads it.
+    const rows: Array<Record<string, unknown>> = await this.db.query(
+      `WITH d AS (
          UPDATE deployments SET status = $4, message = $5, updated_at = now()
           WHERE service_id = $1 AND environment_id = $2 AND revision = $3 AND (status <> $4 OR message <> $5)
-          RETURNING id)
-       SELECT id FROM u`,
+          RETURNING *)
+       SELECT ${COLUMNS} FROM d JOIN environments e ON e.id = d.environment_id`,
       [serviceId, environmentId, revision, status, message],
     );
-    if (updated.length === 0) return null;
-    return (await this.select('d.id = $1', [updated[0].id]))[0] ?? null;
+    return rows.length === 0 ? null : toEvent(rows[0]);
   }
 
   /**
@@ -50,21 +50,24 @@ export class DeploymentStore {
   }
 
   private async select(where: string, params: unknown[]): Promise<DeploymentStatusEvent[]> {
-    const rows: Array<Record<string, unknown>> = await this.db.query(
-      `SELECT d.id, d.service_id, d.environment_id, e.handle, d.status, d.revision, d.message, d.created_at, d.updated_at
-         FROM deployments d JOIN environments e ON e.id = d.environment_id WHERE ${where}`,
-      params,
-    );
-    return rows.map((r) => ({
-      id: r.id as string,
-      serviceId: r.service_id as string,
-      environmentId: r.environment_id as string,
-      environment: r.handle as string,
-      status: r.status as DeploymentStatus,
-      revision: Number(r.revision),
-      message: r.message as string,
-      createdAt: (r.created_at as Date).toISOString(),
-      updatedAt: (r.updated_at as Date).toISOString(),
-    }));
+    const rows: Array<Record<string, unknown>> = await this.db.query(`SELECT ${COLUMNS} FROM deployments d JOIN environments e ON e.id = d.environment_id WHERE ${where}`, params);
+    return rows.map(toEvent);
   }
+}
+
+/** A deployment row `d` joined with its environment `e`, as toEvent reads it. */
+const COLUMNS = 'd.id, d.service_id, d.environment_id, e.handle, d.status, d.revision, d.message, d.created_at, d.updated_at';
+
+function toEvent(r: Record<string, unknown>): DeploymentStatusEvent {
+  return {
+    id: r.id as string,
+    serviceId: r.service_id as string,
+    environmentId: r.environment_id as string,
+    environment: r.handle as string,
+    status: r.status as DeploymentStatus,
+    revision: Number(r.revision),
+    message: r.message as string,
+    createdAt: (r.created_at as Date).toISOString(),
+    updatedAt: (r.updated_at as Date).toISOString(),
+  };
 }
