@@ -155,7 +155,8 @@ describe('platform engineer', () => {
       await page.getByRole('heading', { name: 'OpenAI', level: 1 }).waitFor();
       await page.locator('#usage label.radio', { hasText: /^Connection$/ }).click();
       await page.locator('#usage .chart, #usage .empty-chart').first().waitFor();
-      return (await chart.count()) > 0;
+      // The chart may show earlier tests' usage before this request's is reported: wait for its row.
+      return (await chart.count()) > 0 && ((await chart.getAttribute('aria-label')) ?? '').includes('batch-reports');
     }, 'the request to show in the service usage chart', 60_000);
     // Named, though it belongs to a project other than the one selected.
     expect(await chart.getAttribute('aria-label')).toMatch(/stacked by Connection: batch-reports [1-9]/);
