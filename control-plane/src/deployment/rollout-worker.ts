@@ -142,6 +142,17 @@ export class RolloutWorker {
     return row !== null;
   }
 
+  /**
+   * Moves the deployment to its final status and returns `outcome`, or 'superseded' when a newer
+   * revision replaced the deployment meanwhile (the update, conditional on the revision, then changed
+   * nothing): between two polls a rollout does not re-read its deployment.
+   */
+  private async end(job: RolloutJob, status: DeploymentStatus, message: string, outcome: RolloutOutcome): Promise<RolloutOutcome> {
+    if (await this.move(job, status, message)) return outcome;
+    const latest = await this.store.current(job.serviceId, job.environmentId);
+    return !latest || latest.revision !== job.revision ? 'superseded' : outcome;
+  }
+
   private async run(job: Job<RolloutJob, RolloutOutcome>): Promise<RolloutOutcome> {
     const data = job.data;
     const current = await this.store.current(data.serviceId, data.environmentId);
@@ -161,22 +172,18 @@ export class RolloutWorker {
       const proxies = (await this.proxiesOf(data.environment, data.environmentId, heard)).filter((p) => p.connected);
       const refusal = proxies.find((p) => p.appliedRevision < data.revision && p.lastNackRevision !== null && p.lastNackRevision >= data.revision);
       if (refusal) {
-        await this.move(data, DeploymentStatus.FAILED, `proxy ${refusal.id} refused revision ${refusal.lastNackRevision}: ${refusal.lastNackReason ?? 'no reason given'}`);
-        return 'failed';
+        return this.end(data, DeploymentStatus.FAILED, `proxy ${refusal.id} refused revision ${refusal.lastNackRevision}: ${refusal.lastNackReason ?? 'no reason given'}`, 'failed');
       }
       if (proxies.length === 0) {
-        await this.move(data, DeploymentStatus.DEPLOYED, `no proxy of ${data.environment} is connected; proxies receive revision ${data.revision} when they connect`);
-        return 'deployed';
+        return this.end(data, DeploymentStatus.DEPLOYED, `no proxy of ${data.environment} is connected; proxies receive revision ${data.revision} when they connect`, 'deployed');
       }
       const behind = proxies.filter((p) => p.appliedRevision < data.revision);
       if (behind.length === 0) {
-        await this.move(data, DeploymentStatus.DEPLOYED, `revision ${data.revision} applied by ${proxies.length} ${proxies.length === 1 ? 'proxy' : 'proxies'} of ${data.environment}`);
-        return 'deployed';
+        return this.end(data, DeploymentStatus.DEPLOYED, `revision ${data.revision} applied by ${proxies.length} ${proxies.length === 1 ? 'proxy' : 'proxies'} of ${data.environment}`, 'deployed');
       }
       const left = deadline - Date.now();
       if (left <= 0) {
-        await this.move(data, DeploymentStatus.FAILED, `timed out waiting for ${behind.length === 1 ? 'proxy' : 'proxies'} ${behind.map((p) => p.id).join(', ')} to apply revision ${data.revision}`);
-        return 'failed';
+        return this.end(data, DeploymentStatus.FAILED, `timed out waiting for ${behind.length === 1 ? 'proxy' : 'proxies'} ${behind.map((p) => p.id).join(', ')} to apply revision ${data.revision}`, 'failed');
       }
       reported = await this.waitForReport(data.environment, Math.min(left, this.options.pollIntervalMs ?? 250), heard);
     }
