@@ -11,6 +11,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { ChildProcessGroup, type ManagedChild } from './child-processes';
+import { type CpuUse, cpuUseBetween, takeCpuSnapshot } from './cpu-usage';
 import { gitRevision, startFakeUpstream } from './run';
 import {
   type ControlPlaneProcess,
@@ -172,6 +173,13 @@ async function rolloutsSettled(timeoutMs: number): Promise<{ ms: number | null; 
     if (performance.now() - begin > timeoutMs) return { ms: null, byStatus };
     await sleep(250);
   }
+}
+
+/** "control plane 0.52, rollout worker 0.21, …; machine 1.83 of 2 busy (0.40 outside the parties)". */
+function cores(use: CpuUse): string {
+  const parties = Object.entries(use.byProcess).map(([name, value]) => `${name} ${value.toFixed(2)}`).join(', ');
+  const machine = use.machineBusyCores === null ? '' : `; machine ${use.machineBusyCores.toFixed(2)} of ${os.cpus().length} busy (${(use.outsideCores ?? 0).toFixed(2)} outside these and the benchmark's own process: PostgreSQL, Redis, the simulated proxies)`;
+  return parties + machine;
 }
 
 function statusCounts(byStatus: Record<string, number>): string {
@@ -781,21 +789,32 @@ async function main(): Promise<void> {
 
   log(`sustained: ${SETTINGS.sustainedRate} mutations/s for ${SETTINGS.sustainedS} s`);
   await run.settle();
+  // Who had the cores: the control plane, the rollout worker, the real proxy, and the machine.
+  const cpuParties = [
+    { name: 'control plane', pid: controlPlane.child.child.pid },
+    { name: 'rollout worker', pid: rolloutWorker?.child.pid },
+    { name: 'real proxy', pid: real.child.child.pid },
+  ].filter((p): p is { name: string; pid: number } => p.pid !== undefined);
+  const sustainedCpuBefore = takeCpuSnapshot(cpuParties);
   const sustained = await run.sustained(real.child.child.pid);
+  const sustainedCpu = cpuUseBetween(sustainedCpuBefore, takeCpuSnapshot(cpuParties), os.cpus().length);
   const realProxyRssAfter = residentBytes(real.child.child.pid);
   const controlPlaneAlive = controlPlane.child.isRunning();
 
   // What the rollout worker did with every change so far, then a rollout of every service.
-  let rollouts: { afterSustained: { ms: number | null; byStatus: Record<string, number> }; workerPeakSoFar: number; everyService: Awaited<ReturnType<ScaleRun['rolloutEveryService']>>; settled: { ms: number | null; byStatus: Record<string, number> }; workerPeakDuring: number } | null = null;
+  let rollouts: { afterSustained: { ms: number | null; byStatus: Record<string, number> }; workerPeakSoFar: number; everyService: Awaited<ReturnType<ScaleRun['rolloutEveryService']>>; settled: { ms: number | null; byStatus: Record<string, number> }; workerPeakDuring: number; cpu: CpuUse; seconds: number } | null = null;
   if (rolloutWorker !== null) {
     log('rollouts: waiting for every deployment so far to settle');
     const afterSustained = await rolloutsSettled(SETTLE_TIMEOUT_MS);
     const workerPeakSoFar = workerRss.peakSinceMark();
     log(`  settled ${drain(afterSustained.ms)} after the sustained minute's proxies caught up: ${statusCounts(afterSustained.byStatus)}`);
     log(`rollout of every service in ${SCALE_ENVIRONMENTS[0]} (${installation.services.length} configureServiceEnvironment, 8 at a time)`);
+    const rolloutCpuBefore = takeCpuSnapshot(cpuParties);
+    const rolloutBegin = performance.now();
     const everyService = await run.rolloutEveryService(SCALE_ENVIRONMENTS[0]);
     const settled = await rolloutsSettled(SETTLE_TIMEOUT_MS);
-    rollouts = { afterSustained, workerPeakSoFar, everyService, settled, workerPeakDuring: workerRss.peakSinceMark() };
+    const cpu = cpuUseBetween(rolloutCpuBefore, takeCpuSnapshot(cpuParties), os.cpus().length);
+    rollouts = { afterSustained, workerPeakSoFar, everyService, settled, workerPeakDuring: workerRss.peakSinceMark(), cpu, seconds: (performance.now() - rolloutBegin) / 1000 };
     log(`  ${everyService.latencies.length} answered in ${everyService.seconds.toFixed(1)} s (${everyService.errors.length} errors); every deployment settled ${drain(settled.ms)} after the last answer: ${statusCounts(settled.byStatus)}`);
   }
   workerRss.stop();
@@ -844,6 +863,7 @@ async function main(): Promise<void> {
   for (const kind of ['create', 'rotate', 'delete'] as const) out.push(`  ${kind}: n ${sustained.latencies[kind].length}, p50 ${ms(percentile(sustained.latencies[kind], 50))}, p99 ${ms(percentile(sustained.latencies[kind], 99))}, max ${ms(percentile(sustained.latencies[kind], 100))}`);
   if (sustained.errorSamples.length) out.push(`  errors, e.g.: ${sustained.errorSamples.join(' | ')}`);
   out.push(`  control plane heap used: ${mb(heapGrowth.first)} (first quarter) → ${mb(heapGrowth.last)} (last quarter), RSS ${mb(rssGrowth.first)} → ${mb(rssGrowth.last)}; after the proxies caught up: heap ${mb(sustained.afterDrain.controlPlaneHeapUsed)}, RSS ${mb(sustained.afterDrain.controlPlaneRss)}`);
+  out.push(`  cores over the minute: ${cores(sustainedCpu)}`);
   out.push(`  memory every ~5 s (t s: CP RSS / heap / real proxy RSS / in flight): ${sustained.samples.filter((_, i) => i % 5 === 0).map((s) => `${Math.round(s.t)}: ${mb(s.controlPlaneRss)}/${mb(s.controlPlaneHeapUsed)}/${mb(s.proxyRss)}/${s.inFlight}`).join(', ')}`);
   out.push('');
   out.push(`Memory: control plane RSS ${mb(settledControlPlane.rss)} settled (heap ${mb(settledControlPlane.heapUsed)}), peak ${mb(run.controlPlanePeakRss)}${controlPlaneAlive ? '' : ' — the control plane DIED during the run'}; real proxy RSS ${mb(realProxyRss)} with the full configuration, ${mb(realProxyRssAfter)} after the sustained minute, peak sampled ${mb(proxyPeak)}; simulated proxies ${mb(workerMemory.rssBytes)} RSS in ${SETTINGS.workers} processes.`);
@@ -878,6 +898,11 @@ async function main(): Promise<void> {
     out.push(
       `Rollout of every service in ${SCALE_ENVIRONMENTS[0]}: ${r.everyService.latencies.length} configureServiceEnvironment answered in ${r.everyService.seconds.toFixed(1)} s (8 at a time; p50 ${ms(percentile(r.everyService.latencies, 50))}, p99 ${ms(percentile(r.everyService.latencies, 99))}; ${r.everyService.errors.length} errors${r.everyService.errors.length ? `, e.g. ${r.everyService.errors[0]}` : ''}); every deployment settled ${drain(r.settled.ms)} after the last answer (${statusCounts(r.settled.byStatus)}); worker RSS peak ${mb(r.workerPeakDuring)} meanwhile.`,
     );
+    const workerCores = r.cpu.byProcess['rollout worker'];
+    const deployments = r.everyService.latencies.length;
+    out.push(
+      `  cores over those ${r.seconds.toFixed(1)} s: ${cores(r.cpu)}${workerCores === undefined || deployments === 0 ? '' : `; the worker's CPU per deployment ${((workerCores * r.seconds * 1000) / deployments).toFixed(2)} ms`}`,
+    );
     out.push('');
   }
   for (const g of goals) out.push(`${g.result} ${g.name}: ${g.detail}`);
@@ -897,7 +922,7 @@ async function main(): Promise<void> {
   writeFileSync(
     file,
     JSON.stringify(
-      { measuredAt: new Date().toISOString(), commit: gitRevision(ROOT), settings: { ...SETTINGS, databaseUrl: undefined }, table, bulk, graphqlSeedSeconds, started, sequential, sustained, reconnect, memory: { settledControlPlane, peakControlPlaneRss: run.controlPlanePeakRss, realProxyRss, realProxyRssAfter, proxyPeak, workerMemory, rolloutWorkerPeakRss: workerRss.peak }, realProxy: { freshStatus, seededStatus, unknownStatus, readyMs }, rollouts, goals },
+      { measuredAt: new Date().toISOString(), commit: gitRevision(ROOT), settings: { ...SETTINGS, databaseUrl: undefined }, table, bulk, graphqlSeedSeconds, started, sequential, sustained, sustainedCpu, reconnect, memory: { settledControlPlane, peakControlPlaneRss: run.controlPlanePeakRss, realProxyRss, realProxyRssAfter, proxyPeak, workerMemory, rolloutWorkerPeakRss: workerRss.peak }, realProxy: { freshStatus, seededStatus, unknownStatus, readyMs }, rollouts, goals },
       null,
       2,
     ),
