@@ -14,7 +14,8 @@ export class RedisChannel<T> {
     readonly name: string,
     private readonly logger: Logger,
   ) {
-    this.publisher = createRedisClient(redisUrl, { lazyConnect: true, maxRetriesPerRequest: 1, enableOfflineQueue: false, retryStrategy: (n) => Math.min(n * 200, 2000) });
+    // Auto-pipelining: the messages published in one turn (a batch of rollouts ending together) leave in one write.
+    this.publisher = createRedisClient(redisUrl, { lazyConnect: true, maxRetriesPerRequest: 1, enableOfflineQueue: false, enableAutoPipelining: true, retryStrategy: (n) => Math.min(n * 200, 2000) });
     this.publisher.on('error', () => undefined);
     this.publisher.connect().catch(() => undefined);
   }

@@ -45,12 +45,13 @@ export function parseRedisUrl(url: string): RedisTarget {
 
 /**
  * A client for `url` with `options` as for one Redis. For a cluster they apply to each node's
- * connection, except the reconnection policy and the offline queue, which are the cluster's.
+ * connection, except the reconnection policy, the offline queue and auto-pipelining, which are the
+ * cluster's.
  */
 export function createRedisClient(url: string, options: RedisOptions): RedisClient {
   const target = parseRedisUrl(url);
   if (target.kind === 'single') return new Redis(target.url, options);
-  const { retryStrategy, enableOfflineQueue, lazyConnect, ...nodeOptions } = options;
+  const { retryStrategy, enableOfflineQueue, lazyConnect, enableAutoPipelining, ...nodeOptions } = options;
   const clusterOptions: ClusterOptions = {
     redisOptions: {
       ...nodeOptions,
@@ -63,6 +64,7 @@ export function createRedisClient(url: string, options: RedisOptions): RedisClie
   if (retryStrategy !== undefined) clusterOptions.clusterRetryStrategy = retryStrategy;
   if (enableOfflineQueue !== undefined) clusterOptions.enableOfflineQueue = enableOfflineQueue;
   if (lazyConnect !== undefined) clusterOptions.lazyConnect = lazyConnect;
+  if (enableAutoPipelining !== undefined) clusterOptions.enableAutoPipelining = enableAutoPipelining;
   return new Cluster([...target.nodes], clusterOptions);
 }
 

@@ -61,6 +61,18 @@ export class DataPlaneStore {
     await this.db.query('UPDATE data_planes SET connected = false, last_seen_at = now() WHERE id = $1', [proxyId]);
   }
 
+  /**
+   * The connected proxies of one environment, as a rollout reads them: only what it decides on (no
+   * join, no timestamps to parse; it reads them several times a second under a steady rate of change).
+   */
+  async connectedIn(environmentId: string): Promise<ProxyState[]> {
+    const rows: Array<Record<string, unknown>> = await this.db.query(
+      'SELECT id, connected, applied_revision, last_nack_revision, last_nack_reason FROM data_planes WHERE environment_id = $1 AND connected ORDER BY id',
+      [environmentId],
+    );
+    return rows.map(stateOf);
+  }
+
   /** The proxies of one environment (by id), by id. */
   ofEnvironment(environmentId: string): Promise<ProxyRecord[]> {
     return this.select('d.environment_id = $1', [environmentId]);

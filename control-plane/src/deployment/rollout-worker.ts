@@ -5,7 +5,12 @@
 // Every report of an environment wakes every rollout waiting there: they share one read of the
 // proxies' states started after that report, and check whether they were superseded only when the
 // poll wakes them (the status updates are conditional on the revision anyway), so a revision that
-// N proxies apply costs about N reads, not N × the rollouts in flight.
+// N proxies apply costs at most N reads, not N × the rollouts in flight. Under a steady rate of
+// change the reads of an environment start at least PROXY_READ_SPACING_MS apart, each covering every
+// report heard before it started: reports come in bursts (every proxy ACKs each change), and a read
+// per report was most of the worker's queries. The statuses it then moves leave together
+// (deployment-store.ts).
+import { performance } from 'node:perf_hooks';
 import { type Job, Worker } from 'bullmq';
 import type { Logger } from 'pino';
 import type { ProxyState } from '../data-plane-registry/data-plane-store';
@@ -14,6 +19,19 @@ import { DeploymentStatus } from './deployment-status';
 import type { DeploymentStore } from './deployment-store';
 import { BULLMQ_CLIENT_OPTIONS, OwnedRedisClients, settlesWithin } from './owned-redis-clients';
 import { type RolloutJob, ROLLOUT_QUEUE, rolloutQueuePrefix } from './rollout-queue';
+
+/**
+ * Least time between the starts of two reads of an environment's proxies; the first read after a
+ * quiet spell starts at once. Delays a rollout's end by at most this much.
+ */
+const PROXY_READ_SPACING_MS = 10;
+
+/** A read of an environment's proxies: started (covering the reports heard before it), or due to start. */
+interface ProxyRead {
+  /** Reports heard when it started; Infinity while it waits to start (it covers every report heard so far). */
+  after: number;
+  readonly states: Promise<ProxyState[]>;
+}
 
 /** How long a forced close (Redis away) waits for BullMQ before ending the Redis clients itself. */
 const FORCED_CLOSE_TIMEOUT_MS = 2_000;
@@ -45,8 +63,10 @@ export class RolloutWorker {
   private readonly waiters = new Map<string, Set<(reported: boolean) => void>>();
   /** Per environment handle: proxy reports heard so far. */
   private readonly reports = new Map<string, number>();
-  /** Per environment handle: the read of its proxies in flight, and how many reports it started after. */
-  private readonly proxyReads = new Map<string, { readonly after: number; readonly states: Promise<ProxyState[]> }>();
+  /** Per environment handle: the latest read of its proxies, while it is in flight or due to start. */
+  private readonly proxyReads = new Map<string, ProxyRead>();
+  /** Per environment handle: when (performance.now()) its latest read started. */
+  private readonly proxyReadStarts = new Map<string, number>();
   /** Set once close() gave up on the rollouts in flight: they stop at their next step. */
   private abandoned = false;
 
@@ -121,13 +141,24 @@ export class RolloutWorker {
   }
 
   /**
-   * The environment's proxies, read after the reports heard so far: rollouts woken by the same report
-   * share one read (a read in flight that started before a later report is not reused).
+   * The environment's connected proxies, read after the reports heard so far: rollouts woken by the
+   * same reports share one read (a read in flight that started before a later report is not reused).
+   * A read starts at least PROXY_READ_SPACING_MS after the previous one; until then it is shared by
+   * every rollout that asks.
    */
   private proxiesOf(environment: string, environmentId: string, heard: number): Promise<ProxyState[]> {
     const read = this.proxyReads.get(environment);
     if (read !== undefined && read.after >= heard) return read.states;
-    const entry = { after: heard, states: this.store.proxiesOf(environmentId) };
+    const wait = (this.proxyReadStarts.get(environment) ?? -Infinity) + PROXY_READ_SPACING_MS - performance.now();
+    const due = wait > 0 ? new Promise<void>((resolve) => setTimeout(resolve, wait)) : Promise.resolve();
+    const entry: ProxyRead = {
+      after: Infinity,
+      states: due.then(() => {
+        entry.after = this.reports.get(environment) ?? 0;
+        this.proxyReadStarts.set(environment, performance.now());
+        return this.store.connectedProxiesOf(environmentId);
+      }),
+    };
     this.proxyReads.set(environment, entry);
     const forget = () => {
       if (this.proxyReads.get(environment) === entry) this.proxyReads.delete(environment);
@@ -155,10 +186,10 @@ export class RolloutWorker {
 
   private async run(job: Job<RolloutJob, RolloutOutcome>): Promise<RolloutOutcome> {
     const data = job.data;
-    const current = await this.store.current(data.serviceId, data.environmentId);
-    if (!current || current.revision !== data.revision) return 'superseded';
-    if (current.status === DeploymentStatus.DEPLOYED || current.status === DeploymentStatus.FAILED) return current.status === DeploymentStatus.DEPLOYED ? 'deployed' : 'failed';
-    await this.move(data, DeploymentStatus.IN_PROGRESS, `rolling out revision ${data.revision} to ${data.environment}`);
+    const { before, started } = await this.store.begin(data.serviceId, data.environmentId, data.revision, `rolling out revision ${data.revision} to ${data.environment}`);
+    if (!before || before.revision !== data.revision) return 'superseded';
+    if (before.status === DeploymentStatus.DEPLOYED || before.status === DeploymentStatus.FAILED) return before.status === DeploymentStatus.DEPLOYED ? 'deployed' : 'failed';
+    if (started) await this.events.statusChanges.publish(started);
 
     const deadline = Date.now() + (this.options.timeoutMs ?? 30_000);
     let reported = true; // the deployment was just read
@@ -169,7 +200,7 @@ export class RolloutWorker {
         if (!latest || latest.revision !== data.revision) return 'superseded';
       }
       const heard = this.reports.get(data.environment) ?? 0;
-      const proxies = (await this.proxiesOf(data.environment, data.environmentId, heard)).filter((p) => p.connected);
+      const proxies = await this.proxiesOf(data.environment, data.environmentId, heard);
       const refusal = proxies.find((p) => p.appliedRevision < data.revision && p.lastNackRevision !== null && p.lastNackRevision >= data.revision);
       if (refusal) {
         return this.end(data, DeploymentStatus.FAILED, `proxy ${refusal.id} refused revision ${refusal.lastNackRevision}: ${refusal.lastNackReason ?? 'no reason given'}`, 'failed');
