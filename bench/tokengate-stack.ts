@@ -100,11 +100,15 @@ export function parseLogLine(line: string): Record<string, unknown> | undefined 
   }
 }
 
-/** Child env without the caller's TOKENGATE_* settings, which would change what is measured. */
+/**
+ * Child env without the caller's TOKENGATE_* settings, which would change what is measured; with
+ * glibc's malloc capped at two arenas unless the caller set MALLOC_ARENA_MAX, as the image and
+ * `npm start` run Tokengate (docs/adr/018-malloc-arenas.md).
+ */
 export function cleanEnv(extra: Record<string, string>): NodeJS.ProcessEnv {
   const env: NodeJS.ProcessEnv = {};
   for (const [name, value] of Object.entries(process.env)) if (!name.startsWith('TOKENGATE_') && name !== 'DATABASE_URL' && name !== 'REDIS_URL') env[name] = value;
-  return { ...env, NODE_ENV: 'production', ...extra };
+  return { MALLOC_ARENA_MAX: '2', ...env, NODE_ENV: 'production', ...extra };
 }
 
 function redisNamespaceEnv(namespace: string | undefined): Record<string, string> {

@@ -216,11 +216,18 @@ describe('deploy/Dockerfile', () => {
     expect(missing).toEqual([]);
   });
 
+  test('caps glibc malloc at two arenas, as `npm start` does (docs/adr/018-malloc-arenas.md)', () => {
+    expect(runtime.base).toMatch(/bookworm/); // Debian: glibc, which reads the variable (musl would ignore it)
+    expect(IMAGE.env.get('MALLOC_ARENA_MAX')).toBe('2');
+    expect(PACKAGE.scripts.start).toMatch(/\bMALLOC_ARENA_MAX=\$\{MALLOC_ARENA_MAX:-2\} node dist\/cli\/main\.js start\b/);
+  });
+
   test('listens on all interfaces by default (the code defaults to 127.0.0.1), with variables the code reads', () => {
     expect(IMAGE.env.get('TOKENGATE_HOST')).toBe('0.0.0.0');
     expect(IMAGE.env.get('TOKENGATE_GRPC_HOST')).toBe('0.0.0.0');
     expect(IMAGE.env.get('TOKENGATE_PROXY_HOST')).toBe('0.0.0.0');
-    const known = new Set([...VARIABLES.controlPlane, ...VARIABLES.dataPlane]);
+    // Besides what the code reads, one variable of the C library's (next test).
+    const known = new Set([...VARIABLES.controlPlane, ...VARIABLES.dataPlane, 'MALLOC_ARENA_MAX']);
     expect([...IMAGE.env.keys()].filter((name) => !known.has(name))).toEqual([]);
     // The code really reads them: a control plane started with only the image's variables binds 0.0.0.0.
     expect(loadControlPlaneConfig({ ...Object.fromEntries(IMAGE.env), TOKENGATE_MODE: 'development' })).toMatchObject({ host: '0.0.0.0', grpcHost: '0.0.0.0' });
