@@ -105,6 +105,21 @@ describe('authentication', () => {
   });
 });
 
+describe('a user in two organizations', () => {
+  it('has its own role in each, from one token; and none elsewhere', async () => {
+    const email = 'consultant@two-orgs.test';
+    const { addMember } = await cp.ok<{ addMember: { user: { id: string } } }>('mutation($o: ID!, $e: String!) { addMember(organizationId: $o, email: $e, role: DEVELOPER) { user { id } } }', { o: acme.organizationId, e: email });
+    await cp.ok('mutation($o: ID!, $e: String!) { addMember(organizationId: $o, email: $e, role: ADMIN) { user { id } } }', { o: globex.organizationId, e: email });
+    const { createApiToken } = await cp.ok<{ createApiToken: { token: string } }>('mutation($u: ID!) { createApiToken(input: {name: "consulting", userId: $u}) { token } }', { u: addMember.user.id });
+    const token = createApiToken.token;
+    const createProject = (organizationId: string) => cp.gql('mutation($o: ID!) { createProject(input: {organizationId: $o, handle: "consulting", name: "consulting"}) { id } }', { o: organizationId }, token);
+    expect((await createProject(globex.organizationId)).errors).toBeUndefined(); // ADMIN there
+    expect((await createProject(acme.organizationId)).errors?.[0].extensions?.code).toBe('FORBIDDEN'); // DEVELOPER here
+    const { organizations } = await cp.ok<{ organizations: Array<{ handle: string }> }>('{ organizations { handle } }', {}, token);
+    expect(organizations.map((o) => o.handle).sort()).toEqual(['acme', 'globex']);
+  });
+});
+
 describe('organizations, projects and environments', () => {
   it('lists installation-wide environments', async () => {
     const { environments } = await cp.ok<{ environments: Array<{ handle: string; proxyUrl: string }> }>('{ environments { handle proxyUrl } }', {}, acme.tokens.developer);
@@ -363,6 +378,11 @@ describe('connections', () => {
     expect(invisible.errors?.[0].extensions).toMatchObject({ code: 'BAD_USER_INPUT', field: 'input.serviceId' });
     const foreign = await cp.gql(CREATE_CONNECTION, { i: { projectId: globex.projectId, serviceId, name: 'cross' } }, globex.tokens.developer);
     expect(foreign.errors?.[0].extensions?.code).toBe('NOT_FOUND');
+    // Another tenant's project, an unknown one and a malformed id: the same NOT_FOUND, naming the project.
+    for (const projectId of [globex.projectId, '00000000-0000-4000-8000-000000000000', 'not-a-uuid']) {
+      const result = await cp.gql(CREATE_CONNECTION, { i: { projectId, serviceId, name: 'elsewhere' } }, acme.tokens.developer);
+      expect({ projectId, code: result.errors?.[0].extensions?.code, message: result.errors?.[0].message }).toEqual({ projectId, code: 'NOT_FOUND', message: `project "${projectId}" was not found` });
+    }
     const view = await cp.gql('query($id: ID!) { connection(id: $id) { id } }', { id: connectionId }, globex.tokens.admin);
     expect(view.errors?.[0].extensions?.code).toBe('NOT_FOUND');
   });

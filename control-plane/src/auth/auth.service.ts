@@ -22,15 +22,18 @@ export class AuthService {
 
   /** Resolves a bearer token to its actor, or null when the token is unknown or revoked. */
   async authenticate(token: string): Promise<Actor | null> {
-    const rows: Array<{ user_id: string; email: string; is_installation_admin: boolean }> = await this.db.query(
-      `SELECT u.id AS user_id, u.email, u.is_installation_admin
+    // One round trip for every request: the user, and a row per membership (one with nulls for none).
+    const rows: Array<{ user_id: string; email: string; is_installation_admin: boolean; organization_id: string | null; role: Role | null }> = await this.db.query(
+      `SELECT u.id AS user_id, u.email, u.is_installation_admin, m.organization_id, m.role
          FROM api_tokens t JOIN users u ON u.id = t.user_id
+         LEFT JOIN memberships m ON m.user_id = u.id
         WHERE t.token_hash = $1 AND t.revoked_at IS NULL`,
       [hashToken(token)],
     );
     if (rows.length === 0) return null;
-    const memberships = await this.db.getRepository(MembershipEntity).find({ where: { userId: rows[0].user_id } });
-    return new Actor(rows[0].user_id, rows[0].email, rows[0].is_installation_admin, new Map(memberships.map((m) => [m.organizationId, m.role])));
+    const roles = new Map<string, Role>();
+    for (const { organization_id, role } of rows) if (organization_id !== null && role !== null) roles.set(organization_id, role);
+    return new Actor(rows[0].user_id, rows[0].email, rows[0].is_installation_admin, roles);
   }
 
   /**

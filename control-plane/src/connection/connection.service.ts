@@ -23,8 +23,33 @@ export const MAX_CONNECTIONS_PAGE = 1000;
 /** The longest a rotated key may keep working beside its replacement. */
 export const MAX_ROTATION_GRACE_SECONDS = 7 * 24 * 3600;
 
-export function endpointUrl(environment: EnvironmentEntity, organizationHandle: string, contextPath: string): string {
+/** An environment as a new connection's keys need it. */
+type KeyEnvironment = Pick<EnvironmentEntity, 'id' | 'handle' | 'proxyUrl'>;
+
+export function endpointUrl(environment: Pick<EnvironmentEntity, 'proxyUrl'>, organizationHandle: string, contextPath: string): string {
   return `${environment.proxyUrl}${environment.proxyUrl.endsWith('/') ? '' : '/'}${organizationHandle}${contextPath}`;
+}
+
+/**
+ * What a new connection in `projectId` needs besides its service, in one round trip: the project (NOT_FOUND
+ * unless the actor can read it), its organization's handle, whether `name` is taken in the project,
+ * and every environment (oldest first: each gets a key).
+ */
+async function creationContext(tx: EntityManager, actor: Actor, projectId: string, name: string): Promise<{ projectId: string; organizationId: string; organizationHandle: string; nameTaken: boolean; environments: KeyEnvironment[] }> {
+  const rows: Array<{ id: string; organization_id: string; organization_handle: string; name_taken: boolean; environments: KeyEnvironment[] }> = isUuid(projectId)
+    ? await tx.query(
+        `SELECT p.id, p.organization_id, o.handle AS organization_handle,
+                EXISTS (SELECT 1 FROM connections c WHERE c.project_id = p.id AND c.name = $2) AS name_taken,
+                (SELECT coalesce(json_agg(json_build_object('id', e.id, 'handle', e.handle, 'proxyUrl', e.proxy_url) ORDER BY e.created_at), '[]'::json)
+                   FROM environments e) AS environments
+           FROM projects p JOIN organizations o ON o.id = p.organization_id
+          WHERE p.id = $1`,
+        [projectId, name],
+      )
+    : [];
+  const project = rows[0];
+  if (project === undefined || !actor.canRead(project.organization_id)) throw notFound('project', projectId);
+  return { projectId: project.id, organizationId: project.organization_id, organizationHandle: project.organization_handle, nameTaken: project.name_taken, environments: project.environments };
 }
 
 /** Loads a connection the actor can read for a change, locking its row (NOT_FOUND when it is gone). */
@@ -46,27 +71,28 @@ export class ConnectionService {
     const description = validateText('input.description', input.description, 2000);
     try {
       const { connection, keys } = await this.changes.apply(async (tx, change) => {
-        const project = await findByIdOrNotFound(tx, ProjectEntity, input.projectId, 'project', (p) => actor.canRead(p.organizationId));
+        // A creation is the mutation made most often: its reads are few round trips (bench:scale).
+        const project = await creationContext(tx, actor, input.projectId, name);
         // Read with the service row locked (FOR SHARE): a concurrent removal from the marketplace cannot
         // slip past the check below.
         const service = await findByIdOrNotFound(tx, GenAIServiceEntity, input.serviceId, 'GenAI service', (s) => actor.canRead(s.organizationId), { lock: 'share' });
-        if (service.organizationId !== project.organizationId || (service.scope === RegistrationScope.PROJECT && service.projectId !== project.id)) {
+        if (service.organizationId !== project.organizationId || (service.scope === RegistrationScope.PROJECT && service.projectId !== project.projectId)) {
           throw badUserInput('input.serviceId', 'this service is not available to the project (it is registered in another project or organization)');
         }
         if (service.marketplaceStatus === MarketplaceStatus.REMOVED) {
           throw badUserInput('input.serviceId', 'this service has been removed from the marketplace and accepts no new connections');
         }
-        if (await tx.existsBy(ConnectionEntity, { projectId: project.id, name })) throw conflict(`the project already has a connection named "${name}"`, 'input.name');
-        const connection = await tx.save(tx.create(ConnectionEntity, { organizationId: project.organizationId, projectId: project.id, serviceId: service.id, name, description, createdBy: actor.userId }));
-        const organization = await tx.findOneByOrFail(OrganizationEntity, { id: project.organizationId });
-        const environments = await tx.find(EnvironmentEntity, { order: { createdAt: 'ASC' } });
-        const { keys, served } = await this.issueKeys(tx, connection.id, environments, organization.handle, service.contextPath);
+        // Read with the project (before the service's lock): two creations racing for a name still meet the unique index.
+        if (project.nameTaken) throw conflict(`the project already has a connection named "${name}"`, 'input.name');
+        const connection = await tx.save(tx.create(ConnectionEntity, { organizationId: project.organizationId, projectId: project.projectId, serviceId: service.id, name, description, createdBy: actor.userId }));
+        const { environments } = project;
+        const { keys, served } = await this.issueKeys(tx, connection.id, environments, project.organizationHandle, service.contextPath);
         await change.audit(actor, {
           action: 'connection.create',
           targetType: 'Connection',
           targetId: connection.id,
           organizationId: connection.organizationId,
-          details: { name, projectId: project.id, serviceId: service.id, environments: keys.map((k) => k.environment) },
+          details: { name, projectId: project.projectId, serviceId: service.id, environments: keys.map((k) => k.environment) },
         });
         change.alters(service.id, environments.map((e) => e.id), `connection "${name}" created`, { service: false, keys: served });
         return { connection, keys };
@@ -188,7 +214,7 @@ export class ConnectionService {
   private async issueKeys(
     tx: EntityManager,
     connectionId: string,
-    environments: EnvironmentEntity[],
+    environments: readonly KeyEnvironment[],
     organizationHandle: string,
     contextPath: string,
   ): Promise<{ keys: IssuedConnectionKeyType[]; served: Array<{ environmentId: string; keyHash: string }> }> {
