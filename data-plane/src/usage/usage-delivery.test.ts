@@ -198,6 +198,29 @@ describe('UsageDelivery with a Redis spool', () => {
   });
 });
 
+describe('a proxy that reaches the control plane before its own Redis connection is up', () => {
+  it('still re-sends the orphans: the spool read waits for the connection instead of failing', async () => {
+    const prefix = uniquePrefix();
+    const other = spool({ keyPrefix: prefix, proxyId: 'proxy-gone' });
+    await connected(other);
+    const left = batch();
+    await other.put(left);
+    // Just started: its client is still connecting (a command now would fail at once).
+    const fresh = spool({ keyPrefix: prefix, proxyId: 'proxy-new' });
+    const delivery = new UsageDelivery({ spool: fresh, logger, orphanAgeMs: 0 });
+    const sent: UsageBatchMessage[] = [];
+    delivery.attach((sentBatch) => sent.push(sentBatch));
+    delivery.adoptOrphans();
+    await delivery.settled();
+    expect(sent).toEqual([left]);
+  });
+
+  it('gives up after the connect timeout when Redis cannot be reached, and the read fails', async () => {
+    const unreachable = spool({ keyPrefix: uniquePrefix(), redisUrl: UNREACHABLE_URL });
+    await expect(unreachable.unacknowledged(0)).rejects.toThrow();
+  });
+});
+
 describe('UsageSpool.unacknowledged', () => {
   it('returns the batches spooled at least minAge ago by any proxy', async () => {
     const prefix = uniquePrefix();

@@ -28,6 +28,8 @@ interface SpooledBatch {
  * applied twice, so it is dropped instead (with an error log).
  */
 export const MAX_SPOOL_AGE_MS = 6 * 24 * 3600_000;
+/** Longest unacknowledged() waits for a Redis connection in progress (the client's connect timeout). */
+const CONNECT_WAIT_MS = 1000;
 
 export class UsageSpool {
   private readonly redis: RedisClient;
@@ -41,7 +43,7 @@ export class UsageSpool {
     this.redis = createRedisClient(options.redisUrl, {
       maxRetriesPerRequest: 0,
       enableOfflineQueue: false,
-      connectTimeout: 1000,
+      connectTimeout: CONNECT_WAIT_MS,
       commandTimeout: 2000,
       retryStrategy: (attempt: number) => Math.min(100 * attempt, 2000),
     });
@@ -61,8 +63,13 @@ export class UsageSpool {
   /**
    * Batches spooled at least `minAgeMs` ago, by any proxy of the environment (this one included: its
    * memory may have dropped them). Entries too old to re-send safely, or unreadable, are deleted.
+   * Called when the proxy reaches the control plane, which may be before its own Redis connection is
+   * up (commands are not queued while it connects): it waits for that connection attempt first, at
+   * most CONNECT_WAIT_MS, rather than fail and leave the orphans for the next periodic look.
    */
   async unacknowledged(minAgeMs: number): Promise<UsageBatchMessage[]> {
+    await this.connection();
+    if (this.redis.status !== 'ready') throw new Error(`Redis is not reachable (connection ${this.redis.status})`);
     const now = this.now();
     const found: UsageBatchMessage[] = [];
     const expired: string[] = [];
@@ -81,6 +88,26 @@ export class UsageSpool {
       await this.redis.hdel(this.key, ...expired);
     }
     return found;
+  }
+
+  /**
+   * Resolves when the connection in progress is ready or has failed (the client then reconnects on
+   * its own schedule), at once when none is in progress, and after CONNECT_WAIT_MS at most.
+   */
+  private connection(): Promise<void> {
+    const status = this.redis.status;
+    if (status !== 'connecting' && status !== 'connect') return Promise.resolve();
+    return new Promise((resolve) => {
+      const outcomes = ['ready', 'reconnecting', 'end'] as const;
+      const done = (): void => {
+        clearTimeout(timer);
+        for (const outcome of outcomes) this.redis.off(outcome, done);
+        resolve();
+      };
+      const timer = setTimeout(done, CONNECT_WAIT_MS);
+      timer.unref();
+      for (const outcome of outcomes) this.redis.once(outcome, done);
+    });
   }
 
   async close(): Promise<void> {
