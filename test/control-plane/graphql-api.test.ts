@@ -1,5 +1,6 @@
 // The GraphQL contract (docs/architecture.md, "Contract"; schema/schema.graphql) driven as automation would: real HTTP, real PostgreSQL.
 import { Client } from 'pg';
+import { hashToken } from '../../control-plane/src/common/secure-token';
 import { type Tenant, type TestControlPlane, seedEnvironments, seedTenant, startTestControlPlane } from '../support/control-plane-harness';
 
 const SERVICE_FIELDS = `
@@ -396,9 +397,18 @@ describe('connections', () => {
     );
     expect(rotateConnectionKey.environment).toBe('production');
     expect(rotateConnectionKey.apiKey).not.toBe(keys[1].apiKey);
+    expect(rotateConnectionKey.endpointUrl).toBe('http://127.0.0.1:8081/acme/claude');
     const after = await dump(`SELECT k.key_hash FROM connection_keys k ORDER BY k.key_hash`);
     expect(after).not.toBe(before);
     expect(JSON.parse(after)).toHaveLength(JSON.parse(before).length);
+    // This connection's keys: development's as it was, production's the new one only.
+    const hashes = JSON.parse(await dump(`SELECT e.handle, k.key_hash FROM connection_keys k JOIN environments e ON e.id = k.environment_id WHERE k.connection_id = '${connectionId}' ORDER BY e.handle`)) as Array<{ handle: string; key_hash: string }>;
+    expect(hashes).toEqual([
+      { handle: 'development', key_hash: hashToken(keys[0].apiKey) },
+      { handle: 'production', key_hash: hashToken(rotateConnectionKey.apiKey) },
+    ]);
+    const unknown = await cp.gql('mutation($c: ID!) { rotateConnectionKey(connectionId: $c, environment: "staging") { apiKey } }', { c: connectionId }, acme.tokens.developer);
+    expect(unknown.errors?.[0].extensions).toMatchObject({ code: 'BAD_USER_INPUT', field: 'environment' });
   });
 
   it('removal from the marketplace refuses new connections and keeps existing ones', async () => {

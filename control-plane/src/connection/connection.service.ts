@@ -8,7 +8,6 @@ import type { ConfigChanges } from '../config-change/config-change';
 import { EnvironmentEntity } from '../environment/environment.entity';
 import { GenAIServiceEntity } from '../genai-service/genai-service.entity';
 import { MarketplaceStatus, RegistrationScope } from '../genai-service/provider';
-import { OrganizationEntity } from '../organization/organization.entity';
 import { ProjectEntity } from '../project/project.entity';
 import { rateLimitType } from '../rate-limit/rate-limit-policy';
 import { ConnectionKeyEntity } from './connection-key.entity';
@@ -50,6 +49,29 @@ async function creationContext(tx: EntityManager, actor: Actor, projectId: strin
   const project = rows[0];
   if (project === undefined || !actor.canRead(project.organization_id)) throw notFound('project', projectId);
   return { projectId: project.id, organizationId: project.organization_id, organizationHandle: project.organization_handle, nameTaken: project.name_taken, environments: project.environments };
+}
+
+/**
+ * What a key rotation of `connection` in `environmentHandle` needs, in one round trip: the environment
+ * (BAD_USER_INPUT when there is none of that handle), the service's context path, the organization's
+ * handle, and the connection's keys there.
+ */
+async function rotationContext(
+  tx: EntityManager,
+  connection: ConnectionEntity,
+  environmentHandle: string,
+): Promise<{ environment: KeyEnvironment; contextPath: string; organizationHandle: string; keys: Array<{ id: string; keyHash: string; current: boolean }> }> {
+  const rows: Array<{ id: string; handle: string; proxy_url: string; context_path: string; organization_handle: string; keys: Array<{ id: string; keyHash: string; current: boolean }> }> = await tx.query(
+    `SELECT e.id, e.handle, e.proxy_url, s.context_path, o.handle AS organization_handle,
+            (SELECT coalesce(json_agg(json_build_object('id', k.id, 'keyHash', k.key_hash, 'current', k.expires_at IS NULL)), '[]'::json)
+               FROM connection_keys k WHERE k.connection_id = $1 AND k.environment_id = e.id) AS keys
+       FROM environments e, genai_services s, organizations o
+      WHERE e.handle = $2 AND s.id = $3 AND o.id = $4`,
+    [connection.id, environmentHandle, connection.serviceId, connection.organizationId],
+  );
+  const row = rows[0];
+  if (row === undefined) throw badUserInput('environment', `unknown environment "${environmentHandle}"`);
+  return { environment: { id: row.id, handle: row.handle, proxyUrl: row.proxy_url }, contextPath: row.context_path, organizationHandle: row.organization_handle, keys: row.keys };
 }
 
 /** Loads a connection the actor can read for a change, locking its row (NOT_FOUND when it is gone). */
@@ -116,12 +138,8 @@ export class ConnectionService {
     }
     const key = await this.changes.apply(async (tx, change) => {
       const connection = await lockConnection(tx, actor, connectionId);
-      const environment = await tx.findOneBy(EnvironmentEntity, { handle: environmentHandle });
-      if (!environment) throw badUserInput('environment', `unknown environment "${environmentHandle}"`);
-      const service = await tx.findOneByOrFail(GenAIServiceEntity, { id: connection.serviceId });
-      const organization = await tx.findOneByOrFail(OrganizationEntity, { id: connection.organizationId });
-      const existing = await tx.findBy(ConnectionKeyEntity, { connectionId, environmentId: environment.id });
-      const current = existing.find((k) => k.expiresAt === null);
+      const { environment, contextPath, organizationHandle, keys: existing } = await rotationContext(tx, connection, environmentHandle);
+      const current = existing.find((k) => k.current);
       const revoked = existing.filter((k) => k !== current || graceSeconds === 0);
       if (revoked.length > 0) await tx.delete(ConnectionKeyEntity, revoked.map((k) => k.id));
       let previousKeyExpiresAt: Date | null = null;
@@ -130,7 +148,7 @@ export class ConnectionService {
         const [row] = (await tx.query(`UPDATE connection_keys SET expires_at = now() + make_interval(secs => $2) WHERE id = $1 RETURNING expires_at`, [current.id, graceSeconds])) as [Array<{ expires_at: Date }>, number];
         previousKeyExpiresAt = row[0].expires_at;
       }
-      const { keys: [key], served } = await this.issueKeys(tx, connectionId, [environment], organization.handle, service.contextPath);
+      const { keys: [key], served } = await this.issueKeys(tx, connectionId, [environment], organizationHandle, contextPath);
       const keyChanges = [...existing.map((k) => ({ environmentId: environment.id, keyHash: k.keyHash })), ...served];
       await change.audit(actor, {
         action: 'connection.rotateKey',
@@ -139,7 +157,7 @@ export class ConnectionService {
         organizationId: connection.organizationId,
         details: { environment: environmentHandle, graceSeconds, previousKeyExpiresAt: previousKeyExpiresAt?.toISOString() ?? null },
       });
-      change.alters(service.id, [environment.id], `key of connection "${connection.name}" rotated in ${environmentHandle}`, { service: false, keys: keyChanges });
+      change.alters(connection.serviceId, [environment.id], `key of connection "${connection.name}" rotated in ${environmentHandle}`, { service: false, keys: keyChanges });
       return { ...key, previousKeyExpiresAt };
     });
     return key;
