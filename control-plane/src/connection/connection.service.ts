@@ -24,6 +24,8 @@ export const MAX_ROTATION_GRACE_SECONDS = 7 * 24 * 3600;
 
 /** An environment as a new connection's keys need it. */
 type KeyEnvironment = Pick<EnvironmentEntity, 'id' | 'handle' | 'proxyUrl'>;
+/** A key of a connection as a rotation needs it (current: no expiry set). */
+type RotatedKey = { id: string; keyHash: string; current: boolean };
 
 export function endpointUrl(environment: Pick<EnvironmentEntity, 'proxyUrl'>, organizationHandle: string, contextPath: string): string {
   return `${environment.proxyUrl}${environment.proxyUrl.endsWith('/') ? '' : '/'}${organizationHandle}${contextPath}`;
@@ -60,8 +62,8 @@ async function rotationContext(
   tx: EntityManager,
   connection: ConnectionEntity,
   environmentHandle: string,
-): Promise<{ environment: KeyEnvironment; contextPath: string; organizationHandle: string; keys: Array<{ id: string; keyHash: string; current: boolean }> }> {
-  const rows: Array<{ id: string; handle: string; proxy_url: string; context_path: string; organization_handle: string; keys: Array<{ id: string; keyHash: string; current: boolean }> }> = await tx.query(
+): Promise<{ environment: KeyEnvironment; contextPath: string; organizationHandle: string; keys: RotatedKey[] }> {
+  const rows: Array<{ id: string; handle: string; proxy_url: string; context_path: string; organization_handle: string; keys: RotatedKey[] }> = await tx.query(
     `SELECT e.id, e.handle, e.proxy_url, s.context_path, o.handle AS organization_handle,
             (SELECT coalesce(json_agg(json_build_object('id', k.id, 'keyHash', k.key_hash, 'current', k.expires_at IS NULL)), '[]'::json)
                FROM connection_keys k WHERE k.connection_id = $1 AND k.environment_id = e.id) AS keys

@@ -7,9 +7,8 @@
 // poll wakes them (the status updates are conditional on the revision anyway), so a revision that
 // N proxies apply costs at most N reads, not N × the rollouts in flight. Under a steady rate of
 // change the reads of an environment start at least PROXY_READ_SPACING_MS apart, each covering every
-// report heard before it started: reports come in bursts (every proxy ACKs each change), and a read
-// per report was most of the worker's queries. The statuses it then moves leave together
-// (deployment-store.ts).
+// report heard before it started: reports come in bursts (every proxy ACKs each change), and each
+// one used to cost a read. The statuses it then moves leave together (deployment-store.ts).
 import { performance } from 'node:perf_hooks';
 import { type Job, Worker } from 'bullmq';
 import type { Logger } from 'pino';
@@ -167,19 +166,17 @@ export class RolloutWorker {
     return entry.states;
   }
 
-  private async move(job: RolloutJob, status: DeploymentStatus, message: string): Promise<boolean> {
-    const row = await this.store.transition(job.serviceId, job.environmentId, job.revision, status, message);
-    if (row) await this.events.statusChanges.publish(row);
-    return row !== null;
-  }
-
   /**
    * Moves the deployment to its final status and returns `outcome`, or 'superseded' when a newer
    * revision replaced the deployment meanwhile (the update, conditional on the revision, then changed
    * nothing): between two polls a rollout does not re-read its deployment.
    */
   private async end(job: RolloutJob, status: DeploymentStatus, message: string, outcome: RolloutOutcome): Promise<RolloutOutcome> {
-    if (await this.move(job, status, message)) return outcome;
+    const row = await this.store.transition(job.serviceId, job.environmentId, job.revision, status, message);
+    if (row) {
+      await this.events.statusChanges.publish(row);
+      return outcome;
+    }
     const latest = await this.store.current(job.serviceId, job.environmentId);
     return !latest || latest.revision !== job.revision ? 'superseded' : outcome;
   }
