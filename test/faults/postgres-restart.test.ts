@@ -102,8 +102,9 @@ it('a createConnection cut by a crash after writing its connection and keys leav
   if (!pg.running) await pg.start(); // only after a failure of the previous test
   expect(await footprint(name)).toEqual({ connections: 0, keys: 0, audits: 0 });
 
-  // createConnection writes the connection, then one key per environment, then its audit event, in
-  // one transaction: holding the audit table makes it wait right after the earlier inserts.
+  // createConnection writes the connection and its keys, then its audit event (sent with the revision
+  // bump and the COMMIT), in one transaction: holding the audit table makes it wait right after the
+  // earlier inserts.
   const locker = new Client({ connectionString: cp.databaseUrl });
   locker.on('error', () => undefined); // the crash ends this session too
   await locker.connect();
@@ -116,7 +117,7 @@ it('a createConnection cut by a crash after writing its connection and keys leav
       () =>
         withSession(async (client) => {
           const { rows } = await client.query<{ pid: number }>(
-            `SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock' AND query ILIKE 'INSERT INTO "audit_events"%'`,
+            `SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock' AND query ILIKE 'INSERT INTO audit_events%'`,
           );
           return rows[0];
         }),

@@ -1,3 +1,4 @@
+import { escapeLiteral } from 'pg';
 import type { EntityManager } from 'typeorm';
 import type { Actor } from '../auth/actor';
 import { AuditEventEntity } from './audit-event.entity';
@@ -21,4 +22,14 @@ export async function recordAudit(tx: EntityManager, actor: Actor, record: Audit
     targetId: record.targetId,
     details: (record.details ?? {}) as object,
   });
+}
+
+/**
+ * The same audit event as one INSERT statement with its values as escaped literals, for a unit of work
+ * that sends it with other statements in one message (config-change/revision-ledger.ts: with its COMMIT).
+ */
+export function auditInsertStatement(actor: Actor, record: AuditRecord): string {
+  const literal = (value: string | null) => (value === null ? 'NULL' : escapeLiteral(value));
+  return `INSERT INTO audit_events (actor_user_id, organization_id, action, target_type, target_id, details)
+          VALUES (${literal(actor.userId)}::uuid, ${literal(record.organizationId ?? null)}::uuid, ${literal(record.action)}, ${literal(record.targetType)}, ${literal(record.targetId)}, ${literal(JSON.stringify(record.details ?? {}))}::jsonb)`;
 }

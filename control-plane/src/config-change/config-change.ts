@@ -1,6 +1,7 @@
 // How a change reaches the proxies, in one place. A mutation that alters what proxies serve runs as
 // one unit of work (`ConfigChanges.apply`):
-//   1. In one transaction: the mutation's own rows, its audit event (`change.audit`), and for each
+//   1. In one transaction: the mutation's own rows, its audit event (`change.audit`, sent with the
+//      COMMIT), and for each
 //      environment whose proxies serve something else now, one more revision, the change-log rows
 //      naming what changed (services, consumer keys) and the service's deployment reopened as
 //      PENDING (`change.alters` → revision-ledger.ts). A rolled-back change leaves none of it. The
@@ -13,14 +14,17 @@
 //      the change log (or a snapshot); a 5 s revision poll there only catches up announcements lost
 //      while Redis was away — it announces nothing.
 import type { DataSource, EntityManager } from 'typeorm';
-import { type AuditRecord, recordAudit } from '../audit/audit-log';
+import { type AuditRecord, auditInsertStatement, recordAudit } from '../audit/audit-log';
 import type { Actor } from '../auth/actor';
 import type { ChangeFeed } from './change-feed';
 import { type BumpedEnvironment, bumpRevisions, type RevisionBump } from './revision-ledger';
 
 /** What a unit of work records besides its own rows. */
 export interface ChangeRecorder {
-  /** The audit event of the change, in its transaction. */
+  /**
+   * The audit event of the change, in its transaction: written with the revision bump and the COMMIT
+   * (one message, revision-ledger.ts), or before the COMMIT when the change bumps nothing.
+   */
   audit(actor: Actor, record: AuditRecord): Promise<void>;
   /**
    * The change alters what the proxies of these environments serve for `serviceId`: each gets a new
@@ -45,19 +49,27 @@ export class ConfigChanges {
   async apply<T>(work: (tx: EntityManager, change: ChangeRecorder) => Promise<T>): Promise<T> {
     let bump: RevisionBump | null = null;
     let bumped: BumpedEnvironment[] = [];
+    const audits: Array<{ actor: Actor; record: AuditRecord }> = [];
     const runner = this.db.createQueryRunner();
     let result: T;
     try {
       await runner.startTransaction();
       result = await work(runner.manager, {
-        audit: (actor, record) => recordAudit(runner.manager, actor, record),
+        audit: (actor, record) => {
+          audits.push({ actor, record });
+          return Promise.resolve();
+        },
         alters: (serviceId, environmentIds, message, served) => {
           if (bump !== null) throw new Error('a unit of work alters one service (ChangeRecorder.alters called twice)');
           bump = { serviceId, environmentIds, message, served };
         },
       });
-      if (bump === null) await runner.commitTransaction();
-      else bumped = await bumpRevisions(runner, bump);
+      if (bump === null) {
+        for (const { actor, record } of audits) await recordAudit(runner.manager, actor, record);
+        await runner.commitTransaction();
+      } else {
+        bumped = await bumpRevisions(runner, bump, audits.map(({ actor, record }) => auditInsertStatement(actor, record)));
+      }
     } catch (error) {
       // The original error is thrown even if the rollback fails (a failed COMMIT has ended the transaction).
       if (runner.isTransactionActive) await runner.rollbackTransaction().catch(() => undefined);

@@ -28,7 +28,8 @@ export interface RevisionBump {
 }
 
 /**
- * Commits the transaction open on `runner` with, as its last statements, what a change records about
+ * Commits the transaction open on `runner` with, as its last statements, `before` (the unit of work's
+ * own statements that need no answer: its audit event) and what a change records about
  * the proxies of the environments it alters: each environment's snapshot revision bumped, what
  * changed written into the environment's change log (config_changes, read by the config stream to
  * build deltas), and the service's deployment there (re)opened as PENDING at that revision. A
@@ -44,13 +45,14 @@ export interface RevisionBump {
  *
  * On failure the transaction is left to the caller to roll back (a failed COMMIT has ended it already).
  */
-export async function bumpRevisions(runner: QueryRunner, bump: RevisionBump): Promise<BumpedEnvironment[]> {
+export async function bumpRevisions(runner: QueryRunner, bump: RevisionBump, before: readonly string[] = []): Promise<BumpedEnvironment[]> {
   const { serviceId, environmentIds, message, served = { service: true } } = bump;
   // The client TypeORM holds for this runner (connect() returns it once connected).
   const client = (await runner.connect()) as PoolClient;
   const environments = [...new Set(environmentIds)];
   if (environments.length === 0) {
-    await runner.commitTransaction();
+    await client.query([...before, 'COMMIT'].join(';\n'));
+    (runner as { isTransactionActive: boolean }).isTransactionActive = false;
     return [];
   }
   // Every bumped revision gets at least one log row (the delta builder checks that the log covers every
@@ -66,6 +68,8 @@ export async function bumpRevisions(runner: QueryRunner, bump: RevisionBump): Pr
   const array = (values: Array<string | null>, type: string) => `ARRAY[${values.map(literal).join(', ')}]::${type}[]`;
   const ids = array(environments, 'uuid');
   const sql = [
+    // The unit of work's own last statements (its audit event), before the environments are locked.
+    ...before,
     // Row locks in one fixed order (by id) before the update: two changes touching the same environments
     // would otherwise lock them in whatever order the update scans them and could deadlock. NO KEY UPDATE,
     // as the update itself takes: it does not wait for the key-share locks of rows referencing them.
@@ -92,7 +96,7 @@ export async function bumpRevisions(runner: QueryRunner, bump: RevisionBump): Pr
   const results = (await client.query(sql)) as unknown as QueryResult<Row>[];
   // Committed: TypeORM's runner must not roll back or commit it again.
   (runner as { isTransactionActive: boolean }).isTransactionActive = false;
-  return results[1].rows.map((r) => {
+  return results[before.length + 1].rows.map((r) => {
     const revision = Number(r.revision);
     return {
       environmentId: r.id,

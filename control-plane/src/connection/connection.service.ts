@@ -31,26 +31,43 @@ export function endpointUrl(environment: Pick<EnvironmentEntity, 'proxyUrl'>, or
   return `${environment.proxyUrl}${environment.proxyUrl.endsWith('/') ? '' : '/'}${organizationHandle}${contextPath}`;
 }
 
+/** The service a new connection targets, as its creation checks it. */
+type ConnectedService = Pick<GenAIServiceEntity, 'id' | 'organizationId' | 'projectId' | 'scope' | 'marketplaceStatus' | 'contextPath'>;
+
 /**
- * What a new connection in `projectId` needs besides its service, in one round trip: the project (NOT_FOUND
+ * What a new connection to `serviceId` in `projectId` needs, in one round trip: the project (NOT_FOUND
  * unless the actor can read it), its organization's handle, whether `name` is taken in the project,
- * and every environment (oldest first: each gets a key).
+ * every environment (oldest first: each gets a key), and the service, read with its row locked (FOR
+ * SHARE: a concurrent removal from the marketplace cannot slip past the caller's check; NOT_FOUND
+ * unless the actor can read it).
  */
-async function creationContext(tx: EntityManager, actor: Actor, projectId: string, name: string): Promise<{ projectId: string; organizationId: string; organizationHandle: string; nameTaken: boolean; environments: KeyEnvironment[] }> {
-  const rows: Array<{ id: string; organization_id: string; organization_handle: string; name_taken: boolean; environments: KeyEnvironment[] }> = isUuid(projectId)
+async function creationContext(
+  tx: EntityManager,
+  actor: Actor,
+  projectId: string,
+  serviceId: string,
+  name: string,
+): Promise<{ projectId: string; organizationId: string; organizationHandle: string; nameTaken: boolean; environments: KeyEnvironment[]; service: ConnectedService }> {
+  const rows: Array<{ id: string; organization_id: string; organization_handle: string; name_taken: boolean; environments: KeyEnvironment[]; service: ConnectedService | null }> = isUuid(projectId)
     ? await tx.query(
         `SELECT p.id, p.organization_id, o.handle AS organization_handle,
                 EXISTS (SELECT 1 FROM connections c WHERE c.project_id = p.id AND c.name = $2) AS name_taken,
                 (SELECT coalesce(json_agg(json_build_object('id', e.id, 'handle', e.handle, 'proxyUrl', e.proxy_url) ORDER BY e.created_at), '[]'::json)
-                   FROM environments e) AS environments
+                   FROM environments e) AS environments,
+                (SELECT json_build_object('id', s.id, 'organizationId', s.organization_id, 'projectId', s.project_id, 'scope', s.scope,
+                                          'marketplaceStatus', s.marketplace_status, 'contextPath', s.context_path)
+                   FROM (SELECT * FROM genai_services WHERE id = $3 FOR SHARE) s) AS service
            FROM projects p JOIN organizations o ON o.id = p.organization_id
           WHERE p.id = $1`,
-        [projectId, name],
+        // A malformed service id matches no row (and is never a database error).
+        [projectId, name, isUuid(serviceId) ? serviceId : null],
       )
     : [];
   const project = rows[0];
   if (project === undefined || !actor.canRead(project.organization_id)) throw notFound('project', projectId);
-  return { projectId: project.id, organizationId: project.organization_id, organizationHandle: project.organization_handle, nameTaken: project.name_taken, environments: project.environments };
+  const { service } = project;
+  if (service === null || !actor.canRead(service.organizationId)) throw notFound('GenAI service', serviceId);
+  return { projectId: project.id, organizationId: project.organization_id, organizationHandle: project.organization_handle, nameTaken: project.name_taken, environments: project.environments, service };
 }
 
 /**
@@ -95,22 +112,30 @@ export class ConnectionService {
     const description = validateText('input.description', input.description, 2000);
     try {
       const { connection, keys } = await this.changes.apply(async (tx, change) => {
-        // A creation is the mutation made most often: its reads are few round trips (bench:scale).
-        const project = await creationContext(tx, actor, input.projectId, name);
-        // Read with the service row locked (FOR SHARE): a concurrent removal from the marketplace cannot
-        // slip past the check below.
-        const service = await findByIdOrNotFound(tx, GenAIServiceEntity, input.serviceId, 'GenAI service', (s) => actor.canRead(s.organizationId), { lock: 'share' });
+        // A creation is the mutation made most often: three round trips in its transaction (bench:scale).
+        const project = await creationContext(tx, actor, input.projectId, input.serviceId, name);
+        const { service, environments } = project;
         if (service.organizationId !== project.organizationId || (service.scope === RegistrationScope.PROJECT && service.projectId !== project.projectId)) {
           throw badUserInput('input.serviceId', 'this service is not available to the project (it is registered in another project or organization)');
         }
         if (service.marketplaceStatus === MarketplaceStatus.REMOVED) {
           throw badUserInput('input.serviceId', 'this service has been removed from the marketplace and accepts no new connections');
         }
-        // Read with the project (before the service's lock): two creations racing for a name still meet the unique index.
+        // Read with the project (in the statement that locks the service): two creations racing for a name still meet the unique index.
         if (project.nameTaken) throw conflict(`the project already has a connection named "${name}"`, 'input.name');
-        const connection = await tx.save(tx.create(ConnectionEntity, { organizationId: project.organizationId, projectId: project.projectId, serviceId: service.id, name, description, createdBy: actor.userId }));
-        const { environments } = project;
-        const { keys, served } = await this.issueKeys(tx, connection.id, environments, project.organizationHandle, service.contextPath);
+        const { keys, served, rows: keyRows } = newKeys(environments, project.organizationHandle, service.contextPath);
+        // The connection and its keys, one statement.
+        const [inserted]: Array<{ id: string; created_at: Date }> = await tx.query(
+          `WITH c AS (
+             INSERT INTO connections (organization_id, project_id, service_id, name, description, created_by)
+             VALUES ($1, $2, $3, $4, $5, $6) RETURNING id, created_at),
+           k AS (
+             INSERT INTO connection_keys (connection_id, environment_id, key_hash, key_prefix)
+             SELECT c.id, t.environment_id, t.key_hash, t.key_prefix FROM c, unnest($7::uuid[], $8::text[], $9::text[]) AS t(environment_id, key_hash, key_prefix))
+           SELECT id, created_at FROM c`,
+          [project.organizationId, project.projectId, service.id, name, description, actor.userId, keyRows.map((r) => r.environmentId), keyRows.map((r) => r.keyHash), keyRows.map((r) => r.keyPrefix)],
+        );
+        const connection = tx.create(ConnectionEntity, { id: inserted.id, organizationId: project.organizationId, projectId: project.projectId, serviceId: service.id, name, description, createdBy: actor.userId, createdAt: inserted.created_at });
         await change.audit(actor, {
           action: 'connection.create',
           targetType: 'Connection',
@@ -227,10 +252,7 @@ export class ConnectionService {
     });
   }
 
-  /**
-   * Issues a new key of the connection in each environment (one INSERT): the keys, shown once, here,
-   * and what the proxies are told (each key's hash in its environment).
-   */
+  /** Issues a new key of the connection in each environment (one INSERT). */
   private async issueKeys(
     tx: EntityManager,
     connectionId: string,
@@ -238,14 +260,24 @@ export class ConnectionService {
     organizationHandle: string,
     contextPath: string,
   ): Promise<{ keys: IssuedConnectionKeyType[]; served: Array<{ environmentId: string; keyHash: string }> }> {
-    if (environments.length === 0) return { keys: [], served: [] };
-    const apiKeys = environments.map(() => generateToken(CONSUMER_KEY_PREFIX));
-    const served = environments.map((environment, i) => ({ environmentId: environment.id, keyHash: hashToken(apiKeys[i]) }));
-    await tx.insert(
-      ConnectionKeyEntity,
-      served.map(({ environmentId, keyHash }, i) => ({ connectionId, environmentId, keyHash, keyPrefix: apiKeys[i].slice(0, 12) })),
-    );
-    const keys = environments.map((environment, i) => ({ environment: environment.handle, apiKey: apiKeys[i], endpointUrl: endpointUrl(environment, organizationHandle, contextPath) }));
+    const { keys, served, rows } = newKeys(environments, organizationHandle, contextPath);
+    if (rows.length > 0) await tx.insert(ConnectionKeyEntity, rows.map((row) => ({ connectionId, ...row })));
     return { keys, served };
   }
+}
+
+/**
+ * A new key in each environment: the keys, shown once, to the caller; what the proxies are told (each
+ * key's hash in its environment); the rows to store (hash and prefix, never the key).
+ */
+function newKeys(
+  environments: readonly KeyEnvironment[],
+  organizationHandle: string,
+  contextPath: string,
+): { keys: IssuedConnectionKeyType[]; served: Array<{ environmentId: string; keyHash: string }>; rows: Array<{ environmentId: string; keyHash: string; keyPrefix: string }> } {
+  const apiKeys = environments.map(() => generateToken(CONSUMER_KEY_PREFIX));
+  const served = environments.map((environment, i) => ({ environmentId: environment.id, keyHash: hashToken(apiKeys[i]) }));
+  const rows = served.map((key, i) => ({ ...key, keyPrefix: apiKeys[i].slice(0, 12) }));
+  const keys = environments.map((environment, i) => ({ environment: environment.handle, apiKey: apiKeys[i], endpointUrl: endpointUrl(environment, organizationHandle, contextPath) }));
+  return { keys, served, rows };
 }
