@@ -1,7 +1,8 @@
 // What a connection mutation sends to PostgreSQL, counted at the pg client (one query call, one round
 // trip): the mutation made most often, createConnection, is four round trips (begin; the project, its
 // environments and the service, locked; the connection with its keys; the audit event, the revision
-// bump and the COMMIT in one message), and the audit event of every change leaves with its COMMIT.
+// bump and the COMMIT in one message); a key rotation five, a deletion four; and the audit event of
+// every change leaves with its COMMIT.
 // Under a sustained rate each round trip waits for a core on a busy machine (bench:scale), so these
 // counts are what keeps createConnection's latency down; the rows written are checked too.
 import type { Client, Pool } from 'pg';
@@ -103,20 +104,53 @@ it('creates a connection in four round trips: its keys, audit event, revisions a
   expect(announced[0].map((b) => [b.handle, b.revision])).toEqual([['development', after.development], ['production', after.production]]);
 });
 
-it('sends the audit event of a rotation and of a deletion with their COMMIT', async () => {
-  const { connection } = await connections.create(developer, { projectId: tenant.projectId, serviceId, name: 'short-lived' });
+it('rotates a key in five round trips and deletes a connection in four, each audit event sent with its COMMIT', async () => {
+  const { connection, keys } = await connections.create(developer, { projectId: tenant.projectId, serviceId, name: 'short-lived' });
   roundTrips.length = 0;
+  // Begin; lock the connection; read the environment, the route and the keys there; revoke and issue; commit.
+  const graced = await connections.rotateKey(developer, connection.id, 'production', 60);
+  expect(roundTrips).toHaveLength(5);
+  expect(roundTrips[1]).toMatch(/FROM connections WHERE id = \$1 .* FOR UPDATE$/);
+  expect(roundTrips.filter((sql) => sql.includes('audit_events'))).toEqual([roundTrips[4]]);
+  expect(roundTrips[4]).toMatch(/COMMIT$/);
+  expect(graced.previousKeyExpiresAt).toBeInstanceOf(Date);
+  // A rotation during the grace period revokes the key in its grace at once, and leaves the current
+  // one its own grace: still one current and one previous key (the partial unique indexes hold).
   const rotated = await connections.rotateKey(developer, connection.id, 'production');
-  expect(roundTrips.filter((sql) => sql.includes('audit_events'))).toEqual([roundTrips.at(-1)]);
-  expect(roundTrips.at(-1)).toMatch(/COMMIT$/);
+  const stored: Array<{ key_hash: string; current: boolean }> = await db.query(
+    `SELECT k.key_hash, k.expires_at IS NULL AS current FROM connection_keys k JOIN environments e ON e.id = k.environment_id WHERE k.connection_id = $1 AND e.handle = 'production'`,
+    [connection.id],
+  );
+  expect(stored).toEqual([{ key_hash: hashToken(rotated.apiKey), current: true }]);
+  expect(announced.at(-1)?.map((b) => b.handle)).toEqual(['production']);
   roundTrips.length = 0;
+  // Begin; lock the connection; delete its keys (as they are now) and the connection; commit.
   await connections.delete(developer, connection.id);
-  expect(roundTrips.filter((sql) => sql.includes('audit_events'))).toEqual([roundTrips.at(-1)]);
+  expect(roundTrips).toHaveLength(4);
+  expect(roundTrips.filter((sql) => sql.includes('audit_events'))).toEqual([roundTrips[3]]);
+  const [{ n: left }] = await db.query('SELECT count(*)::int AS n FROM connection_keys WHERE connection_id = $1', [connection.id]);
+  expect(left).toBe(0);
+  // What the proxies are told: every key the connection had (development's original, production's last).
+  const [change] = await db.query(
+    `SELECT array_agg(key_hash ORDER BY key_hash) AS hashes FROM config_changes WHERE revision = (SELECT max(revision) FROM config_changes c2 WHERE c2.environment_id = config_changes.environment_id) AND key_hash IS NOT NULL`,
+  );
+  expect(change.hashes).toEqual(expect.arrayContaining([hashToken(keys[0].apiKey), hashToken(rotated.apiKey)]));
   const audits: Array<{ action: string; details: Record<string, unknown> }> = await db.query(`SELECT action, details FROM audit_events WHERE target_id = $1 ORDER BY created_at`, [connection.id]);
-  expect(audits.map((a) => a.action)).toEqual(['connection.create', 'connection.rotateKey', 'connection.delete']);
-  expect(audits[1].details).toEqual({ environment: 'production', graceSeconds: 0, previousKeyExpiresAt: null });
-  expect(audits[2].details).toEqual({ name: 'short-lived', serviceId });
-  expect(rotated.apiKey).toMatch(/^tgk_/);
+  expect(audits.map((a) => a.action)).toEqual(['connection.create', 'connection.rotateKey', 'connection.rotateKey', 'connection.delete']);
+  expect(audits[1].details).toEqual({ environment: 'production', graceSeconds: 60, previousKeyExpiresAt: (graced.previousKeyExpiresAt as Date).toISOString() });
+  expect(audits[2].details).toEqual({ environment: 'production', graceSeconds: 0, previousKeyExpiresAt: null });
+  expect(audits[3].details).toEqual({ name: 'short-lived', serviceId });
+});
+
+it('locks no connection of an organization the actor cannot read: NOT_FOUND, as for an unknown one', async () => {
+  const { connection } = await connections.create(developer, { projectId: tenant.projectId, serviceId, name: 'not-yours' });
+  const outsider = new Actor(developer.userId, developer.email, false, new Map());
+  for (const id of [connection.id, '00000000-0000-4000-8000-000000000000', 'not-a-uuid']) {
+    await expect(connections.delete(outsider, id)).rejects.toMatchObject({ message: `connection "${id}" was not found`, extensions: { code: 'NOT_FOUND' } });
+    await expect(connections.rotateKey(outsider, id, 'production')).rejects.toMatchObject({ extensions: { code: 'NOT_FOUND' } });
+  }
+  const [{ n }] = await db.query('SELECT count(*)::int AS n FROM connection_keys WHERE connection_id = $1', [connection.id]);
+  expect(n).toBe(2);
 });
 
 it('writes nothing for a refused creation: no connection, no audit event, no revision', async () => {

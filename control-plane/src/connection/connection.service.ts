@@ -10,7 +10,6 @@ import { GenAIServiceEntity } from '../genai-service/genai-service.entity';
 import { MarketplaceStatus, RegistrationScope } from '../genai-service/provider';
 import { ProjectEntity } from '../project/project.entity';
 import { rateLimitType } from '../rate-limit/rate-limit-policy';
-import { ConnectionKeyEntity } from './connection-key.entity';
 import { type ConnectionRows, databaseRows, readEnvironmentLimits } from './connection-limits';
 import { ConnectionEntity } from './connection.entity';
 import type { ConnectionEnvironmentType, CreateConnectionInput, IssuedConnectionKeyType } from './connection.types';
@@ -93,12 +92,33 @@ async function rotationContext(
   return { environment: { id: row.id, handle: row.handle, proxyUrl: row.proxy_url }, contextPath: row.context_path, organizationHandle: row.organization_handle, keys: row.keys };
 }
 
-/** Loads a connection the actor can read for a change, locking its row (NOT_FOUND when it is gone). */
+/**
+ * Loads a connection the actor can read for a change, locking its row, in one round trip (NOT_FOUND
+ * when there is none the actor can read, or it was deleted concurrently). Whom the actor may read is
+ * part of the query, so no lock is ever taken on another organization's row. Anything else the change
+ * reads of the connection (its keys) comes in a later statement, once the lock is held: a statement's
+ * snapshot predates the lock it waits for, and would miss what the change before it committed.
+ */
 export async function lockConnection(tx: EntityManager, actor: Actor, connectionId: string): Promise<ConnectionEntity> {
-  const connection = await findByIdOrNotFound(tx, ConnectionEntity, connectionId, 'connection', (c) => actor.canRead(c.organizationId));
-  const locked: unknown[] = await tx.query('SELECT 1 FROM connections WHERE id = $1 FOR UPDATE', [connectionId]);
-  if (locked.length === 0) throw notFound('connection', connectionId); // deleted concurrently
-  return connection;
+  const rows: Array<{ id: string; organization_id: string; project_id: string; service_id: string; name: string; description: string; created_by: string; created_at: Date }> = isUuid(connectionId)
+    ? await tx.query(
+        `SELECT id, organization_id, project_id, service_id, name, description, created_by, created_at
+           FROM connections WHERE id = $1 AND ($2 OR organization_id = ANY($3::uuid[])) FOR UPDATE`,
+        [connectionId, actor.isInstallationAdmin, actor.organizationIds()],
+      )
+    : [];
+  const row = rows[0];
+  if (row === undefined) throw notFound('connection', connectionId);
+  return tx.create(ConnectionEntity, {
+    id: row.id,
+    organizationId: row.organization_id,
+    projectId: row.project_id,
+    serviceId: row.service_id,
+    name: row.name,
+    description: row.description,
+    createdBy: row.created_by,
+    createdAt: row.created_at,
+  });
 }
 
 export class ConnectionService {
@@ -168,14 +188,25 @@ export class ConnectionService {
       const { environment, contextPath, organizationHandle, keys: existing } = await rotationContext(tx, connection, environmentHandle);
       const current = existing.find((k) => k.current);
       const revoked = existing.filter((k) => k !== current || graceSeconds === 0);
-      if (revoked.length > 0) await tx.delete(ConnectionKeyEntity, revoked.map((k) => k.id));
-      let previousKeyExpiresAt: Date | null = null;
-      if (current !== undefined && graceSeconds > 0) {
-        // The database's clock, like every other timestamp of the control plane.
-        const [row] = (await tx.query(`UPDATE connection_keys SET expires_at = now() + make_interval(secs => $2) WHERE id = $1 RETURNING expires_at`, [current.id, graceSeconds])) as [Array<{ expires_at: Date }>, number];
-        previousKeyExpiresAt = row[0].expires_at;
-      }
-      const { keys: [key], served } = await this.issueKeys(tx, connectionId, [environment], organizationHandle, contextPath);
+      const kept = graceSeconds > 0 ? current : undefined;
+      const { keys: [key], served, rows: [row] } = newKeys([environment], organizationHandle, contextPath);
+      // The replaced keys revoked (or the current one given its grace period, on the database's clock,
+      // like every other timestamp of the control plane), then the new key stored: one statement. The
+      // insert's condition reads the first two to their end (a one-time filter, evaluated before its
+      // row), so it runs after them (sub-statements of a WITH run in no set order otherwise) and the
+      // partial unique indexes (one current, one previous key per environment) no longer see the
+      // replaced key.
+      const [written]: Array<{ expires_at: Date | null }> = await tx.query(
+        `WITH revoked AS (DELETE FROM connection_keys WHERE id = ANY($1::uuid[]) RETURNING id),
+              kept AS (UPDATE connection_keys SET expires_at = now() + make_interval(secs => $3) WHERE id = $2 RETURNING expires_at),
+              issued AS (
+                INSERT INTO connection_keys (connection_id, environment_id, key_hash, key_prefix)
+                SELECT $4::uuid, $5::uuid, $6::text, $7::text WHERE (SELECT count(*) FROM revoked) >= 0 AND (SELECT count(*) FROM kept) >= 0
+                RETURNING id)
+         SELECT (SELECT expires_at FROM kept) AS expires_at, (SELECT count(*) FROM issued) AS issued`,
+        [revoked.map((k) => k.id), kept?.id ?? null, graceSeconds, connectionId, row.environmentId, row.keyHash, row.keyPrefix],
+      );
+      const previousKeyExpiresAt = written.expires_at;
       const keyChanges = [...existing.map((k) => ({ environmentId: environment.id, keyHash: k.keyHash })), ...served];
       await change.audit(actor, {
         action: 'connection.rotateKey',
@@ -193,9 +224,14 @@ export class ConnectionService {
   async delete(actor: Actor, connectionId: string): Promise<void> {
     await this.changes.apply(async (tx, change) => {
       const connection = await lockConnection(tx, actor, connectionId);
-      const removedKeys = (await tx.findBy(ConnectionKeyEntity, { connectionId })).map((k) => ({ environmentId: k.environmentId, keyHash: k.keyHash }));
+      // The keys (as they are now that the connection is locked), then the connection: one statement.
+      const removedKeys: Array<{ environmentId: string; keyHash: string }> = await tx.query(
+        `WITH keys AS (DELETE FROM connection_keys WHERE connection_id = $1 RETURNING environment_id, key_hash),
+              gone AS (DELETE FROM connections WHERE id = $1)
+         SELECT environment_id AS "environmentId", key_hash AS "keyHash" FROM keys`,
+        [connectionId],
+      );
       const environmentIds = removedKeys.map((k) => k.environmentId);
-      await tx.delete(ConnectionEntity, { id: connectionId }); // keys go with it (ON DELETE CASCADE)
       await change.audit(actor, { action: 'connection.delete', targetType: 'Connection', targetId: connectionId, organizationId: connection.organizationId, details: { name: connection.name, serviceId: connection.serviceId } });
       change.alters(connection.serviceId, environmentIds, `connection "${connection.name}" deleted`, { service: false, keys: removedKeys });
     });
@@ -250,19 +286,6 @@ export class ConnectionService {
         quotaSource,
       };
     });
-  }
-
-  /** Issues a new key of the connection in each environment (one INSERT). */
-  private async issueKeys(
-    tx: EntityManager,
-    connectionId: string,
-    environments: readonly KeyEnvironment[],
-    organizationHandle: string,
-    contextPath: string,
-  ): Promise<{ keys: IssuedConnectionKeyType[]; served: Array<{ environmentId: string; keyHash: string }> }> {
-    const { keys, served, rows } = newKeys(environments, organizationHandle, contextPath);
-    if (rows.length > 0) await tx.insert(ConnectionKeyEntity, rows.map((row) => ({ connectionId, ...row })));
-    return { keys, served };
   }
 }
 
