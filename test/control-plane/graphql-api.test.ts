@@ -388,6 +388,17 @@ describe('connections', () => {
     expect(view.errors?.[0].extensions?.code).toBe('NOT_FOUND');
   });
 
+  it('creates one connection of a name when several creations race for it; the others get CONFLICT', async () => {
+    const results = await Promise.all(
+      Array.from({ length: 6 }, () => cp.gql(CREATE_CONNECTION, { i: { projectId: acme.projectId, serviceId, name: 'racing-app' } }, acme.tokens.developer)),
+    );
+    expect(results.filter((r) => r.errors === undefined)).toHaveLength(1);
+    for (const refused of results.filter((r) => r.errors !== undefined)) expect(refused.errors?.[0].extensions).toMatchObject({ code: 'CONFLICT', field: 'input.name' });
+    expect(await dump(`SELECT count(*)::int AS n FROM connections WHERE name = 'racing-app'`)).toBe('[{"n":1}]');
+    const winner = results.find((r) => r.errors === undefined)!.data as { createConnection: { connection: { id: string } } };
+    await cp.ok('mutation($id: ID!) { deleteConnection(id: $id) }', { id: winner.createConnection.connection.id }, acme.tokens.developer);
+  });
+
   it('rotates one environment’s key: a new key, a new hash, the other environment untouched', async () => {
     const before = await dump(`SELECT k.key_hash FROM connection_keys k ORDER BY k.key_hash`);
     const { rotateConnectionKey } = await cp.ok<{ rotateConnectionKey: { environment: string; apiKey: string; endpointUrl: string } }>(

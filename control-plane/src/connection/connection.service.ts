@@ -141,7 +141,7 @@ export class ConnectionService {
         if (service.marketplaceStatus === MarketplaceStatus.REMOVED) {
           throw badUserInput('input.serviceId', 'this service has been removed from the marketplace and accepts no new connections');
         }
-        // Read with the project (in the statement that locks the service): two creations racing for a name still meet the unique index.
+        // Read with the project (in the statement that locks the service); two creations racing for a name meet the unique index (project_id, name).
         if (project.nameTaken) throw conflict(`the project already has a connection named "${name}"`, 'input.name');
         const { keys, served, rows: keyRows } = newKeys(environments, project.organizationHandle, service.contextPath);
         // The connection and its keys, one statement.

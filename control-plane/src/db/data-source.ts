@@ -23,6 +23,7 @@ import { ConfigChanges1764080000000 } from './migrations/1764080000000-config-ch
 import { ConnectionQuotas1764090000000 } from './migrations/1764090000000-connection-quotas';
 import { KeyRotationGrace1764100000000 } from './migrations/1764100000000-key-rotation-grace';
 import { DataPlaneCredentials1764110000000 } from './migrations/1764110000000-data-plane-credentials';
+import { ConnectionNameUnique1764120000000 } from './migrations/1764120000000-connection-name-unique';
 
 export const ENTITIES = [
   UserEntity,
@@ -51,6 +52,7 @@ export const MIGRATIONS = [
   ConnectionQuotas1764090000000,
   KeyRotationGrace1764100000000,
   DataPlaneCredentials1764110000000,
+  ConnectionNameUnique1764120000000,
 ];
 
 /** Schema changes go through migrations only: `synchronize` stays off everywhere. */
