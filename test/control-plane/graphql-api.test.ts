@@ -119,6 +119,26 @@ describe('a user in two organizations', () => {
     const { organizations } = await cp.ok<{ organizations: Array<{ handle: string }> }>('{ organizations { handle } }', {}, token);
     expect(organizations.map((o) => o.handle).sort()).toEqual(['acme', 'globex']);
   });
+
+  it('lets an organization ADMIN issue a token only for a user whose every role is in organizations that ADMIN administers', async () => {
+    const addMember = (organizationId: string, email: string, role: string, token?: string) =>
+      cp.ok<{ addMember: { user: { id: string } } }>('mutation($o: ID!, $e: String!, $r: Role!) { addMember(organizationId: $o, email: $e, role: $r) { user { id } } }', { o: organizationId, e: email, r: role }, token);
+    const issue = (userId: string, token: string) => cp.gql<{ createApiToken: { token: string } }>('mutation($u: ID!) { createApiToken(input: {name: "for you", userId: $u}) { token } }', { u: userId }, token);
+    // A globex engineer, added to acme by acme's ADMIN: a token for them would act in globex too.
+    const outsider = (await addMember(globex.organizationId, 'engineer-elsewhere@globex.test', 'PLATFORM_ENGINEER')).addMember.user.id;
+    await addMember(acme.organizationId, 'engineer-elsewhere@globex.test', 'DEVELOPER', acme.tokens.admin);
+    expect((await issue(outsider, acme.tokens.admin)).errors?.[0].extensions?.code).toBe('FORBIDDEN');
+    // The installation admin, added to acme by acme's ADMIN: a token for them would be an installation-admin token.
+    const { viewer } = await cp.ok<{ viewer: { user: { id: string; email: string } } }>('{ viewer { user { id email } } }');
+    await addMember(acme.organizationId, viewer.user.email, 'DEVELOPER', acme.tokens.admin);
+    expect((await issue(viewer.user.id, acme.tokens.admin)).errors?.[0].extensions?.code).toBe('FORBIDDEN');
+    // A member of acme only: allowed, and the token is theirs.
+    const member = (await addMember(acme.organizationId, 'only-acme@acme.test', 'DEVELOPER', acme.tokens.admin)).addMember.user.id;
+    const issued = await issue(member, acme.tokens.admin);
+    expect(issued.errors).toBeUndefined();
+    const { viewer: theirs } = await cp.ok<{ viewer: { user: { id: string }; isInstallationAdmin: boolean } }>('{ viewer { user { id } isInstallationAdmin } }', {}, issued.data!.createApiToken.token);
+    expect(theirs).toEqual({ user: { id: member }, isInstallationAdmin: false });
+  });
 });
 
 describe('organizations, projects and environments', () => {

@@ -65,9 +65,15 @@ export class AuthService {
       const user = await tx.findOneBy(UserEntity, { id: userId });
       if (!user) throw notFound('user', userId);
       if (userId !== actor.userId && !actor.isInstallationAdmin) {
+        // The token acts with every role the user holds, in every organization, and with the
+        // installation-admin flag: an ADMIN may issue one only for a user all of whose memberships are
+        // in organizations that ADMIN administers, never for an installation admin. (One membership was
+        // enough before: an ADMIN added anyone by email, then held their token everywhere.)
         const theirs = await tx.findBy(MembershipEntity, { userId });
-        const administered = theirs.some((m) => actor.roleIn(m.organizationId) === Role.ADMIN);
-        if (!administered) throw forbidden('you can create API tokens for yourself, or as ADMIN for members of your organization');
+        const administered = theirs.length > 0 && theirs.every((m) => actor.roleIn(m.organizationId) === Role.ADMIN);
+        if (!administered || user.isInstallationAdmin) {
+          throw forbidden('you can create API tokens for yourself, or as ADMIN for users who belong only to organizations you administer');
+        }
       }
       const name = validateName('input.name', input.name);
       const token = generateToken(API_TOKEN_PREFIX);

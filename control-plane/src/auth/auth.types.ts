@@ -19,6 +19,6 @@ export class CreateApiTokenPayload {
 @InputType()
 export class CreateApiTokenInput {
   @Field() name: string;
-  @Field(() => ID, { nullable: true, description: 'Defaults to the caller. Organization ADMINs may issue tokens for their members.' }) userId?: string | null;
+  @Field(() => ID, { nullable: true, description: 'Defaults to the caller. An organization ADMIN may issue tokens for users who belong only to organizations that ADMIN administers (never for an installation admin); installation admins for anyone.' }) userId?: string | null;
 }
 
