@@ -165,6 +165,33 @@ describe('anthropicUsageAccounting cache details', () => {
     expect(observe(accounting.observeResponse(streamed, 200, 'text/event-stream'), [read]).result.usage).toEqual({ promptTokens: 188089, completionTokens: 12, cachedReadTokens: 188086 });
   });
 
+  it('lays message_delta counters over message_start one by one, as the SDK accumulates them', () => {
+    // MessageDeltaUsage: input_tokens, cache_* and output_tokens_details are nullable cumulative totals, "omitted when
+    // they don't apply"; the SDK overwrites each one that is present and keeps message_start's for the rest.
+    const event = (type: string, data: object): string => sse({ type, ...data }, type);
+    const stream = (delta: object): Buffer =>
+      Buffer.from(
+        [
+          event('message_start', { message: { model: 'claude-opus-4-1', usage: { input_tokens: 10, cache_creation_input_tokens: 0, cache_read_input_tokens: 5000, output_tokens: 1 } } }),
+          event('content_block_delta', { index: 0, delta: { type: 'text_delta', text: 'hi' } }),
+          event('message_delta', { delta: { stop_reason: 'end_turn', stop_sequence: null }, usage: delta }),
+          event('message_stop', {}),
+        ].join(''),
+      );
+    const usageOf = (delta: object) => observe(accounting.observeResponse(streamed, 200, 'text/event-stream'), [stream(delta)]).result.usage;
+    // input_tokens repeated, cache counts omitted or null: the cache read message_start reported is still part of the prompt.
+    expect(usageOf({ input_tokens: 10, output_tokens: 20 })).toEqual({ promptTokens: 5010, completionTokens: 20, cachedReadTokens: 5000 });
+    expect(usageOf({ input_tokens: 12, cache_creation_input_tokens: null, cache_read_input_tokens: null, output_tokens: 20 })).toEqual({ promptTokens: 5012, completionTokens: 20, cachedReadTokens: 5000 });
+    // The thinking tokens of the whole message come with message_delta, whether or not it repeats the input counts.
+    expect(usageOf({ output_tokens: 20, output_tokens_details: { thinking_tokens: 7 } })).toEqual({ promptTokens: 5010, completionTokens: 20, cachedReadTokens: 5000, reasoningTokens: 7 });
+    expect(usageOf({ input_tokens: 10, cache_read_input_tokens: 5000, output_tokens: 20, output_tokens_details: { thinking_tokens: 7 } })).toEqual({
+      promptTokens: 5010,
+      completionTokens: 20,
+      cachedReadTokens: 5000,
+      reasoningTokens: 7,
+    });
+  });
+
   it('keeps each stream its own message_start: two interleaved streams do not share cache counts', () => {
     const cached = cachedStream('claude-a', { input_tokens: 10, cache_creation_input_tokens: 0, cache_read_input_tokens: 500, output_tokens: 1 }, 5, 'one');
     const plain = cachedStream('claude-b', { input_tokens: 7, output_tokens: 1 }, 4, 'two');

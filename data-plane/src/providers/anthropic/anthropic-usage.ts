@@ -58,13 +58,31 @@ function contentBlockText(block: unknown): string {
   return textOf(stringMember(block, 'text')) + textOf(stringMember(block, 'thinking')) + textOf(stringMember(block, 'name')) + textOf(block.input);
 }
 
+/** The usage counters message_delta may repeat (cumulative totals), each replacing message_start's when present. */
+const DELTA_COUNTERS = ['input_tokens', 'cache_creation_input_tokens', 'cache_read_input_tokens', 'output_tokens', 'output_tokens_details'] as const;
+
+/**
+ * message_start's usage with the counters message_delta reports laid over it one by one, as the SDK's
+ * MessageStream accumulates them: each counter message_delta carries (not null) is the whole message's
+ * total and replaces message_start's, and each it omits keeps message_start's value. (A message_delta
+ * that repeats input_tokens but omits the cache counts still has the cached prompt read at the start.)
+ */
+function mergedUsage(startUsage: unknown, deltaUsage: unknown): Record<string, unknown> {
+  const merged: Record<string, unknown> = isJsonObject(startUsage) ? { ...startUsage } : {};
+  for (const name of DELTA_COUNTERS) {
+    const value = member(deltaUsage, name);
+    if (value !== undefined && value !== null) merged[name] = value;
+  }
+  return merged;
+}
+
 /**
  * One Messages stream event. message_start carries the prompt tokens (and 1 output token: not a
  * usage to report), message_delta the final cumulative output tokens (and, on newer models, updated
  * input counts), message_stop ends the message. ping and content_block_start/stop are skipped unparsed.
  */
 function anthropicEventReader(): (event: EventSourceMessage, tally: UsageTally) => boolean {
-  /** message_start's usage object: its cache counts complete a message_delta that reports only output. */
+  /** message_start's usage object: the counts a message_delta does not repeat stand as it gave them. */
   let startUsage: unknown = null;
   return (event, tally) => {
   let type = event.event;
@@ -93,12 +111,12 @@ function anthropicEventReader(): (event: EventSourceMessage, tally: UsageTally) 
     }
     case 'message_delta': {
       data ??= parseJsonObject(event.data);
-      const usage = member(data, 'usage');
-      const output = tokenCount(member(usage, 'output_tokens'));
-      // Newer models repeat the (final) input counts here; otherwise message_start's stand.
-      const inputs = promptTokens(usage) === null ? startUsage : usage;
-      const prompt = promptTokens(inputs) ?? tally.reportedPromptTokens;
-      if (prompt !== null && output !== null) tally.usage = withCacheDetails(inputs, prompt, output);
+      const deltaUsage = member(data, 'usage');
+      const output = tokenCount(member(deltaUsage, 'output_tokens'));
+      // Newer models repeat the (final) input counts here, some or all of them; the others stand as message_start gave them.
+      const usage = mergedUsage(startUsage, deltaUsage);
+      const prompt = promptTokens(usage) ?? tally.reportedPromptTokens;
+      if (prompt !== null && output !== null) tally.usage = withCacheDetails(usage, prompt, output);
       break;
     }
     case 'message_stop':
