@@ -238,6 +238,29 @@ describe('openAiUsageAccounting.observeResponse', () => {
   });
 });
 
+describe('openAiUsageAccounting: stored objects and background responses', () => {
+  const retrieval = (path: string) => accounting.prepareRequest(path, Buffer.alloc(0), undefined);
+  const usage = { input_tokens: 500, input_tokens_details: { cached_tokens: 0 }, output_tokens: 30, output_tokens_details: { reasoning_tokens: 0 }, total_tokens: 530 };
+  const response = (fields: object) => Buffer.from(JSON.stringify({ id: 'resp_1', object: 'response', model: 'gpt-5-2025-08-07', output: [{ type: 'message', content: [{ type: 'output_text', text: 'Done.' }] }], ...fields }));
+  const usageOf = (prepared: ReturnType<typeof accounting.prepareRequest>, body: Buffer) => observe(accounting.observeResponse(prepared, 200, 'application/json'), [body]).result.usage;
+
+  it('charges nothing for retrieving a stored Response or chat completion: its usage was charged when it was created', () => {
+    expect(usageOf(retrieval('/v1/responses/resp_1'), response({ status: 'completed', background: false, usage }))).toEqual({ promptTokens: 0, completionTokens: 0 });
+    const completion = { id: 'chatcmpl-1', object: 'chat.completion', model: 'gpt-4o', choices: [{ index: 0, message: { role: 'assistant', content: 'Hi' } }], usage: { prompt_tokens: 19, completion_tokens: 10, total_tokens: 29 } };
+    expect(usageOf(retrieval('/v1/chat/completions/chatcmpl-1'), Buffer.from(JSON.stringify(completion)))).toEqual({ promptTokens: 0, completionTokens: 0 });
+    const list = { object: 'list', data: [completion], first_id: 'chatcmpl-1', last_id: 'chatcmpl-1', has_more: false };
+    expect(usageOf(retrieval('/v1/chat/completions'), Buffer.from(JSON.stringify(list)))).toEqual({ promptTokens: 0, completionTokens: 0 });
+  });
+
+  it('charges a background Response when it is retrieved finished, and nothing when it is created or polled unfinished', () => {
+    const created = prepare({ model: 'gpt-5', input: 'Write a long report.', background: true }, '/v1/responses');
+    expect(usageOf(created, response({ status: 'queued', background: true, output: [], usage: null }))).toEqual({ promptTokens: 0, completionTokens: 0 });
+    expect(usageOf(retrieval('/v1/responses/resp_1'), response({ status: 'in_progress', background: true, output: [], usage: null }))).toEqual({ promptTokens: 0, completionTokens: 0 });
+    expect(usageOf(retrieval('/v1/responses/resp_1'), response({ status: 'completed', background: true, usage }))).toEqual({ promptTokens: 500, completionTokens: 30 });
+    expect(usageOf(retrieval('/v1/responses/resp_1'), response({ status: 'incomplete', background: true, usage }))).toEqual({ promptTokens: 500, completionTokens: 30 });
+  });
+});
+
 describe('openAiUsageAccounting operations', () => {
   it.each([
     ['/v1/chat/completions', 'chat_completions'],

@@ -71,7 +71,7 @@ export function createOpenAiCompatibleUsageAccounting(differences: OpenAiCompati
       if (kind === 'sse' || (kind === 'none' && prepared.stream)) {
         return new SseResponseObserver(readOpenAiEvent, prepared.stripUsageChunk);
       }
-      if (kind === 'json' || kind === 'none') return new JsonResponseObserver(OPENAI_JSON_READER);
+      if (kind === 'json' || kind === 'none') return new JsonResponseObserver(isRetrieval(prepared) ? RETRIEVAL_JSON_READER : OPENAI_JSON_READER);
       return new PassThroughObserver(NOTHING_TO_COUNT); // audio, images, files: no usage to read
     },
   };
@@ -99,12 +99,26 @@ const FREE_OPERATION_OBJECTS: ReadonlySet<string> = new Set([
   'response.input_tokens', // POST /v1/responses/input_tokens counts a prompt and is not billed
 ]);
 
+const NO_TOKENS: TokenUsage = Object.freeze({ promptTokens: 0, completionTokens: 0 });
+
+/** A Responses API object still being generated in the background: nothing is billed yet. */
+function isPendingResponse(body: JsonObject): boolean {
+  const status = body.status;
+  return body.object === 'response' && (status === 'queued' || status === 'in_progress') && (body.usage === null || body.usage === undefined);
+}
+
+/** Statuses of a Responses API object whose usage is final. */
+const FINISHED_RESPONSE_STATUSES: ReadonlySet<unknown> = new Set(['completed', 'incomplete', 'failed']);
+
 export const OPENAI_JSON_READER: JsonUsageReader = {
   usage(body) {
     const reported = openAiUsage(body.usage);
     if (reported !== null) return reported;
+    // POST /v1/responses with `background: true` answers at once, queued: the usage comes with the
+    // finished Response, which the client retrieves (see RETRIEVAL_JSON_READER).
+    if (isPendingResponse(body)) return NO_TOKENS;
     const object = stringMember(body, 'object');
-    return object !== null && FREE_OPERATION_OBJECTS.has(object) ? { promptTokens: 0, completionTokens: 0 } : null;
+    return object !== null && FREE_OPERATION_OBJECTS.has(object) ? NO_TOKENS : null;
   },
   usageMember: openAiUsage,
   text(body) {
@@ -115,6 +129,33 @@ export const OPENAI_JSON_READER: JsonUsageReader = {
     for (const item of arrayMember(body, 'output')) text += responsesOutputItemText(item);
     return text;
   },
+};
+
+/**
+ * A request without a body generates nothing (every generating endpoint takes a JSON or multipart
+ * body): a GET of stored objects, e.g. `GET /v1/responses/{id}`, `GET /v1/chat/completions/{id}` and
+ * `GET /v1/chat/completions` (stored completions), whose answer repeats the usage of the requests
+ * that created them.
+ */
+function isRetrieval(prepared: PreparedRequest): boolean {
+  return prepared.body.length === 0;
+}
+
+/**
+ * Retrieved objects are not billed again: their usage was charged when they were created. The one
+ * exception is a background Response (`background: true`), whose creating request was answered
+ * before any usage existed: its usage is charged when it is retrieved finished. Retrieved again
+ * after that, it would be charged again: a stateless proxy cannot tell, so clients should stop
+ * polling once it has finished (as the SDKs' examples do).
+ */
+const RETRIEVAL_JSON_READER: JsonUsageReader = {
+  usage(body) {
+    if (body.object === 'response' && body.background === true && FINISHED_RESPONSE_STATUSES.has(body.status)) return openAiUsage(body.usage) ?? NO_TOKENS;
+    return NO_TOKENS;
+  },
+  // A large retrieved body (a list, a Response with images) is never charged from a usage found in it.
+  usageMember: () => null,
+  text: () => '',
 };
 
 /** Text of a chat message or a streamed delta: content, refusal, reasoning, tool calls, audio transcript. */
