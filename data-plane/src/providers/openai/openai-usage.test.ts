@@ -238,6 +238,25 @@ describe('openAiUsageAccounting.observeResponse', () => {
   });
 });
 
+describe('openAiUsageAccounting: streamed transcriptions', () => {
+  it('reads the usage of transcript.text.done and the text of transcript.text.delta (multipart request, unnamed events)', () => {
+    const prepared = accounting.prepareRequest('/v1/audio/transcriptions', Buffer.from('--x\r\nContent-Disposition: form-data; name="stream"\r\n\r\ntrue\r\n--x--\r\n'), 'multipart/form-data; boundary=x');
+    const bytes = Buffer.from(
+      [
+        sse({ type: 'transcript.text.delta', delta: 'Today', logprobs: [] }),
+        sse({ type: 'transcript.text.delta', delta: ' is', logprobs: [] }),
+        sse({ type: 'transcript.text.done', text: 'Today is', logprobs: [], usage: { type: 'tokens', input_tokens: 14, input_token_details: { text_tokens: 0, audio_tokens: 14 }, output_tokens: 45, total_tokens: 59 } }),
+        sse('[DONE]'),
+      ].join(''),
+    );
+    expect(observe(accounting.observeResponse(prepared, 200, 'text/event-stream'), piecesOf(bytes, [30, 100])).result).toEqual({
+      usage: { promptTokens: 14, completionTokens: 45 },
+      completionText: 'Today is',
+      complete: true,
+    });
+  });
+});
+
 describe('openAiUsageAccounting: stored objects and background responses', () => {
   const retrieval = (path: string) => accounting.prepareRequest(path, Buffer.alloc(0), undefined);
   const usage = { input_tokens: 500, input_tokens_details: { cached_tokens: 0 }, output_tokens: 30, output_tokens_details: { reasoning_tokens: 0 }, total_tokens: 530 };

@@ -202,6 +202,8 @@ const RESPONSES_TEXT_EVENTS: ReadonlySet<string> = new Set([
   'response.reasoning_text.delta',
   'response.reasoning_summary_text.delta',
   'response.audio.transcript.delta',
+  // POST /v1/audio/transcriptions with `stream=true` (unnamed events, ending with `data: [DONE]`).
+  'transcript.text.delta',
 ]);
 /** Responses API stream events that end the response and carry its usage. */
 const RESPONSES_FINAL_EVENTS: ReadonlySet<string> = new Set(['response.completed', 'response.incomplete', 'response.failed']);
@@ -258,5 +260,8 @@ function readResponsesEvent(type: string, event: JsonObject, tally: UsageTally):
     tally.noteModel(member(event.response, 'model'));
     tally.usage = openAiUsage(member(event.response, 'usage')) ?? tally.usage;
     tally.complete = true;
+  } else if (type === 'transcript.text.done') {
+    // A streamed transcription's usage (`{"type":"tokens","input_tokens",...}`) comes with its last event.
+    tally.usage = openAiUsage(event.usage) ?? tally.usage;
   }
 }
