@@ -113,3 +113,23 @@ describe('mistralUsageAccounting operations', () => {
     });
   });
 });
+
+describe('mistralUsageAccounting: the Conversations API', () => {
+  it('reads a streamed conversation: text from message.output.delta, usage and the end from conversation.response.done', () => {
+    const prepared = accounting.prepareRequest('/v1/conversations', Buffer.from(JSON.stringify({ model: 'mistral-medium-latest', inputs: 'Hi', stream: true })), 'application/json');
+    const event = (type: string, data: object): string => sse({ type, ...data }, type);
+    const bytes = Buffer.from(
+      [
+        event('conversation.response.started', { created_at: '2025-06-01T00:00:00Z', conversation_id: 'conv_1' }),
+        event('message.output.delta', { output_index: 0, id: 'msg_1', content_index: 0, model: 'mistral-medium-2505', agent_id: null, role: 'assistant', content: 'Hello' }),
+        event('message.output.delta', { output_index: 0, id: 'msg_1', content_index: 1, model: 'mistral-medium-2505', agent_id: null, role: 'assistant', content: { type: 'text', text: ' there' } }),
+        event('conversation.response.done', { created_at: '2025-06-01T00:00:01Z', usage: { prompt_tokens: 9, completion_tokens: 2, total_tokens: 11, connector_tokens: null, connectors: null } }),
+      ].join(''),
+    );
+    expect(observe(accounting.observeResponse(prepared, 200, 'text/event-stream'), piecesOf(bytes, [40, 200])).result).toEqual({
+      usage: { promptTokens: 9, completionTokens: 2 },
+      completionText: 'Hello there',
+      complete: true,
+    });
+  });
+});

@@ -207,6 +207,13 @@ const RESPONSES_TEXT_EVENTS: ReadonlySet<string> = new Set([
 ]);
 /** Responses API stream events that end the response and carry its usage. */
 const RESPONSES_FINAL_EVENTS: ReadonlySet<string> = new Set(['response.completed', 'response.incomplete', 'response.failed']);
+/**
+ * Mistral's Conversations API stream (`POST /v1/conversations[/{id}[/restart]]` with `stream: true`;
+ * named events, no `[DONE]`): text in message.output.delta's `content` (a string or one content
+ * chunk), usage in conversation.response.done, which ends it.
+ */
+const MISTRAL_CONVERSATION_TEXT = 'message.output.delta';
+const MISTRAL_CONVERSATION_DONE = 'conversation.response.done';
 
 /**
  * One event of an OpenAI-style stream: Chat Completions chunks ending with `data: [DONE]` (usage on
@@ -222,7 +229,17 @@ export function readOpenAiEvent(event: EventSourceMessage, tally: UsageTally): b
   }
   const name = event.event;
   // Named events are the Responses API's: skip those that carry neither text nor usage unparsed.
-  if (name !== undefined && name !== 'message' && name !== 'response.created' && !RESPONSES_TEXT_EVENTS.has(name) && !RESPONSES_FINAL_EVENTS.has(name)) return false;
+  if (
+    name !== undefined &&
+    name !== 'message' &&
+    name !== 'response.created' &&
+    !RESPONSES_TEXT_EVENTS.has(name) &&
+    !RESPONSES_FINAL_EVENTS.has(name) &&
+    name !== MISTRAL_CONVERSATION_TEXT &&
+    name !== MISTRAL_CONVERSATION_DONE
+  ) {
+    return false;
+  }
   const chunk = parseJsonObject(data);
   if (chunk === null) return false;
   const type = chunk.type;
@@ -259,6 +276,12 @@ function readResponsesEvent(type: string, event: JsonObject, tally: UsageTally):
   } else if (RESPONSES_FINAL_EVENTS.has(type)) {
     tally.noteModel(member(event.response, 'model'));
     tally.usage = openAiUsage(member(event.response, 'usage')) ?? tally.usage;
+    tally.complete = true;
+  } else if (type === MISTRAL_CONVERSATION_TEXT) {
+    const content = event.content;
+    tally.addText(isJsonObject(content) ? contentText([content]) : contentText(content));
+  } else if (type === MISTRAL_CONVERSATION_DONE) {
+    tally.usage = openAiUsage(event.usage) ?? tally.usage;
     tally.complete = true;
   } else if (type === 'transcript.text.done') {
     // A streamed transcription's usage (`{"type":"tokens","input_tokens",...}`) comes with its last event.
