@@ -1,12 +1,14 @@
 // Fake AWS Bedrock Runtime upstream: POST /model/{modelId}/converse (JSON),
-// /model/{modelId}/converse-stream (application/vnd.amazon.eventstream binary frames) and
-// /model/{modelId}/invoke (an Anthropic model's native JSON, token counts in headers).
+// /model/{modelId}/converse-stream (application/vnd.amazon.eventstream binary frames),
+// /model/{modelId}/invoke (an Anthropic model's native JSON, token counts in headers) and
+// /model/{modelId}/invoke-with-response-stream (an Anthropic model's native events, each one base64 in
+// the `bytes` of a `chunk` event; the last one carries `amazon-bedrock-invocationMetrics`).
 import { randomUUID } from 'node:crypto';
 import { EventStreamCodec } from '@smithy/eventstream-codec';
 import { fromUtf8, toUtf8 } from '@smithy/util-utf8';
 import converseExample from '../fixtures/providers/bedrock/converse.json';
 import errorExamples from '../fixtures/providers/bedrock/errors.json';
-import { anthropicMessage } from './anthropic';
+import { anthropicMessage, anthropicMessageUsage } from './anthropic';
 import {
   type FakeBehaviour,
   type FakeExchange,
@@ -32,7 +34,7 @@ export function startFakeBedrock(options: FakeBedrockOptions = {}): Promise<Fake
   return startFake((exchange) => handleBedrock(exchange, options), { errorFor: bedrockError });
 }
 
-const ROUTE = /^\/model\/([^/]+)\/(converse|converse-stream|invoke)$/;
+const ROUTE = /^\/model\/([^/]+)\/(converse|converse-stream|invoke|invoke-with-response-stream)$/;
 const codec = new EventStreamCodec(toUtf8, fromUtf8);
 
 async function handleBedrock(exchange: FakeExchange, options: FakeBedrockOptions): Promise<void> {
@@ -56,6 +58,14 @@ async function handleBedrock(exchange: FakeExchange, options: FakeBedrockOptions
   if (route[2] === 'invoke') {
     const model = anthropicModelName(decodeURIComponent(route[1]));
     sendJson(res, 200, { ...anthropicMessage(behaviour, model), id: `msg_bdrk_${randomId(24)}` }, { 'x-amzn-requestid': requestId, ...bedrockInvokeHeaders(behaviour) });
+    return;
+  }
+  if (route[2] === 'invoke-with-response-stream') {
+    await sendStream(exchange, bedrockInvokeStream(behaviour, anthropicModelName(decodeURIComponent(route[1]))), {
+      'content-type': 'application/vnd.amazon.eventstream',
+      'x-amzn-requestid': requestId,
+      'x-amzn-bedrock-content-type': 'application/json',
+    });
     return;
   }
   await sendStream(exchange, bedrockConverseStream(behaviour), {
@@ -165,6 +175,40 @@ export function bedrockConverseStream(behaviour: FakeBehaviour): Uint8Array[] {
     bedrockEvent('messageStop', { stopReason: 'end_turn' }),
     bedrockEvent('metadata', { usage: bedrockUsage(behaviour), metrics: { latencyMs: converseExample.metrics.latencyMs } }),
   ];
+}
+
+/**
+ * InvokeModelWithResponseStream for an Anthropic model: Anthropic's Messages stream events (no ping),
+ * each JSON-encoded, base64 in the `bytes` of a `chunk` event (with Bedrock's `p` padding). message_start
+ * carries Anthropic's usage (input_tokens without the cached part, the cache counts, 1 output token),
+ * message_delta the final output tokens, and message_stop Bedrock's `amazon-bedrock-invocationMetrics`:
+ * inputTokenCount (the uncached part, as the headers of InvokeModel), outputTokenCount, latencies and
+ * the cache counts.
+ */
+export function bedrockInvokeStream(behaviour: FakeBehaviour, model: string): Uint8Array[] {
+  const usage = anthropicMessageUsage(behaviour);
+  const events: object[] = [
+    {
+      type: 'message_start',
+      message: { id: `msg_bdrk_${randomId(24)}`, type: 'message', role: 'assistant', model, content: [], stop_reason: null, stop_sequence: null, usage: { ...usage, output_tokens: 1 } },
+    },
+    { type: 'content_block_start', index: 0, content_block: { type: 'text', text: '' } },
+    ...splitWords(behaviour.content).map((text) => ({ type: 'content_block_delta', index: 0, delta: { type: 'text_delta', text } })),
+    { type: 'content_block_stop', index: 0 },
+    { type: 'message_delta', delta: { stop_reason: 'end_turn', stop_sequence: null }, usage: { output_tokens: usage.output_tokens } },
+    {
+      type: 'message_stop',
+      'amazon-bedrock-invocationMetrics': {
+        inputTokenCount: usage.input_tokens,
+        outputTokenCount: usage.output_tokens,
+        invocationLatency: converseExample.metrics.latencyMs,
+        firstByteLatency: 200,
+        cacheReadInputTokenCount: usage.cache_read_input_tokens,
+        cacheWriteInputTokenCount: usage.cache_creation_input_tokens,
+      },
+    },
+  ];
+  return events.map((event) => bedrockEvent('chunk', { bytes: Buffer.from(JSON.stringify(event)).toString('base64') }));
 }
 
 /** One `:message-type: event` frame of an `application/vnd.amazon.eventstream` body. */
