@@ -370,7 +370,9 @@ describe('connections', () => {
     expect(keys.map((k) => k.environment)).toEqual(['development', 'production']);
     expect(keys[0].endpointUrl).toBe('http://127.0.0.1:8080/acme/claude');
     expect(keys[1].endpointUrl).toBe('http://127.0.0.1:8081/acme/claude');
-    for (const key of keys) expect(key.apiKey).toMatch(/^tgk_[A-Za-z0-9_-]{43}$/);
+    // tgk_ + 256 random bits + the environment's tag + a check (ADR 019).
+    for (const key of keys) expect(key.apiKey).toMatch(/^tgk_[A-Za-z0-9_-]{51}$/);
+    expect(keys[0].apiKey.slice(47, 51)).not.toBe(keys[1].apiKey.slice(47, 51));
     expect(new Set(keys.map((k) => k.apiKey)).size).toBe(2);
     const stored = await dump('SELECT * FROM connection_keys');
     for (const key of keys) expect(stored).not.toContain(key.apiKey);

@@ -54,6 +54,30 @@ it('403: a valid key of a connection to another service', async () => {
   expect(gw.fakes.openai.received).toEqual([]);
 });
 
+it('403: a key issued for another environment, named by the key itself; 401 for a look-alike or a deleted key', async () => {
+  const { createConnection } = await gw.cp.ok<{ createConnection: { connection: { id: string }; keys: Array<{ environment: string; apiKey: string }> } }>(
+    'mutation($i: CreateConnectionInput!) { createConnection(input: $i) { connection { id } keys { environment apiKey } } }',
+    { i: { projectId: gw.tenant.projectId, serviceId: gw.services.openai.id, name: 'two-environments' } },
+    gw.tenant.tokens.developer,
+  );
+  const development = createConnection.keys.find((k) => k.environment === 'development')!.apiKey;
+  const production = createConnection.keys.find((k) => k.environment === 'production')!.apiKey;
+  // This proxy serves production: the development key is refused as not allowed here, in the SDK's usual error.
+  const wrongEnvironment = await errorOf(openai(development).chat.completions.create(chat));
+  expect(wrongEnvironment).toBeInstanceOf(OpenAI.PermissionDeniedError);
+  expect(wrongEnvironment.error).toMatchObject({ code: 'tokengate_forbidden', message: expect.stringContaining('another environment') });
+  const claude = await errorOf(new Anthropic({ baseURL: gw.services.anthropic.endpoint, apiKey: development, maxRetries: 0 }).messages.create({ model: 'claude-sonnet-5-5', max_tokens: 5, messages: [{ role: 'user', content: 'Hi' }] }));
+  expect(claude).toBeInstanceOf(Anthropic.PermissionDeniedError);
+  // A string of the same length whose check does not hold, and the production key once deleted: unknown keys.
+  const lookalike = `${development.slice(0, -1)}${development.endsWith('A') ? 'B' : 'A'}`;
+  expect(await errorOf(openai(lookalike).chat.completions.create(chat))).toBeInstanceOf(OpenAI.AuthenticationError);
+  await gw.cp.ok('mutation($id: ID!) { deleteConnection(id: $id) }', { id: createConnection.connection.id }, gw.tenant.tokens.developer);
+  await gw.settle();
+  expect(await errorOf(openai(production).chat.completions.create(chat))).toBeInstanceOf(OpenAI.AuthenticationError);
+  expect(gw.fakes.openai.received).toEqual([]);
+  expect(gw.fakes.anthropic.received).toEqual([]);
+});
+
 it('404: unknown organization or context path', async () => {
   for (const path of ['/nobody/openai/v1/chat/completions', '/acme/not-a-service/v1/chat/completions', '/']) {
     const response = await fetch(`${gw.proxy.url}${path}`, { method: 'POST', headers: { authorization: `Bearer ${gw.services.openai.key}` }, body: '{}' });

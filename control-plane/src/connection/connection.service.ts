@@ -2,7 +2,7 @@ import type { DataSource, EntityManager } from 'typeorm';
 import type { Actor } from '../auth/actor';
 import { badUserInput, conflict, isUniqueViolation, notFound } from '../common/errors';
 import { findByIdOrNotFound, isUuid } from '../common/lookup';
-import { generateToken, hashToken } from '../common/secure-token';
+import { hashToken } from '../common/secure-token';
 import { validateName, validateText } from '../common/validation';
 import type { ConfigChanges } from '../config-change/config-change';
 import { EnvironmentEntity } from '../environment/environment.entity';
@@ -12,10 +12,11 @@ import { ProjectEntity } from '../project/project.entity';
 import { rateLimitType } from '../rate-limit/rate-limit-policy';
 import { type ConnectionRows, databaseRows, readEnvironmentLimits } from './connection-limits';
 import { ConnectionEntity } from './connection.entity';
+import { generateConsumerKey } from './consumer-key-format';
 import type { ConnectionEnvironmentType, CreateConnectionInput, IssuedConnectionKeyType } from './connection.types';
 import { usageSnippet } from './usage-snippet';
 
-export const CONSUMER_KEY_PREFIX = 'tgk_';
+export { CONSUMER_KEY_PREFIX } from './consumer-key-format';
 /** The most connections one page of `connections(projectId, first)` holds. */
 export const MAX_CONNECTIONS_PAGE = 1000;
 /** The longest a rotated key may keep working beside its replacement. */
@@ -298,7 +299,7 @@ function newKeys(
   organizationHandle: string,
   contextPath: string,
 ): { keys: IssuedConnectionKeyType[]; served: Array<{ environmentId: string; keyHash: string }>; rows: Array<{ environmentId: string; keyHash: string; keyPrefix: string }> } {
-  const apiKeys = environments.map(() => generateToken(CONSUMER_KEY_PREFIX));
+  const apiKeys = environments.map((environment) => generateConsumerKey(environment.handle));
   const served = environments.map((environment, i) => ({ environmentId: environment.id, keyHash: hashToken(apiKeys[i]) }));
   const rows = served.map((key, i) => ({ ...key, keyPrefix: apiKeys[i].slice(0, 12) }));
   const keys = environments.map((environment, i) => ({ environment: environment.handle, apiKey: apiKeys[i], endpointUrl: endpointUrl(environment, organizationHandle, contextPath) }));

@@ -11,6 +11,7 @@ import type { ConsumerKeyGrant } from '../snapshot/consumer-key-index';
 import type { SnapshotHolder } from '../snapshot/snapshot-holder';
 import type { MeterDependencies } from '../usage/request-meter';
 import { CONFLICTING_KEYS, MISSING_KEY, extractConsumerKey } from './consumer-key';
+import { keyEnvironmentTag, tagOfEnvironment } from './consumer-key-environment';
 import { PATH_REFUSAL_MESSAGES, encodedSlashesAllowed, inspectRequestPath } from './path-safety';
 import { ProxyExchange } from './proxy-exchange';
 import type { ProxyRequest, ProxyResponse } from './proxy-types';
@@ -38,6 +39,8 @@ export class ProxyRequestHandler {
   private inFlight = 0;
   private draining = false;
   private idleWaiters: Array<() => void> = [];
+  /** The tag of this proxy's environment in the keys issued for it (computed once). */
+  private ownTag: { environment: string; tag: string } | undefined;
 
   constructor(private readonly options: ProxyRequestHandlerOptions) {}
 
@@ -55,6 +58,14 @@ export class ProxyRequestHandler {
   whenIdle(): Promise<void> {
     if (this.inFlight === 0) return Promise.resolve();
     return new Promise((resolve) => this.idleWaiters.push(resolve));
+  }
+
+  /** A key this proxy does not hold whose form says it was issued for another environment than `environment`. */
+  private issuedElsewhere(key: string, environment: string): boolean {
+    const tag = keyEnvironmentTag(key);
+    if (tag === null) return false;
+    if (this.ownTag?.environment !== environment) this.ownTag = { environment, tag: tagOfEnvironment(environment) };
+    return tag !== this.ownTag.tag;
   }
 
   /** Entry point for both protocols; `path` and `query` are split from req.url by the caller. */
@@ -103,6 +114,11 @@ export class ProxyRequestHandler {
       return;
     }
     const grant = snapshot.consumerKeys.lookup(presented);
+    if (grant === undefined && this.issuedElsewhere(presented, snapshot.environment)) {
+      // The key's own form names another environment (ADR 019): it is not allowed here, whether or not it is live there.
+      this.refuse(req, res, service, 403, 'forbidden', `This API key was issued for another environment, not ${snapshot.environment}: call that environment's Tokengate proxy (the connection's endpoint URL there).`, requestId);
+      return;
+    }
     if (grant === undefined || grant.organizationId !== service.organizationId) {
       // Another organization's key gets exactly the answer of an unknown one: no tenant learns that a
       // string is a live key elsewhere. 403 stays for a key of this organization used on the wrong service.
