@@ -173,6 +173,19 @@ describe('organizations, projects and environments', () => {
     const env = await cp.gql('mutation { createEnvironment(input: {handle: "staging", name: "Staging"}) { id } }', {}, acme.tokens.admin);
     expect(env.errors?.[0].extensions?.code).toBe('FORBIDDEN');
   });
+
+  it('keeps an ADMIN in every organization: the last one cannot be demoted', async () => {
+    const ADD = 'mutation($o: ID!, $e: String!, $r: Role!) { addMember(organizationId: $o, email: $e, role: $r) { role } }';
+    const { createOrganization } = await cp.ok<{ createOrganization: { id: string } }>('mutation { createOrganization(input: {handle: "solo", name: "Solo"}) { id } }');
+    await cp.ok(ADD, { o: createOrganization.id, e: 'first@solo.test', r: 'ADMIN' });
+    const last = await cp.gql(ADD, { o: createOrganization.id, e: 'first@solo.test', r: 'DEVELOPER' });
+    expect(last.errors?.[0]).toMatchObject({ message: expect.stringContaining('last ADMIN'), extensions: { code: 'CONFLICT' } });
+    // With a second ADMIN, the first may step down.
+    await cp.ok(ADD, { o: createOrganization.id, e: 'second@solo.test', r: 'ADMIN' });
+    expect(await cp.ok(ADD, { o: createOrganization.id, e: 'first@solo.test', r: 'DEVELOPER' })).toEqual({ addMember: { role: 'DEVELOPER' } });
+    const now = await cp.gql(ADD, { o: createOrganization.id, e: 'second@solo.test', r: 'PLATFORM_ENGINEER' });
+    expect(now.errors?.[0].extensions?.code).toBe('CONFLICT');
+  });
 });
 
 describe('registering GenAI services', () => {

@@ -94,6 +94,12 @@ export class AuthService {
       const user = await tx.findOneByOrFail(UserEntity, { email });
       const existing = await tx.findOneBy(MembershipEntity, { userId: user.id, organizationId: input.organizationId });
       if (existing && existing.role === input.role) throw conflict(`${email} is already a ${input.role} of this organization`);
+      if (existing?.role === Role.ADMIN) {
+        // The organization keeps an ADMIN: only an ADMIN adds members and issues their tokens. Its ADMIN
+        // rows are locked, so two ADMINs demoting each other at once cannot both succeed.
+        const admins: unknown[] = await tx.query(`SELECT id FROM memberships WHERE organization_id = $1 AND role = $2 FOR UPDATE`, [input.organizationId, Role.ADMIN]);
+        if (admins.length <= 1) throw conflict(`${email} is the organization's last ADMIN: make another member ADMIN first`);
+      }
       const membership = existing
         ? await tx.save(Object.assign(existing, { role: input.role }))
         : await tx.save(tx.create(MembershipEntity, { userId: user.id, organizationId: input.organizationId, role: input.role }));
