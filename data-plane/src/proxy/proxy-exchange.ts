@@ -166,7 +166,7 @@ export class ProxyExchange implements Dispatcher.DispatchHandler {
       this.fail(refusal.status, refusal.code, refusal.message, false, refusal.headers);
       return;
     }
-    if (this.settled) return; // the client left while we were admitting: finish() gives the reservation back
+    if (this.settled) return; // the client left while we were admitting: the meter gives the reservation back
     const prepared = meter.prepared;
     if (prepared !== null && prepared.body !== decoded) {
       // Rewritten (stream_options added): sent decoded, whatever coding the client used.

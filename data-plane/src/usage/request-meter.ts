@@ -239,6 +239,12 @@ export class RequestMeter {
         : `Token rate limit reached for this ${what}: the ${refused} token ${refusedBy === 'connection' ? 'quota' : 'budget'} of this ${policy.timeUnit.toLowerCase()} is used up. Retry after ${retryAfterSeconds} s.`;
       return { status: 429, code: 'rate_limited', message, headers };
     }
+    if (this.finished !== null) {
+      // The exchange ended (the client left) while the admission was being decided: finish() found no
+      // reservation to settle, and nothing will be forwarded. Give every token back.
+      void budget.settle(admission.reservation, { prompt: 0, completion: 0 });
+      return null;
+    }
     this.reservation = admission.reservation;
     this.views = admission.views;
     let would = admission.wouldHaveRefused;
