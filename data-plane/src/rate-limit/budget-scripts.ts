@@ -23,6 +23,39 @@
  * Returns the proxy's lease and the sum of all leases.
  */
 const TOP_UP_LEASE = `
+-- Leases handed out under a larger limit (the budget was lowered since) are cut to the target under
+-- the current one. This proxy's own lease first. And when all leases of a dimension together hold more
+-- than the cap of the current limit, every proxy's lease of it: each proxy cuts its own lease the same
+-- way when it sees the new limit (TokenBudget.windowOf), before it spends any of it. Without this, a
+-- proxy idle since the change would go on holding tokens of the lowered budget, and every other proxy
+-- be refused while the budget still has room. Returns this proxy's lease and the sum of all leases.
+local function fit_leases(key, d, ledger, own, leased, target, cap)
+  local prefix = ({'lp:', 'lc:', 'lt:'})[d]
+  local total_field = ({'LP', 'LC', 'LT'})[d]
+  if leased > cap then
+    local fields = redis.call('HGETALL', key)
+    local sum = 0
+    for j = 1, #fields, 2 do
+      if string.sub(fields[j], 1, 3) == prefix then
+        local held = tonumber(fields[j + 1])
+        if held > target then
+          held = target
+          redis.call('HSET', key, fields[j], held)
+        end
+        sum = sum + held
+      end
+    end
+    redis.call('HSET', key, total_field, sum)
+    return math.min(own, target), sum
+  end
+  if own > target then
+    leased = leased - (own - target)
+    redis.call('HSET', key, prefix .. ledger, target, total_field, leased)
+    own = target
+  end
+  return own, leased
+end
+
 local function top_up_lease(limit, used, own, leased, target, cap)
   local top_up = math.min(target - own, cap - leased, math.floor(math.max(0, limit - used - leased) / 2))
   if own > target then top_up = target - own end
@@ -64,6 +97,9 @@ for i = 1, #KEYS do
     b.limit[d] = tonumber(ARGV[base + d])
     b.target[d] = tonumber(ARGV[base + 5 + d])
     b.cap[d] = tonumber(ARGV[base + 8 + d])
+    if not b.shadow and b.limit[d] > 0 then
+      b.own[d], b.leased[d] = fit_leases(KEYS[i], d, ledger, b.own[d], b.leased[d], b.target[d], b.cap[d])
+    end
   end
   budgets[i] = b
 end
@@ -152,6 +188,7 @@ for d = 1, 3 do
   local leased = tonumber(v[6 + d] or '0')
   local limit = tonumber(ARGV[8 + d])
   if ARGV[8] == '1' and limit > 0 then
+    own, leased = fit_leases(key, d, ledger, own, leased, tonumber(ARGV[11 + d]), tonumber(ARGV[14 + d]))
     local drawn = math.max(0, math.min(tonumber(ARGV[3 + d]), own))
     local new_own, new_leased = top_up_lease(limit, used, own - drawn, leased - drawn, tonumber(ARGV[11 + d]), tonumber(ARGV[14 + d]))
     if new_own ~= own then redis.call('HSET', key, lease_fields[d], new_own, total_fields[d], new_leased) end

@@ -157,7 +157,8 @@ type BudgetWindow = ReservedWindow;
  * pending or in flight, is what the proxy may spend.
  */
 interface WindowFlow {
-  readonly budget: BudgetWindow;
+  /** The window with its latest policy (its limits and lease targets go with the flush). */
+  budget: BudgetWindow;
   pendingUsed: Counters;
   pendingDrawn: Counters;
   /** Settlements waiting for the next flush to be applied. */
@@ -222,6 +223,8 @@ export class TokenBudget {
   private readonly leases = new Map<string, Counters>();
   /** The current window of each budget policy object (RequestMeter keeps one per service and grant). */
   private readonly currentWindows = new WeakMap<BudgetPolicy, BudgetWindow>();
+  /** Per window key, the window with the policy this proxy last used it with (a snapshot may change the limits mid-window). */
+  private readonly latestWindows = new Map<string, BudgetWindow>();
   /** Per window: what Redis has not heard or confirmed yet. */
   private readonly flows = new Map<string, WindowFlow>();
   /** A flush is due: at the next turn (`immediate`) or after FLUSH_DELAY_MS. */
@@ -474,7 +477,7 @@ export class TokenBudget {
   private flowOf(budget: BudgetWindow): WindowFlow {
     let flow = this.flows.get(budget.windowKey);
     if (flow === undefined) {
-      flow = { budget, pendingUsed: { ...ZERO }, pendingDrawn: { ...ZERO }, waiters: [], inFlight: [] };
+      flow = { budget: this.latestWindows.get(budget.windowKey) ?? budget, pendingUsed: { ...ZERO }, pendingDrawn: { ...ZERO }, waiters: [], inFlight: [] };
       this.flows.set(budget.windowKey, flow);
     }
     return flow;
@@ -605,7 +608,32 @@ export class TokenBudget {
         : budgetWindowKey(this.keyPrefix, this.options.environment, policy.serviceId, window);
     const current = { policy, window, windowKey };
     this.currentWindows.set(policy, current);
+    const previous = this.latestWindows.get(windowKey);
+    if (previous === undefined || previous.policy !== policy) {
+      if (previous === undefined) this.forgetEndedWindows();
+      this.latestWindows.set(windowKey, current);
+      if (previous !== undefined && !sameLimits(previous.policy, policy)) this.limitsChanged(current);
+    }
     return current;
+  }
+
+  /**
+   * The limits of a window changed mid-window (a new snapshot): this proxy's lease of it, handed out
+   * under the old limits, is cut to its target under the new ones before anything is spent from it
+   * (a lowered budget would otherwise be overspent by what the old lease held), and flushes carry the
+   * new limits. Redis cuts the lease the same way at this proxy's next command (budget-scripts.ts), and
+   * other proxies' commands cut it there when all leases together exceed the new cap.
+   */
+  private limitsChanged(current: BudgetWindow): void {
+    const flow = this.flows.get(current.windowKey);
+    if (flow !== undefined) flow.budget = current;
+    const lease = this.leases.get(current.windowKey);
+    if (lease === undefined) return;
+    const { policy } = current;
+    lease.prompt = Math.min(lease.prompt, this.leaseTarget(policy, policy.maxPromptTokens));
+    lease.completion = Math.min(lease.completion, this.leaseTarget(policy, policy.maxCompletionTokens));
+    lease.total = Math.min(lease.total, this.leaseTarget(policy, policy.maxTotalTokens));
+    this.contributions++;
   }
 
   /** This proxy's lease target of one limit (`share` = the lease cap: what all leases together may hold). */
@@ -811,6 +839,7 @@ export class TokenBudget {
         this.leases.delete(key);
       }
     }
+    for (const [key, { window }] of this.latestWindows) if (window.end < cutoff) this.latestWindows.delete(key);
   }
 
   private record(windowKey: string, window: Window, delta: Counters): void {
@@ -839,6 +868,10 @@ interface RedisScripts {
   tokengateReserve2(key1: string, key2: string, ...args: Array<string | number>): Promise<unknown>;
   tokengateFlush(key: string, ...args: Array<string | number>): Promise<unknown>;
   tokengateReconcile(key: string, ...args: Array<string | number>): Promise<unknown>;
+}
+
+function sameLimits(a: BudgetPolicy, b: BudgetPolicy): boolean {
+  return a.maxPromptTokens === b.maxPromptTokens && a.maxCompletionTokens === b.maxCompletionTokens && a.maxTotalTokens === b.maxTotalTokens && (a.shadow === true) === (b.shadow === true);
 }
 
 function scopeOf(policy: BudgetPolicy): BudgetScope {
