@@ -98,10 +98,27 @@ export function expectedCompletionTokens(provider: ProviderName | number, provid
  * strings' byte length. It does NOT hold for what costs tokens without costing bytes: images given
  * by URL or file id (85–1,600 tokens each), PDF/document references, Claude's tool-use system prompt
  * (313–346 tokens once tools are present), and conversation state stored at the provider
- * (`previous_response_id`). Those are rare near a budget boundary, and reported usage settles them.
+ * (`previous_response_id`). A body that may carry them (promptUpperBoundHolds) is counted before it is
+ * admitted, so that a prompt larger than the whole budget is refused outright there too.
  */
 export function promptUpperBound(bodyBytes: number): number {
   return Math.max(0, Math.ceil(bodyBytes));
+}
+
+/** Members whose presence may make a body cost more prompt tokens than it has bytes (see promptUpperBound). */
+const TOKENS_BEYOND_BYTES = ['"image', '"input_image', '"document', '"video', '"file', '"input_file', '"input_audio', '"previous_response_id', '"conversation'].map((m) => Buffer.from(m));
+/** Claude's tool-use system prompt (Anthropic, and Claude on Bedrock): 313–346 tokens once tools are present. */
+const CLAUDE_TOOLS = ['"tools"', '"toolConfig"'].map((m) => Buffer.from(m));
+
+/**
+ * Whether promptUpperBound() bounds this (decoded) body's prompt: false when it may carry what costs
+ * tokens without costing bytes — the caller then counts it before admitting it. A cheap byte search
+ * (a false alarm, such as the word in a message, only costs a count).
+ */
+export function promptUpperBoundHolds(provider: ProviderName | number, body: Buffer): boolean {
+  for (const marker of TOKENS_BEYOND_BYTES) if (body.includes(marker)) return false;
+  if (provider === 'ANTHROPIC' || provider === 'AWS_BEDROCK') for (const marker of CLAUDE_TOOLS) if (body.includes(marker)) return false;
+  return true;
 }
 
 /** The model a request names: Bedrock's model id and Azure's deployment from the path, else body `model`. */

@@ -10,7 +10,7 @@ import { NOTHING_TO_COUNT, PassThroughObserver } from '../providers/shared/usage
 import { canDecode, contentCodings } from '../proxy/content-encoding';
 import type { ConsumerKeyGrant } from '../snapshot/consumer-key-index';
 import type { CompiledService, RateLimitPolicy } from '../snapshot/compiled-snapshot';
-import { promptUpperBound } from '../tokens/prompt-tokens';
+import { promptUpperBound, promptUpperBoundHolds } from '../tokens/prompt-tokens';
 import type { TokenCounter } from '../tokens/token-counter';
 import { rateLimitHeaders } from '../rate-limit/rate-limit-headers';
 import type { Admission, BudgetPolicy, BudgetScope, BudgetVerdict, BudgetView, Reservation, TokenBudget } from '../rate-limit/token-budget';
@@ -185,6 +185,9 @@ export class RequestMeter {
     }
     // Far from the boundary the upper bound fits and nothing is tokenized; close to it the exact count decides.
     const upperBound = promptUpperBound(prepared.body.length);
+    // A body with parts that cost tokens rather than bytes (images by URL, Claude's tool-use system
+    // prompt...) is not bounded by its length: it is counted before it is admitted.
+    if (!promptUpperBoundHolds(this.service.provider.id, prepared.body)) return this.admitAfter(null, budget, prepared, enforced, upperBound, true);
     const first = budget.admitNow(budgets, upperBound, this.completionFor(enforced, explicit, upperBound));
     if (first !== null && first.admitted && first.wouldHaveRefused === null) {
       this.reservation = first.reservation;
@@ -206,12 +209,12 @@ export class RequestMeter {
    * The rest of admit() when the proxy could not admit alone: `first` is what the budget decided
    * without Redis (a refusal, or an admission a shadow budget would have refused), or null to ask Redis.
    */
-  private async admitAfter(first: Admission | null, budget: TokenBudget, prepared: PreparedRequest, enforced: readonly BudgetPolicy[], upperBound: number): Promise<MeterRefusal | null> {
+  private async admitAfter(first: Admission | null, budget: TokenBudget, prepared: PreparedRequest, enforced: readonly BudgetPolicy[], upperBound: number, exactFirst = false): Promise<MeterRefusal | null> {
     const now = this.deps.now ?? Date.now;
     const budgets = this.budgets;
     const explicit = prepared.maxCompletionTokens;
-    let admission = first ?? (await budget.admit(budgets, upperBound, this.completionFor(enforced, explicit, upperBound)));
-    if (!admission.admitted && !admission.unavailable && (admission.refused !== 'completion' || explicit === null)) {
+    let admission = exactFirst ? null : (first ?? (await budget.admit(budgets, upperBound, this.completionFor(enforced, explicit, upperBound))));
+    if (admission === null || (!admission.admitted && !admission.unavailable && (admission.refused !== 'completion' || explicit === null))) {
       const exact = await this.deps.counter.countPrompt(this.service.provider.id, this.providerPath, prepared.json, prepared.model);
       this.exactPrompt = exact;
       for (const policy of enforced) {
