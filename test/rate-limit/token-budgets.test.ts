@@ -126,6 +126,11 @@ describe('the 429 arrives exactly at the boundary', () => {
     expect(result.status).toBe(429);
     expect(result.headers?.get('x-should-retry')).toBe('false');
     expect(result.error?.message).toContain(`The prompt has ${PROMPT} tokens, more than this service's whole budget of ${PROMPT - 1} prompt tokens per day`);
+    // Like every answer of a limited service, it carries the budget (untouched: nothing was reserved).
+    expect(result.headers?.get('x-ratelimit-limit-prompt-tokens')).toBe(String(PROMPT - 1));
+    expect(result.headers?.get('x-ratelimit-remaining-prompt-tokens')).toBe(String(PROMPT - 1));
+    expect(result.headers?.get('x-ratelimit-reset-prompt-tokens')).toMatch(/^(\d+h)?(\d+m)?\d+(\.\d+)?s$/);
+    expect(result.headers?.get('x-tokengate-budget-dimension')).toBe('prompt');
     expect(gw.fakes.openai.received).toHaveLength(0);
   });
 });

@@ -324,6 +324,14 @@ export class TokenBudget {
     return this.decideHere(this.windowsOf(policies, now), prompt, completion, now);
   }
 
+  /**
+   * The budgets' current windows as this proxy last heard of them (no Redis round trip, nothing
+   * reserved): for the x-ratelimit-* headers of a request refused before any admission.
+   */
+  lastKnown(policies: BudgetPolicy | readonly BudgetPolicy[]): BudgetView[] {
+    return this.windowsOf(policies, this.now()).map((budget) => ({ policy: budget.policy, window: budget.window, used: { ...this.seen(budget.windowKey) } }));
+  }
+
   private windowsOf(policies: BudgetPolicy | readonly BudgetPolicy[], now: number): BudgetWindow[] {
     const list = Array.isArray(policies) ? (policies as readonly BudgetPolicy[]) : [policies as BudgetPolicy];
     if (list.length === 0 || list.length > 2) throw new Error(`a request counts against one or two budgets, not ${list.length}`);

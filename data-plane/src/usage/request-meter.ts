@@ -13,7 +13,7 @@ import type { CompiledService, RateLimitPolicy } from '../snapshot/compiled-snap
 import { promptUpperBound, promptUpperBoundHolds } from '../tokens/prompt-tokens';
 import type { TokenCounter } from '../tokens/token-counter';
 import { rateLimitHeaders } from '../rate-limit/rate-limit-headers';
-import type { Admission, BudgetPolicy, BudgetScope, BudgetVerdict, BudgetView, Reservation, TokenBudget } from '../rate-limit/token-budget';
+import type { Admission, BudgetPolicy, BudgetScope, BudgetVerdict, BudgetView, Dimension, Reservation, TokenBudget } from '../rate-limit/token-budget';
 import { DecodingObserver } from './decoding-observer';
 import type { UsageReporter } from './usage-reporter';
 
@@ -180,7 +180,7 @@ export class RequestMeter {
     const explicit = prepared.maxCompletionTokens;
     for (const policy of enforced) {
       if (explicit !== null && policy.maxCompletionTokens !== null && explicit > policy.maxCompletionTokens) {
-        return this.tooLarge(policy, `The request allows ${explicit} completion tokens, more than ${budgetName(policy)} of ${policy.maxCompletionTokens} completion tokens per ${policy.timeUnit.toLowerCase()}.`);
+        return this.tooLarge(budget, policy, 'completion', `The request allows ${explicit} completion tokens, more than ${budgetName(policy)} of ${policy.maxCompletionTokens} completion tokens per ${policy.timeUnit.toLowerCase()}.`);
       }
     }
     // Far from the boundary the upper bound fits and nothing is tokenized; close to it the exact count decides.
@@ -219,11 +219,11 @@ export class RequestMeter {
       this.exactPrompt = exact;
       for (const policy of enforced) {
         if (policy.maxPromptTokens !== null && exact > policy.maxPromptTokens) {
-          return this.tooLarge(policy, `The prompt has ${exact} tokens, more than ${budgetName(policy)} of ${policy.maxPromptTokens} prompt tokens per ${policy.timeUnit.toLowerCase()}.`);
+          return this.tooLarge(budget, policy, 'prompt', `The prompt has ${exact} tokens, more than ${budgetName(policy)} of ${policy.maxPromptTokens} prompt tokens per ${policy.timeUnit.toLowerCase()}.`);
         }
         if (policy.maxTotalTokens !== null && exact + (explicit ?? 0) > policy.maxTotalTokens) {
           const allows = explicit === null ? '' : ` and allows ${explicit} completion tokens`;
-          return this.tooLarge(policy, `The prompt has ${exact} tokens${allows}, more than ${budgetName(policy)} of ${policy.maxTotalTokens} total tokens per ${policy.timeUnit.toLowerCase()}.`);
+          return this.tooLarge(budget, policy, 'total', `The prompt has ${exact} tokens${allows}, more than ${budgetName(policy)} of ${policy.maxTotalTokens} total tokens per ${policy.timeUnit.toLowerCase()}.`);
         }
       }
       admission = await budget.admit(budgets, exact, this.completionFor(enforced, explicit, exact));
@@ -393,11 +393,16 @@ export class RequestMeter {
     return null;
   }
 
-  private tooLarge(policy: BudgetPolicy, message: string): MeterRefusal {
+  private tooLarge(budget: TokenBudget, policy: BudgetPolicy, dimension: Dimension, message: string): MeterRefusal {
     const scope = policy.scope ?? 'service';
     this.deps.onRefusal?.(this.service.id, scope, 'request_too_large');
+    // The budgets as this proxy last heard of them (the request reserved nothing), like every other answer.
+    const headers = rateLimitHeaders(budget.lastKnown(this.budgets), (this.deps.now ?? Date.now)());
     // Waiting cannot help: tell the SDKs not to retry.
-    return { status: 429, code: 'request_exceeds_budget', message, headers: { 'x-should-retry': 'false', 'x-tokengate-budget': scope } };
+    headers['x-should-retry'] = 'false';
+    headers['x-tokengate-budget'] = scope;
+    headers['x-tokengate-budget-dimension'] = dimension;
+    return { status: 429, code: 'request_exceeds_budget', message, headers };
   }
 }
 
