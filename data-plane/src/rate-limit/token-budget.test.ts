@@ -23,8 +23,13 @@ beforeEach(() => {
   testStartedAt = Date.now();
 });
 
+/**
+ * A budget on the test Redis. Its commands may take up to 10 s (the proxy's default is 50 ms): on a busy
+ * machine a slower answer would put it in degraded mode and the tests of exact counting would depend
+ * on timing. Tests of degraded mode set their own timeout or stop their Redis.
+ */
 function budget(options: Partial<ConstructorParameters<typeof TokenBudget>[0]> = {}): TokenBudget {
-  const instance = new TokenBudget({ redisUrl: REDIS_URL, environment: `test-${randomBytes(4).toString('hex')}`, proxyId: 'p1', logger, now: () => testStartedAt, ...options });
+  const instance = new TokenBudget({ redisUrl: REDIS_URL, environment: `test-${randomBytes(4).toString('hex')}`, proxyId: 'p1', logger, now: () => testStartedAt, commandTimeoutMs: 10_000, ...options });
   budgets.push(instance);
   return instance;
 }
