@@ -26,6 +26,9 @@ export function errorFrom(errors: readonly GraphQLErrorBody[] | undefined): ApiE
   return new ApiError(code, typeof first.message === 'string' ? first.message : 'the request failed', field);
 }
 
+/** Dispatched on window when the control plane refuses the session's token. */
+export const SESSION_ENDED = 'tokengate:session-ended';
+
 const printed = new WeakMap<object, string>();
 
 function source(document: TadaDocumentNode<unknown, unknown>): string {
@@ -59,7 +62,12 @@ export async function request<Result, Variables>(
   } catch {
     throw new ApiError('SERVER_ERROR', `unexpected response from the control plane (HTTP ${response.status})`);
   }
-  if (body.errors?.length) throw errorFrom(body.errors);
+  if (body.errors?.length) {
+    const error = errorFrom(body.errors);
+    // The token was revoked or is no longer valid: the whole console must know, not only this screen.
+    if (error.code === 'UNAUTHENTICATED') window.dispatchEvent(new CustomEvent(SESSION_ENDED, { detail: error }));
+    throw error;
+  }
   if (!body.data) throw new ApiError('SERVER_ERROR', 'empty response from the control plane');
   return body.data;
 }
@@ -82,6 +90,7 @@ export function errorTitle(error: unknown): string {
 export function errorDetail(error: unknown): string {
   if (error instanceof ApiError) {
     if (error.code === 'NETWORK_ERROR') return 'Check your connection, then retry.';
+    if (error.code === 'UNAUTHENTICATED') return 'Check that you pasted the whole token: it may be mistyped, or revoked. Sign in with a valid API token.';
     const message = error.message.charAt(0).toUpperCase() + error.message.slice(1);
     return /[.!?]$/.test(message) ? message : `${message}.`;
   }

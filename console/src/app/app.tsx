@@ -1,9 +1,9 @@
 // The console's shell: sign-in, the session (organization, project, role), navigation and the screen
 // for the current hash. Each screen is keyed by its route, so leaving a screen drops its state
 // (issued keys included).
-import { useCallback, useEffect, useMemo, useState, type FormEvent } from 'react';
+import { useCallback, useEffect, useMemo, useRef, useState, type FormEvent } from 'react';
 import { Button, Form } from 'react-aria-components';
-import { ApiError, request } from '../api/client';
+import { ApiError, request, SESSION_ENDED } from '../api/client';
 import { readSelection, readToken, storeSelection, storeToken } from '../api/token-store';
 import { ConnectionScreen } from '../screens/connection-screen';
 import { ConnectionsScreen } from '../screens/connections-screen';
@@ -25,12 +25,17 @@ export function App() {
   const [error, setError] = useState<unknown>(null);
   const [starting, setStarting] = useState(() => readToken() !== null);
   const [selection, setSelection] = useState(readSelection);
+  // The token was refused while signed in (revoked, or the installation's tokens changed).
+  const [ended, setEnded] = useState(false);
+  const signedIn = useRef(false);
+  signedIn.current = data !== null;
 
   const load = useCallback(async () => {
     setError(null);
     try {
       const session = await request(SessionQuery);
       setData(session);
+      setEnded(false);
       return true;
     } catch (e) {
       setError(e);
@@ -44,10 +49,25 @@ export function App() {
 
   useEffect(() => { if (readToken()) void load(); }, [load]);
 
+  // Any request refused for the token ends the session: back to sign-in (the screen's address is kept,
+  // so signing in again returns to it), rather than every screen failing with a Retry that cannot help.
+  useEffect(() => {
+    const onEnded = () => {
+      if (!signedIn.current) return;
+      storeToken(null);
+      setData(null);
+      setError(null);
+      setEnded(true);
+    };
+    window.addEventListener(SESSION_ENDED, onEnded);
+    return () => window.removeEventListener(SESSION_ENDED, onEnded);
+  }, []);
+
   const signOut = useCallback(() => {
     storeToken(null);
     setData(null);
     setError(null);
+    setEnded(false);
     setSelection({});
     history.replaceState(null, '', location.pathname);
   }, []);
@@ -76,6 +96,7 @@ export function App() {
   if (!session) {
     return (
       <SignIn
+        ended={ended}
         error={error}
         retry={readToken() ? () => void load() : undefined}
         onSubmit={async (token) => { storeToken(token); return load(); }}
@@ -89,14 +110,22 @@ export function App() {
   );
 }
 
-function SignIn({ error, retry, onSubmit }: { error: unknown; retry?: () => void; onSubmit(token: string): Promise<boolean> }) {
+function SignIn({ ended, error, retry, onSubmit }: { ended: boolean; error: unknown; retry?: () => void; onSubmit(token: string): Promise<boolean> }) {
   const [token, setToken] = useState('');
   const [busy, setBusy] = useState(false);
+  useEffect(() => {
+    if (ended) document.querySelector<HTMLInputElement>('[data-field="token"] input')?.focus();
+  }, [ended]);
   const submit = (event: FormEvent) => {
     event.preventDefault();
     if (!token.trim()) return;
     setBusy(true);
-    void onSubmit(token.trim()).then((ok) => { setBusy(false); if (ok) setToken(''); });
+    void onSubmit(token.trim()).then((ok) => {
+      setBusy(false);
+      if (ok) setToken('');
+      // Refused: back to the field (the button was disabled meanwhile, which dropped the focus).
+      else requestAnimationFrame(() => document.querySelector<HTMLInputElement>('[data-field="token"] input')?.select());
+    });
   };
   return (
     <main id="main" className="main">
@@ -108,6 +137,12 @@ function SignIn({ error, retry, onSubmit }: { error: unknown; retry?: () => void
           <Button type="submit" className="button" isDisabled={busy}>{busy ? 'Signing in…' : 'Sign in'}</Button>
         </Form>
         {error ? <ErrorNotice error={error} onRetry={retry} /> : null}
+        {ended && !error ? (
+          <div className="notice error" role="alert">
+            <strong>Your session ended</strong>
+            <span>The control plane no longer accepts your API token (it was revoked or is not valid any more). Sign in again to continue where you were.</span>
+          </div>
+        ) : null}
       </section>
     </main>
   );

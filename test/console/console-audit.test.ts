@@ -1,0 +1,65 @@
+// Defects found by a console audit, each pinned in the browser: a session whose token is revoked,
+// budgets in every dimension, focus after navigation and saves, narrow tables, role-gated screens.
+import { Client } from 'pg';
+import { seedEnvironments, seedTenant, startTestControlPlane, type Tenant, type TestControlPlane } from '../support/control-plane-harness';
+import { type ConsoleBrowser, launchConsoleBrowser } from './console-browser';
+
+jest.setTimeout(180_000);
+
+const REGISTER = 'mutation($i: RegisterGenAIServiceInput!) { registerGenAIService(input: $i) { id } }';
+
+let cp: TestControlPlane;
+let tenant: Tenant;
+let origin: string;
+let browser: ConsoleBrowser;
+let serviceId: string;
+
+beforeAll(async () => {
+  cp = await startTestControlPlane();
+  await seedEnvironments(cp);
+  tenant = await seedTenant(cp, 'acme');
+  origin = new URL(cp.graphqlUrl).origin;
+  ({ registerGenAIService: { id: serviceId } } = await cp.ok<{ registerGenAIService: { id: string } }>(REGISTER, {
+    i: {
+      organizationId: tenant.organizationId, scope: 'ORGANIZATION', provider: 'OPENAI', name: 'Support Assistant', contextPath: '/support',
+      serviceUrl: 'https://api.openai.com/v1', labels: ['chat'],
+      environments: [{ environment: 'production', backendSecurity: { value: 'sk-console-test-secret-9f3a' }, rateLimit: { timeUnit: 'MINUTE', maxPromptTokens: 2000 } }],
+    },
+  }, tenant.tokens.engineer));
+  browser = await launchConsoleBrowser();
+});
+
+afterAll(async () => {
+  await browser?.close();
+  await cp?.stop();
+});
+
+it('a token revoked during the session returns to sign-in with words, and signing in again returns to the screen', async () => {
+  const { createApiToken } = await cp.ok<{ createApiToken: { token: string; apiToken: { id: string } } }>(
+    'mutation { createApiToken(input: {name: "soon revoked"}) { token apiToken { id } } }', {}, tenant.tokens.developer,
+  );
+  const tab = await browser.open(origin);
+  const { page } = tab;
+  await tab.signIn(createApiToken.token);
+  await page.goto(`${origin}/console#/marketplace/${serviceId}`);
+  await page.getByLabel('Connection name').waitFor();
+  const db = new Client({ connectionString: cp.databaseUrl });
+  await db.connect();
+  try {
+    await db.query('UPDATE api_tokens SET revoked_at = now() WHERE id = $1', [createApiToken.apiToken.id]);
+  } finally {
+    await db.end();
+  }
+  await page.getByLabel('Connection name').fill('after-revocation');
+  await page.getByRole('button', { name: 'Create connection' }).click();
+  await page.getByRole('heading', { name: 'Sign in' }).waitFor();
+  await page.getByRole('alert').getByText('Your session ended').waitFor();
+  expect(await page.evaluate<string | null>("sessionStorage.getItem('tokengate.console.token')")).toBeNull();
+  expect(await page.evaluate<string | undefined>('document.activeElement?.getAttribute("type")')).toBe('password');
+  expect(await tab.axe()).toEqual([]);
+  await tab.screenshot('audit-session-ended');
+  await page.getByLabel('API token').fill(tenant.tokens.developer);
+  await page.getByRole('button', { name: 'Sign in' }).click();
+  await page.getByRole('heading', { name: 'Support Assistant', level: 1 }).waitFor();
+  expect(tab.pageErrors).toEqual([]);
+});
