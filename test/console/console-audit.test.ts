@@ -63,3 +63,18 @@ it('a token revoked during the session returns to sign-in with words, and signin
   await page.getByRole('heading', { name: 'Support Assistant', level: 1 }).waitFor();
   expect(tab.pageErrors).toEqual([]);
 });
+
+it('a budget shows every maximum it sets, not "unlimited total tokens" when only the prompt is limited', async () => {
+  const tab = await browser.open(origin);
+  const { page } = tab;
+  await tab.signIn(tenant.tokens.developer);
+  await page.goto(`${origin}/console#/marketplace/${serviceId}`);
+  const production = page.locator('tr[data-environment="production"]');
+  await production.getByText('2,000 prompt tokens per minute').waitFor();
+  expect(await production.textContent()).not.toContain('unlimited');
+  await tab.screenshot('audit-budget-dimensions');
+  const engineer = await browser.open(origin);
+  await engineer.signIn(tenant.tokens.engineer);
+  await engineer.page.goto(`${origin}/console#/services/${serviceId}`);
+  await engineer.page.locator('section.environment[data-environment="production"] .security-state', { hasText: 'Budget: 2,000 prompt tokens per minute.' }).waitFor();
+});

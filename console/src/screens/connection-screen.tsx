@@ -11,7 +11,7 @@ import { ConfirmDialog, ErrorNotice, Loading } from '../ui/controls';
 import { IssuedKeys, Snippet } from '../ui/issued-keys';
 import { draftOf, hasProblems, inputOf, RateLimitFields, type RateLimitDraft } from '../ui/rate-limit-fields';
 import { type UsageGroup, UsagePanel, type UsageRange, usageWindow } from '../ui/usage-panel';
-import { BUDGET_SOURCE_NAMES, DIMENSION_NAMES, PROVIDER_NAMES, QUOTA_SOURCE_NAMES, TIME_UNIT_NAMES, tokens, when } from '../ui/words';
+import { BUDGET_SOURCE_NAMES, budgetText, DIMENSION_NAMES, PROVIDER_NAMES, QUOTA_SOURCE_NAMES, TIME_UNIT_NAMES, tokens, when } from '../ui/words';
 import { DeleteConnection } from './connections-screen';
 
 const ConnectionQuery = graphql(`
@@ -82,7 +82,7 @@ export function ConnectionScreen({ connectionId }: { connectionId: string }) {
               <dt>Endpoint URL</dt><dd><code className="endpoint">{e.endpointUrl}</code></dd>
               <dt>Key</dt><dd>{e.keyPrefix ? <><code>{e.keyPrefix}…</code> <span className="muted">issued {when(e.keyCreatedAt)}</span></> : 'none'}</dd>
               {e.previousKeyPrefix ? <><dt>Previous key</dt><dd><code>{e.previousKeyPrefix}…</code> <span className="muted">keeps working until {when(e.previousKeyExpiresAt)}</span></dd></> : null}
-              <dt>Quota</dt><dd>{e.quota ? `${tokens(e.quota.maxTotalTokens)} total tokens ${TIME_UNIT_NAMES[e.quota.timeUnit]}${e.quota.enforce ? '' : ' (shadow mode)'}` : 'None'} <span className="muted">({QUOTA_SOURCE_NAMES[e.quotaSource]})</span></dd>
+              <dt>Quota</dt><dd>{e.quota ? <>{budgetText(e.quota)} <span className="muted">({QUOTA_SOURCE_NAMES[e.quotaSource]})</span></> : 'None'}</dd>
             </dl>
             <Budgets connectionId={c.id} environment={e.environment} />
             <Snippet environment={e.environment} code={e.usageSnippet} />

@@ -8,7 +8,7 @@ import { useSession } from '../app/session';
 import { graphql, type ResultOf } from '../graphql/graphql';
 import { Chips, ErrorNotice, Field, Loading } from '../ui/controls';
 import { IssuedKeys } from '../ui/issued-keys';
-import { MARKETPLACE_NAMES, PROVIDER_NAMES, SCOPE_NAMES, TIME_UNIT_NAMES, tokens } from '../ui/words';
+import { budgetText, MARKETPLACE_NAMES, PROVIDER_NAMES, SCOPE_NAMES } from '../ui/words';
 
 const ServiceQuery = graphql(`
   query ConsoleMarketplaceService($id: ID!) {
@@ -59,8 +59,8 @@ export function MarketplaceServiceScreen({ serviceId }: { serviceId: string }) {
               <tr key={c.environment} data-environment={c.environment}>
                 <th scope="row">{c.environment}</th>
                 <td>{c.backendSecurity.configured ? 'Yes' : 'Not yet configured'}</td>
-                <td>{c.rateLimit ? `${tokens(c.rateLimit.maxTotalTokens)} total tokens ${TIME_UNIT_NAMES[c.rateLimit.timeUnit]}` : 'Unlimited'}</td>
-                <td>{c.connectionQuota ? `${tokens(c.connectionQuota.maxTotalTokens)} total tokens ${TIME_UNIT_NAMES[c.connectionQuota.timeUnit]}` : 'None'}</td>
+                <td>{c.rateLimit ? budgetText(c.rateLimit) : 'Unlimited'}</td>
+                <td>{c.connectionQuota ? budgetText(c.connectionQuota) : 'None'}</td>
               </tr>
             ))}
           </tbody>

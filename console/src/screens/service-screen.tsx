@@ -10,7 +10,7 @@ import { graphql, type ResultOf, type VariablesOf } from '../graphql/graphql';
 import { ConfirmDialog, ErrorNotice, Field, Loading, StatusBadge } from '../ui/controls';
 import { draftOf, hasProblems, inputOf, RateLimitFields, type RateLimitDraft } from '../ui/rate-limit-fields';
 import { type UsageGroup, UsagePanel, type UsageRange, usageWindow } from '../ui/usage-panel';
-import { MARKETPLACE_NAMES, PROVIDER_NAMES, SCOPE_NAMES, TIME_UNIT_NAMES, tokens, when } from '../ui/words';
+import { budgetText, MARKETPLACE_NAMES, PROVIDER_NAMES, SCOPE_NAMES, when } from '../ui/words';
 import { checkContextPath, checkServiceUrl, KEY_LABELS, parseLabels } from './provider-fields';
 
 const ConfigFields = graphql(`
@@ -296,7 +296,7 @@ function EnvironmentEditor({ service, environment, config, saved, onSaving, onSa
         {security?.configured
           ? <>Credentials stored <code className="hint">{security.hint ?? ''}</code> sent as {security.authType === 'AWS_SIGV4' ? 'AWS SigV4 signature' : `header ${security.headerName}`}.</>
           : <>No credentials yet: the proxies cannot call the provider in {environment}.</>}
-        {config?.rateLimit ? <> Budget: {tokens(config.rateLimit.maxTotalTokens)} total tokens {TIME_UNIT_NAMES[config.rateLimit.timeUnit]}.</> : null}
+        {config?.rateLimit ? <> Budget: {budgetText(config.rateLimit)}.</> : null}
       </p>
       <Form className="stack" onSubmit={submit} aria-label={`Configuration of ${environment}`}>
         {security?.configured && !replacing ? <Button className="button secondary" onPress={() => setReplacing(true)}>Replace key</Button> : null}

@@ -22,6 +22,18 @@ export function tokens(value: number | null | undefined): string {
   return value === null || value === undefined ? 'unlimited' : Math.round(value).toLocaleString('en-US');
 }
 
+export interface BudgetLike { timeUnit: string; maxPromptTokens?: number | null; maxCompletionTokens?: number | null; maxTotalTokens?: number | null; enforce?: boolean | null }
+
+/** Every maximum a budget sets, e.g. "100,000 total, 2,000 prompt tokens per minute (shadow mode)". */
+export function budgetText(limit: BudgetLike): string {
+  const parts: string[] = [];
+  if (limit.maxTotalTokens != null) parts.push(`${tokens(limit.maxTotalTokens)} total`);
+  if (limit.maxPromptTokens != null) parts.push(`${tokens(limit.maxPromptTokens)} prompt`);
+  if (limit.maxCompletionTokens != null) parts.push(`${tokens(limit.maxCompletionTokens)} completion`);
+  const text = parts.length ? `${parts.join(', ')} tokens ${TIME_UNIT_NAMES[limit.timeUnit] ?? ''}` : 'no maximum: unlimited';
+  return limit.enforce === false ? `${text} (shadow mode: counted, not enforced)` : text;
+}
+
 export function when(iso: string | null | undefined): string {
   if (!iso) return '—';
   return `${iso.replace('T', ' ').slice(0, 16)} UTC`;
