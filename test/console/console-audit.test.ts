@@ -78,3 +78,49 @@ it('a budget shows every maximum it sets, not "unlimited total tokens" when only
   await engineer.page.goto(`${origin}/console#/services/${serviceId}`);
   await engineer.page.locator('section.environment[data-environment="production"] .security-state', { hasText: 'Budget: 2,000 prompt tokens per minute.' }).waitFor();
 });
+
+it('keeps the keyboard focus on the screen: headings of screens that load, saves, replaced keys, dismissed keys and deleted rows', async () => {
+  const focused = (page: import('playwright-core').Page) => page.evaluate<string>('(document.activeElement?.tagName ?? "") + " " + (document.activeElement?.textContent ?? "").slice(0, 60)');
+  const engineer = await browser.open(origin);
+  let { page } = engineer;
+  await engineer.signIn(tenant.tokens.engineer);
+  await page.getByRole('link', { name: 'GenAI services' }).click();
+  await page.getByRole('link', { name: 'Support Assistant' }).click();
+  await page.getByRole('heading', { name: 'Support Assistant', level: 1 }).waitFor();
+  await waitUntil(async () => (await focused(page)) === 'H1 Support Assistant');
+  const production = page.locator('section.environment[data-environment="production"]');
+  await production.getByRole('button', { name: 'Replace key' }).press('Enter');
+  await waitUntil(async () => (await page.evaluate<string | null>('document.activeElement?.getAttribute("name")')) === 'production-apiKey');
+  await production.getByRole('button', { name: 'Save production' }).press('Enter');
+  await waitUntil(async () => (await focused(page)) === 'P Saved; rolling out to the proxies.');
+  await page.getByRole('button', { name: 'Save details' }).press('Enter');
+  await waitUntil(async () => (await focused(page)) === 'P Details saved.');
+
+  const developer = await browser.open(origin);
+  ({ page } = developer);
+  await developer.signIn(tenant.tokens.developer);
+  await page.getByRole('link', { name: 'Support Assistant' }).click();
+  await waitUntil(async () => (await focused(page)) === 'H1 Support Assistant');
+  for (const name of ['focus-a', 'focus-b']) {
+    await page.getByLabel('Connection name').fill(name);
+    await page.getByRole('button', { name: 'Create connection' }).click();
+    await page.locator('[data-issued-keys]').first().waitFor();
+    await page.getByRole('button', { name: 'I have copied the keys' }).press('Enter');
+    await waitUntil(async () => (await focused(page)) === 'H1 Support Assistant');
+  }
+  await page.getByRole('link', { name: 'Connections' }).click();
+  await page.getByRole('button', { name: 'Delete connection focus-a' }).press('Enter');
+  await page.getByRole('alertdialog').getByRole('button', { name: 'Delete connection' }).press('Enter');
+  await page.locator('tr[data-connection="focus-a"]').waitFor({ state: 'detached' });
+  await waitUntil(async () => (await page.evaluate<string | null>('document.activeElement?.getAttribute("aria-label")')) === 'Delete connection focus-b');
+  expect(engineer.pageErrors).toEqual([]);
+  expect(developer.pageErrors).toEqual([]);
+});
+
+async function waitUntil(check: () => Promise<boolean>, ms = 5_000): Promise<void> {
+  const end = Date.now() + ms;
+  while (!(await check())) {
+    if (Date.now() > end) throw new Error(`not within ${ms} ms: ${check.toString()}`);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}

@@ -159,10 +159,8 @@ function Shell() {
   if (session.canManage) nav.push({ label: 'GenAI services', route: { name: 'services' }, active: route.name === 'services' || route.name === 'register' || route.name === 'service' });
 
   // Focus the new screen's heading after navigation, so keyboard and screen-reader users land on it.
-  useEffect(() => {
-    const heading = document.querySelector<HTMLElement>('main h1');
-    heading?.focus();
-  }, [route]);
+  // Most screens load first (no heading yet): wait for it, unless the user has moved into the screen meanwhile.
+  useEffect(() => focusHeadingWhenShown(), [route]);
 
   return (
     <>
@@ -197,6 +195,21 @@ function Shell() {
       </main>
     </>
   );
+}
+
+function focusHeadingWhenShown(): () => void {
+  const focus = () => {
+    const heading = document.querySelector<HTMLElement>('main h1');
+    if (!heading) return false;
+    if (!document.querySelector('main')?.contains(document.activeElement)) heading.focus();
+    return true;
+  };
+  if (focus()) return () => undefined;
+  const observer = new MutationObserver(() => { if (focus()) stop(); });
+  const timer = setTimeout(() => stop(), 30_000);
+  const stop = () => { observer.disconnect(); clearTimeout(timer); };
+  observer.observe(document.getElementById('root') ?? document.body, { childList: true, subtree: true });
+  return stop;
 }
 
 function NoOrganization() {

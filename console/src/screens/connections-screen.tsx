@@ -68,7 +68,7 @@ function ProjectConnections({ projectId, projectName }: { projectId: string; pro
       {!data && !error ? <Loading what="connections" /> : null}
       {data ? (
         <>
-          <p className="muted" role="status" id="connection-count">{plural(rows.length, 'connection')}{more ? ' shown; there are more' : ''}</p>
+          <p className="muted" role="status" id="connection-count" tabIndex={-1}>{plural(rows.length, 'connection')}{more ? ' shown; there are more' : ''}</p>
           <div className="table-scroll">
             <table id="connections">
               <thead><tr><th scope="col">Name</th><th scope="col">Service</th><th scope="col">Keys</th><th scope="col">Created</th><th scope="col"><span className="visually-hidden">Actions</span></th></tr></thead>
@@ -99,9 +99,16 @@ function ProjectConnections({ projectId, projectName }: { projectId: string; pro
         onConfirm={async () => {
           const { id } = deleting!;
           await request(DeleteConnection, { id });
+          const index = rows.findIndex((c) => c.id === id);
           setDeleting(null);
           // Dropped where it is listed: the pages shown so far stay as they are.
           setGone((ids) => new Set([...ids, id]));
+          // Its Delete button is gone: focus the next row's (or the previous one's), else the count.
+          // (After the dialog's own focus restoration, which finds its trigger gone.)
+          requestAnimationFrame(() => setTimeout(() => {
+            const buttons = document.querySelectorAll<HTMLElement>('#connections tbody button');
+            (buttons[Math.max(0, Math.min(index, buttons.length - 1))] ?? document.getElementById('connection-count'))?.focus();
+          }, 0));
         }}
       >
         <p>Its keys stop working within seconds, in every environment. Apps using them will get 401 errors. This cannot be undone.</p>

@@ -105,7 +105,7 @@ export function ServiceScreen({ serviceId }: { serviceId: string }) {
 
       <h2>Marketplace</h2>
       {removed ? (
-        <p>Removed from the marketplace {when(s.removedAt)}. Existing connections keep working until they are deleted; new connections are refused.</p>
+        <p id="removal-notice" tabIndex={-1}>Removed from the marketplace {when(s.removedAt)}. Existing connections keep working until they are deleted; new connections are refused.</p>
       ) : (
         <>
           <p>Developers find this service in the marketplace and connect to it.</p>
@@ -118,7 +118,13 @@ export function ServiceScreen({ serviceId }: { serviceId: string }) {
         danger
         confirmLabel="Remove from marketplace"
         onCancel={() => setRemoving(false)}
-        onConfirm={async () => { await request(RemoveFromMarketplace, { serviceId: s.id }); setRemoving(false); await reload(); }}
+        onConfirm={async () => {
+          await request(RemoveFromMarketplace, { serviceId: s.id });
+          await reload();
+          setRemoving(false);
+          // The button that opened the dialog is gone: say what happened where the focus lands.
+          requestAnimationFrame(() => setTimeout(() => document.getElementById('removal-notice')?.focus(), 0));
+        }}
       >
         <p>Developers will no longer see it and cannot create new connections. <strong>Existing connections keep working</strong> until they are deleted.</p>
       </ConfirmDialog>
@@ -193,6 +199,13 @@ function Deployments({ deployments }: { deployments: DeploymentView[] }) {
   );
 }
 
+/** A save's confirmation, focused when shown: the save reloads and remounts its editor, which drops the focus from the Save button. */
+function SavedNotice({ children }: { children: string }) {
+  const ref = useRef<HTMLParagraphElement>(null);
+  useEffect(() => { ref.current?.focus(); }, []);
+  return <p role="status" tabIndex={-1} ref={ref} className="saved">{children}</p>;
+}
+
 /** What an editor's parent tells it: whether it saved last, and when it starts and ends a save. */
 interface SaveNotice {
   saved: boolean;
@@ -230,7 +243,7 @@ function DetailsEditor({ service, saved, onSaving, onSaved }: { service: Service
       <Field label="Description" name="description" value={description} onChange={setDescription} multiline error={fieldError('description')} />
       <Field label="Labels" name="labels" value={labelText} onChange={setLabelText} description="Separated by commas." error={labels.problem ?? fieldError('labels')} />
       {error ? <ErrorNotice error={error} /> : null}
-      {saved ? <p role="status">Details saved.</p> : null}
+      {saved ? <SavedNotice>Details saved.</SavedNotice> : null}
       <div className="actions"><Button type="submit" className="button">Save details</Button></div>
     </Form>
   );
@@ -242,6 +255,7 @@ function EnvironmentEditor({ service, environment, config, saved, onSaving, onSa
   const security = config?.backendSecurity;
   const bedrock = service.provider === 'AWS_BEDROCK';
   const [replacing, setReplacing] = useState(!security?.configured);
+  const credentials = useRef<HTMLFieldSetElement>(null);
   const [apiKey, setApiKey] = useState('');
   const [accessKeyId, setAccessKeyId] = useState('');
   const [secretAccessKey, setSecretAccessKey] = useState('');
@@ -299,9 +313,15 @@ function EnvironmentEditor({ service, environment, config, saved, onSaving, onSa
         {config?.rateLimit ? <> Budget: {budgetText(config.rateLimit)}.</> : null}
       </p>
       <Form className="stack" onSubmit={submit} aria-label={`Configuration of ${environment}`}>
-        {security?.configured && !replacing ? <Button className="button secondary" onPress={() => setReplacing(true)}>Replace key</Button> : null}
+        {security?.configured && !replacing ? (
+          <Button className="button secondary" onPress={() => {
+            setReplacing(true);
+            // The button goes away: take the focus to the first new credential field.
+            requestAnimationFrame(() => credentials.current?.querySelector('input')?.focus());
+          }}>Replace key</Button>
+        ) : null}
         {replacing ? (
-          <fieldset>
+          <fieldset ref={credentials}>
             <legend>{security?.configured ? 'New credentials (replace the stored ones)' : 'Credentials'}</legend>
             {bedrock ? (
               <Checkbox className="checkbox" isSelected={useSigV4} onChange={setUseSigV4}><span className="box" aria-hidden="true" />Sign with AWS access keys (SigV4) instead of a Bedrock API key</Checkbox>
@@ -331,7 +351,7 @@ function EnvironmentEditor({ service, environment, config, saved, onSaving, onSa
         <RateLimitFields legend="Default quota of each connection" idPrefix={`${environment}-quota`} draft={connectionQuota} onChange={setConnectionQuota} serverError={budgetError('connectionQuota')} enableLabel="Give each connection a quota" />
         <Checkbox className="checkbox" isSelected={streamCutoff} onChange={setStreamCutoff}><span className="box" aria-hidden="true" />End streamed answers that run past their budget</Checkbox>
         {error ? <ErrorNotice error={error} /> : null}
-        {saved ? <p role="status">Saved; rolling out to the proxies.</p> : null}
+        {saved ? <SavedNotice>Saved; rolling out to the proxies.</SavedNotice> : null}
         <div className="actions"><Button type="submit" className="button">Save {environment}</Button></div>
       </Form>
     </section>

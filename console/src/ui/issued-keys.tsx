@@ -30,7 +30,11 @@ export function IssuedKeys({ title, keys, onDismiss }: { title: string; keys: re
           {k.usageSnippet ? <Snippet environment={k.environment} code={k.usageSnippet} /> : null}
         </div>
       ))}
-      <Button className="button" onPress={onDismiss}>I have copied the keys</Button>
+      <Button className="button" onPress={() => {
+        onDismiss();
+        // The panel (and this button) goes away: back to the screen's heading rather than the top of the document.
+        requestAnimationFrame(() => document.querySelector<HTMLElement>('main h1')?.focus());
+      }}>I have copied the keys</Button>
     </section>
   );
 }
