@@ -117,6 +117,20 @@ it('keeps the keyboard focus on the screen: headings of screens that load, saves
   expect(developer.pageErrors).toEqual([]);
 });
 
+it('a developer who opens a management address is told their role does not allow it, not shown forms that fail on save', async () => {
+  const tab = await browser.open(origin);
+  const { page } = tab;
+  await tab.signIn(tenant.tokens.developer);
+  for (const hash of ['#/services', '#/services/new', `#/services/${serviceId}`]) {
+    await page.goto(`${origin}/console${hash}`);
+    await page.getByRole('alert').getByText('Your role does not allow this').waitFor();
+    expect(await page.locator('main form, main button').count()).toBe(0);
+  }
+  await page.getByRole('link', { name: 'See this service in the marketplace' }).click();
+  await page.getByRole('heading', { name: 'Support Assistant', level: 1 }).waitFor();
+  expect(await tab.axe()).toEqual([]);
+});
+
 async function waitUntil(check: () => Promise<boolean>, ms = 5_000): Promise<void> {
   const end = Date.now() + ms;
   while (!(await check())) {

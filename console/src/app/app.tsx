@@ -221,7 +221,28 @@ function NoOrganization() {
   );
 }
 
+/** The GenAI services area for a role that cannot manage services (reached by address): say so, instead of forms that fail on save. */
+function NotAllowed({ route }: { route: Route }) {
+  const { organization, role } = useSession();
+  return (
+    <>
+      <h1 tabIndex={-1}>GenAI services</h1>
+      <div className="notice error" role="alert">
+        <strong>Your role does not allow this</strong>
+        <span>Registering and managing GenAI services needs the Platform engineer or Admin role in {organization!.name}; you are {role ? (ROLE_NAMES[role] ?? role) : 'not a member'}.</span>
+      </div>
+      <p>
+        {route.name === 'service'
+          ? <a href={href({ name: 'marketplace-service', id: route.id })}>See this service in the marketplace</a>
+          : <a href={href({ name: 'marketplace' })}>Go to the marketplace</a>}
+      </p>
+    </>
+  );
+}
+
 function Screen({ route }: { route: Route }) {
+  const { canManage } = useSession();
+  if (!canManage && (route.name === 'services' || route.name === 'register' || route.name === 'service')) return <NotAllowed route={route} />;
   switch (route.name) {
     case 'marketplace': return <MarketplaceScreen />;
     case 'marketplace-service': return <MarketplaceServiceScreen serviceId={route.id} />;
