@@ -131,6 +131,34 @@ it('a developer who opens a management address is told their role does not allow
   expect(await tab.axe()).toEqual([]);
 });
 
+it('at 390 px table cells wrap between words, wide tables scroll in their own box, and the page never scrolls sideways', async () => {
+  const tab = await browser.open(origin, { width: 390, height: 844 });
+  const { page } = tab;
+  await tab.signIn(tenant.tokens.engineer);
+  for (const hash of ['#/services', `#/marketplace/${serviceId}`, '#/connections']) {
+    await page.goto(`${origin}/console${hash}`);
+    await page.locator('main table').first().waitFor();
+    // No word of a header or badge broken across lines ("Deploy|ed", "Enviro|nment").
+    const broken = await page.locator('main thead th, main .badge').evaluateAll((cells) => cells.flatMap((cell) => {
+      const words: string[] = [];
+      const walker = document.createTreeWalker(cell, NodeFilter.SHOW_TEXT);
+      for (let node = walker.nextNode(); node; node = walker.nextNode()) {
+        for (const match of (node.textContent ?? '').matchAll(/\S+/g)) {
+          const range = document.createRange();
+          range.setStart(node, match.index);
+          range.setEnd(node, match.index + match[0].length);
+          if (new Set([...range.getClientRects()].map((r) => Math.round(r.top))).size > 1) words.push(match[0]);
+        }
+      }
+      return words;
+    }));
+    expect({ hash, broken }).toEqual({ hash, broken: [] });
+    expect({ hash, sideways: await tab.scrollsSideways() }).toEqual({ hash, sideways: false });
+    expect({ hash, violations: await tab.axe() }).toEqual({ hash, violations: [] });
+  }
+  await tab.screenshot('audit-390-connections');
+});
+
 async function waitUntil(check: () => Promise<boolean>, ms = 5_000): Promise<void> {
   const end = Date.now() + ms;
   while (!(await check())) {

@@ -51,7 +51,7 @@ export function MarketplaceServiceScreen({ serviceId }: { serviceId: string }) {
       {s.summary ? <p className="summary">{s.summary}</p> : null}
       {s.description ? <p className="muted">{s.description}</p> : null}
       <h2>Environments</h2>
-      <div className="table-scroll">
+      <div className="table-scroll" tabIndex={0} role="region" aria-label="Environments">
         <table>
           <thead><tr><th scope="col">Environment</th><th scope="col">Ready</th><th scope="col">Service budget</th><th scope="col">Each connection's quota</th></tr></thead>
           <tbody>

@@ -177,7 +177,7 @@ function Deployments({ deployments }: { deployments: DeploymentView[] }) {
           <h3 id={`deployment-${d.environment}`}>{d.environment} <StatusBadge status={d.status} /></h3>
           <p className="muted">Revision {d.revision} · {d.message} · updated {when(d.updatedAt)}</p>
           {d.dataPlanes.length ? (
-            <div className="table-scroll">
+            <div className="table-scroll" tabIndex={0} role="region" aria-label={`Proxies of ${d.environment}`}>
               <table>
                 <thead><tr><th scope="col">Proxy</th><th scope="col">Applied</th><th scope="col">Connected</th><th scope="col">Last refusal</th></tr></thead>
                 <tbody>

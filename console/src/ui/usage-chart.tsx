@@ -77,7 +77,7 @@ export function UsageChart({ points, granularity, title, groupName }: { points: 
       </ul>
       <details className="chart-table">
         <summary>Show the numbers</summary>
-        <div className="table-scroll">
+        <div className="table-scroll" tabIndex={0} role="region" aria-label={`${title}: the numbers`}>
           <table>
             <thead><tr><th scope="col">From (UTC)</th><th scope="col">{groupName}</th><th scope="col" className="num">Prompt</th><th scope="col" className="num">Completion</th><th scope="col" className="num">Total</th><th scope="col" className="num">Requests</th></tr></thead>
             <tbody>
