@@ -159,6 +159,25 @@ it('at 390 px table cells wrap between words, wide tables scroll in their own bo
   await tab.screenshot('audit-390-connections');
 });
 
+it('the wizard drops a refusal once the user has corrected the field and moves on', async () => {
+  const tab = await browser.open(origin);
+  const { page } = tab;
+  await tab.signIn(tenant.tokens.engineer);
+  await page.goto(`${origin}/console#/services/new`);
+  await page.getByRole('button', { name: 'Next' }).click();
+  await page.getByLabel('Name').fill('Wizard');
+  await page.getByLabel('Context path').fill('/support');
+  await page.getByRole('button', { name: 'Next' }).click();
+  await page.getByRole('button', { name: 'Register service' }).click();
+  await page.getByRole('alert').getByText('This clashes with what exists').waitFor();
+  await page.getByLabel('Context path').fill('/wizard');
+  await page.getByRole('button', { name: 'Next' }).click();
+  await page.getByRole('heading', { name: 'Step 3 of 3: Environments' }).waitFor();
+  expect(await page.getByRole('alert').count()).toBe(0);
+  await page.getByRole('button', { name: 'Register service' }).click();
+  await page.getByRole('heading', { name: 'Wizard', level: 1 }).waitFor();
+});
+
 async function waitUntil(check: () => Promise<boolean>, ms = 5_000): Promise<void> {
   const end = Date.now() + ms;
   while (!(await check())) {

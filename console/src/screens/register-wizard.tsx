@@ -116,7 +116,8 @@ export function RegisterWizard() {
       requestAnimationFrame(() => document.querySelector<HTMLElement>('[data-invalid] input, [data-invalid] textarea, [aria-invalid="true"]')?.focus());
       return;
     }
-    if (step < 2) { setStep(step + 1); return; }
+    // Moving on: a refusal from an earlier submit is about values the user has since corrected.
+    if (step < 2) { setError(null); setStep(step + 1); return; }
     const included = handles.filter((h) => envDraft(h).include);
     setSubmittedEnvironments(included);
     setBusy(true);
