@@ -139,11 +139,12 @@ it('at 390 px table cells wrap between words, wide tables scroll in their own bo
     await page.goto(`${origin}/console${hash}`);
     await page.locator('main table').first().waitFor();
     // No word of a header or badge broken across lines ("Deploy|ed", "Enviro|nment").
-    const broken = await page.locator('main thead th, main .badge').evaluateAll((cells) => cells.flatMap((cell) => {
-      const words: string[] = [];
+    // Run in the page (a string: this file is compiled without the DOM's types).
+    const broken = await page.evaluate<string[]>(`[...document.querySelectorAll('main thead th, main .badge')].flatMap((cell) => {
+      const words = [];
       const walker = document.createTreeWalker(cell, NodeFilter.SHOW_TEXT);
       for (let node = walker.nextNode(); node; node = walker.nextNode()) {
-        for (const match of (node.textContent ?? '').matchAll(/\S+/g)) {
+        for (const match of (node.textContent ?? '').matchAll(/\\S+/g)) {
           const range = document.createRange();
           range.setStart(node, match.index);
           range.setEnd(node, match.index + match[0].length);
@@ -151,7 +152,7 @@ it('at 390 px table cells wrap between words, wide tables scroll in their own bo
         }
       }
       return words;
-    }));
+    })`);
     expect({ hash, broken }).toEqual({ hash, broken: [] });
     expect({ hash, sideways: await tab.scrollsSideways() }).toEqual({ hash, sideways: false });
     expect({ hash, violations: await tab.axe() }).toEqual({ hash, violations: [] });
