@@ -139,6 +139,38 @@ describe('a user in two organizations', () => {
     const { viewer: theirs } = await cp.ok<{ viewer: { user: { id: string }; isInstallationAdmin: boolean } }>('{ viewer { user { id } isInstallationAdmin } }', {}, issued.data!.createApiToken.token);
     expect(theirs).toEqual({ user: { id: member }, isInstallationAdmin: false });
   });
+
+  it('lists and revokes API tokens: the revoked token is refused at once; only who may issue a user\'s tokens may see or revoke them', async () => {
+    const LIST = 'query($u: ID) { apiTokens(userId: $u) { id name tokenPrefix revokedAt } }';
+    const REVOKE = 'mutation($id: ID!) { revokeApiToken(id: $id) { id revokedAt } }';
+    const { addMember } = await cp.ok<{ addMember: { user: { id: string } } }>('mutation($o: ID!) { addMember(organizationId: $o, email: "laptop@acme.test", role: DEVELOPER) { user { id } } }', { o: acme.organizationId }, acme.tokens.admin);
+    const userId = addMember.user.id;
+    const issued = await cp.ok<{ createApiToken: { token: string; apiToken: { id: string } } }>('mutation($u: ID!) { createApiToken(input: {name: "laptop", userId: $u}) { token apiToken { id } } }', { u: userId }, acme.tokens.admin);
+    const { token } = issued.createApiToken;
+    const tokenId = issued.createApiToken.apiToken.id;
+    // Their own list (the default) and their ADMIN's view of it; never the token itself.
+    const own = await cp.ok<{ apiTokens: Array<{ id: string; name: string; tokenPrefix: string; revokedAt: string | null }> }>(LIST, {}, token);
+    expect(own.apiTokens).toEqual([{ id: tokenId, name: 'laptop', tokenPrefix: token.slice(0, 12), revokedAt: null }]);
+    expect((await cp.ok(LIST, { u: userId }, acme.tokens.admin)).apiTokens).toEqual(own.apiTokens);
+    expect(JSON.stringify(own)).not.toContain(token);
+    // Another organization's ADMIN sees nothing of them, and cannot revoke (NOT_FOUND, as for an unknown token).
+    expect((await cp.gql(LIST, { u: userId }, globex.tokens.admin)).errors?.[0].extensions?.code).toBe('FORBIDDEN');
+    expect((await cp.gql(REVOKE, { id: tokenId }, globex.tokens.admin)).errors?.[0].extensions?.code).toBe('NOT_FOUND');
+    for (const id of ['00000000-0000-4000-8000-000000000000', 'not-a-uuid']) expect((await cp.gql(REVOKE, { id }, acme.tokens.admin)).errors?.[0].extensions?.code).toBe('NOT_FOUND');
+    // Revoked by their ADMIN: the token is refused from its next request on.
+    const { revokeApiToken } = await cp.ok<{ revokeApiToken: { id: string; revokedAt: string } }>(REVOKE, { id: tokenId }, acme.tokens.admin);
+    expect(revokeApiToken.id).toBe(tokenId);
+    expect(Date.parse(revokeApiToken.revokedAt)).not.toBeNaN();
+    const refused = await cp.gql('{ viewer { user { id } } }', {}, token);
+    expect(refused.errors?.[0].extensions?.code).toBe('UNAUTHENTICATED');
+    expect((await cp.gql(REVOKE, { id: tokenId }, acme.tokens.admin)).errors?.[0].extensions?.code).toBe('CONFLICT');
+    expect((await cp.ok<{ apiTokens: Array<{ revokedAt: string | null }> }>(LIST, { u: userId }, acme.tokens.admin)).apiTokens[0].revokedAt).toBe(revokeApiToken.revokedAt);
+    // The bootstrap token is TOKENGATE_ADMIN_TOKEN's: replaced by changing it, not revoked.
+    const admins = await cp.ok<{ apiTokens: Array<{ id: string; name: string }> }>(LIST, {});
+    const bootstrap = admins.apiTokens.find((t) => t.name.startsWith('bootstrap'))!;
+    expect((await cp.gql(REVOKE, { id: bootstrap.id })).errors?.[0].extensions).toMatchObject({ code: 'BAD_USER_INPUT', field: 'id' });
+    expect(JSON.parse(await dump(`SELECT action FROM audit_events WHERE target_id = '${tokenId}' ORDER BY created_at`))).toEqual([{ action: 'apiToken.create' }, { action: 'apiToken.revoke' }]);
+  });
 });
 
 describe('organizations, projects and environments', () => {

@@ -1,15 +1,29 @@
-import { Arg, Ctx, ID, Mutation, Resolver } from 'type-graphql';
+import { Arg, Ctx, ID, Mutation, Query, Resolver } from 'type-graphql';
 import { type RequestContext, requireActor } from '../graphql/context';
 import { MembershipType, OrganizationType } from '../organization/organization.types';
 import { Role } from './role';
-import { CreateApiTokenInput, CreateApiTokenPayload } from './auth.types';
+import { ApiTokenType, CreateApiTokenInput, CreateApiTokenPayload } from './auth.types';
 
 @Resolver()
 export class AuthResolver {
   @Mutation(() => CreateApiTokenPayload)
   async createApiToken(@Arg('input') input: CreateApiTokenInput, @Ctx() ctx: RequestContext): Promise<CreateApiTokenPayload> {
     const { token, apiToken } = await ctx.services.auth.createApiToken(requireActor(ctx), input);
-    return { token, apiToken: { id: apiToken.id, userId: apiToken.userId, name: apiToken.name, tokenPrefix: apiToken.tokenPrefix, createdAt: apiToken.createdAt } };
+    return { token, apiToken: ApiTokenType.from(apiToken) };
+  }
+
+  @Query(() => [ApiTokenType], {
+    description: 'API tokens of a user (the caller by default), newest first, revoked ones included; never the tokens themselves. Whoever may issue a user\'s tokens may list them.',
+  })
+  async apiTokens(@Arg('userId', () => ID, { nullable: true }) userId: string | null, @Ctx() ctx: RequestContext): Promise<ApiTokenType[]> {
+    return (await ctx.services.auth.listApiTokens(requireActor(ctx), userId ?? null)).map((t) => ApiTokenType.from(t));
+  }
+
+  @Mutation(() => ApiTokenType, {
+    description: 'Revokes an API token: its next request is UNAUTHENTICATED. Whoever may issue a user\'s tokens may revoke them. The bootstrap token (TOKENGATE_ADMIN_TOKEN) is replaced by changing that variable.',
+  })
+  async revokeApiToken(@Arg('id', () => ID) id: string, @Ctx() ctx: RequestContext): Promise<ApiTokenType> {
+    return ApiTokenType.from(await ctx.services.auth.revokeApiToken(requireActor(ctx), id));
   }
 
   @Mutation(() => MembershipType, { description: 'Adds a user (created on first sight) to an organization with a role, or changes the role. Organization ADMINs only.' })

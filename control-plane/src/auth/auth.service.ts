@@ -2,6 +2,7 @@ import type { DataSource, EntityManager } from 'typeorm';
 import { recordAudit } from '../audit/audit-log';
 import { badUserInput, conflict, forbidden, notFound } from '../common/errors';
 import { generateToken, hashToken } from '../common/secure-token';
+import { isUuid } from '../common/lookup';
 import { validateName } from '../common/validation';
 import { OrganizationEntity } from '../organization/organization.entity';
 import { Actor } from './actor';
@@ -58,28 +59,69 @@ export class AuthService {
     });
   }
 
+  /**
+   * Whether `actor` may manage (issue, list, revoke) the API tokens of `user`: their own; an
+   * installation admin anyone's; an organization ADMIN those of a user all of whose memberships are in
+   * organizations that ADMIN administers, never an installation admin's. A token acts with every role
+   * its user holds, in every organization, and with the installation-admin flag: one membership was
+   * enough before, and an ADMIN added anyone by email, then held their token everywhere.
+   */
+  private async requireTokenAuthority(tx: EntityManager, actor: Actor, user: UserEntity, doing: string): Promise<void> {
+    if (user.id === actor.userId || actor.isInstallationAdmin) return;
+    const theirs = await tx.findBy(MembershipEntity, { userId: user.id });
+    const administered = theirs.length > 0 && theirs.every((m) => actor.roleIn(m.organizationId) === Role.ADMIN);
+    if (!administered || user.isInstallationAdmin) {
+      throw forbidden(`you can ${doing} API tokens for yourself, or as ADMIN for users who belong only to organizations you administer`);
+    }
+  }
+
   /** Issues an API token for the caller or, for organization admins, for a member of their organization. */
   async createApiToken(actor: Actor, input: { name: string; userId?: string | null }): Promise<{ token: string; apiToken: ApiTokenEntity }> {
     const userId = input.userId ?? actor.userId;
     return this.db.transaction(async (tx) => {
-      const user = await tx.findOneBy(UserEntity, { id: userId });
+      const user = isUuid(userId) ? await tx.findOneBy(UserEntity, { id: userId }) : null;
       if (!user) throw notFound('user', userId);
-      if (userId !== actor.userId && !actor.isInstallationAdmin) {
-        // The token acts with every role the user holds, in every organization, and with the
-        // installation-admin flag: an ADMIN may issue one only for a user all of whose memberships are
-        // in organizations that ADMIN administers, never for an installation admin. (One membership was
-        // enough before: an ADMIN added anyone by email, then held their token everywhere.)
-        const theirs = await tx.findBy(MembershipEntity, { userId });
-        const administered = theirs.length > 0 && theirs.every((m) => actor.roleIn(m.organizationId) === Role.ADMIN);
-        if (!administered || user.isInstallationAdmin) {
-          throw forbidden('you can create API tokens for yourself, or as ADMIN for users who belong only to organizations you administer');
-        }
-      }
+      await this.requireTokenAuthority(tx, actor, user, 'create');
       const name = validateName('input.name', input.name);
       const token = generateToken(API_TOKEN_PREFIX);
       const apiToken = await tx.save(tx.create(ApiTokenEntity, { userId, name, tokenHash: hashToken(token), tokenPrefix: token.slice(0, 12) }));
       await recordAudit(tx, actor, { action: 'apiToken.create', targetType: 'ApiToken', targetId: apiToken.id, details: { name, userId } });
       return { token, apiToken };
+    });
+  }
+
+  /** The API tokens of a user (the caller by default), newest first, revoked ones included; never a token itself. */
+  async listApiTokens(actor: Actor, userId: string | null): Promise<ApiTokenEntity[]> {
+    const id = userId ?? actor.userId;
+    return this.db.transaction(async (tx) => {
+      const user = isUuid(id) ? await tx.findOneBy(UserEntity, { id }) : null;
+      if (!user) throw notFound('user', id);
+      await this.requireTokenAuthority(tx, actor, user, 'list');
+      return tx.find(ApiTokenEntity, { where: { userId: id }, order: { createdAt: 'DESC', id: 'ASC' } });
+    });
+  }
+
+  /**
+   * Revokes an API token: the next request presenting it is UNAUTHENTICATED. Who may issue a user's
+   * tokens may revoke them (NOT_FOUND for a token of anyone else, as for an unknown one). The bootstrap
+   * token is TOKENGATE_ADMIN_TOKEN's: it is replaced by changing that variable, not revoked here.
+   */
+  async revokeApiToken(actor: Actor, tokenId: string): Promise<ApiTokenEntity> {
+    return this.db.transaction(async (tx) => {
+      const apiToken = isUuid(tokenId) ? await tx.findOne(ApiTokenEntity, { where: { id: tokenId }, lock: { mode: 'pessimistic_write' } }) : null;
+      const user = apiToken ? await tx.findOneBy(UserEntity, { id: apiToken.userId }) : null;
+      if (!apiToken || !user) throw notFound('API token', tokenId);
+      await this.requireTokenAuthority(tx, actor, user, 'revoke').catch(() => {
+        throw notFound('API token', tokenId);
+      });
+      if (apiToken.name === BOOTSTRAP_TOKEN_NAME && user.email === BOOTSTRAP_ADMIN_EMAIL) {
+        throw badUserInput('id', 'this is the bootstrap token of TOKENGATE_ADMIN_TOKEN: set another value there and restart the control plane to replace it');
+      }
+      if (apiToken.revokedAt !== null) throw conflict('this API token is already revoked');
+      const [rows] = (await tx.query('UPDATE api_tokens SET revoked_at = now() WHERE id = $1 RETURNING revoked_at', [apiToken.id])) as [Array<{ revoked_at: Date }>, number];
+      apiToken.revokedAt = rows[0].revoked_at;
+      await recordAudit(tx, actor, { action: 'apiToken.revoke', targetType: 'ApiToken', targetId: apiToken.id, details: { name: apiToken.name, userId: apiToken.userId } });
+      return apiToken;
     });
   }
 

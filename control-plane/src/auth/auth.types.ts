@@ -1,4 +1,5 @@
 import { Field, ID, InputType, ObjectType } from 'type-graphql';
+import type { ApiTokenEntity } from './api-token.entity';
 
 
 @ObjectType('ApiToken')
@@ -8,6 +9,11 @@ export class ApiTokenType {
   @Field() name: string;
   @Field({ description: 'First characters of the token, to tell tokens apart.' }) tokenPrefix: string;
   @Field() createdAt: Date;
+  @Field(() => Date, { nullable: true, description: 'When it was revoked (revokeApiToken); null while it works.' }) revokedAt: Date | null;
+
+  static from(entity: ApiTokenEntity): ApiTokenType {
+    return { id: entity.id, userId: entity.userId, name: entity.name, tokenPrefix: entity.tokenPrefix, createdAt: entity.createdAt, revokedAt: entity.revokedAt };
+  }
 }
 
 @ObjectType('CreateApiTokenPayload')
