@@ -410,7 +410,7 @@ export class ProxyExchange implements Dispatcher.DispatchHandler {
       allowance,
       {
         countText: (text) => counter.countText(provider, prepared.model, text),
-        countPrompt: () => counter.countPrompt(provider, this.providerPath, prepared.json, prepared.model),
+        countPrompt: () => counter.countPrompt(provider, this.providerPath, prepared.json, prepared.model, prepared.body),
       },
       this.cutoffSink(),
       () => performance.now() - this.sentAt,

@@ -75,9 +75,15 @@ export class TokenCounter {
     return Promise.all(encodings.map((encoding) => this.warming.get(encoding))).then(() => undefined);
   }
 
-  /** Prompt tokens of a parsed request body, as `countPromptTokens` counts them (see prompt-tokens.ts). */
-  countPrompt(provider: ProviderName | number, providerPath: string, body: unknown, model: string | null): Promise<number> {
-    return this.call({ kind: 'count-prompt', provider, providerPath, body, model });
+  /**
+   * Prompt tokens of a parsed request body, as `countPromptTokens` counts them (see prompt-tokens.ts).
+   * `bodyBytes`, the JSON text `body` was parsed from, is sent instead when `body` is nested too deeply
+   * to be copied to the worker (structured cloning recurses; JSON.parse does not).
+   */
+  countPrompt(provider: ProviderName | number, providerPath: string, body: unknown, model: string | null, bodyBytes?: Buffer): Promise<number> {
+    const request: TokenWorkerRequest = { kind: 'count-prompt', provider, providerPath, body, model };
+    if (bodyBytes === undefined) return this.call(request);
+    return this.call(request, () => ({ ...request, body: null, bodyText: jsonText(bodyBytes) }));
   }
 
   /** Tokens of completion text, as `countCompletionTokens` counts them (exact or estimated per provider). */
@@ -100,14 +106,19 @@ export class TokenCounter {
     this.call({ kind: 'crash' }).catch(() => undefined);
   }
 
-  private call(request: TokenWorkerRequest): Promise<number> {
+  /** `fallback`: the same request in a form that always clones, sent when `request` cannot be. */
+  private call(request: TokenWorkerRequest, fallback?: () => TokenWorkerRequest): Promise<number> {
     if (this.closed) return Promise.reject(new TokenCounterError('the token counter is closed'));
     const worker = this.currentWorker();
     const id = this.nextId++;
     return new Promise<number>((resolve, reject) => {
-      const envelope: TokenWorkerEnvelope = { id, request };
       try {
-        worker.postMessage(envelope);
+        try {
+          worker.postMessage({ id, request } satisfies TokenWorkerEnvelope);
+        } catch (error) {
+          if (fallback === undefined) throw error;
+          worker.postMessage({ id, request: fallback() } satisfies TokenWorkerEnvelope);
+        }
       } catch (error) {
         reject(new TokenCounterError(`cannot send the request to the token counter worker: ${(error as Error).message}`));
         return;
@@ -188,4 +199,10 @@ function launchTokenWorker(): Worker {
   const name = 'tokengate-token-counter';
   if (__filename.endsWith('.js')) return new Worker(join(__dirname, 'token-worker.js'), { name });
   return new Worker(TYPESCRIPT_WORKER_BOOTSTRAP, { eval: true, name, workerData: { entry: join(__dirname, 'token-worker.ts') } });
+}
+
+/** A JSON body's text, without the UTF-8 byte order mark JSON.parse would refuse (see parseJsonRequestBody). */
+function jsonText(bytes: Buffer): string {
+  const bom = bytes.length >= 3 && bytes[0] === 0xef && bytes[1] === 0xbb && bytes[2] === 0xbf;
+  return bytes.toString('utf8', bom ? 3 : 0);
 }

@@ -33,8 +33,9 @@ function handle(request: TokenWorkerRequest): number {
       for (const encoding of request.encodings) encoder(encoding);
       return 0;
     case 'count-prompt': {
-      const model = request.model ?? requestModel(request.provider, request.providerPath, request.body);
-      return countPromptTokens(encoder(encodingFor(request.provider, model)), request.provider, request.providerPath, request.body, model);
+      const body: unknown = request.bodyText === undefined ? request.body : JSON.parse(request.bodyText);
+      const model = request.model ?? requestModel(request.provider, request.providerPath, body);
+      return countPromptTokens(encoder(encodingFor(request.provider, model)), request.provider, request.providerPath, body, model);
     }
     case 'count-text':
       return countCompletionTokens(encoder(encodingFor(request.provider, request.model)), request.provider, request.model, request.text);

@@ -215,7 +215,7 @@ export class RequestMeter {
     const explicit = prepared.maxCompletionTokens;
     let admission = exactFirst ? null : (first ?? (await budget.admit(budgets, upperBound, this.completionFor(enforced, explicit, upperBound))));
     if (admission === null || (!admission.admitted && !admission.unavailable && (admission.refused !== 'completion' || explicit === null))) {
-      const exact = await this.deps.counter.countPrompt(this.service.provider.id, this.providerPath, prepared.json, prepared.model);
+      const exact = await this.deps.counter.countPrompt(this.service.provider.id, this.providerPath, prepared.json, prepared.model, prepared.body);
       this.exactPrompt = exact;
       for (const policy of enforced) {
         if (policy.maxPromptTokens !== null && exact > policy.maxPromptTokens) {
@@ -253,7 +253,7 @@ export class RequestMeter {
     let would = admission.wouldHaveRefused;
     if (would !== null && this.exactPrompt === null) {
       // Judged on the prompt's upper bound: an enforced budget would have counted exactly before refusing.
-      const exact = await this.deps.counter.countPrompt(this.service.provider.id, this.providerPath, prepared.json, prepared.model);
+      const exact = await this.deps.counter.countPrompt(this.service.provider.id, this.providerPath, prepared.json, prepared.model, prepared.body);
       this.exactPrompt = exact;
       would = shadowVerdict(admission.views, upperBound - exact);
     }
@@ -362,7 +362,7 @@ export class RequestMeter {
 
   private async count(seen: ObservedUsage, prepared: PreparedRequest): Promise<TokenUsage> {
     const { counter } = this.deps;
-    const prompt = seen.reportedPromptTokens ?? this.exactPrompt ?? (await counter.countPrompt(this.service.provider.id, this.providerPath, prepared.json, prepared.model));
+    const prompt = seen.reportedPromptTokens ?? this.exactPrompt ?? (await counter.countPrompt(this.service.provider.id, this.providerPath, prepared.json, prepared.model, prepared.body));
     const completion = seen.completionText === '' ? 0 : await counter.countText(this.service.provider.id, prepared.model, seen.completionText);
     return { promptTokens: prompt, completionTokens: completion };
   }
