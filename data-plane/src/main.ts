@@ -88,6 +88,9 @@ export interface DataPlaneOptions {
   readonly onConfigStreamEvent?: (event: ConfigStreamEvent) => void;
 }
 
+/** How long close() waits, after the grace period, for the exchanges it cut to be counted and recorded. */
+const CUT_EXCHANGES_SETTLE_MS = 5_000;
+
 /** How long start-up waits for the rate limiter's Redis connection before listening anyway. */
 const REDIS_CONNECT_WAIT_MS = 2000;
 
@@ -290,6 +293,15 @@ export async function startDataPlane(options: DataPlaneOptions): Promise<DataPla
       // Whatever is still open is idle (or overstayed the grace period).
       listener.destroyConnections();
       await listenerClosed;
+      // Exchanges cut just now (streams that overstayed the grace period) settle from their 'close'
+      // events: what they streamed is counted by the token counter and recorded, so the counter and
+      // the reporter close only after them (bounded, in case a count never answers).
+      let settleTimer: NodeJS.Timeout | undefined;
+      const settleOver = new Promise<void>((resolve) => {
+        settleTimer = setTimeout(resolve, CUT_EXCHANGES_SETTLE_MS);
+      });
+      await Promise.race([handler.whenIdle(), settleOver]);
+      clearTimeout(settleTimer);
       // Exchanges count as idle once settled, so the last usage is in the reporter: spool it before
       // leaving (with the control plane away, the spool is where it survives this proxy).
       reporter.close();
