@@ -116,6 +116,8 @@ function budgetName(policy: BudgetPolicy): string {
   return policy.scope === 'connection' ? "this connection's whole quota" : "this service's whole budget";
 }
 
+/** Settlement's estimate when the tokenizer cannot count (the usual ~4 bytes of English text per token). */
+const ESTIMATED_BYTES_PER_TOKEN = 4;
 const ZERO: TokenUsage = Object.freeze({ promptTokens: 0, completionTokens: 0 });
 /** The result for a response in a coding the proxy cannot decode: estimated from the prompt. */
 const UNREADABLE: ReturnType<ResponseObserver['result']> = Object.freeze({ usage: null, completionText: '', complete: false });
@@ -357,7 +359,20 @@ export class RequestMeter {
     // The provider never answered, or refused: it processed (and bills) nothing.
     if (seen === null || prepared === null || upstreamStatus < 200 || upstreamStatus >= 300) return this.charge(ZERO, seen, clientStatus);
     // Answered without reporting usage (a stream cut short, the client gone, a provider that omits it): count.
-    return this.count(seen, prepared).then((usage) => this.charge(usage, seen, clientStatus));
+    // The provider billed this request: a count that fails (the tokenizer worker crashed, or closed)
+    // falls back to an estimate rather than leave it unrecorded and its reservation standing.
+    return this.count(seen, prepared)
+      .catch((error: unknown) => {
+        this.deps.logger.warn({ service: this.service.id, err: error instanceof Error ? error.message : String(error) }, 'counting an answered request failed; its usage is estimated');
+        return this.estimate(seen, prepared);
+      })
+      .then((usage) => this.charge(usage, seen, clientStatus));
+  }
+
+  /** Without the tokenizer: what was reported or counted already, else ~4 UTF-8 bytes a token (prompt: the whole body). */
+  private estimate(seen: ObservedUsage, prepared: PreparedRequest): TokenUsage {
+    const promptTokens = seen.reportedPromptTokens ?? this.exactPrompt ?? Math.ceil(prepared.body.length / ESTIMATED_BYTES_PER_TOKEN);
+    return { promptTokens, completionTokens: Math.ceil(Buffer.byteLength(seen.completionText, 'utf8') / ESTIMATED_BYTES_PER_TOKEN) };
   }
 
   private async count(seen: ObservedUsage, prepared: PreparedRequest): Promise<TokenUsage> {
