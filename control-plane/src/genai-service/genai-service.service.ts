@@ -17,12 +17,13 @@ import type { BumpedEnvironment } from '../config-change/revision-ledger';
 import { EnvironmentEntity } from '../environment/environment.entity';
 import { OrganizationEntity } from '../organization/organization.entity';
 import { ProjectEntity } from '../project/project.entity';
-import { rateLimitType, rateLimitFromInput } from '../rate-limit/rate-limit-policy';
+import { rateLimitType, rateLimitFromInput, type StoredRateLimit } from '../rate-limit/rate-limit-policy';
 import type { SecretBox } from '../secrets/secret-box';
 import { applyBackendSecurity, defaultBackendSecurity } from './backend-security';
 import { GenAIServiceEntity } from './genai-service.entity';
 import type {
   ConfigureServiceEnvironmentInput,
+  RateLimitInput,
   RegisterGenAIServiceInput,
   UpdateGenAIServiceInput,
 } from './genai-service.types';
@@ -250,7 +251,7 @@ export class GenAIServiceService {
     if (input.serviceUrl !== undefined) config.serviceUrl = input.serviceUrl === null ? null : normalizeServiceUrl(`${field}.serviceUrl`, input.serviceUrl);
     if (input.backendSecurity) Object.assign(config, applyBackendSecurity(this.box, service.provider, config as ServiceEnvironmentConfigEntity, input.backendSecurity, `${field}.backendSecurity`));
     // Omitted keeps, null removes.
-    if (input.rateLimit !== undefined) Object.assign(config, serviceBudgetColumns(input.rateLimit && rateLimitFromInput(`${field}.rateLimit`, input.rateLimit)));
+    if (input.rateLimit !== undefined) Object.assign(config, serviceBudgetColumns(input.rateLimit && serviceBudgetFromInput(`${field}.rateLimit`, input.rateLimit)));
     if (input.connectionQuota !== undefined) Object.assign(config, connectionQuotaColumns(input.connectionQuota && rateLimitFromInput(`${field}.connectionQuota`, input.connectionQuota)));
     if (input.streamCutoff != null) config.streamCutoff = input.streamCutoff;
     return config;
@@ -268,3 +269,16 @@ export class GenAIServiceService {
 }
 
 export type { BumpedEnvironment };
+
+/**
+ * A service budget limits something: one maximum at least. (A budget of no maximum limited nothing
+ * while the service showed a budget; `rateLimit: null` is how a service has none. A connection's own
+ * quota of no maximum is another matter: it exempts that connection.)
+ */
+function serviceBudgetFromInput(field: string, input: RateLimitInput): StoredRateLimit {
+  const budget = rateLimitFromInput(field, input);
+  if (budget.maxPromptTokens === null && budget.maxCompletionTokens === null && budget.maxTotalTokens === null) {
+    throw badUserInput(field, 'set at least one of maxPromptTokens, maxCompletionTokens and maxTotalTokens (or rateLimit: null for no budget)');
+  }
+  return budget;
+}
