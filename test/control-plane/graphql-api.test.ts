@@ -388,6 +388,7 @@ describe('marketplace', () => {
     expect(await search({ search: "'; DROP TABLE genai_services; --" })).toEqual([]);
     expect(await search({ labels: ['chat'] })).toEqual(['Claude', 'OpenAI GPT-4o']);
     expect(await search({ labels: ['chat', 'gpt'] })).toEqual(['OpenAI GPT-4o']);
+    expect(await search({ labels: ['Chat', ' GPT '] })).toEqual(['OpenAI GPT-4o']);
     expect(await search({ providers: ['AZURE_OPENAI', 'MISTRAL'] })).toEqual(['Azure GPT-4o', 'Mistral Large']);
     expect(await search({ scope: 'PROJECT' })).toEqual(['Mistral Large']);
   });

@@ -43,7 +43,8 @@ export class MarketplaceService {
       .forEach((word, i) => {
         query.andWhere(`(s.name ILIKE :w${i} OR s.summary ILIKE :w${i} OR s.description ILIKE :w${i})`, { [`w${i}`]: likePattern(word) });
       });
-    if (filter.labels?.length) query.andWhere('s.labels @> :labels::text[]', { labels: filter.labels.map((l) => l.trim()) });
+    // Labels match whatever their case, like the search: "Team-3" finds a service labelled "team-3".
+    if (filter.labels?.length) query.andWhere('ARRAY(SELECT lower(l) FROM unnest(s.labels) AS l) @> :labels::text[]', { labels: filter.labels.map((l) => l.trim().toLowerCase()) });
     if (filter.providers?.length) query.andWhere('s.provider IN (:...providers)', { providers: filter.providers });
     if (filter.scope) query.andWhere('s.scope = :scope', { scope: filter.scope });
     return query.orderBy('s.name').addOrderBy('s.id').limit(500).getMany();
