@@ -7,6 +7,7 @@ import { href } from '../app/route';
 import { useSession } from '../app/session';
 import { graphql } from '../graphql/graphql';
 import { Chips, ErrorNotice, Loading } from '../ui/controls';
+import { LIMITS } from '../ui/limits';
 import { plural, PROVIDER_NAMES, PROVIDERS, type ProviderName, SCOPE_NAMES } from '../ui/words';
 
 const MarketplaceQuery = graphql(`
@@ -50,11 +51,11 @@ export function MarketplaceScreen() {
       <form className="filters" role="search" aria-label="Filter services" onSubmit={(e) => e.preventDefault()}>
         <SearchField className="field grow" value={search} onChange={setSearch}>
           <Label>Search</Label>
-          <Input id="search" placeholder="Name, summary or description" />
+          <Input id="search" placeholder="Name, summary or description" maxLength={LIMITS.search} />
         </SearchField>
         <label className="field">
           <span>Label</span>
-          <input id="label-filter" value={label} onChange={(e) => setLabel(e.target.value)} placeholder="e.g. chat" />
+          <input id="label-filter" value={label} onChange={(e) => setLabel(e.target.value)} placeholder="e.g. chat" maxLength={LIMITS.label} />
         </label>
         <label className="field">
           <span>Provider</span>

@@ -8,6 +8,7 @@ import { useSession } from '../app/session';
 import { graphql, type ResultOf } from '../graphql/graphql';
 import { Chips, ErrorNotice, Field, Loading } from '../ui/controls';
 import { IssuedKeys } from '../ui/issued-keys';
+import { LIMITS, lengthProblem } from '../ui/limits';
 import { budgetText, MARKETPLACE_NAMES, PROVIDER_NAMES, SCOPE_NAMES } from '../ui/words';
 
 const ServiceQuery = graphql(`
@@ -88,6 +89,7 @@ function Connect({ serviceId, removed, onRefused }: { serviceId: string; removed
   }
   const submit = (event: FormEvent) => {
     event.preventDefault();
+    if (lengthProblem(name, LIMITS.name) ?? lengthProblem(description, LIMITS.connectionDescription)) return;
     setBusy(true);
     setError(null);
     request(CreateConnection, { input: { projectId: project.id, serviceId, name: name.trim(), description: description.trim() || null } }).then(
@@ -106,8 +108,8 @@ function Connect({ serviceId, removed, onRefused }: { serviceId: string; removed
       <h2 id="connect-title">Connect</h2>
       <p className="muted">Creates a connection in project {project.name} and issues one consumer key per environment.</p>
       <Form className="stack inline" onSubmit={submit}>
-        <Field label="Connection name" name="name" value={name} onChange={setName} isRequired placeholder="e.g. checkout-assistant" error={fieldError('name')} />
-        <Field label="Description" name="description" value={description} onChange={setDescription} placeholder="What will call it" error={fieldError('description')} />
+        <Field label="Connection name" name="name" value={name} onChange={setName} isRequired placeholder="e.g. checkout-assistant" maxLength={LIMITS.name} error={fieldError('name')} />
+        <Field label="Description" name="description" value={description} onChange={setDescription} placeholder="What will call it" maxLength={LIMITS.connectionDescription} error={fieldError('description')} />
         <Button type="submit" className="button" isDisabled={busy || !name.trim()}>{busy ? 'Creating…' : 'Create connection'}</Button>
       </Form>
       {error ? <ErrorNotice error={error} /> : null}

@@ -1,4 +1,5 @@
 // What each provider needs: default endpoint, how the proxy authenticates, and the fields of its own.
+import { LIMITS, lengthProblem } from '../ui/limits';
 import type { ProviderName } from '../ui/words';
 
 export const DEFAULT_SERVICE_URLS: Record<ProviderName, string> = {
@@ -30,6 +31,8 @@ export function checkContextPath(raw: string): { normalized: string; problem: st
 }
 
 export function checkServiceUrl(raw: string): string | null {
+  const tooLong = lengthProblem(raw, LIMITS.url);
+  if (tooLong) return tooLong;
   let url: URL;
   try { url = new URL(raw.trim()); } catch { return 'Enter an absolute http or https URL.'; }
   if (url.protocol !== 'http:' && url.protocol !== 'https:') return 'The URL must use http or https.';
@@ -44,4 +47,35 @@ export function parseLabels(text: string): { labels: string[]; problem: string |
   const labels = text.split(',').map((l) => l.trim()).filter(Boolean);
   const bad = labels.find((l) => !LABEL.test(l));
   return { labels, problem: bad ? `"${bad}" is not a label: use letters, digits, spaces or "_.:/-", starting with a letter or digit.` : labels.length > 20 ? 'At most 20 labels.' : null };
+}
+
+// The server's rules for backend security (control-plane/src/genai-service/backend-security.ts).
+const HEADER_NAME = /^[A-Za-z0-9!#$%&'*+.^_`|~-]+$/;
+const FORBIDDEN_HEADERS = new Set(['host', 'content-length', 'transfer-encoding', 'connection', 'cookie']);
+const API_VERSION = /^[A-Za-z0-9._-]+$/;
+const AWS_REGION = /^[a-z]{2}(-[a-z]+)+-\d{1,2}$/;
+
+/** Why a header name would be refused (empty is the caller's to judge). */
+export function checkHeaderName(raw: string): string | null {
+  const name = raw.trim();
+  if (!name) return null;
+  const tooLong = lengthProblem(name, LIMITS.headerName);
+  if (tooLong) return tooLong;
+  if (!HEADER_NAME.test(name)) return 'Use only letters, digits and !#$%&\'*+.^_`|~- (no spaces or ":"), e.g. X-Api-Key.';
+  if (FORBIDDEN_HEADERS.has(name.toLowerCase())) return `The proxy may not set ${name}: choose another header.`;
+  return null;
+}
+
+/** Why an api-version would be refused (empty is the caller's to judge). */
+export function checkApiVersion(raw: string): string | null {
+  const version = raw.trim();
+  if (!version) return null;
+  return lengthProblem(version, LIMITS.apiVersion) ?? (API_VERSION.test(version) ? null : 'Use letters, digits, ".", "_" and "-" only, e.g. 2024-10-21.');
+}
+
+/** Why an AWS region would be refused (empty is the caller's to judge). */
+export function checkAwsRegion(raw: string): string | null {
+  const region = raw.trim();
+  if (!region) return null;
+  return lengthProblem(region, LIMITS.awsRegion) ?? (AWS_REGION.test(region) ? null : 'Enter an AWS region such as us-east-1.');
 }

@@ -9,8 +9,11 @@ import { useSession } from '../app/session';
 import { graphql, type VariablesOf } from '../graphql/graphql';
 import { ErrorNotice, Field, Loading } from '../ui/controls';
 import { draftOf, hasProblems, inputOf, RateLimitFields, type RateLimitDraft } from '../ui/rate-limit-fields';
+import { LIMITS, lengthProblem } from '../ui/limits';
 import { PROVIDER_NAMES, PROVIDERS, type ProviderName } from '../ui/words';
-import { checkContextPath, checkServiceUrl, DEFAULT_HEADERS, DEFAULT_SERVICE_URLS, KEY_LABELS, parseLabels } from './provider-fields';
+import {
+  checkApiVersion, checkAwsRegion, checkContextPath, checkHeaderName, checkServiceUrl, DEFAULT_HEADERS, DEFAULT_SERVICE_URLS, KEY_LABELS, parseLabels,
+} from './provider-fields';
 
 export const EnvironmentsQuery = graphql(`query ConsoleEnvironments { environments { handle name } }`);
 
@@ -75,10 +78,15 @@ export function RegisterWizard() {
   const urlProblem = checkServiceUrl(serviceUrl);
   const path = checkContextPath(contextPath);
   const labels = parseLabels(labelText);
+  // A secret longer than the server takes (the fields point it out themselves).
+  const secretsTooLong = (d: EnvironmentDraft) => [d.apiKey, d.awsAccessKeyId, d.awsSecretAccessKey, d.awsSessionToken].some((v) => lengthProblem(v, LIMITS.secret));
   const stepProblems = [
-    Boolean(urlProblem) || (provider === 'AZURE_OPENAI' && !apiVersion.trim()) || (provider === 'AWS_BEDROCK' && !awsRegion.trim()) || (headerOverride && !headerName.trim()),
-    !name.trim() || Boolean(path.problem) || Boolean(labels.problem),
-    handles.some((h) => envDraft(h).include && (hasProblems(envDraft(h).rateLimit) || hasProblems(envDraft(h).connectionQuota) || (envDraft(h).serviceUrl.trim() !== '' && Boolean(checkServiceUrl(envDraft(h).serviceUrl))))),
+    Boolean(urlProblem) || (provider === 'AZURE_OPENAI' && (!apiVersion.trim() || Boolean(checkApiVersion(apiVersion))))
+      || (provider === 'AWS_BEDROCK' && (!awsRegion.trim() || Boolean(checkAwsRegion(awsRegion)))) || (headerOverride && (!headerName.trim() || Boolean(checkHeaderName(headerName)))),
+    !name.trim() || Boolean(path.problem) || Boolean(labels.problem)
+      || Boolean(lengthProblem(name, LIMITS.name) ?? lengthProblem(summary, LIMITS.summary) ?? lengthProblem(description, LIMITS.description)),
+    handles.some((h) => envDraft(h).include && (hasProblems(envDraft(h).rateLimit) || hasProblems(envDraft(h).connectionQuota) || secretsTooLong(envDraft(h))
+      || (envDraft(h).serviceUrl.trim() !== '' && Boolean(checkServiceUrl(envDraft(h).serviceUrl))))),
   ];
   const show = (i: number) => touched[i] === true;
 
@@ -92,10 +100,10 @@ export function RegisterWizard() {
     const security: NonNullable<EnvironmentInput['backendSecurity']> = {};
     if (provider === 'AWS_BEDROCK' && bedrockAuth === 'SIGV4') {
       if (d.awsAccessKeyId.trim()) security.awsAccessKeyId = d.awsAccessKeyId.trim();
-      if (d.awsSecretAccessKey) security.awsSecretAccessKey = d.awsSecretAccessKey;
-      if (d.awsSessionToken) security.awsSessionToken = d.awsSessionToken;
-    } else if (d.apiKey) {
-      security.value = d.apiKey;
+      if (d.awsSecretAccessKey.trim()) security.awsSecretAccessKey = d.awsSecretAccessKey.trim();
+      if (d.awsSessionToken.trim()) security.awsSessionToken = d.awsSessionToken.trim();
+    } else if (d.apiKey.trim()) {
+      security.value = d.apiKey.trim();
     }
     if (provider === 'AZURE_OPENAI') security.apiVersion = apiVersion.trim();
     if (provider === 'AWS_BEDROCK') security.awsRegion = awsRegion.trim();
@@ -170,12 +178,14 @@ export function RegisterWizard() {
               description="The provider endpoint the proxies call." error={(show(0) ? urlProblem : null) ?? serverFieldError('serviceUrl')} />
             {provider === 'AZURE_OPENAI' ? (
               <Field label="API version" name="apiVersion" value={apiVersion} onChange={setApiVersion} isRequired description="Sent as api-version, e.g. 2024-10-21."
-                error={(show(0) && !apiVersion.trim() ? 'Enter the Azure OpenAI api-version.' : null) ?? serverFieldError('apiVersion')} />
+                maxLength={LIMITS.apiVersion}
+                error={(show(0) && !apiVersion.trim() ? 'Enter the Azure OpenAI api-version.' : checkApiVersion(apiVersion)) ?? serverFieldError('apiVersion')} />
             ) : null}
             {provider === 'AWS_BEDROCK' ? (
               <>
                 <Field label="AWS region" name="awsRegion" value={awsRegion} onChange={setAwsRegion} isRequired description="e.g. us-east-1."
-                  error={(show(0) && !awsRegion.trim() ? 'Enter the AWS region.' : null) ?? serverFieldError('awsRegion')} />
+                  maxLength={LIMITS.awsRegion}
+                  error={(show(0) && !awsRegion.trim() ? 'Enter the AWS region.' : checkAwsRegion(awsRegion)) ?? serverFieldError('awsRegion')} />
                 <RadioGroup className="radios" value={bedrockAuth} onChange={(v) => setBedrockAuth(v as 'SIGV4' | 'API_KEY')}>
                   <Label>How the proxy signs in to Bedrock</Label>
                   <Radio value="SIGV4" className="radio">AWS access keys (SigV4)</Radio>
@@ -188,18 +198,19 @@ export function RegisterWizard() {
             </Checkbox>
             {headerOverride ? (
               <Field label="Header name" name="headerName" value={headerName} onChange={setHeaderName} isRequired
-                error={(show(0) && !headerName.trim() ? 'Enter a header name.' : null) ?? serverFieldError('headerName')} />
+                maxLength={LIMITS.headerName}
+                error={(show(0) && !headerName.trim() ? 'Enter a header name.' : checkHeaderName(headerName)) ?? serverFieldError('headerName')} />
             ) : null}
           </>
         ) : null}
         {step === 1 ? (
           <>
-            <Field label="Name" name="name" value={name} onChange={setName} isRequired error={(show(1) && !name.trim() ? 'Enter a name.' : null) ?? serverFieldError('name')} />
+            <Field label="Name" name="name" value={name} onChange={setName} isRequired maxLength={LIMITS.name} error={(show(1) && !name.trim() ? 'Enter a name.' : null) ?? serverFieldError('name')} />
             <Field label="Context path" name="contextPath" value={contextPath} onChange={setContextPath} isRequired placeholder="/openai-prod"
               description={contextPath.trim() && !path.problem ? `Apps will call {proxy}/${organization!.handle}${path.normalized}` : 'Unique in the organization, e.g. /openai-prod.'}
               error={((show(1) || contextPath !== '') ? path.problem : null) ?? serverFieldError('contextPath')} />
-            <Field label="Summary" name="summary" value={summary} onChange={setSummary} error={serverFieldError('summary')} />
-            <Field label="Description" name="description" value={description} onChange={setDescription} multiline error={serverFieldError('description')} />
+            <Field label="Summary" name="summary" value={summary} onChange={setSummary} maxLength={LIMITS.summary} error={serverFieldError('summary')} />
+            <Field label="Description" name="description" value={description} onChange={setDescription} multiline maxLength={LIMITS.description} error={serverFieldError('description')} />
             <Field label="Labels" name="labels" value={labelText} onChange={setLabelText} description="Separated by commas, e.g. chat, support." error={labels.problem ?? serverFieldError('labels')} />
             <RadioGroup className="radios" value={scope} onChange={(v) => setScope(v as 'ORGANIZATION' | 'PROJECT')}>
               <Label>Who can see it in the marketplace</Label>
@@ -223,12 +234,12 @@ export function RegisterWizard() {
                     <>
                       {provider === 'AWS_BEDROCK' && bedrockAuth === 'SIGV4' ? (
                         <div className="grid">
-                          <Field label="Access key id" name={`${h}-awsAccessKeyId`} value={d.awsAccessKeyId} onChange={(v) => setEnv(h, { awsAccessKeyId: v })} error={serverFieldError('awsAccessKeyId', h)} />
-                          <Field label="Secret access key" name={`${h}-awsSecretAccessKey`} type="password" value={d.awsSecretAccessKey} onChange={(v) => setEnv(h, { awsSecretAccessKey: v })} error={serverFieldError('awsSecretAccessKey', h)} />
-                          <Field label="Session token (optional)" name={`${h}-awsSessionToken`} type="password" value={d.awsSessionToken} onChange={(v) => setEnv(h, { awsSessionToken: v })} error={serverFieldError('awsSessionToken', h)} />
+                          <Field label="Access key id" name={`${h}-awsAccessKeyId`} value={d.awsAccessKeyId} onChange={(v) => setEnv(h, { awsAccessKeyId: v })} maxLength={LIMITS.secret} error={serverFieldError('awsAccessKeyId', h)} />
+                          <Field label="Secret access key" name={`${h}-awsSecretAccessKey`} type="password" value={d.awsSecretAccessKey} onChange={(v) => setEnv(h, { awsSecretAccessKey: v })} maxLength={LIMITS.secret} error={serverFieldError('awsSecretAccessKey', h)} />
+                          <Field label="Session token (optional)" name={`${h}-awsSessionToken`} type="password" value={d.awsSessionToken} onChange={(v) => setEnv(h, { awsSessionToken: v })} maxLength={LIMITS.secret} error={serverFieldError('awsSessionToken', h)} />
                         </div>
                       ) : (
-                        <Field label={KEY_LABELS[provider]} name={`${h}-apiKey`} type="password" value={d.apiKey} onChange={(v) => setEnv(h, { apiKey: v })}
+                        <Field label={KEY_LABELS[provider]} name={`${h}-apiKey`} type="password" value={d.apiKey} onChange={(v) => setEnv(h, { apiKey: v })} maxLength={LIMITS.secret}
                           description="Stored encrypted; it can be replaced but never read back." error={serverFieldError('value', h)} />
                       )}
                       <Field label="Service URL for this environment (optional)" name={`${h}-serviceUrl`} type="url" value={d.serviceUrl} onChange={(v) => setEnv(h, { serviceUrl: v })}

@@ -10,8 +10,9 @@ import { graphql, type ResultOf, type VariablesOf } from '../graphql/graphql';
 import { ConfirmDialog, ErrorNotice, Field, Loading, StatusBadge } from '../ui/controls';
 import { draftOf, hasProblems, inputOf, RateLimitFields, type RateLimitDraft } from '../ui/rate-limit-fields';
 import { type UsageGroup, UsagePanel, type UsageRange, usageWindow } from '../ui/usage-panel';
+import { LIMITS, lengthProblem } from '../ui/limits';
 import { budgetText, MARKETPLACE_NAMES, PROVIDER_NAMES, SCOPE_NAMES, when } from '../ui/words';
-import { checkContextPath, checkServiceUrl, KEY_LABELS, parseLabels } from './provider-fields';
+import { checkApiVersion, checkAwsRegion, checkContextPath, checkHeaderName, checkServiceUrl, KEY_LABELS, parseLabels } from './provider-fields';
 
 const ConfigFields = graphql(`
   fragment ConfigFields on ServiceEnvironmentConfig @_unmask {
@@ -228,19 +229,20 @@ function DetailsEditor({ service, saved, onSaving, onSaved }: { service: Service
   const submit = (event: FormEvent) => {
     event.preventDefault();
     if (path.problem || urlProblem || labels.problem || !name.trim()) return;
+    if (lengthProblem(name, LIMITS.name) ?? lengthProblem(summary, LIMITS.summary) ?? lengthProblem(description, LIMITS.description)) return;
     setError(null);
     onSaving();
-    request(UpdateService, { id: service.id, input: { name: name.trim(), contextPath: path.normalized, serviceUrl: serviceUrl.trim(), summary, description, labels: labels.labels } })
+    request(UpdateService, { id: service.id, input: { name: name.trim(), contextPath: path.normalized, serviceUrl: serviceUrl.trim(), summary: summary.trim(), description: description.trim(), labels: labels.labels } })
       .then(onSaved, setError);
   };
   return (
     <Form className="stack card" onSubmit={submit} aria-label="General details">
-      <Field label="Name" name="name" value={name} onChange={setName} isRequired error={(!name.trim() ? 'Enter a name.' : null) ?? fieldError('name')} />
+      <Field label="Name" name="name" value={name} onChange={setName} isRequired maxLength={LIMITS.name} error={(!name.trim() ? 'Enter a name.' : null) ?? fieldError('name')} />
       <Field label="Context path" name="contextPath" value={contextPath} onChange={setContextPath} isRequired error={path.problem ?? fieldError('contextPath')}
         description="Changing it changes the URL apps call." />
       <Field label="Service URL" name="serviceUrl" type="url" value={serviceUrl} onChange={setServiceUrl} isRequired error={urlProblem ?? fieldError('serviceUrl')} />
-      <Field label="Summary" name="summary" value={summary} onChange={setSummary} error={fieldError('summary')} />
-      <Field label="Description" name="description" value={description} onChange={setDescription} multiline error={fieldError('description')} />
+      <Field label="Summary" name="summary" value={summary} onChange={setSummary} maxLength={LIMITS.summary} error={fieldError('summary')} />
+      <Field label="Description" name="description" value={description} onChange={setDescription} multiline maxLength={LIMITS.description} error={fieldError('description')} />
       <Field label="Labels" name="labels" value={labelText} onChange={setLabelText} description="Separated by commas." error={labels.problem ?? fieldError('labels')} />
       {error ? <ErrorNotice error={error} /> : null}
       {saved ? <SavedNotice>Details saved.</SavedNotice> : null}
@@ -273,17 +275,22 @@ function EnvironmentEditor({ service, environment, config, saved, onSaving, onSa
   const fieldError = (field: string) => (apiError?.fieldName === field ? apiError.message : null);
   const budgetError = (budget: 'rateLimit' | 'connectionQuota') => (apiError?.field?.includes(budget) && apiError.fieldName ? { field: apiError.fieldName, message: apiError.message } : null);
   const urlProblem = serviceUrl.trim() ? checkServiceUrl(serviceUrl) : null;
+  const apiVersionProblem = checkApiVersion(apiVersion);
+  const awsRegionProblem = checkAwsRegion(awsRegion);
+  const headerNameProblem = checkHeaderName(headerName);
+  const secretProblem = [apiKey, accessKeyId, secretAccessKey, sessionToken].some((v) => lengthProblem(v, LIMITS.secret));
 
   const submit = (event: FormEvent) => {
     event.preventDefault();
     if (urlProblem || hasProblems(rateLimit) || hasProblems(connectionQuota)) return;
+    if (apiVersionProblem || awsRegionProblem || headerNameProblem || secretProblem) return;
     const backendSecurity: NonNullable<ConfigureInput['backendSecurity']> = {};
     if (replacing) {
       if (bedrock && useSigV4) {
         if (accessKeyId.trim()) backendSecurity.awsAccessKeyId = accessKeyId.trim();
-        if (secretAccessKey) backendSecurity.awsSecretAccessKey = secretAccessKey;
-        if (sessionToken) backendSecurity.awsSessionToken = sessionToken;
-      } else if (apiKey) backendSecurity.value = apiKey;
+        if (secretAccessKey.trim()) backendSecurity.awsSecretAccessKey = secretAccessKey.trim();
+        if (sessionToken.trim()) backendSecurity.awsSessionToken = sessionToken.trim();
+      } else if (apiKey.trim()) backendSecurity.value = apiKey.trim();
     }
     if (service.provider === 'AZURE_OPENAI' || service.provider === 'ANTHROPIC') { if (apiVersion.trim() !== (security?.apiVersion ?? '')) backendSecurity.apiVersion = apiVersion.trim() || null; }
     if (bedrock && awsRegion.trim() && awsRegion.trim() !== security?.awsRegion) backendSecurity.awsRegion = awsRegion.trim();
@@ -328,22 +335,22 @@ function EnvironmentEditor({ service, environment, config, saved, onSaving, onSa
             ) : null}
             {bedrock && useSigV4 ? (
               <div className="grid">
-                <Field label="Access key id" name={`${environment}-awsAccessKeyId`} value={accessKeyId} onChange={setAccessKeyId} error={fieldError('awsAccessKeyId')} />
-                <Field label="Secret access key" name={`${environment}-awsSecretAccessKey`} type="password" value={secretAccessKey} onChange={setSecretAccessKey} error={fieldError('awsSecretAccessKey')} />
-                <Field label="Session token (optional)" name={`${environment}-awsSessionToken`} type="password" value={sessionToken} onChange={setSessionToken} error={fieldError('awsSessionToken')} />
+                <Field label="Access key id" name={`${environment}-awsAccessKeyId`} value={accessKeyId} onChange={setAccessKeyId} maxLength={LIMITS.secret} error={fieldError('awsAccessKeyId')} />
+                <Field label="Secret access key" name={`${environment}-awsSecretAccessKey`} type="password" value={secretAccessKey} onChange={setSecretAccessKey} maxLength={LIMITS.secret} error={fieldError('awsSecretAccessKey')} />
+                <Field label="Session token (optional)" name={`${environment}-awsSessionToken`} type="password" value={sessionToken} onChange={setSessionToken} maxLength={LIMITS.secret} error={fieldError('awsSessionToken')} />
               </div>
             ) : (
-              <Field label={KEY_LABELS[service.provider]} name={`${environment}-apiKey`} type="password" value={apiKey} onChange={setApiKey} error={fieldError('value')}
+              <Field label={KEY_LABELS[service.provider]} name={`${environment}-apiKey`} type="password" value={apiKey} onChange={setApiKey} maxLength={LIMITS.secret} error={fieldError('value')}
                 description="Write-only: stored encrypted, never shown again." />
             )}
           </fieldset>
         ) : null}
         <div className="grid">
           {service.provider === 'AZURE_OPENAI' || service.provider === 'ANTHROPIC' ? (
-            <Field label={service.provider === 'AZURE_OPENAI' ? 'API version' : 'anthropic-version'} name={`${environment}-apiVersion`} value={apiVersion} onChange={setApiVersion} error={fieldError('apiVersion')} />
+            <Field label={service.provider === 'AZURE_OPENAI' ? 'API version' : 'anthropic-version'} name={`${environment}-apiVersion`} value={apiVersion} onChange={setApiVersion} maxLength={LIMITS.apiVersion} error={apiVersionProblem ?? fieldError('apiVersion')} />
           ) : null}
-          {bedrock ? <Field label="AWS region" name={`${environment}-awsRegion`} value={awsRegion} onChange={setAwsRegion} error={fieldError('awsRegion')} /> : null}
-          <Field label="Header carrying the key" name={`${environment}-headerName`} value={headerName} onChange={setHeaderName} error={fieldError('headerName')} />
+          {bedrock ? <Field label="AWS region" name={`${environment}-awsRegion`} value={awsRegion} onChange={setAwsRegion} maxLength={LIMITS.awsRegion} error={awsRegionProblem ?? fieldError('awsRegion')} /> : null}
+          <Field label="Header carrying the key" name={`${environment}-headerName`} value={headerName} onChange={setHeaderName} maxLength={LIMITS.headerName} error={headerNameProblem ?? fieldError('headerName')} />
           <Field label="Service URL override (optional)" name={`${environment}-serviceUrl`} type="url" value={serviceUrl} onChange={setServiceUrl} error={urlProblem ?? fieldError('serviceUrl')}
             description={`Now calling ${config?.effectiveServiceUrl ?? service.serviceUrl}`} />
         </div>

@@ -5,6 +5,7 @@ import {
   Button, Dialog, FieldError, Heading, Input, Label, Modal, ModalOverlay, Text, TextArea, TextField,
 } from 'react-aria-components';
 import { errorDetail, errorTitle } from '../api/client';
+import { lengthProblem } from './limits';
 import { STATUS_NAMES } from './words';
 
 export function ErrorNotice({ error, onRetry }: { error: unknown; onRetry?: () => void }) {
@@ -35,10 +36,14 @@ export interface FieldProps {
   multiline?: boolean;
   autoComplete?: string;
   inputMode?: 'numeric' | 'text';
+  /** The server's limit on the value's length: a longer value is pointed out on the field (the form must not send it). */
+  maxLength?: number;
 }
 
 export function Field(props: FieldProps) {
-  const { label, name, value, onChange, description, error, type = 'text', isRequired, placeholder, multiline, autoComplete, inputMode } = props;
+  const { label, name, value, onChange, description, type = 'text', isRequired, placeholder, multiline, autoComplete, inputMode, maxLength } = props;
+  // Not the input's maxLength attribute: that would cut a pasted value silently (a key, a description).
+  const error = (maxLength === undefined ? null : lengthProblem(value, maxLength)) ?? props.error;
   return (
     <TextField
       className="field"
