@@ -103,3 +103,59 @@ it('the console checks the server\'s length limits itself: a value too long is p
   expect(tab.consoleErrors).toEqual([]);
   expect(tab.pageErrors).toEqual([]);
 });
+
+it('a service budget or default quota switched on asks for a maximum; a connection\'s own quota may stay empty (exempt)', async () => {
+  const tab = await browser.open(origin);
+  const { page } = tab;
+  const sent = operations(tab);
+  await tab.signIn(tenant.tokens.engineer);
+  await page.goto(`${origin}/console#/services/${serviceId}`);
+  const development = page.locator('section.environment[data-environment="development"]');
+  await development.getByText('Give each connection a quota').click();
+  // Not before the user tries to save.
+  expect(await development.locator('.field-error').count()).toBe(0);
+  await development.getByRole('button', { name: 'Save development' }).click();
+  const missing = development.locator('[data-budget="development-quota"] .field-error', { hasText: 'Enter at least one maximum' });
+  await missing.waitFor();
+  await waitUntil(async () => (await page.evaluate<string | null>('document.activeElement?.getAttribute("name")')) === 'development-quota-total');
+  expect(await tab.axe()).toEqual([]);
+  await tab.screenshot('polish-budget-needs-maximum');
+  await development.getByLabel('Max completion tokens').fill('500');
+  await missing.waitFor({ state: 'detached' });
+  await development.getByRole('button', { name: 'Save development' }).click();
+  await development.getByText('Saved; rolling out to the proxies.').waitFor();
+  expect(sent.filter((name) => name === 'ConsoleConfigure')).toHaveLength(1);
+
+  // The wizard does not register a service whose budget is switched on without a maximum.
+  await page.goto(`${origin}/console#/services/new`);
+  await page.getByRole('button', { name: 'Next' }).click();
+  await page.getByLabel('Name').fill('No maximum');
+  await page.getByLabel('Context path').fill('/no-maximum');
+  await page.getByRole('button', { name: 'Next' }).click();
+  const production = page.locator('fieldset.environment[data-environment="production"]');
+  await production.getByText('Limit tokens').click();
+  await page.getByRole('button', { name: 'Register service' }).click();
+  await production.locator('[data-budget="production-limit"] .field-error', { hasText: 'Enter at least one maximum' }).waitFor();
+  expect(sent.filter((name) => name === 'ConsoleRegister')).toEqual([]);
+
+  // A connection's own quota left empty exempts the connection: saved as such.
+  const { createConnection } = await cp.ok<{ createConnection: { connection: { id: string } } }>(
+    'mutation($i: CreateConnectionInput!) { createConnection(input: $i) { connection { id } } }', { i: { projectId: tenant.projectId, serviceId, name: 'exempt-app' } }, tenant.tokens.developer,
+  );
+  await page.goto(`${origin}/console#/connections/${createConnection.connection.id}`);
+  const own = page.locator('section.card[data-environment="production"]');
+  await own.getByText("Set this connection's own quota").click();
+  await own.getByText("Override the service's default quota").click();
+  await own.getByRole('button', { name: 'Save quota' }).click();
+  await own.getByText('Quota saved.').waitFor();
+  expect(await own.locator('.field-error').count()).toBe(0);
+  expect(tab.consoleErrors).toEqual([]);
+});
+
+async function waitUntil(check: () => Promise<boolean>, ms = 5_000): Promise<void> {
+  const end = Date.now() + ms;
+  while (!(await check())) {
+    if (Date.now() > end) throw new Error(`not within ${ms} ms: ${check.toString()}`);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}

@@ -8,7 +8,7 @@ import { href, navigate } from '../app/route';
 import { useSession } from '../app/session';
 import { graphql, type VariablesOf } from '../graphql/graphql';
 import { ErrorNotice, Field, Loading } from '../ui/controls';
-import { draftOf, hasProblems, inputOf, RateLimitFields, type RateLimitDraft } from '../ui/rate-limit-fields';
+import { draftOf, hasProblems, inputOf, RateLimitFields, type RateLimitDraft, SERVICE_BUDGET } from '../ui/rate-limit-fields';
 import { LIMITS, lengthProblem } from '../ui/limits';
 import { PROVIDER_NAMES, PROVIDERS, type ProviderName } from '../ui/words';
 import {
@@ -85,7 +85,7 @@ export function RegisterWizard() {
       || (provider === 'AWS_BEDROCK' && (!awsRegion.trim() || Boolean(checkAwsRegion(awsRegion)))) || (headerOverride && (!headerName.trim() || Boolean(checkHeaderName(headerName)))),
     !name.trim() || Boolean(path.problem) || Boolean(labels.problem)
       || Boolean(lengthProblem(name, LIMITS.name) ?? lengthProblem(summary, LIMITS.summary) ?? lengthProblem(description, LIMITS.description)),
-    handles.some((h) => envDraft(h).include && (hasProblems(envDraft(h).rateLimit) || hasProblems(envDraft(h).connectionQuota) || secretsTooLong(envDraft(h))
+    handles.some((h) => envDraft(h).include && (hasProblems(envDraft(h).rateLimit, SERVICE_BUDGET) || hasProblems(envDraft(h).connectionQuota, SERVICE_BUDGET) || secretsTooLong(envDraft(h))
       || (envDraft(h).serviceUrl.trim() !== '' && Boolean(checkServiceUrl(envDraft(h).serviceUrl))))),
   ];
   const show = (i: number) => touched[i] === true;
@@ -244,8 +244,8 @@ export function RegisterWizard() {
                       )}
                       <Field label="Service URL for this environment (optional)" name={`${h}-serviceUrl`} type="url" value={d.serviceUrl} onChange={(v) => setEnv(h, { serviceUrl: v })}
                         error={(d.serviceUrl.trim() ? checkServiceUrl(d.serviceUrl) : null) ?? serverFieldError('serviceUrl', h)} />
-                      <RateLimitFields legend="Service budget (shared by all connections)" idPrefix={`${h}-limit`} draft={d.rateLimit} onChange={(rateLimit) => setEnv(h, { rateLimit })} enableLabel="Limit tokens" />
-                      <RateLimitFields legend="Default quota of each connection" idPrefix={`${h}-quota`} draft={d.connectionQuota} onChange={(connectionQuota) => setEnv(h, { connectionQuota })} enableLabel="Give each connection a quota" />
+                      <RateLimitFields legend="Service budget (shared by all connections)" idPrefix={`${h}-limit`} draft={d.rateLimit} onChange={(rateLimit) => setEnv(h, { rateLimit })} enableLabel="Limit tokens" requireMaximum showMissing={show(2)} />
+                      <RateLimitFields legend="Default quota of each connection" idPrefix={`${h}-quota`} draft={d.connectionQuota} onChange={(connectionQuota) => setEnv(h, { connectionQuota })} enableLabel="Give each connection a quota" requireMaximum showMissing={show(2)} />
                     </>
                   ) : null}
                 </fieldset>

@@ -7,8 +7,8 @@ import { DeploymentFields, type DeploymentView, type FeedState, followDeployment
 import { useQuery } from '../api/use-query';
 import { href } from '../app/route';
 import { graphql, type ResultOf, type VariablesOf } from '../graphql/graphql';
-import { ConfirmDialog, ErrorNotice, Field, Loading, StatusBadge } from '../ui/controls';
-import { draftOf, hasProblems, inputOf, RateLimitFields, type RateLimitDraft } from '../ui/rate-limit-fields';
+import { ConfirmDialog, ErrorNotice, Field, focusFirstInvalid, Loading, StatusBadge } from '../ui/controls';
+import { draftOf, hasProblems, inputOf, RateLimitFields, type RateLimitDraft, SERVICE_BUDGET } from '../ui/rate-limit-fields';
 import { type UsageGroup, UsagePanel, type UsageRange, usageWindow } from '../ui/usage-panel';
 import { LIMITS, lengthProblem } from '../ui/limits';
 import { budgetText, MARKETPLACE_NAMES, PROVIDER_NAMES, SCOPE_NAMES, when } from '../ui/words';
@@ -271,6 +271,8 @@ function EnvironmentEditor({ service, environment, config, saved, onSaving, onSa
   const [rateLimit, setRateLimit] = useState<RateLimitDraft>(() => draftOf(config?.rateLimit));
   const [connectionQuota, setConnectionQuota] = useState<RateLimitDraft>(() => draftOf(config?.connectionQuota));
   const [error, setError] = useState<unknown>(null);
+  // Save was pressed: a budget switched on without a maximum is pointed out from then on.
+  const [attempted, setAttempted] = useState(false);
   const apiError = error instanceof ApiError ? error : null;
   const fieldError = (field: string) => (apiError?.fieldName === field ? apiError.message : null);
   const budgetError = (budget: 'rateLimit' | 'connectionQuota') => (apiError?.field?.includes(budget) && apiError.fieldName ? { field: apiError.fieldName, message: apiError.message } : null);
@@ -282,8 +284,11 @@ function EnvironmentEditor({ service, environment, config, saved, onSaving, onSa
 
   const submit = (event: FormEvent) => {
     event.preventDefault();
-    if (urlProblem || hasProblems(rateLimit) || hasProblems(connectionQuota)) return;
-    if (apiVersionProblem || awsRegionProblem || headerNameProblem || secretProblem) return;
+    setAttempted(true);
+    if (urlProblem || hasProblems(rateLimit, SERVICE_BUDGET) || hasProblems(connectionQuota, SERVICE_BUDGET) || apiVersionProblem || awsRegionProblem || headerNameProblem || secretProblem) {
+      focusFirstInvalid(event.currentTarget as HTMLElement);
+      return;
+    }
     const backendSecurity: NonNullable<ConfigureInput['backendSecurity']> = {};
     if (replacing) {
       if (bedrock && useSigV4) {
@@ -354,8 +359,8 @@ function EnvironmentEditor({ service, environment, config, saved, onSaving, onSa
           <Field label="Service URL override (optional)" name={`${environment}-serviceUrl`} type="url" value={serviceUrl} onChange={setServiceUrl} error={urlProblem ?? fieldError('serviceUrl')}
             description={`Now calling ${config?.effectiveServiceUrl ?? service.serviceUrl}`} />
         </div>
-        <RateLimitFields legend="Service budget (shared by all connections)" idPrefix={`${environment}-limit`} draft={rateLimit} onChange={setRateLimit} serverError={budgetError('rateLimit')} enableLabel="Limit tokens" />
-        <RateLimitFields legend="Default quota of each connection" idPrefix={`${environment}-quota`} draft={connectionQuota} onChange={setConnectionQuota} serverError={budgetError('connectionQuota')} enableLabel="Give each connection a quota" />
+        <RateLimitFields legend="Service budget (shared by all connections)" idPrefix={`${environment}-limit`} draft={rateLimit} onChange={setRateLimit} serverError={budgetError('rateLimit')} enableLabel="Limit tokens" requireMaximum showMissing={attempted} />
+        <RateLimitFields legend="Default quota of each connection" idPrefix={`${environment}-quota`} draft={connectionQuota} onChange={setConnectionQuota} serverError={budgetError('connectionQuota')} enableLabel="Give each connection a quota" requireMaximum showMissing={attempted} />
         <Checkbox className="checkbox" isSelected={streamCutoff} onChange={setStreamCutoff}><span className="box" aria-hidden="true" />End streamed answers that run past their budget</Checkbox>
         {error ? <ErrorNotice error={error} /> : null}
         {saved ? <SavedNotice>Saved; rolling out to the proxies.</SavedNotice> : null}

@@ -125,6 +125,11 @@ export function ConfirmDialog({ title, children, confirmLabel, isOpen, onCancel,
   );
 }
 
+/** After a check stopped a form: focus its first field marked invalid, once the messages are shown. */
+export function focusFirstInvalid(form: HTMLElement): void {
+  requestAnimationFrame(() => form.querySelector<HTMLElement>('[data-invalid] input, [data-invalid] textarea')?.focus());
+}
+
 /** Moves focus to the element once it appears (for results the user must act on, such as keys). */
 export function useFocusOnMount<T extends HTMLElement>(): React.RefObject<T | null> {
   const ref = useRef<T>(null);
