@@ -8,7 +8,7 @@ import { MAX_API_VERSION_LENGTH, MAX_AWS_REGION_LENGTH, MAX_HEADER_NAME_LENGTH, 
 import { MAX_SEARCH_LENGTH } from '../../control-plane/src/marketplace/marketplace.service';
 import { LIMITS } from '../../console/src/ui/limits';
 import { seedEnvironments, seedTenant, startTestControlPlane, type Tenant, type TestControlPlane } from '../support/control-plane-harness';
-import { type ConsoleBrowser, type ConsolePage, launchConsoleBrowser } from './console-browser';
+import { type ConsoleBrowser, type ConsolePage, launchConsoleBrowser, SCREENSHOT_DIR } from './console-browser';
 
 jest.setTimeout(180_000);
 
@@ -150,6 +150,40 @@ it('a service budget or default quota switched on asks for a maximum; a connecti
   await own.getByText('Quota saved.').waitFor();
   expect(await own.locator('.field-error').count()).toBe(0);
   expect(tab.consoleErrors).toEqual([]);
+});
+
+it('the usage chart draws every period of its range, those without usage as empty, not only the periods with usage', async () => {
+  const { createConnection } = await cp.ok<{ createConnection: { connection: { id: string } } }>(
+    'mutation($i: CreateConnectionInput!) { createConnection(input: $i) { connection { id } } }', { i: { projectId: tenant.projectId, serviceId, name: 'chart-app' } }, tenant.tokens.developer,
+  );
+  const connectionId = createConnection.connection.id;
+  const { environments } = await cp.ok<{ environments: Array<{ id: string; handle: string }> }>('{ environments { id handle } }');
+  const production = environments.find((e) => e.handle === 'production')!.id;
+  const minuteAgo = (minutes: number) => new Date(Math.floor(Date.now() / 60_000) * 60_000 - minutes * 60_000).toISOString();
+  // Usage in this minute, and five days ago.
+  await cp.plane.services.usage.recordBatch(production, 'chart:1', [
+    { serviceId, connectionId, windowUnit: 'MINUTE', windowStart: minuteAgo(0), promptTokens: 30, completionTokens: 12, totalTokens: 42, requests: 1 },
+    { serviceId, connectionId, windowUnit: 'MINUTE', windowStart: minuteAgo(5 * 24 * 60), promptTokens: 5, completionTokens: 5, totalTokens: 10, requests: 1 },
+  ]);
+  const tab = await browser.open(origin);
+  const { page } = tab;
+  await tab.signIn(tenant.tokens.developer);
+  await page.goto(`${origin}/console#/connections/${connectionId}`);
+  const chart = page.locator('figure.chart');
+  await chart.getByText('per hour, last 24 hours: 42 tokens in total').waitFor();
+  // The last 24 hours: 25 hourly buckets (the first and the last partial), one with usage.
+  expect(await chart.locator('g[data-bucket]').count()).toBe(25);
+  expect(await chart.locator('g[data-bucket]:has(rect)').count()).toBe(1);
+  await page.getByText('Last 30 days').click();
+  await chart.getByText('per day, last 30 days: 52 tokens in total').waitFor();
+  expect(await chart.locator('g[data-bucket]').count()).toBe(31);
+  const withUsage = await chart.locator('g[data-bucket]').evaluateAll((groups) => groups.map((g, i) => (g.querySelector('rect') ? i : -1)).filter((i) => i >= 0));
+  expect(withUsage).toEqual([25, 30]);
+  // Bars are spread over the whole width, not one bar centred.
+  const [first, last] = await chart.locator('g[data-bucket] rect').evaluateAll((rects) => rects.map((r) => Number(r.getAttribute('x'))));
+  expect(last - first).toBeGreaterThan(50);
+  expect(await tab.axe()).toEqual([]);
+  await chart.screenshot({ path: `${SCREENSHOT_DIR}/polish-usage-30-days.png` });
 });
 
 async function waitUntil(check: () => Promise<boolean>, ms = 5_000): Promise<void> {

@@ -10,7 +10,7 @@ import { graphql, type ResultOf } from '../graphql/graphql';
 import { ConfirmDialog, ErrorNotice, Loading } from '../ui/controls';
 import { IssuedKeys, Snippet } from '../ui/issued-keys';
 import { draftOf, hasProblems, inputOf, RateLimitFields, type RateLimitDraft } from '../ui/rate-limit-fields';
-import { type UsageGroup, UsagePanel, type UsageRange, usageWindow } from '../ui/usage-panel';
+import { type UsageGroup, UsagePanel, type UsageWindow } from '../ui/usage-panel';
 import { BUDGET_SOURCE_NAMES, budgetText, DIMENSION_NAMES, PROVIDER_NAMES, QUOTA_SOURCE_NAMES, TIME_UNIT_NAMES, tokens, when } from '../ui/words';
 import { DeleteConnection } from './connections-screen';
 
@@ -56,8 +56,7 @@ export function ConnectionScreen({ connectionId }: { connectionId: string }) {
   const [grace, setGrace] = useState(0);
   const [deleting, setDeleting] = useState(false);
   const dismiss = useCallback(() => setRotated(null), []);
-  const fetchRows = useCallback(async (group: UsageGroup, range: UsageRange) => {
-    const { from, granularity } = usageWindow(range);
+  const fetchRows = useCallback(async (group: UsageGroup, { from, granularity }: UsageWindow) => {
     const result = await request(ConnectionUsage, { id: connectionId, filter: { from }, granularity, groupBy: [group] });
     return result.connection.usageReport.rows;
   }, [connectionId]);

@@ -9,7 +9,7 @@ import { href } from '../app/route';
 import { graphql, type ResultOf, type VariablesOf } from '../graphql/graphql';
 import { ConfirmDialog, ErrorNotice, Field, focusFirstInvalid, Loading, StatusBadge } from '../ui/controls';
 import { draftOf, hasProblems, inputOf, RateLimitFields, type RateLimitDraft, SERVICE_BUDGET } from '../ui/rate-limit-fields';
-import { type UsageGroup, UsagePanel, type UsageRange, usageWindow } from '../ui/usage-panel';
+import { type UsageGroup, UsagePanel, type UsageWindow } from '../ui/usage-panel';
 import { LIMITS, lengthProblem } from '../ui/limits';
 import { budgetText, MARKETPLACE_NAMES, PROVIDER_NAMES, SCOPE_NAMES, when } from '../ui/words';
 import { checkApiVersion, checkAwsRegion, checkContextPath, checkHeaderName, checkServiceUrl, KEY_LABELS, parseLabels } from './provider-fields';
@@ -62,8 +62,7 @@ export function ServiceScreen({ serviceId }: { serviceId: string }) {
   // (remounts) the editor with the saved values, which would drop its own notice at once.
   const [savedBy, setSavedBy] = useState<string | null>(null);
   const deployments = useLiveDeployments(serviceId, data?.genAIService.deployments, reload);
-  const fetchRows = useCallback(async (group: UsageGroup, range: UsageRange) => {
-    const { from, granularity } = usageWindow(range);
+  const fetchRows = useCallback(async (group: UsageGroup, { from, granularity }: UsageWindow) => {
     const result = await request(ServiceUsage, { id: serviceId, filter: { from }, granularity, groupBy: [group] });
     return result.genAIService.usageReport.rows;
   }, [serviceId]);

@@ -15,13 +15,28 @@ function bucketLabel(iso: string, granularity: string): string {
   return granularity === 'DAY' ? text.slice(5, 10) : text.slice(11, 16);
 }
 
-export function UsageChart({ points, granularity, title, groupName }: { points: UsagePoint[]; granularity: string; title: string; groupName: string }) {
+const BUCKET_MS: Record<string, number> = { HOUR: 3_600_000, DAY: 86_400_000 };
+
+/**
+ * Every bucket start of [from, to) as the server counts them (whole UTC hours or days: the first and
+ * the last may be partial), so periods without usage are drawn as empty rather than left out.
+ */
+export function bucketStarts(from: string, to: string, granularity: string): string[] {
+  const size = BUCKET_MS[granularity];
+  if (!size) return [];
+  const starts: string[] = [];
+  for (let t = Math.floor(Date.parse(from) / size) * size; t < Date.parse(to); t += size) starts.push(new Date(t).toISOString());
+  return starts;
+}
+
+export function UsageChart({ points, granularity, from, to, title, groupName }: { points: UsagePoint[]; granularity: string; from: string; to: string; title: string; groupName: string }) {
   const id = useId();
   const { buckets, groups, max, totals } = useMemo(() => {
-    const byBucket = new Map<string, Map<string, number>>();
+    // Keyed by the bucket's instant (the server's ISO form may differ from toISOString's).
+    const byBucket = new Map<string, Map<string, number>>(bucketStarts(from, to, granularity).map((start) => [start, new Map()]));
     const groupTotals = new Map<string, number>();
     for (const p of points) {
-      const key = p.bucketStart ?? '';
+      const key = p.bucketStart ? new Date(p.bucketStart).toISOString() : '';
       const row = byBucket.get(key) ?? new Map<string, number>();
       row.set(p.group, (row.get(p.group) ?? 0) + p.totalTokens);
       byBucket.set(key, row);
@@ -32,7 +47,7 @@ export function UsageChart({ points, granularity, title, groupName }: { points: 
     let highest = 0;
     for (const row of byBucket.values()) highest = Math.max(highest, [...row.values()].reduce((a, b) => a + b, 0));
     return { buckets: sortedBuckets.map((b) => ({ start: b, values: byBucket.get(b)! })), groups: sortedGroups, max: highest, totals: groupTotals };
-  }, [points]);
+  }, [points, from, to, granularity]);
 
   if (!points.length) return <p className="muted empty-chart">No usage in this period yet.</p>;
 
@@ -59,7 +74,7 @@ export function UsageChart({ points, granularity, title, groupName }: { points: 
           let y = PAD.top + plotHeight;
           const x = PAD.left + slot * i + (slot - barWidth) / 2;
           return (
-            <g key={bucket.start}>
+            <g key={bucket.start} data-bucket={bucket.start}>
               {groups.map((g) => {
                 const value = bucket.values.get(g) ?? 0;
                 if (!value) return null;

@@ -16,21 +16,24 @@ export interface UsageRow {
 
 export function UsagePanel({ groups, fetchRows }: {
   groups: UsageGroup[];
-  fetchRows(group: UsageGroup, range: UsageRange): Promise<UsageRow[]>;
+  fetchRows(group: UsageGroup, window: UsageWindow): Promise<UsageRow[]>;
 }) {
   const [group, setGroup] = useState<UsageGroup>(groups[0]);
   const [range, setRange] = useState<UsageRange>('DAY');
-  const [rows, setRows] = useState<UsageRow[] | null>(null);
+  // The rows with the window they cover: the chart draws every bucket of it, those without usage too.
+  const [loaded, setLoaded] = useState<{ rows: UsageRow[]; window: UsageWindow } | null>(null);
   const [error, setError] = useState<unknown>(null);
   const [attempt, setAttempt] = useState(0);
 
   useEffect(() => {
     let current = true;
     setError(null);
-    fetchRows(group, range).then((r) => { if (current) setRows(r); }, (e: unknown) => { if (current) setError(e); });
+    const window = usageWindow(range);
+    fetchRows(group, window).then((rows) => { if (current) setLoaded({ rows, window }); }, (e: unknown) => { if (current) setError(e); });
     return () => { current = false; };
   }, [group, range, fetchRows, attempt]);
 
+  const rows = loaded?.rows ?? null;
   const points: UsagePoint[] = (rows ?? []).map((r) => ({
     bucketStart: r.bucketStart,
     group: group === 'ENVIRONMENT' ? (r.environment ?? '') : group === 'REQUEST_MODEL' ? (r.requestModel ?? '') : connectionLabel(r),
@@ -52,7 +55,7 @@ export function UsagePanel({ groups, fetchRows }: {
       </div>
       {error ? <ErrorNotice error={error} onRetry={() => setAttempt((n) => n + 1)} /> : null}
       {!rows && !error ? <Loading what="usage" /> : null}
-      {rows ? <UsageChart points={points} granularity={range === 'DAY' ? 'HOUR' : 'DAY'} title={`Tokens ${range === 'DAY' ? 'per hour, last 24 hours' : 'per day, last 30 days'}`} groupName={GROUP_NAMES[group]} /> : null}
+      {loaded ? <UsageChart points={points} granularity={loaded.window.granularity} from={loaded.window.from} to={loaded.window.to} title={`Tokens ${range === 'DAY' ? 'per hour, last 24 hours' : 'per day, last 30 days'}`} groupName={GROUP_NAMES[group]} /> : null}
     </div>
   );
 }
@@ -62,7 +65,11 @@ function connectionLabel(row: UsageRow): string {
   return row.connectionName ?? `deleted connection ${(row.connectionId ?? '').slice(0, 8)}`.trim();
 }
 
-export function usageWindow(range: UsageRange): { from: string; granularity: 'HOUR' | 'DAY' } {
+/** What one usage query covers: from (ISO) to now, in buckets of the granularity. */
+export interface UsageWindow { from: string; to: string; granularity: 'HOUR' | 'DAY' }
+
+export function usageWindow(range: UsageRange): UsageWindow {
   const hours = range === 'DAY' ? 24 : 24 * 30;
-  return { from: new Date(Date.now() - hours * 3_600_000).toISOString(), granularity: range === 'DAY' ? 'HOUR' : 'DAY' };
+  const now = Date.now();
+  return { from: new Date(now - hours * 3_600_000).toISOString(), to: new Date(now).toISOString(), granularity: range === 'DAY' ? 'HOUR' : 'DAY' };
 }
