@@ -186,6 +186,29 @@ it('the usage chart draws every period of its range, those without usage as empt
   await chart.screenshot({ path: `${SCREENSHOT_DIR}/polish-usage-30-days.png` });
 });
 
+it('a new save clears the refusal of the last one, even when a check in the browser stops it', async () => {
+  await cp.ok(REGISTER, {
+    i: { organizationId: tenant.organizationId, scope: 'ORGANIZATION', provider: 'OPENAI', name: 'Other', contextPath: '/other', serviceUrl: 'https://api.openai.com/v1' },
+  }, tenant.tokens.engineer);
+  const tab = await browser.open(origin);
+  const { page } = tab;
+  const sent = operations(tab);
+  await tab.signIn(tenant.tokens.engineer);
+  await page.goto(`${origin}/console#/services/${serviceId}`);
+  const details = page.getByRole('form', { name: 'General details' });
+  await details.getByLabel('Context path').fill('/other');
+  await details.getByRole('button', { name: 'Save details' }).click();
+  await details.getByRole('alert').getByText('This clashes with what exists').waitFor();
+  await details.getByLabel('Context path').fill('/support');
+  await details.getByLabel('Name').fill('');
+  await details.getByRole('button', { name: 'Save details' }).click();
+  await details.locator('[data-field="name"] .field-error', { hasText: 'Enter a name.' }).waitFor();
+  expect(await details.getByRole('alert').count()).toBe(0);
+  await waitUntil(async () => (await page.evaluate<string | null>('document.activeElement?.getAttribute("name")')) === 'name');
+  expect(sent.filter((name) => name === 'ConsoleUpdateService')).toHaveLength(1);
+  await tab.screenshot('polish-stale-error-cleared');
+});
+
 async function waitUntil(check: () => Promise<boolean>, ms = 5_000): Promise<void> {
   const end = Date.now() + ms;
   while (!(await check())) {

@@ -120,16 +120,16 @@ export function RegisterWizard() {
   const next = (event: FormEvent) => {
     event.preventDefault();
     setTouched((t) => ({ ...t, [step]: true }));
+    // A new attempt: a refusal from an earlier submit no longer applies (the fields say what is wrong now).
+    setError(null);
     if (stepProblems[step]) {
       requestAnimationFrame(() => document.querySelector<HTMLElement>('[data-invalid] input, [data-invalid] textarea, [aria-invalid="true"]')?.focus());
       return;
     }
-    // Moving on: a refusal from an earlier submit is about values the user has since corrected.
-    if (step < 2) { setError(null); setStep(step + 1); return; }
+    if (step < 2) { setStep(step + 1); return; }
     const included = handles.filter((h) => envDraft(h).include);
     setSubmittedEnvironments(included);
     setBusy(true);
-    setError(null);
     request(Register, {
       input: {
         organizationId: organization!.id,

@@ -227,10 +227,14 @@ function DetailsEditor({ service, saved, onSaving, onSaved }: { service: Service
   const fieldError = (field: string) => (error instanceof ApiError && error.fieldName === field ? error.message : null);
   const submit = (event: FormEvent) => {
     event.preventDefault();
-    if (path.problem || urlProblem || labels.problem || !name.trim()) return;
-    if (lengthProblem(name, LIMITS.name) ?? lengthProblem(summary, LIMITS.summary) ?? lengthProblem(description, LIMITS.description)) return;
+    // A new attempt: the refusal of the last one (and its confirmation) no longer applies, whether or not this one is sent.
     setError(null);
     onSaving();
+    if (path.problem || urlProblem || labels.problem || !name.trim()
+      || lengthProblem(name, LIMITS.name) || lengthProblem(summary, LIMITS.summary) || lengthProblem(description, LIMITS.description)) {
+      focusFirstInvalid(event.currentTarget as HTMLElement);
+      return;
+    }
     request(UpdateService, { id: service.id, input: { name: name.trim(), contextPath: path.normalized, serviceUrl: serviceUrl.trim(), summary: summary.trim(), description: description.trim(), labels: labels.labels } })
       .then(onSaved, setError);
   };
@@ -283,6 +287,9 @@ function EnvironmentEditor({ service, environment, config, saved, onSaving, onSa
 
   const submit = (event: FormEvent) => {
     event.preventDefault();
+    // A new attempt: the refusal of the last one (and its confirmation) no longer applies, whether or not this one is sent.
+    setError(null);
+    onSaving();
     setAttempted(true);
     if (urlProblem || hasProblems(rateLimit, SERVICE_BUDGET) || hasProblems(connectionQuota, SERVICE_BUDGET) || apiVersionProblem || awsRegionProblem || headerNameProblem || secretProblem) {
       focusFirstInvalid(event.currentTarget as HTMLElement);
@@ -306,8 +313,6 @@ function EnvironmentEditor({ service, environment, config, saved, onSaving, onSa
       streamCutoff,
       ...(Object.keys(backendSecurity).length ? { backendSecurity } : {}),
     };
-    setError(null);
-    onSaving();
     request(ConfigureEnvironment, { serviceId: service.id, environment, input }).then(() => {
       setApiKey(''); setSecretAccessKey(''); setSessionToken(''); setAccessKeyId('');
       onSaved();
