@@ -209,6 +209,43 @@ it('a new save clears the refusal of the last one, even when a check in the brow
   await tab.screenshot('polish-stale-error-cleared');
 });
 
+it('Enter on an empty required field says what is missing there and clears an older error', async () => {
+  const tab = await browser.open(origin);
+  const { page } = tab;
+  const sent = operations(tab);
+  const focusedName = () => page.evaluate<string | null>('document.activeElement?.getAttribute("name")');
+  await page.goto(`${origin}/console`);
+  await page.getByLabel('API token').fill('tgp_not_a_token');
+  await page.getByLabel('API token').press('Enter');
+  await page.getByRole('alert').getByText('Your API token was not accepted').waitFor();
+  await page.getByLabel('API token').fill('');
+  await page.getByLabel('API token').press('Enter');
+  await page.locator('[data-field="token"] .field-error', { hasText: 'Paste your API token.' }).waitFor();
+  expect(await page.getByRole('alert').count()).toBe(0);
+  expect(await focusedName()).toBe('token');
+  expect(await tab.axe()).toEqual([]);
+  await tab.screenshot('polish-sign-in-empty');
+  await page.getByLabel('API token').fill(tenant.tokens.developer);
+  await page.getByLabel('API token').press('Enter');
+  await page.getByRole('navigation', { name: 'Main' }).waitFor();
+
+  await page.goto(`${origin}/console#/marketplace/${serviceId}`);
+  const name = page.getByLabel('Connection name');
+  await name.fill('enter-app');
+  await name.press('Enter');
+  await page.locator('[data-issued-keys]').waitFor();
+  await name.fill('enter-app');
+  await name.press('Enter');
+  await page.getByRole('alert').getByText('This clashes with what exists').waitFor();
+  await name.fill('');
+  await name.press('Enter');
+  await page.locator('[data-field="name"] .field-error', { hasText: 'Enter a name for the connection.' }).waitFor();
+  expect(await page.getByRole('alert').count()).toBe(0);
+  expect(await focusedName()).toBe('name');
+  expect(sent.filter((op) => op === 'ConsoleCreateConnection')).toHaveLength(2);
+  await tab.screenshot('polish-connect-empty');
+});
+
 async function waitUntil(check: () => Promise<boolean>, ms = 5_000): Promise<void> {
   const end = Date.now() + ms;
   while (!(await check())) {

@@ -12,7 +12,7 @@ import { MarketplaceServiceScreen } from '../screens/marketplace-service-screen'
 import { RegisterWizard } from '../screens/register-wizard';
 import { ServiceScreen } from '../screens/service-screen';
 import { ServicesScreen } from '../screens/services-screen';
-import { ErrorNotice, Field, Loading } from '../ui/controls';
+import { ErrorNotice, Field, focusFirstInvalid, Loading } from '../ui/controls';
 import { ROLE_NAMES } from '../ui/words';
 import { href, type Route, useRoute } from './route';
 import { roleIn, type Session, SessionContext, SessionQuery, useSession } from './session';
@@ -99,6 +99,7 @@ export function App() {
         ended={ended}
         error={error}
         retry={readToken() ? () => void load() : undefined}
+        clearError={() => setError(null)}
         onSubmit={async (token) => { storeToken(token); return load(); }}
       />
     );
@@ -110,15 +111,23 @@ export function App() {
   );
 }
 
-function SignIn({ ended, error, retry, onSubmit }: { ended: boolean; error: unknown; retry?: () => void; onSubmit(token: string): Promise<boolean> }) {
+function SignIn({ ended, error, retry, clearError, onSubmit }: { ended: boolean; error: unknown; retry?: () => void; clearError(): void; onSubmit(token: string): Promise<boolean> }) {
   const [token, setToken] = useState('');
   const [busy, setBusy] = useState(false);
+  // Submitted without a token: say so on the field (until one is pasted).
+  const [missing, setMissing] = useState(false);
   useEffect(() => {
     if (ended) document.querySelector<HTMLInputElement>('[data-field="token"] input')?.focus();
   }, [ended]);
   const submit = (event: FormEvent) => {
     event.preventDefault();
-    if (!token.trim()) return;
+    setMissing(!token.trim());
+    if (!token.trim()) {
+      // The refusal of an earlier token is not about this attempt.
+      clearError();
+      focusFirstInvalid(event.currentTarget as HTMLElement);
+      return;
+    }
     setBusy(true);
     void onSubmit(token.trim()).then((ok) => {
       setBusy(false);
@@ -133,7 +142,8 @@ function SignIn({ ended, error, retry, onSubmit }: { ended: boolean; error: unkn
         <h1 id="sign-in-title">Sign in</h1>
         <p className="muted">Paste a Tokengate API token. It stays in this browser tab (session storage) and is sent only to this control plane.</p>
         <Form className="stack" onSubmit={submit}>
-          <Field label="API token" name="token" type="password" value={token} onChange={setToken} isRequired placeholder="tgp_…" />
+          <Field label="API token" name="token" type="password" value={token} onChange={setToken} isRequired placeholder="tgp_…"
+            error={missing && !token.trim() ? 'Paste your API token.' : null} />
           <Button type="submit" className="button" isDisabled={busy}>{busy ? 'Signing in…' : 'Sign in'}</Button>
         </Form>
         {error ? <ErrorNotice error={error} onRetry={retry} /> : null}

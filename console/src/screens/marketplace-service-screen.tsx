@@ -6,7 +6,7 @@ import { useQuery } from '../api/use-query';
 import { href } from '../app/route';
 import { useSession } from '../app/session';
 import { graphql, type ResultOf } from '../graphql/graphql';
-import { Chips, ErrorNotice, Field, Loading } from '../ui/controls';
+import { Chips, ErrorNotice, Field, focusFirstInvalid, Loading } from '../ui/controls';
 import { IssuedKeys } from '../ui/issued-keys';
 import { LIMITS, lengthProblem } from '../ui/limits';
 import { budgetText, MARKETPLACE_NAMES, PROVIDER_NAMES, SCOPE_NAMES } from '../ui/words';
@@ -78,6 +78,8 @@ function Connect({ serviceId, removed, onRefused }: { serviceId: string; removed
   const [description, setDescription] = useState('');
   const [busy, setBusy] = useState(false);
   const [error, setError] = useState<unknown>(null);
+  // Submitted without a name: say so on the field (until one is typed).
+  const [nameMissing, setNameMissing] = useState(false);
   const [issued, setIssued] = useState<Created[]>([]);
   const dismiss = useCallback(() => setIssued([]), []);
 
@@ -89,9 +91,14 @@ function Connect({ serviceId, removed, onRefused }: { serviceId: string; removed
   }
   const submit = (event: FormEvent) => {
     event.preventDefault();
-    if (lengthProblem(name, LIMITS.name) ?? lengthProblem(description, LIMITS.connectionDescription)) return;
-    setBusy(true);
+    // A new attempt: the last one's refusal no longer applies.
     setError(null);
+    setNameMissing(!name.trim());
+    if (!name.trim() || lengthProblem(name, LIMITS.name) || lengthProblem(description, LIMITS.connectionDescription)) {
+      focusFirstInvalid(event.currentTarget as HTMLElement);
+      return;
+    }
+    setBusy(true);
     request(CreateConnection, { input: { projectId: project.id, serviceId, name: name.trim(), description: description.trim() || null } }).then(
       (result) => { setIssued((list) => [result.createConnection, ...list]); setName(''); setDescription(''); setBusy(false); },
       (e: unknown) => {
@@ -108,9 +115,10 @@ function Connect({ serviceId, removed, onRefused }: { serviceId: string; removed
       <h2 id="connect-title">Connect</h2>
       <p className="muted">Creates a connection in project {project.name} and issues one consumer key per environment.</p>
       <Form className="stack inline" onSubmit={submit}>
-        <Field label="Connection name" name="name" value={name} onChange={setName} isRequired placeholder="e.g. checkout-assistant" maxLength={LIMITS.name} error={fieldError('name')} />
+        <Field label="Connection name" name="name" value={name} onChange={setName} isRequired placeholder="e.g. checkout-assistant" maxLength={LIMITS.name}
+          error={(nameMissing && !name.trim() ? 'Enter a name for the connection.' : null) ?? fieldError('name')} />
         <Field label="Description" name="description" value={description} onChange={setDescription} placeholder="What will call it" maxLength={LIMITS.connectionDescription} error={fieldError('description')} />
-        <Button type="submit" className="button" isDisabled={busy || !name.trim()}>{busy ? 'Creating…' : 'Create connection'}</Button>
+        <Button type="submit" className="button" isDisabled={busy}>{busy ? 'Creating…' : 'Create connection'}</Button>
       </Form>
       {error ? <ErrorNotice error={error} /> : null}
       {issued.map((created) => (
