@@ -246,6 +246,31 @@ it('Enter on an empty required field says what is missing there and clears an ol
   await tab.screenshot('polish-connect-empty');
 });
 
+it('the wizard takes the focus to each new step\'s heading, and to the field a refusal names', async () => {
+  const tab = await browser.open(origin);
+  const { page } = tab;
+  const focused = () => page.evaluate<string>('(document.activeElement?.tagName ?? "") + " " + (document.activeElement?.textContent ?? "")');
+  await tab.signIn(tenant.tokens.engineer);
+  await page.goto(`${origin}/console#/services/new`);
+  await page.getByRole('button', { name: 'Next' }).press('Enter');
+  await waitUntil(async () => (await focused()) === 'H2 Step 2 of 3: Details');
+  await page.getByLabel('Name').fill('Focus');
+  await page.getByLabel('Context path').fill('/support');
+  await page.getByRole('button', { name: 'Back' }).press('Enter');
+  await waitUntil(async () => (await focused()) === 'H2 Step 1 of 3: Provider');
+  await page.getByRole('button', { name: 'Next' }).press('Enter');
+  await waitUntil(async () => (await focused()) === 'H2 Step 2 of 3: Details');
+  await page.getByRole('button', { name: 'Next' }).press('Enter');
+  await waitUntil(async () => (await focused()) === 'H2 Step 3 of 3: Environments');
+  // Tab goes on into the step.
+  await page.keyboard.press('Tab');
+  expect(await page.evaluate<boolean>('document.querySelector("form.wizard fieldset").contains(document.activeElement)')).toBe(true);
+  expect(await tab.axe()).toEqual([]);
+  await page.getByRole('button', { name: 'Register service' }).press('Enter');
+  await page.getByRole('alert').getByText('This clashes with what exists').waitFor();
+  await waitUntil(async () => (await page.evaluate<string | null>('document.activeElement?.getAttribute("name")')) === 'contextPath');
+});
+
 async function waitUntil(check: () => Promise<boolean>, ms = 5_000): Promise<void> {
   const end = Date.now() + ms;
   while (!(await check())) {

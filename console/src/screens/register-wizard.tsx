@@ -1,6 +1,6 @@
 // Registering a GenAI service in three steps: the provider (and its own fields), the details (context
 // path checked as you type), and each environment's credentials and token limits.
-import { useState, type FormEvent } from 'react';
+import { useEffect, useRef, useState, type FormEvent } from 'react';
 import { Button, Checkbox, Form, Label, Radio, RadioGroup } from 'react-aria-components';
 import { ApiError, request } from '../api/client';
 import { useQuery } from '../api/use-query';
@@ -61,6 +61,20 @@ export function RegisterWizard() {
   const [touched, setTouched] = useState<Record<number, boolean>>({});
   const [error, setError] = useState<unknown>(null);
   const [busy, setBusy] = useState(false);
+  // Where the focus goes once a new step shows: its heading (Next, Back), so screen readers announce the
+  // step and Tab continues in it; or the field a refusal named. The button pressed stays behind otherwise.
+  const stepHeading = useRef<HTMLHeadingElement>(null);
+  const focusOnStep = useRef<'heading' | 'invalid' | null>(null);
+  const goTo = (target: number, focus: 'heading' | 'invalid') => {
+    focusOnStep.current = focus;
+    setStep(target);
+  };
+  useEffect(() => {
+    const focus = focusOnStep.current;
+    focusOnStep.current = null;
+    if (focus === 'heading') stepHeading.current?.focus();
+    else if (focus === 'invalid') document.querySelector<HTMLElement>('.wizard [data-invalid] input, .wizard [data-invalid] textarea')?.focus();
+  }, [step]);
 
   const handles = environments.data?.environments.map((e) => e.handle) ?? [];
   const envDraft = (h: string) => envs[h] ?? emptyEnvironment();
@@ -126,7 +140,7 @@ export function RegisterWizard() {
       requestAnimationFrame(() => document.querySelector<HTMLElement>('[data-invalid] input, [data-invalid] textarea, [aria-invalid="true"]')?.focus());
       return;
     }
-    if (step < 2) { setStep(step + 1); return; }
+    if (step < 2) { goTo(step + 1, 'heading'); return; }
     const included = handles.filter((h) => envDraft(h).include);
     setSubmittedEnvironments(included);
     setBusy(true);
@@ -150,8 +164,8 @@ export function RegisterWizard() {
       // Take the user to the step holding the field the server named.
       if (e instanceof ApiError && e.field) {
         const field = e.fieldName ?? '';
-        if (['serviceUrl', 'apiVersion', 'awsRegion', 'headerName'].includes(field) && !/environments\[\d+\]\.serviceUrl/.test(e.field)) setStep(0);
-        else if (!e.field.includes('environments[')) setStep(1);
+        if (['serviceUrl', 'apiVersion', 'awsRegion', 'headerName'].includes(field) && !/environments\[\d+\]\.serviceUrl/.test(e.field)) goTo(0, 'invalid');
+        else if (!e.field.includes('environments[')) goTo(1, 'invalid');
       }
     });
   };
@@ -167,7 +181,7 @@ export function RegisterWizard() {
         {STEPS.map((s, i) => <li key={s} aria-current={i === step ? 'step' : undefined} className={i < step ? 'done' : ''}>{i + 1}. {s}</li>)}
       </ol>
       <Form className="stack wizard" onSubmit={next} aria-labelledby="step-title">
-        <h2 id="step-title">Step {step + 1} of 3: {STEPS[step]}</h2>
+        <h2 id="step-title" tabIndex={-1} ref={stepHeading}>Step {step + 1} of 3: {STEPS[step]}</h2>
         {step === 0 ? (
           <>
             <RadioGroup className="radios providers" value={provider} onChange={(v) => chooseProvider(v as ProviderName)}>
@@ -255,7 +269,7 @@ export function RegisterWizard() {
         ) : null}
         {error ? <ErrorNotice error={error} /> : null}
         <div className="actions">
-          {step > 0 ? <Button className="button secondary" onPress={() => setStep(step - 1)} isDisabled={busy}>Back</Button> : null}
+          {step > 0 ? <Button className="button secondary" onPress={() => goTo(step - 1, 'heading')} isDisabled={busy}>Back</Button> : null}
           <Button type="submit" className="button" isDisabled={busy}>{step < 2 ? 'Next' : busy ? 'Registering…' : 'Register service'}</Button>
         </div>
       </Form>
