@@ -271,6 +271,41 @@ it('the wizard takes the focus to each new step\'s heading, and to the field a r
   await waitUntil(async () => (await page.evaluate<string | null>('document.activeElement?.getAttribute("name")')) === 'contextPath');
 });
 
+it('an unknown connection or service offers the way back, not a Retry that cannot help; an unknown address becomes the marketplace\'s', async () => {
+  const tab = await browser.open(origin);
+  const { page } = tab;
+  await tab.signIn(tenant.tokens.engineer);
+  const unknown = '00000000-0000-4000-8000-000000000000';
+  for (const [hash, back, heading] of [
+    ['#/connections/nonsense', 'Back to connections', 'Connections'],
+    [`#/marketplace/${unknown}`, 'Back to the marketplace', 'Marketplace'],
+    [`#/services/${unknown}`, 'Back to GenAI services', 'GenAI services'],
+  ]) {
+    await page.goto(`${origin}/console${hash}`);
+    const alert = page.getByRole('alert').filter({ hasText: 'Not found' });
+    await alert.waitFor();
+    expect({ hash, retry: await alert.getByRole('button', { name: 'Retry' }).count() }).toEqual({ hash, retry: 0 });
+    if (hash === '#/connections/nonsense') {
+      expect(await tab.axe()).toEqual([]);
+      await tab.screenshot('polish-not-found');
+    }
+    await alert.getByRole('link', { name: back }).click();
+    await page.getByRole('heading', { name: heading, level: 1 }).waitFor();
+  }
+  // A network error still offers Retry.
+  await page.route('**/graphql', (route) => route.abort('connectionrefused'));
+  await page.evaluate(`location.hash = '#/connections/${unknown}'`);
+  await page.getByRole('heading', { name: 'Connection', level: 1 }).waitFor();
+  await page.getByRole('alert').filter({ hasText: 'The control plane cannot be reached' }).getByRole('button', { name: 'Retry' }).waitFor();
+  await page.unroute('**/graphql');
+
+  await page.goto(`${origin}/console#/nonsense`);
+  await page.getByRole('heading', { name: 'Marketplace', level: 1 }).waitFor();
+  expect(await page.evaluate<string>('location.hash')).toBe('#/marketplace');
+  await page.evaluate("location.hash = '#/services/new/extra'");
+  await waitUntil(async () => (await page.evaluate<string>('location.hash')) === '#/marketplace');
+});
+
 async function waitUntil(check: () => Promise<boolean>, ms = 5_000): Promise<void> {
   const end = Date.now() + ms;
   while (!(await check())) {

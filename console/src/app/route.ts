@@ -38,10 +38,17 @@ export function navigate(route: Route): void {
   location.hash = href(route);
 }
 
+/** The route of the address; an address that names no screen (#/nonsense) shows the marketplace, and the address says so too. */
+function currentRoute(): Route {
+  const route = parseRoute(location.hash);
+  if (location.hash !== href(route)) history.replaceState(history.state, '', href(route));
+  return route;
+}
+
 export function useRoute(): Route {
-  const [route, setRoute] = useState(() => parseRoute(location.hash));
+  const [route, setRoute] = useState(currentRoute);
   useEffect(() => {
-    const onChange = () => setRoute(parseRoute(location.hash));
+    const onChange = () => setRoute(currentRoute());
     window.addEventListener('hashchange', onChange);
     return () => window.removeEventListener('hashchange', onChange);
   }, []);

@@ -61,7 +61,10 @@ export function ConnectionScreen({ connectionId }: { connectionId: string }) {
     return result.connection.usageReport.rows;
   }, [connectionId]);
 
-  if (error && !data) return (<><p><a href={href({ name: 'connections' })}>← Connections</a></p><h1 tabIndex={-1}>Connection</h1><ErrorNotice error={error} onRetry={() => void reload()} /></>);
+  if (error && !data) {
+    return (<><p><a href={href({ name: 'connections' })}>← Connections</a></p><h1 tabIndex={-1}>Connection</h1>
+      <ErrorNotice error={error} onRetry={() => void reload()} back={{ href: href({ name: 'connections' }), label: 'Back to connections' }} /></>);
+  }
   if (!data) return <Loading what="the connection" />;
   const c = data.connection;
   return (

@@ -34,7 +34,8 @@ type Created = ResultOf<typeof CreateConnection>['createConnection'];
 export function MarketplaceServiceScreen({ serviceId }: { serviceId: string }) {
   const { data, error, reload } = useQuery(ServiceQuery, { id: serviceId });
   if (error && !data) {
-    return (<><p><a href={href({ name: 'marketplace' })}>← Marketplace</a></p><h1 tabIndex={-1}>Service</h1><ErrorNotice error={error} onRetry={() => void reload()} /></>);
+    return (<><p><a href={href({ name: 'marketplace' })}>← Marketplace</a></p><h1 tabIndex={-1}>Service</h1>
+      <ErrorNotice error={error} onRetry={() => void reload()} back={{ href: href({ name: 'marketplace' }), label: 'Back to the marketplace' }} /></>);
   }
   if (!data) return <Loading what="the service" />;
   const s = data.genAIService;

@@ -67,7 +67,10 @@ export function ServiceScreen({ serviceId }: { serviceId: string }) {
     return result.genAIService.usageReport.rows;
   }, [serviceId]);
 
-  if (error && !data) return (<><p><a href={href({ name: 'services' })}>← GenAI services</a></p><h1 tabIndex={-1}>Service</h1><ErrorNotice error={error} onRetry={() => void reload()} /></>);
+  if (error && !data) {
+    return (<><p><a href={href({ name: 'services' })}>← GenAI services</a></p><h1 tabIndex={-1}>Service</h1>
+      <ErrorNotice error={error} onRetry={() => void reload()} back={{ href: href({ name: 'services' }), label: 'Back to GenAI services' }} /></>);
+  }
   if (!data) return <Loading what="the service" />;
   const s = data.genAIService;
   const removed = s.marketplaceStatus === 'REMOVED';

@@ -4,16 +4,25 @@ import { useEffect, useRef, useState, type ReactNode } from 'react';
 import {
   Button, Dialog, FieldError, Heading, Input, Label, Modal, ModalOverlay, Text, TextArea, TextField,
 } from 'react-aria-components';
-import { errorDetail, errorTitle } from '../api/client';
+import { ApiError, errorDetail, errorTitle } from '../api/client';
 import { lengthProblem } from './limits';
 import { STATUS_NAMES } from './words';
 
-export function ErrorNotice({ error, onRetry }: { error: unknown; onRetry?: () => void }) {
+/** Refusals the same request would meet again: retrying cannot help. */
+const FINAL_CODES = new Set(['NOT_FOUND', 'FORBIDDEN', 'BAD_USER_INPUT', 'UNAUTHENTICATED']);
+
+/**
+ * An error in words. Retry is offered only where it may help (the network, the server); for a refusal
+ * that would be repeated (not found, not allowed), the way back is offered instead, when given.
+ */
+export function ErrorNotice({ error, onRetry, back }: { error: unknown; onRetry?: () => void; back?: { href: string; label: string } }) {
+  const final = error instanceof ApiError && FINAL_CODES.has(error.code);
   return (
     <div className="notice error" role="alert">
       <strong>{errorTitle(error)}</strong>
       <span>{errorDetail(error)}</span>
-      {onRetry ? <Button className="button secondary" onPress={onRetry}>Retry</Button> : null}
+      {onRetry && !final ? <Button className="button secondary" onPress={onRetry}>Retry</Button> : null}
+      {back && final ? <a className="button secondary" href={back.href}>{back.label}</a> : null}
     </div>
   );
 }
