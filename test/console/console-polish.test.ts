@@ -306,6 +306,30 @@ it('an unknown connection or service offers the way back, not a Retry that canno
   await waitUntil(async () => (await page.evaluate<string>('location.hash')) === '#/marketplace');
 });
 
+it('stored credentials are described in words, with the end of the secret only when it is long enough to show one', async () => {
+  const { registerGenAIService: bedrock } = await cp.ok<{ registerGenAIService: { id: string } }>(REGISTER, {
+    i: {
+      organizationId: tenant.organizationId, scope: 'ORGANIZATION', provider: 'AWS_BEDROCK', name: 'Short keys', contextPath: '/short-keys',
+      serviceUrl: 'https://bedrock-runtime.us-east-1.amazonaws.com',
+      environments: [
+        { environment: 'production', backendSecurity: { awsAccessKeyId: 'AKIASHORT', awsSecretAccessKey: 'short-secret', awsRegion: 'us-east-1' } },
+        { environment: 'development', backendSecurity: { value: 'brk-short' } },
+      ],
+    },
+  }, tenant.tokens.engineer);
+  const tab = await browser.open(origin);
+  const { page } = tab;
+  await tab.signIn(tenant.tokens.engineer);
+  await page.goto(`${origin}/console#/services/${bedrock.id}`);
+  const state = (environment: string) => page.locator(`section.environment[data-environment="${environment}"] .security-state`);
+  await state('production').getByText('AWS access keys stored, used to sign requests (AWS SigV4).').waitFor();
+  expect(await state('development').textContent()).toBe('Key stored, sent in the Authorization header.');
+  await page.goto(`${origin}/console#/services/${serviceId}`);
+  await state('production').getByText('Key stored (ending …9f3a), sent in the Authorization header.').waitFor();
+  expect(await page.locator('.security-state code:empty').count()).toBe(0);
+  await state('production').screenshot({ path: `${SCREENSHOT_DIR}/polish-credentials-hint.png` });
+});
+
 async function waitUntil(check: () => Promise<boolean>, ms = 5_000): Promise<void> {
   const end = Date.now() + ms;
   while (!(await check())) {

@@ -327,7 +327,7 @@ function EnvironmentEditor({ service, environment, config, saved, onSaving, onSa
       <h3 id={`config-${environment}`}>{environment}</h3>
       <p className="security-state">
         {security?.configured
-          ? <>Credentials stored <code className="hint">{security.hint ?? ''}</code> sent as {security.authType === 'AWS_SIGV4' ? 'AWS SigV4 signature' : `header ${security.headerName}`}.</>
+          ? <StoredCredentials authType={security.authType} hint={security.hint} headerName={security.headerName} />
           : <>No credentials yet: the proxies cannot call the provider in {environment}.</>}
         {config?.rateLimit ? <> Budget: {budgetText(config.rateLimit)}.</> : null}
       </p>
@@ -375,4 +375,16 @@ function EnvironmentEditor({ service, environment, config, saved, onSaving, onSa
       </Form>
     </section>
   );
+}
+
+/**
+ * What is stored and how the proxies use it. The hint is the secret's end ("…9f3a"); the server gives
+ * none, or a bare "…", for a secret too short to show part of it safely: then no ending is mentioned.
+ */
+function StoredCredentials({ authType, hint, headerName }: { authType: string; hint: string | null | undefined; headerName: string }) {
+  const ending = hint && hint.replace(/^…/, '') ? hint : null;
+  if (authType === 'AWS_SIGV4') {
+    return <>AWS access keys stored{ending ? <> (key id ending <code className="hint">{ending}</code>)</> : null}, used to sign requests (AWS SigV4).</>;
+  }
+  return <>Key stored{ending ? <> (ending <code className="hint">{ending}</code>)</> : null}, sent in the <code>{headerName}</code> header.</>;
 }
