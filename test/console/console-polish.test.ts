@@ -330,6 +330,29 @@ it('stored credentials are described in words, with the end of the secret only w
   await state('production').screenshot({ path: `${SCREENSHOT_DIR}/polish-credentials-hint.png` });
 });
 
+it('the organization selector shows a long name whole at 1280 px, and fits at 390 px', async () => {
+  const northwind = await seedTenant(cp, 'northwind-traders-intl');
+  for (const width of [1280, 390]) {
+    const tab = await browser.open(origin, { width });
+    const { page } = tab;
+    await tab.signIn(northwind.tokens.developer);
+    await page.getByRole('heading', { name: 'Marketplace', level: 1 }).waitFor();
+    // The selected option's text, measured in the select's font, against the room the select gives it (its arrow aside).
+    const [text, room] = await page.evaluate<[number, number]>(`(() => {
+      const select = document.getElementById('organization');
+      const style = getComputedStyle(select);
+      const context = document.createElement('canvas').getContext('2d');
+      context.font = style.font;
+      const padding = parseFloat(style.paddingLeft) + parseFloat(style.paddingRight);
+      return [context.measureText(select.selectedOptions[0].textContent).width, select.clientWidth - padding - 16];
+    })()`);
+    if (width === 1280) expect(text).toBeLessThanOrEqual(room);
+    expect(await page.locator('#organization').getAttribute('title')).toBe('northwind-traders-intl Inc. (northwind-traders-intl)');
+    expect(await tab.scrollsSideways()).toBe(false);
+    await page.screenshot({ path: `${SCREENSHOT_DIR}/polish-organization-${width}.png`, clip: { x: 0, y: 0, width, height: 160 } });
+  }
+});
+
 async function waitUntil(check: () => Promise<boolean>, ms = 5_000): Promise<void> {
   const end = Date.now() + ms;
   while (!(await check())) {

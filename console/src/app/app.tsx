@@ -185,13 +185,13 @@ function Shell() {
         <div className="session">
           <label>
             <span>Organization</span>
-            <select id="organization" value={organization?.id ?? ''} onChange={(e) => session.selectOrganization(e.target.value)}>
+            <select id="organization" value={organization?.id ?? ''} title={organization ? `${organization.name} (${organization.handle})` : undefined} onChange={(e) => session.selectOrganization(e.target.value)}>
               {organizations.map((o) => <option key={o.id} value={o.id}>{o.name} ({o.handle})</option>)}
             </select>
           </label>
           <label>
             <span>Project</span>
-            <select id="project" value={project?.id ?? ''} onChange={(e) => session.selectProject(e.target.value || null)} disabled={!organization?.projects.length}>
+            <select id="project" value={project?.id ?? ''} title={project ? `${project.name} (${project.handle})` : undefined} onChange={(e) => session.selectProject(e.target.value || null)} disabled={!organization?.projects.length}>
               {organization?.projects.length ? null : <option value="">No project</option>}
               {organization?.projects.map((p) => <option key={p.id} value={p.id}>{p.name} ({p.handle})</option>)}
             </select>
