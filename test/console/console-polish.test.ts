@@ -353,6 +353,25 @@ it('the organization selector shows a long name whole at 1280 px, and fits at 39
   }
 });
 
+it('the code snippet of issued keys is one box, not a box per line', async () => {
+  const tab = await browser.open(origin);
+  const { page } = tab;
+  await tab.signIn(tenant.tokens.developer);
+  await page.goto(`${origin}/console#/marketplace/${serviceId}`);
+  await page.getByLabel('Connection name').fill('snippet-app');
+  await page.getByRole('button', { name: 'Create connection' }).click();
+  const snippet = page.locator('[data-issued-keys] .snippet[data-environment="production"]');
+  await snippet.locator('summary').click();
+  await snippet.locator('pre code').waitFor();
+  // Run in the page (a string: this file is compiled without the DOM's types).
+  const style = await page.evaluate<[string, string]>(`(() => {
+    const style = getComputedStyle(document.querySelector('[data-issued-keys] .snippet[data-environment="production"] pre code'));
+    return [style.borderTopWidth, style.backgroundColor];
+  })()`);
+  expect(style).toEqual(['0px', 'rgba(0, 0, 0, 0)']);
+  await snippet.screenshot({ path: `${SCREENSHOT_DIR}/polish-snippet.png` });
+});
+
 async function waitUntil(check: () => Promise<boolean>, ms = 5_000): Promise<void> {
   const end = Date.now() + ms;
   while (!(await check())) {
