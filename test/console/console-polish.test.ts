@@ -372,6 +372,22 @@ it('the code snippet of issued keys is one box, not a box per line', async () =>
   await snippet.screenshot({ path: `${SCREENSHOT_DIR}/polish-snippet.png` });
 });
 
+it('the Connect card stands apart from the environments table above it', async () => {
+  const tab = await browser.open(origin);
+  const { page } = tab;
+  await tab.signIn(tenant.tokens.developer);
+  await page.goto(`${origin}/console#/marketplace/${serviceId}`);
+  const connect = page.locator('section.connect');
+  await connect.waitFor();
+  const table = await page.getByRole('region', { name: 'Environments' }).boundingBox();
+  const card = await connect.boundingBox();
+  expect(card!.y - (table!.y + table!.height)).toBeGreaterThanOrEqual(16);
+  // The card's heading starts at its top, not after an empty band.
+  const heading = await connect.getByRole('heading', { name: 'Connect' }).boundingBox();
+  expect(heading!.y - card!.y).toBeLessThanOrEqual(24);
+  await page.screenshot({ path: `${SCREENSHOT_DIR}/polish-connect-card.png`, clip: { x: 0, y: table!.y - 20, width: 1280, height: card!.y - table!.y + 180 } });
+});
+
 async function waitUntil(check: () => Promise<boolean>, ms = 5_000): Promise<void> {
   const end = Date.now() + ms;
   while (!(await check())) {

@@ -85,10 +85,10 @@ function Connect({ serviceId, removed, onRefused }: { serviceId: string; removed
   const dismiss = useCallback(() => setIssued([]), []);
 
   if (removed) {
-    return (<section className="card" aria-labelledby="connect-title"><h2 id="connect-title">Connect</h2><p>This service was removed from the marketplace: new connections are refused. Existing connections keep working.</p>{issued.length ? <IssuedKeys title="Keys issued" keys={merge(issued)} onDismiss={dismiss} /> : null}</section>);
+    return (<section className="card connect" aria-labelledby="connect-title"><h2 id="connect-title">Connect</h2><p>This service was removed from the marketplace: new connections are refused. Existing connections keep working.</p>{issued.length ? <IssuedKeys title="Keys issued" keys={merge(issued)} onDismiss={dismiss} /> : null}</section>);
   }
   if (!project) {
-    return (<section className="card" aria-labelledby="connect-title"><h2 id="connect-title">Connect</h2><p>Connections belong to a project, and this organization has no project yet. Ask an organization admin to create one.</p></section>);
+    return (<section className="card connect" aria-labelledby="connect-title"><h2 id="connect-title">Connect</h2><p>Connections belong to a project, and this organization has no project yet. Ask an organization admin to create one.</p></section>);
   }
   const submit = (event: FormEvent) => {
     event.preventDefault();
@@ -112,7 +112,7 @@ function Connect({ serviceId, removed, onRefused }: { serviceId: string; removed
   };
   const fieldError = (field: string) => (error instanceof ApiError && error.fieldName === field ? error.message : null);
   return (
-    <section className="card" aria-labelledby="connect-title">
+    <section className="card connect" aria-labelledby="connect-title">
       <h2 id="connect-title">Connect</h2>
       <p className="muted">Creates a connection in project {project.name} and issues one consumer key per environment.</p>
       <Form className="stack inline" onSubmit={submit}>
