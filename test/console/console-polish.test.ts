@@ -388,6 +388,24 @@ it('the Connect card stands apart from the environments table above it', async (
   await page.screenshot({ path: `${SCREENSHOT_DIR}/polish-connect-card.png`, clip: { x: 0, y: table!.y - 20, width: 1280, height: card!.y - table!.y + 180 } });
 });
 
+it('the Azure OpenAI default service URL is a template: kept as is, it is refused with a message', async () => {
+  const tab = await browser.open(origin);
+  const { page } = tab;
+  await tab.signIn(tenant.tokens.engineer);
+  await page.goto(`${origin}/console#/services/new`);
+  await page.getByText('Azure OpenAI').click();
+  expect(await page.getByLabel('Service URL').inputValue()).toBe('https://YOUR-RESOURCE.openai.azure.com');
+  await page.getByRole('button', { name: 'Next' }).click();
+  await page.locator('[data-field="serviceUrl"] .field-error', { hasText: 'Replace YOUR-RESOURCE with the name of your Azure OpenAI resource' }).waitFor();
+  await waitUntil(async () => (await page.evaluate<string | null>('document.activeElement?.getAttribute("name")')) === 'serviceUrl');
+  expect(await page.getByRole('heading', { name: 'Step 1 of 3: Provider' }).count()).toBe(1);
+  expect(await tab.axe()).toEqual([]);
+  await page.locator('form.wizard').screenshot({ path: `${SCREENSHOT_DIR}/polish-azure-placeholder.png` });
+  await page.getByLabel('Service URL').fill('https://contoso.openai.azure.com');
+  await page.getByRole('button', { name: 'Next' }).click();
+  await page.getByRole('heading', { name: 'Step 2 of 3: Details' }).waitFor();
+});
+
 async function waitUntil(check: () => Promise<boolean>, ms = 5_000): Promise<void> {
   const end = Date.now() + ms;
   while (!(await check())) {

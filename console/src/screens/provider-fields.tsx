@@ -18,6 +18,8 @@ export const KEY_LABELS: Record<ProviderName, string> = {
   OPENAI: 'OpenAI API key', AZURE_OPENAI: 'Azure OpenAI key', ANTHROPIC: 'Anthropic API key', MISTRAL: 'Mistral API key', AWS_BEDROCK: 'Bedrock API key',
 };
 
+const PLACEHOLDER_HOST = /(^|\.)your-resource\./;
+
 const CONTEXT_PATH = /^\/[a-z0-9][a-z0-9\-_/.]*$/;
 
 /** The context path as the server will store it, or why it would be refused (mirrors the server's rules). */
@@ -38,6 +40,8 @@ export function checkServiceUrl(raw: string): string | null {
   if (url.protocol !== 'http:' && url.protocol !== 'https:') return 'The URL must use http or https.';
   if (url.username || url.password) return 'Put credentials in the backend security, not in the URL.';
   if (url.search || url.hash) return 'The URL cannot have a query or fragment.';
+  // The Azure OpenAI default is a template: its placeholder names no resource.
+  if (PLACEHOLDER_HOST.test(url.hostname)) return 'Replace YOUR-RESOURCE with the name of your Azure OpenAI resource, e.g. https://contoso.openai.azure.com.';
   return null;
 }
 

@@ -189,7 +189,7 @@ export function RegisterWizard() {
               {PROVIDERS.map((p) => <Radio key={p} value={p} className="radio">{PROVIDER_NAMES[p]}</Radio>)}
             </RadioGroup>
             <Field label="Service URL" name="serviceUrl" type="url" value={serviceUrl} onChange={setServiceUrl} isRequired
-              description="The provider endpoint the proxies call." error={(show(0) ? urlProblem : null) ?? serverFieldError('serviceUrl')} />
+              description={provider === 'AZURE_OPENAI' ? "Your Azure OpenAI resource's endpoint: put its name in place of YOUR-RESOURCE." : 'The provider endpoint the proxies call.'} error={(show(0) ? urlProblem : null) ?? serverFieldError('serviceUrl')} />
             {provider === 'AZURE_OPENAI' ? (
               <Field label="API version" name="apiVersion" value={apiVersion} onChange={setApiVersion} isRequired description="Sent as api-version, e.g. 2024-10-21."
                 maxLength={LIMITS.apiVersion}
