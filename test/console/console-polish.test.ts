@@ -406,6 +406,24 @@ it('the Azure OpenAI default service URL is a template: kept as is, it is refuse
   await page.getByRole('heading', { name: 'Step 2 of 3: Details' }).waitFor();
 });
 
+it('a single rotated key is "the key", not "the keys"', async () => {
+  const { createConnection } = await cp.ok<{ createConnection: { connection: { id: string } } }>(
+    'mutation($i: CreateConnectionInput!) { createConnection(input: $i) { connection { id } } }', { i: { projectId: tenant.projectId, serviceId, name: 'rotate-app' } }, tenant.tokens.developer,
+  );
+  const tab = await browser.open(origin);
+  const { page } = tab;
+  await tab.signIn(tenant.tokens.developer);
+  await page.goto(`${origin}/console#/connections/${createConnection.connection.id}`);
+  await page.getByRole('button', { name: 'Rotate production key' }).click();
+  await page.getByRole('alertdialog').getByRole('button', { name: 'Rotate key' }).click();
+  const panel = page.locator('[data-issued-keys]');
+  await panel.getByText('Copy the key now: it is shown once and this page does not keep it.').waitFor();
+  expect(await panel.textContent()).not.toContain('keys');
+  await tab.screenshot('polish-one-key');
+  await panel.getByRole('button', { name: 'I have copied the key' }).click();
+  await panel.waitFor({ state: 'detached' });
+});
+
 async function waitUntil(check: () => Promise<boolean>, ms = 5_000): Promise<void> {
   const end = Date.now() + ms;
   while (!(await check())) {

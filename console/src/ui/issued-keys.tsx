@@ -8,6 +8,8 @@ export interface IssuedKey { environment: string; apiKey: string; endpointUrl: s
 
 export function IssuedKeys({ title, keys, onDismiss }: { title: string; keys: readonly IssuedKey[]; onDismiss(): void }) {
   const heading = useFocusOnMount<HTMLHeadingElement>();
+  // One key (a rotation, a service with one environment) is "the key", not "the keys".
+  const one = keys.length === 1;
   // bfcache: a page restored from history must not show keys again.
   useEffect(() => {
     window.addEventListener('pagehide', onDismiss);
@@ -16,7 +18,7 @@ export function IssuedKeys({ title, keys, onDismiss }: { title: string; keys: re
   return (
     <section className="keys" aria-labelledby="issued-keys-title" data-issued-keys="">
       <h2 id="issued-keys-title" tabIndex={-1} ref={heading}>{title}</h2>
-      <p><strong>Copy the keys now: they are shown once and this page does not keep them.</strong></p>
+      <p><strong>{one ? 'Copy the key now: it is shown once and this page does not keep it.' : 'Copy the keys now: they are shown once and this page does not keep them.'}</strong></p>
       {keys.length === 0 ? <p className="muted">No environment is configured, so no key was issued.</p> : null}
       {keys.map((k) => (
         <div className="issued" key={k.environment} data-environment={k.environment}>
@@ -34,7 +36,7 @@ export function IssuedKeys({ title, keys, onDismiss }: { title: string; keys: re
         onDismiss();
         // The panel (and this button) goes away: back to the screen's heading rather than the top of the document.
         requestAnimationFrame(() => document.querySelector<HTMLElement>('main h1')?.focus());
-      }}>I have copied the keys</Button>
+      }}>{one ? 'I have copied the key' : 'I have copied the keys'}</Button>
     </section>
   );
 }
