@@ -1,4 +1,5 @@
-// Fake Anthropic Messages API upstream: POST /v1/messages (JSON and SSE), /v1/messages/count_tokens.
+// Fake Anthropic Messages API upstream: POST /v1/messages (JSON and SSE), /v1/messages/count_tokens,
+// /v1/messages/batches (Message Batches: the batch object, in progress).
 import errorExamples from '../fixtures/providers/anthropic/errors.json';
 import messageExample from '../fixtures/providers/anthropic/message.json';
 import type { FakeProviderOptions } from './openai';
@@ -36,6 +37,24 @@ async function handleAnthropic(exchange: FakeExchange, options: FakeProviderOpti
   const route = `${req.method} ${req.path}`;
   if (route === 'POST /v1/messages/count_tokens') {
     sendJson(res, 200, { input_tokens: behaviour.usage.prompt }, headers);
+    return;
+  }
+  if (route === 'POST /v1/messages/batches') {
+    const requests = field(req.json, 'requests');
+    const count = Array.isArray(requests) ? requests.length : 0;
+    const now = new Date();
+    sendJson(res, 200, {
+      id: `msgbatch_01${randomId(22)}`,
+      type: 'message_batch',
+      processing_status: 'in_progress',
+      request_counts: { processing: count, succeeded: 0, errored: 0, canceled: 0, expired: 0 },
+      ended_at: null,
+      created_at: now.toISOString(),
+      expires_at: new Date(now.getTime() + 86_400_000).toISOString(),
+      archived_at: null,
+      cancel_initiated_at: null,
+      results_url: null,
+    }, headers);
     return;
   }
   if (route !== 'POST /v1/messages') {

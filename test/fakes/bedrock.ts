@@ -2,7 +2,10 @@
 // /model/{modelId}/converse-stream (application/vnd.amazon.eventstream binary frames),
 // /model/{modelId}/invoke (an Anthropic model's native JSON, token counts in headers) and
 // /model/{modelId}/invoke-with-response-stream (an Anthropic model's native events, each one base64 in
-// the `bytes` of a `chunk` event; the last one carries `amazon-bedrock-invocationMetrics`).
+// the `bytes` of a `chunk` event; the last one carries `amazon-bedrock-invocationMetrics`). InvokeModel of
+// an embedding model (Titan Text Embeddings, Cohere Embed) answers that model's native body with only the
+// input token count in headers; /model/{modelId}/count-tokens (CountTokens) and
+// /guardrail/{id}/version/{version}/apply (ApplyGuardrail) answer as the Bedrock Runtime API reference shows.
 import { randomUUID } from 'node:crypto';
 import { EventStreamCodec } from '@smithy/eventstream-codec';
 import { fromUtf8, toUtf8 } from '@smithy/util-utf8';
@@ -34,7 +37,8 @@ export function startFakeBedrock(options: FakeBedrockOptions = {}): Promise<Fake
   return startFake((exchange) => handleBedrock(exchange, options), { errorFor: bedrockError });
 }
 
-const ROUTE = /^\/model\/([^/]+)\/(converse|converse-stream|invoke|invoke-with-response-stream)$/;
+const ROUTE = /^\/model\/([^/]+)\/(converse|converse-stream|invoke|invoke-with-response-stream|count-tokens)$/;
+const GUARDRAIL_ROUTE = /^\/guardrail\/([^/]+)\/version\/([^/]+)\/apply$/;
 const codec = new EventStreamCodec(toUtf8, fromUtf8);
 
 async function handleBedrock(exchange: FakeExchange, options: FakeBedrockOptions): Promise<void> {
@@ -45,6 +49,10 @@ async function handleBedrock(exchange: FakeExchange, options: FakeBedrockOptions
     sendBedrockError(exchange, 403, refusal, requestId);
     return;
   }
+  if (req.method === 'POST' && GUARDRAIL_ROUTE.test(req.path)) {
+    sendJson(res, 200, bedrockApplyGuardrail(req.json), { 'x-amzn-requestid': requestId });
+    return;
+  }
   const route = req.method === 'POST' ? ROUTE.exec(req.path) : null;
   if (!route) {
     // API Gateway-style answer for an unknown route.
@@ -53,6 +61,16 @@ async function handleBedrock(exchange: FakeExchange, options: FakeBedrockOptions
   }
   if (route[2] === 'converse') {
     sendJson(res, 200, bedrockConverse(behaviour), { 'x-amzn-requestid': requestId });
+    return;
+  }
+  if (route[2] === 'count-tokens') {
+    // CountTokens: `{"inputTokens": n}`, what InvokeModel/Converse would bill as input for that body.
+    sendJson(res, 200, { inputTokens: behaviour.usage.prompt }, { 'x-amzn-requestid': requestId });
+    return;
+  }
+  const embedding = route[2] === 'invoke' ? bedrockEmbeddingResponse(decodeURIComponent(route[1]), req.json, behaviour) : null;
+  if (embedding !== null) {
+    sendJson(res, 200, embedding, { 'x-amzn-requestid': requestId, ...bedrockEmbeddingHeaders(behaviour) });
     return;
   }
   if (route[2] === 'invoke') {
@@ -241,4 +259,56 @@ export function decodeEventStream(body: Uint8Array): DecodedEvent[] {
     offset += length;
   }
   return events;
+}
+
+/**
+ * InvokeModel of an embedding model, or null for any other model. Titan Text Embeddings (G1/V2):
+ * `{embedding, inputTextTokenCount}` (V2 adds `embeddingsByType`); Cohere Embed (v3): `{embeddings,
+ * id, response_type: 'embeddings_floats', texts}`, no token count in the body (model-parameters-titan-embed-text
+ * and model-parameters-embed in the Bedrock user guide).
+ */
+export function bedrockEmbeddingResponse(modelId: string, body: unknown, behaviour: FakeBehaviour): object | null {
+  const vector = [0.125, -0.25, 0.375, -0.5];
+  if (/(?:^|\.)amazon\.titan-embed-text/.test(modelId)) {
+    return { embedding: vector, inputTextTokenCount: behaviour.usage.prompt, ...(modelId.includes('-v2') ? { embeddingsByType: { float: vector } } : {}) };
+  }
+  if (/(?:^|\.)cohere\.embed-/.test(modelId)) {
+    const texts = (body as { texts?: unknown } | null)?.texts;
+    const list = Array.isArray(texts) ? texts.map(String) : [];
+    return { embeddings: list.map(() => vector), id: randomUUID(), response_type: 'embeddings_floats', texts: list };
+  }
+  return null;
+}
+
+/**
+ * An embedding model's InvokeModel headers: the input token count and the latency, no output token
+ * count (as recorded from AWS, e.g. New Relic's node agent's Bedrock test fixtures for Titan embeddings).
+ */
+export function bedrockEmbeddingHeaders(behaviour: FakeBehaviour): Record<string, string> {
+  return { 'x-amzn-bedrock-invocation-latency': '195', 'x-amzn-bedrock-input-token-count': String(behaviour.usage.prompt) };
+}
+
+/**
+ * ApplyGuardrail's answer (Bedrock Runtime API reference): the guardrail intervened, its blocked
+ * message in `outputs`, and `usage` in policy units (text units of 1,000 characters), not tokens.
+ */
+export function bedrockApplyGuardrail(body: unknown): object {
+  const content = (body as { content?: unknown } | null)?.content;
+  const characters = JSON.stringify(content ?? '').length;
+  return {
+    usage: {
+      topicPolicyUnits: 1,
+      contentPolicyUnits: 1,
+      wordPolicyUnits: 1,
+      sensitiveInformationPolicyUnits: 1,
+      sensitiveInformationPolicyFreeUnits: 0,
+      contextualGroundingPolicyUnits: 0,
+      contentPolicyImageUnits: 0,
+    },
+    action: 'GUARDRAIL_INTERVENED',
+    actionReason: 'Guardrail blocked.',
+    outputs: [{ text: 'Sorry, the model cannot answer this question.' }],
+    assessments: [{ topicPolicy: { topics: [{ name: 'Finance', type: 'DENY', action: 'BLOCKED', detected: true }] } }],
+    guardrailCoverage: { textCharacters: { guarded: characters, total: characters } },
+  };
 }

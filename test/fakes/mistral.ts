@@ -1,4 +1,5 @@
-// Fake Mistral AI upstream: POST /v1/chat/completions (JSON and SSE), POST /v1/embeddings.
+// Fake Mistral AI upstream: POST /v1/chat/completions, /v1/fim/completions and /v1/agents/completions
+// (JSON and SSE, the chat completion shape), POST /v1/embeddings.
 // Mistral streams carry `usage` on the last chunk only, and never as `"usage": null`
 // (@mistralai/mistralai 2.x rejects null for fields that are not nullable).
 import completionExample from '../fixtures/providers/mistral/chat-completion.json';
@@ -38,11 +39,12 @@ async function handleMistral(exchange: FakeExchange, options: FakeProviderOption
     sendJson(res, 200, mistralEmbeddings(behaviour, req.json), headers);
     return;
   }
-  if (route !== 'POST /v1/chat/completions') {
+  if (route !== 'POST /v1/chat/completions' && route !== 'POST /v1/fim/completions' && route !== 'POST /v1/agents/completions') {
     sendJson(res, 404, mistralError(404, behaviour).body, headers);
     return;
   }
-  const model = stringField(req.json, 'model') ?? completionExample.model;
+  // Agents completions name no model in the request: the agent's model answers.
+  const model = stringField(req.json, 'model') ?? (route === 'POST /v1/agents/completions' ? 'mistral-large-latest' : completionExample.model);
   if (field(req.json, 'stream') === true) {
     await sendStream(exchange, mistralStream(behaviour, model).map((chunk) => sse(chunk)), { ...SSE_HEADERS, ...headers });
   } else {

@@ -1,4 +1,5 @@
-// Fake OpenAI API upstream: chat completions and responses (JSON and SSE), embeddings, models.
+// Fake OpenAI API upstream: chat completions, legacy completions and responses (JSON and SSE),
+// embeddings, models, audio transcriptions and file uploads (multipart), image generation, batches.
 import chatCompletionExample from '../fixtures/providers/openai/chat-completion.json';
 import chunkExample from '../fixtures/providers/openai/chat-completion-chunk.json';
 import embeddingsExample from '../fixtures/providers/openai/embeddings.json';
@@ -59,6 +60,32 @@ async function handleOpenAI(exchange: FakeExchange, options: FakeProviderOptions
     } else {
       sendJson(res, 200, openAIResponse(behaviour, model), headers);
     }
+    return;
+  }
+  if (route === 'POST /v1/completions') {
+    const model = stringField(req.json, 'model') ?? 'gpt-3.5-turbo-instruct';
+    if (field(req.json, 'stream') === true) {
+      const includeUsage = field(field(req.json, 'stream_options'), 'include_usage') === true;
+      await sendStream(exchange, openAICompletionStream(behaviour, model, includeUsage).map((chunk) => sse(chunk)), { ...SSE_HEADERS, ...headers });
+    } else {
+      sendJson(res, 200, openAICompletion(behaviour, model), headers);
+    }
+    return;
+  }
+  if (route === 'POST /v1/audio/transcriptions') {
+    sendJson(res, 200, openAITranscription(behaviour, req.rawBody), headers);
+    return;
+  }
+  if (route === 'POST /v1/images/generations') {
+    sendJson(res, 200, openAIImage(behaviour, req.json), headers);
+    return;
+  }
+  if (route === 'POST /v1/files') {
+    sendJson(res, 200, openAIFile(req.rawBody), headers);
+    return;
+  }
+  if (route === 'POST /v1/batches') {
+    sendJson(res, 200, openAIBatch(req.json), headers);
     return;
   }
   if (route === 'POST /v1/embeddings') {
@@ -175,4 +202,88 @@ export function openAIEmbeddings(behaviour: FakeBehaviour, body: unknown): unkno
 /** A deterministic unit-ish vector whose values are exact in float32. */
 export function fakeVector(dimensions: number): number[] {
   return Array.from({ length: dimensions }, (_, i) => ((i % 7) - 3) / 8);
+}
+
+/** A legacy Completions (`POST /v1/completions`) answer: `text_completion`, usage as Chat Completions'. */
+export function openAICompletion(behaviour: FakeBehaviour, model: string): object {
+  const { prompt, completion } = behaviour.usage;
+  return {
+    id: `cmpl-${randomId(29)}`,
+    object: 'text_completion',
+    created: nowSeconds(),
+    model,
+    choices: [{ text: behaviour.content, index: 0, logprobs: null, finish_reason: 'stop' }],
+    usage: { prompt_tokens: prompt, completion_tokens: completion, total_tokens: prompt + completion },
+  };
+}
+
+/** Legacy Completions streamed: one chunk per word, a finish chunk, and with include_usage a `choices: []` usage chunk. */
+export function openAICompletionStream(behaviour: FakeBehaviour, model: string, includeUsage: boolean): unknown[] {
+  const base = { id: `cmpl-${randomId(29)}`, object: 'text_completion', created: nowSeconds(), model };
+  const chunk = (text: string, finish: string | null): object => ({ ...base, choices: [{ text, index: 0, logprobs: null, finish_reason: finish }], ...(includeUsage ? { usage: null } : {}) });
+  const { prompt, completion } = behaviour.usage;
+  const chunks: unknown[] = [...splitWords(behaviour.content).map((text) => chunk(text, null)), chunk('', 'stop')];
+  if (includeUsage) chunks.push({ ...base, choices: [], usage: { prompt_tokens: prompt, completion_tokens: completion, total_tokens: prompt + completion } });
+  chunks.push('[DONE]');
+  return chunks;
+}
+
+/** The value of a multipart form field (`name="model"`), when the body has it as plain text. */
+function multipartField(body: Buffer, name: string): string | undefined {
+  const match = new RegExp(`name="${name}"\\r\\n(?:[^\\r\\n]+\\r\\n)*\\r\\n([^\\r]*)\\r\\n`).exec(body.toString('latin1'));
+  return match?.[1];
+}
+
+/**
+ * `POST /v1/audio/transcriptions` (multipart) as `json`: gpt-4o-transcribe models report token usage
+ * (`type: "tokens"`, audio input tokens), whisper-1 its duration (`type: "duration"`).
+ */
+export function openAITranscription(behaviour: FakeBehaviour, body: Buffer): object {
+  const model = multipartField(body, 'model') ?? 'whisper-1';
+  if (model === 'whisper-1') return { text: behaviour.content, usage: { type: 'duration', seconds: 3 } };
+  const { prompt, completion } = behaviour.usage;
+  return {
+    text: behaviour.content,
+    usage: { type: 'tokens', input_tokens: prompt, input_token_details: { text_tokens: 0, audio_tokens: prompt }, output_tokens: completion, total_tokens: prompt + completion },
+  };
+}
+
+/** `POST /v1/images/generations`: gpt-image-1 reports token usage (text and image input tokens, image output tokens). */
+export function openAIImage(behaviour: FakeBehaviour, body: unknown): object {
+  const { prompt, completion } = behaviour.usage;
+  return {
+    created: nowSeconds(),
+    data: [{ b64_json: Buffer.from('fake image').toString('base64') }],
+    usage: { total_tokens: prompt + completion, input_tokens: prompt, output_tokens: completion, input_tokens_details: { text_tokens: prompt, image_tokens: 0 } },
+    ...(stringField(body, 'model') === 'dall-e-3' ? { usage: undefined } : {}),
+  };
+}
+
+/** `POST /v1/files` (multipart): the File object. */
+export function openAIFile(body: Buffer): object {
+  const filename = /filename="([^"]*)"/.exec(body.toString('latin1'))?.[1] ?? 'upload';
+  return { id: `file-${randomId(24)}`, object: 'file', bytes: body.length, created_at: nowSeconds(), expires_at: null, filename, purpose: multipartField(body, 'purpose') ?? 'batch', status: 'processed', status_details: null };
+}
+
+/** `POST /v1/batches`: the Batch object, validating. */
+export function openAIBatch(body: unknown): object {
+  return {
+    id: `batch_${randomId(24)}`,
+    object: 'batch',
+    endpoint: stringField(body, 'endpoint') ?? '/v1/chat/completions',
+    errors: null,
+    input_file_id: stringField(body, 'input_file_id') ?? null,
+    completion_window: stringField(body, 'completion_window') ?? '24h',
+    status: 'validating',
+    output_file_id: null,
+    error_file_id: null,
+    created_at: nowSeconds(),
+    in_progress_at: null,
+    expires_at: nowSeconds() + 86400,
+    completed_at: null,
+    failed_at: null,
+    expired_at: null,
+    request_counts: { total: 0, completed: 0, failed: 0 },
+    metadata: null,
+  };
 }
