@@ -87,6 +87,22 @@ describe('bedrockUsageAccounting.observeResponse', () => {
     }
   });
 
+  it('an embedding model sends only the input count in headers (Cohere Embed has none in its body): that count is charged', () => {
+    const invoke = prepare('invoke', { texts: ['x'], input_type: 'search_document' });
+    const headers = { 'x-amzn-bedrock-input-token-count': '4561', 'x-amzn-bedrock-invocation-latency': '195', 'content-type': 'application/json' };
+    const cohere = Buffer.from(JSON.stringify({ embeddings: [[0.5, -0.25]], id: 'b6e5', response_type: 'embeddings_floats', texts: ['x'] }));
+    const { forwarded, result } = observe(accounting.observeResponse(invoke, 200, 'application/json', headers), [cohere]);
+    expect(forwarded.equals(cohere)).toBe(true);
+    expect(result).toEqual({ usage: { promptTokens: 4561, completionTokens: 0 }, completionText: '', complete: true });
+    // Titan's body repeats the count: the body's usage stands.
+    const titan = Buffer.from(JSON.stringify({ embedding: [0.5], inputTextTokenCount: 4561 }));
+    expect(observe(accounting.observeResponse(invoke, 200, 'application/json', headers), [titan]).result.usage).toEqual({ promptTokens: 4561, completionTokens: 0 });
+    // A body too large to parse whole (a batch of 96 texts' vectors) is charged the header's count too.
+    const large = Buffer.from(JSON.stringify({ embeddings: Array.from({ length: 96 }, () => Array.from({ length: 1024 }, (_, i) => i / 1024)), id: 'b6e5', response_type: 'embeddings_floats', texts: [] }));
+    expect(large.length).toBeGreaterThan(512 * 1024);
+    expect(observe(accounting.observeResponse(invoke, 200, 'application/json', headers), piecesOf(large, Array.from({ length: 20 }, (_, i) => (i + 1) * 64 * 1024))).result.usage).toEqual({ promptTokens: 4561, completionTokens: 0 });
+  });
+
   it('reads the recorded ConverseStream at every split offset, forwarding the frames unchanged', () => {
     const { whole, splits } = observeAtEverySplit(() => accounting.observeResponse(converseStream, 200, EVENTSTREAM), recordedStream);
     expect(whole.result).toEqual({ usage: { promptTokens: 30, completionTokens: 12 }, completionText: 'Hello', complete: true });

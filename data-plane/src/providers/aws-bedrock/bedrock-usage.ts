@@ -1,7 +1,7 @@
 // Usage accounting for Bedrock Runtime: Converse / ConverseStream (the normalized API) and
 // InvokeModel / InvokeModelWithResponseStream (model-native bodies).
 import type { Message } from '@smithy/eventstream-codec';
-import { type PreparedRequest, type ResponseHeaders, type ResponseObserver, type TokenUsage, type UsageAccounting, tokenUsage } from '../usage-accounting';
+import { type ObservedUsage, type PreparedRequest, type ResponseHeaders, type ResponseObserver, type TokenUsage, type UsageAccounting, tokenUsage } from '../usage-accounting';
 import { bodyKind } from '../shared/content-type';
 import { completionLimit, parseJsonRequestBody } from '../shared/json-request-body';
 import { type JsonUsageReader, JsonResponseObserver } from '../shared/json-response-observer';
@@ -138,15 +138,48 @@ function invokeChunkText(chunk: JsonObject): string {
   return anthropic + nova + bodyText(chunk);
 }
 
-/** InvokeModel reports its counts in headers for every model; read them when the proxy passes headers. */
-function headerUsage(headers: ResponseHeaders | undefined): TokenUsage | null {
+/**
+ * InvokeModel reports its counts in headers for every model; read them when the proxy passes headers.
+ * Embedding models (Titan Text Embeddings, Cohere Embed) send the input count alone: `complete` is
+ * false then (no output count), and the usage has 0 completion tokens.
+ */
+function headerUsage(headers: ResponseHeaders | undefined): { usage: TokenUsage; complete: boolean } | null {
   if (headers === undefined) return null;
   const input = headerCount(headers, 'x-amzn-bedrock-input-token-count');
+  if (input === null) return null;
   const output = headerCount(headers, 'x-amzn-bedrock-output-token-count');
-  if (input === null || output === null) return null;
   const cachedRead = headerCount(headers, 'x-amzn-bedrock-cache-read-input-token-count') ?? 0;
   const cachedWrite = headerCount(headers, 'x-amzn-bedrock-cache-write-input-token-count') ?? 0;
-  return tokenUsage(input + cachedRead + cachedWrite, output, { cachedRead, cachedWrite });
+  return { usage: tokenUsage(input + cachedRead + cachedWrite, output ?? 0, { cachedRead, cachedWrite }), complete: output !== null };
+}
+
+/**
+ * Reads the JSON body and, when it reports no usage (Cohere Embed's body carries no count; a body too
+ * large to parse whole may hide it), charges the input count InvokeModel reported in its header.
+ */
+class HeaderFallbackObserver implements ResponseObserver {
+  constructor(
+    private readonly inner: ResponseObserver,
+    private readonly fallback: TokenUsage,
+  ) {}
+
+  write(chunk: Buffer): Buffer {
+    return this.inner.write(chunk);
+  }
+
+  flush(): Buffer {
+    return this.inner.flush();
+  }
+
+  drained(): Promise<void> | null {
+    return this.inner.drained?.() ?? null;
+  }
+
+  result(): ObservedUsage {
+    const observed = this.inner.result();
+    if (observed.usage !== null) return observed;
+    return { usage: this.fallback, completionText: '', complete: true, ...(observed.responseModel === undefined ? {} : { responseModel: observed.responseModel }) };
+  }
 }
 
 function headerCount(headers: ResponseHeaders, name: string): number | null {
@@ -180,8 +213,11 @@ export const bedrockUsageAccounting: UsageAccounting = {
     const kind = bodyKind(contentType);
     if (kind === 'aws-eventstream' || (kind === 'none' && prepared.stream)) return new EventStreamResponseObserver(readBedrockMessage);
     const fromHeaders = headerUsage(headers);
-    if (fromHeaders !== null) return new PassThroughObserver({ usage: fromHeaders, completionText: '', complete: true });
-    if (kind === 'json' || kind === 'none') return new JsonResponseObserver(BEDROCK_JSON_READER);
-    return new PassThroughObserver(NOTHING_TO_COUNT);
+    if (fromHeaders?.complete === true) return new PassThroughObserver({ usage: fromHeaders.usage, completionText: '', complete: true });
+    if (kind === 'json' || kind === 'none') {
+      const observer = new JsonResponseObserver(BEDROCK_JSON_READER);
+      return fromHeaders === null ? observer : new HeaderFallbackObserver(observer, fromHeaders.usage);
+    }
+    return new PassThroughObserver(fromHeaders === null ? NOTHING_TO_COUNT : { usage: fromHeaders.usage, completionText: '', complete: true });
   },
 };

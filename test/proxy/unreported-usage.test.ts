@@ -1,0 +1,52 @@
+// Calls whose token usage the provider reports other than in the body the proxy reads first, or not
+// at all: each is charged what the provider reported (no estimate where it gave a count, nothing where
+// it bills no tokens).
+import { createAmazonBedrock } from '@ai-sdk/amazon-bedrock';
+import { BedrockRuntimeClient, InvokeModelCommand } from '@aws-sdk/client-bedrock-runtime';
+import { BedrockEmbeddings } from '@langchain/aws';
+import { embed } from 'ai';
+import { type Gateway, PROVIDER_SECRETS, startGateway } from '../support/gateway-harness';
+import { BILLED, PROMPT, prepare } from '../support/framework-calls';
+import { meteredCall } from '../support/usage-report';
+
+let gw: Gateway;
+
+beforeAll(async () => {
+  gw = await startGateway({ rateLimiting: { usageReportIntervalMs: 100 } });
+});
+afterAll(async () => {
+  await gw?.stop();
+});
+
+const EMBEDDING_CHARGED = { promptTokens: BILLED.prompt, completionTokens: 0, cachedPromptReadTokens: 0, cachedPromptWriteTokens: 0, reasoningTokens: 0 };
+const COHERE = 'cohere.embed-english-v3';
+
+const bedrockClient = () =>
+  new BedrockRuntimeClient({ endpoint: gw.services.bedrock.endpoint, region: PROVIDER_SECRETS.awsRegion, token: { token: gw.services.bedrock.key }, authSchemePreference: ['httpBearerAuth'], maxAttempts: 1 });
+
+describe('Cohere Embed on Bedrock: no count in the body, the input count in x-amzn-bedrock-input-token-count only', () => {
+  beforeEach(() => prepare(gw.fakes.bedrock, { prompt: BILLED.prompt, completion: 0 }));
+
+  it('InvokeModel (AWS SDK) is charged the reported input count', async () => {
+    const client = bedrockClient();
+    const { charged } = await meteredCall(gw, 'bedrock', () =>
+      client.send(new InvokeModelCommand({ modelId: COHERE, body: JSON.stringify({ texts: [PROMPT, 'two'], input_type: 'search_document' }), contentType: 'application/json', accept: 'application/json' })));
+    client.destroy();
+    expect(charged).toMatchObject({ operation: 'invoke', requestModel: COHERE, requests: 1, ...EMBEDDING_CHARGED });
+  });
+
+  it('embed (Vercel AI SDK) is charged what the SDK reports to the app', async () => {
+    const bedrock = createAmazonBedrock({ baseURL: gw.services.bedrock.endpoint, region: PROVIDER_SECRETS.awsRegion, apiKey: gw.services.bedrock.key });
+    const { call, charged } = await meteredCall(gw, 'bedrock', async () => (await embed({ model: bedrock.embedding(COHERE), value: PROMPT, maxRetries: 0 })).usage);
+    expect(call).toEqual({ tokens: BILLED.prompt });
+    expect(charged).toMatchObject({ operation: 'invoke', requestModel: COHERE, requests: 1, ...EMBEDDING_CHARGED });
+  });
+
+  it('BedrockEmbeddings (LangChain) is charged the reported input count', async () => {
+    const client = bedrockClient();
+    const embeddings = new BedrockEmbeddings({ model: COHERE, region: PROVIDER_SECRETS.awsRegion, client });
+    const { charged } = await meteredCall(gw, 'bedrock', () => embeddings.embedQuery(PROMPT).catch(() => null));
+    client.destroy();
+    expect(charged).toMatchObject({ operation: 'invoke', requestModel: COHERE, requests: 1, ...EMBEDDING_CHARGED });
+  });
+});
