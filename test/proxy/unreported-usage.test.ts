@@ -2,7 +2,7 @@
 // at all: each is charged what the provider reported (no estimate where it gave a count, nothing where
 // it bills no tokens).
 import { createAmazonBedrock } from '@ai-sdk/amazon-bedrock';
-import { BedrockRuntimeClient, InvokeModelCommand } from '@aws-sdk/client-bedrock-runtime';
+import { ApplyGuardrailCommand, BedrockRuntimeClient, InvokeModelCommand } from '@aws-sdk/client-bedrock-runtime';
 import { BedrockEmbeddings } from '@langchain/aws';
 import { embed } from 'ai';
 import { type Gateway, PROVIDER_SECRETS, startGateway } from '../support/gateway-harness';
@@ -49,4 +49,15 @@ describe('Cohere Embed on Bedrock: no count in the body, the input count in x-am
     client.destroy();
     expect(charged).toMatchObject({ operation: 'invoke', requestModel: COHERE, requests: 1, ...EMBEDDING_CHARGED });
   });
+});
+
+it('ApplyGuardrail (billed in policy text units, no tokens) is charged no tokens, its blocked message no completion', async () => {
+  prepare(gw.fakes.bedrock);
+  const client = bedrockClient();
+  const { call, charged } = await meteredCall(gw, 'bedrock', () =>
+    client.send(new ApplyGuardrailCommand({ guardrailIdentifier: 'gr-0123abcd', guardrailVersion: '1', source: 'INPUT', content: [{ text: { text: `${PROMPT} ${'Should I buy this stock? '.repeat(40)}` } }] })));
+  client.destroy();
+  expect(call.action).toBe('GUARDRAIL_INTERVENED');
+  expect(gw.fakes.bedrock.received[0].path).toBe('/guardrail/gr-0123abcd/version/1/apply');
+  expect(charged).toMatchObject({ operation: 'apply_guardrail', requests: 1, promptTokens: 0, completionTokens: 0 });
 });

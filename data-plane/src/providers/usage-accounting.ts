@@ -47,6 +47,8 @@ export type UsageOperation =
   | 'converse_stream'
   | 'invoke'
   | 'invoke_stream'
+  /** Bedrock ApplyGuardrail: billed in policy text units, never in tokens. */
+  | 'apply_guardrail'
   | 'other';
 
 /** What the proxy learned from a request body before forwarding it. */

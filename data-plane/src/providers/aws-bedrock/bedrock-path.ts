@@ -30,3 +30,11 @@ export function bedrockRoute(providerPath: string): BedrockRoute | null {
   const operation = OPERATIONS.get(route[2]) ?? 'other';
   return { model: decodePathSegment(route[1]), operation, stream: operation === 'converse_stream' || operation === 'invoke_stream' };
 }
+
+/** `/guardrail/{guardrailIdentifier}/version/{guardrailVersion}/apply` (ApplyGuardrail). */
+const GUARDRAIL_APPLY_PATH = /\/guardrail\/[^/]+\/version\/[^/]+\/apply\/?$/;
+
+/** Whether the path is ApplyGuardrail's, which Bedrock bills in policy text units rather than tokens. */
+export function isGuardrailApply(providerPath: string): boolean {
+  return GUARDRAIL_APPLY_PATH.test(providerPath);
+}

@@ -196,8 +196,13 @@ describe('bedrockUsageAccounting operations', () => {
     expect(result).toEqual({ usage: { promptTokens: 0, completionTokens: 0 }, completionText: '', complete: true });
   });
 
-  it('names a path without a model other', () => {
-    expect(accounting.prepareRequest('/guardrail/g1/version/1/apply', Buffer.from('{}'), 'application/json').operation).toBe('other');
+  it('names a path without a model other, and ApplyGuardrail apply_guardrail, charged no tokens (it is billed in policy units)', () => {
+    expect(accounting.prepareRequest('/async-invoke', Buffer.from('{}'), 'application/json').operation).toBe('other');
+    const applied = accounting.prepareRequest('/guardrail/g1/version/1/apply', Buffer.from('{"source":"INPUT","content":[{"text":{"text":"Hi"}}]}'), 'application/json');
+    expect(applied.operation).toBe('apply_guardrail');
+    const answer = Buffer.from(JSON.stringify({ usage: { topicPolicyUnits: 1, contentPolicyUnits: 1 }, action: 'GUARDRAIL_INTERVENED', outputs: [{ text: 'Sorry, I cannot answer.' }], assessments: [] }));
+    const { result } = observe(accounting.observeResponse(applied, 200, 'application/json'), [answer]);
+    expect(result).toEqual({ usage: { promptTokens: 0, completionTokens: 0 }, completionText: '', complete: true });
   });
 });
 

@@ -9,7 +9,7 @@ import { type JsonObject, arrayMember, firstTokenCount, isJsonObject, member, pa
 import { anthropicUsage } from '../anthropic/anthropic-usage';
 import { openAiUsage } from '../shared/openai-compatible-usage';
 import { NOTHING_TO_COUNT, PassThroughObserver, type UsageTally } from '../shared/usage-tally';
-import { bedrockRoute } from './bedrock-path';
+import { bedrockRoute, isGuardrailApply } from './bedrock-path';
 import { EventStreamResponseObserver, stringHeader } from './event-stream-observer';
 
 /** Completion limits: Converse, then the model-native InvokeModel fields (Anthropic/Mistral/OpenAI, Llama, Titan, Nova). */
@@ -199,7 +199,7 @@ export const bedrockUsageAccounting: UsageAccounting = {
       body,
       json,
       model: route?.model ?? null,
-      operation: route?.operation ?? 'other',
+      operation: route?.operation ?? (isGuardrailApply(providerPath) ? 'apply_guardrail' : 'other'),
       stream: route?.stream ?? false,
       maxCompletionTokens: completionLimit(json, COMPLETION_LIMITS),
       stripUsageChunk: false,
@@ -208,8 +208,9 @@ export const bedrockUsageAccounting: UsageAccounting = {
 
   observeResponse(prepared: PreparedRequest, status: number, contentType: string | undefined, headers?: ResponseHeaders): ResponseObserver {
     if (status < 200 || status > 299) return new PassThroughObserver(NOTHING_TO_COUNT);
-    // CountTokens counts a prompt and is not billed.
-    if (prepared.operation === 'count_tokens') return new PassThroughObserver(FREE);
+    // CountTokens counts a prompt and is not billed; ApplyGuardrail is billed in policy units (its
+    // `usage` counts text units of 1,000 characters), not tokens: neither is charged tokens.
+    if (prepared.operation === 'count_tokens' || prepared.operation === 'apply_guardrail') return new PassThroughObserver(FREE);
     const kind = bodyKind(contentType);
     if (kind === 'aws-eventstream' || (kind === 'none' && prepared.stream)) return new EventStreamResponseObserver(readBedrockMessage);
     const fromHeaders = headerUsage(headers);
