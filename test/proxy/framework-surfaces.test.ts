@@ -358,6 +358,13 @@ describe('openai SDK', () => {
     expect(file.charged).toMatchObject({ operation: 'other', requests: 1, ...FREE });
   });
 
+  it('batches.create is charged nothing: the batch is billed when it runs', async () => {
+    prepare(gw.fakes.openai);
+    const { call, charged } = await meteredCall(gw, 'openai', () => client().batches.create({ input_file_id: 'file-abc123', endpoint: '/v1/chat/completions', completion_window: '24h' }));
+    expect(call.object).toBe('batch');
+    expect(charged).toMatchObject({ requests: 1, ...FREE });
+  });
+
   it('images.generate (gpt-image-1 reports tokens)', async () => {
     prepare(gw.fakes.openai, PLAIN);
     const { call, charged } = await meteredCall(gw, 'openai', async () => client().images.generate({ model: 'gpt-image-1', prompt: PROMPT }));
@@ -429,6 +436,14 @@ describe('Anthropic SDK', () => {
       client().messages.create({ model: 'claude-sonnet-5-5', max_tokens: 100, system: [{ type: 'text', text: 'Long policy', cache_control: { type: 'ephemeral' } }], messages: [{ role: 'user', content: PROMPT }] }));
     expect(cached.call.usage.cache_read_input_tokens).toBe(BILLED.cachedRead);
     expect(cached.charged).toMatchObject({ operation: 'messages', requests: 1, ...CLAUDE_CHARGED });
+  });
+
+  it('messages.batches.create is charged nothing: the batch is billed when it runs', async () => {
+    prepare(gw.fakes.anthropic);
+    const requests = Array.from({ length: 50 }, (_, i) => ({ custom_id: `r${i}`, params: { model: 'claude-sonnet-5-5', max_tokens: 100, messages: [{ role: 'user' as const, content: `${PROMPT} ${i}` }] } }));
+    const { call, charged } = await meteredCall(gw, 'anthropic', () => client().messages.batches.create({ requests }));
+    expect(call.type).toBe('message_batch');
+    expect(charged).toMatchObject({ requests: 1, ...FREE });
   });
 });
 

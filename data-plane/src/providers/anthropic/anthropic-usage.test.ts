@@ -63,6 +63,13 @@ describe('anthropicUsageAccounting.observeResponse', () => {
     expect(result.usage).toEqual({ promptTokens: 0, completionTokens: 0 });
   });
 
+  it('charges nothing for creating a message batch, which is billed when it runs', () => {
+    const prepared = prepare({ requests: [{ custom_id: 'a', params: { model: 'claude-sonnet-4-5', max_tokens: 10, messages: [{ role: 'user', content: 'Hello there, a long prompt' }] } }] }, '/v1/messages/batches');
+    const batch = { id: 'msgbatch_01', type: 'message_batch', processing_status: 'in_progress', request_counts: { processing: 1, succeeded: 0, errored: 0, canceled: 0, expired: 0 }, ended_at: null, created_at: '2024-09-24T18:37:24.100435Z', expires_at: '2024-09-25T18:37:24.100435Z', cancel_initiated_at: null, results_url: null };
+    const { result } = observe(accounting.observeResponse(prepared, 200, 'application/json'), [Buffer.from(JSON.stringify(batch))]);
+    expect(result.usage).toEqual({ promptTokens: 0, completionTokens: 0 });
+  });
+
   it.each([400, 401, 413, 429, 500, 529])('reports no usage for a %i error', (status) => {
     const { result } = observe(accounting.observeResponse(unstreamed, status, 'application/json'), [providerFixture('anthropic', 'errors.json')]);
     expect(result).toEqual({ usage: null, completionText: '', complete: true });

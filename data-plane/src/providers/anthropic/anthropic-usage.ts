@@ -42,6 +42,9 @@ const ANTHROPIC_JSON_READER: JsonUsageReader = {
     if (usage !== null) return usage;
     // POST /v1/messages/count_tokens answers {"input_tokens": n}: counting is free.
     if (body.type === undefined && body.usage === undefined && tokenCount(body.input_tokens) !== null) return { promptTokens: 0, completionTokens: 0 };
+    // POST /v1/messages/batches (and its reads) answers a message_batch: a job, billed when it runs,
+    // not at its creation; without this its every prompt was estimated and charged at once.
+    if (body.type === 'message_batch') return { promptTokens: 0, completionTokens: 0 };
     return null;
   },
   usageMember: anthropicUsage,

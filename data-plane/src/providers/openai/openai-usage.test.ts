@@ -131,6 +131,9 @@ describe('openAiUsageAccounting.observeResponse', () => {
     });
     const count = Buffer.from('{"object":"response.input_tokens","input_tokens":11}');
     expect(observe(accounting.observeResponse(unstreamed, 200, 'application/json'), [count]).result.usage).toEqual({ promptTokens: 0, completionTokens: 0 });
+    // A batch is billed when it runs, not when it is created (POST /v1/batches answers the job).
+    const batch = Buffer.from('{"id":"batch_abc123","object":"batch","endpoint":"/v1/chat/completions","input_file_id":"file-abc123","completion_window":"24h","status":"validating","request_counts":{"total":0,"completed":0,"failed":0}}');
+    expect(observe(accounting.observeResponse(unstreamed, 200, 'application/json'), [batch]).result.usage).toEqual({ promptTokens: 0, completionTokens: 0 });
   });
 
   it.each([400, 401, 404, 429, 500, 503])('reports no usage for a %i error body', (status) => {

@@ -97,6 +97,7 @@ export function openAiUsage(usage: unknown): TokenUsage | null {
 
 const FREE_OPERATION_OBJECTS: ReadonlySet<string> = new Set([
   'response.input_tokens', // POST /v1/responses/input_tokens counts a prompt and is not billed
+  'batch', // POST /v1/batches creates a job over an uploaded file, billed when it runs, not at its creation
 ]);
 
 const NO_TOKENS: TokenUsage = Object.freeze({ promptTokens: 0, completionTokens: 0 });
