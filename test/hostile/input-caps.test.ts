@@ -77,6 +77,7 @@ function baselines(): Record<string, { variables: Record<string, unknown>; token
     createEnvironment: { token: cp.adminToken, variables: { input: { handle: 'staging', name: 'Staging', proxyUrl: 'http://127.0.0.1:8082' } } },
     addMember: { token: acme.tokens.admin, variables: { organizationId: acme.organizationId, email: 'new@acme.test', name: 'New', role: 'DEVELOPER' } },
     createApiToken: { token: acme.tokens.admin, variables: { input: { name: 'ci', userId: ids.developerUser } } },
+    revokeApiToken: { token: acme.tokens.admin, variables: { id: '00000000-0000-4000-8000-000000000000' } },
     createProject: { token: acme.tokens.admin, variables: { input: { organizationId: acme.organizationId, handle: 'newp', name: 'New project' } } },
     registerGenAIService: {
       token: acme.tokens.engineer,
