@@ -1,13 +1,13 @@
 // Defects found by a console audit, each pinned in the browser: a session whose token is revoked,
 // budgets in every dimension, focus after navigation and saves, narrow tables, role-gated screens.
 import { Client } from 'pg';
-import { seedEnvironments, seedTenant, startTestControlPlane, type Tenant, type TestControlPlane } from '../support/control-plane-harness';
-import { type ConsoleBrowser, launchConsoleBrowser } from './console-browser';
+import type { Tenant, TestControlPlane } from '../support/control-plane-harness';
+import type { ConsoleBrowser } from './console-browser';
+import { type ConsoleStack, startConsoleStack } from './console-stack';
 
 jest.setTimeout(180_000);
 
-const REGISTER = 'mutation($i: RegisterGenAIServiceInput!) { registerGenAIService(input: $i) { id } }';
-
+let stack: ConsoleStack;
 let cp: TestControlPlane;
 let tenant: Tenant;
 let origin: string;
@@ -15,23 +15,12 @@ let browser: ConsoleBrowser;
 let serviceId: string;
 
 beforeAll(async () => {
-  cp = await startTestControlPlane();
-  await seedEnvironments(cp);
-  tenant = await seedTenant(cp, 'acme');
-  origin = new URL(cp.graphqlUrl).origin;
-  ({ registerGenAIService: { id: serviceId } } = await cp.ok<{ registerGenAIService: { id: string } }>(REGISTER, {
-    i: {
-      organizationId: tenant.organizationId, scope: 'ORGANIZATION', provider: 'OPENAI', name: 'Support Assistant', contextPath: '/support',
-      serviceUrl: 'https://api.openai.com/v1', labels: ['chat'],
-      environments: [{ environment: 'production', backendSecurity: { value: 'sk-console-test-secret-9f3a' }, rateLimit: { timeUnit: 'MINUTE', maxPromptTokens: 2000 } }],
-    },
-  }, tenant.tokens.engineer));
-  browser = await launchConsoleBrowser();
+  stack = await startConsoleStack();
+  ({ cp, tenant, origin, browser, serviceId } = stack);
 });
 
 afterAll(async () => {
-  await browser?.close();
-  await cp?.stop();
+  await stack?.stop();
 });
 
 it('a token revoked during the session returns to sign-in with words, and signing in again returns to the screen', async () => {

@@ -7,13 +7,15 @@ import {
 import { MAX_API_VERSION_LENGTH, MAX_AWS_REGION_LENGTH, MAX_HEADER_NAME_LENGTH, MAX_SECRET_LENGTH } from '../../control-plane/src/genai-service/backend-security';
 import { MAX_SEARCH_LENGTH } from '../../control-plane/src/marketplace/marketplace.service';
 import { LIMITS } from '../../console/src/ui/limits';
-import { seedEnvironments, seedTenant, startTestControlPlane, type Tenant, type TestControlPlane } from '../support/control-plane-harness';
-import { type ConsoleBrowser, type ConsolePage, launchConsoleBrowser, SCREENSHOT_DIR } from './console-browser';
+import { seedTenant, type Tenant, type TestControlPlane } from '../support/control-plane-harness';
+import { type ConsoleBrowser, type ConsolePage, SCREENSHOT_DIR } from './console-browser';
+import { type ConsoleStack, startConsoleStack } from './console-stack';
 
 jest.setTimeout(180_000);
 
 const REGISTER = 'mutation($i: RegisterGenAIServiceInput!) { registerGenAIService(input: $i) { id } }';
 
+let stack: ConsoleStack;
 let cp: TestControlPlane;
 let tenant: Tenant;
 let origin: string;
@@ -21,23 +23,12 @@ let browser: ConsoleBrowser;
 let serviceId: string;
 
 beforeAll(async () => {
-  cp = await startTestControlPlane();
-  await seedEnvironments(cp);
-  tenant = await seedTenant(cp, 'acme');
-  origin = new URL(cp.graphqlUrl).origin;
-  ({ registerGenAIService: { id: serviceId } } = await cp.ok<{ registerGenAIService: { id: string } }>(REGISTER, {
-    i: {
-      organizationId: tenant.organizationId, scope: 'ORGANIZATION', provider: 'OPENAI', name: 'Support Assistant', contextPath: '/support',
-      serviceUrl: 'https://api.openai.com/v1', labels: ['chat'],
-      environments: [{ environment: 'production', backendSecurity: { value: 'sk-console-test-secret-9f3a' }, rateLimit: { timeUnit: 'MINUTE', maxPromptTokens: 2000 } }],
-    },
-  }, tenant.tokens.engineer));
-  browser = await launchConsoleBrowser();
+  stack = await startConsoleStack();
+  ({ cp, tenant, origin, browser, serviceId } = stack);
 });
 
 afterAll(async () => {
-  await browser?.close();
-  await cp?.stop();
+  await stack?.stop();
 });
 
 /** The GraphQL operations the page has sent, by operation name. */
