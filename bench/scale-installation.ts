@@ -93,13 +93,16 @@ export function residentBytes(pid: number | undefined): number | null {
 }
 
 /** The control plane's V8 heap in use, from its /metrics (prom-client default metrics). */
-export async function controlPlaneHeapUsed(metricsUrl: string): Promise<number | null> {
+export async function controlPlaneHeapUsed(metricsUrl: string): Promise<{ used: number | null; afterMajorGc: number | null }> {
   try {
     const text = await (await fetch(metricsUrl, { signal: AbortSignal.timeout(5000) })).text();
-    const match = /^tokengate_control_plane_nodejs_heap_size_used_bytes\s+(\S+)$/m.exec(text);
-    return match ? Number(match[1]) : null;
+    const read = (name: string) => {
+      const match = new RegExp(`^${name}\\s+(\\S+)$`, 'm').exec(text);
+      return match ? Number(match[1]) : null;
+    };
+    return { used: read('tokengate_control_plane_nodejs_heap_size_used_bytes'), afterMajorGc: read('tokengate_control_plane_heap_used_after_major_gc_bytes') };
   } catch {
-    return null;
+    return { used: null, afterMajorGc: null };
   }
 }
 

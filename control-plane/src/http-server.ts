@@ -8,6 +8,7 @@ import express, { type NextFunction, type Request, type Response } from 'express
 import { GraphQLError, getOperationAST } from 'graphql';
 import type { Logger } from 'pino';
 import { collectDefaultMetrics, Registry } from 'prom-client';
+import { registerHeapAfterGcMetric } from './common/heap-after-gc';
 import type { DataSource } from 'typeorm';
 import type { ControlPlaneConfig } from './config';
 import { createErrorFormatter } from './graphql/format-error';
@@ -50,6 +51,7 @@ export async function startControlPlaneHttp(deps: {
   const server = createServer(app);
   const metrics = new Registry();
   collectDefaultMetrics({ register: metrics, prefix: 'tokengate_control_plane_' });
+  const stopHeapMetric = registerHeapAfterGcMetric(metrics, 'tokengate_control_plane_');
   deps.registerMetrics?.(metrics);
   const schema = await buildGraphQLSchema();
   const limits = operationLimits(config.maxQueryDepth);
@@ -174,6 +176,9 @@ export async function startControlPlaneHttp(deps: {
     server,
     url: `http://${host}:${address.port}`,
     metrics,
-    stop: () => apollo.stop(),
+    stop: () => {
+      stopHeapMetric();
+      return apollo.stop();
+    },
   };
 }

@@ -1,4 +1,5 @@
 // The rollout worker as a process of its own (`tokengate worker`) or inside a control plane.
+import { registerHeapAfterGcMetric } from '../common/heap-after-gc';
 import type { Logger } from 'pino';
 import type { DataSource } from 'typeorm';
 import type { ControlPlaneConfig } from '../config';
@@ -41,6 +42,7 @@ export async function startRolloutWorker(config: Pick<ControlPlaneConfig, 'redis
 export async function startWorkerMetrics(config: Pick<ControlPlaneConfig, 'redisUrl' | 'redisNamespace' | 'host'>, port: number, logger: Logger): Promise<{ port: number; stop(): Promise<void> }> {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry, prefix: 'tokengate_worker_' });
+  const stopHeapMetric = registerHeapAfterGcMetric(registry, 'tokengate_worker_');
   const connections = new OwnedRedisClients(config.redisUrl);
   const queue = rolloutQueue(connections, config.redisNamespace);
   queue.on('error', () => undefined);
@@ -66,6 +68,7 @@ export async function startWorkerMetrics(config: Pick<ControlPlaneConfig, 'redis
   return {
     port: bound,
     async stop() {
+      stopHeapMetric();
       await new Promise<void>((resolve) => server.close(() => resolve()));
       await closeRolloutQueue(queue, connections);
     },
