@@ -10,7 +10,7 @@ import { ensureDatabase } from './db/ensure-database';
 import { startControlPlaneHttp, type ControlPlaneHttp } from './http-server';
 import { createLogger } from './logger';
 import { createServices, type ControlPlaneServices } from './services';
-import { composeChangeFeeds } from './config-change/change-feed';
+import { backgroundChangeFeed, composeChangeFeeds } from './config-change/change-feed';
 import { DeploymentEvents } from './deployment/deployment-events';
 import { createDeploymentPubSub } from './deployment/deployment-pub-sub';
 import { DeploymentStore } from './deployment/deployment-store';
@@ -63,7 +63,11 @@ export async function startControlPlane(config: ControlPlaneConfig, options: { l
     void events.statusChanges.subscribe((event) => pubSub.publish('DEPLOYMENT_STATUS', event));
     const budgetCounters = new BudgetCounters(config.redisUrl, config.redisNamespace);
     cleanups.push(() => budgetCounters.close());
-    const services = createServices(db, config.secretBox, composeChangeFeeds(changes, scheduler), budgetCounters);
+    // Mutations answer once committed; their announcements finish in the background (and before the
+    // feeds' Redis clients close, on stop: cleanups run in reverse).
+    const feed = backgroundChangeFeed(composeChangeFeeds(changes, scheduler), (error) => logger.warn({ err: String(error) }, 'could not announce a change'));
+    cleanups.push(() => feed.drain());
+    const services = createServices(db, config.secretBox, feed, budgetCounters);
     const configStream = new ConfigStreamServer(
       db,
       config.secretBox,

@@ -10,6 +10,8 @@
 //   2. After commit, once: the new revisions are announced (`ChangeFeed`): to this replica's config
 //      stream directly, to the other replicas over Redis pub/sub (redis-change-feed.ts; a replica
 //      ignores its own echo), and to the rollout queue, whose worker then waits for the proxies' ACKs.
+//      In the control plane the feed is a background one (change-feed.ts): the mutation does not wait
+//      for those Redis round trips.
 //   3. The config stream (config-stream/config-stream-server.ts) sends each proxy one delta read from
 //      the change log (or a snapshot); a 5 s revision poll there only catches up announcements lost
 //      while Redis was away — it announces nothing.
