@@ -16,7 +16,7 @@ export const DATA_PLANE_USAGE = `Usage: tokengate data-plane --environment <hand
   --control-plane-cert <file>   PEM client certificate for mutual TLS (TOKENGATE_CONTROL_PLANE_CERT)
   --control-plane-key <file>    PEM client key for mutual TLS (TOKENGATE_CONTROL_PLANE_KEY)
   --proxy-id <id>               identity reported to the control plane (TOKENGATE_PROXY_ID)
-  --max-body-bytes <n>          request body limit (TOKENGATE_MAX_BODY_BYTES), default 10485760
+  --max-body-bytes <n>          request body limit (TOKENGATE_MAX_BODY_BYTES), default 33554432 (32 MiB)
   --upstream-timeout-ms <n>     time to provider response headers (TOKENGATE_UPSTREAM_TIMEOUT_MS), default 60000
   --upstream-idle-timeout-ms <n> longest provider silence mid-response (TOKENGATE_UPSTREAM_IDLE_TIMEOUT_MS), default 120000
   --upstream-ca-file <file>     PEM CA certificates trusted for https providers instead of Node's bundle

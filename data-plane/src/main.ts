@@ -135,7 +135,11 @@ export interface DataPlaneHandle {
 }
 
 export const DEFAULT_PROXY_PORT = 8080;
-export const DEFAULT_MAX_BODY_BYTES = 10 * 1024 * 1024;
+/**
+ * 32 MiB: Anthropic's limit for a Messages request (PDFs and images inline) and above OpenAI's 25 MB
+ * audio files, so the providers' own limits answer first; JSON bodies are held whole for counting.
+ */
+export const DEFAULT_MAX_BODY_BYTES = 32 * 1024 * 1024;
 
 export async function startDataPlane(options: DataPlaneOptions): Promise<DataPlaneHandle> {
   const logger = options.logger ?? createLogger();

@@ -121,9 +121,9 @@ it('answers a gzip request body that is not gzip with a 400, and one that inflat
   });
   expect(corrupt.status).toBe(400);
   expect(JSON.parse(corrupt.body.toString('utf8'))).toMatchObject({ error: { code: 'tokengate_bad_request' } });
-  // 11 MiB of spaces inside a JSON string: a few KB on the wire, past the 10 MiB body limit once inflated.
-  const inflating = gzipSync(Buffer.from(`{"model":"gpt-4o-mini","messages":[],"pad":"${' '.repeat(11 * 1024 * 1024)}"}`));
-  expect(inflating.length).toBeLessThan(64 * 1024);
+  // 33 MiB of spaces inside a JSON string: a few KB on the wire, past the 32 MiB body limit once inflated.
+  const inflating = gzipSync(Buffer.from(`{"model":"gpt-4o-mini","messages":[],"pad":"${' '.repeat(33 * 1024 * 1024)}"}`));
+  expect(inflating.length).toBeLessThan(192 * 1024);
   const tooLarge = await rawRequest(`${endpoint}/chat/completions`, {
     headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json', 'content-encoding': 'gzip' },
     body: inflating,

@@ -2,6 +2,7 @@
 // embeddings, legacy completions, batches of calls, and the raw SDKs' less common calls (helpers,
 // multipart uploads, beta endpoints, FIM and agents, InvokeModel of embedding models, CountTokens),
 // each through the proxy, the metered usage compared with what the provider reported.
+import { randomBytes } from 'node:crypto';
 import Anthropic from '@anthropic-ai/sdk';
 import { createAmazonBedrock } from '@ai-sdk/amazon-bedrock';
 import { createAnthropic } from '@ai-sdk/anthropic';
@@ -347,6 +348,15 @@ describe('openai SDK', () => {
     const whisper = await meteredCall(gw, 'openai', async () => client().audio.transcriptions.create({ model: 'whisper-1', file: await toFile(audio, 'speech.mp3', { type: 'audio/mpeg' }) }));
     expect(whisper.call.text).toBe('Hello from the fake');
     expect(whisper.charged).toMatchObject({ requests: 1, ...FREE });
+  });
+
+  it('a 24 MiB audio file (under OpenAI\'s 25 MB limit) passes the default body limit, byte for byte', async () => {
+    prepare(gw.fakes.openai, PLAIN);
+    const audio = randomBytes(24 * 1024 * 1024);
+    const { call, charged } = await meteredCall(gw, 'openai', async () => client().audio.transcriptions.create({ model: 'gpt-4o-transcribe', file: await toFile(audio, 'meeting.mp3', { type: 'audio/mpeg' }) }));
+    expect(call.text).toBe('Hello from the fake');
+    expect(gw.fakes.openai.received[0].rawBody.includes(audio)).toBe(true);
+    expect(charged).toMatchObject({ requests: 1, ...PLAIN_CHARGED });
   });
 
   it('files.create (multipart, ~0.5 MB) is forwarded byte for byte and charged nothing', async () => {
