@@ -37,6 +37,10 @@ export interface FakeBehaviour {
   errorBody?: unknown;
   /** Provider error type/code used in the default error body (Bedrock: `x-amzn-errortype`). */
   errorType?: string;
+  /** Headers added to the `status` answer (e.g. `location` with a 3xx, as an edge that moved a path sends). */
+  statusHeaders?: Record<string, string>;
+  /** Answer only this many requests with `status`, the next ones as usual (default: all of them). */
+  statusTimes?: number;
   /**
    * Destroy the socket after this many stream frames (SSE events / event-stream messages), when
    * the next frame would have been sent (`chunkDelayMs` later, at least 20 ms).
@@ -162,9 +166,9 @@ export async function startFake(handler: FakeHandler, options: FakeOptions = { e
     if (behaviour.hang) return;
     if (behaviour.delayMs > 0) await sleep(behaviour.delayMs);
     if (res.destroyed) return;
-    if (behaviour.status !== undefined) {
+    if (behaviour.status !== undefined && (behaviour.statusTimes === undefined || behaviour.statusTimes-- > 0)) {
       const error = options.errorFor(behaviour.status, behaviour);
-      sendJson(res, behaviour.status, behaviour.errorBody ?? error.body, error.headers);
+      sendJson(res, behaviour.status, behaviour.errorBody ?? error.body, { ...error.headers, ...behaviour.statusHeaders });
       return;
     }
     await handler({ req: recorded, res, behaviour });

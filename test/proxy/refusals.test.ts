@@ -3,7 +3,7 @@ import Anthropic from '@anthropic-ai/sdk';
 import { BedrockRuntimeClient, ConverseCommand } from '@aws-sdk/client-bedrock-runtime';
 import OpenAI from 'openai';
 import type { DataPlaneHandle } from '../../data-plane/src/main';
-import { type Gateway, startGateway } from '../support/gateway-harness';
+import { type Gateway, PROVIDER_SECRETS, startGateway } from '../support/gateway-harness';
 
 let gw: Gateway;
 let strictProxy: DataPlaneHandle;
@@ -114,4 +114,30 @@ it('504: the provider does not answer within the timeout', async () => {
   gw.fakes.openai.behaviour.hang = true;
   const error = await errorOf(openai(gw.services.openai.key, `${strictProxy.url}/acme/openai`).chat.completions.create(chat));
   expect(error.status).toBe(504);
+});
+
+it('3xx: a provider redirect inside the service is followed through the proxy; one to another host is left alone', async () => {
+  const { fake, endpoint, key } = gw.services.openai;
+  // The provider moves the resource inside its API, as an edge that renamed a path does.
+  fake.behaviour.status = 307;
+  fake.behaviour.statusHeaders = { location: `${fake.url}/v1/models/gpt-4o-mini` };
+  const manual = await fetch(`${endpoint}/models/gpt-4o`, { headers: { authorization: `Bearer ${key}` }, redirect: 'manual' });
+  expect(manual.status).toBe(307);
+  expect(manual.headers.get('location')).toBe('/acme/openai/models/gpt-4o-mini');
+  // The SDK (fetch) follows it: back through the proxy with the consumer key, never to the provider with it.
+  fake.reset();
+  fake.behaviour.status = 307;
+  fake.behaviour.statusTimes = 1;
+  fake.behaviour.statusHeaders = { location: '/v1/models/gpt-4o-mini' };
+  const model = await new OpenAI({ baseURL: endpoint, apiKey: key, maxRetries: 0 }).models.retrieve('gpt-4o');
+  expect(model.id).toBe('gpt-4o-mini');
+  expect(fake.received.map((request) => request.path)).toEqual(['/v1/models/gpt-4o', '/v1/models/gpt-4o-mini']);
+  for (const request of fake.received) expect(request.headers['authorization']).toBe(`Bearer ${PROVIDER_SECRETS.openai}`);
+  // Elsewhere (a signed download URL on another host): left as sent.
+  fake.reset();
+  fake.behaviour.status = 302;
+  fake.behaviour.statusHeaders = { location: 'https://files.example.com/file-1?sig=abc' };
+  const elsewhere = await fetch(`${endpoint}/files/file-1/content`, { headers: { authorization: `Bearer ${key}` }, redirect: 'manual' });
+  expect(elsewhere.status).toBe(302);
+  expect(elsewhere.headers.get('location')).toBe('https://files.example.com/file-1?sig=abc');
 });

@@ -1,4 +1,4 @@
-import { downstreamResponseHeaders, upstreamRequestHeaders } from './forwarded-headers';
+import { downstreamResponseHeaders, upstreamRequestHeaders, proxiedLocation } from './forwarded-headers';
 import { hasDotSegment } from './proxy-request-handler';
 
 describe('upstreamRequestHeaders', () => {
@@ -38,5 +38,33 @@ describe('hasDotSegment', () => {
     ['/acme/svc/%2E', true],
   ])('%s → %s', (path, expected) => {
     expect(hasDotSegment(path)).toBe(expected);
+  });
+});
+
+describe('proxiedLocation', () => {
+  const upstream = { origin: 'https://api.openai.com', basePath: '/v1' };
+  it.each([
+    ['https://api.openai.com/v1/files/file-1/content', '/acme/openai/files/file-1/content'],
+    ['/v1/files/file-1/content?download=1#part', '/acme/openai/files/file-1/content?download=1#part'],
+    ['content', '/acme/openai/files/file-1/content'],
+    ['https://api.openai.com/v1', '/acme/openai'],
+  ])('%s → %s (inside the upstream: through the proxy)', (location, expected) => {
+    expect(proxiedLocation(location, upstream, '/v1/files/file-1/', '/acme/openai')).toBe(expected);
+  });
+
+  it.each([
+    ['https://files.oaiusercontent.com/file-1?sig=abc'],
+    ['http://api.openai.com/v1/files'],
+    ['https://api.openai.com/v2/files'],
+    ['https://api.openai.com/v10/files'],
+    ['http://[bad'],
+  ])('%s is left as the provider sent it', (location) => {
+    expect(proxiedLocation(location, upstream, '/v1/files', '/acme/openai')).toBeNull();
+  });
+
+  it('rewrites any same-origin path when the upstream has no base path, and ignores absent or repeated headers', () => {
+    expect(proxiedLocation('/models/x', { origin: 'http://127.0.0.1:9000', basePath: '' }, '/models', '/acme/mistral')).toBe('/acme/mistral/models/x');
+    expect(proxiedLocation(undefined, upstream, '/v1', '/acme/openai')).toBeNull();
+    expect(proxiedLocation(['/v1/a', '/v1/b'], upstream, '/v1', '/acme/openai')).toBeNull();
   });
 });

@@ -63,3 +63,26 @@ function connectionListed(connection: string | string[] | undefined): Set<string
   }
   return listed;
 }
+
+/**
+ * A redirect's Location for the client. One that points inside the service's upstream (same origin,
+ * under its base path) names the same resource through the proxy instead, as an absolute path under
+ * `clientPrefix` (`/{organization}{context path}`), as nginx's `proxy_redirect default` does: a client
+ * that follows it keeps going through the proxy with its consumer key, rather than sending that key
+ * to the provider, which refuses it. Any other Location (another host, e.g. a signed download URL)
+ * is left as the provider sent it; null when there is none to rewrite.
+ */
+export function proxiedLocation(location: string | string[] | undefined, upstream: { origin: string; basePath: string }, upstreamPath: string, clientPrefix: string): string | null {
+  if (typeof location !== 'string' || location === '') return null;
+  let target: URL;
+  try {
+    target = new URL(location, upstream.origin + upstreamPath);
+  } catch {
+    return null;
+  }
+  if (target.origin !== upstream.origin) return null;
+  const { basePath } = upstream;
+  const path = target.pathname;
+  if (basePath !== '' && path !== basePath && !path.startsWith(`${basePath}/`)) return null;
+  return clientPrefix + path.slice(basePath.length) + target.search + target.hash;
+}

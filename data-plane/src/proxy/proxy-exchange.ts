@@ -20,7 +20,7 @@ import {
   decodeBody,
   observableAcceptEncoding,
 } from './content-encoding';
-import { downstreamResponseHeaders, upstreamRequestHeaders } from './forwarded-headers';
+import { downstreamResponseHeaders, proxiedLocation, upstreamRequestHeaders } from './forwarded-headers';
 import type { ProxyRequestHandlerOptions } from './proxy-request-handler';
 import type { ProxyRequest, ProxyResponse } from './proxy-types';
 import { sendRefusal } from './refusals';
@@ -117,7 +117,9 @@ export class ProxyExchange implements Dispatcher.DispatchHandler {
 
   start(): void {
     this.res.on('close', () => this.onClientClosed());
-    this.req.on('error', () => this.fail(400, 'bad_request', 'The request body could not be read.'));
+    // A request stream errs when its client goes away before the body ends (the socket closed or the
+    // HTTP/2 stream reset): nobody is left to answer, so it counts as 499 and 'close' settles it.
+    this.req.on('error', () => this.clientLeft());
     this.readBody();
   }
 
@@ -285,6 +287,10 @@ export class ProxyExchange implements Dispatcher.DispatchHandler {
     this.firstByteSeconds = (this.headersAt - this.sentAt) / 1000;
     const responseHeaders: OutgoingHttpHeaders = downstreamResponseHeaders(headers);
     responseHeaders['x-tokengate-request-id'] = this.requestId;
+    if (status >= 300 && status < 400) {
+      const location = proxiedLocation(headers['location'], this.service.upstream, this.draft.path, `/${this.service.organizationHandle}${this.service.contextPath}`);
+      if (location !== null) responseHeaders['location'] = location;
+    }
     this.observer = meter.observe(status, headers);
     if (this.cutoffAllowance !== null) this.cutter = this.openCutter(status, headers);
     meter.addResponseHeaders(responseHeaders);
@@ -460,16 +466,21 @@ export class ProxyExchange implements Dispatcher.DispatchHandler {
   }
 
   private onClientClosed(): void {
-    // Not settled means the response was not ended by us: the client went away first (abort, reset,
-    // HTTP/2 RST_STREAM). writableFinished cannot tell: the http2 compat response reports a reset
-    // stream as finished.
-    if (!this.settled) {
-      this.settled = true;
-      this.cutter?.abandon();
-      if (this.status === 0) this.status = 499;
-      this.upstream?.abort(new Error(CLIENT_GONE));
-    }
+    this.clientLeft();
     this.finish();
+  }
+
+  /**
+   * Not settled means the response was not ended by us: the client went away first (abort, reset,
+   * HTTP/2 RST_STREAM). writableFinished cannot tell: the http2 compat response reports a reset
+   * stream as finished.
+   */
+  private clientLeft(): void {
+    if (this.settled) return;
+    this.settled = true;
+    this.cutter?.abandon();
+    if (this.status === 0) this.status = 499;
+    this.upstream?.abort(new Error(CLIENT_GONE));
   }
 
   // ── 7. Settle ───────────────────────────────────────────────────────────────────────────────────
