@@ -29,6 +29,8 @@ export interface ControlPlaneConfig {
   revisionPollMs: number;
   /** Bytes of config messages being flushed to proxies at once (config-stream/write-budget.ts). */
   maxUnflushedConfigBytes: number;
+  /** How often a replica renews the liveness of the proxies connected to it; each renewal lasts three (data-plane-store.ts). */
+  proxyHeartbeatMs: number;
   /** sweepIntervalMs: how often deployments left PENDING (e.g. committed while Redis was away) are enqueued again. */
   rollout: { timeoutMs: number; lockDurationMs: number; inProcessWorker: boolean; sweepIntervalMs: number };
 }
@@ -79,6 +81,7 @@ export function loadControlPlaneConfig(env: Env = process.env): ControlPlaneConf
     grpcTls: tls,
     revisionPollMs: intVar(env, 'TOKENGATE_REVISION_POLL_MS', 5000),
     maxUnflushedConfigBytes: intVar(env, 'TOKENGATE_MAX_UNFLUSHED_CONFIG_BYTES', 64 * 1024 * 1024),
+    proxyHeartbeatMs: proxyHeartbeat(env),
     rollout: {
       timeoutMs: intVar(env, 'TOKENGATE_ROLLOUT_TIMEOUT_MS', 30_000),
       lockDurationMs: intVar(env, 'TOKENGATE_ROLLOUT_LOCK_MS', 30_000),
@@ -101,6 +104,12 @@ function redisUrl(env: Env): string {
 function sweepInterval(env: Env): number {
   const ms = intVar(env, 'TOKENGATE_ROLLOUT_SWEEP_INTERVAL_MS', 10_000);
   if (ms === 0) throw new ConfigError('TOKENGATE_ROLLOUT_SWEEP_INTERVAL_MS must be at least 1 (milliseconds)');
+  return ms;
+}
+
+function proxyHeartbeat(env: Env): number {
+  const ms = intVar(env, 'TOKENGATE_PROXY_HEARTBEAT_MS', 10_000);
+  if (ms === 0) throw new ConfigError('TOKENGATE_PROXY_HEARTBEAT_MS must be at least 1 (milliseconds)');
   return ms;
 }
 

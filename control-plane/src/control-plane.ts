@@ -77,6 +77,7 @@ export async function startControlPlane(config: ControlPlaneConfig, options: { l
         credentials: services.dataPlaneCredentials,
         allowAnonymous: config.developmentMode,
         pollIntervalMs: config.revisionPollMs,
+        heartbeatIntervalMs: config.proxyHeartbeatMs,
         maxUnflushedConfigBytes: config.maxUnflushedConfigBytes,
         tls: config.grpcTls,
         onProxyReport: (environment) => void events.proxyReports.publish({ environment }),

@@ -3,7 +3,7 @@
 // sent (or a full snapshot for older proxies, after a SnapshotRequest, or when the gap is too large);
 // records ACKs and NACKs. Each stream has at most one config message in flight: changes arriving
 // while it is being flushed are coalesced into the next one, so a slow proxy never queues stale ones.
-import { DataPlaneStore } from '../data-plane-registry/data-plane-store';
+import { DataPlaneStore, DEFAULT_PROXY_LIVENESS_MS } from '../data-plane-registry/data-plane-store';
 import { readFileSync } from 'node:fs';
 import { timingSafeEqual, createHash } from 'node:crypto';
 import { Server, ServerCredentials, status, type ServerDuplexStream } from '@grpc/grpc-js';
@@ -92,6 +92,11 @@ export interface ConfigStreamOptions {
   maxUnflushedConfigBytes?: number;
   /** How often the change log is trimmed to `deltaLimits.maxRevisions` per environment. Default 60 s. */
   trimIntervalMs?: number;
+  /**
+   * How often this replica renews the liveness of the proxies whose streams it holds; each renewal
+   * vouches for three intervals (data-plane-store.ts). Default: a third of DEFAULT_PROXY_LIVENESS_MS.
+   */
+  heartbeatIntervalMs?: number;
 }
 
 function digest(value: string): Buffer {
@@ -130,6 +135,8 @@ export class ConfigStreamServer {
   private readonly writeBudget: WriteBudget;
   private poller: NodeJS.Timeout | undefined;
   private trimmer: NodeJS.Timeout | undefined;
+  private heartbeat: NodeJS.Timeout | undefined;
+  private readonly heartbeatIntervalMs: number;
   private stopped = false;
 
   constructor(
@@ -142,7 +149,8 @@ export class ConfigStreamServer {
     this.expectedToken = options.dataPlaneToken ? digest(options.dataPlaneToken) : null;
     this.deltaLimits = options.deltaLimits ?? DEFAULT_DELTA_LIMITS;
     this.writeBudget = new WriteBudget(options.maxUnflushedConfigBytes ?? DEFAULT_MAX_UNFLUSHED_CONFIG_BYTES);
-    this.dataPlanes = new DataPlaneStore(db);
+    this.heartbeatIntervalMs = Math.max(1, options.heartbeatIntervalMs ?? Math.floor(DEFAULT_PROXY_LIVENESS_MS / 3));
+    this.dataPlanes = new DataPlaneStore(db, 3 * this.heartbeatIntervalMs);
     this.acks = new AppliedRevisions(this.dataPlanes, (environment) => this.options.onProxyReport?.(environment));
     this.server.addService(this.contract.service.service, { streamConfig: (call: ProxyCall) => this.accept(call) });
   }
@@ -161,6 +169,8 @@ export class ConfigStreamServer {
       this.poller = setInterval(() => void this.poll(), interval);
       this.poller.unref();
     }
+    this.heartbeat = setInterval(() => void this.vouchForStreams(), this.heartbeatIntervalMs);
+    this.heartbeat.unref();
     const trimInterval = this.options.trimIntervalMs ?? 60_000;
     if (trimInterval > 0) {
       this.trimmer = setInterval(() => void this.trim(), trimInterval);
@@ -187,6 +197,7 @@ export class ConfigStreamServer {
     this.stopped = true;
     if (this.poller) clearInterval(this.poller);
     if (this.trimmer) clearInterval(this.trimmer);
+    if (this.heartbeat) clearInterval(this.heartbeat);
     const open = [...this.streams.values()].flatMap((set) => [...set]);
     for (const stream of open) stream.call.end();
     await Promise.all([...this.syncing.values()].map((r) => r.done));
@@ -511,6 +522,17 @@ export class ConfigStreamServer {
       }
     } catch (error) {
       this.logger.warn({ err: error instanceof Error ? error.message : String(error) }, 'revision poll failed');
+    }
+  }
+
+  /** Renews the liveness of the proxies connected here (after a PostgreSQL outage, within one interval). */
+  private async vouchForStreams(): Promise<void> {
+    if (this.stopped) return;
+    const proxyIds = [...new Set([...this.streams.values()].flatMap((set) => [...set].map((s) => s.proxyId)))];
+    try {
+      await this.dataPlanes.stillConnected(proxyIds);
+    } catch (error) {
+      this.logger.warn({ err: error instanceof Error ? error.message : String(error) }, 'could not renew the liveness of connected proxies');
     }
   }
 

@@ -3,6 +3,17 @@
 // dataPlanes query.
 import type { DataSource } from 'typeorm';
 
+/**
+ * How long a replica vouches for the proxies whose streams it holds, from each Hello, ACK, NACK or
+ * heartbeat (ConfigStreamServer renews it every third of this). A replica that dies without recording
+ * its streams' end leaves `connected` set; past `live_until` that proxy counts as disconnected, so
+ * rollouts stop waiting for proxies that never come back under their id.
+ */
+export const DEFAULT_PROXY_LIVENESS_MS = 30_000;
+
+/** `d.connected`, unless the replica that set it stopped vouching for it (NULL: an earlier version wrote the row). */
+const LIVE = '(d.connected AND (d.live_until IS NULL OR d.live_until > now()))';
+
 /** A proxy as rollouts see it. */
 export interface ProxyState {
   id: string;
@@ -22,17 +33,37 @@ export interface ProxyRecord extends ProxyState {
 }
 
 export class DataPlaneStore {
-  constructor(private readonly db: DataSource) {}
+  /**
+   * @param livenessMs how long what this replica records vouches for a connected proxy (writers only:
+   * readers compare `live_until` with the database's clock).
+   */
+  constructor(
+    private readonly db: DataSource,
+    private readonly livenessMs = DEFAULT_PROXY_LIVENESS_MS,
+  ) {}
 
   /** A Hello: the proxy is connected, serving `appliedRevision` (0: nothing yet). */
   async connected(proxyId: string, environmentId: string, version: string, appliedRevision: string | number): Promise<void> {
     await this.db.query(
-      `INSERT INTO data_planes (id, environment_id, version, applied_revision, connected, last_seen_at)
-       VALUES ($1, $2, $3, $4, true, now())
+      `INSERT INTO data_planes (id, environment_id, version, applied_revision, connected, last_seen_at, live_until)
+       VALUES ($1, $2, $3, $4, true, now(), now() + $5::int * interval '1 millisecond')
        ON CONFLICT (id) DO UPDATE SET environment_id = EXCLUDED.environment_id, version = EXCLUDED.version,
-         applied_revision = EXCLUDED.applied_revision, connected = true, last_seen_at = now()`,
-      [proxyId, environmentId, version.slice(0, 100), appliedRevision],
+         applied_revision = EXCLUDED.applied_revision, connected = true, last_seen_at = now(), live_until = EXCLUDED.live_until`,
+      [proxyId, environmentId, version.slice(0, 100), appliedRevision, this.livenessMs],
     );
+  }
+
+  /**
+   * The heartbeat of the replica holding these proxies' streams: it still vouches for them. Also sets
+   * `connected` again where another replica recorded the end of an older stream of the same proxy
+   * after it had reconnected here.
+   */
+  async stillConnected(proxyIds: readonly string[]): Promise<void> {
+    if (proxyIds.length === 0) return;
+    await this.db.query(`UPDATE data_planes SET connected = true, live_until = now() + $2::int * interval '1 millisecond' WHERE id = ANY($1::text[])`, [
+      [...proxyIds].sort(),
+      this.livenessMs,
+    ]);
   }
 
   /**
@@ -46,15 +77,19 @@ export class DataPlaneStore {
     const sorted = [...acks].sort((a, b) => (a.proxyId < b.proxyId ? -1 : a.proxyId > b.proxyId ? 1 : 0));
     await this.db.query(
       `UPDATE data_planes d SET applied_at = CASE WHEN a.revision > d.applied_revision THEN now() ELSE d.applied_at END,
-         applied_revision = GREATEST(d.applied_revision, a.revision), connected = true, last_seen_at = now()
+         applied_revision = GREATEST(d.applied_revision, a.revision), connected = true, last_seen_at = now(),
+         live_until = now() + $3::int * interval '1 millisecond'
         FROM unnest($1::text[], $2::bigint[]) AS a(id, revision) WHERE d.id = a.id`,
-      [sorted.map((a) => a.proxyId), sorted.map((a) => String(a.revision))],
+      [sorted.map((a) => a.proxyId), sorted.map((a) => String(a.revision)), this.livenessMs],
     );
   }
 
   /** A NACK: the proxy refused `revision`, for `reason`. */
   async refused(proxyId: string, revision: string | number, reason: string): Promise<void> {
-    await this.db.query(`UPDATE data_planes SET last_nack_reason = $2, last_nack_revision = $3, last_seen_at = now() WHERE id = $1`, [proxyId, reason.slice(0, 2000), revision]);
+    await this.db.query(
+      `UPDATE data_planes SET last_nack_reason = $2, last_nack_revision = $3, last_seen_at = now(), live_until = now() + $4::int * interval '1 millisecond' WHERE id = $1`,
+      [proxyId, reason.slice(0, 2000), revision, this.livenessMs],
+    );
   }
 
   async disconnected(proxyId: string): Promise<void> {
@@ -67,7 +102,7 @@ export class DataPlaneStore {
    */
   async connectedIn(environmentId: string): Promise<ProxyState[]> {
     const rows: Array<Record<string, unknown>> = await this.db.query(
-      'SELECT id, connected, applied_revision, last_nack_revision, last_nack_reason FROM data_planes WHERE environment_id = $1 AND connected ORDER BY id',
+      `SELECT d.id, ${LIVE} AS connected, d.applied_revision, d.last_nack_revision, d.last_nack_reason FROM data_planes d WHERE d.environment_id = $1 AND ${LIVE} ORDER BY d.id`,
       [environmentId],
     );
     return rows.map(stateOf);
@@ -93,7 +128,7 @@ export class DataPlaneStore {
 
   private async select(where: string, params: unknown[]): Promise<ProxyRecord[]> {
     const rows: Array<Record<string, unknown>> = await this.db.query(
-      `SELECT d.id, d.environment_id, e.handle AS environment, d.version, d.applied_revision, d.applied_at, d.connected, d.last_seen_at, d.last_nack_reason, d.last_nack_revision
+      `SELECT d.id, d.environment_id, e.handle AS environment, d.version, d.applied_revision, d.applied_at, ${LIVE} AS connected, d.last_seen_at, d.last_nack_reason, d.last_nack_revision
          FROM data_planes d JOIN environments e ON e.id = d.environment_id
         WHERE ${where}
         ORDER BY e.handle, d.id`,

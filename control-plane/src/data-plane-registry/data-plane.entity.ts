@@ -31,6 +31,10 @@ export class DataPlaneEntity {
   @Column({ name: 'last_seen_at', type: 'timestamptz' })
   lastSeenAt: Date;
 
+  /** Until when the replica holding its stream vouches for it (heartbeat); past it `connected` is stale. */
+  @Column({ name: 'live_until', type: 'timestamptz', nullable: true })
+  liveUntil: Date | null;
+
   @CreateDateColumn({ name: 'first_seen_at', type: 'timestamptz' })
   firstSeenAt: Date;
 }

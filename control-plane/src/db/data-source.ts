@@ -24,6 +24,7 @@ import { ConnectionQuotas1764090000000 } from './migrations/1764090000000-connec
 import { KeyRotationGrace1764100000000 } from './migrations/1764100000000-key-rotation-grace';
 import { DataPlaneCredentials1764110000000 } from './migrations/1764110000000-data-plane-credentials';
 import { ConnectionNameUnique1764120000000 } from './migrations/1764120000000-connection-name-unique';
+import { DataPlaneLiveness1764130000000 } from './migrations/1764130000000-data-plane-liveness';
 
 export const ENTITIES = [
   UserEntity,
@@ -53,6 +54,7 @@ export const MIGRATIONS = [
   KeyRotationGrace1764100000000,
   DataPlaneCredentials1764110000000,
   ConnectionNameUnique1764120000000,
+  DataPlaneLiveness1764130000000,
 ];
 
 /** Schema changes go through migrations only: `synchronize` stays off everywhere. */
