@@ -96,10 +96,30 @@ export class RolloutScheduler implements ChangeFeed {
   }
 
   /**
+   * The sweeper's enqueue. Adding a job id that BullMQ still keeps is a no-op, so a job that ran out
+   * of attempts (PostgreSQL away longer than its back-off: about 8 s) would keep its deployment
+   * IN_PROGRESS or PENDING for ever: such a job is retried from scratch instead.
+   */
+  private async enqueueAgain(job: RolloutJob): Promise<void> {
+    try {
+      const existing = await this.queue.getJob(rolloutJobId(job));
+      if (existing !== undefined && (await existing.getState()) === 'failed') {
+        this.logger.info({ serviceId: job.serviceId, environment: job.environment, revision: job.revision, err: existing.failedReason }, 'retrying a rollout whose job ran out of attempts');
+        await existing.retry('failed', { resetAttemptsMade: true, resetAttemptsStarted: true });
+        return;
+      }
+    } catch (error) {
+      this.logger.warn({ err: error instanceof Error ? error.message : String(error), serviceId: job.serviceId, environment: job.environment }, 'could not look up a rollout job; it will be retried');
+      return;
+    }
+    await this.enqueue(job);
+  }
+
+  /**
    * Every `intervalMs`, enqueues the deployments whose job may be missing (enqueueing is idempotent
    * per revision: a job that still exists is left alone): PENDING ones, e.g. committed while Redis was
    * away, and IN_PROGRESS ones older than `inProgressAfterMs` (the rollout timeout plus BullMQ's lock
-   * duration), whose job a Redis restart lost.
+   * duration), whose job a Redis restart lost or whose attempts all failed (enqueueAgain).
    */
   startSweeper(intervalMs = 10_000, inProgressAfterMs = 70_000): void {
     const minAgeMs = sweepMinAgeMs(intervalMs);
@@ -107,7 +127,7 @@ export class RolloutScheduler implements ChangeFeed {
       this.store
         .unfinished(minAgeMs, inProgressAfterMs)
         .then(async (stale) => {
-          for (const d of stale) await this.enqueue({ serviceId: d.serviceId, environmentId: d.environmentId, environment: d.environment, revision: d.revision });
+          for (const d of stale) await this.enqueueAgain({ serviceId: d.serviceId, environmentId: d.environmentId, environment: d.environment, revision: d.revision });
         })
         .catch(() => undefined);
     }, intervalMs);
