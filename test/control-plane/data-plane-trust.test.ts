@@ -13,6 +13,8 @@ import { loadConfigServiceContract } from '../../data-plane/src/config-stream/co
 import type { ControlPlaneMessage, DataPlaneMessage } from '../../data-plane/src/config-stream/wire-types';
 import { connectDeltaPeer, type DeltaPeer } from '../config-stream/delta-peer';
 import { seedEnvironments, seedTenant, startTestControlPlane, type Tenant, type TestControlPlane } from '../support/control-plane-harness';
+import { freePort } from '../support/free-port';
+import { runCli } from '../support/processes';
 import { waitFor } from '../support/wait';
 
 const ISSUE = 'mutation($e: String!, $n: String!) { issueDataPlaneCredential(environment: $e, name: $n) { token credential { id environment name tokenPrefix revokedAt } } }';
@@ -170,6 +172,31 @@ describe('mutual TLS between the planes', () => {
     for (const client of [null, 'impostor'] as const) {
       const refused = await subscribe(client);
       expect('code' in refused && refused.code).toBe(status.UNAVAILABLE);
+    }
+  });
+
+  it('a `tokengate data-plane` given the documented flags gets its configuration over mutual TLS; without its certificate it stays not ready', async () => {
+    const start = async (flags: string[]) => {
+      const port = await freePort();
+      const proxy = runCli(['data-plane', '--environment', 'production', '--port', String(port), '--control-plane', `localhost:${cp.grpcAddress.split(':').pop()}`, '--control-plane-ca', path.join(dir, 'ca.pem'), ...flags], {
+        TOKENGATE_DATAPLANE_TOKEN: cp.dataPlaneToken,
+        TOKENGATE_REDIS_NAMESPACE: cp.redisNamespace,
+        TOKENGATE_LOG_LEVEL: 'info',
+      });
+      const ready = async () => (await fetch(`http://127.0.0.1:${port}/readyz`).catch(() => null))?.status;
+      return { proxy, ready };
+    };
+    const trusted = await start(['--control-plane-cert', path.join(dir, 'client.pem'), '--control-plane-key', path.join(dir, 'client-key.pem')]);
+    const anonymous = await start([]);
+    try {
+      await waitFor(async () => (await trusted.ready()) === 200, 'the proxy with a client certificate to apply its snapshot', 30_000);
+      await waitFor(async () => (await anonymous.ready()) === 503, 'the proxy without one to listen');
+      // Refused at the TLS handshake, it keeps retrying and never gets a snapshot.
+      await anonymous.proxy.waitFor(/config stream closed/);
+      expect(await anonymous.ready()).toBe(503);
+    } finally {
+      await trusted.proxy.stop('SIGKILL');
+      await anonymous.proxy.stop('SIGKILL');
     }
   });
 });
