@@ -1,7 +1,9 @@
 // A control-plane replica SIGKILLed while proxies are connected to it cannot record that their streams
 // ended. A proxy that does not come back under the same id (restarted meanwhile: ids are per process
 // by default; a pod replaced or scaled away) must not count as connected for ever: rollouts would wait
-// for it and end FAILED on every change, and `dataPlanes` would list it as connected.
+// for it and end FAILED on every change, and `dataPlanes` would list it as connected. Conversely, a
+// replica that records the end of a proxy's old stream after the proxy reconnected elsewhere must not
+// leave it disconnected for ever.
 import { currentRevision } from '../support/gateway-harness';
 import { registerOpenAIService, seedEnvironments, seedTenant, startTestControlPlane, type Tenant, type TestControlPlane } from '../support/control-plane-harness';
 import { freePort } from '../support/free-port';
@@ -48,6 +50,19 @@ async function proxies(): Promise<Array<{ id: string; connected: boolean }>> {
   return dataPlanes;
 }
 
+/** The production deployment of the service once its rollout of `revision` ended. */
+function settledDeployment(revision: number): Promise<Deployment> {
+  return waitFor(
+    async () => {
+      const { deployments } = await cp.ok<{ deployments: Deployment[] }>('query($s: ID!) { deployments(serviceId: $s) { environment status revision message } }', { s: serviceId });
+      const current = deployments.find((x) => x.environment === 'production')!;
+      return current.revision === revision && (current.status === 'DEPLOYED' || current.status === 'FAILED') && current;
+    },
+    `the rollout of revision ${revision} to end`,
+    30_000,
+  );
+}
+
 it('proxies of a SIGKILLed replica that never return stop counting as connected, and rollouts end DEPLOYED', async () => {
   const grpcPort = await freePort();
   killed = runCli(['control-plane'], {
@@ -76,15 +91,7 @@ it('proxies of a SIGKILLed replica that never return stop counting as connected,
 
   await cp.ok('mutation($s: ID!) { configureServiceEnvironment(serviceId: $s, environment: "production", input: {rateLimit: {timeUnit: HOUR, maxTotalTokens: 1234}}) { id } }', { s: serviceId }, tenant.tokens.engineer);
   const revision = await currentRevision(cp);
-  const d = await waitFor(
-    async () => {
-      const { deployments } = await cp.ok<{ deployments: Deployment[] }>('query($s: ID!) { deployments(serviceId: $s) { environment status revision message } }', { s: serviceId });
-      const current = deployments.find((x) => x.environment === 'production')!;
-      return current.revision === revision && (current.status === 'DEPLOYED' || current.status === 'FAILED') && current;
-    },
-    `the rollout of revision ${revision} to end`,
-    30_000,
-  );
+  const d = await settledDeployment(revision);
   expect(d).toMatchObject({ status: 'DEPLOYED', message: `revision ${revision} applied by 1 proxy of production` });
   expect(await proxies()).toEqual(
     expect.arrayContaining([
@@ -92,4 +99,38 @@ it('proxies of a SIGKILLed replica that never return stop counting as connected,
       { id: 'replacement-proxy', connected: true },
     ]),
   );
+});
+
+it('a proxy that moved to another replica before the old one recorded its disconnect counts as connected again', async () => {
+  const other = await startTestControlPlane({ TOKENGATE_PROXY_HEARTBEAT_MS: '500' }, cp);
+  try {
+    // The proxy's old stream, on `cp`, is still open when its new one, on `other`, says Hello.
+    const old = connectRawProxy(cp.grpcAddress, cp.dataPlaneToken, { proxyId: 'moving-proxy', environment: 'production', version: 'test', lastAppliedRevision: 0 });
+    peers.push(old);
+    await waitFor(() => old.snapshots.length > 0, 'the old stream’s snapshot');
+    const moved = ackingProxy(other.grpcAddress, 'moving-proxy');
+    await waitFor(() => moved.snapshots.length > 0, 'the new stream’s snapshot');
+    const lastSeen = async () => {
+      const rows: Array<{ last_seen_at: Date; applied_revision: string }> = await cp.plane.db.query("SELECT last_seen_at, applied_revision FROM data_planes WHERE id = 'moving-proxy'");
+      return rows[0];
+    };
+    const acked = await waitFor(async () => {
+      const row = await lastSeen();
+      return Number(row.applied_revision) > 0 && row;
+    }, 'the new stream’s ACK to be recorded');
+
+    // Now `cp` sees the old stream end and records the proxy as disconnected (last_seen_at moves).
+    old.close();
+    await waitFor(async () => (await lastSeen()).last_seen_at.getTime() !== acked.last_seen_at.getTime(), 'the old replica to record the disconnect');
+    await waitFor(async () => (await proxies()).find((p) => p.id === 'moving-proxy')?.connected, 'the moved proxy to count as connected again', 15_000);
+
+    // And rollouts wait for it again: both stand-ins ACK, so the rollout names two proxies.
+    await cp.ok('mutation($s: ID!) { configureServiceEnvironment(serviceId: $s, environment: "production", input: {rateLimit: {timeUnit: HOUR, maxTotalTokens: 2345}}) { id } }', { s: serviceId }, tenant.tokens.engineer);
+    const revision = await currentRevision(cp);
+    const d = await settledDeployment(revision);
+    expect(d).toMatchObject({ status: 'DEPLOYED', message: `revision ${revision} applied by 2 proxies of production` });
+  } finally {
+    for (const peer of peers.splice(0)) peer.close();
+    await other.stop();
+  }
 });
