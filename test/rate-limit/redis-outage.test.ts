@@ -4,6 +4,7 @@
 import OpenAI from 'openai';
 import type { DataPlaneHandle } from '../../data-plane/src/main';
 import { type Gateway, startGateway } from '../support/gateway-harness';
+import { degradedGauge, redisTotalTokens } from '../support/budget-observers';
 import { PrivateRedis } from '../support/redis-server';
 import { waitFor } from '../support/wait';
 
@@ -34,22 +35,8 @@ const call = (proxy: DataPlaneHandle) =>
     .chat.completions.create({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'Hi' }], max_tokens: 10 })
     .then(() => 200, (error: { status?: number }) => error.status ?? 0);
 
-async function degraded(proxy: DataPlaneHandle): Promise<number> {
-  const text = await (await fetch(`${proxy.url}/metrics`)).text();
-  return Number(/^tokengate_rate_limit_degraded{environment="production"} (\d+)/m.exec(text)?.[1]);
-}
-
-async function redisTotal(): Promise<number> {
-  const client = redis.client();
-  try {
-    const keys = await client.keys(`${gw.cp.redisNamespace}:rl:{production:${gw.services.openai.id}}:*`);
-    let total = 0;
-    for (const key of keys) total += Number(await client.hget(key, 't'));
-    return total;
-  } finally {
-    client.disconnect();
-  }
-}
+const degraded = degradedGauge;
+const redisTotal = () => redisTotalTokens(redis, gw.cp.redisNamespace, gw.services.openai.id);
 
 it('degrades to local counters and recovers without lost or doubled counts', async () => {
   // 18 tokens per call (the fake reports 11 + 7).
