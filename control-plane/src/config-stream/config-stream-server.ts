@@ -517,7 +517,9 @@ export class ConfigStreamServer {
       }
       const rows: Array<{ handle: string; revision: string }> = await this.db.query('SELECT handle, revision FROM environments WHERE handle = ANY($1)', [environments]);
       for (const row of rows) {
-        const lagging = [...(this.streams.get(row.handle) ?? [])].some((s) => s.sentRevision < Number(row.revision));
+        // Also a stream still owed its snapshot or its Hello's answer: the sync that should have sent
+        // it failed (PostgreSQL away), and nothing else would retry it before the next change.
+        const lagging = [...(this.streams.get(row.handle) ?? [])].some((s) => s.sentRevision < Number(row.revision) || s.needsSnapshot || !s.answered);
         if (lagging) void this.sync(row.handle);
       }
     } catch (error) {
