@@ -91,6 +91,17 @@ export interface DataPlaneOptions {
 /** How long close() waits, after the grace period, for the exchanges it cut to be counted and recorded. */
 const CUT_EXCHANGES_SETTLE_MS = 5_000;
 
+/** Default grace period for requests in flight on close() (SIGTERM). */
+export const DEFAULT_SHUTDOWN_GRACE_MS = 30_000;
+
+/**
+ * The longest a proxy's close() takes before its usage is recorded: the grace period, then the
+ * settling of the exchanges it cut. A supervisor must wait at least this long before killing it.
+ */
+export function shutdownDurationMs(shutdownGraceMs = DEFAULT_SHUTDOWN_GRACE_MS): number {
+  return shutdownGraceMs + CUT_EXCHANGES_SETTLE_MS;
+}
+
 /** How long start-up waits for the rate limiter's Redis connection before listening anyway. */
 const REDIS_CONNECT_WAIT_MS = 2000;
 
@@ -281,7 +292,7 @@ export async function startDataPlane(options: DataPlaneOptions): Promise<DataPla
   }
   logger.info({ url: listener.url, environment: options.environment, proxyId, version }, 'data-plane proxy listening');
 
-  const shutdownGraceMs = options.shutdownGraceMs ?? 30_000;
+  const shutdownGraceMs = options.shutdownGraceMs ?? DEFAULT_SHUTDOWN_GRACE_MS;
   let closing: Promise<void> | null = null;
   const close = (): Promise<void> => {
     closing ??= (async () => {

@@ -11,6 +11,8 @@ import { normalizeServiceUrl, validateHandle } from '../../control-plane/src/com
 import { parseSecretKeys } from '../../control-plane/src/secrets/secret-box';
 import { type CliDataPlaneOptions, parseDataPlaneCliOptions } from '../../data-plane/src/cli-options';
 import { CONFIG_PROTO_RELATIVE_PATH } from '../../data-plane/src/config-stream/config-proto';
+import { shutdownDurationMs } from '../../data-plane/src/main';
+import { rolloutShutdownGraceMs } from '../../control-plane/src/deployment/rollout-worker';
 import { REPO_ROOT, cliCommands, dataPlaneFlags, packagesLoadedAtRunTime, stringLiterals, variablesByRole } from './code-facts';
 import {
   DEPLOY_DIR,
@@ -448,7 +450,30 @@ describe('deploy/docker-compose.yml', () => {
       expect([after.get(controlPlane), after.get(bootstrap)]).toEqual(['service_healthy', 'service_completed_successfully']);
     }
   });
+
+  test('lets proxies drain and the worker finish its rollouts before docker kills them (its default is 10 s)', () => {
+    for (const container of [...byRole('data-plane'), only('worker')]) {
+      const service = serviceOf(container);
+      const graceMs = service.stop_grace_period === undefined ? 10_000 : composeDurationMs(text(service.stop_grace_period, `${container.where} stop_grace_period`), container.where);
+      const needs = shutdownNeedsMs(roleOf(container), container);
+      expect({ service: nameOf(container), enough: graceMs >= needs }).toEqual({ service: nameOf(container), enough: true });
+    }
+  });
 });
+
+/** What a stopping proxy or worker needs before it is killed: its own shutdown, from its own configuration. */
+function shutdownNeedsMs(role: Role, container: DeployedContainer): number {
+  if (role === 'data-plane') return shutdownDurationMs(dataPlaneOptions(container).shutdownGraceMs);
+  return rolloutShutdownGraceMs(controlPlaneConfig(container).rollout.timeoutMs);
+}
+
+/** A compose duration (`45s`, `1m30s`, `500ms`) in milliseconds. */
+function composeDurationMs(value: string, where: string): number {
+  const parts = [...value.matchAll(/(\d+(?:\.\d+)?)(ms|s|m|h)/g)];
+  if (parts.length === 0 || parts.map((p) => p[0]).join('') !== value) throw new Error(`${where}: "${value}" is not a compose duration`);
+  const unit = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 } as const;
+  return parts.reduce((sum, [, n, u]) => sum + Number(n) * unit[u as keyof typeof unit], 0);
+}
 
 // --- Kubernetes --------------------------------------------------------------------------------------
 
@@ -607,6 +632,19 @@ describe('deploy/kubernetes', () => {
     expect(deployed.flatMap(unknownVariables)).toEqual([]);
     // Proxies get the one secret they need, not the database credentials.
     expect(containerOf('data-plane').deployed.env.has('DATABASE_URL')).toBe(false);
+  });
+
+  test('lets proxies drain and the worker finish its rollouts, after any preStop pause, before Kubernetes kills them', () => {
+    for (const role of ['data-plane', 'worker'] as const) {
+      const workload = workloadOf(role);
+      const { spec, deployed: container } = containerOf(role);
+      // Kubernetes counts the grace period from the start of preStop; its default is 30 s.
+      const periodMs = Number(workload.pod.terminationGracePeriodSeconds ?? 30) * 1000;
+      const preStop = spec.lifecycle === undefined ? undefined : record(record(spec.lifecycle, 'lifecycle').preStop, 'preStop');
+      const pause = preStop === undefined ? [] : strings(record(preStop.exec, 'preStop exec').command, 'preStop command');
+      const pauseMs = pause[0] === 'sleep' ? Number(pause[1]) * 1000 : 0;
+      expect({ role, enough: periodMs - pauseMs >= shutdownNeedsMs(role, container) }).toEqual({ role, enough: true });
+    }
   });
 
   test('Deployments with ports have readiness and liveness probes on the routes and ports the processes serve', () => {

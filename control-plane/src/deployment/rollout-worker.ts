@@ -53,6 +53,14 @@ export interface RolloutWorkerOptions {
 
 export type RolloutOutcome = 'deployed' | 'failed' | 'superseded';
 
+/**
+ * How long close() lets rollouts in flight finish by default: the rollout timeout plus 5 s. A
+ * supervisor stopping a worker should wait at least this long before killing it.
+ */
+export function rolloutShutdownGraceMs(timeoutMs = 30_000): number {
+  return timeoutMs + 5_000;
+}
+
 /** How close() went: `graceful` when rollouts in flight were allowed to finish and BullMQ closed in time. */
 export type RolloutWorkerShutdown = 'graceful' | 'redis-unreachable' | 'grace-period-exceeded';
 
@@ -99,7 +107,7 @@ export class RolloutWorker {
   async close(): Promise<RolloutWorkerShutdown> {
     let closed: boolean;
     if (this.connections.allReady) {
-      const graceMs = this.options.shutdownGraceMs ?? (this.options.timeoutMs ?? 30_000) + 5_000;
+      const graceMs = this.options.shutdownGraceMs ?? rolloutShutdownGraceMs(this.options.timeoutMs);
       closed = await settlesWithin(this.worker.close(), graceMs, this.connections.connectionLost());
     } else {
       // Nothing in flight could be completed, and BullMQ's graceful close would wait for a
