@@ -530,9 +530,13 @@ export class ConfigStreamServer {
   /** Renews the liveness of the proxies connected here (after a PostgreSQL outage, within one interval). */
   private async vouchForStreams(): Promise<void> {
     if (this.stopped) return;
-    const proxyIds = [...new Set([...this.streams.values()].flatMap((set) => [...set].map((s) => s.proxyId)))];
+    const openIds = () => new Set([...this.streams.values()].flatMap((set) => [...set].map((s) => s.proxyId)));
+    const proxyIds = [...openIds()];
     try {
       await this.dataPlanes.stillConnected(proxyIds);
+      // A stream that closed meanwhile had its disconnect recorded, perhaps before this renewal landed.
+      const open = openIds();
+      for (const id of proxyIds) if (!open.has(id)) await this.dataPlanes.disconnected(id);
     } catch (error) {
       this.logger.warn({ err: error instanceof Error ? error.message : String(error) }, 'could not renew the liveness of connected proxies');
     }
