@@ -109,7 +109,7 @@ export class RolloutScheduler implements ChangeFeed {
         return;
       }
     } catch (error) {
-      this.logger.warn({ err: error instanceof Error ? error.message : String(error), serviceId: job.serviceId, environment: job.environment }, 'could not look up a rollout job; it will be retried');
+      this.logger.warn({ err: error instanceof Error ? error.message : String(error), serviceId: job.serviceId, environment: job.environment }, 'could not look up or retry a rollout job (another replica may have retried it); the sweeper tries again');
       return;
     }
     await this.enqueue(job);
