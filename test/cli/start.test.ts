@@ -1,6 +1,6 @@
 // `npm start` as a newcomer runs it: a database that does not exist yet, printed URLs and admin
 // token, the README's first GraphQL session working as written, and a clean stop on Ctrl-C.
-import { execFile } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -23,6 +23,18 @@ function readmeSession(): string {
 describe('tokengate start', () => {
   const database = `tokengate_start_${randomBytes(4).toString('hex')}`;
   const stateDir = mkdtempSync(join(tmpdir(), 'tokengate-start-'));
+
+  /** A run of its own: this file's database and state, free ports, as a user runs it (no NODE_ENV=test). */
+  const ownPorts = (developmentPort: number, productionPort: number): NodeJS.ProcessEnv => ({
+    DATABASE_URL: `${TEST_SERVER_URL}/${database}`,
+    TOKENGATE_PORT: '0',
+    TOKENGATE_GRPC_PORT: '0',
+    TOKENGATE_DEVELOPMENT_PROXY_PORT: String(developmentPort),
+    TOKENGATE_PRODUCTION_PROXY_PORT: String(productionPort),
+    TOKENGATE_STATE_DIR: stateDir,
+    TOKENGATE_WORKER_PORT: '0',
+    NODE_ENV: '',
+  });
 
   afterAll(async () => {
     rmSync(stateDir, { recursive: true, force: true });
@@ -95,16 +107,7 @@ describe('tokengate start', () => {
 
   it('--demo prints a curl command and an openai SDK snippet that work as printed', async () => {
     const [developmentPort, productionPort] = [await freePort(), await freePort()];
-    const app = runCli(['start', '--demo'], {
-      DATABASE_URL: `${TEST_SERVER_URL}/${database}`,
-      TOKENGATE_PORT: '0',
-      TOKENGATE_GRPC_PORT: '0',
-      TOKENGATE_DEVELOPMENT_PROXY_PORT: String(developmentPort),
-      TOKENGATE_PRODUCTION_PROXY_PORT: String(productionPort),
-      TOKENGATE_STATE_DIR: stateDir,
-      TOKENGATE_WORKER_PORT: '0',
-      NODE_ENV: '',
-    });
+    const app = runCli(['start', '--demo'], ownPorts(developmentPort, productionPort));
     try {
       const [, endpoint] = await app.waitFor(/Endpoint\s+(http:\/\/\S+)/);
       const [, apiKey] = await app.waitFor(/API key\s+(tgk_\S+)/);
@@ -129,6 +132,39 @@ describe('tokengate start', () => {
       expect(await app.stop('SIGINT')).toBe(0);
     }
   });
+
+  // A process manager (systemd, a CI job, `timeout`) sends SIGTERM to the process it started: npm.
+  // npm forwards it to its script's shell; the system must stop with it, not outlive it holding the ports.
+  it('`npm start` stops the whole system when npm gets SIGTERM, leaving no process behind', async () => {
+    const [developmentPort, productionPort] = [await freePort(), await freePort()];
+    const npm = spawn('npm', ['start'], {
+      cwd: REPO_ROOT,
+      detached: true, // its own process group: what is left of it after it exits can be found and cleaned up
+      env: { ...process.env, ...ownPorts(developmentPort, productionPort) },
+    });
+    const group = npm.pid!;
+    const groupAlive = () => {
+      try {
+        process.kill(-group, 0);
+        return true;
+      } catch {
+        return false;
+      }
+    };
+    let output = '';
+    npm.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
+    npm.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));
+    const exited = new Promise<number | null>((resolve) => npm.once('exit', (code) => resolve(code)));
+    try {
+      await waitFor(() => output.includes('Stop with Ctrl-C.'), `npm start to print its banner; output so far:\n${output}`, 120_000);
+      npm.kill('SIGTERM');
+      expect(await exited).toBe(0);
+      await waitFor(() => !groupAlive(), 'every process of npm start to exit');
+      for (const port of [developmentPort, productionPort]) await expect(fetch(`http://127.0.0.1:${port}/healthz`)).rejects.toThrow();
+    } finally {
+      if (groupAlive()) process.kill(-group, 'SIGKILL');
+    }
+  }, 180_000);
 
   it('says which dependency is unreachable, where, and how to start it', async () => {
     const app = runCli(['start'], { DATABASE_URL: 'postgres://postgres@127.0.0.1:1/tokengate', TOKENGATE_STATE_DIR: stateDir, TOKENGATE_PORT: '0', TOKENGATE_GRPC_PORT: '0' });

@@ -221,7 +221,7 @@ describe('deploy/Dockerfile', () => {
   test('caps glibc malloc at two arenas, as `npm start` does (docs/adr/018-malloc-arenas.md)', () => {
     expect(runtime.base).toMatch(/bookworm/); // Debian: glibc, which reads the variable (musl would ignore it)
     expect(IMAGE.env.get('MALLOC_ARENA_MAX')).toBe('2');
-    expect(PACKAGE.scripts.start).toMatch(/\bMALLOC_ARENA_MAX=\$\{MALLOC_ARENA_MAX:-2\} node dist\/cli\/main\.js start\b/);
+    expect(PACKAGE.scripts.start).toMatch(/\bMALLOC_ARENA_MAX=\$\{MALLOC_ARENA_MAX:-2\} (exec )?node dist\/cli\/main\.js start\b/);
   });
 
   test('listens on all interfaces by default (the code defaults to 127.0.0.1), with variables the code reads', () => {
