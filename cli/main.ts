@@ -27,7 +27,36 @@ const USAGE = `usage: tokengate <command> [flags]
   migrate               create the database if missing and apply migrations
 ${ROTATE_SECRET_KEY_USAGE}
 ${AUTOMATION_USAGE}
-flags map onto variables: --database-url DATABASE_URL, --redis-url REDIS_URL, --port TOKENGATE_PORT, ...`;
+flags of start, control-plane, worker and migrate map onto variables: --database-url DATABASE_URL,
+  --redis-url REDIS_URL, --host TOKENGATE_HOST, --port TOKENGATE_PORT, --grpc-host TOKENGATE_GRPC_HOST,
+  --grpc-port TOKENGATE_GRPC_PORT; --help prints this text (\`data-plane --help\` the proxy's own flags)`;
+
+/** The switches each command takes besides CONTROL_PLANE_FLAGS. */
+const COMMAND_SWITCHES: Record<string, string[]> = { start: ['demo'], 'control-plane': [], worker: [], migrate: [] };
+
+/**
+ * Exits with the usage text when the command line asks for it (0) or is wrong (2): `--help` must not
+ * start anything, and a mistyped flag (`--dmeo`, `--prot`) must not be ignored silently.
+ */
+function checkCommandLine(command: string, positional: string[], flags: Map<string, string | true>): void {
+  if (flags.has('help') || positional.includes('-h')) {
+    console.log(USAGE);
+    process.exit(0);
+  }
+  const switches = COMMAND_SWITCHES[command];
+  const problems = [
+    ...positional.slice(1).map((arg) => `unexpected argument ${JSON.stringify(arg)}`),
+    ...[...flags].flatMap(([flag, value]) => {
+      if (switches.includes(flag)) return value === true ? [] : [`--${flag} takes no value (got ${JSON.stringify(value)})`];
+      if (flag in CONTROL_PLANE_FLAGS) return value === true ? [`--${flag} needs a value`] : [];
+      return [`unknown flag --${flag}`];
+    }),
+  ];
+  if (problems.length) {
+    console.error(`tokengate ${command}: ${problems.join('; ')}\n${USAGE}`);
+    process.exit(2);
+  }
+}
 
 function onShutdown(stop: () => Promise<void>): void {
   let stopping = false;
@@ -144,8 +173,10 @@ async function runStart(demo: boolean): Promise<void> {
 
 async function main(argv: string[]): Promise<void> {
   const { positional, flags } = parseFlags(argv);
-  if (positional[0] !== 'data-plane') applyFlagsToEnv(flags, CONTROL_PLANE_FLAGS);
-  switch (positional[0]) {
+  const command = positional[0] ?? (flags.has('help') ? 'help' : undefined);
+  if (command !== undefined && command in COMMAND_SWITCHES) checkCommandLine(command, positional, flags);
+  if (command !== 'data-plane') applyFlagsToEnv(flags, CONTROL_PLANE_FLAGS);
+  switch (command) {
     case 'start':
       return runStart(flags.get('demo') === true);
     case 'control-plane':
@@ -172,9 +203,13 @@ async function main(argv: string[]): Promise<void> {
       console.log('database is up to date');
       return;
     }
+    case 'help':
+    case '-h':
+      console.log(USAGE);
+      return;
     default:
-      console.error(USAGE);
-      process.exit(positional[0] && positional[0] !== 'help' ? 2 : 0);
+      console.error(command === undefined ? USAGE : `tokengate: unknown command ${JSON.stringify(command)}\n${USAGE}`);
+      process.exit(command === undefined ? 0 : 2);
   }
 }
 

@@ -33,6 +33,10 @@ function parseArgs(argv: string[]): { dryRun: boolean; databaseUrl: string | und
  * and returns the exit code. Prints key ids and counts only: never a key, a secret or a ciphertext.
  */
 export async function runRotateSecretKey(argv: string[], env: NodeJS.ProcessEnv = process.env, output: CommandOutput = PROCESS_OUTPUT): Promise<number> {
+  if (argv.includes('--help') || argv.includes('-h')) {
+    output.out(`usage:\n${ROTATE_SECRET_KEY_USAGE}`);
+    return EXIT_OK;
+  }
   let args: ReturnType<typeof parseArgs>;
   try {
     args = parseArgs(argv);

@@ -96,6 +96,10 @@ function noExtraPositional(args: ParsedArgs, count: number): void {
 
 /** Runs `tokengate <apply|get|remove|connect> ...`; `argv` starts with the command. */
 export async function runAutomationCommand(argv: string[], output: CommandOutput = PROCESS_OUTPUT, env: NodeJS.ProcessEnv = process.env): Promise<number> {
+  if (argv.includes('--help') || argv.includes('-h')) {
+    output.out(`usage:\n${AUTOMATION_USAGE}`);
+    return EXIT_OK;
+  }
   try {
     switch (argv[0]) {
       case 'apply': {

@@ -1,0 +1,53 @@
+// What `tokengate` does with a question or a typo on its command line: `--help` answers and starts
+// nothing; an unknown command or flag is named and refused (exit 2) before anything runs.
+import { execFile } from 'node:child_process';
+import { CLI, REPO_ROOT } from '../support/processes';
+
+interface Run {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+// PostgreSQL on port 1: a command that runs instead of answering fails loudly rather than touching a database.
+const UNREACHABLE = { DATABASE_URL: 'postgres://postgres@127.0.0.1:1/tokengate', REDIS_URL: 'redis://127.0.0.1:1', TOKENGATE_MODE: 'development', TOKENGATE_TOKEN: '' };
+
+function tokengate(...args: string[]): Promise<Run> {
+  return new Promise((resolve) => {
+    execFile(process.execPath, [CLI, ...args], { cwd: REPO_ROOT, env: { ...process.env, ...UNREACHABLE } }, (error, stdout, stderr) => {
+      resolve({ code: error ? Number(error.code) : 0, stdout, stderr });
+    });
+  });
+}
+
+describe('tokengate command line', () => {
+  it.each(['--help', '-h', 'help', 'start --help', 'control-plane --help', 'worker -h', 'migrate --help'])('`tokengate %s` prints the usage on stdout and runs nothing', async (line) => {
+    const run = await tokengate(...line.split(' '));
+    expect(run).toMatchObject({ code: 0, stderr: '' });
+    expect(run.stdout).toContain('usage: tokengate <command> [flags]');
+  });
+
+  it.each([
+    [['rotate-secret-key', '--help'], 'rotate-secret-key [--dry-run]'],
+    [['apply', '--help'], 'apply -f <file.yaml|json>'],
+    [['connect', '-h'], 'connect <org handle><context path>'],
+  ])('`tokengate %p` prints its usage on stdout', async (args, usage) => {
+    const run = await tokengate(...args);
+    expect(run).toMatchObject({ code: 0, stderr: '' });
+    expect(run.stdout).toContain(usage);
+  });
+
+  it.each([
+    [['start', '--dmeo'], 'tokengate start: unknown flag --dmeo'],
+    [['start', '--demo', 'please'], 'tokengate start: --demo takes no value (got "please")'],
+    [['control-plane', '--prot', '5000'], 'tokengate control-plane: unknown flag --prot'],
+    [['migrate', '--database-url'], 'tokengate migrate: --database-url needs a value'],
+    [['worker', 'now'], 'tokengate worker: unexpected argument "now"'],
+    [['strat'], 'tokengate: unknown command "strat"'],
+  ])('`tokengate %p` names the mistake and exits 2 without starting', async (args, message) => {
+    const run = await tokengate(...args);
+    expect(run.code).toBe(2);
+    expect(run.stderr).toContain(message);
+    expect(run.stderr).not.toContain('PostgreSQL is not reachable');
+  });
+});
