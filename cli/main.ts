@@ -198,6 +198,7 @@ async function main(argv: string[]): Promise<void> {
       return;
     case 'migrate': {
       const config = (await controlPlaneConfig()).loadControlPlaneConfig();
+      await preflight(config.databaseUrl, null);
       const db = await (await controlPlane()).prepareDatabase(config.databaseUrl);
       await db.destroy();
       console.log('database is up to date');

@@ -30,6 +30,13 @@ describe('loadControlPlaneConfig', () => {
     expect(() => loadControlPlaneConfig({ TOKENGATE_MODE: 'development', TOKENGATE_PORT: 'eighty' })).toThrow(/TOKENGATE_PORT/);
   });
 
+  it('refuses a DATABASE_URL that is not a PostgreSQL URL, saying what one looks like', () => {
+    expect(loadControlPlaneConfig({ TOKENGATE_MODE: 'development', DATABASE_URL: 'postgresql://app@db.internal/tokengate' }).databaseUrl).toBe('postgresql://app@db.internal/tokengate');
+    for (const url of ['127.0.0.1:5432/tokengate', 'mysql://root@127.0.0.1/tokengate']) {
+      expect(() => loadControlPlaneConfig({ TOKENGATE_MODE: 'development', DATABASE_URL: url })).toThrow(`DATABASE_URL must be a PostgreSQL URL such as postgres://postgres@127.0.0.1:5432/tokengate, got "${url}"`);
+    }
+  });
+
   it('takes a Redis Cluster URL and refuses a malformed one, saying the syntax', () => {
     const cluster = 'redis+cluster://redis-0:7000,redis-1:7001,redis-2:7002';
     expect(loadControlPlaneConfig({ TOKENGATE_MODE: 'development', REDIS_URL: cluster }).redisUrl).toBe(cluster);

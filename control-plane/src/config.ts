@@ -65,7 +65,7 @@ export function loadControlPlaneConfig(env: Env = process.env): ControlPlaneConf
   }
   const secretBox = new SecretBox(parseSecretKeys(env.TOKENGATE_SECRET_KEY, env.TOKENGATE_PREVIOUS_SECRET_KEYS, developmentMode));
   return {
-    databaseUrl: env.DATABASE_URL || DEFAULT_DATABASE_URL,
+    databaseUrl: databaseUrl(env),
     redisUrl: redisUrl(env),
     redisNamespace: env.TOKENGATE_REDIS_NAMESPACE || 'tokengate',
     host: env.TOKENGATE_HOST || '127.0.0.1',
@@ -89,6 +89,14 @@ export function loadControlPlaneConfig(env: Env = process.env): ControlPlaneConf
       sweepIntervalMs: sweepInterval(env),
     },
   };
+}
+
+function databaseUrl(env: Env): string {
+  const url = env.DATABASE_URL || DEFAULT_DATABASE_URL;
+  if (!URL.canParse(url) || !['postgres:', 'postgresql:'].includes(new URL(url).protocol)) {
+    throw new ConfigError(`DATABASE_URL must be a PostgreSQL URL such as ${DEFAULT_DATABASE_URL}, got "${url}"`);
+  }
+  return url;
 }
 
 function redisUrl(env: Env): string {

@@ -1,6 +1,9 @@
 // What `tokengate` does with a question or a typo on its command line: `--help` answers and starts
 // nothing; an unknown command or flag is named and refused (exit 2) before anything runs.
 import { execFile } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { CLI, REPO_ROOT } from '../support/processes';
 
 interface Run {
@@ -13,8 +16,12 @@ interface Run {
 const UNREACHABLE = { DATABASE_URL: 'postgres://postgres@127.0.0.1:1/tokengate', REDIS_URL: 'redis://127.0.0.1:1', TOKENGATE_MODE: 'development', TOKENGATE_TOKEN: '' };
 
 function tokengate(...args: string[]): Promise<Run> {
+  return tokengateWith({}, ...args);
+}
+
+function tokengateWith(env: NodeJS.ProcessEnv, ...args: string[]): Promise<Run> {
   return new Promise((resolve) => {
-    execFile(process.execPath, [CLI, ...args], { cwd: REPO_ROOT, env: { ...process.env, ...UNREACHABLE } }, (error, stdout, stderr) => {
+    execFile(process.execPath, [CLI, ...args], { cwd: REPO_ROOT, env: { ...process.env, ...UNREACHABLE, ...env } }, (error, stdout, stderr) => {
       resolve({ code: error ? Number(error.code) : 0, stdout, stderr });
     });
   });
@@ -49,5 +56,19 @@ describe('tokengate command line', () => {
     expect(run.code).toBe(2);
     expect(run.stderr).toContain(message);
     expect(run.stderr).not.toContain('PostgreSQL is not reachable');
+  });
+
+  it('`tokengate migrate` says that PostgreSQL is unreachable, where, and how to start it (exit 2)', async () => {
+    const run = await tokengate('migrate');
+    expect(run.code).toBe(2);
+    expect(run.stderr).toMatch(/^tokengate cannot start:\n- PostgreSQL is not reachable at 127\.0\.0\.1:1 [\s\S]*pg_ctlcluster/);
+    expect(run.stderr).not.toContain('    at ');
+  });
+
+  it.each(['migrate', 'control-plane', 'start'])('`tokengate %s` with a DATABASE_URL that is no URL says so (exit 1), not a stack trace', async (command) => {
+    const stateDir = mkdtempSync(join(tmpdir(), 'tokengate-cli-'));
+    const run = await tokengateWith({ DATABASE_URL: '127.0.0.1:5432/tokengate', TOKENGATE_STATE_DIR: stateDir }, command).finally(() => rmSync(stateDir, { recursive: true, force: true }));
+    expect(run.code).toBe(1);
+    expect(run.stderr).toBe('tokengate: DATABASE_URL must be a PostgreSQL URL such as postgres://postgres@127.0.0.1:5432/tokengate, got "127.0.0.1:5432/tokengate"\n');
   });
 });
