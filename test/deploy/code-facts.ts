@@ -37,7 +37,7 @@ function productionSources(dir: string): string[] {
 export function cliCommands(): Set<string> {
   const commands = new Set<string>();
   visit(sourceFile('cli/main.ts'), (node) => {
-    if (!ts.isSwitchStatement(node) || node.expression.getText() !== 'positional[0]') return;
+    if (!ts.isSwitchStatement(node) || node.expression.getText() !== 'command') return;
     for (const clause of node.caseBlock.clauses) {
       if (ts.isCaseClause(clause) && ts.isStringLiteral(clause.expression)) commands.add(clause.expression.text);
     }
