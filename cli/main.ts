@@ -190,6 +190,8 @@ async function main(argv: string[]): Promise<void> {
     case 'get':
     case 'remove':
     case 'connect':
+    case 'rotate':
+    case 'delete':
       // Automation talks to a running control plane through GraphQL only; it parses its own flags.
       process.exitCode = await (await import('./apply/commands.js')).runAutomationCommand(argv);
       return;

@@ -1,98 +1,17 @@
-// The automation commands of `tokengate`: apply, get services, remove service, connect.
+// The automation commands of `tokengate`: apply, get services, remove service, connect, and the
+// connection and report commands of connection-commands.ts.
 // Each talks to the control plane only through its GraphQL API and returns the exit code
 // (0 ok, 1 the API refused or failed, 2 usage error: nothing sent).
-import { GraphQLError } from 'graphql';
-import { normalizeContextPath, validateName, validateOrganizationHandle } from '../../control-plane/src/common/validation';
+import { validateName } from '../../control-plane/src/common/validation';
 import { type CommandOutput, EXIT_API_ERROR, EXIT_OK, EXIT_USAGE, PROCESS_OUTPUT, printKeys, runApply } from './apply';
+import { CONNECTION_FLAGS, UsageError, connection, findService, noExtraPositional, parseArgs, parseServiceTarget, required } from './command-args';
+import { CONNECTION_COMMANDS } from './connection-commands';
 import { describeLimit } from './plan';
-import { ApiError, DEFAULT_GRAPHQL_URL, TokengateClient } from './graphql-client';
+import { ApiError, TokengateClient } from './graphql-client';
 import { readOrganization, readServices, type RemoteService } from './remote-state';
 import { AUTOMATION_USAGE } from './usage';
 
 export { AUTOMATION_USAGE } from './usage';
-
-class UsageError extends Error {}
-
-interface CommandSpec {
-  /** Flags taking a value; `-f` is the short form of `--file`. */
-  values: string[];
-  switches: string[];
-}
-
-interface ParsedArgs {
-  positional: string[];
-  values: Map<string, string>;
-  switches: Set<string>;
-}
-
-const CONNECTION_FLAGS = ['url', 'token'];
-
-function parseArgs(argv: string[], spec: CommandSpec): ParsedArgs {
-  const parsed: ParsedArgs = { positional: [], values: new Map(), switches: new Set() };
-  for (let i = 0; i < argv.length; i++) {
-    const arg = argv[i];
-    if (!arg.startsWith('-') || arg === '-') {
-      parsed.positional.push(arg);
-      continue;
-    }
-    const body = arg.startsWith('--') ? arg.slice(2) : arg.slice(1);
-    const eq = body.indexOf('=');
-    const inline = eq >= 0 ? body.slice(eq + 1) : undefined;
-    let name = eq >= 0 ? body.slice(0, eq) : body;
-    if (!arg.startsWith('--')) {
-      if (name !== 'f') throw new UsageError(`unknown flag ${arg}`);
-      name = 'file';
-    }
-    if (spec.switches.includes(name)) {
-      if (inline !== undefined) throw new UsageError(`--${name} takes no value`);
-      parsed.switches.add(name);
-    } else if (spec.values.includes(name)) {
-      const value = inline ?? argv[++i];
-      if (value === undefined || (inline === undefined && value.startsWith('--'))) throw new UsageError(`${arg} needs a value`);
-      parsed.values.set(name, value);
-    } else {
-      throw new UsageError(`unknown flag ${arg}`);
-    }
-  }
-  return parsed;
-}
-
-function connection(args: ParsedArgs, env: NodeJS.ProcessEnv): { url: string; token: string } {
-  const url = args.values.get('url') || env.TOKENGATE_URL || DEFAULT_GRAPHQL_URL;
-  const token = args.values.get('token') || env.TOKENGATE_TOKEN;
-  if (!token) throw new UsageError('no API token: pass --token <API token> or set TOKENGATE_TOKEN');
-  try {
-    new URL(url);
-  } catch {
-    throw new UsageError(`--url ${JSON.stringify(url)} is not a URL (e.g. ${DEFAULT_GRAPHQL_URL})`);
-  }
-  return { url, token };
-}
-
-/** `acme/openai/v2` → organization acme, context path /openai/v2. */
-function parseServiceTarget(target: string | undefined): { organization: string; contextPath: string } {
-  const slash = target?.indexOf('/') ?? -1;
-  if (!target || slash <= 0 || slash === target.length - 1) throw new UsageError('name the service as <organization handle><context path>, e.g. acme/openai');
-  try {
-    return {
-      organization: validateOrganizationHandle('organization', target.slice(0, slash)),
-      contextPath: normalizeContextPath('context path', target.slice(slash)),
-    };
-  } catch (error) {
-    if (error instanceof GraphQLError) throw new UsageError(`${target}: ${error.message}`);
-    throw error;
-  }
-}
-
-function required(args: ParsedArgs, flag: string): string {
-  const value = args.values.get(flag);
-  if (!value) throw new UsageError(`--${flag} is required`);
-  return value;
-}
-
-function noExtraPositional(args: ParsedArgs, count: number): void {
-  if (args.positional.length > count) throw new UsageError(`unexpected argument ${JSON.stringify(args.positional[count])}`);
-}
 
 /** Runs `tokengate <apply|get|remove|connect> ...`; `argv` starts with the command. */
 export async function runAutomationCommand(argv: string[], output: CommandOutput = PROCESS_OUTPUT, env: NodeJS.ProcessEnv = process.env): Promise<number> {
@@ -101,6 +20,8 @@ export async function runAutomationCommand(argv: string[], output: CommandOutput
     return EXIT_OK;
   }
   try {
+    const subcommand = CONNECTION_COMMANDS[`${argv[0]} ${argv[1]}`];
+    if (subcommand) return await subcommand(argv.slice(1), output, env);
     switch (argv[0]) {
       case 'apply': {
         const args = parseArgs(argv.slice(1), { values: ['file', ...CONNECTION_FLAGS], switches: ['dry-run', 'rotate-secrets'] });
@@ -112,7 +33,7 @@ export async function runAutomationCommand(argv: string[], output: CommandOutput
       }
       case 'get': {
         const args = parseArgs(argv.slice(1), { values: ['organization', ...CONNECTION_FLAGS], switches: ['json'] });
-        if (args.positional[0] !== 'services') throw new UsageError('usage: tokengate get services --organization <handle>');
+        if (args.positional[0] !== 'services') throw new UsageError(`tokengate get ${args.positional[0] ?? ''}: get services, marketplace, connections, deployments or usage`);
         noExtraPositional(args, 1);
         const handle = required(args, 'organization');
         const { url, token } = connection(args, env);
@@ -167,6 +88,10 @@ export async function runAutomationCommand(argv: string[], output: CommandOutput
         printKeys(`${projectHandle}/${name}`, createConnection.keys, output);
         return EXIT_OK;
       }
+      case 'rotate':
+        throw new UsageError('usage: tokengate rotate key --organization <handle> --project <handle> --name <connection> --environment <handle>');
+      case 'delete':
+        throw new UsageError('usage: tokengate delete connection --organization <handle> --project <handle> --name <connection>');
       default:
         throw new UsageError(`unknown command ${JSON.stringify(argv[0] ?? '')}`);
     }
@@ -182,13 +107,6 @@ export async function runAutomationCommand(argv: string[], output: CommandOutput
     }
     throw error;
   }
-}
-
-async function findService(client: TokengateClient, organizationHandle: string, contextPath: string, organizationId?: string): Promise<RemoteService> {
-  const id = organizationId ?? (await readOrganization(client, organizationHandle)).id;
-  const service = (await readServices(client, id)).find((s) => s.contextPath === contextPath);
-  if (!service) throw new ApiError(`organization ${organizationHandle} has no service at ${contextPath}`, 'NOT_FOUND', undefined, `find ${organizationHandle}${contextPath}`);
-  return service;
 }
 
 function printServices(services: RemoteService[], projects: Map<string, string>, output: CommandOutput): void {

@@ -7,5 +7,13 @@ export const AUTOMATION_USAGE = `  apply -f <file.yaml|json> [--dry-run] [--rota
   remove service <org handle><context path>      e.g. acme/openai: remove it from the marketplace
   connect <org handle><context path> --project <handle> --name <name> [--description <text>]
                         create a connection and print its consumer keys (once)
+  get marketplace --organization <handle> [--project <handle>] [--search <text>]
+  get connections --organization <handle> --project <handle>
+  get deployments <org handle><context path>     status per environment, proxies applied
+  get usage --organization <handle> [--service <context path>] [--environment <handle>] [--hours 24]
+                        requests and tokens per environment, service and connection: who used what
+  rotate key --organization <handle> --project <handle> --name <connection> --environment <handle>
+             [--grace-seconds <n>]  print a new consumer key; the old one stops (after the grace)
+  delete connection --organization <handle> --project <handle> --name <connection>
   automation commands take --url <GraphQL URL> (TOKENGATE_URL, default ${DEFAULT_GRAPHQL_URL})
   and --token <API token> (TOKENGATE_TOKEN)`;
