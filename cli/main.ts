@@ -190,6 +190,7 @@ async function main(argv: string[]): Promise<void> {
     case 'get':
     case 'remove':
     case 'connect':
+    case 'create':
     case 'rotate':
     case 'delete':
       // Automation talks to a running control plane through GraphQL only; it parses its own flags.

@@ -1,11 +1,12 @@
 // The automation commands of `tokengate`: apply, get services, remove service, connect, and the
-// connection and report commands of connection-commands.ts.
+// commands of connection-commands.ts and organization-commands.ts.
 // Each talks to the control plane only through its GraphQL API and returns the exit code
 // (0 ok, 1 the API refused or failed, 2 usage error: nothing sent).
 import { validateName } from '../../control-plane/src/common/validation';
 import { type CommandOutput, EXIT_API_ERROR, EXIT_OK, EXIT_USAGE, PROCESS_OUTPUT, printKeys, runApply } from './apply';
 import { CONNECTION_FLAGS, UsageError, connection, findService, noExtraPositional, parseArgs, parseServiceTarget, required } from './command-args';
 import { CONNECTION_COMMANDS } from './connection-commands';
+import { ORGANIZATION_COMMANDS } from './organization-commands';
 import { describeLimit } from './plan';
 import { ApiError, TokengateClient } from './graphql-client';
 import { readOrganization, readServices, type RemoteService } from './remote-state';
@@ -20,7 +21,7 @@ export async function runAutomationCommand(argv: string[], output: CommandOutput
     return EXIT_OK;
   }
   try {
-    const subcommand = CONNECTION_COMMANDS[`${argv[0]} ${argv[1]}`];
+    const subcommand = CONNECTION_COMMANDS[`${argv[0]} ${argv[1]}`] ?? ORGANIZATION_COMMANDS[`${argv[0]} ${argv[1]}`];
     if (subcommand) return await subcommand(argv.slice(1), output, env);
     switch (argv[0]) {
       case 'apply': {
@@ -88,6 +89,8 @@ export async function runAutomationCommand(argv: string[], output: CommandOutput
         printKeys(`${projectHandle}/${name}`, createConnection.keys, output);
         return EXIT_OK;
       }
+      case 'create':
+        throw new UsageError('usage: tokengate create organization <handle> [--name <name>] | create project <handle> --organization <handle> [--name <name>]');
       case 'rotate':
         throw new UsageError('usage: tokengate rotate key --organization <handle> --project <handle> --name <connection> --environment <handle>');
       case 'delete':

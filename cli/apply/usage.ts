@@ -1,7 +1,9 @@
 // The automation commands' usage text, apart so that `tokengate help` loads nothing else.
 import { DEFAULT_GRAPHQL_URL } from './graphql-client';
 
-export const AUTOMATION_USAGE = `  apply -f <file.yaml|json> [--dry-run] [--rotate-secrets]
+export const AUTOMATION_USAGE = `  create organization <handle> [--name <name>]
+  create project <handle> --organization <handle> [--name <name>]
+  apply -f <file.yaml|json> [--dry-run] [--rotate-secrets]
                         make an organization's services and connections match a declarative file
   get services --organization <handle> [--json]
   remove service <org handle><context path>      e.g. acme/openai: remove it from the marketplace

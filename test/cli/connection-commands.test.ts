@@ -1,4 +1,4 @@
-// The rest of the journey from the command line, against a real control plane, proxy and a fake
+// The journey from the command line: create an organization and a project, then against a real control plane, proxy and a fake
 // OpenAI called with the openai SDK: browse the marketplace, list connections, see deployments per
 // environment and who used what, rotate a key and delete a connection — each checked at the proxy.
 import OpenAI from 'openai';
@@ -12,7 +12,7 @@ interface Run {
   text: string;
 }
 
-describe('tokengate get marketplace / connections / deployments / usage, rotate key, delete connection', () => {
+describe('tokengate create, get marketplace / connections / deployments / usage, rotate key, delete connection', () => {
   let gateway: Gateway;
 
   beforeAll(async () => {
@@ -40,6 +40,16 @@ describe('tokengate get marketplace / connections / deployments / usage, rotate 
       return (error as { status: number }).status;
     }
   }
+
+  it('creates an organization (installation admin) and a project in it; a taken handle is a CONFLICT (exit 1)', async () => {
+    const { cp } = gateway;
+    expect(await tokengate(cp.adminToken, 'create', 'organization', 'globex', '--name', 'Globex')).toMatchObject({ code: 0, text: expect.stringMatching(/^organization globex created \(id [0-9a-f-]{36}\); proxy paths start with \/globex$/) });
+    expect(await tokengate(cp.adminToken, 'create', 'project', 'ml', '--organization', 'globex')).toMatchObject({ code: 0, text: expect.stringMatching(/^project ml created in organization globex/) });
+    const { organization } = await cp.ok<{ organization: { name: string; projects: Array<{ handle: string; name: string }> } }>('{ organization(handle: "globex") { name projects { handle name } } }');
+    expect(organization).toEqual({ name: 'Globex', projects: [{ handle: 'ml', name: 'ml' }] });
+    expect(await tokengate(cp.adminToken, 'create', 'organization', 'globex')).toMatchObject({ code: 1, text: expect.stringContaining('createOrganization globex failed: CONFLICT') });
+    expect(await tokengate(cp.adminToken, 'create', 'project', '--organization', 'globex')).toMatchObject({ code: 2, text: expect.stringContaining('name the project: tokengate create project <handle>') });
+  });
 
   it('browses the marketplace as the project sees it: organization services, and project services of that project only', async () => {
     const { tenant, cp } = gateway;
