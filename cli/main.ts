@@ -217,6 +217,15 @@ async function main(argv: string[]): Promise<void> {
   }
 }
 
+// `tokengate get services | head -1`: a reader that stops early is no failure of the command. Its
+// output is dropped (an apply keeps going: stopping mid-way would leave half a plan applied), and
+// the exit code stays the command's own.
+for (const stream of [process.stdout, process.stderr]) {
+  stream.on('error', (error: NodeJS.ErrnoException) => {
+    if (error.code !== 'EPIPE' && error.code !== 'ERR_STREAM_DESTROYED') throw error;
+  });
+}
+
 main(process.argv.slice(2)).catch((error: unknown) => {
   // ConfigError (control-plane/src/common/config-error.ts), matched by name: this module does not load it.
   if (error instanceof Error && error.name === 'ConfigError') console.error(`tokengate: ${error.message}`);

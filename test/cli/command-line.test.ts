@@ -1,6 +1,6 @@
 // What `tokengate` does with a question or a typo on its command line: `--help` answers and starts
 // nothing; an unknown command or flag is named and refused (exit 2) before anything runs.
-import { execFile } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -70,5 +70,14 @@ describe('tokengate command line', () => {
     const run = await tokengateWith({ DATABASE_URL: '127.0.0.1:5432/tokengate', TOKENGATE_STATE_DIR: stateDir }, command).finally(() => rmSync(stateDir, { recursive: true, force: true }));
     expect(run.code).toBe(1);
     expect(run.stderr).toBe('tokengate: DATABASE_URL must be a PostgreSQL URL such as postgres://postgres@127.0.0.1:5432/tokengate, got "127.0.0.1:5432/tokengate"\n');
+  });
+
+  it('a reader that closes the pipe early (`tokengate ... | head -1`) is no crash: exit 0, no stack trace', async () => {
+    const child = spawn(process.execPath, [CLI, 'apply', '--help'], { cwd: REPO_ROOT, env: { ...process.env, ...UNREACHABLE } });
+    child.stdout.destroy(); // before the command writes: its first write meets a closed pipe
+    let stderr = '';
+    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+    const code = await new Promise<number | null>((resolve) => child.once('exit', resolve));
+    expect({ code, stderr }).toEqual({ code: 0, stderr: '' });
   });
 });
