@@ -24,6 +24,7 @@ import type { Actor } from './auth/actor';
 import { WebSocketServer } from 'ws';
 import { useServer } from 'graphql-ws/use/ws';
 import { CONSOLE_PATH, consoleRouter } from './console/console.router';
+import { listenError } from './common/config-error';
 
 export interface ControlPlaneHttp {
   server: Server;
@@ -68,7 +69,10 @@ export async function startControlPlaneHttp(deps: {
     }
   };
   // Subscriptions (graphql-ws) on the same path; the token comes in connection_init's payload.
-  const wsServer = new WebSocketServer({ server, path: '/graphql', maxPayload: config.maxRequestBytes });
+  // Upgrades are handed over here rather than by giving ws the server: ws would also take the server's
+  // 'error' events, and graphql-ws prints a stack for one (EADDRINUSE) that startup reports itself.
+  const wsServer = new WebSocketServer({ noServer: true, path: '/graphql', maxPayload: config.maxRequestBytes });
+  server.on('upgrade', (request, socket, head) => wsServer.handleUpgrade(request, socket, head, (ws) => wsServer.emit('connection', ws, request)));
   const wsCleanup = useServer<Record<string, unknown>>(
     {
       schema,
@@ -167,7 +171,7 @@ export async function startControlPlaneHttp(deps: {
   });
 
   await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
+    server.once('error', (error) => reject(listenError(error, 'GraphQL', `${config.host}:${config.port}`, 'TOKENGATE_PORT')));
     server.listen(config.port, config.host, () => resolve());
   });
   const address = server.address() as AddressInfo;

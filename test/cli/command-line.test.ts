@@ -2,8 +2,10 @@
 // nothing; an unknown command or flag is named and refused (exit 2) before anything runs.
 import { execFile, spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
+import { type AddressInfo, type Server, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { createTestDatabase } from '../support/database';
 import { CLI, REPO_ROOT } from '../support/processes';
 
 interface Run {
@@ -79,5 +81,33 @@ describe('tokengate command line', () => {
     child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
     const code = await new Promise<number | null>((resolve) => child.once('exit', resolve));
     expect({ code, stderr }).toEqual({ code: 0, stderr: '' });
+  });
+
+  describe('a listener address already in use (a second `npm start`, another program)', () => {
+    let database: { url: string; drop(): Promise<void> };
+    let holder: Server;
+    let busyPort: number;
+
+    beforeAll(async () => {
+      database = await createTestDatabase();
+      holder = createServer();
+      await new Promise<void>((resolve) => holder.listen(0, '127.0.0.1', resolve));
+      busyPort = (holder.address() as AddressInfo).port;
+    });
+    afterAll(async () => {
+      await new Promise((resolve) => holder.close(resolve));
+      await database.drop();
+    });
+
+    it.each([
+      ['TOKENGATE_PORT', 'GraphQL'],
+      ['TOKENGATE_GRPC_PORT', 'the gRPC config service'],
+    ])('%s: `tokengate control-plane` names the address, what it is for and the variable that moves it (exit 1), no stack trace', async (variable, what) => {
+      const env = { DATABASE_URL: database.url, REDIS_URL: 'redis://127.0.0.1:6379', TOKENGATE_REDIS_NAMESPACE: `tg-test-${process.pid}`, TOKENGATE_PORT: '0', TOKENGATE_GRPC_PORT: '0', [variable]: String(busyPort) };
+      const run = await tokengateWith(env, 'control-plane');
+      expect(run.code).toBe(1);
+      expect(run.stderr).toContain(`tokengate: cannot listen on 127.0.0.1:${busyPort} for ${what}: the address is in use (is Tokengate already running?); stop what holds it or set ${variable}\n`);
+      expect(run.stderr).not.toContain('    at ');
+    });
   });
 });

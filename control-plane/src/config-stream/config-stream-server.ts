@@ -18,6 +18,7 @@ import { encodeSnapshotPages } from './snapshot-encoder';
 import type { ControlPlaneMessage, DataPlaneMessage } from './snapshot.types';
 import { usageRecordInput } from './usage-record-message';
 import { WriteBudget } from './write-budget';
+import { listenError } from '../common/config-error';
 
 type ProxyCall = ServerDuplexStream<DataPlaneMessage, ControlPlaneMessage | EncodedControlPlaneMessage>;
 
@@ -163,7 +164,9 @@ export class ConfigStreamServer {
           Boolean(this.options.tls.clientCaFile),
         )
       : ServerCredentials.createInsecure();
-    const bound = await new Promise<number>((resolve, reject) => this.server.bindAsync(`${host}:${port}`, credentials, (error, p) => (error ? reject(error) : resolve(p))));
+    const bound = await new Promise<number>((resolve, reject) =>
+      this.server.bindAsync(`${host}:${port}`, credentials, (error, p) => (error ? reject(listenError(error, 'the gRPC config service', `${host}:${port}`, 'TOKENGATE_GRPC_PORT')) : resolve(p))),
+    );
     const interval = this.options.pollIntervalMs ?? 5000;
     if (interval > 0) {
       this.poller = setInterval(() => void this.poll(), interval);
