@@ -2,6 +2,7 @@
 import 'reflect-metadata';
 import { applyFlagsToEnv, parseFlags } from './args';
 import { AUTOMATION_USAGE } from './apply/usage';
+import type { Listener } from './preflight';
 import { ROTATE_SECRET_KEY_USAGE } from './rotate-secret-key-usage';
 
 // Each command loads only what it runs: a proxy (`data-plane`) never loads the control plane's
@@ -84,6 +85,18 @@ async function preflight(databaseUrl: string, redisUrl: string | null): Promise<
   }
 }
 
+async function listenersFree(listeners: Listener[]): Promise<void> {
+  const problems = await (await import('./preflight.js')).checkListenersFree(listeners);
+  if (problems.length) {
+    console.error(`tokengate cannot start:\n${problems.map((p) => `- ${p}`).join('\n')}`);
+    process.exit(2);
+  }
+}
+
+function workerPort(): number {
+  return Number(process.env.TOKENGATE_WORKER_PORT || 4001);
+}
+
 async function runControlPlane(): Promise<void> {
   const config = (await controlPlaneConfig()).loadControlPlaneConfig();
   await preflight(config.databaseUrl, null);
@@ -103,7 +116,7 @@ async function runWorker(): Promise<void> {
   const { startRolloutWorker, startWorkerMetrics } = await import('../control-plane/src/deployment/rollout-runtime.js');
   const logger = (await import('../control-plane/src/logger.js')).createLogger('worker');
   const runtime = await startRolloutWorker(config, db, logger);
-  const metrics = await startWorkerMetrics(config, Number(process.env.TOKENGATE_WORKER_PORT || 4001), logger);
+  const metrics = await startWorkerMetrics(config, workerPort(), logger);
   // SIGTERM/SIGINT: the job in flight finishes (or, past the grace period or with Redis away, is
   // handed back by its lock); stopping never waits on Redis.
   onShutdown(async () => {
@@ -124,6 +137,16 @@ async function runStart(demo: boolean): Promise<void> {
   const secretsFile = loadOrCreateDevSecrets(findRepositoryRoot(__dirname));
   const config = (await controlPlaneConfig()).loadControlPlaneConfig();
   await preflight(config.databaseUrl, config.redisUrl);
+  const proxyPorts = DEFAULT_ENVIRONMENTS.map((env) => {
+    const variable = `TOKENGATE_${env.handle.toUpperCase()}_PROXY_PORT`;
+    return { ...env, variable, port: Number(process.env[variable] || env.port) };
+  });
+  await listenersFree([
+    { host: config.host, port: config.port, what: 'GraphQL', variable: 'TOKENGATE_PORT' },
+    { host: config.grpcHost, port: config.grpcPort, what: 'the gRPC config service', variable: 'TOKENGATE_GRPC_PORT' },
+    { host: config.host, port: workerPort(), what: 'the rollout worker', variable: 'TOKENGATE_WORKER_PORT' },
+    ...proxyPorts.map((env) => ({ host: process.env.TOKENGATE_PROXY_HOST || '127.0.0.1', port: env.port, what: `the ${env.handle} proxy`, variable: env.variable })),
+  ]);
   const plane = await (await controlPlane()).startControlPlane(config);
   const supervisor = new Supervisor((name, code) => {
     console.error(`tokengate: ${name} exited unexpectedly (code ${code}); stopping`);
@@ -137,8 +160,7 @@ async function runStart(demo: boolean): Promise<void> {
   });
   supervisor.start({ name: 'rollout worker', args: ['worker'] });
   const proxies: Array<{ handle: string; url: string }> = [];
-  for (const env of DEFAULT_ENVIRONMENTS) {
-    const port = Number(process.env[`TOKENGATE_${env.handle.toUpperCase()}_PROXY_PORT`] || env.port);
+  for (const { port, ...env } of proxyPorts) {
     const url = `http://127.0.0.1:${port}`;
     await plane.services.environments.ensure(env.handle, env.name, url);
     supervisor.start({

@@ -1,5 +1,5 @@
 // Before starting: can we reach PostgreSQL and Redis? If not, say which, where, and how to start it.
-import { Socket } from 'node:net';
+import { Socket, createServer } from 'node:net';
 import { Client } from 'pg';
 import { parseRedisUrl, redact as redactRedisUrl } from '../control-plane/src/common/redis-connection';
 
@@ -50,4 +50,35 @@ export async function checkDependencies(databaseUrl: string, redisUrl: string | 
     }
   }
   return problems;
+}
+
+export interface Listener {
+  host: string;
+  port: number;
+  /** What listens there, e.g. "the development proxy". */
+  what: string;
+  /** The variable that moves it. */
+  variable: string;
+}
+
+/**
+ * Which of `listeners` cannot be bound now. `tokengate start` asks before starting anything: a proxy
+ * port held by another Tokengate would otherwise answer the new one's readiness check for it.
+ */
+export async function checkListenersFree(listeners: Listener[]): Promise<string[]> {
+  const problems = await Promise.all(
+    listeners
+      .filter((l) => l.port !== 0)
+      .map(
+        (l) =>
+          new Promise<string | null>((resolve) => {
+            const probe = createServer();
+            probe.once('error', (error: NodeJS.ErrnoException) =>
+              resolve(`${l.host}:${l.port} (${l.what}) is in use${error.code === 'EADDRINUSE' ? ' (is Tokengate already running?)' : `: ${error.message}`}; stop what holds it or set ${l.variable}`),
+            );
+            probe.listen(l.port, l.host, () => probe.close(() => resolve(null)));
+          }),
+      ),
+  );
+  return problems.filter((p): p is string => p !== null);
 }

@@ -3,6 +3,8 @@
 import { execFile, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -165,6 +167,20 @@ describe('tokengate start', () => {
       if (groupAlive()) process.kill(-group, 'SIGKILL');
     }
   }, 180_000);
+
+  it('refuses to start when a proxy port is taken (another Tokengate answering /readyz there), naming it, instead of reporting that one as its own', async () => {
+    const other = createServer((_req, res) => res.writeHead(200, { 'content-type': 'application/json' }).end('{"status":"ready"}'));
+    await new Promise<void>((resolve) => other.listen(0, '127.0.0.1', resolve));
+    const taken = (other.address() as AddressInfo).port;
+    try {
+      const app = runCli(['start'], { ...ownPorts(taken, await freePort()) });
+      expect(await app.exited).toBe(2);
+      expect(app.output()).toContain(`- 127.0.0.1:${taken} (the development proxy) is in use (is Tokengate already running?); stop what holds it or set TOKENGATE_DEVELOPMENT_PROXY_PORT`);
+      expect(app.output()).not.toContain('Tokengate is running');
+    } finally {
+      await new Promise((resolve) => other.close(resolve));
+    }
+  });
 
   it('says which dependency is unreachable, where, and how to start it', async () => {
     const app = runCli(['start'], { DATABASE_URL: 'postgres://postgres@127.0.0.1:1/tokengate', TOKENGATE_STATE_DIR: stateDir, TOKENGATE_PORT: '0', TOKENGATE_GRPC_PORT: '0' });
