@@ -217,7 +217,10 @@ export async function startDataPlane(options: DataPlaneOptions): Promise<DataPla
     // Encoders are built (in the counter's worker) as soon as a snapshot has services to meter.
     holder.onSwap((snapshot) => {
       if (snapshot.services.size === 0) return;
-      counter.warm().catch((error: unknown) => logger.warn({ err: (error as Error).message }, 'warming the tokenizer failed'));
+      // A warm-up cut short by shutdown (Ctrl-C soon after start) is no failure worth a warning.
+      counter.warm().catch((error: unknown) => {
+        if (!counter.isClosed) logger.warn({ err: (error as Error).message }, 'warming the tokenizer failed');
+      });
     });
   }
 

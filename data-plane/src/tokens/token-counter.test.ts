@@ -101,7 +101,9 @@ describe('TokenCounter.close', () => {
   it('rejects calls still pending and every later call', async () => {
     const counter = TokenCounter.start();
     const pending = expect(counter.countText('OPENAI', 'gpt-4o', 'never answered')).rejects.toThrow('the token counter is closed');
+    expect(counter.isClosed).toBe(false);
     await counter.close();
+    expect(counter.isClosed).toBe(true);
     await pending;
     await expect(counter.countText('OPENAI', 'gpt-4o', 'too late')).rejects.toThrow(TokenCounterError);
     await expect(counter.countPrompt('OPENAI', '/v1/embeddings', { input: 'x' }, null)).rejects.toThrow('the token counter is closed');

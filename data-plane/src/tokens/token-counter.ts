@@ -91,6 +91,11 @@ export class TokenCounter {
     return this.call({ kind: 'count-text', provider, model, text });
   }
 
+  /** True once close() was called: a call that failed since failed because of it. */
+  get isClosed(): boolean {
+    return this.closed;
+  }
+
   /** Stops the worker. Calls not yet answered, and every later call, reject with TokenCounterError. */
   async close(): Promise<void> {
     if (this.closed) return;
