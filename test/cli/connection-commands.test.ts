@@ -84,6 +84,10 @@ describe('tokengate create, get marketplace / connections / deployments / usage,
       return run.text.includes('1 requests') && run;
     }, 'the request in the usage report');
     expect(usage.text).toMatch(/^ {2}production {2}acme\/openai {2}web\/openai-app {2}1 requests {2}\d+ prompt \+ \d+ completion = \d+ tokens {2}0 4xx, 0 5xx$/m);
+    // A developer sees the connections of their projects, named the same way.
+    const asDeveloper = await tokengate(tenant.tokens.developer, 'get', 'usage', '--organization', 'acme');
+    expect(asDeveloper.code).toBe(0);
+    expect(asDeveloper.text).toMatch(/^ {2}production {2}acme\/openai {2}web\/openai-app {2}1 requests/m);
   });
 
   it('rotates a key (the new one works at the proxy, the old one is refused) and deletes the connection (its key is refused)', async () => {
