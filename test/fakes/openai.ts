@@ -1,5 +1,6 @@
 // Fake OpenAI API upstream: chat completions, legacy completions and responses (JSON and SSE),
-// embeddings, models, audio transcriptions and file uploads (multipart), image generation, batches.
+// embeddings, moderations, models, audio transcriptions and file uploads (multipart), image generation,
+// batches.
 import chatCompletionExample from '../fixtures/providers/openai/chat-completion.json';
 import chunkExample from '../fixtures/providers/openai/chat-completion-chunk.json';
 import embeddingsExample from '../fixtures/providers/openai/embeddings.json';
@@ -90,6 +91,10 @@ async function handleOpenAI(exchange: FakeExchange, options: FakeProviderOptions
   }
   if (route === 'POST /v1/embeddings') {
     sendJson(res, 200, openAIEmbeddings(behaviour, req.json), headers);
+    return;
+  }
+  if (route === 'POST /v1/moderations') {
+    sendJson(res, 200, openAIModeration(req.json), headers);
     return;
   }
   if (route === 'GET /v1/models') {
@@ -256,6 +261,23 @@ export function openAIImage(behaviour: FakeBehaviour, body: unknown): object {
     data: [{ b64_json: Buffer.from('fake image').toString('base64') }],
     usage: { total_tokens: prompt + completion, input_tokens: prompt, output_tokens: completion, input_tokens_details: { text_tokens: prompt, image_tokens: 0 } },
     ...(stringField(body, 'model') === 'dall-e-3' ? { usage: undefined } : {}),
+  };
+}
+
+/**
+ * `POST /v1/moderations`: one result per input, no `usage` (the moderation models are free, per
+ * OpenAI's model page for omni-moderation-latest).
+ */
+export function openAIModeration(body: unknown): object {
+  const input = field(body, 'input');
+  const count = Array.isArray(input) && input.length > 0 && typeof input[0] === 'string' ? input.length : 1;
+  const categories = { harassment: false, 'harassment/threatening': false, hate: false, 'hate/threatening': false, illicit: false, 'illicit/violent': false, 'self-harm': false, 'self-harm/instructions': false, 'self-harm/intent': false, sexual: false, 'sexual/minors': false, violence: false, 'violence/graphic': false };
+  const scores = Object.fromEntries(Object.keys(categories).map((name) => [name, 0.0001]));
+  const inputTypes = Object.fromEntries(Object.keys(categories).map((name) => [name, ['text']]));
+  return {
+    id: `modr-${randomId(32, '0123456789abcdef')}`,
+    model: stringField(body, 'model') ?? 'omni-moderation-latest',
+    results: Array.from({ length: count }, () => ({ flagged: false, categories, category_scores: scores, category_applied_input_types: inputTypes })),
   };
 }
 

@@ -375,6 +375,13 @@ describe('openai SDK', () => {
     expect(charged).toMatchObject({ requests: 1, ...FREE });
   });
 
+  it('moderations.create is charged nothing: the moderation models are free', async () => {
+    prepare(gw.fakes.openai);
+    const { call, charged } = await meteredCall(gw, 'openai', () => client().moderations.create({ model: 'omni-moderation-latest', input: [PROMPT, 'b'] }));
+    expect(call.results).toHaveLength(2);
+    expect(charged).toMatchObject({ operation: 'moderations', requestModel: 'omni-moderation-latest', requests: 1, ...FREE });
+  });
+
   it('images.generate (gpt-image-1 reports tokens)', async () => {
     prepare(gw.fakes.openai, PLAIN);
     const { call, charged } = await meteredCall(gw, 'openai', async () => client().images.generate({ model: 'gpt-image-1', prompt: PROMPT }));

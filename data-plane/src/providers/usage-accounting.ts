@@ -41,6 +41,8 @@ export type UsageOperation =
   | 'completions'
   | 'responses'
   | 'embeddings'
+  /** Content classification (OpenAI and Mistral moderations): no completion; billed or free per provider. */
+  | 'moderations'
   | 'messages'
   | 'count_tokens'
   | 'converse'

@@ -10,9 +10,10 @@ export type OpenAiEndpoint =
   | 'completions'
   | 'responses'
   | 'responses/input_tokens'
-  | 'embeddings';
+  | 'embeddings'
+  | 'moderations'; // OpenAI `/v1/moderations`; Mistral `/v1/moderations` and `/v1/chat/moderations`
 
-const ENDPOINT_PATH = /\/((?:chat\/|agents\/|fim\/)?completions|responses(?:\/input_tokens)?|embeddings)\/?$/;
+const ENDPOINT_PATH = /\/((?:chat\/|agents\/|fim\/)?completions|responses(?:\/input_tokens)?|embeddings|moderations)\/?$/;
 
 /** The endpoint `providerPath` ends with (one trailing slash allowed), or null for any other path. */
 export function openAiEndpoint(providerPath: string): OpenAiEndpoint | null {
@@ -27,9 +28,10 @@ const OPERATIONS: Readonly<Record<OpenAiEndpoint, UsageOperation>> = {
   responses: 'responses',
   'responses/input_tokens': 'count_tokens',
   embeddings: 'embeddings',
+  moderations: 'moderations',
 };
 
-/** The operation an OpenAI-style path names (chat and legacy/FIM completions, Responses, embeddings). */
+/** The operation an OpenAI-style path names (chat and legacy/FIM completions, Responses, embeddings, moderations). */
 export function openAiOperation(providerPath: string): UsageOperation {
   const endpoint = openAiEndpoint(providerPath);
   return endpoint === null ? 'other' : OPERATIONS[endpoint];

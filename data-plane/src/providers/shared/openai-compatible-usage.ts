@@ -1,7 +1,7 @@
 // Usage accounting for the OpenAI wire format (Chat Completions, legacy Completions, Embeddings,
 // Responses), shared by OpenAI, Azure OpenAI and Mistral; each lists only how it differs.
 import type { EventSourceMessage } from 'eventsource-parser';
-import { type PreparedRequest, type ResponseHeaders, type ResponseObserver, type TokenUsage, type UsageAccounting, type UsageOperation, tokenUsage } from '../usage-accounting';
+import { type ObservedUsage, type PreparedRequest, type ResponseHeaders, type ResponseObserver, type TokenUsage, type UsageAccounting, type UsageOperation, tokenUsage } from '../usage-accounting';
 import { bodyKind } from './content-type';
 import { completionLimit, insertFirstMember, parseJsonRequestBody, withFirstMember } from './json-request-body';
 import { JsonResponseObserver, type JsonUsageReader } from './json-response-observer';
@@ -26,6 +26,11 @@ export interface OpenAiCompatibleDifferences {
    * `stream_options.include_usage: true` added (the usage-only chunk is then stripped again).
    */
   readonly acceptsStreamOptions: (request: OpenAiCompatibleRequest) => boolean;
+  /**
+   * Operations the provider does not bill and whose answers report no usage (OpenAI's moderations):
+   * charged 0/0. Without this an answer without usage is charged the proxy's count of its prompt.
+   */
+  readonly freeOperations?: ReadonlySet<UsageOperation>;
 }
 
 /** The operations whose streams report usage only with `stream_options.include_usage` (every `…/completions` path). */
@@ -67,6 +72,7 @@ export function createOpenAiCompatibleUsageAccounting(differences: OpenAiCompati
 
     observeResponse(prepared: PreparedRequest, status: number, contentType: string | undefined, _headers?: ResponseHeaders): ResponseObserver {
       if (status < 200 || status > 299) return new PassThroughObserver(NOTHING_TO_COUNT);
+      if (differences.freeOperations?.has(prepared.operation) === true) return new PassThroughObserver(FREE_OF_CHARGE);
       const kind = bodyKind(contentType);
       if (kind === 'sse' || (kind === 'none' && prepared.stream)) {
         return new SseResponseObserver(readOpenAiEvent, prepared.stripUsageChunk);
@@ -101,6 +107,7 @@ const FREE_OPERATION_OBJECTS: ReadonlySet<string> = new Set([
 ]);
 
 const NO_TOKENS: TokenUsage = Object.freeze({ promptTokens: 0, completionTokens: 0 });
+const FREE_OF_CHARGE: ObservedUsage = Object.freeze({ usage: NO_TOKENS, completionText: '', complete: true });
 
 /** A Responses API object still being generated in the background: nothing is billed yet. */
 function isPendingResponse(body: JsonObject): boolean {
