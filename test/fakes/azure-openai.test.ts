@@ -47,6 +47,25 @@ describe('fake Azure OpenAI upstream, called with the AzureOpenAI client', () =>
     expect(chunks.at(-1)?.usage).toMatchObject({ prompt_tokens: 11, completion_tokens: 7, total_tokens: 18 });
   });
 
+  it('refuses stream_options on api-versions before 2024-09-01 and beside data_sources, as Azure does', async () => {
+    const request = (apiVersion: string, extra: Record<string, unknown> = {}) =>
+      new AzureOpenAI({ endpoint: fake.url, apiKey: 'azure-key', apiVersion, deployment: 'my-gpt4o', maxRetries: 0 }).chat.completions.create({
+        model: 'gpt-4o',
+        messages: [{ role: 'user', content: 'Hi' }],
+        stream: true,
+        stream_options: { include_usage: true },
+        ...extra,
+      });
+    await expect(request('2024-06-01')).rejects.toMatchObject({ status: 400, code: 'unknown_parameter', param: 'stream_options' });
+    await expect(request('2024-08-01-preview')).rejects.toBeInstanceOf(BadRequestError);
+    await expect(request(API_VERSION, { data_sources: [{ type: 'azure_search', parameters: {} }] })).rejects.toBeInstanceOf(BadRequestError);
+    const accepted = await request('2024-09-01-preview');
+    for await (const chunk of accepted) void chunk;
+    const onYourData = { model: 'gpt-4o', messages: [{ role: 'user' as const, content: 'Hi' }], stream: true as const, data_sources: [] };
+    for await (const chunk of await client.chat.completions.create(onYourData)) void chunk;
+    expect(fake.received.map((r) => r.query['api-version'])).toEqual(['2024-06-01', '2024-08-01-preview', API_VERSION, '2024-09-01-preview', API_VERSION]);
+  });
+
   it('answers 404 in Azure format without api-version, like Azure', async () => {
     const response = await fetch(`${fake.url}/openai/deployments/my-gpt4o/chat/completions`, {
       method: 'POST',

@@ -3,6 +3,8 @@
 // /openai/v1/chat/completions, /embeddings and /responses (model = deployment in the body), which takes
 // no dated api-version: none, `v1` (its default) or `preview`, and a dated one is a 400 as Azure
 // answers it. The v1 Responses API answers as OpenAI's does (the same Response object and events).
+// Chat completions refuse `stream_options` where Azure does: api-versions before 2024-09-01(-preview)
+// and "On Your Data" requests (`data_sources`).
 import chatCompletionExample from '../fixtures/providers/azure-openai/chat-completion.json';
 import errorExamples from '../fixtures/providers/azure-openai/errors.json';
 import firstChunkExample from '../fixtures/providers/azure-openai/stream-first-chunk.json';
@@ -34,6 +36,12 @@ const DEPLOYMENT_ROUTE = /^\/openai\/deployments\/([^/]+)\/(chat\/completions|em
 const V1_ROUTE = /^\/openai\/v1\/(chat\/completions|embeddings|responses)$/;
 /** The v1 reference's `api-version` values: optional, "v1 if not otherwise specified", or `preview` for preview features. */
 const V1_API_VERSIONS: ReadonlySet<string> = new Set(['v1', 'preview']);
+/** The first api-version (GA or preview) whose chat completions take `stream_options`. */
+const FIRST_API_VERSION_WITH_STREAM_OPTIONS = '2024-09-01';
+/** Azure's 400 for `stream_options` on an older api-version (as users report it). */
+const UNKNOWN_STREAM_OPTIONS = { error: { message: "Unknown parameter: 'stream_options'.", type: 'invalid_request_error', param: 'stream_options', code: 'unknown_parameter' } };
+/** Azure's 400 for `stream_options` beside `data_sources` ("On Your Data" validates its body strictly). */
+const DATA_SOURCES_STREAM_OPTIONS = { error: { code: 'invalid_request_error', message: 'Validation error at #/stream_options: Extra inputs are not permitted' } };
 /** Azure's 400 for an api-version a path does not serve (the body users report for dated versions on v1 paths). */
 const API_VERSION_NOT_SUPPORTED = { error: { code: 'BadRequest', message: 'API version not supported' } };
 
@@ -77,6 +85,11 @@ async function handleAzure(exchange: FakeExchange, options: FakeProviderOptions)
     sendJson(res, 200, openAIEmbeddings(behaviour, req.json), headers);
     return;
   }
+  const refusal = route.operation === 'chat/completions' ? streamOptionsRefusal(req) : null;
+  if (refusal !== null) {
+    sendJson(res, 400, refusal, headers);
+    return;
+  }
   // Azure reports the underlying model, not the deployment name; the fake echoes the request's.
   const model = stringField(req.json, 'model') ?? route.deployment ?? '';
   if (route.operation === 'responses') {
@@ -110,6 +123,14 @@ async function handleAzure(exchange: FakeExchange, options: FakeProviderOptions)
     content_filter_results: kind === 'content' ? filterResults : {},
   })).map(withoutServiceTier);
   await sendStream(exchange, [firstChunkExample, ...chunks].map((chunk) => sse(chunk)), { ...SSE_HEADERS, ...headers });
+}
+
+/** Azure's 400 body when a chat completion sends `stream_options` where Azure does not take it, else null. */
+function streamOptionsRefusal(req: RecordedRequest): object | null {
+  if (field(req.json, 'stream_options') === undefined) return null;
+  if (field(req.json, 'data_sources') !== undefined) return DATA_SOURCES_STREAM_OPTIONS;
+  const date = /^\d{4}-\d{2}-\d{2}/.exec(req.query['api-version'] ?? '');
+  return date !== null && date[0] < FIRST_API_VERSION_WITH_STREAM_OPTIONS ? UNKNOWN_STREAM_OPTIONS : null;
 }
 
 /** Azure OpenAI's `{"error":{"code","message"}}` body for a status (`behaviour.errorType` sets `code`). */

@@ -65,6 +65,15 @@ describe('Azure OpenAI (openai SDK, AzureOpenAI client)', () => {
     for await (const chunk of stream) text += chunk.choices[0]?.delta?.content ?? '';
     expect(text).toBe('Hello from the fake');
   });
+
+  it('streams "On Your Data" (data_sources) without the stream_options Azure refuses there', async () => {
+    const modern = new AzureOpenAI({ endpoint: gw.services.azure.endpoint, apiKey: gw.services.azure.key, apiVersion: '2024-10-21', deployment: 'gpt-4o', maxRetries: 0 });
+    const body = { model: 'gpt-4o', messages: [{ role: 'user' as const, content: 'Hi' }], stream: true as const, data_sources: [{ type: 'azure_search', parameters: { endpoint: 'https://search.example', index_name: 'docs' } }] };
+    let text = '';
+    for await (const chunk of await modern.chat.completions.create(body)) text += chunk.choices[0]?.delta?.content ?? '';
+    expect(text).toBe('Hello from the fake');
+    expect(gw.fakes.azure.received.at(-1)?.json).not.toHaveProperty('stream_options');
+  });
 });
 
 describe('Anthropic (@anthropic-ai/sdk)', () => {
