@@ -34,6 +34,20 @@ describe('fake Mistral upstream, called with @mistralai/mistralai', () => {
     expect(request.headers.authorization).toBe('Bearer mistral-key');
   });
 
+  it('refuses OpenAI-only members (stream_options, max_completion_tokens) with a 422 extra_forbidden, as Mistral does', async () => {
+    const response = await fetch(`${fake.url}/v1/chat/completions`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', authorization: 'Bearer mistral-key' },
+      body: JSON.stringify({ model: 'mistral-small-latest', messages, stream: true, stream_options: { include_usage: true } }),
+    });
+    expect(response.status).toBe(422);
+    expect(await response.json()).toMatchObject({
+      object: 'error',
+      message: { detail: [{ type: 'extra_forbidden', loc: ['body', 'stream_options'], msg: 'Extra inputs are not permitted' }] },
+      type: 'invalid_request_error',
+    });
+  });
+
   it('streams per-word chunks, usage on the last chunk only, never null', async () => {
     fake.behaviour.content = 'un deux trois';
     const { result, error } = await runMistralSdk({

@@ -1,7 +1,9 @@
 // Fake Mistral AI upstream: POST /v1/chat/completions, /v1/fim/completions and /v1/agents/completions
 // (JSON and SSE, the chat completion shape), POST /v1/embeddings.
 // Mistral streams carry `usage` on the last chunk only, and never as `"usage": null`
-// (@mistralai/mistralai 2.x rejects null for fields that are not nullable).
+// (@mistralai/mistralai 2.x rejects null for fields that are not nullable). Its API validates request
+// bodies strictly: OpenAI-only members (`stream_options`, `max_completion_tokens`) get a 422
+// `extra_forbidden`, as Mistral answers them.
 import completionExample from '../fixtures/providers/mistral/chat-completion.json';
 import embeddingsExample from '../fixtures/providers/mistral/embeddings.json';
 import errorExamples from '../fixtures/providers/mistral/errors.json';
@@ -43,6 +45,11 @@ async function handleMistral(exchange: FakeExchange, options: FakeProviderOption
     sendJson(res, 404, mistralError(404, behaviour).body, headers);
     return;
   }
+  const extra = OPENAI_ONLY_MEMBERS.filter((name) => field(req.json, name) !== undefined);
+  if (extra.length > 0) {
+    sendJson(res, 422, extraForbidden(extra, req.json), headers);
+    return;
+  }
   // Agents completions name no model in the request: the agent's model answers.
   const model = stringField(req.json, 'model') ?? (route === 'POST /v1/agents/completions' ? 'mistral-large-latest' : completionExample.model);
   if (field(req.json, 'stream') === true) {
@@ -50,6 +57,15 @@ async function handleMistral(exchange: FakeExchange, options: FakeProviderOption
   } else {
     sendJson(res, 200, mistralCompletion(behaviour, model), headers);
   }
+}
+
+/** Members of OpenAI's chat completion request that Mistral's does not define (a gateway might add them). */
+const OPENAI_ONLY_MEMBERS = ['stream_options', 'max_completion_tokens'] as const;
+
+/** Mistral's 422 for unknown request members: pydantic's `extra_forbidden` details inside `message`. */
+function extraForbidden(names: readonly string[], body: unknown): object {
+  const detail = names.map((name) => ({ type: 'extra_forbidden', loc: ['body', name], msg: 'Extra inputs are not permitted', input: field(body, name) }));
+  return { object: 'error', message: { detail }, type: 'invalid_request_error', param: null, code: null };
 }
 
 /** Mistral's `{"object":"error",message,type,param,code}` for a status (`behaviour.errorType` sets `type`). */
