@@ -1,6 +1,6 @@
 // Fake OpenAI API upstream: chat completions, legacy completions and responses (JSON and SSE),
 // embeddings, moderations, models, audio transcriptions and file uploads (multipart), image generation,
-// batches.
+// batches, Realtime client secrets and conversations (both answered without usage).
 import chatCompletionExample from '../fixtures/providers/openai/chat-completion.json';
 import chunkExample from '../fixtures/providers/openai/chat-completion-chunk.json';
 import embeddingsExample from '../fixtures/providers/openai/embeddings.json';
@@ -95,6 +95,14 @@ async function handleOpenAI(exchange: FakeExchange, options: FakeProviderOptions
   }
   if (route === 'POST /v1/moderations') {
     sendJson(res, 200, openAIModeration(req.json), headers);
+    return;
+  }
+  if (route === 'POST /v1/realtime/client_secrets') {
+    sendJson(res, 200, openAIRealtimeClientSecret(req.json), headers);
+    return;
+  }
+  if (route === 'POST /v1/conversations') {
+    sendJson(res, 200, { id: `conv_${randomId(48, '0123456789abcdef')}`, object: 'conversation', created_at: nowSeconds(), metadata: field(req.json, 'metadata') ?? {} }, headers);
     return;
   }
   if (route === 'GET /v1/models') {
@@ -278,6 +286,34 @@ export function openAIModeration(body: unknown): object {
     id: `modr-${randomId(32, '0123456789abcdef')}`,
     model: stringField(body, 'model') ?? 'omni-moderation-latest',
     results: Array.from({ length: count }, () => ({ flagged: false, categories, category_scores: scores, category_applied_input_types: inputTypes })),
+  };
+}
+
+/**
+ * `POST /v1/realtime/client_secrets`: an ephemeral key for a browser's Realtime session and the
+ * session as configured; no usage (the session is billed as it runs, between the browser and OpenAI).
+ */
+export function openAIRealtimeClientSecret(body: unknown): object {
+  const session = field(body, 'session');
+  return {
+    value: `ek_${randomId(32, '0123456789abcdef')}`,
+    expires_at: nowSeconds() + 600,
+    session: {
+      type: 'realtime',
+      object: 'realtime.session',
+      id: `sess_${randomId(21)}`,
+      model: stringField(session, 'model') ?? 'gpt-realtime',
+      output_modalities: ['audio'],
+      instructions: stringField(session, 'instructions') ?? '',
+      tools: [],
+      tool_choice: 'auto',
+      max_output_tokens: 'inf',
+      tracing: null,
+      truncation: 'auto',
+      prompt: null,
+      expires_at: 0,
+      include: null,
+    },
   };
 }
 

@@ -382,6 +382,18 @@ describe('openai SDK', () => {
     expect(charged).toMatchObject({ operation: 'moderations', requestModel: 'omni-moderation-latest', requests: 1, ...FREE });
   });
 
+  it('realtime.clientSecrets.create and conversations.create are charged nothing: they bill no tokens and report no usage', async () => {
+    prepare(gw.fakes.openai);
+    const instructions = `${PROMPT} Answer as a friendly travel agent. `.repeat(40);
+    const secret = await meteredCall(gw, 'openai', () => client().realtime.clientSecrets.create({ session: { type: 'realtime', model: 'gpt-realtime', instructions } }));
+    expect(secret.call.value).toMatch(/^ek_/);
+    expect(secret.charged).toMatchObject({ operation: 'other', requests: 1, ...FREE });
+    prepare(gw.fakes.openai);
+    const conversation = await meteredCall(gw, 'openai', () => client().conversations.create({ items: [{ type: 'message', role: 'user', content: instructions }] }));
+    expect(conversation.call.object).toBe('conversation');
+    expect(conversation.charged).toMatchObject({ operation: 'other', requests: 1, ...FREE });
+  });
+
   it('images.generate (gpt-image-1 reports tokens)', async () => {
     prepare(gw.fakes.openai, PLAIN);
     const { call, charged } = await meteredCall(gw, 'openai', async () => client().images.generate({ model: 'gpt-image-1', prompt: PROMPT }));

@@ -13,6 +13,7 @@ const FIRST_API_VERSION_WITH_STREAM_OPTIONS = '2024-09-01';
 export const azureOpenAiUsageAccounting = createOpenAiCompatibleUsageAccounting({
   modelFromPath: azureDeployment,
   acceptsStreamOptions: acceptsStreamOptions,
+  reportsUsageOfEveryTokenCharge: true,
 });
 
 function acceptsStreamOptions(request: OpenAiCompatibleRequest): boolean {

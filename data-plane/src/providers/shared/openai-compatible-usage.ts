@@ -31,6 +31,13 @@ export interface OpenAiCompatibleDifferences {
    * charged 0/0. Without this an answer without usage is charged the proxy's count of its prompt.
    */
   readonly freeOperations?: ReadonlySet<UsageOperation>;
+  /**
+   * The provider reports usage in every JSON answer it bills tokens for (OpenAI, Azure OpenAI): a
+   * complete JSON answer without usage to a request of no known operation ('other': Realtime client
+   * secrets, conversations, vector stores, fine-tuning jobs...) is charged 0/0. Without this it is
+   * charged the proxy's count of the request body. Mistral bills its classifiers without usage.
+   */
+  readonly reportsUsageOfEveryTokenCharge?: boolean;
 }
 
 /** The operations whose streams report usage only with `stream_options.include_usage` (every `…/completions` path). */
@@ -77,7 +84,11 @@ export function createOpenAiCompatibleUsageAccounting(differences: OpenAiCompati
       if (kind === 'sse' || (kind === 'none' && prepared.stream)) {
         return new SseResponseObserver(readOpenAiEvent, prepared.stripUsageChunk);
       }
-      if (kind === 'json' || kind === 'none') return new JsonResponseObserver(isRetrieval(prepared) ? RETRIEVAL_JSON_READER : OPENAI_JSON_READER);
+      if (kind === 'json' || kind === 'none') {
+        if (isRetrieval(prepared)) return new JsonResponseObserver(RETRIEVAL_JSON_READER);
+        const unbilled = prepared.operation === 'other' && differences.reportsUsageOfEveryTokenCharge === true;
+        return new JsonResponseObserver(unbilled ? UNKNOWN_OPERATION_JSON_READER : OPENAI_JSON_READER);
+      }
       return new PassThroughObserver(NOTHING_TO_COUNT); // audio, images, files: no usage to read
     },
   };
@@ -163,6 +174,16 @@ const RETRIEVAL_JSON_READER: JsonUsageReader = {
   },
   // A large retrieved body (a list, a Response with images) is never charged from a usage found in it.
   usageMember: () => null,
+  text: () => '',
+};
+
+/**
+ * An answer to a request of no known operation, from a provider that reports the usage of everything
+ * it bills in tokens: the usage it reports, else nothing (it billed no tokens).
+ */
+const UNKNOWN_OPERATION_JSON_READER: JsonUsageReader = {
+  usage: (body) => OPENAI_JSON_READER.usage(body) ?? NO_TOKENS,
+  usageMember: openAiUsage,
   text: () => '',
 };
 
