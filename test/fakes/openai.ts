@@ -109,6 +109,12 @@ async function handleOpenAI(exchange: FakeExchange, options: FakeProviderOptions
     sendJson(res, 200, modelsExample, headers);
     return;
   }
+  const stored = req.method === 'POST' ? /^\/v1\/chat\/completions\/([^/]+)$/.exec(req.path) : null;
+  if (stored) {
+    // Updates a stored completion's metadata; answers the completion, its original usage included.
+    sendJson(res, 200, { ...openAIChatCompletion(behaviour, chatCompletionExample.model), id: decodeURIComponent(stored[1]), metadata: field(req.json, 'metadata') ?? null }, headers);
+    return;
+  }
   const model = req.method === 'GET' ? /^\/v1\/models\/([^/]+)$/.exec(req.path) : null;
   if (model) {
     const found = modelsExample.data.find((m) => m.id === decodeURIComponent(model[1]));

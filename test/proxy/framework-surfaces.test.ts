@@ -394,6 +394,14 @@ describe('openai SDK', () => {
     expect(conversation.charged).toMatchObject({ operation: 'other', requests: 1, ...FREE });
   });
 
+  it('chat.completions.update (a stored completion\'s metadata) is charged nothing: its usage was charged when it was created', async () => {
+    prepare(gw.fakes.openai);
+    const { call, charged } = await meteredCall(gw, 'openai', () => client().chat.completions.update('chatcmpl-abc123', { metadata: { reviewed: 'yes' } }));
+    expect(call.usage?.prompt_tokens).toBe(BILLED.prompt);
+    expect(gw.fakes.openai.received[0].path).toBe('/v1/chat/completions/chatcmpl-abc123');
+    expect(charged).toMatchObject({ operation: 'other', requests: 1, ...FREE });
+  });
+
   it('images.generate (gpt-image-1 reports tokens)', async () => {
     prepare(gw.fakes.openai, PLAIN);
     const { call, charged } = await meteredCall(gw, 'openai', async () => client().images.generate({ model: 'gpt-image-1', prompt: PROMPT }));

@@ -179,10 +179,12 @@ const RETRIEVAL_JSON_READER: JsonUsageReader = {
 
 /**
  * An answer to a request of no known operation, from a provider that reports the usage of everything
- * it bills in tokens: the usage it reports, else nothing (it billed no tokens).
+ * it bills in tokens: the usage it reports, else nothing (it billed no tokens). A chat completion
+ * answered there is a stored one whose metadata was updated (`POST /v1/chat/completions/{id}`): it
+ * repeats the usage charged when it was created.
  */
 const UNKNOWN_OPERATION_JSON_READER: JsonUsageReader = {
-  usage: (body) => OPENAI_JSON_READER.usage(body) ?? NO_TOKENS,
+  usage: (body) => (body.object === 'chat.completion' ? NO_TOKENS : (OPENAI_JSON_READER.usage(body) ?? NO_TOKENS)),
   usageMember: openAiUsage,
   text: () => '',
 };
