@@ -73,6 +73,15 @@ async function handleOpenAI(exchange: FakeExchange, options: FakeProviderOptions
     }
     return;
   }
+  if (route === 'POST /v1/audio/speech') {
+    if (stringField(req.json, 'stream_format') === 'sse') {
+      await sendStream(exchange, openAISpeechStream(behaviour).map((event) => sse(event)), { ...SSE_HEADERS, ...headers });
+    } else {
+      res.writeHead(200, { 'content-type': 'audio/mpeg', 'content-length': FAKE_AUDIO.length, ...headers });
+      res.end(FAKE_AUDIO);
+    }
+    return;
+  }
   if (route === 'POST /v1/audio/transcriptions') {
     sendJson(res, 200, openAITranscription(behaviour, req.rawBody), headers);
     return;
@@ -276,6 +285,24 @@ export function openAIImage(behaviour: FakeBehaviour, body: unknown): object {
     usage: { total_tokens: prompt + completion, input_tokens: prompt, output_tokens: completion, input_tokens_details: { text_tokens: prompt, image_tokens: 0 } },
     ...(stringField(body, 'model') === 'dall-e-3' ? { usage: undefined } : {}),
   };
+}
+
+/** The audio the fake's speech answers carry. */
+const FAKE_AUDIO = Buffer.from('ID3fake mp3 frames '.repeat(64));
+
+/**
+ * `POST /v1/audio/speech` with `stream_format: "sse"` (gpt-4o-mini-tts): unnamed events, base64 audio
+ * in `speech.audio.delta`, then `speech.audio.done` with the usage (text input tokens, audio output
+ * tokens); no `[DONE]`.
+ */
+export function openAISpeechStream(behaviour: FakeBehaviour): object[] {
+  const { prompt, completion } = behaviour.usage;
+  const half = FAKE_AUDIO.length / 2;
+  return [
+    { type: 'speech.audio.delta', audio: FAKE_AUDIO.subarray(0, half).toString('base64') },
+    { type: 'speech.audio.delta', audio: FAKE_AUDIO.subarray(half).toString('base64') },
+    { type: 'speech.audio.done', usage: { input_tokens: prompt, output_tokens: completion, total_tokens: prompt + completion } },
+  ];
 }
 
 /**

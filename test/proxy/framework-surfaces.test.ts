@@ -402,6 +402,16 @@ describe('openai SDK', () => {
     expect(charged).toMatchObject({ operation: 'other', requests: 1, ...FREE });
   });
 
+  it('audio.speech.create streamed as SSE is charged the usage of its speech.audio.done event', async () => {
+    prepare(gw.fakes.openai, PLAIN);
+    const { call, charged } = await meteredCall(gw, 'openai', async () => {
+      const response = await client().audio.speech.create({ model: 'gpt-4o-mini-tts', voice: 'alloy', input: PROMPT, stream_format: 'sse' });
+      return response.text();
+    });
+    expect(call).toContain('"type":"speech.audio.done"');
+    expect(charged).toMatchObject({ requestModel: 'gpt-4o-mini-tts', requests: 1, ...PLAIN_CHARGED });
+  });
+
   it('images.generate (gpt-image-1 reports tokens)', async () => {
     prepare(gw.fakes.openai, PLAIN);
     const { call, charged } = await meteredCall(gw, 'openai', async () => client().images.generate({ model: 'gpt-image-1', prompt: PROMPT }));

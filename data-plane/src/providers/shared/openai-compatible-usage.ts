@@ -245,6 +245,11 @@ const RESPONSES_FINAL_EVENTS: ReadonlySet<string> = new Set(['response.completed
  */
 const MISTRAL_CONVERSATION_TEXT = 'message.output.delta';
 const MISTRAL_CONVERSATION_DONE = 'conversation.response.done';
+/**
+ * `POST /v1/audio/speech` with `stream_format: "sse"`: base64 audio in speech.audio.delta, then
+ * speech.audio.done with the usage (text input tokens, audio output tokens), which ends it.
+ */
+const SPEECH_DONE = 'speech.audio.done';
 
 /**
  * One event of an OpenAI-style stream: Chat Completions chunks ending with `data: [DONE]` (usage on
@@ -267,7 +272,8 @@ export function readOpenAiEvent(event: EventSourceMessage, tally: UsageTally): b
     !RESPONSES_TEXT_EVENTS.has(name) &&
     !RESPONSES_FINAL_EVENTS.has(name) &&
     name !== MISTRAL_CONVERSATION_TEXT &&
-    name !== MISTRAL_CONVERSATION_DONE
+    name !== MISTRAL_CONVERSATION_DONE &&
+    name !== SPEECH_DONE
   ) {
     return false;
   }
@@ -311,7 +317,7 @@ function readResponsesEvent(type: string, event: JsonObject, tally: UsageTally):
   } else if (type === MISTRAL_CONVERSATION_TEXT) {
     const content = event.content;
     tally.addText(isJsonObject(content) ? contentText([content]) : contentText(content));
-  } else if (type === MISTRAL_CONVERSATION_DONE) {
+  } else if (type === MISTRAL_CONVERSATION_DONE || type === SPEECH_DONE) {
     tally.usage = openAiUsage(event.usage) ?? tally.usage;
     tally.complete = true;
   } else if (type === 'transcript.text.done') {
