@@ -87,7 +87,11 @@ async function handleOpenAI(exchange: FakeExchange, options: FakeProviderOptions
     return;
   }
   if (route === 'POST /v1/images/generations') {
-    sendJson(res, 200, openAIImage(behaviour, req.json), headers);
+    if (field(req.json, 'stream') === true) {
+      await sendStream(exchange, openAIImageStream(behaviour, req.json), { ...SSE_HEADERS, ...headers });
+    } else {
+      sendJson(res, 200, openAIImage(behaviour, req.json), headers);
+    }
     return;
   }
   if (route === 'POST /v1/files') {
@@ -348,6 +352,26 @@ export function openAIRealtimeClientSecret(body: unknown): object {
       include: null,
     },
   };
+}
+
+/**
+ * `POST /v1/images/generations` with `stream: true` (GPT image models): named events,
+ * `partial_images` image_generation.partial_image events, then image_generation.completed with the
+ * image and the usage (text input tokens, image output tokens).
+ */
+export function openAIImageStream(behaviour: FakeBehaviour, body: unknown): string[] {
+  const { prompt, completion } = behaviour.usage;
+  const image = Buffer.from('fake image').toString('base64');
+  const common = { background: 'opaque', created_at: nowSeconds(), output_format: 'png', quality: 'low', size: '1024x1024' };
+  const partials = field(body, 'partial_images');
+  const events: object[] = Array.from({ length: typeof partials === 'number' ? partials : 0 }, (_, index) => ({ type: 'image_generation.partial_image', ...common, b64_json: image, partial_image_index: index }));
+  events.push({
+    type: 'image_generation.completed',
+    ...common,
+    b64_json: image,
+    usage: { total_tokens: prompt + completion, input_tokens: prompt, output_tokens: completion, input_tokens_details: { text_tokens: prompt, image_tokens: 0 } },
+  });
+  return events.map((event) => sse(event, (event as { type: string }).type));
 }
 
 /** `POST /v1/files` (multipart): the File object. */

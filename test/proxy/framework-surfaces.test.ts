@@ -419,6 +419,17 @@ describe('openai SDK', () => {
     expect(charged).toMatchObject({ requestModel: 'gpt-image-1', requests: 1, ...PLAIN_CHARGED });
   });
 
+  it('images.generate streamed is charged the usage of its image_generation.completed event', async () => {
+    prepare(gw.fakes.openai, PLAIN);
+    const { call, charged } = await meteredCall(gw, 'openai', async () => {
+      const types: string[] = [];
+      for await (const event of await client().images.generate({ model: 'gpt-image-1', prompt: PROMPT, stream: true, partial_images: 2 })) types.push(event.type);
+      return types;
+    });
+    expect(call).toEqual(['image_generation.partial_image', 'image_generation.partial_image', 'image_generation.completed']);
+    expect(charged).toMatchObject({ requestModel: 'gpt-image-1', requests: 1, ...PLAIN_CHARGED });
+  });
+
   it('SDK retries: a 500 then a 200 charges the tokens once, the 500 as an error', async () => {
     prepare(gw.fakes.openai);
     gw.fakes.openai.behaviour.status = 500;

@@ -250,6 +250,11 @@ const MISTRAL_CONVERSATION_DONE = 'conversation.response.done';
  * speech.audio.done with the usage (text input tokens, audio output tokens), which ends it.
  */
 const SPEECH_DONE = 'speech.audio.done';
+/**
+ * `POST /v1/images/generations` and `/edits` with `stream: true` (GPT image models): named events,
+ * partial images (skipped unparsed), then the completed image with the usage (image output tokens).
+ */
+const IMAGE_DONE_EVENTS: ReadonlySet<string> = new Set(['image_generation.completed', 'image_edit.completed']);
 
 /**
  * One event of an OpenAI-style stream: Chat Completions chunks ending with `data: [DONE]` (usage on
@@ -273,7 +278,8 @@ export function readOpenAiEvent(event: EventSourceMessage, tally: UsageTally): b
     !RESPONSES_FINAL_EVENTS.has(name) &&
     name !== MISTRAL_CONVERSATION_TEXT &&
     name !== MISTRAL_CONVERSATION_DONE &&
-    name !== SPEECH_DONE
+    name !== SPEECH_DONE &&
+    !IMAGE_DONE_EVENTS.has(name)
   ) {
     return false;
   }
@@ -317,7 +323,7 @@ function readResponsesEvent(type: string, event: JsonObject, tally: UsageTally):
   } else if (type === MISTRAL_CONVERSATION_TEXT) {
     const content = event.content;
     tally.addText(isJsonObject(content) ? contentText([content]) : contentText(content));
-  } else if (type === MISTRAL_CONVERSATION_DONE || type === SPEECH_DONE) {
+  } else if (type === MISTRAL_CONVERSATION_DONE || type === SPEECH_DONE || IMAGE_DONE_EVENTS.has(type)) {
     tally.usage = openAiUsage(event.usage) ?? tally.usage;
     tally.complete = true;
   } else if (type === 'transcript.text.done') {
