@@ -63,7 +63,9 @@ async function handleAnthropic(exchange: FakeExchange, options: FakeProviderOpti
   }
   const model = stringField(req.json, 'model') ?? messageExample.model;
   if (field(req.json, 'stream') === true) {
-    await sendStream(exchange, anthropicStream(behaviour, model), { ...SSE_HEADERS, ...headers });
+    const events = anthropicStream(behaviour, model);
+    const cut = behaviour.streamErrorAfterChunks;
+    await sendStream(exchange, cut === undefined ? events : [...events.slice(0, cut), anthropicStreamError(behaviour)], { ...SSE_HEADERS, ...headers });
   } else {
     sendJson(res, 200, anthropicMessage(behaviour, model), headers);
   }
@@ -77,6 +79,15 @@ export function anthropicError(status: number, behaviour: FakeBehaviour): Provid
   const error = { ...example.error, ...(behaviour.errorType === undefined ? {} : { type: behaviour.errorType }) };
   const requestId = `req_${randomId(24)}`;
   return { body: { type: 'error', error, request_id: requestId }, headers: { 'request-id': requestId } };
+}
+
+/**
+ * The error event Anthropic sends inside a stream already answered 200 (e.g. overloaded_error where a
+ * request would get a 529), after which the stream ends without message_delta or message_stop.
+ */
+export function anthropicStreamError(behaviour: FakeBehaviour): string {
+  const type = behaviour.errorType ?? 'overloaded_error';
+  return sse({ type: 'error', error: { type, message: type === 'overloaded_error' ? 'Overloaded' : `Fake stream error ${type}` } }, 'error');
 }
 
 function messageId(): string {

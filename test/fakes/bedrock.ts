@@ -86,7 +86,9 @@ async function handleBedrock(exchange: FakeExchange, options: FakeBedrockOptions
     });
     return;
   }
-  await sendStream(exchange, bedrockConverseStream(behaviour), {
+  const events = bedrockConverseStream(behaviour);
+  const cut = behaviour.streamErrorAfterChunks;
+  await sendStream(exchange, cut === undefined ? events : [...events.slice(0, cut), bedrockStreamException(behaviour)], {
     'content-type': 'application/vnd.amazon.eventstream',
     'x-amzn-requestid': requestId,
   });
@@ -238,6 +240,22 @@ export function bedrockEvent(eventType: string, payload: object): Uint8Array {
       ':message-type': { type: 'string', value: 'event' },
     },
     body: fromUtf8(JSON.stringify({ ...payload, p: randomId(1 + Math.floor(Math.random() * 50)) })),
+  });
+}
+
+/**
+ * An exception inside an event stream already answered 200 (`:message-type: exception`, the
+ * lower-camel-case name in `:exception-type`, `{"message"}`): throttlingException by default.
+ */
+export function bedrockStreamException(behaviour: FakeBehaviour): Uint8Array {
+  const type = behaviour.errorType ?? 'throttlingException';
+  return codec.encode({
+    headers: {
+      ':exception-type': { type: 'string', value: type },
+      ':content-type': { type: 'string', value: 'application/json' },
+      ':message-type': { type: 'string', value: 'exception' },
+    },
+    body: fromUtf8(JSON.stringify({ message: type === 'throttlingException' ? 'Too many requests, please wait before trying again.' : `Fake stream exception ${type}` })),
   });
 }
 

@@ -46,6 +46,12 @@ export interface FakeBehaviour {
    * the next frame would have been sent (`chunkDelayMs` later, at least 20 ms).
    */
   cutStreamAfterChunks?: number;
+  /**
+   * After this many stream frames, send the provider's in-stream error instead of the rest and end
+   * the response cleanly (HTTP 200 already sent): Anthropic's `event: error` (overloaded_error, or
+   * `errorType`), Bedrock's `:message-type: exception` frame (throttlingException, or `errorType`).
+   */
+  streamErrorAfterChunks?: number;
   /** Wait this long before each stream frame. */
   chunkDelayMs?: number;
   /**

@@ -97,6 +97,8 @@ export interface ObservedUsage {
    * message_start, on a stream cut before message_delta): use them instead of counting the prompt.
    */
   readonly reportedPromptTokens?: number;
+  /** The cached parts of reportedPromptTokens, when the provider reported them with it (message_start's cache reads and writes). */
+  readonly reportedPromptCache?: { readonly cachedRead: number; readonly cachedWrite: number };
   /** The model the response names (OpenAI/Mistral `model`, Anthropic `message.model`), when it names one. */
   readonly responseModel?: string;
   /**

@@ -5,7 +5,7 @@
 // proxy's count) settles the reservation and is reported with the request's dimensions.
 import type { Logger } from 'pino';
 import type { TokengateErrorCode } from '../providers/provider-adapter';
-import { type ObservedUsage, type PreparedRequest, RequestBodyError, type ResponseHeaders, type ResponseObserver, type TokenUsage } from '../providers/usage-accounting';
+import { type ObservedUsage, type PreparedRequest, RequestBodyError, type ResponseHeaders, type ResponseObserver, type TokenUsage, tokenUsage } from '../providers/usage-accounting';
 import { NOTHING_TO_COUNT, PassThroughObserver } from '../providers/shared/usage-tally';
 import { canDecode, contentCodings } from '../proxy/content-encoding';
 import type { ConsumerKeyGrant } from '../snapshot/consumer-key-index';
@@ -372,14 +372,14 @@ export class RequestMeter {
   /** Without the tokenizer: what was reported or counted already, else ~4 UTF-8 bytes a token (prompt: the whole body). */
   private estimate(seen: ObservedUsage, prepared: PreparedRequest): TokenUsage {
     const promptTokens = seen.reportedPromptTokens ?? this.exactPrompt ?? Math.ceil(prepared.body.length / ESTIMATED_BYTES_PER_TOKEN);
-    return { promptTokens, completionTokens: Math.ceil(Buffer.byteLength(seen.completionText, 'utf8') / ESTIMATED_BYTES_PER_TOKEN) };
+    return tokenUsage(promptTokens, Math.ceil(Buffer.byteLength(seen.completionText, 'utf8') / ESTIMATED_BYTES_PER_TOKEN), reportedCache(seen));
   }
 
   private async count(seen: ObservedUsage, prepared: PreparedRequest): Promise<TokenUsage> {
     const { counter } = this.deps;
     const prompt = seen.reportedPromptTokens ?? this.exactPrompt ?? (await counter.countPrompt(this.service.provider.id, this.providerPath, prepared.json, prepared.model, prepared.body));
     const completion = seen.completionText === '' ? 0 : await counter.countText(this.service.provider.id, prepared.model, seen.completionText);
-    return { promptTokens: prompt, completionTokens: completion };
+    return tokenUsage(prompt, completion, reportedCache(seen));
   }
 
   /** Settles the reservation (if any) with `usage` and reports it; waits only for what the budget needs waited for. */
@@ -419,6 +419,12 @@ export class RequestMeter {
     headers['x-tokengate-budget-dimension'] = dimension;
     return { status: 429, code: 'request_exceeds_budget', message, headers };
   }
+}
+
+/** The cache parts of a prompt the provider reported ahead of its final usage (a stream that ended before it). */
+function reportedCache(seen: ObservedUsage): { cachedRead?: number; cachedWrite?: number } {
+  if (seen.reportedPromptTokens === undefined || seen.reportedPromptCache === undefined) return {};
+  return seen.reportedPromptCache;
 }
 
 function headerValue(value: string | readonly string[] | undefined): string | undefined {

@@ -103,6 +103,10 @@ function anthropicEventReader(): (event: EventSourceMessage, tally: UsageTally) 
       const prompt = promptTokens(usage);
       if (prompt !== null) {
         tally.reportedPromptTokens = prompt;
+        tally.reportedPromptCache = {
+          cachedRead: tokenCount(member(usage, 'cache_read_input_tokens')) ?? 0,
+          cachedWrite: tokenCount(member(usage, 'cache_creation_input_tokens')) ?? 0,
+        };
         startUsage = usage;
       }
       break;

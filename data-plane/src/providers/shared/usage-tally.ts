@@ -9,6 +9,8 @@ export class UsageTally {
   usage: TokenUsage | null = null;
   /** Prompt tokens reported ahead of the final usage. */
   reportedPromptTokens: number | null = null;
+  /** The cache reads and writes inside reportedPromptTokens, when reported with it. */
+  reportedPromptCache: { cachedRead: number; cachedWrite: number } | null = null;
   complete = false;
   /** The model the response named, when it named one. */
   responseModel: string | null = null;
@@ -38,7 +40,10 @@ export class UsageTally {
 
   result(): ObservedUsage {
     const observed: { -readonly [K in keyof ObservedUsage]: ObservedUsage[K] } = { usage: this.usage, completionText: this.text, complete: this.complete };
-    if (this.usage === null && this.reportedPromptTokens !== null) observed.reportedPromptTokens = this.reportedPromptTokens;
+    if (this.usage === null && this.reportedPromptTokens !== null) {
+      observed.reportedPromptTokens = this.reportedPromptTokens;
+      if (this.reportedPromptCache !== null) observed.reportedPromptCache = this.reportedPromptCache;
+    }
     if (this.responseModel !== null) observed.responseModel = this.responseModel;
     return observed;
   }

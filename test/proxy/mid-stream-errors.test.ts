@@ -1,0 +1,74 @@
+// Streams the provider ends with an error after answering 200: Anthropic's `event: error`
+// (overloaded_error where a request would get a 529) and Bedrock's `:message-type: exception` frame
+// (throttlingException). The SDK raises the provider's error through the proxy, and the request is
+// charged what the provider reported before the error (Anthropic's message_start) or the proxy's
+// count, with the partial completion counted: never the usage of a whole answer, never nothing.
+import Anthropic, { APIError } from '@anthropic-ai/sdk';
+import { BedrockRuntimeClient, ConverseStreamCommand, ThrottlingException } from '@aws-sdk/client-bedrock-runtime';
+import { type Gateway, PROVIDER_SECRETS, startGateway } from '../support/gateway-harness';
+import { BEDROCK_MODEL, BILLED, PROMPT, prepare } from '../support/framework-calls';
+import { meteredCall } from '../support/usage-report';
+
+let gw: Gateway;
+
+beforeAll(async () => {
+  gw = await startGateway({ rateLimiting: { usageReportIntervalMs: 100 } });
+});
+afterAll(async () => {
+  await gw?.stop();
+});
+
+/** Long enough that the part streamed before the error is a few tokens, far from the whole answer's. */
+const CONTENT = 'The quarterly report shows revenue up eleven percent, costs flat, and a strong pipeline for next year.';
+
+it('Anthropic: an overloaded_error event mid-stream reaches the SDK; the prompt is charged as message_start reported it, with its cache parts', async () => {
+  prepare(gw.fakes.anthropic);
+  gw.fakes.anthropic.behaviour.content = CONTENT;
+  gw.fakes.anthropic.behaviour.streamErrorAfterChunks = 5; // message_start, content_block_start, ping, two deltas
+  const client = new Anthropic({ baseURL: gw.services.anthropic.endpoint, apiKey: gw.services.anthropic.key, maxRetries: 0 });
+  const { call, charged } = await meteredCall(gw, 'anthropic', async () => {
+    let text = '';
+    try {
+      const stream = client.messages.stream({ model: 'claude-sonnet-5-5', max_tokens: 1000, messages: [{ role: 'user', content: PROMPT }] });
+      stream.on('text', (delta) => {
+        text += delta;
+      });
+      await stream.finalMessage();
+      return { text, error: null };
+    } catch (error) {
+      return { text, error };
+    }
+  });
+  expect(call.error).toBeInstanceOf(APIError);
+  expect(call.error).toMatchObject({ error: { type: 'error', error: { type: 'overloaded_error' } } });
+  expect(call.text).toBe('The quarterly');
+  expect(charged).toMatchObject({ operation: 'messages', requests: 1, promptTokens: BILLED.prompt, cachedPromptReadTokens: BILLED.cachedRead, cachedPromptWriteTokens: BILLED.cachedWrite });
+  expect(charged.completionTokens).toBeGreaterThan(0);
+  expect(charged.completionTokens).toBeLessThan(10);
+});
+
+it('Bedrock: a throttlingException frame mid-ConverseStream reaches the SDK as ThrottlingException; the partial completion is counted', async () => {
+  prepare(gw.fakes.bedrock);
+  gw.fakes.bedrock.behaviour.content = CONTENT;
+  gw.fakes.bedrock.behaviour.streamErrorAfterChunks = 3; // messageStart, two contentBlockDelta
+  const client = new BedrockRuntimeClient({ endpoint: gw.services.bedrock.endpoint, region: PROVIDER_SECRETS.awsRegion, token: { token: gw.services.bedrock.key }, authSchemePreference: ['httpBearerAuth'], maxAttempts: 1 });
+  const { call, charged } = await meteredCall(gw, 'bedrock', async () => {
+    let text = '';
+    try {
+      const reply = await client.send(new ConverseStreamCommand({ modelId: BEDROCK_MODEL, messages: [{ role: 'user', content: [{ text: PROMPT }] }] }));
+      for await (const event of reply.stream ?? []) text += event.contentBlockDelta?.delta?.text ?? '';
+      return { text, error: null };
+    } catch (error) {
+      return { text, error };
+    } finally {
+      client.destroy();
+    }
+  });
+  expect(call.error).toBeInstanceOf(ThrottlingException);
+  expect(call.text).toBe('The quarterly');
+  expect(charged).toMatchObject({ operation: 'converse_stream', requests: 1 });
+  expect(charged.promptTokens).toBeGreaterThan(0);
+  expect(charged.promptTokens).toBeLessThan(BILLED.prompt);
+  expect(charged.completionTokens).toBeGreaterThan(0);
+  expect(charged.completionTokens).toBeLessThan(10);
+});
