@@ -79,7 +79,9 @@ async function handleBedrock(exchange: FakeExchange, options: FakeBedrockOptions
     return;
   }
   if (route[2] === 'invoke-with-response-stream') {
-    await sendStream(exchange, bedrockInvokeStream(behaviour, anthropicModelName(decodeURIComponent(route[1]))), {
+    const chunks = bedrockInvokeStream(behaviour, anthropicModelName(decodeURIComponent(route[1])));
+    const cut = behaviour.streamErrorAfterChunks;
+    await sendStream(exchange, cut === undefined ? chunks : [...chunks.slice(0, cut), bedrockStreamException(behaviour)], {
       'content-type': 'application/vnd.amazon.eventstream',
       'x-amzn-requestid': requestId,
       'x-amzn-bedrock-content-type': 'application/json',

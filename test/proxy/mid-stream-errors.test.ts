@@ -4,7 +4,7 @@
 // charged what the provider reported before the error (Anthropic's message_start) or the proxy's
 // count, with the partial completion counted: never the usage of a whole answer, never nothing.
 import Anthropic, { APIError } from '@anthropic-ai/sdk';
-import { BedrockRuntimeClient, ConverseStreamCommand, ThrottlingException } from '@aws-sdk/client-bedrock-runtime';
+import { BedrockRuntimeClient, ConverseStreamCommand, InvokeModelWithResponseStreamCommand, ThrottlingException } from '@aws-sdk/client-bedrock-runtime';
 import { type Gateway, PROVIDER_SECRETS, startGateway } from '../support/gateway-harness';
 import { BEDROCK_MODEL, BILLED, PROMPT, prepare } from '../support/framework-calls';
 import { meteredCall } from '../support/usage-report';
@@ -69,6 +69,31 @@ it('Bedrock: a throttlingException frame mid-ConverseStream reaches the SDK as T
   expect(charged).toMatchObject({ operation: 'converse_stream', requests: 1 });
   expect(charged.promptTokens).toBeGreaterThan(0);
   expect(charged.promptTokens).toBeLessThan(BILLED.prompt);
+  expect(charged.completionTokens).toBeGreaterThan(0);
+  expect(charged.completionTokens).toBeLessThan(10);
+});
+
+it('Bedrock InvokeModelWithResponseStream (Claude): an exception before the metrics chunk is charged the prompt message_start reported, with its cache parts', async () => {
+  prepare(gw.fakes.bedrock);
+  gw.fakes.bedrock.behaviour.content = CONTENT;
+  gw.fakes.bedrock.behaviour.streamErrorAfterChunks = 4; // message_start, content_block_start, two deltas
+  const client = new BedrockRuntimeClient({ endpoint: gw.services.bedrock.endpoint, region: PROVIDER_SECRETS.awsRegion, token: { token: gw.services.bedrock.key }, authSchemePreference: ['httpBearerAuth'], maxAttempts: 1 });
+  const body = JSON.stringify({ anthropic_version: 'bedrock-2023-05-31', max_tokens: 1000, messages: [{ role: 'user', content: PROMPT }] });
+  const { call, charged } = await meteredCall(gw, 'bedrock', async () => {
+    let text = '';
+    try {
+      const reply = await client.send(new InvokeModelWithResponseStreamCommand({ modelId: BEDROCK_MODEL, body, contentType: 'application/json', accept: 'application/json' }));
+      for await (const event of reply.body ?? []) text += (JSON.parse(Buffer.from(event.chunk?.bytes ?? new Uint8Array()).toString()) as { delta?: { text?: string } }).delta?.text ?? '';
+      return { text, error: null };
+    } catch (error) {
+      return { text, error };
+    } finally {
+      client.destroy();
+    }
+  });
+  expect(call.error).toBeInstanceOf(ThrottlingException);
+  expect(call.text).toBe('The quarterly');
+  expect(charged).toMatchObject({ operation: 'invoke_stream', requests: 1, promptTokens: BILLED.prompt, cachedPromptReadTokens: BILLED.cachedRead, cachedPromptWriteTokens: BILLED.cachedWrite });
   expect(charged.completionTokens).toBeGreaterThan(0);
   expect(charged.completionTokens).toBeLessThan(10);
 });

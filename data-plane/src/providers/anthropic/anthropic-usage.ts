@@ -100,15 +100,7 @@ function anthropicEventReader(): (event: EventSourceMessage, tally: UsageTally) 
       const message = member(data, 'message');
       tally.noteModel(member(message, 'model'));
       const usage = member(message, 'usage');
-      const prompt = promptTokens(usage);
-      if (prompt !== null) {
-        tally.reportedPromptTokens = prompt;
-        tally.reportedPromptCache = {
-          cachedRead: tokenCount(member(usage, 'cache_read_input_tokens')) ?? 0,
-          cachedWrite: tokenCount(member(usage, 'cache_creation_input_tokens')) ?? 0,
-        };
-        startUsage = usage;
-      }
+      if (noteStartPrompt(usage, tally)) startUsage = usage;
       break;
     }
     case 'content_block_delta': {
@@ -134,6 +126,22 @@ function anthropicEventReader(): (event: EventSourceMessage, tally: UsageTally) 
   }
   return false;
   };
+}
+
+/**
+ * Records message_start's usage as the prompt reported ahead of the final usage (input + cache reads
+ * + cache writes, and those cache parts): what a stream that ends before message_delta is charged.
+ * False when it reports no input count. Claude on Bedrock's InvokeModelWithResponseStream too.
+ */
+export function noteStartPrompt(usage: unknown, tally: UsageTally): boolean {
+  const prompt = promptTokens(usage);
+  if (prompt === null) return false;
+  tally.reportedPromptTokens = prompt;
+  tally.reportedPromptCache = {
+    cachedRead: tokenCount(member(usage, 'cache_read_input_tokens')) ?? 0,
+    cachedWrite: tokenCount(member(usage, 'cache_creation_input_tokens')) ?? 0,
+  };
+  return true;
 }
 
 /** The completion text of a content_block_delta's `delta`: text, thinking, or a tool call's partial input JSON. */

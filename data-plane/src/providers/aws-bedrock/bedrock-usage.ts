@@ -6,7 +6,7 @@ import { bodyKind } from '../shared/content-type';
 import { completionLimit, parseJsonRequestBody } from '../shared/json-request-body';
 import { type JsonUsageReader, JsonResponseObserver } from '../shared/json-response-observer';
 import { type JsonObject, arrayMember, firstTokenCount, isJsonObject, member, parseJsonObject, stringMember, textOf, tokenCount } from '../shared/json-values';
-import { anthropicUsage } from '../anthropic/anthropic-usage';
+import { anthropicUsage, noteStartPrompt } from '../anthropic/anthropic-usage';
 import { openAiUsage } from '../shared/openai-compatible-usage';
 import { NOTHING_TO_COUNT, PassThroughObserver, type UsageTally } from '../shared/usage-tally';
 import { bedrockRoute, isGuardrailApply } from './bedrock-path';
@@ -112,6 +112,8 @@ function readBedrockMessage(message: Message, tally: UsageTally): void {
       const bytes = stringMember(payload(message), 'bytes');
       const chunk = bytes === null ? null : parseJsonObject(Buffer.from(bytes, 'base64').toString('utf8'));
       if (chunk === null) break;
+      // Claude's message_start: its prompt stands if the stream ends before the metrics chunk.
+      if (chunk.type === 'message_start') noteStartPrompt(member(chunk.message, 'usage'), tally);
       tally.addText(invokeChunkText(chunk));
       const metrics = chunk['amazon-bedrock-invocationMetrics'];
       if (metrics !== undefined) {
