@@ -21,24 +21,37 @@ afterAll(async () => {
 /** Long enough that the part streamed before the error is a few tokens, far from the whole answer's. */
 const CONTENT = 'The quarterly report shows revenue up eleven percent, costs flat, and a strong pipeline for next year.';
 
+/** The text a stream delivered before it threw, and what it threw (null: it ended without an error). */
+async function readUntilError<T>(events: () => Promise<AsyncIterable<T> | undefined>, textOf: (event: T) => string): Promise<{ text: string; error: unknown }> {
+  let text = '';
+  try {
+    for await (const event of (await events()) ?? []) text += textOf(event);
+    return { text, error: null };
+  } catch (error) {
+    return { text, error };
+  }
+}
+
+const bedrockClient = () =>
+  new BedrockRuntimeClient({ endpoint: gw.services.bedrock.endpoint, region: PROVIDER_SECRETS.awsRegion, token: { token: gw.services.bedrock.key }, authSchemePreference: ['httpBearerAuth'], maxAttempts: 1 });
+
+/** Makes the fake Bedrock end its next stream with a throttlingException frame after `frames` frames. */
+function throttleAfter(frames: number): void {
+  prepare(gw.fakes.bedrock);
+  gw.fakes.bedrock.behaviour.content = CONTENT;
+  gw.fakes.bedrock.behaviour.streamErrorAfterChunks = frames;
+}
+
 it('Anthropic: an overloaded_error event mid-stream reaches the SDK; the prompt is charged as message_start reported it, with its cache parts', async () => {
   prepare(gw.fakes.anthropic);
   gw.fakes.anthropic.behaviour.content = CONTENT;
   gw.fakes.anthropic.behaviour.streamErrorAfterChunks = 5; // message_start, content_block_start, ping, two deltas
   const client = new Anthropic({ baseURL: gw.services.anthropic.endpoint, apiKey: gw.services.anthropic.key, maxRetries: 0 });
-  const { call, charged } = await meteredCall(gw, 'anthropic', async () => {
-    let text = '';
-    try {
-      const stream = client.messages.stream({ model: 'claude-sonnet-5-5', max_tokens: 1000, messages: [{ role: 'user', content: PROMPT }] });
-      stream.on('text', (delta) => {
-        text += delta;
-      });
-      await stream.finalMessage();
-      return { text, error: null };
-    } catch (error) {
-      return { text, error };
-    }
-  });
+  const { call, charged } = await meteredCall(gw, 'anthropic', () =>
+    readUntilError(
+      async () => client.messages.stream({ model: 'claude-sonnet-5-5', max_tokens: 1000, messages: [{ role: 'user', content: PROMPT }] }),
+      (event) => (event.type === 'content_block_delta' && event.delta.type === 'text_delta' ? event.delta.text : ''),
+    ));
   expect(call.error).toBeInstanceOf(APIError);
   expect(call.error).toMatchObject({ error: { type: 'error', error: { type: 'overloaded_error' } } });
   expect(call.text).toBe('The quarterly');
@@ -48,22 +61,14 @@ it('Anthropic: an overloaded_error event mid-stream reaches the SDK; the prompt 
 });
 
 it('Bedrock: a throttlingException frame mid-ConverseStream reaches the SDK as ThrottlingException; the partial completion is counted', async () => {
-  prepare(gw.fakes.bedrock);
-  gw.fakes.bedrock.behaviour.content = CONTENT;
-  gw.fakes.bedrock.behaviour.streamErrorAfterChunks = 3; // messageStart, two contentBlockDelta
-  const client = new BedrockRuntimeClient({ endpoint: gw.services.bedrock.endpoint, region: PROVIDER_SECRETS.awsRegion, token: { token: gw.services.bedrock.key }, authSchemePreference: ['httpBearerAuth'], maxAttempts: 1 });
-  const { call, charged } = await meteredCall(gw, 'bedrock', async () => {
-    let text = '';
-    try {
-      const reply = await client.send(new ConverseStreamCommand({ modelId: BEDROCK_MODEL, messages: [{ role: 'user', content: [{ text: PROMPT }] }] }));
-      for await (const event of reply.stream ?? []) text += event.contentBlockDelta?.delta?.text ?? '';
-      return { text, error: null };
-    } catch (error) {
-      return { text, error };
-    } finally {
-      client.destroy();
-    }
-  });
+  throttleAfter(3); // messageStart, two contentBlockDelta
+  const client = bedrockClient();
+  const { call, charged } = await meteredCall(gw, 'bedrock', () =>
+    readUntilError(
+      async () => (await client.send(new ConverseStreamCommand({ modelId: BEDROCK_MODEL, messages: [{ role: 'user', content: [{ text: PROMPT }] }] }))).stream,
+      (event) => event.contentBlockDelta?.delta?.text ?? '',
+    ));
+  client.destroy();
   expect(call.error).toBeInstanceOf(ThrottlingException);
   expect(call.text).toBe('The quarterly');
   expect(charged).toMatchObject({ operation: 'converse_stream', requests: 1 });
@@ -74,23 +79,15 @@ it('Bedrock: a throttlingException frame mid-ConverseStream reaches the SDK as T
 });
 
 it('Bedrock InvokeModelWithResponseStream (Claude): an exception before the metrics chunk is charged the prompt message_start reported, with its cache parts', async () => {
-  prepare(gw.fakes.bedrock);
-  gw.fakes.bedrock.behaviour.content = CONTENT;
-  gw.fakes.bedrock.behaviour.streamErrorAfterChunks = 4; // message_start, content_block_start, two deltas
-  const client = new BedrockRuntimeClient({ endpoint: gw.services.bedrock.endpoint, region: PROVIDER_SECRETS.awsRegion, token: { token: gw.services.bedrock.key }, authSchemePreference: ['httpBearerAuth'], maxAttempts: 1 });
+  throttleAfter(4); // message_start, content_block_start, two deltas
+  const client = bedrockClient();
   const body = JSON.stringify({ anthropic_version: 'bedrock-2023-05-31', max_tokens: 1000, messages: [{ role: 'user', content: PROMPT }] });
-  const { call, charged } = await meteredCall(gw, 'bedrock', async () => {
-    let text = '';
-    try {
-      const reply = await client.send(new InvokeModelWithResponseStreamCommand({ modelId: BEDROCK_MODEL, body, contentType: 'application/json', accept: 'application/json' }));
-      for await (const event of reply.body ?? []) text += (JSON.parse(Buffer.from(event.chunk?.bytes ?? new Uint8Array()).toString()) as { delta?: { text?: string } }).delta?.text ?? '';
-      return { text, error: null };
-    } catch (error) {
-      return { text, error };
-    } finally {
-      client.destroy();
-    }
-  });
+  const { call, charged } = await meteredCall(gw, 'bedrock', () =>
+    readUntilError(
+      async () => (await client.send(new InvokeModelWithResponseStreamCommand({ modelId: BEDROCK_MODEL, body, contentType: 'application/json', accept: 'application/json' }))).body,
+      (event) => (JSON.parse(Buffer.from(event.chunk?.bytes ?? new Uint8Array()).toString()) as { delta?: { text?: string } }).delta?.text ?? '',
+    ));
+  client.destroy();
   expect(call.error).toBeInstanceOf(ThrottlingException);
   expect(call.text).toBe('The quarterly');
   expect(charged).toMatchObject({ operation: 'invoke_stream', requests: 1, promptTokens: BILLED.prompt, cachedPromptReadTokens: BILLED.cachedRead, cachedPromptWriteTokens: BILLED.cachedWrite });
