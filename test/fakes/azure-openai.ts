@@ -3,13 +3,13 @@
 // /openai/v1/chat/completions, /embeddings and /responses (model = deployment in the body), which takes
 // no dated api-version: none, `v1` (its default) or `preview`, and a dated one is a 400 as Azure
 // answers it. The v1 Responses API answers as OpenAI's does (the same Response object and events).
-// Chat completions refuse `stream_options` where Azure does: api-versions before 2024-09-01(-preview)
-// and "On Your Data" requests (`data_sources`).
+// Chat completions refuse `stream_options` where Azure does: without `stream: true` (as OpenAI),
+// api-versions before 2024-09-01(-preview) and "On Your Data" requests (`data_sources`).
 import chatCompletionExample from '../fixtures/providers/azure-openai/chat-completion.json';
 import errorExamples from '../fixtures/providers/azure-openai/errors.json';
 import firstChunkExample from '../fixtures/providers/azure-openai/stream-first-chunk.json';
 import { randomUUID } from 'node:crypto';
-import { type FakeProviderOptions, openAIChatStream, openAIEmbeddings, openAIUsage } from './openai';
+import { type FakeProviderOptions, STREAM_OPTIONS_WITHOUT_STREAM, openAIChatStream, openAIEmbeddings, openAIUsage, streamOptionsWithoutStream } from './openai';
 import { openAIResponse, openAIResponseStream } from './openai-responses';
 import {
   type FakeBehaviour,
@@ -128,6 +128,7 @@ async function handleAzure(exchange: FakeExchange, options: FakeProviderOptions)
 /** Azure's 400 body when a chat completion sends `stream_options` where Azure does not take it, else null. */
 function streamOptionsRefusal(req: RecordedRequest): object | null {
   if (field(req.json, 'stream_options') === undefined) return null;
+  if (streamOptionsWithoutStream(req.json)) return STREAM_OPTIONS_WITHOUT_STREAM;
   if (field(req.json, 'data_sources') !== undefined) return DATA_SOURCES_STREAM_OPTIONS;
   const date = /^\d{4}-\d{2}-\d{2}/.exec(req.query['api-version'] ?? '');
   return date !== null && date[0] < FIRST_API_VERSION_WITH_STREAM_OPTIONS ? UNKNOWN_STREAM_OPTIONS : null;

@@ -18,6 +18,12 @@ describe('fake OpenAI upstream, called with the openai SDK', () => {
   afterAll(() => fake.close());
   beforeEach(() => fake.reset());
 
+  it('refuses stream_options on a request that does not stream, as OpenAI does', async () => {
+    const nonStreaming = { model: 'gpt-4o-mini', messages: [{ role: 'user' as const, content: 'Hi' }], stream_options: { include_usage: true } };
+    await expect(client.chat.completions.create(nonStreaming)).rejects.toMatchObject({ status: 400, param: 'stream_options', type: 'invalid_request_error' });
+    await expect(client.completions.create({ model: 'gpt-3.5-turbo-instruct', prompt: 'Hi', stream: false, stream_options: { include_usage: true } })).rejects.toMatchObject({ status: 400 });
+  });
+
   it('answers a chat completion with content and usage', async () => {
     const completion = await client.chat.completions.create({
       model: 'gpt-4o-mini',

@@ -41,6 +41,10 @@ async function handleOpenAI(exchange: FakeExchange, options: FakeProviderOptions
     return;
   }
   const route = `${req.method} ${req.path}`;
+  if ((route === 'POST /v1/chat/completions' || route === 'POST /v1/completions') && streamOptionsWithoutStream(req.json)) {
+    sendJson(res, 400, STREAM_OPTIONS_WITHOUT_STREAM, headers);
+    return;
+  }
   if (route === 'POST /v1/chat/completions') {
     const model = stringField(req.json, 'model') ?? chatCompletionExample.model;
     if (field(req.json, 'stream') === true) {
@@ -141,6 +145,16 @@ async function handleOpenAI(exchange: FakeExchange, options: FakeProviderOptions
     { error: { message: `Invalid URL (${req.method} ${req.path})`, type: 'invalid_request_error', param: null, code: null } },
     headers,
   );
+}
+
+/** OpenAI's 400 for `stream_options` on a request that does not stream. */
+export const STREAM_OPTIONS_WITHOUT_STREAM = {
+  error: { message: "The 'stream_options' parameter is only allowed when 'stream' is enabled.", type: 'invalid_request_error', param: 'stream_options', code: null },
+};
+
+/** A (chat) completions body with `stream_options` (even null) but without `stream: true`: OpenAI refuses it. */
+export function streamOptionsWithoutStream(body: unknown): boolean {
+  return field(body, 'stream_options') !== undefined && field(body, 'stream') !== true;
 }
 
 /** OpenAI's error body for a status, from the documented examples (`behaviour.errorType` sets `code`). */
