@@ -56,8 +56,8 @@ export interface FakeBehaviour {
   chunkDelayMs?: number;
   /**
    * Uncompressed streams: write each frame's bytes in two uneven pieces about every other frame (as
-   * compressed streams always are), so a reader meets events split across chunks. Default: one write
-   * per frame.
+   * compressed streams always are, and as a network delivers them), so a reader meets events split
+   * across chunks. Default true; false: one write per frame.
    */
   unevenWrites?: boolean;
   /** The assistant's text; streams send it split per word. */
@@ -324,7 +324,7 @@ export async function sendStream(
       index += 1;
       if (behaviour.chunkDelayMs) await sleep(behaviour.chunkDelayMs);
       if (res.destroyed) return;
-      if (encoder === undefined && behaviour.unevenWrites !== true) {
+      if (encoder === undefined && behaviour.unevenWrites === false) {
         await write(res, frame);
       } else {
         const bytes = encoder === undefined ? Buffer.from(frame) : await encoder.frame(Buffer.from(frame));
