@@ -33,6 +33,18 @@ export function startFakeOpenAI(options: FakeProviderOptions = {}): Promise<Fake
   return startFake((exchange) => handleOpenAI(exchange, options), { errorFor: openAIError });
 }
 
+/** Routes answered with one JSON body, built from the exchange. */
+const JSON_ROUTES: ReadonlyMap<string, (exchange: FakeExchange) => unknown> = new Map<string, (exchange: FakeExchange) => unknown>([
+  ['POST /v1/audio/transcriptions', ({ req, behaviour }) => openAITranscription(behaviour, req.rawBody)],
+  ['POST /v1/files', ({ req }) => openAIFile(req.rawBody)],
+  ['POST /v1/batches', ({ req }) => openAIBatch(req.json)],
+  ['POST /v1/embeddings', ({ req, behaviour }) => openAIEmbeddings(behaviour, req.json)],
+  ['POST /v1/moderations', ({ req }) => openAIModeration(req.json)],
+  ['POST /v1/realtime/client_secrets', ({ req }) => openAIRealtimeClientSecret(req.json)],
+  ['POST /v1/conversations', ({ req }) => ({ id: `conv_${randomId(48, '0123456789abcdef')}`, object: 'conversation', created_at: nowSeconds(), metadata: field(req.json, 'metadata') ?? {} })],
+  ['GET /v1/models', () => modelsExample],
+]);
+
 async function handleOpenAI(exchange: FakeExchange, options: FakeProviderOptions): Promise<void> {
   const { req, res, behaviour } = exchange;
   const headers = { 'x-request-id': `req_${randomId(32, '0123456789abcdef')}`, 'openai-processing-ms': '42' };
@@ -86,8 +98,9 @@ async function handleOpenAI(exchange: FakeExchange, options: FakeProviderOptions
     }
     return;
   }
-  if (route === 'POST /v1/audio/transcriptions') {
-    sendJson(res, 200, openAITranscription(behaviour, req.rawBody), headers);
+  const answer = JSON_ROUTES.get(route);
+  if (answer !== undefined) {
+    sendJson(res, 200, answer(exchange), headers);
     return;
   }
   if (route === 'POST /v1/images/generations') {
@@ -96,34 +109,6 @@ async function handleOpenAI(exchange: FakeExchange, options: FakeProviderOptions
     } else {
       sendJson(res, 200, openAIImage(behaviour, req.json), headers);
     }
-    return;
-  }
-  if (route === 'POST /v1/files') {
-    sendJson(res, 200, openAIFile(req.rawBody), headers);
-    return;
-  }
-  if (route === 'POST /v1/batches') {
-    sendJson(res, 200, openAIBatch(req.json), headers);
-    return;
-  }
-  if (route === 'POST /v1/embeddings') {
-    sendJson(res, 200, openAIEmbeddings(behaviour, req.json), headers);
-    return;
-  }
-  if (route === 'POST /v1/moderations') {
-    sendJson(res, 200, openAIModeration(req.json), headers);
-    return;
-  }
-  if (route === 'POST /v1/realtime/client_secrets') {
-    sendJson(res, 200, openAIRealtimeClientSecret(req.json), headers);
-    return;
-  }
-  if (route === 'POST /v1/conversations') {
-    sendJson(res, 200, { id: `conv_${randomId(48, '0123456789abcdef')}`, object: 'conversation', created_at: nowSeconds(), metadata: field(req.json, 'metadata') ?? {} }, headers);
-    return;
-  }
-  if (route === 'GET /v1/models') {
-    sendJson(res, 200, modelsExample, headers);
     return;
   }
   const stored = req.method === 'POST' ? /^\/v1\/chat\/completions\/([^/]+)$/.exec(req.path) : null;
