@@ -19,6 +19,7 @@ import type { ControlPlaneMessage, DataPlaneMessage } from './snapshot.types';
 import { usageRecordInput } from './usage-record-message';
 import { WriteBudget } from './write-budget';
 import { listenError } from '../common/config-error';
+import { isDatabaseUnavailable } from '../graphql/database-unavailable';
 
 type ProxyCall = ServerDuplexStream<DataPlaneMessage, ControlPlaneMessage | EncodedControlPlaneMessage>;
 
@@ -110,7 +111,12 @@ interface StreamPrincipal {
   readonly credentialId: string | null;
 }
 
-/** Ends a stream with a gRPC status other than INVALID_ARGUMENT. */
+/**
+ * Ends a stream with `code`: the proxy was refused (credential, environment) or broke the protocol
+ * (INVALID_ARGUMENT). Any other error while handling a message is the control plane's own failure —
+ * mostly PostgreSQL unreachable — and ends the stream with UNAVAILABLE: the proxy reconnects and
+ * re-sends what was not acknowledged, and nothing it sent was wrong.
+ */
 class StreamRefusal extends Error {
   constructor(
     readonly code: status,
@@ -118,6 +124,15 @@ class StreamRefusal extends Error {
   ) {
     super(message);
   }
+}
+
+/** What a failed message was, for the log and the UNAVAILABLE details. */
+function messageKind(message: DataPlaneMessage): string {
+  if (message.usage) return `usage batch ${message.usage.batch_id}`;
+  if (message.hello) return 'the Hello (proxy registration)';
+  if (message.ack) return `the ACK of revision ${message.ack.revision}`;
+  if (message.nack) return `the NACK of revision ${message.nack.revision}`;
+  return 'a message';
 }
 
 export class ConfigStreamServer {
@@ -257,13 +272,13 @@ export class ConfigStreamServer {
         .then(async () => {
           if (refused) return;
           if (message.hello) {
-            if (stream) throw new Error('a second Hello on one stream');
+            if (stream) throw new StreamRefusal(status.INVALID_ARGUMENT, 'a second Hello on one stream');
             if (principal?.environment != null && principal.environment !== message.hello.environment) {
               throw new StreamRefusal(status.PERMISSION_DENIED, `this data-plane credential is for environment "${principal.environment}", not "${message.hello.environment}"`);
             }
             stream = await this.hello(call, message.hello, principal?.credentialId ?? null);
           } else if (!stream) {
-            throw new Error('the first message of a stream must be Hello');
+            throw new StreamRefusal(status.INVALID_ARGUMENT, 'the first message of a stream must be Hello');
           } else if (message.ack) {
             // Batched with other proxies' ACKs; resolves once stored (and onProxyReport was told).
             await this.acks.record(stream.proxyId, stream.environment, Number(message.ack.revision));
@@ -285,9 +300,15 @@ export class ConfigStreamServer {
           }
         })
         .catch((error: unknown) => {
-          const details = error instanceof Error ? error.message : String(error);
-          this.logger.warn({ proxyId: stream?.proxyId, err: details }, 'closing config stream');
-          call.emit('error', { code: error instanceof StreamRefusal ? error.code : status.INVALID_ARGUMENT, details });
+          if (error instanceof StreamRefusal) {
+            this.logger.warn({ proxyId: stream?.proxyId, err: error.message }, 'closing config stream');
+            call.emit('error', { code: error.code, details: error.message });
+            return;
+          }
+          // The driver's text is logged here, not sent: the proxy only needs to know it may retry.
+          const what = messageKind(message);
+          this.logger.error({ proxyId: stream?.proxyId, err: error instanceof Error ? error.message : String(error), databaseUnavailable: isDatabaseUnavailable(error) }, `could not store ${what}: closing config stream (the proxy retries)`);
+          call.emit('error', { code: status.UNAVAILABLE, details: `the control plane could not store ${what}; retry shortly` });
         });
     });
     const close = () => {
@@ -308,9 +329,9 @@ export class ConfigStreamServer {
 
   private async hello(call: ProxyCall, hello: NonNullable<DataPlaneMessage['hello']>, credentialId: string | null): Promise<ProxyStream> {
     const proxyId = hello.proxy_id.trim();
-    if (!proxyId || proxyId.length > 200) throw new Error('Hello needs a proxy_id of 1-200 characters');
+    if (!proxyId || proxyId.length > 200) throw new StreamRefusal(status.INVALID_ARGUMENT, 'Hello needs a proxy_id of 1-200 characters');
     const envRows: Array<{ id: string }> = await this.db.query('SELECT id FROM environments WHERE handle = $1', [hello.environment]);
-    if (envRows.length === 0) throw new Error(`unknown environment "${hello.environment}"`);
+    if (envRows.length === 0) throw new StreamRefusal(status.INVALID_ARGUMENT, `unknown environment "${hello.environment}"`);
     const lastApplied = Number(hello.last_applied_revision);
     await this.dataPlanes.connected(proxyId, envRows[0].id, hello.version, hello.last_applied_revision);
     this.options.onProxyReport?.(hello.environment);
