@@ -24,6 +24,7 @@ import type { MeterDependencies } from './usage/request-meter';
 import { UsageDelivery } from './usage/usage-delivery';
 import { UsageReporter } from './usage/usage-reporter';
 import { UsageSpool } from './usage/usage-spool';
+import { ResponseCharges } from './usage/response-charges';
 
 export interface ControlPlaneConnectionOptions {
   /** host:port of the gRPC config service. */
@@ -175,6 +176,7 @@ export async function startDataPlane(options: DataPlaneOptions): Promise<DataPla
   const rateLimiting = options.rateLimiting === undefined ? {} : options.rateLimiting;
   let budget: TokenBudget | null = null;
   let spool: UsageSpool | null = null;
+  let responseCharges: ResponseCharges | null = null;
   if (rateLimiting !== null) {
     const redisUrl = rateLimiting.redisUrl ?? 'redis://127.0.0.1:6379';
     budget = new TokenBudget({
@@ -193,6 +195,7 @@ export async function startDataPlane(options: DataPlaneOptions): Promise<DataPla
     });
     // Without a control plane nobody would ever acknowledge a batch: nothing is spooled.
     if (options.controlPlane !== null) spool = new UsageSpool({ redisUrl, keyPrefix: rateLimiting.redisNamespace, environment: options.environment, proxyId, logger });
+    responseCharges = new ResponseCharges({ redisUrl, keyPrefix: rateLimiting.redisNamespace, environment: options.environment, logger });
   }
   // Every request is metered; the tokenizer is needed only when a provider reports no usage (or a
   // budget needs an exact count), so without budgets its worker starts at the first count.
@@ -207,6 +210,7 @@ export async function startDataPlane(options: DataPlaneOptions): Promise<DataPla
     budget,
     counter,
     reporter,
+    responseCharges,
     defaultCompletionTokens: rateLimiting?.defaultCompletionTokens ?? 256,
     logger,
     onRefusal: (serviceId, budget, dimension) => metrics.countRateLimitRefusal(serviceId, budget, dimension),
@@ -327,6 +331,7 @@ export async function startDataPlane(options: DataPlaneOptions): Promise<DataPla
       if (orphanTimer !== null) clearInterval(orphanTimer);
       await budget?.close();
       await spool?.close();
+      responseCharges?.close();
       await counter.close();
       configStream?.stop();
       metrics.setControlPlaneConnected(false);

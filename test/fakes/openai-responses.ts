@@ -1,6 +1,9 @@
 // OpenAI's Responses API (POST /v1/responses) for the fake OpenAI upstream: the documented
 // Response object, and the documented stream of semantic events (response.created ...
 // response.completed), whose last event carries the usage. No `[DONE]` ends these streams.
+// Background responses (`background: true`) are kept, as OpenAI keeps them: retrieved with
+// `GET /v1/responses/{id}` (queued, in progress, then completed with its usage) and their stream
+// resumed with `GET /v1/responses/{id}?stream=true&starting_after={sequence_number}`.
 import responseExample from '../fixtures/providers/openai/response.json';
 import { type FakeBehaviour, nowSeconds, randomId, splitWords, sse } from './recorder';
 
@@ -48,8 +51,9 @@ function outputItems(behaviour: FakeBehaviour, ids: ResponseIds): object[] {
   return (behaviour.usage.reasoning ?? 0) > 0 ? [{ id: ids.reasoning, type: 'reasoning', summary: [] }, message] : [message];
 }
 
-function responseObject(model: string, ids: ResponseIds, status: string, output: object[], usage: OpenAIResponseUsage | null): object {
-  return { ...responseExample, id: ids.response, created_at: nowSeconds(), status, model, output, usage };
+/** `background` is named only when true: the documented examples (the fixtures) predate the member. */
+function responseObject(model: string, ids: ResponseIds, status: string, output: object[], usage: OpenAIResponseUsage | null, background = false): object {
+  return { ...responseExample, id: ids.response, created_at: nowSeconds(), status, ...(background ? { background } : {}), model, output, usage };
 }
 
 /** A completed Response, as `POST /v1/responses` answers without `stream`. */
@@ -65,15 +69,34 @@ export function openAIResponse(behaviour: FakeBehaviour, model: string): object 
  * output_text done, part done, item done; response.completed with the output and the usage.
  */
 export function openAIResponseStream(behaviour: FakeBehaviour, model: string): string[] {
-  const ids = newIds();
-  const inProgress = responseObject(model, ids, 'in_progress', [], null);
+  return responseEvents(behaviour, model, newIds(), false).map(sseEvent);
+}
+
+/** One Responses API event as OpenAI streams it: named after its type. */
+function sseEvent(event: object): string {
+  return sse(event, (event as { type: string }).type);
+}
+
+/**
+ * The events of a Response, each with its `sequence_number` from 0. A background response opens
+ * with response.created and response.queued (status queued), then goes on like any other.
+ */
+function responseEvents(behaviour: FakeBehaviour, model: string, ids: ResponseIds, background: boolean): object[] {
+  const queued = responseObject(model, ids, 'queued', [], null, background);
+  const inProgress = responseObject(model, ids, 'in_progress', [], null, background);
   const items = outputItems(behaviour, ids);
   const messageIndex = items.length - 1;
   const message = { item_id: ids.message, output_index: messageIndex, content_index: 0 };
-  const events: object[] = [
-    { type: 'response.created', response: inProgress },
-    { type: 'response.in_progress', response: inProgress },
-  ];
+  const events: object[] = background
+    ? [
+        { type: 'response.created', response: queued },
+        { type: 'response.queued', response: queued },
+        { type: 'response.in_progress', response: inProgress },
+      ]
+    : [
+        { type: 'response.created', response: inProgress },
+        { type: 'response.in_progress', response: inProgress },
+      ];
   if (messageIndex > 0) {
     events.push({ type: 'response.output_item.added', output_index: 0, item: items[0] });
     events.push({ type: 'response.output_item.done', output_index: 0, item: items[0] });
@@ -87,8 +110,57 @@ export function openAIResponseStream(behaviour: FakeBehaviour, model: string): s
     { type: 'response.output_item.done', output_index: messageIndex, item: items[messageIndex] },
     { type: 'response.completed', response: { ...inProgress, status: 'completed', output: items, usage: openAIResponseUsage(behaviour) } },
   );
-  return events.map((event, sequence) => {
-    const { type } = event as { type: string };
-    return sse({ ...event, sequence_number: sequence }, type);
-  });
+  return events.map((event, sequence) => ({ ...event, sequence_number: sequence }));
+}
+
+interface BackgroundResponse {
+  /** The stream's events, all of them: the fake generates a background response at once. */
+  events: object[];
+  queued: object;
+  inProgress: object;
+  completed: object;
+  /** Retrievals still to find it in progress; the later ones find it completed. */
+  pollsInProgress: number;
+}
+
+/**
+ * The background responses one fake has created, by id. A retrieval (`GET /v1/responses/{id}`) of one
+ * created without `stream` finds it in progress the first time, completed (with its usage) from then
+ * on; one created streamed is generated as fast as the fake streams, so it is found completed. Its
+ * stream can be read again from any point, as OpenAI keeps a background response's events.
+ */
+export class BackgroundResponses {
+  private readonly responses = new Map<string, BackgroundResponse>();
+
+  /** `POST /v1/responses` with `background: true`: the queued Response (JSON), or the events of its stream. */
+  create(behaviour: FakeBehaviour, model: string, streamed: boolean): { queued: object; events: string[] } {
+    const ids = newIds();
+    const events = responseEvents(behaviour, model, ids, true);
+    const completed = (events[events.length - 1] as { response: object }).response;
+    const stored = {
+      events,
+      queued: responseObject(model, ids, 'queued', [], null, true),
+      inProgress: responseObject(model, ids, 'in_progress', [], null, true),
+      completed,
+      pollsInProgress: streamed ? 0 : 1,
+    };
+    this.responses.set(ids.response, stored);
+    return { queued: stored.queued, events: events.map(sseEvent) };
+  }
+
+  /** The Response as `GET /v1/responses/{id}` answers it now, or null for an unknown id. */
+  retrieve(id: string): object | null {
+    const stored = this.responses.get(id);
+    if (stored === undefined) return null;
+    if (stored.pollsInProgress === 0) return stored.completed;
+    stored.pollsInProgress--;
+    return stored.inProgress;
+  }
+
+  /** The events after `startingAfter` (all of them without it), or null for an unknown id. */
+  resume(id: string, startingAfter: number | undefined): string[] | null {
+    const stored = this.responses.get(id);
+    if (stored === undefined) return null;
+    return stored.events.slice(startingAfter === undefined ? 0 : startingAfter + 1).map(sseEvent);
+  }
 }

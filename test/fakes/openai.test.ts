@@ -290,5 +290,23 @@ describe('fake OpenAI upstream, called with the openai SDK', () => {
         expect(shapeOf(ours)).toEqual(shapeOf(JSON.parse(documentedResponseStream[i].data)));
       }
     });
+
+    it('keeps background responses: queued at creation, retrieved in progress then completed, and their stream resumed after a sequence number', async () => {
+      const created = await client.responses.create({ model: 'gpt-4o', input: 'Hi', background: true });
+      expect(created).toMatchObject({ object: 'response', status: 'queued', background: true, usage: null, output: [] });
+      expect((await client.responses.retrieve(created.id)).status).toBe('in_progress');
+      const done = await client.responses.retrieve(created.id);
+      expect(done).toMatchObject({ status: 'completed', background: true, usage: { input_tokens: 11, output_tokens: 7 } });
+
+      const streamed = [];
+      for await (const event of await client.responses.create({ model: 'gpt-4o', input: 'Hi', background: true, stream: true })) streamed.push(event);
+      expect(streamed.slice(0, 3).map((e) => e.type)).toEqual(['response.created', 'response.queued', 'response.in_progress']);
+      const id = streamed[0].type === 'response.created' ? streamed[0].response.id : '';
+      const resumed = [];
+      for await (const event of await client.responses.retrieve(id, { stream: true, starting_after: 4 })) resumed.push(event);
+      expect(resumed).toEqual(streamed.slice(5));
+      expect(fake.received.at(-1)?.query).toEqual({ stream: 'true', starting_after: '4' });
+      await expect(client.responses.retrieve('resp_unknown', { stream: true })).rejects.toMatchObject({ status: 404 });
+    });
   });
 });

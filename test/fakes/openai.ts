@@ -6,7 +6,7 @@ import chunkExample from '../fixtures/providers/openai/chat-completion-chunk.jso
 import embeddingsExample from '../fixtures/providers/openai/embeddings.json';
 import errorExamples from '../fixtures/providers/openai/errors.json';
 import modelsExample from '../fixtures/providers/openai/models.json';
-import { openAIResponse, openAIResponseStream } from './openai-responses';
+import { BackgroundResponses, openAIResponse, openAIResponseStream } from './openai-responses';
 import {
   type FakeBehaviour,
   type FakeExchange,
@@ -30,7 +30,8 @@ export interface FakeProviderOptions {
 }
 
 export function startFakeOpenAI(options: FakeProviderOptions = {}): Promise<FakeServer> {
-  return startFake((exchange) => handleOpenAI(exchange, options), { errorFor: openAIError });
+  const background = new BackgroundResponses();
+  return startFake((exchange) => handleOpenAI(exchange, options, background), { errorFor: openAIError });
 }
 
 /** Routes answered with one JSON body, built from the exchange. */
@@ -45,7 +46,7 @@ const JSON_ROUTES: ReadonlyMap<string, (exchange: FakeExchange) => unknown> = ne
   ['GET /v1/models', () => modelsExample],
 ]);
 
-async function handleOpenAI(exchange: FakeExchange, options: FakeProviderOptions): Promise<void> {
+async function handleOpenAI(exchange: FakeExchange, options: FakeProviderOptions, background: BackgroundResponses): Promise<void> {
   const { req, res, behaviour } = exchange;
   const headers = { 'x-request-id': `req_${randomId(32, '0123456789abcdef')}`, 'openai-processing-ms': '42' };
   if (options.requireApiKey !== undefined && req.headers.authorization !== `Bearer ${options.requireApiKey}`) {
@@ -72,7 +73,12 @@ async function handleOpenAI(exchange: FakeExchange, options: FakeProviderOptions
   }
   if (route === 'POST /v1/responses') {
     const model = stringField(req.json, 'model') ?? chatCompletionExample.model;
-    if (field(req.json, 'stream') === true) {
+    if (field(req.json, 'background') === true) {
+      const streamed = field(req.json, 'stream') === true;
+      const created = background.create(behaviour, model, streamed);
+      if (streamed) await sendStream(exchange, created.events, { ...SSE_HEADERS, ...headers });
+      else sendJson(res, 200, created.queued, headers);
+    } else if (field(req.json, 'stream') === true) {
       await sendStream(exchange, openAIResponseStream(behaviour, model), { ...SSE_HEADERS, ...headers });
     } else {
       sendJson(res, 200, openAIResponse(behaviour, model), headers);
@@ -109,6 +115,18 @@ async function handleOpenAI(exchange: FakeExchange, options: FakeProviderOptions
     } else {
       sendJson(res, 200, openAIImage(behaviour, req.json), headers);
     }
+    return;
+  }
+  const retrieved = req.method === 'GET' ? /^\/v1\/responses\/([^/]+)$/.exec(req.path) : null;
+  if (retrieved) {
+    // Only background responses are kept here; OpenAI answers 404 for a response it does not keep.
+    const id = decodeURIComponent(retrieved[1]);
+    const startingAfter = req.query.starting_after === undefined ? undefined : Number(req.query.starting_after);
+    const events = req.query.stream === 'true' ? background.resume(id, startingAfter) : null;
+    const response = req.query.stream === 'true' ? null : background.retrieve(id);
+    if (events !== null) await sendStream(exchange, events, { ...SSE_HEADERS, ...headers });
+    else if (response !== null) sendJson(res, 200, response, headers);
+    else sendJson(res, 404, { error: { message: `Response with id '${id}' not found.`, type: 'invalid_request_error', param: null, code: null } }, headers);
     return;
   }
   const stored = req.method === 'POST' ? /^\/v1\/chat\/completions\/([^/]+)$/.exec(req.path) : null;

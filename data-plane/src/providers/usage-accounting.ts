@@ -102,6 +102,12 @@ export interface ObservedUsage {
   /** The model the response names (OpenAI/Mistral `model`, Anthropic `message.model`), when it names one. */
   readonly responseModel?: string;
   /**
+   * The id of the OpenAI background Response (`background: true`) this answer shows the final usage
+   * of, or a stream of which was cut before it: other requests may show that usage too (resumed
+   * streams, retrievals), and it is billed once (usage/response-charges.ts).
+   */
+  readonly backgroundResponseId?: string;
+  /**
    * The completion text seen (message text, refusals, reasoning text, tool-call names and
    * arguments), for counting when no usage arrived. Empty for non-2xx responses.
    */

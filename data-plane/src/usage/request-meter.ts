@@ -15,6 +15,7 @@ import type { TokenCounter } from '../tokens/token-counter';
 import { rateLimitHeaders } from '../rate-limit/rate-limit-headers';
 import type { Admission, BudgetPolicy, BudgetScope, BudgetVerdict, BudgetView, Dimension, Reservation, TokenBudget } from '../rate-limit/token-budget';
 import { DecodingObserver } from './decoding-observer';
+import type { ResponseCharges } from './response-charges';
 import type { UsageReporter } from './usage-reporter';
 
 /** What a settled request was charged, for metrics. */
@@ -28,6 +29,8 @@ export interface MeterDependencies {
   readonly budget: TokenBudget | null;
   readonly counter: TokenCounter;
   readonly reporter: UsageReporter;
+  /** What each background Response was charged, across proxies; absent: each answer is charged what it shows. */
+  readonly responseCharges?: ResponseCharges | null;
   /** Completion tokens reserved when the request sets no limit of its own. */
   readonly defaultCompletionTokens: number;
   readonly logger: Logger;
@@ -355,7 +358,7 @@ export class RequestMeter {
   private settleObserved(upstreamStatus: number, clientStatus: number): SettledRequest | Promise<SettledRequest> {
     const seen = this.observer?.result() ?? null;
     const prepared = this.prepared;
-    if (seen?.usage) return this.charge(seen.usage, seen, clientStatus);
+    if (seen?.usage) return this.chargeResponse(seen.usage, seen, clientStatus, true);
     // The provider never answered, or refused: it processed (and bills) nothing.
     if (seen === null || prepared === null || upstreamStatus < 200 || upstreamStatus >= 300) return this.charge(ZERO, seen, clientStatus);
     // Answered without reporting usage (a stream cut short, the client gone, a provider that omits it): count.
@@ -366,7 +369,18 @@ export class RequestMeter {
         this.deps.logger.warn({ service: this.service.id, err: error instanceof Error ? error.message : String(error) }, 'counting an answered request failed; its usage is estimated');
         return this.estimate(seen, prepared);
       })
-      .then((usage) => this.charge(usage, seen, clientStatus));
+      .then((usage) => this.chargeResponse(usage, seen, clientStatus, false));
+  }
+
+  /**
+   * charge(), for usage that a background Response may show to other requests too (its final usage,
+   * or the count of a stream of it cut before that): charged what the shared record leaves to charge.
+   */
+  private chargeResponse(usage: TokenUsage, seen: ObservedUsage, clientStatus: number, final: boolean): SettledRequest | Promise<SettledRequest> {
+    const responseId = seen.backgroundResponseId;
+    const charges = this.deps.responseCharges;
+    if (responseId === undefined || charges === undefined || charges === null) return this.charge(usage, seen, clientStatus);
+    return charges.charge(responseId, usage, final).then((left) => this.charge(left, seen, clientStatus));
   }
 
   /** Without the tokenizer: what was reported or counted already, else ~4 UTF-8 bytes a token (prompt: the whole body). */

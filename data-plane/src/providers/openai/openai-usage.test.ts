@@ -281,6 +281,28 @@ describe('openAiUsageAccounting: stored objects and background responses', () =>
     expect(usageOf(retrieval('/v1/responses/resp_1'), response({ status: 'completed', background: true, usage }))).toEqual({ promptTokens: 500, completionTokens: 30 });
     expect(usageOf(retrieval('/v1/responses/resp_1'), response({ status: 'incomplete', background: true, usage }))).toEqual({ promptTokens: 500, completionTokens: 30 });
   });
+
+  it('names the background Response whose final usage it read, so that it is charged once (not a pending one, nor an ordinary one)', () => {
+    const idOf = (prepared: ReturnType<typeof accounting.prepareRequest>, body: Buffer) => observe(accounting.observeResponse(prepared, 200, 'application/json'), [body]).result.backgroundResponseId;
+    expect(idOf(retrieval('/v1/responses/resp_1'), response({ status: 'completed', background: true, usage }))).toBe('resp_1');
+    expect(idOf(retrieval('/v1/responses/resp_1'), response({ status: 'in_progress', background: true, output: [], usage: null }))).toBeUndefined();
+    expect(idOf(retrieval('/v1/responses/resp_1'), response({ status: 'completed', background: false, usage }))).toBeUndefined();
+    const created = prepare({ model: 'gpt-5', input: 'Write a long report.', background: true }, '/v1/responses');
+    expect(idOf(created, response({ status: 'queued', background: true, output: [], usage: null }))).toBeUndefined();
+  });
+
+  it('names the background Response of a stream: created and cut, or resumed after its response.created', () => {
+    const event = (type: string, data: object): string => sse({ type, ...data }, type);
+    const queued = { id: 'resp_bg', status: 'queued', background: true, usage: null };
+    const created = event('response.created', { response: queued, sequence_number: 0 });
+    const delta = event('response.output_text.delta', { item_id: 'm', output_index: 0, content_index: 0, delta: 'Hi', sequence_number: 5 });
+    const completed = event('response.completed', { response: { ...queued, status: 'completed', usage: { input_tokens: 12, output_tokens: 2, total_tokens: 14 } }, sequence_number: 6 });
+    const stream = prepare({ model: 'gpt-4o', input: 'x', stream: true, background: true }, '/v1/responses');
+    const cut = observe(accounting.observeResponse(stream, 200, 'text/event-stream'), [Buffer.from(created + delta)], false).result;
+    expect(cut).toEqual({ usage: null, completionText: 'Hi', complete: false, backgroundResponseId: 'resp_bg' });
+    const resumed = observe(accounting.observeResponse(retrieval('/v1/responses/resp_bg'), 200, 'text/event-stream'), [Buffer.from(delta + completed)]).result;
+    expect(resumed).toEqual({ usage: { promptTokens: 12, completionTokens: 2 }, completionText: 'Hi', complete: true, backgroundResponseId: 'resp_bg' });
+  });
 });
 
 describe('openAiUsageAccounting operations', () => {

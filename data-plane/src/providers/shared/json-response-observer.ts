@@ -11,6 +11,8 @@ export interface JsonUsageReader {
   usageMember(usage: JsonObject): TokenUsage | null;
   /** The completion text of a parsed body. */
   text(body: JsonObject): string;
+  /** The id of the background Response whose final usage `usage()` read (see ObservedUsage), if any. */
+  backgroundResponseId?(body: JsonObject): string | null;
 }
 
 /**
@@ -79,6 +81,7 @@ export class JsonResponseObserver implements ResponseObserver {
 class ParsedJsonObservation implements ObservedUsage {
   readonly usage: TokenUsage | null;
   readonly responseModel: string | undefined;
+  readonly backgroundResponseId: string | undefined;
   readonly complete = true;
   readonly #body: JsonObject;
   readonly #reader: JsonUsageReader;
@@ -90,6 +93,7 @@ class ParsedJsonObservation implements ObservedUsage {
     this.usage = reader.usage(body);
     const model = body.model;
     this.responseModel = isResponseModel(model) ? model : undefined;
+    this.backgroundResponseId = reader.backgroundResponseId?.(body) ?? undefined;
   }
 
   get completionText(): string {

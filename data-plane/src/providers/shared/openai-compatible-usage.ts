@@ -163,19 +163,29 @@ function isRetrieval(prepared: PreparedRequest): boolean {
 /**
  * Retrieved objects are not billed again: their usage was charged when they were created. The one
  * exception is a background Response (`background: true`), whose creating request was answered
- * before any usage existed: its usage is charged when it is retrieved finished. Retrieved again
- * after that, it would be charged again: a stateless proxy cannot tell, so clients should stop
- * polling once it has finished (as the SDKs' examples do).
+ * before any usage existed: its usage is charged when it is retrieved finished, once (the proxy
+ * remembers it by response id: usage/response-charges.ts), however often it is retrieved.
  */
 const RETRIEVAL_JSON_READER: JsonUsageReader = {
   usage(body) {
-    if (body.object === 'response' && body.background === true && FINISHED_RESPONSE_STATUSES.has(body.status)) return openAiUsage(body.usage) ?? NO_TOKENS;
+    if (finishedBackgroundResponseId(body) !== null) return openAiUsage(body.usage) ?? NO_TOKENS;
     return NO_TOKENS;
   },
   // A large retrieved body (a list, a Response with images) is never charged from a usage found in it.
   usageMember: () => null,
   text: () => '',
+  backgroundResponseId: finishedBackgroundResponseId,
 };
+
+/** The id of a finished background Response (its usage final), else null. */
+function finishedBackgroundResponseId(body: JsonObject): string | null {
+  return body.object === 'response' && FINISHED_RESPONSE_STATUSES.has(body.status) ? backgroundResponseId(body) : null;
+}
+
+/** The id of a Response object created with `background: true`, else null. */
+function backgroundResponseId(response: unknown): string | null {
+  return member(response, 'background') === true ? stringMember(response, 'id') : null;
+}
 
 /**
  * An answer to a request of no known operation, from a provider that reports the usage of everything
@@ -316,8 +326,11 @@ function readResponsesEvent(type: string, event: JsonObject, tally: UsageTally):
     if (typeof delta === 'string') tally.addText(delta);
   } else if (type === 'response.created') {
     tally.noteModel(member(event.response, 'model'));
+    tally.backgroundResponseId ??= backgroundResponseId(event.response);
   } else if (RESPONSES_FINAL_EVENTS.has(type)) {
     tally.noteModel(member(event.response, 'model'));
+    // A resumed stream (`starting_after`) may begin after response.created: the final event names it too.
+    tally.backgroundResponseId ??= backgroundResponseId(event.response);
     tally.usage = openAiUsage(member(event.response, 'usage')) ?? tally.usage;
     tally.complete = true;
   } else if (type === MISTRAL_CONVERSATION_TEXT) {

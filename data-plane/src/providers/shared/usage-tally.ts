@@ -14,6 +14,8 @@ export class UsageTally {
   complete = false;
   /** The model the response named, when it named one. */
   responseModel: string | null = null;
+  /** The id of the background Response a Responses API stream belongs to (see ObservedUsage). */
+  backgroundResponseId: string | null = null;
   /**
    * The completion text so far, kept in case the usage never comes (then it is counted). A stream
    * adds a few characters per event: appended one by one, V8 would keep a rope node (~32 bytes) and a
@@ -45,6 +47,7 @@ export class UsageTally {
       if (this.reportedPromptCache !== null) observed.reportedPromptCache = this.reportedPromptCache;
     }
     if (this.responseModel !== null) observed.responseModel = this.responseModel;
+    if (this.backgroundResponseId !== null) observed.backgroundResponseId = this.backgroundResponseId;
     return observed;
   }
 

@@ -1,0 +1,131 @@
+// OpenAI background Responses (`background: true`) read through the proxies in every way the API
+// allows: the provider bills such a response once, so its usage is charged once, whichever request
+// and whichever proxy sees it — a streamed create cut and resumed on another proxy
+// (`starting_after`), a queued create polled until completed and retrieved again, a stream read to
+// the end and replayed. Official `openai` SDK, real proxies, the control plane's usage totals.
+import OpenAI from 'openai';
+import type { DataPlaneHandle } from '../../data-plane/src/main';
+import { type Gateway, startGateway } from '../support/gateway-harness';
+import { usageRows } from '../support/usage-report';
+import { waitFor } from '../support/wait';
+
+/** What the fake OpenAI bills every response (above any count the proxy makes of these small requests). */
+const BILLED = { prompt: 50, completion: 40 };
+const CONTENT = 'Once upon a time a small robot learned to paint the sea at night.';
+
+let gw: Gateway;
+let second: DataPlaneHandle;
+
+beforeAll(async () => {
+  gw = await startGateway({ rateLimiting: { usageReportIntervalMs: 100 } });
+  second = await gw.startProxy();
+});
+afterAll(async () => {
+  await gw?.stop();
+});
+beforeEach(() => {
+  gw.fakes.openai.reset();
+  gw.fakes.openai.behaviour.usage = { ...BILLED };
+  gw.fakes.openai.behaviour.content = CONTENT;
+});
+
+function clientOf(proxy: DataPlaneHandle): OpenAI {
+  return new OpenAI({ baseURL: `${proxy.url}/acme${gw.services.openai.contextPath}`, apiKey: gw.services.openai.key, maxRetries: 0 });
+}
+
+interface Totals {
+  requests: number;
+  promptTokens: number;
+  completionTokens: number;
+}
+
+async function totals(): Promise<Totals> {
+  const rows = await usageRows(gw, gw.services.openai.connectionId);
+  return rows.reduce((sum, row) => ({ requests: sum.requests + row.requests, promptTokens: sum.promptTokens + row.promptTokens, completionTokens: sum.completionTokens + row.completionTokens }), { requests: 0, promptTokens: 0, completionTokens: 0 });
+}
+
+/** The tokens charged by the next `requests` requests `calls` makes (waits until all of them are reported). */
+async function chargedFor(requests: number, calls: () => Promise<void>): Promise<Totals> {
+  const before = await totals();
+  await calls();
+  const after = await waitFor(async () => {
+    const now = await totals();
+    return now.requests === before.requests + requests && now;
+  }, `${requests} requests to be reported`);
+  // A charge reported late (a request settled twice) would show up after the last request's.
+  await new Promise((resolve) => setTimeout(resolve, 300));
+  expect((await totals()).requests).toBe(after.requests);
+  return { requests: requests, promptTokens: after.promptTokens - before.promptTokens, completionTokens: after.completionTokens - before.completionTokens };
+}
+
+const ONCE = { promptTokens: BILLED.prompt, completionTokens: BILLED.completion };
+
+it('a streamed background response cut and resumed on another proxy is charged once', async () => {
+  let id = '';
+  let lastSeen = -1;
+  const resumedTypes: string[] = [];
+  const charged = await chargedFor(3, async () => {
+    gw.fakes.openai.behaviour.cutStreamAfterChunks = 6;
+    const stream = await clientOf(gw.proxy).responses.create({ model: 'gpt-4o-mini', input: 'Tell me a story', background: true, stream: true });
+    await expect(
+      (async () => {
+        for await (const event of stream) {
+          lastSeen = event.sequence_number;
+          if (event.type === 'response.created') id = event.response.id;
+        }
+      })(),
+    ).rejects.toThrow();
+    expect(lastSeen).toBe(5);
+    delete gw.fakes.openai.behaviour.cutStreamAfterChunks;
+    // The rest of the stream, from another proxy: its response.completed carries the usage.
+    const resumed = await clientOf(second).responses.retrieve(id, { stream: true, starting_after: lastSeen });
+    for await (const event of resumed) resumedTypes.push(event.type);
+    // And the finished response, retrieved: it shows the same usage.
+    const retrieved = await clientOf(gw.proxy).responses.retrieve(id);
+    expect(retrieved.usage).toMatchObject({ input_tokens: BILLED.prompt, output_tokens: BILLED.completion });
+  });
+  expect(resumedTypes[resumedTypes.length - 1]).toBe('response.completed');
+  expect(resumedTypes).not.toContain('response.created');
+  expect(charged).toMatchObject(ONCE);
+});
+
+it('a background response polled until completed, and retrieved again, is charged once', async () => {
+  const charged = await chargedFor(4, async () => {
+    const client = clientOf(gw.proxy);
+    const created = await client.responses.create({ model: 'gpt-4o-mini', input: 'Tell me a story', background: true });
+    expect(created).toMatchObject({ status: 'queued', background: true, usage: null });
+    let polled = await clientOf(second).responses.retrieve(created.id);
+    expect(polled.status).toBe('in_progress');
+    polled = await client.responses.retrieve(created.id);
+    expect(polled).toMatchObject({ status: 'completed', usage: { input_tokens: BILLED.prompt, output_tokens: BILLED.completion } });
+    // Polled once more (another tab, a retry): the same usage, already charged.
+    await clientOf(second).responses.retrieve(created.id);
+  });
+  expect(charged).toMatchObject(ONCE);
+});
+
+it('a background stream read to the end and then replayed from its start is charged once', async () => {
+  const charged = await chargedFor(2, async () => {
+    const client = clientOf(gw.proxy);
+    let id = '';
+    let completed = false;
+    for await (const event of await client.responses.create({ model: 'gpt-4o-mini', input: 'Tell me a story', background: true, stream: true })) {
+      if (event.type === 'response.created') id = event.response.id;
+      if (event.type === 'response.completed') completed = true;
+    }
+    expect(completed).toBe(true);
+    const replayed: string[] = [];
+    for await (const event of await clientOf(second).responses.retrieve(id, { stream: true })) replayed.push(event.type);
+    expect(replayed[0]).toBe('response.created');
+    expect(replayed[replayed.length - 1]).toBe('response.completed');
+  });
+  expect(charged).toMatchObject(ONCE);
+});
+
+it('an ordinary (not background) Response is still charged by its create alone', async () => {
+  const charged = await chargedFor(1, async () => {
+    const response = await clientOf(gw.proxy).responses.create({ model: 'gpt-4o-mini', input: 'Tell me a story' });
+    expect(response.usage).toMatchObject({ input_tokens: BILLED.prompt, output_tokens: BILLED.completion });
+  });
+  expect(charged).toMatchObject(ONCE);
+});
