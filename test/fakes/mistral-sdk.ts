@@ -5,7 +5,7 @@
 // the call and its outcome cross the boundary as JSON.
 import { execFile } from 'node:child_process';
 
-export type MistralSdkOperation = 'chat.complete' | 'chat.stream' | 'embeddings.create';
+export type MistralSdkOperation = 'chat.complete' | 'chat.stream' | 'embeddings.create' | 'ocr.process';
 
 export interface MistralSdkCall {
   /** Passed as the client's `serverURL` (may carry a path prefix). */
@@ -52,6 +52,8 @@ try {
     out.result = events;
   } else if (call.operation === 'embeddings.create') {
     out.result = await client.embeddings.create(call.request);
+  } else if (call.operation === 'ocr.process') {
+    out.result = await client.ocr.process(call.request);
   } else {
     throw new Error('unknown operation ' + call.operation);
   }

@@ -97,6 +97,21 @@ describe('fake Mistral upstream, called with @mistralai/mistralai', () => {
     expect(fake.received[0].path).toBe('/prefix/v1/chat/completions');
   });
 
+  it('answers OCR with the documented pages and usage_info (pages processed, document size), no token usage', async () => {
+    const pdf = Buffer.from('%PDF-1.4 fake document');
+    const { result, error } = await runMistralSdk({
+      serverURL: fake.url,
+      apiKey: 'k',
+      operation: 'ocr.process',
+      request: { model: 'mistral-ocr-latest', document: { type: 'document_url', documentUrl: `data:application/pdf;base64,${pdf.toString('base64')}` } },
+    });
+    expect(error).toBeUndefined();
+    expect(result).toMatchObject({ model: 'mistral-ocr-2505-completion', usageInfo: { pagesProcessed: 2, docSizeBytes: pdf.length } });
+    expect((result as { pages: Array<{ markdown: string }> }).pages[0].markdown).toMatch(/^# LEVERAGING/);
+    expect(result).not.toHaveProperty('usage');
+    expect(fake.received[0].json).toMatchObject({ model: 'mistral-ocr-latest', document: { type: 'document_url' } });
+  });
+
   it('serves embeddings', async () => {
     const { result, error } = await runMistralSdk({
       serverURL: fake.url,

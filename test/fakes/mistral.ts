@@ -1,11 +1,13 @@
 // Fake Mistral AI upstream: POST /v1/chat/completions, /v1/fim/completions and /v1/agents/completions
-// (JSON and SSE, the chat completion shape), POST /v1/embeddings.
+// (JSON and SSE, the chat completion shape), POST /v1/embeddings, POST /v1/ocr (pages of markdown and
+// `usage_info` in pages, no token usage, as Mistral answers it).
 // Mistral streams carry `usage` on the last chunk only, and never as `"usage": null`
 // (@mistralai/mistralai 2.x rejects null for fields that are not nullable). Its API validates request
 // bodies strictly: OpenAI-only members (`stream_options`, `max_completion_tokens`) get a 422
 // `extra_forbidden`, as Mistral answers them.
 import completionExample from '../fixtures/providers/mistral/chat-completion.json';
 import embeddingsExample from '../fixtures/providers/mistral/embeddings.json';
+import ocrExample from '../fixtures/providers/mistral/ocr.json';
 import errorExamples from '../fixtures/providers/mistral/errors.json';
 import { type FakeProviderOptions, fakeVector } from './openai';
 import {
@@ -39,6 +41,10 @@ async function handleMistral(exchange: FakeExchange, options: FakeProviderOption
   const route = `${req.method} ${req.path}`;
   if (route === 'POST /v1/embeddings') {
     sendJson(res, 200, mistralEmbeddings(behaviour, req.json), headers);
+    return;
+  }
+  if (route === 'POST /v1/ocr') {
+    sendJson(res, 200, mistralOcr(req.json), headers);
     return;
   }
   if (route !== 'POST /v1/chat/completions' && route !== 'POST /v1/fim/completions' && route !== 'POST /v1/agents/completions') {
@@ -125,4 +131,17 @@ function mistralEmbeddings(behaviour: FakeBehaviour, body: unknown): unknown {
     data: Array.from({ length: count }, (_, index) => ({ object: 'embedding', embedding: fakeVector(8), index })),
     usage: { prompt_tokens: behaviour.usage.prompt, total_tokens: behaviour.usage.prompt, completion_tokens: 0 },
   };
+}
+
+/**
+ * The documented OCR answer: its pages (markdown, images, dimensions), the model that read them and
+ * `usage_info` — pages processed and the document's size, what Mistral bills. A data URL's document
+ * is measured; a document by URL keeps the example's size.
+ */
+function mistralOcr(body: unknown): typeof ocrExample {
+  const document = field(body, 'document');
+  const url = stringField(document, 'document_url') ?? stringField(document, 'image_url');
+  const base64 = url?.startsWith('data:') === true ? url.slice(url.indexOf(',') + 1) : null;
+  const size = base64 === null ? ocrExample.usage_info.doc_size_bytes : Buffer.from(base64, 'base64').length;
+  return { ...ocrExample, usage_info: { pages_processed: ocrExample.pages.length, doc_size_bytes: size } };
 }

@@ -8,6 +8,7 @@ import { embed } from 'ai';
 import { type Gateway, PROVIDER_SECRETS, startGateway } from '../support/gateway-harness';
 import { BILLED, PROMPT, prepare } from '../support/framework-calls';
 import { meteredCall } from '../support/usage-report';
+import { runMistralSdk } from '../fakes/mistral-sdk';
 
 let gw: Gateway;
 
@@ -60,4 +61,24 @@ it('ApplyGuardrail (billed in policy text units, no tokens) is charged no tokens
   expect(call.action).toBe('GUARDRAIL_INTERVENED');
   expect(gw.fakes.bedrock.received[0].path).toBe('/guardrail/gr-0123abcd/version/1/apply');
   expect(charged).toMatchObject({ operation: 'apply_guardrail', requests: 1, promptTokens: 0, completionTokens: 0 });
+});
+
+describe('Mistral OCR (billed per page, usage_info in pages, no tokens)', () => {
+  /** A PDF as a base64 data URL, as apps send local files: ~24 KB of base64, thousands of tokens if it were counted. */
+  const pdf = `data:application/pdf;base64,${Buffer.from(`%PDF-1.4\n${'0123456789abcdef'.repeat(1100)}\n%%EOF`).toString('base64')}`;
+
+  it('process (@mistralai/mistralai) is counted as a request and charged no tokens, within a budget smaller than its document', async () => {
+    prepare(gw.fakes.mistral);
+    // A budget that a token count of the document would exceed on its own: OCR consumes none of it.
+    await gw.cp.ok('mutation($s: ID!) { configureServiceEnvironment(serviceId: $s, environment: "production", input: {rateLimit: {timeUnit: DAY, maxPromptTokens: 1000, maxTotalTokens: 1000}}) { id } }', { s: gw.services.mistral.id });
+    await gw.settle();
+    for (const document of [{ type: 'document_url', documentUrl: pdf }, { type: 'document_url', documentUrl: 'https://arxiv.org/pdf/2201.04234' }]) {
+      const { charged, call } = await meteredCall(gw, 'mistral', () =>
+        runMistralSdk({ serverURL: gw.services.mistral.endpoint, apiKey: gw.services.mistral.key, operation: 'ocr.process', request: { model: 'mistral-ocr-latest', document, includeImageBase64: false } }));
+      expect(call.error).toBeUndefined();
+      expect(call.result).toMatchObject({ model: 'mistral-ocr-2505-completion', pages: [{ index: 0 }, { index: 1 }], usageInfo: { pagesProcessed: 2 } });
+      expect(charged).toMatchObject({ operation: 'ocr', requestModel: 'mistral-ocr-latest', requests: 1, promptTokens: 0, completionTokens: 0, errors4xx: 0 });
+    }
+    expect(gw.fakes.mistral.received.map((r) => r.path)).toEqual(['/v1/ocr', '/v1/ocr']);
+  });
 });

@@ -51,6 +51,8 @@ export type UsageOperation =
   | 'invoke_stream'
   /** Bedrock ApplyGuardrail: billed in policy text units, never in tokens. */
   | 'apply_guardrail'
+  /** Mistral OCR (`POST /v1/ocr`): billed per page processed (`usage_info.pages_processed`), never in tokens. */
+  | 'ocr'
   | 'other';
 
 /** What the proxy learned from a request body before forwarding it. */

@@ -129,6 +129,12 @@ describe('countPromptTokens: estimated providers', () => {
     expect(countPromptTokens(o200k, 'MISTRAL', '/v1/fim/completions', { model: 'codestral-latest', prompt: 'def f(', suffix: 'return x' })).toBe(estimate(MISTRAL_ESTIMATE_FACTOR, 'def f(', 'return x'));
   });
 
+  it('Mistral OCR: its document (a URL or base64 data) is no prompt, and it produces no completion tokens', () => {
+    const ocr = { model: 'mistral-ocr-latest', document: { type: 'document_url', document_url: `data:application/pdf;base64,${'JVBERi0xLjQK'.repeat(500)}` } };
+    expect(countPromptTokens(o200k, 'MISTRAL', '/v1/ocr', ocr)).toBe(0);
+    expect(expectedCompletionTokens('MISTRAL', '/v1/ocr', ocr)).toBe(0);
+  });
+
   it('never scales an estimate above the byte length of the strings it counts', () => {
     // Alternating letters and digits: one o200k token per byte, so 1.25 × tokens would exceed the bytes.
     const dense = 'x9'.repeat(40);

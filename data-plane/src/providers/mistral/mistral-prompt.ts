@@ -26,11 +26,12 @@ export const MISTRAL_CHAT_STYLE: ChatStyle = {
 
 /**
  * Mistral: OpenAI's chat format (agents too) with its own tool rendering, FIM, embeddings; no public
- * tokenizer, so o200k_base times MISTRAL_ESTIMATE_FACTOR. Other paths count all their strings.
+ * tokenizer, so o200k_base times MISTRAL_ESTIMATE_FACTOR. OCR, billed per page, counts nothing (its
+ * document, often a base64 data URL, is no prompt). Other paths count all their strings.
  */
 export const mistralPromptCounting = createOpenAiCompatiblePromptCounting({
   encoding: () => 'o200k_base',
   estimateFactor: MISTRAL_ESTIMATE_FACTOR,
   chatStyle: () => MISTRAL_CHAT_STYLE,
-  shapes: { 'chat/completions': 'chat', 'agents/completions': 'chat', 'fim/completions': 'fim', embeddings: 'embeddings' },
+  shapes: { 'chat/completions': 'chat', 'agents/completions': 'chat', 'fim/completions': 'fim', embeddings: 'embeddings', ocr: 'unmetered' },
 });

@@ -91,9 +91,17 @@ describe('mistralUsageAccounting operations', () => {
     ['/v1/chat/completions', 'chat_completions'],
     ['/v1/fim/completions', 'completions'],
     ['/v1/embeddings', 'embeddings'],
+    ['/v1/ocr', 'ocr'],
     ['/v1/models', 'other'],
   ] as const)('names %s as %s', (path, operation) => {
     expect(prepare({ model: 'codestral-latest', prompt: 'def f(' }, path).operation).toBe(operation);
+  });
+
+  it('charges OCR (billed per page: usage_info, no token usage) no tokens and reserves no completion', () => {
+    const prepared = prepare({ model: 'mistral-ocr-latest', document: { type: 'document_url', document_url: 'https://arxiv.org/pdf/2201.04234' }, max_tokens: 64 }, '/v1/ocr');
+    expect(prepared).toMatchObject({ operation: 'ocr', model: 'mistral-ocr-latest', maxCompletionTokens: 0 });
+    const answer = providerFixture('mistral', 'ocr.json');
+    expect(observe(accounting.observeResponse(prepared, 200, 'application/json'), [answer]).result).toEqual({ usage: { promptTokens: 0, completionTokens: 0 }, completionText: '', complete: true });
   });
 
   it('reads a FIM completion: usage, text and the model it names', () => {

@@ -3,7 +3,9 @@ import { createOpenAiCompatibleUsageAccounting } from '../shared/openai-compatib
 /**
  * Mistral speaks OpenAI's format with the same usage names, and its streams always carry `usage` on
  * the last chunk (the one with finish_reason, before `data: [DONE]`). Its API rejects unknown fields
- * (422 `extra_forbidden`, `stream_options` included), so nothing is ever injected or stripped.
+ * (422 `extra_forbidden`, `stream_options` included), so nothing is ever injected or stripped. OCR
+ * (`POST /v1/ocr`, billed per page: `usage_info: {pages_processed, doc_size_bytes}`) is charged no
+ * tokens, as every OpenAI-style OCR endpoint (UNMETERED_OPERATIONS in the base).
  */
 export const mistralUsageAccounting = createOpenAiCompatibleUsageAccounting({
   acceptsStreamOptions: () => false,

@@ -11,9 +11,10 @@ export type OpenAiEndpoint =
   | 'responses'
   | 'responses/input_tokens'
   | 'embeddings'
-  | 'moderations'; // OpenAI `/v1/moderations`; Mistral `/v1/moderations` and `/v1/chat/moderations`
+  | 'moderations' // OpenAI `/v1/moderations`; Mistral `/v1/moderations` and `/v1/chat/moderations`
+  | 'ocr'; // Mistral
 
-const ENDPOINT_PATH = /\/((?:chat\/|agents\/|fim\/)?completions|responses(?:\/input_tokens)?|embeddings|moderations)\/?$/;
+const ENDPOINT_PATH = /\/((?:chat\/|agents\/|fim\/)?completions|responses(?:\/input_tokens)?|embeddings|moderations|ocr)\/?$/;
 
 /** The endpoint `providerPath` ends with (one trailing slash allowed), or null for any other path. */
 export function openAiEndpoint(providerPath: string): OpenAiEndpoint | null {
@@ -29,6 +30,7 @@ const OPERATIONS: Readonly<Record<OpenAiEndpoint, UsageOperation>> = {
   'responses/input_tokens': 'count_tokens',
   embeddings: 'embeddings',
   moderations: 'moderations',
+  ocr: 'ocr',
 };
 
 /** The operation an OpenAI-style path names (chat and legacy/FIM completions, Responses, embeddings, moderations). */

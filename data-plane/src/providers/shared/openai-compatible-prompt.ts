@@ -66,7 +66,8 @@ export function openAiChatStyle(encoding: EncodingName): ChatStyle {
  * Which tally an OpenAI-style endpoint's body gets: chat messages, embeddings `input`, the `prompt`
  * (+ `suffix`) of legacy completions or of FIM (read alike; FIM has no `best_of`), Responses items.
  */
-export type OpenAiPromptShape = 'chat' | 'embeddings' | 'completions' | 'fim' | 'responses';
+/** `unmetered`: an endpoint billed in other units than tokens (Mistral OCR): its body counts no tokens. */
+export type OpenAiPromptShape = 'chat' | 'embeddings' | 'completions' | 'fim' | 'responses' | 'unmetered';
 
 /** What a provider changes relative to plain OpenAI. */
 export interface OpenAiCompatiblePromptDifferences {
@@ -90,6 +91,7 @@ const OPENAI_PROMPT_SHAPES: Readonly<Partial<Record<OpenAiEndpoint, OpenAiPrompt
   'fim/completions': 'completions',
   responses: 'responses',
   embeddings: 'embeddings',
+  ocr: 'unmetered',
 };
 
 export function createOpenAiCompatiblePromptCounting(differences: OpenAiCompatiblePromptDifferences): PromptCounting {
@@ -121,13 +123,15 @@ export function createOpenAiCompatiblePromptCounting(differences: OpenAiCompatib
         case 'responses':
           tallyResponses(tally, body, encoding(model));
           break;
+        case 'unmetered':
+          break;
         default:
           tally.strings(body);
       }
     },
     expectedCompletionTokens(providerPath, body) {
       const shape = shapeOf(providerPath);
-      if (shape === 'embeddings') return 0;
+      if (shape === 'embeddings' || shape === 'unmetered') return 0;
       const limit = completionLimit(body, ['max_completion_tokens', 'max_tokens', 'max_output_tokens']);
       if (limit === null) return null;
       // n choices; legacy completions generate best_of candidates server-side.

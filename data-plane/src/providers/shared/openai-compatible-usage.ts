@@ -28,7 +28,8 @@ export interface OpenAiCompatibleDifferences {
   readonly acceptsStreamOptions: (request: OpenAiCompatibleRequest) => boolean;
   /**
    * Operations the provider does not bill and whose answers report no usage (OpenAI's moderations):
-   * charged 0/0. Without this an answer without usage is charged the proxy's count of its prompt.
+   * charged 0/0, and they reserve no completion tokens. Without this an answer without usage is
+   * charged the proxy's count of its prompt.
    */
   readonly freeOperations?: ReadonlySet<UsageOperation>;
   /**
@@ -40,21 +41,30 @@ export interface OpenAiCompatibleDifferences {
   readonly reportsUsageOfEveryTokenCharge?: boolean;
 }
 
+/**
+ * Operations billed in other units than tokens wherever an OpenAI-style API serves them: OCR, per page
+ * (Mistral's `/v1/ocr`, Mistral Document AI on Azure AI Foundry, OpenAI-compatible gateways). Like
+ * `freeOperations`: counted as requests, charged 0/0, no completion reserved.
+ */
+const UNMETERED_OPERATIONS: ReadonlySet<UsageOperation> = new Set<UsageOperation>(['ocr']);
+
 /** The operations whose streams report usage only with `stream_options.include_usage` (every `…/completions` path). */
 const STREAM_OPTIONS_OPERATIONS: ReadonlySet<UsageOperation> = new Set<UsageOperation>(['chat_completions', 'completions']);
 
 export function createOpenAiCompatibleUsageAccounting(differences: OpenAiCompatibleDifferences): UsageAccounting {
+  const chargesNoTokens = (operation: UsageOperation) => UNMETERED_OPERATIONS.has(operation) || differences.freeOperations?.has(operation) === true;
   return {
     prepareRequest(providerPath: string, body: Buffer, contentType: string | undefined, query?: string): PreparedRequest {
       const json = parseJsonRequestBody(body, contentType);
       const model = differences.modelFromPath?.(providerPath) ?? stringMember(json, 'model');
+      const operation = openAiOperation(providerPath);
       const prepared: PreparedRequest = {
         body,
         json,
         model,
-        operation: openAiOperation(providerPath),
+        operation,
         stream: member(json, 'stream') === true,
-        maxCompletionTokens: completionLimit(json, ['max_completion_tokens', 'max_tokens', 'max_output_tokens'], 'n'),
+        maxCompletionTokens: chargesNoTokens(operation) ? 0 : completionLimit(json, ['max_completion_tokens', 'max_tokens', 'max_output_tokens'], 'n'),
         stripUsageChunk: false,
       };
       if (!prepared.stream || !isJsonObject(json) || !STREAM_OPTIONS_OPERATIONS.has(prepared.operation)) return prepared;
@@ -79,7 +89,7 @@ export function createOpenAiCompatibleUsageAccounting(differences: OpenAiCompati
 
     observeResponse(prepared: PreparedRequest, status: number, contentType: string | undefined, _headers?: ResponseHeaders): ResponseObserver {
       if (status < 200 || status > 299) return new PassThroughObserver(NOTHING_TO_COUNT);
-      if (differences.freeOperations?.has(prepared.operation) === true) return new PassThroughObserver(FREE_OF_CHARGE);
+      if (chargesNoTokens(prepared.operation)) return new PassThroughObserver(FREE_OF_CHARGE);
       const kind = bodyKind(contentType);
       if (kind === 'sse' || (kind === 'none' && prepared.stream)) {
         return new SseResponseObserver(readOpenAiEvent, prepared.stripUsageChunk);
