@@ -380,7 +380,7 @@ export class RequestMeter {
     const responseId = seen.backgroundResponseId;
     const charges = this.deps.responseCharges;
     if (responseId === undefined || charges === undefined || charges === null) return this.charge(usage, seen, clientStatus);
-    return charges.charge(responseId, usage, final).then((left) => this.charge(left, seen, clientStatus));
+    return charges.charge(this.service.id, responseId, usage, final).then((left) => this.charge(left, seen, clientStatus));
   }
 
   /** Without the tokenizer: what was reported or counted already, else ~4 UTF-8 bytes a token (prompt: the whole body). */

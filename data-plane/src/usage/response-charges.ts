@@ -76,21 +76,22 @@ export class ResponseCharges {
   }
 
   /**
-   * What to charge for `usage` of background response `responseId`: `final` is the provider's usage
-   * (charged once, less what cut streams of it were charged), otherwise the proxy's count of a stream
-   * cut before it (charged, and remembered). When Redis cannot tell, `usage` itself: a response may
-   * then be charged twice, never left uncharged.
+   * What to charge for `usage` of background response `responseId` of service `serviceId`: `final`
+   * is the provider's usage (charged once, less what cut streams of it were charged), otherwise the
+   * proxy's count of a stream cut before it (charged, and remembered). When Redis cannot tell,
+   * `usage` itself: a response may then be charged twice, never left uncharged. Keyed by service too:
+   * an upstream can only mark the ids of its own service as charged, never another tenant's.
    */
-  async charge(responseId: string, usage: TokenUsage, final: boolean): Promise<TokenUsage> {
+  async charge(serviceId: string, responseId: string, usage: TokenUsage, final: boolean): Promise<TokenUsage> {
     if (!RESPONSE_ID.test(responseId)) return usage;
     const command = (this.redis as unknown as { tokengateChargeResponse: ChargeCommand }).tokengateChargeResponse.bind(this.redis);
     try {
-      const [prompt, completion] = await command(this.prefix + responseId, final ? 'final' : 'provisional', usage.promptTokens, usage.completionTokens, this.ttlSeconds);
+      const [prompt, completion] = await command(`${this.prefix}${serviceId}:${responseId}`, final ? 'final' : 'provisional', usage.promptTokens, usage.completionTokens, this.ttlSeconds);
       if (prompt === usage.promptTokens && completion === usage.completionTokens) return usage;
       // The details (cache reads, reasoning) belong to the first charge of the final usage.
       return tokenUsage(prompt, completion);
     } catch (error) {
-      this.options.logger.warn({ responseId, err: error instanceof Error ? error.message : String(error) }, 'could not check whether a background response was charged; charging what this request saw');
+      this.options.logger.warn({ service: serviceId, responseId, err: error instanceof Error ? error.message : String(error) }, 'could not check whether a background response was charged; charging what this request saw');
       return usage;
     }
   }
