@@ -121,6 +121,19 @@ export interface ObservedUsage {
    * content) report true: there is nothing to count.
    */
   readonly complete: boolean;
+  /**
+   * Streams the provider ended with its own error after answering 2xx (Anthropic `event: error`, an
+   * OpenAI-style `error` event or chunk, a Responses `response.failed`, a Bedrock exception frame):
+   * the status the provider answers that error with when it can still answer with a status
+   * (overloaded_error 529, throttlingException 429...). What is recorded for the request (ADR 021);
+   * the client's 200 stands. The first such error wins.
+   */
+  readonly streamError?: number;
+  /**
+   * True when `complete` is false because the observer could not read the response (an oversized
+   * event, a corrupt frame, a body it could not decode), not because the response stopped short.
+   */
+  readonly unreadable?: boolean;
 }
 
 /** Follows one upstream response as it streams through, without buffering it for the client. */

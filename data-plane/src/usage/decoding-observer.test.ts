@@ -180,7 +180,7 @@ describe('DecodingObserver', () => {
     const observer = new DecodingObserver(counting, ['gzip'], maxDecodedBytes);
     const { forwarded, result } = await observeDecoded(observer, piecesOf(bomb, [1000, 5000]));
     expect(forwarded.equals(bomb)).toBe(true);
-    expect(result).toEqual({ usage: null, completionText: '', complete: false });
+    expect(result).toEqual({ usage: null, completionText: '', complete: false, unreadable: true });
     expect(seen).toBeLessThanOrEqual(maxDecodedBytes);
     // Writes after the cap are forwarded and ignored.
     const late = Buffer.from('more');

@@ -83,7 +83,7 @@ export class DecodingObserver implements ResponseObserver {
 
   result(): ObservedUsage {
     const observed = this.inner.result();
-    return this.failed ? { ...observed, complete: false } : observed;
+    return this.failed ? { ...observed, complete: false, unreadable: true } : observed;
   }
 
   private finishInput(truncated: boolean): void {

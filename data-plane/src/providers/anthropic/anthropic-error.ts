@@ -15,6 +15,28 @@ export function anthropicErrorType(status: number): string {
   }
 }
 
+/** Statuses of Anthropic's documented `error.type`s. */
+const STATUS_OF_ERROR_TYPE: ReadonlyMap<string, number> = new Map([
+  ['invalid_request_error', 400],
+  ['authentication_error', 401],
+  ['billing_error', 402],
+  ['permission_error', 403],
+  ['not_found_error', 404],
+  ['request_too_large', 413],
+  ['rate_limit_error', 429],
+  ['api_error', 500],
+  ['timeout_error', 504],
+  ['overloaded_error', 529],
+]);
+
+/**
+ * The status Anthropic answers an `error.type` with (an `event: error` in a stream already answered
+ * 200 is recorded as it); 500 for a type it does not document.
+ */
+export function anthropicErrorStatus(type: unknown): number {
+  return (typeof type === 'string' ? STATUS_OF_ERROR_TYPE.get(type) : undefined) ?? 500;
+}
+
 export function anthropicErrorResponse(status: number, code: TokengateErrorCode, message: string, requestId: string): ErrorResponse {
   return {
     contentType: 'application/json',

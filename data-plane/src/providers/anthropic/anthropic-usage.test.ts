@@ -122,11 +122,15 @@ describe('anthropicUsageAccounting.observeResponse', () => {
     expect(result).toEqual({ usage: { promptTokens: 155, completionTokens: 40, cachedReadTokens: 50, cachedWriteTokens: 100 }, completionText: 'hm {"q":1}', complete: true });
   });
 
-  it('treats an error event mid-stream as the end of an incomplete stream', () => {
+  it('treats an error event mid-stream as the end of an incomplete stream, failed with the status of its error type', () => {
     const recorded = providerFixture('anthropic', 'message-stream.sse').toString();
     const broken = recorded.slice(0, recorded.indexOf('event: content_block_stop')) + sse({ type: 'error', error: { type: 'overloaded_error', message: 'Overloaded' } }, 'error');
     const { result } = observe(accounting.observeResponse(streamed, 200, 'text/event-stream'), [Buffer.from(broken)]);
-    expect(result).toEqual({ usage: null, reportedPromptTokens: 25, responseModel: 'claude-sonnet-4-5-20250929', completionText: 'Hello!', complete: false });
+    expect(result).toEqual({ usage: null, reportedPromptTokens: 25, responseModel: 'claude-sonnet-4-5-20250929', completionText: 'Hello!', complete: false, streamError: 529 });
+    const rateLimited = recorded.slice(0, recorded.indexOf('event: content_block_stop')) + sse({ type: 'error', error: { type: 'rate_limit_error', message: 'Slow down' } }, 'error');
+    expect(observe(accounting.observeResponse(streamed, 200, 'text/event-stream'), [Buffer.from(rateLimited)]).result.streamError).toBe(429);
+    // A stream that ends well carries no error.
+    expect(observe(accounting.observeResponse(streamed, 200, 'text/event-stream'), [Buffer.from(recorded)]).result.streamError).toBeUndefined();
   });
 });
 

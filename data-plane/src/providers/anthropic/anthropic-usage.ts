@@ -5,6 +5,7 @@ import { bodyKind } from '../shared/content-type';
 import { completionLimit, parseJsonRequestBody } from '../shared/json-request-body';
 import { type JsonUsageReader, JsonResponseObserver } from '../shared/json-response-observer';
 import { type JsonObject, arrayMember, isJsonObject, member, parseJsonObject, stringMember, textOf, tokenCount } from '../shared/json-values';
+import { anthropicErrorStatus } from './anthropic-error';
 import { anthropicOperation } from './anthropic-path';
 import { SseResponseObserver } from '../shared/sse-response-observer';
 import { NOTHING_TO_COUNT, PassThroughObserver, type UsageTally } from '../shared/usage-tally';
@@ -82,7 +83,8 @@ function mergedUsage(startUsage: unknown, deltaUsage: unknown): Record<string, u
 /**
  * One Messages stream event. message_start carries the prompt tokens (and 1 output token: not a
  * usage to report), message_delta the final cumulative output tokens (and, on newer models, updated
- * input counts), message_stop ends the message. ping and content_block_start/stop are skipped unparsed.
+ * input counts), message_stop ends the message, an `error` event ends it failed. ping and
+ * content_block_start/stop are skipped unparsed.
  */
 function anthropicEventReader(): (event: EventSourceMessage, tally: UsageTally) => boolean {
   /** message_start's usage object: the counts a message_delta does not repeat stand as it gave them. */
@@ -121,6 +123,12 @@ function anthropicEventReader(): (event: EventSourceMessage, tally: UsageTally) 
     case 'message_stop':
       tally.complete = true;
       break;
+    case 'error': {
+      // overloaded_error & co. in a stream answered 200: it ends here, without message_stop.
+      data ??= parseJsonObject(event.data);
+      tally.noteStreamError(anthropicErrorStatus(member(member(data, 'error'), 'type')));
+      break;
+    }
     default:
       break;
   }

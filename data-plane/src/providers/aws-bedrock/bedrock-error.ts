@@ -21,6 +21,31 @@ export function bedrockErrorType(status: number): string {
   }
 }
 
+/**
+ * Statuses of the Bedrock Runtime exceptions, as its API reference gives them, by name with a
+ * lower-case initial: event-stream exception frames name them so (`:exception-type:
+ * throttlingException`), error responses with an upper-case one (`x-amzn-errortype`).
+ */
+const STATUS_OF_EXCEPTION: ReadonlyMap<string, number> = new Map([
+  ['validationException', 400],
+  ['serviceQuotaExceededException', 400],
+  ['accessDeniedException', 403],
+  ['resourceNotFoundException', 404],
+  ['modelTimeoutException', 408],
+  ['modelStreamErrorException', 424],
+  ['modelErrorException', 424],
+  ['throttlingException', 429],
+  ['modelNotReadyException', 429],
+  ['internalServerException', 500],
+  ['serviceUnavailableException', 503],
+]);
+
+/** The status Bedrock answers an exception with (an exception frame in a 200 stream is recorded as it); 500 when unknown. */
+export function bedrockExceptionStatus(type: string | null): number {
+  if (type === null || type === '') return 500;
+  return STATUS_OF_EXCEPTION.get(type[0].toLowerCase() + type.slice(1)) ?? 500;
+}
+
 export function bedrockErrorResponse(status: number, code: TokengateErrorCode, message: string, requestId: string): ErrorResponse {
   return {
     contentType: 'application/json',

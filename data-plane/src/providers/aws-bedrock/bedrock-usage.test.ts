@@ -136,15 +136,23 @@ describe('bedrockUsageAccounting.observeResponse', () => {
     expect(observe(accounting.observeResponse(converseStream, 200, EVENTSTREAM), [afterMessageStop], false).result.completionText).toBe('Hello');
   });
 
-  it('treats an exception message as the end of an incomplete stream', () => {
+  it.each([
+    ['throttlingException', 429],
+    ['modelStreamErrorException', 424],
+    ['internalServerException', 500],
+    ['serviceUnavailableException', 503],
+    ['validationException', 400],
+    ['modelTimeoutException', 408],
+    ['someFutureException', 500],
+  ])('treats a %s message as the end of an incomplete stream, failed with status %i', (exception, status) => {
     const bytes = Buffer.concat([
       frame('event', 'messageStart', { role: 'assistant' }),
       frame('event', 'contentBlockDelta', { contentBlockIndex: 0, delta: { text: 'Par' } }),
-      frame('exception', 'throttlingException', { message: 'Too many tokens, please wait before trying again.' }),
+      frame('exception', exception, { message: 'Too many tokens, please wait before trying again.' }),
     ]);
     const { forwarded, result } = observe(accounting.observeResponse(converseStream, 200, EVENTSTREAM), [bytes]);
     expect(forwarded.equals(bytes)).toBe(true);
-    expect(result).toEqual({ usage: null, completionText: 'Par', complete: false });
+    expect(result).toEqual({ usage: null, completionText: 'Par', complete: false, streamError: status });
   });
 
   it('stops reading (still forwarding) a corrupt stream', () => {

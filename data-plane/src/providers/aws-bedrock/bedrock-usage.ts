@@ -9,6 +9,7 @@ import { type JsonObject, arrayMember, firstTokenCount, isJsonObject, member, pa
 import { anthropicUsage, noteStartPrompt } from '../anthropic/anthropic-usage';
 import { openAiUsage } from '../shared/openai-compatible-usage';
 import { NOTHING_TO_COUNT, PassThroughObserver, type UsageTally } from '../shared/usage-tally';
+import { bedrockExceptionStatus } from './bedrock-error';
 import { bedrockRoute, isGuardrailApply } from './bedrock-path';
 import { EventStreamResponseObserver, stringHeader } from './event-stream-observer';
 
@@ -96,10 +97,20 @@ export function converseDeltaText(delta: unknown): string {
  * messageStop, then metadata (usage) which ends a complete stream. InvokeModelWithResponseStream:
  * `chunk` events whose base64 `bytes` hold model-native JSON; the last one carries
  * `amazon-bedrock-invocationMetrics`. Exceptions (`:message-type: exception`) end the stream
- * incomplete. messageStart, contentBlockStart/Stop and messageStop are skipped unparsed.
+ * incomplete, recorded with the exception's status. messageStart, contentBlockStart/Stop and messageStop are skipped unparsed.
  */
 function readBedrockMessage(message: Message, tally: UsageTally): void {
-  if (stringHeader(message, ':message-type') !== 'event') return;
+  const messageType = stringHeader(message, ':message-type');
+  if (messageType === 'exception') {
+    tally.noteStreamError(bedrockExceptionStatus(stringHeader(message, ':exception-type')));
+    return;
+  }
+  // An event-stream `error` message (`:error-code`, `:error-message`): a failure the service did not model.
+  if (messageType === 'error') {
+    tally.noteStreamError(bedrockExceptionStatus(stringHeader(message, ':error-code')));
+    return;
+  }
+  if (messageType !== 'event') return;
   switch (stringHeader(message, ':event-type')) {
     case 'contentBlockDelta':
       tally.addText(converseDeltaText(member(payload(message), 'delta')));

@@ -32,7 +32,9 @@ export class EventStreamResponseObserver implements ResponseObserver {
 
   result(): ObservedUsage {
     const observed = this.tally.result();
-    return this.following && this.framer.heldBytes === 0 ? observed : { ...observed, complete: false };
+    if (!this.following) return { ...observed, complete: false, unreadable: true };
+    // Bytes of a frame the stream never finished: it stopped short.
+    return this.framer.heldBytes === 0 ? observed : { ...observed, complete: false };
   }
 
   private readonly onFrame = (frame: Buffer): void => {

@@ -233,6 +233,28 @@ describe('openAiUsageAccounting.observeResponse', () => {
     expect(cut.result).toEqual({ usage: null, completionText: 'Hi there', complete: false });
   });
 
+  it('reads the errors a stream answered 200 carries: the status each stands for', () => {
+    const streamedChat = prepare({ model: 'gpt-4o', messages: [], stream: true, stream_options: { include_usage: true } });
+    const streamedResponse = prepare({ model: 'gpt-4o', input: 'x', stream: true }, '/v1/responses');
+    const observed = (prepared: typeof streamedChat, ...events: string[]) => observe(accounting.observeResponse(prepared, 200, 'text/event-stream'), [Buffer.from(events.join(''))]).result;
+    const delta = sse({ id: 'c', object: 'chat.completion.chunk', model: 'gpt-4o', choices: [{ index: 0, delta: { content: 'Hi' } }] });
+    // Chat Completions: a chunk with an `error` object, and no [DONE] after it.
+    expect(observed(streamedChat, delta, sse({ error: { message: 'The server had an error', type: 'server_error', param: null, code: null } }))).toEqual({
+      usage: null, responseModel: 'gpt-4o', completionText: 'Hi', complete: false, streamError: 500,
+    });
+    expect(observed(streamedChat, delta, sse({ error: { message: 'Rate limit reached', type: 'tokens', code: 'rate_limit_exceeded' } })).streamError).toBe(429);
+    expect(observed(streamedChat, delta, sse({ error: { message: 'Overloaded', type: 'server_error', code: 'server_is_overloaded' } })).streamError).toBe(503);
+    // Mistral's flat error object.
+    expect(observed(streamedChat, delta, sse({ object: 'error', message: 'Bad', type: 'invalid_request_error', code: '3051' })).streamError).toBe(400);
+    // Responses API: an `error` event, and response.failed (which still ends it, with its usage).
+    expect(observed(streamedResponse, sse({ type: 'error', code: 'rate_limit_exceeded', message: 'Slow down', param: null, sequence_number: 3 }, 'error')).streamError).toBe(429);
+    expect(observed(streamedResponse, sse({ type: 'error', code: 'ERR_SOMETHING', message: 'Something went wrong', param: null, sequence_number: 1 }, 'error')).streamError).toBe(500);
+    const failed = observed(streamedResponse, sse({ type: 'response.failed', response: { id: 'r', status: 'failed', error: { code: 'invalid_prompt', message: 'No' }, usage: { input_tokens: 5, output_tokens: 0 } } }, 'response.failed'));
+    expect(failed).toMatchObject({ usage: { promptTokens: 5, completionTokens: 0 }, complete: true, streamError: 400 });
+    // A stream that ends well carries none.
+    expect(observed(streamedChat, delta, sse('[DONE]')).streamError).toBeUndefined();
+  });
+
   it('follows bodies it cannot read as usage (audio) without touching them', () => {
     const audio = Buffer.from([0xff, 0xfb, 0x90, 0x00]);
     const observer = accounting.observeResponse(unstreamed, 200, 'audio/mpeg');

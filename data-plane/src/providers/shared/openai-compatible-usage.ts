@@ -7,6 +7,7 @@ import { completionLimit, insertFirstMember, parseJsonRequestBody, withFirstMemb
 import { JsonResponseObserver, type JsonUsageReader } from './json-response-observer';
 import { type JsonObject, arrayMember, firstTokenCount, isJsonObject, member, parseJsonObject, stringMember, textOf, tokenCount } from './json-values';
 import { openAiOperation } from './openai-compatible-path';
+import { openAiStreamErrorStatus } from './openai-compatible-stream-error';
 import { SseResponseObserver } from './sse-response-observer';
 import { NOTHING_TO_COUNT, PassThroughObserver, type UsageTally } from './usage-tally';
 
@@ -293,6 +294,7 @@ export function readOpenAiEvent(event: EventSourceMessage, tally: UsageTally): b
   if (
     name !== undefined &&
     name !== 'message' &&
+    name !== 'error' &&
     name !== 'response.created' &&
     !RESPONSES_TEXT_EVENTS.has(name) &&
     !RESPONSES_FINAL_EVENTS.has(name) &&
@@ -305,6 +307,11 @@ export function readOpenAiEvent(event: EventSourceMessage, tally: UsageTally): b
   }
   const chunk = parseJsonObject(data);
   if (chunk === null) return false;
+  const error = streamErrorOf(name, chunk);
+  if (error !== undefined) {
+    tally.noteStreamError(openAiStreamErrorStatus(error));
+    return false;
+  }
   const type = chunk.type;
   if (typeof type === 'string') {
     readResponsesEvent(type, chunk, tally);
@@ -317,6 +324,17 @@ export function readOpenAiEvent(event: EventSourceMessage, tally: UsageTally): b
   if (!Array.isArray(choices)) return false;
   for (const choice of choices) tally.addText(choiceDeltaText(choice));
   return usage !== null && choices.length === 0;
+}
+
+/**
+ * The error an event carries in a stream answered 200, as the SDKs raise it: an `error` event (the
+ * Responses API's `{type: "error", code, message}`, or `{error: {...}}`), a chunk with an `error`
+ * object (Chat Completions), Mistral's flat `{object: "error", ...}`; undefined for other events.
+ */
+function streamErrorOf(name: string | undefined, chunk: JsonObject): unknown {
+  if (name === 'error' || chunk.type === 'error') return chunk.error ?? chunk;
+  if (isJsonObject(chunk.error)) return chunk.error;
+  return chunk.object === 'error' ? chunk : undefined;
 }
 
 /** The completion text one streamed choice carries: its delta (chat) or its `text` (legacy Completions). */
@@ -343,6 +361,7 @@ function readResponsesEvent(type: string, event: JsonObject, tally: UsageTally):
     tally.backgroundResponseId ??= backgroundResponseId(event.response);
     tally.usage = openAiUsage(member(event.response, 'usage')) ?? tally.usage;
     tally.complete = true;
+    if (type === 'response.failed') tally.noteStreamError(openAiStreamErrorStatus(member(event.response, 'error')));
   } else if (type === MISTRAL_CONVERSATION_TEXT) {
     const content = event.content;
     tally.addText(isJsonObject(content) ? contentText([content]) : contentText(content));

@@ -93,7 +93,7 @@ export class SseResponseObserver implements ResponseObserver {
 
   result(): ObservedUsage {
     const observed = this.tally.result();
-    return this.following ? observed : { ...observed, complete: false };
+    return this.following ? observed : { ...observed, complete: false, unreadable: true };
   }
 
   private feed(text: string): void {

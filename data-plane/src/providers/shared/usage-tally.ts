@@ -12,6 +12,8 @@ export class UsageTally {
   /** The cache reads and writes inside reportedPromptTokens, when reported with it. */
   reportedPromptCache: { cachedRead: number; cachedWrite: number } | null = null;
   complete = false;
+  /** The status the provider's in-stream error maps to (see ObservedUsage.streamError). */
+  private streamError: number | null = null;
   /** The model the response named, when it named one. */
   responseModel: string | null = null;
   /** The id of the background Response a Responses API stream belongs to (see ObservedUsage). */
@@ -48,7 +50,13 @@ export class UsageTally {
     }
     if (this.responseModel !== null) observed.responseModel = this.responseModel;
     if (this.backgroundResponseId !== null) observed.backgroundResponseId = this.backgroundResponseId;
+    if (this.streamError !== null) observed.streamError = this.streamError;
     return observed;
+  }
+
+  /** The stream carried the provider's error, answered with `status` when the provider still can (the first one wins). */
+  noteStreamError(status: number): void {
+    this.streamError ??= status;
   }
 
   /** Records the model a response names (the first one seen wins: later chunks repeat it). */
