@@ -3,6 +3,7 @@ import { once } from 'node:events';
 import { connect } from 'node:net';
 import OpenAI from 'openai';
 import { type Gateway, startGateway } from '../support/gateway-harness';
+import { sample } from '../support/metrics';
 import { waitFor } from '../support/wait';
 
 let gw: Gateway;
@@ -15,16 +16,6 @@ beforeAll(async () => {
 afterAll(async () => {
   await gw?.stop();
 });
-
-function sample(text: string, name: string, labels: Record<string, string>): number | undefined {
-  for (const line of text.split('\n')) {
-    if (!line.startsWith(`${name}{`)) continue;
-    const body = line.slice(name.length + 1, line.lastIndexOf('}'));
-    const pairs = Object.fromEntries(body.split(/,(?=[a-z_]+=")/).map((p) => [p.slice(0, p.indexOf('=')), p.slice(p.indexOf('=') + 2, -1)]));
-    if (Object.entries(labels).every(([k, v]) => pairs[k] === v)) return Number(line.slice(line.lastIndexOf(' ') + 1));
-  }
-  return undefined;
-}
 
 it('counts requests, tokens and latency after known traffic', async () => {
   const client = new OpenAI({ baseURL: gw.services.openai.endpoint, apiKey: gw.services.openai.key, maxRetries: 0 });

@@ -10,6 +10,7 @@ import type { TokengateErrorCode, UpstreamRequestDraft } from '../providers/prov
 import type { ResponseObserver } from '../providers/usage-accounting';
 import type { ConsumerKeyGrant } from '../snapshot/consumer-key-index';
 import type { CompiledService } from '../snapshot/compiled-snapshot';
+import type { ResponseEnding } from '../usage/recorded-status';
 import { RequestMeter, type SettledRequest } from '../usage/request-meter';
 import { StreamCutter, type StreamCutoffSink } from '../usage/stream-cutoff';
 import {
@@ -53,6 +54,8 @@ export class ProxyExchange implements Dispatcher.DispatchHandler {
   private status = 0;
   /** What the provider answered (0: it never did); accounting goes by it, not by what the client saw. */
   private upstreamStatus = 0;
+  /** How the upstream response ended: with the observed stream, it decides the status recorded (ADR 021). */
+  private ending: ResponseEnding = 'other';
   /** Set once the outcome is decided; later upstream events are echoes of our own teardown. */
   private settled = false;
   /** undici's handle on the upstream request, once it is on a socket. */
@@ -244,6 +247,7 @@ export class ProxyExchange implements Dispatcher.DispatchHandler {
     }
     if (this.res.headersSent) {
       this.options.logger.warn({ requestId: this.requestId, service: this.service.id, timeoutMs: this.options.upstreamIdleTimeoutMs }, 'upstream response stalled; cutting the stream');
+      this.ending = 'timed-out';
     }
     this.fail(504, 'upstream_timeout', 'The provider did not answer in time.');
   }
@@ -348,6 +352,7 @@ export class ProxyExchange implements Dispatcher.DispatchHandler {
   /** undici: the response is complete. */
   onResponseEnd(): void {
     if (this.settled || this.observer === null) return;
+    this.ending = 'ended';
     // A cutter may still hold events waiting for a count: it ends the response once they are relayed.
     if (this.cutter !== null) this.cutter.end();
     else this.endResponse();
@@ -367,7 +372,7 @@ export class ProxyExchange implements Dispatcher.DispatchHandler {
     // Redis delays the end by at most SETTLE_WAIT_MS (settlement then finishes in the background).
     const { meter } = this;
     if (!meter.limited) return end();
-    const settlement = meter.finish(this.upstreamStatus, this.status);
+    const settlement = meter.finish(this.upstreamStatus, this.status, this.ending);
     // Most settlements need no wait (the correction gives tokens back to this proxy's lease).
     if (meter.settled !== undefined) return end();
     // HTTP/1.1: the connection stays corked meanwhile, so what was relayed in this turn and the end
@@ -389,7 +394,9 @@ export class ProxyExchange implements Dispatcher.DispatchHandler {
     if (this.res.headersSent) {
       // Closed before its end: the provider connection broke mid-stream. Cut the client stream so the
       // SDK sees an error instead of a silently truncated body.
+      this.options.logger.warn({ requestId: this.requestId, service: this.service.id, error: error.code ?? error.message }, 'upstream response broke after its headers; cutting the stream');
       this.settled = true;
+      this.ending = 'broken';
       this.cutter?.abandon();
       this.res.destroy();
       return;
@@ -441,6 +448,7 @@ export class ProxyExchange implements Dispatcher.DispatchHandler {
       cut: () => {
         if (this.settled) return;
         this.options.logger.info({ requestId: this.requestId, service: this.service.id, allowance: this.cutoffAllowance }, 'stream cut off at the budget');
+        this.ending = 'other'; // ended by the proxy: not the provider's failure
         this.endResponse(); // settled from here on: the abort's onResponseError is an echo
         // The provider would go on generating (and billing) what nobody reads.
         this.upstream?.abort(new Error(STREAM_CUT));
@@ -485,34 +493,46 @@ export class ProxyExchange implements Dispatcher.DispatchHandler {
 
   // ── 7. Settle ───────────────────────────────────────────────────────────────────────────────────
   private finish(): void {
-    const { options, service, requestId, meter } = this;
+    const { meter } = this;
     if (this.timer !== null) clearTimeout(this.timer);
     this.timer = null;
     const durationSeconds = (performance.now() - this.startedAt) / 1000;
-    options.metrics.countRequest(service.id, service.provider.label, this.status);
-    if (options.accessLog) {
-      options.logger.info(
-        { requestId, method: this.draft.method, organization: service.organizationHandle, service: service.id, provider: service.provider.label, status: this.status, durationMs: Math.round(durationSeconds * 1e6) / 1000 },
-        'proxied request',
-      );
-    }
-    const settlement = meter.finish(this.upstreamStatus, this.status);
-    // Recorded once settled: the response model and the tokens are known only then.
+    const settlement = meter.finish(this.upstreamStatus, this.status, this.ending);
+    // Recorded once settled: the response model, the tokens and the outcome of a stream are known only then.
     const settled = meter.settled;
     if (settled !== undefined) this.recordExchange(settled, durationSeconds);
     else void settlement.then((later) => this.recordExchange(later, durationSeconds));
   }
 
   private recordExchange(settled: SettledRequest | null, durationSeconds: number): void {
-    const { options, service, meter } = this;
+    const { options, service, meter, requestId } = this;
     const prepared = meter.prepared;
+    // The outcome, as the usage report has it: a 2xx stream that failed afterwards is recorded as
+    // its failure (ADR 021), the client's status beside it in the access log.
+    const status = meter.recordedStatus ?? this.status;
+    options.metrics.countRequest(service.id, service.provider.label, status);
+    if (options.accessLog) {
+      options.logger.info(
+        {
+          requestId,
+          method: this.draft.method,
+          organization: service.organizationHandle,
+          service: service.id,
+          provider: service.provider.label,
+          status,
+          ...(status === this.status ? {} : { clientStatus: this.status }),
+          durationMs: Math.round(durationSeconds * 1e6) / 1000,
+        },
+        'proxied request',
+      );
+    }
     options.metrics.observeExchange({
       serviceId: service.id,
       provider: service.provider.label,
       operation: prepared?.operation ?? 'other',
       requestModel: prepared?.model ?? null,
       responseModel: settled?.responseModel ?? null,
-      status: this.status,
+      status,
       durationSeconds,
       firstByteSeconds: this.firstByteSeconds,
       firstChunkSeconds: prepared?.stream === true ? this.firstChunkSeconds : null,

@@ -1,9 +1,11 @@
 // The request path end to end in one process: real listener, real upstream socket, compiled snapshots.
 import http from 'node:http';
 import net from 'node:net';
+import { pino } from 'pino';
 import { startProxyHarness, type ProxyHarness } from '../../../test/support/data-plane/proxy-harness';
 import { httpRequest, jsonOf } from '../../../test/support/data-plane/http-client';
 import { respondJson } from '../../../test/support/data-plane/recording-upstream';
+import { waitFor } from '../../../test/support/wait';
 import { apiKeyAuth, consumerKeyFixture, serviceFixture, sigV4Auth } from '../../../test/support/data-plane/snapshot-fixtures';
 import type { ServiceMessage } from '../config-stream/wire-types';
 
@@ -340,8 +342,31 @@ describe('limits and upstream failures', () => {
     expect(await streamThrough(20, 40)).toEqual({ outcome: 'ended cleanly', received: 21 });
   });
 
-  it('with an idle timeout longer than the headers timeout, a stream that falls silent after the headers is cut', async () => {
-    await start({ upstreamHeadersTimeoutMs: 100, upstreamIdleTimeoutMs: 300 });
+  it('counts a stream the provider ends without its terminator ([DONE]) as 502, though the client saw 200', async () => {
+    await start();
+    harness.upstream.respondWith((_req, res) => {
+      res.writeHead(200, { 'content-type': 'text/event-stream' });
+      res.end('data: {"id":"c","object":"chat.completion.chunk","model":"gpt-4o","choices":[{"index":0,"delta":{"content":"Hi"}}]}\n\n');
+    });
+    const body = JSON.stringify({ model: 'gpt-4o', stream: true, stream_options: { include_usage: true }, messages: [{ role: 'user', content: 'Hi' }] });
+    const response = await httpRequest(`${harness.proxy.url}/acme/openai/chat/completions`, { method: 'POST', headers: { authorization: `Bearer ${OPENAI_KEY}`, 'content-type': 'application/json' }, body });
+    expect(response.status).toBe(200);
+    const counted = 'tokengate_proxy_requests_total{service="openai",provider="openai",status="502",environment="test"} 1';
+    await waitFor(async () => (await httpRequest(`${harness.proxy.url}/metrics`)).text.includes(counted), 'the stream counted as 502');
+  });
+
+  it('with an idle timeout longer than the headers timeout, a stream that falls silent after the headers is cut, and counted as the 504 of a timeout', async () => {
+    const lines: Array<Record<string, unknown>> = [];
+    const logger = pino({ level: 'info' }, { write: (line: string) => void lines.push(JSON.parse(line) as Record<string, unknown>) });
+    await start({ upstreamHeadersTimeoutMs: 100, upstreamIdleTimeoutMs: 300, logger, accessLog: true });
     expect(await streamThrough(2, 20, false)).toEqual({ outcome: 'cut', received: 2 });
+    // The client saw 200; what is recorded is the timeout that ended it (ADR 021).
+    const counted = 'tokengate_proxy_requests_total{service="openai",provider="openai",status="504",environment="test"} 1';
+    const metrics = await waitFor(async () => {
+      const { text } = await httpRequest(`${harness.proxy.url}/metrics`);
+      return text.includes(counted) && text;
+    }, 'the cut stream counted');
+    expect(metrics).not.toContain('status="200"');
+    expect(lines.filter((line) => line.msg === 'proxied request')).toEqual([expect.objectContaining({ status: 504, clientStatus: 200 })]);
   });
 });

@@ -15,6 +15,7 @@ import type { TokenCounter } from '../tokens/token-counter';
 import { rateLimitHeaders } from '../rate-limit/rate-limit-headers';
 import type { Admission, BudgetPolicy, BudgetScope, BudgetVerdict, BudgetView, Dimension, Reservation, TokenBudget } from '../rate-limit/token-budget';
 import { DecodingObserver } from './decoding-observer';
+import { type ResponseEnding, recordedStatus } from './recorded-status';
 import type { ResponseCharges } from './response-charges';
 import type { UsageReporter } from './usage-reporter';
 
@@ -123,7 +124,7 @@ function budgetName(policy: BudgetPolicy): string {
 const ESTIMATED_BYTES_PER_TOKEN = 4;
 const ZERO: TokenUsage = Object.freeze({ promptTokens: 0, completionTokens: 0 });
 /** The result for a response in a coding the proxy cannot decode: estimated from the prompt. */
-const UNREADABLE: ReturnType<ResponseObserver['result']> = Object.freeze({ usage: null, completionText: '', complete: false });
+const UNREADABLE: ReturnType<ResponseObserver['result']> = Object.freeze({ usage: null, completionText: '', complete: false, unreadable: true });
 
 /** Created per exchange and owned by it; not shared. */
 export class RequestMeter {
@@ -138,6 +139,9 @@ export class RequestMeter {
   private observer: ResponseObserver | null = null;
   private finished: Promise<SettledRequest | null> | null = null;
   private settledNow: SettledRequest | undefined = undefined;
+  /** How the upstream response ended, given to finish(). */
+  private ending: ResponseEnding = 'other';
+  private recorded: number | null = null;
 
   constructor(
     private readonly deps: MeterDependencies,
@@ -318,12 +322,15 @@ export class RequestMeter {
 
   /**
    * Settles and reports the request once, however the exchange ended. `upstreamStatus` is what the
-   * provider answered (0 when it never did), `clientStatus` what the client was answered. Resolves when
-   * the budget reflects the usage (or it is queued), with what was charged (null when settling
-   * failed); never rejects. When nothing had to be waited for, it is settled on return: see `settled`.
+   * provider answered (0 when it never did), `clientStatus` what the client was answered, `ending` how
+   * the upstream response ended (with the observer's result, it decides the status recorded: see
+   * `recordedStatus`). Resolves when the budget reflects the usage (or it is queued), with what was
+   * charged (null when settling failed); never rejects. When nothing had to be waited for, it is
+   * settled on return: see `settled`.
    */
-  finish(upstreamStatus: number, clientStatus: number): Promise<SettledRequest | null> {
+  finish(upstreamStatus: number, clientStatus: number, ending: ResponseEnding = 'other'): Promise<SettledRequest | null> {
     if (this.finished === null) {
+      this.ending = ending;
       let outcome: SettledRequest | Promise<SettledRequest>;
       try {
         outcome = this.settle(upstreamStatus, clientStatus);
@@ -347,6 +354,14 @@ export class RequestMeter {
    */
   get settled(): SettledRequest | undefined {
     return this.settledNow;
+  }
+
+  /**
+   * The status the request was recorded with (its usage report): what the client was answered, or
+   * what a 2xx response that failed afterwards stands for (ADR 021). Null until it is reported.
+   */
+  get recordedStatus(): number | null {
+    return this.recorded;
   }
 
   private settle(upstreamStatus: number, clientStatus: number): SettledRequest | Promise<SettledRequest> {
@@ -399,6 +414,9 @@ export class RequestMeter {
   /** Settles the reservation (if any) with `usage` and reports it; waits only for what the budget needs waited for. */
   private charge(usage: TokenUsage, seen: ObservedUsage | null, clientStatus: number): SettledRequest | Promise<SettledRequest> {
     const prepared = this.prepared;
+    // Tokens are charged as the provider reported or the proxy counted them, whatever the outcome.
+    const status = recordedStatus(clientStatus, this.ending, seen, prepared?.stream === true);
+    this.recorded = status;
     const applied = this.reservation === null ? null : (this.deps.budget?.settle(this.reservation, { prompt: usage.promptTokens, completion: usage.completionTokens }) ?? null);
     const responseModel = seen?.responseModel ?? null;
     this.deps.reporter.record({
@@ -410,7 +428,7 @@ export class RequestMeter {
       requestModel: prepared?.model ?? '',
       responseModel: responseModel ?? '',
       usage,
-      status: clientStatus,
+      status,
       wouldHaveRefused: this.wouldHaveRefused !== null,
     });
     const settled: SettledRequest = { responseModel, usage };

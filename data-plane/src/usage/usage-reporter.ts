@@ -19,7 +19,10 @@ export interface UsageEvent {
   /** '' when the response named none. */
   readonly responseModel: string;
   readonly usage: TokenUsage;
-  /** What the client was answered: 4xx and 5xx count as errors of their class (499: the client left). */
+  /**
+   * The request's outcome: what the client was answered (499: the client left), or what a 2xx
+   * response that failed afterwards stands for (ADR 021); 4xx and 5xx count as errors of their class.
+   */
   readonly status: number;
   /** Admitted only because a budget that refused it is in shadow mode. */
   readonly wouldHaveRefused?: boolean;
