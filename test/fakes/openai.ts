@@ -62,7 +62,9 @@ async function handleOpenAI(exchange: FakeExchange, options: FakeProviderOptions
     const model = stringField(req.json, 'model') ?? chatCompletionExample.model;
     if (field(req.json, 'stream') === true) {
       const includeUsage = field(field(req.json, 'stream_options'), 'include_usage') === true;
-      await sendStream(exchange, openAIChatStream(behaviour, model, includeUsage).map((chunk) => sse(chunk)), {
+      const events = openAIChatStream(behaviour, model, includeUsage).map((chunk) => sse(chunk));
+      const cut = behaviour.streamErrorAfterChunks;
+      await sendStream(exchange, cut === undefined ? events : [...events.slice(0, cut), openAIStreamError(behaviour)], {
         ...SSE_HEADERS,
         ...headers,
       });
@@ -168,6 +170,17 @@ export function openAIError(status: number, behaviour: FakeBehaviour): ProviderE
   const error = { ...example.error };
   if (behaviour.errorType !== undefined) error.code = behaviour.errorType;
   return { body: { error }, headers: { 'x-request-id': `req_${randomId(32, '0123456789abcdef')}` } };
+}
+
+/**
+ * The chunk OpenAI sends inside a Chat Completions stream already answered 200 when it fails
+ * (`{"error": {...}}`, no `choices`; server_error unless `behaviour.errorType` sets the code), after
+ * which the stream ends without `[DONE]`. The SDK raises it as an APIError.
+ */
+export function openAIStreamError(behaviour: FakeBehaviour): string {
+  const code = behaviour.errorType ?? null;
+  const type = code === 'rate_limit_exceeded' ? 'tokens' : 'server_error';
+  return sse({ error: { message: 'The server had an error while processing your request. Sorry about that!', type, param: null, code } });
 }
 
 /**

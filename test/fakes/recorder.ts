@@ -49,7 +49,8 @@ export interface FakeBehaviour {
   /**
    * After this many stream frames, send the provider's in-stream error instead of the rest and end
    * the response cleanly (HTTP 200 already sent): Anthropic's `event: error` (overloaded_error, or
-   * `errorType`), Bedrock's `:message-type: exception` frame (throttlingException, or `errorType`).
+   * `errorType`), Bedrock's `:message-type: exception` frame (throttlingException, or `errorType`),
+   * OpenAI's Chat Completions `{"error": {...}}` chunk (server_error, or `errorType` as its code).
    */
   streamErrorAfterChunks?: number;
   /** Wait this long before each stream frame. */

@@ -155,3 +155,25 @@ it('OpenAI: a stream the provider cuts before [DONE] reaches the SDK as an error
   expect(charged.completionTokens).toBeLessThan(10);
   expect(status).toBe('502');
 });
+
+it.each([
+  [undefined, '500', { errors4xx: 0, errors5xx: 1 }],
+  ['rate_limit_exceeded', '429', { errors4xx: 1, errors5xx: 0 }],
+])('OpenAI: an error chunk (code %s) mid-stream reaches the SDK as APIError and is recorded as %s', async (code, expectedStatus, errors) => {
+  prepare(gw.fakes.openai);
+  gw.fakes.openai.behaviour.content = CONTENT;
+  gw.fakes.openai.behaviour.streamErrorAfterChunks = 3; // the role chunk, two content chunks
+  if (code !== undefined) gw.fakes.openai.behaviour.errorType = code;
+  const client = new OpenAI({ baseURL: gw.services.openai.endpoint, apiKey: gw.services.openai.key, maxRetries: 0 });
+  const { call, charged, status } = await recordedCall('openai', () =>
+    readUntilError(
+      async () => client.chat.completions.create({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: PROMPT }], stream: true }),
+      (chunk) => chunk.choices[0]?.delta?.content ?? '',
+    ));
+  expect(call.error).toBeInstanceOf(OpenAI.APIError);
+  expect(call.text).toBe('The quarterly');
+  expect(status).toBe(expectedStatus);
+  expect(charged).toMatchObject({ operation: 'chat_completions', requests: 1, ...errors });
+  expect(charged.completionTokens).toBeGreaterThan(0);
+  expect(charged.completionTokens).toBeLessThan(10);
+});
