@@ -122,6 +122,18 @@ describe('anthropicUsageAccounting.observeResponse', () => {
     expect(result).toEqual({ usage: { promptTokens: 155, completionTokens: 40, cachedReadTokens: 50, cachedWriteTokens: 100 }, completionText: 'hm {"q":1}', complete: true });
   });
 
+  it('sees the end of a legacy Text Completions stream (/v1/complete) in its completion event with a stop_reason', () => {
+    const legacy = accounting.prepareRequest('/v1/complete', Buffer.from('{"model":"claude-2.1","prompt":"\\n\\nHuman: Hi\\n\\nAssistant:","max_tokens_to_sample":50,"stream":true}'), 'application/json');
+    const events = [
+      sse({ type: 'completion', completion: ' Hello', stop_reason: null, model: 'claude-2.1' }, 'completion'),
+      sse({ type: 'ping' }, 'ping'),
+      sse({ type: 'completion', completion: '!', stop_reason: 'stop_sequence', model: 'claude-2.1' }, 'completion'),
+    ];
+    const observed = (count: number) => observe(accounting.observeResponse(legacy, 200, 'text/event-stream'), [Buffer.from(events.slice(0, count).join(''))]).result.complete;
+    expect(observed(3)).toBe(true);
+    expect(observed(2)).toBe(false);
+  });
+
   it('treats an error event mid-stream as the end of an incomplete stream, failed with the status of its error type', () => {
     const recorded = providerFixture('anthropic', 'message-stream.sse').toString();
     const broken = recorded.slice(0, recorded.indexOf('event: content_block_stop')) + sse({ type: 'error', error: { type: 'overloaded_error', message: 'Overloaded' } }, 'error');

@@ -123,6 +123,13 @@ function anthropicEventReader(): (event: EventSourceMessage, tally: UsageTally) 
     case 'message_stop':
       tally.complete = true;
       break;
+    case 'completion': {
+      // The legacy Text Completions stream (/v1/complete) has no message_stop: its last completion
+      // event is the one with a stop_reason.
+      data ??= parseJsonObject(event.data);
+      if (typeof member(data, 'stop_reason') === 'string') tally.complete = true;
+      break;
+    }
     case 'error': {
       // overloaded_error & co. in a stream answered 200: it ends here, without message_stop.
       data ??= parseJsonObject(event.data);
