@@ -140,4 +140,16 @@ describe('mistralUsageAccounting: the Conversations API', () => {
       complete: true,
     });
   });
+
+  it('reads conversation.response.error as the failure of a stream answered 200', () => {
+    const prepared = accounting.prepareRequest('/v1/conversations', Buffer.from(JSON.stringify({ model: 'mistral-medium-latest', inputs: 'Hi', stream: true })), 'application/json');
+    const event = (type: string, data: object): string => sse({ type, ...data }, type);
+    const bytes = Buffer.from(
+      [
+        event('conversation.response.started', { created_at: '2025-06-01T00:00:00Z', conversation_id: 'conv_1' }),
+        event('conversation.response.error', { created_at: '2025-06-01T00:00:01Z', message: 'Service unavailable', code: 503 }),
+      ].join(''),
+    );
+    expect(observe(accounting.observeResponse(prepared, 200, 'text/event-stream'), [bytes]).result).toEqual({ usage: null, completionText: '', complete: false, streamError: 503 });
+  });
 });

@@ -266,6 +266,8 @@ const RESPONSES_FINAL_EVENTS: ReadonlySet<string> = new Set(['response.completed
  */
 const MISTRAL_CONVERSATION_TEXT = 'message.output.delta';
 const MISTRAL_CONVERSATION_DONE = 'conversation.response.done';
+/** A Conversations stream that fails after its 200 ends with this event (`message`, `code`) instead. */
+const MISTRAL_CONVERSATION_ERROR = 'conversation.response.error';
 /**
  * `POST /v1/audio/speech` with `stream_format: "sse"`: base64 audio in speech.audio.delta, then
  * speech.audio.done with the usage (text input tokens, audio output tokens), which ends it.
@@ -300,6 +302,7 @@ export function readOpenAiEvent(event: EventSourceMessage, tally: UsageTally): b
     !RESPONSES_FINAL_EVENTS.has(name) &&
     name !== MISTRAL_CONVERSATION_TEXT &&
     name !== MISTRAL_CONVERSATION_DONE &&
+    name !== MISTRAL_CONVERSATION_ERROR &&
     name !== SPEECH_DONE &&
     !IMAGE_DONE_EVENTS.has(name)
   ) {
@@ -329,10 +332,12 @@ export function readOpenAiEvent(event: EventSourceMessage, tally: UsageTally): b
 /**
  * The error an event carries in a stream answered 200, as the SDKs raise it: an `error` event (the
  * Responses API's `{type: "error", code, message}`, or `{error: {...}}`), a chunk with an `error`
- * object (Chat Completions), Mistral's flat `{object: "error", ...}`; undefined for other events.
+ * object (Chat Completions), Mistral's flat `{object: "error", ...}` and its Conversations
+ * `conversation.response.error`; undefined for other events.
  */
 function streamErrorOf(name: string | undefined, chunk: JsonObject): unknown {
   if (name === 'error' || chunk.type === 'error') return chunk.error ?? chunk;
+  if (chunk.type === MISTRAL_CONVERSATION_ERROR) return chunk;
   if (isJsonObject(chunk.error)) return chunk.error;
   return chunk.object === 'error' ? chunk : undefined;
 }
