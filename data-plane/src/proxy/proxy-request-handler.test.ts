@@ -337,8 +337,9 @@ describe('limits and upstream failures', () => {
   }
 
   it('with an idle timeout longer than the headers timeout, a stream that keeps flowing past the headers timeout is not cut', async () => {
-    // One timer per exchange: the headers timer goes on to time the body once the headers came.
-    await start({ upstreamHeadersTimeoutMs: 100, upstreamIdleTimeoutMs: 1_000 });
+    // One timer per exchange: the headers timer goes on to time the body once the headers came. The
+    // stream outlasts the headers timeout 8 times over; the idle timeout leaves a loaded machine 10 s per gap.
+    await start({ upstreamHeadersTimeoutMs: 100, upstreamIdleTimeoutMs: 10_000 });
     expect(await streamThrough(20, 40)).toEqual({ outcome: 'ended cleanly', received: 21 });
   });
 
@@ -358,7 +359,7 @@ describe('limits and upstream failures', () => {
   it('with an idle timeout longer than the headers timeout, a stream that falls silent after the headers is cut, and counted as the 504 of a timeout', async () => {
     const lines: Array<Record<string, unknown>> = [];
     const logger = pino({ level: 'info' }, { write: (line: string) => void lines.push(JSON.parse(line) as Record<string, unknown>) });
-    await start({ upstreamHeadersTimeoutMs: 100, upstreamIdleTimeoutMs: 300, logger, accessLog: true });
+    await start({ upstreamHeadersTimeoutMs: 100, upstreamIdleTimeoutMs: 1_000, logger, accessLog: true });
     expect(await streamThrough(2, 20, false)).toEqual({ outcome: 'cut', received: 2 });
     // The client saw 200; what is recorded is the timeout that ended it (ADR 021).
     const counted = 'tokengate_proxy_requests_total{service="openai",provider="openai",status="504",environment="test"} 1';
