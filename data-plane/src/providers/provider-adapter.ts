@@ -20,6 +20,8 @@ export type TokengateErrorCode =
   | 'upstream_timeout'
   | 'rate_limited'
   | 'request_exceeds_budget'
+  /** An operation of the provider's API the proxy cannot carry (501), e.g. Bedrock's bidirectional stream. */
+  | 'unsupported_operation'
   | 'internal_error';
 
 /** A refusal rendered in a provider's own wire format, so its official SDK raises its usual error. */
@@ -95,6 +97,12 @@ export interface ProviderAdapter {
    * (proxy/path-safety.ts). Absent: nowhere.
    */
   readonly encodedIdentifierAfter?: ReadonlySet<string>;
+  /**
+   * The message of a 501 `unsupported_operation` refusal when `providerPath` names an operation of this
+   * provider the proxy cannot carry, null otherwise. Asked after authentication, before the body is
+   * read: such a request may never end its body (a bidirectional stream) and must not be waited for.
+   */
+  unsupportedOperation?(method: string, providerPath: string): string | null;
 }
 
 /** A BackendAuth this provider cannot use; the message is the NACK reason and never holds secrets. */

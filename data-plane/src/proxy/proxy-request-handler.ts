@@ -133,6 +133,13 @@ export class ProxyRequestHandler {
       this.refuse(req, res, service, 503, 'backend_not_configured', 'This service has no provider credentials configured in this environment.', requestId);
       return;
     }
+    const unsupported = service.provider.unsupportedOperation?.(req.method ?? 'GET', match.providerPath) ?? null;
+    if (unsupported !== null) {
+      // Before the body: it may be one that never ends (a bidirectional stream). HTTP/1.1 closes
+      // rather than drains it.
+      this.refuse(req, res, service, 501, 'unsupported_operation', unsupported, requestId, true);
+      return;
+    }
     const contentLength = headers['content-length'];
     if (contentLength !== undefined && Number(contentLength) > this.options.maxBodyBytes) {
       this.refuse(req, res, service, 413, 'request_too_large', `The request body exceeds ${this.options.maxBodyBytes} bytes.`, requestId, true);

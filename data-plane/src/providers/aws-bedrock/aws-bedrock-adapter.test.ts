@@ -38,9 +38,9 @@ describe('awsBedrockAdapter', () => {
       body: JSON.stringify({ message: 'not allowed', tokengate_code: 'forbidden' }),
       headers: { 'x-amzn-errortype': 'AccessDeniedException', 'x-amzn-requestid': 'req-7' },
     });
-    expect([400, 401, 404, 413, 429, 500, 502, 503, 504].map(bedrockErrorType)).toEqual([
+    expect([400, 401, 404, 413, 429, 500, 501, 502, 503, 504].map(bedrockErrorType)).toEqual([
       'ValidationException', 'AccessDeniedException', 'ResourceNotFoundException', 'ValidationException', 'ThrottlingException',
-      'InternalServerException', 'ServiceUnavailableException', 'ServiceUnavailableException', 'ModelTimeoutException',
+      'InternalServerException', 'ValidationException', 'ServiceUnavailableException', 'ServiceUnavailableException', 'ModelTimeoutException',
     ]);
   });
 

@@ -2,6 +2,7 @@ import type { BackendAuthMessage } from '../../config-stream/wire-types';
 import type { ProviderAdapter, UpstreamAuthenticator } from '../provider-adapter';
 import { compileCredentialHeader, requireApiKeyAuth, setCredentialHeader } from '../shared/api-key-header';
 import { bedrockErrorResponse } from './bedrock-error';
+import { bedrockUnsupportedOperation } from './bedrock-path';
 import { bedrockPromptCounting } from './bedrock-prompt';
 import { bedrockUsageAccounting } from './bedrock-usage';
 import { bedrockStreamCutoff } from './bedrock-cutoff';
@@ -26,4 +27,5 @@ export const awsBedrockAdapter: ProviderAdapter = {
   usage: bedrockUsageAccounting,
   prompt: bedrockPromptCounting,
   streamCutoff: bedrockStreamCutoff,
+  unsupportedOperation: bedrockUnsupportedOperation,
 };

@@ -17,6 +17,8 @@ export function bedrockErrorType(status: number): string {
     case 502:
     case 503: return 'ServiceUnavailableException';
     case 504: return 'ModelTimeoutException';
+    // Not implemented by the proxy: a client fault for the SDK (never retried), as Bedrock answers an operation a model lacks.
+    case 501: return 'ValidationException';
     default: return status >= 500 ? 'InternalServerException' : 'ValidationException';
   }
 }

@@ -1,4 +1,4 @@
-import { bedrockRoute } from './bedrock-path';
+import { bedrockRoute, bedrockUnsupportedOperation } from './bedrock-path';
 
 describe('bedrockRoute', () => {
   it.each([
@@ -22,5 +22,15 @@ describe('bedrockRoute', () => {
     expect(bedrockRoute('/models')).toBeNull();
     expect(bedrockRoute('/model/x')).toBeNull();
     expect(bedrockRoute('/model/x/converse//')).toBeNull();
+  });
+});
+
+describe('bedrockUnsupportedOperation', () => {
+  it('names InvokeModelWithBidirectionalStream, and nothing else', () => {
+    expect(bedrockUnsupportedOperation('POST', '/model/amazon.nova-sonic-v1%3A0/invoke-with-bidirectional-stream')).toMatch(/InvokeModelWithBidirectionalStream is not supported/);
+    expect(bedrockUnsupportedOperation('POST', '/model/amazon.nova-sonic-v1:0/invoke-with-bidirectional-stream/')).not.toBeNull();
+    for (const path of ['/model/m/invoke', '/model/m/invoke-with-response-stream', '/model/m/converse-stream', '/guardrail/g/version/1/apply', '/']) {
+      expect(bedrockUnsupportedOperation('POST', path)).toBeNull();
+    }
   });
 });

@@ -38,3 +38,14 @@ const GUARDRAIL_APPLY_PATH = /\/guardrail\/[^/]+\/version\/[^/]+\/apply\/?$/;
 export function isGuardrailApply(providerPath: string): boolean {
   return GUARDRAIL_APPLY_PATH.test(providerPath);
 }
+
+/**
+ * InvokeModelWithBidirectionalStream (`POST /model/{modelId}/invoke-with-bidirectional-stream`, HTTP/2):
+ * its event-stream request body lasts as long as the session, while the proxy reads a request's whole
+ * body before forwarding it (it counts and signs it). Refused at once rather than left hanging.
+ */
+export function bedrockUnsupportedOperation(_method: string, providerPath: string): string | null {
+  if (bedrockRoute(providerPath)?.operation !== 'other') return null;
+  if (!/\/invoke-with-bidirectional-stream\/?$/.test(providerPath)) return null;
+  return 'InvokeModelWithBidirectionalStream is not supported through the Tokengate proxy: its request body streams for the whole session, and the proxy forwards only complete requests. Call InvokeModel, InvokeModelWithResponseStream, Converse or ConverseStream instead.';
+}
