@@ -11,3 +11,4 @@ export * from './sigv4';
 export * from './mistral-sdk';
 export * from './wire';
 export * from './raw-http';
+export * from './openai-realtime';

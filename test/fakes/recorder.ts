@@ -3,7 +3,7 @@
 // with JSON or with a stream that can be slowed down or cut mid-way. Responses are compressed as
 // the providers' edges compress them (see content-coding.ts).
 import { randomBytes } from 'node:crypto';
-import { createServer, type IncomingHttpHeaders, type IncomingMessage, type ServerResponse } from 'node:http';
+import { createServer, type IncomingHttpHeaders, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { type ContentCoding, type FakeCompression, StreamEncoder, decodeBody, encodeBody, gzipBomb, responseCodings } from './content-coding';
 
@@ -181,14 +181,10 @@ export async function startFake(handler: FakeHandler, options: FakeOptions = { e
     await handler({ req: recorded, res, behaviour });
   }
 
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => resolve());
-  });
-  const { port } = server.address() as AddressInfo;
+  const url = await listenOnLoopback(server);
 
   return {
-    url: `http://127.0.0.1:${port}`,
+    url,
     received,
     aborted,
     behaviour,
@@ -247,6 +243,15 @@ function codingHeaders(codings: readonly ContentCoding[]): Record<string, string
  * `behaviour.compression` (content-length is the compressed length), or as a decompression bomb
  * when `behaviour.decompressionBomb` is set and the status is 2xx.
  */
+/** Listens on a free loopback port; resolves with the server's `http://127.0.0.1:PORT`. */
+export async function listenOnLoopback(server: Server): Promise<string> {
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => resolve());
+  });
+  return `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+}
+
 export function sendJson(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
   const behaviour = behaviourOfResponse.get(res);
   const bombSize = behaviour?.decompressionBomb;
