@@ -237,6 +237,7 @@ export async function startDataPlane(options: DataPlaneOptions): Promise<DataPla
     upstreamIdleTimeoutMs: options.upstreamIdleTimeoutMs ?? 120_000,
     accessLog: options.accessLog ?? false,
     metering,
+    upstreamCa: options.upstreamAgents?.ca,
   });
   const operational = new OperationalEndpoints(holder, metrics);
   const listener = new ProxyListener({
@@ -252,6 +253,11 @@ export async function startDataPlane(options: DataPlaneOptions): Promise<DataPla
       const path = queryStart < 0 ? url : url.slice(0, queryStart);
       if (path.length <= 8 && operational.handle(path, res)) return;
       handler.handle(req, res, path, queryStart < 0 ? '' : url.slice(queryStart));
+    },
+    upgradeListener: (req, socket, head) => {
+      const url = req.url ?? '';
+      const queryStart = url.indexOf('?');
+      handler.handleUpgrade(req, socket, head, queryStart < 0 ? url : url.slice(0, queryStart), queryStart < 0 ? '' : url.slice(queryStart));
     },
   });
 

@@ -146,3 +146,23 @@ export async function startGateway(proxyOptions: Partial<DataPlaneOptions> = {},
     },
   };
 }
+
+/** A service registered by the platform engineer (production configured as given) and a developer's connection to it. */
+export async function registerServiceWithConnection(
+  gw: Pick<Gateway, 'cp' | 'tenant' | 'settle'>,
+  input: { provider: string; name: string; contextPath: string; serviceUrl: string; backendSecurity: Record<string, unknown>; rateLimit?: Record<string, unknown> },
+): Promise<{ id: string; connectionId: string; key: string }> {
+  const { backendSecurity, rateLimit, ...service } = input;
+  const { registerGenAIService } = await gw.cp.ok<{ registerGenAIService: { id: string } }>(
+    REGISTER,
+    { i: { organizationId: gw.tenant.organizationId, scope: 'ORGANIZATION', ...service, environments: [{ environment: 'production', backendSecurity, ...(rateLimit === undefined ? {} : { rateLimit }) }] } },
+    gw.tenant.tokens.engineer,
+  );
+  const { createConnection } = await gw.cp.ok<{ createConnection: { connection: { id: string }; keys: Array<{ environment: string; apiKey: string }> } }>(
+    CONNECT,
+    { i: { projectId: gw.tenant.projectId, serviceId: registerGenAIService.id, name: `${input.name} app` } },
+    gw.tenant.tokens.developer,
+  );
+  await gw.settle();
+  return { id: registerGenAIService.id, connectionId: createConnection.connection.id, key: createConnection.keys.find((k) => k.environment === 'production')!.apiKey };
+}

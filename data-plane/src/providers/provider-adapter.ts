@@ -3,6 +3,7 @@
 import type { OutgoingHttpHeaders } from 'node:http';
 import type { BackendAuthMessage, ProviderName } from '../config-stream/wire-types';
 import type { PromptCounting } from './prompt-counting';
+import type { RealtimeSupport } from './realtime';
 import type { StreamCutoff } from './stream-cutoff';
 import type { UsageAccounting } from './usage-accounting';
 
@@ -103,6 +104,8 @@ export interface ProviderAdapter {
    * read: such a request may never end its body (a bidirectional stream) and must not be waited for.
    */
   unsupportedOperation?(method: string, providerPath: string): string | null;
+  /** This provider's WebSocket sessions (OpenAI-style Realtime); absent: upgrades are refused. */
+  readonly realtime?: RealtimeSupport;
 }
 
 /** A BackendAuth this provider cannot use; the message is the NACK reason and never holds secrets. */

@@ -53,6 +53,8 @@ export type UsageOperation =
   | 'apply_guardrail'
   /** Mistral OCR (`POST /v1/ocr`): billed per page processed (`usage_info.pages_processed`), never in tokens. */
   | 'ocr'
+  /** One response of a Realtime WebSocket session (OpenAI, Azure OpenAI): its `response.done` usage. */
+  | 'realtime'
   | 'other';
 
 /** What the proxy learned from a request body before forwarding it. */

@@ -6,7 +6,7 @@ import http from 'node:http';
 import http2 from 'node:http2';
 import net from 'node:net';
 import type { Logger } from 'pino';
-import type { ProxyRequestListener } from './proxy-types';
+import type { ProxyRequestListener, ProxyUpgradeListener } from './proxy-types';
 
 export interface ProxyListenerOptions {
   readonly host: string;
@@ -15,6 +15,11 @@ export interface ProxyListenerOptions {
   /** PEM certificate chain and key: serve HTTPS (h2 + http/1.1 by ALPN) instead of cleartext. */
   readonly tls?: { readonly cert: Buffer; readonly key: Buffer };
   readonly listener: ProxyRequestListener;
+  /**
+   * HTTP/1.1 upgrade requests (WebSocket; HTTP/2 has none). Absent: Node hands them to `listener` as
+   * ordinary requests.
+   */
+  readonly upgradeListener?: ProxyUpgradeListener;
   readonly logger: Logger;
   /**
    * Idle keep-alive connections are closed after this long. Above the usual load-balancer idle timeout
@@ -65,6 +70,7 @@ export class ProxyListener {
       );
       secure.on('session', trackSession);
       secure.on('connection', (socket: net.Socket) => this.track(socket));
+      if (options.upgradeListener !== undefined) secure.on('upgrade', options.upgradeListener);
       secure.on('tlsClientError', (error) => options.logger.debug({ error: error.message }, 'TLS handshake failed'));
       this.server = secure;
       return;
@@ -73,6 +79,7 @@ export class ProxyListener {
     // http1 never listens itself; sockets are handed to it. 'listening' makes Node start the connection
     // tracking that headersTimeout/requestTimeout enforcement and closeIdleConnections() rely on.
     http1.emit('listening');
+    if (options.upgradeListener !== undefined) http1.on('upgrade', options.upgradeListener);
     this.http1 = http1;
     const h2c = http2.createServer({ settings: H2_SETTINGS }, options.listener);
     h2c.on('session', trackSession);

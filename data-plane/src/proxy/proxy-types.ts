@@ -1,6 +1,7 @@
 // The request/response surface shared by node:http (HTTP/1.1) and the node:http2 compatibility API,
 // so one handler serves both protocols.
-import type { IncomingHttpHeaders, OutgoingHttpHeaders } from 'node:http';
+import type { IncomingHttpHeaders, IncomingMessage, OutgoingHttpHeaders } from 'node:http';
+import type { Duplex } from 'node:stream';
 import type { Readable, Writable } from 'node:stream';
 
 export interface ProxyRequest extends Readable {
@@ -19,3 +20,6 @@ export interface ProxyResponse extends Writable {
 }
 
 export type ProxyRequestListener = (req: ProxyRequest, res: ProxyResponse) => void;
+
+/** An HTTP/1.1 upgrade request (WebSocket): the socket is the listener's to answer or adopt. */
+export type ProxyUpgradeListener = (req: IncomingMessage, socket: Duplex, head: Buffer) => void;

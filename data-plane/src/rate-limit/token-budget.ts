@@ -454,6 +454,16 @@ export class TokenBudget {
   }
 
   /**
+   * Charges usage that nobody reserved — a Realtime session's responses, known only when each ends —
+   * to the current window of every budget given, as settle() corrects a reservation (the same flush,
+   * the same degraded-mode bookkeeping). Never refuses: the provider has spent the tokens already.
+   */
+  charge(policies: BudgetPolicy | readonly BudgetPolicy[], actual: { prompt: number; completion: number }): Promise<void> | null {
+    const windows = this.windowsOf(policies, this.now());
+    return this.settle({ windows, prompt: 0, completion: 0, where: this.degradedSince === null ? 'redis' : 'local' }, actual);
+  }
+
+  /**
    * Admits a request out of this proxy's leases, without asking Redis, when every budget is enforced
    * and its lease covers the request: the tokens move from the lease to used, which leaves every other
    * proxy's view of what is free unchanged, and Redis hears of it in the window's next flush. Else null.

@@ -70,7 +70,7 @@ const budgetsMemo = new WeakMap<CompiledService, WeakMap<ConsumerKeyGrant, reado
  * service default). The same array and policy objects for every request of a service and grant: the
  * token budget keeps each policy's current window (and its Redis key) by policy object.
  */
-function budgetsOf(service: CompiledService, grant: ConsumerKeyGrant): readonly BudgetPolicy[] {
+export function budgetsOf(service: CompiledService, grant: ConsumerKeyGrant): readonly BudgetPolicy[] {
   if (service.rateLimit === null && service.connectionQuota === null && grant.quotaOverride === undefined) return NO_BUDGETS;
   let byGrant = budgetsMemo.get(service);
   if (byGrant === undefined) {
@@ -118,6 +118,22 @@ function shadowVerdict(views: readonly BudgetView[], excess: number): BudgetVerd
 /** How a refusal names a budget: "this service's whole budget", "this connection's whole quota". */
 function budgetName(policy: BudgetPolicy): string {
   return policy.scope === 'connection' ? "this connection's whole quota" : "this service's whole budget";
+}
+
+/** The 429 for an admission a budget refused (reported through `onRefusal`), with the budgets' x-ratelimit-* headers. */
+export function budgetRefusal(admission: Extract<Admission, { admitted: false }>, serviceId: string, deps: MeterDependencies): MeterRefusal {
+  const { refusedBy, refused, retryAfterSeconds } = admission;
+  deps.onRefusal?.(serviceId, refusedBy, refused);
+  const headers = rateLimitHeaders(admission.views, (deps.now ?? Date.now)());
+  headers['retry-after'] = String(retryAfterSeconds);
+  headers['x-tokengate-budget'] = refusedBy;
+  headers['x-tokengate-budget-dimension'] = refused;
+  const policy = admission.view.policy;
+  const what = refusedBy === 'connection' ? 'connection' : 'service';
+  const message = admission.unavailable
+    ? `Token rate limit of this ${what} cannot be checked right now: the shared counters are unreachable and this proxy holds no part of ${policy.scope === 'connection' ? 'its quota' : 'its budget'} for this ${policy.timeUnit.toLowerCase()}. Retry after ${retryAfterSeconds} s.`
+    : `Token rate limit reached for this ${what}: the ${refused} token ${refusedBy === 'connection' ? 'quota' : 'budget'} of this ${policy.timeUnit.toLowerCase()} is used up. Retry after ${retryAfterSeconds} s.`;
+  return { status: 429, code: 'rate_limited', message, headers };
 }
 
 /** Settlement's estimate when the tokenizer cannot count (the usual ~4 bytes of English text per token). */
@@ -219,7 +235,6 @@ export class RequestMeter {
    * without Redis (a refusal, or an admission a shadow budget would have refused), or null to ask Redis.
    */
   private async admitAfter(first: Admission | null, budget: TokenBudget, prepared: PreparedRequest, enforced: readonly BudgetPolicy[], upperBound: number, exactFirst = false): Promise<MeterRefusal | null> {
-    const now = this.deps.now ?? Date.now;
     const budgets = this.budgets;
     const explicit = prepared.maxCompletionTokens;
     let admission = exactFirst ? null : (first ?? (await budget.admit(budgets, upperBound, this.completionFor(enforced, explicit, upperBound))));
@@ -237,20 +252,7 @@ export class RequestMeter {
       }
       admission = await budget.admit(budgets, exact, this.completionFor(enforced, explicit, exact));
     }
-    if (!admission.admitted) {
-      const { refusedBy, refused, retryAfterSeconds } = admission;
-      this.deps.onRefusal?.(this.service.id, refusedBy, refused);
-      const headers = rateLimitHeaders(admission.views, now());
-      headers['retry-after'] = String(retryAfterSeconds);
-      headers['x-tokengate-budget'] = refusedBy;
-      headers['x-tokengate-budget-dimension'] = refused;
-      const policy = admission.view.policy;
-      const what = refusedBy === 'connection' ? 'connection' : 'service';
-      const message = admission.unavailable
-        ? `Token rate limit of this ${what} cannot be checked right now: the shared counters are unreachable and this proxy holds no part of ${policy.scope === 'connection' ? 'its quota' : 'its budget'} for this ${policy.timeUnit.toLowerCase()}. Retry after ${retryAfterSeconds} s.`
-        : `Token rate limit reached for this ${what}: the ${refused} token ${refusedBy === 'connection' ? 'quota' : 'budget'} of this ${policy.timeUnit.toLowerCase()} is used up. Retry after ${retryAfterSeconds} s.`;
-      return { status: 429, code: 'rate_limited', message, headers };
-    }
+    if (!admission.admitted) return budgetRefusal(admission, this.service.id, this.deps);
     if (this.finished !== null) {
       // The exchange ended (the client left) while the admission was being decided: finish() found no
       // reservation to settle, and nothing will be forwarded. Give every token back.

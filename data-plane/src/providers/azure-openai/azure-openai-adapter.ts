@@ -5,6 +5,7 @@ import { azureDeployment } from './azure-openai-path';
 import { azureOpenAiPromptCounting } from './azure-openai-prompt';
 import { azureOpenAiUsageAccounting } from './azure-openai-usage';
 import { azureOpenAiStreamCutoff } from './azure-openai-cutoff';
+import { openAiRealtime } from '../shared/openai-realtime';
 
 /**
  * Azure OpenAI differs from OpenAI by its `api-key` header and by the `api-version` query parameter.
@@ -20,6 +21,7 @@ export const azureOpenAiAdapter = createApiKeyProviderAdapter({
   usage: azureOpenAiUsageAccounting,
   prompt: azureOpenAiPromptCounting,
   streamCutoff: azureOpenAiStreamCutoff,
+  realtime: openAiRealtime,
   compileVersioning: (auth) => {
     if (auth.api_version === '') return undefined;
     const apiVersion = compileApiVersion(auth.api_version, 'api-version');

@@ -3,6 +3,7 @@
 import type { ApiKeyAuthMessage, BackendAuthMessage, ProviderName } from '../../config-stream/wire-types';
 import type { ErrorResponse, ProviderAdapter, TokengateErrorCode, UpstreamAuthenticator, UpstreamRequestDraft } from '../provider-adapter';
 import type { PromptCounting } from '../prompt-counting';
+import type { RealtimeSupport } from '../realtime';
 import type { StreamCutoff } from '../stream-cutoff';
 import type { UsageAccounting } from '../usage-accounting';
 import { compileCredentialHeader, requireApiKeyAuth, setCredentialHeader } from './api-key-header';
@@ -26,6 +27,8 @@ export interface ApiKeyProviderDifferences {
   readonly prompt: PromptCounting;
   /** How the provider's streams are ended by a cut-off; absent: never cut. */
   readonly streamCutoff?: StreamCutoff;
+  /** The provider's Realtime WebSocket sessions; absent: none. */
+  readonly realtime?: RealtimeSupport;
 }
 
 export function createApiKeyProviderAdapter(differences: ApiKeyProviderDifferences): ProviderAdapter {
@@ -52,5 +55,6 @@ export function createApiKeyProviderAdapter(differences: ApiKeyProviderDifferenc
     usage: differences.usage,
     prompt: differences.prompt,
     ...(differences.streamCutoff === undefined ? {} : { streamCutoff: differences.streamCutoff }),
+    ...(differences.realtime === undefined ? {} : { realtime: differences.realtime }),
   };
 }

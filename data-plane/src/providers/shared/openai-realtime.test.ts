@@ -1,0 +1,44 @@
+import { openAiRealtime } from './openai-realtime';
+
+const message = (event: unknown) => Buffer.from(JSON.stringify(event));
+
+describe('openAiRealtime', () => {
+  it('reads response.done usage: input, output and cached tokens', () => {
+    const usage = {
+      total_tokens: 271, input_tokens: 230, output_tokens: 41,
+      input_token_details: { text_tokens: 80, audio_tokens: 150, image_tokens: 0, cached_tokens: 128, cached_tokens_details: { text_tokens: 53, audio_tokens: 75, image_tokens: 0 } },
+      output_token_details: { text_tokens: 11, audio_tokens: 30 },
+    };
+    expect(openAiRealtime.observeServerMessage(message({ type: 'response.done', event_id: 'e', response: { id: 'r', status: 'completed', usage } }))).toEqual({
+      usage: { promptTokens: 230, completionTokens: 41, cachedReadTokens: 128 },
+      model: null,
+    });
+  });
+
+  it('reads the session model; ignores every other event, a response.done without usage, and text that only mentions the names', () => {
+    expect(openAiRealtime.observeServerMessage(message({ type: 'session.created', session: { model: 'gpt-realtime' } }))).toEqual({ usage: null, model: 'gpt-realtime' });
+    expect(openAiRealtime.observeServerMessage(message({ type: 'response.output_text.delta', delta: 'the "response.done" event' }))).toBeNull();
+    expect(openAiRealtime.observeServerMessage(message({ type: 'response.output_audio.delta', delta: 'AAAA' }))).toBeNull();
+    expect(openAiRealtime.observeServerMessage(message({ type: 'response.done', response: { status: 'cancelled', usage: null } }))).toBeNull();
+    expect(openAiRealtime.observeServerMessage(Buffer.from('{"type":"response.done", broken'))).toBeNull();
+  });
+
+  it('knows session paths, the requested model, and the browser key subprotocol', () => {
+    expect(['/realtime', '/v1/realtime', '/openai/realtime', '/openai/v1/realtime/'].every((p) => openAiRealtime.isSessionPath(p))).toBe(true);
+    expect(openAiRealtime.isSessionPath('/chat/completions')).toBe(false);
+    expect(openAiRealtime.isSessionPath('/realtime/client_secrets')).toBe(false);
+    expect(openAiRealtime.requestModel('?model=gpt-realtime')).toBe('gpt-realtime');
+    expect(openAiRealtime.requestModel('?api-version=2025-04-01-preview&deployment=my-deployment')).toBe('my-deployment');
+    expect(openAiRealtime.requestModel('')).toBe('');
+    expect(openAiRealtime.keyInProtocol('openai-insecure-api-key.tgk_abc')).toBe('tgk_abc');
+    expect(openAiRealtime.keyInProtocol('realtime')).toBeNull();
+  });
+
+  it('renders an error event the SDK raises', () => {
+    expect(JSON.parse(openAiRealtime.errorEvent('rate_limited', 'used up', 'req-1'))).toEqual({
+      type: 'error',
+      event_id: 'event_tokengate_req-1',
+      error: { type: 'rate_limit_error', code: 'tokengate_rate_limited', message: 'used up', param: null, event_id: null },
+    });
+  });
+});
