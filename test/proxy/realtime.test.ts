@@ -219,6 +219,33 @@ it('a session closed by the upstream closes the client with the same code and re
   const closed = new Promise<{ code: number; reason: string }>((resolve) => client.on('close', (code: number, reason: Buffer) => resolve({ code, reason: reason.toString() })));
   fake.closeSessions(4001, 'session expired');
   expect(await closed).toEqual({ code: 4001, reason: 'session expired' });
+  // Counted once, as upgraded (101).
+  const metrics = await waitFor(async () => {
+    const text = await (await fetch(`${gw.proxy.url}/metrics`)).text();
+    return text.split('\n').find((line) => line.startsWith('tokengate_proxy_requests_total{') && line.includes(`service="${service.id}"`) && line.includes('status="101"'));
+  }, 'the session in the metrics');
+  expect(metrics).toMatch(/ 1$/);
+});
+
+it('a client that stops reading for a while still gets every message, in order, once it reads again', async () => {
+  const service = await realtimeService();
+  const client = new WebSocket(`ws://${new URL(gw.proxy.url).host}${service.path}/realtime?model=gpt-realtime`, { headers: { authorization: `Bearer ${service.key}` } });
+  const received: number[] = [];
+  const created = new Promise((resolve) => client.once('message', resolve));
+  client.on('message', (data: Buffer, binary: boolean) => {
+    if (binary) received.push(data[0]);
+  });
+  await created;
+  client.pause();
+  const count = 64;
+  for (let i = 0; i < count; i++) fake.sendBinary(Buffer.alloc(1 << 20, i));
+  // 64 MiB sent while the client reads nothing: the proxy buffers at most about 1 MiB a direction
+  // (MessageRelay, unit-tested), the rest waits in the sockets and at the provider.
+  await new Promise((resolve) => setTimeout(resolve, 300));
+  client.resume();
+  await waitFor(() => received.length === count, 'every message relayed', 30_000);
+  expect(received).toEqual([...Array(count).keys()]);
+  client.close();
 });
 
 it('the upstream refusing the handshake reaches the client as the provider answered it', async () => {
@@ -247,4 +274,16 @@ it('Azure OpenAI: AzureOpenAI + OpenAIRealtimeWS.azure, api-key swapped for the 
     return sum(found).requests === 1 && found;
   }, 'the usage of one Azure realtime response');
   expect(rows).toEqual([expect.objectContaining({ operation: 'realtime', requestModel: 'gpt-realtime-deployment', promptTokens: 120, completionTokens: 64 })]);
+});
+
+// Last: the harness's settle() waits for every proxy it started, this one included once it is closed.
+it('a proxy shutting down closes its sessions with 1001 on both sides', async () => {
+  const service = await realtimeService();
+  const proxy = await gw.startProxy();
+  const client = new WebSocket(`ws://${new URL(proxy.url).host}${service.path}/realtime?model=gpt-realtime`, { headers: { authorization: `Bearer ${service.key}` } });
+  await new Promise((resolve) => client.once('message', resolve));
+  const closed = new Promise<number>((resolve) => client.on('close', (code: number) => resolve(code)));
+  await proxy.close();
+  expect(await closed).toBe(1001);
+  await waitFor(() => fake.sessions[0]?.closeCode === 1001, 'the upstream told the proxy is going away');
 });

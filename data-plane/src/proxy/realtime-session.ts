@@ -50,12 +50,55 @@ export function splitProtocols(header: string | undefined, realtime: RealtimeSup
   return { forwarded, key };
 }
 
-/** One direction of the relay: what was handed to `to` and not yet written, and whether `from` is paused for it. */
-interface Direction {
-  readonly from: WebSocket;
-  readonly to: WebSocket;
-  pending: number;
-  paused: boolean;
+/** The side a relay reads from: ws's WebSocket pause()/resume() stop and restart reading its socket. */
+export interface RelaySource {
+  pause(): void;
+  resume(): void;
+}
+
+/** The side a relay writes to (a ws WebSocket): `done` is called once the message is written to its socket. */
+export interface RelaySink {
+  readonly readyState: number;
+  send(data: Buffer, options: { binary: boolean }, done: (error?: Error) => void): void;
+}
+
+/**
+ * One direction of a session: passes messages on unchanged and keeps the buffering bounded — the
+ * bytes handed to `to` and not yet written are counted, and `from` stops being read above
+ * `highWater` until they fall to `lowWater` (TCP then pushes back on that peer).
+ */
+export class MessageRelay {
+  private pending = 0;
+  private paused = false;
+
+  constructor(
+    private readonly from: RelaySource,
+    private readonly to: RelaySink,
+    private readonly highWater = HIGH_WATER_BYTES,
+    private readonly lowWater = LOW_WATER_BYTES,
+  ) {}
+
+  /** Bytes handed to the receiving side and not yet written to its socket. */
+  get buffered(): number {
+    return this.pending;
+  }
+
+  pass(data: Buffer, isBinary: boolean): void {
+    if (this.to.readyState !== WebSocket.OPEN) return;
+    const size = data.length;
+    this.pending += size;
+    this.to.send(data, { binary: isBinary }, () => {
+      this.pending -= size;
+      if (this.paused && this.pending <= this.lowWater) {
+        this.paused = false;
+        this.from.resume();
+      }
+    });
+    if (!this.paused && this.pending > this.highWater) {
+      this.paused = true;
+      this.from.pause();
+    }
+  }
 }
 
 export class RealtimeSession {
@@ -210,12 +253,12 @@ export class RealtimeSession {
   }
 
   private relay(client: WebSocket, upstream: WebSocket): void {
-    const up: Direction = { from: client, to: upstream, pending: 0, paused: false };
-    const down: Direction = { from: upstream, to: client, pending: 0, paused: false };
-    client.on('message', (data: RawData, isBinary: boolean) => this.forward(up, data as Buffer, isBinary));
+    const up = new MessageRelay(client, upstream);
+    const down = new MessageRelay(upstream, client);
+    client.on('message', (data: RawData, isBinary: boolean) => up.pass(data as Buffer, isBinary));
     upstream.on('message', (data: RawData, isBinary: boolean) => {
       if (!isBinary) this.observe(data as Buffer);
-      this.forward(down, data as Buffer, isBinary);
+      down.pass(data as Buffer, isBinary);
     });
     // Pings and pongs are the endpoints' own: each is passed on, and the other endpoint answers.
     client.on('ping', (data) => this.sendControl(upstream, 'ping', data));
@@ -233,25 +276,6 @@ export class RealtimeSession {
       this.passClose(client, code, reason);
       this.finishOnceClosed();
     });
-  }
-
-  /** Passes one message on; the side it came from stops being read while the other has too much unwritten. */
-  private forward(direction: Direction, data: Buffer, isBinary: boolean): void {
-    const { to } = direction;
-    if (to.readyState !== WebSocket.OPEN) return;
-    const size = data.length;
-    direction.pending += size;
-    to.send(data, { binary: isBinary }, () => {
-      direction.pending -= size;
-      if (direction.paused && direction.pending <= LOW_WATER_BYTES) {
-        direction.paused = false;
-        direction.from.resume();
-      }
-    });
-    if (!direction.paused && direction.pending > HIGH_WATER_BYTES) {
-      direction.paused = true;
-      direction.from.pause();
-    }
   }
 
   private sendControl(to: WebSocket, kind: 'ping' | 'pong', data: Buffer): void {
