@@ -184,7 +184,7 @@ it('an exhausted budget refuses the upgrade with 429 and Retry-After; a session 
   rt.send({ type: 'response.create' });
   expect(await closed).toBe(1008);
   const error = events.all.find((e) => e.type === 'error');
-  expect(error).toMatchObject({ error: { type: 'rate_limit_error', code: 'tokengate_rate_limited' } });
+  expect(error).toMatchObject({ error: { type: 'rate_limit_error', code: 'tokengate_rate_limited', message: expect.stringMatching(/total token budget of this day is used up.*session is closed/) } });
   // Both responses were metered, the overdraft included: the provider billed it.
   await waitFor(async () => sum(await usageRows(gw, service.connectionId)).requests === 2, 'both responses metered');
   expect(sum(await usageRows(gw, service.connectionId))).toMatchObject({ prompt: 350, completion: 105 });

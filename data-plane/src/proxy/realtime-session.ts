@@ -328,7 +328,7 @@ export class RealtimeSession {
       usage,
     });
     void this.meter.charge(usage, this.responseModel).then((usedUp) => {
-      if (usedUp) this.budgetUsedUp();
+      if (usedUp !== null) this.budgetUsedUp(usedUp.message);
     });
   }
 
@@ -338,13 +338,11 @@ export class RealtimeSession {
    * otherwise go on spending tokens nobody may spend, and a server-VAD session starts responses
    * without the client asking, so refusing the client's next `response.create` would not stop them.
    */
-  private budgetUsedUp(): void {
+  private budgetUsedUp(refusal: string): void {
     const client = this.client;
     if (client === null || client.readyState !== WebSocket.OPEN || this.endedBy !== null) return;
     this.endedBy = 'token budget used up';
-    this.options.metering.onRefusal?.(this.service.id, 'service', 'realtime_session');
-    const message = 'Token rate limit reached: a budget of this service or connection is used up for its current window; the Realtime session is closed. Open a new one once the window resets.';
-    client.send(this.realtime.errorEvent('rate_limited', message, this.requestId));
+    client.send(this.realtime.errorEvent('rate_limited', `${refusal} The Realtime session is closed.`, this.requestId));
     this.closeBoth(BUDGET_CLOSE_CODE, 'Tokengate: token budget used up', 1000);
   }
 

@@ -62,10 +62,10 @@ export class SessionMeter {
 
   /**
    * Accounts one finished response: reported with the session's dimensions and charged to its
-   * budgets. Resolves (never rejects) once the budgets reflect it, with whether an enforced budget
-   * is used up afterwards.
+   * budgets. Resolves (never rejects) once the budgets reflect it: with the refusal a new session
+   * would get when an enforced budget is used up afterwards (reported through `onRefusal`), else null.
    */
-  async charge(usage: TokenUsage, responseModel: string | null): Promise<boolean> {
+  async charge(usage: TokenUsage, responseModel: string | null): Promise<MeterRefusal | null> {
     this.deps.reporter.record({
       serviceId: this.service.id,
       organizationId: this.service.organizationId,
@@ -79,13 +79,14 @@ export class SessionMeter {
       wouldHaveRefused: false,
     });
     const budget = this.deps.budget;
-    if (budget === null || this.budgets.length === 0) return false;
+    if (budget === null || this.budgets.length === 0) return null;
     try {
       await budget.charge(this.budgets, { prompt: usage.promptTokens, completion: usage.completionTokens });
     } catch (error) {
       this.deps.logger.error({ service: this.service.id, err: error instanceof Error ? error.message : String(error) }, 'charging a realtime response failed');
-      return false;
+      return null;
     }
-    return usedUp(budget.lastKnown(this.budgets), this.now()) !== null;
+    const full = usedUp(budget.lastKnown(this.budgets), this.now());
+    return full === null ? null : budgetRefusal(full, this.service.id, this.deps);
   }
 }
