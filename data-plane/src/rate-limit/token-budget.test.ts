@@ -104,6 +104,18 @@ describe('exact budgets in Redis', () => {
     expect(b.degraded).toBe(false);
   });
 
+  it('charge: usage nobody reserved (a Realtime response) lands in the window, in every budget given, and later admissions see it', async () => {
+    const b = budget({ now: () => Date.UTC(2026, 0, 1, 12, 0, 30) });
+    await ready(b);
+    const service = policy({ maxTotalTokens: 100 });
+    const connection = policy({ scope: 'connection', connectionId: 'c1', maxCompletionTokens: 40 });
+    await b.charge([service, connection], { prompt: 50, completion: 30 });
+    expect(b.lastKnown([service, connection]).map((view) => view.used)).toEqual([{ prompt: 50, completion: 30, total: 80 }, { prompt: 50, completion: 30, total: 80 }]);
+    expect(await b.admit([service, connection], 5, 11)).toMatchObject({ admitted: false, refusedBy: 'connection', refused: 'completion' });
+    expect(await b.admit([service, connection], 25, 0)).toMatchObject({ admitted: false, refusedBy: 'service', refused: 'total' });
+    expect((await b.admit([service, connection], 10, 10)).admitted).toBe(true);
+  });
+
   it('forgets windows a minute after they end, so a long-running proxy does not grow', async () => {
     let now = Date.UTC(2026, 0, 1, 12, 0, 30);
     const b = budget({ now: () => now });
