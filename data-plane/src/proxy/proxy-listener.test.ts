@@ -2,10 +2,12 @@
 import http from 'node:http';
 import http2 from 'node:http2';
 import https from 'node:https';
+import net from 'node:net';
 import { h2cRequest, httpRequest } from '../../../test/support/data-plane/http-client';
 import { startProxyHarness, type ProxyHarness } from '../../../test/support/data-plane/proxy-harness';
 import { consumerKeyFixture, serviceFixture } from '../../../test/support/data-plane/snapshot-fixtures';
 import { TEST_TLS } from '../../../test/support/data-plane/tls-fixtures';
+import { waitFor } from '../../../test/support/wait';
 import { sniffProtocol } from './proxy-listener';
 
 const KEY = 'tgk_listener_key';
@@ -50,6 +52,24 @@ describe('cleartext listener', () => {
     const refused = await h2cRequest(harness.proxy.url, '/acme/openai/v1/models');
     expect(refused.status).toBe(401);
     expect((await h2cRequest(harness.proxy.url, '/healthz')).status).toBe(200);
+  });
+
+  it('declines an upgrade that is not a WebSocket one (curl --http2: Upgrade: h2c): served as HTTP/1.1, body and keep-alive intact', async () => {
+    const socket = net.connect(harness.proxy.port, '127.0.0.1');
+    await new Promise((resolve) => socket.once('connect', resolve));
+    let answer = '';
+    socket.on('data', (chunk: Buffer) => (answer += chunk.toString('latin1')));
+    const body = '{"model":"gpt-4o-mini","messages":[]}';
+    socket.write(`POST /acme/openai/v1/chat/completions HTTP/1.1\r\nHost: proxy\r\nAuthorization: Bearer ${KEY}\r\nConnection: Upgrade, HTTP2-Settings\r\nUpgrade: h2c\r\nHTTP2-Settings: AAMAAABkAAQCAAAAAAIAAAAA\r\nContent-Type: application/json\r\nContent-Length: ${body.length}\r\n\r\n${body.slice(0, 10)}`);
+    setTimeout(() => socket.write(`${body.slice(10)}GET /acme/openai/v1/models HTTP/1.1\r\nHost: proxy\r\nAuthorization: Bearer ${KEY}\r\n\r\n`), 20);
+    const first = await harness.upstream.requests.waitFor();
+    expect(first.method).toBe('POST');
+    expect(first.headers['upgrade']).toBeUndefined();
+    expect(first.headers['http2-settings']).toBeUndefined();
+    const second = await harness.upstream.requests.waitFor((r) => r.method === 'GET');
+    expect(second.url).toBe('/v1/models');
+    await waitFor(() => (answer.match(/HTTP\/1\.1 200 OK/g) ?? []).length === 2, 'two answers');
+    socket.destroy();
   });
 
   it('serves many HTTP/1.1 requests over one keep-alive connection', async () => {

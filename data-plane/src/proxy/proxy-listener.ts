@@ -49,6 +49,24 @@ export function sniffProtocol(data: Buffer): Protocol {
   return length === HTTP2_PREFACE.length ? 'h2' : 'undecided';
 }
 
+/** An HTTP/1.1 upgrade to the WebSocket protocol (`Upgrade: websocket`). */
+export function isWebSocketUpgrade(req: http.IncomingMessage): boolean {
+  const upgrade = req.headers['upgrade'];
+  return typeof upgrade === 'string' && upgrade.trim().toLowerCase() === 'websocket';
+}
+
+const UPGRADE_HEADERS = new Set(['upgrade', 'connection', 'http2-settings']);
+
+/** The request line and headers of a declined upgrade request, without the headers that asked for it. */
+export function declinedUpgradeHead(req: http.IncomingMessage): Buffer {
+  let head = `${req.method ?? 'GET'} ${req.url ?? '/'} HTTP/1.1\r\n`;
+  const raw = req.rawHeaders;
+  for (let i = 0; i < raw.length; i += 2) {
+    if (!UPGRADE_HEADERS.has(raw[i].toLowerCase())) head += `${raw[i]}: ${raw[i + 1]}\r\n`;
+  }
+  return Buffer.from(`${head}\r\n`, 'latin1');
+}
+
 export class ProxyListener {
   private readonly sockets = new Set<net.Socket>();
   private readonly sessions = new Set<http2.ServerHttp2Session>();
@@ -79,7 +97,21 @@ export class ProxyListener {
     // http1 never listens itself; sockets are handed to it. 'listening' makes Node start the connection
     // tracking that headersTimeout/requestTimeout enforcement and closeIdleConnections() rely on.
     http1.emit('listening');
-    if (options.upgradeListener !== undefined) http1.on('upgrade', options.upgradeListener);
+    const upgradeListener = options.upgradeListener;
+    if (upgradeListener !== undefined) {
+      http1.on('upgrade', (req: http.IncomingMessage, socket: net.Socket, head: Buffer) => {
+        if (isWebSocketUpgrade(req)) {
+          upgradeListener(req, socket, head);
+          return;
+        }
+        // Any other upgrade (curl --http2 sends `Upgrade: h2c` to http:// URLs) is declined, as Node
+        // declines it without an upgrade listener: the request is parsed again without its upgrade
+        // headers and served as HTTP/1.1; its body, if any, follows on the socket.
+        socket.unshift(Buffer.concat([declinedUpgradeHead(req), head]));
+        http1.emit('connection', socket);
+        socket.resume();
+      });
+    }
     this.http1 = http1;
     const h2c = http2.createServer({ settings: H2_SETTINGS }, options.listener);
     h2c.on('session', trackSession);

@@ -16,6 +16,7 @@ import { CONFLICTING_KEYS, MISSING_KEY, extractConsumerKey } from './consumer-ke
 import { keyEnvironmentTag, tagOfEnvironment } from './consumer-key-environment';
 import { PATH_REFUSAL_MESSAGES, encodedSlashesAllowed, inspectRequestPath } from './path-safety';
 import { ProxyExchange } from './proxy-exchange';
+import { isWebSocketUpgrade } from './proxy-listener';
 import type { ProxyRequest, ProxyResponse } from './proxy-types';
 import { RealtimeSession, splitProtocols } from './realtime-session';
 import { guessProviderFromHeaders, sendRefusal, sendUpgradeRefusal } from './refusals';
@@ -134,8 +135,8 @@ export class ProxyRequestHandler {
    */
   handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer, path: string, query: string): void {
     const requestId = requestIdOf(req.headers);
-    const upgrade = req.headers['upgrade'];
-    const websocket = typeof upgrade === 'string' && upgrade.toLowerCase() === 'websocket';
+    // Over TLS every upgrade comes here; in cleartext the listener declines all but WebSocket ones.
+    const websocket = isWebSocketUpgrade(req);
     // Browsers cannot set headers: their consumer key comes as a subprotocol (`openai-insecure-api-key.<key>`).
     const realtimeGuess = guessProviderFromHeaders(req.headers).realtime;
     const protocols = realtimeGuess === undefined ? null : splitProtocols(headerText(req.headers['sec-websocket-protocol']), realtimeGuess);
