@@ -288,10 +288,11 @@ describe('LangChain', () => {
     prepare(gw.fakes.mistral, { prompt: BILLED.prompt, completion: 0 });
     const driver = String.raw`
 import { MistralAIEmbeddings } from '@langchain/mistralai';
-const call = JSON.parse(process.argv[1]);
-const embeddings = new MistralAIEmbeddings({ model: 'mistral-embed', apiKey: call.apiKey, serverURL: call.serverURL, maxRetries: 0 });
-try { process.stdout.write(JSON.stringify({ vectors: (await embeddings.embedDocuments(['a', 'b'])).length })); }
-catch (error) { process.stdout.write(JSON.stringify({ error: String(error) })); }`;
+export async function run(call) {
+  const embeddings = new MistralAIEmbeddings({ model: 'mistral-embed', apiKey: call.apiKey, serverURL: call.serverURL, maxRetries: 0 });
+  try { return { vectors: (await embeddings.embedDocuments(['a', 'b'])).length }; }
+  catch (error) { return { error: String(error) }; }
+}`;
     const { call, charged } = await meteredCall(gw, 'mistral', () => runEsmDriver<{ vectors?: number; error?: string }>(driver, { serverURL: gw.services.mistral.endpoint, apiKey: gw.services.mistral.key }, 'MistralAIEmbeddings driver'));
     expect(call).toEqual({ vectors: 2 });
     expect(charged).toMatchObject({ operation: 'embeddings', requestModel: 'mistral-embed', requests: 1, ...EMBEDDING_CHARGED });
@@ -520,15 +521,16 @@ describe('Mistral SDK', () => {
     prepare(gw.fakes.mistral, PLAIN);
     const driver = String.raw`
 import { Mistral } from '@mistralai/mistralai';
-const call = JSON.parse(process.argv[1]);
-const client = new Mistral({ serverURL: call.serverURL, apiKey: call.apiKey, retryConfig: { strategy: 'none' } });
-const [group, method] = call.operation.split('.');
-const request = group === 'fim' ? { model: 'codestral-latest', prompt: 'def f(', suffix: 'return 1' } : { agentId: 'ag-0123', messages: [{ role: 'user', content: 'Hi' }] };
-try {
-  const result = await client[group][method](request);
-  if (method === 'stream') { const events = []; for await (const e of result) events.push(e.data); process.stdout.write(JSON.stringify({ result: events })); }
-  else process.stdout.write(JSON.stringify({ result }));
-} catch (error) { process.stdout.write(JSON.stringify({ error: String(error) })); }`;
+export async function run(call) {
+  const client = new Mistral({ serverURL: call.serverURL, apiKey: call.apiKey, retryConfig: { strategy: 'none' } });
+  const [group, method] = call.operation.split('.');
+  const request = group === 'fim' ? { model: 'codestral-latest', prompt: 'def f(', suffix: 'return 1' } : { agentId: 'ag-0123', messages: [{ role: 'user', content: 'Hi' }] };
+  try {
+    const result = await client[group][method](request);
+    if (method === 'stream') { const events = []; for await (const e of result) events.push(e.data); return { result: events }; }
+    return { result };
+  } catch (error) { return { error: String(error) }; }
+}`;
     const { call, charged } = await meteredCall(gw, 'mistral', () => runEsmDriver<{ result?: unknown; error?: string }>(driver, { serverURL: gw.services.mistral.endpoint, apiKey: gw.services.mistral.key, operation }, 'Mistral driver'));
     expect(call.error).toBeUndefined();
     expect(gw.fakes.mistral.received[0].path).toBe(`/v1/${kind}/completions`);

@@ -28,26 +28,27 @@ export interface LangChainMistralResult {
 
 const DRIVER = String.raw`
 import { ChatMistralAI } from '@langchain/mistralai';
-const call = JSON.parse(process.argv[1]);
-const chat = new ChatMistralAI({ model: call.model, apiKey: call.apiKey, serverURL: call.serverURL, maxRetries: 0 });
-const out = {};
-try {
-  let message;
-  if (call.mode === 'invoke') {
-    message = await chat.invoke(call.prompt);
-  } else {
-    out.chunks = 0;
-    for await (const chunk of await chat.stream(call.prompt)) {
-      message = message === undefined ? chunk : message.concat(chunk);
-      out.chunks += 1;
+export async function run(call) {
+  const chat = new ChatMistralAI({ model: call.model, apiKey: call.apiKey, serverURL: call.serverURL, maxRetries: 0 });
+  const out = {};
+  try {
+    let message;
+    if (call.mode === 'invoke') {
+      message = await chat.invoke(call.prompt);
+    } else {
+      out.chunks = 0;
+      for await (const chunk of await chat.stream(call.prompt)) {
+        message = message === undefined ? chunk : message.concat(chunk);
+        out.chunks += 1;
+      }
     }
+    out.text = message.text;
+    out.usage = message.usage_metadata;
+  } catch (error) {
+    out.error = { name: error.constructor.name, message: String(error.message) };
   }
-  out.text = message.text;
-  out.usage = message.usage_metadata;
-} catch (error) {
-  out.error = { name: error.constructor.name, message: String(error.message) };
+  return out;
 }
-process.stdout.write(JSON.stringify(out));
 `;
 
 export function runLangChainMistral(call: LangChainMistralCall): Promise<LangChainMistralResult> {
