@@ -20,7 +20,9 @@ let second: DataPlaneHandle;
 beforeAll(async () => {
   // No leases: the boundary is exact to the last token between proxies (leases set part of a budget
   // aside for each proxy's degraded mode, which costs 429s near the boundary: test/rate-limit/degraded-leases.test.ts).
-  gw = await startGateway({ rateLimiting: { clock: () => CLOCK, usageReportIntervalMs: 100, leaseShare: 0 } });
+  // A Redis wait generous enough that a busy machine never sends a proxy to degraded mode (50 ms by
+  // default: a loaded 2-core run answered 429 "shared counters unreachable" to four tests here).
+  gw = await startGateway({ rateLimiting: { clock: () => CLOCK, redisTimeoutMs: 5_000, usageReportIntervalMs: 100, leaseShare: 0 } });
   second = await gw.startProxy();
 });
 afterAll(async () => {
