@@ -141,6 +141,13 @@ async function runStart(demo: boolean): Promise<void> {
     const variable = `TOKENGATE_${env.handle.toUpperCase()}_PROXY_PORT`;
     return { ...env, variable, port: Number(process.env[variable] || env.port) };
   });
+  // The proxies' URLs are printed and stored as the environments' proxy URLs: a port the system
+  // picks (0) would be known to no one.
+  const badPorts = proxyPorts.filter(({ port }) => !Number.isInteger(port) || port < 1 || port > 65535);
+  if (badPorts.length > 0) {
+    console.error(`tokengate cannot start:\n${badPorts.map(({ variable }) => `- ${variable} must be a port number from 1 to 65535 (got "${process.env[variable]}")`).join('\n')}`);
+    process.exit(2);
+  }
   await listenersFree([
     { host: config.host, port: config.port, what: 'GraphQL', variable: 'TOKENGATE_PORT' },
     { host: config.grpcHost, port: config.grpcPort, what: 'the gRPC config service', variable: 'TOKENGATE_GRPC_PORT' },
@@ -169,8 +176,16 @@ async function runStart(demo: boolean): Promise<void> {
     });
     proxies.push({ handle: env.handle, url });
   }
-  await Promise.all(proxies.map((p) => waitUntilReady(`${p.url}/readyz`)));
-  const demoSetup = demo ? await (await import('./demo.js')).setUpDemo(plane.graphqlUrl, config.adminToken!, proxies[0].url) : null;
+  let demoSetup: Awaited<ReturnType<(typeof import('./demo.js'))['setUpDemo']>> | null;
+  try {
+    await Promise.all(proxies.map((p) => waitUntilReady(`${p.url}/readyz`)));
+    demoSetup = demo ? await (await import('./demo.js')).setUpDemo(plane.graphqlUrl, config.adminToken!, proxies[0].url) : null;
+  } catch (error) {
+    // A start that gives up leaves nothing behind: the worker and the proxies are stopped with it.
+    await supervisor.stop();
+    await plane.stop();
+    throw error;
+  }
   stopDemo = demoSetup?.stop ?? null;
   console.log(
     [

@@ -182,6 +182,14 @@ describe('tokengate start', () => {
     }
   });
 
+  it('refuses proxy ports it could not print (0, which the system would pick, or no number), naming each variable', async () => {
+    const app = runCli(['start'], { ...ownPorts(0, await freePort()), TOKENGATE_PRODUCTION_PROXY_PORT: 'http' });
+    expect(await app.exited).toBe(2);
+    expect(app.output()).toContain('- TOKENGATE_DEVELOPMENT_PROXY_PORT must be a port number from 1 to 65535 (got "0")');
+    expect(app.output()).toContain('- TOKENGATE_PRODUCTION_PROXY_PORT must be a port number from 1 to 65535 (got "http")');
+    expect(app.output()).not.toContain('Tokengate is running');
+  });
+
   it('says which dependency is unreachable, where, and how to start it', async () => {
     const app = runCli(['start'], { DATABASE_URL: 'postgres://postgres@127.0.0.1:1/tokengate', TOKENGATE_STATE_DIR: stateDir, TOKENGATE_PORT: '0', TOKENGATE_GRPC_PORT: '0' });
     expect(await app.exited).toBe(2);
