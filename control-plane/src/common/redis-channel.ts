@@ -3,11 +3,19 @@
 import type { Logger } from 'pino';
 import { createRedisClient, type RedisClient } from './redis-connection';
 
+/**
+ * How long a message published while the channel's first connection is still being made waits for it.
+ * Without the wait such a message was dropped (the publisher keeps no offline queue, so that a Redis
+ * that is away never holds a publisher up for longer than this, and only once).
+ */
+const FIRST_CONNECTION_WAIT_MS = 2_000;
+
 export class RedisChannel<T> {
   private readonly publisher: RedisClient;
   private subscriber: RedisClient | null = null;
   private readonly handlers: Array<(message: T) => void> = [];
   private subscribed: Promise<void> | null = null;
+  private readonly firstConnection: Promise<void>;
 
   constructor(
     private readonly redisUrl: string,
@@ -17,7 +25,8 @@ export class RedisChannel<T> {
     // Auto-pipelining: the messages published in one turn (a batch of rollouts ending together) leave in one write.
     this.publisher = createRedisClient(redisUrl, { lazyConnect: true, maxRetriesPerRequest: 1, enableOfflineQueue: false, enableAutoPipelining: true, retryStrategy: (n) => Math.min(n * 200, 2000) });
     this.publisher.on('error', () => undefined);
-    this.publisher.connect().catch(() => undefined);
+    const connected = this.publisher.connect().catch(() => undefined);
+    this.firstConnection = Promise.race([connected, new Promise<void>((resolve) => setTimeout(resolve, FIRST_CONNECTION_WAIT_MS).unref())]);
   }
 
   /**
@@ -50,6 +59,7 @@ export class RedisChannel<T> {
   }
 
   async publish(message: T): Promise<void> {
+    await this.firstConnection;
     await this.publisher.publish(this.name, JSON.stringify(message)).catch((error: unknown) => {
       this.logger.debug({ err: error instanceof Error ? error.message : String(error), channel: this.name }, 'redis publish failed');
     });
