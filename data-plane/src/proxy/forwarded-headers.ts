@@ -52,9 +52,13 @@ export function downstreamResponseHeaders(incoming: IncomingHttpHeaders): Outgoi
   return out;
 }
 
+const COMMON_CONNECTION = new Set(['keep-alive', 'close']);
+
 /** Header names listed in a Connection header (other than the usual keep-alive/close), or null. */
 function connectionListed(connection: string | string[] | undefined): Set<string> | null {
   if (connection === undefined) return null;
+  // Nearly every message says just this: no split, no Set.
+  if (typeof connection === 'string' && (COMMON_CONNECTION.has(connection) || COMMON_CONNECTION.has(connection.toLowerCase()))) return null;
   let listed: Set<string> | null = null;
   for (const token of (Array.isArray(connection) ? connection.join(',') : connection).split(',')) {
     const name = token.trim().toLowerCase();

@@ -111,7 +111,10 @@ export class ConsumerKeyIndex {
 
   /** The grant of a key, unless unknown or past its expiry (`now`: epoch ms). */
   lookup(presentedKey: string, now: number = Date.now()): ConsumerKeyGrant | undefined {
-    const grant = this.grantIn(hashConsumerKey(presentedKey), this.top);
+    const known = KNOWN_KEY_HASHES.get(presentedKey);
+    const hash = known ?? hashConsumerKey(presentedKey);
+    const grant = this.grantIn(hash, this.top);
+    if (known === undefined && grant !== undefined) rememberKeyHash(presentedKey, hash);
     return grant?.expiresAt !== undefined && grant.expiresAt <= now ? undefined : grant;
   }
 
@@ -153,6 +156,20 @@ function grantOf(key: ConsumerKeyMessage, organizationOfService: (serviceId: str
     }
   }
   return Object.freeze(grant);
+}
+
+/**
+ * The hashes of keys that were found live, by key: an app sends the same key on every request, and a
+ * Map lookup costs a small fraction of SHA-256. Only keys that matched a grant are remembered, so
+ * unknown or guessed keys never fill it; a hash is a function of the key alone, so an entry stays right
+ * across snapshots (a revoked key's hash simply finds no grant). Bounded: emptied when full.
+ */
+const KNOWN_KEY_HASHES = new Map<string, string>();
+const KNOWN_KEY_HASHES_MAX = 10_000;
+
+function rememberKeyHash(key: string, hash: string): void {
+  if (KNOWN_KEY_HASHES.size >= KNOWN_KEY_HASHES_MAX) KNOWN_KEY_HASHES.clear();
+  KNOWN_KEY_HASHES.set(key, hash);
 }
 
 /** The key_hash the control plane stores for a consumer key (one-shot: no Hash object per request). */

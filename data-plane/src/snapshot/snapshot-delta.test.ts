@@ -51,6 +51,17 @@ describe('SnapshotCompiler.applyDelta', () => {
     expect(base.services.size).toBe(2);
   });
 
+  it('refuses a key removed after it was used (its hash is remembered by key, its grant is not)', () => {
+    expect(base.consumerKeys.lookup('tgk_b')?.serviceId).toBe('b');
+    expect(base.consumerKeys.lookup('tgk_b')?.serviceId).toBe('b');
+    const next = compiler.applyDelta(base, delta({ base_revision: '5', revision: '6', removed_key_hashes: [hashConsumerKey('tgk_b')] }));
+    expect(next.consumerKeys.lookup('tgk_b')).toBeUndefined();
+    expect(base.consumerKeys.lookup('tgk_b')?.serviceId).toBe('b');
+    // Re-issued to another service under the same key: the grant is read anew.
+    const moved = compiler.applyDelta(next, delta({ base_revision: '6', revision: '7', upserted_keys: [consumerKeyFixture('tgk_b', 'a')] }));
+    expect(moved.consumerKeys.lookup('tgk_b')?.serviceId).toBe('a');
+  });
+
   it('keeps the route table and compiled services it did not touch', () => {
     const next = compiler.applyDelta(base, delta({ base_revision: '5', revision: '6', upserted_keys: [consumerKeyFixture('tgk_a2', 'a')] }));
     expect(next.routes).toBe(base.routes);

@@ -106,9 +106,18 @@ export function promptUpperBound(bodyBytes: number): number {
 }
 
 /** Members whose presence may make a body cost more prompt tokens than it has bytes (see promptUpperBound). */
-const TOKENS_BEYOND_BYTES = ['"image', '"input_image', '"document', '"video', '"file', '"input_file', '"input_audio', '"previous_response_id', '"conversation'].map((m) => Buffer.from(m));
+const TOKENS_BEYOND_BYTES_NAMES = ['image', 'input_image', 'document', 'video', 'file', 'input_file', 'input_audio', 'previous_response_id', 'conversation'];
+const TOKENS_BEYOND_BYTES = TOKENS_BEYOND_BYTES_NAMES.map((name) => Buffer.from(`"${name}`));
+const TOKENS_BEYOND_BYTES_PATTERN = new RegExp(`"(?:${TOKENS_BEYOND_BYTES_NAMES.join('|')})`);
 /** Claude's tool-use system prompt (Anthropic, and Claude on Bedrock): 313–346 tokens once tools are present. */
 const CLAUDE_TOOLS = ['"tools"', '"toolConfig"'].map((m) => Buffer.from(m));
+const CLAUDE_TOOLS_PATTERN = /"tools"|"toolConfig"/;
+/**
+ * Below this size one regular-expression pass over the body read as Latin-1 (the markers are ASCII,
+ * and every byte is one Latin-1 character, so a match is a match in the bytes) beats a native search
+ * per marker, whose call costs more than the search; above it the native searches win.
+ */
+const ONE_PASS_MAX_BYTES = 16 * 1024;
 
 /**
  * Whether promptUpperBound() bounds this (decoded) body's prompt: false when it may carry what costs
@@ -116,8 +125,13 @@ const CLAUDE_TOOLS = ['"tools"', '"toolConfig"'].map((m) => Buffer.from(m));
  * (a false alarm, such as the word in a message, only costs a count).
  */
 export function promptUpperBoundHolds(provider: ProviderName | number, body: Buffer): boolean {
+  const claude = provider === 'ANTHROPIC' || provider === 'AWS_BEDROCK';
+  if (body.length <= ONE_PASS_MAX_BYTES) {
+    const text = body.toString('latin1');
+    return !TOKENS_BEYOND_BYTES_PATTERN.test(text) && !(claude && CLAUDE_TOOLS_PATTERN.test(text));
+  }
   for (const marker of TOKENS_BEYOND_BYTES) if (body.includes(marker)) return false;
-  if (provider === 'ANTHROPIC' || provider === 'AWS_BEDROCK') for (const marker of CLAUDE_TOOLS) if (body.includes(marker)) return false;
+  if (claude) for (const marker of CLAUDE_TOOLS) if (body.includes(marker)) return false;
   return true;
 }
 

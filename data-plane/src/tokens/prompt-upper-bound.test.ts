@@ -3,7 +3,7 @@ import { Tiktoken } from 'js-tiktoken/lite';
 import cl100kBase from 'js-tiktoken/ranks/cl100k_base';
 import o200kBase from 'js-tiktoken/ranks/o200k_base';
 import type { ProviderName } from '../config-stream/wire-types';
-import { countPromptTokens, promptUpperBound } from './prompt-tokens';
+import { countPromptTokens, promptUpperBound, promptUpperBoundHolds } from './prompt-tokens';
 
 const o200k = new Tiktoken(o200kBase);
 const cl100k = new Tiktoken(cl100kBase);
@@ -89,5 +89,32 @@ describe('promptUpperBound', () => {
   it('does not bound what costs tokens without bytes: an image by URL (documented exception)', () => {
     const body = { model: 'gpt-4o', messages: [{ role: 'user', content: [{ type: 'image_url', image_url: { url: 'https://x.io/a.png' } }] }] };
     expect(countPromptTokens(o200k, 'OPENAI', '/v1/chat/completions', body)).toBeGreaterThan(promptUpperBound(Buffer.byteLength(JSON.stringify(body))));
+  });
+});
+
+describe('promptUpperBoundHolds', () => {
+  const markers = ['"image_url"', '"input_image"', '"document"', '"video_url"', '"file_id"', '"input_file"', '"input_audio"', '"previous_response_id"', '"conversation"', '"tools"', '"toolConfig"'];
+  /** The plainest search: each marker's bytes anywhere in the body (what the function did before its one-pass form). */
+  function expected(provider: ProviderName, body: Buffer): boolean {
+    const prefixes = ['"image', '"input_image', '"document', '"video', '"file', '"input_file', '"input_audio', '"previous_response_id', '"conversation'];
+    if (prefixes.some((m) => body.includes(m))) return false;
+    return !((provider === 'ANTHROPIC' || provider === 'AWS_BEDROCK') && (body.includes('"tools"') || body.includes('"toolConfig"')));
+  }
+
+  it('finds each marker in small bodies (one pass) and large ones (one search per marker) alike, past multi-byte text', () => {
+    const provider = fc.constantFrom<ProviderName>('OPENAI', 'ANTHROPIC', 'AWS_BEDROCK', 'MISTRAL');
+    const body = fc.tuple(text, fc.option(fc.constantFrom(...markers), { nil: undefined }), text, fc.constantFrom(0, 20_000)).map(([before, marker, after, padding]) =>
+      Buffer.from(`{"model":"m","messages":[{"role":"user","content":${JSON.stringify(before + '中'.repeat(padding / 3))}}]${marker === undefined ? '' : `,${marker}:1`},"x":${JSON.stringify(after)}}`),
+    );
+    fc.assert(fc.property(provider, body, (p, b) => promptUpperBoundHolds(p, b) === expected(p, b)), { numRuns: 300 });
+  });
+
+  it('is false for an image by URL and for Claude tools, true for a plain chat', () => {
+    const chat = (extra: string) => Buffer.from(`{"model":"m","messages":[{"role":"user","content":"hi"}]${extra}}`);
+    expect(promptUpperBoundHolds('OPENAI', chat(''))).toBe(true);
+    expect(promptUpperBoundHolds('OPENAI', chat(',"image_url":{"url":"https://x.io/a.png"}'))).toBe(false);
+    expect(promptUpperBoundHolds('OPENAI', chat(',"tools":[]'))).toBe(true);
+    expect(promptUpperBoundHolds('ANTHROPIC', chat(',"tools":[]'))).toBe(false);
+    expect(promptUpperBoundHolds('AWS_BEDROCK', Buffer.concat([chat(',"toolConfig":{}'), Buffer.alloc(20_000, 0x20)]))).toBe(false);
   });
 });
