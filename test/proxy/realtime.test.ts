@@ -10,7 +10,7 @@ import type { DataPlaneHandle } from '../../data-plane/src/main';
 import { type FakeRealtimeServer, realtimeUsage, startFakeOpenAIRealtime } from '../fakes';
 import { TEST_TLS } from '../support/data-plane/tls-fixtures';
 import { RecordLog } from '../support/data-plane/record-log';
-import { type Gateway, PROVIDER_SECRETS, registerServiceWithConnection, startGateway } from '../support/gateway-harness';
+import { type Gateway, PROVIDER_SECRETS, registerServiceWithConnection, HEALTHY_REDIS_TIMEOUT_MS, startGateway } from '../support/gateway-harness';
 import { type UsageRow, usageRows } from '../support/usage-report';
 import { waitFor } from '../support/wait';
 
@@ -51,7 +51,7 @@ async function realtimeService(provider: 'OPENAI' | 'AZURE_OPENAI' = 'OPENAI', l
 }
 
 beforeAll(async () => {
-  gw = await startGateway({ rateLimiting: { usageReportIntervalMs: 100 } });
+  gw = await startGateway({ rateLimiting: { redisTimeoutMs: HEALTHY_REDIS_TIMEOUT_MS, usageReportIntervalMs: 100 } });
   fake = await startFakeOpenAIRealtime({ requireApiKey: PROVIDER_SECRETS.openai });
   azureFake = await startFakeOpenAIRealtime({ requireApiKey: PROVIDER_SECRETS.azure, keyHeader: 'api-key' });
   const logger = pino({ level: 'info' }, { write: (line: string) => accessLog.push(JSON.parse(line) as Record<string, unknown>) });

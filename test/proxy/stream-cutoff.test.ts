@@ -13,6 +13,7 @@ import OpenAI, { AzureOpenAI } from 'openai';
 import type { BackendAuthMessage, ProviderName } from '../../data-plane/src/config-stream/wire-types';
 import { httpRequest } from '../support/data-plane/http-client';
 import { type ProxyHarness, startProxyHarness } from '../support/data-plane/proxy-harness';
+import { HEALTHY_REDIS_TIMEOUT_MS } from '../support/gateway-harness';
 import { apiKeyAuth, consumerKeyFixture, rateLimitFixture, serviceFixture } from '../support/data-plane/snapshot-fixtures';
 import { countCompletionTokens, countPromptTokens } from '../../data-plane/src/tokens/prompt-tokens';
 import { type FakeServer, runMistralSdk, startFakeAnthropic, startFakeAzureOpenAI, startFakeBedrock, startFakeMistral, startFakeOpenAI } from '../fakes';
@@ -38,7 +39,7 @@ let harness: ProxyHarness;
 let fakes: { openai: FakeServer; azure: FakeServer; mistral: FakeServer; anthropic: FakeServer; bedrock: FakeServer };
 
 beforeAll(async () => {
-  harness = await startProxyHarness({ rateLimiting: { clock: () => CLOCK, redisNamespace: `tokengate-test-cutoff-${randomUUID()}`, defaultCompletionTokens: DEFAULT_COMPLETION_TOKENS } });
+  harness = await startProxyHarness({ rateLimiting: { redisTimeoutMs: HEALTHY_REDIS_TIMEOUT_MS, clock: () => CLOCK, redisNamespace: `tokengate-test-cutoff-${randomUUID()}`, defaultCompletionTokens: DEFAULT_COMPLETION_TOKENS } });
   fakes = { openai: await startFakeOpenAI(), azure: await startFakeAzureOpenAI(), mistral: await startFakeMistral(), anthropic: await startFakeAnthropic(), bedrock: await startFakeBedrock() };
 });
 afterAll(async () => {

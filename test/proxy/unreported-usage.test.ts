@@ -5,7 +5,7 @@ import { createAmazonBedrock } from '@ai-sdk/amazon-bedrock';
 import { ApplyGuardrailCommand, BedrockRuntimeClient, InvokeModelCommand } from '@aws-sdk/client-bedrock-runtime';
 import { BedrockEmbeddings } from '@langchain/aws';
 import { embed } from 'ai';
-import { type Gateway, PROVIDER_SECRETS, startGateway } from '../support/gateway-harness';
+import { type Gateway, PROVIDER_SECRETS, HEALTHY_REDIS_TIMEOUT_MS, startGateway } from '../support/gateway-harness';
 import { BILLED, PROMPT, prepare } from '../support/framework-calls';
 import { meteredCall } from '../support/usage-report';
 import { runMistralSdk } from '../fakes/mistral-sdk';
@@ -13,7 +13,7 @@ import { runMistralSdk } from '../fakes/mistral-sdk';
 let gw: Gateway;
 
 beforeAll(async () => {
-  gw = await startGateway({ rateLimiting: { usageReportIntervalMs: 100 } });
+  gw = await startGateway({ rateLimiting: { redisTimeoutMs: HEALTHY_REDIS_TIMEOUT_MS, usageReportIntervalMs: 100 } });
 });
 afterAll(async () => {
   await gw?.stop();

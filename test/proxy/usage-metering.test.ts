@@ -8,7 +8,7 @@ import { BedrockRuntimeClient, ConverseCommand, ConverseStreamCommand } from '@a
 import OpenAI, { AzureOpenAI } from 'openai';
 import type { FakeServer, FakeUsage } from '../fakes';
 import { runMistralSdk } from '../fakes';
-import { type Gateway, type ServiceName, startGateway } from '../support/gateway-harness';
+import { type Gateway, type ServiceName, HEALTHY_REDIS_TIMEOUT_MS, startGateway } from '../support/gateway-harness';
 import { meteredBy as meteredByCall } from '../support/usage-report';
 
 const CLOCK = Date.UTC(2031, 0, 15, 12, 0, 30);
@@ -19,7 +19,7 @@ const BILLED: Required<FakeUsage> = { prompt: 4561, completion: 58, cachedRead: 
 let gw: Gateway;
 
 beforeAll(async () => {
-  gw = await startGateway({ rateLimiting: { clock: () => CLOCK, usageReportIntervalMs: 100 } });
+  gw = await startGateway({ rateLimiting: { redisTimeoutMs: HEALTHY_REDIS_TIMEOUT_MS, clock: () => CLOCK, usageReportIntervalMs: 100 } });
 });
 afterAll(async () => {
   await gw?.stop();

@@ -5,7 +5,7 @@ import OpenAI from 'openai';
 import type { DataPlaneHandle } from '../../data-plane/src/main';
 import { createRedisClient } from '../../data-plane/src/redis/redis-connection';
 import { countPromptTokens } from '../../data-plane/src/tokens/prompt-tokens';
-import { type Gateway, startGateway } from '../support/gateway-harness';
+import { type Gateway, HEALTHY_REDIS_TIMEOUT_MS, startGateway } from '../support/gateway-harness';
 import { waitFor } from '../support/wait';
 
 const CLOCK = Date.UTC(2031, 0, 15, 12, 0, 30);
@@ -17,7 +17,7 @@ let second: DataPlaneHandle;
 
 beforeAll(async () => {
   // Default leases: 5% of a budget per proxy.
-  gw = await startGateway({ rateLimiting: { clock: () => CLOCK, usageReportIntervalMs: 100 } });
+  gw = await startGateway({ rateLimiting: { redisTimeoutMs: HEALTHY_REDIS_TIMEOUT_MS, clock: () => CLOCK, usageReportIntervalMs: 100 } });
   second = await gw.startProxy();
 });
 afterAll(async () => {

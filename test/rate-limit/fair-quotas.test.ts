@@ -6,7 +6,7 @@ import { getEncoding } from 'js-tiktoken';
 import OpenAI from 'openai';
 import type { DataPlaneHandle } from '../../data-plane/src/main';
 import { countPromptTokens } from '../../data-plane/src/tokens/prompt-tokens';
-import { type Gateway, startGateway } from '../support/gateway-harness';
+import { type Gateway, HEALTHY_REDIS_TIMEOUT_MS, startGateway } from '../support/gateway-harness';
 import { waitFor } from '../support/wait';
 
 const CLOCK = Date.UTC(2031, 0, 15, 12, 40, 30);
@@ -18,7 +18,7 @@ let second: DataPlaneHandle;
 
 beforeAll(async () => {
   // No leases: boundaries exact to the token between the two proxies (leases: degraded-leases.test.ts).
-  gw = await startGateway({ rateLimiting: { clock: () => CLOCK, usageReportIntervalMs: 100, leaseShare: 0 } });
+  gw = await startGateway({ rateLimiting: { redisTimeoutMs: HEALTHY_REDIS_TIMEOUT_MS, clock: () => CLOCK, usageReportIntervalMs: 100, leaseShare: 0 } });
   second = await gw.startProxy();
   gw.fakes.openai.behaviour.usage = { prompt: PROMPT, completion: 7 };
 });
@@ -135,7 +135,7 @@ it('concurrent bursts from two connections on two proxies never admit more than 
 
 it('connection.budgets shows each budget of a connection with what the proxies have used of it', async () => {
   // The control plane reads the current window by the wall clock: this proxy uses it too.
-  const live = await gw.startProxy({ rateLimiting: { clock: undefined, usageReportIntervalMs: 100, leaseShare: 0 } });
+  const live = await gw.startProxy({ rateLimiting: { redisTimeoutMs: HEALTHY_REDIS_TIMEOUT_MS, clock: undefined, usageReportIntervalMs: 100, leaseShare: 0 } });
   const s = await service({ timeUnit: 'DAY', maxTotalTokens: 10 * PER_CALL }, { timeUnit: 'DAY', maxTotalTokens: 4 * PER_CALL, maxPromptTokens: 4 * PROMPT }, 2);
   const [app, other] = s.connections;
   const endpoint = `${live.url}/acme/fair-${serial}`;

@@ -5,14 +5,14 @@ import Anthropic from '@anthropic-ai/sdk';
 import { getEncoding } from 'js-tiktoken';
 import OpenAI from 'openai';
 import { countPromptTokens } from '../../data-plane/src/tokens/prompt-tokens';
-import { type Gateway, startGateway } from '../support/gateway-harness';
+import { type Gateway, HEALTHY_REDIS_TIMEOUT_MS, startGateway } from '../support/gateway-harness';
 
 const CLOCK = Date.UTC(2031, 0, 15, 12, 0, 30);
 const encoder = getEncoding('o200k_base');
 let gw: Gateway;
 
 beforeAll(async () => {
-  gw = await startGateway({ rateLimiting: { clock: () => CLOCK, usageReportIntervalMs: 100 } });
+  gw = await startGateway({ rateLimiting: { redisTimeoutMs: HEALTHY_REDIS_TIMEOUT_MS, clock: () => CLOCK, usageReportIntervalMs: 100 } });
 });
 afterAll(async () => {
   await gw?.stop();

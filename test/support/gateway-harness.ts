@@ -14,6 +14,13 @@ import {
 } from '../fakes';
 import { type Tenant, type TestControlPlane, seedEnvironments, seedTenant, startTestControlPlane } from './control-plane-harness';
 
+/**
+ * The per-request Redis wait for tests where Redis is healthy and what is checked is an exact count:
+ * the proxy's default (50 ms) is a production latency bound, and a busy CI machine can miss it, which
+ * sends admissions to degraded mode and makes such a test depend on timing.
+ */
+export const HEALTHY_REDIS_TIMEOUT_MS = 5_000;
+
 export const PROVIDER_SECRETS = {
   openai: 'sk-upstream-openai-0123456789abcdef',
   azure: 'azure-upstream-key-0123456789abcdef',
