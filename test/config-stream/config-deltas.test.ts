@@ -138,8 +138,14 @@ it('answers a NACKed delta and the SnapshotRequest after it with a full snapshot
   const next = delta(await proxy.nth(3));
   expect(next.base_revision).toBe(full.revision);
   expect(next.removed_key_hashes).toEqual([sha256(app.key)]);
-  const { dataPlanes } = await cp.ok<{ dataPlanes: Array<{ id: string; lastNackRevision: number | null; lastNackReason: string | null }> }>('{ dataPlanes { id lastNackRevision lastNackReason } }');
-  expect(dataPlanes.find((d) => d.id === 'delta-nack')).toEqual({ id: 'delta-nack', lastNackRevision: Number(refused.revision), lastNackReason: 'test refusal' });
+  // A refused delta is no refusal of its revision: the proxy's answer to the full snapshot decides
+  // (an ACK here; see test/deployment/rollout.test.ts for both answers).
+  proxy.write({ ack: { revision: next.revision } });
+  const { dataPlanes } = await waitFor(async () => {
+    const data = await cp.ok<{ dataPlanes: Array<{ id: string; appliedRevision: number; lastNackRevision: number | null; lastNackReason: string | null }> }>('{ dataPlanes { id appliedRevision lastNackRevision lastNackReason } }');
+    return data.dataPlanes.find((d) => d.id === 'delta-nack')?.appliedRevision === Number(next.revision) && data;
+  }, 'the ACK to be recorded');
+  expect(dataPlanes.find((d) => d.id === 'delta-nack')).toEqual({ id: 'delta-nack', appliedRevision: Number(next.revision), lastNackRevision: null, lastNackReason: null });
 });
 
 it('answers a SnapshotRequest after a gap with a full snapshot of the current revision', async () => {

@@ -5,6 +5,7 @@ import WebSocket from 'ws';
 import type { DataPlaneHandle } from '../../data-plane/src/main';
 import { currentRevision, type Gateway, startGateway } from '../support/gateway-harness';
 import { runCli } from '../support/processes';
+import { connectDeltaPeer, type DeltaPeer } from '../config-stream/delta-peer';
 import { connectRawProxy, type RawProxy } from '../support/raw-proxy';
 import { waitFor } from '../support/wait';
 
@@ -82,6 +83,45 @@ describe('with a proxy that refuses or does not answer', () => {
     expect(d.status).toBe('FAILED');
     expect(d.message).toBe(`proxy picky-proxy refused revision ${revision}: route /acme/claude: upstream URL rejected by policy`);
     expect(d.dataPlanes.find((p) => p.proxyId === 'picky-proxy')?.lastNackReason).toBe('route /acme/claude: upstream URL rejected by policy');
+  });
+
+  describe('a proxy that accepts deltas', () => {
+    let peer: DeltaPeer;
+    afterEach(() => peer?.close());
+
+    /** Connects, ACKs the first snapshot, makes a change and NACKs its delta, then asks for a snapshot as the proxy does. */
+    async function refuseDelta(proxyId: string, serviceId: string, maxTotalTokens: number): Promise<{ revision: number; full: number }> {
+      peer = connectDeltaPeer(gw.cp.grpcAddress, gw.cp.dataPlaneToken, { proxyId, environment: 'production' });
+      const first = await peer.nth(0);
+      if (first.kind !== 'snapshot') throw new Error('expected a snapshot first');
+      peer.write({ ack: { revision: first.snapshot.revision } });
+      const revision = await change(serviceId, maxTotalTokens);
+      const refused = await peer.nth(1);
+      if (refused.kind !== 'delta') throw new Error('expected a delta');
+      peer.write({ nack: { revision: refused.delta.revision, reason: 'delta refused in test' } });
+      peer.write({ resync: { applied_revision: first.snapshot.revision, reason: 'a delta was refused' } });
+      const full = await peer.nth(2);
+      if (full.kind !== 'snapshot') throw new Error('expected a full snapshot after the SnapshotRequest');
+      return { revision, full: Number(full.snapshot.revision) };
+    }
+
+    it('is DEPLOYED when it NACKs a delta, then applies the full snapshot it asks for', async () => {
+      const { revision, full } = await refuseDelta('delta-recovering-proxy', gw.services.bedrock.id, 4000);
+      expect(full).toBeGreaterThanOrEqual(revision);
+      peer.write({ ack: { revision: String(full) } });
+      const d = await settledDeployment(gw.services.bedrock.id, revision);
+      expect(d.status).toBe('DEPLOYED');
+      // What the proxy recovered from is no refusal of the revision.
+      expect(d.dataPlanes.find((p) => p.proxyId === 'delta-recovering-proxy')).toMatchObject({ applied: true, lastNackReason: null });
+    });
+
+    it('is FAILED with the reason the full snapshot was refused for, when that is refused too', async () => {
+      const { revision, full } = await refuseDelta('delta-refusing-proxy', gw.services.bedrock.id, 5000);
+      peer.write({ nack: { revision: String(full), reason: 'route /acme/bedrock: refused in test' } });
+      const d = await settledDeployment(gw.services.bedrock.id, revision);
+      expect(d.status).toBe('FAILED');
+      expect(d.message).toBe(`proxy delta-refusing-proxy refused revision ${full}: route /acme/bedrock: refused in test`);
+    });
   });
 
   it('a proxy that never answers makes it FAILED after the timeout, naming it', async () => {

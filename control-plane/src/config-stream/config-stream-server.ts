@@ -41,6 +41,12 @@ interface ProxyStream {
   sentRevision: number;
   /** The next config message must be a full snapshot (first one, or the proxy asked for it). */
   needsSnapshot: boolean;
+  /**
+   * Revision of the last full snapshot written to this stream (0: none yet). A NACK of another
+   * revision refused a delta: the proxy asks for a full snapshot next, and its answer to that is what
+   * the rollout reads (a refusal recorded before it would fail a revision the proxy goes on to apply).
+   */
+  snapshotRevision: number;
   /** A config message is being flushed to this proxy; newer changes wait for it and are coalesced. */
   writing: boolean;
   /**
@@ -289,6 +295,10 @@ export class ConfigStreamServer {
             call.write({ usage_ack: { batch_id: batch.batch_id } } satisfies ControlPlaneMessage);
           } else if (message.nack) {
             const current = stream;
+            if (current.acceptsDeltas && Number(message.nack.revision) !== current.snapshotRevision) {
+              this.logger.warn({ proxyId: current.proxyId, environment: current.environment, revision: message.nack.revision, reason: message.nack.reason }, 'proxy refused a delta; its answer to the full snapshot it asks for decides');
+              return;
+            }
             this.logger.warn({ proxyId: current.proxyId, environment: current.environment, revision: message.nack.revision, reason: message.nack.reason }, 'proxy refused a snapshot');
             await this.dataPlanes.refused(current.proxyId, message.nack.revision, message.nack.reason);
             this.options.onProxyReport?.(current.environment);
@@ -346,6 +356,7 @@ export class ConfigStreamServer {
       // A proxy that holds nothing gets a snapshot; one that holds revision R gets a delta from R
       // (or a snapshot when the log no longer reaches back to R), and nothing while R is current.
       needsSnapshot: lastApplied === 0,
+      snapshotRevision: 0,
       writing: false,
       // Proxies without deltas at the current revision are sent nothing until it moves (as ever).
       answered: !hello.accepts_deltas,
@@ -438,6 +449,7 @@ export class ConfigStreamServer {
         stream.writing = false;
         // A proxy sent this revision meanwhile is not sent it again.
         if (!snapshot || (!stream.needsSnapshot && stream.answered && stream.sentRevision >= snapshot.revision)) continue;
+        stream.snapshotRevision = snapshot.revision;
         this.writeConfig(stream, snapshot.message, snapshot.revision);
       }
       if (!this.stopped) void this.sync(environment);
