@@ -287,3 +287,33 @@ it('a proxy shutting down closes its sessions with 1001 on both sides', async ()
   expect(await closed).toBe(1001);
   await waitFor(() => fake.sessions[0]?.closeCode === 1001, 'the upstream told the proxy is going away');
 });
+
+describe('Realtime surfaces that would bypass the proxy', () => {
+  it('refuses client secrets and WebRTC calls with 403 in OpenAI’s format (the SDK raises PermissionDeniedError), forwarding nothing', async () => {
+    const { endpoint, key, fake: upstream } = gw.services.openai;
+    upstream.reset();
+    const client = new OpenAI({ baseURL: endpoint, apiKey: key });
+    const refused = await client.realtime.clientSecrets.create({ session: { type: 'realtime', model: 'gpt-realtime' } }).then(
+      () => { throw new Error('expected a refusal'); },
+      (error: unknown) => error,
+    );
+    expect(refused).toBeInstanceOf(OpenAI.PermissionDeniedError);
+    expect(refused).toMatchObject({ status: 403, code: 'tokengate_unsupported_operation' });
+    expect((refused as Error).message).toMatch(/neither meter nor limit/);
+    const call = await fetch(`${endpoint}/realtime/calls`, { method: 'POST', headers: { authorization: `Bearer ${key}`, 'content-type': 'application/sdp' }, body: 'v=0\r\n' });
+    expect(call.status).toBe(403);
+    expect(call.headers.get('x-tokengate-error-code')).toBe('unsupported_operation');
+    expect(upstream.received).toEqual([]);
+  });
+
+  it('refuses Azure’s client secrets (GA and preview paths) the same way', async () => {
+    const { endpoint, key, fake: upstream } = gw.services.azure;
+    upstream.reset();
+    for (const path of ['/openai/v1/realtime/client_secrets', '/openai/realtimeapi/sessions?api-version=2025-04-01-preview']) {
+      const answer = await fetch(`${endpoint}${path}`, { method: 'POST', headers: { 'api-key': key, 'content-type': 'application/json' }, body: '{"session":{"type":"realtime","model":"gpt-realtime"}}' });
+      expect(answer.status).toBe(403);
+      expect(await answer.json()).toMatchObject({ error: { code: 'tokengate_unsupported_operation' } });
+    }
+    expect(upstream.received).toEqual([]);
+  });
+});

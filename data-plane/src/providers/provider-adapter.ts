@@ -21,9 +21,19 @@ export type TokengateErrorCode =
   | 'upstream_timeout'
   | 'rate_limited'
   | 'request_exceeds_budget'
-  /** An operation of the provider's API the proxy cannot carry (501), e.g. Bedrock's bidirectional stream. */
+  /**
+   * An operation of the provider's API the proxy does not carry: 501 when it cannot (Bedrock's
+   * bidirectional stream), 403 when carrying it would hand the app a way around metering and budgets
+   * (OpenAI Realtime client secrets and calls).
+   */
   | 'unsupported_operation'
   | 'internal_error';
+
+/** Why the proxy does not carry an operation: 501 (it cannot) or 403 (it would escape metering), and what to use instead. */
+export interface UnsupportedOperation {
+  readonly status: 403 | 501;
+  readonly message: string;
+}
 
 /** A refusal rendered in a provider's own wire format, so its official SDK raises its usual error. */
 export interface ErrorResponse {
@@ -99,11 +109,11 @@ export interface ProviderAdapter {
    */
   readonly encodedIdentifierAfter?: ReadonlySet<string>;
   /**
-   * The message of a 501 `unsupported_operation` refusal when `providerPath` names an operation of this
-   * provider the proxy cannot carry, null otherwise. Asked after authentication, before the body is
-   * read: such a request may never end its body (a bidirectional stream) and must not be waited for.
+   * The `unsupported_operation` refusal when `providerPath` names an operation of this provider the
+   * proxy does not carry, null otherwise. Asked after authentication, before the body is read: such a
+   * request may never end its body (a bidirectional stream) and must not be waited for.
    */
-  unsupportedOperation?(method: string, providerPath: string): string | null;
+  unsupportedOperation?(method: string, providerPath: string): UnsupportedOperation | null;
   /** This provider's WebSocket sessions (OpenAI-style Realtime); absent: upgrades are refused. */
   readonly realtime?: RealtimeSupport;
 }

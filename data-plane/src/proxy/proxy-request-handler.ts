@@ -117,7 +117,7 @@ export class ProxyRequestHandler {
     if (unsupported !== null) {
       // Before the body: it may be one that never ends (a bidirectional stream). HTTP/1.1 closes
       // rather than drains it.
-      this.refuse(req, res, service, 501, 'unsupported_operation', unsupported, requestId, true);
+      this.refuse(req, res, service, unsupported.status, 'unsupported_operation', unsupported.message, requestId, true);
       return;
     }
     const contentLength = req.headers['content-length'];

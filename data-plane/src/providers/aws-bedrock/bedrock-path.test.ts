@@ -27,7 +27,7 @@ describe('bedrockRoute', () => {
 
 describe('bedrockUnsupportedOperation', () => {
   it('names InvokeModelWithBidirectionalStream, and nothing else', () => {
-    expect(bedrockUnsupportedOperation('POST', '/model/amazon.nova-sonic-v1%3A0/invoke-with-bidirectional-stream')).toMatch(/InvokeModelWithBidirectionalStream is not supported/);
+    expect(bedrockUnsupportedOperation('POST', '/model/amazon.nova-sonic-v1%3A0/invoke-with-bidirectional-stream')).toEqual({ status: 501, message: expect.stringMatching(/InvokeModelWithBidirectionalStream is not supported/) });
     expect(bedrockUnsupportedOperation('POST', '/model/amazon.nova-sonic-v1:0/invoke-with-bidirectional-stream/')).not.toBeNull();
     for (const path of ['/model/m/invoke', '/model/m/invoke-with-response-stream', '/model/m/converse-stream', '/guardrail/g/version/1/apply', '/']) {
       expect(bedrockUnsupportedOperation('POST', path)).toBeNull();

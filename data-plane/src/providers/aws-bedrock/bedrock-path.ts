@@ -1,6 +1,7 @@
 // What a Bedrock Runtime path names, read once for usage accounting and for prompt counting: the model
 // id and the operation of `/model/{modelId}/{action}`.
 import { decodePathSegment } from '../shared/path-segment';
+import type { UnsupportedOperation } from '../provider-adapter';
 import type { UsageOperation } from '../usage-accounting';
 
 /** `/model/{modelId}/{action}`; the model id arrives URL-encoded (`v1%3A0`, ARNs with `%2F`). */
@@ -44,8 +45,8 @@ export function isGuardrailApply(providerPath: string): boolean {
  * its event-stream request body lasts as long as the session, while the proxy reads a request's whole
  * body before forwarding it (it counts and signs it). Refused at once rather than left hanging.
  */
-export function bedrockUnsupportedOperation(_method: string, providerPath: string): string | null {
+export function bedrockUnsupportedOperation(_method: string, providerPath: string): UnsupportedOperation | null {
   if (bedrockRoute(providerPath)?.operation !== 'other') return null;
   if (!/\/invoke-with-bidirectional-stream\/?$/.test(providerPath)) return null;
-  return 'InvokeModelWithBidirectionalStream is not supported through the Tokengate proxy: its request body streams for the whole session, and the proxy forwards only complete requests. Call InvokeModel, InvokeModelWithResponseStream, Converse or ConverseStream instead.';
+  return { status: 501, message: 'InvokeModelWithBidirectionalStream is not supported through the Tokengate proxy: its request body streams for the whole session, and the proxy forwards only complete requests. Call InvokeModel, InvokeModelWithResponseStream, Converse or ConverseStream instead.' };
 }

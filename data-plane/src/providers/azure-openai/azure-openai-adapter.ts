@@ -5,7 +5,7 @@ import { azureDeployment } from './azure-openai-path';
 import { azureOpenAiPromptCounting } from './azure-openai-prompt';
 import { azureOpenAiUsageAccounting } from './azure-openai-usage';
 import { azureOpenAiStreamCutoff } from './azure-openai-cutoff';
-import { openAiRealtime } from '../shared/openai-realtime';
+import { openAiRealtime, openAiRealtimeBypass } from '../shared/openai-realtime';
 
 /**
  * Azure OpenAI differs from OpenAI by its `api-key` header and by the `api-version` query parameter.
@@ -22,6 +22,7 @@ export const azureOpenAiAdapter = createApiKeyProviderAdapter({
   prompt: azureOpenAiPromptCounting,
   streamCutoff: azureOpenAiStreamCutoff,
   realtime: openAiRealtime,
+  unsupportedOperation: openAiRealtimeBypass,
   compileVersioning: (auth) => {
     if (auth.api_version === '') return undefined;
     const apiVersion = compileApiVersion(auth.api_version, 'api-version');

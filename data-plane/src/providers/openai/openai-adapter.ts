@@ -2,7 +2,7 @@ import { createApiKeyProviderAdapter } from '../shared/api-key-provider-adapter'
 import { openAiPromptCounting } from './openai-prompt';
 import { openAiUsageAccounting } from './openai-usage';
 import { openAiStreamCutoff } from './openai-cutoff';
-import { openAiRealtime } from '../shared/openai-realtime';
+import { openAiRealtime, openAiRealtimeBypass } from '../shared/openai-realtime';
 
 /** Plain OpenAI: `Authorization: Bearer <key>` (header_value arrives complete), OpenAI error format. */
 export const openAiAdapter = createApiKeyProviderAdapter({
@@ -13,4 +13,5 @@ export const openAiAdapter = createApiKeyProviderAdapter({
   prompt: openAiPromptCounting,
   streamCutoff: openAiStreamCutoff,
   realtime: openAiRealtime,
+  unsupportedOperation: openAiRealtimeBypass,
 });

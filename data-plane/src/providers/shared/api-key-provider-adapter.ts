@@ -29,6 +29,8 @@ export interface ApiKeyProviderDifferences {
   readonly streamCutoff?: StreamCutoff;
   /** The provider's Realtime WebSocket sessions; absent: none. */
   readonly realtime?: RealtimeSupport;
+  /** See ProviderAdapter.unsupportedOperation. */
+  readonly unsupportedOperation?: ProviderAdapter['unsupportedOperation'];
 }
 
 export function createApiKeyProviderAdapter(differences: ApiKeyProviderDifferences): ProviderAdapter {
@@ -56,5 +58,6 @@ export function createApiKeyProviderAdapter(differences: ApiKeyProviderDifferenc
     prompt: differences.prompt,
     ...(differences.streamCutoff === undefined ? {} : { streamCutoff: differences.streamCutoff }),
     ...(differences.realtime === undefined ? {} : { realtime: differences.realtime }),
+    ...(differences.unsupportedOperation === undefined ? {} : { unsupportedOperation: differences.unsupportedOperation }),
   };
 }

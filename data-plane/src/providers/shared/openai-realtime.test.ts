@@ -1,4 +1,4 @@
-import { openAiRealtime } from './openai-realtime';
+import { openAiRealtime, openAiRealtimeBypass } from './openai-realtime';
 
 const message = (event: unknown) => Buffer.from(JSON.stringify(event));
 
@@ -42,3 +42,25 @@ describe('openAiRealtime', () => {
     });
   });
 });
+
+describe('openAiRealtimeBypass', () => {
+  it.each([
+    '/realtime/client_secrets', // OpenAI GA (the SDK's baseURL ends in /v1)
+    '/v1/realtime/client_secrets',
+    '/realtime/sessions', // beta
+    '/realtime/transcription_sessions',
+    '/realtime/calls', // WebRTC SDP offer
+    '/realtime/calls/rtc_123/accept', // SIP
+    '/realtime/calls/rtc_123/hangup',
+    '/openai/realtimeapi/sessions', // Azure preview
+    '/openai/v1/realtime/client_secrets', // Azure GA
+    '/openai/v1/realtime/calls/',
+  ])('refuses %s with 403: it would hand the app a session the proxy never sees', (path) => {
+    expect(openAiRealtimeBypass('POST', path)).toEqual({ status: 403, message: expect.stringMatching(/neither meter nor limit/) });
+  });
+
+  it.each(['/realtime', '/openai/realtime', '/openai/v1/realtime', '/chat/completions', '/responses', '/audio/transcriptions', '/realtime-notes/sessions', '/files'])('carries %s', (path) => {
+    expect(openAiRealtimeBypass('POST', path)).toBeNull();
+  });
+});
+

@@ -1,7 +1,7 @@
 // The OpenAI Realtime API over WebSocket, as OpenAI and Azure OpenAI serve it: `GET …/realtime?model=…`
 // (Azure: `/openai/realtime?deployment=…` or `/openai/v1/realtime?model=…`), JSON events in text
 // frames; each finished response's usage arrives in its `response.done` event.
-import type { TokengateErrorCode } from '../provider-adapter';
+import type { TokengateErrorCode, UnsupportedOperation } from '../provider-adapter';
 import type { RealtimeObservation, RealtimeSupport } from '../realtime';
 import { tokenUsage } from '../usage-accounting';
 import { member, parseJsonObject, stringMember, tokenCount } from './json-values';
@@ -52,3 +52,28 @@ export const openAiRealtime: RealtimeSupport = {
     });
   },
 };
+
+/**
+ * The Realtime surfaces that connect an app straight to the provider, where the proxy never sees the
+ * session: ephemeral client secrets (`…/realtime/client_secrets`; the beta `…/realtime/sessions` and
+ * `…/realtime/transcription_sessions`; Azure's preview `/openai/realtimeapi/sessions`), which a
+ * browser or phone then uses at the provider, and WebRTC or SIP calls (`…/realtime/calls`,
+ * `…/realtime/calls/{id}/accept` and the other call controls), whose media and usage flow between the
+ * caller and the provider.
+ */
+const DIRECT_SESSION_PATH = /\/realtime(?:api)?\/(?:client_secrets|sessions|transcription_sessions|calls)(?:\/[^/]+)*\/?$/;
+
+/**
+ * 403 for the Realtime surfaces above: carried, each would hand the app a session that no budget
+ * limits and no usage record counts, paid with the service's key (ADR 022). The WebSocket session,
+ * which the proxy relays and meters, is the way through Tokengate.
+ */
+export function openAiRealtimeBypass(_method: string, providerPath: string): UnsupportedOperation | null {
+  if (!DIRECT_SESSION_PATH.test(providerPath)) return null;
+  return {
+    status: 403,
+    message:
+      "Realtime client secrets and WebRTC or SIP calls connect the app straight to the provider, where Tokengate can neither meter nor limit the session, so the proxy does not carry them. Open the Realtime session over WebSocket through this proxy instead (GET …/realtime?model=…, the openai SDK's OpenAIRealtimeWS).",
+  };
+}
+
