@@ -31,14 +31,14 @@ export interface FakeProviderOptions {
 
 export function startFakeOpenAI(options: FakeProviderOptions = {}): Promise<FakeServer> {
   const background = new BackgroundResponses();
-  return startFake((exchange) => handleOpenAI(exchange, options, background), { errorFor: openAIError });
+  const batches = new Map<string, Record<string, unknown>>();
+  return startFake((exchange) => handleOpenAI(exchange, options, background, batches), { errorFor: openAIError });
 }
 
 /** Routes answered with one JSON body, built from the exchange. */
 const JSON_ROUTES: ReadonlyMap<string, (exchange: FakeExchange) => unknown> = new Map<string, (exchange: FakeExchange) => unknown>([
   ['POST /v1/audio/transcriptions', ({ req, behaviour }) => openAITranscription(behaviour, req.rawBody)],
   ['POST /v1/files', ({ req }) => openAIFile(req.rawBody)],
-  ['POST /v1/batches', ({ req }) => openAIBatch(req.json)],
   ['POST /v1/embeddings', ({ req, behaviour }) => openAIEmbeddings(behaviour, req.json)],
   ['POST /v1/moderations', ({ req }) => openAIModeration(req.json)],
   ['POST /v1/realtime/client_secrets', ({ req }) => openAIRealtimeClientSecret(req.json)],
@@ -46,7 +46,7 @@ const JSON_ROUTES: ReadonlyMap<string, (exchange: FakeExchange) => unknown> = ne
   ['GET /v1/models', () => modelsExample],
 ]);
 
-async function handleOpenAI(exchange: FakeExchange, options: FakeProviderOptions, background: BackgroundResponses): Promise<void> {
+async function handleOpenAI(exchange: FakeExchange, options: FakeProviderOptions, background: BackgroundResponses, batches: Map<string, Record<string, unknown>>): Promise<void> {
   const { req, res, behaviour } = exchange;
   const headers = { 'x-request-id': `req_${randomId(32, '0123456789abcdef')}`, 'openai-processing-ms': '42' };
   if (options.requireApiKey !== undefined && req.headers.authorization !== `Bearer ${options.requireApiKey}`) {
@@ -129,6 +129,19 @@ async function handleOpenAI(exchange: FakeExchange, options: FakeProviderOptions
     if (events !== null) await sendStream(exchange, events, { ...SSE_HEADERS, ...headers });
     else if (response !== null) sendJson(res, 200, response, headers);
     else sendJson(res, 404, { error: { message: `Response with id '${id}' not found.`, type: 'invalid_request_error', param: null, code: null } }, headers);
+    return;
+  }
+  if (route === 'POST /v1/batches') {
+    const batch = openAIBatch(req.json);
+    batches.set(batch.id as string, batch);
+    sendJson(res, 200, batch, headers);
+    return;
+  }
+  const batchRetrieved = req.method === 'GET' ? /^\/v1\/batches\/([^/]+)$/.exec(req.path) : null;
+  if (batchRetrieved) {
+    const batch = batches.get(decodeURIComponent(batchRetrieved[1]));
+    if (batch === undefined) sendJson(res, 404, { error: { message: 'No batch found with that id.', type: 'invalid_request_error', param: null, code: null } }, headers);
+    else sendJson(res, 200, advanceBatch(batch, behaviour), headers);
     return;
   }
   const stored = req.method === 'POST' ? /^\/v1\/chat\/completions\/([^/]+)$/.exec(req.path) : null;
@@ -410,8 +423,44 @@ export function openAIFile(body: Buffer): object {
   return { id: `file-${randomId(24)}`, object: 'file', bytes: body.length, created_at: nowSeconds(), expires_at: null, filename, purpose: multipartField(body, 'purpose') ?? 'batch', status: 'processed', status_details: null };
 }
 
+/** Requests the fake's batches hold (their input files are not read). */
+const BATCH_REQUESTS = 2;
+
+/**
+ * A batch moves one status on per retrieval, as a real one moves over minutes or hours: validating →
+ * in_progress → finalizing → completed. Once completed it carries its output file and its `usage`:
+ * every request's tokens (`behaviour.usage` each), as OpenAI reports a batch's usage.
+ */
+function advanceBatch(batch: Record<string, unknown>, behaviour: FakeBehaviour): Record<string, unknown> {
+  const next: Record<string, string> = { validating: 'in_progress', in_progress: 'finalizing', finalizing: 'completed' };
+  const status = next[batch.status as string];
+  if (status === undefined) return batch;
+  batch.status = status;
+  const now = nowSeconds();
+  if (status === 'in_progress') {
+    batch.in_progress_at = now;
+    batch.request_counts = { total: BATCH_REQUESTS, completed: 0, failed: 0 };
+  } else if (status === 'finalizing') {
+    batch.finalizing_at = now;
+    batch.request_counts = { total: BATCH_REQUESTS, completed: BATCH_REQUESTS, failed: 0 };
+  } else {
+    const { prompt, completion, cachedRead = 0, reasoning = 0 } = behaviour.usage;
+    batch.completed_at = now;
+    batch.output_file_id = `file-${randomId(24)}`;
+    batch.model = 'gpt-4o-mini-2024-07-18';
+    batch.usage = {
+      input_tokens: BATCH_REQUESTS * prompt,
+      input_tokens_details: { cached_tokens: BATCH_REQUESTS * cachedRead },
+      output_tokens: BATCH_REQUESTS * completion,
+      output_tokens_details: { reasoning_tokens: BATCH_REQUESTS * reasoning },
+      total_tokens: BATCH_REQUESTS * (prompt + completion),
+    };
+  }
+  return batch;
+}
+
 /** `POST /v1/batches`: the Batch object, validating. */
-export function openAIBatch(body: unknown): object {
+export function openAIBatch(body: unknown): Record<string, unknown> {
   return {
     id: `batch_${randomId(24)}`,
     object: 'batch',

@@ -129,3 +129,18 @@ it('an ordinary (not background) Response is still charged by its create alone',
   });
   expect(charged).toMatchObject(ONCE);
 });
+
+it('a batch polled through two proxies until it completes, then retrieved again, is charged its usage once', async () => {
+  let batchId = '';
+  const statuses: string[] = [];
+  // Created, polled through alternating proxies until completed (validating → in_progress →
+  // finalizing → completed), then read twice more: 1 + 3 + 2 requests.
+  const charged = await chargedFor(6, async () => {
+    const batch = await clientOf(gw.proxy).batches.create({ input_file_id: 'file-abc123', endpoint: '/v1/chat/completions', completion_window: '24h' });
+    batchId = batch.id;
+    for (let i = 0; i < 5; i++) statuses.push((await clientOf(i % 2 === 0 ? second : gw.proxy).batches.retrieve(batchId)).status);
+  });
+  expect(statuses).toEqual(['in_progress', 'finalizing', 'completed', 'completed', 'completed']);
+  // The fake's batch holds two requests: it reports (and OpenAI bills) twice the per-request usage.
+  expect(charged).toEqual({ requests: 6, promptTokens: 2 * BILLED.prompt, completionTokens: 2 * BILLED.completion });
+});

@@ -313,6 +313,28 @@ describe('openAiUsageAccounting: stored objects and background responses', () =>
     expect(idOf(created, response({ status: 'queued', background: true, output: [], usage: null }))).toBeUndefined();
   });
 
+  it('charges a Batch when a retrieval shows it finished (its usage, named by its id), nothing while it runs or when it is listed', () => {
+    const batch = (status: string, fields: object = {}) =>
+      Buffer.from(JSON.stringify({ id: 'batch_abc123', object: 'batch', endpoint: '/v1/chat/completions', model: 'gpt-4o-mini-2024-07-18', input_file_id: 'file-in', completion_window: '24h', status, output_file_id: null, request_counts: { total: 2, completed: 1, failed: 0 }, ...fields }));
+    const batchUsage = { input_tokens: 1500, input_tokens_details: { cached_tokens: 1024 }, output_tokens: 400, output_tokens_details: { reasoning_tokens: 120 }, total_tokens: 1900 };
+    const result = (prepared: ReturnType<typeof accounting.prepareRequest>, body: Buffer) => observe(accounting.observeResponse(prepared, 200, 'application/json'), [body]).result;
+    for (const running of ['validating', 'in_progress', 'finalizing', 'cancelling']) {
+      expect(result(retrieval('/v1/batches/batch_abc123'), batch(running, { usage: batchUsage }))).toMatchObject({ usage: { promptTokens: 0, completionTokens: 0 } });
+      expect(result(retrieval('/v1/batches/batch_abc123'), batch(running, { usage: batchUsage })).backgroundResponseId).toBeUndefined();
+    }
+    for (const finished of ['completed', 'expired', 'cancelled']) {
+      expect(result(retrieval('/v1/batches/batch_abc123'), batch(finished, { usage: batchUsage }))).toMatchObject({
+        usage: { promptTokens: 1500, completionTokens: 400, cachedReadTokens: 1024, reasoningTokens: 120 },
+        backgroundResponseId: 'batch_abc123',
+      });
+    }
+    // A batch whose input did not validate ran nothing; one created before the provider reported batch usage shows none.
+    expect(result(retrieval('/v1/batches/batch_abc123'), batch('failed', { usage: null })).usage).toEqual({ promptTokens: 0, completionTokens: 0 });
+    expect(result(retrieval('/v1/batches/batch_abc123'), batch('completed')).usage).toEqual({ promptTokens: 0, completionTokens: 0 });
+    const list = Buffer.from(JSON.stringify({ object: 'list', data: [JSON.parse(batch('completed', { usage: batchUsage }).toString())], has_more: false }));
+    expect(result(retrieval('/v1/batches'), list)).toMatchObject({ usage: { promptTokens: 0, completionTokens: 0 } });
+  });
+
   it('names the background Response of a stream: created and cut, or resumed after its response.created', () => {
     const event = (type: string, data: object): string => sse({ type, ...data }, type);
     const queued = { id: 'resp_bg', status: 'queued', background: true, usage: null };

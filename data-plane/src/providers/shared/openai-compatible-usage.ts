@@ -172,21 +172,42 @@ function isRetrieval(prepared: PreparedRequest): boolean {
 }
 
 /**
- * Retrieved objects are not billed again: their usage was charged when they were created. The one
- * exception is a background Response (`background: true`), whose creating request was answered
- * before any usage existed: its usage is charged when it is retrieved finished, once (the proxy
- * remembers it by response id: usage/response-charges.ts), however often it is retrieved.
+ * Retrieved objects are not billed again: their usage was charged when they were created. The
+ * exceptions are jobs whose creating request was answered before any usage existed: a background
+ * Response (`background: true`) and a Batch (`POST /v1/batches`, which runs its requests later).
+ * Their usage is charged when a retrieval shows them finished, once (the proxy remembers it by id:
+ * usage/response-charges.ts), however often they are retrieved.
  */
 const RETRIEVAL_JSON_READER: JsonUsageReader = {
   usage(body) {
-    if (finishedBackgroundResponseId(body) !== null) return openAiUsage(body.usage) ?? NO_TOKENS;
+    if (finishedJobId(body) !== null) return openAiUsage(body.usage) ?? NO_TOKENS;
     return NO_TOKENS;
   },
   // A large retrieved body (a list, a Response with images) is never charged from a usage found in it.
   usageMember: () => null,
   text: () => '',
-  backgroundResponseId: finishedBackgroundResponseId,
+  backgroundResponseId: finishedJobId,
 };
+
+/** The id of a finished background Response or Batch (its usage final), else null. */
+function finishedJobId(body: JsonObject): string | null {
+  return finishedBackgroundResponseId(body) ?? finishedBatchId(body);
+}
+
+/**
+ * Statuses of a Batch whose usage is final: it ran to its end, or stopped (expired, cancelled) with
+ * the requests it had run billed; `failed` (its input did not validate) ran none. `finalizing` and
+ * `cancelling` may still add to it.
+ */
+const FINISHED_BATCH_STATUSES: ReadonlySet<unknown> = new Set(['completed', 'expired', 'cancelled', 'failed']);
+
+/**
+ * The id of a Batch whose usage is final, else null. Its `usage` (input and output tokens of all its
+ * requests; OpenAI fills it for batches created since September 2025) is what the provider bills.
+ */
+function finishedBatchId(body: JsonObject): string | null {
+  return body.object === 'batch' && FINISHED_BATCH_STATUSES.has(body.status) ? stringMember(body, 'id') : null;
+}
 
 /** The id of a finished background Response (its usage final), else null. */
 function finishedBackgroundResponseId(body: JsonObject): string | null {
