@@ -1,5 +1,6 @@
 // Fake Anthropic Messages API upstream: POST /v1/messages (JSON and SSE), /v1/messages/count_tokens,
-// /v1/messages/batches (Message Batches: the batch object, in progress).
+// /v1/messages/batches (Message Batches: created in progress, ended on its next retrieval, its results
+// a JSONL file at the `results_url` it then names, on this fake's own origin as Anthropic's names its own).
 import errorExamples from '../fixtures/providers/anthropic/errors.json';
 import messageExample from '../fixtures/providers/anthropic/message.json';
 import type { FakeProviderOptions } from './openai';
@@ -20,10 +21,17 @@ import {
 } from './recorder';
 
 export function startFakeAnthropic(options: FakeProviderOptions = {}): Promise<FakeServer> {
-  return startFake((exchange) => handleAnthropic(exchange, options), { errorFor: anthropicError });
+  const batches = new Map<string, FakeMessageBatch>();
+  return startFake((exchange) => handleAnthropic(exchange, options, batches), { errorFor: anthropicError });
 }
 
-async function handleAnthropic(exchange: FakeExchange, options: FakeProviderOptions): Promise<void> {
+/** A batch the fake holds: its object as answered, and the custom ids of its requests. */
+interface FakeMessageBatch {
+  readonly object: Record<string, unknown>;
+  readonly customIds: readonly string[];
+}
+
+async function handleAnthropic(exchange: FakeExchange, options: FakeProviderOptions, batches: Map<string, FakeMessageBatch>): Promise<void> {
   const { req, res, behaviour } = exchange;
   const headers = { 'request-id': `req_${randomId(24)}`, 'anthropic-organization-id': '00000000-0000-4000-8000-000000000000' };
   if (options.requireApiKey !== undefined) {
@@ -43,7 +51,7 @@ async function handleAnthropic(exchange: FakeExchange, options: FakeProviderOpti
     const requests = field(req.json, 'requests');
     const count = Array.isArray(requests) ? requests.length : 0;
     const now = new Date();
-    sendJson(res, 200, {
+    const object: Record<string, unknown> = {
       id: `msgbatch_01${randomId(22)}`,
       type: 'message_batch',
       processing_status: 'in_progress',
@@ -54,7 +62,33 @@ async function handleAnthropic(exchange: FakeExchange, options: FakeProviderOpti
       archived_at: null,
       cancel_initiated_at: null,
       results_url: null,
-    }, headers);
+    };
+    const customIds = (Array.isArray(requests) ? requests : []).map((request, i) => stringField(request, 'custom_id') ?? `request-${i}`);
+    batches.set(object.id as string, { object, customIds });
+    sendJson(res, 200, object, headers);
+    return;
+  }
+  if (route === 'GET /v1/messages/batches') {
+    // Newest first, as Anthropic lists them; each as a retrieval would show it now.
+    const data = [...batches.values()].reverse().map((batch) => batch.object);
+    sendJson(res, 200, { data, has_more: false, first_id: (data[0]?.id as string | undefined) ?? null, last_id: (data.at(-1)?.id as string | undefined) ?? null }, headers);
+    return;
+  }
+  const batchPath = req.method === 'GET' ? /^\/v1\/messages\/batches\/([^/]+)(\/results)?$/.exec(req.path) : null;
+  if (batchPath) {
+    const batch = batches.get(decodeURIComponent(batchPath[1]));
+    if (batch === undefined) {
+      sendJson(res, 404, anthropicError(404, behaviour).body, headers);
+    } else if (batchPath[2] === undefined) {
+      sendJson(res, 200, endBatch(batch, `http://${req.headers.host}`), headers);
+    } else if (batch.object.processing_status !== 'ended') {
+      sendJson(res, 404, anthropicError(404, behaviour).body, headers);
+    } else {
+      // One JSON line per request, in the order they ran.
+      const lines = batch.customIds.map((customId) => `${JSON.stringify({ custom_id: customId, result: { type: 'succeeded', message: anthropicMessage(behaviour, messageExample.model) } })}\n`);
+      res.writeHead(200, { 'content-type': 'application/binary', ...headers });
+      res.end(lines.join(''));
+    }
     return;
   }
   if (route !== 'POST /v1/messages') {
@@ -160,3 +194,15 @@ export function anthropicStream(behaviour: FakeBehaviour, model: string): string
     event('message_stop'),
   ];
 }
+
+/** A batch ends on the retrieval after its creation: every request succeeded, its results at `results_url` on `origin`. */
+function endBatch(batch: FakeMessageBatch, origin: string): Record<string, unknown> {
+  const object = batch.object;
+  if (object.processing_status === 'ended') return object;
+  object.processing_status = 'ended';
+  object.ended_at = new Date().toISOString();
+  object.request_counts = { processing: 0, succeeded: batch.customIds.length, errored: 0, canceled: 0, expired: 0 };
+  object.results_url = `${origin}/v1/messages/batches/${object.id as string}/results`;
+  return object;
+}
+

@@ -500,6 +500,27 @@ describe('Anthropic SDK', () => {
     expect(call.type).toBe('message_batch');
     expect(charged).toMatchObject({ requests: 1, ...FREE });
   });
+
+  it('messages.batches.results reads the results through the proxy: the batch names them at a results_url under the proxy, not at the provider', async () => {
+    prepare(gw.fakes.anthropic);
+    const requests = ['a', 'b', 'c'].map((id) => ({ custom_id: id, params: { model: 'claude-sonnet-5-5', max_tokens: 100, messages: [{ role: 'user' as const, content: `${PROMPT} ${id}` }] } }));
+    const batch = await client().messages.batches.create({ requests });
+    const ended = await client().messages.batches.retrieve(batch.id);
+    expect(ended.processing_status).toBe('ended');
+    // The provider names its own origin; the client is given the proxy's (this service's path on it).
+    expect(ended.results_url).toBe(`${gw.services.anthropic.endpoint}/v1/messages/batches/${batch.id}/results`);
+    const listed = await client().messages.batches.list();
+    expect(listed.data.find((b) => b.id === batch.id)?.results_url).toBe(ended.results_url);
+    const results: string[] = [];
+    for await (const line of await client().messages.batches.results(batch.id)) {
+      if (line.result.type === 'succeeded') results.push(line.custom_id);
+    }
+    expect(results).toEqual(['a', 'b', 'c']);
+    // Every request reached the provider through the proxy, with the provider's key.
+    const paths = gw.fakes.anthropic.received.map((r) => `${r.method} ${r.path}`);
+    expect(paths).toEqual(['POST /v1/messages/batches', `GET /v1/messages/batches/${batch.id}`, 'GET /v1/messages/batches', `GET /v1/messages/batches/${batch.id}`, `GET /v1/messages/batches/${batch.id}/results`]);
+    expect(gw.fakes.anthropic.received.every((r) => r.headers['x-api-key'] === PROVIDER_SECRETS.anthropic)).toBe(true);
+  });
 });
 
 describe('Mistral SDK', () => {

@@ -114,6 +114,12 @@ export interface ProviderAdapter {
    * request may never end its body (a bidirectional stream) and must not be waited for.
    */
   unsupportedOperation?(method: string, providerPath: string): UnsupportedOperation | null;
+  /**
+   * JSON members of this path's 2xx answers whose values are URLs the client follows as given, with
+   * its consumer key (Anthropic's batch `results_url`): each one inside the service's upstream is
+   * rewritten to the same resource through the proxy. Null (or absent): the body is relayed as it is.
+   */
+  responseUrlMembers?(providerPath: string): readonly string[] | null;
   /** This provider's WebSocket sessions (OpenAI-style Realtime); absent: upgrades are refused. */
   readonly realtime?: RealtimeSupport;
 }

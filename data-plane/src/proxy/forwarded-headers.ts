@@ -90,3 +90,29 @@ export function proxiedLocation(location: string | string[] | undefined, upstrea
   if (basePath !== '' && path !== basePath && !path.startsWith(`${basePath}/`)) return null;
   return clientPrefix + path.slice(basePath.length) + target.search + target.hash;
 }
+
+/** A header's value as one string (repeated headers joined with commas). */
+export function headerText(value: string | string[] | undefined): string | undefined {
+  return Array.isArray(value) ? value.join(',') : value;
+}
+
+const HOST = /^[A-Za-z0-9.-]+(?::\d{1,5})?$|^\[[0-9A-Fa-f:.]+\](?::\d{1,5})?$/;
+
+function firstValue(value: string | string[] | undefined): string | undefined {
+  const text = Array.isArray(value) ? value[0] : value;
+  return text?.split(',')[0]?.trim();
+}
+
+/**
+ * The origin the client reached this proxy at, for URLs handed back to it: the `X-Forwarded-Proto`
+ * and `X-Forwarded-Host` a load balancer in front of the proxy sets (first values), else the
+ * connection's own scheme and its Host (`:authority` over HTTP/2). Null when the host is not one.
+ * Whatever a client sends here only shapes the URLs of its own answers.
+ */
+export function clientOrigin(headers: IncomingHttpHeaders, encrypted: boolean): string | null {
+  const forwardedProto = firstValue(headers['x-forwarded-proto'])?.toLowerCase();
+  const scheme = forwardedProto === 'https' || forwardedProto === 'http' ? forwardedProto : encrypted ? 'https' : 'http';
+  const host = firstValue(headers['x-forwarded-host']) ?? headers.host ?? firstValue(headers[':authority']);
+  return host !== undefined && HOST.test(host) ? `${scheme}://${host}` : null;
+}
+

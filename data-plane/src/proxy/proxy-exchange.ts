@@ -21,10 +21,12 @@ import {
   decodeBody,
   observableAcceptEncoding,
 } from './content-encoding';
-import { downstreamResponseHeaders, proxiedLocation, upstreamRequestHeaders } from './forwarded-headers';
+import { bodyKind } from '../providers/shared/content-type';
+import { clientOrigin, downstreamResponseHeaders, headerText, proxiedLocation, upstreamRequestHeaders } from './forwarded-headers';
 import type { ProxyRequestHandlerOptions } from './proxy-request-handler';
 import type { ProxyRequest, ProxyResponse } from './proxy-types';
 import { sendRefusal } from './refusals';
+import { UrlRewritingObserver } from './url-rewriting-observer';
 
 /** Longest a metered response's end waits for its settlement to reach the shared counters. */
 const SETTLE_WAIT_MS = 100;
@@ -84,6 +86,8 @@ export class ProxyExchange implements Dispatcher.DispatchHandler {
    * then does no cut-off work at all).
    */
   private cutoffAllowance: number | null = null;
+  /** JSON members of the answer naming URLs the client follows (ProviderAdapter.responseUrlMembers), or null. */
+  private urlMembers: readonly string[] | null = null;
   /** Relays the response event by event when a cut-off applies; null otherwise. */
   private cutter: StreamCutter | null = null;
   /** The cutter's last write found the client buffer full: the upstream stays paused until 'drain'. */
@@ -184,7 +188,9 @@ export class ProxyExchange implements Dispatcher.DispatchHandler {
     // it: both need its plain bytes.
     const allowance = meter.cutoffAllowance; // null at once unless the service cuts streams
     this.cutoffAllowance = allowance !== null && prepared !== null && service.provider.streamCutoff?.canCut(prepared) === true ? allowance : null;
-    if (prepared?.stripUsageChunk === true || this.cutoffAllowance !== null) draft.headers['accept-encoding'] = 'identity';
+    // An answer whose URLs are rewritten is read as plain bytes too.
+    this.urlMembers = service.provider.responseUrlMembers?.(this.providerPath) ?? null;
+    if (prepared?.stripUsageChunk === true || this.cutoffAllowance !== null || this.urlMembers !== null) draft.headers['accept-encoding'] = 'identity';
     if (authenticator.kind === 'signed-body') await authenticator.sign(draft, body, service.upstream);
     this.call(body);
   }
@@ -296,11 +302,13 @@ export class ProxyExchange implements Dispatcher.DispatchHandler {
       if (location !== null) responseHeaders['location'] = location;
     }
     this.observer = meter.observe(status, headers);
+    const rewriter = this.urlRewriter(this.observer, status, headers);
+    if (rewriter !== null) this.observer = rewriter;
     if (this.cutoffAllowance !== null) this.cutter = this.openCutter(status, headers);
     meter.addResponseHeaders(responseHeaders);
-    // The observer may hide a chunk the client did not ask for (the injected usage chunk); a cut-off
-    // ends the body early, with events of its own.
-    if (meter.prepared?.stripUsageChunk === true || this.cutter !== null) delete responseHeaders['content-length'];
+    // The observer may hide a chunk the client did not ask for (the injected usage chunk) or rewrite
+    // URLs in the body; a cut-off ends the body early, with events of its own.
+    if (meter.prepared?.stripUsageChunk === true || this.cutter !== null || rewriter !== null) delete responseHeaders['content-length'];
     try {
       res.writeHead(status, responseHeaders);
     } catch (error) {
@@ -315,6 +323,25 @@ export class ProxyExchange implements Dispatcher.DispatchHandler {
       if (this.cutter !== null) res.flushHeaders?.();
       else queueMicrotask(() => this.flushHeadersAlone());
     }
+  }
+
+  /**
+   * An observer that points the answer's URL members (urlMembers) at the proxy, for a plain JSON 2xx
+   * answer of such a path; null when there is nothing to rewrite or no origin to point at.
+   */
+  private urlRewriter(observer: ResponseObserver, status: number, headers: IncomingHttpHeaders): UrlRewritingObserver | null {
+    const members = this.urlMembers;
+    if (members === null || status < 200 || status > 299 || bodyKind(headerText(headers['content-type'])) !== 'json') return null;
+    const coding = headerText(headers['content-encoding']);
+    if (coding !== undefined && coding !== '' && coding.toLowerCase() !== 'identity') return null;
+    const origin = clientOrigin(this.req.headers, (this.req.socket as { encrypted?: boolean } | null | undefined)?.encrypted === true);
+    if (origin === null) return null;
+    const { service } = this;
+    const prefix = `/${service.organizationHandle}${service.contextPath}`;
+    return new UrlRewritingObserver(observer, members, (url) => {
+      const path = proxiedLocation(url, service.upstream, this.draft.path, prefix);
+      return path === null ? null : origin + path;
+    });
   }
 
   /** The end of the turn the streamed response's headers came in: sends them unless a chunk or the end took them. */
@@ -542,3 +569,4 @@ export class ProxyExchange implements Dispatcher.DispatchHandler {
     this.onDone();
   }
 }
+

@@ -15,6 +15,7 @@ import type { MeterDependencies } from '../usage/request-meter';
 import { CONFLICTING_KEYS, MISSING_KEY, extractConsumerKey } from './consumer-key';
 import { keyEnvironmentTag, tagOfEnvironment } from './consumer-key-environment';
 import { PATH_REFUSAL_MESSAGES, encodedSlashesAllowed, inspectRequestPath } from './path-safety';
+import { headerText } from './forwarded-headers';
 import { ProxyExchange } from './proxy-exchange';
 import { isWebSocketUpgrade } from './proxy-listener';
 import type { ProxyRequest, ProxyResponse } from './proxy-types';
@@ -46,9 +47,6 @@ function requestIdOf(headers: IncomingHttpHeaders): string {
   return typeof header === 'string' && REQUEST_ID.test(header) ? header : randomUUID();
 }
 
-function headerText(value: string | string[] | undefined): string | undefined {
-  return Array.isArray(value) ? value.join(',') : value;
-}
 
 /** A caller the handler knows: the service its route names, its key's grant, and the provider path. */
 interface Caller {

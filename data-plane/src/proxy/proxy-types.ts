@@ -9,6 +9,8 @@ export interface ProxyRequest extends Readable {
   readonly url?: string;
   readonly headers: IncomingHttpHeaders;
   readonly httpVersionMajor: number;
+  /** The connection (HTTP/2: the session's); its `encrypted` is true over TLS. */
+  readonly socket?: unknown;
 }
 
 export interface ProxyResponse extends Writable {

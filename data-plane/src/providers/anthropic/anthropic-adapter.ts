@@ -5,6 +5,10 @@ import { anthropicPromptCounting } from './anthropic-prompt';
 import { anthropicUsageAccounting } from './anthropic-usage';
 import { anthropicStreamCutoff } from './anthropic-cutoff';
 
+/** Message Batches and their reads (create, list, retrieve, cancel): their objects name `results_url`. */
+const MESSAGE_BATCHES = /\/messages\/batches(?:\/[^/]+(?:\/cancel)?)?\/?$/;
+const RESULTS_URL = ['results_url'] as const;
+
 /** The version Anthropic's SDKs send today; used only when neither the config nor the client names one. */
 export const DEFAULT_ANTHROPIC_VERSION = '2023-06-01';
 
@@ -31,4 +35,6 @@ export const anthropicAdapter = createApiKeyProviderAdapter({
   usage: anthropicUsageAccounting,
   prompt: anthropicPromptCounting,
   streamCutoff: anthropicStreamCutoff,
+  // The SDK fetches a batch's results from its `results_url` as given: under the proxy, not the provider.
+  responseUrlMembers: (providerPath) => (MESSAGE_BATCHES.test(providerPath) ? RESULTS_URL : null),
 });

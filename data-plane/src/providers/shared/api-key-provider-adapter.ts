@@ -29,6 +29,8 @@ export interface ApiKeyProviderDifferences {
   readonly streamCutoff?: StreamCutoff;
   /** The provider's Realtime WebSocket sessions; absent: none. */
   readonly realtime?: RealtimeSupport;
+  /** See ProviderAdapter.responseUrlMembers. */
+  readonly responseUrlMembers?: ProviderAdapter['responseUrlMembers'];
   /** See ProviderAdapter.unsupportedOperation. */
   readonly unsupportedOperation?: ProviderAdapter['unsupportedOperation'];
 }
@@ -59,5 +61,6 @@ export function createApiKeyProviderAdapter(differences: ApiKeyProviderDifferenc
     ...(differences.streamCutoff === undefined ? {} : { streamCutoff: differences.streamCutoff }),
     ...(differences.realtime === undefined ? {} : { realtime: differences.realtime }),
     ...(differences.unsupportedOperation === undefined ? {} : { unsupportedOperation: differences.unsupportedOperation }),
+    ...(differences.responseUrlMembers === undefined ? {} : { responseUrlMembers: differences.responseUrlMembers }),
   };
 }
