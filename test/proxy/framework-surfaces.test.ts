@@ -501,8 +501,23 @@ describe('Anthropic SDK', () => {
     expect(charged).toMatchObject({ requests: 1, ...FREE });
   });
 
-  it('messages.batches.results reads the results through the proxy: the batch names them at a results_url under the proxy, not at the provider', async () => {
+  it('messages.batches.results reads the results through the proxy (the batch names them at a results_url under the proxy, not at the provider), charging the batch’s usage once', async () => {
     prepare(gw.fakes.anthropic);
+    // Every earlier test waited for its request to be reported: from here on this test's requests add up.
+    const totals = async () => {
+      const rows = await usageRows(gw, gw.services.anthropic.connectionId);
+      const sum = (name: keyof typeof CLAUDE_CHARGED | 'requests') => rows.reduce((total, row) => total + row[name], 0);
+      return { requests: sum('requests'), promptTokens: sum('promptTokens'), completionTokens: sum('completionTokens'), cachedPromptReadTokens: sum('cachedPromptReadTokens'), cachedPromptWriteTokens: sum('cachedPromptWriteTokens'), reasoningTokens: sum('reasoningTokens') };
+    };
+    const start = await totals();
+    /** What this test's requests were charged once `requests` of them are reported. */
+    const chargedAfter = async (requests: number) => {
+      const now = await waitFor(async () => {
+        const current = await totals();
+        return current.requests === start.requests + requests && current;
+      }, `${requests} requests of the test to be reported`);
+      return Object.fromEntries(Object.entries(now).map(([name, value]) => [name, value - start[name as keyof typeof start]]));
+    };
     const requests = ['a', 'b', 'c'].map((id) => ({ custom_id: id, params: { model: 'claude-sonnet-5-5', max_tokens: 100, messages: [{ role: 'user' as const, content: `${PROMPT} ${id}` }] } }));
     const batch = await client().messages.batches.create({ requests });
     const ended = await client().messages.batches.retrieve(batch.id);
@@ -511,14 +526,22 @@ describe('Anthropic SDK', () => {
     expect(ended.results_url).toBe(`${gw.services.anthropic.endpoint}/v1/messages/batches/${batch.id}/results`);
     const listed = await client().messages.batches.list();
     expect(listed.data.find((b) => b.id === batch.id)?.results_url).toBe(ended.results_url);
-    const results: string[] = [];
-    for await (const line of await client().messages.batches.results(batch.id)) {
-      if (line.result.type === 'succeeded') results.push(line.custom_id);
-    }
-    expect(results).toEqual(['a', 'b', 'c']);
+    const readResults = async (): Promise<string[]> => {
+      const ids: string[] = [];
+      for await (const line of await client().messages.batches.results(batch.id)) if (line.result.type === 'succeeded') ids.push(line.custom_id);
+      return ids;
+    };
+    // The batch is billed through its results (each succeeded request's usage), read whole, once.
+    // The SDK retrieves the batch, then reads its results_url: two requests per read.
+    expect(await readResults()).toEqual(['a', 'b', 'c']);
+    const times3 = Object.fromEntries(Object.entries(CLAUDE_CHARGED).map(([name, value]) => [name, 3 * value]));
+    expect(await chargedAfter(5)).toEqual({ requests: 5, ...times3 });
+    expect(await readResults()).toEqual(['a', 'b', 'c']);
+    expect(await chargedAfter(7)).toEqual({ requests: 7, ...times3 });
     // Every request reached the provider through the proxy, with the provider's key.
     const paths = gw.fakes.anthropic.received.map((r) => `${r.method} ${r.path}`);
-    expect(paths).toEqual(['POST /v1/messages/batches', `GET /v1/messages/batches/${batch.id}`, 'GET /v1/messages/batches', `GET /v1/messages/batches/${batch.id}`, `GET /v1/messages/batches/${batch.id}/results`]);
+    const read = [`GET /v1/messages/batches/${batch.id}`, `GET /v1/messages/batches/${batch.id}/results`];
+    expect(paths).toEqual(['POST /v1/messages/batches', `GET /v1/messages/batches/${batch.id}`, 'GET /v1/messages/batches', ...read, ...read]);
     expect(gw.fakes.anthropic.received.every((r) => r.headers['x-api-key'] === PROVIDER_SECRETS.anthropic)).toBe(true);
   });
 });

@@ -80,6 +80,12 @@ export interface PreparedRequest {
    * for, so the usage-only chunk must be removed from what the client receives.
    */
   readonly stripUsageChunk: boolean;
+  /**
+   * The job whose results this request reads, when the provider bills the job's tokens only through
+   * them (Anthropic `GET …/messages/batches/{id}/results`): its usage is summed from the results and
+   * charged once by this id (usage/response-charges.ts).
+   */
+  readonly resultsOf?: string;
 }
 
 /** Raised for a request body the provider API cannot accept (e.g. not JSON): the proxy answers 400. */

@@ -240,3 +240,31 @@ describe('anthropicUsageAccounting cache details', () => {
     });
   });
 });
+
+describe('anthropicUsageAccounting: Message Batch results', () => {
+  const results = (id: string) => accounting.prepareRequest(`/v1/messages/batches/${id}/results`, Buffer.alloc(0), undefined);
+  const succeeded = (customId: string, usage: object) => JSON.stringify({ custom_id: customId, result: { type: 'succeeded', message: { ...messageExample, usage } } });
+
+  it('sums the usage of the succeeded requests (cache reads and writes in the prompt), names the batch, and bills nothing for the others', () => {
+    const prepared = results('msgbatch_01abc');
+    expect(prepared.resultsOf).toBe('msgbatch_01abc');
+    const body = [
+      succeeded('a', { input_tokens: 100, cache_read_input_tokens: 1000, cache_creation_input_tokens: 0, output_tokens: 20 }),
+      JSON.stringify({ custom_id: 'b', result: { type: 'errored', error: { type: 'error', error: { type: 'invalid_request_error', message: 'max_tokens too large' } } } }),
+      JSON.stringify({ custom_id: 'c', result: { type: 'expired' } }),
+      succeeded('d', { input_tokens: 50, cache_read_input_tokens: 0, cache_creation_input_tokens: 500, output_tokens: 7 }),
+    ].join('\n') + '\n';
+    expect(observe(accounting.observeResponse(prepared, 200, 'application/binary'), [Buffer.from(body)]).result).toEqual({
+      usage: { promptTokens: 1650, completionTokens: 27, cachedReadTokens: 1000, cachedWriteTokens: 500 },
+      completionText: '',
+      complete: true,
+      responseModel: messageExample.model,
+      backgroundResponseId: 'msgbatch_01abc',
+    });
+  });
+
+  it('leaves other batch paths and ordinary messages alone', () => {
+    expect(accounting.prepareRequest('/v1/messages/batches/msgbatch_01abc', Buffer.alloc(0), undefined).resultsOf).toBeUndefined();
+    expect(accounting.prepareRequest('/v1/messages', Buffer.from('{"model":"m","max_tokens":1,"messages":[]}'), 'application/json').resultsOf).toBeUndefined();
+  });
+});

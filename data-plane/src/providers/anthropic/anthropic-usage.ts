@@ -7,6 +7,8 @@ import { type JsonUsageReader, JsonResponseObserver } from '../shared/json-respo
 import { type JsonObject, arrayMember, isJsonObject, member, parseJsonObject, stringMember, textOf, tokenCount } from '../shared/json-values';
 import { anthropicErrorStatus } from './anthropic-error';
 import { anthropicOperation } from './anthropic-path';
+import { JsonLinesObserver } from '../shared/json-lines-observer';
+import { decodePathSegment } from '../shared/path-segment';
 import { SseResponseObserver } from '../shared/sse-response-observer';
 import { NOTHING_TO_COUNT, PassThroughObserver, type UsageTally } from '../shared/usage-tally';
 
@@ -164,10 +166,48 @@ export function anthropicDeltaText(delta: unknown): string {
   return textOf(stringMember(delta, 'text')) + textOf(stringMember(delta, 'thinking')) + textOf(stringMember(delta, 'partial_json'));
 }
 
+/** `…/messages/batches/{id}/results`: a Message Batch's results, one JSON line per request. */
+const BATCH_RESULTS = /\/messages\/batches\/([^/]+)\/results\/?$/;
+
+/**
+ * A Message Batch's results (JSONL): Anthropic bills a batch's requests as they run, and reports each
+ * one's usage only here, on its `succeeded` line (errored, canceled and expired requests are not
+ * billed). Their sum is the batch's usage: charged once by batch id, when the results are read whole
+ * (a cut read charges nothing; the next whole one charges the batch).
+ */
+function batchResultsObserver(batchId: string): ResponseObserver {
+  let prompt = 0;
+  let completion = 0;
+  let cachedRead = 0;
+  let cachedWrite = 0;
+  let reasoning = 0;
+  const observer = new JsonLinesObserver(
+    (line, tally) => {
+      const result = member(line, 'result');
+      if (member(result, 'type') !== 'succeeded') return;
+      const message = member(result, 'message');
+      tally.noteModel(member(message, 'model'));
+      const usage = anthropicUsage(member(message, 'usage'));
+      if (usage === null) return;
+      prompt += usage.promptTokens;
+      completion += usage.completionTokens;
+      cachedRead += usage.cachedReadTokens ?? 0;
+      cachedWrite += usage.cachedWriteTokens ?? 0;
+      reasoning += usage.reasoningTokens ?? 0;
+    },
+    (tally) => {
+      tally.usage = tokenUsage(prompt, completion, { cachedRead, cachedWrite, reasoning });
+    },
+  );
+  observer.tallied.backgroundResponseId = batchId;
+  return observer;
+}
+
 /** Anthropic: usage in JSON and in message_start/message_delta events; nothing is injected or stripped. */
 export const anthropicUsageAccounting: UsageAccounting = {
   prepareRequest(providerPath: string, body: Buffer, contentType: string | undefined): PreparedRequest {
     const json = parseJsonRequestBody(body, contentType);
+    const results = BATCH_RESULTS.exec(providerPath);
     return {
       body,
       json,
@@ -176,11 +216,13 @@ export const anthropicUsageAccounting: UsageAccounting = {
       stream: member(json, 'stream') === true,
       maxCompletionTokens: completionLimit(json, ['max_tokens']),
       stripUsageChunk: false,
+      ...(results === null ? {} : { resultsOf: decodePathSegment(results[1]) }),
     };
   },
 
   observeResponse(prepared: PreparedRequest, status: number, contentType: string | undefined, _headers?: ResponseHeaders): ResponseObserver {
     if (status < 200 || status > 299) return new PassThroughObserver(NOTHING_TO_COUNT);
+    if (prepared.resultsOf !== undefined) return batchResultsObserver(prepared.resultsOf);
     const kind = bodyKind(contentType);
     if (kind === 'sse' || (kind === 'none' && prepared.stream)) return new SseResponseObserver(anthropicEventReader(), false);
     if (kind === 'json' || kind === 'none') return new JsonResponseObserver(ANTHROPIC_JSON_READER);
