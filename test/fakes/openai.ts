@@ -137,6 +137,12 @@ async function handleOpenAI(exchange: FakeExchange, options: FakeProviderOptions
     sendJson(res, 200, batch, headers);
     return;
   }
+  if (route === 'GET /v1/batches') {
+    // Newest first; each batch as a read finds it (one status on, as a retrieval moves it).
+    const data = [...batches.values()].reverse().map((batch) => advanceBatch(batch, behaviour));
+    sendJson(res, 200, { object: 'list', data, first_id: (data[0]?.id as string | undefined) ?? null, last_id: (data.at(-1)?.id as string | undefined) ?? null, has_more: false }, headers);
+    return;
+  }
   const batchRetrieved = req.method === 'GET' ? /^\/v1\/batches\/([^/]+)$/.exec(req.path) : null;
   if (batchRetrieved) {
     const batch = batches.get(decodeURIComponent(batchRetrieved[1]));
@@ -427,7 +433,7 @@ export function openAIFile(body: Buffer): object {
 const BATCH_REQUESTS = 2;
 
 /**
- * A batch moves one status on per retrieval, as a real one moves over minutes or hours: validating →
+ * A batch moves one status on per read (retrieved, or listed), as a real one moves over minutes or hours: validating →
  * in_progress → finalizing → completed. Once completed it carries its output file and its `usage`:
  * every request's tokens (`behaviour.usage` each), as OpenAI reports a batch's usage.
  */

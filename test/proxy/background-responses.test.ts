@@ -144,3 +144,21 @@ it('a batch polled through two proxies until it completes, then retrieved again,
   // The fake's batch holds two requests: it reports (and OpenAI bills) twice the per-request usage.
   expect(charged).toEqual({ requests: 6, promptTokens: 2 * BILLED.prompt, completionTokens: 2 * BILLED.completion });
 });
+
+it('a batch only ever listed (its output file named in the list) is charged its usage once, by the list that first shows it finished', async () => {
+  let batchId = '';
+  const statuses: string[] = [];
+  // Created, then listed through alternating proxies (each read moves it one status on) until
+  // completed and twice after: 1 + 5 requests.
+  const charged = await chargedFor(6, async () => {
+    batchId = (await clientOf(gw.proxy).batches.create({ input_file_id: 'file-abc123', endpoint: '/v1/chat/completions', completion_window: '24h' })).id;
+    for (let i = 0; i < 5; i++) {
+      const page = await clientOf(i % 2 === 0 ? second : gw.proxy).batches.list();
+      statuses.push(page.data.find((batch) => batch.id === batchId)?.status ?? 'missing');
+    }
+  });
+  expect(statuses).toEqual(['in_progress', 'finalizing', 'completed', 'completed', 'completed']);
+  expect(charged).toEqual({ requests: 6, promptTokens: 2 * BILLED.prompt, completionTokens: 2 * BILLED.completion });
+  // A retrieval afterwards finds it charged.
+  expect(await chargedFor(1, async () => void (await clientOf(second).batches.retrieve(batchId)))).toEqual({ requests: 1, promptTokens: 0, completionTokens: 0 });
+});

@@ -35,6 +35,15 @@ export function tokenUsage(promptTokens: number, completionTokens: number, detai
   return usage;
 }
 
+/** The sum of two usages, detail by detail (the usage of several jobs, or of a job's requests). */
+export function addUsage(a: TokenUsage, b: TokenUsage): TokenUsage {
+  return tokenUsage(a.promptTokens + b.promptTokens, a.completionTokens + b.completionTokens, {
+    cachedRead: (a.cachedReadTokens ?? 0) + (b.cachedReadTokens ?? 0),
+    cachedWrite: (a.cachedWriteTokens ?? 0) + (b.cachedWriteTokens ?? 0),
+    reasoning: (a.reasoningTokens ?? 0) + (b.reasoningTokens ?? 0),
+  });
+}
+
 /** What kind of call a request is, for usage reports and metrics (`gen_ai.operation.name`-like, provider-neutral). */
 export type UsageOperation =
   | 'chat_completions'
@@ -117,6 +126,13 @@ export interface ObservedUsage {
    * streams, retrievals), and it is billed once (usage/response-charges.ts).
    */
   readonly backgroundResponseId?: string;
+  /**
+   * Finished jobs a list answer shows with their final usage (OpenAI `GET /v1/batches`): each is
+   * charged once by its id, as a background Response is (usage/response-charges.ts); what is left
+   * to charge of them is this request's usage. Only with that shared record: without it a list,
+   * read again and again, would charge its jobs every time.
+   */
+  readonly jobs?: ReadonlyArray<{ readonly id: string; readonly usage: TokenUsage }>;
   /**
    * The completion text seen (message text, refusals, reasoning text, tool-call names and
    * arguments), for counting when no usage arrived. Empty for non-2xx responses.

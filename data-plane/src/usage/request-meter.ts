@@ -5,7 +5,7 @@
 // proxy's count) settles the reservation and is reported with the request's dimensions.
 import type { Logger } from 'pino';
 import type { TokengateErrorCode } from '../providers/provider-adapter';
-import { type ObservedUsage, type PreparedRequest, RequestBodyError, type ResponseHeaders, type ResponseObserver, type TokenUsage, tokenUsage } from '../providers/usage-accounting';
+import { type ObservedUsage, type PreparedRequest, RequestBodyError, type ResponseHeaders, type ResponseObserver, type TokenUsage, addUsage, tokenUsage } from '../providers/usage-accounting';
 import { NOTHING_TO_COUNT, PassThroughObserver } from '../providers/shared/usage-tally';
 import { canDecode, contentCodings } from '../proxy/content-encoding';
 import type { ConsumerKeyGrant } from '../snapshot/consumer-key-index';
@@ -375,6 +375,8 @@ export class RequestMeter {
   private settleObserved(upstreamStatus: number, clientStatus: number): SettledRequest | Promise<SettledRequest> {
     const seen = this.observer?.result() ?? null;
     const prepared = this.prepared;
+    const charges = this.deps.responseCharges;
+    if (seen?.jobs !== undefined && seen.jobs.length > 0 && charges !== undefined && charges !== null) return this.chargeJobs(charges, seen.jobs, seen, clientStatus);
     if (seen?.usage) return this.chargeResponse(seen.usage, seen, clientStatus, true);
     // The provider never answered, or refused: it processed (and bills) nothing.
     if (seen === null || prepared === null || upstreamStatus < 200 || upstreamStatus >= 300) return this.charge(ZERO, seen, clientStatus);
@@ -398,6 +400,11 @@ export class RequestMeter {
     const charges = this.deps.responseCharges;
     if (responseId === undefined || charges === undefined || charges === null) return this.charge(usage, seen, clientStatus);
     return charges.charge(this.service.id, responseId, usage, final).then((left) => this.charge(left, seen, clientStatus));
+  }
+
+  /** charge(), for a list of finished jobs (ObservedUsage.jobs): each charged once by its id, what is left of them summed. */
+  private chargeJobs(charges: ResponseCharges, jobs: NonNullable<ObservedUsage['jobs']>, seen: ObservedUsage, clientStatus: number): Promise<SettledRequest> {
+    return Promise.all(jobs.map((job) => charges.charge(this.service.id, job.id, job.usage, true))).then((left) => this.charge(left.reduce(addUsage, ZERO), seen, clientStatus));
   }
 
   /** Without the tokenizer: what was reported or counted already, else ~4 UTF-8 bytes a token (prompt: the whole body). */

@@ -34,7 +34,7 @@ export function observe(observer: ResponseObserver, pieces: readonly Buffer[], e
 
 /** An observation as a plain object of its members, for toEqual (observers may compute some lazily). */
 export function plainObservation(observed: ObservedUsage): ObservedUsage {
-  const { usage, reportedPromptTokens, responseModel, completionText, complete, backgroundResponseId, streamError, unreadable } = observed;
+  const { usage, reportedPromptTokens, responseModel, completionText, complete, backgroundResponseId, streamError, unreadable, jobs } = observed;
   return {
     usage,
     ...(reportedPromptTokens === undefined ? {} : { reportedPromptTokens }),
@@ -44,6 +44,7 @@ export function plainObservation(observed: ObservedUsage): ObservedUsage {
     ...(backgroundResponseId === undefined ? {} : { backgroundResponseId }),
     ...(streamError === undefined ? {} : { streamError }),
     ...(unreadable === undefined ? {} : { unreadable }),
+    ...(jobs === undefined ? {} : { jobs }),
   };
 }
 

@@ -1,6 +1,6 @@
 // Usage accounting for the Anthropic Messages API (JSON and SSE).
 import type { EventSourceMessage } from 'eventsource-parser';
-import { type PreparedRequest, type ResponseHeaders, type ResponseObserver, type TokenUsage, type UsageAccounting, tokenUsage } from '../usage-accounting';
+import { type PreparedRequest, type ResponseHeaders, type ResponseObserver, type TokenUsage, type UsageAccounting, addUsage, tokenUsage } from '../usage-accounting';
 import { bodyKind } from '../shared/content-type';
 import { completionLimit, parseJsonRequestBody } from '../shared/json-request-body';
 import { type JsonUsageReader, JsonResponseObserver } from '../shared/json-response-observer';
@@ -176,11 +176,7 @@ const BATCH_RESULTS = /\/messages\/batches\/([^/]+)\/results\/?$/;
  * (a cut read charges nothing; the next whole one charges the batch).
  */
 function batchResultsObserver(batchId: string): ResponseObserver {
-  let prompt = 0;
-  let completion = 0;
-  let cachedRead = 0;
-  let cachedWrite = 0;
-  let reasoning = 0;
+  let total: TokenUsage = tokenUsage(0, 0);
   const observer = new JsonLinesObserver(
     (line, tally) => {
       const result = member(line, 'result');
@@ -188,15 +184,10 @@ function batchResultsObserver(batchId: string): ResponseObserver {
       const message = member(result, 'message');
       tally.noteModel(member(message, 'model'));
       const usage = anthropicUsage(member(message, 'usage'));
-      if (usage === null) return;
-      prompt += usage.promptTokens;
-      completion += usage.completionTokens;
-      cachedRead += usage.cachedReadTokens ?? 0;
-      cachedWrite += usage.cachedWriteTokens ?? 0;
-      reasoning += usage.reasoningTokens ?? 0;
+      if (usage !== null) total = addUsage(total, usage);
     },
     (tally) => {
-      tally.usage = tokenUsage(prompt, completion, { cachedRead, cachedWrite, reasoning });
+      tally.usage = total;
     },
   );
   observer.tallied.backgroundResponseId = batchId;

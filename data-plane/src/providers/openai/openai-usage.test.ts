@@ -331,8 +331,21 @@ describe('openAiUsageAccounting: stored objects and background responses', () =>
     // A batch whose input did not validate ran nothing; one created before the provider reported batch usage shows none.
     expect(result(retrieval('/v1/batches/batch_abc123'), batch('failed', { usage: null })).usage).toEqual({ promptTokens: 0, completionTokens: 0 });
     expect(result(retrieval('/v1/batches/batch_abc123'), batch('completed')).usage).toEqual({ promptTokens: 0, completionTokens: 0 });
-    const list = Buffer.from(JSON.stringify({ object: 'list', data: [JSON.parse(batch('completed', { usage: batchUsage }).toString())], has_more: false }));
-    expect(result(retrieval('/v1/batches'), list)).toMatchObject({ usage: { promptTokens: 0, completionTokens: 0 } });
+  });
+
+  it('names the finished batches of a list with their usage (each charged once by its id), and charges the list itself nothing', () => {
+    const item = (id: string, status: string, usage: object | null) => ({ id, object: 'batch', endpoint: '/v1/chat/completions', status, usage });
+    const batchUsage = { input_tokens: 1500, input_tokens_details: { cached_tokens: 1024 }, output_tokens: 400, output_tokens_details: { reasoning_tokens: 120 }, total_tokens: 1900 };
+    const list = { object: 'list', data: [item('batch_a', 'completed', batchUsage), item('batch_b', 'in_progress', null), item('batch_c', 'expired', { input_tokens: 10, output_tokens: 2, total_tokens: 12 }), item('batch_d', 'completed', null), 'junk'], has_more: false };
+    const seen = observe(accounting.observeResponse(retrieval('/v1/batches'), 200, 'application/json'), [Buffer.from(JSON.stringify(list))]).result;
+    expect(seen.usage).toEqual({ promptTokens: 0, completionTokens: 0 });
+    expect(seen.jobs).toEqual([
+      { id: 'batch_a', usage: { promptTokens: 1500, completionTokens: 400, cachedReadTokens: 1024, reasoningTokens: 120 } },
+      { id: 'batch_c', usage: { promptTokens: 10, completionTokens: 2 } },
+    ]);
+    // Lists of other objects name none.
+    const completions = { object: 'list', data: [{ id: 'chatcmpl-1', object: 'chat.completion', usage: { prompt_tokens: 1, completion_tokens: 1 } }] };
+    expect(observe(accounting.observeResponse(retrieval('/v1/chat/completions'), 200, 'application/json'), [Buffer.from(JSON.stringify(completions))]).result.jobs).toBeUndefined();
   });
 
   it('names the background Response of a stream: created and cut, or resumed after its response.created', () => {

@@ -13,6 +13,8 @@ export interface JsonUsageReader {
   text(body: JsonObject): string;
   /** The id of the background Response whose final usage `usage()` read (see ObservedUsage), if any. */
   backgroundResponseId?(body: JsonObject): string | null;
+  /** The finished jobs a list body shows with their usage (see ObservedUsage.jobs), if any. */
+  jobs?(body: JsonObject): ObservedUsage['jobs'] | null;
 }
 
 /**
@@ -82,6 +84,7 @@ class ParsedJsonObservation implements ObservedUsage {
   readonly usage: TokenUsage | null;
   readonly responseModel: string | undefined;
   readonly backgroundResponseId: string | undefined;
+  readonly jobs: ObservedUsage['jobs'];
   readonly complete = true;
   readonly #body: JsonObject;
   readonly #reader: JsonUsageReader;
@@ -94,6 +97,7 @@ class ParsedJsonObservation implements ObservedUsage {
     const model = body.model;
     this.responseModel = isResponseModel(model) ? model : undefined;
     this.backgroundResponseId = reader.backgroundResponseId?.(body) ?? undefined;
+    this.jobs = reader.jobs?.(body) ?? undefined;
   }
 
   get completionText(): string {

@@ -187,6 +187,18 @@ const RETRIEVAL_JSON_READER: JsonUsageReader = {
   usageMember: () => null,
   text: () => '',
   backgroundResponseId: finishedJobId,
+  // `GET /v1/batches`: a client may learn a batch's output file from the list alone.
+  jobs(body) {
+    if (body.object !== 'list') return null;
+    const jobs: Array<{ id: string; usage: TokenUsage }> = [];
+    for (const item of arrayMember(body, 'data')) {
+      if (!isJsonObject(item)) continue;
+      const id = finishedBatchId(item);
+      const usage = id === null ? null : openAiUsage(item.usage);
+      if (id !== null && usage !== null) jobs.push({ id, usage });
+    }
+    return jobs.length === 0 ? null : jobs;
+  },
 };
 
 /** The id of a finished background Response or Batch (its usage final), else null. */
