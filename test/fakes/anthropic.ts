@@ -84,10 +84,10 @@ async function handleAnthropic(exchange: FakeExchange, options: FakeProviderOpti
     } else if (batch.object.processing_status !== 'ended') {
       sendJson(res, 404, anthropicError(404, behaviour).body, headers);
     } else {
-      // One JSON line per request, in the order they ran.
+      // One JSON line per request, in the order they ran; streamed as the API streams the file
+      // (compressed when the client accepts it, lines split unevenly across writes).
       const lines = batch.customIds.map((customId) => `${JSON.stringify({ custom_id: customId, result: { type: 'succeeded', message: anthropicMessage(behaviour, messageExample.model) } })}\n`);
-      res.writeHead(200, { 'content-type': 'application/binary', ...headers });
-      res.end(lines.join(''));
+      await sendStream(exchange, lines, { 'content-type': 'application/binary', ...headers });
     }
     return;
   }
