@@ -238,11 +238,6 @@ function codingHeaders(codings: readonly ContentCoding[]): Record<string, string
   return { ...(codings.length === 0 ? {} : { 'content-encoding': codings.join(', ') }), vary: 'accept-encoding' };
 }
 
-/**
- * Answers with a JSON body, compressed for the request's Accept-Encoding per the fake's
- * `behaviour.compression` (content-length is the compressed length), or as a decompression bomb
- * when `behaviour.decompressionBomb` is set and the status is 2xx.
- */
 /** Listens on a free loopback port; resolves with the server's `http://127.0.0.1:PORT`. */
 export async function listenOnLoopback(server: Server): Promise<string> {
   await new Promise<void>((resolve, reject) => {
@@ -252,6 +247,11 @@ export async function listenOnLoopback(server: Server): Promise<string> {
   return `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
 }
 
+/**
+ * Answers with a JSON body, compressed for the request's Accept-Encoding per the fake's
+ * `behaviour.compression` (content-length is the compressed length), or as a decompression bomb
+ * when `behaviour.decompressionBomb` is set and the status is 2xx.
+ */
 export function sendJson(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
   const behaviour = behaviourOfResponse.get(res);
   const bombSize = behaviour?.decompressionBomb;

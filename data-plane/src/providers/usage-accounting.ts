@@ -121,11 +121,12 @@ export interface ObservedUsage {
   /** The model the response names (OpenAI/Mistral `model`, Anthropic `message.model`), when it names one. */
   readonly responseModel?: string;
   /**
-   * The id of the OpenAI background Response (`background: true`) this answer shows the final usage
-   * of, or a stream of which was cut before it: other requests may show that usage too (resumed
-   * streams, retrievals), and it is billed once (usage/response-charges.ts).
+   * The id of a job the provider bills once whose usage this answer shows: an OpenAI background
+   * Response (`background: true`; also a stream of it cut before its usage), an OpenAI Batch or an
+   * Anthropic Message Batch (its results). Other requests may show that usage too (resumed streams,
+   * retrievals), so it is charged once, by this id (usage/response-charges.ts).
    */
-  readonly backgroundResponseId?: string;
+  readonly jobId?: string;
   /**
    * Finished jobs a list answer shows with their final usage (OpenAI `GET /v1/batches`): each is
    * charged once by its id, as a background Response is (usage/response-charges.ts); what is left

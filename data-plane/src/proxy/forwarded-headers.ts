@@ -115,4 +115,3 @@ export function clientOrigin(headers: IncomingHttpHeaders, encrypted: boolean): 
   const host = firstValue(headers['x-forwarded-host']) ?? headers.host ?? firstValue(headers[':authority']);
   return host !== undefined && HOST.test(host) ? `${scheme}://${host}` : null;
 }
-

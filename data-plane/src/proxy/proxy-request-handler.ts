@@ -47,7 +47,6 @@ function requestIdOf(headers: IncomingHttpHeaders): string {
   return typeof header === 'string' && REQUEST_ID.test(header) ? header : randomUUID();
 }
 
-
 /** A caller the handler knows: the service its route names, its key's grant, and the provider path. */
 interface Caller {
   readonly service: CompiledService;

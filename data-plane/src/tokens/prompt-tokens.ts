@@ -110,8 +110,9 @@ const TOKENS_BEYOND_BYTES_NAMES = ['image', 'input_image', 'document', 'video', 
 const TOKENS_BEYOND_BYTES = TOKENS_BEYOND_BYTES_NAMES.map((name) => Buffer.from(`"${name}`));
 const TOKENS_BEYOND_BYTES_PATTERN = new RegExp(`"(?:${TOKENS_BEYOND_BYTES_NAMES.join('|')})`);
 /** Claude's tool-use system prompt (Anthropic, and Claude on Bedrock): 313–346 tokens once tools are present. */
-const CLAUDE_TOOLS = ['"tools"', '"toolConfig"'].map((m) => Buffer.from(m));
-const CLAUDE_TOOLS_PATTERN = /"tools"|"toolConfig"/;
+const CLAUDE_TOOLS_NAMES = ['tools', 'toolConfig'];
+const CLAUDE_TOOLS = CLAUDE_TOOLS_NAMES.map((name) => Buffer.from(`"${name}"`));
+const CLAUDE_TOOLS_PATTERN = new RegExp(`"(?:${CLAUDE_TOOLS_NAMES.join('|')})"`);
 /**
  * Below this size one regular-expression pass over the body read as Latin-1 (the markers are ASCII,
  * and every byte is one Latin-1 character, so a match is a match in the bytes) beats a native search

@@ -392,14 +392,14 @@ export class RequestMeter {
   }
 
   /**
-   * charge(), for usage that a background Response may show to other requests too (its final usage,
-   * or the count of a stream of it cut before that): charged what the shared record leaves to charge.
+   * charge(), for usage that a job may show to other requests too (ObservedUsage.jobId: its final
+   * usage, or the count of a stream of it cut before that): charged what the shared record leaves.
    */
   private chargeResponse(usage: TokenUsage, seen: ObservedUsage, clientStatus: number, final: boolean): SettledRequest | Promise<SettledRequest> {
-    const responseId = seen.backgroundResponseId;
+    const { jobId } = seen;
     const charges = this.deps.responseCharges;
-    if (responseId === undefined || charges === undefined || charges === null) return this.charge(usage, seen, clientStatus);
-    return charges.charge(this.service.id, responseId, usage, final).then((left) => this.charge(left, seen, clientStatus));
+    if (jobId === undefined || charges === undefined || charges === null) return this.charge(usage, seen, clientStatus);
+    return charges.charge(this.service.id, jobId, usage, final).then((left) => this.charge(left, seen, clientStatus));
   }
 
   /** charge(), for a list of finished jobs (ObservedUsage.jobs): each charged once by its id, what is left of them summed. */

@@ -34,14 +34,14 @@ export function observe(observer: ResponseObserver, pieces: readonly Buffer[], e
 
 /** An observation as a plain object of its members, for toEqual (observers may compute some lazily). */
 export function plainObservation(observed: ObservedUsage): ObservedUsage {
-  const { usage, reportedPromptTokens, responseModel, completionText, complete, backgroundResponseId, streamError, unreadable, jobs } = observed;
+  const { usage, reportedPromptTokens, responseModel, completionText, complete, jobId, streamError, unreadable, jobs } = observed;
   return {
     usage,
     ...(reportedPromptTokens === undefined ? {} : { reportedPromptTokens }),
     ...(responseModel === undefined ? {} : { responseModel }),
     completionText,
     complete,
-    ...(backgroundResponseId === undefined ? {} : { backgroundResponseId }),
+    ...(jobId === undefined ? {} : { jobId }),
     ...(streamError === undefined ? {} : { streamError }),
     ...(unreadable === undefined ? {} : { unreadable }),
     ...(jobs === undefined ? {} : { jobs }),

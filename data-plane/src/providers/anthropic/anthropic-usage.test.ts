@@ -259,7 +259,7 @@ describe('anthropicUsageAccounting: Message Batch results', () => {
       completionText: '',
       complete: true,
       responseModel: messageExample.model,
-      backgroundResponseId: 'msgbatch_01abc',
+      jobId: 'msgbatch_01abc',
     });
   });
 

@@ -177,7 +177,7 @@ const BATCH_RESULTS = /\/messages\/batches\/([^/]+)\/results\/?$/;
  */
 function batchResultsObserver(batchId: string): ResponseObserver {
   let total: TokenUsage = tokenUsage(0, 0);
-  const observer = new JsonLinesObserver(
+  return new JsonLinesObserver(
     (line, tally) => {
       const result = member(line, 'result');
       if (member(result, 'type') !== 'succeeded') return;
@@ -189,9 +189,8 @@ function batchResultsObserver(batchId: string): ResponseObserver {
     (tally) => {
       tally.usage = total;
     },
+    batchId,
   );
-  observer.tallied.backgroundResponseId = batchId;
-  return observer;
 }
 
 /** Anthropic: usage in JSON and in message_start/message_delta events; nothing is injected or stripped. */

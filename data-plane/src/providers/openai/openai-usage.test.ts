@@ -305,7 +305,7 @@ describe('openAiUsageAccounting: stored objects and background responses', () =>
   });
 
   it('names the background Response whose final usage it read, so that it is charged once (not a pending one, nor an ordinary one)', () => {
-    const idOf = (prepared: ReturnType<typeof accounting.prepareRequest>, body: Buffer) => observe(accounting.observeResponse(prepared, 200, 'application/json'), [body]).result.backgroundResponseId;
+    const idOf = (prepared: ReturnType<typeof accounting.prepareRequest>, body: Buffer) => observe(accounting.observeResponse(prepared, 200, 'application/json'), [body]).result.jobId;
     expect(idOf(retrieval('/v1/responses/resp_1'), response({ status: 'completed', background: true, usage }))).toBe('resp_1');
     expect(idOf(retrieval('/v1/responses/resp_1'), response({ status: 'in_progress', background: true, output: [], usage: null }))).toBeUndefined();
     expect(idOf(retrieval('/v1/responses/resp_1'), response({ status: 'completed', background: false, usage }))).toBeUndefined();
@@ -320,12 +320,12 @@ describe('openAiUsageAccounting: stored objects and background responses', () =>
     const result = (prepared: ReturnType<typeof accounting.prepareRequest>, body: Buffer) => observe(accounting.observeResponse(prepared, 200, 'application/json'), [body]).result;
     for (const running of ['validating', 'in_progress', 'finalizing', 'cancelling']) {
       expect(result(retrieval('/v1/batches/batch_abc123'), batch(running, { usage: batchUsage }))).toMatchObject({ usage: { promptTokens: 0, completionTokens: 0 } });
-      expect(result(retrieval('/v1/batches/batch_abc123'), batch(running, { usage: batchUsage })).backgroundResponseId).toBeUndefined();
+      expect(result(retrieval('/v1/batches/batch_abc123'), batch(running, { usage: batchUsage })).jobId).toBeUndefined();
     }
     for (const finished of ['completed', 'expired', 'cancelled']) {
       expect(result(retrieval('/v1/batches/batch_abc123'), batch(finished, { usage: batchUsage }))).toMatchObject({
         usage: { promptTokens: 1500, completionTokens: 400, cachedReadTokens: 1024, reasoningTokens: 120 },
-        backgroundResponseId: 'batch_abc123',
+        jobId: 'batch_abc123',
       });
     }
     // A batch whose input did not validate ran nothing; one created before the provider reported batch usage shows none.
@@ -356,9 +356,9 @@ describe('openAiUsageAccounting: stored objects and background responses', () =>
     const completed = event('response.completed', { response: { ...queued, status: 'completed', usage: { input_tokens: 12, output_tokens: 2, total_tokens: 14 } }, sequence_number: 6 });
     const stream = prepare({ model: 'gpt-4o', input: 'x', stream: true, background: true }, '/v1/responses');
     const cut = observe(accounting.observeResponse(stream, 200, 'text/event-stream'), [Buffer.from(created + delta)], false).result;
-    expect(cut).toEqual({ usage: null, completionText: 'Hi', complete: false, backgroundResponseId: 'resp_bg' });
+    expect(cut).toEqual({ usage: null, completionText: 'Hi', complete: false, jobId: 'resp_bg' });
     const resumed = observe(accounting.observeResponse(retrieval('/v1/responses/resp_bg'), 200, 'text/event-stream'), [Buffer.from(delta + completed)]).result;
-    expect(resumed).toEqual({ usage: { promptTokens: 12, completionTokens: 2 }, completionText: 'Hi', complete: true, backgroundResponseId: 'resp_bg' });
+    expect(resumed).toEqual({ usage: { promptTokens: 12, completionTokens: 2 }, completionText: 'Hi', complete: true, jobId: 'resp_bg' });
   });
 });
 

@@ -18,14 +18,13 @@ export class JsonLinesObserver implements ResponseObserver {
   private partialBytes = 0;
   private following = true;
 
+  /** @param jobId the job the lines belong to (ObservedUsage.jobId), when they are one's results */
   constructor(
     private readonly readLine: JsonLineReader,
     private readonly finish: (tally: UsageTally) => void,
-  ) {}
-
-  /** The tally, for what a reader knows before the first line (e.g. the job the lines belong to). */
-  get tallied(): UsageTally {
-    return this.tally;
+    jobId?: string,
+  ) {
+    if (jobId !== undefined) this.tally.jobId = jobId;
   }
 
   write(chunk: Buffer): Buffer {

@@ -11,8 +11,8 @@ export interface JsonUsageReader {
   usageMember(usage: JsonObject): TokenUsage | null;
   /** The completion text of a parsed body. */
   text(body: JsonObject): string;
-  /** The id of the background Response whose final usage `usage()` read (see ObservedUsage), if any. */
-  backgroundResponseId?(body: JsonObject): string | null;
+  /** The id of the job charged once whose final usage `usage()` read (see ObservedUsage.jobId), if any. */
+  jobId?(body: JsonObject): string | null;
   /** The finished jobs a list body shows with their usage (see ObservedUsage.jobs), if any. */
   jobs?(body: JsonObject): ObservedUsage['jobs'] | null;
 }
@@ -83,7 +83,7 @@ export class JsonResponseObserver implements ResponseObserver {
 class ParsedJsonObservation implements ObservedUsage {
   readonly usage: TokenUsage | null;
   readonly responseModel: string | undefined;
-  readonly backgroundResponseId: string | undefined;
+  readonly jobId: string | undefined;
   readonly jobs: ObservedUsage['jobs'];
   readonly complete = true;
   readonly #body: JsonObject;
@@ -96,7 +96,7 @@ class ParsedJsonObservation implements ObservedUsage {
     this.usage = reader.usage(body);
     const model = body.model;
     this.responseModel = isResponseModel(model) ? model : undefined;
-    this.backgroundResponseId = reader.backgroundResponseId?.(body) ?? undefined;
+    this.jobId = reader.jobId?.(body) ?? undefined;
     this.jobs = reader.jobs?.(body) ?? undefined;
   }
 

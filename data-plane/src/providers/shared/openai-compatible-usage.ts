@@ -186,7 +186,7 @@ const RETRIEVAL_JSON_READER: JsonUsageReader = {
   // A large retrieved body (a list, a Response with images) is never charged from a usage found in it.
   usageMember: () => null,
   text: () => '',
-  backgroundResponseId: finishedJobId,
+  jobId: finishedJobId,
   // `GET /v1/batches`: a client may learn a batch's output file from the list alone.
   jobs(body) {
     if (body.object !== 'list') return null;
@@ -392,11 +392,11 @@ function readResponsesEvent(type: string, event: JsonObject, tally: UsageTally):
     if (typeof delta === 'string') tally.addText(delta);
   } else if (type === 'response.created') {
     tally.noteModel(member(event.response, 'model'));
-    tally.backgroundResponseId ??= backgroundResponseId(event.response);
+    tally.jobId ??= backgroundResponseId(event.response);
   } else if (RESPONSES_FINAL_EVENTS.has(type)) {
     tally.noteModel(member(event.response, 'model'));
     // A resumed stream (`starting_after`) may begin after response.created: the final event names it too.
-    tally.backgroundResponseId ??= backgroundResponseId(event.response);
+    tally.jobId ??= backgroundResponseId(event.response);
     tally.usage = openAiUsage(member(event.response, 'usage')) ?? tally.usage;
     tally.complete = true;
     if (type === 'response.failed') tally.noteStreamError(openAiStreamErrorStatus(member(event.response, 'error')));

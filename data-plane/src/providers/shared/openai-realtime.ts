@@ -76,4 +76,3 @@ export function openAiRealtimeBypass(_method: string, providerPath: string): Uns
       "Realtime client secrets and WebRTC or SIP calls connect the app straight to the provider, where Tokengate can neither meter nor limit the session, so the proxy does not carry them. Open the Realtime session over WebSocket through this proxy instead (GET …/realtime?model=…, the openai SDK's OpenAIRealtimeWS).",
   };
 }
-

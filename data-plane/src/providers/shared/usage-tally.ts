@@ -16,8 +16,8 @@ export class UsageTally {
   private streamError: number | null = null;
   /** The model the response named, when it named one. */
   responseModel: string | null = null;
-  /** The id of the background Response a Responses API stream belongs to (see ObservedUsage). */
-  backgroundResponseId: string | null = null;
+  /** The id of the job charged once that this response belongs to (see ObservedUsage.jobId). */
+  jobId: string | null = null;
   /**
    * The completion text so far, kept in case the usage never comes (then it is counted). A stream
    * adds a few characters per event: appended one by one, V8 would keep a rope node (~32 bytes) and a
@@ -49,7 +49,7 @@ export class UsageTally {
       if (this.reportedPromptCache !== null) observed.reportedPromptCache = this.reportedPromptCache;
     }
     if (this.responseModel !== null) observed.responseModel = this.responseModel;
-    if (this.backgroundResponseId !== null) observed.backgroundResponseId = this.backgroundResponseId;
+    if (this.jobId !== null) observed.jobId = this.jobId;
     if (this.streamError !== null) observed.streamError = this.streamError;
     return observed;
   }
