@@ -7,7 +7,7 @@ import { COMPLETION_ID, STREAM_ID, UPSTREAM_DELAY_HEADER, UPSTREAM_PATH } from '
 import { freePort } from './host-tools';
 import { findNginx, writeNginxConfig } from './nginx-reverse-proxy';
 import { portkeyEntryPoint } from './portkey-gateway';
-import type { RateLimitInput, TokengateStack } from './tokengate-stack';
+import { proxyProfileFlags, type RateLimitInput, type TokengateStack } from './tokengate-stack';
 
 export interface FakeUpstreamEndpoint {
   /** http://127.0.0.1:PORT */
@@ -91,7 +91,7 @@ const passthroughTarget: BenchTarget = {
     const child = context.processes.start({
       name: 'passthrough proxy',
       command: process.execPath,
-      args: [path.join(context.scriptsDir, 'passthrough-proxy.js'), '--upstream', context.upstream.origin],
+      args: [...proxyProfileFlags(), path.join(context.scriptsDir, 'passthrough-proxy.js'), '--upstream', context.upstream.origin],
       ipc: true,
     });
     const port = await child.waitForLine(readyLine, 10_000);
