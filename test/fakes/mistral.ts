@@ -1,6 +1,10 @@
 // Fake Mistral AI upstream: POST /v1/chat/completions, /v1/fim/completions and /v1/agents/completions
 // (JSON and SSE, the chat completion shape), POST /v1/embeddings, POST /v1/ocr (pages of markdown and
-// `usage_info` in pages, no token usage, as Mistral answers it).
+// `usage_info` in pages, no token usage, as Mistral answers it), and batch jobs: files uploaded
+// (`POST /v1/files`, multipart), jobs over them or over inline requests (`POST /v1/batch/jobs`) that
+// move one status per read (QUEUED → RUNNING → SUCCESS) and report no usage anywhere but in their
+// results — the output file (`GET /v1/files/{id}/content`, streamed compressed and uneven) and, read
+// with `?inline=true`, the job's `outputs`.
 // Mistral streams carry `usage` on the last chunk only, and never as `"usage": null`
 // (@mistralai/mistralai 2.x rejects null for fields that are not nullable). Its API validates request
 // bodies strictly: OpenAI-only members (`stream_options`, `max_completion_tokens`) get a 422
@@ -28,10 +32,30 @@ import {
 } from './recorder';
 
 export function startFakeMistral(options: FakeProviderOptions = {}): Promise<FakeServer> {
-  return startFake((exchange) => handleMistral(exchange, options), { errorFor: mistralError });
+  const batches: FakeBatches = { files: new Map(), jobs: new Map() };
+  return startFake((exchange) => handleMistral(exchange, options, batches), { errorFor: mistralError });
 }
 
-async function handleMistral(exchange: FakeExchange, options: FakeProviderOptions): Promise<void> {
+/** A file the fake holds: its object as answered, and its lines. */
+interface FakeFile {
+  readonly object: Record<string, unknown>;
+  readonly lines: readonly string[];
+}
+
+/** A batch job the fake holds: its object as answered, and the custom ids of its requests. */
+interface FakeBatchJob {
+  readonly object: Record<string, unknown>;
+  readonly customIds: readonly string[];
+  /** Its results once it succeeded (one output-file line each). */
+  outputs: Array<Record<string, unknown>> | null;
+}
+
+interface FakeBatches {
+  readonly files: Map<string, FakeFile>;
+  readonly jobs: Map<string, FakeBatchJob>;
+}
+
+async function handleMistral(exchange: FakeExchange, options: FakeProviderOptions, batches: FakeBatches): Promise<void> {
   const { req, res, behaviour } = exchange;
   const headers = { 'x-kong-request-id': randomId(32, '0123456789abcdef') };
   if (options.requireApiKey !== undefined && req.headers.authorization !== `Bearer ${options.requireApiKey}`) {
@@ -47,6 +71,7 @@ async function handleMistral(exchange: FakeExchange, options: FakeProviderOption
     sendJson(res, 200, mistralOcr(req.json), headers);
     return;
   }
+  if (await handleBatches(exchange, batches, headers)) return;
   if (route !== 'POST /v1/chat/completions' && route !== 'POST /v1/fim/completions' && route !== 'POST /v1/agents/completions') {
     sendJson(res, 404, mistralError(404, behaviour).body, headers);
     return;
@@ -144,4 +169,107 @@ function mistralOcr(body: unknown): typeof ocrExample {
   const base64 = url?.startsWith('data:') === true ? url.slice(url.indexOf(',') + 1) : null;
   const size = base64 === null ? ocrExample.usage_info.doc_size_bytes : Buffer.from(base64, 'base64').length;
   return { ...ocrExample, usage_info: { pages_processed: ocrExample.pages.length, doc_size_bytes: size } };
+}
+
+/** Files and batch jobs (see the header); false when the request is none of theirs. */
+async function handleBatches(exchange: FakeExchange, batches: FakeBatches, headers: Record<string, string>): Promise<boolean> {
+  const { req, res, behaviour } = exchange;
+  const route = `${req.method} ${req.path}`;
+  if (route === 'POST /v1/files') {
+    // Multipart: the file part's name and lines are all the fake needs of it.
+    const text = req.rawBody.toString('utf8');
+    const filename = /filename="([^"]*)"/.exec(text)?.[1] ?? 'upload.jsonl';
+    const lines = text.split(/\r?\n/).filter((line) => line.startsWith('{'));
+    const file = storeFile(batches, filename, lines, 'upload', 'batch_request');
+    sendJson(res, 200, file.object, headers);
+    return true;
+  }
+  const content = req.method === 'GET' ? /^\/v1\/files\/([^/]+)\/content$/.exec(req.path) : null;
+  if (content) {
+    const file = batches.files.get(decodeURIComponent(content[1]));
+    if (file === undefined) sendJson(res, 404, mistralError(404, behaviour).body, headers);
+    else await sendStream(exchange, file.lines.map((line) => `${line}\n`), { 'content-type': 'application/octet-stream', ...headers });
+    return true;
+  }
+  if (route === 'POST /v1/batch/jobs') {
+    const inputFiles = (field(req.json, 'input_files') as string[] | undefined) ?? [];
+    const requests = field(req.json, 'requests');
+    const lines = Array.isArray(requests) ? requests : inputFiles.flatMap((id) => (batches.files.get(id)?.lines ?? []).map((line) => JSON.parse(line) as unknown));
+    const customIds = lines.map((line, i) => stringField(line, 'custom_id') ?? String(i));
+    const object: Record<string, unknown> = {
+      id: randomUuid(),
+      object: 'batch',
+      input_files: inputFiles,
+      metadata: field(req.json, 'metadata') ?? null,
+      endpoint: stringField(req.json, 'endpoint') ?? '/v1/chat/completions',
+      model: stringField(req.json, 'model') ?? null,
+      agent_id: null,
+      output_file: null,
+      error_file: null,
+      errors: [],
+      outputs: null,
+      status: 'QUEUED',
+      created_at: nowSeconds(),
+      total_requests: customIds.length,
+      completed_requests: 0,
+      succeeded_requests: 0,
+      failed_requests: 0,
+      started_at: null,
+      completed_at: null,
+    };
+    batches.jobs.set(object.id as string, { object, customIds, outputs: null });
+    sendJson(res, 200, object, headers);
+    return true;
+  }
+  const jobPath = req.method === 'GET' ? /^\/v1\/batch\/jobs\/([^/]+)$/.exec(req.path) : null;
+  if (jobPath) {
+    const job = batches.jobs.get(decodeURIComponent(jobPath[1]));
+    if (job === undefined) {
+      sendJson(res, 404, mistralError(404, behaviour).body, headers);
+      return true;
+    }
+    advanceJob(job, batches, behaviour);
+    const inline = req.query.inline === 'true' && job.outputs !== null;
+    sendJson(res, 200, { ...job.object, outputs: inline ? job.outputs : null }, headers);
+    return true;
+  }
+  return false;
+}
+
+function randomUuid(): string {
+  const hex = randomId(32, '0123456789abcdef');
+  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-4${hex.slice(13, 16)}-a${hex.slice(17, 20)}-${hex.slice(20)}`;
+}
+
+function storeFile(batches: FakeBatches, filename: string, lines: readonly string[], source: string, sampleType: string): FakeFile {
+  const object = {
+    id: randomUuid(),
+    object: 'file',
+    bytes: lines.reduce((sum, line) => sum + Buffer.byteLength(line) + 1, 0),
+    created_at: nowSeconds(),
+    filename,
+    purpose: 'batch',
+    sample_type: sampleType,
+    num_lines: lines.length,
+    mimetype: 'application/jsonl',
+    source,
+    signature: null,
+  };
+  const file = { object, lines };
+  batches.files.set(object.id, file);
+  return file;
+}
+
+/** One status further per read; on success every request has run and its results are in a new output file. */
+function advanceJob(job: FakeBatchJob, batches: FakeBatches, behaviour: FakeBehaviour): void {
+  const object = job.object;
+  if (object.status === 'QUEUED') {
+    object.status = 'RUNNING';
+    object.started_at = nowSeconds();
+  } else if (object.status === 'RUNNING') {
+    const model = typeof object.model === 'string' ? object.model : completionExample.model;
+    job.outputs = job.customIds.map((customId) => ({ id: `batch-${randomId(12, '0123456789abcdef')}`, custom_id: customId, response: { status_code: 200, body: mistralCompletion(behaviour, model) }, error: null }));
+    const output = storeFile(batches, `${object.id as string}.jsonl`, job.outputs.map((line) => JSON.stringify(line)), 'mistral', 'batch_result');
+    Object.assign(object, { status: 'SUCCESS', output_file: output.object.id, completed_requests: job.customIds.length, succeeded_requests: job.customIds.length, completed_at: nowSeconds() });
+  }
 }

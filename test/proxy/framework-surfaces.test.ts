@@ -576,6 +576,61 @@ export async function run(call) {
     expect(gw.fakes.mistral.received[0].path).toBe(`/v1/${kind}/completions`);
     expect(charged).toMatchObject({ operation: 'completions', requests: 1, ...PLAIN_CHARGED });
   });
+  describe('batch jobs (billed only through their results)', () => {
+    // Uploads a JSONL of three requests, runs a job over it (polled until SUCCESS) and downloads its
+    // output file twice; or runs a job of two inline requests, reads it inline and downloads its file.
+    const driver = String.raw`
+import { Mistral } from '@mistralai/mistralai';
+export async function run(call) {
+  const client = new Mistral({ serverURL: call.serverURL, apiKey: call.apiKey, retryConfig: { strategy: 'none' } });
+  const request = (id) => ({ max_tokens: 50, messages: [{ role: 'user', content: 'Question ' + id }] });
+  let job;
+  if (call.inline) {
+    job = await client.batch.jobs.create({ requests: [{ customId: 'x', body: request('x') }, { customId: 'y', body: request('y') }], model: 'mistral-small-latest', endpoint: '/v1/chat/completions' });
+  } else {
+    const lines = ['a', 'b', 'c'].map((id) => JSON.stringify({ custom_id: id, body: request(id) })).join('\n');
+    const file = await client.files.upload({ file: { fileName: 'requests.jsonl', content: new TextEncoder().encode(lines) }, purpose: 'batch' });
+    job = await client.batch.jobs.create({ inputFiles: [file.id], model: 'mistral-small-latest', endpoint: '/v1/chat/completions' });
+  }
+  const statuses = [];
+  while (job.status !== 'SUCCESS') {
+    job = await client.batch.jobs.get({ jobId: job.id, inline: call.inline });
+    statuses.push(job.status);
+  }
+  const inline = (job.outputs ?? []).map((output) => output.custom_id);
+  const downloads = [];
+  for (let i = 0; i < call.downloads; i++) {
+    const text = await new Response(await client.files.download({ fileId: job.outputFile })).text();
+    downloads.push(text.trim().split('\n').map((line) => JSON.parse(line).custom_id));
+  }
+  return { statuses, inline, downloads };
+}`;
+    const run = (inline: boolean, downloads: number) =>
+      runEsmDriver<{ statuses: string[]; inline: string[]; downloads: string[][] }>(driver, { serverURL: gw.services.mistral.endpoint, apiKey: gw.services.mistral.key, inline, downloads }, 'Mistral batch driver');
+    const times = (n: number) => ({ promptTokens: n * BILLED.prompt, completionTokens: n * BILLED.completion });
+
+    it('a job over an uploaded file is charged its requests’ usage once, from its output file read whole (twice)', async () => {
+      prepare(gw.fakes.mistral, PLAIN);
+      let outcome: Awaited<ReturnType<typeof run>> | undefined;
+      // upload, create, two reads (RUNNING, SUCCESS), two downloads
+      const charged = await meteredMany('mistral', 6, async () => void (outcome = await run(false, 2)));
+      expect(outcome).toEqual({ statuses: ['RUNNING', 'SUCCESS'], inline: [], downloads: [['a', 'b', 'c'], ['a', 'b', 'c']] });
+      expect(charged).toMatchObject({ requests: 6, ...times(3) });
+      // The output file went through the proxy, with the provider's key.
+      const paths = gw.fakes.mistral.received.map((r) => `${r.method} ${r.path}`);
+      expect(paths.filter((path) => path.endsWith('/content'))).toHaveLength(2);
+      expect(gw.fakes.mistral.received.every((r) => r.headers.authorization === `Bearer ${PROVIDER_SECRETS.mistral}`)).toBe(true);
+    });
+
+    it('a job of inline requests read inline is charged once, and its output file downloaded afterwards charges nothing more', async () => {
+      prepare(gw.fakes.mistral, PLAIN);
+      let outcome: Awaited<ReturnType<typeof run>> | undefined;
+      // create, two reads (the second shows the outputs inline), one download
+      const charged = await meteredMany('mistral', 4, async () => void (outcome = await run(true, 1)));
+      expect(outcome).toEqual({ statuses: ['RUNNING', 'SUCCESS'], inline: ['x', 'y'], downloads: [['x', 'y']] });
+      expect(charged).toMatchObject({ requests: 4, ...times(2) });
+    });
+  });
 });
 
 describe('AWS SDK (Bedrock Runtime)', () => {

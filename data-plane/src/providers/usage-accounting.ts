@@ -91,8 +91,9 @@ export interface PreparedRequest {
   readonly stripUsageChunk: boolean;
   /**
    * The job whose results this request reads, when the provider bills the job's tokens only through
-   * them (Anthropic `GET …/messages/batches/{id}/results`): its usage is summed from the results and
-   * charged once by this id (usage/response-charges.ts).
+   * them (Anthropic `GET …/messages/batches/{id}/results`; Mistral `GET /v1/files/{id}/content`, a
+   * batch's output file, by file id): its usage is summed from the results and charged once by this
+   * id (usage/response-charges.ts).
    */
   readonly resultsOf?: string;
 }

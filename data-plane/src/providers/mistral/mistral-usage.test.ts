@@ -2,6 +2,8 @@ import fc from 'fast-check';
 import { mistralStream } from '../../../../test/fakes/mistral';
 import { defaultBehaviour, sse } from '../../../../test/fakes/recorder';
 import { observe, observeAtEverySplit, piecesOf, providerFixture } from '../../../../test/support/data-plane/observer-harness';
+import completionExample from '../../../../test/fixtures/providers/mistral/chat-completion.json';
+import { openAiUsageAccounting } from '../openai/openai-usage';
 import { mistralUsageAccounting as accounting } from './mistral-usage';
 
 const CHAT = '/v1/chat/completions';
@@ -151,5 +153,55 @@ describe('mistralUsageAccounting: the Conversations API', () => {
       ].join(''),
     );
     expect(observe(accounting.observeResponse(prepared, 200, 'text/event-stream'), [bytes]).result).toEqual({ usage: null, completionText: '', complete: false, streamError: 503 });
+  });
+});
+
+describe('mistralUsageAccounting: batch jobs', () => {
+  const FILE = '6f3c5d3e-93f6-4a0e-9a4e-2c1b8e7d0a11';
+  const read = (path: string) => accounting.prepareRequest(path, Buffer.alloc(0), undefined);
+  /** A line of a batch's output file, as Mistral writes it: the endpoint's answer under `response.body`. */
+  const succeeded = (customId: string, prompt: number, completion: number) =>
+    ({ id: `batch-${customId}`, custom_id: customId, response: { status_code: 200, body: { ...completionExample, usage: { prompt_tokens: prompt, completion_tokens: completion, total_tokens: prompt + completion } } }, error: null });
+  const failed = (customId: string) => ({ id: `batch-${customId}`, custom_id: customId, response: { status_code: 400, body: { object: 'error', message: 'Invalid model', type: 'invalid_model', code: '1500' } }, error: null });
+
+  it('sums the usage of an output file’s succeeded lines, under the file’s id, whatever the chunking', () => {
+    const prepared = read(`/v1/files/${FILE}/content`);
+    expect(prepared.resultsOf).toBe(FILE);
+    const body = Buffer.from([succeeded('a', 100, 20), failed('b'), succeeded('c', 30, 7)].map((line) => `${JSON.stringify(line)}\n`).join(''));
+    const { whole, splits } = observeAtEverySplit(() => accounting.observeResponse(prepared, 200, 'application/octet-stream'), body);
+    expect(whole.result).toEqual({ usage: { promptTokens: 130, completionTokens: 27 }, completionText: '', complete: true, responseModel: completionExample.model, jobId: FILE });
+    for (const split of [whole, ...splits]) {
+      expect(split.forwarded.equals(body)).toBe(true);
+      expect(split.result).toEqual(whole.result);
+    }
+  });
+
+  it('charges nothing for a file without results (a batch’s input), and nothing for a download cut short', () => {
+    const prepared = read(`/v1/files/${FILE}/content`);
+    const input = Buffer.from(`${JSON.stringify({ custom_id: 'a', body: { model: 'mistral-small-latest', messages: [{ role: 'user', content: 'Hi' }] } })}\n`);
+    expect(observe(accounting.observeResponse(prepared, 200, 'application/octet-stream'), [input]).result).toMatchObject({ usage: { promptTokens: 0, completionTokens: 0 }, jobId: FILE });
+    const observer = accounting.observeResponse(prepared, 200, 'application/octet-stream');
+    observer.write(Buffer.from(`${JSON.stringify(succeeded('a', 100, 20))}\n`));
+    expect(observer.result().usage).toBeNull();
+  });
+
+  it('sums the inline outputs of a finished job under its output file’s id, and charges an unfinished or file-only read nothing', () => {
+    const job = (status: string, outputs: unknown) =>
+      Buffer.from(JSON.stringify({ id: 'b6f9…', object: 'batch', input_files: [], endpoint: '/v1/chat/completions', model: 'mistral-small-latest', output_file: FILE, error_file: null, errors: [], outputs, status, created_at: 1, total_requests: 2, completed_requests: 2, succeeded_requests: 1, failed_requests: 1 }));
+    const prepared = read('/v1/batch/jobs/b6f9');
+    const inline = observe(accounting.observeResponse(prepared, 200, 'application/json'), [job('SUCCESS', [succeeded('a', 100, 20), failed('b')])]).result;
+    expect(inline).toMatchObject({ usage: { promptTokens: 100, completionTokens: 20 }, jobId: FILE });
+    const running = observe(accounting.observeResponse(prepared, 200, 'application/json'), [job('RUNNING', [succeeded('a', 100, 20)])]).result;
+    expect(running.usage).toEqual({ promptTokens: 0, completionTokens: 0 });
+    expect(running.jobId).toBeUndefined();
+    // Without ?inline=true a finished job shows no outputs: its file is still to be charged.
+    const fileOnly = observe(accounting.observeResponse(prepared, 200, 'application/json'), [job('SUCCESS', null)]).result;
+    expect(fileOnly.usage).toEqual({ promptTokens: 0, completionTokens: 0 });
+    expect(fileOnly.jobId).toBeUndefined();
+  });
+
+  it('leaves OpenAI’s file downloads alone: its batches are charged from the Batch’s own usage', () => {
+    expect(openAiUsageAccounting.prepareRequest(`/v1/files/${FILE}/content`, Buffer.alloc(0), undefined).resultsOf).toBeUndefined();
+    expect(read('/v1/files').resultsOf).toBeUndefined();
   });
 });

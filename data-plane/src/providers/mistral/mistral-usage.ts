@@ -1,4 +1,8 @@
 import { createOpenAiCompatibleUsageAccounting } from '../shared/openai-compatible-usage';
+import { decodePathSegment } from '../shared/path-segment';
+
+/** `GET /v1/files/{file_id}/content`: a file's download, a batch job's output among them. */
+const FILE_CONTENT = /\/files\/([^/]+)\/content\/?$/;
 
 /**
  * Mistral speaks OpenAI's format with the same usage names, and its streams always carry `usage` on
@@ -6,7 +10,16 @@ import { createOpenAiCompatibleUsageAccounting } from '../shared/openai-compatib
  * (422 `extra_forbidden`, `stream_options` included), so nothing is ever injected or stripped. OCR
  * (`POST /v1/ocr`, billed per page: `usage_info: {pages_processed, doc_size_bytes}`) is charged no
  * tokens, as every OpenAI-style OCR endpoint (UNMETERED_OPERATIONS in the base).
+ *
+ * A batch job (`POST /v1/batch/jobs`) reports no usage, neither when created nor when read: its
+ * requests' usage is only in its results, the lines of its output file (`GET /v1/files/{id}/content`)
+ * or the `outputs` of the job read with `?inline=true`. Either charges the job once, by its output
+ * file's id (ADR 007).
  */
 export const mistralUsageAccounting = createOpenAiCompatibleUsageAccounting({
   acceptsStreamOptions: () => false,
+  fileContentOf: (providerPath) => {
+    const file = FILE_CONTENT.exec(providerPath);
+    return file === null ? null : decodePathSegment(file[1]);
+  },
 });

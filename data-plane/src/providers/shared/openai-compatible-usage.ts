@@ -1,9 +1,10 @@
 // Usage accounting for the OpenAI wire format (Chat Completions, legacy Completions, Embeddings,
 // Responses), shared by OpenAI, Azure OpenAI and Mistral; each lists only how it differs.
 import type { EventSourceMessage } from 'eventsource-parser';
-import { type ObservedUsage, type PreparedRequest, type ResponseHeaders, type ResponseObserver, type TokenUsage, type UsageAccounting, type UsageOperation, tokenUsage } from '../usage-accounting';
+import { type ObservedUsage, type PreparedRequest, type ResponseHeaders, type ResponseObserver, type TokenUsage, type UsageAccounting, type UsageOperation, addUsage, tokenUsage } from '../usage-accounting';
 import { bodyKind } from './content-type';
 import { completionLimit, insertFirstMember, parseJsonRequestBody, withFirstMember } from './json-request-body';
+import { JsonLinesObserver } from './json-lines-observer';
 import { JsonResponseObserver, type JsonUsageReader } from './json-response-observer';
 import { type JsonObject, arrayMember, firstTokenCount, isJsonObject, member, parseJsonObject, stringMember, textOf, tokenCount } from './json-values';
 import { openAiOperation } from './openai-compatible-path';
@@ -40,6 +41,13 @@ export interface OpenAiCompatibleDifferences {
    * charged the proxy's count of the request body. Mistral bills its classifiers without usage.
    */
   readonly reportsUsageOfEveryTokenCharge?: boolean;
+  /**
+   * The id of the file a path downloads, for a provider that reports a batch's usage only in its
+   * output file (Mistral: `GET /v1/files/{file_id}/content`): the file is read as batch output
+   * (see batchOutputObserver). Null for any other path. OpenAI reports a batch's usage on the Batch
+   * itself, so its files are never read.
+   */
+  readonly fileContentOf?: (providerPath: string) => string | null;
 }
 
 /**
@@ -59,6 +67,7 @@ export function createOpenAiCompatibleUsageAccounting(differences: OpenAiCompati
       const json = parseJsonRequestBody(body, contentType);
       const model = differences.modelFromPath?.(providerPath) ?? stringMember(json, 'model');
       const operation = openAiOperation(providerPath);
+      const file = differences.fileContentOf?.(providerPath) ?? null;
       const prepared: PreparedRequest = {
         body,
         json,
@@ -67,6 +76,7 @@ export function createOpenAiCompatibleUsageAccounting(differences: OpenAiCompati
         stream: member(json, 'stream') === true,
         maxCompletionTokens: chargesNoTokens(operation) ? 0 : completionLimit(json, ['max_completion_tokens', 'max_tokens', 'max_output_tokens'], 'n'),
         stripUsageChunk: false,
+        ...(file === null ? {} : { resultsOf: file }),
       };
       if (!prepared.stream || !isJsonObject(json) || !STREAM_OPTIONS_OPERATIONS.has(prepared.operation)) return prepared;
       if (!differences.acceptsStreamOptions({ providerPath, json, query })) return prepared;
@@ -90,6 +100,7 @@ export function createOpenAiCompatibleUsageAccounting(differences: OpenAiCompati
 
     observeResponse(prepared: PreparedRequest, status: number, contentType: string | undefined, _headers?: ResponseHeaders): ResponseObserver {
       if (status < 200 || status > 299) return new PassThroughObserver(NOTHING_TO_COUNT);
+      if (prepared.resultsOf !== undefined) return batchOutputObserver(prepared.resultsOf);
       if (chargesNoTokens(prepared.operation)) return new PassThroughObserver(FREE_OF_CHARGE);
       const kind = bodyKind(contentType);
       if (kind === 'sse' || (kind === 'none' && prepared.stream)) {
@@ -180,6 +191,8 @@ function isRetrieval(prepared: PreparedRequest): boolean {
  */
 const RETRIEVAL_JSON_READER: JsonUsageReader = {
   usage(body) {
+    const outputs = finishedInlineBatchOutputs(body);
+    if (outputs !== null) return outputs.reduce<TokenUsage>((sum, entry) => addUsage(sum, batchOutputUsage(entry) ?? NO_TOKENS), NO_TOKENS);
     if (finishedJobId(body) !== null) return openAiUsage(body.usage) ?? NO_TOKENS;
     return NO_TOKENS;
   },
@@ -203,7 +216,66 @@ const RETRIEVAL_JSON_READER: JsonUsageReader = {
 
 /** The id of a finished background Response or Batch (its usage final), else null. */
 function finishedJobId(body: JsonObject): string | null {
-  return finishedBackgroundResponseId(body) ?? finishedBatchId(body);
+  return finishedBackgroundResponseId(body) ?? finishedBatchId(body) ?? finishedInlineBatchId(body);
+}
+
+/**
+ * Statuses of a Mistral batch job (upper case, unlike OpenAI's Batch) whose requests have all run or
+ * never will: what it shows of their outputs is final.
+ */
+const FINISHED_MISTRAL_JOB_STATUSES: ReadonlySet<unknown> = new Set(['SUCCESS', 'FAILED', 'TIMEOUT_EXCEEDED', 'CANCELLED']);
+
+/**
+ * The outputs of a finished Mistral batch job read with `?inline=true`, which carries its results
+ * (each an output-file line) in `outputs`; null for any other body, a job without them included.
+ */
+function finishedInlineBatchOutputs(body: JsonObject): readonly unknown[] | null {
+  if (body.object !== 'batch' || !FINISHED_MISTRAL_JOB_STATUSES.has(body.status)) return null;
+  return Array.isArray(body.outputs) ? body.outputs : null;
+}
+
+/**
+ * What a finished Mistral job read inline is charged under: its output file's id, the id its file
+ * download is charged under too (batchOutputObserver), so reading both charges the job once; the job's
+ * own id when it names no file.
+ */
+function finishedInlineBatchId(body: JsonObject): string | null {
+  if (finishedInlineBatchOutputs(body) === null) return null;
+  return stringMember(body, 'output_file') ?? stringMember(body, 'id');
+}
+
+/**
+ * The usage of one result of a batch (a line of Mistral's output file, or an entry of a job's inline
+ * `outputs`): `{custom_id, response: {status_code, body}, error}`, the body being the endpoint's own
+ * answer. A request that failed (a status outside 2xx, or no response) was not billed: null.
+ */
+function batchOutputUsage(entry: unknown): TokenUsage | null {
+  const response = member(entry, 'response');
+  const status = member(response, 'status_code');
+  if (typeof status === 'number' && (status < 200 || status > 299)) return null;
+  return openAiUsage(member(member(response, 'body'), 'usage'));
+}
+
+/**
+ * A file downloaded from a provider that bills its batches through their output files (Mistral):
+ * the sum of its lines' usage, charged once by file id when the file is read whole (a cut read
+ * charges nothing; the next whole one charges it). A file that holds no results (a batch's input, a
+ * fine-tuning set) sums to nothing.
+ */
+function batchOutputObserver(fileId: string): ResponseObserver {
+  let total: TokenUsage = NO_TOKENS;
+  return new JsonLinesObserver(
+    (line, tally) => {
+      const usage = batchOutputUsage(line);
+      if (usage === null) return;
+      tally.noteModel(member(member(member(line, 'response'), 'body'), 'model'));
+      total = addUsage(total, usage);
+    },
+    (tally) => {
+      tally.usage = total;
+    },
+    fileId,
+  );
 }
 
 /**
