@@ -31,8 +31,14 @@ export interface FakeProviderOptions {
 
 export function startFakeOpenAI(options: FakeProviderOptions = {}): Promise<FakeServer> {
   const background = new BackgroundResponses();
-  const batches = new Map<string, Record<string, unknown>>();
+  const batches: FakeBatches = { batches: new Map(), outputFiles: new Map() };
   return startFake((exchange) => handleOpenAI(exchange, options, background, batches), { errorFor: openAIError });
+}
+
+/** The fake's batches, and the output files of those that completed (their JSONL lines). */
+interface FakeBatches {
+  readonly batches: Map<string, Record<string, unknown>>;
+  readonly outputFiles: Map<string, readonly string[]>;
 }
 
 /** Routes answered with one JSON body, built from the exchange. */
@@ -46,7 +52,7 @@ const JSON_ROUTES: ReadonlyMap<string, (exchange: FakeExchange) => unknown> = ne
   ['GET /v1/models', () => modelsExample],
 ]);
 
-async function handleOpenAI(exchange: FakeExchange, options: FakeProviderOptions, background: BackgroundResponses, batches: Map<string, Record<string, unknown>>): Promise<void> {
+async function handleOpenAI(exchange: FakeExchange, options: FakeProviderOptions, background: BackgroundResponses, { batches, outputFiles }: FakeBatches): Promise<void> {
   const { req, res, behaviour } = exchange;
   const headers = { 'x-request-id': `req_${randomId(32, '0123456789abcdef')}`, 'openai-processing-ms': '42' };
   if (options.requireApiKey !== undefined && req.headers.authorization !== `Bearer ${options.requireApiKey}`) {
@@ -139,7 +145,7 @@ async function handleOpenAI(exchange: FakeExchange, options: FakeProviderOptions
   }
   if (route === 'GET /v1/batches') {
     // Newest first; each batch as a read finds it (one status on, as a retrieval moves it).
-    const data = [...batches.values()].reverse().map((batch) => advanceBatch(batch, behaviour));
+    const data = [...batches.values()].reverse().map((batch) => advanceBatch(batch, behaviour, outputFiles));
     sendJson(res, 200, { object: 'list', data, first_id: (data[0]?.id as string | undefined) ?? null, last_id: (data.at(-1)?.id as string | undefined) ?? null, has_more: false }, headers);
     return;
   }
@@ -147,7 +153,15 @@ async function handleOpenAI(exchange: FakeExchange, options: FakeProviderOptions
   if (batchRetrieved) {
     const batch = batches.get(decodeURIComponent(batchRetrieved[1]));
     if (batch === undefined) sendJson(res, 404, { error: { message: 'No batch found with that id.', type: 'invalid_request_error', param: null, code: null } }, headers);
-    else sendJson(res, 200, advanceBatch(batch, behaviour), headers);
+    else sendJson(res, 200, advanceBatch(batch, behaviour, outputFiles), headers);
+    return;
+  }
+  const fileContent = req.method === 'GET' ? /^\/v1\/files\/([^/]+)\/content$/.exec(req.path) : null;
+  if (fileContent) {
+    // A completed batch's output file, streamed as the API streams files (compressed when accepted, uneven writes).
+    const lines = outputFiles.get(decodeURIComponent(fileContent[1]));
+    if (lines === undefined) sendJson(res, 404, { error: { message: 'No such File object.', type: 'invalid_request_error', param: 'id', code: null } }, headers);
+    else await sendStream(exchange, lines.map((line) => `${line}\n`), { 'content-type': 'application/octet-stream', ...headers });
     return;
   }
   const stored = req.method === 'POST' ? /^\/v1\/chat\/completions\/([^/]+)$/.exec(req.path) : null;
@@ -434,10 +448,12 @@ const BATCH_REQUESTS = 2;
 
 /**
  * A batch moves one status on per read (retrieved, or listed), as a real one moves over minutes or hours: validating →
- * in_progress → finalizing → completed. Once completed it carries its output file and its `usage`:
- * every request's tokens (`behaviour.usage` each), as OpenAI reports a batch's usage.
+ * in_progress → finalizing → completed. Once completed it carries its output file (one line per
+ * request, each with its chat completion and that completion's usage) and its `usage`: every
+ * request's tokens (`behaviour.usage` each), as OpenAI reports a batch's usage — unless
+ * `behaviour.batchUsage` is false (a batch from before OpenAI reported it, or an API that does not).
  */
-function advanceBatch(batch: Record<string, unknown>, behaviour: FakeBehaviour): Record<string, unknown> {
+function advanceBatch(batch: Record<string, unknown>, behaviour: FakeBehaviour, outputFiles: Map<string, readonly string[]>): Record<string, unknown> {
   const next: Record<string, string> = { validating: 'in_progress', in_progress: 'finalizing', finalizing: 'completed' };
   const status = next[batch.status as string];
   if (status === undefined) return batch;
@@ -454,6 +470,10 @@ function advanceBatch(batch: Record<string, unknown>, behaviour: FakeBehaviour):
     batch.completed_at = now;
     batch.output_file_id = `file-${randomId(24)}`;
     batch.model = 'gpt-4o-mini-2024-07-18';
+    const lines = Array.from({ length: BATCH_REQUESTS }, (_, i) =>
+      JSON.stringify({ id: `batch_req_${randomId(32, '0123456789abcdef')}`, custom_id: `request-${i + 1}`, response: { status_code: 200, request_id: randomId(32, '0123456789abcdef'), body: openAIChatCompletion(behaviour, batch.model as string) }, error: null }));
+    outputFiles.set(batch.output_file_id as string, lines);
+    if (behaviour.batchUsage === false) return batch;
     batch.usage = {
       input_tokens: BATCH_REQUESTS * prompt,
       input_tokens_details: { cached_tokens: BATCH_REQUESTS * cachedRead },

@@ -64,6 +64,11 @@ export interface FakeBehaviour {
   /** The assistant's text; streams send it split per word. */
   content: string;
   /**
+   * OpenAI: whether a completed Batch reports its `usage` (default true, as OpenAI does for batches
+   * since September 2025); false: only its output file's lines do.
+   */
+  batchUsage?: boolean;
+  /**
    * Response compression (JSON, streams and error bodies). Default `auto`: gzip when the request's
    * Accept-Encoding offers it, else br, else deflate, else identity, as the providers answer
    * fetch-based SDKs (`gzip, deflate`); no Accept-Encoding (the AWS SDK) gets identity. Streams are

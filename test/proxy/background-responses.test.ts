@@ -162,3 +162,41 @@ it('a batch only ever listed (its output file named in the list) is charged its 
   // A retrieval afterwards finds it charged.
   expect(await chargedFor(1, async () => void (await clientOf(second).batches.retrieve(batchId)))).toEqual({ requests: 1, promptTokens: 0, completionTokens: 0 });
 });
+
+/** Downloads a file's content through `proxy` with the SDK and returns the custom ids of its lines. */
+async function downloadedIds(proxy: DataPlaneHandle, fileId: string): Promise<string[]> {
+  const text = await (await clientOf(proxy).files.content(fileId)).text();
+  return text.trim().split('\n').map((line) => (JSON.parse(line) as { custom_id: string }).custom_id);
+}
+
+/** Creates a batch and retrieves it through alternating proxies until completed (1 + 3 requests); its output file id. */
+async function completedBatch(): Promise<string> {
+  const created = await clientOf(gw.proxy).batches.create({ input_file_id: 'file-abc123', endpoint: '/v1/chat/completions', completion_window: '24h' });
+  let batch = created;
+  for (let i = 0; batch.status !== 'completed'; i++) batch = await clientOf(i % 2 === 0 ? second : gw.proxy).batches.retrieve(created.id);
+  if (batch.output_file_id === null || batch.output_file_id === undefined) throw new Error('the completed batch names no output file');
+  return batch.output_file_id;
+}
+
+it('a batch’s output file downloaded after the batch was charged charges nothing more (the batch and its file are charged under one id)', async () => {
+  let outputFile = '';
+  const charged = await chargedFor(4, async () => void (outputFile = await completedBatch()));
+  expect(charged).toEqual({ requests: 4, promptTokens: 2 * BILLED.prompt, completionTokens: 2 * BILLED.completion });
+  const downloads = await chargedFor(2, async () => {
+    expect(await downloadedIds(second, outputFile)).toEqual(['request-1', 'request-2']);
+    expect(await downloadedIds(gw.proxy, outputFile)).toEqual(['request-1', 'request-2']);
+  });
+  expect(downloads).toEqual({ requests: 2, promptTokens: 0, completionTokens: 0 });
+});
+
+it('a batch whose Batch object reports no usage is charged from its output file, read whole, once', async () => {
+  gw.fakes.openai.behaviour.batchUsage = false;
+  let outputFile = '';
+  // Retrievals that show it completed without usage charge nothing, and leave it to its file.
+  expect(await chargedFor(4, async () => void (outputFile = await completedBatch()))).toEqual({ requests: 4, promptTokens: 0, completionTokens: 0 });
+  const first = await chargedFor(1, async () => expect(await downloadedIds(gw.proxy, outputFile)).toEqual(['request-1', 'request-2']));
+  expect(first).toEqual({ requests: 1, promptTokens: 2 * BILLED.prompt, completionTokens: 2 * BILLED.completion });
+  // Through the other proxy, and a retrieval of the batch afterwards: nothing more.
+  const again = await chargedFor(1, async () => expect(await downloadedIds(second, outputFile)).toEqual(['request-1', 'request-2']));
+  expect(again).toEqual({ requests: 1, promptTokens: 0, completionTokens: 0 });
+});

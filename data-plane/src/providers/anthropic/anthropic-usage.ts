@@ -190,6 +190,7 @@ function batchResultsObserver(batchId: string): ResponseObserver {
       tally.usage = total;
     },
     batchId,
+    '"usage"',
   );
 }
 

@@ -3,7 +3,6 @@ import { mistralStream } from '../../../../test/fakes/mistral';
 import { defaultBehaviour, sse } from '../../../../test/fakes/recorder';
 import { observe, observeAtEverySplit, piecesOf, providerFixture } from '../../../../test/support/data-plane/observer-harness';
 import completionExample from '../../../../test/fixtures/providers/mistral/chat-completion.json';
-import { openAiUsageAccounting } from '../openai/openai-usage';
 import { mistralUsageAccounting as accounting } from './mistral-usage';
 
 const CHAT = '/v1/chat/completions';
@@ -198,10 +197,5 @@ describe('mistralUsageAccounting: batch jobs', () => {
     const fileOnly = observe(accounting.observeResponse(prepared, 200, 'application/json'), [job('SUCCESS', null)]).result;
     expect(fileOnly.usage).toEqual({ promptTokens: 0, completionTokens: 0 });
     expect(fileOnly.jobId).toBeUndefined();
-  });
-
-  it('leaves OpenAI’s file downloads alone: its batches are charged from the Batch’s own usage', () => {
-    expect(openAiUsageAccounting.prepareRequest(`/v1/files/${FILE}/content`, Buffer.alloc(0), undefined).resultsOf).toBeUndefined();
-    expect(read('/v1/files').resultsOf).toBeUndefined();
   });
 });

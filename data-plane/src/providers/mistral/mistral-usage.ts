@@ -1,8 +1,4 @@
 import { createOpenAiCompatibleUsageAccounting } from '../shared/openai-compatible-usage';
-import { decodePathSegment } from '../shared/path-segment';
-
-/** `GET /v1/files/{file_id}/content`: a file's download, a batch job's output among them. */
-const FILE_CONTENT = /\/files\/([^/]+)\/content\/?$/;
 
 /**
  * Mistral speaks OpenAI's format with the same usage names, and its streams always carry `usage` on
@@ -18,8 +14,4 @@ const FILE_CONTENT = /\/files\/([^/]+)\/content\/?$/;
  */
 export const mistralUsageAccounting = createOpenAiCompatibleUsageAccounting({
   acceptsStreamOptions: () => false,
-  fileContentOf: (providerPath) => {
-    const file = FILE_CONTENT.exec(providerPath);
-    return file === null ? null : decodePathSegment(file[1]);
-  },
 });

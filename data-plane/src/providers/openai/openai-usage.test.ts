@@ -328,9 +328,35 @@ describe('openAiUsageAccounting: stored objects and background responses', () =>
         jobId: 'batch_abc123',
       });
     }
-    // A batch whose input did not validate ran nothing; one created before the provider reported batch usage shows none.
+    // With an output file, under the file's id: a download of it is charged under the same one.
+    expect(result(retrieval('/v1/batches/batch_abc123'), batch('completed', { usage: batchUsage, output_file_id: 'file-out' })).jobId).toBe('file-out');
+    // A batch whose input did not validate ran nothing; one created before the provider reported batch
+    // usage shows none, and is neither charged nor marked (its output file charges it).
     expect(result(retrieval('/v1/batches/batch_abc123'), batch('failed', { usage: null })).usage).toEqual({ promptTokens: 0, completionTokens: 0 });
-    expect(result(retrieval('/v1/batches/batch_abc123'), batch('completed')).usage).toEqual({ promptTokens: 0, completionTokens: 0 });
+    const withoutUsage = result(retrieval('/v1/batches/batch_abc123'), batch('completed', { output_file_id: 'file-out' }));
+    expect(withoutUsage.usage).toEqual({ promptTokens: 0, completionTokens: 0 });
+    expect(withoutUsage.jobId).toBeUndefined();
+  });
+
+  it('reads a downloaded file as a batch’s output: the usage of its 2xx lines, under the file’s id (Azure’s paths too)', () => {
+    const line = (customId: string, status: number, usage: object | null) =>
+      JSON.stringify({ id: `batch_req_${customId}`, custom_id: customId, response: { status_code: status, request_id: 'req_1', body: usage === null ? { error: { message: 'bad', type: 'invalid_request_error' } } : { id: 'chatcmpl-1', object: 'chat.completion', model: 'gpt-4o-mini-2024-07-18', choices: [], usage } }, error: null });
+    const body = Buffer.from(`${[line('a', 200, { prompt_tokens: 100, completion_tokens: 20, prompt_tokens_details: { cached_tokens: 64 } }), line('b', 400, null), line('c', 200, { prompt_tokens: 5, completion_tokens: 1 })].join('\n')}\n`);
+    for (const path of ['/v1/files/file-out/content', '/openai/files/file-out/content', '/openai/v1/files/file-out/content']) {
+      const prepared = retrieval(path);
+      expect(prepared.resultsOf).toBe('file-out');
+      expect(observe(accounting.observeResponse(prepared, 200, 'application/octet-stream'), [body]).result).toEqual({
+        usage: { promptTokens: 105, completionTokens: 21, cachedReadTokens: 64 },
+        completionText: '',
+        complete: true,
+        responseModel: 'gpt-4o-mini-2024-07-18',
+        jobId: 'file-out',
+      });
+    }
+    // Other file paths, and a file of other lines (an upload, a fine-tuning set), charge nothing.
+    expect(retrieval('/v1/files/file-out').resultsOf).toBeUndefined();
+    const upload = Buffer.from('{"custom_id":"a","method":"POST","url":"/v1/chat/completions","body":{"model":"gpt-4o-mini","messages":[]}}\nnot json\n');
+    expect(observe(accounting.observeResponse(retrieval('/v1/files/file-in/content'), 200, 'application/octet-stream'), [upload]).result.usage).toEqual({ promptTokens: 0, completionTokens: 0 });
   });
 
   it('names the finished batches of a list with their usage (each charged once by its id), and charges the list itself nothing', () => {

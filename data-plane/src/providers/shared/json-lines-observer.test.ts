@@ -25,6 +25,14 @@ describe('JsonLinesObserver', () => {
     }
   });
 
+  it('parses only the lines that hold the text it is told to look for', () => {
+    const read: unknown[] = [];
+    const observer = new JsonLinesObserver((line) => void read.push(line), () => undefined, undefined, '"n"');
+    observer.write(Buffer.from('{"n":1}\n{"m":2}\n{"x":"y"}\n{"n":3}'));
+    observer.flush();
+    expect(read).toEqual([{ n: 1 }, { n: 3 }]);
+  });
+
   it('reports nothing final for a body cut short (no flush)', () => {
     const observer = summing();
     observer.write(Buffer.from('{"n":1}\n{"n":2'));

@@ -18,13 +18,22 @@ export class JsonLinesObserver implements ResponseObserver {
   private partialBytes = 0;
   private following = true;
 
-  /** @param jobId the job the lines belong to (ObservedUsage.jobId), when they are one's results */
+  /** Lines without these bytes are not parsed (null: every line is). */
+  private readonly needle: Buffer | null;
+
+  /**
+   * @param jobId the job the lines belong to (ObservedUsage.jobId), when they are one's results
+   * @param onlyLinesWith parse only the lines that hold this text (a member name the reader needs): a
+   *   large file of other lines is followed at the cost of a byte search per line
+   */
   constructor(
     private readonly readLine: JsonLineReader,
     private readonly finish: (tally: UsageTally) => void,
     jobId?: string,
+    onlyLinesWith?: string,
   ) {
     if (jobId !== undefined) this.tally.jobId = jobId;
+    this.needle = onlyLinesWith === undefined ? null : Buffer.from(onlyLinesWith);
   }
 
   write(chunk: Buffer): Buffer {
@@ -73,7 +82,7 @@ export class JsonLinesObserver implements ResponseObserver {
   }
 
   private read(line: Buffer): void {
-    if (line.length === 0) return;
+    if (line.length === 0 || (this.needle !== null && line.indexOf(this.needle) === -1)) return;
     const object = parseJsonObject(line.toString('utf8'));
     if (object === null) return;
     try {

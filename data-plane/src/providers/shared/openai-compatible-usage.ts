@@ -8,6 +8,7 @@ import { JsonLinesObserver } from './json-lines-observer';
 import { JsonResponseObserver, type JsonUsageReader } from './json-response-observer';
 import { type JsonObject, arrayMember, firstTokenCount, isJsonObject, member, parseJsonObject, stringMember, textOf, tokenCount } from './json-values';
 import { openAiOperation } from './openai-compatible-path';
+import { decodePathSegment } from './path-segment';
 import { openAiStreamErrorStatus } from './openai-compatible-stream-error';
 import { SseResponseObserver } from './sse-response-observer';
 import { NOTHING_TO_COUNT, PassThroughObserver, type UsageTally } from './usage-tally';
@@ -41,13 +42,19 @@ export interface OpenAiCompatibleDifferences {
    * charged the proxy's count of the request body. Mistral bills its classifiers without usage.
    */
   readonly reportsUsageOfEveryTokenCharge?: boolean;
-  /**
-   * The id of the file a path downloads, for a provider that reports a batch's usage only in its
-   * output file (Mistral: `GET /v1/files/{file_id}/content`): the file is read as batch output
-   * (see batchOutputObserver). Null for any other path. OpenAI reports a batch's usage on the Batch
-   * itself, so its files are never read.
-   */
-  readonly fileContentOf?: (providerPath: string) => string | null;
+}
+
+/**
+ * `GET …/files/{file_id}/content` (OpenAI `/v1/files`, Azure `/openai/files` and `/openai/v1/files`,
+ * Mistral `/v1/files`): a file's download, a batch's output file among them (batchOutputObserver).
+ */
+const FILE_CONTENT = /\/files\/([^/]+)\/content\/?$/;
+
+/** The id of the file `providerPath` downloads, else null. */
+function fileContentOf(providerPath: string): string | null {
+  if (!providerPath.endsWith('/content') && !providerPath.endsWith('/content/')) return null;
+  const file = FILE_CONTENT.exec(providerPath);
+  return file === null ? null : decodePathSegment(file[1]);
 }
 
 /**
@@ -67,7 +74,7 @@ export function createOpenAiCompatibleUsageAccounting(differences: OpenAiCompati
       const json = parseJsonRequestBody(body, contentType);
       const model = differences.modelFromPath?.(providerPath) ?? stringMember(json, 'model');
       const operation = openAiOperation(providerPath);
-      const file = differences.fileContentOf?.(providerPath) ?? null;
+      const file = fileContentOf(providerPath);
       const prepared: PreparedRequest = {
         body,
         json,
@@ -257,10 +264,12 @@ function batchOutputUsage(entry: unknown): TokenUsage | null {
 }
 
 /**
- * A file downloaded from a provider that bills its batches through their output files (Mistral):
- * the sum of its lines' usage, charged once by file id when the file is read whole (a cut read
- * charges nothing; the next whole one charges it). A file that holds no results (a batch's input, a
- * fine-tuning set) sums to nothing.
+ * A downloaded file, read as a batch's output: the sum of its lines' usage (only lines that name
+ * `"usage"` are parsed), charged once by file id when the file is read whole (a cut read charges
+ * nothing; the next whole one charges it). A batch whose answers report its usage (an OpenAI Batch,
+ * a Mistral job read inline) is charged under the same id, so whichever comes first charges it and
+ * the other nothing. A file that holds no results (a batch's input, a fine-tuning set, an upload)
+ * sums to nothing.
  */
 function batchOutputObserver(fileId: string): ResponseObserver {
   let total: TokenUsage = NO_TOKENS;
@@ -275,6 +284,7 @@ function batchOutputObserver(fileId: string): ResponseObserver {
       tally.usage = total;
     },
     fileId,
+    '"usage"',
   );
 }
 
@@ -286,11 +296,16 @@ function batchOutputObserver(fileId: string): ResponseObserver {
 const FINISHED_BATCH_STATUSES: ReadonlySet<unknown> = new Set(['completed', 'expired', 'cancelled', 'failed']);
 
 /**
- * The id of a Batch whose usage is final, else null. Its `usage` (input and output tokens of all its
- * requests; OpenAI fills it for batches created since September 2025) is what the provider bills.
+ * What a Batch whose usage is final is charged under, else null. Its `usage` (input and output tokens
+ * of all its requests; OpenAI fills it for batches created since September 2025) is what the provider
+ * bills. It is charged under its output file's id, the id a download of that file is charged under
+ * (batchOutputObserver), so the batch is charged once whichever the client reads first; under its own
+ * id when it has no output file. A finished Batch without `usage` (an older one, or an API that does
+ * not report it) is not charged here, nor marked: its output file charges it.
  */
 function finishedBatchId(body: JsonObject): string | null {
-  return body.object === 'batch' && FINISHED_BATCH_STATUSES.has(body.status) ? stringMember(body, 'id') : null;
+  if (body.object !== 'batch' || !FINISHED_BATCH_STATUSES.has(body.status) || openAiUsage(body.usage) === null) return null;
+  return stringMember(body, 'output_file_id') ?? stringMember(body, 'id');
 }
 
 /** The id of a finished background Response (its usage final), else null. */
