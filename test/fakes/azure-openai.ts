@@ -5,11 +5,13 @@
 // answers it. The v1 Responses API answers as OpenAI's does (the same Response object and events).
 // Chat completions refuse `stream_options` where Azure does: without `stream: true` (as OpenAI),
 // api-versions before 2024-09-01(-preview) and "On Your Data" requests (`data_sources`).
+// Batches (`/openai/batches`, `/openai/files/{id}/content`, and the same under `/openai/v1`) behave as
+// the fake OpenAI's: one status per read, the output file's lines each with their usage.
 import chatCompletionExample from '../fixtures/providers/azure-openai/chat-completion.json';
 import errorExamples from '../fixtures/providers/azure-openai/errors.json';
 import firstChunkExample from '../fixtures/providers/azure-openai/stream-first-chunk.json';
 import { randomUUID } from 'node:crypto';
-import { type FakeProviderOptions, STREAM_OPTIONS_WITHOUT_STREAM, openAIChatStream, openAIEmbeddings, openAIUsage, streamOptionsWithoutStream } from './openai';
+import { type FakeBatches, type FakeProviderOptions, STREAM_OPTIONS_WITHOUT_STREAM, handleBatches, newFakeBatches, openAIChatStream, openAIEmbeddings, openAIUsage, streamOptionsWithoutStream } from './openai';
 import { openAIResponse, openAIResponseStream } from './openai-responses';
 import {
   type FakeBehaviour,
@@ -29,8 +31,12 @@ import {
 } from './recorder';
 
 export function startFakeAzureOpenAI(options: FakeProviderOptions = {}): Promise<FakeServer> {
-  return startFake((exchange) => handleAzure(exchange, options), { errorFor: azureOpenAIError });
+  const batches = newFakeBatches();
+  return startFake((exchange) => handleAzure(exchange, options, batches), { errorFor: azureOpenAIError });
 }
+
+/** The Batch API and its files: `/openai/{batches,files}…` (dated, api-version required) and `/openai/v1/…`. */
+const BATCH_API_ROUTE = /^\/openai(\/v1)?(\/(?:batches|files)(?:\/.*)?)$/;
 
 const DEPLOYMENT_ROUTE = /^\/openai\/deployments\/([^/]+)\/(chat\/completions|embeddings)$/;
 const V1_ROUTE = /^\/openai\/v1\/(chat\/completions|embeddings|responses)$/;
@@ -65,9 +71,18 @@ function azureRoute(req: RecordedRequest): AzureRoute | 'no-route' | 'api-versio
   return { operation: deployment[2] as AzureRoute['operation'], deployment: decodeURIComponent(deployment[1]) };
 }
 
-async function handleAzure(exchange: FakeExchange, options: FakeProviderOptions): Promise<void> {
+async function handleAzure(exchange: FakeExchange, options: FakeProviderOptions, batches: FakeBatches): Promise<void> {
   const { req, res, behaviour } = exchange;
   const headers = { 'apim-request-id': randomUUID(), 'x-request-id': randomUUID(), 'x-ms-region': 'Sweden Central' };
+  const batchApi = BATCH_API_ROUTE.exec(req.path);
+  if (batchApi !== null) {
+    // Azure's Batch API answers as OpenAI's (the same Batch object and output file lines).
+    const apiVersion = req.query['api-version'];
+    if (batchApi[1] === undefined && !apiVersion) sendJson(res, 404, azureOpenAIError(404, behaviour).body, headers);
+    else if (options.requireApiKey !== undefined && req.headers['api-key'] !== options.requireApiKey) sendJson(res, 401, azureOpenAIError(401, behaviour).body, headers);
+    else if (!(await handleBatches(exchange, batches, batchApi[2], headers))) sendJson(res, 404, azureOpenAIError(404, behaviour).body, headers);
+    return;
+  }
   const route = azureRoute(req);
   if (route === 'no-route' || route === 'api-version-missing') {
     sendJson(res, 404, azureOpenAIError(404, behaviour).body, headers);

@@ -31,14 +31,57 @@ export interface FakeProviderOptions {
 
 export function startFakeOpenAI(options: FakeProviderOptions = {}): Promise<FakeServer> {
   const background = new BackgroundResponses();
-  const batches: FakeBatches = { batches: new Map(), outputFiles: new Map() };
+  const batches = newFakeBatches();
   return startFake((exchange) => handleOpenAI(exchange, options, background, batches), { errorFor: openAIError });
 }
 
-/** The fake's batches, and the output files of those that completed (their JSONL lines). */
-interface FakeBatches {
+/** A fake's batches, and the output files of those that completed (their JSONL lines). */
+export interface FakeBatches {
   readonly batches: Map<string, Record<string, unknown>>;
   readonly outputFiles: Map<string, readonly string[]>;
+}
+
+export function newFakeBatches(): FakeBatches {
+  return { batches: new Map(), outputFiles: new Map() };
+}
+
+/**
+ * The Batch API on `path`, the request's path below the API's root (`/batches`, `/batches/{id}`,
+ * `/files/{id}/content`; OpenAI's root is `/v1`, Azure's `/openai` or `/openai/v1`), null when the
+ * request is not under the root: answered (true), or not one of these routes (false).
+ */
+export async function handleBatches(exchange: FakeExchange, { batches, outputFiles }: FakeBatches, path: string | null, headers: Record<string, string>): Promise<boolean> {
+  const { req, res, behaviour } = exchange;
+  if (path === null) return false;
+  const route = `${req.method} ${path}`;
+  if (route === 'POST /batches') {
+    const batch = openAIBatch(req.json);
+    batches.set(batch.id as string, batch);
+    sendJson(res, 200, batch, headers);
+    return true;
+  }
+  if (route === 'GET /batches') {
+    // Newest first; each batch as a read finds it (one status on, as a retrieval moves it).
+    const data = [...batches.values()].reverse().map((batch) => advanceBatch(batch, behaviour, outputFiles));
+    sendJson(res, 200, { object: 'list', data, first_id: (data[0]?.id as string | undefined) ?? null, last_id: (data.at(-1)?.id as string | undefined) ?? null, has_more: false }, headers);
+    return true;
+  }
+  const batchRetrieved = req.method === 'GET' ? /^\/batches\/([^/]+)$/.exec(path) : null;
+  if (batchRetrieved) {
+    const batch = batches.get(decodeURIComponent(batchRetrieved[1]));
+    if (batch === undefined) sendJson(res, 404, { error: { message: 'No batch found with that id.', type: 'invalid_request_error', param: null, code: null } }, headers);
+    else sendJson(res, 200, advanceBatch(batch, behaviour, outputFiles), headers);
+    return true;
+  }
+  const fileContent = req.method === 'GET' ? /^\/files\/([^/]+)\/content$/.exec(path) : null;
+  if (fileContent) {
+    // A completed batch's output file, streamed as the API streams files (compressed when accepted, uneven writes).
+    const lines = outputFiles.get(decodeURIComponent(fileContent[1]));
+    if (lines === undefined) sendJson(res, 404, { error: { message: 'No such File object.', type: 'invalid_request_error', param: 'id', code: null } }, headers);
+    else await sendStream(exchange, lines.map((line) => `${line}\n`), { 'content-type': 'application/octet-stream', ...headers });
+    return true;
+  }
+  return false;
 }
 
 /** Routes answered with one JSON body, built from the exchange. */
@@ -52,7 +95,7 @@ const JSON_ROUTES: ReadonlyMap<string, (exchange: FakeExchange) => unknown> = ne
   ['GET /v1/models', () => modelsExample],
 ]);
 
-async function handleOpenAI(exchange: FakeExchange, options: FakeProviderOptions, background: BackgroundResponses, { batches, outputFiles }: FakeBatches): Promise<void> {
+async function handleOpenAI(exchange: FakeExchange, options: FakeProviderOptions, background: BackgroundResponses, batches: FakeBatches): Promise<void> {
   const { req, res, behaviour } = exchange;
   const headers = { 'x-request-id': `req_${randomId(32, '0123456789abcdef')}`, 'openai-processing-ms': '42' };
   if (options.requireApiKey !== undefined && req.headers.authorization !== `Bearer ${options.requireApiKey}`) {
@@ -137,33 +180,7 @@ async function handleOpenAI(exchange: FakeExchange, options: FakeProviderOptions
     else sendJson(res, 404, { error: { message: `Response with id '${id}' not found.`, type: 'invalid_request_error', param: null, code: null } }, headers);
     return;
   }
-  if (route === 'POST /v1/batches') {
-    const batch = openAIBatch(req.json);
-    batches.set(batch.id as string, batch);
-    sendJson(res, 200, batch, headers);
-    return;
-  }
-  if (route === 'GET /v1/batches') {
-    // Newest first; each batch as a read finds it (one status on, as a retrieval moves it).
-    const data = [...batches.values()].reverse().map((batch) => advanceBatch(batch, behaviour, outputFiles));
-    sendJson(res, 200, { object: 'list', data, first_id: (data[0]?.id as string | undefined) ?? null, last_id: (data.at(-1)?.id as string | undefined) ?? null, has_more: false }, headers);
-    return;
-  }
-  const batchRetrieved = req.method === 'GET' ? /^\/v1\/batches\/([^/]+)$/.exec(req.path) : null;
-  if (batchRetrieved) {
-    const batch = batches.get(decodeURIComponent(batchRetrieved[1]));
-    if (batch === undefined) sendJson(res, 404, { error: { message: 'No batch found with that id.', type: 'invalid_request_error', param: null, code: null } }, headers);
-    else sendJson(res, 200, advanceBatch(batch, behaviour, outputFiles), headers);
-    return;
-  }
-  const fileContent = req.method === 'GET' ? /^\/v1\/files\/([^/]+)\/content$/.exec(req.path) : null;
-  if (fileContent) {
-    // A completed batch's output file, streamed as the API streams files (compressed when accepted, uneven writes).
-    const lines = outputFiles.get(decodeURIComponent(fileContent[1]));
-    if (lines === undefined) sendJson(res, 404, { error: { message: 'No such File object.', type: 'invalid_request_error', param: 'id', code: null } }, headers);
-    else await sendStream(exchange, lines.map((line) => `${line}\n`), { 'content-type': 'application/octet-stream', ...headers });
-    return;
-  }
+  if (await handleBatches(exchange, batches, req.path.startsWith('/v1/') ? req.path.slice(3) : null, headers)) return;
   const stored = req.method === 'POST' ? /^\/v1\/chat\/completions\/([^/]+)$/.exec(req.path) : null;
   if (stored) {
     // Updates a stored completion's metadata; answers the completion, its original usage included.

@@ -3,9 +3,9 @@
 // and whichever proxy sees it — a streamed create cut and resumed on another proxy
 // (`starting_after`), a queued create polled until completed and retrieved again, a stream read to
 // the end and replayed. Official `openai` SDK, real proxies, the control plane's usage totals.
-import OpenAI from 'openai';
+import OpenAI, { AzureOpenAI } from 'openai';
 import type { DataPlaneHandle } from '../../data-plane/src/main';
-import { type Gateway, startGateway } from '../support/gateway-harness';
+import { type Gateway, PROVIDER_SECRETS, type ServiceName, startGateway } from '../support/gateway-harness';
 import { usageRows } from '../support/usage-report';
 import { waitFor } from '../support/wait';
 
@@ -25,6 +25,8 @@ afterAll(async () => {
 });
 beforeEach(() => {
   gw.fakes.openai.reset();
+  gw.fakes.azure.reset();
+  gw.fakes.azure.behaviour.usage = { ...BILLED };
   gw.fakes.openai.behaviour.usage = { ...BILLED };
   gw.fakes.openai.behaviour.content = CONTENT;
 });
@@ -39,22 +41,22 @@ interface Totals {
   completionTokens: number;
 }
 
-async function totals(): Promise<Totals> {
-  const rows = await usageRows(gw, gw.services.openai.connectionId);
+async function totals(service: ServiceName = 'openai'): Promise<Totals> {
+  const rows = await usageRows(gw, gw.services[service].connectionId);
   return rows.reduce((sum, row) => ({ requests: sum.requests + row.requests, promptTokens: sum.promptTokens + row.promptTokens, completionTokens: sum.completionTokens + row.completionTokens }), { requests: 0, promptTokens: 0, completionTokens: 0 });
 }
 
 /** The tokens charged by the next `requests` requests `calls` makes (waits until all of them are reported). */
-async function chargedFor(requests: number, calls: () => Promise<void>): Promise<Totals> {
-  const before = await totals();
+async function chargedFor(requests: number, calls: () => Promise<void>, service: ServiceName = 'openai'): Promise<Totals> {
+  const before = await totals(service);
   await calls();
   const after = await waitFor(async () => {
-    const now = await totals();
+    const now = await totals(service);
     return now.requests === before.requests + requests && now;
   }, `${requests} requests to be reported`);
   // A charge reported late (a request settled twice) would show up after the last request's.
   await new Promise((resolve) => setTimeout(resolve, 300));
-  expect((await totals()).requests).toBe(after.requests);
+  expect((await totals(service)).requests).toBe(after.requests);
   return { requests: requests, promptTokens: after.promptTokens - before.promptTokens, completionTokens: after.completionTokens - before.completionTokens };
 }
 
@@ -199,4 +201,33 @@ it('a batch whose Batch object reports no usage is charged from its output file,
   // Through the other proxy, and a retrieval of the batch afterwards: nothing more.
   const again = await chargedFor(1, async () => expect(await downloadedIds(second, outputFile)).toEqual(['request-1', 'request-2']));
   expect(again).toEqual({ requests: 1, promptTokens: 0, completionTokens: 0 });
+});
+
+it('an Azure OpenAI batch (AzureOpenAI client, dated api-version) whose Batch reports no usage is charged once, from its output file', async () => {
+  gw.fakes.azure.behaviour.batchUsage = false;
+  const azureOf = (proxy: DataPlaneHandle) =>
+    new AzureOpenAI({ endpoint: `${proxy.url}/acme${gw.services.azure.contextPath}`, apiKey: gw.services.azure.key, apiVersion: '2025-03-01-preview', maxRetries: 0 });
+  let outputFile = '';
+  const polled = await chargedFor(
+    4,
+    async () => {
+      const created = await azureOf(gw.proxy).batches.create({ input_file_id: 'file-abc123', endpoint: '/v1/chat/completions', completion_window: '24h' });
+      let batch = created;
+      for (let i = 0; batch.status !== 'completed'; i++) batch = await azureOf(i % 2 === 0 ? second : gw.proxy).batches.retrieve(created.id);
+      outputFile = batch.output_file_id ?? '';
+    },
+    'azure',
+  );
+  expect(polled).toEqual({ requests: 4, promptTokens: 0, completionTokens: 0 });
+  const read = async (proxy: DataPlaneHandle) => (await (await azureOf(proxy).files.content(outputFile)).text()).trim().split('\n').length;
+  expect(await chargedFor(2, async () => void expect([await read(second), await read(gw.proxy)]).toEqual([2, 2]), 'azure')).toEqual({ requests: 2, promptTokens: 2 * BILLED.prompt, completionTokens: 2 * BILLED.completion });
+  // Every request reached Azure's own paths with the service's key and the client's api-version.
+  const received = gw.fakes.azure.received;
+  expect(received.map((r) => `${r.method} ${r.path}`)).toEqual([
+    'POST /openai/batches',
+    ...Array.from({ length: 3 }, () => expect.stringMatching(/^GET \/openai\/batches\/batch_/)),
+    `GET /openai/files/${outputFile}/content`,
+    `GET /openai/files/${outputFile}/content`,
+  ]);
+  expect(received.every((r) => r.headers['api-key'] === PROVIDER_SECRETS.azure && r.query['api-version'] === '2025-03-01-preview')).toBe(true);
 });
