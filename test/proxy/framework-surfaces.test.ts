@@ -586,7 +586,8 @@ export async function run(call) {
   const request = (id) => ({ max_tokens: 50, messages: [{ role: 'user', content: 'Question ' + id }] });
   let job;
   if (call.inline) {
-    job = await client.batch.jobs.create({ requests: [{ customId: 'x', body: request('x') }, { customId: 'y', body: request('y') }], model: 'mistral-small-latest', endpoint: '/v1/chat/completions' });
+    const ids = call.requests ?? ['x', 'y'];
+    job = await client.batch.jobs.create({ requests: ids.map((id) => ({ customId: id, body: request(id) })), model: 'mistral-small-latest', endpoint: '/v1/chat/completions' });
   } else {
     const lines = ['a', 'b', 'c'].map((id) => JSON.stringify({ custom_id: id, body: request(id) })).join('\n');
     const file = await client.files.upload({ file: { fileName: 'requests.jsonl', content: new TextEncoder().encode(lines) }, purpose: 'batch' });
@@ -597,6 +598,7 @@ export async function run(call) {
     job = await client.batch.jobs.get({ jobId: job.id, inline: call.inline });
     statuses.push(job.status);
   }
+  for (let i = 0; i < (call.rereads ?? 0); i++) job = await client.batch.jobs.get({ jobId: job.id, inline: call.inline });
   const inline = (job.outputs ?? []).map((output) => output.custom_id);
   const downloads = [];
   for (let i = 0; i < call.downloads; i++) {
@@ -605,8 +607,8 @@ export async function run(call) {
   }
   return { statuses, inline, downloads };
 }`;
-    const run = (inline: boolean, downloads: number) =>
-      runEsmDriver<{ statuses: string[]; inline: string[]; downloads: string[][] }>(driver, { serverURL: gw.services.mistral.endpoint, apiKey: gw.services.mistral.key, inline, downloads }, 'Mistral batch driver');
+    const run = (inline: boolean, downloads: number, more: { requests?: string[]; rereads?: number } = {}) =>
+      runEsmDriver<{ statuses: string[]; inline: string[]; downloads: string[][] }>(driver, { serverURL: gw.services.mistral.endpoint, apiKey: gw.services.mistral.key, inline, downloads, ...more }, 'Mistral batch driver');
     const times = (n: number) => ({ promptTokens: n * BILLED.prompt, completionTokens: n * BILLED.completion });
 
     it('a job over an uploaded file is charged its requests’ usage once, from its output file read whole (twice)', async () => {
@@ -629,6 +631,18 @@ export async function run(call) {
       const charged = await meteredMany('mistral', 4, async () => void (outcome = await run(true, 1)));
       expect(outcome).toEqual({ statuses: ['RUNNING', 'SUCCESS'], inline: ['x', 'y'], downloads: [['x', 'y']] });
       expect(charged).toMatchObject({ requests: 4, ...times(2) });
+    });
+
+    it('a job of 400 inline requests, its answer too large to parse whole (~1 MB), read inline twice and never downloaded, is charged once', async () => {
+      prepare(gw.fakes.mistral, PLAIN);
+      gw.fakes.mistral.behaviour.content = 'All work and no play makes a long answer. '.repeat(50);
+      const requests = Array.from({ length: 400 }, (_, i) => `r${i}`);
+      let outcome: Awaited<ReturnType<typeof run>> | undefined;
+      // create, two reads (RUNNING, SUCCESS with the outputs), one more read
+      const charged = await meteredMany('mistral', 4, async () => void (outcome = await run(true, 0, { requests, rereads: 1 })));
+      expect(outcome?.statuses).toEqual(['RUNNING', 'SUCCESS']);
+      expect(outcome?.inline).toEqual(requests);
+      expect(charged).toMatchObject({ requests: 4, ...times(400) });
     });
   });
 });

@@ -96,6 +96,11 @@ export interface PreparedRequest {
    * id (usage/response-charges.ts).
    */
   readonly resultsOf?: string;
+  /**
+   * The request reads a batch job with its results inline (Mistral `GET /v1/batch/jobs/{id}?inline=true`):
+   * an answer too large to parse whole still has its results' usage summed as it streams past.
+   */
+  readonly readsInlineResults?: boolean;
 }
 
 /** Raised for a request body the provider API cannot accept (e.g. not JSON): the proxy answers 400. */

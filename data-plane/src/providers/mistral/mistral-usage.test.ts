@@ -3,6 +3,7 @@ import { mistralStream } from '../../../../test/fakes/mistral';
 import { defaultBehaviour, sse } from '../../../../test/fakes/recorder';
 import { observe, observeAtEverySplit, piecesOf, providerFixture } from '../../../../test/support/data-plane/observer-harness';
 import completionExample from '../../../../test/fixtures/providers/mistral/chat-completion.json';
+import { MAX_PARSED_JSON_BYTES } from '../shared/json-response-observer';
 import { mistralUsageAccounting as accounting } from './mistral-usage';
 
 const CHAT = '/v1/chat/completions';
@@ -193,6 +194,18 @@ describe('mistralUsageAccounting: batch jobs', () => {
     const running = observe(accounting.observeResponse(prepared, 200, 'application/json'), [job('RUNNING', [succeeded('a', 100, 20)])]).result;
     expect(running.usage).toEqual({ promptTokens: 0, completionTokens: 0 });
     expect(running.jobId).toBeUndefined();
+    // Read inline, a job too large to parse whole (its outputs past MAX_PARSED_JSON_BYTES) is summed as it streams.
+    const many = Array.from({ length: 400 }, (_, i) => (i % 10 === 9 ? failed(`r${i}`) : succeeded(`r${i}`, 100, 20)));
+    many.forEach((line) => ((line.response.body as { pad?: string }).pad = 'x'.repeat(1500)));
+    const large = job('SUCCESS', many);
+    expect(large.length).toBeGreaterThan(MAX_PARSED_JSON_BYTES);
+    const inlineRead = accounting.prepareRequest('/v1/batch/jobs/b6f9', Buffer.alloc(0), undefined, '?inline=true');
+    expect(inlineRead.readsInlineResults).toBe(true);
+    const pieces = large.toString('latin1').match(/[\s\S]{1,16384}/g)?.map((piece) => Buffer.from(piece, 'latin1')) ?? [];
+    expect(observe(accounting.observeResponse(inlineRead, 200, 'application/json'), pieces).result).toEqual({ usage: { promptTokens: 36_000, completionTokens: 7_200 }, completionText: '', complete: true, jobId: FILE });
+    const largeRunning = job('RUNNING', many);
+    expect(observe(accounting.observeResponse(inlineRead, 200, 'application/json'), [largeRunning]).result).toMatchObject({ usage: { promptTokens: 0, completionTokens: 0 } });
+    expect(observe(accounting.observeResponse(inlineRead, 200, 'application/json'), [largeRunning]).result.jobId).toBeUndefined();
     // Without ?inline=true a finished job shows no outputs: its file is still to be charged.
     const fileOnly = observe(accounting.observeResponse(prepared, 200, 'application/json'), [job('SUCCESS', null)]).result;
     expect(fileOnly.usage).toEqual({ promptTokens: 0, completionTokens: 0 });

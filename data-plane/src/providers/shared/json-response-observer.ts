@@ -60,6 +60,12 @@ export class JsonResponseObserver implements ResponseObserver {
     return EMPTY_BUFFER;
   }
 
+  /** A body too large to parse whole: its first and its last EDGE_BYTES (at least), as Latin-1 text; else null. */
+  edges(): { readonly head: string; readonly tail: string } | null {
+    if (this.head === null) return null;
+    return { head: this.head.toString('latin1'), tail: Buffer.concat(this.chunks, this.tailLength).toString('latin1') };
+  }
+
   result(): ObservedUsage {
     if (this.head === null) {
       const { chunks } = this;
@@ -141,7 +147,7 @@ export function findUsageMember(text: string, reader: Pick<JsonUsageReader, 'usa
 }
 
 /** The JSON object text starting at `open` (a `{`), or null when it does not end within `text`. */
-function balancedObjectAt(text: string, open: number): string | null {
+export function balancedObjectAt(text: string, open: number): string | null {
   let depth = 0;
   let inString = false;
   for (let i = open; i < text.length; i += 1) {

@@ -11,6 +11,7 @@ import { openAiOperation } from './openai-compatible-path';
 import { decodePathSegment } from './path-segment';
 import { openAiStreamErrorStatus } from './openai-compatible-stream-error';
 import { SseResponseObserver } from './sse-response-observer';
+import { UsageObjectScanner } from './usage-object-scanner';
 import { NOTHING_TO_COUNT, PassThroughObserver, type UsageTally } from './usage-tally';
 
 /** A request as the differences see it. */
@@ -75,6 +76,7 @@ export function createOpenAiCompatibleUsageAccounting(differences: OpenAiCompati
       const model = differences.modelFromPath?.(providerPath) ?? stringMember(json, 'model');
       const operation = openAiOperation(providerPath);
       const file = fileContentOf(providerPath);
+      const inline = readsJobInline(providerPath, query);
       const prepared: PreparedRequest = {
         body,
         json,
@@ -84,6 +86,7 @@ export function createOpenAiCompatibleUsageAccounting(differences: OpenAiCompati
         maxCompletionTokens: chargesNoTokens(operation) ? 0 : completionLimit(json, ['max_completion_tokens', 'max_tokens', 'max_output_tokens'], 'n'),
         stripUsageChunk: false,
         ...(file === null ? {} : { resultsOf: file }),
+        ...(inline ? { readsInlineResults: true } : {}),
       };
       if (!prepared.stream || !isJsonObject(json) || !STREAM_OPTIONS_OPERATIONS.has(prepared.operation)) return prepared;
       if (!differences.acceptsStreamOptions({ providerPath, json, query })) return prepared;
@@ -114,7 +117,7 @@ export function createOpenAiCompatibleUsageAccounting(differences: OpenAiCompati
         return new SseResponseObserver(readOpenAiEvent, prepared.stripUsageChunk);
       }
       if (kind === 'json' || kind === 'none') {
-        if (isRetrieval(prepared)) return new JsonResponseObserver(RETRIEVAL_JSON_READER);
+        if (isRetrieval(prepared)) return prepared.readsInlineResults === true ? new InlineResultsObserver() : new JsonResponseObserver(RETRIEVAL_JSON_READER);
         const unbilled = prepared.operation === 'other' && differences.reportsUsageOfEveryTokenCharge === true;
         return new JsonResponseObserver(unbilled ? UNKNOWN_OPERATION_JSON_READER : OPENAI_JSON_READER);
       }
@@ -239,6 +242,56 @@ const FINISHED_MISTRAL_JOB_STATUSES: ReadonlySet<unknown> = new Set(['SUCCESS', 
 function finishedInlineBatchOutputs(body: JsonObject): readonly unknown[] | null {
   if (body.object !== 'batch' || !FINISHED_MISTRAL_JOB_STATUSES.has(body.status)) return null;
   return Array.isArray(body.outputs) ? body.outputs : null;
+}
+
+/** `…/batch/jobs/{job_id}` (Mistral): one batch job. */
+const BATCH_JOB = /\/batch\/jobs\/[^/]+\/?$/;
+
+/** Whether the request reads a batch job with its results (`?inline=true`). */
+function readsJobInline(providerPath: string, query: string | undefined): boolean {
+  if (query === undefined || query.length <= 1 || !BATCH_JOB.test(providerPath)) return false;
+  return new URLSearchParams(query.startsWith('?') ? query.slice(1) : query).get('inline') === 'true';
+}
+
+/**
+ * A Mistral batch job read with `?inline=true`. Up to MAX_PARSED_JSON_BYTES it is parsed whole, as
+ * every retrieval is (RETRIEVAL_JSON_READER: a finished job's outputs summed). A larger one (its
+ * outputs, a few KB each, past a few hundred requests) is not held: the usage objects of its outputs
+ * are summed as they stream past (UsageObjectScanner; only successful results carry one), and the
+ * job's own members are read from its first and last EDGE_BYTES, where they are (`id`, `object`,
+ * `output_file` before `outputs`, `status` after). Without this a client that reads its results
+ * only inline would never be charged for a large job.
+ */
+class InlineResultsObserver implements ResponseObserver {
+  private readonly whole = new JsonResponseObserver(RETRIEVAL_JSON_READER);
+  private readonly scanner = new UsageObjectScanner(openAiUsage);
+
+  write(chunk: Buffer): Buffer {
+    this.scanner.write(chunk);
+    return this.whole.write(chunk);
+  }
+
+  flush(): Buffer {
+    return this.whole.flush();
+  }
+
+  result(): ObservedUsage {
+    const edges = this.whole.edges();
+    if (edges === null) return this.whole.result();
+    const { head, tail } = edges;
+    const status = lastMatch(tail, /"status"\s*:\s*"([A-Z_]+)"/g) ?? lastMatch(head, /"status"\s*:\s*"([A-Z_]+)"/g);
+    const usage = this.scanner.total;
+    const isJob = /"object"\s*:\s*"batch"/.test(head) || /"object"\s*:\s*"batch"/.test(tail);
+    if (!isJob || !FINISHED_MISTRAL_JOB_STATUSES.has(status) || usage === null) return { usage: NO_TOKENS, completionText: '', complete: true };
+    const id = /"output_file"\s*:\s*"([^"\\]{1,200})"/.exec(head)?.[1] ?? /"output_file"\s*:\s*"([^"\\]{1,200})"/.exec(tail)?.[1] ?? /^\s*\{\s*"id"\s*:\s*"([^"\\]{1,200})"/.exec(head)?.[1];
+    return { usage, completionText: '', complete: true, ...(id === undefined ? {} : { jobId: id }) };
+  }
+}
+
+function lastMatch(text: string, pattern: RegExp): string | null {
+  let found: string | null = null;
+  for (const match of text.matchAll(pattern)) found = match[1];
+  return found;
 }
 
 /**
