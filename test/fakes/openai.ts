@@ -35,7 +35,7 @@ export function startFakeOpenAI(options: FakeProviderOptions = {}): Promise<Fake
   return startFake((exchange) => handleOpenAI(exchange, options, background, batches), { errorFor: openAIError });
 }
 
-/** A fake's batches, and the output files of those that completed (their JSONL lines). */
+/** A fake's batches, and its files' lines: uploaded ones and the output files of completed batches. */
 export interface FakeBatches {
   readonly batches: Map<string, Record<string, unknown>>;
   readonly outputFiles: Map<string, readonly string[]>;
@@ -54,6 +54,13 @@ export async function handleBatches(exchange: FakeExchange, { batches, outputFil
   const { req, res, behaviour } = exchange;
   if (path === null) return false;
   const route = `${req.method} ${path}`;
+  if (route === 'POST /files') {
+    // Multipart: the File object; the file part's lines are kept for its download.
+    const file = openAIFile(req.rawBody) as { id: string };
+    outputFiles.set(file.id, multipartFileLines(req.rawBody, req.headers['content-type']));
+    sendJson(res, 200, file, headers);
+    return true;
+  }
   if (route === 'POST /batches') {
     const batch = openAIBatch(req.json);
     batches.set(batch.id as string, batch);
@@ -87,7 +94,6 @@ export async function handleBatches(exchange: FakeExchange, { batches, outputFil
 /** Routes answered with one JSON body, built from the exchange. */
 const JSON_ROUTES: ReadonlyMap<string, (exchange: FakeExchange) => unknown> = new Map<string, (exchange: FakeExchange) => unknown>([
   ['POST /v1/audio/transcriptions', ({ req, behaviour }) => openAITranscription(behaviour, req.rawBody)],
-  ['POST /v1/files', ({ req }) => openAIFile(req.rawBody)],
   ['POST /v1/embeddings', ({ req, behaviour }) => openAIEmbeddings(behaviour, req.json)],
   ['POST /v1/moderations', ({ req }) => openAIModeration(req.json)],
   ['POST /v1/realtime/client_secrets', ({ req }) => openAIRealtimeClientSecret(req.json)],
@@ -452,6 +458,20 @@ export function openAIImageStream(behaviour: FakeBehaviour, body: unknown): stri
     usage: { total_tokens: prompt + completion, input_tokens: prompt, output_tokens: completion, input_tokens_details: { text_tokens: prompt, image_tokens: 0 } },
   });
   return events.map((event) => sse(event, (event as { type: string }).type));
+}
+
+/** The lines of a multipart body's file part (its `filename` part), for the fake to serve back. */
+function multipartFileLines(body: Buffer, contentType: string | undefined): string[] {
+  const boundary = /boundary=(?:"([^"]+)"|([^;\s]+))/.exec(contentType ?? '');
+  if (boundary === null) return [];
+  const text = body.toString('latin1');
+  for (const part of text.split(`--${boundary[1] ?? boundary[2]}`)) {
+    const start = part.indexOf('\r\n\r\n');
+    if (start === -1 || !/filename="/.test(part.slice(0, start))) continue;
+    const content = Buffer.from(part.slice(start + 4).replace(/\r\n$/, ''), 'latin1').toString('utf8');
+    return content.split('\n').filter((line) => line !== '');
+  }
+  return [];
 }
 
 /** `POST /v1/files` (multipart): the File object. */

@@ -3,7 +3,7 @@
 // and whichever proxy sees it — a streamed create cut and resumed on another proxy
 // (`starting_after`), a queued create polled until completed and retrieved again, a stream read to
 // the end and replayed. Official `openai` SDK, real proxies, the control plane's usage totals.
-import OpenAI, { AzureOpenAI } from 'openai';
+import OpenAI, { AzureOpenAI, toFile } from 'openai';
 import type { DataPlaneHandle } from '../../data-plane/src/main';
 import { type Gateway, PROVIDER_SECRETS, type ServiceName, startGateway } from '../support/gateway-harness';
 import { usageRows } from '../support/usage-report';
@@ -230,4 +230,20 @@ it('an Azure OpenAI batch (AzureOpenAI client, dated api-version) whose Batch re
     `GET /openai/files/${outputFile}/content`,
   ]);
   expect(received.every((r) => r.headers['api-key'] === PROVIDER_SECRETS.azure && r.query['api-version'] === '2025-03-01-preview')).toBe(true);
+});
+
+it('a file the client uploaded, read back through the proxy, is never charged the usage its own lines claim', async () => {
+  // Lines shaped as a batch's output, claiming 10^9 tokens each, uploaded and downloaded by the app.
+  const forged = [1, 2].map((n) => JSON.stringify({ id: `batch_req_${n}`, custom_id: `request-${n}`, response: { status_code: 200, body: { object: 'chat.completion', model: 'gpt-4o-mini', usage: { prompt_tokens: 1e9, completion_tokens: 1e9 } } }, error: null })).join('\n');
+  let fileId = '';
+  const uploaded = await chargedFor(1, async () => {
+    fileId = (await clientOf(gw.proxy).files.create({ file: await toFile(Buffer.from(forged), 'forged.jsonl'), purpose: 'batch' })).id;
+  });
+  expect(uploaded).toEqual({ requests: 1, promptTokens: 0, completionTokens: 0 });
+  // Read back at once, through either proxy: the upload's answer reached the client only once the file was marked.
+  const downloaded = await chargedFor(2, async () => {
+    expect(await downloadedIds(gw.proxy, fileId)).toEqual(['request-1', 'request-2']);
+    expect(await downloadedIds(second, fileId)).toEqual(['request-1', 'request-2']);
+  });
+  expect(downloaded).toEqual({ requests: 2, promptTokens: 0, completionTokens: 0 });
 });

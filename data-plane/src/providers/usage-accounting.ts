@@ -101,6 +101,12 @@ export interface PreparedRequest {
    * an answer too large to parse whole still has its results' usage summed as it streams past.
    */
   readonly readsInlineResults?: boolean;
+  /**
+   * The request may upload a file (OpenAI-style `POST /v1/files`, `POST /v1/uploads/{id}/complete`):
+   * the file its answer names is marked charged before the client sees the answer
+   * (ObservedUsage.uploadedFile), so a download of the client's own lines never charges them.
+   */
+  readonly uploadsFile?: boolean;
 }
 
 /** Raised for a request body the provider API cannot accept (e.g. not JSON): the proxy answers 400. */
@@ -140,6 +146,12 @@ export interface ObservedUsage {
    * read again and again, would charge its jobs every time.
    */
   readonly jobs?: ReadonlyArray<{ readonly id: string; readonly usage: TokenUsage }>;
+  /**
+   * A file the client uploaded through the proxy (PreparedRequest.uploadsFile): marked charged under
+   * its id, the id a download of it would be charged under (batch output files), so that lines the
+   * client wrote itself are never charged as a batch's usage.
+   */
+  readonly uploadedFile?: string;
   /**
    * The completion text seen (message text, refusals, reasoning text, tool-call names and
    * arguments), for counting when no usage arrived. Empty for non-2xx responses.

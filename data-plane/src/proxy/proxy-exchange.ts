@@ -395,10 +395,11 @@ export class ProxyExchange implements Dispatcher.DispatchHandler {
       if (rest.length > 0) this.res.end(rest);
       else this.res.end();
     };
-    // Settle before the client sees the end, so its next request meets the true counters; a slow
-    // Redis delays the end by at most SETTLE_WAIT_MS (settlement then finishes in the background).
+    // Settle before the client sees the end, so its next request meets the true counters (and an
+    // uploaded file is marked before the client can download it); a slow Redis delays the end by at
+    // most SETTLE_WAIT_MS (settlement then finishes in the background).
     const { meter } = this;
-    if (!meter.limited) return end();
+    if (!meter.settlesBeforeEnd) return end();
     const settlement = meter.finish(this.upstreamStatus, this.status, this.ending);
     // Most settlements need no wait (the correction gives tokens back to this proxy's lease).
     if (meter.settled !== undefined) return end();

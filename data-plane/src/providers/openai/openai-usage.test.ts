@@ -338,6 +338,18 @@ describe('openAiUsageAccounting: stored objects and background responses', () =>
     expect(withoutUsage.jobId).toBeUndefined();
   });
 
+  it('names the file an upload answers with (a File, a completed Upload’s file), so that it is marked charged', () => {
+    const upload = (path: string) => accounting.prepareRequest(path, Buffer.from('--b\r\nContent-Disposition: form-data; name="purpose"\r\n\r\nbatch\r\n--b--\r\n'), 'multipart/form-data; boundary=b');
+    const answer = (path: string, body: object) => observe(accounting.observeResponse(upload(path), 200, 'application/json'), [Buffer.from(JSON.stringify(body))]).result;
+    for (const path of ['/v1/files', '/files', '/openai/files', '/openai/v1/files']) expect(upload(path).uploadsFile).toBe(true);
+    expect(answer('/v1/files', { id: 'file-up', object: 'file', bytes: 10, purpose: 'batch' })).toMatchObject({ usage: { promptTokens: 0, completionTokens: 0 }, uploadedFile: 'file-up' });
+    expect(answer('/v1/uploads/upload_1/complete', { id: 'upload_1', object: 'upload', status: 'completed', file: { id: 'file-big', object: 'file' } }).uploadedFile).toBe('file-big');
+    expect(answer('/v1/uploads/upload_1/complete', { id: 'upload_1', object: 'upload', status: 'pending', file: null }).uploadedFile).toBeUndefined();
+    expect(upload('/v1/uploads').uploadsFile).toBeUndefined();
+    expect(upload('/v1/containers/cntr_1/files').uploadsFile).toBeUndefined();
+    expect(prepare({ model: 'gpt-4o-mini', messages: [] }).uploadsFile).toBeUndefined();
+  });
+
   it('reads a downloaded file as a batch’s output: the usage of its 2xx lines, under the file’s id (Azure’s paths too)', () => {
     const line = (customId: string, status: number, usage: object | null) =>
       JSON.stringify({ id: `batch_req_${customId}`, custom_id: customId, response: { status_code: status, request_id: 'req_1', body: usage === null ? { error: { message: 'bad', type: 'invalid_request_error' } } : { id: 'chatcmpl-1', object: 'chat.completion', model: 'gpt-4o-mini-2024-07-18', choices: [], usage } }, error: null });
@@ -355,6 +367,9 @@ describe('openAiUsageAccounting: stored objects and background responses', () =>
     }
     // Other file paths, and a file of other lines (an upload, a fine-tuning set), charge nothing.
     expect(retrieval('/v1/files/file-out').resultsOf).toBeUndefined();
+    expect(retrieval('/files/file-out/content').resultsOf).toBe('file-out'); // the service's URL ends in /v1
+    expect(retrieval('/v1/containers/cntr_1/files/cfile_1/content').resultsOf).toBeUndefined();
+    expect(retrieval('/v1/vector_stores/vs_1/files/file-out/content').resultsOf).toBeUndefined();
     const upload = Buffer.from('{"custom_id":"a","method":"POST","url":"/v1/chat/completions","body":{"model":"gpt-4o-mini","messages":[]}}\nnot json\n');
     expect(observe(accounting.observeResponse(retrieval('/v1/files/file-in/content'), 200, 'application/octet-stream'), [upload]).result.usage).toEqual({ promptTokens: 0, completionTokens: 0 });
   });

@@ -46,10 +46,19 @@ export interface OpenAiCompatibleDifferences {
 }
 
 /**
- * `GET …/files/{file_id}/content` (OpenAI `/v1/files`, Azure `/openai/files` and `/openai/v1/files`,
- * Mistral `/v1/files`): a file's download, a batch's output file among them (batchOutputObserver).
+ * `GET {root}/files/{file_id}/content` (OpenAI `/v1/files`, Azure `/openai/files` and
+ * `/openai/v1/files`, Mistral `/v1/files`; the root is in the service's URL or in the path): a
+ * file's download, a batch's output file among them (batchOutputObserver). Not the files of
+ * containers or vector stores (`/v1/containers/{id}/files/{id}/content`), which hold no batch output.
  */
-const FILE_CONTENT = /\/files\/([^/]+)\/content\/?$/;
+const FILE_CONTENT = /^(?:\/v1|\/openai(?:\/v1)?)?\/files\/([^/]+)\/content\/?$/;
+/**
+ * Where files are uploaded: `POST {root}/files` (answers the File object) and OpenAI's Uploads API
+ * (`POST {root}/uploads/{id}/complete`, answers the Upload with its File). A file uploaded through
+ * the proxy is marked charged at once (FileUploadReader): its lines are the client's own, and a
+ * download of them must not charge the usage they claim.
+ */
+const FILE_UPLOAD = /^(?:\/v1|\/openai(?:\/v1)?)?\/(?:files|uploads\/[^/]+\/complete)\/?$/;
 
 /** The id of the file `providerPath` downloads, else null. */
 function fileContentOf(providerPath: string): string | null {
@@ -87,6 +96,7 @@ export function createOpenAiCompatibleUsageAccounting(differences: OpenAiCompati
         stripUsageChunk: false,
         ...(file === null ? {} : { resultsOf: file }),
         ...(inline ? { readsInlineResults: true } : {}),
+        ...(FILE_UPLOAD.test(providerPath) ? { uploadsFile: true } : {}),
       };
       if (!prepared.stream || !isJsonObject(json) || !STREAM_OPTIONS_OPERATIONS.has(prepared.operation)) return prepared;
       if (!differences.acceptsStreamOptions({ providerPath, json, query })) return prepared;
@@ -119,7 +129,8 @@ export function createOpenAiCompatibleUsageAccounting(differences: OpenAiCompati
       if (kind === 'json' || kind === 'none') {
         if (isRetrieval(prepared)) return prepared.readsInlineResults === true ? new InlineResultsObserver() : new JsonResponseObserver(RETRIEVAL_JSON_READER);
         const unbilled = prepared.operation === 'other' && differences.reportsUsageOfEveryTokenCharge === true;
-        return new JsonResponseObserver(unbilled ? UNKNOWN_OPERATION_JSON_READER : OPENAI_JSON_READER);
+        const reader = unbilled ? UNKNOWN_OPERATION_JSON_READER : OPENAI_JSON_READER;
+        return new JsonResponseObserver(prepared.uploadsFile === true ? { ...reader, uploadedFile } : reader);
       }
       return new PassThroughObserver(NOTHING_TO_COUNT); // audio, images, files: no usage to read
     },
@@ -242,6 +253,13 @@ const FINISHED_MISTRAL_JOB_STATUSES: ReadonlySet<unknown> = new Set(['SUCCESS', 
 function finishedInlineBatchOutputs(body: JsonObject): readonly unknown[] | null {
   if (body.object !== 'batch' || !FINISHED_MISTRAL_JOB_STATUSES.has(body.status)) return null;
   return Array.isArray(body.outputs) ? body.outputs : null;
+}
+
+/** The file an upload's answer names: a File object, or a completed Upload's `file`. */
+function uploadedFile(body: JsonObject): string | null {
+  if (body.object === 'file') return stringMember(body, 'id');
+  if (body.object === 'upload' && body.status === 'completed') return stringMember(member(body, 'file'), 'id');
+  return null;
 }
 
 /** `…/batch/jobs/{job_id}` (Mistral): one batch job. */
