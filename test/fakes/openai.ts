@@ -39,10 +39,12 @@ export function startFakeOpenAI(options: FakeProviderOptions = {}): Promise<Fake
 export interface FakeBatches {
   readonly batches: Map<string, Record<string, unknown>>;
   readonly outputFiles: Map<string, readonly string[]>;
+  /** Eval runs (OpenAI Evals), by run id. */
+  readonly evalRuns: Map<string, Record<string, unknown>>;
 }
 
 export function newFakeBatches(): FakeBatches {
-  return { batches: new Map(), outputFiles: new Map() };
+  return { batches: new Map(), outputFiles: new Map(), evalRuns: new Map() };
 }
 
 /**
@@ -50,10 +52,27 @@ export function newFakeBatches(): FakeBatches {
  * `/files/{id}/content`; OpenAI's root is `/v1`, Azure's `/openai` or `/openai/v1`), null when the
  * request is not under the root: answered (true), or not one of these routes (false).
  */
-export async function handleBatches(exchange: FakeExchange, { batches, outputFiles }: FakeBatches, path: string | null, headers: Record<string, string>): Promise<boolean> {
+export async function handleBatches(exchange: FakeExchange, { batches, outputFiles, evalRuns }: FakeBatches, path: string | null, headers: Record<string, string>): Promise<boolean> {
   const { req, res, behaviour } = exchange;
   if (path === null) return false;
   const route = `${req.method} ${path}`;
+  const evalRunsPath = /^\/evals\/([^/]+)\/runs(?:\/([^/]+))?$/.exec(path);
+  if (evalRunsPath !== null) {
+    const [, evalId, runId] = evalRunsPath;
+    if (req.method === 'POST' && runId === undefined) {
+      const run = openAIEvalRun(decodeURIComponent(evalId), req.json);
+      evalRuns.set(run.id as string, run);
+      sendJson(res, 200, run, headers);
+    } else if (req.method === 'GET' && runId === undefined) {
+      const data = [...evalRuns.values()].filter((run) => run.eval_id === decodeURIComponent(evalId)).reverse().map((run) => advanceEvalRun(run, behaviour));
+      sendJson(res, 200, { object: 'list', data, first_id: (data[0]?.id as string | undefined) ?? null, last_id: (data.at(-1)?.id as string | undefined) ?? null, has_more: false }, headers);
+    } else {
+      const run = runId === undefined ? undefined : evalRuns.get(decodeURIComponent(runId));
+      if (req.method !== 'GET' || run === undefined) sendJson(res, 404, { error: { message: 'Eval run not found.', type: 'invalid_request_error', param: null, code: null } }, headers);
+      else sendJson(res, 200, advanceEvalRun(run, behaviour), headers);
+    }
+    return true;
+  }
   if (route === 'POST /files') {
     // Multipart: the File object; the file part's lines are kept for its download.
     const file = openAIFile(req.rawBody) as { id: string };
@@ -520,6 +539,49 @@ function advanceBatch(batch: Record<string, unknown>, behaviour: FakeBehaviour, 
     };
   }
   return batch;
+}
+
+/** Items an eval run's data source holds (its content is not read). */
+const EVAL_RUN_ITEMS = 3;
+
+/** `POST /v1/evals/{eval_id}/runs`: the run, queued, no model called yet. */
+function openAIEvalRun(evalId: string, body: unknown): Record<string, unknown> {
+  return {
+    object: 'eval.run',
+    id: `evalrun_${randomId(32, '0123456789abcdef')}`,
+    eval_id: evalId,
+    report_url: `https://platform.openai.com/evaluations/${evalId}`,
+    status: 'queued',
+    model: 'gpt-4o-mini',
+    name: stringField(body, 'name') ?? 'run',
+    created_at: nowSeconds(),
+    result_counts: { total: 0, errored: 0, failed: 0, passed: 0 },
+    per_model_usage: [],
+    per_testing_criteria_results: [],
+    data_source: field(body, 'data_source') ?? null,
+    metadata: field(body, 'metadata') ?? {},
+    error: null,
+  };
+}
+
+/**
+ * An eval run moves one status on per read: queued → in_progress → completed. Completed, it reports
+ * each model it called: the sampling model once per item, and a model grader once per item, each
+ * call billed `behaviour.usage`.
+ */
+function advanceEvalRun(run: Record<string, unknown>, behaviour: FakeBehaviour): Record<string, unknown> {
+  if (run.status === 'queued') run.status = 'in_progress';
+  else if (run.status === 'in_progress') {
+    const { prompt, completion, cachedRead = 0 } = behaviour.usage;
+    const usage = (model: string) => ({ model_name: model, invocation_count: EVAL_RUN_ITEMS, prompt_tokens: EVAL_RUN_ITEMS * prompt, completion_tokens: EVAL_RUN_ITEMS * completion, total_tokens: EVAL_RUN_ITEMS * (prompt + completion), cached_tokens: EVAL_RUN_ITEMS * cachedRead });
+    Object.assign(run, {
+      status: 'completed',
+      result_counts: { total: EVAL_RUN_ITEMS, errored: 0, failed: 0, passed: EVAL_RUN_ITEMS },
+      per_model_usage: [usage('gpt-4o-mini-2024-07-18'), usage('o3-mini-2025-01-31')],
+      per_testing_criteria_results: [{ testing_criteria: 'grader', passed: EVAL_RUN_ITEMS, failed: 0 }],
+    });
+  }
+  return run;
 }
 
 /** `POST /v1/batches`: the Batch object, validating. */

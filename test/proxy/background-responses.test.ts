@@ -247,3 +247,22 @@ it('a file the client uploaded, read back through the proxy, is never charged th
   });
   expect(downloaded).toEqual({ requests: 2, promptTokens: 0, completionTokens: 0 });
 });
+
+it('an eval run polled through two proxies until completed, and listed afterwards, is charged the usage of every model it called, once', async () => {
+  let runId = '';
+  const statuses: string[] = [];
+  // Created, then retrieved through alternating proxies (queued → in_progress → completed) and once more: 1 + 3 requests.
+  const charged = await chargedFor(4, async () => {
+    const run = await clientOf(gw.proxy).evals.runs.create('eval_123', { name: 'nightly', data_source: { type: 'jsonl', source: { type: 'file_id', id: 'file-abc123' } } });
+    runId = run.id;
+    for (let i = 0; i < 3; i++) statuses.push((await clientOf(i % 2 === 0 ? second : gw.proxy).evals.runs.retrieve(runId, { eval_id: 'eval_123' })).status);
+  });
+  expect(statuses).toEqual(['in_progress', 'completed', 'completed']);
+  // Three items, each sampled once and graded once by a model: 6 calls of the billed usage.
+  expect(charged).toEqual({ requests: 4, promptTokens: 6 * BILLED.prompt, completionTokens: 6 * BILLED.completion });
+  const listed = await chargedFor(1, async () => {
+    const page = await clientOf(second).evals.runs.list('eval_123');
+    expect(page.data.find((run) => run.id === runId)?.status).toBe('completed');
+  });
+  expect(listed).toEqual({ requests: 1, promptTokens: 0, completionTokens: 0 });
+});

@@ -338,6 +338,25 @@ describe('openAiUsageAccounting: stored objects and background responses', () =>
     expect(withoutUsage.jobId).toBeUndefined();
   });
 
+  it('charges an eval run when a retrieval or a list shows it finished (every model it called, under its id), nothing while it runs', () => {
+    const run = (status: string, perModel: object[]) => ({ object: 'eval.run', id: 'evalrun_1', eval_id: 'eval_1', status, per_model_usage: perModel, result_counts: { total: 2 } });
+    const used = [
+      { model_name: 'gpt-4o-mini', invocation_count: 2, prompt_tokens: 100, completion_tokens: 20, total_tokens: 120, cached_tokens: 64 },
+      { model_name: 'o3-mini', invocation_count: 2, prompt_tokens: 300, completion_tokens: 40, total_tokens: 340, cached_tokens: 0 },
+    ];
+    const read = (path: string, body: object) => observe(accounting.observeResponse(retrieval(path), 200, 'application/json'), [Buffer.from(JSON.stringify(body))]).result;
+    for (const finished of ['completed', 'failed', 'canceled']) {
+      expect(read('/v1/evals/eval_1/runs/evalrun_1', run(finished, used))).toMatchObject({ usage: { promptTokens: 400, completionTokens: 60, cachedReadTokens: 64 }, jobId: 'evalrun_1' });
+    }
+    for (const running of ['queued', 'in_progress']) {
+      const seen = read('/v1/evals/eval_1/runs/evalrun_1', run(running, used));
+      expect(seen.usage).toEqual({ promptTokens: 0, completionTokens: 0 });
+      expect(seen.jobId).toBeUndefined();
+    }
+    const list = read('/v1/evals/eval_1/runs', { object: 'list', data: [run('completed', used), { ...run('in_progress', []), id: 'evalrun_2' }], has_more: false });
+    expect(list.jobs).toEqual([{ id: 'evalrun_1', usage: { promptTokens: 400, completionTokens: 60, cachedReadTokens: 64 } }]);
+  });
+
   it('names the file an upload answers with (a File, a completed Upload’s file), so that it is marked charged', () => {
     const upload = (path: string) => accounting.prepareRequest(path, Buffer.from('--b\r\nContent-Disposition: form-data; name="purpose"\r\n\r\nbatch\r\n--b--\r\n'), 'multipart/form-data; boundary=b');
     const answer = (path: string, body: object) => observe(accounting.observeResponse(upload(path), 200, 'application/json'), [Buffer.from(JSON.stringify(body))]).result;

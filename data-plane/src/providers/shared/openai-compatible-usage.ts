@@ -214,6 +214,8 @@ const RETRIEVAL_JSON_READER: JsonUsageReader = {
   usage(body) {
     const outputs = finishedInlineBatchOutputs(body);
     if (outputs !== null) return outputs.reduce<TokenUsage>((sum, entry) => addUsage(sum, batchOutputUsage(entry) ?? NO_TOKENS), NO_TOKENS);
+    const evalRun = finishedEvalRunUsage(body);
+    if (evalRun !== null) return evalRun;
     if (finishedJobId(body) !== null) return openAiUsage(body.usage) ?? NO_TOKENS;
     return NO_TOKENS;
   },
@@ -227,17 +229,42 @@ const RETRIEVAL_JSON_READER: JsonUsageReader = {
     const jobs: Array<{ id: string; usage: TokenUsage }> = [];
     for (const item of arrayMember(body, 'data')) {
       if (!isJsonObject(item)) continue;
-      const id = finishedBatchId(item);
-      const usage = id === null ? null : openAiUsage(item.usage);
+      const batch = finishedBatchId(item);
+      const usage = batch !== null ? openAiUsage(item.usage) : finishedEvalRunUsage(item);
+      const id = batch ?? finishedEvalRunId(item);
       if (id !== null && usage !== null) jobs.push({ id, usage });
     }
     return jobs.length === 0 ? null : jobs;
   },
 };
 
-/** The id of a finished background Response or Batch (its usage final), else null. */
+/** The id of a finished background Response, Batch, eval run or inline Mistral job (its usage final), else null. */
 function finishedJobId(body: JsonObject): string | null {
-  return finishedBackgroundResponseId(body) ?? finishedBatchId(body) ?? finishedInlineBatchId(body);
+  return finishedBackgroundResponseId(body) ?? finishedBatchId(body) ?? finishedEvalRunId(body) ?? finishedInlineBatchId(body);
+}
+
+/** Statuses of an eval run whose model calls have all been made (or never will be). */
+const FINISHED_EVAL_RUN_STATUSES: ReadonlySet<unknown> = new Set(['completed', 'failed', 'canceled']);
+
+/**
+ * The id of a finished eval run (OpenAI Evals, `POST /v1/evals/{eval_id}/runs`): its model calls
+ * (the sampling model's and the model graders') ran after its create was answered, and are billed;
+ * `per_model_usage` reports them once it is finished. Else null.
+ */
+function finishedEvalRunId(body: JsonObject): string | null {
+  return body.object === 'eval.run' && FINISHED_EVAL_RUN_STATUSES.has(body.status) && Array.isArray(body.per_model_usage) ? stringMember(body, 'id') : null;
+}
+
+/** A finished eval run's usage: the sum over `per_model_usage` (cached tokens are part of the prompt, read from cache). Else null. */
+function finishedEvalRunUsage(body: JsonObject): TokenUsage | null {
+  if (finishedEvalRunId(body) === null) return null;
+  let total = NO_TOKENS;
+  for (const model of arrayMember(body, 'per_model_usage')) {
+    const prompt = tokenCount(member(model, 'prompt_tokens'));
+    if (prompt === null) continue;
+    total = addUsage(total, tokenUsage(prompt, tokenCount(member(model, 'completion_tokens')) ?? 0, { cachedRead: tokenCount(member(model, 'cached_tokens')) }));
+  }
+  return total;
 }
 
 /**
