@@ -60,6 +60,11 @@ const FILE_CONTENT = /^(?:\/v1|\/openai(?:\/v1)?)?\/files\/([^/]+)\/content\/?$/
  */
 const FILE_UPLOAD = /^(?:\/v1|\/openai(?:\/v1)?)?\/(?:files|uploads\/[^/]+\/complete)\/?$/;
 
+/** Whether `providerPath` is where files are uploaded (FILE_UPLOAD). */
+function uploadsFile(providerPath: string): boolean {
+  return (providerPath.includes('/files') || providerPath.includes('/uploads/')) && FILE_UPLOAD.test(providerPath);
+}
+
 /** The id of the file `providerPath` downloads, else null. */
 function fileContentOf(providerPath: string): string | null {
   if (!providerPath.endsWith('/content') && !providerPath.endsWith('/content/')) return null;
@@ -96,7 +101,7 @@ export function createOpenAiCompatibleUsageAccounting(differences: OpenAiCompati
         stripUsageChunk: false,
         ...(file === null ? {} : { resultsOf: file }),
         ...(inline ? { readsInlineResults: true } : {}),
-        ...(FILE_UPLOAD.test(providerPath) ? { uploadsFile: true } : {}),
+        ...(uploadsFile(providerPath) ? { uploadsFile: true } : {}),
       };
       if (!prepared.stream || !isJsonObject(json) || !STREAM_OPTIONS_OPERATIONS.has(prepared.operation)) return prepared;
       if (!differences.acceptsStreamOptions({ providerPath, json, query })) return prepared;
