@@ -11,7 +11,7 @@ import chatCompletionExample from '../fixtures/providers/azure-openai/chat-compl
 import errorExamples from '../fixtures/providers/azure-openai/errors.json';
 import firstChunkExample from '../fixtures/providers/azure-openai/stream-first-chunk.json';
 import { randomUUID } from 'node:crypto';
-import { type FakeBatches, type FakeProviderOptions, STREAM_OPTIONS_WITHOUT_STREAM, handleBatches, newFakeBatches, openAIChatStream, openAIEmbeddings, openAIUsage, streamOptionsWithoutStream } from './openai';
+import { type FakeJobs, type FakeProviderOptions, STREAM_OPTIONS_WITHOUT_STREAM, handleJobs, newFakeJobs, openAIChatStream, openAIEmbeddings, openAIUsage, streamOptionsWithoutStream } from './openai';
 import { openAIResponse, openAIResponseStream } from './openai-responses';
 import {
   type FakeBehaviour,
@@ -31,8 +31,8 @@ import {
 } from './recorder';
 
 export function startFakeAzureOpenAI(options: FakeProviderOptions = {}): Promise<FakeServer> {
-  const batches = newFakeBatches();
-  return startFake((exchange) => handleAzure(exchange, options, batches), { errorFor: azureOpenAIError });
+  const jobs = newFakeJobs();
+  return startFake((exchange) => handleAzure(exchange, options, jobs), { errorFor: azureOpenAIError });
 }
 
 /** The Batch API and its files: `/openai/{batches,files}…` (dated, api-version required) and `/openai/v1/…`. */
@@ -71,7 +71,7 @@ function azureRoute(req: RecordedRequest): AzureRoute | 'no-route' | 'api-versio
   return { operation: deployment[2] as AzureRoute['operation'], deployment: decodeURIComponent(deployment[1]) };
 }
 
-async function handleAzure(exchange: FakeExchange, options: FakeProviderOptions, batches: FakeBatches): Promise<void> {
+async function handleAzure(exchange: FakeExchange, options: FakeProviderOptions, jobs: FakeJobs): Promise<void> {
   const { req, res, behaviour } = exchange;
   const headers = { 'apim-request-id': randomUUID(), 'x-request-id': randomUUID(), 'x-ms-region': 'Sweden Central' };
   const batchApi = BATCH_API_ROUTE.exec(req.path);
@@ -80,7 +80,7 @@ async function handleAzure(exchange: FakeExchange, options: FakeProviderOptions,
     const apiVersion = req.query['api-version'];
     if (batchApi[1] === undefined && !apiVersion) sendJson(res, 404, azureOpenAIError(404, behaviour).body, headers);
     else if (options.requireApiKey !== undefined && req.headers['api-key'] !== options.requireApiKey) sendJson(res, 401, azureOpenAIError(401, behaviour).body, headers);
-    else if (!(await handleBatches(exchange, batches, batchApi[2], headers))) sendJson(res, 404, azureOpenAIError(404, behaviour).body, headers);
+    else if (!(await handleJobs(exchange, jobs, batchApi[2], headers))) sendJson(res, 404, azureOpenAIError(404, behaviour).body, headers);
     return;
   }
   const route = azureRoute(req);

@@ -31,28 +31,29 @@ export interface FakeProviderOptions {
 
 export function startFakeOpenAI(options: FakeProviderOptions = {}): Promise<FakeServer> {
   const background = new BackgroundResponses();
-  const batches = newFakeBatches();
-  return startFake((exchange) => handleOpenAI(exchange, options, background, batches), { errorFor: openAIError });
+  const jobs = newFakeJobs();
+  return startFake((exchange) => handleOpenAI(exchange, options, background, jobs), { errorFor: openAIError });
 }
 
-/** A fake's batches, and its files' lines: uploaded ones and the output files of completed batches. */
-export interface FakeBatches {
+/** A fake's jobs: its batches, eval runs and files' lines (uploaded ones and completed batches' output files). */
+export interface FakeJobs {
   readonly batches: Map<string, Record<string, unknown>>;
   readonly outputFiles: Map<string, readonly string[]>;
   /** Eval runs (OpenAI Evals), by run id. */
   readonly evalRuns: Map<string, Record<string, unknown>>;
 }
 
-export function newFakeBatches(): FakeBatches {
+export function newFakeJobs(): FakeJobs {
   return { batches: new Map(), outputFiles: new Map(), evalRuns: new Map() };
 }
 
 /**
- * The Batch API on `path`, the request's path below the API's root (`/batches`, `/batches/{id}`,
- * `/files/{id}/content`; OpenAI's root is `/v1`, Azure's `/openai` or `/openai/v1`), null when the
+ * The job APIs on `path`, the request's path below the API's root (`/files` uploads, `/batches`,
+ * `/batches/{id}`, `/files/{id}/content`, `/evals/{id}/runs[/{id}]`; OpenAI's root is `/v1`, Azure's
+ * `/openai` or `/openai/v1`), null when the
  * request is not under the root: answered (true), or not one of these routes (false).
  */
-export async function handleBatches(exchange: FakeExchange, { batches, outputFiles, evalRuns }: FakeBatches, path: string | null, headers: Record<string, string>): Promise<boolean> {
+export async function handleJobs(exchange: FakeExchange, { batches, outputFiles, evalRuns }: FakeJobs, path: string | null, headers: Record<string, string>): Promise<boolean> {
   const { req, res, behaviour } = exchange;
   if (path === null) return false;
   const route = `${req.method} ${path}`;
@@ -120,7 +121,7 @@ const JSON_ROUTES: ReadonlyMap<string, (exchange: FakeExchange) => unknown> = ne
   ['GET /v1/models', () => modelsExample],
 ]);
 
-async function handleOpenAI(exchange: FakeExchange, options: FakeProviderOptions, background: BackgroundResponses, batches: FakeBatches): Promise<void> {
+async function handleOpenAI(exchange: FakeExchange, options: FakeProviderOptions, background: BackgroundResponses, jobs: FakeJobs): Promise<void> {
   const { req, res, behaviour } = exchange;
   const headers = { 'x-request-id': `req_${randomId(32, '0123456789abcdef')}`, 'openai-processing-ms': '42' };
   if (options.requireApiKey !== undefined && req.headers.authorization !== `Bearer ${options.requireApiKey}`) {
@@ -205,7 +206,7 @@ async function handleOpenAI(exchange: FakeExchange, options: FakeProviderOptions
     else sendJson(res, 404, { error: { message: `Response with id '${id}' not found.`, type: 'invalid_request_error', param: null, code: null } }, headers);
     return;
   }
-  if (await handleBatches(exchange, batches, req.path.startsWith('/v1/') ? req.path.slice(3) : null, headers)) return;
+  if (await handleJobs(exchange, jobs, req.path.startsWith('/v1/') ? req.path.slice(3) : null, headers)) return;
   const stored = req.method === 'POST' ? /^\/v1\/chat\/completions\/([^/]+)$/.exec(req.path) : null;
   if (stored) {
     // Updates a stored completion's metadata; answers the completion, its original usage included.

@@ -104,7 +104,8 @@ export interface PreparedRequest {
   /**
    * The request may upload a file (OpenAI-style `POST /v1/files`, `POST /v1/uploads/{id}/complete`):
    * the file its answer names is marked charged before the client sees the answer
-   * (ObservedUsage.uploadedFile), so a download of the client's own lines never charges them.
+   * (a job charged 0/0 under its id, ObservedUsage.jobs), so a download of the client's own lines
+   * never charges them.
    */
   readonly uploadsFile?: boolean;
 }
@@ -140,18 +141,13 @@ export interface ObservedUsage {
    */
   readonly jobId?: string;
   /**
-   * Finished jobs a list answer shows with their final usage (OpenAI `GET /v1/batches`): each is
-   * charged once by its id, as a background Response is (usage/response-charges.ts); what is left
-   * to charge of them is this request's usage. Only with that shared record: without it a list,
-   * read again and again, would charge its jobs every time.
+   * Finished jobs an answer shows with their final usage — the Batches and eval runs of a list
+   * (`GET /v1/batches`), or a file just uploaded, as a job of 0/0 that marks its id charged (see
+   * PreparedRequest.uploadsFile): each is charged once by its id, as a background Response is
+   * (usage/response-charges.ts); what is left to charge of them is this request's usage. Only with
+   * that shared record: without it a list, read again and again, would charge its jobs every time.
    */
   readonly jobs?: ReadonlyArray<{ readonly id: string; readonly usage: TokenUsage }>;
-  /**
-   * A file the client uploaded through the proxy (PreparedRequest.uploadsFile): marked charged under
-   * its id, the id a download of it would be charged under (batch output files), so that lines the
-   * client wrote itself are never charged as a batch's usage.
-   */
-  readonly uploadedFile?: string;
   /**
    * The completion text seen (message text, refusals, reasoning text, tool-call names and
    * arguments), for counting when no usage arrived. Empty for non-2xx responses.

@@ -570,4 +570,3 @@ export class ProxyExchange implements Dispatcher.DispatchHandler {
     this.onDone();
   }
 }
-

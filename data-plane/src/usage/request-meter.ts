@@ -176,7 +176,7 @@ export class RequestMeter {
   /**
    * Whether the exchange settles before the client sees the end of the answer: a limited request (its
    * next request meets the true counters), and an upload (its file is marked charged before the
-   * client can download it: ObservedUsage.uploadedFile).
+   * client can download it: PreparedRequest.uploadsFile).
    */
   get settlesBeforeEnd(): boolean {
     return this.budgets.length > 0 || this.prepared?.uploadsFile === true;
@@ -383,15 +383,6 @@ export class RequestMeter {
 
   private settleObserved(upstreamStatus: number, clientStatus: number): SettledRequest | Promise<SettledRequest> {
     const seen = this.observer?.result() ?? null;
-    const charges = this.deps.responseCharges;
-    // An uploaded file is marked charged (nothing to charge now, nothing ever for its lines) first.
-    if (seen?.uploadedFile !== undefined && charges !== undefined && charges !== null) {
-      return charges.charge(this.service.id, seen.uploadedFile, ZERO, true).then(() => this.settleSeen(seen, upstreamStatus, clientStatus));
-    }
-    return this.settleSeen(seen, upstreamStatus, clientStatus);
-  }
-
-  private settleSeen(seen: ObservedUsage | null, upstreamStatus: number, clientStatus: number): SettledRequest | Promise<SettledRequest> {
     const prepared = this.prepared;
     const charges = this.deps.responseCharges;
     if (seen?.jobs !== undefined && seen.jobs.length > 0 && charges !== undefined && charges !== null) return this.chargeJobs(charges, seen.jobs, seen, clientStatus);

@@ -34,7 +34,7 @@ export function observe(observer: ResponseObserver, pieces: readonly Buffer[], e
 
 /** An observation as a plain object of its members, for toEqual (observers may compute some lazily). */
 export function plainObservation(observed: ObservedUsage): ObservedUsage {
-  const { usage, reportedPromptTokens, responseModel, completionText, complete, jobId, streamError, unreadable, jobs, uploadedFile } = observed;
+  const { usage, reportedPromptTokens, responseModel, completionText, complete, jobId, streamError, unreadable, jobs } = observed;
   return {
     usage,
     ...(reportedPromptTokens === undefined ? {} : { reportedPromptTokens }),
@@ -45,7 +45,6 @@ export function plainObservation(observed: ObservedUsage): ObservedUsage {
     ...(streamError === undefined ? {} : { streamError }),
     ...(unreadable === undefined ? {} : { unreadable }),
     ...(jobs === undefined ? {} : { jobs }),
-    ...(uploadedFile === undefined ? {} : { uploadedFile }),
   };
 }
 

@@ -361,9 +361,10 @@ describe('openAiUsageAccounting: stored objects and background responses', () =>
     const upload = (path: string) => accounting.prepareRequest(path, Buffer.from('--b\r\nContent-Disposition: form-data; name="purpose"\r\n\r\nbatch\r\n--b--\r\n'), 'multipart/form-data; boundary=b');
     const answer = (path: string, body: object) => observe(accounting.observeResponse(upload(path), 200, 'application/json'), [Buffer.from(JSON.stringify(body))]).result;
     for (const path of ['/v1/files', '/files', '/openai/files', '/openai/v1/files']) expect(upload(path).uploadsFile).toBe(true);
-    expect(answer('/v1/files', { id: 'file-up', object: 'file', bytes: 10, purpose: 'batch' })).toMatchObject({ usage: { promptTokens: 0, completionTokens: 0 }, uploadedFile: 'file-up' });
-    expect(answer('/v1/uploads/upload_1/complete', { id: 'upload_1', object: 'upload', status: 'completed', file: { id: 'file-big', object: 'file' } }).uploadedFile).toBe('file-big');
-    expect(answer('/v1/uploads/upload_1/complete', { id: 'upload_1', object: 'upload', status: 'pending', file: null }).uploadedFile).toBeUndefined();
+    const marked = (id: string) => [{ id, usage: { promptTokens: 0, completionTokens: 0 } }];
+    expect(answer('/v1/files', { id: 'file-up', object: 'file', bytes: 10, purpose: 'batch' })).toMatchObject({ usage: { promptTokens: 0, completionTokens: 0 }, jobs: marked('file-up') });
+    expect(answer('/v1/uploads/upload_1/complete', { id: 'upload_1', object: 'upload', status: 'completed', file: { id: 'file-big', object: 'file' } }).jobs).toEqual(marked('file-big'));
+    expect(answer('/v1/uploads/upload_1/complete', { id: 'upload_1', object: 'upload', status: 'pending', file: null }).jobs).toBeUndefined();
     expect(upload('/v1/uploads').uploadsFile).toBeUndefined();
     expect(upload('/v1/containers/cntr_1/files').uploadsFile).toBeUndefined();
     expect(prepare({ model: 'gpt-4o-mini', messages: [] }).uploadsFile).toBeUndefined();

@@ -13,10 +13,8 @@ export interface JsonUsageReader {
   text(body: JsonObject): string;
   /** The id of the job charged once whose final usage `usage()` read (see ObservedUsage.jobId), if any. */
   jobId?(body: JsonObject): string | null;
-  /** The finished jobs a list body shows with their usage (see ObservedUsage.jobs), if any. */
+  /** The finished jobs a body shows with their usage (see ObservedUsage.jobs), if any. */
   jobs?(body: JsonObject): ObservedUsage['jobs'] | null;
-  /** The file an upload's answer names (see ObservedUsage.uploadedFile), if any. */
-  uploadedFile?(body: JsonObject): string | null;
 }
 
 /**
@@ -93,7 +91,6 @@ class ParsedJsonObservation implements ObservedUsage {
   readonly responseModel: string | undefined;
   readonly jobId: string | undefined;
   readonly jobs: ObservedUsage['jobs'];
-  readonly uploadedFile: string | undefined;
   readonly complete = true;
   readonly #body: JsonObject;
   readonly #reader: JsonUsageReader;
@@ -107,7 +104,6 @@ class ParsedJsonObservation implements ObservedUsage {
     this.responseModel = isResponseModel(model) ? model : undefined;
     this.jobId = reader.jobId?.(body) ?? undefined;
     this.jobs = reader.jobs?.(body) ?? undefined;
-    this.uploadedFile = reader.uploadedFile?.(body) ?? undefined;
   }
 
   get completionText(): string {

@@ -55,21 +55,29 @@ const FILE_CONTENT = /^(?:\/v1|\/openai(?:\/v1)?)?\/files\/([^/]+)\/content\/?$/
 /**
  * Where files are uploaded: `POST {root}/files` (answers the File object) and OpenAI's Uploads API
  * (`POST {root}/uploads/{id}/complete`, answers the Upload with its File). A file uploaded through
- * the proxy is marked charged at once (FileUploadReader): its lines are the client's own, and a
+ * the proxy is marked charged at once (uploadedFileJobs): its lines are the client's own, and a
  * download of them must not charge the usage they claim.
  */
 const FILE_UPLOAD = /^(?:\/v1|\/openai(?:\/v1)?)?\/(?:files|uploads\/[^/]+\/complete)\/?$/;
+/** `…/batch/jobs/{job_id}` (Mistral): one batch job. */
+const BATCH_JOB = /\/batch\/jobs\/[^/]+\/?$/;
 
-/** Whether `providerPath` is where files are uploaded (FILE_UPLOAD). */
-function uploadsFile(providerPath: string): boolean {
-  return (providerPath.includes('/files') || providerPath.includes('/uploads/')) && FILE_UPLOAD.test(providerPath);
-}
+type JobRead = Pick<PreparedRequest, 'resultsOf' | 'readsInlineResults' | 'uploadsFile'>;
 
-/** The id of the file `providerPath` downloads, else null. */
-function fileContentOf(providerPath: string): string | null {
-  if (!providerPath.endsWith('/content') && !providerPath.endsWith('/content/')) return null;
+/**
+ * What a request on the paths of files and batch jobs does with them: downloads a file (FILE_CONTENT,
+ * its id), reads a job with its results inline (BATCH_JOB with `?inline=true`), uploads a file
+ * (FILE_UPLOAD). Null for every other request: one substring search each, on the request path.
+ */
+function jobReadOf(providerPath: string, query: string | undefined): JobRead | null {
+  if (!providerPath.includes('/files') && !providerPath.includes('/batch/') && !providerPath.includes('/uploads/')) return null;
   const file = FILE_CONTENT.exec(providerPath);
-  return file === null ? null : decodePathSegment(file[1]);
+  if (file !== null) return { resultsOf: decodePathSegment(file[1]) };
+  if (FILE_UPLOAD.test(providerPath)) return { uploadsFile: true };
+  if (query !== undefined && query.length > 1 && BATCH_JOB.test(providerPath) && new URLSearchParams(query.startsWith('?') ? query.slice(1) : query).get('inline') === 'true') {
+    return { readsInlineResults: true };
+  }
+  return null;
 }
 
 /**
@@ -89,9 +97,7 @@ export function createOpenAiCompatibleUsageAccounting(differences: OpenAiCompati
       const json = parseJsonRequestBody(body, contentType);
       const model = differences.modelFromPath?.(providerPath) ?? stringMember(json, 'model');
       const operation = openAiOperation(providerPath);
-      const file = fileContentOf(providerPath);
-      const inline = readsJobInline(providerPath, query);
-      const prepared: PreparedRequest = {
+      const base: PreparedRequest = {
         body,
         json,
         model,
@@ -99,10 +105,9 @@ export function createOpenAiCompatibleUsageAccounting(differences: OpenAiCompati
         stream: member(json, 'stream') === true,
         maxCompletionTokens: chargesNoTokens(operation) ? 0 : completionLimit(json, ['max_completion_tokens', 'max_tokens', 'max_output_tokens'], 'n'),
         stripUsageChunk: false,
-        ...(file === null ? {} : { resultsOf: file }),
-        ...(inline ? { readsInlineResults: true } : {}),
-        ...(uploadsFile(providerPath) ? { uploadsFile: true } : {}),
       };
+      const jobRead = jobReadOf(providerPath, query);
+      const prepared = jobRead === null ? base : { ...base, ...jobRead };
       if (!prepared.stream || !isJsonObject(json) || !STREAM_OPTIONS_OPERATIONS.has(prepared.operation)) return prepared;
       if (!differences.acceptsStreamOptions({ providerPath, json, query })) return prepared;
       const options = json.stream_options;
@@ -135,7 +140,7 @@ export function createOpenAiCompatibleUsageAccounting(differences: OpenAiCompati
         if (isRetrieval(prepared)) return prepared.readsInlineResults === true ? new InlineResultsObserver() : new JsonResponseObserver(RETRIEVAL_JSON_READER);
         const unbilled = prepared.operation === 'other' && differences.reportsUsageOfEveryTokenCharge === true;
         const reader = unbilled ? UNKNOWN_OPERATION_JSON_READER : OPENAI_JSON_READER;
-        return new JsonResponseObserver(prepared.uploadsFile === true ? { ...reader, uploadedFile } : reader);
+        return new JsonResponseObserver(prepared.uploadsFile === true ? { ...reader, jobs: uploadedFileJobs } : reader);
       }
       return new PassThroughObserver(NOTHING_TO_COUNT); // audio, images, files: no usage to read
     },
@@ -216,60 +221,68 @@ function isRetrieval(prepared: PreparedRequest): boolean {
  * usage/response-charges.ts), however often they are retrieved.
  */
 const RETRIEVAL_JSON_READER: JsonUsageReader = {
-  usage(body) {
-    const outputs = finishedInlineBatchOutputs(body);
-    if (outputs !== null) return outputs.reduce<TokenUsage>((sum, entry) => addUsage(sum, batchOutputUsage(entry) ?? NO_TOKENS), NO_TOKENS);
-    const evalRun = finishedEvalRunUsage(body);
-    if (evalRun !== null) return evalRun;
-    if (finishedJobId(body) !== null) return openAiUsage(body.usage) ?? NO_TOKENS;
-    return NO_TOKENS;
-  },
+  usage: (body) => finishedJob(body)?.usage ?? NO_TOKENS,
   // A large retrieved body (a list, a Response with images) is never charged from a usage found in it.
   usageMember: () => null,
   text: () => '',
-  jobId: finishedJobId,
-  // `GET /v1/batches`: a client may learn a batch's output file from the list alone.
+  jobId: (body) => finishedJob(body)?.id ?? null,
+  // `GET /v1/batches`, `GET /v1/evals/{id}/runs`: a client may learn a job's results from the list alone.
   jobs(body) {
     if (body.object !== 'list') return null;
     const jobs: Array<{ id: string; usage: TokenUsage }> = [];
     for (const item of arrayMember(body, 'data')) {
-      if (!isJsonObject(item)) continue;
-      const batch = finishedBatchId(item);
-      const usage = batch !== null ? openAiUsage(item.usage) : finishedEvalRunUsage(item);
-      const id = batch ?? finishedEvalRunId(item);
-      if (id !== null && usage !== null) jobs.push({ id, usage });
+      const job = isJsonObject(item) ? finishedJob(item) : null;
+      if (job !== null && job.id !== null) jobs.push({ id: job.id, usage: job.usage });
     }
     return jobs.length === 0 ? null : jobs;
   },
 };
 
-/** The id of a finished background Response, Batch, eval run or inline Mistral job (its usage final), else null. */
-function finishedJobId(body: JsonObject): string | null {
-  return finishedBackgroundResponseId(body) ?? finishedBatchId(body) ?? finishedEvalRunId(body) ?? finishedInlineBatchId(body);
+/**
+ * A finished job an answer shows (a background Response, a Batch, an eval run, a Mistral job read
+ * inline): the id its usage is charged under, once, and that usage, final. Null for anything else,
+ * and for a job still running.
+ */
+interface FinishedJob {
+  /** Null only for a Mistral job read inline that names neither its output file nor itself: charged, not remembered. */
+  readonly id: string | null;
+  readonly usage: TokenUsage;
+}
+
+function finishedJob(body: JsonObject): FinishedJob | null {
+  switch (body.object) {
+    case 'response': {
+      const id = finishedBackgroundResponseId(body);
+      return id === null ? null : { id, usage: openAiUsage(body.usage) ?? NO_TOKENS };
+    }
+    case 'batch':
+      return finishedBatch(body) ?? finishedInlineBatch(body);
+    case 'eval.run':
+      return finishedEvalRun(body);
+    default:
+      return null;
+  }
 }
 
 /** Statuses of an eval run whose model calls have all been made (or never will be). */
 const FINISHED_EVAL_RUN_STATUSES: ReadonlySet<unknown> = new Set(['completed', 'failed', 'canceled']);
 
 /**
- * The id of a finished eval run (OpenAI Evals, `POST /v1/evals/{eval_id}/runs`): its model calls
- * (the sampling model's and the model graders') ran after its create was answered, and are billed;
- * `per_model_usage` reports them once it is finished. Else null.
+ * A finished eval run (OpenAI Evals, `POST /v1/evals/{eval_id}/runs`): its model calls (the sampling
+ * model's and the model graders') ran after its create was answered, and are billed;
+ * `per_model_usage` reports them once it is finished. Its usage is their sum (cached tokens are part
+ * of the prompt, read from cache), charged under its id.
  */
-function finishedEvalRunId(body: JsonObject): string | null {
-  return body.object === 'eval.run' && FINISHED_EVAL_RUN_STATUSES.has(body.status) && Array.isArray(body.per_model_usage) ? stringMember(body, 'id') : null;
-}
-
-/** A finished eval run's usage: the sum over `per_model_usage` (cached tokens are part of the prompt, read from cache). Else null. */
-function finishedEvalRunUsage(body: JsonObject): TokenUsage | null {
-  if (finishedEvalRunId(body) === null) return null;
-  let total = NO_TOKENS;
-  for (const model of arrayMember(body, 'per_model_usage')) {
+function finishedEvalRun(body: JsonObject): FinishedJob | null {
+  const id = stringMember(body, 'id');
+  if (id === null || !FINISHED_EVAL_RUN_STATUSES.has(body.status) || !Array.isArray(body.per_model_usage)) return null;
+  let usage = NO_TOKENS;
+  for (const model of body.per_model_usage) {
     const prompt = tokenCount(member(model, 'prompt_tokens'));
     if (prompt === null) continue;
-    total = addUsage(total, tokenUsage(prompt, tokenCount(member(model, 'completion_tokens')) ?? 0, { cachedRead: tokenCount(member(model, 'cached_tokens')) }));
+    usage = addUsage(usage, tokenUsage(prompt, tokenCount(member(model, 'completion_tokens')) ?? 0, { cachedRead: tokenCount(member(model, 'cached_tokens')) }));
   }
-  return total;
+  return { id, usage };
 }
 
 /**
@@ -279,28 +292,24 @@ function finishedEvalRunUsage(body: JsonObject): TokenUsage | null {
 const FINISHED_MISTRAL_JOB_STATUSES: ReadonlySet<unknown> = new Set(['SUCCESS', 'FAILED', 'TIMEOUT_EXCEEDED', 'CANCELLED']);
 
 /**
- * The outputs of a finished Mistral batch job read with `?inline=true`, which carries its results
- * (each an output-file line) in `outputs`; null for any other body, a job without them included.
+ * A finished Mistral batch job read with `?inline=true`, which carries its results (each an
+ * output-file line) in `outputs`: their usage summed, charged under its output file's id, the id its
+ * file download is charged under too (batchOutputObserver), so reading both charges the job once; the
+ * job's own id when it names no file. Null for a job read without its outputs.
  */
-function finishedInlineBatchOutputs(body: JsonObject): readonly unknown[] | null {
-  if (body.object !== 'batch' || !FINISHED_MISTRAL_JOB_STATUSES.has(body.status)) return null;
-  return Array.isArray(body.outputs) ? body.outputs : null;
+function finishedInlineBatch(body: JsonObject): FinishedJob | null {
+  if (!FINISHED_MISTRAL_JOB_STATUSES.has(body.status) || !Array.isArray(body.outputs)) return null;
+  const usage = body.outputs.reduce<TokenUsage>((sum, entry) => addUsage(sum, batchOutputUsage(entry) ?? NO_TOKENS), NO_TOKENS);
+  return { id: stringMember(body, 'output_file') ?? stringMember(body, 'id'), usage };
 }
-
-/** The file an upload's answer names: a File object, or a completed Upload's `file`. */
-function uploadedFile(body: JsonObject): string | null {
-  if (body.object === 'file') return stringMember(body, 'id');
-  if (body.object === 'upload' && body.status === 'completed') return stringMember(member(body, 'file'), 'id');
-  return null;
-}
-
-/** `…/batch/jobs/{job_id}` (Mistral): one batch job. */
-const BATCH_JOB = /\/batch\/jobs\/[^/]+\/?$/;
-
-/** Whether the request reads a batch job with its results (`?inline=true`). */
-function readsJobInline(providerPath: string, query: string | undefined): boolean {
-  if (query === undefined || query.length <= 1 || !BATCH_JOB.test(providerPath)) return false;
-  return new URLSearchParams(query.startsWith('?') ? query.slice(1) : query).get('inline') === 'true';
+/**
+ * The file an upload's answer names (a File object, or a completed Upload's `file`), as a job with no
+ * usage: charged once under the file's id at 0/0, that id is charged for good, and a download of the
+ * file (batchOutputObserver, same id) charges nothing, whatever its lines claim.
+ */
+function uploadedFileJobs(body: JsonObject): ObservedUsage['jobs'] | null {
+  const id = body.object === 'file' ? stringMember(body, 'id') : body.object === 'upload' && body.status === 'completed' ? stringMember(member(body, 'file'), 'id') : null;
+  return id === null ? null : [{ id, usage: NO_TOKENS }];
 }
 
 /**
@@ -328,30 +337,24 @@ class InlineResultsObserver implements ResponseObserver {
   result(): ObservedUsage {
     const edges = this.whole.edges();
     if (edges === null) return this.whole.result();
+    // The job's own members: in the head (`id`, `object`, `output_file`) or the tail (`status`), the
+    // last match of a member searched in the tail first (the outputs come between them).
     const { head, tail } = edges;
-    const status = lastMatch(tail, /"status"\s*:\s*"([A-Z_]+)"/g) ?? lastMatch(head, /"status"\s*:\s*"([A-Z_]+)"/g);
+    const jobMember = (pattern: RegExp): string | null => lastMatch(tail, pattern) ?? lastMatch(head, pattern);
     const usage = this.scanner.total;
-    const isJob = /"object"\s*:\s*"batch"/.test(head) || /"object"\s*:\s*"batch"/.test(tail);
-    if (!isJob || !FINISHED_MISTRAL_JOB_STATUSES.has(status) || usage === null) return { usage: NO_TOKENS, completionText: '', complete: true };
-    const id = /"output_file"\s*:\s*"([^"\\]{1,200})"/.exec(head)?.[1] ?? /"output_file"\s*:\s*"([^"\\]{1,200})"/.exec(tail)?.[1] ?? /^\s*\{\s*"id"\s*:\s*"([^"\\]{1,200})"/.exec(head)?.[1];
+    if (jobMember(/"object"\s*:\s*"(batch)"/g) === null || !FINISHED_MISTRAL_JOB_STATUSES.has(jobMember(/"status"\s*:\s*"([A-Z_]+)"/g)) || usage === null) {
+      return { usage: NO_TOKENS, completionText: '', complete: true };
+    }
+    const id = jobMember(/"output_file"\s*:\s*"([^"\\]{1,200})"/g) ?? /^\s*\{\s*"id"\s*:\s*"([^"\\]{1,200})"/.exec(head)?.[1];
     return { usage, completionText: '', complete: true, ...(id === undefined ? {} : { jobId: id }) };
   }
 }
 
+/** The first group of the last match of a global `pattern` in `text`, or null. */
 function lastMatch(text: string, pattern: RegExp): string | null {
   let found: string | null = null;
   for (const match of text.matchAll(pattern)) found = match[1];
   return found;
-}
-
-/**
- * What a finished Mistral job read inline is charged under: its output file's id, the id its file
- * download is charged under too (batchOutputObserver), so reading both charges the job once; the job's
- * own id when it names no file.
- */
-function finishedInlineBatchId(body: JsonObject): string | null {
-  if (finishedInlineBatchOutputs(body) === null) return null;
-  return stringMember(body, 'output_file') ?? stringMember(body, 'id');
 }
 
 /**
@@ -399,16 +402,17 @@ function batchOutputObserver(fileId: string): ResponseObserver {
 const FINISHED_BATCH_STATUSES: ReadonlySet<unknown> = new Set(['completed', 'expired', 'cancelled', 'failed']);
 
 /**
- * What a Batch whose usage is final is charged under, else null. Its `usage` (input and output tokens
- * of all its requests; OpenAI fills it for batches created since September 2025) is what the provider
- * bills. It is charged under its output file's id, the id a download of that file is charged under
- * (batchOutputObserver), so the batch is charged once whichever the client reads first; under its own
- * id when it has no output file. A finished Batch without `usage` (an older one, or an API that does
- * not report it) is not charged here, nor marked: its output file charges it.
+ * A Batch whose usage is final. Its `usage` (input and output tokens of all its requests; OpenAI fills
+ * it for batches created since September 2025) is what the provider bills. It is charged under its
+ * output file's id, the id a download of that file is charged under (batchOutputObserver), so the
+ * batch is charged once whichever the client reads first; under its own id when it has no output file.
+ * A finished Batch without `usage` (an older one, or an API that does not report it) is not charged
+ * here, nor marked: its output file charges it. Null for a batch still running.
  */
-function finishedBatchId(body: JsonObject): string | null {
-  if (body.object !== 'batch' || !FINISHED_BATCH_STATUSES.has(body.status) || openAiUsage(body.usage) === null) return null;
-  return stringMember(body, 'output_file_id') ?? stringMember(body, 'id');
+function finishedBatch(body: JsonObject): FinishedJob | null {
+  const usage = FINISHED_BATCH_STATUSES.has(body.status) ? openAiUsage(body.usage) : null;
+  const id = stringMember(body, 'output_file_id') ?? stringMember(body, 'id');
+  return usage === null || id === null ? null : { id, usage };
 }
 
 /** The id of a finished background Response (its usage final), else null. */
