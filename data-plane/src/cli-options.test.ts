@@ -26,6 +26,7 @@ describe('parseDataPlaneCliOptions', () => {
         maxBodyBytes: undefined,
         upstreamHeadersTimeoutMs: undefined,
         upstreamIdleTimeoutMs: undefined,
+        realtimeKeepaliveMs: undefined,
         shutdownGraceMs: undefined,
         accessLog: false,
         rateLimiting: { redisUrl: 'redis://127.0.0.1:6379', redisNamespace: 'tokengate', redisTimeoutMs: undefined, leaseShare: undefined, leaseCap: undefined, localShare: undefined, defaultCompletionTokens: undefined, usageReportIntervalMs: undefined },
@@ -67,6 +68,7 @@ describe('parseDataPlaneCliOptions', () => {
       TOKENGATE_MAX_BODY_BYTES: '2048',
       TOKENGATE_UPSTREAM_CA_FILE: '/cp/ca.pem',
       TOKENGATE_PROXY_LISTEN_BACKLOG: '8192',
+      TOKENGATE_REALTIME_KEEPALIVE_MS: '15000',
     });
     expect(options).toMatchObject({
       environment: 'development',
@@ -78,6 +80,7 @@ describe('parseDataPlaneCliOptions', () => {
       accessLog: true,
       upstreamAgents: { freeSocketTimeoutMs: 15_000, maxSocketsPerOrigin: null, ca: Buffer.from('CA') },
       listenBacklog: 8192,
+      realtimeKeepaliveMs: 15_000,
     });
   });
 
@@ -86,6 +89,7 @@ describe('parseDataPlaneCliOptions', () => {
     [['--environment', 'p', '--port', 'eighty'], {}, '--port (TOKENGATE_PROXY_PORT) must be an integer from 0 to 65535, got "eighty"'],
     [['--environment', 'p', '--tls-cert', '/tls/cert.pem'], {}, '--tls-cert and --tls-key go together'],
     [['--environment', 'p', '--tls-cert', '/missing', '--tls-key', '/tls/key.pem'], {}, '--tls-cert: cannot read /missing'],
+    [['--environment', 'p', '--realtime-keepalive-ms', '10'], {}, '--realtime-keepalive-ms (TOKENGATE_REALTIME_KEEPALIVE_MS) must be an integer from 100 to 3600000, got "10"'],
     [['--environment'], {}, '--environment needs a value'],
     [['--token', 'x'], {}, 'unknown flag --token'],
     [['production'], {}, 'unexpected argument "production"'],

@@ -19,6 +19,8 @@ export const DATA_PLANE_USAGE = `Usage: tokengate data-plane --environment <hand
   --max-body-bytes <n>          request body limit (TOKENGATE_MAX_BODY_BYTES), default 33554432 (32 MiB)
   --upstream-timeout-ms <n>     time to provider response headers (TOKENGATE_UPSTREAM_TIMEOUT_MS), default 60000
   --upstream-idle-timeout-ms <n> longest provider silence mid-response (TOKENGATE_UPSTREAM_IDLE_TIMEOUT_MS), default 120000
+  --realtime-keepalive-ms <n>   Realtime sessions: ping a side silent this long, close the session when it
+                                answers nothing for as long again (TOKENGATE_REALTIME_KEEPALIVE_MS), default 30000
   --upstream-ca-file <file>     PEM CA certificates trusted for https providers instead of Node's bundle
                                 (TOKENGATE_UPSTREAM_CA_FILE): private endpoints, TLS-inspecting egress
   --shutdown-grace-ms <n>       in-flight grace period on SIGTERM (TOKENGATE_SHUTDOWN_GRACE_MS), default 30000
@@ -78,6 +80,7 @@ const FLAG_VARIABLES: Readonly<Record<string, string>> = {
   'max-body-bytes': 'TOKENGATE_MAX_BODY_BYTES',
   'upstream-timeout-ms': 'TOKENGATE_UPSTREAM_TIMEOUT_MS',
   'upstream-idle-timeout-ms': 'TOKENGATE_UPSTREAM_IDLE_TIMEOUT_MS',
+  'realtime-keepalive-ms': 'TOKENGATE_REALTIME_KEEPALIVE_MS',
   'upstream-ca-file': 'TOKENGATE_UPSTREAM_CA_FILE',
   'shutdown-grace-ms': 'TOKENGATE_SHUTDOWN_GRACE_MS',
   'access-log': 'TOKENGATE_ACCESS_LOG',
@@ -211,6 +214,7 @@ export function parseDataPlaneCliOptions(
       maxBodyBytes: integer('max-body-bytes', 1, 2 ** 31),
       upstreamHeadersTimeoutMs: integer('upstream-timeout-ms', 1, 3_600_000),
       upstreamIdleTimeoutMs: integer('upstream-idle-timeout-ms', 1, 3_600_000),
+      realtimeKeepaliveMs: integer('realtime-keepalive-ms', 100, 3_600_000),
       ...(upstreamCa === undefined ? {} : { upstreamAgents: { ...DEFAULT_UPSTREAM_AGENT_OPTIONS, ca: upstreamCa } }),
       shutdownGraceMs: integer('shutdown-grace-ms', 0, 3_600_000),
       accessLog: accessLogRaw === 'true' || accessLogRaw === '1',

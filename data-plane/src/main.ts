@@ -57,6 +57,8 @@ export interface DataPlaneOptions {
   readonly upstreamHeadersTimeoutMs?: number;
   /** Longest silence inside an upstream response body; default 120 s. */
   readonly upstreamIdleTimeoutMs?: number;
+  /** Realtime sessions: a side silent this long is pinged, and cut when it answers nothing for as long again; default 30 s. */
+  readonly realtimeKeepaliveMs?: number;
   /** How long close() lets in-flight exchanges finish; default 30 s. */
   readonly shutdownGraceMs?: number;
   readonly keepAliveTimeoutMs?: number;
@@ -235,6 +237,7 @@ export async function startDataPlane(options: DataPlaneOptions): Promise<DataPla
     maxBodyBytes: options.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES,
     upstreamHeadersTimeoutMs: options.upstreamHeadersTimeoutMs ?? 60_000,
     upstreamIdleTimeoutMs: options.upstreamIdleTimeoutMs ?? 120_000,
+    realtimeKeepaliveMs: options.realtimeKeepaliveMs ?? 30_000,
     accessLog: options.accessLog ?? false,
     metering,
     upstreamCa: options.upstreamAgents?.ca,

@@ -43,6 +43,10 @@ export interface RecordedRealtimeSession {
   binary: Buffer[];
   /** The close code the fake saw (0 while open). */
   closeCode: number;
+  /** Payloads of the pings the fake received (and answered, as the provider's server does, unless frozen). */
+  pings: Buffer[];
+  /** Payloads of the pongs the fake received. */
+  pongs: Buffer[];
 }
 
 export interface FakeRealtimeServer {
@@ -56,6 +60,12 @@ export interface FakeRealtimeServer {
   sendBinary(data: Buffer): void;
   /** Closes every open session from the upstream side. */
   closeSessions(code: number, reason: string): void;
+  /**
+   * Every open session stops reading its socket: no event, no pong, no close answered, the TCP
+   * connection left open — a provider host that hung, or a connection dropped by a middlebox
+   * without a reset. Undone by reset().
+   */
+  freezeSessions(): void;
   reset(): void;
   close(): Promise<void>;
 }
@@ -131,6 +141,7 @@ export async function startFakeOpenAIRealtime(options: FakeRealtimeOptions): Pro
   const sessions: RecordedRealtimeSession[] = [];
   const refused: IncomingHttpHeaders[] = [];
   const open = new Set<WebSocket>();
+  const frozen = new Set<WebSocket>();
   const wss = new WebSocketServer({ noServer: true, perMessageDeflate: false, handleProtocols: (offered) => (offered.has('realtime') ? 'realtime' : false) });
   const server = createServer((_req, res) => {
     res.writeHead(426, { 'content-type': 'application/json' });
@@ -156,7 +167,7 @@ export async function startFakeOpenAIRealtime(options: FakeRealtimeOptions): Pro
     }
     wss.handleUpgrade(req, socket, head, (ws) => {
       const query = Object.fromEntries(url.searchParams.entries());
-      const recorded: RecordedRealtimeSession = { path: url.pathname, query, headers: req.headers, protocol: ws.protocol, events: [], binary: [], closeCode: 0 };
+      const recorded: RecordedRealtimeSession = { path: url.pathname, query, headers: req.headers, protocol: ws.protocol, events: [], binary: [], closeCode: 0, pings: [], pongs: [] };
       sessions.push(recorded);
       open.add(ws);
       serveSession(ws, recorded, behaviour.model ?? query['model'] ?? query['deployment'] ?? 'gpt-realtime');
@@ -180,6 +191,8 @@ export async function startFakeOpenAIRealtime(options: FakeRealtimeOptions): Pro
       recorded.closeCode = code;
       open.delete(ws);
     });
+    ws.on('ping', (data: Buffer) => recorded.pings.push(Buffer.from(data)));
+    ws.on('pong', (data: Buffer) => recorded.pongs.push(Buffer.from(data)));
     ws.on('message', (data: RawData, isBinary: boolean) => {
       if (isBinary) {
         recorded.binary.push(Buffer.from(data as Buffer));
@@ -261,7 +274,15 @@ export async function startFakeOpenAIRealtime(options: FakeRealtimeOptions): Pro
     closeSessions: (code, reason) => {
       for (const ws of open) ws.close(code, reason);
     },
+    freezeSessions: () => {
+      for (const ws of open) {
+        ws.pause();
+        frozen.add(ws);
+      }
+    },
     reset: () => {
+      for (const ws of frozen) ws.terminate();
+      frozen.clear();
       sessions.length = 0;
       refused.length = 0;
       behaviour.responses = defaultRealtimeResponses();

@@ -276,6 +276,71 @@ it('Azure OpenAI: AzureOpenAI + OpenAIRealtimeWS.azure, api-key swapped for the 
   expect(rows).toEqual([expect.objectContaining({ operation: 'realtime', requestModel: 'gpt-realtime-deployment', promptTokens: 120, completionTokens: 64 })]);
 });
 
+describe('keep-alive: a side that stops answering ends the session', () => {
+  /** Short, so that the tests see a few periods; the default is 30 s. */
+  const KEEPALIVE_MS = 300;
+  let proxy: DataPlaneHandle;
+  const log = new RecordLog<Record<string, unknown>>();
+  beforeAll(async () => {
+    const logger = pino({ level: 'info' }, { write: (line: string) => log.push(JSON.parse(line) as Record<string, unknown>) });
+    proxy = await gw.startProxy({ realtimeKeepaliveMs: KEEPALIVE_MS, accessLog: true, logger });
+  });
+  // Left open: the harness waits for every proxy it started to apply each change, and closes them all at the end.
+
+  /** A raw ws client (it answers pings, as the SDK's and browsers do), open with its session.created read. */
+  async function connect(service: RealtimeService): Promise<{ client: WebSocket; messages: RecordLog<string>; controls: string[] }> {
+    const client = new WebSocket(`ws://${new URL(proxy.url).host}${service.path}/realtime?model=gpt-realtime`, { headers: { authorization: `Bearer ${service.key}` } });
+    const messages = new RecordLog<string>();
+    const controls: string[] = [];
+    client.on('message', (data: Buffer) => messages.push(data.toString()));
+    client.on('ping', (data: Buffer) => controls.push(`ping ${data.toString()}`));
+    client.on('pong', (data: Buffer) => controls.push(`pong ${data.toString()}`));
+    await messages.waitFor((m) => m.includes('"session.created"'));
+    return { client, messages, controls };
+  }
+  const sessionLine = (service: RealtimeService) => log.waitFor((l) => l['msg'] === 'proxied realtime session' && l['service'] === service.id);
+
+  it('an idle session whose sides answer pings stays open and works; the pongs to the proxy’s pings reach neither endpoint', async () => {
+    const service = await realtimeService();
+    const { client, messages, controls } = await connect(service);
+    // Both sides silent: each is pinged after a quiet period, answers, and is pinged again later.
+    await waitFor(() => (fake.sessions[0]?.pings.length ?? 0) >= 2 && controls.filter((c) => c.startsWith('ping')).length >= 2, 'two keep-alive pings each way', 20_000);
+    client.send(JSON.stringify({ type: 'response.create' }));
+    await messages.waitFor((m) => m.includes('"response.done"'));
+    expect(client.readyState).toBe(WebSocket.OPEN);
+    expect(fake.sessions[0].closeCode).toBe(0);
+    expect(fake.sessions[0].pings.map(String)).toEqual(fake.sessions[0].pings.map(() => 'tokengate-keepalive'));
+    expect(new Set(controls)).toEqual(new Set(['ping tokengate-keepalive']));
+    expect(fake.sessions[0].pongs).toEqual([]);
+    // The endpoints' own pings still cross, and their pongs come back.
+    const pong = new Promise<Buffer>((resolve) => client.once('pong', resolve));
+    client.ping(Buffer.from('still there?'));
+    expect((await pong).toString()).toBe('still there?');
+    client.close(1000);
+    expect(await sessionLine(service)).toMatchObject({ status: 101, realtime: { responses: 1, clientCloseCode: 1000 } });
+  });
+
+  it('a provider that stops answering (no events, no pongs): the client gets an error event, then 1011', async () => {
+    const service = await realtimeService();
+    const { client, messages } = await connect(service);
+    const closed = new Promise<{ code: number; reason: string }>((resolve) => client.on('close', (code: number, reason: Buffer) => resolve({ code, reason: reason.toString() })));
+    fake.freezeSessions();
+    expect(await closed).toEqual({ code: 1011, reason: 'Tokengate: the provider stopped answering' });
+    const error = messages.all.map((m) => JSON.parse(m) as { type: string }).find((e) => e.type === 'error');
+    expect(error).toMatchObject({ error: { type: 'server_error', code: 'tokengate_upstream_timeout', message: expect.stringContaining('The provider stopped answering') } });
+    expect(await sessionLine(service)).toMatchObject({ status: 101, realtime: { endedBy: 'provider stopped answering', responses: 0 } });
+  });
+
+  it('a client that stops answering (reads nothing, answers no ping): the provider gets 1001 and the session ends', async () => {
+    const service = await realtimeService();
+    const { client } = await connect(service);
+    client.pause();
+    await waitFor(() => fake.sessions[0]?.closeCode === 1001, 'the provider told the client is gone', 20_000);
+    expect(await sessionLine(service)).toMatchObject({ status: 101, realtime: { endedBy: 'client stopped answering' } });
+    client.terminate();
+  });
+});
+
 // Last: the harness's settle() waits for every proxy it started, this one included once it is closed.
 it('a proxy shutting down closes its sessions with 1001 on both sides', async () => {
   const service = await realtimeService();

@@ -32,6 +32,11 @@ export interface ProxyRequestHandlerOptions {
   readonly upstreamHeadersTimeoutMs: number;
   /** Longest silence of the upstream response body once headers arrived; past it the stream is cut. */
   readonly upstreamIdleTimeoutMs: number;
+  /**
+   * Realtime sessions: a side silent for this long is pinged, and one that answers nothing for as long
+   * again is cut and the session closed (a hung host, a connection dropped without a reset).
+   */
+  readonly realtimeKeepaliveMs: number;
   /** One info line per proxied request (never keys, credentials, queries or bodies). */
   readonly accessLog: boolean;
   /** Token accounting of every request (and budgets, where the service has them). */

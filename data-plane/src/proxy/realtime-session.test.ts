@@ -1,6 +1,6 @@
 import { WebSocket } from 'ws';
 import { openAiRealtime } from '../providers/shared/openai-realtime';
-import { MessageRelay, type RelaySink, type RelaySource, splitProtocols } from './realtime-session';
+import { MessageRelay, PeerLiveness, type RelaySink, type RelaySource, splitProtocols } from './realtime-session';
 
 /** A receiving side whose writes complete when the test says so. */
 class SlowSink implements RelaySink {
@@ -49,6 +49,36 @@ describe('MessageRelay', () => {
     relay.pass(Buffer.from('late'), false);
     expect(to.sent).toEqual([]);
     expect(relay.buffered).toBe(0);
+  });
+});
+
+describe('PeerLiveness', () => {
+  /** Ends `periods` keep-alive periods; `heard[i]` says whether the peer sent something during period i. Returns the pings and the period it was found gone in. */
+  function run(heard: boolean[]): { pings: number[]; goneAt: number | null } {
+    const live = new PeerLiveness();
+    const pings: number[] = [];
+    for (let i = 0; i < heard.length; i++) {
+      if (heard[i]) live.heardFrom();
+      if (live.periodEnded(() => pings.push(i))) return { pings, goneAt: i };
+    }
+    return { pings, goneAt: null };
+  }
+
+  it('a peer that keeps talking is never pinged', () => {
+    expect(run([true, true, true, true])).toEqual({ pings: [], goneAt: null });
+  });
+
+  it('a silent period gets a ping; an answer in the next period keeps the peer, and the next silent period gets another', () => {
+    // The first period counts as heard (the session just opened).
+    expect(run([false, false, true, false, true])).toEqual({ pings: [1, 3], goneAt: null });
+  });
+
+  it('a peer that answers nothing for a whole period after its ping is gone', () => {
+    expect(run([false, false, false, true])).toEqual({ pings: [1], goneAt: 2 });
+  });
+
+  it('a peer that was heard just before its ping counts as alive (a message answers as well as a pong)', () => {
+    expect(run([false, false, false].map((_, i) => i === 2))).toEqual({ pings: [1], goneAt: null });
   });
 });
 

@@ -27,8 +27,40 @@ const MAX_MESSAGE_BYTES = 16 << 20;
 const MAX_REFUSAL_BODY_BYTES = 64 << 10;
 /** Handshake headers the WebSocket client sets itself, per connection. */
 const HANDSHAKE_HEADERS = ['sec-websocket-key', 'sec-websocket-version', 'sec-websocket-extensions', 'sec-websocket-protocol', 'host'];
+/**
+ * Whether one side of a session is alive: it sent something (a message, a ping, a pong) during the
+ * last keep-alive period, or answers the ping it got after a silent one.
+ */
+export class PeerLiveness {
+  private heard = true;
+  private pinged = false;
+
+  /** Anything came from the peer. */
+  heardFrom(): void {
+    this.heard = true;
+  }
+
+  /**
+   * One keep-alive period ended: true when the peer sent nothing since it was pinged a whole period
+   * ago (it is gone); else `ping` is called when it was silent for this period.
+   */
+  periodEnded(ping: () => void): boolean {
+    if (this.heard) {
+      this.heard = false;
+      this.pinged = false;
+      return false;
+    }
+    if (this.pinged) return true;
+    this.pinged = true;
+    ping();
+    return false;
+  }
+}
+
 /** The close code and reason a client gets when the session used up a budget. */
 const BUDGET_CLOSE_CODE = 1008;
+/** Payload of the proxy's own keep-alive pings: their pongs end at the proxy, never relayed. */
+const KEEPALIVE_PING = Buffer.from('tokengate-keepalive');
 
 /** Close codes an endpoint may send in a close frame (RFC 6455 §7.4; 1005, 1006 and 1015 are never sent). */
 function sendableCloseCode(code: number): boolean {
@@ -83,6 +115,11 @@ export class MessageRelay {
     return this.pending;
   }
 
+  /** Whether the reading side is paused (the receiving side is slow): its silence then says nothing. */
+  get holding(): boolean {
+    return this.paused;
+  }
+
   pass(data: Buffer, isBinary: boolean): void {
     if (this.to.readyState !== WebSocket.OPEN) return;
     const size = data.length;
@@ -121,6 +158,8 @@ export class RealtimeSession {
   /** Why the proxy itself ended the session, for the access log. */
   private endedBy: string | null = null;
   private finished = false;
+  /** Pings each silent side every realtimeKeepaliveMs, and ends a session whose side stopped answering. */
+  private keepalive: NodeJS.Timeout | null = null;
 
   constructor(
     private readonly options: ProxyRequestHandlerOptions,
@@ -255,16 +294,28 @@ export class RealtimeSession {
   private relay(client: WebSocket, upstream: WebSocket): void {
     const up = new MessageRelay(client, upstream);
     const down = new MessageRelay(upstream, client);
-    client.on('message', (data: RawData, isBinary: boolean) => up.pass(data as Buffer, isBinary));
+    const clientLive = new PeerLiveness();
+    const upstreamLive = new PeerLiveness();
+    client.on('message', (data: RawData, isBinary: boolean) => {
+      clientLive.heardFrom();
+      up.pass(data as Buffer, isBinary);
+    });
     upstream.on('message', (data: RawData, isBinary: boolean) => {
+      upstreamLive.heardFrom();
       if (!isBinary) this.observe(data as Buffer);
       down.pass(data as Buffer, isBinary);
     });
-    // Pings and pongs are the endpoints' own: each is passed on, and the other endpoint answers.
-    client.on('ping', (data) => this.sendControl(upstream, 'ping', data));
-    client.on('pong', (data) => this.sendControl(upstream, 'pong', data));
-    upstream.on('ping', (data) => this.sendControl(client, 'ping', data));
-    upstream.on('pong', (data) => this.sendControl(client, 'pong', data));
+    this.relayControls(client, upstream, clientLive);
+    this.relayControls(upstream, client, upstreamLive);
+    // A side the relay holds (it does not read it while the other side is slow) cannot be heard: it
+    // is judged again once read (a held side counts as heard).
+    this.keepalive = setInterval(() => {
+      if (down.holding) upstreamLive.heardFrom();
+      if (up.holding) clientLive.heardFrom();
+      if (upstreamLive.periodEnded(() => this.sendControl(upstream, 'ping', KEEPALIVE_PING))) this.peerStopped('upstream');
+      else if (clientLive.periodEnded(() => this.sendControl(client, 'ping', KEEPALIVE_PING))) this.peerStopped('client');
+    }, this.options.realtimeKeepaliveMs);
+    this.keepalive.unref();
     client.on('error', (error) => this.options.logger.debug({ requestId: this.requestId, error: error.message }, 'realtime client error'));
     client.on('close', (code: number, reason: Buffer) => {
       this.clientCloseCode = code;
@@ -275,6 +326,21 @@ export class RealtimeSession {
       this.upstreamCloseCode = code;
       this.passClose(client, code, reason);
       this.finishOnceClosed();
+    });
+  }
+
+  /**
+   * Pings and pongs are the endpoints' own: each is passed on, and the other endpoint answers; a pong
+   * to the proxy's own keep-alive ping stops here.
+   */
+  private relayControls(from: WebSocket, to: WebSocket, live: PeerLiveness): void {
+    from.on('ping', (data) => {
+      live.heardFrom();
+      this.sendControl(to, 'ping', data);
+    });
+    from.on('pong', (data) => {
+      live.heardFrom();
+      if (!data.equals(KEEPALIVE_PING)) this.sendControl(to, 'pong', data);
     });
   }
 
@@ -290,6 +356,31 @@ export class RealtimeSession {
     if (sendableCloseCode(code)) to.close(code, reason);
     else if (code === 1005) to.close();
     else to.terminate();
+  }
+
+  /**
+   * A side answered nothing, not even a ping, for a whole keep-alive period: its host hung or the
+   * connection was dropped on the way without a reset. It is cut (no close handshake to wait for) and
+   * the other side closed: a client is told why first, in the provider's error event (1011); the
+   * provider gets 1001, as when a client goes away.
+   */
+  private peerStopped(side: 'client' | 'upstream'): void {
+    const { client, upstream } = this;
+    if (client === null || upstream === null || this.endedBy !== null) return;
+    const silence = `no answer to a keep-alive ping within ${this.options.realtimeKeepaliveMs} ms`;
+    this.options.logger.warn({ requestId: this.requestId, service: this.service.id, side }, `realtime ${side} stopped answering (${silence}); closing the session`);
+    if (side === 'upstream') {
+      this.endedBy = 'provider stopped answering';
+      if (client.readyState === WebSocket.OPEN) {
+        client.send(this.realtime.errorEvent('upstream_timeout', `The provider stopped answering (${silence}). The Realtime session is closed.`, this.requestId));
+        client.close(1011, 'Tokengate: the provider stopped answering');
+      }
+      upstream.terminate();
+    } else {
+      this.endedBy = 'client stopped answering';
+      if (upstream.readyState === WebSocket.OPEN) upstream.close(1001, 'client gone');
+      client.terminate();
+    }
   }
 
   private closeBoth(clientCode: number, reason: string, upstreamCode: number): void {
@@ -369,6 +460,7 @@ export class RealtimeSession {
   private finish(): void {
     if (this.finished) return;
     this.finished = true;
+    if (this.keepalive !== null) clearInterval(this.keepalive);
     const { options, service } = this;
     options.metrics.countRequest(service.id, service.provider.label, this.status);
     if (options.accessLog) {

@@ -48,10 +48,16 @@ export const openAiRealtime: RealtimeSupport = {
     return JSON.stringify({
       type: 'error',
       event_id: `event_tokengate_${requestId}`,
-      error: { type: code === 'rate_limited' ? 'rate_limit_error' : 'invalid_request_error', code: `tokengate_${code}`, message, param: null, event_id: null },
+      error: { type: errorType(code), code: `tokengate_${code}`, message, param: null, event_id: null },
     });
   },
 };
+
+/** OpenAI's error type for a Tokengate error code: a budget's, the provider's side (server), else the request's. */
+function errorType(code: TokengateErrorCode): string {
+  if (code === 'rate_limited') return 'rate_limit_error';
+  return code.startsWith('upstream_') ? 'server_error' : 'invalid_request_error';
+}
 
 /**
  * The Realtime surfaces that connect an app straight to the provider, where the proxy never sees the
