@@ -1,5 +1,8 @@
 // Two tiers, one npm script each: unit tests live beside the code, tests spanning
 // processes (control plane + Postgres + Redis + proxy + fake providers + SDKs) under test/.
+// Both run two files at a time (package.json, --maxWorkers=2; jest's default on two cores is one):
+// each e2e file has its own database (cloned from a migrated template), Redis namespace, ports and
+// fakes, and a test that stops Redis runs its own redis-server, so files never share state.
 const fs = require('node:fs');
 const swcConfig = JSON.parse(fs.readFileSync(`${__dirname}/.swcrc`, 'utf8'));
 delete swcConfig.$schema;
