@@ -35,17 +35,22 @@ export function startFakeOpenAI(options: FakeProviderOptions = {}): Promise<Fake
   return startFake((exchange) => handleOpenAI(exchange, options, background, jobs), { errorFor: openAIError });
 }
 
-/** A fake's jobs: its batches, eval runs and files' lines (uploaded ones and completed batches' output files). */
+/** A fake's jobs: its batches, eval runs, fine-tuning jobs and files' lines (uploaded ones and completed batches' output files). */
 export interface FakeJobs {
   readonly batches: Map<string, Record<string, unknown>>;
   readonly outputFiles: Map<string, readonly string[]>;
   /** Eval runs (OpenAI Evals), by run id. */
   readonly evalRuns: Map<string, Record<string, unknown>>;
+  /** Fine-tuning jobs, by job id. */
+  readonly fineTuningJobs: Map<string, Record<string, unknown>>;
 }
 
 export function newFakeJobs(): FakeJobs {
-  return { batches: new Map(), outputFiles: new Map(), evalRuns: new Map() };
+  return { batches: new Map(), outputFiles: new Map(), evalRuns: new Map(), fineTuningJobs: new Map() };
 }
+
+/** What a fake fine-tuning job bills once it succeeded: its training set's tokens, three epochs. */
+export const FAKE_TRAINED_TOKENS = 3 * 1922;
 
 /**
  * The job APIs on `path`, the request's path below the API's root (`/files` uploads, `/batches`,
@@ -53,10 +58,32 @@ export function newFakeJobs(): FakeJobs {
  * `/openai` or `/openai/v1`), null when the
  * request is not under the root: answered (true), or not one of these routes (false).
  */
-export async function handleJobs(exchange: FakeExchange, { batches, outputFiles, evalRuns }: FakeJobs, path: string | null, headers: Record<string, string>): Promise<boolean> {
+export async function handleJobs(exchange: FakeExchange, { batches, outputFiles, evalRuns, fineTuningJobs }: FakeJobs, path: string | null, headers: Record<string, string>): Promise<boolean> {
   const { req, res, behaviour } = exchange;
   if (path === null) return false;
   const route = `${req.method} ${path}`;
+  const fineTuningPath = /^\/fine_tuning\/jobs(?:\/([^/]+)(\/cancel)?)?$/.exec(path);
+  if (fineTuningPath !== null) {
+    const [, jobId, cancel] = fineTuningPath;
+    const job = jobId === undefined ? undefined : fineTuningJobs.get(decodeURIComponent(jobId));
+    if (req.method === 'POST' && jobId === undefined) {
+      const created = openAIFineTuningJob(req.json);
+      fineTuningJobs.set(created.id as string, created);
+      sendJson(res, 200, created, headers);
+    } else if (req.method === 'GET' && jobId === undefined) {
+      const data = [...fineTuningJobs.values()].reverse().map(advanceFineTuningJob);
+      sendJson(res, 200, { object: 'list', data, has_more: false }, headers);
+    } else if (job === undefined || (cancel === undefined ? req.method !== 'GET' : req.method !== 'POST')) {
+      sendJson(res, 404, { error: { message: `Could not find fine-tune: ${jobId ?? ''}`, type: 'invalid_request_error', param: null, code: 'fine_tune_not_found' } }, headers);
+    } else if (cancel !== undefined) {
+      // Cancelled mid-training: billed for what it trained so far.
+      if (job.status !== 'succeeded' && job.status !== 'failed') Object.assign(job, { status: 'cancelled', finished_at: nowSeconds(), trained_tokens: job.status === 'running' ? Math.floor(FAKE_TRAINED_TOKENS / 3) : null });
+      sendJson(res, 200, job, headers);
+    } else {
+      sendJson(res, 200, advanceFineTuningJob(job), headers);
+    }
+    return true;
+  }
   const evalRunsPath = /^\/evals\/([^/]+)\/runs(?:\/([^/]+))?$/.exec(path);
   if (evalRunsPath !== null) {
     const [, evalId, runId] = evalRunsPath;
@@ -540,6 +567,56 @@ function advanceBatch(batch: Record<string, unknown>, behaviour: FakeBehaviour, 
     };
   }
   return batch;
+}
+
+/** `POST /v1/fine_tuning/jobs`: the job, validating its files, nothing trained yet. */
+function openAIFineTuningJob(body: unknown): Record<string, unknown> {
+  const model = stringField(body, 'model') ?? 'gpt-4o-mini-2024-07-18';
+  return {
+    object: 'fine_tuning.job',
+    id: `ftjob-${randomId(24)}`,
+    model,
+    created_at: nowSeconds(),
+    finished_at: null,
+    fine_tuned_model: null,
+    organization_id: 'org-fake',
+    result_files: [],
+    status: 'validating_files',
+    validation_file: stringField(body, 'validation_file') ?? null,
+    training_file: stringField(body, 'training_file') ?? null,
+    hyperparameters: { batch_size: 'auto', learning_rate_multiplier: 'auto', n_epochs: 'auto' },
+    trained_tokens: null,
+    error: null,
+    seed: 42,
+    estimated_finish: null,
+    integrations: [],
+    metadata: field(body, 'metadata') ?? null,
+    method: { type: 'supervised', supervised: { hyperparameters: { batch_size: 'auto', learning_rate_multiplier: 'auto', n_epochs: 'auto' } } },
+    user_provided_suffix: stringField(body, 'suffix') ?? null,
+  };
+}
+
+/**
+ * A fine-tuning job moves one status on per read: validating_files → queued → running → succeeded,
+ * when it reports its fine-tuned model and the tokens it trained on (FAKE_TRAINED_TOKENS).
+ */
+function advanceFineTuningJob(job: Record<string, unknown>): Record<string, unknown> {
+  const next: Record<string, string> = { validating_files: 'queued', queued: 'running', running: 'succeeded' };
+  const status = next[job.status as string];
+  if (status === undefined) return job;
+  job.status = status;
+  if (status === 'running') job.estimated_finish = nowSeconds() + 600;
+  if (status === 'succeeded') {
+    Object.assign(job, {
+      finished_at: nowSeconds(),
+      estimated_finish: null,
+      fine_tuned_model: `ft:${job.model as string}:org-fake::${randomId(8)}`,
+      result_files: [`file-${randomId(24)}`],
+      hyperparameters: { batch_size: 1, learning_rate_multiplier: 1.8, n_epochs: 3 },
+      trained_tokens: FAKE_TRAINED_TOKENS,
+    });
+  }
+  return job;
 }
 
 /** Items an eval run's data source holds (its content is not read). */

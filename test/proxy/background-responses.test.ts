@@ -5,6 +5,7 @@
 // the end and replayed. Official `openai` SDK, real proxies, the control plane's usage totals.
 import OpenAI, { AzureOpenAI, toFile } from 'openai';
 import type { DataPlaneHandle } from '../../data-plane/src/main';
+import { FAKE_TRAINED_TOKENS } from '../fakes/openai';
 import { type Gateway, PROVIDER_SECRETS, type ServiceName, startGateway } from '../support/gateway-harness';
 import { usageRows } from '../support/usage-report';
 import { waitFor } from '../support/wait';
@@ -265,4 +266,50 @@ it('an eval run polled through two proxies until completed, and listed afterward
     expect(page.data.find((run) => run.id === runId)?.status).toBe('completed');
   });
   expect(listed).toEqual({ requests: 1, promptTokens: 0, completionTokens: 0 });
+});
+
+describe('fine-tuning jobs: the training is billed per trained token, once the job ends', () => {
+  const create = (proxy: DataPlaneHandle) => clientOf(proxy).fineTuning.jobs.create({ model: 'gpt-4o-mini-2024-07-18', training_file: 'file-abc123' });
+
+  it('polled through two proxies until it succeeded, retrieved and listed again: charged its trained tokens once', async () => {
+    let jobId = '';
+    const statuses: string[] = [];
+    // Created (0/0: nothing trained yet), then retrieved through alternating proxies and once more: 1 + 4 requests.
+    const charged = await chargedFor(5, async () => {
+      jobId = (await create(gw.proxy)).id;
+      for (let i = 0; i < 4; i++) statuses.push((await clientOf(i % 2 === 0 ? second : gw.proxy).fineTuning.jobs.retrieve(jobId)).status);
+    });
+    expect(statuses).toEqual(['queued', 'running', 'succeeded', 'succeeded']);
+    expect(charged).toEqual({ requests: 5, promptTokens: FAKE_TRAINED_TOKENS, completionTokens: 0 });
+    const listed = await chargedFor(1, async () => {
+      const page = await clientOf(second).fineTuning.jobs.list();
+      expect(page.data.find((job) => job.id === jobId)?.trained_tokens).toBe(FAKE_TRAINED_TOKENS);
+    });
+    expect(listed).toEqual({ requests: 1, promptTokens: 0, completionTokens: 0 });
+  });
+
+  it('first seen ended in a list: charged there, and not again when retrieved', async () => {
+    let jobId = '';
+    // Each list moves every job one status on: the third shows this one succeeded.
+    const charged = await chargedFor(4, async () => {
+      jobId = (await create(second)).id;
+      for (let i = 0; i < 3; i++) await clientOf(i % 2 === 0 ? gw.proxy : second).fineTuning.jobs.list();
+    });
+    expect(charged).toEqual({ requests: 4, promptTokens: FAKE_TRAINED_TOKENS, completionTokens: 0 });
+    const retrieved = await chargedFor(1, async () => {
+      expect((await clientOf(gw.proxy).fineTuning.jobs.retrieve(jobId)).status).toBe('succeeded');
+    });
+    expect(retrieved).toEqual({ requests: 1, promptTokens: 0, completionTokens: 0 });
+  });
+
+  it('cancelled while training: charged what it trained, once', async () => {
+    const charged = await chargedFor(5, async () => {
+      const { id } = await create(gw.proxy);
+      await clientOf(second).fineTuning.jobs.retrieve(id); // queued
+      await clientOf(gw.proxy).fineTuning.jobs.retrieve(id); // running
+      expect((await clientOf(second).fineTuning.jobs.cancel(id)).status).toBe('cancelled');
+      expect((await clientOf(gw.proxy).fineTuning.jobs.retrieve(id)).trained_tokens).toBe(Math.floor(FAKE_TRAINED_TOKENS / 3));
+    });
+    expect(charged).toEqual({ requests: 5, promptTokens: Math.floor(FAKE_TRAINED_TOKENS / 3), completionTokens: 0 });
+  });
 });

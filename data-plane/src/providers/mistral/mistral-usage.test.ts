@@ -185,6 +185,18 @@ describe('mistralUsageAccounting: batch jobs', () => {
     expect(observer.result().usage).toBeNull();
   });
 
+  it('charges a fine-tuning job its trained tokens (as prompt, under its id) once it ended, nothing while it trains', () => {
+    const job = (status: string, trained: number | null) =>
+      Buffer.from(JSON.stringify({ id: 'a8f1d9c2-0000-4000-8000-000000000001', auto_start: true, model: 'open-mistral-7b', status, job_type: 'completion', created_at: 1, modified_at: 2, training_files: [FILE], object: 'job', fine_tuned_model: null, trained_tokens: trained, hyperparameters: { training_steps: 10 } }));
+    const seen = (status: string, trained: number | null) => observe(accounting.observeResponse(read('/v1/fine_tuning/jobs/a8f1d9c2-0000-4000-8000-000000000001'), 200, 'application/json'), [job(status, trained)]).result;
+    for (const ended of ['SUCCESS', 'FAILED', 'CANCELLED']) expect(seen(ended, 40960)).toMatchObject({ usage: { promptTokens: 40960, completionTokens: 0 }, jobId: 'a8f1d9c2-0000-4000-8000-000000000001' });
+    for (const status of ['QUEUED', 'VALIDATING', 'RUNNING', 'CANCELLATION_REQUESTED']) {
+      expect(seen(status, 1024)).toMatchObject({ usage: { promptTokens: 0, completionTokens: 0 } });
+      expect(seen(status, 1024).jobId).toBeUndefined();
+    }
+    expect(seen('FAILED_VALIDATION', null).jobId).toBeUndefined();
+  });
+
   it('sums the inline outputs of a finished job under its output file’s id, and charges an unfinished or file-only read nothing', () => {
     const job = (status: string, outputs: unknown) =>
       Buffer.from(JSON.stringify({ id: 'b6f9…', object: 'batch', input_files: [], endpoint: '/v1/chat/completions', model: 'mistral-small-latest', output_file: FILE, error_file: null, errors: [], outputs, status, created_at: 1, total_requests: 2, completed_requests: 2, succeeded_requests: 1, failed_requests: 1 }));

@@ -357,6 +357,23 @@ describe('openAiUsageAccounting: stored objects and background responses', () =>
     expect(list.jobs).toEqual([{ id: 'evalrun_1', usage: { promptTokens: 400, completionTokens: 60, cachedReadTokens: 64 } }]);
   });
 
+  it('charges a fine-tuning job its trained tokens (as prompt, under its id) when a retrieval or a list shows it ended, nothing while it trains', () => {
+    const job = (status: string, trained: number | null, id = 'ftjob-abc123') => ({ object: 'fine_tuning.job', id, model: 'gpt-4o-mini-2024-07-18', status, trained_tokens: trained, fine_tuned_model: null, training_file: 'file-abc', result_files: [], error: null });
+    const read = (path: string, body: object) => observe(accounting.observeResponse(retrieval(path), 200, 'application/json'), [Buffer.from(JSON.stringify(body))]).result;
+    for (const ended of ['succeeded', 'failed', 'cancelled']) {
+      expect(read('/v1/fine_tuning/jobs/ftjob-abc123', job(ended, 5768))).toMatchObject({ usage: { promptTokens: 5768, completionTokens: 0 }, jobId: 'ftjob-abc123' });
+    }
+    // Azure's path; a cancel answers the job as a retrieval does (POST without a body).
+    expect(read('/openai/fine_tuning/jobs/ftjob-abc123/cancel', job('cancelled', 1200))).toMatchObject({ usage: { promptTokens: 1200, completionTokens: 0 }, jobId: 'ftjob-abc123' });
+    for (const [status, trained] of [['validating_files', null], ['queued', null], ['running', null], ['failed', null]] as const) {
+      const seen = read('/v1/fine_tuning/jobs/ftjob-abc123', job(status, trained));
+      expect(seen.usage).toEqual({ promptTokens: 0, completionTokens: 0 });
+      expect(seen.jobId).toBeUndefined();
+    }
+    const list = read('/v1/fine_tuning/jobs', { object: 'list', data: [job('succeeded', 5768), job('running', null, 'ftjob-2')], has_more: false });
+    expect(list.jobs).toEqual([{ id: 'ftjob-abc123', usage: { promptTokens: 5768, completionTokens: 0 } }]);
+  });
+
   it('names the file an upload answers with (a File, a completed Upload’s file), so that it is marked charged', () => {
     const upload = (path: string) => accounting.prepareRequest(path, Buffer.from('--b\r\nContent-Disposition: form-data; name="purpose"\r\n\r\nbatch\r\n--b--\r\n'), 'multipart/form-data; boundary=b');
     const answer = (path: string, body: object) => observe(accounting.observeResponse(upload(path), 200, 'application/json'), [Buffer.from(JSON.stringify(body))]).result;

@@ -216,9 +216,10 @@ function isRetrieval(prepared: PreparedRequest): boolean {
 /**
  * Retrieved objects are not billed again: their usage was charged when they were created. The
  * exceptions are jobs whose creating request was answered before any usage existed: a background
- * Response (`background: true`) and a Batch (`POST /v1/batches`, which runs its requests later).
- * Their usage is charged when a retrieval shows them finished, once (the proxy remembers it by id:
- * usage/response-charges.ts), however often they are retrieved.
+ * Response (`background: true`), a Batch (`POST /v1/batches`, which runs its requests later), an
+ * eval run, a fine-tuning job (its training). Their usage is charged when a retrieval shows them
+ * finished, once (the proxy remembers it by id: usage/response-charges.ts), however often they are
+ * retrieved.
  */
 const RETRIEVAL_JSON_READER: JsonUsageReader = {
   usage: (body) => finishedJob(body)?.usage ?? NO_TOKENS,
@@ -226,7 +227,7 @@ const RETRIEVAL_JSON_READER: JsonUsageReader = {
   usageMember: () => null,
   text: () => '',
   jobId: (body) => finishedJob(body)?.id ?? null,
-  // `GET /v1/batches`, `GET /v1/evals/{id}/runs`: a client may learn a job's results from the list alone.
+  // `GET /v1/batches`, `GET /v1/evals/{id}/runs`, `GET /v1/fine_tuning/jobs`: a client may learn a job's results from the list alone.
   jobs(body) {
     if (body.object !== 'list') return null;
     const jobs: Array<{ id: string; usage: TokenUsage }> = [];
@@ -239,9 +240,9 @@ const RETRIEVAL_JSON_READER: JsonUsageReader = {
 };
 
 /**
- * A finished job an answer shows (a background Response, a Batch, an eval run, a Mistral job read
- * inline): the id its usage is charged under, once, and that usage, final. Null for anything else,
- * and for a job still running.
+ * A finished job an answer shows (a background Response, a Batch, an eval run, a fine-tuning job, a
+ * Mistral job read inline): the id its usage is charged under, once, and that usage, final. Null for
+ * anything else, and for a job still running.
  */
 interface FinishedJob {
   /** Null only for a Mistral job read inline that names neither its output file nor itself: charged, not remembered. */
@@ -259,9 +260,29 @@ function finishedJob(body: JsonObject): FinishedJob | null {
       return finishedBatch(body) ?? finishedInlineBatch(body);
     case 'eval.run':
       return finishedEvalRun(body);
+    case 'fine_tuning.job': // OpenAI, Azure OpenAI
+    case 'job': // Mistral
+      return finishedFineTuningJob(body);
     default:
       return null;
   }
+}
+
+/** Statuses of a fine-tuning job that trains no more: OpenAI's and Azure's (lower case), Mistral's (upper case). */
+const FINISHED_FINE_TUNING_STATUSES: ReadonlySet<unknown> = new Set(['succeeded', 'failed', 'cancelled', 'SUCCESS', 'FAILED', 'FAILED_VALIDATION', 'CANCELLED']);
+
+/**
+ * A fine-tuning job that trains no more (OpenAI's and Azure's `fine_tuning.job`, Mistral's `job`):
+ * its training ran after its create was answered, and is billed per trained token — `trained_tokens`,
+ * every epoch's tokens, null until the job ends. Charged as prompt tokens (what the model read; it
+ * wrote nothing) under the job's id, once. Null while it trains, and for a job that reports no count
+ * (one that failed or was cancelled before training).
+ */
+function finishedFineTuningJob(body: JsonObject): FinishedJob | null {
+  const id = stringMember(body, 'id');
+  const trained = tokenCount(body.trained_tokens);
+  if (id === null || trained === null || !FINISHED_FINE_TUNING_STATUSES.has(body.status)) return null;
+  return { id, usage: tokenUsage(trained, 0) };
 }
 
 /** Statuses of an eval run whose model calls have all been made (or never will be). */
