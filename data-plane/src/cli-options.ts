@@ -18,7 +18,8 @@ export const DATA_PLANE_USAGE = `Usage: tokengate data-plane --environment <hand
   --proxy-id <id>               identity reported to the control plane (TOKENGATE_PROXY_ID)
   --max-body-bytes <n>          request body limit (TOKENGATE_MAX_BODY_BYTES), default 33554432 (32 MiB)
   --upstream-timeout-ms <n>     time to provider response headers (TOKENGATE_UPSTREAM_TIMEOUT_MS), default 60000
-  --upstream-idle-timeout-ms <n> longest provider silence mid-response (TOKENGATE_UPSTREAM_IDLE_TIMEOUT_MS), default 120000
+  --upstream-idle-timeout-ms <n> longest provider silence mid-response, a streamed answer's or a Realtime
+                                response's (TOKENGATE_UPSTREAM_IDLE_TIMEOUT_MS), default 120000
   --realtime-keepalive-ms <n>   Realtime sessions: ping a side silent this long, close the session when it
                                 answers nothing for as long again (TOKENGATE_REALTIME_KEEPALIVE_MS), default 30000
   --upstream-ca-file <file>     PEM CA certificates trusted for https providers instead of Node's bundle

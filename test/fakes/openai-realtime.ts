@@ -28,6 +28,8 @@ export interface FakeRealtimeBehaviour {
   model?: string;
   /** Close the session from the upstream side after this many responses, with this code and reason. */
   closeAfterResponses?: { count: number; code: number; reason: string };
+  /** Responses stop after their first events (`response.created`, the output item): nothing more is sent, pings are still answered. */
+  stallResponses?: boolean;
 }
 
 export interface RecordedRealtimeSession {
@@ -235,6 +237,7 @@ export async function startFakeOpenAIRealtime(options: FakeRealtimeOptions): Pro
     send({ type: 'response.created', event_id: id('event'), response });
     const item = { id: itemId, type: 'message', status: 'in_progress', role: 'assistant', content: [] as unknown[] };
     send({ type: 'response.output_item.added', event_id: id('event'), response_id: responseId, output_index: 0, item });
+    if (behaviour.stallResponses === true) return;
     await sleep(3);
     send({ type: 'response.content_part.added', event_id: id('event'), ...common, part: audio ? { type: 'audio', transcript: '' } : { type: 'text', text: '' } });
     const words = ['Hello', ' from', ' the', ' fake', ' realtime', ' model.'];
@@ -288,6 +291,7 @@ export async function startFakeOpenAIRealtime(options: FakeRealtimeOptions): Pro
       behaviour.responses = defaultRealtimeResponses();
       delete behaviour.model;
       delete behaviour.closeAfterResponses;
+      delete behaviour.stallResponses;
     },
     close: () =>
       new Promise<void>((resolve) => {

@@ -276,14 +276,16 @@ it('Azure OpenAI: AzureOpenAI + OpenAIRealtimeWS.azure, api-key swapped for the 
   expect(rows).toEqual([expect.objectContaining({ operation: 'realtime', requestModel: 'gpt-realtime-deployment', promptTokens: 120, completionTokens: 64 })]);
 });
 
-describe('keep-alive: a side that stops answering ends the session', () => {
+describe('keep-alive: a side that stops answering ends the session, and so does a provider stalled mid-response', () => {
   /** Short, so that the tests see a few periods; the default is 30 s. */
   const KEEPALIVE_MS = 300;
+  /** The provider's longest silence inside a response (the default is 120 s); an idle session has no such limit. */
+  const IDLE_MS = 1000;
   let proxy: DataPlaneHandle;
   const log = new RecordLog<Record<string, unknown>>();
   beforeAll(async () => {
     const logger = pino({ level: 'info' }, { write: (line: string) => log.push(JSON.parse(line) as Record<string, unknown>) });
-    proxy = await gw.startProxy({ realtimeKeepaliveMs: KEEPALIVE_MS, accessLog: true, logger });
+    proxy = await gw.startProxy({ realtimeKeepaliveMs: KEEPALIVE_MS, upstreamIdleTimeoutMs: IDLE_MS, accessLog: true, logger });
   });
   // Left open: the harness waits for every proxy it started to apply each change, and closes them all at the end.
 
@@ -329,6 +331,20 @@ describe('keep-alive: a side that stops answering ends the session', () => {
     const error = messages.all.map((m) => JSON.parse(m) as { type: string }).find((e) => e.type === 'error');
     expect(error).toMatchObject({ error: { type: 'server_error', code: 'tokengate_upstream_timeout', message: expect.stringContaining('The provider stopped answering') } });
     expect(await sessionLine(service)).toMatchObject({ status: 101, realtime: { endedBy: 'provider stopped answering', responses: 0 } });
+  });
+
+  it('a provider that answers pings but sends nothing more in the middle of a response: the client gets an error event, then 1011', async () => {
+    const service = await realtimeService();
+    const { client, messages } = await connect(service);
+    fake.behaviour.stallResponses = true;
+    const closed = new Promise<{ code: number; reason: string }>((resolve) => client.on('close', (code: number, reason: Buffer) => resolve({ code, reason: reason.toString() })));
+    client.send(JSON.stringify({ type: 'response.create' }));
+    expect(await closed).toEqual({ code: 1011, reason: 'Tokengate: the provider stalled mid-response' });
+    const events = messages.all.map((m) => JSON.parse(m) as { type: string });
+    expect(events.map((e) => e.type)).toEqual(['session.created', 'response.created', 'response.output_item.added', 'error']);
+    expect(events.at(-1)).toMatchObject({ error: { type: 'server_error', code: 'tokengate_upstream_timeout', message: expect.stringContaining(`nothing for ${IDLE_MS} ms in the middle of a response`) } });
+    await waitFor(() => fake.sessions[0]?.closeCode === 1001, 'the provider closed');
+    expect(await sessionLine(service)).toMatchObject({ status: 101, realtime: { endedBy: 'provider stalled mid-response', responses: 0 } });
   });
 
   it('a client that stops answering (reads nothing, answers no ping): the provider gets 1001 and the session ends', async () => {

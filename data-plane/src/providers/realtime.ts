@@ -9,6 +9,8 @@ export interface RealtimeObservation {
   readonly usage: TokenUsage | null;
   /** The model the session runs (`session.created` / `session.updated`). */
   readonly model: string | null;
+  /** A response began (`response.created`) or ended (`response.done`, with or without usage). */
+  readonly response?: 'started' | 'ended';
 }
 
 /** Stateless; one object per provider family, shared by every session. */

@@ -30,7 +30,10 @@ export interface ProxyRequestHandlerOptions {
   readonly maxBodyBytes: number;
   /** From sending the request upstream to its response headers; past it: 504. */
   readonly upstreamHeadersTimeoutMs: number;
-  /** Longest silence of the upstream response body once headers arrived; past it the stream is cut. */
+  /**
+   * Longest silence of the upstream response body once headers arrived; past it the stream is cut.
+   * Realtime sessions: of the provider while a response is under way; past it the session is closed.
+   */
   readonly upstreamIdleTimeoutMs: number;
   /**
    * Realtime sessions: a side silent for this long is pinged, and one that answers nothing for as long

@@ -158,8 +158,12 @@ export class RealtimeSession {
   /** Why the proxy itself ended the session, for the access log. */
   private endedBy: string | null = null;
   private finished = false;
-  /** Pings each silent side every realtimeKeepaliveMs, and ends a session whose side stopped answering. */
+  /** Pings each silent side every realtimeKeepaliveMs, and ends a session whose side stopped answering (or whose provider stalled). */
   private keepalive: NodeJS.Timeout | null = null;
+  /** Responses the provider started (`response.created`) and has not ended (`response.done`). */
+  private openResponses = 0;
+  /** performance.now() of the provider's last message. */
+  private upstreamHeardAt = 0;
 
   constructor(
     private readonly options: ProxyRequestHandlerOptions,
@@ -300,8 +304,10 @@ export class RealtimeSession {
       clientLive.heardFrom();
       up.pass(data as Buffer, isBinary);
     });
+    this.upstreamHeardAt = performance.now();
     upstream.on('message', (data: RawData, isBinary: boolean) => {
       upstreamLive.heardFrom();
+      this.upstreamHeardAt = performance.now();
       if (!isBinary) this.observe(data as Buffer);
       down.pass(data as Buffer, isBinary);
     });
@@ -310,9 +316,13 @@ export class RealtimeSession {
     // A side the relay holds (it does not read it while the other side is slow) cannot be heard: it
     // is judged again once read (a held side counts as heard).
     this.keepalive = setInterval(() => {
-      if (down.holding) upstreamLive.heardFrom();
+      if (down.holding) {
+        upstreamLive.heardFrom();
+        this.upstreamHeardAt = performance.now();
+      }
       if (up.holding) clientLive.heardFrom();
-      if (upstreamLive.periodEnded(() => this.sendControl(upstream, 'ping', KEEPALIVE_PING))) this.peerStopped('upstream');
+      if (this.openResponses > 0 && performance.now() - this.upstreamHeardAt > this.options.upstreamIdleTimeoutMs) this.responseStalled();
+      else if (upstreamLive.periodEnded(() => this.sendControl(upstream, 'ping', KEEPALIVE_PING))) this.peerStopped('upstream');
       else if (clientLive.periodEnded(() => this.sendControl(client, 'ping', KEEPALIVE_PING))) this.peerStopped('client');
     }, this.options.realtimeKeepaliveMs);
     this.keepalive.unref();
@@ -383,6 +393,22 @@ export class RealtimeSession {
     }
   }
 
+  /**
+   * The provider sent nothing for upstreamIdleTimeoutMs in the middle of a response (it still
+   * answers pings): the client is told in the provider's error event and closed with 1011, the
+   * provider closed with 1001, as when a request's stream stalls (its idle timeout). The response,
+   * never done, is not charged: its usage never came.
+   */
+  private responseStalled(): void {
+    const { client, upstream } = this;
+    if (client === null || upstream === null || this.endedBy !== null) return;
+    const silence = `nothing for ${this.options.upstreamIdleTimeoutMs} ms in the middle of a response`;
+    this.options.logger.warn({ requestId: this.requestId, service: this.service.id, timeoutMs: this.options.upstreamIdleTimeoutMs }, 'realtime response stalled; closing the session');
+    this.endedBy = 'provider stalled mid-response';
+    if (client.readyState === WebSocket.OPEN) client.send(this.realtime.errorEvent('upstream_timeout', `The provider sent ${silence}. The Realtime session is closed.`, this.requestId));
+    this.closeBoth(1011, 'Tokengate: the provider stalled mid-response', 1001);
+  }
+
   private closeBoth(clientCode: number, reason: string, upstreamCode: number): void {
     const { client, upstream } = this;
     if (client !== null && client.readyState === WebSocket.OPEN) client.close(clientCode, reason);
@@ -394,6 +420,8 @@ export class RealtimeSession {
     const seen = this.realtime.observeServerMessage(message);
     if (seen === null) return;
     if (seen.model !== null) this.responseModel = seen.model;
+    if (seen.response === 'started') this.openResponses += 1;
+    else if (seen.response === 'ended') this.openResponses = Math.max(0, this.openResponses - 1);
     if (seen.usage !== null) this.account(seen.usage);
   }
 

@@ -12,14 +12,20 @@ describe('openAiRealtime', () => {
     expect(openAiRealtime.observeServerMessage(message({ type: 'response.done', event_id: 'e', response: { id: 'r', status: 'completed', usage } }))).toEqual({
       usage: { promptTokens: 230, completionTokens: 41, cachedReadTokens: 128 },
       model: null,
+      response: 'ended',
     });
   });
 
-  it('reads the session model; ignores every other event, a response.done without usage, and text that only mentions the names', () => {
+  it('tells when a response starts and ends (with or without usage), for the stall check', () => {
+    expect(openAiRealtime.observeServerMessage(message({ type: 'response.created', event_id: 'e', response: { id: 'r', status: 'in_progress', usage: null } }))).toEqual({ usage: null, model: null, response: 'started' });
+    expect(openAiRealtime.observeServerMessage(message({ type: 'response.done', response: { status: 'cancelled', usage: null } }))).toEqual({ usage: null, model: null, response: 'ended' });
+    expect(openAiRealtime.observeServerMessage(message({ type: 'response.output_text.delta', delta: 'a "response.created" event' }))).toBeNull();
+  });
+
+  it('reads the session model; ignores every other event, and text that only mentions the names', () => {
     expect(openAiRealtime.observeServerMessage(message({ type: 'session.created', session: { model: 'gpt-realtime' } }))).toEqual({ usage: null, model: 'gpt-realtime' });
     expect(openAiRealtime.observeServerMessage(message({ type: 'response.output_text.delta', delta: 'the "response.done" event' }))).toBeNull();
     expect(openAiRealtime.observeServerMessage(message({ type: 'response.output_audio.delta', delta: 'AAAA' }))).toBeNull();
-    expect(openAiRealtime.observeServerMessage(message({ type: 'response.done', response: { status: 'cancelled', usage: null } }))).toBeNull();
     expect(openAiRealtime.observeServerMessage(Buffer.from('{"type":"response.done", broken'))).toBeNull();
   });
 

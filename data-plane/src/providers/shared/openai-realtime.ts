@@ -10,6 +10,7 @@ const SESSION_PATH = /\/realtime\/?$/;
 const KEY_PROTOCOL = 'openai-insecure-api-key.';
 /** Only these server events are parsed: every other one (audio deltas are most of a session) is relayed unread. */
 const RESPONSE_DONE = '"response.done"';
+const RESPONSE_CREATED = '"response.created"';
 const SESSION_CREATED = '"session.created"';
 const SESSION_UPDATED = '"session.updated"';
 
@@ -26,16 +27,17 @@ export const openAiRealtime: RealtimeSupport = {
 
   observeServerMessage(message): RealtimeObservation | null {
     // Bytes are searched, not decoded: only the few events that can matter are turned into text.
-    if (!message.includes(RESPONSE_DONE) && !message.includes(SESSION_CREATED) && !message.includes(SESSION_UPDATED)) return null;
+    if (!message.includes(RESPONSE_DONE) && !message.includes(RESPONSE_CREATED) && !message.includes(SESSION_CREATED) && !message.includes(SESSION_UPDATED)) return null;
     const event = parseJsonObject(message.toString('utf8'));
     const type = event?.['type'];
+    if (type === 'response.created') return { usage: null, model: null, response: 'started' };
     if (type === 'response.done') {
       const usage = member(member(event, 'response'), 'usage');
-      if (usage === undefined || usage === null) return null;
+      if (usage === undefined || usage === null) return { usage: null, model: null, response: 'ended' };
       const prompt = tokenCount(member(usage, 'input_tokens')) ?? 0;
       const completion = tokenCount(member(usage, 'output_tokens')) ?? 0;
       const cached = tokenCount(member(member(usage, 'input_token_details'), 'cached_tokens'));
-      return { usage: tokenUsage(prompt, completion, { cachedRead: cached }), model: null };
+      return { usage: tokenUsage(prompt, completion, { cachedRead: cached }), model: null, response: 'ended' };
     }
     if (type === 'session.created' || type === 'session.updated') {
       const model = stringMember(member(event, 'session'), 'model');
