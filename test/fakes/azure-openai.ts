@@ -5,8 +5,9 @@
 // answers it. The v1 Responses API answers as OpenAI's does (the same Response object and events).
 // Chat completions refuse `stream_options` where Azure does: without `stream: true` (as OpenAI),
 // api-versions before 2024-09-01(-preview) and "On Your Data" requests (`data_sources`).
-// Batches (`/openai/batches`, `/openai/files/{id}/content`, and the same under `/openai/v1`) behave as
-// the fake OpenAI's: one status per read, the output file's lines each with their usage.
+// Batches (`/openai/batches`, `/openai/files/{id}/content`, and the same under `/openai/v1`) and
+// fine-tuning jobs (`/openai/fine_tuning/jobs`) behave as the fake OpenAI's: one status per read, the
+// output file's lines each with their usage, a succeeded job with its trained tokens.
 import chatCompletionExample from '../fixtures/providers/azure-openai/chat-completion.json';
 import errorExamples from '../fixtures/providers/azure-openai/errors.json';
 import firstChunkExample from '../fixtures/providers/azure-openai/stream-first-chunk.json';
@@ -35,8 +36,8 @@ export function startFakeAzureOpenAI(options: FakeProviderOptions = {}): Promise
   return startFake((exchange) => handleAzure(exchange, options, jobs), { errorFor: azureOpenAIError });
 }
 
-/** The Batch API and its files: `/openai/{batches,files}…` (dated, api-version required) and `/openai/v1/…`. */
-const BATCH_API_ROUTE = /^\/openai(\/v1)?(\/(?:batches|files)(?:\/.*)?)$/;
+/** The Batch and fine-tuning APIs and their files: `/openai/{batches,files,fine_tuning}…` (dated, api-version required) and `/openai/v1/…`. */
+const BATCH_API_ROUTE = /^\/openai(\/v1)?(\/(?:batches|files|fine_tuning)(?:\/.*)?)$/;
 
 const DEPLOYMENT_ROUTE = /^\/openai\/deployments\/([^/]+)\/(chat\/completions|embeddings)$/;
 const V1_ROUTE = /^\/openai\/v1\/(chat\/completions|embeddings|responses)$/;
@@ -76,7 +77,7 @@ async function handleAzure(exchange: FakeExchange, options: FakeProviderOptions,
   const headers = { 'apim-request-id': randomUUID(), 'x-request-id': randomUUID(), 'x-ms-region': 'Sweden Central' };
   const batchApi = BATCH_API_ROUTE.exec(req.path);
   if (batchApi !== null) {
-    // Azure's Batch API answers as OpenAI's (the same Batch object and output file lines).
+    // Azure's Batch and fine-tuning APIs answer as OpenAI's (the same Batch and job objects, output file lines).
     const apiVersion = req.query['api-version'];
     if (batchApi[1] === undefined && !apiVersion) sendJson(res, 404, azureOpenAIError(404, behaviour).body, headers);
     else if (options.requireApiKey !== undefined && req.headers['api-key'] !== options.requireApiKey) sendJson(res, 401, azureOpenAIError(401, behaviour).body, headers);

@@ -302,6 +302,22 @@ describe('fine-tuning jobs: the training is billed per trained token, once the j
     expect(retrieved).toEqual({ requests: 1, promptTokens: 0, completionTokens: 0 });
   });
 
+  it('Azure OpenAI (AzureOpenAI client): polled until it succeeded, charged its trained tokens once', async () => {
+    const azureOf = (proxy: DataPlaneHandle) => new AzureOpenAI({ endpoint: `${proxy.url}/acme${gw.services.azure.contextPath}`, apiKey: gw.services.azure.key, apiVersion: '2025-03-01-preview', maxRetries: 0 });
+    const charged = await chargedFor(
+      5,
+      async () => {
+        const { id } = await azureOf(gw.proxy).fineTuning.jobs.create({ model: 'gpt-4o-mini-2024-07-18', training_file: 'file-abc123' });
+        const statuses: string[] = [];
+        for (let i = 0; i < 4; i++) statuses.push((await azureOf(i % 2 === 0 ? second : gw.proxy).fineTuning.jobs.retrieve(id)).status);
+        expect(statuses).toEqual(['queued', 'running', 'succeeded', 'succeeded']);
+      },
+      'azure',
+    );
+    expect(charged).toEqual({ requests: 5, promptTokens: FAKE_TRAINED_TOKENS, completionTokens: 0 });
+    expect(gw.fakes.azure.received.map((r) => `${r.method} ${r.path}`)).toEqual(['POST /openai/fine_tuning/jobs', ...Array.from({ length: 4 }, () => expect.stringMatching(/^GET \/openai\/fine_tuning\/jobs\/ftjob-/))]);
+  });
+
   it('cancelled while training: charged what it trained, once', async () => {
     const charged = await chargedFor(5, async () => {
       const { id } = await create(gw.proxy);
