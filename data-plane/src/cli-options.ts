@@ -21,7 +21,7 @@ export const DATA_PLANE_USAGE = `Usage: tokengate data-plane --environment <hand
   --upstream-idle-timeout-ms <n> longest provider silence mid-response, a streamed answer's or a Realtime
                                 response's (TOKENGATE_UPSTREAM_IDLE_TIMEOUT_MS), default 120000
   --realtime-keepalive-ms <n>   Realtime sessions: ping a side silent this long, close the session when it
-                                answers nothing for as long again (TOKENGATE_REALTIME_KEEPALIVE_MS), default 30000
+                                answers nothing for twice as long again (TOKENGATE_REALTIME_KEEPALIVE_MS), default 30000
   --upstream-ca-file <file>     PEM CA certificates trusted for https providers instead of Node's bundle
                                 (TOKENGATE_UPSTREAM_CA_FILE): private endpoints, TLS-inspecting egress
   --shutdown-grace-ms <n>       in-flight grace period on SIGTERM (TOKENGATE_SHUTDOWN_GRACE_MS), default 30000

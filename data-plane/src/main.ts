@@ -57,7 +57,7 @@ export interface DataPlaneOptions {
   readonly upstreamHeadersTimeoutMs?: number;
   /** Longest silence inside an upstream response body; default 120 s. */
   readonly upstreamIdleTimeoutMs?: number;
-  /** Realtime sessions: a side silent this long is pinged, and cut when it answers nothing for as long again; default 30 s. */
+  /** Realtime sessions: a side silent this long is pinged, and cut when it answers nothing for twice as long again; default 30 s. */
   readonly realtimeKeepaliveMs?: number;
   /** How long close() lets in-flight exchanges finish; default 30 s. */
   readonly shutdownGraceMs?: number;

@@ -36,8 +36,8 @@ export interface ProxyRequestHandlerOptions {
    */
   readonly upstreamIdleTimeoutMs: number;
   /**
-   * Realtime sessions: a side silent for this long is pinged, and one that answers nothing for as long
-   * again is cut and the session closed (a hung host, a connection dropped without a reset).
+   * Realtime sessions: a side silent for this long is pinged, and one that answers nothing for twice
+   * as long again is cut and the session closed (a hung host, a connection dropped without a reset).
    */
   readonly realtimeKeepaliveMs: number;
   /** One info line per proxied request (never keys, credentials, queries or bodies). */

@@ -73,12 +73,12 @@ describe('PeerLiveness', () => {
     expect(run([false, false, true, false, true])).toEqual({ pings: [1, 3], goneAt: null });
   });
 
-  it('a peer that answers nothing for a whole period after its ping is gone', () => {
-    expect(run([false, false, false, true])).toEqual({ pings: [1], goneAt: 2 });
+  it('an answer in the second period after the ping still keeps the peer (a late tick may come before the pong is read)', () => {
+    expect(run([false, false, false, true, false, false])).toEqual({ pings: [1, 4], goneAt: null });
   });
 
-  it('a peer that was heard just before its ping counts as alive (a message answers as well as a pong)', () => {
-    expect(run([false, false, false].map((_, i) => i === 2))).toEqual({ pings: [1], goneAt: null });
+  it('a peer that answers nothing for two whole periods after its ping is gone', () => {
+    expect(run([false, false, false, false, true])).toEqual({ pings: [1], goneAt: 3 });
   });
 });
 

@@ -29,11 +29,15 @@ const MAX_REFUSAL_BODY_BYTES = 64 << 10;
 const HANDSHAKE_HEADERS = ['sec-websocket-key', 'sec-websocket-version', 'sec-websocket-extensions', 'sec-websocket-protocol', 'host'];
 /**
  * Whether one side of a session is alive: it sent something (a message, a ping, a pong) during the
- * last keep-alive period, or answers the ping it got after a silent one.
+ * last keep-alive period, or answers within two periods the ping it got after a silent one. Two, not
+ * one: a tick of the keep-alive timer that comes late (the proxy's event loop was busy) runs before
+ * the socket reads that waited meanwhile, so one silent period after the ping may only be a pong not
+ * read yet; a whole further period of reads is not.
  */
 export class PeerLiveness {
   private heard = true;
-  private pinged = false;
+  /** Keep-alive periods in a row in which nothing came: 1 gets the ping, 3 means gone. */
+  private silentPeriods = 0;
 
   /** Anything came from the peer. */
   heardFrom(): void {
@@ -41,19 +45,18 @@ export class PeerLiveness {
   }
 
   /**
-   * One keep-alive period ended: true when the peer sent nothing since it was pinged a whole period
-   * ago (it is gone); else `ping` is called when it was silent for this period.
+   * One keep-alive period ended: true when the peer sent nothing in the two periods since it was
+   * pinged (it is gone); else `ping` is called when this period was its first silent one.
    */
   periodEnded(ping: () => void): boolean {
     if (this.heard) {
       this.heard = false;
-      this.pinged = false;
+      this.silentPeriods = 0;
       return false;
     }
-    if (this.pinged) return true;
-    this.pinged = true;
-    ping();
-    return false;
+    this.silentPeriods += 1;
+    if (this.silentPeriods === 1) ping();
+    return this.silentPeriods >= 3;
   }
 }
 
@@ -321,7 +324,8 @@ export class RealtimeSession {
         this.upstreamHeardAt = performance.now();
       }
       if (up.holding) clientLive.heardFrom();
-      if (this.openResponses > 0 && performance.now() - this.upstreamHeardAt > this.options.upstreamIdleTimeoutMs) this.responseStalled();
+      // Judged after the socket reads that waited behind a late tick (setImmediate runs after them).
+      if (this.openResponses > 0 && performance.now() - this.upstreamHeardAt > this.options.upstreamIdleTimeoutMs) setImmediate(() => this.responseStalled());
       else if (upstreamLive.periodEnded(() => this.sendControl(upstream, 'ping', KEEPALIVE_PING))) this.peerStopped('upstream');
       else if (clientLive.periodEnded(() => this.sendControl(client, 'ping', KEEPALIVE_PING))) this.peerStopped('client');
     }, this.options.realtimeKeepaliveMs);
@@ -369,7 +373,7 @@ export class RealtimeSession {
   }
 
   /**
-   * A side answered nothing, not even a ping, for a whole keep-alive period: its host hung or the
+   * A side answered nothing, not even a ping, for two keep-alive periods: its host hung or the
    * connection was dropped on the way without a reset. It is cut (no close handshake to wait for) and
    * the other side closed: a client is told why first, in the provider's error event (1011); the
    * provider gets 1001, as when a client goes away.
@@ -377,7 +381,7 @@ export class RealtimeSession {
   private peerStopped(side: 'client' | 'upstream'): void {
     const { client, upstream } = this;
     if (client === null || upstream === null || this.endedBy !== null) return;
-    const silence = `no answer to a keep-alive ping within ${this.options.realtimeKeepaliveMs} ms`;
+    const silence = `no answer to a keep-alive ping within ${2 * this.options.realtimeKeepaliveMs} ms`;
     this.options.logger.warn({ requestId: this.requestId, service: this.service.id, side }, `realtime ${side} stopped answering (${silence}); closing the session`);
     if (side === 'upstream') {
       this.endedBy = 'provider stopped answering';
@@ -402,6 +406,7 @@ export class RealtimeSession {
   private responseStalled(): void {
     const { client, upstream } = this;
     if (client === null || upstream === null || this.endedBy !== null) return;
+    if (this.openResponses === 0 || performance.now() - this.upstreamHeardAt <= this.options.upstreamIdleTimeoutMs) return;
     const silence = `nothing for ${this.options.upstreamIdleTimeoutMs} ms in the middle of a response`;
     this.options.logger.warn({ requestId: this.requestId, service: this.service.id, timeoutMs: this.options.upstreamIdleTimeoutMs }, 'realtime response stalled; closing the session');
     this.endedBy = 'provider stalled mid-response';
