@@ -37,7 +37,7 @@ export function startFakeAzureOpenAI(options: FakeProviderOptions = {}): Promise
 }
 
 /** The Batch and fine-tuning APIs and their files: `/openai/{batches,files,fine_tuning}…` (dated, api-version required) and `/openai/v1/…`. */
-const BATCH_API_ROUTE = /^\/openai(\/v1)?(\/(?:batches|files|fine_tuning)(?:\/.*)?)$/;
+const JOB_API_ROUTE = /^\/openai(\/v1)?(\/(?:batches|files|fine_tuning)(?:\/.*)?)$/;
 
 const DEPLOYMENT_ROUTE = /^\/openai\/deployments\/([^/]+)\/(chat\/completions|embeddings)$/;
 const V1_ROUTE = /^\/openai\/v1\/(chat\/completions|embeddings|responses)$/;
@@ -75,13 +75,13 @@ function azureRoute(req: RecordedRequest): AzureRoute | 'no-route' | 'api-versio
 async function handleAzure(exchange: FakeExchange, options: FakeProviderOptions, jobs: FakeJobs): Promise<void> {
   const { req, res, behaviour } = exchange;
   const headers = { 'apim-request-id': randomUUID(), 'x-request-id': randomUUID(), 'x-ms-region': 'Sweden Central' };
-  const batchApi = BATCH_API_ROUTE.exec(req.path);
-  if (batchApi !== null) {
+  const jobApi = JOB_API_ROUTE.exec(req.path);
+  if (jobApi !== null) {
     // Azure's Batch and fine-tuning APIs answer as OpenAI's (the same Batch and job objects, output file lines).
     const apiVersion = req.query['api-version'];
-    if (batchApi[1] === undefined && !apiVersion) sendJson(res, 404, azureOpenAIError(404, behaviour).body, headers);
+    if (jobApi[1] === undefined && !apiVersion) sendJson(res, 404, azureOpenAIError(404, behaviour).body, headers);
     else if (options.requireApiKey !== undefined && req.headers['api-key'] !== options.requireApiKey) sendJson(res, 401, azureOpenAIError(401, behaviour).body, headers);
-    else if (!(await handleJobs(exchange, jobs, batchApi[2], headers))) sendJson(res, 404, azureOpenAIError(404, behaviour).body, headers);
+    else if (!(await handleJobs(exchange, jobs, jobApi[2], headers))) sendJson(res, 404, azureOpenAIError(404, behaviour).body, headers);
     return;
   }
   const route = azureRoute(req);

@@ -325,7 +325,7 @@ export class RealtimeSession {
       }
       if (up.holding) clientLive.heardFrom();
       // Judged after the socket reads that waited behind a late tick (setImmediate runs after them).
-      if (this.openResponses > 0 && performance.now() - this.upstreamHeardAt > this.options.upstreamIdleTimeoutMs) setImmediate(() => this.responseStalled());
+      if (this.responseStalls()) setImmediate(() => this.responseStalled());
       else if (upstreamLive.periodEnded(() => this.sendControl(upstream, 'ping', KEEPALIVE_PING))) this.peerStopped('upstream');
       else if (clientLive.periodEnded(() => this.sendControl(client, 'ping', KEEPALIVE_PING))) this.peerStopped('client');
     }, this.options.realtimeKeepaliveMs);
@@ -405,13 +405,17 @@ export class RealtimeSession {
    */
   private responseStalled(): void {
     const { client, upstream } = this;
-    if (client === null || upstream === null || this.endedBy !== null) return;
-    if (this.openResponses === 0 || performance.now() - this.upstreamHeardAt <= this.options.upstreamIdleTimeoutMs) return;
+    if (client === null || upstream === null || this.endedBy !== null || !this.responseStalls()) return;
     const silence = `nothing for ${this.options.upstreamIdleTimeoutMs} ms in the middle of a response`;
     this.options.logger.warn({ requestId: this.requestId, service: this.service.id, timeoutMs: this.options.upstreamIdleTimeoutMs }, 'realtime response stalled; closing the session');
     this.endedBy = 'provider stalled mid-response';
     if (client.readyState === WebSocket.OPEN) client.send(this.realtime.errorEvent('upstream_timeout', `The provider sent ${silence}. The Realtime session is closed.`, this.requestId));
     this.closeBoth(1011, 'Tokengate: the provider stalled mid-response', 1001);
+  }
+
+  /** A response is under way and the provider has sent nothing for upstreamIdleTimeoutMs. */
+  private responseStalls(): boolean {
+    return this.openResponses > 0 && performance.now() - this.upstreamHeardAt > this.options.upstreamIdleTimeoutMs;
   }
 
   private closeBoth(clientCode: number, reason: string, upstreamCode: number): void {

@@ -5,14 +5,17 @@ import { EMPTY_BUFFER } from './usage-tally';
 
 /** How one provider reads its JSON response bodies. */
 export interface JsonUsageReader {
-  /** The usage reported by a parsed body, or null. */
+  /** The usage reported by a parsed body, or null (a body that shows a finished job: see job()). */
   usage(body: JsonObject): TokenUsage | null;
   /** The usage in a `"usage": {...}` object cut out of a body too large to parse whole, or null. */
   usageMember(usage: JsonObject): TokenUsage | null;
   /** The completion text of a parsed body. */
   text(body: JsonObject): string;
-  /** The id of the job charged once whose final usage `usage()` read (see ObservedUsage.jobId), if any. */
-  jobId?(body: JsonObject): string | null;
+  /**
+   * A finished job the body shows, charged once (see ObservedUsage.jobId): its id (null: charged, not
+   * remembered) and its final usage, which is the body's usage then; null for any other body.
+   */
+  job?(body: JsonObject): { readonly id: string | null; readonly usage: TokenUsage } | null;
   /** The finished jobs a body shows with their usage (see ObservedUsage.jobs), if any. */
   jobs?(body: JsonObject): ObservedUsage['jobs'] | null;
 }
@@ -99,10 +102,11 @@ class ParsedJsonObservation implements ObservedUsage {
   constructor(body: JsonObject, reader: JsonUsageReader) {
     this.#body = body;
     this.#reader = reader;
-    this.usage = reader.usage(body);
+    const job = reader.job?.(body) ?? null;
+    this.usage = job === null ? reader.usage(body) : job.usage;
     const model = body.model;
     this.responseModel = isResponseModel(model) ? model : undefined;
-    this.jobId = reader.jobId?.(body) ?? undefined;
+    this.jobId = job?.id ?? undefined;
     this.jobs = reader.jobs?.(body) ?? undefined;
   }
 

@@ -222,11 +222,12 @@ function isRetrieval(prepared: PreparedRequest): boolean {
  * retrieved.
  */
 const RETRIEVAL_JSON_READER: JsonUsageReader = {
-  usage: (body) => finishedJobOf(body)?.usage ?? NO_TOKENS,
+  // A retrieved object's usage was charged when it was created, unless it is a finished job (job()).
+  usage: () => NO_TOKENS,
   // A large retrieved body (a list, a Response with images) is never charged from a usage found in it.
   usageMember: () => null,
   text: () => '',
-  jobId: (body) => finishedJobOf(body)?.id ?? null,
+  job: finishedJob,
   // `GET /v1/batches`, `GET /v1/evals/{id}/runs`, `GET /v1/fine_tuning/jobs`: a client may learn a job's results from the list alone.
   jobs(body) {
     if (body.object !== 'list') return null;
@@ -248,18 +249,6 @@ interface FinishedJob {
   /** Null only for a Mistral job read inline that names neither its output file nor itself: charged, not remembered. */
   readonly id: string | null;
   readonly usage: TokenUsage;
-}
-
-/** finishedJob() of each body read, so that its usage and its id (asked apart) are read once: a job's outputs may be many. */
-const finishedJobs = new WeakMap<JsonObject, FinishedJob | null>();
-
-function finishedJobOf(body: JsonObject): FinishedJob | null {
-  let job = finishedJobs.get(body);
-  if (job === undefined) {
-    job = finishedJob(body);
-    finishedJobs.set(body, job);
-  }
-  return job;
 }
 
 function finishedJob(body: JsonObject): FinishedJob | null {
