@@ -5,6 +5,7 @@
 // `GET /v1/responses/{id}` (queued, in progress, then completed with its usage) and their stream
 // resumed with `GET /v1/responses/{id}?stream=true&starting_after={sequence_number}`.
 import responseExample from '../fixtures/providers/openai/response.json';
+import { type FunctionCall, argumentPieces } from './openai-tool-calls';
 import { type FakeBehaviour, nowSeconds, randomId, splitWords, sse } from './recorder';
 
 export interface OpenAIResponseUsage {
@@ -45,9 +46,17 @@ function outputText(text: string): { type: 'output_text'; annotations: never[]; 
   return { type: 'output_text', annotations: [], text };
 }
 
-/** The output items: a reasoning item first when the fake reports reasoning tokens, then the message. */
-function outputItems(behaviour: FakeBehaviour, ids: ResponseIds): object[] {
-  const message = { id: ids.message, type: 'message', status: 'completed', content: [outputText(behaviour.content)], role: 'assistant' };
+/** A `function_call` output item (its id shares the message's: one or the other is output). */
+function functionCallItem(ids: ResponseIds, call: FunctionCall, status: 'in_progress' | 'completed'): object {
+  return { id: ids.message.replace(/^msg_/, 'fc_'), type: 'function_call', status, arguments: status === 'completed' ? call.arguments : '', call_id: call.callId, name: call.name };
+}
+
+/**
+ * The output items: a reasoning item first when the fake reports reasoning tokens, then the message,
+ * or the function call when the model calls a tool.
+ */
+function outputItems(behaviour: FakeBehaviour, ids: ResponseIds, call: FunctionCall | null = null): object[] {
+  const message = call !== null ? functionCallItem(ids, call, 'completed') : { id: ids.message, type: 'message', status: 'completed', content: [outputText(behaviour.content)], role: 'assistant' };
   return (behaviour.usage.reasoning ?? 0) > 0 ? [{ id: ids.reasoning, type: 'reasoning', summary: [] }, message] : [message];
 }
 
@@ -57,19 +66,20 @@ function responseObject(model: string, ids: ResponseIds, status: string, output:
 }
 
 /** A completed Response, as `POST /v1/responses` answers without `stream`. */
-export function openAIResponse(behaviour: FakeBehaviour, model: string): object {
+export function openAIResponse(behaviour: FakeBehaviour, model: string, call: FunctionCall | null = null): object {
   const ids = newIds();
-  return responseObject(model, ids, 'completed', outputItems(behaviour, ids), openAIResponseUsage(behaviour));
+  return responseObject(model, ids, 'completed', outputItems(behaviour, ids, call), openAIResponseUsage(behaviour));
 }
 
 /**
  * The SSE events of a streamed Response (each with `event:` and a `sequence_number` from 0):
  * response.created and response.in_progress (usage null); for reasoning, its item added and done;
  * the message item added, its output_text part added, one response.output_text.delta per word,
- * output_text done, part done, item done; response.completed with the output and the usage.
+ * output_text done, part done, item done; response.completed with the output and the usage. A tool
+ * call streams its function_call item instead: added, its arguments in pieces, arguments done, item done.
  */
-export function openAIResponseStream(behaviour: FakeBehaviour, model: string): string[] {
-  return responseEvents(behaviour, model, newIds(), false).map(sseEvent);
+export function openAIResponseStream(behaviour: FakeBehaviour, model: string, call: FunctionCall | null = null): string[] {
+  return responseEvents(behaviour, model, newIds(), false, call).map(sseEvent);
 }
 
 /** One Responses API event as OpenAI streams it: named after its type. */
@@ -81,10 +91,10 @@ function sseEvent(event: object): string {
  * The events of a Response, each with its `sequence_number` from 0. A background response opens
  * with response.created and response.queued (status queued), then goes on like any other.
  */
-function responseEvents(behaviour: FakeBehaviour, model: string, ids: ResponseIds, background: boolean): object[] {
+function responseEvents(behaviour: FakeBehaviour, model: string, ids: ResponseIds, background: boolean, call: FunctionCall | null = null): object[] {
   const queued = responseObject(model, ids, 'queued', [], null, background);
   const inProgress = responseObject(model, ids, 'in_progress', [], null, background);
-  const items = outputItems(behaviour, ids);
+  const items = outputItems(behaviour, ids, call);
   const messageIndex = items.length - 1;
   const message = { item_id: ids.message, output_index: messageIndex, content_index: 0 };
   const events: object[] = background
@@ -101,12 +111,23 @@ function responseEvents(behaviour: FakeBehaviour, model: string, ids: ResponseId
     events.push({ type: 'response.output_item.added', output_index: 0, item: items[0] });
     events.push({ type: 'response.output_item.done', output_index: 0, item: items[0] });
   }
+  if (call !== null) {
+    const item = { item_id: (items[messageIndex] as { id: string }).id, output_index: messageIndex };
+    events.push(
+      { type: 'response.output_item.added', output_index: messageIndex, item: functionCallItem(ids, call, 'in_progress') },
+      ...argumentPieces(call.arguments).map((delta) => ({ type: 'response.function_call_arguments.delta', ...item, delta })),
+      { type: 'response.function_call_arguments.done', ...item, name: call.name, arguments: call.arguments },
+    );
+  } else {
+    events.push(
+      { type: 'response.output_item.added', output_index: messageIndex, item: { id: ids.message, type: 'message', status: 'in_progress', content: [], role: 'assistant' } },
+      { type: 'response.content_part.added', ...message, part: outputText('') },
+      ...splitWords(behaviour.content).map((delta) => ({ type: 'response.output_text.delta', ...message, delta, logprobs: [] })),
+      { type: 'response.output_text.done', ...message, text: behaviour.content, logprobs: [] },
+      { type: 'response.content_part.done', ...message, part: outputText(behaviour.content) },
+    );
+  }
   events.push(
-    { type: 'response.output_item.added', output_index: messageIndex, item: { id: ids.message, type: 'message', status: 'in_progress', content: [], role: 'assistant' } },
-    { type: 'response.content_part.added', ...message, part: outputText('') },
-    ...splitWords(behaviour.content).map((delta) => ({ type: 'response.output_text.delta', ...message, delta, logprobs: [] })),
-    { type: 'response.output_text.done', ...message, text: behaviour.content, logprobs: [] },
-    { type: 'response.content_part.done', ...message, part: outputText(behaviour.content) },
     { type: 'response.output_item.done', output_index: messageIndex, item: items[messageIndex] },
     { type: 'response.completed', response: { ...inProgress, status: 'completed', output: items, usage: openAIResponseUsage(behaviour) } },
   );

@@ -7,6 +7,7 @@ import embeddingsExample from '../fixtures/providers/openai/embeddings.json';
 import errorExamples from '../fixtures/providers/openai/errors.json';
 import modelsExample from '../fixtures/providers/openai/models.json';
 import { BackgroundResponses, openAIResponse, openAIResponseStream } from './openai-responses';
+import { type FunctionCall, argumentPieces, pendingToolCall } from './openai-tool-calls';
 import {
   type FakeBehaviour,
   type FakeExchange,
@@ -162,30 +163,32 @@ async function handleOpenAI(exchange: FakeExchange, options: FakeProviderOptions
   }
   if (route === 'POST /v1/chat/completions') {
     const model = stringField(req.json, 'model') ?? chatCompletionExample.model;
+    const call = pendingToolCall(behaviour, req.json, 'chat');
     if (field(req.json, 'stream') === true) {
       const includeUsage = field(field(req.json, 'stream_options'), 'include_usage') === true;
-      const events = openAIChatStream(behaviour, model, includeUsage).map((chunk) => sse(chunk));
+      const events = openAIChatStream(behaviour, model, includeUsage, undefined, call).map((chunk) => sse(chunk));
       const cut = behaviour.streamErrorAfterChunks;
       await sendStream(exchange, cut === undefined ? events : [...events.slice(0, cut), openAIStreamError(behaviour)], {
         ...SSE_HEADERS,
         ...headers,
       });
     } else {
-      sendJson(res, 200, openAIChatCompletion(behaviour, model), headers);
+      sendJson(res, 200, openAIChatCompletion(behaviour, model, call), headers);
     }
     return;
   }
   if (route === 'POST /v1/responses') {
     const model = stringField(req.json, 'model') ?? chatCompletionExample.model;
+    const call = pendingToolCall(behaviour, req.json, 'responses');
     if (field(req.json, 'background') === true) {
       const streamed = field(req.json, 'stream') === true;
       const created = background.create(behaviour, model, streamed);
       if (streamed) await sendStream(exchange, created.events, { ...SSE_HEADERS, ...headers });
       else sendJson(res, 200, created.queued, headers);
     } else if (field(req.json, 'stream') === true) {
-      await sendStream(exchange, openAIResponseStream(behaviour, model), { ...SSE_HEADERS, ...headers });
+      await sendStream(exchange, openAIResponseStream(behaviour, model, call), { ...SSE_HEADERS, ...headers });
     } else {
-      sendJson(res, 200, openAIResponse(behaviour, model), headers);
+      sendJson(res, 200, openAIResponse(behaviour, model, call), headers);
     }
     return;
   }
@@ -304,14 +307,19 @@ export function openAIUsage(behaviour: FakeBehaviour): typeof chatCompletionExam
   };
 }
 
-export function openAIChatCompletion(behaviour: FakeBehaviour, model: string): typeof chatCompletionExample {
+/** A chat completion; when the model calls a tool, its message holds `tool_calls` and no content. */
+export function openAIChatCompletion(behaviour: FakeBehaviour, model: string, call: FunctionCall | null = null): typeof chatCompletionExample {
   const [choice] = chatCompletionExample.choices;
+  const answer =
+    call === null
+      ? { ...choice, message: { ...choice.message, content: behaviour.content } }
+      : { ...choice, message: { ...choice.message, content: null, tool_calls: [{ id: call.callId, type: 'function', function: { name: call.name, arguments: call.arguments } }] }, finish_reason: 'tool_calls' };
   return {
     ...chatCompletionExample,
     id: `chatcmpl-${randomId(29)}`,
     created: nowSeconds(),
     model,
-    choices: [{ ...choice, message: { ...choice.message, content: behaviour.content } }],
+    choices: [answer as (typeof chatCompletionExample.choices)[number]],
     usage: openAIUsage(behaviour),
   };
 }
@@ -319,13 +327,15 @@ export function openAIChatCompletion(behaviour: FakeBehaviour, model: string): t
 /**
  * The chunks of a streamed chat completion: a role chunk, one chunk per word, a finish chunk and,
  * with `stream_options.include_usage`, a final `choices: []` chunk with the usage (every other
- * chunk then carries `"usage": null`, as OpenAI does).
+ * chunk then carries `"usage": null`, as OpenAI does). A tool call streams as a role chunk naming the
+ * call, its arguments in pieces, and a finish chunk with `finish_reason: "tool_calls"`.
  */
 export function openAIChatStream(
   behaviour: FakeBehaviour,
   model: string,
   includeUsage: boolean,
   decorateChoice: (choice: object, kind: 'role' | 'content' | 'finish') => object = (choice) => choice,
+  call: FunctionCall | null = null,
 ): unknown[] {
   const base = { ...chunkExample, id: `chatcmpl-${randomId(29)}`, created: nowSeconds(), model };
   const [first] = chunkExample.choices;
@@ -334,11 +344,18 @@ export function openAIChatStream(
     choices: [decorateChoice(choice, kind)],
     ...(includeUsage ? { usage: null } : {}),
   });
-  const chunks: unknown[] = [
-    chunk(first, 'role'),
-    ...splitWords(behaviour.content).map((text) => chunk({ ...first, delta: { content: text } }, 'content')),
-    chunk({ ...first, delta: {}, finish_reason: 'stop' }, 'finish'),
-  ];
+  const chunks: unknown[] =
+    call === null
+      ? [
+          chunk(first, 'role'),
+          ...splitWords(behaviour.content).map((text) => chunk({ ...first, delta: { content: text } }, 'content')),
+          chunk({ ...first, delta: {}, finish_reason: 'stop' }, 'finish'),
+        ]
+      : [
+          chunk({ ...first, delta: { role: 'assistant', content: null, tool_calls: [{ index: 0, id: call.callId, type: 'function', function: { name: call.name, arguments: '' } }], refusal: null } }, 'role'),
+          ...argumentPieces(call.arguments).map((piece) => chunk({ ...first, delta: { tool_calls: [{ index: 0, function: { arguments: piece } }] } }, 'content')),
+          chunk({ ...first, delta: {}, finish_reason: 'tool_calls' }, 'finish'),
+        ];
   if (includeUsage) chunks.push({ ...base, choices: [], usage: openAIUsage(behaviour) });
   chunks.push('[DONE]');
   return chunks;

@@ -17,9 +17,9 @@ import { embed, embedMany, generateObject, generateText, streamObject, streamTex
 import OpenAI, { toFile } from 'openai';
 import { z } from 'zod';
 import { runEsmDriver, runMistralSdk } from '../fakes';
-import { type Gateway, PROVIDER_SECRETS, type ServiceName, startGateway } from '../support/gateway-harness';
+import { type Gateway, PROVIDER_SECRETS, startGateway } from '../support/gateway-harness';
 import { BEDROCK_MODEL, BILLED, PROMPT, prepare } from '../support/framework-calls';
-import { type UsageRow, meteredCall, usageRows } from '../support/usage-report';
+import { meteredCall, meteredMany, usageRows } from '../support/usage-report';
 import { waitFor } from '../support/wait';
 
 let gw: Gateway;
@@ -39,31 +39,6 @@ const EMBEDDING_CHARGED = { promptTokens: BILLED.prompt, completionTokens: 0, ca
 const FREE = { promptTokens: 0, completionTokens: 0, cachedPromptReadTokens: 0, cachedPromptWriteTokens: 0, reasoningTokens: 0 };
 const OBJECT_JSON = '{"name":"Ada","age":36}';
 const PERSON = z.object({ name: z.string(), age: z.number() });
-
-/** Runs `call`, which makes `requests` requests to the service, and returns the sum of what they were charged. */
-async function meteredMany(service: ServiceName, requests: number, call: () => Promise<void>): Promise<Omit<UsageRow, 'operation' | 'requestModel' | 'responseModel'> & { operations: string[] }> {
-  const { connectionId } = gw.services[service];
-  const sum = (rows: UsageRow[], name: keyof UsageRow) => rows.reduce((total, row) => total + (row[name] as number), 0);
-  const before = await usageRows(gw, connectionId);
-  await call();
-  const after = await waitFor(async () => {
-    const rows = await usageRows(gw, connectionId);
-    return sum(rows, 'requests') === sum(before, 'requests') + requests && rows;
-  }, `the usage of ${requests} ${service} requests`);
-  const delta = (name: keyof UsageRow) => sum(after, name) - sum(before, name);
-  const beforeKeys = new Map(before.map((row) => [`${row.operation}|${row.requestModel}|${row.responseModel}`, row.requests]));
-  return {
-    operations: after.filter((row) => beforeKeys.get(`${row.operation}|${row.requestModel}|${row.responseModel}`) !== row.requests).map((row) => row.operation),
-    requests: delta('requests'),
-    promptTokens: delta('promptTokens'),
-    completionTokens: delta('completionTokens'),
-    cachedPromptReadTokens: delta('cachedPromptReadTokens'),
-    cachedPromptWriteTokens: delta('cachedPromptWriteTokens'),
-    reasoningTokens: delta('reasoningTokens'),
-    errors4xx: delta('errors4xx'),
-    errors5xx: delta('errors5xx'),
-  };
-}
 
 describe('Vercel AI SDK', () => {
   const openai = () => createOpenAI({ baseURL: gw.services.openai.endpoint, apiKey: gw.services.openai.key });
@@ -198,7 +173,7 @@ describe('LangChain', () => {
 
   it('ChatOpenAI.batch of three prompts is charged three times what the provider reported', async () => {
     prepare(gw.fakes.openai);
-    const charged = await meteredMany('openai', 3, async () => {
+    const charged = await meteredMany(gw, 'openai', 3, async () => {
       const replies = await chatOpenAI().batch([PROMPT, 'two', 'three']);
       expect(replies.map((r) => r.text)).toEqual(['Hello from the fake', 'Hello from the fake', 'Hello from the fake']);
     });
@@ -439,7 +414,7 @@ describe('openai SDK', () => {
         return response;
       },
     });
-    const charged = await meteredMany('openai', 2, async () => {
+    const charged = await meteredMany(gw, 'openai', 2, async () => {
       const reply = await retrying.chat.completions.create({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: PROMPT }] });
       expect(reply.usage?.prompt_tokens).toBe(BILLED.prompt);
     });
@@ -615,7 +590,7 @@ export async function run(call) {
       prepare(gw.fakes.mistral, PLAIN);
       let outcome: Awaited<ReturnType<typeof run>> | undefined;
       // upload, create, two reads (RUNNING, SUCCESS), two downloads
-      const charged = await meteredMany('mistral', 6, async () => void (outcome = await run(false, 2)));
+      const charged = await meteredMany(gw, 'mistral', 6, async () => void (outcome = await run(false, 2)));
       expect(outcome).toEqual({ statuses: ['RUNNING', 'SUCCESS'], inline: [], downloads: [['a', 'b', 'c'], ['a', 'b', 'c']] });
       expect(charged).toMatchObject({ requests: 6, ...times(3) });
       // The output file went through the proxy, with the provider's key.
@@ -628,7 +603,7 @@ export async function run(call) {
       prepare(gw.fakes.mistral, PLAIN);
       let outcome: Awaited<ReturnType<typeof run>> | undefined;
       // create, two reads (the second shows the outputs inline), one download
-      const charged = await meteredMany('mistral', 4, async () => void (outcome = await run(true, 1)));
+      const charged = await meteredMany(gw, 'mistral', 4, async () => void (outcome = await run(true, 1)));
       expect(outcome).toEqual({ statuses: ['RUNNING', 'SUCCESS'], inline: ['x', 'y'], downloads: [['x', 'y']] });
       expect(charged).toMatchObject({ requests: 4, ...times(2) });
     });
@@ -639,7 +614,7 @@ export async function run(call) {
       const requests = Array.from({ length: 400 }, (_, i) => `r${i}`);
       let outcome: Awaited<ReturnType<typeof run>> | undefined;
       // create, two reads (RUNNING, SUCCESS with the outputs), one more read
-      const charged = await meteredMany('mistral', 4, async () => void (outcome = await run(true, 0, { requests, rereads: 1 })));
+      const charged = await meteredMany(gw, 'mistral', 4, async () => void (outcome = await run(true, 0, { requests, rereads: 1 })));
       expect(outcome?.statuses).toEqual(['RUNNING', 'SUCCESS']);
       expect(outcome?.inline).toEqual(requests);
       expect(charged).toMatchObject({ requests: 4, ...times(400) });

@@ -69,3 +69,28 @@ export async function meteredCall<T>(gw: Gateway, service: ServiceName, call: ()
   });
   return { call: result!.value, charged };
 }
+
+/** Runs `call`, which makes `requests` requests to the service, and returns the sum of what they were charged. */
+export async function meteredMany(gw: Gateway, service: ServiceName, requests: number, call: () => Promise<void>): Promise<Omit<UsageRow, 'operation' | 'requestModel' | 'responseModel'> & { operations: string[] }> {
+  const { connectionId } = gw.services[service];
+  const sum = (rows: UsageRow[], name: keyof UsageRow) => rows.reduce((total, row) => total + (row[name] as number), 0);
+  const before = await usageRows(gw, connectionId);
+  await call();
+  const after = await waitFor(async () => {
+    const rows = await usageRows(gw, connectionId);
+    return sum(rows, 'requests') === sum(before, 'requests') + requests && rows;
+  }, `the usage of ${requests} ${service} requests`);
+  const delta = (name: keyof UsageRow) => sum(after, name) - sum(before, name);
+  const beforeKeys = new Map(before.map((row) => [`${row.operation}|${row.requestModel}|${row.responseModel}`, row.requests]));
+  return {
+    operations: after.filter((row) => beforeKeys.get(`${row.operation}|${row.requestModel}|${row.responseModel}`) !== row.requests).map((row) => row.operation),
+    requests: delta('requests'),
+    promptTokens: delta('promptTokens'),
+    completionTokens: delta('completionTokens'),
+    cachedPromptReadTokens: delta('cachedPromptReadTokens'),
+    cachedPromptWriteTokens: delta('cachedPromptWriteTokens'),
+    reasoningTokens: delta('reasoningTokens'),
+    errors4xx: delta('errors4xx'),
+    errors5xx: delta('errors5xx'),
+  };
+}
