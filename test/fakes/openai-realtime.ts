@@ -1,7 +1,8 @@
 // Fake OpenAI Realtime API over WebSocket (GA wire format, as the `openai` SDK's OpenAIRealtimeWS and
 // OpenAI's API reference show it): `GET …/realtime?model=…` (Azure: `/openai/realtime?deployment=…`,
 // `/openai/v1/realtime?model=…`) upgraded to a WebSocket; `session.created` on connect;
-// `session.update` → `session.updated`; `response.create` → `response.created`, output item and
+// `session.update` → `session.updated`; `conversation.item.create` → `conversation.item.added` and
+// `conversation.item.done`; `response.create` → `response.created`, output item and
 // content part events, a few `response.output_audio.delta` (+ transcript) or `response.output_text.delta`
 // events, their `.done` events, then `response.done` with the usage the provider bills; errors as
 // `{type: "error", error: {...}}` events. Like the other fakes it requires the upstream key (a wrong or
@@ -11,7 +12,7 @@ import { randomBytes } from 'node:crypto';
 import { createServer, type IncomingHttpHeaders, type IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { WebSocket, WebSocketServer, type RawData } from 'ws';
-import { type FakeUsage, listenOnLoopback, sleep } from './recorder';
+import { type FakeUsage, field, listenOnLoopback, sleep } from './recorder';
 
 /** Per response: what `response.done` reports. Audio parts split the totals (see realtimeUsage). */
 export interface FakeRealtimeUsage extends FakeUsage {
@@ -180,6 +181,8 @@ export async function startFakeOpenAIRealtime(options: FakeRealtimeOptions): Pro
     const session = sessionObject(model);
     const conversation = id('conv');
     let responsesDone = 0;
+    /** The conversation's last item (a created one's `previous_item_id`). */
+    let lastItemId: string | null = null;
     /** Events go out in order; a response's events are paced unevenly. */
     let queue = Promise.resolve();
     const send = (event: object): void => {
@@ -219,6 +222,16 @@ export async function startFakeOpenAIRealtime(options: FakeRealtimeOptions): Pro
         const closing = behaviour.closeAfterResponses !== undefined && responsesDone >= behaviour.closeAfterResponses.count ? behaviour.closeAfterResponses : undefined;
         later(() => respond(send, session, conversation, usage));
         if (closing !== undefined) later(() => ws.close(closing.code, closing.reason));
+      } else if (event.type === 'conversation.item.create' && typeof field(event, 'item') === 'object' && field(event, 'item') !== null) {
+        // GA: the item as the conversation holds it (an id given when the client named none), added then done.
+        const given = field(event, 'item') as Record<string, unknown>;
+        const item = { ...given, id: typeof given['id'] === 'string' ? given['id'] : id('item'), object: 'realtime.item', status: 'completed' };
+        const previous = lastItemId;
+        lastItemId = item.id;
+        later(() => {
+          send({ type: 'conversation.item.added', event_id: id('event'), previous_item_id: previous, item });
+          send({ type: 'conversation.item.done', event_id: id('event'), previous_item_id: previous, item });
+        });
       } else if (typeof event.type === 'string' && event.type.startsWith('input_audio_buffer.')) {
         // Accepted silently (audio appends get no answer; commit/clear would, not needed here).
       } else {

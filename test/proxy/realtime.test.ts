@@ -2,6 +2,7 @@
 // (Node: the `ws` package; it always dials wss://, so the proxy here serves TLS) against the fake
 // Realtime upstream. Sessions are routed and authenticated as requests are, the provider key replaces
 // the consumer's, messages cross unchanged, and every response.done is metered and charged.
+import { OpenAIRealtimeWebSocket, RealtimeAgent, RealtimeSession } from '@openai/agents/realtime';
 import OpenAI, { AzureOpenAI } from 'openai';
 import { OpenAIRealtimeWS } from 'openai/realtime/ws';
 import { pino } from 'pino';
@@ -396,5 +397,37 @@ describe('Realtime surfaces that would bypass the proxy', () => {
       expect(await answer.json()).toMatchObject({ error: { code: 'tokengate_unsupported_operation' } });
     }
     expect(upstream.received).toEqual([]);
+  });
+});
+
+describe('OpenAI Agents SDK voice agents (@openai/agents/realtime)', () => {
+  it('a RealtimeSession over the proxy (its WebSocket transport given the proxy URL): the provider key injected, the agent configured, each response metered', async () => {
+    const service = await realtimeService();
+    const agent = new RealtimeAgent({ name: 'Concierge', instructions: 'Be brief.' });
+    const transport = new OpenAIRealtimeWebSocket({ url: `ws://${new URL(gw.proxy.url).host}${service.path}/realtime?model=gpt-realtime` });
+    const session = new RealtimeSession(agent, { transport, model: 'gpt-realtime', config: { outputModalities: ['text'] } });
+    const errors: unknown[] = [];
+    session.on('error', (error) => errors.push(error));
+    await session.connect({ apiKey: service.key });
+    const answers: string[] = [];
+    for (const question of ['What is on today?', 'And tomorrow?']) {
+      const ended = new Promise<string>((resolve) => session.once('agent_end', (_context, _agent, text) => resolve(text)));
+      session.sendMessage(question);
+      answers.push(await ended);
+    }
+    session.close();
+    expect(errors).toEqual([]);
+    expect(answers).toEqual(['Hello from the fake realtime model.', 'Hello from the fake realtime model.']);
+
+    const [upstream] = fake.sessions;
+    expect(upstream.headers.authorization).toBe(`Bearer ${PROVIDER_SECRETS.openai}`);
+    expect(JSON.stringify(upstream.headers)).not.toContain(service.key);
+    expect(upstream.events).toContainEqual(expect.objectContaining({ type: 'session.update', session: expect.objectContaining({ instructions: 'Be brief.' }) }));
+    const usages = [0, 1].map((n) => realtimeUsage(fake.behaviour.responses[Math.min(n, fake.behaviour.responses.length - 1)]) as { input_tokens: number; output_tokens: number });
+    const rows = await waitFor(async () => {
+      const found = await usageRows(gw, service.connectionId);
+      return sum(found).requests === 2 && found;
+    }, 'the usage of the agent session’s two responses');
+    expect(sum(rows)).toMatchObject({ requests: 2, prompt: usages[0].input_tokens + usages[1].input_tokens, completion: usages[0].output_tokens + usages[1].output_tokens });
   });
 });

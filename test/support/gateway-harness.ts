@@ -125,6 +125,13 @@ export async function startGateway(proxyOptions: Partial<DataPlaneOptions> = {},
       rateLimiting,
     });
     proxies.push(proxy);
+    // A proxy the test closes no longer applies changes: settle() and later registrations stop waiting for it.
+    const close = proxy.close.bind(proxy);
+    proxy.close = () => {
+      const at = proxies.indexOf(proxy);
+      if (at >= 0) proxies.splice(at, 1);
+      return close();
+    };
     await proxy.waitForRevision(BigInt(await currentRevision(cp)));
     return proxy;
   };
