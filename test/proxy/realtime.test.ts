@@ -288,7 +288,7 @@ describe('keep-alive: a side that stops answering ends the session, and so does 
     const logger = pino({ level: 'info' }, { write: (line: string) => log.push(JSON.parse(line) as Record<string, unknown>) });
     proxy = await gw.startProxy({ realtimeKeepaliveMs: KEEPALIVE_MS, upstreamIdleTimeoutMs: IDLE_MS, accessLog: true, logger });
   });
-  // Left open: the harness waits for every proxy it started to apply each change, and closes them all at the end.
+  // Left open: the harness closes every proxy it started at the end.
 
   /** A raw ws client (it answers pings, as the SDK's and browsers do), open with its session.created read. */
   async function connect(service: RealtimeService): Promise<{ client: WebSocket; messages: RecordLog<string>; controls: string[] }> {
@@ -358,7 +358,6 @@ describe('keep-alive: a side that stops answering ends the session, and so does 
   });
 });
 
-// Last: the harness's settle() waits for every proxy it started, this one included once it is closed.
 it('a proxy shutting down closes its sessions with 1001 on both sides', async () => {
   const service = await realtimeService();
   const proxy = await gw.startProxy();

@@ -150,7 +150,8 @@ export async function startGateway(proxyOptions: Partial<DataPlaneOptions> = {},
       await Promise.all(proxies.map((p) => p.waitForRevision(revision)));
     },
     async stop() {
-      await Promise.all(proxies.map((p) => p.close()));
+      // A copy: each close() takes its proxy out of `proxies`.
+      await Promise.all([...proxies].map((p) => p.close()));
       await cp.stop();
       await Promise.all(Object.values(fakes).map((f) => f.close()));
       // Batches the stopping control plane did not acknowledge stay spooled under the test's namespace.
