@@ -7,8 +7,9 @@ import { Agent, OpenAIProvider, Runner, setTracingDisabled, tool } from '@openai
 import OpenAI from 'openai';
 import { z } from 'zod';
 import { BILLED, PROMPT, prepare } from '../support/framework-calls';
-import { type Gateway, startGateway } from '../support/gateway-harness';
-import { meteredMany } from '../support/usage-report';
+import { type Gateway, PROVIDER_SECRETS, registerServiceWithConnection, startGateway } from '../support/gateway-harness';
+import { meteredMany, usageRows } from '../support/usage-report';
+import { waitFor } from '../support/wait';
 
 let gw: Gateway;
 
@@ -37,8 +38,8 @@ function weatherAgent(): { agent: Agent; cities: string[] } {
   return { agent: new Agent({ name: 'Forecaster', instructions: 'Answer with the weather.', model: 'gpt-5-mini', tools: [getWeather] }), cities };
 }
 
-function runner(api: 'responses' | 'chat_completions'): Runner {
-  const client = new OpenAI({ baseURL: gw.services.openai.endpoint, apiKey: gw.services.openai.key, maxRetries: 0 });
+function runner(api: 'responses' | 'chat_completions', service: { endpoint: string; key: string } = gw.services.openai): Runner {
+  const client = new OpenAI({ baseURL: service.endpoint, apiKey: service.key, maxRetries: 0 });
   return new Runner({ modelProvider: new OpenAIProvider({ openAIClient: client, useResponses: api === 'responses' }), tracingDisabled: true });
 }
 
@@ -97,5 +98,32 @@ describe('OpenAI Agents SDK (@openai/agents)', () => {
     });
     expect(error).toBeInstanceOf(OpenAI.RateLimitError);
     expect(charged).toMatchObject({ requests: 1, promptTokens: 0, completionTokens: 0, errors4xx: 1 });
+  });
+
+  it.each(['responses', 'chat_completions'] as const)('on %s, a service whose budget is smaller than the requests\' bytes admits both turns on their exact prompt count (tool definitions, the call and its output counted)', async (api) => {
+    // 300 prompt tokens a day: each request's body is longer than that in bytes, so its upper bound
+    // does not fit and the proxy counts its prompt with the model's tokenizer before admitting it.
+    const service = await registerServiceWithConnection(gw, {
+      provider: 'OPENAI',
+      name: `Agents budget ${api}`,
+      contextPath: `/agents-budget-${api.replace('_', '-')}`,
+      serviceUrl: `${gw.fakes.openai.url}/v1`,
+      backendSecurity: { value: PROVIDER_SECRETS.openai },
+      rateLimit: { timeUnit: 'DAY', maxPromptTokens: 300 },
+    });
+    prepare(gw.fakes.openai, { prompt: 40, completion: 9 });
+    gw.fakes.openai.behaviour.toolCall = WEATHER_CALL;
+    const { agent, cities } = weatherAgent();
+    const result = await runner(api, { endpoint: `${gw.proxy.url}/acme/agents-budget-${api.replace('_', '-')}`, key: service.key }).run(agent, PROMPT);
+    expect(result.finalOutput).toBe('Hello from the fake');
+    expect(cities).toEqual(['Paris']);
+    const bodies = gw.fakes.openai.received.map((request) => request.rawBody.length);
+    expect(bodies).toHaveLength(2);
+    for (const bytes of bodies) expect(bytes).toBeGreaterThan(300);
+    const rows = await waitFor(async () => {
+      const found = await usageRows(gw, service.connectionId);
+      return found.reduce((sum, row) => sum + row.requests, 0) === 2 && found;
+    }, 'the usage of the two turns');
+    expect(rows).toEqual([expect.objectContaining({ operation: api, requests: 2, promptTokens: 80, completionTokens: 18, errors4xx: 0 })]);
   });
 });
