@@ -4,6 +4,7 @@
 import errorExamples from '../fixtures/providers/anthropic/errors.json';
 import messageExample from '../fixtures/providers/anthropic/message.json';
 import type { FakeProviderOptions } from './openai';
+import { type FunctionCall, argumentPieces, pendingToolCall } from './tool-calls';
 import {
   type FakeBehaviour,
   type FakeExchange,
@@ -96,12 +97,13 @@ async function handleAnthropic(exchange: FakeExchange, options: FakeProviderOpti
     return;
   }
   const model = stringField(req.json, 'model') ?? messageExample.model;
+  const call = pendingToolCall(behaviour, req.json, 'anthropic');
   if (field(req.json, 'stream') === true) {
-    const events = anthropicStream(behaviour, model);
+    const events = anthropicStream(behaviour, model, call);
     const cut = behaviour.streamErrorAfterChunks;
     await sendStream(exchange, cut === undefined ? events : [...events.slice(0, cut), anthropicStreamError(behaviour)], { ...SSE_HEADERS, ...headers });
   } else {
-    sendJson(res, 200, anthropicMessage(behaviour, model), headers);
+    sendJson(res, 200, anthropicMessage(behaviour, model, call), headers);
   }
 }
 
@@ -150,22 +152,29 @@ export function anthropicMessageUsage(behaviour: FakeBehaviour): AnthropicUsage 
   };
 }
 
-export function anthropicMessage(behaviour: FakeBehaviour, model: string): typeof messageExample & { usage: AnthropicUsage } {
+/** A message; when the model calls a tool, its content is the `tool_use` block and it stops for `tool_use`. */
+export function anthropicMessage(behaviour: FakeBehaviour, model: string, call: FunctionCall | null = null): typeof messageExample & { usage: AnthropicUsage } {
   return {
     ...messageExample,
     id: messageId(),
     model,
-    content: [{ type: 'text', text: behaviour.content }],
+    content: [call === null ? { type: 'text', text: behaviour.content } : toolUseBlock(call, JSON.parse(call.arguments) as object)] as typeof messageExample.content,
+    ...(call === null ? {} : { stop_reason: 'tool_use' }),
     usage: { ...messageExample.usage, ...anthropicMessageUsage(behaviour) },
   };
+}
+
+function toolUseBlock(call: FunctionCall, input: object): object {
+  return { type: 'tool_use', id: call.callId, name: call.name, input };
 }
 
 /**
  * The SSE events of a streamed message: message_start (input and cache tokens, 1 output token),
  * content_block_start, ping, one content_block_delta per word, content_block_stop, message_delta
- * (cumulative counts: input and cache tokens again, and the final output tokens), message_stop.
+ * (cumulative counts: input and cache tokens again, and the final output tokens), message_stop. A
+ * tool call streams its tool_use block instead, its input as `input_json_delta` pieces.
  */
-export function anthropicStream(behaviour: FakeBehaviour, model: string): string[] {
+export function anthropicStream(behaviour: FakeBehaviour, model: string, call: FunctionCall | null = null): string[] {
   const event = (type: string, data: object = {}): string => sse({ type, ...data }, type);
   const usage = anthropicMessageUsage(behaviour);
   return [
@@ -181,14 +190,14 @@ export function anthropicStream(behaviour: FakeBehaviour, model: string): string
         usage: { ...messageExample.usage, ...usage, output_tokens: 1 },
       },
     }),
-    event('content_block_start', { index: 0, content_block: { type: 'text', text: '' } }),
+    event('content_block_start', { index: 0, content_block: call === null ? { type: 'text', text: '' } : toolUseBlock(call, {}) }),
     event('ping'),
-    ...splitWords(behaviour.content).map((text) =>
-      event('content_block_delta', { index: 0, delta: { type: 'text_delta', text } }),
-    ),
+    ...(call === null
+      ? splitWords(behaviour.content).map((text) => event('content_block_delta', { index: 0, delta: { type: 'text_delta', text } }))
+      : argumentPieces(call.arguments).map((partial_json) => event('content_block_delta', { index: 0, delta: { type: 'input_json_delta', partial_json } }))),
     event('content_block_stop', { index: 0 }),
     event('message_delta', {
-      delta: { stop_reason: 'end_turn', stop_sequence: null },
+      delta: { stop_reason: call === null ? 'end_turn' : 'tool_use', stop_sequence: null },
       usage: anthropicMessageUsage(behaviour),
     }),
     event('message_stop'),

@@ -5,7 +5,7 @@
 // `GET /v1/responses/{id}` (queued, in progress, then completed with its usage) and their stream
 // resumed with `GET /v1/responses/{id}?stream=true&starting_after={sequence_number}`.
 import responseExample from '../fixtures/providers/openai/response.json';
-import { type FunctionCall, argumentPieces } from './openai-tool-calls';
+import { type FunctionCall, argumentPieces } from './tool-calls';
 import { type FakeBehaviour, nowSeconds, randomId, splitWords, sse } from './recorder';
 
 export interface OpenAIResponseUsage {

@@ -7,7 +7,7 @@ import embeddingsExample from '../fixtures/providers/openai/embeddings.json';
 import errorExamples from '../fixtures/providers/openai/errors.json';
 import modelsExample from '../fixtures/providers/openai/models.json';
 import { BackgroundResponses, openAIResponse, openAIResponseStream } from './openai-responses';
-import { type FunctionCall, argumentPieces, pendingToolCall } from './openai-tool-calls';
+import { type FunctionCall, argumentPieces, pendingToolCall } from './tool-calls';
 import {
   type FakeBehaviour,
   type FakeExchange,

@@ -1,0 +1,162 @@
+// Agent tool loops through the proxy: the model calls a tool, the app's loop runs it and sends its
+// output back, the model answers. Driven by what apps use for it — the Anthropic SDK's own tool
+// runner, the Vercel AI SDK's multi-step generateText/streamText, LangChain's createAgent (a LangGraph
+// agent) — on the providers that call tools in their own wire format (the fakes' `toolCall`). Each
+// model turn is a request the proxy meters: the loop is charged the sum of what the provider reported.
+// (The OpenAI Agents SDK has its own file, frameworks-openai-agents.test.ts.)
+import Anthropic from '@anthropic-ai/sdk';
+import { betaZodTool } from '@anthropic-ai/sdk/helpers/beta/zod';
+import { createAnthropic } from '@ai-sdk/anthropic';
+import { createOpenAI } from '@ai-sdk/openai';
+import { ChatAnthropic } from '@langchain/anthropic';
+import { ChatOpenAI } from '@langchain/openai';
+import { generateText, stepCountIs, streamText, tool as aiTool } from 'ai';
+import { createAgent, tool as langChainTool } from 'langchain';
+import { z } from 'zod';
+import { BILLED, PROMPT, prepare } from '../support/framework-calls';
+import { type Gateway, startGateway } from '../support/gateway-harness';
+import { meteredMany } from '../support/usage-report';
+
+let gw: Gateway;
+/** The services whose fakes call tools. */
+type LoopService = 'openai' | 'anthropic';
+
+beforeAll(async () => {
+  gw = await startGateway({ rateLimiting: { usageReportIntervalMs: 100 } });
+});
+afterAll(async () => {
+  await gw?.stop();
+});
+
+const WEATHER_CALL = { name: 'get_weather', arguments: '{"city":"Paris"}' };
+const CITY = z.object({ city: z.string() });
+const ANSWER = 'Hello from the fake';
+
+/** Sets the service's fake to call the weather tool once, and returns the cities the tool was run for. */
+function preparedLoop(service: LoopService): string[] {
+  prepare(gw.fakes[service]);
+  gw.fakes[service].behaviour.toolCall = WEATHER_CALL;
+  return [];
+}
+
+/** What two model turns reported, as the usage report sums them (cache reads, and reasoning where the provider reports it). */
+function twoTurns(service: LoopService, operation: string): object {
+  return {
+    operations: [operation],
+    requests: 2,
+    promptTokens: 2 * BILLED.prompt,
+    completionTokens: 2 * BILLED.completion,
+    cachedPromptReadTokens: 2 * BILLED.cachedRead,
+    ...(service === 'anthropic' ? { cachedPromptWriteTokens: 2 * BILLED.cachedWrite } : { reasoningTokens: 2 * BILLED.reasoning }),
+    errors4xx: 0,
+    errors5xx: 0,
+  };
+}
+
+/** The second turn carried the tool's output back to the provider, through the proxy. */
+function expectToolOutputSent(service: LoopService, output: string): void {
+  const turns = gw.fakes[service].received;
+  expect(turns).toHaveLength(2);
+  expect(JSON.stringify(turns[0].json)).not.toContain(output);
+  expect(JSON.stringify(turns[1].json)).toContain(output);
+}
+
+describe('Anthropic SDK tool runner (beta.messages.toolRunner)', () => {
+  it.each([false, true])('streamed: %s — runs the tool and is charged both turns', async (stream) => {
+    const cities = preparedLoop('anthropic');
+    const client = new Anthropic({ baseURL: gw.services.anthropic.endpoint, apiKey: gw.services.anthropic.key, maxRetries: 0 });
+    const getWeather = betaZodTool({
+      name: 'get_weather',
+      description: 'The weather in a city',
+      inputSchema: CITY,
+      run: ({ city }) => {
+        cities.push(city);
+        return `sunny in ${city}`;
+      },
+    });
+    let text = '';
+    const charged = await meteredMany(gw, 'anthropic', 2, async () => {
+      const params = { model: 'claude-sonnet-5-5', max_tokens: 1024, messages: [{ role: 'user' as const, content: PROMPT }], tools: [getWeather] };
+      const final = stream ? await client.beta.messages.toolRunner({ ...params, stream: true }).runUntilDone() : await client.beta.messages.toolRunner(params).runUntilDone();
+      text = final.content.map((block) => (block.type === 'text' ? block.text : '')).join('');
+    });
+    expect(text).toBe(ANSWER);
+    expect(cities).toEqual(['Paris']);
+    expectToolOutputSent('anthropic', 'sunny in Paris');
+    expect(charged).toMatchObject(twoTurns('anthropic', 'messages'));
+  });
+});
+
+describe('Vercel AI SDK: multi-step generateText and streamText', () => {
+  const models = {
+    anthropic: () => createAnthropic({ baseURL: `${gw.services.anthropic.endpoint}/v1`, apiKey: gw.services.anthropic.key })('claude-sonnet-5-5'),
+    openai: () => createOpenAI({ baseURL: gw.services.openai.endpoint, apiKey: gw.services.openai.key })('gpt-5-mini'),
+  };
+  it.each([
+    ['anthropic', 'generate', 'messages'],
+    ['anthropic', 'stream', 'messages'],
+    ['openai', 'generate', 'responses'],
+    ['openai', 'stream', 'responses'],
+  ] as const)('%s, %s: the tool runs between two steps, both charged', async (service, mode, operation) => {
+    const cities = preparedLoop(service);
+    const tools = {
+      get_weather: aiTool({
+        description: 'The weather in a city',
+        inputSchema: CITY,
+        execute: async ({ city }) => {
+          cities.push(city);
+          return `sunny in ${city}`;
+        },
+      }),
+    };
+    let text = '';
+    let steps = 0;
+    const charged = await meteredMany(gw, service, 2, async () => {
+      const options = { model: models[service](), tools, stopWhen: stepCountIs(3), prompt: PROMPT, maxRetries: 0 };
+      if (mode === 'generate') {
+        const result = await generateText(options);
+        text = result.text;
+        steps = result.steps.length;
+      } else {
+        const result = streamText(options);
+        text = await result.text;
+        steps = (await result.steps).length;
+      }
+    });
+    expect(text).toBe(ANSWER);
+    expect(steps).toBe(2);
+    expect(cities).toEqual(['Paris']);
+    expectToolOutputSent(service, 'sunny in Paris');
+    expect(charged).toMatchObject(twoTurns(service, operation));
+  });
+});
+
+describe('LangChain createAgent (LangGraph)', () => {
+  const models = {
+    anthropic: () => new ChatAnthropic({ model: 'claude-sonnet-5-5', apiKey: gw.services.anthropic.key, anthropicApiUrl: gw.services.anthropic.endpoint, maxRetries: 0 }),
+    openai: () => new ChatOpenAI({ model: 'gpt-4o-mini', apiKey: gw.services.openai.key, configuration: { baseURL: gw.services.openai.endpoint }, maxRetries: 0 }),
+  };
+  it.each([
+    ['anthropic', 'messages'],
+    ['openai', 'chat_completions'],
+  ] as const)('%s: the agent calls the tool, then answers; both model calls charged', async (service, operation) => {
+    const cities = preparedLoop(service);
+    const getWeather = langChainTool(
+      async ({ city }: { city: string }) => {
+        cities.push(city);
+        return `sunny in ${city}`;
+      },
+      { name: 'get_weather', description: 'The weather in a city', schema: CITY },
+    );
+    let answer: unknown;
+    const charged = await meteredMany(gw, service, 2, async () => {
+      const agent = createAgent({ model: models[service](), tools: [getWeather] });
+      const result = await agent.invoke({ messages: [{ role: 'user', content: PROMPT }] });
+      answer = result.messages.at(-1)?.text;
+    });
+    expect(answer).toBe(ANSWER);
+    expect(cities).toEqual(['Paris']);
+    expectToolOutputSent(service, 'sunny in Paris');
+    expect(charged).toMatchObject(twoTurns(service, operation));
+  });
+});
