@@ -25,6 +25,7 @@ import {
   startFake,
 } from './recorder';
 import { type AwsCredentials, verifySigV4 } from './sigv4';
+import { type FunctionCall, argumentPieces, pendingToolCall } from './tool-calls';
 
 export interface FakeBedrockOptions {
   /** When set, requests must carry a valid SigV4 signature by these credentials (else 403 like AWS). */
@@ -60,7 +61,7 @@ async function handleBedrock(exchange: FakeExchange, options: FakeBedrockOptions
     return;
   }
   if (route[2] === 'converse') {
-    sendJson(res, 200, bedrockConverse(behaviour), { 'x-amzn-requestid': requestId });
+    sendJson(res, 200, bedrockConverse(behaviour, pendingToolCall(behaviour, req.json, 'converse')), { 'x-amzn-requestid': requestId });
     return;
   }
   if (route[2] === 'count-tokens') {
@@ -75,7 +76,7 @@ async function handleBedrock(exchange: FakeExchange, options: FakeBedrockOptions
   }
   if (route[2] === 'invoke') {
     const model = anthropicModelName(decodeURIComponent(route[1]));
-    sendJson(res, 200, { ...anthropicMessage(behaviour, model), id: `msg_bdrk_${randomId(24)}` }, { 'x-amzn-requestid': requestId, ...bedrockInvokeHeaders(behaviour) });
+    sendJson(res, 200, { ...anthropicMessage(behaviour, model, pendingToolCall(behaviour, req.json, 'anthropic')), id: `msg_bdrk_${randomId(24)}` }, { 'x-amzn-requestid': requestId, ...bedrockInvokeHeaders(behaviour) });
     return;
   }
   if (route[2] === 'invoke-with-response-stream') {
@@ -88,7 +89,7 @@ async function handleBedrock(exchange: FakeExchange, options: FakeBedrockOptions
     });
     return;
   }
-  const events = bedrockConverseStream(behaviour);
+  const events = bedrockConverseStream(behaviour, pendingToolCall(behaviour, req.json, 'converse'));
   const cut = behaviour.streamErrorAfterChunks;
   await sendStream(exchange, cut === undefined ? events : [...events.slice(0, cut), bedrockStreamException(behaviour)], {
     'content-type': 'application/vnd.amazon.eventstream',
@@ -132,10 +133,13 @@ function errorTypeHeader(type: string): string {
   return `${type}:http://internal.amazon.com/coral/com.amazon.bedrock/`;
 }
 
-export function bedrockConverse(behaviour: FakeBehaviour): typeof converseExample & { usage: BedrockTokenUsage } {
+/** A Converse answer; when the model calls a tool, its message holds the `toolUse` block and it stops for `tool_use`. */
+export function bedrockConverse(behaviour: FakeBehaviour, call: FunctionCall | null = null): typeof converseExample & { usage: BedrockTokenUsage } {
+  const content = call === null ? { text: behaviour.content } : { toolUse: { toolUseId: call.callId, name: call.name, input: JSON.parse(call.arguments) as object } };
   return {
     ...converseExample,
-    output: { message: { role: 'assistant', content: [{ text: behaviour.content }] } },
+    output: { message: { role: 'assistant', content: [content as { text: string }] } },
+    ...(call === null ? {} : { stopReason: 'tool_use' }),
     usage: bedrockUsage(behaviour),
   };
 }
@@ -187,14 +191,21 @@ export function bedrockInvokeHeaders(behaviour: FakeBehaviour): Record<string, s
 
 /**
  * Event-stream messages: messageStart, one contentBlockDelta per word, contentBlockStop,
- * messageStop, metadata (usage and metrics). Payloads carry Bedrock's random `p` padding field.
+ * messageStop, metadata (usage and metrics). Payloads carry Bedrock's random `p` padding field. A
+ * tool call opens its block with contentBlockStart (the toolUse's id and name), then sends its input
+ * JSON in pieces, and stops for `tool_use`.
  */
-export function bedrockConverseStream(behaviour: FakeBehaviour): Uint8Array[] {
+export function bedrockConverseStream(behaviour: FakeBehaviour, call: FunctionCall | null = null): Uint8Array[] {
   return [
     bedrockEvent('messageStart', { role: 'assistant' }),
-    ...splitWords(behaviour.content).map((text) => bedrockEvent('contentBlockDelta', { contentBlockIndex: 0, delta: { text } })),
+    ...(call === null
+      ? splitWords(behaviour.content).map((text) => bedrockEvent('contentBlockDelta', { contentBlockIndex: 0, delta: { text } }))
+      : [
+          bedrockEvent('contentBlockStart', { contentBlockIndex: 0, start: { toolUse: { toolUseId: call.callId, name: call.name } } }),
+          ...argumentPieces(call.arguments).map((input) => bedrockEvent('contentBlockDelta', { contentBlockIndex: 0, delta: { toolUse: { input } } })),
+        ]),
     bedrockEvent('contentBlockStop', { contentBlockIndex: 0 }),
-    bedrockEvent('messageStop', { stopReason: 'end_turn' }),
+    bedrockEvent('messageStop', { stopReason: call === null ? 'end_turn' : 'tool_use' }),
     bedrockEvent('metadata', { usage: bedrockUsage(behaviour), metrics: { latencyMs: converseExample.metrics.latencyMs } }),
   ];
 }

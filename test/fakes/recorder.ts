@@ -64,11 +64,11 @@ export interface FakeBehaviour {
   /** The assistant's text; streams send it split per word. */
   content: string;
   /**
-   * OpenAI (Responses, Chat Completions) and Anthropic: when the request offers a tool of this name
-   * and its input holds no tool output yet, the model calls the tool (a `function_call` item,
-   * `tool_calls`, a `tool_use` block) with these arguments (JSON text) instead of answering; once the
-   * tool's output is in the input, it answers `content`. Both turns report `usage`. Streams send the
-   * arguments in pieces.
+   * OpenAI (Responses, Chat Completions), Anthropic and Bedrock (Converse, InvokeModel of Claude):
+   * when the request offers a tool of this name and its input holds no tool output yet, the model
+   * calls the tool (a `function_call` item, `tool_calls`, a `tool_use` or `toolUse` block) with these
+   * arguments (JSON text) instead of answering; once the tool's output is in the input, it answers
+   * `content`. Both turns report `usage`. Streams send the arguments in pieces.
    */
   toolCall?: { name: string; arguments: string };
   /**

@@ -1,25 +1,29 @@
 // Agent tool loops through the proxy: the model calls a tool, the app's loop runs it and sends its
 // output back, the model answers. Driven by what apps use for it — the Anthropic SDK's own tool
 // runner, the Vercel AI SDK's multi-step generateText/streamText, LangChain's createAgent (a LangGraph
-// agent) — on the providers that call tools in their own wire format (the fakes' `toolCall`). Each
+// agent) — on OpenAI, Anthropic and Bedrock Converse, each calling tools in its own wire format (the
+// fakes' `toolCall`). Each
 // model turn is a request the proxy meters: the loop is charged the sum of what the provider reported.
 // (The OpenAI Agents SDK has its own file, frameworks-openai-agents.test.ts.)
 import Anthropic from '@anthropic-ai/sdk';
 import { betaZodTool } from '@anthropic-ai/sdk/helpers/beta/zod';
+import { createAmazonBedrock } from '@ai-sdk/amazon-bedrock';
 import { createAnthropic } from '@ai-sdk/anthropic';
+import { BedrockRuntimeClient } from '@aws-sdk/client-bedrock-runtime';
 import { createOpenAI } from '@ai-sdk/openai';
 import { ChatAnthropic } from '@langchain/anthropic';
+import { ChatBedrockConverse } from '@langchain/aws';
 import { ChatOpenAI } from '@langchain/openai';
 import { generateText, stepCountIs, streamText, tool as aiTool } from 'ai';
 import { createAgent, tool as langChainTool } from 'langchain';
 import { z } from 'zod';
-import { BILLED, PROMPT, prepare } from '../support/framework-calls';
-import { type Gateway, startGateway } from '../support/gateway-harness';
+import { BEDROCK_MODEL, BILLED, PROMPT, prepare } from '../support/framework-calls';
+import { type Gateway, PROVIDER_SECRETS, startGateway } from '../support/gateway-harness';
 import { meteredMany } from '../support/usage-report';
 
 let gw: Gateway;
 /** The services whose fakes call tools. */
-type LoopService = 'openai' | 'anthropic';
+type LoopService = 'openai' | 'anthropic' | 'bedrock';
 
 beforeAll(async () => {
   gw = await startGateway({ rateLimiting: { usageReportIntervalMs: 100 } });
@@ -47,7 +51,7 @@ function twoTurns(service: LoopService, operation: string): object {
     promptTokens: 2 * BILLED.prompt,
     completionTokens: 2 * BILLED.completion,
     cachedPromptReadTokens: 2 * BILLED.cachedRead,
-    ...(service === 'anthropic' ? { cachedPromptWriteTokens: 2 * BILLED.cachedWrite } : { reasoningTokens: 2 * BILLED.reasoning }),
+    ...(service === 'openai' ? { reasoningTokens: 2 * BILLED.reasoning } : { cachedPromptWriteTokens: 2 * BILLED.cachedWrite }),
     errors4xx: 0,
     errors5xx: 0,
   };
@@ -91,12 +95,16 @@ describe('Vercel AI SDK: multi-step generateText and streamText', () => {
   const models = {
     anthropic: () => createAnthropic({ baseURL: `${gw.services.anthropic.endpoint}/v1`, apiKey: gw.services.anthropic.key })('claude-sonnet-5-5'),
     openai: () => createOpenAI({ baseURL: gw.services.openai.endpoint, apiKey: gw.services.openai.key })('gpt-5-mini'),
+    // The app's Tokengate key as a Bedrock API key; the proxy signs with SigV4.
+    bedrock: () => createAmazonBedrock({ baseURL: gw.services.bedrock.endpoint, region: PROVIDER_SECRETS.awsRegion, apiKey: gw.services.bedrock.key })(BEDROCK_MODEL),
   };
   it.each([
     ['anthropic', 'generate', 'messages'],
     ['anthropic', 'stream', 'messages'],
     ['openai', 'generate', 'responses'],
     ['openai', 'stream', 'responses'],
+    ['bedrock', 'generate', 'converse'],
+    ['bedrock', 'stream', 'converse_stream'],
   ] as const)('%s, %s: the tool runs between two steps, both charged', async (service, mode, operation) => {
     const cities = preparedLoop(service);
     const tools = {
@@ -135,10 +143,18 @@ describe('LangChain createAgent (LangGraph)', () => {
   const models = {
     anthropic: () => new ChatAnthropic({ model: 'claude-sonnet-5-5', apiKey: gw.services.anthropic.key, anthropicApiUrl: gw.services.anthropic.endpoint, maxRetries: 0 }),
     openai: () => new ChatOpenAI({ model: 'gpt-4o-mini', apiKey: gw.services.openai.key, configuration: { baseURL: gw.services.openai.endpoint }, maxRetries: 0 }),
+    // A Bedrock client of the app's own, the proxy as its endpoint (endpointHost would mean https://).
+    bedrock: () =>
+      new ChatBedrockConverse({
+        model: BEDROCK_MODEL,
+        region: PROVIDER_SECRETS.awsRegion,
+        client: new BedrockRuntimeClient({ endpoint: gw.services.bedrock.endpoint, region: PROVIDER_SECRETS.awsRegion, token: { token: gw.services.bedrock.key }, authSchemePreference: ['httpBearerAuth'], maxAttempts: 1 }),
+      }),
   };
   it.each([
     ['anthropic', 'messages'],
     ['openai', 'chat_completions'],
+    ['bedrock', 'converse'],
   ] as const)('%s: the agent calls the tool, then answers; both model calls charged', async (service, operation) => {
     const cities = preparedLoop(service);
     const getWeather = langChainTool(
@@ -149,11 +165,13 @@ describe('LangChain createAgent (LangGraph)', () => {
       { name: 'get_weather', description: 'The weather in a city', schema: CITY },
     );
     let answer: unknown;
+    const model = models[service]();
     const charged = await meteredMany(gw, service, 2, async () => {
-      const agent = createAgent({ model: models[service](), tools: [getWeather] });
+      const agent = createAgent({ model, tools: [getWeather] });
       const result = await agent.invoke({ messages: [{ role: 'user', content: PROMPT }] });
       answer = result.messages.at(-1)?.text;
     });
+    if (model instanceof ChatBedrockConverse) model.client.destroy(); // its HTTP/2 session to the proxy
     expect(answer).toBe(ANSWER);
     expect(cities).toEqual(['Paris']);
     expectToolOutputSent(service, 'sunny in Paris');
