@@ -30,6 +30,7 @@ import {
   startFake,
   stringField,
 } from './recorder';
+import { type FunctionCall, pendingToolCall } from './tool-calls';
 
 export function startFakeMistral(options: FakeProviderOptions = {}): Promise<FakeServer> {
   const batches: FakeBatches = { files: new Map(), jobs: new Map() };
@@ -83,10 +84,11 @@ async function handleMistral(exchange: FakeExchange, options: FakeProviderOption
   }
   // Agents completions name no model in the request: the agent's model answers.
   const model = stringField(req.json, 'model') ?? (route === 'POST /v1/agents/completions' ? 'mistral-large-latest' : completionExample.model);
+  const call = route === 'POST /v1/fim/completions' ? null : pendingToolCall(behaviour, req.json, 'mistral');
   if (field(req.json, 'stream') === true) {
-    await sendStream(exchange, mistralStream(behaviour, model).map((chunk) => sse(chunk)), { ...SSE_HEADERS, ...headers });
+    await sendStream(exchange, mistralStream(behaviour, model, call).map((chunk) => sse(chunk)), { ...SSE_HEADERS, ...headers });
   } else {
-    sendJson(res, 200, mistralCompletion(behaviour, model), headers);
+    sendJson(res, 200, mistralCompletion(behaviour, model, call), headers);
   }
 }
 
@@ -119,20 +121,30 @@ function mistralUsage(behaviour: FakeBehaviour): typeof completionExample.usage 
   return { prompt_tokens: prompt, completion_tokens: completion, total_tokens: prompt + completion };
 }
 
-export function mistralCompletion(behaviour: FakeBehaviour, model: string): typeof completionExample {
+/** A tool call as Mistral writes it in a message or a delta. */
+function mistralToolCall(call: FunctionCall): object {
+  return { id: call.callId, type: 'function', function: { name: call.name, arguments: call.arguments }, index: 0 };
+}
+
+/** A chat completion; when the model calls a tool, its message has empty content and the `tool_calls`. */
+export function mistralCompletion(behaviour: FakeBehaviour, model: string, call: FunctionCall | null = null): typeof completionExample {
   const [choice] = completionExample.choices;
+  const answer = call === null ? { ...choice, message: { ...choice.message, content: behaviour.content } } : { ...choice, message: { ...choice.message, content: '', tool_calls: [mistralToolCall(call)] }, finish_reason: 'tool_calls' };
   return {
     ...completionExample,
     id: randomId(32, '0123456789abcdef'),
     created: nowSeconds(),
     model,
     usage: mistralUsage(behaviour),
-    choices: [{ ...choice, message: { ...choice.message, content: behaviour.content } }],
+    choices: [answer as (typeof completionExample.choices)[number]],
   };
 }
 
-/** Role chunk, one chunk per word, then a finish chunk that carries the usage; then `[DONE]`. */
-export function mistralStream(behaviour: FakeBehaviour, model: string): unknown[] {
+/**
+ * Role chunk, one chunk per word, then a finish chunk that carries the usage; then `[DONE]`. A tool
+ * call comes whole in one chunk (Mistral does not stream the arguments), then the finish chunk.
+ */
+export function mistralStream(behaviour: FakeBehaviour, model: string, call: FunctionCall | null = null): unknown[] {
   const base = { id: randomId(32, '0123456789abcdef'), object: 'chat.completion.chunk', created: nowSeconds(), model };
   const chunk = (delta: object, extra: object = {}): object => ({
     ...base,
@@ -140,8 +152,8 @@ export function mistralStream(behaviour: FakeBehaviour, model: string): unknown[
   });
   return [
     chunk({ role: 'assistant', content: '' }),
-    ...splitWords(behaviour.content).map((content) => chunk({ content })),
-    { ...chunk({ content: '' }, { finish_reason: 'stop' }), usage: mistralUsage(behaviour) },
+    ...(call === null ? splitWords(behaviour.content).map((content) => chunk({ content })) : [chunk({ content: '', tool_calls: [mistralToolCall(call)] })]),
+    { ...chunk({ content: '' }, { finish_reason: call === null ? 'stop' : 'tool_calls' }), usage: mistralUsage(behaviour) },
     '[DONE]',
   ];
 }

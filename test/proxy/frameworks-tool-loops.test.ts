@@ -1,14 +1,15 @@
 // Agent tool loops through the proxy: the model calls a tool, the app's loop runs it and sends its
 // output back, the model answers. Driven by what apps use for it — the Anthropic SDK's own tool
 // runner, the Vercel AI SDK's multi-step generateText/streamText, LangChain's createAgent (a LangGraph
-// agent) — on OpenAI, Anthropic and Bedrock Converse, each calling tools in its own wire format (the
-// fakes' `toolCall`). Each
+// agent) — on OpenAI, Anthropic, Bedrock Converse and Mistral, each calling tools in its own wire
+// format (the fakes' `toolCall`). Each
 // model turn is a request the proxy meters: the loop is charged the sum of what the provider reported.
 // (The OpenAI Agents SDK has its own file, frameworks-openai-agents.test.ts.)
 import Anthropic from '@anthropic-ai/sdk';
 import { betaZodTool } from '@anthropic-ai/sdk/helpers/beta/zod';
 import { createAmazonBedrock } from '@ai-sdk/amazon-bedrock';
 import { createAnthropic } from '@ai-sdk/anthropic';
+import { createMistral } from '@ai-sdk/mistral';
 import { BedrockRuntimeClient } from '@aws-sdk/client-bedrock-runtime';
 import { createOpenAI } from '@ai-sdk/openai';
 import { ChatAnthropic } from '@langchain/anthropic';
@@ -23,7 +24,7 @@ import { meteredMany } from '../support/usage-report';
 
 let gw: Gateway;
 /** The services whose fakes call tools. */
-type LoopService = 'openai' | 'anthropic' | 'bedrock';
+type LoopService = 'openai' | 'anthropic' | 'bedrock' | 'mistral';
 
 beforeAll(async () => {
   gw = await startGateway({ rateLimiting: { usageReportIntervalMs: 100 } });
@@ -43,18 +44,18 @@ function preparedLoop(service: LoopService): string[] {
   return [];
 }
 
-/** What two model turns reported, as the usage report sums them (cache reads, and reasoning where the provider reports it). */
+/** The cache and reasoning counts of two turns, as each provider reports them (Mistral reports none). */
+const CLAUDE_DETAILS = { cachedPromptReadTokens: 2 * BILLED.cachedRead, cachedPromptWriteTokens: 2 * BILLED.cachedWrite };
+const TWO_TURN_DETAILS: Record<LoopService, object> = {
+  openai: { cachedPromptReadTokens: 2 * BILLED.cachedRead, reasoningTokens: 2 * BILLED.reasoning },
+  anthropic: CLAUDE_DETAILS,
+  bedrock: CLAUDE_DETAILS,
+  mistral: { cachedPromptReadTokens: 0, reasoningTokens: 0 },
+};
+
+/** What two model turns reported, as the usage report sums them. */
 function twoTurns(service: LoopService, operation: string): object {
-  return {
-    operations: [operation],
-    requests: 2,
-    promptTokens: 2 * BILLED.prompt,
-    completionTokens: 2 * BILLED.completion,
-    cachedPromptReadTokens: 2 * BILLED.cachedRead,
-    ...(service === 'openai' ? { reasoningTokens: 2 * BILLED.reasoning } : { cachedPromptWriteTokens: 2 * BILLED.cachedWrite }),
-    errors4xx: 0,
-    errors5xx: 0,
-  };
+  return { operations: [operation], requests: 2, promptTokens: 2 * BILLED.prompt, completionTokens: 2 * BILLED.completion, ...TWO_TURN_DETAILS[service], errors4xx: 0, errors5xx: 0 };
 }
 
 /** The second turn carried the tool's output back to the provider, through the proxy. */
@@ -97,6 +98,7 @@ describe('Vercel AI SDK: multi-step generateText and streamText', () => {
     openai: () => createOpenAI({ baseURL: gw.services.openai.endpoint, apiKey: gw.services.openai.key })('gpt-5-mini'),
     // The app's Tokengate key as a Bedrock API key; the proxy signs with SigV4.
     bedrock: () => createAmazonBedrock({ baseURL: gw.services.bedrock.endpoint, region: PROVIDER_SECRETS.awsRegion, apiKey: gw.services.bedrock.key })(BEDROCK_MODEL),
+    mistral: () => createMistral({ baseURL: `${gw.services.mistral.endpoint}/v1`, apiKey: gw.services.mistral.key })('mistral-small-latest'),
   };
   it.each([
     ['anthropic', 'generate', 'messages'],
@@ -105,6 +107,8 @@ describe('Vercel AI SDK: multi-step generateText and streamText', () => {
     ['openai', 'stream', 'responses'],
     ['bedrock', 'generate', 'converse'],
     ['bedrock', 'stream', 'converse_stream'],
+    ['mistral', 'generate', 'chat_completions'],
+    ['mistral', 'stream', 'chat_completions'],
   ] as const)('%s, %s: the tool runs between two steps, both charged', async (service, mode, operation) => {
     const cities = preparedLoop(service);
     const tools = {
