@@ -2,7 +2,8 @@
 // /embeddings, `api-version` query parameter required (Azure answers 404 without it), and the v1 API's
 // /openai/v1/chat/completions, /embeddings and /responses (model = deployment in the body), which takes
 // no dated api-version: none, `v1` (its default) or `preview`, and a dated one is a 400 as Azure
-// answers it. The v1 Responses API answers as OpenAI's does (the same Response object and events).
+// answers it. The Responses API (v1, and the dated `/openai/responses?api-version=2025-03-01-preview`)
+// answers as OpenAI's does (the same Response object and events).
 // Chat completions refuse `stream_options` where Azure does: without `stream: true` (as OpenAI),
 // api-versions before 2024-09-01(-preview) and "On Your Data" requests (`data_sources`).
 // Batches (`/openai/batches`, `/openai/files/{id}/content`, and the same under `/openai/v1`) and
@@ -12,8 +13,9 @@ import chatCompletionExample from '../fixtures/providers/azure-openai/chat-compl
 import errorExamples from '../fixtures/providers/azure-openai/errors.json';
 import firstChunkExample from '../fixtures/providers/azure-openai/stream-first-chunk.json';
 import { randomUUID } from 'node:crypto';
-import { type FakeJobs, type FakeProviderOptions, STREAM_OPTIONS_WITHOUT_STREAM, handleJobs, newFakeJobs, openAIChatStream, openAIEmbeddings, openAIUsage, streamOptionsWithoutStream } from './openai';
+import { type FakeJobs, type FakeProviderOptions, STREAM_OPTIONS_WITHOUT_STREAM, handleJobs, newFakeJobs, openAIChatCompletion, openAIChatStream, openAIEmbeddings, streamOptionsWithoutStream } from './openai';
 import { openAIResponse, openAIResponseStream } from './openai-responses';
+import { pendingToolCall } from './tool-calls';
 import {
   type FakeBehaviour,
   type FakeExchange,
@@ -21,8 +23,6 @@ import {
   type ProviderError,
   type RecordedRequest,
   field,
-  nowSeconds,
-  randomId,
   sendJson,
   sendStream,
   sse,
@@ -54,7 +54,7 @@ const API_VERSION_NOT_SUPPORTED = { error: { code: 'BadRequest', message: 'API v
 
 interface AzureRoute {
   readonly operation: 'chat/completions' | 'embeddings' | 'responses';
-  /** Deployment paths name it (percent-encoded); on the v1 API the body's `model` does. */
+  /** Deployment paths name it (percent-encoded); on the v1 API and the Responses API the body's `model` does. */
   readonly deployment: string | null;
 }
 
@@ -66,6 +66,8 @@ function azureRoute(req: RecordedRequest): AzureRoute | 'no-route' | 'api-versio
     if (apiVersion !== undefined && !V1_API_VERSIONS.has(apiVersion)) return 'api-version-not-supported';
     return { operation: v1[1] as AzureRoute['operation'], deployment: null };
   }
+  // The dated (preview) Responses API: beside the deployments, the deployment named as the body's model.
+  if (req.path === '/openai/responses') return apiVersion ? { operation: 'responses', deployment: null } : 'api-version-missing';
   const deployment = DEPLOYMENT_ROUTE.exec(req.path);
   if (deployment === null) return 'no-route';
   if (!apiVersion) return 'api-version-missing';
@@ -109,35 +111,28 @@ async function handleAzure(exchange: FakeExchange, options: FakeProviderOptions,
   // Azure reports the underlying model, not the deployment name; the fake echoes the request's.
   const model = stringField(req.json, 'model') ?? route.deployment ?? '';
   if (route.operation === 'responses') {
-    if (field(req.json, 'stream') === true) await sendStream(exchange, openAIResponseStream(behaviour, model), { ...SSE_HEADERS, ...headers });
-    else sendJson(res, 200, openAIResponse(behaviour, model), headers);
+    const call = pendingToolCall(behaviour, req.json, 'responses');
+    if (field(req.json, 'stream') === true) await sendStream(exchange, openAIResponseStream(behaviour, model, call), { ...SSE_HEADERS, ...headers });
+    else sendJson(res, 200, openAIResponse(behaviour, model, call), headers);
     return;
   }
+  const call = pendingToolCall(behaviour, req.json, 'chat');
   if (field(req.json, 'stream') !== true) {
-    const [choice] = chatCompletionExample.choices;
-    sendJson(
-      res,
-      200,
-      {
-        ...chatCompletionExample,
-        id: `chatcmpl-${randomId(29)}`,
-        created: nowSeconds(),
-        model,
-        choices: [{ ...choice, message: { ...choice.message, content: behaviour.content } }],
-        usage: openAIUsage(behaviour),
-      },
-      headers,
-    );
+    // OpenAI's chat completion with Azure's content filter results (the fixture's).
+    sendJson(res, 200, openAIChatCompletion(behaviour, model, call, chatCompletionExample), headers);
     return;
   }
   const includeUsage = field(field(req.json, 'stream_options'), 'include_usage') === true;
   const filterResults = chatCompletionExample.choices[0].content_filter_results;
   // Azure: an opening chunk with `choices: []` and the prompt filter results, then OpenAI's
   // chunks, each choice with its content filter results (empty on the role and finish chunks).
-  const chunks = openAIChatStream(behaviour, model, includeUsage, (choice, kind) => ({
-    ...choice,
-    content_filter_results: kind === 'content' ? filterResults : {},
-  })).map(withoutServiceTier);
+  const chunks = openAIChatStream(
+    behaviour,
+    model,
+    includeUsage,
+    (choice, kind) => ({ ...choice, content_filter_results: kind === 'content' ? filterResults : {} }),
+    call,
+  ).map(withoutServiceTier);
   await sendStream(exchange, [firstChunkExample, ...chunks].map((chunk) => sse(chunk)), { ...SSE_HEADERS, ...headers });
 }
 

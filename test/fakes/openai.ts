@@ -307,19 +307,27 @@ export function openAIUsage(behaviour: FakeBehaviour): typeof chatCompletionExam
   };
 }
 
-/** A chat completion; when the model calls a tool, its message holds `tool_calls` and no content. */
-export function openAIChatCompletion(behaviour: FakeBehaviour, model: string, call: FunctionCall | null = null): typeof chatCompletionExample {
-  const [choice] = chatCompletionExample.choices;
+/**
+ * A chat completion built on `example` (OpenAI's documented one by default; Azure's adds its content
+ * filter results); when the model calls a tool, its message holds `tool_calls` and no content.
+ */
+/** What openAIChatCompletion needs of an example: its first choice's message. */
+interface ChatCompletionExample {
+  readonly choices: ReadonlyArray<{ readonly message: object }>;
+}
+
+export function openAIChatCompletion<Example extends ChatCompletionExample = typeof chatCompletionExample>(behaviour: FakeBehaviour, model: string, call: FunctionCall | null = null, example: Example = chatCompletionExample as unknown as Example): Example {
+  const [choice] = example.choices;
   const answer =
     call === null
       ? { ...choice, message: { ...choice.message, content: behaviour.content } }
       : { ...choice, message: { ...choice.message, content: null, tool_calls: [{ id: call.callId, type: 'function', function: { name: call.name, arguments: call.arguments } }] }, finish_reason: 'tool_calls' };
   return {
-    ...chatCompletionExample,
+    ...example,
     id: `chatcmpl-${randomId(29)}`,
     created: nowSeconds(),
     model,
-    choices: [answer as (typeof chatCompletionExample.choices)[number]],
+    choices: [answer],
     usage: openAIUsage(behaviour),
   };
 }

@@ -4,7 +4,7 @@
 // is charged what the provider reported for it. The SDK's trace export goes to api.openai.com itself,
 // not through the client: it is disabled here, as an app behind a gateway would (README).
 import { Agent, OpenAIProvider, Runner, setTracingDisabled, tool } from '@openai/agents';
-import OpenAI from 'openai';
+import OpenAI, { AzureOpenAI } from 'openai';
 import { z } from 'zod';
 import { BILLED, PROMPT, prepare } from '../support/framework-calls';
 import { type Gateway, PROVIDER_SECRETS, registerServiceWithConnection, startGateway } from '../support/gateway-harness';
@@ -83,6 +83,27 @@ describe('OpenAI Agents SDK (@openai/agents)', () => {
       errors4xx: 0,
       errors5xx: 0,
     });
+  });
+
+  // Azure serves Chat Completions under a deployment's path and the Responses API beside them
+  // (`/openai/responses`, the deployment named as the model): a client of a deployment is for the former.
+  it.each(['responses', 'chat_completions'] as const)('on Azure OpenAI (an AzureOpenAI client), %s: the loop runs and both turns are charged', async (api) => {
+    prepare(gw.fakes.azure);
+    gw.fakes.azure.behaviour.toolCall = WEATHER_CALL;
+    const { agent, cities } = weatherAgent();
+    const client = new AzureOpenAI({ endpoint: gw.services.azure.endpoint, apiKey: gw.services.azure.key, apiVersion: '2025-03-01-preview', ...(api === 'responses' ? {} : { deployment: 'gpt-5-mini' }), maxRetries: 0 });
+    const azureRunner = new Runner({ modelProvider: new OpenAIProvider({ openAIClient: client, useResponses: api === 'responses' }), tracingDisabled: true });
+    let output: unknown;
+    const charged = await meteredMany(gw, 'azure', 2, async () => {
+      output = (await azureRunner.run(agent, PROMPT)).finalOutput;
+    });
+    expect(output).toBe('Hello from the fake');
+    expect(cities).toEqual(['Paris']);
+    const [first, second] = gw.fakes.azure.received;
+    expect(first.url).toBe(api === 'responses' ? '/openai/responses?api-version=2025-03-01-preview' : '/openai/deployments/gpt-5-mini/chat/completions?api-version=2025-03-01-preview');
+    expect(first.headers['api-key']).toBe(PROVIDER_SECRETS.azure);
+    expect(JSON.stringify(second.json)).toContain('sunny in Paris');
+    expect(charged).toMatchObject({ operations: [api], requests: 2, promptTokens: 2 * BILLED.prompt, completionTokens: 2 * BILLED.completion, errors4xx: 0, errors5xx: 0 });
   });
 
   it('a provider error ends the run with the SDK\'s usual exception, and is metered as an error', async () => {
