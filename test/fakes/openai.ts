@@ -307,15 +307,15 @@ export function openAIUsage(behaviour: FakeBehaviour): typeof chatCompletionExam
   };
 }
 
-/**
- * A chat completion built on `example` (OpenAI's documented one by default; Azure's adds its content
- * filter results); when the model calls a tool, its message holds `tool_calls` and no content.
- */
 /** What openAIChatCompletion needs of an example: its first choice's message. */
 interface ChatCompletionExample {
   readonly choices: ReadonlyArray<{ readonly message: object }>;
 }
 
+/**
+ * A chat completion built on `example` (OpenAI's documented one by default; Azure's adds its content
+ * filter results); when the model calls a tool, its message holds `tool_calls` and no content.
+ */
 export function openAIChatCompletion<Example extends ChatCompletionExample = typeof chatCompletionExample>(behaviour: FakeBehaviour, model: string, call: FunctionCall | null = null, example: Example = chatCompletionExample as unknown as Example): Example {
   const [choice] = example.choices;
   const answer =

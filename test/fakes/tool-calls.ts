@@ -1,12 +1,12 @@
-// A model that calls a function tool, for the fakes of OpenAI (Responses, Chat Completions), Mistral,
-// Anthropic (Messages, and InvokeModel of Claude on Bedrock) and Bedrock (Converse): `behaviour.toolCall` names the tool and its arguments; the model calls it when
-// the request offers it and holds no tool output yet, as an agent loop's first turn meets a real model
-// that decides to.
+// A model that calls a function tool, for the fakes of OpenAI (Responses, Chat Completions), Azure
+// OpenAI, Mistral, Anthropic (Messages, and InvokeModel of Claude on Bedrock) and Bedrock (Converse):
+// `behaviour.toolCall` names the tool and its arguments; the model calls it when the request offers it
+// and holds no tool output yet, as an agent loop's first turn meets a real model that decides to.
 import { type FakeBehaviour, field, randomId } from './recorder';
 
 export interface FunctionCall {
   readonly name: string;
-  /** The arguments as JSON text (Anthropic sends them as the object this text holds). */
+  /** The arguments as JSON text (Anthropic and Converse send the object this text holds). */
   readonly arguments: string;
   /** The provider's id of the call (`call_…`, `toolu_…`, `tooluse_…`): what the tool's output names when the app sends it back. */
   readonly callId: string;
