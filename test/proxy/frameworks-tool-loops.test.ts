@@ -147,6 +147,8 @@ describe('LangChain createAgent (LangGraph)', () => {
   const models = {
     anthropic: () => new ChatAnthropic({ model: 'claude-sonnet-5-5', apiKey: gw.services.anthropic.key, anthropicApiUrl: gw.services.anthropic.endpoint, maxRetries: 0 }),
     openai: () => new ChatOpenAI({ model: 'gpt-4o-mini', apiKey: gw.services.openai.key, configuration: { baseURL: gw.services.openai.endpoint }, maxRetries: 0 }),
+    // ChatOpenAI on the Responses API, as it runs for built-in tools and reasoning models.
+    openaiResponses: () => new ChatOpenAI({ model: 'gpt-5-mini', apiKey: gw.services.openai.key, configuration: { baseURL: gw.services.openai.endpoint }, maxRetries: 0, useResponsesApi: true }),
     // A Bedrock client of the app's own, the proxy as its endpoint (endpointHost would mean https://).
     bedrock: () =>
       new ChatBedrockConverse({
@@ -156,10 +158,11 @@ describe('LangChain createAgent (LangGraph)', () => {
       }),
   };
   it.each([
-    ['anthropic', 'messages'],
-    ['openai', 'chat_completions'],
-    ['bedrock', 'converse'],
-  ] as const)('%s: the agent calls the tool, then answers; both model calls charged', async (service, operation) => {
+    ['anthropic', 'anthropic', 'messages'],
+    ['openai', 'openai', 'chat_completions'],
+    ['openaiResponses', 'openai', 'responses'],
+    ['bedrock', 'bedrock', 'converse'],
+  ] as const)('%s: the agent calls the tool, then answers; both model calls charged', async (chat, service, operation) => {
     const cities = preparedLoop(service);
     const getWeather = langChainTool(
       async ({ city }: { city: string }) => {
@@ -169,7 +172,7 @@ describe('LangChain createAgent (LangGraph)', () => {
       { name: 'get_weather', description: 'The weather in a city', schema: CITY },
     );
     let answer: unknown;
-    const model = models[service]();
+    const model = models[chat]();
     const charged = await meteredMany(gw, service, 2, async () => {
       const agent = createAgent({ model, tools: [getWeather] });
       const result = await agent.invoke({ messages: [{ role: 'user', content: PROMPT }] });
