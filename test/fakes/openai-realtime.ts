@@ -4,7 +4,8 @@
 // `session.update` → `session.updated`; `conversation.item.create` → `conversation.item.added` and
 // `conversation.item.done`; `response.create` → `response.created`, output item and
 // content part events, a few `response.output_audio.delta` (+ transcript) or `response.output_text.delta`
-// events, their `.done` events, then `response.done` with the usage the provider bills; errors as
+// events (or, for `behaviour.toolCall`, a `function_call` item with its arguments in pieces), their
+// `.done` events, then `response.done` with the usage the provider bills; errors as
 // `{type: "error", error: {...}}` events. Like the other fakes it requires the upstream key (a wrong or
 // missing one is refused at the handshake with OpenAI's 401 JSON body) and sends its events in uneven
 // timing (some together, some a few milliseconds apart).
@@ -13,6 +14,7 @@ import { createServer, type IncomingHttpHeaders, type IncomingMessage } from 'no
 import type { Duplex } from 'node:stream';
 import { WebSocket, WebSocketServer, type RawData } from 'ws';
 import { type FakeUsage, field, listenOnLoopback, sleep } from './recorder';
+import { argumentPieces } from './tool-calls';
 
 /** Per response: what `response.done` reports. Audio parts split the totals (see realtimeUsage). */
 export interface FakeRealtimeUsage extends FakeUsage {
@@ -31,6 +33,11 @@ export interface FakeRealtimeBehaviour {
   closeAfterResponses?: { count: number; code: number; reason: string };
   /** Responses stop after their first events (`response.created`, the output item): nothing more is sent, pings are still answered. */
   stallResponses?: boolean;
+  /**
+   * The session's first response calls this function, when the session offers it (`session.tools`):
+   * a `function_call` output item, its arguments streamed in pieces; the next responses answer text.
+   */
+  toolCall?: { name: string; arguments: string };
 }
 
 export interface RecordedRealtimeSession {
@@ -183,6 +190,8 @@ export async function startFakeOpenAIRealtime(options: FakeRealtimeOptions): Pro
     let responsesDone = 0;
     /** The conversation's last item (a created one's `previous_item_id`). */
     let lastItemId: string | null = null;
+    /** Whether this session's model called `behaviour.toolCall` already. */
+    let toolCalled = false;
     /** Events go out in order; a response's events are paced unevenly. */
     let queue = Promise.resolve();
     const send = (event: object): void => {
@@ -220,7 +229,11 @@ export async function startFakeOpenAIRealtime(options: FakeRealtimeOptions): Pro
         const usage = behaviour.responses[Math.min(responsesDone, behaviour.responses.length - 1)];
         responsesDone += 1;
         const closing = behaviour.closeAfterResponses !== undefined && responsesDone >= behaviour.closeAfterResponses.count ? behaviour.closeAfterResponses : undefined;
-        later(() => respond(send, session, conversation, usage));
+        const wanted = behaviour.toolCall;
+        const tools = session['tools'];
+        const call = !toolCalled && wanted !== undefined && Array.isArray(tools) && tools.some((tool) => field(tool, 'type') === 'function' && field(tool, 'name') === wanted.name) ? wanted : null;
+        if (call !== null) toolCalled = true;
+        later(() => respond(send, session, conversation, usage, call));
         if (closing !== undefined) later(() => ws.close(closing.code, closing.reason));
       } else if (event.type === 'conversation.item.create' && typeof field(event, 'item') === 'object' && field(event, 'item') !== null) {
         // GA: the item as the conversation holds it (an id given when the client named none), added then done.
@@ -240,7 +253,7 @@ export async function startFakeOpenAIRealtime(options: FakeRealtimeOptions): Pro
     });
   }
 
-  async function respond(send: (event: object) => void, session: Record<string, unknown>, conversation: string, usage: FakeRealtimeUsage): Promise<void> {
+  async function respond(send: (event: object) => void, session: Record<string, unknown>, conversation: string, usage: FakeRealtimeUsage, call: { name: string; arguments: string } | null): Promise<void> {
     const modalities = Array.isArray(session['output_modalities']) ? (session['output_modalities'] as string[]) : ['audio'];
     const audio = modalities.includes('audio');
     const responseId = id('resp');
@@ -248,6 +261,10 @@ export async function startFakeOpenAIRealtime(options: FakeRealtimeOptions): Pro
     const response = { object: 'realtime.response', id: responseId, status: 'in_progress', status_details: null, output: [] as unknown[], conversation_id: conversation, output_modalities: modalities, max_output_tokens: 'inf', audio: { output: { format: { type: 'audio/pcm', rate: 24000 }, voice: 'alloy' } }, usage: null as unknown, metadata: null };
     const common = { response_id: responseId, item_id: itemId, output_index: 0, content_index: 0 };
     send({ type: 'response.created', event_id: id('event'), response });
+    if (call !== null) {
+      await callFunction(send, response, itemId, usage, call);
+      return;
+    }
     const item = { id: itemId, type: 'message', status: 'in_progress', role: 'assistant', content: [] as unknown[] };
     send({ type: 'response.output_item.added', event_id: id('event'), response_id: responseId, output_index: 0, item });
     if (behaviour.stallResponses === true) return;
@@ -279,6 +296,21 @@ export async function startFakeOpenAIRealtime(options: FakeRealtimeOptions): Pro
     send({ type: 'response.done', event_id: id('event'), response: { ...response, status: 'completed', output: [doneItem], usage: realtimeUsage(usage) } });
   }
 
+  /** The rest of a response that calls a function: its item, the arguments in pieces, then response.done. */
+  async function callFunction(send: (event: object) => void, response: { id: string }, itemId: string, usage: FakeRealtimeUsage, call: { name: string; arguments: string }): Promise<void> {
+    const callId = `call_${randomBytes(12).toString('base64url')}`;
+    const item = { id: itemId, type: 'function_call', status: 'in_progress', name: call.name, call_id: callId, arguments: '' };
+    const common = { response_id: response.id, item_id: itemId, output_index: 0, call_id: callId };
+    send({ type: 'response.output_item.added', event_id: id('event'), response_id: response.id, output_index: 0, item });
+    await sleep(3);
+    for (const delta of argumentPieces(call.arguments)) send({ type: 'response.function_call_arguments.delta', event_id: id('event'), ...common, delta });
+    send({ type: 'response.function_call_arguments.done', event_id: id('event'), ...common, name: call.name, arguments: call.arguments });
+    const doneItem = { ...item, status: 'completed', arguments: call.arguments };
+    send({ type: 'response.output_item.done', event_id: id('event'), response_id: response.id, output_index: 0, item: doneItem });
+    await sleep(2);
+    send({ type: 'response.done', event_id: id('event'), response: { ...response, status: 'completed', output: [doneItem], usage: realtimeUsage(usage) } });
+  }
+
   return {
     url: await listenOnLoopback(server),
     refused,
@@ -305,6 +337,7 @@ export async function startFakeOpenAIRealtime(options: FakeRealtimeOptions): Pro
       delete behaviour.model;
       delete behaviour.closeAfterResponses;
       delete behaviour.stallResponses;
+      delete behaviour.toolCall;
     },
     close: () =>
       new Promise<void>((resolve) => {

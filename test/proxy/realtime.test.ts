@@ -2,11 +2,12 @@
 // (Node: the `ws` package; it always dials wss://, so the proxy here serves TLS) against the fake
 // Realtime upstream. Sessions are routed and authenticated as requests are, the provider key replaces
 // the consumer's, messages cross unchanged, and every response.done is metered and charged.
-import { OpenAIRealtimeWebSocket, RealtimeAgent, RealtimeSession } from '@openai/agents/realtime';
+import { OpenAIRealtimeWebSocket, RealtimeAgent, RealtimeSession, tool } from '@openai/agents/realtime';
 import OpenAI, { AzureOpenAI } from 'openai';
 import { OpenAIRealtimeWS } from 'openai/realtime/ws';
 import { pino } from 'pino';
 import { WebSocket } from 'ws';
+import { z } from 'zod';
 import type { DataPlaneHandle } from '../../data-plane/src/main';
 import { type FakeRealtimeServer, realtimeUsage, startFakeOpenAIRealtime } from '../fakes';
 import { TEST_TLS } from '../support/data-plane/tls-fixtures';
@@ -427,6 +428,43 @@ describe('OpenAI Agents SDK voice agents (@openai/agents/realtime)', () => {
       const found = await usageRows(gw, service.connectionId);
       return sum(found).requests === 2 && found;
     }, 'the usage of the agent session’s two responses');
+    expect(sum(rows)).toMatchObject({ requests: 2, prompt: usages[0].input_tokens + usages[1].input_tokens, completion: usages[0].output_tokens + usages[1].output_tokens });
+  });
+
+  it('a voice agent with a function tool: the model calls it, the SDK runs it and sends its output back, the model answers; both responses charged', async () => {
+    const service = await realtimeService();
+    fake.behaviour.toolCall = { name: 'get_weather', arguments: '{"city":"Paris"}' };
+    const cities: string[] = [];
+    const getWeather = tool({
+      name: 'get_weather',
+      description: 'The weather in a city',
+      parameters: z.object({ city: z.string() }),
+      execute: async ({ city }) => {
+        cities.push(city);
+        return `sunny in ${city}`;
+      },
+    });
+    const agent = new RealtimeAgent({ name: 'Forecaster', instructions: 'Answer with the weather.', tools: [getWeather] });
+    const transport = new OpenAIRealtimeWebSocket({ url: `ws://${new URL(gw.proxy.url).host}${service.path}/realtime?model=gpt-realtime` });
+    const session = new RealtimeSession(agent, { transport, model: 'gpt-realtime', config: { outputModalities: ['text'] } });
+    const errors: unknown[] = [];
+    session.on('error', (error) => errors.push(error));
+    await session.connect({ apiKey: service.key });
+    const answered = new Promise<string>((resolve) => session.on('agent_end', (_context, _agent, text) => text !== '' && resolve(text)));
+    session.sendMessage('What is the weather in Paris?');
+    expect(await answered).toBe('Hello from the fake realtime model.');
+    session.close();
+    expect(errors).toEqual([]);
+    expect(cities).toEqual(['Paris']);
+    // The function's output crossed the proxy as a conversation item, then a new response was asked for.
+    const [upstream] = fake.sessions;
+    expect(upstream.events).toContainEqual(expect.objectContaining({ type: 'conversation.item.create', item: expect.objectContaining({ type: 'function_call_output', output: 'sunny in Paris' }) }));
+    expect(upstream.events.filter((event) => (event as { type?: unknown }).type === 'response.create')).toHaveLength(2);
+    const rows = await waitFor(async () => {
+      const found = await usageRows(gw, service.connectionId);
+      return sum(found).requests === 2 && found;
+    }, 'the usage of the two responses');
+    const usages = [0, 1].map((n) => realtimeUsage(fake.behaviour.responses[Math.min(n, fake.behaviour.responses.length - 1)]) as { input_tokens: number; output_tokens: number });
     expect(sum(rows)).toMatchObject({ requests: 2, prompt: usages[0].input_tokens + usages[1].input_tokens, completion: usages[0].output_tokens + usages[1].output_tokens });
   });
 });
