@@ -3,9 +3,9 @@
 // answers), on the Responses API (its default) and on Chat Completions, streamed and not; every turn
 // is charged what the provider reported for it. The SDK's trace export goes to api.openai.com itself,
 // not through the client: it is disabled here, as an app behind a gateway would (README).
-import { Agent, OpenAIProvider, Runner, setTracingDisabled, tool } from '@openai/agents';
+import { Agent, OpenAIProvider, Runner, setTracingDisabled } from '@openai/agents';
 import OpenAI, { AzureOpenAI } from 'openai';
-import { z } from 'zod';
+import { WEATHER_CALL, weatherTool } from '../support/agent-tools';
 import { BILLED, PROMPT, prepare } from '../support/framework-calls';
 import { type Gateway, PROVIDER_SECRETS, registerServiceWithConnection, startGateway } from '../support/gateway-harness';
 import { meteredMany, usageRows } from '../support/usage-report';
@@ -21,20 +21,9 @@ afterAll(async () => {
   await gw?.stop();
 });
 
-const WEATHER_CALL = { name: 'get_weather', arguments: '{"city":"Paris"}' };
-
 /** An agent with one function tool, and the cities it was called for. */
 function weatherAgent(): { agent: Agent; cities: string[] } {
-  const cities: string[] = [];
-  const getWeather = tool({
-    name: 'get_weather',
-    description: 'The weather in a city',
-    parameters: z.object({ city: z.string() }),
-    execute: async ({ city }) => {
-      cities.push(city);
-      return `sunny in ${city}`;
-    },
-  });
+  const { tool: getWeather, cities } = weatherTool();
   return { agent: new Agent({ name: 'Forecaster', instructions: 'Answer with the weather.', model: 'gpt-5-mini', tools: [getWeather] }), cities };
 }
 

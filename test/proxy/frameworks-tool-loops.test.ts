@@ -18,6 +18,7 @@ import { ChatOpenAI } from '@langchain/openai';
 import { generateText, stepCountIs, streamText, tool as aiTool } from 'ai';
 import { createAgent, tool as langChainTool } from 'langchain';
 import { z } from 'zod';
+import { WEATHER_CALL } from '../support/agent-tools';
 import { BEDROCK_MODEL, BILLED, PROMPT, prepare } from '../support/framework-calls';
 import { type Gateway, PROVIDER_SECRETS, startGateway } from '../support/gateway-harness';
 import { meteredMany } from '../support/usage-report';
@@ -33,7 +34,6 @@ afterAll(async () => {
   await gw?.stop();
 });
 
-const WEATHER_CALL = { name: 'get_weather', arguments: '{"city":"Paris"}' };
 const CITY = z.object({ city: z.string() });
 const ANSWER = 'Hello from the fake';
 

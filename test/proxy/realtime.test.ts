@@ -2,14 +2,14 @@
 // (Node: the `ws` package; it always dials wss://, so the proxy here serves TLS) against the fake
 // Realtime upstream. Sessions are routed and authenticated as requests are, the provider key replaces
 // the consumer's, messages cross unchanged, and every response.done is metered and charged.
-import { OpenAIRealtimeWebSocket, RealtimeAgent, RealtimeSession, tool } from '@openai/agents/realtime';
+import { OpenAIRealtimeWebSocket, RealtimeAgent, RealtimeSession } from '@openai/agents/realtime';
 import OpenAI, { AzureOpenAI } from 'openai';
 import { OpenAIRealtimeWS } from 'openai/realtime/ws';
 import { pino } from 'pino';
 import { WebSocket } from 'ws';
-import { z } from 'zod';
 import type { DataPlaneHandle } from '../../data-plane/src/main';
 import { type FakeRealtimeServer, realtimeUsage, startFakeOpenAIRealtime } from '../fakes';
+import { WEATHER_CALL, weatherTool } from '../support/agent-tools';
 import { TEST_TLS } from '../support/data-plane/tls-fixtures';
 import { RecordLog } from '../support/data-plane/record-log';
 import { type Gateway, PROVIDER_SECRETS, registerServiceWithConnection, HEALTHY_REDIS_TIMEOUT_MS, startGateway } from '../support/gateway-harness';
@@ -433,17 +433,8 @@ describe('OpenAI Agents SDK voice agents (@openai/agents/realtime)', () => {
 
   it('a voice agent with a function tool: the model calls it, the SDK runs it and sends its output back, the model answers; both responses charged', async () => {
     const service = await realtimeService();
-    fake.behaviour.toolCall = { name: 'get_weather', arguments: '{"city":"Paris"}' };
-    const cities: string[] = [];
-    const getWeather = tool({
-      name: 'get_weather',
-      description: 'The weather in a city',
-      parameters: z.object({ city: z.string() }),
-      execute: async ({ city }) => {
-        cities.push(city);
-        return `sunny in ${city}`;
-      },
-    });
+    fake.behaviour.toolCall = WEATHER_CALL;
+    const { tool: getWeather, cities } = weatherTool();
     const agent = new RealtimeAgent({ name: 'Forecaster', instructions: 'Answer with the weather.', tools: [getWeather] });
     const transport = new OpenAIRealtimeWebSocket({ url: `ws://${new URL(gw.proxy.url).host}${service.path}/realtime?model=gpt-realtime` });
     const session = new RealtimeSession(agent, { transport, model: 'gpt-realtime', config: { outputModalities: ['text'] } });
