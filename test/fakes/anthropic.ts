@@ -194,7 +194,7 @@ export function anthropicStream(behaviour: FakeBehaviour, model: string, call: F
     event('ping'),
     ...(call === null
       ? splitWords(behaviour.content).map((text) => event('content_block_delta', { index: 0, delta: { type: 'text_delta', text } }))
-      : argumentPieces(call.arguments).map((partial_json) => event('content_block_delta', { index: 0, delta: { type: 'input_json_delta', partial_json } }))),
+      : argumentPieces(call.arguments, 4).map((partial_json) => event('content_block_delta', { index: 0, delta: { type: 'input_json_delta', partial_json } }))),
     event('content_block_stop', { index: 0 }),
     event('message_delta', {
       delta: { stop_reason: call === null ? 'end_turn' : 'tool_use', stop_sequence: null },

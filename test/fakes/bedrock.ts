@@ -202,7 +202,7 @@ export function bedrockConverseStream(behaviour: FakeBehaviour, call: FunctionCa
       ? splitWords(behaviour.content).map((text) => bedrockEvent('contentBlockDelta', { contentBlockIndex: 0, delta: { text } }))
       : [
           bedrockEvent('contentBlockStart', { contentBlockIndex: 0, start: { toolUse: { toolUseId: call.callId, name: call.name } } }),
-          ...argumentPieces(call.arguments).map((input) => bedrockEvent('contentBlockDelta', { contentBlockIndex: 0, delta: { toolUse: { input } } })),
+          ...argumentPieces(call.arguments, 4).map((input) => bedrockEvent('contentBlockDelta', { contentBlockIndex: 0, delta: { toolUse: { input } } })),
         ]),
     bedrockEvent('contentBlockStop', { contentBlockIndex: 0 }),
     bedrockEvent('messageStop', { stopReason: call === null ? 'end_turn' : 'tool_use' }),

@@ -60,9 +60,14 @@ export function pendingToolCall(behaviour: FakeBehaviour, body: unknown, api: To
   return { name: wanted.name, arguments: wanted.arguments, callId: newId() };
 }
 
-/** The arguments in the uneven pieces a model streams them in (a few characters each). */
-export function argumentPieces(text: string): string[] {
+/**
+ * The arguments in the pieces a model streams them in: about a token each (a word with its leading
+ * space, or a run of punctuation), as OpenAI's deltas carry them; `perDelta` of those together, as
+ * Anthropic's and Bedrock's larger deltas do.
+ */
+export function argumentPieces(text: string, perDelta = 1): string[] {
+  const tokens = text.match(/\s*[A-Za-z0-9_]+|\s*[^A-Za-z0-9_\s]+|\s+$/g) ?? [];
   const pieces: string[] = [];
-  for (let at = 0, size = 3; at < text.length; at += size, size = size === 3 ? 5 : 3) pieces.push(text.slice(at, at + size));
+  for (let at = 0; at < tokens.length; at += perDelta) pieces.push(tokens.slice(at, at + perDelta).join(''));
   return pieces;
 }

@@ -3,7 +3,8 @@
 // provider's own format, so the official SDK finishes normally and reports the provider's length stop
 // reason — aborts the upstream request and charges what was streamed. Without the flag the stream
 // completes and is charged in full; a request that sets its own max tokens is never cut. For OpenAI,
-// Azure OpenAI, Mistral, Anthropic and Bedrock ConverseStream, and OpenAI's Responses API.
+// Azure OpenAI, Mistral, Anthropic and Bedrock ConverseStream, and OpenAI's Responses API; and for a
+// model that streams a tool call's arguments past the budget (OpenAI chat and Responses, Anthropic).
 // The fakes stream a long answer one word per event, whatever max_tokens says.
 import { randomUUID } from 'node:crypto';
 import Anthropic from '@anthropic-ai/sdk';
@@ -376,5 +377,73 @@ describe('an upstream that compresses although asked for identity', () => {
     expect(streamed.text).toBe(LONG_ANSWER);
     expect(streamed.stopReason).toBe('stop');
     expect((await recordedUsage(published.serviceId)).output).toBe(completionTokensOf(testCase, LONG_ANSWER));
+  });
+});
+
+describe('a tool call cut at the budget', () => {
+  /** A model that writes its whole answer into a tool's arguments, far past the budget. */
+  const SUMMARY_CALL = { name: 'write_summary', arguments: JSON.stringify({ summary: ENDLESS_ANSWER }) };
+  const TOOL_CASES: Array<{ name: string; testCase: ProviderCase; lengthStopReason: string; call(endpoint: string, key: string): Promise<{ stopReason: string | null | undefined; streamedArguments: string }> }> = [
+    {
+      name: 'OpenAI chat completions (openai SDK stream helper)',
+      testCase: CASES[0],
+      lengthStopReason: 'length',
+      async call(endpoint, key) {
+        const client = new OpenAI({ baseURL: `${endpoint}/v1`, apiKey: key, maxRetries: 0 });
+        const tools = [{ type: 'function' as const, function: { name: SUMMARY_CALL.name, parameters: { type: 'object', properties: { summary: { type: 'string' } } } } }];
+        const completion = await client.chat.completions.stream({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'Summarize the quarterly report.' }], tools }).finalChatCompletion();
+        const [toolCall] = completion.choices[0].message.tool_calls ?? [];
+        return { stopReason: completion.choices[0].finish_reason, streamedArguments: toolCall?.type === 'function' ? toolCall.function.arguments : '' };
+      },
+    },
+    {
+      name: 'OpenAI Responses API (openai SDK)',
+      testCase: { ...CASES[0], streamPath: '/v1/responses' },
+      lengthStopReason: 'max_output_tokens',
+      async call(endpoint, key) {
+        const client = new OpenAI({ baseURL: `${endpoint}/v1`, apiKey: key, maxRetries: 0 });
+        const tools = [{ type: 'function' as const, name: SUMMARY_CALL.name, parameters: { type: 'object', properties: { summary: { type: 'string' } } }, strict: false }];
+        const response = await client.responses.stream({ model: 'gpt-4o-mini', input: 'Summarize the quarterly report.', tools }).finalResponse();
+        const call = response.output.find((item) => item.type === 'function_call');
+        return { stopReason: response.incomplete_details?.reason, streamedArguments: call?.type === 'function_call' ? call.arguments : '' };
+      },
+    },
+    {
+      name: 'Anthropic messages (@anthropic-ai/sdk)',
+      testCase: CASES[3],
+      lengthStopReason: 'max_tokens',
+      async call(endpoint, key) {
+        const client = new Anthropic({ baseURL: endpoint, apiKey: key, maxRetries: 0 });
+        const params = { model: 'claude-sonnet-5-5', messages: [{ role: 'user', content: 'Summarize the quarterly report.' }], tools: [{ name: SUMMARY_CALL.name, input_schema: { type: 'object', properties: { summary: { type: 'string' } } } }] };
+        const stream = client.messages.stream(params as Anthropic.MessageStreamParams);
+        // The input JSON as it was streamed (the message's `input` is what the SDK's partial parser
+        // makes of it: an unfinished string is left out).
+        let streamedArguments = '';
+        stream.on('inputJson', (partial) => (streamedArguments += partial));
+        const message = await stream.finalMessage();
+        expect(message.content).toEqual([expect.objectContaining({ type: 'tool_use', name: SUMMARY_CALL.name })]);
+        return { stopReason: message.stop_reason, streamedArguments };
+      },
+    },
+  ];
+
+  it.each(TOOL_CASES)('$name: ends as a call that reached the length limit, the SDK keeps what was streamed, and the budget is charged it', async ({ testCase, lengthStopReason, call }) => {
+    const fake = prepareFake(testCase);
+    fake.behaviour.toolCall = SUMMARY_CALL;
+    const published = publish(testCase, { streamCutoff: true, budget: 'completion' });
+
+    const streamed = await call(published.endpoint, published.key);
+
+    expect(streamed.stopReason).toBe(lengthStopReason);
+    // What was streamed of the summary, cut inside it (the SDKs keep the call, with what arrived).
+    const summary = (JSON.parse(`${streamed.streamedArguments}"}`) as { summary: string }).summary;
+    expect(summary.length).toBeGreaterThan(0);
+    expect(ENDLESS_ANSWER.startsWith(summary)).toBe(true);
+    expect(summary.length).toBeLessThan(ENDLESS_ANSWER.length / 10);
+    await waitFor(() => fake.aborted.length === 1, 'the upstream request aborted');
+    const usage = await recordedUsage(published.serviceId);
+    expect(usage.output).toBeLessThanOrEqual(COMPLETION_BUDGET);
+    expect(usage.output).toBeGreaterThan(COMPLETION_BUDGET - 10);
+    expect(await remainingCompletionTokens(testCase, published)).toBe(COMPLETION_BUDGET - usage.output);
   });
 });
