@@ -62,7 +62,15 @@ export async function launchConsoleBrowser(): Promise<ConsoleBrowser> {
         page, context, requests, sockets, pageErrors, consoleErrors,
         async signIn(token) {
           await page.goto(`${origin}/console`);
-          await page.getByRole('heading', { name: 'Sign in' }).waitFor();
+          try {
+            await page.getByRole('heading', { name: 'Sign in' }).waitFor();
+          } catch (error) {
+            // What the page was doing, so that a failure here says why the console did not show.
+            const body = (await page.evaluate('document.body ? document.body.innerText : ""').catch(() => '')) as string;
+            throw new Error(
+              `${(error as Error).message}\npage errors: ${JSON.stringify(pageErrors)}\nconsole errors: ${JSON.stringify(consoleErrors)}\nrequests: ${JSON.stringify(requests.slice(-20))}\nbody: ${JSON.stringify(body.slice(0, 500))}`,
+            );
+          }
           await page.getByLabel('API token').fill(token);
           await page.getByRole('button', { name: 'Sign in' }).click();
           await page.getByRole('navigation', { name: 'Main' }).waitFor();
