@@ -12,7 +12,7 @@ import { Client } from 'pg';
 import { TEST_SERVER_URL } from '../support/database';
 import { waitFor } from '../support/wait';
 import { freePort } from '../support/free-port';
-import { REPO_ROOT, runCli } from '../support/processes';
+import { REPO_ROOT, repositoryCopy, runCli } from '../support/processes';
 
 const exec = promisify(execFile);
 
@@ -137,10 +137,13 @@ describe('tokengate start', () => {
 
   // A process manager (systemd, a CI job, `timeout`) sends SIGTERM to the process it started: npm.
   // npm forwards it to its script's shell; the system must stop with it, not outlive it holding the ports.
+  // It runs in a copy of the repository: `npm start` builds first, and rebuilding dist/ here would take
+  // the built console and CLI from under the tests running beside this one.
   it('`npm start` stops the whole system when npm gets SIGTERM, leaving no process behind', async () => {
     const [developmentPort, productionPort] = [await freePort(), await freePort()];
+    const copy = repositoryCopy();
     const npm = spawn('npm', ['start'], {
-      cwd: REPO_ROOT,
+      cwd: copy.dir,
       detached: true, // its own process group: what is left of it after it exits can be found and cleaned up
       env: { ...process.env, ...ownPorts(developmentPort, productionPort) },
     });
@@ -165,6 +168,7 @@ describe('tokengate start', () => {
       for (const port of [developmentPort, productionPort]) await expect(fetch(`http://127.0.0.1:${port}/healthz`)).rejects.toThrow();
     } finally {
       if (groupAlive()) process.kill(-group, 'SIGKILL');
+      copy.remove();
     }
   }, 180_000);
 

@@ -1,7 +1,8 @@
 // Runs the compiled `tokengate` CLI as a child process, as a user would.
-import { type ChildProcessWithoutNullStreams, spawn } from 'node:child_process';
-import { existsSync } from 'node:fs';
-import { join } from 'node:path';
+import { type ChildProcessWithoutNullStreams, execFileSync, spawn } from 'node:child_process';
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, rmSync, symlinkSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
 
 export const REPO_ROOT = join(__dirname, '../..');
 export const CLI = join(REPO_ROOT, 'dist/cli/main.js');
@@ -63,4 +64,21 @@ export function runCli(args: string[], env: NodeJS.ProcessEnv): RunningProcess {
       return exited;
     },
   };
+}
+
+/**
+ * A copy of the repository's tracked files (as they are in the working tree) in a temporary directory,
+ * sharing its node_modules: for a test that runs `npm start`, whose build rewrites dist/ — in the
+ * repository itself that would pull the built console and CLI from under the tests running beside it.
+ */
+export function repositoryCopy(): { dir: string; remove(): void } {
+  const dir = mkdtempSync(join(tmpdir(), 'tokengate-copy-'));
+  const files = execFileSync('git', ['ls-files', '-z'], { cwd: REPO_ROOT, encoding: 'utf8' }).split('\0').filter((file) => file !== '');
+  for (const file of files) {
+    if (!existsSync(join(REPO_ROOT, file))) continue; // deleted in the working tree
+    mkdirSync(dirname(join(dir, file)), { recursive: true });
+    copyFileSync(join(REPO_ROOT, file), join(dir, file));
+  }
+  symlinkSync(join(REPO_ROOT, 'node_modules'), join(dir, 'node_modules'), 'dir');
+  return { dir, remove: () => rmSync(dir, { recursive: true, force: true }) };
 }
