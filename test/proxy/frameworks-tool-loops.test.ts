@@ -1,14 +1,15 @@
 // Agent tool loops through the proxy: the model calls a tool, the app's loop runs it and sends its
 // output back, the model answers. Driven by what apps use for it — the Anthropic SDK's own tool
 // runner, the Vercel AI SDK's multi-step generateText/streamText, LangChain's createAgent (a LangGraph
-// agent) — on OpenAI, Anthropic, Bedrock Converse and Mistral, each calling tools in its own wire
-// format (the fakes' `toolCall`). Each
+// agent) — on OpenAI, Azure OpenAI, Anthropic, Bedrock Converse and Mistral, each calling tools in its
+// own wire format (the fakes' `toolCall`). Each
 // model turn is a request the proxy meters: the loop is charged the sum of what the provider reported.
 // (The OpenAI Agents SDK has its own file, frameworks-openai-agents.test.ts.)
 import Anthropic from '@anthropic-ai/sdk';
 import { betaZodTool } from '@anthropic-ai/sdk/helpers/beta/zod';
 import { createAmazonBedrock } from '@ai-sdk/amazon-bedrock';
 import { createAnthropic } from '@ai-sdk/anthropic';
+import { createAzure } from '@ai-sdk/azure';
 import { createMistral } from '@ai-sdk/mistral';
 import { BedrockRuntimeClient } from '@aws-sdk/client-bedrock-runtime';
 import { createOpenAI } from '@ai-sdk/openai';
@@ -25,7 +26,7 @@ import { meteredMany } from '../support/usage-report';
 
 let gw: Gateway;
 /** The services whose fakes call tools. */
-type LoopService = 'openai' | 'anthropic' | 'bedrock' | 'mistral';
+type LoopService = 'openai' | 'azure' | 'anthropic' | 'bedrock' | 'mistral';
 
 beforeAll(async () => {
   gw = await startGateway({ rateLimiting: { usageReportIntervalMs: 100 } });
@@ -45,9 +46,11 @@ function preparedLoop(service: LoopService): string[] {
 }
 
 /** The cache and reasoning counts of two turns, as each provider reports them (Mistral reports none). */
+const OPENAI_DETAILS = { cachedPromptReadTokens: 2 * BILLED.cachedRead, reasoningTokens: 2 * BILLED.reasoning };
 const CLAUDE_DETAILS = { cachedPromptReadTokens: 2 * BILLED.cachedRead, cachedPromptWriteTokens: 2 * BILLED.cachedWrite };
 const TWO_TURN_DETAILS: Record<LoopService, object> = {
-  openai: { cachedPromptReadTokens: 2 * BILLED.cachedRead, reasoningTokens: 2 * BILLED.reasoning },
+  openai: OPENAI_DETAILS,
+  azure: OPENAI_DETAILS,
   anthropic: CLAUDE_DETAILS,
   bedrock: CLAUDE_DETAILS,
   mistral: { cachedPromptReadTokens: 0, reasoningTokens: 0 },
@@ -96,6 +99,8 @@ describe('Vercel AI SDK: multi-step generateText and streamText', () => {
   const models = {
     anthropic: () => createAnthropic({ baseURL: `${gw.services.anthropic.endpoint}/v1`, apiKey: gw.services.anthropic.key })('claude-sonnet-5-5'),
     openai: () => createOpenAI({ baseURL: gw.services.openai.endpoint, apiKey: gw.services.openai.key })('gpt-5-mini'),
+    // Azure's v1 API (the Responses API by default).
+    azure: () => createAzure({ baseURL: `${gw.services.azure.endpoint}/openai/v1`, apiKey: gw.services.azure.key })('gpt-5-mini'),
     // The app's Tokengate key as a Bedrock API key; the proxy signs with SigV4.
     bedrock: () => createAmazonBedrock({ baseURL: gw.services.bedrock.endpoint, region: PROVIDER_SECRETS.awsRegion, apiKey: gw.services.bedrock.key })(BEDROCK_MODEL),
     mistral: () => createMistral({ baseURL: `${gw.services.mistral.endpoint}/v1`, apiKey: gw.services.mistral.key })('mistral-small-latest'),
@@ -105,6 +110,8 @@ describe('Vercel AI SDK: multi-step generateText and streamText', () => {
     ['anthropic', 'stream', 'messages'],
     ['openai', 'generate', 'responses'],
     ['openai', 'stream', 'responses'],
+    ['azure', 'generate', 'responses'],
+    ['azure', 'stream', 'responses'],
     ['bedrock', 'generate', 'converse'],
     ['bedrock', 'stream', 'converse_stream'],
     ['mistral', 'generate', 'chat_completions'],
