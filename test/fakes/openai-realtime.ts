@@ -303,7 +303,12 @@ export async function startFakeOpenAIRealtime(options: FakeRealtimeOptions): Pro
     const common = { response_id: response.id, item_id: itemId, output_index: 0, call_id: callId };
     send({ type: 'response.output_item.added', event_id: id('event'), response_id: response.id, output_index: 0, item });
     await sleep(3);
-    for (const delta of argumentPieces(call.arguments)) send({ type: 'response.function_call_arguments.delta', event_id: id('event'), ...common, delta });
+    const pieces = argumentPieces(call.arguments);
+    for (let i = 0; i < pieces.length; i++) {
+      send({ type: 'response.function_call_arguments.delta', event_id: id('event'), ...common, delta: pieces[i] });
+      // Uneven, as the text: some deltas leave together, some a few milliseconds apart.
+      if (i % 2 === 1) await sleep(1 + (i % 3) * 4);
+    }
     send({ type: 'response.function_call_arguments.done', event_id: id('event'), ...common, name: call.name, arguments: call.arguments });
     const doneItem = { ...item, status: 'completed', arguments: call.arguments };
     send({ type: 'response.output_item.done', event_id: id('event'), response_id: response.id, output_index: 0, item: doneItem });

@@ -38,11 +38,10 @@ afterAll(async () => {
 const CITY = z.object({ city: z.string() });
 const ANSWER = 'Hello from the fake';
 
-/** Sets the service's fake to call the weather tool once, and returns the cities the tool was run for. */
-function preparedLoop(service: LoopService): string[] {
+/** Sets the service's fake to call the weather tool once. */
+function prepareToolCall(service: LoopService): void {
   prepare(gw.fakes[service]);
   gw.fakes[service].behaviour.toolCall = WEATHER_CALL;
-  return [];
 }
 
 /** The cache and reasoning counts of two turns, as each provider reports them (Mistral reports none). */
@@ -71,7 +70,8 @@ function expectToolOutputSent(service: LoopService, output: string): void {
 
 describe('Anthropic SDK tool runner (beta.messages.toolRunner)', () => {
   it.each([false, true])('streamed: %s — runs the tool and is charged both turns', async (stream) => {
-    const cities = preparedLoop('anthropic');
+    prepareToolCall('anthropic');
+    const cities: string[] = [];
     const client = new Anthropic({ baseURL: gw.services.anthropic.endpoint, apiKey: gw.services.anthropic.key, maxRetries: 0 });
     const getWeather = betaZodTool({
       name: 'get_weather',
@@ -117,7 +117,8 @@ describe('Vercel AI SDK: multi-step generateText and streamText', () => {
     ['mistral', 'generate', 'chat_completions'],
     ['mistral', 'stream', 'chat_completions'],
   ] as const)('%s, %s: the tool runs between two steps, both charged', async (service, mode, operation) => {
-    const cities = preparedLoop(service);
+    prepareToolCall(service);
+    const cities: string[] = [];
     const tools = {
       get_weather: aiTool({
         description: 'The weather in a city',
@@ -170,7 +171,8 @@ describe('LangChain createAgent (LangGraph)', () => {
     ['openaiResponses', 'openai', 'responses'],
     ['bedrock', 'bedrock', 'converse'],
   ] as const)('%s: the agent calls the tool, then answers; both model calls charged', async (chat, service, operation) => {
-    const cities = preparedLoop(service);
+    prepareToolCall(service);
+    const cities: string[] = [];
     const getWeather = langChainTool(
       async ({ city }: { city: string }) => {
         cities.push(city);

@@ -401,14 +401,30 @@ describe('Realtime surfaces that would bypass the proxy', () => {
 });
 
 describe('OpenAI Agents SDK voice agents (@openai/agents/realtime)', () => {
-  it('a RealtimeSession over the proxy (its WebSocket transport given the proxy URL): the provider key injected, the agent configured, each response metered', async () => {
-    const service = await realtimeService();
-    const agent = new RealtimeAgent({ name: 'Concierge', instructions: 'Be brief.' });
+  /** The agent's session through the plain proxy (its WebSocket transport given the proxy URL), connected; its errors collected. */
+  async function agentSession(service: RealtimeService, agent: RealtimeAgent): Promise<{ session: RealtimeSession; errors: unknown[] }> {
     const transport = new OpenAIRealtimeWebSocket({ url: `ws://${new URL(gw.proxy.url).host}${service.path}/realtime?model=gpt-realtime` });
     const session = new RealtimeSession(agent, { transport, model: 'gpt-realtime', config: { outputModalities: ['text'] } });
     const errors: unknown[] = [];
     session.on('error', (error) => errors.push(error));
     await session.connect({ apiKey: service.key });
+    return { session, errors };
+  }
+
+  /** The connection was charged the session's first two responses, as response.done reported them. */
+  async function expectTwoResponsesCharged(service: RealtimeService): Promise<void> {
+    const rows = await waitFor(async () => {
+      const found = await usageRows(gw, service.connectionId);
+      return sum(found).requests === 2 && found;
+    }, 'the usage of the session’s two responses');
+    const usages = [0, 1].map((n) => realtimeUsage(fake.behaviour.responses[Math.min(n, fake.behaviour.responses.length - 1)]) as { input_tokens: number; output_tokens: number });
+    expect(sum(rows)).toMatchObject({ requests: 2, prompt: usages[0].input_tokens + usages[1].input_tokens, completion: usages[0].output_tokens + usages[1].output_tokens });
+  }
+
+  it('a RealtimeSession over the proxy (its WebSocket transport given the proxy URL): the provider key injected, the agent configured, each response metered', async () => {
+    const service = await realtimeService();
+    const agent = new RealtimeAgent({ name: 'Concierge', instructions: 'Be brief.' });
+    const { session, errors } = await agentSession(service, agent);
     const answers: string[] = [];
     for (const question of ['What is on today?', 'And tomorrow?']) {
       const ended = new Promise<string>((resolve) => session.once('agent_end', (_context, _agent, text) => resolve(text)));
@@ -423,12 +439,7 @@ describe('OpenAI Agents SDK voice agents (@openai/agents/realtime)', () => {
     expect(upstream.headers.authorization).toBe(`Bearer ${PROVIDER_SECRETS.openai}`);
     expect(JSON.stringify(upstream.headers)).not.toContain(service.key);
     expect(upstream.events).toContainEqual(expect.objectContaining({ type: 'session.update', session: expect.objectContaining({ instructions: 'Be brief.' }) }));
-    const usages = [0, 1].map((n) => realtimeUsage(fake.behaviour.responses[Math.min(n, fake.behaviour.responses.length - 1)]) as { input_tokens: number; output_tokens: number });
-    const rows = await waitFor(async () => {
-      const found = await usageRows(gw, service.connectionId);
-      return sum(found).requests === 2 && found;
-    }, 'the usage of the agent session’s two responses');
-    expect(sum(rows)).toMatchObject({ requests: 2, prompt: usages[0].input_tokens + usages[1].input_tokens, completion: usages[0].output_tokens + usages[1].output_tokens });
+    await expectTwoResponsesCharged(service);
   });
 
   it('a voice agent with a function tool: the model calls it, the SDK runs it and sends its output back, the model answers; both responses charged', async () => {
@@ -436,11 +447,7 @@ describe('OpenAI Agents SDK voice agents (@openai/agents/realtime)', () => {
     fake.behaviour.toolCall = WEATHER_CALL;
     const { tool: getWeather, cities } = weatherTool();
     const agent = new RealtimeAgent({ name: 'Forecaster', instructions: 'Answer with the weather.', tools: [getWeather] });
-    const transport = new OpenAIRealtimeWebSocket({ url: `ws://${new URL(gw.proxy.url).host}${service.path}/realtime?model=gpt-realtime` });
-    const session = new RealtimeSession(agent, { transport, model: 'gpt-realtime', config: { outputModalities: ['text'] } });
-    const errors: unknown[] = [];
-    session.on('error', (error) => errors.push(error));
-    await session.connect({ apiKey: service.key });
+    const { session, errors } = await agentSession(service, agent);
     const answered = new Promise<string>((resolve) => session.on('agent_end', (_context, _agent, text) => text !== '' && resolve(text)));
     session.sendMessage('What is the weather in Paris?');
     expect(await answered).toBe('Hello from the fake realtime model.');
@@ -451,11 +458,6 @@ describe('OpenAI Agents SDK voice agents (@openai/agents/realtime)', () => {
     const [upstream] = fake.sessions;
     expect(upstream.events).toContainEqual(expect.objectContaining({ type: 'conversation.item.create', item: expect.objectContaining({ type: 'function_call_output', output: 'sunny in Paris' }) }));
     expect(upstream.events.filter((event) => (event as { type?: unknown }).type === 'response.create')).toHaveLength(2);
-    const rows = await waitFor(async () => {
-      const found = await usageRows(gw, service.connectionId);
-      return sum(found).requests === 2 && found;
-    }, 'the usage of the two responses');
-    const usages = [0, 1].map((n) => realtimeUsage(fake.behaviour.responses[Math.min(n, fake.behaviour.responses.length - 1)]) as { input_tokens: number; output_tokens: number });
-    expect(sum(rows)).toMatchObject({ requests: 2, prompt: usages[0].input_tokens + usages[1].input_tokens, completion: usages[0].output_tokens + usages[1].output_tokens });
+    await expectTwoResponsesCharged(service);
   });
 });
